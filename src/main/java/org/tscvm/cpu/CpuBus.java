@@ -1,0 +1,50 @@
+package org.tscvm.cpu;
+
+/**
+ * Everything the interpreter needs from outside itself: the narrow platform interface of
+ * DESIGN.md section 1. The {@code vm} package implements it once per vCPU, which is where the
+ * TSC, MSR and CPUID rules live; unit tests implement it with a fake.
+ *
+ * <p>RAM is not here: the CPU reads and writes {@link org.tscvm.memory.GuestMemory} directly on
+ * its fast path, and only physical addresses outside RAM come through {@link #mmioRead} and
+ * {@link #mmioWrite}.
+ *
+ * <p>Methods that model guest-visible failures throw {@link CpuFault} (for example #GP from an
+ * unknown MSR); the CPU delivers it as an exception to the guest.
+ */
+public interface CpuBus {
+    /** A read of {@code size} (1, 2, 4, 8) bytes at a physical address outside RAM. */
+    long mmioRead(long paddr, int size);
+
+    void mmioWrite(long paddr, int size, long value);
+
+    /** IN of {@code size} (1, 2, 4) bytes; the result is zero-extended. */
+    int ioIn(int port, int size);
+
+    /** OUT. May ask the CPU to stop (through {@link Cpu#requestStop()}) to hand an exit to the host. */
+    void ioOut(int port, int size, int value);
+
+    /** Guest RDMSR. Throws {@link CpuFault} (#GP(0)) for an MSR the guest may not read. */
+    long rdmsr(int index);
+
+    /** Guest WRMSR. Throws {@link CpuFault} (#GP(0)) for an MSR or value the guest may not write. */
+    void wrmsr(int index, long value);
+
+    /** CPUID: fills {@code out[0..3]} with EAX, EBX, ECX, EDX for the leaf and subleaf. */
+    void cpuid(int leaf, int subleaf, int[] out);
+
+    /** The guest TSC now, as RDTSC, RDTSCP and RDMSR(0x10) see it (tsc-semantics R1, R2). */
+    long rdtsc();
+
+    /** IA32_TSC_AUX[31:0], as RDTSCP loads into ECX and RDPID returns (R21). */
+    int tscAux();
+
+    /**
+     * The vector of the highest-priority maskable interrupt ready for this vCPU, or -1. Does
+     * not acknowledge it; the CPU calls this only when RFLAGS.IF=1 and no interrupt shadow.
+     */
+    int pendingInterrupt();
+
+    /** Acknowledges the interrupt {@link #pendingInterrupt()} reported and returns its vector. */
+    int acknowledgeInterrupt();
+}

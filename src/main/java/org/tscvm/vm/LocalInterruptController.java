@@ -1,0 +1,43 @@
+package org.tscvm.vm;
+
+/**
+ * What a vCPU's local interrupt controller (the machine's local APIC) offers the vCPU. The
+ * {@code vm} package knows nothing of APIC registers; it routes to this interface the MSRs the
+ * controller claims (APIC_BASE, x2APIC 0x800-0x8ff, TSC_DEADLINE), the MMIO page it claims,
+ * interrupt acknowledge, and the timer checks of the run loop.
+ *
+ * <p>Time is passed in: {@code hostTsc} is a reading of the VM's host clock, and the vCPU
+ * converts between host and guest TSC for the controller ({@link Vcpu#guestTscAt(long)},
+ * {@link Vcpu#hostTscForGuestTsc(long)}).
+ */
+public interface LocalInterruptController {
+    /** True for the MSR indexes this controller implements. */
+    boolean handlesMsr(int index);
+
+    /** Reads an MSR; throws {@link org.tscvm.cpu.CpuFault} #GP where the SDM says so. */
+    long readMsr(int index, MsrOrigin origin);
+
+    void writeMsr(int index, long value, MsrOrigin origin);
+
+    /** True when {@code paddr} falls in this controller's MMIO page (the xAPIC page, if enabled). */
+    boolean claimsMmio(long paddr);
+
+    long readMmio(long paddr, int size);
+
+    void writeMmio(long paddr, int size, long value);
+
+    /** Highest-priority deliverable vector, or -1; does not acknowledge. */
+    int pendingInterrupt();
+
+    /** Acknowledges the vector {@link #pendingInterrupt()} reported and returns it. */
+    int acknowledgeInterrupt();
+
+    /** Host-clock reading at which the controller next needs {@link #onTime}, or Long.MAX_VALUE. */
+    long nextEventHostTsc();
+
+    /** Fires whatever timers are due at {@code hostTsc}. */
+    void onTime(long hostTsc);
+
+    /** The guest changed its TSC (WRMSR 0x10 or 0x3b, or a host write): re-derive TSC-deadline arming. */
+    void onGuestTscChanged();
+}
