@@ -60,6 +60,33 @@ public final class Cpu {
         throw new UnsupportedOperationException("skeleton");
     }
 
+    /**
+     * A flat 64-bit entry state for ELF64 kernels and test rigs: CR0 = PE|ET|PG, CR4 = PAE,
+     * EFER = LME|LMA|NXE, CR3 = {@code cr3} (page tables the caller built), CS = 64-bit code
+     * at CPL {@code cpl} (0 or 3), data segments flat, EFLAGS = 2, at {@code rip}.
+     */
+    public void enterFlatLongMode(long rip, long cr3, int cpl) {
+        throw new UnsupportedOperationException("skeleton");
+    }
+
+    public long getRflags() {
+        throw new UnsupportedOperationException("skeleton");
+    }
+
+    public void setRflags(long rflags) {
+        throw new UnsupportedOperationException("skeleton");
+    }
+
+    /** Control registers 0, 2, 3, 4, 8. */
+    public long getCr(int n) {
+        throw new UnsupportedOperationException("skeleton");
+    }
+
+    /** Instructions that raised #UD because tscvm does not implement them, by opcode text. */
+    public java.util.Map<String, Long> unimplementedOpcodes() {
+        throw new UnsupportedOperationException("skeleton");
+    }
+
     public long getGpr(int reg) {
         throw new UnsupportedOperationException("skeleton");
     }
