@@ -77,12 +77,17 @@ public final class TscMath {
 
     /**
      * The ratio that makes a guest at {@code guestKhz} tick on a host at {@code hostKhz}:
-     * {@code floor(2^48 * guestKhz / hostKhz)}, rounded down as KVM's mul_u64_u32_div (R14).
+     * {@code floor(2^48 * guestKhz / hostKhz)}, rounded down as KVM's mul_u64_u32_div (R14);
+     * {@link #MAX_RATIO} where that does not fit in 64 bits (R15 then refuses it).
      */
     public static long ratioForKhz(long guestKhz, long hostKhz) {
         requirePositiveKhz(guestKhz, "guest");
         requirePositiveKhz(hostKhz, "host");
-        return mulDiv(IDENTITY_RATIO, guestKhz, hostKhz);
+        long high = multiplyHighUnsigned(IDENTITY_RATIO, guestKhz);
+        if (Long.compareUnsigned(high, hostKhz) >= 0) {
+            return MAX_RATIO;
+        }
+        return divide128(high, IDENTITY_RATIO * guestKhz, hostKhz);
     }
 
     /**
