@@ -222,8 +222,8 @@ public final class Vcpu {
 
     /**
      * The first host-clock reading at which {@link #guestTscAt} reaches {@code guestTsc}, for
-     * arming a TSC-deadline timer (R23): now if the deadline is not in the future, else now +
-     * {@code ceil(distance * 2^48 / ratio)}: never early, exact at ratio 1.0. Saturates at
+     * arming a TSC-deadline timer (R23): now if the deadline is not in the future, else the
+     * first host tick at which the guest TSC is at or past it (never early). Saturates at
      * {@link Long#MAX_VALUE}. A later change of the guest TSC is reported through
      * {@link LocalInterruptController#onGuestTscChanged()}, so the controller re-arms.
      */
@@ -233,7 +233,7 @@ public final class Vcpu {
         if (distance <= 0) {
             return hostNow;
         }
-        long ticks = TscMath.unscaleCeil(distance, tsc.l1Ratio());
+        long ticks = TscMath.hostTicksUntil(hostNow, distance, tsc.l1Ratio());
         long hostTsc = hostNow + ticks;
         return hostTsc < hostNow ? Long.MAX_VALUE : hostTsc;
     }
