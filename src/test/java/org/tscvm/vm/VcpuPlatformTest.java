@@ -19,7 +19,7 @@ class VcpuPlatformTest {
     private final FakeController controller = new FakeController();
 
     /** Claims APIC_BASE, TSC_DEADLINE and the x2APIC range, and the page at 0xFEE00000. */
-    static final class FakeController implements LocalInterruptController {
+    static class FakeController implements LocalInterruptController {
         final List<String> calls = new ArrayList<>();
         int tscChanges;
         long deadline;
