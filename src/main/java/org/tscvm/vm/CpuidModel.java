@@ -313,6 +313,7 @@ public final class CpuidModel {
         return mask;
     }
 
+    /** Models are equal when they advertise the same features, however they were spelled. */
     @Override
     public boolean equals(Object other) {
         return other instanceof CpuidModel && ((CpuidModel) other).features == features;

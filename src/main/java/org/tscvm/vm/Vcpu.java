@@ -447,7 +447,7 @@ public final class Vcpu {
         VcpuExit exit;
         try {
             exit = runLoop();
-        } catch (RuntimeException bug) {
+        } catch (RuntimeException | StackOverflowError bug) {
             exit = new VcpuExit.InternalError("vCPU " + id + ": " + bug);
         } finally {
             runThread = null;
