@@ -33,6 +33,19 @@ static void test_ud(void)
     asm volatile("lea 2f(%%rip), %0\n\t" ASM_TRY("1f") "2: ud2\n1:" : "=r"(at) : : "memory");
     report("#UD from ud2", last_exc.vector == UD);
     report("#UD frame RIP is the ud2", last_exc.rip == at);
+    /* LOCK is only allowed on read-modify-write instructions with a memory destination. */
+    asm volatile(ASM_TRY("1f") ".byte 0xf0, 0x90\n1:" : : : "memory");
+    report("#UD from lock nop", last_exc.vector == UD);
+    asm volatile(ASM_TRY("1f") ".byte 0xf0, 0x01, 0xc1\n1:" : : : "rcx", "cc", "memory"); /* lock add %eax, %ecx */
+    report("#UD from lock with a register destination", last_exc.vector == UD);
+}
+
+static void test_idiv_overflow(void)
+{
+    /* INT64_MIN / -1 does not fit: #DE like a division by zero. */
+    asm volatile(ASM_TRY("1f") "mov $-1, %%rcx\n\t mov %0, %%rax\n\t cqo\n\t idiv %%rcx\n1:"
+                 : : "r"(0x8000000000000000ULL) : "rax", "rcx", "rdx", "cc", "memory");
+    report("#DE from idiv overflow (INT64_MIN / -1)", last_exc.vector == DE);
 }
 
 static void test_gp(void)
@@ -166,6 +179,7 @@ static void test_bp_and_int(void)
 int main(void)
 {
     test_de();
+    test_idiv_overflow();
     test_ud();
     test_gp();
     test_pf();
