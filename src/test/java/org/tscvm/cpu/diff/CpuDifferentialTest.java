@@ -159,6 +159,72 @@ class CpuDifferentialTest {
         assertThat(faults).as("the generator must only produce cases the host runs to completion").isEmpty();
     }
 
+    @Test
+    void everyFormEncodesTheInstructionItNamesAsObjdumpDisassemblesIt() throws IOException, InterruptedException {
+        assumeTrue(commandWorks("objdump", "--version"), "objdump (binutils) not found");
+        List<InstructionForms.Form> forms = InstructionForms.all(harness.features());
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+        List<DiffCase> cases = new ArrayList<>();
+        List<Integer> offsets = new ArrayList<>();
+        for (int i = 0; i < forms.size() * 2; i++) {
+            DiffCase c = forms.get(i % forms.size()).generator().generate(new Random(DEFAULT_SEED - i));
+            offsets.add(all.size());
+            cases.add(c);
+            all.writeBytes(c.code());
+        }
+        java.nio.file.Files.createDirectories(BUILD);
+        Path bin = BUILD.resolve("forms.bin");
+        java.nio.file.Files.write(bin, all.toByteArray());
+        Process objdump = new ProcessBuilder("objdump", "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel",
+                bin.toString()).redirectErrorStream(true).start();
+        String listing = new String(objdump.getInputStream().readAllBytes());
+        assertThat(objdump.waitFor()).isZero();
+
+        Map<Integer, String> byOffset = new java.util.HashMap<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("(?m)^\\s*([0-9a-f]+):\\t[0-9a-f ]+\\t(.+)$").matcher(listing);
+        while (m.find()) {
+            byOffset.put(Integer.parseInt(m.group(1), 16), m.group(2));
+        }
+        List<String> wrong = new ArrayList<>();
+        for (int i = 0; i < cases.size(); i++) {
+            String expected = expectedMnemonic(cases.get(i).form());
+            String text = byOffset.get(offsets.get(i));
+            java.util.Set<String> tokens = text == null ? java.util.Set.of()
+                    : new java.util.HashSet<>(List.of(text.split("[\\s,]+")));
+            if (text == null || text.contains("(bad)") || !tokens.contains(expected)) {
+                wrong.add(cases.get(i).form() + " -> " + (text == null ? "no instruction at this offset" : text));
+            }
+        }
+        assertThat(wrong).as("forms whose bytes are not the instruction they name").isEmpty();
+    }
+
+    /** The mnemonic objdump -M intel prints for a form name: string ops lose their size letter. */
+    private static String expectedMnemonic(String form) {
+        String name = form.replace("lock ", "").replace(" (a32)", "");
+        String first = name.split(" ")[0];
+        if (first.equals("rep") || first.equals("repe") || first.equals("repne")) {
+            first = name.split(" ")[1];
+        }
+        if (first.matches("(movs|cmps|stos|lods|scas)[bwdq]")) {
+            return first.substring(0, 4);
+        }
+        return first;
+    }
+
+    private static boolean commandWorks(String... command) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     // ---- The differential test itself. ----------------------------------------------------
 
     @Test
