@@ -15,8 +15,13 @@ int main(void)
         printf("mem_lower %u KiB, mem_upper %u KiB\n", mbi->mem_lower, mbi->mem_upper);
     if (mbi->flags & MBI_CMDLINE)
         printf("cmdline \"%s\"\n", (const char *)(u64)mbi->cmdline);
-    if (mbi->flags & MBI_MODS)
+    if (mbi->flags & MBI_MODS) {
         printf("mods_count %u\n", mbi->mods_count);
+        const u32 *mod = (const u32 *)(u64)mbi->mods_addr;
+        for (u32 i = 0; i < mbi->mods_count; i++, mod += 4)
+            printf("module %u: 0x%x-0x%x \"%s\"\n", i, mod[0], mod[1],
+                   mod[2] ? (const char *)(u64)mod[2] : "");
+    }
     if (mbi->flags & MBI_MMAP)
         printf("mmap %u bytes at 0x%x\n", mbi->mmap_length, mbi->mmap_addr);
     if (mbi->flags & MBI_LOADER_NAME)

@@ -12,12 +12,14 @@ static volatile u64 shared_last;
 static volatile u64 backwards[MAX_CPUS];
 static volatile u64 worst_step[MAX_CPUS];
 static volatile int ran[MAX_CPUS];
+static volatile int apic_id[MAX_CPUS];
 static volatile int go;
 
 static void tsc_race(int cpu)
 {
     if (cpu >= MAX_CPUS)
         return;
+    apic_id[cpu] = smp_cpu_id();
     ran[cpu] = 1;
     while (!go)
         pause();
@@ -68,12 +70,15 @@ int main(void)
     int finished = smp_start(release_and_race);
     printf("%d CPUs finished %d iterations each\n", finished, ITERATIONS);
     report("every CPU started and finished", finished == (cpus > MAX_CPUS ? MAX_CPUS : cpus));
-    int bad = 0;
+    int bad = 0, same_id = 0;
     for (int c = 0; c < finished && c < MAX_CPUS; c++) {
-        printf("cpu %d: ran %d, saw the TSC behind the shared value %lu times (worst by %lu)\n", c,
-               ran[c], backwards[c], worst_step[c]);
+        printf("cpu %d (APIC ID %d): saw the TSC behind the shared value %lu times (worst by %lu)\n",
+               c, apic_id[c], backwards[c], worst_step[c]);
         bad += backwards[c] != 0;
+        for (int d = 0; d < c; d++)
+            same_id += apic_id[c] == apic_id[d];
     }
+    report("every CPU has its own APIC ID", same_id == 0);
     report("no CPU ever saw the TSC go backwards", bad == 0);
     return report_summary();
 }

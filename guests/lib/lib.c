@@ -325,12 +325,6 @@ void lib_init_bsp(void)
     asm volatile("ltr %w0" : : "r"(SEL_TSS));
 }
 
-void exc_arm(void *fixup)
-{
-    last_exc.vector = -1;
-    exc_fixup = (u64)fixup;
-}
-
 void idt_dispatch(struct frame *f)
 {
     int v = (int)f->vector;
