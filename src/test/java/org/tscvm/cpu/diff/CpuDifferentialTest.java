@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
  * tools/difftest/harness and on {@link org.tscvm.cpu.Cpu}, comparing all registers, the
  * defined flags and the memory buffer.
  *
- * <p>System properties: {@code tscvm.diff.cases} (default 120000), {@code tscvm.diff.seed}.
+ * <p>System properties: {@code tscvm.diff.cases} (default 120000), {@code tscvm.diff.seed},
+ * {@code tscvm.diff.forms} (a regular expression selecting forms by name, e.g. {@code "shld.*"}).
  * A failing case is reproducible from its index: case i uses {@code new Random(seed + i)}.
  */
 @Tag("differential")
@@ -231,7 +232,10 @@ class CpuDifferentialTest {
     void interpreterMatchesTheHostCpuOnRandomInstructions() throws IOException {
         int total = Integer.getInteger("tscvm.diff.cases", DEFAULT_CASES);
         long seed = Long.getLong("tscvm.diff.seed", DEFAULT_SEED);
-        List<InstructionForms.Form> forms = InstructionForms.all(harness.features());
+        String selected = System.getProperty("tscvm.diff.forms", ".*");
+        List<InstructionForms.Form> forms = InstructionForms.all(harness.features()).stream()
+                .filter(f -> f.name().matches(selected)).toList();
+        assertThat(forms).as("forms matching tscvm.diff.forms=" + selected).isNotEmpty();
         InterpreterRunner interpreter = new InterpreterRunner();
         Map<String, Integer> failuresByForm = new TreeMap<>();
         List<String> shown = new ArrayList<>();

@@ -50,7 +50,7 @@ final class InterpreterRunner {
             long expectedRip = DiffCase.CODE_ADDR + len + 1;
             String fault = "";
             if (stop != RunStop.HALTED) {
-                fault = "interpreter stopped with " + stop + " at rip " + Long.toHexString(cpu.getRip());
+                fault = "interpreter stopped with " + stop + ": " + cpu.describe();
             } else if (cpu.getRip() != expectedRip) {
                 fault = "interpreter halted at rip " + Long.toHexString(cpu.getRip()) + ", expected "
                         + Long.toHexString(expectedRip) + " (instruction length)";
