@@ -117,10 +117,12 @@ static void test_oneshot_and_periodic(void)
     fires = 0;
     apic_write(APIC_TIMER_DIVIDE, DIVIDE_BY_1);
     apic_write(APIC_LVT_TIMER, TIMER_VECTOR | LVT_ONESHOT);
-    apic_write(APIC_TIMER_INITIAL, 200000);
+    apic_write(APIC_TIMER_INITIAL, 1000000);
     u32 current = apic_read(APIC_TIMER_CURRENT);
-    report("one-shot: current count starts at or below the initial count",
-           current <= 200000 && current > 0);
+    u32 later = apic_read(APIC_TIMER_CURRENT);
+    /* How far it got depends on the timer clock, so only the direction is checked. */
+    report("one-shot: current count counts down from the initial count",
+           current <= 1000000 && later <= current);
     int ok = wait_for_fires(1, rdtsc() + GIVE_UP_CYCLES);
     report("one-shot: the interrupt fires", ok);
     report("one-shot: current count is 0 afterwards", apic_read(APIC_TIMER_CURRENT) == 0);
