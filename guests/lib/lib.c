@@ -311,6 +311,10 @@ void lib_load_idt(void)
 void lib_init_bsp(void)
 {
     serial_init();
+    /* Mask both 8259s: without a BIOS nobody remapped them, and the PIT's IRQ 0 would arrive
+     * on an exception vector as soon as a test enables interrupts. */
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
     for (int v = 0; v < 256; v++)
         set_gate(v, 0);
     set_gate(USER_RETURN_VECTOR, 3);
