@@ -51,6 +51,9 @@ final class InstructionForms {
         exchanges(forms);
         moves(forms, hostFeatures);
         strings(forms);
+        plainMoves(forms);
+        addressing(forms);
+        wideCompareExchange(forms);
         if ((hostFeatures & NativeHarness.FEATURE_LAHF64) != 0) {
             forms.add(new Form("lahf", rnd -> new G(rnd).op(0x9f).build("lahf")));
             forms.add(new Form("sahf", rnd -> new G(rnd).op(0x9e).build("sahf")));
@@ -210,6 +213,28 @@ final class InstructionForms {
         /** The full 64-bit register an operand lives in (AH is in RAX). */
         int container(int r, int size) {
             return size == 8 && !rex8 && r >= 4 && r < 8 ? r - 4 : r;
+        }
+
+        /** A form the encoder cannot express: REX bits, one opcode, raw ModRM/SIB, displacement. */
+        DiffCase buildRaw(String name, int rexBits, int opcode, byte[] modrmSib, long disp, int dispBytes) {
+            byte[] head = e.bytes();     // prefixes, and REX.W when size(64) asked for it
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            int rex = rexBits;
+            if (head.length > 0 && (head[head.length - 1] & 0xf0) == 0x40) {
+                rex |= head[head.length - 1] & 0x0f;
+                out.write(head, 0, head.length - 1);
+            } else {
+                out.write(head, 0, head.length);
+            }
+            if (rex != 0) {
+                out.write(0x40 | rex);
+            }
+            out.write(opcode);
+            out.writeBytes(modrmSib);
+            for (int i = 0; i < dispBytes; i++) {
+                out.write((int) (disp >>> (8 * i)));
+            }
+            return new DiffCase(name, out.toByteArray(), gpr.clone(), rflags, mem.clone(), definedFlags, undefinedRegs);
         }
 
         DiffCase build(String name) {
@@ -861,6 +886,135 @@ final class InstructionForms {
             r = g.rnd.nextInt(8);
         } while (r == RSP);
         return r;
+    }
+
+    // ---- mov, moffs, xlat --------------------------------------------------------------
+
+    private static void plainMoves(List<Form> forms) {
+        for (int size : SIZES) {
+            final int s = size;
+            for (boolean memory : new boolean[] {false, true}) {
+                final boolean m = memory;
+                for (boolean toRm : new boolean[] {true, false}) {
+                    String name = toRm ? "mov " + rmName(m, s) + ", r" + s : "mov r" + s + ", " + rmName(m, s);
+                    forms.add(new Form(name, rnd -> {
+                        G g = start(rnd, s);
+                        Rm rm = g.rm(m, s, 0, false);
+                        g.op((toRm ? 0x88 : 0x8a) + (s == 8 ? 0 : 1));
+                        g.modrm(g.reg(s, 0), rm, 0);
+                        return g.build(name);
+                    }));
+                }
+                String name = "mov " + rmName(m, s) + ", imm";
+                forms.add(new Form(name, rnd -> {
+                    G g = start(rnd, s);
+                    Rm rm = g.rm(m, s, 0, false);
+                    g.op(s == 8 ? 0xc6 : 0xc7);
+                    g.modrm(0, rm, 0);
+                    g.e.imm(g.value(), immBytes(s));
+                    return g.build(name);
+                }));
+            }
+            String name = "mov r" + s + ", imm" + (s == 64 ? "64" : "");
+            forms.add(new Form(name, rnd -> {
+                G g = start(rnd, s);
+                int r = g.reg(s, 0);
+                g.e.opPlusReg(s == 8 ? 0xb0 : 0xb8, r);
+                g.e.imm(g.value(), s / 8);
+                return g.build(name);
+            }));
+            // A0-A3: the accumulator to or from a 64-bit absolute address (platform.md 7).
+            for (boolean load : new boolean[] {true, false}) {
+                String name2 = load ? "mov acc" + s + ", moffs64" : "mov moffs64, acc" + s;
+                forms.add(new Form(name2, rnd -> {
+                    G g = start(rnd, s);
+                    g.op((load ? 0xa0 : 0xa2) + (s == 8 ? 0 : 1));
+                    g.e.imm(BUF_ADDR + 64 + rnd.nextInt(120), 8);
+                    return g.build(name2);
+                }));
+            }
+        }
+        for (boolean addr32 : new boolean[] {false, true}) {
+            String name = "xlat" + (addr32 ? " (a32)" : "");
+            forms.add(new Form(name, rnd -> {
+                G g = new G(rnd);
+                if (addr32) {
+                    g.e.prefix(0x67);
+                    g.gpr[RBX] = (rnd.nextLong() & 0xffffffff00000000L) | BUF_ADDR;
+                } else {
+                    g.gpr[RBX] = BUF_ADDR;
+                }
+                g.op(0xd7);
+                return g.build(name);
+            }));
+        }
+    }
+
+    // ---- lea with random ModRM/SIB/displacement: the address arithmetic of the decoder ----
+
+    private static void addressing(List<Form> forms) {
+        for (int size : WIDE_SIZES) {
+            final int s = size;
+            for (boolean addr32 : new boolean[] {false, true}) {
+                String name = "lea r" + s + ", m" + (addr32 ? " (a32)" : "");
+                forms.add(new Form(name, rnd -> {
+                    while (true) {
+                        G g = new G(rnd);
+                        if (addr32) {
+                            g.e.prefix(0x67);
+                        }
+                        g.e.size(s);
+                        int reg = g.wideReg(0);
+                        int mod = rnd.nextInt(3);
+                        int rm = rnd.nextInt(8);
+                        int rexB = rnd.nextInt(2);
+                        int sib = rnd.nextInt(256);
+                        int rexX = rnd.nextInt(2);
+                        boolean hasSib = rm == 4;
+                        int base = hasSib ? (sib & 7) | rexB << 3 : rm | rexB << 3;
+                        boolean noBase = hasSib ? (sib & 7) == 5 && mod == 0 : rm == 5 && mod == 0;
+                        int index = (sib >> 3 & 7) | rexX << 3;
+                        // RSP differs between the host and tscvm: never let it into the address.
+                        if ((!noBase && base == RSP) || (hasSib && index == RSP)) {
+                            continue;
+                        }
+                        byte[] modrm = hasSib ? new byte[] {(byte) (mod << 6 | (reg & 7) << 3 | rm), (byte) sib}
+                                : new byte[] {(byte) (mod << 6 | (reg & 7) << 3 | rm)};
+                        int dispBytes = mod == 1 ? 1 : mod == 2 || noBase ? 4 : 0;
+                        return g.buildRaw(name, (reg >> 3) << 2 | rexX << 1 | rexB, 0x8d, modrm,
+                                rnd.nextLong(), dispBytes);
+                    }
+                }));
+            }
+        }
+    }
+
+    // ---- cmpxchg8b / cmpxchg16b --------------------------------------------------------
+
+    private static void wideCompareExchange(List<Form> forms) {
+        for (boolean wide : new boolean[] {false, true}) {
+            for (boolean lock : new boolean[] {false, true}) {
+                String name = (lock ? "lock " : "") + (wide ? "cmpxchg16b m128" : "cmpxchg8b m64");
+                forms.add(new Form(name, rnd -> {
+                    G g = new G(rnd);
+                    if (lock) {
+                        g.e.prefix(0xf0);
+                    }
+                    g.e.size(wide ? 64 : 32);
+                    int bytes = wide ? 16 : 8;
+                    Rm rm = new Rm(true, -1, (64 + rnd.nextInt(120)) & -bytes);
+                    g.op(0x0f, 0xc7);
+                    g.modrm(1, rm, 1 << RAX | 1 << RCX | 1 << RDX | 1 << RBX);
+                    if (rnd.nextBoolean()) {   // the equal case: RCX:RBX is stored
+                        int half = bytes / 2 * 8;
+                        g.writeReg(RAX, 64, g.read(rm, half));
+                        g.writeReg(RDX, 64, g.read(new Rm(true, -1, rm.offset() + bytes / 2), half));
+                    }
+                    // ZF is set as the comparison found; the other flags are unchanged.
+                    return g.build(name);
+                }));
+            }
+        }
     }
 
     // ---- String instructions ----------------------------------------------------------
