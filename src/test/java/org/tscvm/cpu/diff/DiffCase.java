@@ -41,7 +41,7 @@ record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, l
 
     /** True for forms with a memory operand or a string instruction. */
     boolean touchesMemory() {
-        return form.matches(".*\\bm(8|16|32|64)\\b.*|.*(movs|cmps|stos|lods|scas)[bwdq].*|.*\\[.*");
+        return form.matches(".*\\bm(8|16|32|64|128)\\b.*|.*(moffs|xlat).*|.*(movs|cmps|stos|lods|scas)[bwdq].*|.*\\[.*");
     }
 
     static String registers(long[] regs) {
