@@ -1,0 +1,53 @@
+package org.tscvm.cpu.diff;
+
+import java.util.Arrays;
+import java.util.HexFormat;
+
+/**
+ * The state after one instruction: registers, flags, the memory buffer, and how it ended.
+ *
+ * @param fault empty when the instruction completed; otherwise what stopped it (a host signal
+ *              name such as "SIGFPE", or the interpreter's stop reason or exception)
+ */
+record CpuState(long[] gpr, long rflags, byte[] mem, String fault) {
+
+    boolean completed() {
+        return fault.isEmpty();
+    }
+
+    /** Null when equal under the case's masks, else a one-line reason. */
+    String differenceFrom(CpuState other, DiffCase c) {
+        if (!fault.equals(other.fault)) {
+            return "fault: [" + fault + "] vs [" + other.fault + "]";
+        }
+        if (!completed()) {
+            return null;
+        }
+        StringBuilder diff = new StringBuilder();
+        for (int i = 0; i < 16; i++) {
+            if (i == 4 || (c.undefinedRegs() & (1 << i)) != 0) {
+                continue;
+            }
+            if (gpr[i] != other.gpr[i]) {
+                diff.append(DiffCase.REG_NAMES[i]).append(' ');
+            }
+        }
+        long mask = c.definedFlags() | DiffCase.DF;
+        if (((rflags ^ other.rflags) & mask) != 0) {
+            diff.append("rflags(").append(Long.toHexString((rflags ^ other.rflags) & mask)).append(") ");
+        }
+        if (!Arrays.equals(mem, other.mem)) {
+            diff.append("mem ");
+        }
+        return diff.length() == 0 ? null : diff.toString().trim();
+    }
+
+    String describe(DiffCase c) {
+        if (!completed()) {
+            return "fault " + fault;
+        }
+        return DiffCase.registers(gpr) + " rflags=" + Long.toHexString(rflags & (c.definedFlags() | DiffCase.DF))
+                + " (compared " + Long.toHexString(c.definedFlags() | DiffCase.DF) + ")"
+                + (Arrays.equals(mem, c.mem()) ? "" : "\n       mem: " + HexFormat.of().formatHex(mem));
+    }
+}
