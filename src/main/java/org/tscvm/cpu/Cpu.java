@@ -390,7 +390,7 @@ public final class Cpu extends CpuExec {
      * A flat 64-bit entry state for ELF64 kernels and test rigs: CR0 = PE|ET|PG, CR4 = PAE,
      * EFER = LME|LMA|NXE, CR3 = {@code cr3} (page tables the caller built), CS = 64-bit code
      * at CPL {@code cpl} (0 or 3), data segments flat, EFLAGS = 2, at {@code rip}.
-     * Selectors: CPL 0 uses CS 0x08 and data 0x10; CPL 3 uses CS 0x1b and data 0x23.
+     * Selectors: CPL 0 uses CS 0x08 and data 0x10; CPL 3 uses CS 0x2b and data 0x23 (the SYSRET layout with STAR[63:48] = 0x18).
      */
     public void enterFlatLongMode(long rip, long cr3, int cpl) {
         if (cpl != 0 && cpl != 3) {
@@ -405,7 +405,7 @@ public final class Cpu extends CpuExec {
         this.cr3 = cr3;
         loadFlags(2);
         int dplBits = cpl << 5;
-        setSeg(CS, cpl == 0 ? 0x08 : 0x1b, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
+        setSeg(CS, cpl == 0 ? 0x08 : 0x2b, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
         for (int s : new int[] {ES, SS, DS, FS, GS}) {
             setSeg(s, cpl == 0 ? 0x10 : 0x23, 0, 0xffffffffL, FLAT_DATA | dplBits | 1);
         }
@@ -462,8 +462,10 @@ public final class Cpu extends CpuExec {
         return rip;
     }
 
+    /** Sets RIP; a halted CPU becomes runnable again (the host redirected it). */
     public void setRip(long rip) {
         this.rip = rip;
+        halted = false;
     }
 
     /** True for MSRs that are CPU architectural state (EFER, FS/GS bases, SYSCALL/SYSENTER, PAT). */
