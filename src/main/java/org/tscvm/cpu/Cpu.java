@@ -87,6 +87,9 @@ public final class Cpu extends CpuExec {
             EVENTS.getAndBitwiseOr(this, EV_INTERRUPT);
         }
         long budgetEnd = retired + maxInstructions;
+        // Deliveries retire nothing; counting them against the budget bounds a guest that
+        // faults forever (a real-mode handler that faults again, for example).
+        long deliveries = 0;
         while (true) {
             if (shutdown) {
                 return RunStop.TRIPLE_FAULT;
@@ -112,7 +115,7 @@ public final class Cpu extends CpuExec {
                     if (halted) {
                         return RunStop.HALTED;
                     }
-                    if (retired >= budgetEnd) {
+                    if (retired + deliveries >= budgetEnd) {
                         return RunStop.BUDGET_EXHAUSTED;
                     }
                     long limit = budgetEnd;
@@ -125,14 +128,26 @@ public final class Cpu extends CpuExec {
                 int vector = f.vector();
                 int errorCode = f.errorCode();
                 rip = prevRip;
-                deliverException(vector, errorCode);
+                deliveries++;
+                safeDeliver(vector, errorCode);
             } catch (RuntimeException bug) {
                 // An interpreter bug must not take the host down: record it and give the guest #UD.
                 lastInternalError = bug.toString();
                 unimplemented.merge("internal: " + bug.getClass().getSimpleName(), 1L, Long::sum);
                 rip = prevRip;
-                deliverException(CpuFault.UD, CpuFault.NO_ERROR_CODE);
+                deliveries++;
+                safeDeliver(CpuFault.UD, CpuFault.NO_ERROR_CODE);
             }
+        }
+    }
+
+    private void safeDeliver(int vector, int errorCode) {
+        try {
+            deliverException(vector, errorCode);
+        } catch (RuntimeException bug) {
+            lastInternalError = bug.toString();
+            unimplemented.merge("internal: " + bug.getClass().getSimpleName(), 1L, Long::sum);
+            shutdown = true;
         }
     }
 
@@ -382,6 +397,7 @@ public final class Cpu extends CpuExec {
         rip = eip & 0xffffffffL;
         halted = false;
         waitForSipi = false;
+        shutdown = false;
         updateMode();
         flushTlb(false);
     }
@@ -412,6 +428,7 @@ public final class Cpu extends CpuExec {
         this.rip = rip;
         halted = false;
         waitForSipi = false;
+        shutdown = false;
         updateMode();
         flushTlb(false);
     }
