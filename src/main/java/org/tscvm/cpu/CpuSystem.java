@@ -13,6 +13,8 @@ abstract class CpuSystem extends CpuMemory {
     static final int T_TSS16_AVAIL = 1, T_LDT = 2, T_TSS16_BUSY = 3, T_CALL16 = 4, T_TASK = 5, T_INT16 = 6,
             T_TRAP16 = 7, T_TSS_AVAIL = 9, T_TSS_BUSY = 11, T_CALL = 12, T_INT = 14, T_TRAP = 15;
 
+    static final int[] DATA_SEGMENTS = {ES, DS, FS, GS};
+
     /** Set by a fault during #DF delivery; the run loop reports TRIPLE_FAULT. */
     boolean shutdown;
 
@@ -155,7 +157,7 @@ abstract class CpuSystem extends CpuMemory {
 
     /** After a return to an outer level: data segments the new CPL may not use become null. */
     final void nullifyInaccessibleSegments() {
-        for (int s : new int[] {ES, DS, FS, GS}) {
+        for (int s : DATA_SEGMENTS) {
             int attr = segAttr[s];
             boolean conformingCode = (attr & 0xc) == 0xc;
             if ((attr & A_UNUSABLE) == 0 && !conformingCode && dpl(attr) < cpl) {
@@ -581,7 +583,7 @@ abstract class CpuSystem extends CpuMemory {
             markAccessed(ss, sd);
             setSeg(SS, ss, ssBase, descLimit(sd), sattr | 1);
             if ((flags & VM) != 0) {
-                for (int s : new int[] {ES, DS, FS, GS}) {
+                for (int s : DATA_SEGMENTS) {
                     setSeg(s, 0, 0, 0, A_UNUSABLE);
                 }
             }
