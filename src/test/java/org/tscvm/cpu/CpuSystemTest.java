@@ -406,4 +406,38 @@ class CpuSystemTest {
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
         assertThat(rig.cpu.unimplementedOpcodes()).isEmpty();
     }
+    @Test
+    void aFarCallThroughA64BitCallGateEntersRing0AndLretqReturnsToRing3() {
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(CpuRig.GDT + 0x48, 0x2000 | (0x08L << 16) | (0xecL << 40) | (0x1L << 48)); // gate -> 0x08:0x12000
+        rig.w64(CpuRig.GDT + 0x50, 0);
+        rig.memory.write16(0x700, 0x57);
+        rig.w64(0x702, CpuRig.GDT);
+        // 12000: mov %cs,%r12d; mov %rsp,%r13; lretq
+        rig.load(0x12000, hex("41 8c cc 49 89 e5 48 cb"));
+        rig.run(
+                // 10000: 0f 01 14 25 00 07 00     lgdt 0x700
+                //         00
+                // 10008: 6a 23                    push $0x23
+                // 1000a: 68 00 f0 07 00           push $0x7f000
+                // 1000f: 9c                       pushf
+                // 10010: 6a 2b                    push $0x2b
+                // 10012: 48 8d 05 03 00 00 00     lea 0x3(%rip),%rax # 0x1001c
+                // 10019: 50                       push %rax
+                // 1001a: 48 cf                    iretq
+                // 1001c: ff 1d 06 00 00 00        lcall *0x6(%rip) # 0x10028
+                // 10022: 8c cb                    mov %cs,%ebx
+                // 10024: 48 89 e6                 mov %rsp,%rsi
+                // 10027: f4                       hlt
+                // 10028: 00 00                    add %al,(%rax)
+                // 1002a: 00 00                    add %al,(%rax)
+                // 1002c: 4b                       rex.WXB
+                hex("0f 01 14 25 00 07 00 00 6a 23 68 00 f0 07 00 9c 6a 2b 48 8d 05 03 00 00 00 50 48 cf ff 1d 06 00 "
+                        + "00 00 8c cb 48 89 e6 f4 00 00 00 00 4b 00 "));
+        assertThat(rig.reg(R12)).isEqualTo(0x08);
+        assertThat(rig.reg(R13)).isEqualTo(CpuRig.RSP0 - 32);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x2b);
+        assertThat(rig.reg(Cpu.RSI)).isEqualTo(0x7f000);
+        assertThat(rig.haltedInVector()).as("user-mode hlt").isEqualTo(CpuFault.GP);
+    }
 }
