@@ -206,14 +206,14 @@ public final class Cpu extends CpuExec {
         Insn[] insns = blockInsns[slot];
         int n = blockCount[slot];
         long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
-        codeWritten = false;
+        endBlock = false;
         for (int i = 0; i < n; i++) {
             Insn d = insns[i];
             prevRip = rip;
             rip = (rip + d.len) & ripMask;
             execute(d);
             retired++;
-            if (codeWritten || retired >= limit) {
+            if (endBlock || retired >= limit) {
                 break;
             }
         }

@@ -2,6 +2,8 @@ package org.tscvm.cpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import static org.tscvm.cpu.CpuRig.hex;
+
 import org.junit.jupiter.api.Test;
 
 /** 32-bit (with 4 MiB pages) and PAE paging in protected mode, with CR0.WP and #PF in a 32-bit IDT. */
