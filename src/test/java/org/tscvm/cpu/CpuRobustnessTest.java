@@ -15,11 +15,11 @@ import org.tscvm.memory.GuestMemory;
  */
 class CpuRobustnessTest {
     private static final long SEED = Long.getLong("tscvm.fuzz.seed", 0x7c5f_2026L);
-    private static final int ROUNDS = Integer.getInteger("tscvm.fuzz.rounds", 3000);
+    private static final int ROUNDS = Integer.getInteger("tscvm.fuzz.rounds", 2000);
 
     @Test
     void randomInstructionBytesInRandomModesNeverEscapeRunAndLeaveTheCpuUsable() {
-        GuestMemory memory = new GuestMemory(4L << 20);
+        GuestMemory memory = new GuestMemory(2L << 20);
         for (int round = 0; round < ROUNDS; round++) {
             long seed = SEED + round;
             Random rnd = new Random(seed);
