@@ -489,9 +489,6 @@ abstract class CpuSystem extends CpuMemory {
             try {
                 int err = hasErrorCode(vector) ? (errorCode == CpuFault.NO_ERROR_CODE ? 0 : errorCode) : -1;
                 interrupt(vector, err, false, true, prevRip);
-                if (vector == CpuFault.DB || vector == CpuFault.BP) {
-                    return;
-                }
                 return;
             } catch (CpuFault second) {
                 int v2 = second.vector();

@@ -440,4 +440,46 @@ class CpuSystemTest {
         assertThat(rig.reg(Cpu.RSI)).isEqualTo(0x7f000);
         assertThat(rig.haltedInVector()).as("user-mode hlt").isEqualTo(CpuFault.GP);
     }
+    @Test
+    void aStoreByAnotherVcpuInvalidatesDecodedCode() {
+        CpuRig a = new CpuRig().longMode();
+        a.run(hex("b8 01 00 00 00 f4")); // mov $1,%eax; hlt
+        assertThat(a.reg(Cpu.RAX)).isEqualTo(1);
+        CpuRig b = new CpuRig(a.memory);
+        // 11000: movb $2,0x10001; hlt   -- patches the immediate of A's mov
+        b.load(0x11000, hex("c6 04 25 01 00 01 00 02 f4"));
+        b.cpu.enterFlatLongMode(0x11000, 0x1000, 0);
+        assertThat(b.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        a.cpu.setRip(CODE);
+        assertThat(a.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(a.reg(Cpu.RAX)).isEqualTo(2);
+    }
+
+    @Test
+    void theTssIoBitmapGrantsRing3AccessToClearedPortsOnly() {
+        CpuRig rig = new CpuRig().longMode();
+        // TSS limit 0x67 + 0x2000 bitmap bytes + the 0xff terminator; ports 0x3f8-0x3ff allowed
+        rig.w64(CpuRig.GDT + 0x30, 0x2068 | ((CpuRig.TSS & 0xffffff) << 16) | (0x89L << 40));
+        rig.memory.write16(CpuRig.TSS + 0x66, 0x68);
+        rig.memory.fill(CpuRig.TSS + 0x68, 0x2001, (byte) 0xff);
+        rig.memory.write8(CpuRig.TSS + 0x68 + 0x3f8 / 8, 0);
+        rig.run(
+                // 10000: b8 30 00 00 00           mov $0x30,%eax
+                // 10005: 0f 00 d8                 ltr %ax
+                // 10008: 6a 23                    push $0x23
+                // 1000a: 68 00 f0 07 00           push $0x7f000
+                // 1000f: 9c                       pushf
+                // 10010: 6a 2b                    push $0x2b
+                // 10012: 48 8d 05 03 00 00 00     lea 0x3(%rip),%rax # 0x1001c
+                // 10019: 50                       push %rax
+                // 1001a: 48 cf                    iretq
+                // 1001c: 66 ba f8 03              mov $0x3f8,%dx
+                // 10020: b0 41                    mov $0x41,%al
+                // 10022: ee                       out %al,(%dx)
+                // 10023: e6 80                    out %al,$0x80
+                hex("b8 30 00 00 00 0f 00 d8 6a 23 68 00 f0 07 00 9c 6a 2b 48 8d 05 03 00 00 00 50 48 cf 66 ba f8 03 "
+                        + "b0 41 ee e6 80 "));
+        assertThat(rig.bus.log).containsExactly("out 3f8/1=41");
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+    }
 }
