@@ -389,7 +389,8 @@ abstract class CpuExec extends CpuSystem {
         int bits = size * 8;
         count &= size == 8 ? 63 : 31;
         if (count == 0) {
-            readE(d, size);
+            // Flags stay; a 32-bit register destination is still written (zero-extended).
+            writeE(d, size, readE(d, size));
             return;
         }
         long m = mask(size), sb = signBit(size);
@@ -488,7 +489,7 @@ abstract class CpuExec extends CpuSystem {
         int bits = size * 8;
         count &= size == 8 ? 63 : 31;
         if (count == 0) {
-            readE(d, size);
+            writeE(d, size, readE(d, size));
             return;
         }
         long m = mask(size), sb = signBit(size);
@@ -774,10 +775,10 @@ abstract class CpuExec extends CpuSystem {
             int idx = size == 1 ? d.rmB : d.rm;
             long dst = getReg(size, idx);
             alu(7, size, acc, dst, false);
+            // On failure the register destination is not written (Intel hosts keep its upper half).
             if (dst == acc) {
                 setReg(size, idx, src);
             } else {
-                setReg(size, idx, dst);
                 setReg(size, RAX, dst);
             }
             return;
