@@ -20,6 +20,8 @@ class CpuRobustnessTest {
     @Test
     void randomInstructionBytesInRandomModesNeverEscapeRunAndLeaveTheCpuUsable() {
         GuestMemory memory = new GuestMemory(2L << 20);
+        long instructions = 0;
+        java.util.Map<String, Long> undefined = new java.util.TreeMap<>();
         for (int round = 0; round < ROUNDS; round++) {
             long seed = SEED + round;
             Random rnd = new Random(seed);
@@ -85,10 +87,14 @@ class CpuRobustnessTest {
             }
             assertThat(cpu.unimplementedOpcodes().keySet()).as("seed %d: interpreter bugs", seed)
                     .noneMatch(k -> k.startsWith("internal"));
+            instructions += cpu.instructionsRetired();
+            cpu.unimplementedOpcodes().forEach((k, v) -> undefined.merge(k, v, Long::sum));
             if (round % 100 == 0) {
                 checkUsable(rig, seed);
             }
         }
+        System.out.printf("robustness: %d rounds from seed %d, %d instructions retired, %d distinct #UD opcodes%n",
+                ROUNDS, SEED, instructions, undefined.size());
     }
 
     private static void checkUsable(CpuRig rig, long seed) {
