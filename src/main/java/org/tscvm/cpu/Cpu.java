@@ -119,10 +119,18 @@ public final class Cpu extends CpuExec {
                         return RunStop.BUDGET_EXHAUSTED;
                     }
                     long limit = budgetEnd;
-                    if (retired < interruptShadowUntil && (events & EV_INTERRUPT) != 0) {
+                    boolean stepping = (flags & TF) != 0;
+                    if (stepping || (retired < interruptShadowUntil && (events & EV_INTERRUPT) != 0)) {
                         limit = Math.min(limit, retired + 1);
                     }
+                    long before = retired;
                     executeBlock(limit);
+                    if (stepping && retired != before && (flags & TF) != 0) {
+                        singleStepTrap();
+                        if (shutdown) {
+                            return RunStop.TRIPLE_FAULT;
+                        }
+                    }
                 }
             } catch (CpuFault f) {
                 int vector = f.vector();
@@ -150,6 +158,26 @@ public final class Cpu extends CpuExec {
             shutdown = true;
         }
     }
+
+    /**
+     * The #DB trap after an instruction that started with RFLAGS.TF set (DR6.BS). Instructions
+     * that clear TF themselves (INT n, POPF, IRET) get no trap here: a simplification.
+     */
+    private void singleStepTrap() {
+        dr[6] |= DR6_BS;
+        prevRip = rip;
+        lastVector = CpuFault.DB;
+        lastErrorCode = -1;
+        try {
+            interrupt(CpuFault.DB, -1, false, true, rip);
+        } catch (CpuFault f) {
+            int v = f.vector();
+            int e = f.errorCode();
+            deliverException(v, e);
+        }
+    }
+
+    private static final long DR6_BS = 1L << 14;
 
     private void takeExternalInterrupt() {
         EVENTS.getAndBitwiseAnd(this, ~EV_INTERRUPT);

@@ -482,4 +482,21 @@ class CpuSystemTest {
         assertThat(rig.bus.log).containsExactly("out 3f8/1=41");
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
     }
+    @Test
+    void trapFlagRaisesDebugTrapAfterTheNextInstruction() {
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 9c                       pushf
+                // 10001: 48 81 0c 24 00 01 00     orq $0x100,(%rsp)
+                //         00
+                // 10009: 9d                       popf
+                // 1000a: b8 01 00 00 00           mov $0x1,%eax
+                // 1000f: bb 02 00 00 00           mov $0x2,%ebx
+                // 10014: f4                       hlt
+                hex("9c 48 81 0c 24 00 01 00 00 9d b8 01 00 00 00 bb 02 00 00 00 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.DB);
+        assertThat(rig.reg(Cpu.RAX)).isEqualTo(1);
+        assertThat(rig.reg(Cpu.RBX)).isZero();
+        assertThat(rig.stack(0)).as("trap: RIP of the next instruction").isEqualTo(CODE + 15);
+        assertThat(rig.stack(2) & 0x100).as("saved TF").isEqualTo(0x100);
+    }
 }
