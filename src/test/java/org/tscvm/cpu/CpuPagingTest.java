@@ -94,4 +94,36 @@ class CpuPagingTest {
         assertThat(rig.cpu.getCr(2)).isEqualTo(0x3ff000);
         assertThat(rig.r64(0x44000) & 0x60).as("accessed and dirty").isEqualTo(0x60);
     }
+    @Test
+    void smapBlocksSupervisorDataAccessToUserPagesUnlessAcAndSmepBlocksExecution() {
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(0x3000, 0x83);                             // first 2 MiB: supervisor only
+        rig.memory.write32(0x200000, 0x5151);              // 2..4 MiB stay user pages
+        rig.run(
+                // 10000: 0f 20 e0                 mov %cr4,%rax
+                // 10003: 48 0d 00 00 30 00        or $0x300000,%rax
+                // 10009: 0f 22 e0                 mov %rax,%cr4
+                // 1000c: 0f 01 cb                 stac
+                // 1000f: 8b 1c 25 00 00 20 00     mov 0x200000,%ebx
+                // 10016: 0f 01 ca                 clac
+                // 10019: 8b 0c 25 00 00 20 00     mov 0x200000,%ecx
+                hex("0f 20 e0 48 0d 00 00 30 00 0f 22 e0 0f 01 cb 8b 1c 25 00 00 20 00 0f 01 ca 8b 0c 25 00 00 20 00 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x5151);
+        assertThat(rig.reg(Cpu.RCX)).isZero();
+        assertThat(rig.stack(0)).as("present, read, supervisor").isEqualTo(1);
+
+        CpuRig smep = new CpuRig().longMode();
+        smep.w64(0x3000, 0x83);
+        smep.run(
+                // 10000: 0f 20 e0                 mov %cr4,%rax
+                // 10003: 48 0d 00 00 10 00        or $0x100000,%rax
+                // 10009: 0f 22 e0                 mov %rax,%cr4
+                // 1000c: b8 00 00 20 00           mov $0x200000,%eax
+                // 10011: ff e0                    jmp *%rax
+                hex("0f 20 e0 48 0d 00 00 10 00 0f 22 e0 b8 00 00 20 00 ff e0 "));
+        assertThat(smep.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(smep.stack(0)).as("present, instruction fetch, supervisor").isEqualTo(0x11);
+        assertThat(smep.cpu.getCr(2)).isEqualTo(0x200000);
+    }
 }
