@@ -243,7 +243,7 @@ abstract class CpuExec extends CpuSystem {
             case STD: flags |= DF; break;
             case LAHF: setReg(1, 16 + RAX, (rflags() & 0xd5) | 2); break;
             case SAHF: setArith((rflags() & ~0xd5L) | ((regs[RAX] >>> 8) & 0xd5)); break;
-            default: throw new IllegalStateException(d.op.name());
+            default: throw new IllegalStateException("no handler for " + d.op.text);
         }
     }
 
@@ -736,7 +736,7 @@ abstract class CpuExec extends CpuSystem {
             }
             case NOP: case PAUSE: break;
             case FENCE: java.lang.invoke.VarHandle.fullFence(); break;
-            default: throw new IllegalStateException(d.op.name());
+            default: throw new IllegalStateException("no handler for " + d.op.text);
         }
     }
 
@@ -959,7 +959,7 @@ abstract class CpuExec extends CpuSystem {
                 }
                 halted = true;
                 break;
-            default: throw new IllegalStateException(d.op.name());
+            default: throw new IllegalStateException("no handler for " + d.op.text);
         }
     }
 
@@ -1249,7 +1249,12 @@ abstract class CpuExec extends CpuSystem {
                     case 2: v = cr2; break;
                     case 3: v = cr3; break;
                     case 4: v = cr4; break;
-                    case 8: v = cr8; break;
+                    case 8:
+                        if (!mode64) {
+                            throw ud();
+                        }
+                        v = cr8;
+                        break;
                     default: throw ud();
                 }
                 setReg(size, d.rm, v);
@@ -1353,7 +1358,7 @@ abstract class CpuExec extends CpuSystem {
                 }
                 throw ud();
             case TOO_LONG: throw gp(0);
-            default: throw new IllegalStateException(d.op.name());
+            default: throw new IllegalStateException("no handler for " + d.op.text);
         }
     }
 
@@ -1389,6 +1394,9 @@ abstract class CpuExec extends CpuSystem {
     }
 
     private void movToCr(int n, long v) {
+        if (n == 8 && !mode64) {
+            throw ud(); // CR8 exists only in 64-bit mode
+        }
         requireCpl0();
         switch (n) {
             case 0: writeCr0(v); break;
