@@ -86,7 +86,7 @@ public final class Cpu extends CpuExec {
             // A halted CPU asks the platform once per run whether something woke it.
             EVENTS.getAndBitwiseOr(this, EV_INTERRUPT);
         }
-        long budgetEnd = retired + maxInstructions;
+        long budgetEnd = maxInstructions > Long.MAX_VALUE - retired ? Long.MAX_VALUE : retired + maxInstructions;
         // Deliveries retire nothing; counting them against the budget bounds a guest that
         // faults forever (a real-mode handler that faults again, for example).
         long deliveries = 0;
