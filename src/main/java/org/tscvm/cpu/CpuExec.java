@@ -1316,6 +1316,22 @@ abstract class CpuExec extends CpuSystem {
                 }
                 break;
             }
+            case RDFSBASE: {
+                if ((cr4 & CR4_FSGSBASE) == 0) {
+                    throw ud();
+                }
+                int seg = (d.sub & 1) == 0 ? FS : GS;
+                if (d.sub < 2) {
+                    setReg(size, d.rm, segBase[seg]);
+                } else {
+                    long v = size == 8 ? regs[d.rm] : regs[d.rm] & 0xffffffffL;
+                    if (!canonical(v)) {
+                        throw gp(0);
+                    }
+                    segBase[seg] = v;
+                }
+                break;
+            }
             case CLAC: case STAC:
                 if ((cr4 & CR4_SMAP) == 0) {
                     throw ud();

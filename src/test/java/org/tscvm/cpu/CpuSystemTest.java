@@ -499,4 +499,23 @@ class CpuSystemTest {
         assertThat(rig.stack(0)).as("trap: RIP of the next instruction").isEqualTo(CODE + 15);
         assertThat(rig.stack(2) & 0x100).as("saved TF").isEqualTo(0x100);
     }
+    @Test
+    void fsgsbaseInstructionsReadAndWriteTheBasesWhenCr4AllowsThem() {
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 0f 20 e0                 mov %cr4,%rax
+                // 10003: 48 0f ba e8 10           bts $0x10,%rax
+                // 10008: 0f 22 e0                 mov %rax,%cr4
+                // 1000b: 48 c7 c3 00 00 03 00     mov $0x30000,%rbx
+                // 10012: f3 48 0f ae db           wrgsbase %rbx
+                // 10017: f3 48 0f ae c9           rdgsbase %rcx
+                // 1001c: 65 48 c7 04 25 08 00     movq $0x66,%gs:0x8
+                //         00 00 66 00 00 00
+                // 10029: 48 8b 14 25 08 00 03     mov 0x30008,%rdx
+                //         00
+                // 10031: f4                       hlt
+                hex("0f 20 e0 48 0f ba e8 10 0f 22 e0 48 c7 c3 00 00 03 00 f3 48 0f ae db f3 48 0f ae c9 65 48 c7 04 "
+                        + "25 08 00 00 00 66 00 00 00 48 8b 14 25 08 00 03 00 f4 "));
+        assertThat(rig.reg(Cpu.RCX)).isEqualTo(0x30000);
+        assertThat(rig.reg(Cpu.RDX)).isEqualTo(0x66);
+    }
 }
