@@ -545,12 +545,13 @@ abstract class CpuSystem extends CpuMemory {
         if ((sel & 0xfffc) == 0) {
             throw gp(external ? 1 : 0);
         }
-        long d;
+        long at;
         try {
-            d = readDesc(sel);
+            at = descAddr(sel);
         } catch (CpuFault f) {
-            throw gp((sel & 0xfffc) | (external ? 1 : 0));
+            throw gp((sel & 0xfffc) | (external ? 1 : 0)); // past the table limit: with EXT
         }
+        long d = readSys(at, 8);
         int attr = descAttr(d);
         if ((attr & A_S) == 0 || (attr & 8) == 0 || dpl(attr) > cpl) {
             throw gp((sel & 0xfffc) | (external ? 1 : 0));

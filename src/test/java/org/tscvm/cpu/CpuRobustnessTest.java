@@ -28,7 +28,7 @@ class CpuRobustnessTest {
             CpuRig rig = new CpuRig(memory);
             memory.fill(0, memory.size(), (byte) 0);
             rig.longMode();
-            int mode = rnd.nextInt(5);
+            int mode = rnd.nextInt(6);
             byte[] code = new byte[256];
             rnd.nextBytes(code);
             // Bias towards opcodes with a bigger decode space: 0F, prefixes, ModRM-heavy forms.
@@ -62,13 +62,21 @@ class CpuRobustnessTest {
                         cpu.init();
                         cpu.startup(0x01);
                         break;
+                    case 5: { // compatibility mode: a far return to the 32-bit code segment 0x40 first
+                        // push $0x40; lea next(%rip),%rax; push %rax; lretq; next:
+                        byte[] prefix = CpuRig.hex("6a 40 48 8d 05 03 00 00 00 50 48 cb");
+                        System.arraycopy(prefix, 0, code, 0, prefix.length);
+                        rig.load(CpuRig.CODE, code);
+                        cpu.setRip(CpuRig.CODE);
+                        break;
+                    }
                     default: // 64-bit with random register contents pointing anywhere
                         rig.load(CpuRig.CODE, code);
                         cpu.setRip(CpuRig.CODE);
                         break;
                 }
                 for (int r = 0; r < 16; r++) {
-                    if (r != Cpu.RSP || mode == 4) {
+                    if ((r != Cpu.RSP || mode == 4) && !(mode == 5 && r == Cpu.RAX)) {
                         cpu.setGpr(r, mode == 4 ? rnd.nextLong() : rnd.nextInt(1 << 20));
                     }
                 }
