@@ -1591,7 +1591,7 @@ abstract class CpuExec extends CpuSystem {
                 throw gp(0);
             }
             for (int i = 32; i < 512; i += 8) {
-                I64SET(fxRegisters, i, readLin(lin + i, 8));
+                GuestMemory.I64.set(fxRegisters, i, readLin(lin + i, 8));
             }
             fpuControl = (int) readLin(lin, 2);
             fpuStatus = (int) readLin(lin + 2, 2);
@@ -1623,11 +1623,7 @@ abstract class CpuExec extends CpuSystem {
         writeLin(lin + 24, 4, mxcsr);
         writeLin(lin + 28, 4, MXCSR_MASK);
         for (int i = 32; i < 512; i += 8) {
-            writeLin(lin + i, 8, (long) org.tscvm.memory.GuestMemory.I64.get(fxRegisters, i));
+            writeLin(lin + i, 8, (long) GuestMemory.I64.get(fxRegisters, i));
         }
-    }
-
-    private static void I64SET(byte[] a, int i, long v) {
-        org.tscvm.memory.GuestMemory.I64.set(a, i, v);
     }
 }
