@@ -6,7 +6,7 @@ import static org.tscvm.cpu.CpuRig.hex;
 
 import org.junit.jupiter.api.Test;
 
-/** 32-bit (with 4 MiB pages) and PAE paging in protected mode, with CR0.WP and #PF in a 32-bit IDT. */
+/** Memory protection: 32-bit (4 MiB pages) and PAE paging with CR0.WP, SMAP/SMEP, segment limits and #NP. */
 class CpuPagingTest {
     /** Protected-mode machine: flat GDT (08 code, 10 data), IDT at 0x4000 with #PF -> 0x8e00 (hlt). */
     private static CpuRig protectedRig() {
@@ -125,5 +125,42 @@ class CpuPagingTest {
         assertThat(smep.haltedInVector()).isEqualTo(CpuFault.PF);
         assertThat(smep.stack(0)).as("present, instruction fetch, supervisor").isEqualTo(0x11);
         assertThat(smep.cpu.getCr(2)).isEqualTo(0x200000);
+    }
+    @Test
+    void protectedModeSegmentLimitsAndNotPresentSegmentsFault() {
+        CpuRig rig = protectedRig();
+        rig.w64(0x518, 0x00409203_00000fffL);              // 18: data, base 0x30000, limit 0xfff
+        rig.w64(0x520, 0x00cf12000000ffffL);              // 20: data, not present
+        rig.memory.write16(0x600, 0x27);
+        rig.w64(0x4000 + 13 * 8, 0x8d00 | (0x08L << 16) | (0x8eL << 40));
+        rig.w64(0x4000 + 11 * 8, 0x8b00 | (0x08L << 16) | (0x8eL << 40));
+        rig.memory.write8(0x8d00, 0xf4);
+        rig.memory.write8(0x8b00, 0xf4);
+        rig.memory.write32(0x30ffc, 0x1234);
+        rig.load(0x20000,
+                // 20000: 0f 01 15 00 06 00 00     lgdtl 0x600
+                // 20007: 0f 01 1d 10 06 00 00     lidtl 0x610
+                // 2000e: bc 00 00 08 00           mov $0x80000,%esp
+                // 20013: 66 b8 18 00              mov $0x18,%ax
+                // 20017: 8e c0                    mov %eax,%es
+                // 20019: 26 a1 fc 0f 00 00        mov %es:0xffc,%eax
+                // 2001f: 26 8b 1d fd 0f 00 00     mov %es:0xffd,%ebx
+                hex("0f 01 15 00 06 00 00 0f 01 1d 10 06 00 00 bc 00 00 08 00 66 b8 18 00 8e c0 26 a1 fc 0f 00 00 26 "
+                        + "8b 1d fd 0f 00 00 "));
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(1000)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("#GP handler").isEqualTo(0x8d01);
+        assertThat(rig.reg(Cpu.RAX)).isEqualTo(0x1234);
+        assertThat(rig.memory.read32(rig.reg(Cpu.RSP))).as("error code").isZero();
+
+        rig.load(0x20000,
+                // 20000: bc 00 00 08 00           mov $0x80000,%esp
+                // 20005: 66 b8 20 00              mov $0x20,%ax
+                // 20009: 8e d8                    mov %eax,%ds
+                hex("bc 00 00 08 00 66 b8 20 00 8e d8 "));
+        rig.cpu.setRip(0x20000);
+        assertThat(rig.cpu.run(1000)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("#NP handler").isEqualTo(0x8b01);
+        assertThat(rig.memory.read32(rig.reg(Cpu.RSP))).as("error code: the selector").isEqualTo(0x20);
     }
 }
