@@ -534,6 +534,93 @@ public final class Cpu extends CpuExec {
         writeOwnedMsr(index, value);
     }
 
+    /**
+     * Everything a snapshot needs to resume this CPU: architectural registers, descriptor
+     * caches, MSRs the CPU owns, x87/SSE control state and the run state. Values are guest
+     * values; decoded blocks and the TLB are caches and are rebuilt.
+     */
+    public record State(long[] gprs, long rip, long rflags, int[] segSelectors, long[] segBases, long[] segLimits,
+            int[] segAttributes, int ldtrSelector, long ldtrBase, long ldtrLimit, int ldtrAttributes, int trSelector,
+            long trBase, long trLimit, int trAttributes, long gdtrBase, int gdtrLimit, long idtrBase, int idtrLimit,
+            long cr0, long cr2, long cr3, long cr4, long cr8, long efer, long[] debugRegisters, long kernelGsBase,
+            long star, long lstar, long cstar, long fmask, long sysenterCs, long sysenterEsp, long sysenterEip,
+            long pat, int fpuControl, int fpuStatus, int fpuTag, int mxcsr, byte[] fxRegisters, boolean halted,
+            boolean waitingForSipi, boolean shutdown, boolean interruptShadow, long instructionsRetired) {
+    }
+
+    /** Copies the state out (for snapshots and migration). */
+    public State save() {
+        return new State(regs.clone(), rip, rflags(), segSel.clone(), segBase.clone(), segLimit.clone(),
+                segAttr.clone(), ldtrSel, ldtrBase, ldtrLimit, ldtrAttr, trSel, trBase, trLimit, trAttr, gdtrBase,
+                gdtrLimit, idtrBase, idtrLimit, cr0, cr2, cr3, cr4, cr8, efer, dr.clone(), kernelGsBase, star,
+                lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip, pat, fpuControl, fpuStatus, fpuTag,
+                mxcsr, fxRegisters.clone(), halted, waitForSipi, shutdown, retired < interruptShadowUntil, retired);
+    }
+
+    /** Replaces the whole state with {@code s}; throws if an array has the wrong length. */
+    public void restore(State s) {
+        checkLength("gprs", s.gprs().length, 16);
+        checkLength("segment arrays", s.segSelectors().length, 6);
+        checkLength("segment arrays", s.segBases().length, 6);
+        checkLength("segment arrays", s.segLimits().length, 6);
+        checkLength("segment arrays", s.segAttributes().length, 6);
+        checkLength("debugRegisters", s.debugRegisters().length, 8);
+        checkLength("fxRegisters", s.fxRegisters().length, 512);
+        System.arraycopy(s.gprs(), 0, regs, 0, 16);
+        rip = s.rip();
+        loadFlags(s.rflags());
+        System.arraycopy(s.segSelectors(), 0, segSel, 0, 6);
+        System.arraycopy(s.segBases(), 0, segBase, 0, 6);
+        System.arraycopy(s.segLimits(), 0, segLimit, 0, 6);
+        System.arraycopy(s.segAttributes(), 0, segAttr, 0, 6);
+        ldtrSel = s.ldtrSelector();
+        ldtrBase = s.ldtrBase();
+        ldtrLimit = s.ldtrLimit();
+        ldtrAttr = s.ldtrAttributes();
+        trSel = s.trSelector();
+        trBase = s.trBase();
+        trLimit = s.trLimit();
+        trAttr = s.trAttributes();
+        gdtrBase = s.gdtrBase();
+        gdtrLimit = s.gdtrLimit();
+        idtrBase = s.idtrBase();
+        idtrLimit = s.idtrLimit();
+        cr0 = s.cr0();
+        cr2 = s.cr2();
+        cr3 = s.cr3();
+        cr4 = s.cr4();
+        cr8 = s.cr8();
+        efer = s.efer();
+        System.arraycopy(s.debugRegisters(), 0, dr, 0, 8);
+        kernelGsBase = s.kernelGsBase();
+        star = s.star();
+        lstar = s.lstar();
+        cstar = s.cstar();
+        fmask = s.fmask();
+        sysenterCs = s.sysenterCs();
+        sysenterEsp = s.sysenterEsp();
+        sysenterEip = s.sysenterEip();
+        pat = s.pat();
+        fpuControl = s.fpuControl();
+        fpuStatus = s.fpuStatus();
+        fpuTag = s.fpuTag();
+        mxcsr = s.mxcsr();
+        System.arraycopy(s.fxRegisters(), 0, fxRegisters, 0, 512);
+        halted = s.halted();
+        waitForSipi = s.waitingForSipi();
+        shutdown = s.shutdown();
+        retired = s.instructionsRetired();
+        interruptShadowUntil = s.interruptShadow() ? retired + 1 : 0;
+        updateMode();
+        flushTlb(false);
+    }
+
+    private static void checkLength(String what, int actual, int expected) {
+        if (actual != expected) {
+            throw new TscvmException(what + " has " + actual + " entries; a CPU state needs " + expected);
+        }
+    }
+
     /** One line for a triple fault report: RIP, CR0, CR3, CR4, EFER and the last exception. */
     public String describe() {
         return String.format("RIP=%016x CS=%04x CPL=%d CR0=%08x CR3=%016x CR4=%08x EFER=%x RFLAGS=%x"

@@ -518,4 +518,29 @@ class CpuSystemTest {
         assertThat(rig.reg(Cpu.RCX)).isEqualTo(0x30000);
         assertThat(rig.reg(Cpu.RDX)).isEqualTo(0x66);
     }
+    @Test
+    void aSavedStateRestoredIntoAnotherCpuResumesTheSameProgram() {
+        CpuRig a = new CpuRig().longMode();
+        a.load(CODE,
+                // 10000: b9 81 00 00 c0           mov $0xc0000081,%ecx
+                // 10005: b8 34 12 00 00           mov $0x1234,%eax
+                // 1000a: ba 08 00 18 00           mov $0x180008,%edx
+                // 1000f: 0f 30                    wrmsr
+                // 10011: b8 05 00 00 00           mov $0x5,%eax
+                // 10016: f9                       stc
+                // 10017: e6 f4                    out %al,$0xf4
+                // 10019: 83 d0 03                 adc $0x3,%eax
+                // 1001c: f4                       hlt
+                hex("b9 81 00 00 c0 b8 34 12 00 00 ba 08 00 18 00 0f 30 b8 05 00 00 00 f9 e6 f4 83 d0 03 f4 "));
+        a.cpu.setRip(CODE);
+        assertThat(a.cpu.run(1000)).isEqualTo(RunStop.STOP_REQUESTED);
+        Cpu.State saved = a.cpu.save();
+        CpuRig b = new CpuRig(a.memory);
+        b.cpu.restore(saved);
+        assertThat(b.cpu.save()).usingRecursiveComparison().isEqualTo(saved);
+        assertThat(b.cpu.run(1000)).isEqualTo(RunStop.HALTED);
+        assertThat(b.reg(Cpu.RAX)).as("5 + 3 + CF").isEqualTo(9);
+        assertThat(b.cpu.readMsr(Msr.IA32_STAR)).isEqualTo(0x0018000800001234L);
+        assertThat(b.cpu.instructionsRetired()).isEqualTo(a.cpu.instructionsRetired() + 2);
+    }
 }
