@@ -1,0 +1,55 @@
+package org.tscvm.tsc;
+
+import org.tscvm.TscvmException;
+
+/**
+ * The host TSC that guest TSCs are built on (tsc-semantics A2). tscvm has no physical TSC of
+ * its own: a host clock plays that part, with a nominal frequency and a source (real time or
+ * deterministic).
+ *
+ * <p>Like a physical TSC, {@link #now()} includes the host's own IA32_TSC_ADJUST: setting it
+ * moves {@code now()} by the difference, exactly as a WRMSR to the physical MSR moves the
+ * physical TSC. That is the founding commit's case "the hypervisor sets IA32_TSC_ADJUST": the
+ * guest sees host TSC (with the host adjust) + offset (with its own adjust), and the guest's
+ * RDMSR 0x3b shows only its own value.
+ *
+ * <p>Implementations are thread-safe; {@link #now()} allocates nothing and takes no lock.
+ */
+public interface HostClock {
+    /** The default nominal host frequency: 2.5 GHz. */
+    long DEFAULT_KHZ = 2_500_000L;
+
+    /** Frequencies tscvm accepts for a host clock: 1 MHz to 100 GHz. */
+    long MIN_KHZ = 1_000L;
+    long MAX_KHZ = 100_000_000L;
+
+    /** Host TSC ticks now, including the host TSC adjust. Never decreases unless the adjust is lowered. */
+    long now();
+
+    /** The nominal frequency of {@link #now()}, in kHz. */
+    long khz();
+
+    /** The host's IA32_TSC_ADJUST (A2). */
+    long tscAdjust();
+
+    /** Sets the host's IA32_TSC_ADJUST; {@link #now()} moves by the difference (A2). */
+    void setTscAdjust(long adjust);
+
+    /**
+     * Monotonic nanoseconds at the host TSC reading {@code hostTsc} (a value {@link #now()}
+     * returned): the ticks without the host adjust, converted at {@link #khz()}. This is the
+     * "host time" of R10 (KVM's get_kvmclock_base_ns), taken from the same reading as the TSC.
+     */
+    default long nanosAt(long hostTsc) {
+        return TscMath.cyclesToNanos(hostTsc - tscAdjust(), khz());
+    }
+
+    /** Rejects a host frequency outside {@link #MIN_KHZ}..{@link #MAX_KHZ}. */
+    static long checkKhz(long khz) {
+        if (khz < MIN_KHZ || khz > MAX_KHZ) {
+            throw new TscvmException(String.format(
+                    "host clock frequency %d kHz is out of range: use %d to %d kHz", khz, MIN_KHZ, MAX_KHZ));
+        }
+        return khz;
+    }
+}

@@ -1,0 +1,330 @@
+package org.tscvm.vm;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.tscvm.TscvmException;
+
+/**
+ * What CPUID tells the guest (platform.md section 6): an immutable model built from a named
+ * base ({@code tscvm}, {@code max}) plus {@code +feature}/{@code -feature} edits, as in
+ * {@code -cpu tscvm,-tsc-adjust,+rdpid}.
+ *
+ * <p>The per-vCPU values (APIC id, the TSC kHz of the hypervisor timing leaf, A5) are passed
+ * to {@link #query} so one model serves every vCPU. {@link #query} allocates nothing.
+ *
+ * <pre>{@code
+ * CpuidModel model = CpuidModel.parse("tscvm,-tsc-adjust");
+ * model.has(CpuidModel.Feature.TSC_ADJUST); // false
+ * }</pre>
+ */
+public final class CpuidModel {
+    private static final int EAX = 0, EBX = 1, ECX = 2, EDX = 3;
+
+    /** Highest basic leaf answered: 0xB (topology). */
+    public static final int MAX_BASIC_LEAF = 0xB;
+    public static final int MAX_EXTENDED_LEAF = 0x80000008;
+    public static final int HYPERVISOR_BASE_LEAF = 0x40000000;
+    /** VMware's timing leaf, as KVM and VMware guests read it: EAX = TSC kHz (A5). */
+    public static final int HYPERVISOR_TIMING_LEAF = 0x40000010;
+    /** tscvm's own 12-byte hypervisor signature (EBX, ECX, EDX of leaf 0x40000000). */
+    public static final String HYPERVISOR_SIGNATURE = "TscVMTscVMTs";
+    public static final String VENDOR = "GenuineIntel";
+    /** Family 6, model 0x3A (Ivy Bridge), stepping 9: a CPU with invariant TSC and TSC-deadline. */
+    public static final int SIGNATURE = 0x000306A9;
+    public static final String BRAND = "tscvm virtual CPU";
+    /** 0x80000008 EAX: 48 linear, 36 physical address bits. */
+    private static final int ADDRESS_SIZES = (48 << 8) | 36;
+
+    /** A named CPUID feature bit. */
+    public enum Feature {
+        FPU("fpu", 1, 0, EDX, 0),
+        PSE("pse", 1, 0, EDX, 3),
+        TSC("tsc", 1, 0, EDX, 4),
+        MSR("msr", 1, 0, EDX, 5),
+        PAE("pae", 1, 0, EDX, 6),
+        CX8("cx8", 1, 0, EDX, 8),
+        APIC("apic", 1, 0, EDX, 9),
+        SEP("sep", 1, 0, EDX, 11),
+        PGE("pge", 1, 0, EDX, 13),
+        CMOV("cmov", 1, 0, EDX, 15),
+        PAT("pat", 1, 0, EDX, 16),
+        FXSR("fxsr", 1, 0, EDX, 24),
+        SSE("sse", 1, 0, EDX, 25),
+        SSE2("sse2", 1, 0, EDX, 26),
+        CX16("cx16", 1, 0, ECX, 13),
+        X2APIC("x2apic", 1, 0, ECX, 21),
+        TSC_DEADLINE("tsc-deadline", 1, 0, ECX, 24),
+        XSAVE("xsave", 1, 0, ECX, 26),
+        HYPERVISOR("hypervisor", 1, 0, ECX, 31),
+        TSC_ADJUST("tsc-adjust", 7, 0, EBX, 1),
+        RDPID("rdpid", 7, 0, ECX, 22),
+        SYSCALL("syscall", 0x80000001, 0, EDX, 11),
+        NX("nx", 0x80000001, 0, EDX, 20),
+        RDTSCP("rdtscp", 0x80000001, 0, EDX, 27),
+        LM("lm", 0x80000001, 0, EDX, 29),
+        INVTSC("invtsc", 0x80000007, 0, EDX, 8);
+
+        private final String featureName;
+        private final int leaf;
+        private final int subleaf;
+        private final int register;
+        private final int bit;
+
+        Feature(String featureName, int leaf, int subleaf, int register, int bit) {
+            this.featureName = featureName;
+            this.leaf = leaf;
+            this.subleaf = subleaf;
+            this.register = register;
+            this.bit = bit;
+        }
+
+        /** The name used in {@code +name}/{@code -name} edits. */
+        public String featureName() {
+            return featureName;
+        }
+
+        public int leaf() {
+            return leaf;
+        }
+
+        public int bit() {
+            return bit;
+        }
+
+        long mask() {
+            return 1L << ordinal();
+        }
+
+        String location() {
+            String leafText = leaf < 0x100 ? Integer.toString(leaf) : String.format("0x%x", leaf);
+            return leafText + (leaf == 7 ? "." + subleaf : "") + ":" + "ABCD".charAt(register) + "X[" + bit + "]";
+        }
+
+        static Feature byName(String name) {
+            for (Feature f : values()) {
+                if (f.featureName.equals(name)) {
+                    return f;
+                }
+            }
+            List<String> names = new ArrayList<>();
+            for (Feature f : values()) {
+                names.add(f.featureName);
+            }
+            throw new TscvmException("unknown CPUID feature '" + name + "'; valid names: " + String.join(", ", names));
+        }
+    }
+
+    private static final Feature[] FEATURES = Feature.values();
+
+    private static final long TSCVM_FEATURES = maskOf(Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
+            Feature.PSE, Feature.CX8, Feature.CMOV, Feature.PGE, Feature.SEP, Feature.PAT, Feature.CX16,
+            Feature.TSC_ADJUST, Feature.RDTSCP, Feature.RDPID, Feature.LM, Feature.NX, Feature.SYSCALL,
+            Feature.INVTSC, Feature.HYPERVISOR, Feature.X2APIC, Feature.TSC_DEADLINE);
+    /** Every named feature, including those tscvm does not advertise by default. */
+    private static final long MAX_FEATURES = (1L << FEATURES.length) - 1;
+
+    private static final String[] BASES = {"tscvm", "max"};
+
+    private static final int[] VENDOR_WORDS = words(VENDOR, 3);
+    private static final int[] HYPERVISOR_WORDS = words(HYPERVISOR_SIGNATURE, 3);
+    private static final int[] BRAND_WORDS = words(BRAND, 12);
+
+    private final String base;
+    private final long features;
+    private final String spec;
+
+    private CpuidModel(String base, long features, String spec) {
+        this.base = base;
+        this.features = features;
+        this.spec = spec;
+    }
+
+    /** The default model, {@code tscvm}. */
+    public static CpuidModel tscvm() {
+        return named("tscvm");
+    }
+
+    /** A named base model: {@code tscvm} (the default) or {@code max} (every named feature). */
+    public static CpuidModel named(String name) {
+        switch (name) {
+            case "tscvm":
+                return new CpuidModel(name, TSCVM_FEATURES, name);
+            case "max":
+                return new CpuidModel(name, MAX_FEATURES, name);
+            default:
+                throw new TscvmException("unknown CPU model '" + name + "'; valid models: " + String.join(", ", BASES));
+        }
+    }
+
+    /** Parses {@code base[,+feature|-feature]...}, e.g. {@code tscvm,-tsc-adjust,+rdpid}. */
+    public static CpuidModel parse(String text) {
+        String[] parts = text.split(",", -1);
+        CpuidModel model = named(parts[0].trim());
+        for (int i = 1; i < parts.length; i++) {
+            model = model.with(parts[i].trim());
+        }
+        return model;
+    }
+
+    /** This model with one edit applied: {@code +name} switches a feature on, {@code -name} off. */
+    public CpuidModel with(String edit) {
+        if (edit.length() < 2 || (edit.charAt(0) != '+' && edit.charAt(0) != '-')) {
+            throw new TscvmException("CPUID edit '" + edit + "' must be +feature or -feature");
+        }
+        return with(Feature.byName(edit.substring(1)), edit.charAt(0) == '+');
+    }
+
+    /** This model with {@code feature} switched on or off. */
+    public CpuidModel with(Feature feature, boolean on) {
+        long newFeatures = on ? features | feature.mask() : features & ~feature.mask();
+        return new CpuidModel(base, newFeatures, spec + "," + (on ? "+" : "-") + feature.featureName);
+    }
+
+    public boolean has(Feature feature) {
+        return (features & feature.mask()) != 0;
+    }
+
+    public String baseName() {
+        return base;
+    }
+
+    /** The text this model was built from, e.g. {@code tscvm,-tsc-adjust}. */
+    public String spec() {
+        return spec;
+    }
+
+    /**
+     * CPUID for one vCPU: fills {@code out[0..3]} with EAX, EBX, ECX, EDX of {@code leaf} and
+     * {@code subleaf}. Leaves the model does not define read as zeros.
+     *
+     * @param apicId         the vCPU's initial APIC id (leaf 1 EBX[31:24], leaf 0xB EDX)
+     * @param logicalCpus    vCPUs in the VM (leaf 0xB core level)
+     * @param tscKhz         the rate the vCPU's TSC really runs at (leaf 0x40000010, A5)
+     */
+    public void query(int leaf, int subleaf, int apicId, int logicalCpus, long tscKhz, int[] out) {
+        out[EAX] = 0;
+        out[EBX] = 0;
+        out[ECX] = 0;
+        out[EDX] = 0;
+        switch (leaf) {
+            case 0:
+                out[EAX] = MAX_BASIC_LEAF;
+                out[EBX] = VENDOR_WORDS[0];
+                out[EDX] = VENDOR_WORDS[1];
+                out[ECX] = VENDOR_WORDS[2];
+                break;
+            case 1:
+                out[EAX] = SIGNATURE;
+                out[EBX] = apicId << 24;
+                addFeatures(leaf, 0, out);
+                break;
+            case 7:
+                if (subleaf == 0) {
+                    addFeatures(leaf, 0, out);
+                }
+                break;
+            case 0xA:
+                break; // version 0: no performance counters
+            case 0xB:
+                topology(subleaf, apicId, logicalCpus, out);
+                break;
+            case HYPERVISOR_BASE_LEAF:
+                out[EAX] = HYPERVISOR_TIMING_LEAF;
+                out[EBX] = HYPERVISOR_WORDS[0];
+                out[ECX] = HYPERVISOR_WORDS[1];
+                out[EDX] = HYPERVISOR_WORDS[2];
+                break;
+            case HYPERVISOR_TIMING_LEAF:
+                out[EAX] = (int) tscKhz;
+                break; // EBX (APIC bus kHz) stays 0 until the local APIC defines its timer rate
+            case 0x80000000:
+                out[EAX] = MAX_EXTENDED_LEAF;
+                break;
+            case 0x80000001:
+            case 0x80000007:
+                addFeatures(leaf, 0, out);
+                break;
+            case 0x80000002:
+            case 0x80000003:
+            case 0x80000004:
+                System.arraycopy(BRAND_WORDS, (leaf - 0x80000002) * 4, out, 0, 4);
+                break;
+            case 0x80000008:
+                out[EAX] = ADDRESS_SIZES;
+                break;
+            default:
+                break;
+        }
+    }
+
+    private void addFeatures(int leaf, int subleaf, int[] out) {
+        long set = features;
+        for (Feature f : FEATURES) {
+            if ((set & f.mask()) != 0 && f.leaf == leaf && f.subleaf == subleaf) {
+                out[f.register] |= 1 << f.bit;
+            }
+        }
+    }
+
+    /** Leaf 0xB: one thread per core, up to 256 cores in one package (8 bits of APIC id). */
+    private static void topology(int subleaf, int apicId, int logicalCpus, int[] out) {
+        out[ECX] = subleaf & 0xff;
+        out[EDX] = apicId;
+        if (subleaf == 0) {
+            out[EBX] = 1;
+            out[ECX] |= 1 << 8; // SMT level
+        } else if (subleaf == 1) {
+            out[EAX] = 8;
+            out[EBX] = logicalCpus;
+            out[ECX] |= 2 << 8; // core level
+        }
+    }
+
+    /** {@code count} little-endian 4-byte words of {@code text}, NUL-padded. */
+    private static int[] words(String text, int count) {
+        byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
+        int[] result = new int[count];
+        for (int i = 0; i < bytes.length && i < count * 4; i++) {
+            result[i / 4] |= (bytes[i] & 0xff) << (8 * (i % 4));
+        }
+        return result;
+    }
+
+    /** A readable listing: vendor, signature, hypervisor leaves and every feature, on or off. */
+    public String describe() {
+        StringBuilder text = new StringBuilder();
+        text.append("CPU model ").append(spec).append('\n');
+        text.append(String.format("  vendor %s, signature 0x%08x, brand \"%s\"%n", VENDOR, SIGNATURE, BRAND));
+        text.append(String.format("  max leaves: basic 0x%x, extended 0x%x, hypervisor 0x%x (\"%s\")%n",
+                MAX_BASIC_LEAF, MAX_EXTENDED_LEAF, HYPERVISOR_TIMING_LEAF, HYPERVISOR_SIGNATURE));
+        text.append("  leaf 0x40000010 EAX = the vCPU's TSC kHz; leaf 0xA: no performance counters\n");
+        for (Feature f : FEATURES) {
+            text.append(String.format("  %s %-13s %s%n", has(f) ? "+" : "-", f.featureName, f.location()));
+        }
+        return text.toString();
+    }
+
+    private static long maskOf(Feature... list) {
+        long mask = 0;
+        for (Feature f : list) {
+            mask |= f.mask();
+        }
+        return mask;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof CpuidModel && ((CpuidModel) other).features == features;
+    }
+
+    @Override
+    public int hashCode() {
+        return Long.hashCode(features);
+    }
+
+    @Override
+    public String toString() {
+        return spec;
+    }
+}

@@ -1,0 +1,600 @@
+package org.tscvm.vm;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.LockSupport;
+import org.tscvm.TscvmException;
+import org.tscvm.cpu.Cpu;
+import org.tscvm.cpu.CpuBus;
+import org.tscvm.cpu.CpuFault;
+import org.tscvm.cpu.Msr;
+import org.tscvm.cpu.RunStop;
+import org.tscvm.tsc.DeterministicHostClock;
+import org.tscvm.tsc.HostClock;
+import org.tscvm.tsc.TscMath;
+import org.tscvm.tsc.TscState;
+
+/**
+ * A virtual CPU, shaped like a KVM vCPU file descriptor. The methods here are the HOST side:
+ * the Java API, the command line, snapshot restore. What guest code does (RDTSC, RDMSR,
+ * WRMSR, CPUID, I/O) reaches tscvm through {@link #guest()}, a separate {@link CpuBus}, so a
+ * host call can never be taken for a guest one (tsc-semantics A3).
+ *
+ * <p>Host calls other than {@link #requestPause()} and {@link #kick()} are made while the vCPU
+ * is not running (KVM's vcpu mutex gives the same guarantee).
+ *
+ * <pre>{@code
+ * Vcpu vcpu = vm.createVcpu();
+ * vcpu.setTscKhz(1_000_000);             // first the frequency (R14: the offset is not recomputed)
+ * vcpu.setMsr(Msr.IA32_TSC, savedTsc);   // then the TSC (R9)
+ * VcpuExit exit = vcpu.run();
+ * }</pre>
+ */
+public final class Vcpu {
+    /** IA32_MISC_ENABLE at reset: fast strings on, BTS and PEBS unavailable (no PMU). */
+    public static final long MISC_ENABLE_DEFAULT = (1L << 0) | (1L << 11) | (1L << 12);
+    /** IA32_APIC_BASE without an interrupt controller: 0xFEE00000, enabled, BSP flag on vCPU 0. */
+    public static final long APIC_BASE_DEFAULT = 0xFEE00000L | (1L << 11);
+    private static final long APIC_BASE_BSP = 1L << 8;
+    private static final long RFLAGS_IF = 1L << 9;
+
+    /** Instructions per run slice on a real-time clock: well under a millisecond of interpretation. */
+    static final long REAL_TIME_SLICE = 50_000;
+    /** The longest slice on a deterministic clock when no timer is due. */
+    static final long DETERMINISTIC_SLICE = 1_000_000;
+    /** A parked vCPU re-checks its wake conditions at least this often. */
+    private static final long MAX_PARK_NANOS = 50_000_000;
+
+    private final Vm vm;
+    private final int id;
+    private final HostClock clock;
+    private final MsrPolicy msrPolicy;
+    private final TscState tsc = new TscState();
+    private final VcpuBus bus;
+    private final Cpu cpu;
+    private volatile CpuidModel cpuid;
+    private volatile LocalInterruptController controller;
+
+    private long tscDeadline;
+    private long miscEnable = MISC_ENABLE_DEFAULT;
+    private long apicBase;
+
+    private VcpuExit pendingExit;
+    private final AtomicBoolean pauseRequested = new AtomicBoolean();
+    private final AtomicBoolean running = new AtomicBoolean();
+    private volatile boolean kicked;
+    private volatile Thread runThread;
+    private final AtomicLongArray exitCounts = new AtomicLongArray(VcpuExit.Kind.values().length);
+
+    Vcpu(Vm vm, int id) {
+        this.vm = vm;
+        this.id = id;
+        this.clock = vm.clock();
+        this.msrPolicy = vm.config().msrPolicy();
+        this.cpuid = vm.config().cpuid();
+        this.apicBase = APIC_BASE_DEFAULT | (id == 0 ? APIC_BASE_BSP : 0);
+        this.bus = new VcpuBus(this, tsc, clock, vm.ioBus(), vm.mmioBus());
+        this.cpu = new Cpu(vm.memory(), bus);
+    }
+
+    /** The vCPU index, which is also its APIC id (CPUID leaf 1 EBX[31:24], leaf 0xB EDX). */
+    public int id() {
+        return id;
+    }
+
+    public Vm vm() {
+        return vm;
+    }
+
+    /** The interpreter's architectural state. */
+    public Cpu cpu() {
+        return cpu;
+    }
+
+    /**
+     * The guest side (A3): what the interpreter calls for RDTSC/RDTSCP (R1, R2, R21), RDMSR and
+     * WRMSR with origin GUEST, CPUID, I/O, MMIO and interrupt acknowledge. Tests use it to act
+     * as guest code would.
+     */
+    public CpuBus guest() {
+        return bus;
+    }
+
+    TscState tscState() {
+        return tsc;
+    }
+
+    // ---------------------------------------------------------------- host API: MSRs
+
+    /**
+     * Host-initiated RDMSR (KVM_GET_MSRS). 0x10 returns L1's TSC (R3); 0x3b returns A whatever
+     * CPUID says (R7); TSC_AUX skips the CPUID check (R21).
+     *
+     * @throws UnknownMsrException for an MSR tscvm does not implement (A4)
+     * @throws MsrAccessException if the MSR's owner refuses the read
+     */
+    public long getMsr(int index) {
+        try {
+            return readMsr(index, MsrOrigin.HOST);
+        } catch (CpuFault fault) {
+            throw new MsrAccessException(index, "read refused with #GP by its owner");
+        }
+    }
+
+    /**
+     * Host-initiated WRMSR (KVM_SET_MSRS). 0x10 goes through R10's synchronisation (R9; A
+     * unchanged); 0x3b sets A without moving the TSC, and only if CPUID.(7,0):EBX[1] is set,
+     * else it is dropped silently (R8: install CPUID before restoring 0x3b); TSC_AUX skips the
+     * CPUID check but not the bits 63:32 check (R21).
+     *
+     * @throws UnknownMsrException for an MSR tscvm does not implement (A4)
+     * @throws MsrAccessException for a value the MSR refuses
+     */
+    public void setMsr(int index, long value) {
+        try {
+            writeMsr(index, value, MsrOrigin.HOST);
+        } catch (CpuFault fault) {
+            throw new MsrAccessException(index, String.format("write of 0x%x refused with #GP by its owner", value));
+        }
+    }
+
+    // ---------------------------------------------------------------- host API: CPUID, frequency, offset
+
+    /** The CPUID model the guest sees (KVM_GET_CPUID2). */
+    public CpuidModel getCpuid() {
+        return cpuid;
+    }
+
+    /** Installs a CPUID model (KVM_SET_CPUID2); it gates R6/R8 (tsc-adjust) and R21 (rdtscp/rdpid). */
+    public void setCpuid(CpuidModel model) {
+        if (model == null) {
+            throw new TscvmException("the CPUID model must not be null");
+        }
+        cpuid = model;
+    }
+
+    /** R16, KVM_GET_TSC_KHZ: the requested kHz (even where the 250 ppm window kept ratio 1.0). */
+    public long getTscKhz() {
+        return tsc.virtualKhz();
+    }
+
+    /**
+     * R14, KVM_SET_TSC_KHZ: within 250 ppm of the host frequency the ratio stays 1.0, else
+     * {@code floor(2^48 * khz / hostKhz)}; 0 means the host frequency. The offset is NOT
+     * recomputed (A6), so the guest TSC jumps when the ratio changes: set the frequency first,
+     * then write the TSC or offset.
+     *
+     * @throws TscvmException if {@code khz} is negative or not below R15's maximum
+     */
+    public void setTscKhz(long khz) {
+        tsc.setTscKhz(khz, clock.khz());
+        guestTscChanged();
+    }
+
+    /**
+     * A5: the rate this vCPU's TSC really runs at, in kHz, as CPUID leaf 0x40000010 reports it:
+     * the host frequency at ratio 1.0 (also inside R14's window), else host kHz x ratio, rounded
+     * to the nearest kHz.
+     */
+    public long effectiveTscKhz() {
+        long ratio = tsc.l1Ratio();
+        if (ratio == TscMath.IDENTITY_RATIO) {
+            return clock.khz();
+        }
+        long khz = clock.khz();
+        long fraction = (khz * ratio) & (TscMath.IDENTITY_RATIO - 1);
+        return TscMath.mulDiv(khz, ratio, TscMath.IDENTITY_RATIO) + (fraction >= TscMath.IDENTITY_RATIO >>> 1 ? 1 : 0);
+    }
+
+    /**
+     * R17, KVM_VCPU_TSC_OFFSET GET: the L1 offset, which includes every guest TSC and
+     * TSC_ADJUST write (R24: there is no separate hypervisor-only offset).
+     */
+    public long getTscOffset() {
+        return tsc.l1Offset();
+    }
+
+    /**
+     * R17, KVM_VCPU_TSC_OFFSET SET: applies {@code offset} exactly; the VM's generation
+     * bookkeeping notes whether it matches the last write (same offset on every vCPU = one
+     * generation, as R19's migration recipe wants).
+     */
+    public void setTscOffset(long offset) {
+        long hostTsc = clock.now();
+        vm.tscSync().setOffset(tsc, offset, hostTsc, clock.nanosAt(hostTsc));
+        guestTscChanged();
+    }
+
+    /** The R10 generation this vCPU last synchronised into. */
+    public long tscGeneration() {
+        return tsc.generation();
+    }
+
+    // ---------------------------------------------------------------- host API: time conversions
+
+    /**
+     * L1's TSC at host reading {@code hostTsc} (R1 with L1's ratio and offset, the domain of
+     * TSC-deadline values, R23).
+     */
+    public long guestTscAt(long hostTsc) {
+        return tsc.l1GuestTsc(hostTsc);
+    }
+
+    /**
+     * The first host-clock reading at which {@link #guestTscAt} reaches {@code guestTsc}, for
+     * arming a TSC-deadline timer (R23): now if the deadline is not in the future, else now +
+     * {@code ceil(distance * 2^48 / ratio)}: never early, exact at ratio 1.0. Saturates at
+     * {@link Long#MAX_VALUE}. A later change of the guest TSC is reported through
+     * {@link LocalInterruptController#onGuestTscChanged()}, so the controller re-arms.
+     */
+    public long hostTscForGuestTsc(long guestTsc) {
+        long hostNow = clock.now();
+        long distance = guestTsc - tsc.l1GuestTsc(hostNow);
+        if (distance <= 0) {
+            return hostNow;
+        }
+        long ticks = TscMath.unscaleCeil(distance, tsc.l1Ratio());
+        long hostTsc = hostNow + ticks;
+        return hostTsc < hostNow ? Long.MAX_VALUE : hostTsc;
+    }
+
+    // ---------------------------------------------------------------- host API: interrupt controller
+
+    /**
+     * Attaches the local interrupt controller (the machine's local APIC). It then receives the
+     * MSRs it {@link LocalInterruptController#handlesMsr claims} (APIC_BASE, x2APIC, TSC
+     * deadline), its MMIO page, interrupt acknowledge and the run loop's timer calls.
+     */
+    public void setInterruptController(LocalInterruptController newController) {
+        controller = newController;
+    }
+
+    public LocalInterruptController interruptController() {
+        return controller;
+    }
+
+    void guestTscChanged() {
+        LocalInterruptController c = controller;
+        if (c != null) {
+            c.onGuestTscChanged();
+        }
+    }
+
+    // ---------------------------------------------------------------- the MSR dispatch (guest and host)
+
+    /**
+     * The one MSR dispatch of this vCPU (A3, A4). Refusals become #GP(0) for the guest and a
+     * {@link TscvmException} for the host.
+     */
+    long readMsr(int index, MsrOrigin origin) {
+        switch (index) {
+            case Msr.IA32_TSC: {
+                long hostTsc = clock.now();
+                // R2: the guest sees the offset and ratio in force; R3: the host sees L1's.
+                return origin == MsrOrigin.GUEST ? tsc.guestTsc(hostTsc) : tsc.l1GuestTsc(hostTsc);
+            }
+            case Msr.IA32_TSC_ADJUST:
+                // R7: any read returns A, whatever CPUID says; A4 strict: #GP for the guest without the bit.
+                if (origin == MsrOrigin.GUEST && msrPolicy == MsrPolicy.STRICT && !cpuid.has(CpuidModel.Feature.TSC_ADJUST)) {
+                    throw refuse(index, origin, "");
+                }
+                return tsc.adjust();
+            case Msr.IA32_TSC_AUX:
+                if (origin == MsrOrigin.GUEST && !guestMayAccessTscAux()) {
+                    throw refuse(index, origin, "");
+                }
+                return tsc.tscAux();
+            case Msr.IA32_TSC_DEADLINE: {
+                LocalInterruptController c = controller;
+                return c != null && c.handlesMsr(index) ? c.readMsr(index, origin) : tscDeadline;
+            }
+            case Msr.IA32_MISC_ENABLE:
+                return miscEnable;
+            case Msr.IA32_APIC_BASE: {
+                LocalInterruptController c = controller;
+                return c != null && c.handlesMsr(index) ? c.readMsr(index, origin) : apicBase;
+            }
+            case Msr.IA32_EFER, Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR, Msr.IA32_FMASK,
+                    Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE,
+                    Msr.IA32_SYSENTER_CS, Msr.IA32_SYSENTER_ESP, Msr.IA32_SYSENTER_EIP, Msr.IA32_PAT:
+                if (cpu.ownsMsr(index)) {
+                    return cpu.readMsr(index);
+                }
+                throw unknown(index, origin);
+            default: {
+                LocalInterruptController c = controller;
+                if (c != null && c.handlesMsr(index)) {
+                    return c.readMsr(index, origin);
+                }
+                throw unknown(index, origin);
+            }
+        }
+    }
+
+    void writeMsr(int index, long value, MsrOrigin origin) {
+        switch (index) {
+            case Msr.IA32_TSC: {
+                long hostTsc = clock.now();
+                if (origin == MsrOrigin.GUEST) {
+                    tsc.guestWriteTsc(value, hostTsc); // R4
+                } else {
+                    vm.tscSync().synchronize(tsc, true, value, hostTsc, clock.nanosAt(hostTsc)); // R9, R10
+                }
+                guestTscChanged();
+                return;
+            }
+            case Msr.IA32_TSC_ADJUST:
+                if (!cpuid.has(CpuidModel.Feature.TSC_ADJUST)) {
+                    // R6/R8: dropped silently without the CPUID bit; A4 strict: #GP for the guest.
+                    if (origin == MsrOrigin.GUEST && msrPolicy == MsrPolicy.STRICT) {
+                        throw refuse(index, origin, "");
+                    }
+                    return;
+                }
+                if (origin == MsrOrigin.GUEST) {
+                    tsc.guestWriteTscAdjust(value); // R6
+                    guestTscChanged();
+                } else {
+                    tsc.hostWriteTscAdjust(value); // R8: the TSC does not move
+                }
+                return;
+            case Msr.IA32_TSC_AUX:
+                if (origin == MsrOrigin.GUEST && !guestMayAccessTscAux()) {
+                    throw refuse(index, origin, "");
+                }
+                if ((value >>> 32) != 0) {
+                    // R21: an Intel CPUID model (tscvm's only vendor) refuses bits 63:32, host writes included.
+                    throw refuse(index, origin, String.format(
+                            "value 0x%x has bits 63:32 set, which an Intel CPU model refuses (R21)", value));
+                }
+                tsc.setTscAux(value);
+                return;
+            case Msr.IA32_TSC_DEADLINE: {
+                LocalInterruptController c = controller;
+                if (c != null && c.handlesMsr(index)) {
+                    c.writeMsr(index, value, origin);
+                } else {
+                    tscDeadline = value; // stored; armed once a controller exists (R23)
+                }
+                return;
+            }
+            case Msr.IA32_MISC_ENABLE:
+                miscEnable = value;
+                return;
+            case Msr.IA32_APIC_BASE: {
+                LocalInterruptController c = controller;
+                if (c != null && c.handlesMsr(index)) {
+                    c.writeMsr(index, value, origin);
+                } else {
+                    apicBase = value;
+                }
+                return;
+            }
+            case Msr.IA32_EFER, Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR, Msr.IA32_FMASK,
+                    Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE,
+                    Msr.IA32_SYSENTER_CS, Msr.IA32_SYSENTER_ESP, Msr.IA32_SYSENTER_EIP, Msr.IA32_PAT:
+                if (cpu.ownsMsr(index)) {
+                    cpu.writeMsr(index, value);
+                    return;
+                }
+                throw unknown(index, origin);
+            default: {
+                LocalInterruptController c = controller;
+                if (c != null && c.handlesMsr(index)) {
+                    c.writeMsr(index, value, origin);
+                    return;
+                }
+                throw unknown(index, origin);
+            }
+        }
+    }
+
+    /** R21: the guest reaches TSC_AUX only with CPUID RDTSCP or RDPID. */
+    private boolean guestMayAccessTscAux() {
+        CpuidModel model = cpuid;
+        return model.has(CpuidModel.Feature.RDTSCP) || model.has(CpuidModel.Feature.RDPID);
+    }
+
+    private static RuntimeException refuse(int index, MsrOrigin origin, String reason) {
+        return origin == MsrOrigin.GUEST ? CpuFault.gp0() : new MsrAccessException(index, reason);
+    }
+
+    private static RuntimeException unknown(int index, MsrOrigin origin) {
+        return origin == MsrOrigin.GUEST ? CpuFault.gp0() : new UnknownMsrException(index);
+    }
+
+    /** CPUID for the guest: the model with this vCPU's APIC id and true TSC rate (A5). */
+    void cpuid(int leaf, int subleaf, int[] out) {
+        cpuid.query(leaf, subleaf, id, vm.vcpuCount(), effectiveTscKhz(), out);
+    }
+
+    /** An OUT to an exit port: hand it to {@link #run()}'s caller. */
+    void exitOnIoOut(int port, int size, int value) {
+        pendingExit = new VcpuExit.IoOut(port, size, value);
+        cpu.requestStop();
+    }
+
+    // ---------------------------------------------------------------- running
+
+    /**
+     * Runs the guest until the host must act (KVM_RUN). Never throws for anything the guest
+     * does: a tscvm bug surfacing here becomes {@link VcpuExit.InternalError}. Each exit is
+     * counted ({@link #exitCount}). The loop: run a slice of instructions (up to the
+     * controller's next timer event on a deterministic clock, which advances by the
+     * instructions retired), fire due timers, then act on why the CPU stopped: HLT waits for
+     * a wake-up (a deterministic clock jumps to the next timer event; a real one parks until
+     * it or a {@link #kick()}) or returns {@link VcpuExit.Halt} if nothing can ever wake it.
+     *
+     * @throws TscvmException if another thread is already running this vCPU
+     */
+    public VcpuExit run() {
+        if (!running.compareAndSet(false, true)) {
+            throw new TscvmException("vCPU " + id + " is already running on another thread");
+        }
+        runThread = Thread.currentThread();
+        VcpuExit exit;
+        try {
+            exit = runLoop();
+        } catch (RuntimeException bug) {
+            exit = new VcpuExit.InternalError("vCPU " + id + ": " + bug);
+        } finally {
+            runThread = null;
+            running.set(false);
+        }
+        exitCounts.incrementAndGet(exit.kind().ordinal());
+        return exit;
+    }
+
+    private VcpuExit runLoop() {
+        boolean wokenByPendingInterrupt = false;
+        while (true) {
+            if (pauseRequested.getAndSet(false)) {
+                return new VcpuExit.Paused();
+            }
+            LocalInterruptController c = controller;
+            long before = cpu.instructionsRetired();
+            RunStop stop = cpu.run(sliceBudget(c));
+            long retired = cpu.instructionsRetired() - before;
+            if (clock instanceof DeterministicHostClock deterministic) {
+                deterministic.advanceInstructions(retired);
+            }
+            fireDueTimers(c);
+            switch (stop) {
+                case BUDGET_EXHAUSTED:
+                    wokenByPendingInterrupt = false;
+                    break;
+                case STOP_REQUESTED: {
+                    VcpuExit exit = pendingExit;
+                    if (exit != null) {
+                        pendingExit = null;
+                        return exit;
+                    }
+                    break; // a pause request is honoured at the top of the loop
+                }
+                case HALTED: {
+                    // A pending interrupt that did not wake the CPU (IF=0) cannot wake it again.
+                    boolean ignorePending = wokenByPendingInterrupt && retired == 0;
+                    VcpuExit exit = waitWhileHalted(ignorePending);
+                    if (exit != null) {
+                        return exit;
+                    }
+                    wokenByPendingInterrupt = true;
+                    break;
+                }
+                case TRIPLE_FAULT:
+                    return new VcpuExit.TripleFault(cpu.describe());
+                case WAIT_FOR_SIPI: {
+                    VcpuExit exit = parkUntilKicked();
+                    if (exit != null) {
+                        return exit;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /** Instructions for the next slice: up to the next timer event on a deterministic clock. */
+    private long sliceBudget(LocalInterruptController c) {
+        if (!(clock instanceof DeterministicHostClock deterministic)) {
+            return REAL_TIME_SLICE;
+        }
+        long next = c == null ? Long.MAX_VALUE : c.nextEventHostTsc();
+        if (next == Long.MAX_VALUE) {
+            return DETERMINISTIC_SLICE;
+        }
+        long ticks = next - clock.now();
+        if (ticks <= 0) {
+            return 1;
+        }
+        long perInstruction = deterministic.ticksPerInstruction();
+        return Math.min(DETERMINISTIC_SLICE, ticks / perInstruction + (ticks % perInstruction == 0 ? 0 : 1));
+    }
+
+    private void fireDueTimers(LocalInterruptController c) {
+        if (c != null) {
+            long now = clock.now();
+            if (now >= c.nextEventHostTsc()) {
+                c.onTime(now);
+            }
+        }
+    }
+
+    /**
+     * HLT: returns null once something may have woken the CPU (it was told through
+     * {@link Cpu#notifyInterrupt()}), or the exit to return.
+     */
+    private VcpuExit waitWhileHalted(boolean ignorePending) {
+        while (true) {
+            if (pauseRequested.getAndSet(false)) {
+                return new VcpuExit.Paused();
+            }
+            LocalInterruptController c = controller;
+            if (c == null) {
+                return new VcpuExit.Halt(); // nothing can deliver an interrupt
+            }
+            fireDueTimers(c);
+            if (kicked || (!ignorePending && c.pendingInterrupt() >= 0)) {
+                kicked = false;
+                cpu.notifyInterrupt();
+                return null;
+            }
+            long next = c.nextEventHostTsc();
+            boolean deterministic = clock instanceof DeterministicHostClock;
+            if (next != Long.MAX_VALUE) {
+                if (clock instanceof DeterministicHostClock d) {
+                    d.advanceTo(next); // jump over the halt to the timer (A2)
+                    ignorePending = false;
+                    continue;
+                }
+                long nanos = TscMath.cyclesToNanos(Math.max(1, next - clock.now()), clock.khz());
+                LockSupport.parkNanos(this, Math.min(nanos, MAX_PARK_NANOS));
+                ignorePending = false;
+                continue;
+            }
+            // No timer: only another vCPU (IPI) or, on a real clock, a device with IF=1 can wake it.
+            boolean otherWakers = vm.vcpuCount() > 1 || (!deterministic && (cpu.getRflags() & RFLAGS_IF) != 0);
+            if (!otherWakers) {
+                return new VcpuExit.Halt();
+            }
+            LockSupport.parkNanos(this, MAX_PARK_NANOS);
+        }
+    }
+
+    /** WAIT_FOR_SIPI: parks until {@link #kick()} (a STARTUP IPI) or a pause request. */
+    private VcpuExit parkUntilKicked() {
+        while (!kicked) {
+            if (pauseRequested.getAndSet(false)) {
+                return new VcpuExit.Paused();
+            }
+            LockSupport.parkNanos(this, MAX_PARK_NANOS);
+        }
+        kicked = false;
+        return null;
+    }
+
+    /**
+     * Thread-safe: asks {@link #run()} to return {@link VcpuExit.Paused} at the next
+     * instruction boundary (or at once if the vCPU is halted or waiting for SIPI).
+     */
+    public void requestPause() {
+        pauseRequested.set(true);
+        cpu.requestStop();
+        LockSupport.unpark(runThread);
+    }
+
+    /**
+     * Thread-safe: an interrupt, INIT or STARTUP may be waiting for this vCPU (devices and IPIs
+     * call it): a halted or parked vCPU re-checks at once.
+     */
+    public void kick() {
+        kicked = true;
+        cpu.notifyInterrupt();
+        LockSupport.unpark(runThread);
+    }
+
+    /** How many times {@link #run()} returned an exit of {@code kind}. */
+    public long exitCount(VcpuExit.Kind kind) {
+        return exitCounts.get(kind.ordinal());
+    }
+}

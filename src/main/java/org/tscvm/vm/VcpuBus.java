@@ -1,0 +1,103 @@
+package org.tscvm.vm;
+
+import org.tscvm.cpu.CpuBus;
+import org.tscvm.memory.MmioBus;
+import org.tscvm.memory.PortIoBus;
+import org.tscvm.tsc.HostClock;
+import org.tscvm.tsc.TscState;
+
+/**
+ * The guest side of one vCPU (A3): everything guest code does that leaves the interpreter.
+ * MSR accesses carry origin GUEST into the vCPU's one MSR dispatch. RDTSC takes no lock and
+ * allocates nothing: one host clock read, the multiply skipped at ratio 1.0 (R1).
+ */
+final class VcpuBus implements CpuBus {
+    private final Vcpu vcpu;
+    private final TscState tsc;
+    private final HostClock clock;
+    private final PortIoBus ioBus;
+    private final MmioBus mmioBus;
+
+    VcpuBus(Vcpu vcpu, TscState tsc, HostClock clock, PortIoBus ioBus, MmioBus mmioBus) {
+        this.vcpu = vcpu;
+        this.tsc = tsc;
+        this.clock = clock;
+        this.ioBus = ioBus;
+        this.mmioBus = mmioBus;
+    }
+
+    /** The local interrupt controller's page first (the xAPIC), then the VM's MMIO bus. */
+    @Override
+    public long mmioRead(long paddr, int size) {
+        LocalInterruptController c = vcpu.interruptController();
+        if (c != null && c.claimsMmio(paddr)) {
+            return c.readMmio(paddr, size);
+        }
+        return mmioBus.read(paddr, size);
+    }
+
+    @Override
+    public void mmioWrite(long paddr, int size, long value) {
+        LocalInterruptController c = vcpu.interruptController();
+        if (c != null && c.claimsMmio(paddr)) {
+            c.writeMmio(paddr, size, value);
+            return;
+        }
+        mmioBus.write(paddr, size, value);
+    }
+
+    @Override
+    public int ioIn(int port, int size) {
+        return ioBus.in(port, size);
+    }
+
+    /** An OUT to an exit port stops the CPU and becomes {@link VcpuExit.IoOut}. */
+    @Override
+    public void ioOut(int port, int size, int value) {
+        if (ioBus.out(port, size, value)) {
+            vcpu.exitOnIoOut(port, size, value);
+        }
+    }
+
+    /** Guest RDMSR: R2 (0x10), R7/A4 (0x3b), R21 (TSC_AUX); #GP(0) for an unknown MSR (A4). */
+    @Override
+    public long rdmsr(int index) {
+        return vcpu.readMsr(index, MsrOrigin.GUEST);
+    }
+
+    /** Guest WRMSR: R4 (0x10), R6/A4 (0x3b), R21 (TSC_AUX); #GP(0) for an unknown MSR (A4). */
+    @Override
+    public void wrmsr(int index, long value) {
+        vcpu.writeMsr(index, value, MsrOrigin.GUEST);
+    }
+
+    /** CPUID from the vCPU's model; leaf 0x40000010 reports the TSC's true rate (A5). */
+    @Override
+    public void cpuid(int leaf, int subleaf, int[] out) {
+        vcpu.cpuid(leaf, subleaf, out);
+    }
+
+    /** R1/R2: scale(host TSC, ratio) + offset, the host TSC including the host adjust (A2). */
+    @Override
+    public long rdtsc() {
+        return tsc.guestTsc(clock.now());
+    }
+
+    /** R21: TSC_AUX[31:0], for RDTSCP's ECX and RDPID. */
+    @Override
+    public int tscAux() {
+        return (int) tsc.tscAux();
+    }
+
+    @Override
+    public int pendingInterrupt() {
+        LocalInterruptController c = vcpu.interruptController();
+        return c == null ? -1 : c.pendingInterrupt();
+    }
+
+    @Override
+    public int acknowledgeInterrupt() {
+        LocalInterruptController c = vcpu.interruptController();
+        return c == null ? -1 : c.acknowledgeInterrupt();
+    }
+}

@@ -1,0 +1,169 @@
+package org.tscvm.vm;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.tscvm.TscvmException;
+import org.tscvm.memory.GuestMemory;
+import org.tscvm.memory.MmioBus;
+import org.tscvm.memory.PortIoBus;
+import org.tscvm.tsc.HostClock;
+import org.tscvm.tsc.TscState;
+import org.tscvm.tsc.TscSync;
+
+/**
+ * A virtual machine, shaped like a KVM VM file descriptor: it owns guest memory, the port and
+ * MMIO buses, the host clock and the VM-wide TSC synchronisation state (tsc-semantics R10-R12),
+ * and creates the vCPUs.
+ *
+ * <pre>{@code
+ * Vm vm = Vm.create(VmConfig.defaults());
+ * Vcpu vcpu = vm.createVcpu();              // guest TSC 0 at this instant (R12)
+ * vcpu.setMsr(Msr.IA32_TSC, 1_000_000);     // host write, through R10 (R9)
+ * long tsc = vcpu.getMsr(Msr.IA32_TSC);     // host read, L1's TSC (R3)
+ * }</pre>
+ */
+public final class Vm {
+    private final VmConfig config;
+    private final GuestMemory memory;
+    private final PortIoBus ioBus = new PortIoBus();
+    private final MmioBus mmioBus = new MmioBus();
+    private final HostClock clock;
+    private final TscSync tscSync = new TscSync();
+    private final List<Vcpu> vcpus = new CopyOnWriteArrayList<>();
+    private long defaultTscKhz;
+
+    private Vm(VmConfig config) {
+        this.config = config;
+        this.memory = new GuestMemory(config.ramBytes());
+        this.clock = config.createClock();
+        clock.setTscAdjust(config.hostTscAdjust());
+        // KVM: default_tsc_khz = max_tsc_khz ?: tsc_khz (R12), unless the config asks for another.
+        this.defaultTscKhz = config.defaultTscKhz() == 0 ? clock.khz() : config.defaultTscKhz();
+    }
+
+    /**
+     * Creates a VM (KVM_CREATE_VM). The host clock's IA32_TSC_ADJUST is set to
+     * {@link VmConfig#hostTscAdjust()} (A2), also when the config brought its own clock.
+     *
+     * @throws TscvmException for a RAM size or frequency out of range
+     */
+    public static Vm create(VmConfig config) {
+        return new Vm(config);
+    }
+
+    /**
+     * Creates the next vCPU, with id and APIC id = the number of vCPUs before it
+     * (KVM_CREATE_VCPU, R12): its frequency is the VM's default kHz (a ratio the default cannot
+     * have is ignored, as kvm_arch_vcpu_create ignores it, R15), A = 0, then post-create
+     * synchronisation with no user value: the first vCPU, or one at a frequency other than the
+     * last write's, starts a new generation with guest TSC 0 now; the others take the
+     * generation's offset and read the same running TSC (R10).
+     */
+    public synchronized Vcpu createVcpu() {
+        Vcpu vcpu = new Vcpu(this, vcpus.size());
+        TscState tsc = vcpu.tscState();
+        try {
+            tsc.applyKhz(defaultTscKhz, clock.khz());
+        } catch (TscvmException ignored) {
+            // R15: a default the ratio cannot express leaves ratio 1.0 while reporting the default kHz.
+        }
+        long hostTsc = clock.now();
+        tscSync.synchronize(tsc, false, 0, hostTsc, clock.nanosAt(hostTsc));
+        vcpus.add(vcpu);
+        return vcpu;
+    }
+
+    /** The vCPUs in creation order; index = {@link Vcpu#id()}. */
+    public List<Vcpu> vcpus() {
+        return vcpus;
+    }
+
+    int vcpuCount() {
+        return vcpus.size();
+    }
+
+    /**
+     * R15, the VM ioctl KVM_SET_TSC_KHZ: stores the kHz new vCPUs start at; 0 means the host
+     * frequency. Only before any vCPU exists.
+     *
+     * @throws TscvmException if a vCPU exists, or {@code khz} is not below R15's maximum
+     */
+    public synchronized void setDefaultTscKhz(long khz) {
+        long max = TscState.maxGuestKhz(clock.khz());
+        if (khz < 0 || khz >= max) {
+            throw new TscvmException(String.format(
+                    "default TSC frequency %d kHz is out of range: use 1 to %d kHz, or 0 for the host's %d kHz (R15)",
+                    khz, max - 1, clock.khz()));
+        }
+        if (!vcpus.isEmpty()) {
+            throw new TscvmException(String.format(
+                    "cannot set the default TSC frequency to %d kHz: %d vCPU(s) exist already; set it before "
+                            + "createVcpu(), or use Vcpu.setTscKhz (R15)", khz, vcpus.size()));
+        }
+        defaultTscKhz = khz == 0 ? clock.khz() : khz;
+    }
+
+    /** R16, the VM ioctl KVM_GET_TSC_KHZ: the default kHz. */
+    public synchronized long getDefaultTscKhz() {
+        return defaultTscKhz;
+    }
+
+    /**
+     * The host TSC and every vCPU's TSC at one instant: R20's KVM_CLOCK_HOST_TSC reading (raw
+     * host TSC including the host adjust, unscaled, no offset) and, at that same host TSC, each
+     * vCPU's TSC as a host read of MSR 0x10 returns it (R3). This is what R19's migration
+     * recipe needs. Call it while the vCPUs are paused for a consistent set.
+     */
+    public VmClock getClock() {
+        long hostTsc = clock.now();
+        List<Long> guestTscs = new ArrayList<>();
+        for (Vcpu vcpu : vcpus) {
+            guestTscs.add(vcpu.tscState().l1GuestTsc(hostTsc));
+        }
+        return new VmClock(hostTsc, clock.nanosAt(hostTsc), guestTscs);
+    }
+
+    /**
+     * A2: sets the host's IA32_TSC_ADJUST. The host TSC moves by the difference, and so does
+     * every guest TSC built on it, while every guest's RDMSR 0x3b still shows its own value.
+     * The vCPUs' interrupt controllers are told the guest TSC changed.
+     */
+    public void setHostTscAdjust(long adjust) {
+        clock.setTscAdjust(adjust);
+        for (Vcpu vcpu : vcpus) {
+            vcpu.guestTscChanged();
+        }
+    }
+
+    /** A2: the host's IA32_TSC_ADJUST. */
+    public long hostTscAdjust() {
+        return clock.tscAdjust();
+    }
+
+    /** The VM-wide synchronisation state of R10-R12 (generation, matched vCPUs), for inspection. */
+    public TscSync tscSync() {
+        return tscSync;
+    }
+
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    public PortIoBus ioBus() {
+        return ioBus;
+    }
+
+    public MmioBus mmioBus() {
+        return mmioBus;
+    }
+
+    /** The host clock all guest TSCs are built on (A2). */
+    public HostClock clock() {
+        return clock;
+    }
+
+    public VmConfig config() {
+        return config;
+    }
+}

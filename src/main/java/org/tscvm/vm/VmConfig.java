@@ -1,0 +1,133 @@
+package org.tscvm.vm;
+
+import org.tscvm.TscvmException;
+import org.tscvm.memory.GuestMemory;
+import org.tscvm.tsc.DeterministicHostClock;
+import org.tscvm.tsc.HostClock;
+import org.tscvm.tsc.RealTimeHostClock;
+
+/**
+ * Everything {@link Vm#create} needs. Build one with {@link #builder()}:
+ *
+ * <pre>{@code
+ * VmConfig config = VmConfig.builder()
+ *         .ramBytes(64L << 20)
+ *         .clockKind(VmConfig.ClockKind.DETERMINISTIC)
+ *         .hostTscAdjust(1_000_000)
+ *         .msrPolicy(MsrPolicy.STRICT)
+ *         .cpuid(CpuidModel.parse("tscvm,-tsc-adjust"))
+ *         .build();
+ * }</pre>
+ *
+ * @param ramBytes        guest RAM (default 128 MiB, as QEMU)
+ * @param clockKind       the host clock's source when {@code hostClock} is null
+ * @param hostKhz         the host clock's nominal frequency when {@code hostClock} is null
+ * @param hostClock       a host clock to use as is (tests share one to advance it), or null
+ * @param hostTscAdjust   the host's IA32_TSC_ADJUST, set on the clock by {@link Vm#create} (A2)
+ * @param defaultTscKhz   the VM's default vCPU TSC kHz (R15), 0 = the host frequency
+ * @param msrPolicy       guest access to 0x3b without the CPUID bit (A4)
+ * @param cpuid           the CPUID model new vCPUs start with
+ */
+public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClock hostClock, long hostTscAdjust,
+                       long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid) {
+    public static final long DEFAULT_RAM_BYTES = 128L << 20;
+
+    /** Where the host clock's ticks come from (A2). */
+    public enum ClockKind {
+        /** Monotonic nanoseconds of the host. */
+        REAL_TIME,
+        /** Retired instructions; a run repeats bit for bit. */
+        DETERMINISTIC
+    }
+
+    public VmConfig {
+        if (clockKind == null || msrPolicy == null || cpuid == null) {
+            throw new TscvmException("VmConfig needs a clock kind, an MSR policy and a CPUID model");
+        }
+        if (hostClock == null) {
+            HostClock.checkKhz(hostKhz);
+        }
+        if (defaultTscKhz < 0) {
+            throw new TscvmException("default TSC frequency " + defaultTscKhz + " kHz is negative");
+        }
+    }
+
+    /** 128 MiB, a deterministic 2.5 GHz host clock, no host adjust, KVM policy, the tscvm CPU model. */
+    public static VmConfig defaults() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The host clock this configuration asks for: {@link #hostClock()} itself, or a new one. */
+    HostClock createClock() {
+        if (hostClock != null) {
+            return hostClock;
+        }
+        return clockKind == ClockKind.REAL_TIME ? new RealTimeHostClock(hostKhz) : new DeterministicHostClock(hostKhz);
+    }
+
+    public static final class Builder {
+        private long ramBytes = DEFAULT_RAM_BYTES;
+        private ClockKind clockKind = ClockKind.DETERMINISTIC;
+        private long hostKhz = HostClock.DEFAULT_KHZ;
+        private HostClock hostClock;
+        private long hostTscAdjust;
+        private long defaultTscKhz;
+        private MsrPolicy msrPolicy = MsrPolicy.KVM;
+        private CpuidModel cpuid = CpuidModel.tscvm();
+
+        private Builder() {
+        }
+
+        public Builder ramBytes(long bytes) {
+            if (bytes < GuestMemory.MIN_BYTES || bytes > GuestMemory.MAX_BYTES) {
+                throw new TscvmException("RAM size " + bytes + " bytes is out of range");
+            }
+            this.ramBytes = bytes;
+            return this;
+        }
+
+        public Builder clockKind(ClockKind kind) {
+            this.clockKind = kind;
+            return this;
+        }
+
+        public Builder hostKhz(long khz) {
+            this.hostKhz = HostClock.checkKhz(khz);
+            return this;
+        }
+
+        /** Uses {@code clock} itself (its kHz wins over {@link #hostKhz}). */
+        public Builder hostClock(HostClock clock) {
+            this.hostClock = clock;
+            return this;
+        }
+
+        public Builder hostTscAdjust(long adjust) {
+            this.hostTscAdjust = adjust;
+            return this;
+        }
+
+        public Builder defaultTscKhz(long khz) {
+            this.defaultTscKhz = khz;
+            return this;
+        }
+
+        public Builder msrPolicy(MsrPolicy policy) {
+            this.msrPolicy = policy;
+            return this;
+        }
+
+        public Builder cpuid(CpuidModel model) {
+            this.cpuid = model;
+            return this;
+        }
+
+        public VmConfig build() {
+            return new VmConfig(ramBytes, clockKind, hostKhz, hostClock, hostTscAdjust, defaultTscKhz, msrPolicy, cpuid);
+        }
+    }
+}
