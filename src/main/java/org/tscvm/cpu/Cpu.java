@@ -1,17 +1,77 @@
 package org.tscvm.cpu;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Map;
+import java.util.TreeMap;
+import org.tscvm.TscvmException;
 import org.tscvm.memory.GuestMemory;
 
 /**
  * One x86-64 logical processor: architectural state plus the interpreter that runs it.
  *
- * <p>SKELETON: the signatures below are the contract the rest of tscvm programs against
- * (vm, machine, tests). The CPU issue replaces the bodies.
+ * <p>The run loop (Bochs' {@code cpu_loop} shape): check the event word once per decoded block,
+ * find the block for the physical address of RIP in a direct-mapped cache (decoding on a miss),
+ * and execute its instructions, advancing RIP before each one. A guest fault is a
+ * {@link CpuFault} caught once here and delivered through the IDT.
+ *
+ * <p>Example: a test rig running a snippet in 64-bit mode:
+ * <pre>{@code
+ * Cpu cpu = new Cpu(memory, bus);
+ * cpu.enterFlatLongMode(0x1000, pml4, 0);
+ * RunStop stop = cpu.run(1_000_000);
+ * }</pre>
+ *
+ * <p>Threads: {@link #run} and the state accessors belong to the vCPU thread; only
+ * {@link #requestStop} and {@link #notifyInterrupt} may be called from others.
  */
-public final class Cpu {
+public final class Cpu extends CpuExec {
     public static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
 
+    private static final int EV_STOP = 1, EV_INTERRUPT = 2;
+    private static final VarHandle EVENTS;
+
+    static {
+        try {
+            EVENTS = MethodHandles.lookup().findVarHandle(Cpu.class, "events", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Asynchronous requests from other threads (EV_* bits), read once per block. */
+    @SuppressWarnings("unused")
+    private volatile int events;
+
+    private static final int BLOCK_BITS = 12, BLOCKS = 1 << BLOCK_BITS, MAX_BLOCK_INSNS = 32;
+    private final long[] blockPhys = new long[BLOCKS];
+    private final int[] blockMode = new int[BLOCKS];
+    private final int[] blockGen = new int[BLOCKS];
+    private final int[] blockCount = new int[BLOCKS];
+    /** For a block whose last instruction crosses a page: the second page's address, else -1. */
+    private final long[] blockPage2 = new long[BLOCKS];
+    private final int[] blockGen2 = new int[BLOCKS];
+    private final Insn[][] blockInsns = new Insn[BLOCKS][];
+    private final Decoder decoder = new Decoder(this);
+
+    private long retired;
+    private boolean waitForSipi;
+    private String lastInternalError = "";
+
     public Cpu(GuestMemory memory, CpuBus bus) {
+        super(memory, bus);
+        java.util.Arrays.fill(blockPhys, -1L);
+        reset();
+    }
+
+    @Override
+    long retiredNow() {
+        return retired;
+    }
+
+    @Override
+    boolean eventsPending() {
+        return events != 0;
     }
 
     /**
@@ -19,37 +79,291 @@ public final class Cpu {
      * for anything the guest does.
      */
     public RunStop run(long maxInstructions) {
-        throw new UnsupportedOperationException("skeleton");
+        if (maxInstructions < 0) {
+            throw new TscvmException("maxInstructions " + maxInstructions + " is negative");
+        }
+        if (halted) {
+            // A halted CPU asks the platform once per run whether something woke it.
+            EVENTS.getAndBitwiseOr(this, EV_INTERRUPT);
+        }
+        long budgetEnd = retired + maxInstructions;
+        while (true) {
+            if (shutdown) {
+                return RunStop.TRIPLE_FAULT;
+            }
+            if (waitForSipi) {
+                return RunStop.WAIT_FOR_SIPI;
+            }
+            try {
+                while (true) {
+                    int ev = events;
+                    if (ev != 0) {
+                        if ((ev & EV_STOP) != 0) {
+                            EVENTS.getAndBitwiseAnd(this, ~EV_STOP);
+                            return RunStop.STOP_REQUESTED;
+                        }
+                        if ((flags & IF) != 0 && retired >= interruptShadowUntil) {
+                            takeExternalInterrupt();
+                            if (shutdown) {
+                                return RunStop.TRIPLE_FAULT;
+                            }
+                        }
+                    }
+                    if (halted) {
+                        return RunStop.HALTED;
+                    }
+                    if (retired >= budgetEnd) {
+                        return RunStop.BUDGET_EXHAUSTED;
+                    }
+                    long limit = budgetEnd;
+                    if (retired < interruptShadowUntil && (events & EV_INTERRUPT) != 0) {
+                        limit = Math.min(limit, retired + 1);
+                    }
+                    executeBlock(limit);
+                }
+            } catch (CpuFault f) {
+                int vector = f.vector();
+                int errorCode = f.errorCode();
+                rip = prevRip;
+                deliverException(vector, errorCode);
+            } catch (RuntimeException bug) {
+                // An interpreter bug must not take the host down: record it and give the guest #UD.
+                lastInternalError = bug.toString();
+                unimplemented.merge("internal: " + bug.getClass().getSimpleName(), 1L, Long::sum);
+                rip = prevRip;
+                deliverException(CpuFault.UD, CpuFault.NO_ERROR_CODE);
+            }
+        }
     }
+
+    private void takeExternalInterrupt() {
+        EVENTS.getAndBitwiseAnd(this, ~EV_INTERRUPT);
+        if (bus.pendingInterrupt() < 0) {
+            return;
+        }
+        int vector = bus.acknowledgeInterrupt();
+        // More may be pending behind this one: look again at the next boundary.
+        EVENTS.getAndBitwiseOr(this, EV_INTERRUPT);
+        halted = false;
+        prevRip = rip;
+        lastVector = vector;
+        lastErrorCode = -1;
+        try {
+            interrupt(vector, -1, false, true, rip);
+        } catch (CpuFault f) {
+            int v = f.vector();
+            int e = f.errorCode();
+            deliverException(v, e);
+        }
+    }
+
+    private int modeKey() {
+        return codeSize | (mode64 ? 16 : 0) | (realMode() ? 32 : 0);
+    }
+
+    private long codeLinear(long ip) {
+        return mode64 ? ip : (segBase[CS] + ip) & 0xffffffffL;
+    }
+
+    /** One instruction byte at offset {@code ip} in CS (the decoder's fetch). */
+    int fetchCodeByte(long ip) {
+        if (!mode64 && ip > segLimit[CS]) {
+            throw gp(0);
+        }
+        return (int) readPhys(translateExec(codeLinear(ip)), 1);
+    }
+
+    private void executeBlock(long limit) {
+        long ip = rip;
+        prevRip = ip;
+        if (!mode64 && ip > segLimit[CS]) {
+            throw gp(0);
+        }
+        long lin = codeLinear(ip);
+        long phys = translateExec(lin);
+        int slot = (int) (phys ^ (phys >>> BLOCK_BITS)) & (BLOCKS - 1);
+        int key = modeKey();
+        boolean inRam = phys >= 0 && phys < ram.length;
+        if (!inRam || blockPhys[slot] != phys || blockMode[slot] != key || blockGen[slot] != memory.codeGeneration(phys)
+                || (blockPage2[slot] >= 0 && !secondPageValid(slot, lin))) {
+            decodeBlock(slot, ip, lin, phys, key, inRam);
+        }
+        Insn[] insns = blockInsns[slot];
+        int n = blockCount[slot];
+        long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
+        codeWritten = false;
+        for (int i = 0; i < n; i++) {
+            Insn d = insns[i];
+            prevRip = rip;
+            rip = (rip + d.len) & ripMask;
+            execute(d);
+            retired++;
+            if (codeWritten || retired >= limit) {
+                break;
+            }
+        }
+    }
+
+    private boolean secondPageValid(int slot, long lin) {
+        long next = (lin | 0xfff) + 1;
+        long p2 = translateExec(mode64 ? next : next & 0xffffffffL) & ~0xfffL;
+        return p2 == blockPage2[slot] && memory.codeGeneration(p2) == blockGen2[slot];
+    }
+
+    private void decodeBlock(int slot, long ip, long lin, long phys, int key, boolean ram) {
+        blockPhys[slot] = -1;
+        Insn[] insns = blockInsns[slot];
+        if (insns == null) {
+            insns = new Insn[MAX_BLOCK_INSNS];
+            blockInsns[slot] = insns;
+        }
+        int gen = ram ? memory.markCodePage(phys) : 0;
+        long page2 = -1;
+        int gen2 = 0;
+        long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
+        long pageEnd = (lin | 0xfff) + 1;
+        long cur = ip;
+        int n = 0;
+        while (n < MAX_BLOCK_INSNS) {
+            Insn d = insns[n];
+            if (d == null) {
+                d = new Insn();
+                insns[n] = d;
+            }
+            long at = lin + (cur - ip);
+            if (at >= pageEnd) {
+                break;
+            }
+            if (at + MAX_LENGTH_GUESS > pageEnd) {
+                // The instruction may reach into the next page: mark that page too, first.
+                try {
+                    long p2 = translateExec(mode64 ? pageEnd : pageEnd & 0xffffffffL) & ~0xfffL;
+                    if (p2 >= 0 && p2 < this.ram.length) {
+                        gen2 = memory.markCodePage(p2);
+                        page2 = p2;
+                    } else {
+                        page2 = -1;
+                    }
+                } catch (CpuFault f) {
+                    page2 = -1;
+                }
+            }
+            try {
+                decoder.decode(d, cur);
+            } catch (CpuFault f) {
+                if (n == 0) {
+                    throw f;
+                }
+                break;
+            }
+            n++;
+            cur = (cur + d.len) & ripMask;
+            if (d.op.endsBlock || at + d.len >= pageEnd) {
+                break;
+            }
+        }
+        blockCount[slot] = n;
+        blockPage2[slot] = page2;
+        blockGen2[slot] = gen2;
+        if (ram) {
+            blockMode[slot] = key;
+            blockGen[slot] = gen;
+            blockPhys[slot] = phys;
+        }
+    }
+
+    private static final int MAX_LENGTH_GUESS = 15;
 
     /** Instructions retired since creation (drives the deterministic host clock). */
     public long instructionsRetired() {
-        throw new UnsupportedOperationException("skeleton");
+        return retired;
     }
 
     /** Thread-safe: {@link #run} returns {@link RunStop#STOP_REQUESTED} at the next boundary. */
     public void requestStop() {
-        throw new UnsupportedOperationException("skeleton");
+        EVENTS.getAndBitwiseOr(this, EV_STOP);
     }
 
     /** Thread-safe: an interrupt may have become pending; a halted CPU wakes on the next run. */
     public void notifyInterrupt() {
-        throw new UnsupportedOperationException("skeleton");
+        EVENTS.getAndBitwiseOr(this, EV_INTERRUPT);
     }
 
     /** Power-on RESET state: real mode, CS:IP = F000:FFF0. */
     public void reset() {
-        throw new UnsupportedOperationException("skeleton");
+        java.util.Arrays.fill(regs, 0);
+        regs[RDX] = 0x600; // processor signature: family 6
+        cr0 = CR0_ET | CR0_CD | CR0_NW;
+        cr2 = 0;
+        cr3 = 0;
+        cr4 = 0;
+        cr8 = 0;
+        efer = 0;
+        java.util.Arrays.fill(dr, 0);
+        dr[6] = 0xffff0ff0L;
+        dr[7] = 0x400;
+        kernelGsBase = star = lstar = cstar = fmask = sysenterCs = sysenterEsp = sysenterEip = 0;
+        pat = 0x0007040600070406L;
+        fpuControl = 0x40;
+        fpuStatus = 0;
+        fpuTag = 0x5555;
+        mxcsr = 0x1f80;
+        java.util.Arrays.fill(fxRegisters, (byte) 0);
+        loadFlags(2);
+        cpl = 0;
+        for (int s = 0; s < 6; s++) {
+            setSeg(s, 0, 0, 0xffff, A_P | A_S | 0x3);
+        }
+        setSeg(CS, 0xf000, 0xffff0000L, 0xffff, A_P | A_S | 0xb);
+        rip = 0xfff0;
+        prevRip = rip;
+        gdtrBase = idtrBase = 0;
+        gdtrLimit = idtrLimit = 0xffff;
+        ldtrSel = trSel = 0;
+        ldtrBase = trBase = 0;
+        ldtrLimit = trLimit = 0xffff;
+        ldtrAttr = A_P | T_LDT;
+        trAttr = A_P | T_TSS16_BUSY;
+        halted = false;
+        shutdown = false;
+        waitForSipi = false;
+        interruptShadowUntil = 0;
+        lastVector = -1;
+        updateMode();
+        flushTlb(false);
     }
 
     /** INIT: an AP waits for STARTUP; {@link #run} returns {@link RunStop#WAIT_FOR_SIPI}. */
     public void init() {
-        throw new UnsupportedOperationException("skeleton");
+        // INIT keeps the MSRs and x87/SSE state; everything else is as at RESET (SDM 10.1.1).
+        long keepEfer = 0, keepStar = star, keepLstar = lstar, keepCstar = cstar, keepFmask = fmask,
+                keepKgs = kernelGsBase, keepPat = pat, keepSyCs = sysenterCs, keepSyEsp = sysenterEsp,
+                keepSyEip = sysenterEip;
+        int keepMxcsr = mxcsr;
+        reset();
+        efer = keepEfer;
+        star = keepStar;
+        lstar = keepLstar;
+        cstar = keepCstar;
+        fmask = keepFmask;
+        kernelGsBase = keepKgs;
+        pat = keepPat;
+        sysenterCs = keepSyCs;
+        sysenterEsp = keepSyEsp;
+        sysenterEip = keepSyEip;
+        mxcsr = keepMxcsr;
+        waitForSipi = true;
     }
 
     /** STARTUP IPI: real mode at CS = vector << 8, IP = 0. Ignored unless waiting for SIPI. */
     public void startup(int vector) {
-        throw new UnsupportedOperationException("skeleton");
+        if (!waitForSipi) {
+            return;
+        }
+        waitForSipi = false;
+        setSeg(CS, (vector & 0xff) << 8, (long) (vector & 0xff) << 12, 0xffff, A_P | A_S | 0xb);
+        rip = 0;
+        updateMode();
     }
 
     /**
@@ -57,69 +371,129 @@ public final class Cpu {
      * data segments flat (0x10), EFLAGS = 2, CR0 = PE|ET, at {@code eip}.
      */
     public void enterFlatProtectedMode(int eip) {
-        throw new UnsupportedOperationException("skeleton");
+        cr0 = CR0_PE | CR0_ET;
+        cr4 = 0;
+        efer = 0;
+        loadFlags(2);
+        setSeg(CS, 0x08, 0, 0xffffffffL, FLAT_CODE32 | 1);
+        for (int s : new int[] {ES, SS, DS, FS, GS}) {
+            setSeg(s, 0x10, 0, 0xffffffffL, FLAT_DATA | 1);
+        }
+        rip = eip & 0xffffffffL;
+        halted = false;
+        waitForSipi = false;
+        updateMode();
+        flushTlb(false);
     }
 
     /**
      * A flat 64-bit entry state for ELF64 kernels and test rigs: CR0 = PE|ET|PG, CR4 = PAE,
      * EFER = LME|LMA|NXE, CR3 = {@code cr3} (page tables the caller built), CS = 64-bit code
      * at CPL {@code cpl} (0 or 3), data segments flat, EFLAGS = 2, at {@code rip}.
+     * Selectors: CPL 0 uses CS 0x08 and data 0x10; CPL 3 uses CS 0x1b and data 0x23.
      */
     public void enterFlatLongMode(long rip, long cr3, int cpl) {
-        throw new UnsupportedOperationException("skeleton");
+        if (cpl != 0 && cpl != 3) {
+            throw new TscvmException("CPL " + cpl + " is not 0 or 3");
+        }
+        if (!canonical(rip)) {
+            throw new TscvmException(String.format("RIP 0x%x is not canonical", rip));
+        }
+        cr0 = CR0_PE | CR0_ET | CR0_PG;
+        cr4 = CR4_PAE;
+        efer = EFER_LME | EFER_LMA | EFER_NXE;
+        this.cr3 = cr3;
+        loadFlags(2);
+        int dplBits = cpl << 5;
+        setSeg(CS, cpl == 0 ? 0x08 : 0x1b, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
+        for (int s : new int[] {ES, SS, DS, FS, GS}) {
+            setSeg(s, cpl == 0 ? 0x10 : 0x23, 0, 0xffffffffL, FLAT_DATA | dplBits | 1);
+        }
+        this.rip = rip;
+        halted = false;
+        waitForSipi = false;
+        updateMode();
+        flushTlb(false);
     }
 
     public long getRflags() {
-        throw new UnsupportedOperationException("skeleton");
+        return rflags();
     }
 
     public void setRflags(long rflags) {
-        throw new UnsupportedOperationException("skeleton");
+        loadFlags(rflags);
+        updateMode();
     }
 
     /** Control registers 0, 2, 3, 4, 8. */
     public long getCr(int n) {
-        throw new UnsupportedOperationException("skeleton");
+        switch (n) {
+            case 0: return cr0;
+            case 2: return cr2;
+            case 3: return cr3;
+            case 4: return cr4;
+            case 8: return cr8;
+            default: throw new TscvmException("CR" + n + " does not exist: use 0, 2, 3, 4 or 8");
+        }
     }
 
     /** Instructions that raised #UD because tscvm does not implement them, by opcode text. */
-    public java.util.Map<String, Long> unimplementedOpcodes() {
-        throw new UnsupportedOperationException("skeleton");
+    public Map<String, Long> unimplementedOpcodes() {
+        return java.util.Collections.unmodifiableMap(new TreeMap<>(unimplemented));
     }
 
     public long getGpr(int reg) {
-        throw new UnsupportedOperationException("skeleton");
+        checkGpr(reg);
+        return regs[reg];
     }
 
     public void setGpr(int reg, long value) {
-        throw new UnsupportedOperationException("skeleton");
+        checkGpr(reg);
+        regs[reg] = value;
+    }
+
+    private static void checkGpr(int reg) {
+        if (reg < 0 || reg > 15) {
+            throw new TscvmException("general-purpose register " + reg + " does not exist: use 0..15");
+        }
     }
 
     public long getRip() {
-        throw new UnsupportedOperationException("skeleton");
+        return rip;
     }
 
     public void setRip(long rip) {
-        throw new UnsupportedOperationException("skeleton");
+        this.rip = rip;
     }
 
     /** True for MSRs that are CPU architectural state (EFER, FS/GS bases, SYSCALL/SYSENTER, PAT). */
     public boolean ownsMsr(int index) {
-        throw new UnsupportedOperationException("skeleton");
+        return isOwnedMsr(index);
     }
 
     /** Reads a CPU-owned MSR. */
     public long readMsr(int index) {
-        throw new UnsupportedOperationException("skeleton");
+        if (!isOwnedMsr(index)) {
+            throw new TscvmException(String.format("MSR 0x%x is not CPU state; ask the vCPU's MSR table", index));
+        }
+        return readOwnedMsr(index);
     }
 
     /** Writes a CPU-owned MSR; throws {@link CpuFault} #GP for a value the SDM refuses. */
     public void writeMsr(int index, long value) {
-        throw new UnsupportedOperationException("skeleton");
+        if (!isOwnedMsr(index)) {
+            throw new TscvmException(String.format("MSR 0x%x is not CPU state; ask the vCPU's MSR table", index));
+        }
+        writeOwnedMsr(index, value);
     }
 
     /** One line for a triple fault report: RIP, CR0, CR3, CR4, EFER and the last exception. */
     public String describe() {
-        throw new UnsupportedOperationException("skeleton");
+        return String.format("RIP=%016x CS=%04x CPL=%d CR0=%08x CR3=%016x CR4=%08x EFER=%x RFLAGS=%x"
+                        + " RSP=%016x last exception=%s error=%x%s%s",
+                rip, segSel[CS], cpl, cr0, cr3, cr4, efer, rflags(), regs[RSP],
+                lastVector < 0 ? "none" : Integer.toString(lastVector), lastErrorCode,
+                shutdown ? " (shutdown)" : "",
+                lastInternalError.isEmpty() ? "" : " internal error: " + lastInternalError);
     }
 }

@@ -21,6 +21,13 @@ public final class CpuFault extends RuntimeException {
         this.errorCode = errorCode;
     }
 
+    /** Re-arms a preallocated fault: the CPU keeps one instance, as a guest fault is control flow. */
+    CpuFault set(int vector, int errorCode) {
+        this.vector = vector;
+        this.errorCode = errorCode;
+        return this;
+    }
+
     public int vector() {
         return vector;
     }

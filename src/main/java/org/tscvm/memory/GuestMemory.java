@@ -25,6 +25,13 @@ public final class GuestMemory {
     public static final VarHandle I64 = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final byte[] ram;
+    /**
+     * One mark per 4 KiB page: non-zero while some vCPU holds decoded code from the page. Stores
+     * check it, so self-modifying and cross-modifying code invalidates the decoded blocks.
+     */
+    private final byte[] codePageMarks;
+    /** Bumped when a marked page is written; a decoded block remembers the value it saw. */
+    private final int[] codeGenerations;
 
     public GuestMemory(long bytes) {
         if (bytes < MIN_BYTES || bytes > MAX_BYTES) {
@@ -36,6 +43,40 @@ public final class GuestMemory {
             throw new TscvmException("RAM size " + bytes + " is not a multiple of 4 KiB");
         }
         ram = new byte[(int) bytes];
+        codePageMarks = new byte[(int) (bytes >>> PAGE_SHIFT)];
+        codeGenerations = new int[(int) (bytes >>> PAGE_SHIFT)];
+    }
+
+    /** The per-page code marks, for the CPU's store fast path (non-zero: call {@link #invalidateCode}). */
+    public byte[] codePageMarks() {
+        return codePageMarks;
+    }
+
+    /** Marks the RAM page holding {@code paddr} as holding decoded code; returns its generation. */
+    public int markCodePage(long paddr) {
+        int page = (int) (paddr >>> PAGE_SHIFT);
+        codePageMarks[page] = 1;
+        return codeGenerations[page];
+    }
+
+    /** The generation of the page holding {@code paddr}; decoded code from an older one is stale. */
+    public int codeGeneration(long paddr) {
+        return codeGenerations[(int) (paddr >>> PAGE_SHIFT)];
+    }
+
+    /** A store hit the page holding {@code paddr}: decoded code from it becomes stale. */
+    public void invalidateCode(long paddr) {
+        int page = (int) (paddr >>> PAGE_SHIFT);
+        if (codePageMarks[page] != 0) {
+            codePageMarks[page] = 0;
+            codeGenerations[page]++;
+        }
+    }
+
+    private void invalidateCodeRange(long paddr, long length) {
+        for (long p = paddr & -PAGE_SIZE; p < paddr + length; p += PAGE_SIZE) {
+            invalidateCode(p);
+        }
     }
 
     public long size() {
@@ -70,18 +111,22 @@ public final class GuestMemory {
 
     public void write8(long paddr, int value) {
         ram[(int) paddr] = (byte) value;
+        invalidateCodeRange(paddr, 1);
     }
 
     public void write16(long paddr, int value) {
         I16.set(ram, (int) paddr, (short) value);
+        invalidateCodeRange(paddr, 2);
     }
 
     public void write32(long paddr, int value) {
         I32.set(ram, (int) paddr, value);
+        invalidateCodeRange(paddr, 4);
     }
 
     public void write64(long paddr, long value) {
         I64.set(ram, (int) paddr, value);
+        invalidateCodeRange(paddr, 8);
     }
 
     /** Host-side copy into RAM (loaders, restore). Throws if it would leave RAM. */
@@ -91,6 +136,7 @@ public final class GuestMemory {
                     length, paddr, ram.length >> 20));
         }
         System.arraycopy(data, offset, ram, (int) paddr, length);
+        invalidateCodeRange(paddr, length);
     }
 
     /** Host-side fill (bss zeroing). Throws if it would leave RAM. */
@@ -100,5 +146,6 @@ public final class GuestMemory {
                     length, paddr, ram.length >> 20));
         }
         java.util.Arrays.fill(ram, (int) paddr, (int) (paddr + length), value);
+        invalidateCodeRange(paddr, length);
     }
 }

@@ -1,0 +1,491 @@
+package org.tscvm.cpu;
+
+import static org.tscvm.memory.GuestMemory.I16;
+import static org.tscvm.memory.GuestMemory.I32;
+import static org.tscvm.memory.GuestMemory.I64;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import org.tscvm.memory.GuestMemory;
+
+/**
+ * The MMU: segment checks, the page walk (32-bit, PAE, 4-level), the software TLB and
+ * linear/physical access.
+ *
+ * <p>The TLB is direct-mapped parallel arrays, one set per access kind (read, write, execute)
+ * so that a page becomes writable in the fast path only after its dirty bit is set. The tag is
+ * the linear page number and a user bit (CPL 3), as in Sedna, so a privilege change needs no
+ * flush. Only RAM pages enter the TLB; MMIO always takes the slow path to the bus.
+ */
+abstract class CpuMemory extends CpuState {
+    static final int READ = 0, WRITE = 1, EXEC = 2;
+    static final int TLB_BITS = 10, TLB_SIZE = 1 << TLB_BITS, TLB_MASK = TLB_SIZE - 1;
+    static final long PHYS_MASK = 0x000f_ffff_ffff_f000L;
+    static final long PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80, PTE_G = 0x100;
+    static final long PTE_NX = 1L << 63;
+    static final int PF_P = 1, PF_W = 2, PF_U = 4, PF_RSVD = 8, PF_I = 16;
+
+    static final VarHandle I8 = MethodHandles.arrayElementVarHandle(byte[].class);
+    /** Serialises LOCKed accesses that are unaligned, split across pages, 16 bytes or MMIO. */
+    static final Object SPLIT_LOCK = new Object();
+
+    /** Tags by kind: index = kind * TLB_SIZE + (linear page & TLB_MASK); -1 is empty. */
+    final long[] tlbTag = new long[3 * TLB_SIZE];
+    /** The RAM offset of the page the entry maps. */
+    final int[] tlbHost = new int[3 * TLB_SIZE];
+    final boolean[] tlbGlobal = new boolean[3 * TLB_SIZE];
+    final byte[] codeMarks;
+    /** 1 at CPL 3: the TLB tag bit of ordinary data and fetch accesses. */
+    long userBit;
+    /** Set when a store hit a page holding decoded code; the run loop leaves the block. */
+    boolean codeWritten;
+
+    final CpuFault fault = new CpuFault(0, 0);
+    /** The last exception raised, for {@code describe()}. */
+    int lastVector = -1;
+    int lastErrorCode;
+
+    CpuMemory(GuestMemory memory, CpuBus bus) {
+        super(memory, bus);
+        codeMarks = memory.codePageMarks();
+        java.util.Arrays.fill(tlbTag, -1L);
+    }
+
+    // ---- faults ----
+
+    final CpuFault fault(int vector, int errorCode) {
+        return fault.set(vector, errorCode);
+    }
+
+    final CpuFault gp(int errorCode) {
+        return fault.set(CpuFault.GP, errorCode);
+    }
+
+    final CpuFault ud() {
+        return fault.set(CpuFault.UD, CpuFault.NO_ERROR_CODE);
+    }
+
+    // ---- TLB maintenance ----
+
+    final void flushTlb(boolean keepGlobal) {
+        for (int i = 0; i < tlbTag.length; i++) {
+            if (!(keepGlobal && tlbGlobal[i])) {
+                tlbTag[i] = -1;
+            }
+        }
+    }
+
+    final void flushTlbPage(long lin) {
+        int i = (int) (lin >>> 12) & TLB_MASK;
+        for (int k = 0; k < 3; k++) {
+            tlbTag[k * TLB_SIZE + i] = -1;
+        }
+    }
+
+    final boolean paging() {
+        return (cr0 & CR0_PG) != 0;
+    }
+
+    // ---- segmentation ----
+
+    /**
+     * The linear address of {@code ea} in segment {@code seg} for an access of {@code size}
+     * bytes: FS/GS bases only and a canonical check in 64-bit mode, limit and type checks
+     * elsewhere (#GP(0), or #SS(0) for the stack segment).
+     */
+    final long linear(int seg, long ea, int size, boolean write) {
+        if (mode64) {
+            long lin = seg >= FS ? segBase[seg] + ea : ea;
+            if ((lin << 16 >> 16) != lin) {
+                throw fault(seg == SS ? CpuFault.SS : CpuFault.GP, 0);
+            }
+            return lin;
+        }
+        if (segChecked[seg]) {
+            checkSegment(seg, ea, size, write);
+        }
+        return (segBase[seg] + ea) & 0xffffffffL;
+    }
+
+    private void checkSegment(int seg, long ea, int size, boolean write) {
+        int attr = segAttr[seg];
+        int vector = seg == SS ? CpuFault.SS : CpuFault.GP;
+        if ((attr & A_UNUSABLE) != 0 || (attr & A_P) == 0) {
+            throw fault(vector, 0);
+        }
+        int type = attr & A_TYPE;
+        if ((cr0 & CR0_PE) != 0 && (flags & VM) == 0) {
+            boolean code = (type & 8) != 0;
+            if (write ? (code || (type & 2) == 0) : (code && (type & 2) == 0)) {
+                throw fault(vector, 0);
+            }
+        }
+        long last = ea + size - 1;
+        long limit = segLimit[seg];
+        if ((type & 0xc) == 4) {
+            // Expand-down data: valid offsets are limit+1 .. 0xffff or 0xffffffff.
+            long top = (attr & A_DB) != 0 ? 0xffffffffL : 0xffff;
+            if (ea <= limit || last > top) {
+                throw fault(vector, 0);
+            }
+        } else if (last > limit) {
+            throw fault(vector, 0);
+        }
+    }
+
+    /** Recomputes whether a segment needs the slow checks. */
+    final void updateSegChecked(int seg) {
+        int attr = segAttr[seg];
+        int type = attr & A_TYPE;
+        boolean flatWritableData = (attr & A_UNUSABLE) == 0 && (attr & A_P) != 0 && segLimit[seg] == 0xffffffffL
+                && ((type & 0xa) == 2 || seg == CS);
+        segChecked[seg] = !mode64 && !flatWritableData;
+    }
+
+    // ---- linear access (data, current privilege) ----
+
+    final long readLin(long lin, int size) {
+        long lpn = lin >>> 12;
+        int i = (int) lpn & TLB_MASK;
+        int off = (int) lin & 0xfff;
+        if (tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
+            int p = tlbHost[i] + off;
+            switch (size) {
+                case 1: return ram[p] & 0xff;
+                case 2: return (short) I16.get(ram, p) & 0xffff;
+                case 4: return (int) I32.get(ram, p) & 0xffffffffL;
+                default: return (long) I64.get(ram, p);
+            }
+        }
+        return readSlow(lin, size, userBit != 0);
+    }
+
+    final void writeLin(long lin, int size, long v) {
+        long lpn = lin >>> 12;
+        int i = TLB_SIZE + ((int) lpn & TLB_MASK);
+        int off = (int) lin & 0xfff;
+        if (tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
+            int p = tlbHost[i] + off;
+            switch (size) {
+                case 1: ram[p] = (byte) v; break;
+                case 2: I16.set(ram, p, (short) v); break;
+                case 4: I32.set(ram, p, (int) v); break;
+                default: I64.set(ram, p, v);
+            }
+            if (codeMarks[p >>> 12] != 0) {
+                codeStore(p);
+            }
+            return;
+        }
+        writeSlow(lin, size, v, userBit != 0);
+    }
+
+    /** Implicit supervisor reads: descriptor tables, the TSS, the IDT. */
+    final long readSys(long lin, int size) {
+        implicitAccess = true;
+        try {
+            return readSlow(lin, size, false);
+        } finally {
+            implicitAccess = false;
+        }
+    }
+
+    final void writeSys(long lin, int size, long v) {
+        implicitAccess = true;
+        try {
+            writeSlow(lin, size, v, false);
+        } finally {
+            implicitAccess = false;
+        }
+    }
+
+    /** A write with an explicit privilege: the pushes of an interrupt onto the new stack. */
+    final void writeAs(long lin, int size, long v, boolean user) {
+        writeSlow(lin, size, v, user);
+    }
+
+    final long readAs(long lin, int size, boolean user) {
+        return readSlow(lin, size, user);
+    }
+
+    final void codeStore(long paddr) {
+        memory.invalidateCode(paddr);
+        codeWritten = true;
+    }
+
+    private long readSlow(long lin, int size, boolean user) {
+        if (((lin & 0xfff) + size) > 4096) {
+            long p0 = translate(lin, READ, user);
+            long p1 = translate((lin + size - 1) & ~0xfffL, READ, user);
+            long v = 0;
+            for (int k = 0; k < size; k++) {
+                long a = lin + k;
+                long p = ((a ^ lin) & ~0xfffL) == 0 ? p0 + k : p1 + (a & 0xfff);
+                v |= readPhys(p, 1) << (k * 8);
+            }
+            return v;
+        }
+        return readPhys(translate(lin, READ, user), size);
+    }
+
+    private void writeSlow(long lin, int size, long v, boolean user) {
+        if (((lin & 0xfff) + size) > 4096) {
+            long p0 = translate(lin, WRITE, user);
+            long p1 = translate((lin + size - 1) & ~0xfffL, WRITE, user);
+            for (int k = 0; k < size; k++) {
+                long a = lin + k;
+                long p = ((a ^ lin) & ~0xfffL) == 0 ? p0 + k : p1 + (a & 0xfff);
+                writePhys(p, 1, v >>> (k * 8));
+            }
+            return;
+        }
+        writePhys(translate(lin, WRITE, user), size, v);
+    }
+
+    // ---- physical access ----
+
+    final long readPhys(long paddr, int size) {
+        if (paddr >= 0 && paddr <= ram.length - size) {
+            int p = (int) paddr;
+            switch (size) {
+                case 1: return ram[p] & 0xff;
+                case 2: return (short) I16.get(ram, p) & 0xffff;
+                case 4: return (int) I32.get(ram, p) & 0xffffffffL;
+                default: return (long) I64.get(ram, p);
+            }
+        }
+        return bus.mmioRead(paddr, size);
+    }
+
+    final void writePhys(long paddr, int size, long v) {
+        if (paddr >= 0 && paddr <= ram.length - size) {
+            int p = (int) paddr;
+            switch (size) {
+                case 1: ram[p] = (byte) v; break;
+                case 2: I16.set(ram, p, (short) v); break;
+                case 4: I32.set(ram, p, (int) v); break;
+                default: I64.set(ram, p, v);
+            }
+            if (codeMarks[p >>> 12] != 0 || codeMarks[(p + size - 1) >>> 12] != 0) {
+                codeStore(p);
+                codeStore(p + size - 1);
+            }
+            return;
+        }
+        bus.mmioWrite(paddr, size, v);
+    }
+
+    // ---- atomics for LOCK ----
+
+    /** An atomic read of naturally aligned RAM. */
+    final long atomicRead(int p, int size) {
+        switch (size) {
+            case 1: return (byte) I8.getVolatile(ram, p) & 0xff;
+            case 2: return (short) I16.getVolatile(ram, p) & 0xffff;
+            case 4: return (int) I32.getVolatile(ram, p) & 0xffffffffL;
+            default: return (long) I64.getVolatile(ram, p);
+        }
+    }
+
+    /** Compare-and-set on naturally aligned RAM; values are zero-extended to {@code size}. */
+    final boolean atomicCas(int p, int size, long expected, long value) {
+        switch (size) {
+            case 1: return I8.compareAndSet(ram, p, (byte) expected, (byte) value);
+            case 2: return I16.compareAndSet(ram, p, (short) expected, (short) value);
+            case 4: return I32.compareAndSet(ram, p, (int) expected, (int) value);
+            default: return I64.compareAndSet(ram, p, expected, value);
+        }
+    }
+
+    /**
+     * The RAM offset for a LOCKed access of {@code size} at {@code lin} when it can be done with
+     * one CAS (RAM, naturally aligned), else -1. Translates for writing, so faults come first.
+     */
+    final int atomicOffset(long lin, int size) {
+        if ((lin & (size - 1)) != 0 || size > 8) {
+            translate(lin, WRITE, userBit != 0);
+            translate((lin + size - 1) & ~0xfffL, WRITE, userBit != 0);
+            return -1;
+        }
+        long p = translate(lin, WRITE, userBit != 0);
+        return p >= 0 && p <= ram.length - size ? (int) p : -1;
+    }
+
+    // ---- translation ----
+
+    /** Fetch: the physical address of an instruction byte at {@code lin}. */
+    final long translateExec(long lin) {
+        long lpn = lin >>> 12;
+        int i = 2 * TLB_SIZE + ((int) lpn & TLB_MASK);
+        if (tlbTag[i] == (lpn << 1 | userBit)) {
+            return tlbHost[i] + (lin & 0xfff);
+        }
+        return translate(lin, EXEC, userBit != 0);
+    }
+
+    /**
+     * Linear to physical for an access of {@code kind}, raising #PF as the SDM describes, and
+     * filling the TLB for RAM pages.
+     */
+    final long translate(long lin, int kind, boolean user) {
+        long phys;
+        boolean global = false;
+        boolean fill = true;
+        if (!paging()) {
+            phys = lin & 0xffffffffL;
+            if (mode64) {
+                phys = lin;
+            }
+        } else {
+            long pte = walk(lin, kind, user);
+            phys = walkPhys;
+            global = (pte & PTE_G) != 0 && (cr4 & CR4_PGE) != 0;
+            // SMAP depends on RFLAGS.AC, which the tag does not hold: keep such pages out.
+            fill = !walkSmapDependent;
+        }
+        long page = phys & ~0xfffL;
+        if (fill && page >= 0 && page <= ram.length - 4096) {
+            long lpn = lin >>> 12;
+            int i = kind * TLB_SIZE + ((int) lpn & TLB_MASK);
+            tlbTag[i] = lpn << 1 | (user ? 1 : 0);
+            tlbHost[i] = (int) page;
+            tlbGlobal[i] = global;
+        }
+        return phys;
+    }
+
+    long walkPhys;
+    boolean walkSmapDependent;
+
+    private CpuFault pageFault(long lin, int err, int kind, boolean user) {
+        if (user) {
+            err |= PF_U;
+        }
+        if (kind == WRITE) {
+            err |= PF_W;
+        }
+        if (kind == EXEC && ((efer & EFER_NXE) != 0 || (cr4 & CR4_SMEP) != 0)) {
+            err |= PF_I;
+        }
+        cr2 = lin;
+        return fault(CpuFault.PF, err);
+    }
+
+    private long readPte(long paddr, boolean pae) {
+        return pae ? readPhys(paddr, 8) : readPhys(paddr, 4);
+    }
+
+    private void setPteBits(long paddr, boolean pae, long entry, long bits) {
+        if ((entry & bits) != bits) {
+            if (pae) {
+                writePhys(paddr, 8, entry | bits);
+            } else {
+                writePhys(paddr, 4, (entry | bits) & 0xffffffffL);
+            }
+        }
+    }
+
+    /**
+     * Walks the page tables for {@code lin}; leaves the physical address in {@link #walkPhys}
+     * and returns the leaf entry. Sets accessed bits on the way and the dirty bit for writes.
+     */
+    private long walk(long lin, int kind, boolean user) {
+        boolean nxe = (efer & EFER_NXE) != 0;
+        boolean longMode = (efer & EFER_LMA) != 0;
+        boolean pae = (cr4 & CR4_PAE) != 0;
+        long allowWrite = PTE_RW, allowUser = PTE_US;
+        boolean noExec = false;
+        long entry, entryAddr;
+        long pageMask;
+        int levels;
+        long table;
+        if (longMode) {
+            table = cr3 & PHYS_MASK;
+            levels = 4;
+        } else if (pae) {
+            long pdpte = readPhys((cr3 & 0xffffffe0L) + ((lin >>> 30) & 3) * 8, 8);
+            if ((pdpte & PTE_P) == 0) {
+                throw pageFault(lin, 0, kind, user);
+            }
+            if ((pdpte & 0x1e6) != 0 || (!nxe && pdpte < 0)) {
+                throw pageFault(lin, PF_P | PF_RSVD, kind, user);
+            }
+            table = pdpte & PHYS_MASK;
+            levels = 2;
+        } else {
+            table = cr3 & 0xfffff000L;
+            levels = 2;
+        }
+        int shift = longMode ? 39 : (pae ? 21 : 22);
+        while (true) {
+            long idx = pae || longMode ? (lin >>> shift) & 511 : (lin >>> shift) & 1023;
+            entryAddr = table + idx * (pae || longMode ? 8 : 4);
+            entry = readPte(entryAddr, pae || longMode);
+            if ((entry & PTE_P) == 0) {
+                throw pageFault(lin, 0, kind, user);
+            }
+            if ((pae || longMode) && !nxe && entry < 0) {
+                throw pageFault(lin, PF_P | PF_RSVD, kind, user);
+            }
+            allowWrite &= entry;
+            allowUser &= entry;
+            noExec |= entry < 0 && (pae || longMode);
+            boolean large = (entry & PTE_PS) != 0 && levels > 1
+                    && (shift == 21 || shift == 30 || (shift == 22 && (cr4 & CR4_PSE) != 0));
+            if (shift == 39 && (entry & PTE_PS) != 0) {
+                throw pageFault(lin, PF_P | PF_RSVD, kind, user);
+            }
+            if (large || shift == 12) {
+                if (large) {
+                    pageMask = (1L << shift) - 1;
+                    long base = (pae || longMode) ? entry & PHYS_MASK & ~pageMask
+                            : (entry & 0xffc00000L) | ((entry & 0x1fe000L) << 19);
+                    if ((pae || longMode) && (entry & PHYS_MASK & pageMask & ~0x1000L) != 0) {
+                        throw pageFault(lin, PF_P | PF_RSVD, kind, user);
+                    }
+                    walkPhys = base + (lin & pageMask);
+                } else {
+                    walkPhys = (entry & ((pae || longMode) ? PHYS_MASK : 0xfffff000L)) + (lin & 0xfff);
+                }
+                break;
+            }
+            setPteBits(entryAddr, pae || longMode, entry, PTE_A);
+            table = entry & ((pae || longMode) ? PHYS_MASK : 0xfffff000L);
+            shift -= 9;
+            if (!(pae || longMode)) {
+                shift = 12;
+            }
+            levels--;
+        }
+        // Permission checks (SDM 4.6).
+        walkSmapDependent = false;
+        if (user) {
+            if (allowUser == 0 || (kind == WRITE && allowWrite == 0)) {
+                throw pageFault(lin, PF_P, kind, user);
+            }
+        } else {
+            if (kind == WRITE && allowWrite == 0 && (cr0 & CR0_WP) != 0) {
+                throw pageFault(lin, PF_P, kind, user);
+            }
+            if (allowUser != 0) {
+                if (kind == EXEC && (cr4 & CR4_SMEP) != 0) {
+                    throw pageFault(lin, PF_P, kind, user);
+                }
+                if (kind != EXEC && (cr4 & CR4_SMAP) != 0) {
+                    walkSmapDependent = true;
+                    if (cpl == 3 || (flags & AC) == 0 || implicitAccess) {
+                        throw pageFault(lin, PF_P, kind, user);
+                    }
+                }
+            }
+        }
+        if (kind == EXEC && noExec) {
+            throw pageFault(lin, PF_P, kind, user);
+        }
+        setPteBits(entryAddr, pae || longMode, entry, kind == WRITE ? PTE_A | PTE_D : PTE_A);
+        return entry;
+    }
+
+    /** True while the CPU makes implicit supervisor accesses (descriptor tables, IDT, TSS). */
+    boolean implicitAccess;
+}

@@ -1,0 +1,281 @@
+package org.tscvm.cpu;
+
+import org.tscvm.memory.GuestMemory;
+
+/**
+ * The architectural state of one logical processor and the small helpers every layer uses:
+ * register access by operand size and lazy arithmetic flags. The layers above add the MMU
+ * ({@link CpuMemory}), descriptors and exception delivery ({@link CpuSystem}), the instruction
+ * handlers ({@link CpuExec}) and the run loop ({@link Cpu}); one object, so handlers reach state
+ * as plain fields.
+ */
+abstract class CpuState {
+    static final int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+
+    // RFLAGS bits.
+    static final long CF = 1, PF = 1 << 2, AF = 1 << 4, ZF = 1 << 6, SF = 1 << 7, TF = 1 << 8, IF = 1 << 9,
+            DF = 1 << 10, OF = 1 << 11, IOPL = 3 << 12, NT = 1 << 14, RF = 1 << 16, VM = 1 << 17, AC = 1 << 18,
+            VIF = 1 << 19, VIP = 1 << 20, ID = 1 << 21;
+    static final long ARITH = CF | PF | AF | ZF | SF | OF;
+    /** Bits software can ever change; bit 1 always reads 1. */
+    static final long FLAGS_WRITABLE = ARITH | TF | IF | DF | IOPL | NT | RF | VM | AC | VIF | VIP | ID;
+
+    // Control register bits.
+    static final long CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_ET = 16, CR0_NE = 32, CR0_WP = 1L << 16,
+            CR0_AM = 1L << 18, CR0_NW = 1L << 29, CR0_CD = 1L << 30, CR0_PG = 1L << 31;
+    static final long CR4_VME = 1, CR4_PVI = 2, CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 16, CR4_PAE = 32, CR4_MCE = 64,
+            CR4_PGE = 128, CR4_PCE = 256, CR4_OSFXSR = 512, CR4_OSXMMEXCPT = 1024, CR4_UMIP = 1 << 11,
+            CR4_FSGSBASE = 1 << 16, CR4_PCIDE = 1 << 17, CR4_OSXSAVE = 1 << 18, CR4_SMEP = 1 << 20, CR4_SMAP = 1 << 21;
+    /** CR4 bits tscvm implements; setting another raises #GP. */
+    static final long CR4_SUPPORTED = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE
+            | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP | CR4_FSGSBASE | CR4_SMEP | CR4_SMAP;
+    static final long EFER_SCE = 1, EFER_LME = 1 << 8, EFER_LMA = 1 << 10, EFER_NXE = 1 << 11;
+    static final long EFER_SUPPORTED = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+
+    // Segment attribute layout (as VMX access rights): type 0-3, S 4, DPL 5-6, P 7, AVL 12, L 13, D/B 14, G 15.
+    static final int A_TYPE = 0xf, A_S = 1 << 4, A_P = 1 << 7, A_L = 1 << 13, A_DB = 1 << 14, A_G = 1 << 15;
+    /** Attribute marking an unusable (null-loaded) data segment register. */
+    static final int A_UNUSABLE = 1 << 16;
+
+    final GuestMemory memory;
+    final byte[] ram;
+    final CpuBus bus;
+
+    final long[] regs = new long[16];
+    long rip;
+    /** The start of the executing instruction: faults report it, and restart from it. */
+    long prevRip;
+
+    // Segment registers with their hidden descriptor caches.
+    final int[] segSel = new int[6];
+    final long[] segBase = new long[6];
+    final long[] segLimit = new long[6];
+    final int[] segAttr = new int[6];
+    /** True when accesses through the segment need a limit/type check (non-64-bit, not flat). */
+    final boolean[] segChecked = new boolean[6];
+    int ldtrSel, trSel;
+    long ldtrBase, trBase, ldtrLimit, trLimit;
+    int ldtrAttr, trAttr;
+    long gdtrBase, idtrBase;
+    int gdtrLimit, idtrLimit;
+
+    long cr0 = CR0_ET, cr2, cr3, cr4, cr8, efer;
+    final long[] dr = new long[8];
+    long kernelGsBase, star, lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip;
+    long pat = 0x0007040600070406L;
+
+    // x87/SSE control state (no x87/SSE arithmetic runs; these survive save/restore).
+    int fpuControl = 0x37f, fpuStatus, fpuTag = 0xffff, mxcsr = 0x1f80;
+    /** The 512-byte FXSAVE image beyond the control words: x87 and XMM registers, kept verbatim. */
+    final byte[] fxRegisters = new byte[512];
+
+    /** Current privilege level, mirrored from CS.RPL (0 in real mode). */
+    int cpl;
+    /** 2, 4 or 8: the default operand/address size the current CS gives. */
+    int codeSize = 2;
+    /** 64-bit mode (EFER.LMA and CS.L). */
+    boolean mode64;
+    /** 2, 4 or 8: the stack pointer width (SS.B, or 64-bit mode). */
+    int stackSize = 2;
+
+    // ---- lazy flags ----
+    static final int LF_NONE = 0, LF_ADD = 1, LF_ADC = 2, LF_SUB = 3, LF_SBB = 4, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7;
+    /** RFLAGS; its arithmetic bits are valid only while {@link #lfOp} is LF_NONE. */
+    long flags = 2;
+    int lfOp;
+    int lfSize;
+    long lfDst, lfSrc, lfRes;
+    /** CF before an INC/DEC (which keep it). */
+    boolean lfSavedCf;
+
+    static final byte[] PARITY = new byte[256];
+
+    static {
+        for (int i = 0; i < 256; i++) {
+            PARITY[i] = (byte) ((Integer.bitCount(i) & 1) == 0 ? PF : 0);
+        }
+    }
+
+    CpuState(GuestMemory memory, CpuBus bus) {
+        this.memory = memory;
+        this.ram = memory.array();
+        this.bus = bus;
+    }
+
+    static long mask(int size) {
+        return size == 8 ? -1L : (1L << (size << 3)) - 1;
+    }
+
+    static long signBit(int size) {
+        return 1L << ((size << 3) - 1);
+    }
+
+    /** Sign-extends the low {@code size} bytes. */
+    static long sext(long v, int size) {
+        switch (size) {
+            case 1: return (byte) v;
+            case 2: return (short) v;
+            case 4: return (int) v;
+            default: return v;
+        }
+    }
+
+    // ---- registers by size ----
+
+    /** Reads a register zero-extended; for size 1 the index is the byte form (16..19 = AH..BH). */
+    final long getReg(int size, int idx) {
+        switch (size) {
+            case 1: return idx >= 16 ? (regs[idx - 16] >>> 8) & 0xff : regs[idx] & 0xff;
+            case 2: return regs[idx] & 0xffff;
+            case 4: return regs[idx] & 0xffffffffL;
+            default: return regs[idx];
+        }
+    }
+
+    /** Writes a register; 32-bit writes zero the upper half as in 64-bit mode. */
+    final void setReg(int size, int idx, long v) {
+        switch (size) {
+            case 1:
+                if (idx >= 16) {
+                    regs[idx - 16] = (regs[idx - 16] & ~0xff00L) | ((v & 0xff) << 8);
+                } else {
+                    regs[idx] = (regs[idx] & ~0xffL) | (v & 0xff);
+                }
+                break;
+            case 2: regs[idx] = (regs[idx] & ~0xffffL) | (v & 0xffff); break;
+            case 4: regs[idx] = v & 0xffffffffL; break;
+            default: regs[idx] = v;
+        }
+    }
+
+    // ---- flags ----
+
+    final void setLazy(int op, int size, long dst, long src, long res) {
+        lfOp = op;
+        lfSize = size;
+        lfDst = dst;
+        lfSrc = src;
+        lfRes = res;
+    }
+
+    /** The six arithmetic flags the lazy record describes. */
+    final long lazyArith() {
+        int size = lfSize;
+        long m = mask(size), sb = signBit(size);
+        long res = lfRes & m, dst = lfDst & m, src = lfSrc & m;
+        long f = PARITY[(int) res & 0xff];
+        if (res == 0) {
+            f |= ZF;
+        }
+        if ((res & sb) != 0) {
+            f |= SF;
+        }
+        switch (lfOp) {
+            case LF_ADD:
+            case LF_ADC:
+                if (lfOp == LF_ADC ? Long.compareUnsigned(res, dst) <= 0 : Long.compareUnsigned(res, dst) < 0) {
+                    f |= CF;
+                }
+                if (((dst ^ res) & (src ^ res) & sb) != 0) {
+                    f |= OF;
+                }
+                f |= (dst ^ src ^ res) & AF;
+                break;
+            case LF_SUB:
+            case LF_SBB:
+                if (lfOp == LF_SBB ? Long.compareUnsigned(dst, src) <= 0 : Long.compareUnsigned(dst, src) < 0) {
+                    f |= CF;
+                }
+                if (((dst ^ src) & (dst ^ res) & sb) != 0) {
+                    f |= OF;
+                }
+                f |= (dst ^ src ^ res) & AF;
+                break;
+            case LF_INC:
+                if (lfSavedCf) {
+                    f |= CF;
+                }
+                if (res == sb) {
+                    f |= OF;
+                }
+                f |= (dst ^ 1 ^ res) & AF;
+                break;
+            case LF_DEC:
+                if (lfSavedCf) {
+                    f |= CF;
+                }
+                if (dst == sb) {
+                    f |= OF;
+                }
+                f |= (dst ^ 1 ^ res) & AF;
+                break;
+            default:
+                // LF_LOGIC: CF = OF = 0; AF is undefined and Intel and AMD hosts give 0.
+                break;
+        }
+        return f;
+    }
+
+    final long rflags() {
+        return lfOp == LF_NONE ? flags : (flags & ~ARITH) | lazyArith();
+    }
+
+    /** Replaces RFLAGS wholesale (bit 1 forced to 1). */
+    final void loadFlags(long v) {
+        flags = (v & FLAGS_WRITABLE) | 2;
+        lfOp = LF_NONE;
+    }
+
+    /** Sets the arithmetic flags eagerly, keeping the others. */
+    final void setArith(long arith) {
+        flags = (flags & ~ARITH) | (arith & ARITH) | 2;
+        lfOp = LF_NONE;
+    }
+
+    final void materializeFlags() {
+        if (lfOp != LF_NONE) {
+            flags = (flags & ~ARITH) | lazyArith();
+            lfOp = LF_NONE;
+        }
+    }
+
+    final boolean cf() {
+        switch (lfOp) {
+            case LF_NONE: return (flags & CF) != 0;
+            case LF_LOGIC: return false;
+            case LF_INC:
+            case LF_DEC: return lfSavedCf;
+            default: return (lazyArith() & CF) != 0;
+        }
+    }
+
+    final boolean zf() {
+        if (lfOp == LF_NONE) {
+            return (flags & ZF) != 0;
+        }
+        return (lfRes & mask(lfSize)) == 0;
+    }
+
+    final boolean sf() {
+        if (lfOp == LF_NONE) {
+            return (flags & SF) != 0;
+        }
+        return (lfRes & signBit(lfSize)) != 0;
+    }
+
+    /** Evaluates condition code {@code cc} (the low nibble of Jcc/SETcc/CMOVcc). */
+    final boolean cond(int cc) {
+        boolean r;
+        switch (cc >> 1) {
+            case 0: r = (rflags() & OF) != 0; break;
+            case 1: r = cf(); break;
+            case 2: r = zf(); break;
+            case 3: r = cf() || zf(); break;
+            case 4: r = sf(); break;
+            case 5: r = (rflags() & PF) != 0; break;
+            case 6: r = sf() != ((rflags() & OF) != 0); break;
+            default: r = zf() || sf() != ((rflags() & OF) != 0); break;
+        }
+        return r ^ ((cc & 1) != 0);
+    }
+}

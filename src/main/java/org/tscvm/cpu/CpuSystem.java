@@ -1,0 +1,831 @@
+package org.tscvm.cpu;
+
+import org.tscvm.memory.GuestMemory;
+
+/**
+ * Descriptors, segment loads, the stack, control registers, MSRs and exception/interrupt
+ * delivery in real, protected and long mode (SDM vol. 3 chapters 3, 5, 6).
+ */
+abstract class CpuSystem extends CpuMemory {
+    static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
+
+    /** Descriptor types (S=0). */
+    static final int T_TSS16_AVAIL = 1, T_LDT = 2, T_TSS16_BUSY = 3, T_CALL16 = 4, T_TASK = 5, T_INT16 = 6,
+            T_TRAP16 = 7, T_TSS_AVAIL = 9, T_TSS_BUSY = 11, T_CALL = 12, T_INT = 14, T_TRAP = 15;
+
+    /** Set by a fault during #DF delivery; the run loop reports TRIPLE_FAULT. */
+    boolean shutdown;
+
+    CpuSystem(GuestMemory memory, CpuBus bus) {
+        super(memory, bus);
+    }
+
+    final boolean realMode() {
+        return (cr0 & CR0_PE) == 0;
+    }
+
+    final boolean longMode() {
+        return (efer & EFER_LMA) != 0;
+    }
+
+    /** Recomputes the mode fields after CS, SS, CR0 or EFER changed. */
+    final void updateMode() {
+        mode64 = longMode() && (segAttr[CS] & A_L) != 0;
+        codeSize = mode64 ? 8 : (segAttr[CS] & A_DB) != 0 ? 4 : 2;
+        stackSize = mode64 ? 8 : (segAttr[SS] & A_DB) != 0 ? 4 : 2;
+        cpl = realMode() ? 0 : (flags & VM) != 0 ? 3 : segSel[CS] & 3;
+        userBit = cpl == 3 ? 1 : 0;
+        for (int s = 0; s < 6; s++) {
+            updateSegChecked(s);
+        }
+    }
+
+    final void setSeg(int seg, int sel, long base, long limit, int attr) {
+        segSel[seg] = sel & 0xffff;
+        segBase[seg] = base;
+        segLimit[seg] = limit;
+        segAttr[seg] = attr;
+        updateSegChecked(seg);
+    }
+
+    // ---- descriptors ----
+
+    static long descBase(long d) {
+        return ((d >>> 16) & 0xffffff) | (((d >>> 56) & 0xff) << 24);
+    }
+
+    static long descLimit(long d) {
+        long raw = (d & 0xffff) | (((d >>> 48) & 0xf) << 16);
+        return (d & (1L << 55)) != 0 ? (raw << 12) | 0xfff : raw;
+    }
+
+    static int descAttr(long d) {
+        return (int) ((d >>> 40) & 0xf0ff);
+    }
+
+    static int dpl(int attr) {
+        return (attr >>> 5) & 3;
+    }
+
+    /** The linear address of the descriptor {@code sel} names, or #GP(sel) past the table limit. */
+    final long descAddr(int sel) {
+        int idx = sel & 0xfff8;
+        if ((sel & 4) != 0) {
+            if ((ldtrAttr & A_UNUSABLE) != 0 || ldtrSel == 0 || idx + 7 > ldtrLimit) {
+                throw gp(sel & 0xfffc);
+            }
+            return ldtrBase + idx;
+        }
+        if (idx + 7 > gdtrLimit) {
+            throw gp(sel & 0xfffc);
+        }
+        return gdtrBase + idx;
+    }
+
+    final long readDesc(int sel) {
+        return readSys(descAddr(sel), 8);
+    }
+
+    /** Sets the accessed bit of a code/data descriptor in memory, as the processor does on a load. */
+    final void markAccessed(int sel, long d) {
+        if ((d & (1L << 40)) == 0) {
+            writeSys(descAddr(sel) + 5, 1, (d >>> 40) | 1);
+        }
+    }
+
+    /** MOV/POP/LDS to DS, ES, FS, GS or SS, with the protected-mode checks of SDM MOV. */
+    final void loadSegment(int seg, int sel) {
+        sel &= 0xffff;
+        if (realMode() || (flags & VM) != 0) {
+            segSel[seg] = sel;
+            segBase[seg] = (long) sel << 4;
+            if (seg == CS) {
+                segAttr[seg] = (segAttr[seg] & ~A_UNUSABLE) | A_P | A_S | 0xb;
+            } else {
+                segAttr[seg] = (segAttr[seg] & ~A_UNUSABLE) | A_P | A_S;
+            }
+            updateSegChecked(seg);
+            if (seg == SS) {
+                updateMode();
+            }
+            return;
+        }
+        if ((sel & 0xfffc) == 0) {
+            if (seg == SS && !(mode64 && cpl < 3 && (sel & 3) == cpl)) {
+                throw gp(0);
+            }
+            // Intel zeroes the base on a null load (AMD keeps it: Linux X86_BUG_NULL_SEG).
+            setSeg(seg, sel, 0, 0, A_UNUSABLE | (seg == SS ? (A_DB | (cpl << 5)) : 0));
+            if (seg == SS) {
+                updateMode();
+            }
+            return;
+        }
+        long d = readDesc(sel);
+        int attr = descAttr(d);
+        int type = attr & A_TYPE;
+        int rpl = sel & 3;
+        if (seg == SS) {
+            if (rpl != cpl || (attr & A_S) == 0 || (type & 0xa) != 2 || dpl(attr) != cpl) {
+                throw gp(sel & 0xfffc);
+            }
+            if ((attr & A_P) == 0) {
+                throw fault(CpuFault.SS, sel & 0xfffc);
+            }
+        } else {
+            boolean data = (type & 8) == 0;
+            boolean readableCode = !data && (type & 2) != 0;
+            if ((attr & A_S) == 0 || !(data || readableCode)) {
+                throw gp(sel & 0xfffc);
+            }
+            boolean conformingCode = !data && (type & 4) != 0;
+            if (!conformingCode && (rpl > dpl(attr) || cpl > dpl(attr))) {
+                throw gp(sel & 0xfffc);
+            }
+            if ((attr & A_P) == 0) {
+                throw fault(CpuFault.NP, sel & 0xfffc);
+            }
+        }
+        markAccessed(sel, d);
+        setSeg(seg, sel, descBase(d), descLimit(d), attr | 1);
+        if (seg == SS) {
+            updateMode();
+        }
+    }
+
+    /** After a return to an outer level: data segments the new CPL may not use become null. */
+    final void nullifyInaccessibleSegments() {
+        for (int s : new int[] {ES, DS, FS, GS}) {
+            int attr = segAttr[s];
+            boolean conformingCode = (attr & 0xc) == 0xc;
+            if ((attr & A_UNUSABLE) == 0 && !conformingCode && dpl(attr) < cpl) {
+                setSeg(s, 0, 0, 0, A_UNUSABLE);
+            }
+        }
+    }
+
+    /**
+     * Checks a code-segment descriptor for a far transfer to {@code sel} at the privilege it
+     * would run at, and loads CS. {@code newCpl} is the CPL after the transfer.
+     */
+    final void loadCs(int sel, long d, int newCpl) {
+        markAccessed(sel, d);
+        int attr = descAttr(d) | 1;
+        setSeg(CS, (sel & 0xfffc) | newCpl, descBase(d), descLimit(d), attr);
+        cpl = newCpl;
+        updateMode();
+    }
+
+    /** #GP(sel) unless {@code d} is a present code segment callable directly from CPL. */
+    final void checkDirectCodeTarget(int sel, long d) {
+        int attr = descAttr(d);
+        if ((attr & A_S) == 0 || (attr & 8) == 0) {
+            throw gp(sel & 0xfffc);
+        }
+        boolean conforming = (attr & 4) != 0;
+        if (conforming ? dpl(attr) > cpl : ((sel & 3) > cpl || dpl(attr) != cpl)) {
+            throw gp(sel & 0xfffc);
+        }
+        if ((attr & A_P) == 0) {
+            throw fault(CpuFault.NP, sel & 0xfffc);
+        }
+        if (longMode() && (attr & A_L) != 0 && (attr & A_DB) != 0) {
+            throw gp(sel & 0xfffc);
+        }
+    }
+
+    final void checkRipInCs(long target) {
+        if (!mode64 && target > segLimit[CS]) {
+            throw gp(0);
+        }
+        if (mode64 && (target << 16 >> 16) != target) {
+            throw gp(0);
+        }
+    }
+
+    /**
+     * Far JMP or CALL to {@code sel:offset} with operand size {@code opSize}. Call gates and
+     * task switches are not implemented: they raise #GP(sel), which a kernel reports.
+     */
+    final void farTransfer(int sel, long offset, int opSize, boolean call) {
+        if (realMode() || (flags & VM) != 0) {
+            if (call) {
+                push(segSel[CS], opSize);
+                push(rip, opSize);
+            }
+            loadSegment(CS, sel);
+            rip = offset & mask(opSize);
+            updateMode();
+            return;
+        }
+        if ((sel & 0xfffc) == 0) {
+            throw gp(0);
+        }
+        long d = readDesc(sel);
+        checkDirectCodeTarget(sel, d);
+        long oldCs = segSel[CS];
+        long oldRip = rip;
+        long savedRsp = regs[RSP];
+        if (call) {
+            push(oldCs, opSize);
+            push(oldRip, opSize);
+        }
+        int attr = descAttr(d);
+        boolean target64 = longMode() && (attr & A_L) != 0;
+        long target = target64 ? offset : offset & (opSize == 2 ? 0xffff : 0xffffffffL);
+        if (!target64 && target > descLimit(d)) {
+            regs[RSP] = savedRsp;
+            throw gp(0);
+        }
+        loadCs(sel, d, cpl);
+        rip = target;
+    }
+
+    /** RETF: pops IP and CS (and SP, SS on a return to an outer level), then releases {@code bytes}. */
+    final void farReturn(int opSize, int bytes) {
+        if (realMode() || (flags & VM) != 0) {
+            long ip = pop(opSize);
+            int sel = (int) pop(opSize) & 0xffff;
+            loadSegment(CS, sel);
+            rip = ip;
+            adjustSp(bytes);
+            updateMode();
+            return;
+        }
+        long sp = regs[RSP];
+        long ip = readStack(0, opSize);
+        int sel = (int) readStack(opSize, opSize) & 0xffff;
+        int rpl = sel & 3;
+        if ((sel & 0xfffc) == 0 || rpl < cpl) {
+            throw gp(sel & 0xfffc);
+        }
+        long d = readDesc(sel);
+        int attr = descAttr(d);
+        if ((attr & A_S) == 0 || (attr & 8) == 0
+                || ((attr & 4) != 0 ? dpl(attr) > rpl : dpl(attr) != rpl)) {
+            throw gp(sel & 0xfffc);
+        }
+        if ((attr & A_P) == 0) {
+            throw fault(CpuFault.NP, sel & 0xfffc);
+        }
+        if (rpl == cpl) {
+            loadCs(sel, d, rpl);
+            setSp(sp + 2L * opSize + bytes);
+            rip = mode64 ? ip : ip & mask(opSize);
+            return;
+        }
+        long newSp = readStack(2L * opSize + bytes, opSize);
+        int newSs = (int) readStack(3L * opSize + bytes, opSize) & 0xffff;
+        loadCs(sel, d, rpl);
+        loadSegment(SS, newSs);
+        regs[RSP] = newSp;
+        setSp(newSp + bytes);
+        rip = mode64 ? ip : ip & mask(opSize);
+        nullifyInaccessibleSegments();
+    }
+
+    // ---- the stack ----
+
+    final long stackMask() {
+        return stackSize == 8 ? -1L : stackSize == 4 ? 0xffffffffL : 0xffff;
+    }
+
+    final void setSp(long v) {
+        long m = stackMask();
+        regs[RSP] = (regs[RSP] & ~m) | (v & m);
+    }
+
+    final void adjustSp(long delta) {
+        setSp(regs[RSP] + delta);
+    }
+
+    final void push(long v, int size) {
+        long sp = (regs[RSP] - size) & stackMask();
+        writeLin(linear(SS, sp, size, true), size, v);
+        setSp(sp);
+    }
+
+    final long pop(int size) {
+        long sp = regs[RSP] & stackMask();
+        long v = readLin(linear(SS, sp, size, false), size);
+        setSp(sp + size);
+        return v;
+    }
+
+    /** Reads the stack at SP + {@code offset} without moving SP. */
+    final long readStack(long offset, int size) {
+        long sp = (regs[RSP] + offset) & stackMask();
+        return readLin(linear(SS, sp, size, false), size);
+    }
+
+    // ---- RFLAGS writes by POPF/IRET ----
+
+    /**
+     * Writes RFLAGS from a POPF or IRET image with the privilege rules of SDM POPF/IRET: IOPL
+     * only at CPL 0, IF only when CPL <= IOPL; VM, VIF, VIP kept (POPF); only the low 16 bits
+     * with a 16-bit operand.
+     */
+    final void writeFlagsChecked(long v, int opSize, int atCpl, boolean iret) {
+        long cur = rflags();
+        long changeable = ARITH | TF | DF | NT | AC | ID;
+        if (realMode() || atCpl == 0) {
+            changeable |= IOPL | IF;
+        } else if (atCpl <= ((cur & IOPL) >>> 12)) {
+            changeable |= IF;
+        }
+        if (iret) {
+            changeable |= RF;
+            if (atCpl == 0 && !realMode()) {
+                changeable |= VIF | VIP;
+            }
+        }
+        if (opSize == 2) {
+            changeable &= 0xffff;
+        }
+        loadFlags((cur & ~changeable) | (v & changeable));
+    }
+
+    // ---- exception and interrupt delivery ----
+
+    static boolean contributory(int v) {
+        return v == CpuFault.DE || (v >= CpuFault.TS && v <= CpuFault.GP);
+    }
+
+    static boolean hasErrorCode(int v) {
+        return v == CpuFault.DF || (v >= CpuFault.TS && v <= CpuFault.PF) || v == CpuFault.AC || v == 21;
+    }
+
+    /**
+     * Delivers an exception raised by the instruction at {@link #prevRip}, escalating to #DF when
+     * delivery itself faults (SDM table 6-5) and to shutdown when #DF delivery faults.
+     */
+    final void deliverException(int vector, int errorCode) {
+        lastVector = vector;
+        lastErrorCode = errorCode;
+        while (true) {
+            try {
+                int err = hasErrorCode(vector) ? (errorCode == CpuFault.NO_ERROR_CODE ? 0 : errorCode) : -1;
+                interrupt(vector, err, false, true, prevRip);
+                if (vector == CpuFault.DB || vector == CpuFault.BP) {
+                    return;
+                }
+                return;
+            } catch (CpuFault second) {
+                int v2 = second.vector();
+                int e2 = second.errorCode();
+                if (vector == CpuFault.DF) {
+                    shutdown = true;
+                    return;
+                }
+                boolean escalate = (contributory(vector) && contributory(v2))
+                        || (vector == CpuFault.PF && (v2 == CpuFault.PF || contributory(v2)));
+                vector = escalate ? CpuFault.DF : v2;
+                errorCode = escalate ? 0 : e2;
+                lastVector = vector;
+                lastErrorCode = errorCode;
+            }
+        }
+    }
+
+    /**
+     * Delivers {@code vector} through the IVT or IDT. {@code errorCode} &lt; 0 pushes none;
+     * {@code software} applies the gate DPL check of INT n/INT3/INTO; {@code external} sets the
+     * EXT bit of error codes raised on the way; {@code returnRip} is pushed.
+     */
+    final void interrupt(int vector, int errorCode, boolean software, boolean external, long returnRip) {
+        materializeFlags();
+        if (realMode()) {
+            realModeInterrupt(vector, returnRip);
+        } else if (longMode()) {
+            longModeInterrupt(vector, errorCode, software, external, returnRip);
+        } else {
+            protectedModeInterrupt(vector, errorCode, software, external, returnRip);
+        }
+    }
+
+    private void realModeInterrupt(int vector, long returnRip) {
+        if (vector * 4L + 3 > idtrLimit) {
+            throw gp(0);
+        }
+        long entry = readSys(idtrBase + vector * 4L, 4);
+        push(rflags() & 0xffff, 2);
+        push(segSel[CS], 2);
+        push(returnRip & 0xffff, 2);
+        flags &= ~(IF | TF | AC | RF);
+        loadSegment(CS, (int) (entry >>> 16));
+        rip = entry & 0xffff;
+    }
+
+    private int gateError(int vector, boolean external) {
+        return vector * 8 + 2 + (external ? 1 : 0);
+    }
+
+    /** Reads the target code descriptor of a gate and returns the CPL the handler runs at. */
+    private long gateTarget(int sel, boolean external) {
+        if ((sel & 0xfffc) == 0) {
+            throw gp(external ? 1 : 0);
+        }
+        long d;
+        try {
+            d = readDesc(sel);
+        } catch (CpuFault f) {
+            throw gp((sel & 0xfffc) | (external ? 1 : 0));
+        }
+        int attr = descAttr(d);
+        if ((attr & A_S) == 0 || (attr & 8) == 0 || dpl(attr) > cpl) {
+            throw gp((sel & 0xfffc) | (external ? 1 : 0));
+        }
+        if ((attr & A_P) == 0) {
+            throw fault(CpuFault.NP, (sel & 0xfffc) | (external ? 1 : 0));
+        }
+        return d;
+    }
+
+    private void longModeInterrupt(int vector, int errorCode, boolean software, boolean external, long returnRip) {
+        if (vector * 16L + 15 > idtrLimit) {
+            throw gp(gateError(vector, external));
+        }
+        long lo = readSys(idtrBase + vector * 16L, 8);
+        long hi = readSys(idtrBase + vector * 16L + 8, 8);
+        int type = (int) (lo >>> 40) & 0xf;
+        if (type != T_INT && type != T_TRAP) {
+            throw gp(gateError(vector, external));
+        }
+        if (software && ((lo >>> 45) & 3) < cpl) {
+            throw gp(vector * 8 + 2);
+        }
+        if ((lo & (1L << 47)) == 0) {
+            throw fault(CpuFault.NP, gateError(vector, external));
+        }
+        int sel = (int) (lo >>> 16) & 0xffff;
+        long target = (lo & 0xffff) | (((lo >>> 48) & 0xffff) << 16) | (hi << 32);
+        int ist = (int) (lo >>> 32) & 7;
+        long d = gateTarget(sel, external);
+        int attr = descAttr(d);
+        if ((attr & A_L) == 0 || (attr & A_DB) != 0) {
+            throw gp((sel & 0xfffc) | (external ? 1 : 0));
+        }
+        int newCpl = (attr & 4) != 0 ? cpl : dpl(attr);
+        long oldRsp = regs[RSP];
+        int oldSs = segSel[SS];
+        long oldFlags = rflags();
+        int oldCs = segSel[CS];
+        long rsp;
+        if (ist != 0) {
+            rsp = readSys(trBase + 0x24 + (ist - 1) * 8L, 8);
+        } else if (newCpl < cpl) {
+            rsp = readSys(trBase + 4 + newCpl * 8L, 8);
+        } else {
+            rsp = oldRsp;
+        }
+        if ((rsp << 16 >> 16) != rsp) {
+            throw fault(CpuFault.SS, external ? 1 : 0);
+        }
+        rsp &= ~0xfL;
+        boolean user = newCpl == 3;
+        writeAs(rsp - 8, 8, oldSs, user);
+        writeAs(rsp - 16, 8, oldRsp, user);
+        writeAs(rsp - 24, 8, oldFlags, user);
+        writeAs(rsp - 32, 8, oldCs, user);
+        writeAs(rsp - 40, 8, returnRip, user);
+        rsp -= 40;
+        if (errorCode >= 0) {
+            rsp -= 8;
+            writeAs(rsp, 8, errorCode & 0xffffffffL, user);
+        }
+        if (newCpl != cpl) {
+            setSeg(SS, newCpl, 0, 0, A_UNUSABLE | A_DB | (newCpl << 5));
+        }
+        loadCs(sel, d, newCpl);
+        regs[RSP] = rsp;
+        rip = target;
+        flags &= ~(TF | NT | RF | VM);
+        if (type == T_INT) {
+            flags &= ~IF;
+        }
+    }
+
+    private void protectedModeInterrupt(int vector, int errorCode, boolean software, boolean external,
+            long returnRip) {
+        if (vector * 8L + 7 > idtrLimit) {
+            throw gp(gateError(vector, external));
+        }
+        long g = readSys(idtrBase + vector * 8L, 8);
+        int type = (int) (g >>> 40) & 0xf;
+        // Task gates would need a hardware task switch, which tscvm does not implement: #GP.
+        if (type != T_INT && type != T_TRAP && type != T_INT16 && type != T_TRAP16) {
+            throw gp(gateError(vector, external));
+        }
+        if (software && ((g >>> 45) & 3) < cpl) {
+            throw gp(vector * 8 + 2);
+        }
+        if ((g & (1L << 47)) == 0) {
+            throw fault(CpuFault.NP, gateError(vector, external));
+        }
+        int size = type >= T_INT ? 4 : 2;
+        int sel = (int) (g >>> 16) & 0xffff;
+        long target = (g & 0xffff) | (size == 4 ? ((g >>> 48) & 0xffff) << 16 : 0);
+        long d = gateTarget(sel, external);
+        int attr = descAttr(d);
+        int newCpl = (attr & 4) != 0 ? cpl : dpl(attr);
+        if ((flags & VM) != 0 && newCpl != 0) {
+            throw gp((sel & 0xfffc) | (external ? 1 : 0));
+        }
+        long oldFlags = rflags();
+        int oldCs = segSel[CS];
+        int oldSs = segSel[SS];
+        long oldEsp = regs[RSP];
+        if (target > descLimit(d)) {
+            throw gp(external ? 1 : 0);
+        }
+        if (newCpl < cpl) {
+            boolean tss32 = (trAttr & A_TYPE) == T_TSS_BUSY || (trAttr & A_TYPE) == T_TSS_AVAIL;
+            long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
+            long esp = readSys(trBase + espOff, tss32 ? 4 : 2);
+            int ss = (int) readSys(trBase + espOff + (tss32 ? 4 : 2), 2);
+            if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
+                throw fault(CpuFault.TS, (ss & 0xfffc) | (external ? 1 : 0));
+            }
+            long sd = readDesc(ss);
+            int sattr = descAttr(sd);
+            if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != newCpl) {
+                throw fault(CpuFault.TS, (ss & 0xfffc) | (external ? 1 : 0));
+            }
+            if ((sattr & A_P) == 0) {
+                throw fault(CpuFault.SS, (ss & 0xfffc) | (external ? 1 : 0));
+            }
+            long ssBase = descBase(sd);
+            long spMask = (sattr & A_DB) != 0 ? 0xffffffffL : 0xffff;
+            boolean user = newCpl == 3;
+            long sp = esp;
+            long[] frame = pushFrame;
+            int n = 0;
+            if ((flags & VM) != 0) {
+                frame[n++] = segSel[GS];
+                frame[n++] = segSel[FS];
+                frame[n++] = segSel[DS];
+                frame[n++] = segSel[ES];
+            }
+            frame[n++] = oldSs;
+            frame[n++] = oldEsp;
+            frame[n++] = oldFlags;
+            frame[n++] = oldCs;
+            frame[n++] = returnRip;
+            if (errorCode >= 0) {
+                frame[n++] = errorCode;
+            }
+            for (int k = 0; k < n; k++) {
+                sp = (sp - size) & spMask;
+                writeAs((ssBase + sp) & 0xffffffffL, size, frame[k], user);
+            }
+            markAccessed(ss, sd);
+            setSeg(SS, ss, ssBase, descLimit(sd), sattr | 1);
+            if ((flags & VM) != 0) {
+                for (int s : new int[] {ES, DS, FS, GS}) {
+                    setSeg(s, 0, 0, 0, A_UNUSABLE);
+                }
+            }
+            loadCs(sel, d, newCpl);
+            regs[RSP] = (regs[RSP] & ~spMask) | (sp & spMask);
+        } else {
+            push(oldFlags, size);
+            push(oldCs, size);
+            push(returnRip, size);
+            if (errorCode >= 0) {
+                push(errorCode, size);
+            }
+            loadCs(sel, d, cpl);
+        }
+        rip = target;
+        flags &= ~(TF | NT | RF | VM);
+        if (type == T_INT || type == T_INT16) {
+            flags &= ~IF;
+        }
+        updateMode();
+    }
+
+    private final long[] pushFrame = new long[10];
+
+    /** IRET/IRETD/IRETQ (SDM IRET): real mode, same level, outer level; NT task returns are #GP. */
+    final void iret(int opSize) {
+        if (realMode()) {
+            long ip = pop(opSize);
+            int cs = (int) pop(opSize);
+            long fl = pop(opSize);
+            loadSegment(CS, cs);
+            rip = ip;
+            writeFlagsChecked(fl, opSize, 0, true);
+            updateMode();
+            return;
+        }
+        if ((flags & VM) != 0) {
+            // Virtual-8086 mode is not implemented (nothing can enter it); IRET there is #GP(0).
+            throw gp(0);
+        }
+        if ((rflags() & NT) != 0) {
+            // A nested-task return needs a hardware task switch, not implemented: #GP(0).
+            throw gp(0);
+        }
+        long ip = readStack(0, opSize);
+        int sel = (int) readStack(opSize, opSize) & 0xffff;
+        long fl = readStack(2L * opSize, opSize);
+        if (!longMode() && (fl & VM) != 0 && cpl == 0) {
+            throw gp(0);
+        }
+        int rpl = sel & 3;
+        if ((sel & 0xfffc) == 0 || rpl < cpl) {
+            throw gp(sel & 0xfffc);
+        }
+        long d = readDesc(sel);
+        int attr = descAttr(d);
+        if ((attr & A_S) == 0 || (attr & 8) == 0 || ((attr & 4) != 0 ? dpl(attr) > rpl : dpl(attr) != rpl)) {
+            throw gp(sel & 0xfffc);
+        }
+        if ((attr & A_P) == 0) {
+            throw fault(CpuFault.NP, sel & 0xfffc);
+        }
+        int oldCpl = cpl;
+        if (rpl == cpl && !(mode64 && opSize == 8) && !(mode64 && rpl == cpl && opSize != 8 && false)) {
+            if (!mode64) {
+                long target = ip & mask(opSize);
+                if (target > descLimit(d) && !(longMode() && (attr & A_L) != 0)) {
+                    throw gp(0);
+                }
+                adjustSp(3L * opSize);
+                loadCs(sel, d, rpl);
+                rip = target;
+                writeFlagsChecked(fl, opSize, oldCpl, true);
+                return;
+            }
+        }
+        // Outer level, or any IRET in 64-bit mode: SS:RSP come off the stack too.
+        long newSp = readStack(3L * opSize, opSize);
+        int newSs = (int) readStack(4L * opSize, opSize) & 0xffff;
+        boolean target64 = longMode() && (attr & A_L) != 0;
+        long target = target64 ? ip : ip & mask(opSize == 8 ? 4 : opSize);
+        if (target64 && (target << 16 >> 16) != target) {
+            throw gp(0);
+        }
+        if ((newSs & 0xfffc) == 0) {
+            if (!(longMode() && target64 && rpl < 3)) {
+                throw gp(0);
+            }
+        } else {
+            if ((newSs & 3) != rpl) {
+                throw gp(newSs & 0xfffc);
+            }
+            long sd = readDesc(newSs);
+            int sattr = descAttr(sd);
+            if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != rpl) {
+                throw gp(newSs & 0xfffc);
+            }
+            if ((sattr & A_P) == 0) {
+                throw fault(CpuFault.SS, newSs & 0xfffc);
+            }
+        }
+        loadCs(sel, d, rpl);
+        rip = target;
+        writeFlagsChecked(fl, opSize, oldCpl, true);
+        if ((newSs & 0xfffc) == 0) {
+            setSeg(SS, newSs, 0, 0, A_UNUSABLE | A_DB | (rpl << 5));
+        } else {
+            long sd = readDesc(newSs);
+            markAccessed(newSs, sd);
+            setSeg(SS, newSs, descBase(sd), descLimit(sd), descAttr(sd) | 1);
+        }
+        updateMode();
+        regs[RSP] = opSize == 8 || mode64 ? newSp : stackSize == 4 ? newSp & 0xffffffffL
+                : (regs[RSP] & ~0xffffL) | (newSp & 0xffff);
+        if (rpl > oldCpl) {
+            nullifyInaccessibleSegments();
+        }
+    }
+
+    // ---- control registers ----
+
+    final void writeCr0(long v) {
+        if ((v >>> 32) != 0 || ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) || ((v & CR0_NW) != 0 && (v & CR0_CD) == 0)) {
+            throw gp(0);
+        }
+        v |= CR0_ET;
+        long old = cr0;
+        if ((v & CR0_PG) != 0 && (old & CR0_PG) == 0 && (efer & EFER_LME) != 0) {
+            if ((cr4 & CR4_PAE) == 0 || (segAttr[CS] & A_L) != 0) {
+                throw gp(0);
+            }
+            efer |= EFER_LMA;
+        }
+        if ((v & CR0_PG) == 0 && (old & CR0_PG) != 0 && longMode()) {
+            if (mode64) {
+                throw gp(0);
+            }
+            efer &= ~EFER_LMA;
+        }
+        cr0 = v;
+        if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) {
+            flushTlb(false);
+        }
+        updateMode();
+    }
+
+    final void writeCr3(long v) {
+        if (longMode() && (v >>> 52) != 0) {
+            throw gp(0);
+        }
+        cr3 = longMode() ? v : v & 0xffffffffL;
+        flushTlb((cr4 & CR4_PGE) != 0);
+    }
+
+    final void writeCr4(long v) {
+        if ((v & ~CR4_SUPPORTED) != 0 || (longMode() && (v & CR4_PAE) == 0)) {
+            throw gp(0);
+        }
+        long old = cr4;
+        cr4 = v;
+        if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP)) != 0) {
+            flushTlb(false);
+        }
+    }
+
+    final void writeEfer(long v) {
+        if ((v & ~EFER_SUPPORTED) != 0) {
+            throw gp(0);
+        }
+        if (paging() && ((v ^ efer) & EFER_LME) != 0) {
+            throw gp(0);
+        }
+        long old = efer;
+        efer = (v & ~EFER_LMA) | (efer & EFER_LMA);
+        if (((old ^ efer) & EFER_NXE) != 0) {
+            flushTlb(false);
+        }
+        updateMode();
+    }
+
+    static boolean canonical(long v) {
+        return (v << 16 >> 16) == v;
+    }
+
+    /** WRMSR of an MSR that is CPU state, with the SDM's #GP conditions. */
+    final boolean writeOwnedMsr(int index, long v) {
+        switch (index) {
+            case Msr.IA32_EFER: writeEfer(v); return true;
+            case Msr.IA32_STAR: star = v; return true;
+            case Msr.IA32_LSTAR: lstar = requireCanonical(v); return true;
+            case Msr.IA32_CSTAR: cstar = requireCanonical(v); return true;
+            case Msr.IA32_FMASK: fmask = v & 0xffffffffL; return true;
+            case Msr.IA32_FS_BASE: segBase[FS] = requireCanonical(v); return true;
+            case Msr.IA32_GS_BASE: segBase[GS] = requireCanonical(v); return true;
+            case Msr.IA32_KERNEL_GS_BASE: kernelGsBase = requireCanonical(v); return true;
+            case Msr.IA32_SYSENTER_CS: sysenterCs = v & 0xffff; return true;
+            case Msr.IA32_SYSENTER_ESP: sysenterEsp = requireCanonical(v); return true;
+            case Msr.IA32_SYSENTER_EIP: sysenterEip = requireCanonical(v); return true;
+            case Msr.IA32_PAT:
+                for (int i = 0; i < 8; i++) {
+                    int t = (int) (v >>> (i * 8)) & 0xff;
+                    if (t == 2 || t == 3 || t > 7) {
+                        throw gp(0);
+                    }
+                }
+                pat = v;
+                return true;
+            default: return false;
+        }
+    }
+
+    private long requireCanonical(long v) {
+        if (!canonical(v)) {
+            throw gp(0);
+        }
+        return v;
+    }
+
+    final long readOwnedMsr(int index) {
+        switch (index) {
+            case Msr.IA32_EFER: return efer;
+            case Msr.IA32_STAR: return star;
+            case Msr.IA32_LSTAR: return lstar;
+            case Msr.IA32_CSTAR: return cstar;
+            case Msr.IA32_FMASK: return fmask;
+            case Msr.IA32_FS_BASE: return segBase[FS];
+            case Msr.IA32_GS_BASE: return segBase[GS];
+            case Msr.IA32_KERNEL_GS_BASE: return kernelGsBase;
+            case Msr.IA32_SYSENTER_CS: return sysenterCs;
+            case Msr.IA32_SYSENTER_ESP: return sysenterEsp;
+            case Msr.IA32_SYSENTER_EIP: return sysenterEip;
+            case Msr.IA32_PAT: return pat;
+            default: throw gp(0);
+        }
+    }
+
+    static boolean isOwnedMsr(int index) {
+        switch (index) {
+            case Msr.IA32_EFER: case Msr.IA32_STAR: case Msr.IA32_LSTAR: case Msr.IA32_CSTAR: case Msr.IA32_FMASK:
+            case Msr.IA32_FS_BASE: case Msr.IA32_GS_BASE: case Msr.IA32_KERNEL_GS_BASE: case Msr.IA32_SYSENTER_CS:
+            case Msr.IA32_SYSENTER_ESP: case Msr.IA32_SYSENTER_EIP: case Msr.IA32_PAT:
+                return true;
+            default:
+                return false;
+        }
+    }
+}

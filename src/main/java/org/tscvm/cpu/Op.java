@@ -1,0 +1,85 @@
+package org.tscvm.cpu;
+
+/**
+ * The decoded operation forms: one table feeding the decoder (which picks the form), the
+ * dispatch switch (one group method per {@link #group}) and the disassembly text of #UD counts.
+ * Families that share a handler carry their variant in {@link Insn#sub} (the ALU kind, the
+ * condition code, the shift kind ...), as Bochs does with its opcode ids.
+ */
+enum Op {
+    // ---- integer ALU (group 0) ----
+    ALU_EG(0, "alu Ev,Gv", Op.L), ALU_GE(0, "alu Gv,Ev", 0), ALU_EI(0, "alu Ev,I", Op.L),
+    TEST_EG(0, "test Ev,Gv", 0), TEST_EI(0, "test Ev,I", 0),
+    INC(0, "inc", Op.L), DEC(0, "dec", Op.L), NOT(0, "not", Op.L), NEG(0, "neg", Op.L),
+    MUL(0, "mul", 0), IMUL1(0, "imul Ev", 0), DIV(0, "div", 0), IDIV(0, "idiv", 0),
+    IMUL_GEI(0, "imul Gv,Ev,I", 0), IMUL_GE(0, "imul Gv,Ev", 0),
+    SHIFT_I(0, "shift Ev,I", 0), SHIFT_CL(0, "shift Ev,CL", 0),
+    SHLD_I(0, "shld Ev,Gv,I", 0), SHLD_CL(0, "shld Ev,Gv,CL", 0),
+    SHRD_I(0, "shrd Ev,Gv,I", 0), SHRD_CL(0, "shrd Ev,Gv,CL", 0),
+    BT_EG(0, "bt* Ev,Gv", Op.L), BT_EI(0, "bt* Ev,I", Op.L),
+    BSF(0, "bsf", 0), BSR(0, "bsr", 0), TZCNT(0, "tzcnt", 0), LZCNT(0, "lzcnt", 0), POPCNT(0, "popcnt", 0),
+    CBW(0, "cbw/cwde/cdqe", 0), CWD(0, "cwd/cdq/cqo", 0),
+    SETCC(0, "setcc", 0), CMOVCC(0, "cmovcc", 0),
+    CLC(0, "clc", 0), STC(0, "stc", 0), CMC(0, "cmc", 0), CLD(0, "cld", 0), STD(0, "std", 0),
+    LAHF(0, "lahf", 0), SAHF(0, "sahf", 0),
+    // ---- data movement (group 1) ----
+    MOV_EG(1, "mov Ev,Gv", 0), MOV_GE(1, "mov Gv,Ev", 0), MOV_EI(1, "mov Ev,I", 0),
+    MOV_AL_MOFFS(1, "mov eAX,moffs", 0), MOV_MOFFS_AL(1, "mov moffs,eAX", 0),
+    MOVZX_B(1, "movzx Gv,Eb", 0), MOVZX_W(1, "movzx Gv,Ew", 0), MOVSX_B(1, "movsx Gv,Eb", 0),
+    MOVSX_W(1, "movsx Gv,Ew", 0), MOVSXD(1, "movsxd Gv,Ed", 0),
+    LEA(1, "lea", 0), XCHG(1, "xchg Ev,Gv", Op.L), CMPXCHG(1, "cmpxchg", Op.L), XADD(1, "xadd", Op.L),
+    BSWAP(1, "bswap", 0), MOVBE_GM(1, "movbe Gv,M", 0), MOVBE_MG(1, "movbe M,Gv", 0),
+    CMPXCHG8B(1, "cmpxchg8b/16b", Op.L),
+    PUSH_E(1, "push Ev", 0), POP_E(1, "pop Ev", 0), PUSH_I(1, "push I", 0),
+    PUSH_SEG(1, "push Sreg", 0), POP_SEG(1, "pop Sreg", Op.E), PUSHF(1, "pushf", 0), POPF(1, "popf", Op.E),
+    PUSHA(1, "pusha", 0), POPA(1, "popa", 0), ENTER(1, "enter", 0), LEAVE(1, "leave", 0),
+    XLAT(1, "xlat", 0), MOV_SEG_E(1, "mov Sreg,Ew", Op.E), MOV_E_SEG(1, "mov Ew,Sreg", 0),
+    LOAD_FAR(1, "lds/les/lfs/lgs/lss", Op.E), NOP(1, "nop", 0), PAUSE(1, "pause", 0), FENCE(1, "fence", 0),
+    // ---- control transfer (group 2) ----
+    JCC(2, "jcc", Op.E), JMP_REL(2, "jmp rel", Op.E), CALL_REL(2, "call rel", Op.E), JMP_E(2, "jmp Ev", Op.E),
+    CALL_E(2, "call Ev", Op.E), RET(2, "ret", Op.E), RET_FAR(2, "retf", Op.E), JMP_FAR_PTR(2, "jmp ptr16:v", Op.E),
+    CALL_FAR_PTR(2, "call ptr16:v", Op.E), JMP_FAR_M(2, "jmp m16:v", Op.E), CALL_FAR_M(2, "call m16:v", Op.E),
+    LOOP(2, "loop/loope/loopne", Op.E), JRCXZ(2, "jcxz/jecxz/jrcxz", Op.E),
+    INT_N(2, "int n", Op.E), INT3(2, "int3", Op.E), INTO(2, "into", Op.E), INT1(2, "int1", Op.E), IRET(2, "iret", Op.E),
+    SYSCALL(2, "syscall", Op.E), SYSRET(2, "sysret", Op.E), SYSENTER(2, "sysenter", Op.E), SYSEXIT(2, "sysexit", Op.E),
+    HLT(2, "hlt", Op.E),
+    // ---- strings (group 3) ----
+    MOVS(3, "movs", Op.E), CMPS(3, "cmps", Op.E), STOS(3, "stos", Op.E), LODS(3, "lods", Op.E), SCAS(3, "scas", Op.E),
+    INS(3, "ins", Op.E), OUTS(3, "outs", Op.E),
+    // ---- system (group 4) ----
+    IN_I(4, "in eAX,Ib", Op.E), IN_DX(4, "in eAX,DX", Op.E), OUT_I(4, "out Ib,eAX", Op.E), OUT_DX(4, "out DX,eAX", Op.E),
+    CLI(4, "cli", Op.E), STI(4, "sti", Op.E), LGDT(4, "lgdt", Op.E), LIDT(4, "lidt", Op.E), SGDT(4, "sgdt", 0),
+    SIDT(4, "sidt", 0), LLDT(4, "lldt", Op.E), LTR(4, "ltr", Op.E), SLDT(4, "sldt", 0), STR(4, "str", 0),
+    SMSW(4, "smsw", 0), LMSW(4, "lmsw", Op.E), INVLPG(4, "invlpg", Op.E), MOV_CR_R(4, "mov CRn,r", Op.E),
+    MOV_R_CR(4, "mov r,CRn", 0), MOV_DR_R(4, "mov DRn,r", Op.E), MOV_R_DR(4, "mov r,DRn", 0), CLTS(4, "clts", Op.E),
+    WBINVD(4, "wbinvd/invd", Op.E), CLFLUSH(4, "clflush", 0), SWAPGS(4, "swapgs", Op.E), RDMSR(4, "rdmsr", Op.E),
+    WRMSR(4, "wrmsr", Op.E), RDTSC(4, "rdtsc", Op.E), RDTSCP(4, "rdtscp", Op.E), RDPID(4, "rdpid", Op.E),
+    CPUID(4, "cpuid", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
+    ARPL(4, "arpl", 0), CLAC(4, "clac", 0), STAC(4, "stac", 0),
+    FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0), FNINIT(4, "fninit", 0), FNCLEX(4, "fnclex", 0),
+    FNSTCW(4, "fnstcw", 0), FLDCW(4, "fldcw", 0), FNSTSW_M(4, "fnstsw m16", 0), FNSTSW_AX(4, "fnstsw ax", 0),
+    STMXCSR(4, "stmxcsr", 0), LDMXCSR(4, "ldmxcsr", 0), FWAIT(4, "fwait", 0),
+    /** #UD: either deliberate (ud0/ud1/ud2) or an opcode tscvm does not implement (counted). */
+    UD(4, "#UD", Op.E),
+    /** An instruction longer than 15 bytes: #GP(0). */
+    TOO_LONG(4, "too long", Op.E);
+
+    /** Ends a decoded block: a control transfer or a change of mode, privilege or translation. */
+    static final int E = 1;
+    /** A LOCK prefix is allowed when the destination is memory. */
+    static final int L = 2;
+
+    static final Op[] VALUES = values();
+
+    final int group;
+    final String text;
+    final boolean endsBlock;
+    final boolean lockable;
+
+    Op(int group, String text, int flags) {
+        this.group = group;
+        this.text = text;
+        this.endsBlock = (flags & E) != 0;
+        this.lockable = (flags & L) != 0;
+    }
+}
