@@ -3,6 +3,7 @@ package org.tscvm.cli;
 import java.io.PrintStream;
 import org.tscvm.cpu.CpuBus;
 import org.tscvm.cpu.Msr;
+import org.tscvm.memory.GuestMemory;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.Vm;
@@ -28,7 +29,7 @@ public final class ApiDemo {
     public static void run(PrintStream out) {
         DeterministicHostClock clock = new DeterministicHostClock();
         clock.advance(10_000_000); // the host has been up for a while
-        Vm vm = Vm.create(VmConfig.builder().hostClock(clock).build());
+        Vm vm = Vm.create(VmConfig.builder().hostClock(clock).ramBytes(GuestMemory.MIN_BYTES).build());
         Vcpu vcpu = vm.createVcpu();
         CpuBus guest = vcpu.guest();
 

@@ -113,28 +113,35 @@ public final class TscMath {
     }
 
     /**
-     * The inverse of {@link #scale} for a positive distance: the fewest host ticks {@code k}
-     * with {@code k * ratio / 2^48 >= guestDelta}, i.e. {@code ceil(guestDelta * 2^48 / ratio)},
-     * saturating at {@link Long#MAX_VALUE}. Used to arm TSC-deadline timers on the host clock
-     * (R23): a deadline armed with it is never early.
+     * The inverse of {@link #scale} for arming TSC-deadline timers (R23): the fewest host ticks
+     * {@code k} after {@code hostNow} with {@code scale(hostNow + k, ratio) - scale(hostNow, ratio)
+     * >= guestDistance}, i.e. {@code ceil((guestDistance * 2^48 - frac) / ratio)} where
+     * {@code frac} is the fraction {@code hostNow * ratio} already carries. Exact, so a deadline
+     * armed with it fires neither early nor late; 0 for a distance of zero or less; saturates at
+     * {@link Long#MAX_VALUE}.
      */
-    public static long unscaleCeil(long guestDelta, long ratio) {
-        if (guestDelta <= 0) {
+    public static long hostTicksUntil(long hostNow, long guestDistance, long ratio) {
+        if (guestDistance <= 0) {
             return 0;
         }
         if (ratio == IDENTITY_RATIO) {
-            return guestDelta;
+            return guestDistance;
         }
         if (ratio == 0) {
             return Long.MAX_VALUE;
         }
-        long high = guestDelta >>> (64 - FRAC_BITS);
-        long low = guestDelta << FRAC_BITS;
+        long fraction = (hostNow * ratio) & (IDENTITY_RATIO - 1);
+        long high = guestDistance >>> (64 - FRAC_BITS);
+        long low = guestDistance << FRAC_BITS;
+        if (Long.compareUnsigned(low, fraction) < 0) {
+            high--;
+        }
+        low -= fraction;
         if (Long.compareUnsigned(high, ratio) >= 0) {
             return Long.MAX_VALUE;
         }
         long quotient = divide128(high, low, ratio);
-        boolean exact = low - quotient * ratio == 0; // remainder < ratio, so its low word is exact
+        boolean exact = low - quotient * ratio == 0; // the remainder is below ratio, so its low word is exact
         long ticks = exact ? quotient : quotient + 1;
         return ticks < 0 ? Long.MAX_VALUE : ticks;
     }

@@ -97,8 +97,8 @@ public final class CpuidModel {
         }
 
         String location() {
-            String leafText = leaf < 0x100 ? Integer.toString(leaf) : String.format("0x%x", leaf);
-            return leafText + (leaf == 7 ? "." + subleaf : "") + ":" + "ABCD".charAt(register) + "X[" + bit + "]";
+            String leafText = Integer.compareUnsigned(leaf, 0x100) < 0 ? Integer.toString(leaf) : String.format("0x%x", leaf);
+            return leafText + (leaf == 7 ? "." + subleaf : "") + ":E" + "ABCD".charAt(register) + "X[" + bit + "]";
         }
 
         static Feature byName(String name) {
@@ -313,6 +313,7 @@ public final class CpuidModel {
         return mask;
     }
 
+    /** Models are equal when they advertise the same features, however they were spelled. */
     @Override
     public boolean equals(Object other) {
         return other instanceof CpuidModel && ((CpuidModel) other).features == features;

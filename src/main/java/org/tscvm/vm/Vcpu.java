@@ -36,7 +36,6 @@ public final class Vcpu {
     /** IA32_APIC_BASE without an interrupt controller: 0xFEE00000, enabled, BSP flag on vCPU 0. */
     public static final long APIC_BASE_DEFAULT = 0xFEE00000L | (1L << 11);
     private static final long APIC_BASE_BSP = 1L << 8;
-    private static final long RFLAGS_IF = 1L << 9;
 
     /** Instructions per run slice on a real-time clock: well under a millisecond of interpretation. */
     static final long REAL_TIME_SLICE = 50_000;
@@ -52,6 +51,8 @@ public final class Vcpu {
     private final TscState tsc = new TscState();
     private final VcpuBus bus;
     private final Cpu cpu;
+    /** The run loop's view of {@link #cpu}; replaced only by run-loop unit tests. */
+    private Interpreter interpreter;
     private volatile CpuidModel cpuid;
     private volatile LocalInterruptController controller;
 
@@ -75,6 +76,12 @@ public final class Vcpu {
         this.apicBase = APIC_BASE_DEFAULT | (id == 0 ? APIC_BASE_BSP : 0);
         this.bus = new VcpuBus(this, tsc, clock, vm.ioBus(), vm.mmioBus());
         this.cpu = new Cpu(vm.memory(), bus);
+        this.interpreter = Interpreter.of(cpu);
+    }
+
+    /** The seam the run-loop tests use to script the interpreter. */
+    void setInterpreter(Interpreter scripted) {
+        interpreter = scripted;
     }
 
     /** The vCPU index, which is also its APIC id (CPUID leaf 1 EBX[31:24], leaf 0xB EDX). */
@@ -82,6 +89,7 @@ public final class Vcpu {
         return id;
     }
 
+    /** The VM this vCPU belongs to. */
     public Vm vm() {
         return vm;
     }
@@ -222,8 +230,8 @@ public final class Vcpu {
 
     /**
      * The first host-clock reading at which {@link #guestTscAt} reaches {@code guestTsc}, for
-     * arming a TSC-deadline timer (R23): now if the deadline is not in the future, else now +
-     * {@code ceil(distance * 2^48 / ratio)}: never early, exact at ratio 1.0. Saturates at
+     * arming a TSC-deadline timer (R23): now if the deadline is not in the future, else the
+     * first host tick at which the guest TSC is at or past it (never early). Saturates at
      * {@link Long#MAX_VALUE}. A later change of the guest TSC is reported through
      * {@link LocalInterruptController#onGuestTscChanged()}, so the controller re-arms.
      */
@@ -233,7 +241,7 @@ public final class Vcpu {
         if (distance <= 0) {
             return hostNow;
         }
-        long ticks = TscMath.unscaleCeil(distance, tsc.l1Ratio());
+        long ticks = TscMath.hostTicksUntil(hostNow, distance, tsc.l1Ratio());
         long hostTsc = hostNow + ticks;
         return hostTsc < hostNow ? Long.MAX_VALUE : hostTsc;
     }
@@ -249,6 +257,7 @@ public final class Vcpu {
         controller = newController;
     }
 
+    /** The attached local interrupt controller, or null. */
     public LocalInterruptController interruptController() {
         return controller;
     }
@@ -411,7 +420,7 @@ public final class Vcpu {
     /** An OUT to an exit port: hand it to {@link #run()}'s caller. */
     void exitOnIoOut(int port, int size, int value) {
         pendingExit = new VcpuExit.IoOut(port, size, value);
-        cpu.requestStop();
+        interpreter.requestStop();
     }
 
     // ---------------------------------------------------------------- running
@@ -423,7 +432,10 @@ public final class Vcpu {
      * controller's next timer event on a deterministic clock, which advances by the
      * instructions retired), fire due timers, then act on why the CPU stopped: HLT waits for
      * a wake-up (a deterministic clock jumps to the next timer event; a real one parks until
-     * it or a {@link #kick()}) or returns {@link VcpuExit.Halt} if nothing can ever wake it.
+     * it or a {@link #kick()}) or returns {@link VcpuExit.Halt} if nothing can ever wake it: no
+     * interrupt controller; or one vCPU with RFLAGS.IF=0; or, on a deterministic clock, no
+     * timer event and no other vCPU. (On a deterministic clock every time source, the PIT
+     * included, must surface through {@link LocalInterruptController#nextEventHostTsc()}.)
      *
      * @throws TscvmException if another thread is already running this vCPU
      */
@@ -435,7 +447,7 @@ public final class Vcpu {
         VcpuExit exit;
         try {
             exit = runLoop();
-        } catch (RuntimeException bug) {
+        } catch (RuntimeException | StackOverflowError bug) {
             exit = new VcpuExit.InternalError("vCPU " + id + ": " + bug);
         } finally {
             runThread = null;
@@ -452,9 +464,9 @@ public final class Vcpu {
                 return new VcpuExit.Paused();
             }
             LocalInterruptController c = controller;
-            long before = cpu.instructionsRetired();
-            RunStop stop = cpu.run(sliceBudget(c));
-            long retired = cpu.instructionsRetired() - before;
+            long before = interpreter.instructionsRetired();
+            RunStop stop = interpreter.run(sliceBudget(c));
+            long retired = interpreter.instructionsRetired() - before;
             if (clock instanceof DeterministicHostClock deterministic) {
                 deterministic.advanceInstructions(retired);
             }
@@ -482,7 +494,7 @@ public final class Vcpu {
                     break;
                 }
                 case TRIPLE_FAULT:
-                    return new VcpuExit.TripleFault(cpu.describe());
+                    return new VcpuExit.TripleFault(interpreter.describe());
                 case WAIT_FOR_SIPI: {
                     VcpuExit exit = parkUntilKicked();
                     if (exit != null) {
@@ -533,10 +545,13 @@ public final class Vcpu {
             if (c == null) {
                 return new VcpuExit.Halt(); // nothing can deliver an interrupt
             }
+            if (vm.vcpuCount() == 1 && !interpreter.interruptsEnabled()) {
+                return new VcpuExit.Halt(); // IF=0, and no other vCPU to send NMI or INIT
+            }
             fireDueTimers(c);
             if (kicked || (!ignorePending && c.pendingInterrupt() >= 0)) {
                 kicked = false;
-                cpu.notifyInterrupt();
+                interpreter.notifyInterrupt();
                 return null;
             }
             long next = c.nextEventHostTsc();
@@ -553,7 +568,7 @@ public final class Vcpu {
                 continue;
             }
             // No timer: only another vCPU (IPI) or, on a real clock, a device with IF=1 can wake it.
-            boolean otherWakers = vm.vcpuCount() > 1 || (!deterministic && (cpu.getRflags() & RFLAGS_IF) != 0);
+            boolean otherWakers = vm.vcpuCount() > 1 || (!deterministic && interpreter.interruptsEnabled());
             if (!otherWakers) {
                 return new VcpuExit.Halt();
             }
@@ -579,7 +594,7 @@ public final class Vcpu {
      */
     public void requestPause() {
         pauseRequested.set(true);
-        cpu.requestStop();
+        interpreter.requestStop();
         LockSupport.unpark(runThread);
     }
 
@@ -589,7 +604,7 @@ public final class Vcpu {
      */
     public void kick() {
         kicked = true;
-        cpu.notifyInterrupt();
+        interpreter.notifyInterrupt();
         LockSupport.unpark(runThread);
     }
 

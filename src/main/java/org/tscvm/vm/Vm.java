@@ -146,14 +146,17 @@ public final class Vm {
         return tscSync;
     }
 
+    /** Guest physical RAM, shared by every vCPU (no TSC rule). */
     public GuestMemory memory() {
         return memory;
     }
 
+    /** The port space; an OUT to one of its exit ports ends {@link Vcpu#run()} with an IoOut exit. */
     public PortIoBus ioBus() {
         return ioBus;
     }
 
+    /** Physical addresses outside RAM, after each vCPU's interrupt controller page. */
     public MmioBus mmioBus() {
         return mmioBus;
     }
@@ -163,6 +166,7 @@ public final class Vm {
         return clock;
     }
 
+    /** The configuration this VM was created from. */
     public VmConfig config() {
         return config;
     }

@@ -20,7 +20,7 @@ import org.tscvm.tsc.RealTimeHostClock;
  * }</pre>
  *
  * @param ramBytes        guest RAM (default 128 MiB, as QEMU)
- * @param clockKind       the host clock's source when {@code hostClock} is null
+ * @param clockKind       the host clock's source when {@code hostClock} is null (default real time)
  * @param hostKhz         the host clock's nominal frequency when {@code hostClock} is null
  * @param hostClock       a host clock to use as is (tests share one to advance it), or null
  * @param hostTscAdjust   the host's IA32_TSC_ADJUST, set on the clock by {@link Vm#create} (A2)
@@ -52,7 +52,7 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         }
     }
 
-    /** 128 MiB, a deterministic 2.5 GHz host clock, no host adjust, KVM policy, the tscvm CPU model. */
+    /** 128 MiB, a real-time 2.5 GHz host clock, no host adjust, KVM policy, the tscvm CPU model. */
     public static VmConfig defaults() {
         return builder().build();
     }
@@ -71,7 +71,7 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
 
     public static final class Builder {
         private long ramBytes = DEFAULT_RAM_BYTES;
-        private ClockKind clockKind = ClockKind.DETERMINISTIC;
+        private ClockKind clockKind = ClockKind.REAL_TIME;
         private long hostKhz = HostClock.DEFAULT_KHZ;
         private HostClock hostClock;
         private long hostTscAdjust;

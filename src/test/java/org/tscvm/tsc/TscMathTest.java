@@ -122,22 +122,22 @@ class TscMathTest {
     }
 
     @Test
-    void unscaleCeilGivesTheFewestHostTicksThatReachTheGuestDistance() {
+    void hostTicksUntilIsTheExactFirstTickWhereTheScaledTscCoversTheDistanceR23() {
         Random random = new Random(5);
         for (int i = 0; i < 10_000; i++) {
             long ratio = 1 + (random.nextLong() >>> 10); // up to 2^54: guest at most 64x the host
-            long delta = 1 + (random.nextLong() >>> 24);
-            long ticks = TscMath.unscaleCeil(delta, ratio);
+            long hostNow = random.nextLong() >>> 2;
+            long distance = 1 + (random.nextLong() >>> 24);
+            long ticks = TscMath.hostTicksUntil(hostNow, distance, ratio);
             if (ticks == Long.MAX_VALUE) {
                 continue;
             }
-            // Never early: ticks host cycles cover the distance; one fewer does not.
-            assertThat(unsigned(ticks).multiply(unsigned(ratio)).shiftRight(48)).isGreaterThanOrEqualTo(BigInteger.valueOf(delta));
-            assertThat(unsigned(ticks - 1).multiply(unsigned(ratio)).compareTo(BigInteger.valueOf(delta).shiftLeft(48)))
-                    .isLessThan(0);
+            long start = TscMath.scale(hostNow, ratio);
+            assertThat(TscMath.scale(hostNow + ticks, ratio) - start).isGreaterThanOrEqualTo(distance);
+            assertThat(TscMath.scale(hostNow + ticks - 1, ratio) - start).isLessThan(distance);
         }
-        assertThat(TscMath.unscaleCeil(12_345, TscMath.IDENTITY_RATIO)).isEqualTo(12_345);
-        assertThat(TscMath.unscaleCeil(0, 3)).isZero();
-        assertThat(TscMath.unscaleCeil(Long.MAX_VALUE, 1)).isEqualTo(Long.MAX_VALUE);
+        assertThat(TscMath.hostTicksUntil(99, 12_345, TscMath.IDENTITY_RATIO)).isEqualTo(12_345);
+        assertThat(TscMath.hostTicksUntil(99, 0, 3)).isZero();
+        assertThat(TscMath.hostTicksUntil(0, Long.MAX_VALUE, 1)).isEqualTo(Long.MAX_VALUE);
     }
 }

@@ -1,0 +1,111 @@
+package org.tscvm.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+import org.tscvm.TscvmException;
+import org.tscvm.vm.CpuidModel.Feature;
+
+class CpuidModelTest {
+    private final int[] regs = new int[4];
+
+    private static String text(int... words) {
+        ByteBuffer buffer = ByteBuffer.allocate(words.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int w : words) {
+            buffer.putInt(w);
+        }
+        return new String(buffer.array(), StandardCharsets.US_ASCII);
+    }
+
+    private void query(CpuidModel model, int leaf, int subleaf) {
+        model.query(leaf, subleaf, 3, 4, 1_234_567, regs);
+    }
+
+    @Test
+    void vendorIsGenuineIntelAndTheHypervisorLeavesAreTscvmsOwnA5() {
+        CpuidModel model = CpuidModel.tscvm();
+        query(model, 0, 0);
+        assertThat(regs[0]).isEqualTo(CpuidModel.MAX_BASIC_LEAF);
+        assertThat(text(regs[1], regs[3], regs[2])).isEqualTo("GenuineIntel");
+        query(model, 0x40000000, 0);
+        assertThat(regs[0]).isEqualTo(0x40000010);
+        assertThat(text(regs[1], regs[2], regs[3])).isEqualTo("TscVMTscVMTs");
+        query(model, 0x40000010, 0);
+        assertThat(regs[0]).isEqualTo(1_234_567);
+        query(model, 0x80000002, 0);
+        assertThat(text(regs)).startsWith("tscvm virtual CP");
+    }
+
+    @Test
+    void defaultModelAdvertisesThePlatformFeatureBits() {
+        CpuidModel model = CpuidModel.tscvm();
+        query(model, 1, 0);
+        int edx = regs[3];
+        int ecx = regs[2];
+        assertThat(regs[1] >>> 24).as("APIC id").isEqualTo(3);
+        for (int bit : new int[] {3, 4, 5, 6, 8, 9, 11, 13, 15, 16}) {
+            assertThat(edx & (1 << bit)).as("1:EDX[%d]", bit).isNotZero();
+        }
+        for (int bit : new int[] {0, 24, 25, 26}) { // fpu, fxsr, sse, sse2 stay off
+            assertThat(edx & (1 << bit)).as("1:EDX[%d]", bit).isZero();
+        }
+        assertThat(ecx).isEqualTo((1 << 13) | (1 << 21) | (1 << 24) | (1 << 31));
+        query(model, 7, 0);
+        assertThat(regs[1]).isEqualTo(1 << 1);
+        assertThat(regs[2]).isEqualTo(1 << 22);
+        query(model, 7, 1);
+        assertThat(regs).containsOnly(0);
+        query(model, 0x80000001, 0);
+        assertThat(regs[3]).isEqualTo((1 << 11) | (1 << 20) | (1 << 27) | (1 << 29));
+        query(model, 0x80000007, 0);
+        assertThat(regs[3]).isEqualTo(1 << 8);
+        query(model, 0xA, 0);
+        assertThat(regs).containsOnly(0);
+        query(model, 0xB, 1);
+        assertThat(regs[3]).isEqualTo(3);
+        assertThat(regs[1]).isEqualTo(4);
+    }
+
+    @Test
+    void editsSwitchFeaturesOnAndOffByName() {
+        CpuidModel model = CpuidModel.parse("tscvm,-tsc-adjust,+fxsr");
+        assertThat(model.has(Feature.TSC_ADJUST)).isFalse();
+        assertThat(model.has(Feature.FXSR)).isTrue();
+        assertThat(model.spec()).isEqualTo("tscvm,-tsc-adjust,+fxsr");
+        query(model, 7, 0);
+        assertThat(regs[1]).isZero();
+        assertThat(CpuidModel.tscvm().has(Feature.TSC_ADJUST)).isTrue(); // immutable
+        assertThat(CpuidModel.parse("tscvm,-rdpid,+rdpid")).isEqualTo(CpuidModel.tscvm());
+    }
+
+    @Test
+    void maxAddsTheFeaturesTscvmLeavesOff() {
+        CpuidModel max = CpuidModel.named("max");
+        for (Feature f : Feature.values()) {
+            assertThat(max.has(f)).as(f.featureName()).isTrue();
+        }
+        assertThat(CpuidModel.tscvm().has(Feature.SSE2)).isFalse();
+        assertThat(CpuidModel.tscvm().has(Feature.XSAVE)).isFalse();
+    }
+
+    @Test
+    void unknownNamesAreRefusedWithTheValidOnes() {
+        assertThatThrownBy(() -> CpuidModel.parse("tscvm,+avx512")).isInstanceOf(TscvmException.class)
+                .hasMessageContaining("avx512").hasMessageContaining("tsc-adjust").hasMessageContaining("rdpid");
+        assertThatThrownBy(() -> CpuidModel.parse("host")).isInstanceOf(TscvmException.class)
+                .hasMessageContaining("'host'").hasMessageContaining("tscvm, max");
+        assertThatThrownBy(() -> CpuidModel.parse("tscvm,rdpid")).isInstanceOf(TscvmException.class)
+                .hasMessageContaining("+feature or -feature");
+    }
+
+    @Test
+    void describeListsEveryFeatureWithItsStateAndPlace() {
+        String text = CpuidModel.parse("tscvm,-tsc-adjust").describe();
+        assertThat(text).contains("CPU model tscvm,-tsc-adjust", "GenuineIntel", "TscVMTscVMTs",
+                "- tsc-adjust", "7.0:EBX[1]", "+ rdtscp", "0x80000001:EDX[27]", "- sse2");
+    }
+}
