@@ -87,6 +87,9 @@ public final class Cpu extends CpuExec {
             EVENTS.getAndBitwiseOr(this, EV_INTERRUPT);
         }
         long budgetEnd = retired + maxInstructions;
+        // Deliveries retire nothing; counting them against the budget bounds a guest that
+        // faults forever (a real-mode handler that faults again, for example).
+        long deliveries = 0;
         while (true) {
             if (shutdown) {
                 return RunStop.TRIPLE_FAULT;
@@ -112,7 +115,7 @@ public final class Cpu extends CpuExec {
                     if (halted) {
                         return RunStop.HALTED;
                     }
-                    if (retired >= budgetEnd) {
+                    if (retired + deliveries >= budgetEnd) {
                         return RunStop.BUDGET_EXHAUSTED;
                     }
                     long limit = budgetEnd;
@@ -125,14 +128,26 @@ public final class Cpu extends CpuExec {
                 int vector = f.vector();
                 int errorCode = f.errorCode();
                 rip = prevRip;
-                deliverException(vector, errorCode);
+                deliveries++;
+                safeDeliver(vector, errorCode);
             } catch (RuntimeException bug) {
                 // An interpreter bug must not take the host down: record it and give the guest #UD.
                 lastInternalError = bug.toString();
                 unimplemented.merge("internal: " + bug.getClass().getSimpleName(), 1L, Long::sum);
                 rip = prevRip;
-                deliverException(CpuFault.UD, CpuFault.NO_ERROR_CODE);
+                deliveries++;
+                safeDeliver(CpuFault.UD, CpuFault.NO_ERROR_CODE);
             }
+        }
+    }
+
+    private void safeDeliver(int vector, int errorCode) {
+        try {
+            deliverException(vector, errorCode);
+        } catch (RuntimeException bug) {
+            lastInternalError = bug.toString();
+            unimplemented.merge("internal: " + bug.getClass().getSimpleName(), 1L, Long::sum);
+            shutdown = true;
         }
     }
 
@@ -382,6 +397,7 @@ public final class Cpu extends CpuExec {
         rip = eip & 0xffffffffL;
         halted = false;
         waitForSipi = false;
+        shutdown = false;
         updateMode();
         flushTlb(false);
     }
@@ -390,7 +406,7 @@ public final class Cpu extends CpuExec {
      * A flat 64-bit entry state for ELF64 kernels and test rigs: CR0 = PE|ET|PG, CR4 = PAE,
      * EFER = LME|LMA|NXE, CR3 = {@code cr3} (page tables the caller built), CS = 64-bit code
      * at CPL {@code cpl} (0 or 3), data segments flat, EFLAGS = 2, at {@code rip}.
-     * Selectors: CPL 0 uses CS 0x08 and data 0x10; CPL 3 uses CS 0x1b and data 0x23.
+     * Selectors: CPL 0 uses CS 0x08 and data 0x10; CPL 3 uses CS 0x2b and data 0x23 (the SYSRET layout with STAR[63:48] = 0x18).
      */
     public void enterFlatLongMode(long rip, long cr3, int cpl) {
         if (cpl != 0 && cpl != 3) {
@@ -405,13 +421,14 @@ public final class Cpu extends CpuExec {
         this.cr3 = cr3;
         loadFlags(2);
         int dplBits = cpl << 5;
-        setSeg(CS, cpl == 0 ? 0x08 : 0x1b, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
+        setSeg(CS, cpl == 0 ? 0x08 : 0x2b, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
         for (int s : new int[] {ES, SS, DS, FS, GS}) {
             setSeg(s, cpl == 0 ? 0x10 : 0x23, 0, 0xffffffffL, FLAT_DATA | dplBits | 1);
         }
         this.rip = rip;
         halted = false;
         waitForSipi = false;
+        shutdown = false;
         updateMode();
         flushTlb(false);
     }
@@ -462,8 +479,10 @@ public final class Cpu extends CpuExec {
         return rip;
     }
 
+    /** Sets RIP; a halted CPU becomes runnable again (the host redirected it). */
     public void setRip(long rip) {
         this.rip = rip;
+        halted = false;
     }
 
     /** True for MSRs that are CPU architectural state (EFER, FS/GS bases, SYSCALL/SYSENTER, PAT). */

@@ -763,7 +763,7 @@ abstract class CpuExec extends CpuSystem {
         adjustSp(-d.imm);
         // Probe the new stack top so a fault happens here, as on hardware.
         readLin(linear(SS, regs[RSP] & stackMask(), 1, true), 1);
-        setReg(size == 2 ? 2 : stackSize == 2 ? 2 : stackSize, RBP, frame);
+        setReg(size, RBP, frame);
     }
 
     private void cmpxchg(Insn d) {
@@ -1520,7 +1520,8 @@ abstract class CpuExec extends CpuSystem {
                             ok &= longMode() ? type == 2 || type == 9 || type == 11 || type == 12
                                     : type != 0 && type != 8 && type != 10 && type != 13;
                         }
-                        result = (dsc >>> 32) & 0x00f0ff00L;
+                        // Bits 19:16 are undefined in the SDM; Intel hosts return the limit bits.
+                        result = (dsc >>> 32) & 0x00ffff00L;
                         break;
                     case LSL:
                         if ((attr & A_S) == 0) {

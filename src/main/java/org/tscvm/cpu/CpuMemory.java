@@ -291,7 +291,17 @@ abstract class CpuMemory extends CpuState {
     final boolean atomicCas(int p, int size, long expected, long value) {
         switch (size) {
             case 1: return I8.compareAndSet(ram, p, (byte) expected, (byte) value);
-            case 2: return I16.compareAndSet(ram, p, (short) expected, (short) value);
+            case 2: {
+                // Byte-array views offer no 16-bit CAS: swap the aligned 32-bit word holding it.
+                int word = p & ~3;
+                int shift = (p & 2) * 8;
+                int cur = (int) I32.getVolatile(ram, word);
+                if (((cur >>> shift) & 0xffff) != (expected & 0xffff)) {
+                    return false;
+                }
+                int next = (cur & ~(0xffff << shift)) | ((int) (value & 0xffff) << shift);
+                return I32.compareAndSet(ram, word, cur, next);
+            }
             case 4: return I32.compareAndSet(ram, p, (int) expected, (int) value);
             default: return I64.compareAndSet(ram, p, expected, value);
         }

@@ -645,18 +645,16 @@ abstract class CpuSystem extends CpuMemory {
             throw fault(CpuFault.NP, sel & 0xfffc);
         }
         int oldCpl = cpl;
-        if (rpl == cpl && !(mode64 && opSize == 8) && !(mode64 && rpl == cpl && opSize != 8 && false)) {
-            if (!mode64) {
-                long target = ip & mask(opSize);
-                if (target > descLimit(d) && !(longMode() && (attr & A_L) != 0)) {
-                    throw gp(0);
-                }
-                adjustSp(3L * opSize);
-                loadCs(sel, d, rpl);
-                rip = target;
-                writeFlagsChecked(fl, opSize, oldCpl, true);
-                return;
+        if (rpl == cpl && !mode64) {
+            long target = ip & mask(opSize);
+            if (target > descLimit(d) && !(longMode() && (attr & A_L) != 0)) {
+                throw gp(0);
             }
+            adjustSp(3L * opSize);
+            loadCs(sel, d, rpl);
+            rip = target;
+            writeFlagsChecked(fl, opSize, oldCpl, true);
+            return;
         }
         // Outer level, or any IRET in 64-bit mode: SS:RSP come off the stack too.
         long newSp = readStack(3L * opSize, opSize);

@@ -57,7 +57,9 @@ final class Decoder {
             return;
         }
         d.len = pos;
-        if (d.lock && !(d.op.lockable && d.mem)) {
+        boolean readOnlyForm = ((d.op == ALU_EG || d.op == ALU_EI) && d.sub == 7)
+                || ((d.op == BT_EG || d.op == BT_EI) && d.sub == 0);
+        if (d.lock && (!(d.op.lockable && d.mem) || readOnlyForm)) {
             ud(d, true);
         }
     }

@@ -1,0 +1,105 @@
+package org.tscvm.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.tscvm.memory.GuestMemory;
+
+/**
+ * Seeded random instruction bytes in random modes and privilege levels: nothing the guest does
+ * may throw out of {@link Cpu#run}, no interpreter bug may be hit (the "internal" #UD count),
+ * and the CPU must run ordinary code correctly afterwards. Set -Dtscvm.fuzz.seed and
+ * -Dtscvm.fuzz.rounds to reproduce or lengthen a run.
+ */
+class CpuRobustnessTest {
+    private static final long SEED = Long.getLong("tscvm.fuzz.seed", 0x7c5f_2026L);
+    private static final int ROUNDS = Integer.getInteger("tscvm.fuzz.rounds", 3000);
+
+    @Test
+    void randomInstructionBytesInRandomModesNeverEscapeRunAndLeaveTheCpuUsable() {
+        GuestMemory memory = new GuestMemory(4L << 20);
+        for (int round = 0; round < ROUNDS; round++) {
+            long seed = SEED + round;
+            Random rnd = new Random(seed);
+            CpuRig rig = new CpuRig(memory);
+            memory.fill(0, memory.size(), (byte) 0);
+            rig.longMode();
+            int mode = rnd.nextInt(5);
+            byte[] code = new byte[256];
+            rnd.nextBytes(code);
+            // Bias towards opcodes with a bigger decode space: 0F, prefixes, ModRM-heavy forms.
+            for (int i = 0; i < code.length; i += 1 + rnd.nextInt(6)) {
+                int pick = rnd.nextInt(8);
+                if (pick == 0) {
+                    code[i] = 0x0f;
+                } else if (pick == 1) {
+                    code[i] = (byte) (0x40 + rnd.nextInt(16));
+                } else if (pick == 2) {
+                    code[i] = (byte) new int[] {0x66, 0x67, 0xf2, 0xf3, 0xf0, 0x64, 0x65, 0x2e}[rnd.nextInt(8)];
+                }
+            }
+            Cpu cpu = rig.cpu;
+            try {
+                switch (mode) {
+                    case 0: // 64-bit, CPL 0
+                        rig.load(CpuRig.CODE, code);
+                        cpu.setRip(CpuRig.CODE);
+                        break;
+                    case 1: // 64-bit, CPL 3 on the same tables
+                        rig.load(CpuRig.CODE, code);
+                        cpu.enterFlatLongMode(CpuRig.CODE, 0x1000, 3);
+                        break;
+                    case 2: // 32-bit protected mode, paging off
+                        rig.load(CpuRig.CODE, code);
+                        cpu.enterFlatProtectedMode((int) CpuRig.CODE);
+                        break;
+                    case 3: // real mode after INIT/SIPI at 0x1000
+                        rig.load(0x1000, code);
+                        cpu.init();
+                        cpu.startup(0x01);
+                        break;
+                    default: // 64-bit with random register contents pointing anywhere
+                        rig.load(CpuRig.CODE, code);
+                        cpu.setRip(CpuRig.CODE);
+                        break;
+                }
+                for (int r = 0; r < 16; r++) {
+                    if (r != Cpu.RSP || mode == 4) {
+                        cpu.setGpr(r, mode == 4 ? rnd.nextLong() : rnd.nextInt(1 << 20));
+                    }
+                }
+                if (rnd.nextBoolean()) {
+                    rig.bus.raise(0x20 + rnd.nextInt(200));
+                }
+                for (int slice = 0; slice < 4; slice++) {
+                    RunStop stop = cpu.run(500);
+                    if (stop == RunStop.HALTED) {
+                        cpu.notifyInterrupt();
+                    }
+                    cpu.describe();
+                }
+            } catch (RuntimeException e) {
+                fail("seed " + seed + " (mode " + mode + "): " + e + " at " + cpu.describe(), e);
+            }
+            assertThat(cpu.unimplementedOpcodes().keySet()).as("seed %d: interpreter bugs", seed)
+                    .noneMatch(k -> k.startsWith("internal"));
+            if (round % 100 == 0) {
+                checkUsable(rig, seed);
+            }
+        }
+    }
+
+    private static void checkUsable(CpuRig rig, long seed) {
+        CpuRig fresh = new CpuRig(rig.memory);
+        fresh.memory.fill(0, fresh.memory.size(), (byte) 0);
+        fresh.longMode();
+        // mov $5,%eax; add %eax,%eax; hlt  -- on the CPU that just ran random bytes
+        rig.load(CpuRig.CODE, CpuRig.hex("b8 05 00 00 00 01 c0 f4"));
+        rig.cpu.enterFlatLongMode(CpuRig.CODE, 0x1000, 0);
+        rig.cpu.setGpr(Cpu.RSP, CpuRig.STACK_TOP);
+        assertThat(rig.cpu.run(100)).as("seed %d: %s", seed, rig.cpu.describe()).isIn(RunStop.HALTED);
+        assertThat(rig.cpu.getGpr(Cpu.RAX)).isEqualTo(10);
+    }
+}

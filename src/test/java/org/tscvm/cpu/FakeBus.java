@@ -1,0 +1,96 @@
+package org.tscvm.cpu;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/** A platform for CPU unit tests: records I/O and MMIO, queues interrupts, routes CPU-owned MSRs. */
+final class FakeBus implements CpuBus {
+    Cpu cpu;
+    final List<String> log = new ArrayList<>();
+    final ArrayDeque<Integer> pendingVectors = new ArrayDeque<>();
+    int inValue = 0xab;
+    long mmioValue = 0x1122334455667788L;
+    long tsc = 1000;
+    /** OUT to this port asks the CPU to stop, like an exit port. */
+    static final int STOP_PORT = 0xf4;
+
+    @Override
+    public long mmioRead(long paddr, int size) {
+        log.add(String.format("mmio read %x/%d", paddr, size));
+        return size == 8 ? mmioValue : mmioValue & ((1L << (size * 8)) - 1);
+    }
+
+    @Override
+    public void mmioWrite(long paddr, int size, long value) {
+        log.add(String.format("mmio write %x/%d=%x", paddr, size, value));
+    }
+
+    @Override
+    public int ioIn(int port, int size) {
+        log.add(String.format("in %x/%d", port, size));
+        return inValue;
+    }
+
+    @Override
+    public void ioOut(int port, int size, int value) {
+        log.add(String.format("out %x/%d=%x", port, size, value));
+        if (port == STOP_PORT) {
+            cpu.requestStop();
+        }
+    }
+
+    @Override
+    public long rdmsr(int index) {
+        if (cpu.ownsMsr(index)) {
+            return cpu.readMsr(index);
+        }
+        if (index == Msr.IA32_TSC) {
+            return tsc;
+        }
+        throw CpuFault.gp0();
+    }
+
+    @Override
+    public void wrmsr(int index, long value) {
+        if (cpu.ownsMsr(index)) {
+            cpu.writeMsr(index, value);
+            return;
+        }
+        throw CpuFault.gp0();
+    }
+
+    @Override
+    public void cpuid(int leaf, int subleaf, int[] out) {
+        out[0] = leaf + 1;
+        out[1] = subleaf + 2;
+        out[2] = 0x1234;
+        out[3] = 0x5678;
+    }
+
+    @Override
+    public long rdtsc() {
+        tsc += 1000;
+        return tsc;
+    }
+
+    @Override
+    public int tscAux() {
+        return 7;
+    }
+
+    @Override
+    public synchronized int pendingInterrupt() {
+        return pendingVectors.isEmpty() ? -1 : pendingVectors.peek();
+    }
+
+    @Override
+    public synchronized int acknowledgeInterrupt() {
+        return pendingVectors.poll();
+    }
+
+    synchronized void raise(int vector) {
+        pendingVectors.add(vector);
+        cpu.notifyInterrupt();
+    }
+}
