@@ -17,9 +17,10 @@ public final class BootFileException extends TscvmException {
         try {
             return Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
-            throw new BootFileException(what + " file " + file + " does not exist", e);
+            // QEMU's wording ("could not open kernel"), which kvm-unit-tests' runner looks for.
+            throw new BootFileException("could not open " + what + " file " + file + ": no such file", e);
         } catch (IOException | OutOfMemoryError e) {
-            throw new BootFileException("cannot read " + what + " file " + file + ": " + e.getMessage(), e);
+            throw new BootFileException("could not load " + what + " file " + file + ": " + e, e);
         }
     }
 }
