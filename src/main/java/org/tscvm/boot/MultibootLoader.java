@@ -11,7 +11,8 @@ import org.tscvm.memory.GuestMemory;
  * Multiboot-1 loader (platform.md section 1): finds the header in the first 8 KiB, loads an
  * ELF32 or ELF64 image by its program headers (zeroing bss) or an a.out-kludge image by the
  * header's addresses, places modules above the image and builds the multiboot information
- * structure (MBI) at 0x9500, as QEMU does.
+ * structure (MBI) at 0x9500, as QEMU does for kernels linked high; an image that covers 0x9500
+ * (a kernel linked at 0x8000) gets its MBI on the first free page above the image and modules.
  *
  * <pre>{@code
  * EntryPoint entry = MultibootLoader.load(memory, kernelBytes, "x86/tsc.flat", "-v",
@@ -127,8 +128,8 @@ public final class MultibootLoader {
             next = align(end, PAGE);
             imageEnd = Math.max(imageEnd, end);
         }
-        writeMbi(memory, regions, kernelName, append, modules, moduleStarts);
-        return new EntryPoint((int) entry, MBI_ADDRESS, imageEnd);
+        long mbi = writeMbi(memory, regions, kernelName, append, modules, moduleStarts);
+        return new EntryPoint((int) entry, (int) mbi, imageEnd);
     }
 
     static int findHeader(byte[] image) {
@@ -291,11 +292,21 @@ public final class MultibootLoader {
         regions.add(region);
     }
 
+    private static boolean overlapsAny(List<Region> regions, long start, long end) {
+        for (Region r : regions) {
+            if (start < r.end() && r.start() < end) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static long align(long value, long alignment) {
         return (value + alignment - 1) & -alignment;
     }
 
-    private static void writeMbi(GuestMemory memory, List<Region> regions, String kernelName, String append,
+    /** Writes the MBI and everything it points to; returns the MBI's address. */
+    private static long writeMbi(GuestMemory memory, List<Region> regions, String kernelName, String append,
                                  List<Module> modules, long[] moduleStarts) {
         long ram = memory.size();
         // Everything the MBI points to follows it: command line, loader name, module list and
@@ -316,17 +327,26 @@ public final class MultibootLoader {
             {BIOS_AREA_START, HIGH_RAM_START - BIOS_AREA_START, E820_RESERVED},
             {HIGH_RAM_START, ram - HIGH_RAM_START, E820_RAM},
         };
-        long modsAddr = MBI_ADDRESS + MBI_SIZE;
+        long size = MBI_SIZE + 16L * modules.size() + 24L * mmap.length + stringBytes;
+        long base = MBI_ADDRESS;
+        if (base + size > LOW_RAM_END || overlapsAny(regions, base, base + size)) {
+            long top = 0;
+            for (Region r : regions) {
+                top = Math.max(top, r.end());
+            }
+            base = align(top, PAGE);
+            if (!memory.isRam(base, size) || base + size > 0xffffffffL) {
+                throw new KernelImageException(String.format(
+                        "no room for the multiboot information (%d bytes): 0x%x is taken and RAM ends above the image",
+                        size, MBI_ADDRESS));
+            }
+        }
+        long modsAddr = base + MBI_SIZE;
         long mmapAddr = modsAddr + 16L * modules.size();
         long stringsAddr = mmapAddr + 24L * mmap.length;
         long end = stringsAddr + stringBytes;
-        if (end > LOW_RAM_END) {
-            throw new KernelImageException(String.format(
-                    "the multiboot information (command line of %d bytes, %d modules) does not fit below 0x%x",
-                    cmd.length, modules.size(), LOW_RAM_END));
-        }
-        addRegion(regions, new Region("the multiboot information", MBI_ADDRESS, end));
-        memory.fill(MBI_ADDRESS, end - MBI_ADDRESS, (byte) 0);
+        addRegion(regions, new Region("the multiboot information", base, end));
+        memory.fill(base, end - base, (byte) 0);
 
         long s = stringsAddr;
         long cmdAddr = s;
@@ -352,15 +372,16 @@ public final class MultibootLoader {
             memory.write32(e + 20, (int) mmap[i][2]);
         }
         int flags = MBI_FLAG_MEM | MBI_FLAG_CMDLINE | MBI_FLAG_MODS | MBI_FLAG_MMAP | MBI_FLAG_LOADER_NAME;
-        memory.write32(MBI_ADDRESS + MBI_FLAGS, flags);
-        memory.write32(MBI_ADDRESS + MBI_MEM_LOWER, (int) (LOW_RAM_END >> 10));
-        memory.write32(MBI_ADDRESS + MBI_MEM_UPPER, (int) ((ram - HIGH_RAM_START) >> 10));
-        memory.write32(MBI_ADDRESS + MBI_CMDLINE, (int) cmdAddr);
-        memory.write32(MBI_ADDRESS + MBI_MODS_COUNT, modules.size());
-        memory.write32(MBI_ADDRESS + MBI_MODS_ADDR, (int) modsAddr);
-        memory.write32(MBI_ADDRESS + MBI_MMAP_LENGTH, 24 * mmap.length);
-        memory.write32(MBI_ADDRESS + MBI_MMAP_ADDR, (int) mmapAddr);
-        memory.write32(MBI_ADDRESS + MBI_LOADER_NAME, (int) nameAddr);
+        memory.write32(base + MBI_FLAGS, flags);
+        memory.write32(base + MBI_MEM_LOWER, (int) (LOW_RAM_END >> 10));
+        memory.write32(base + MBI_MEM_UPPER, (int) ((ram - HIGH_RAM_START) >> 10));
+        memory.write32(base + MBI_CMDLINE, (int) cmdAddr);
+        memory.write32(base + MBI_MODS_COUNT, modules.size());
+        memory.write32(base + MBI_MODS_ADDR, (int) modsAddr);
+        memory.write32(base + MBI_MMAP_LENGTH, 24 * mmap.length);
+        memory.write32(base + MBI_MMAP_ADDR, (int) mmapAddr);
+        memory.write32(base + MBI_LOADER_NAME, (int) nameAddr);
+        return base;
     }
 
     private static byte[] cstring(String s) {

@@ -26,6 +26,7 @@ public final class QemuMain {
     static final String HARMLESS = String.join("\n",
             "  -nodefaults, -no-reboot, -enable-kvm, -display none, -vnc none, -nographic,",
             "  -monitor none, -name NAME, -machine accel=tcg|kvm, -machine pc, -accel tcg|kvm,",
+            "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
             "  -global kvm-pit.lost_tick_policy=discard (tscvm's PIT discards lost ticks anyway),",
             "  -device pci-testdev (tscvm has no PCI bus; a warning is printed)");
 
@@ -204,7 +205,10 @@ public final class QemuMain {
 
     private static void machine(String spec) {
         for (String part : spec.split(",")) {
-            if (part.equals("pc") || part.equals("type=pc") || part.startsWith("accel=")) {
+            // The irqchip split and the PIT/HPET/vmport switches change nothing tscvm models.
+            if (part.equals("pc") || part.equals("type=pc") || part.startsWith("accel=")
+                    || part.startsWith("kernel_irqchip=") || part.startsWith("kernel-irqchip=")
+                    || part.startsWith("pit=") || part.startsWith("hpet=") || part.startsWith("vmport=")) {
                 if (part.startsWith("accel=")) {
                     accel(part.substring(6));
                 }

@@ -536,7 +536,13 @@ public final class LocalApic implements LocalInterruptController {
                 // The xAPIC ID is writable (KVM allows it); x2APIC's is read-only and never gets here.
                 id = v >>> 24;
             }
-            case REG_TPR -> tpr = v & 0xff;
+            case REG_TPR -> {
+                tpr = v & 0xff;
+                // Lowering the priority may unblock a pending interrupt: the CPU must look again.
+                if (irrNonEmpty) {
+                    host.interruptPending();
+                }
+            }
             case REG_EOI -> eoi();
             case REG_LDR -> ldr = v & 0xff00_0000;
             case REG_DFR -> dfr = v | 0x0fff_ffff;
@@ -565,6 +571,9 @@ public final class LocalApic implements LocalInterruptController {
 
     private void writeSvr(int v) {
         svr = v & 0x3ff;
+        if (irrNonEmpty) {
+            host.interruptPending();
+        }
         if (!softwareEnabled()) {
             // Software disable masks every LVT entry (SDM 10.4.7.2).
             for (int i = 0; i < LVT_COUNT; i++) {

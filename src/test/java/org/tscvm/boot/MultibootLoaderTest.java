@@ -172,11 +172,20 @@ class MultibootLoaderTest {
     }
 
     @Test
-    void aSegmentOnTheMbiIsRefused() {
-        byte[] elf = TestImages.elf(false, 0x9000, List.of(new Segment(0x9000, TestImages.bytes(0x10, 1), 0x1000)));
-        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "k", "", List.of()))
-                .isInstanceOf(KernelImageException.class)
-                .hasMessageContaining("multiboot information").hasMessageContaining("segment 0");
+    void anImageCoveringTheUsualMbiAddressGetsItsMbiAboveTheImage() {
+        // kvm-unit-tests' realmode.flat is linked at 0x8000 and runs past 0x9500.
+        byte[] elf = TestImages.elf(false, 0x8000, List.of(new Segment(0x8000, TestImages.bytes(0x10, 1), 0x2800)));
+        EntryPoint entry = MultibootLoader.load(memory, elf, "realmode", "x", List.of());
+        assertThat(entry.mbiAddress()).isEqualTo(0xb000);
+        assertThat(memory.read32(entry.mbiAddress())).isEqualTo(0x24d);
+        assertThat(cstringAt(memory.read32(entry.mbiAddress() + 16))).isEqualTo("realmode x");
+        assertThat(memory.read8(0x9500)).isZero(); // the image's own bss, untouched by the MBI
+    }
+
+    @Test
+    void aHighKernelKeepsItsMbiAt0x9500() {
+        byte[] elf = TestImages.elf(false, 4 * MIB, List.of(new Segment(4 * MIB, TestImages.bytes(0x10, 1), 0x10)));
+        assertThat(MultibootLoader.load(memory, elf, "k", "", List.of()).mbiAddress()).isEqualTo(0x9500);
     }
 
     @Test

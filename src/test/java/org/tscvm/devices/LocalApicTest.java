@@ -164,8 +164,13 @@ class LocalApicTest {
         assertThat(apic.pendingInterrupt()).isEqualTo(-1);
         write(LocalApic.REG_ICR_LOW, (LocalApic.SHORTHAND_SELF << 18) | 0x61);
         assertThat(apic.pendingInterrupt()).isEqualTo(0x61);
-        write(LocalApic.REG_TPR, 0);
         assertThat(apic.acknowledgeInterrupt()).isEqualTo(0x61);
+        // Lowering the TPR unblocks 0x55: the vCPU is woken to look again (eventinj's TPR test).
+        int kicksBefore = cpu0.kicks;
+        write(LocalApic.REG_TPR, 0);
+        assertThat(cpu0.kicks).isGreaterThan(kicksBefore);
+        write(LocalApic.REG_EOI, 0);
+        assertThat(apic.pendingInterrupt()).isEqualTo(0x55);
     }
 
     @Test
