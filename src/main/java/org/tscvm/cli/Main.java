@@ -196,8 +196,10 @@ public final class Main implements Callable<Integer> {
                 if (kernel == null) {
                     byte[] demo = demoKernel();
                     if (demo == null) {
-                        parent.err.println("tscvm: no -kernel given and this build has no bundled demo kernel");
-                        return ExitStatus.USAGE;
+                        parent.out.println("(no -kernel, and this build has no bundled demo kernel: "
+                                + "showing the API demo instead)");
+                        ApiDemo.run(parent.out);
+                        return 0;
                     }
                     b.kernel("demo.elf", demo);
                 } else {

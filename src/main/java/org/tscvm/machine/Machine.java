@@ -111,15 +111,12 @@ public final class Machine {
             modules.add(new MultibootLoader.Module(initrd.toString(), BootFileException.read(initrd, "initrd")));
         }
         this.serialOut = openSerial(config.serial());
-        this.vm = Vm.create(VmConfig.builder()
-                .ramBytes(config.ramBytes())
-                .clockKind(config.clock())
-                .hostKhz(config.hostKhz())
-                .hostTscAdjust(config.hostTscAdjust())
-                .defaultTscKhz(config.tscKhz())
-                .msrPolicy(config.msrPolicy())
-                .cpuid(cpuid)
-                .build());
+        try {
+            this.vm = createVm(config, cpuid);
+        } catch (RuntimeException e) {
+            closeSerial();
+            throw e;
+        }
         this.clock = vm.clock();
         DeviceClock deviceClock = () -> clock.nanosAt(clock.now());
 
@@ -145,7 +142,12 @@ public final class Machine {
         bsp = runners.get(0).vcpu;
         runners.get(0).apic.setExtIntSource(pic);
 
-        entry = loadKernel(kernelImage, modules);
+        try {
+            entry = loadKernel(kernelImage, modules);
+        } catch (RuntimeException e) {
+            closeSerial();
+            throw e;
+        }
         Cpu cpu = bsp.cpu();
         cpu.enterFlatProtectedMode(entry.eip());
         cpu.setGpr(Cpu.RAX, EntryPoint.MULTIBOOT_BOOTLOADER_MAGIC);
@@ -154,6 +156,18 @@ public final class Machine {
             // Application processors wait for INIT and STARTUP (platform.md section 5).
             runners.get(i).cpu.init();
         }
+    }
+
+    private static Vm createVm(MachineConfig config, CpuidModel cpuid) {
+        return Vm.create(VmConfig.builder()
+                .ramBytes(config.ramBytes())
+                .clockKind(config.clock())
+                .hostKhz(config.hostKhz())
+                .hostTscAdjust(config.hostTscAdjust())
+                .defaultTscKhz(config.tscKhz())
+                .msrPolicy(config.msrPolicy())
+                .cpuid(cpuid)
+                .build());
     }
 
     private void mapDevices() {
