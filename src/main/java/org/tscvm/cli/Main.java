@@ -250,7 +250,8 @@ public final class Main implements Callable<Integer> {
                 out.println("[host] but a guest's RDMSR 0x3b shows only the guest's own adjust.");
                 int status = Launcher.boot(config, parent.err, machine -> hostSide(machine, out));
                 out.printf("[host] the demo kernel exited with status %d (1 = every check passed)%n", status);
-                return status;
+                // The demo succeeded when every check passed; the shell sees the usual 0 then.
+                return status == 1 ? 0 : status;
             } catch (RuntimeException e) {
                 return Launcher.reportError(e, parent.err);
             }
