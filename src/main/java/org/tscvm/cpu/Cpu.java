@@ -86,7 +86,7 @@ public final class Cpu extends CpuExec {
             // A halted CPU asks the platform once per run whether something woke it.
             EVENTS.getAndBitwiseOr(this, EV_INTERRUPT);
         }
-        long budgetEnd = retired + maxInstructions;
+        long budgetEnd = maxInstructions > Long.MAX_VALUE - retired ? Long.MAX_VALUE : retired + maxInstructions;
         // Deliveries retire nothing; counting them against the budget bounds a guest that
         // faults forever (a real-mode handler that faults again, for example).
         long deliveries = 0;
@@ -119,10 +119,18 @@ public final class Cpu extends CpuExec {
                         return RunStop.BUDGET_EXHAUSTED;
                     }
                     long limit = budgetEnd;
-                    if (retired < interruptShadowUntil && (events & EV_INTERRUPT) != 0) {
+                    boolean stepping = (flags & TF) != 0;
+                    if (stepping || (retired < interruptShadowUntil && (events & EV_INTERRUPT) != 0)) {
                         limit = Math.min(limit, retired + 1);
                     }
+                    long before = retired;
                     executeBlock(limit);
+                    if (stepping && retired != before && (flags & TF) != 0) {
+                        singleStepTrap();
+                        if (shutdown) {
+                            return RunStop.TRIPLE_FAULT;
+                        }
+                    }
                 }
             } catch (CpuFault f) {
                 int vector = f.vector();
@@ -150,6 +158,26 @@ public final class Cpu extends CpuExec {
             shutdown = true;
         }
     }
+
+    /**
+     * The #DB trap after an instruction that started with RFLAGS.TF set (DR6.BS). Instructions
+     * that clear TF themselves (INT n, POPF, IRET) get no trap here: a simplification.
+     */
+    private void singleStepTrap() {
+        dr[6] |= DR6_BS;
+        prevRip = rip;
+        lastVector = CpuFault.DB;
+        lastErrorCode = -1;
+        try {
+            interrupt(CpuFault.DB, -1, false, true, rip);
+        } catch (CpuFault f) {
+            int v = f.vector();
+            int e = f.errorCode();
+            deliverException(v, e);
+        }
+    }
+
+    private static final long DR6_BS = 1L << 14;
 
     private void takeExternalInterrupt() {
         EVENTS.getAndBitwiseAnd(this, ~EV_INTERRUPT);
@@ -206,14 +234,14 @@ public final class Cpu extends CpuExec {
         Insn[] insns = blockInsns[slot];
         int n = blockCount[slot];
         long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
-        codeWritten = false;
+        endBlock = false;
         for (int i = 0; i < n; i++) {
             Insn d = insns[i];
             prevRip = rip;
             rip = (rip + d.len) & ripMask;
             execute(d);
             retired++;
-            if (codeWritten || retired >= limit) {
+            if (endBlock || retired >= limit) {
                 break;
             }
         }

@@ -243,7 +243,7 @@ abstract class CpuExec extends CpuSystem {
             case STD: flags |= DF; break;
             case LAHF: setReg(1, 16 + RAX, (rflags() & 0xd5) | 2); break;
             case SAHF: setArith((rflags() & ~0xd5L) | ((regs[RAX] >>> 8) & 0xd5)); break;
-            default: throw new IllegalStateException(d.op.name());
+            default: throw new IllegalStateException("no handler for " + d.op.text);
         }
     }
 
@@ -389,7 +389,8 @@ abstract class CpuExec extends CpuSystem {
         int bits = size * 8;
         count &= size == 8 ? 63 : 31;
         if (count == 0) {
-            readE(d, size);
+            // Flags stay; a 32-bit register destination is still written (zero-extended).
+            writeE(d, size, readE(d, size));
             return;
         }
         long m = mask(size), sb = signBit(size);
@@ -488,7 +489,7 @@ abstract class CpuExec extends CpuSystem {
         int bits = size * 8;
         count &= size == 8 ? 63 : 31;
         if (count == 0) {
-            readE(d, size);
+            writeE(d, size, readE(d, size));
             return;
         }
         long m = mask(size), sb = signBit(size);
@@ -735,7 +736,7 @@ abstract class CpuExec extends CpuSystem {
             }
             case NOP: case PAUSE: break;
             case FENCE: java.lang.invoke.VarHandle.fullFence(); break;
-            default: throw new IllegalStateException(d.op.name());
+            default: throw new IllegalStateException("no handler for " + d.op.text);
         }
     }
 
@@ -774,10 +775,10 @@ abstract class CpuExec extends CpuSystem {
             int idx = size == 1 ? d.rmB : d.rm;
             long dst = getReg(size, idx);
             alu(7, size, acc, dst, false);
+            // On failure the register destination is not written (Intel hosts keep its upper half).
             if (dst == acc) {
                 setReg(size, idx, src);
             } else {
-                setReg(size, idx, dst);
                 setReg(size, RAX, dst);
             }
             return;
@@ -958,7 +959,7 @@ abstract class CpuExec extends CpuSystem {
                 }
                 halted = true;
                 break;
-            default: throw new IllegalStateException(d.op.name());
+            default: throw new IllegalStateException("no handler for " + d.op.text);
         }
     }
 
@@ -1248,7 +1249,12 @@ abstract class CpuExec extends CpuSystem {
                     case 2: v = cr2; break;
                     case 3: v = cr3; break;
                     case 4: v = cr4; break;
-                    case 8: v = cr8; break;
+                    case 8:
+                        if (!mode64) {
+                            throw ud();
+                        }
+                        v = cr8;
+                        break;
                     default: throw ud();
                 }
                 setReg(size, d.rm, v);
@@ -1310,6 +1316,22 @@ abstract class CpuExec extends CpuSystem {
                 }
                 break;
             }
+            case RDFSBASE: {
+                if ((cr4 & CR4_FSGSBASE) == 0) {
+                    throw ud();
+                }
+                int seg = (d.sub & 1) == 0 ? FS : GS;
+                if (d.sub < 2) {
+                    setReg(size, d.rm, segBase[seg]);
+                } else {
+                    long v = size == 8 ? regs[d.rm] : regs[d.rm] & 0xffffffffL;
+                    if (!canonical(v)) {
+                        throw gp(0);
+                    }
+                    segBase[seg] = v;
+                }
+                break;
+            }
             case CLAC: case STAC:
                 if ((cr4 & CR4_SMAP) == 0) {
                     throw ud();
@@ -1352,7 +1374,7 @@ abstract class CpuExec extends CpuSystem {
                 }
                 throw ud();
             case TOO_LONG: throw gp(0);
-            default: throw new IllegalStateException(d.op.name());
+            default: throw new IllegalStateException("no handler for " + d.op.text);
         }
     }
 
@@ -1388,6 +1410,9 @@ abstract class CpuExec extends CpuSystem {
     }
 
     private void movToCr(int n, long v) {
+        if (n == 8 && !mode64) {
+            throw ud(); // CR8 exists only in 64-bit mode
+        }
         requireCpl0();
         switch (n) {
             case 0: writeCr0(v); break;

@@ -37,8 +37,11 @@ abstract class CpuMemory extends CpuState {
     final byte[] codeMarks;
     /** 1 at CPL 3: the TLB tag bit of ordinary data and fetch accesses. */
     long userBit;
-    /** Set when a store hit a page holding decoded code; the run loop leaves the block. */
-    boolean codeWritten;
+    /**
+     * Set when a store hit a page holding decoded code, or an access went to MMIO (a device may
+     * have asked the CPU to stop): the run loop leaves the block after this instruction.
+     */
+    boolean endBlock;
 
     final CpuFault fault = new CpuFault(0, 0);
     /** The last exception raised, for {@code describe()}. */
@@ -210,7 +213,7 @@ abstract class CpuMemory extends CpuState {
 
     final void codeStore(long paddr) {
         memory.invalidateCode(paddr);
-        codeWritten = true;
+        endBlock = true;
     }
 
     private long readSlow(long lin, int size, boolean user) {
@@ -254,6 +257,7 @@ abstract class CpuMemory extends CpuState {
                 default: return (long) I64.get(ram, p);
             }
         }
+        endBlock = true;
         return bus.mmioRead(paddr, size);
     }
 
@@ -272,6 +276,7 @@ abstract class CpuMemory extends CpuState {
             }
             return;
         }
+        endBlock = true;
         bus.mmioWrite(paddr, size, v);
     }
 

@@ -240,12 +240,16 @@ abstract class CpuState {
     }
 
     final boolean cf() {
+        long m;
         switch (lfOp) {
             case LF_NONE: return (flags & CF) != 0;
             case LF_LOGIC: return false;
             case LF_INC:
             case LF_DEC: return lfSavedCf;
-            default: return (lazyArith() & CF) != 0;
+            case LF_ADD: m = mask(lfSize); return Long.compareUnsigned(lfRes & m, lfDst & m) < 0;
+            case LF_ADC: m = mask(lfSize); return Long.compareUnsigned(lfRes & m, lfDst & m) <= 0;
+            case LF_SUB: m = mask(lfSize); return Long.compareUnsigned(lfDst & m, lfSrc & m) < 0;
+            default: m = mask(lfSize); return Long.compareUnsigned(lfDst & m, lfSrc & m) <= 0;
         }
     }
 
@@ -265,6 +269,38 @@ abstract class CpuState {
 
     /** Evaluates condition code {@code cc} (the low nibble of Jcc/SETcc/CMOVcc). */
     final boolean cond(int cc) {
+        boolean r;
+        if (lfOp == LF_SUB) {
+            // After CMP/SUB the conditions compare the operands directly (no flag assembly).
+            int size = lfSize;
+            long m = mask(size);
+            switch (cc >> 1) {
+                case 1: r = Long.compareUnsigned(lfDst & m, lfSrc & m) < 0; break;
+                case 2: r = ((lfDst ^ lfSrc) & m) == 0; break;
+                case 3: r = Long.compareUnsigned(lfDst & m, lfSrc & m) <= 0; break;
+                case 4: r = (lfRes & signBit(size)) != 0; break;
+                case 6: r = sext(lfDst, size) < sext(lfSrc, size); break;
+                case 7: r = sext(lfDst, size) <= sext(lfSrc, size); break;
+                default: return condSlow(cc);
+            }
+            return r ^ ((cc & 1) != 0);
+        }
+        if (lfOp == LF_LOGIC) {
+            long res = lfRes & mask(lfSize);
+            boolean sign = (res & signBit(lfSize)) != 0;
+            switch (cc >> 1) {
+                case 0: case 1: r = false; break;
+                case 2: case 3: r = res == 0; break;
+                case 4: case 6: r = sign; break;
+                case 7: r = res == 0 || sign; break;
+                default: return condSlow(cc);
+            }
+            return r ^ ((cc & 1) != 0);
+        }
+        return condSlow(cc);
+    }
+
+    private boolean condSlow(int cc) {
         boolean r;
         switch (cc >> 1) {
             case 0: r = (rflags() & OF) != 0; break;

@@ -13,6 +13,8 @@ abstract class CpuSystem extends CpuMemory {
     static final int T_TSS16_AVAIL = 1, T_LDT = 2, T_TSS16_BUSY = 3, T_CALL16 = 4, T_TASK = 5, T_INT16 = 6,
             T_TRAP16 = 7, T_TSS_AVAIL = 9, T_TSS_BUSY = 11, T_CALL = 12, T_INT = 14, T_TRAP = 15;
 
+    static final int[] DATA_SEGMENTS = {ES, DS, FS, GS};
+
     /** Set by a fault during #DF delivery; the run loop reports TRIPLE_FAULT. */
     boolean shutdown;
 
@@ -155,7 +157,7 @@ abstract class CpuSystem extends CpuMemory {
 
     /** After a return to an outer level: data segments the new CPL may not use become null. */
     final void nullifyInaccessibleSegments() {
-        for (int s : new int[] {ES, DS, FS, GS}) {
+        for (int s : DATA_SEGMENTS) {
             int attr = segAttr[s];
             boolean conformingCode = (attr & 0xc) == 0xc;
             if ((attr & A_UNUSABLE) == 0 && !conformingCode && dpl(attr) < cpl) {
@@ -222,6 +224,11 @@ abstract class CpuSystem extends CpuMemory {
             throw gp(0);
         }
         long d = readDesc(sel);
+        int type = descAttr(d) & (A_S | A_TYPE);
+        if (type == T_CALL || (type == T_CALL16 && !longMode())) {
+            callGate(sel, d, call);
+            return;
+        }
         checkDirectCodeTarget(sel, d);
         long oldCs = segSel[CS];
         long oldRip = rip;
@@ -239,6 +246,122 @@ abstract class CpuSystem extends CpuMemory {
         }
         loadCs(sel, d, cpl);
         rip = target;
+    }
+
+    /**
+     * A far JMP or CALL through a call gate (SDM CALL, "call gate"): same privilege, or a CALL
+     * to a more privileged non-conforming segment with the stack from the TSS. 32-bit gates copy
+     * their parameters; 64-bit gates have none. Task gates and TSS targets stay #GP.
+     */
+    private void callGate(int gateSel, long gate, boolean call) {
+        int gattr = descAttr(gate);
+        if (dpl(gattr) < cpl || dpl(gattr) < (gateSel & 3)) {
+            throw gp(gateSel & 0xfffc);
+        }
+        if ((gattr & A_P) == 0) {
+            throw fault(CpuFault.NP, gateSel & 0xfffc);
+        }
+        boolean lm = longMode();
+        int size = lm ? 8 : (gattr & A_TYPE) == T_CALL ? 4 : 2;
+        int csSel = (int) (gate >>> 16) & 0xffff;
+        long target = (gate & 0xffff) | (size >= 4 ? ((gate >>> 48) & 0xffff) << 16 : 0);
+        if (lm) {
+            long hi = readSys(descAddr(gateSel) + 8, 8);
+            if (((hi >>> 40) & 0x1f) != 0) {
+                throw gp(gateSel & 0xfffc);
+            }
+            target |= (hi & 0xffffffffL) << 32;
+        }
+        if ((csSel & 0xfffc) == 0) {
+            throw gp(0);
+        }
+        long d = readDesc(csSel);
+        int attr = descAttr(d);
+        if ((attr & A_S) == 0 || (attr & 8) == 0 || dpl(attr) > cpl) {
+            throw gp(csSel & 0xfffc);
+        }
+        if ((attr & A_P) == 0) {
+            throw fault(CpuFault.NP, csSel & 0xfffc);
+        }
+        if (lm && ((attr & A_L) == 0 || (attr & A_DB) != 0)) {
+            throw gp(csSel & 0xfffc);
+        }
+        boolean conforming = (attr & 4) != 0;
+        if (!call) {
+            if (!conforming && dpl(attr) != cpl) {
+                throw gp(csSel & 0xfffc);
+            }
+            loadCs(csSel, d, cpl);
+            rip = lm ? target : target & mask(size);
+            return;
+        }
+        int newCpl = conforming ? cpl : dpl(attr);
+        long oldCs = segSel[CS];
+        long oldRip = rip;
+        if (newCpl == cpl) {
+            push(oldCs, size);
+            push(oldRip, size);
+            loadCs(csSel, d, cpl);
+            rip = lm ? target : target & mask(size);
+            return;
+        }
+        int oldSs = segSel[SS];
+        long oldSp = regs[RSP];
+        long oldSsBase = segBase[SS];
+        long oldSpMask = stackMask();
+        boolean user = newCpl == 3;
+        if (lm) {
+            long rsp = readSys(trBase + 4 + newCpl * 8L, 8);
+            if (!canonical(rsp)) {
+                throw fault(CpuFault.SS, 0);
+            }
+            writeAs(rsp - 8, 8, oldSs, user);
+            writeAs(rsp - 16, 8, oldSp, user);
+            writeAs(rsp - 24, 8, oldCs, user);
+            writeAs(rsp - 32, 8, oldRip, user);
+            setSeg(SS, newCpl, 0, 0, A_UNUSABLE | A_DB | (newCpl << 5));
+            loadCs(csSel, d, newCpl);
+            regs[RSP] = rsp - 32;
+            rip = target;
+            return;
+        }
+        boolean tss32 = (trAttr & A_TYPE) == T_TSS_BUSY || (trAttr & A_TYPE) == T_TSS_AVAIL;
+        long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
+        long esp = readSys(trBase + espOff, tss32 ? 4 : 2);
+        int ss = (int) readSys(trBase + espOff + (tss32 ? 4 : 2), 2);
+        if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
+            throw fault(CpuFault.TS, ss & 0xfffc);
+        }
+        long sd = readDesc(ss);
+        int sattr = descAttr(sd);
+        if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != newCpl) {
+            throw fault(CpuFault.TS, ss & 0xfffc);
+        }
+        if ((sattr & A_P) == 0) {
+            throw fault(CpuFault.SS, ss & 0xfffc);
+        }
+        long ssBase = descBase(sd);
+        long spMask = (sattr & A_DB) != 0 ? 0xffffffffL : 0xffff;
+        long sp = esp;
+        sp = (sp - size) & spMask;
+        writeAs((ssBase + sp) & 0xffffffffL, size, oldSs, user);
+        sp = (sp - size) & spMask;
+        writeAs((ssBase + sp) & 0xffffffffL, size, oldSp, user);
+        int params = (int) (gate >>> 32) & 0x1f;
+        for (int i = params - 1; i >= 0; i--) {
+            long v = readLin((oldSsBase + ((oldSp + (long) i * size) & oldSpMask)) & 0xffffffffL, size);
+            sp = (sp - size) & spMask;
+            writeAs((ssBase + sp) & 0xffffffffL, size, v, user);
+        }
+        sp = (sp - size) & spMask;
+        writeAs((ssBase + sp) & 0xffffffffL, size, oldCs, user);
+        sp = (sp - size) & spMask;
+        writeAs((ssBase + sp) & 0xffffffffL, size, oldRip, user);
+        markAccessed(ss, sd);
+        setSeg(SS, ss, ssBase, descLimit(sd), sattr | 1);
+        loadCs(csSel, d, newCpl);
+        regs[RSP] = (regs[RSP] & ~spMask) | sp;
+        rip = target & mask(size);
     }
 
     /** RETF: pops IP and CS (and SP, SS on a return to an outer level), then releases {@code bytes}. */
@@ -366,9 +489,6 @@ abstract class CpuSystem extends CpuMemory {
             try {
                 int err = hasErrorCode(vector) ? (errorCode == CpuFault.NO_ERROR_CODE ? 0 : errorCode) : -1;
                 interrupt(vector, err, false, true, prevRip);
-                if (vector == CpuFault.DB || vector == CpuFault.BP) {
-                    return;
-                }
                 return;
             } catch (CpuFault second) {
                 int v2 = second.vector();
@@ -425,12 +545,13 @@ abstract class CpuSystem extends CpuMemory {
         if ((sel & 0xfffc) == 0) {
             throw gp(external ? 1 : 0);
         }
-        long d;
+        long at;
         try {
-            d = readDesc(sel);
+            at = descAddr(sel);
         } catch (CpuFault f) {
-            throw gp((sel & 0xfffc) | (external ? 1 : 0));
+            throw gp((sel & 0xfffc) | (external ? 1 : 0)); // past the table limit: with EXT
         }
+        long d = readSys(at, 8);
         int attr = descAttr(d);
         if ((attr & A_S) == 0 || (attr & 8) == 0 || dpl(attr) > cpl) {
             throw gp((sel & 0xfffc) | (external ? 1 : 0));
@@ -581,7 +702,7 @@ abstract class CpuSystem extends CpuMemory {
             markAccessed(ss, sd);
             setSeg(SS, ss, ssBase, descLimit(sd), sattr | 1);
             if ((flags & VM) != 0) {
-                for (int s : new int[] {ES, DS, FS, GS}) {
+                for (int s : DATA_SEGMENTS) {
                     setSeg(s, 0, 0, 0, A_UNUSABLE);
                 }
             }

@@ -703,6 +703,13 @@ final class Decoder {
                 set(d, FENCE);
                 return;
             }
+            if (r <= 3 && d.rep == Insn.REP && m64) { // rdfsbase rdgsbase wrfsbase wrgsbase
+                pos--;
+                modrm(d);
+                d.sub = r;
+                set(d, RDFSBASE);
+                return;
+            }
             d.opcode = 0x0fae00 | m;
             ud(d, false);
             return;

@@ -15,18 +15,20 @@ import org.tscvm.memory.GuestMemory;
  */
 class CpuRobustnessTest {
     private static final long SEED = Long.getLong("tscvm.fuzz.seed", 0x7c5f_2026L);
-    private static final int ROUNDS = Integer.getInteger("tscvm.fuzz.rounds", 3000);
+    private static final int ROUNDS = Integer.getInteger("tscvm.fuzz.rounds", 2000);
 
     @Test
     void randomInstructionBytesInRandomModesNeverEscapeRunAndLeaveTheCpuUsable() {
-        GuestMemory memory = new GuestMemory(4L << 20);
+        GuestMemory memory = new GuestMemory(2L << 20);
+        long instructions = 0;
+        java.util.Map<String, Long> undefined = new java.util.TreeMap<>();
         for (int round = 0; round < ROUNDS; round++) {
             long seed = SEED + round;
             Random rnd = new Random(seed);
             CpuRig rig = new CpuRig(memory);
             memory.fill(0, memory.size(), (byte) 0);
             rig.longMode();
-            int mode = rnd.nextInt(5);
+            int mode = rnd.nextInt(6);
             byte[] code = new byte[256];
             rnd.nextBytes(code);
             // Bias towards opcodes with a bigger decode space: 0F, prefixes, ModRM-heavy forms.
@@ -60,13 +62,21 @@ class CpuRobustnessTest {
                         cpu.init();
                         cpu.startup(0x01);
                         break;
+                    case 5: { // compatibility mode: a far return to the 32-bit code segment 0x40 first
+                        // push $0x40; lea next(%rip),%rax; push %rax; lretq; next:
+                        byte[] prefix = CpuRig.hex("6a 40 48 8d 05 03 00 00 00 50 48 cb");
+                        System.arraycopy(prefix, 0, code, 0, prefix.length);
+                        rig.load(CpuRig.CODE, code);
+                        cpu.setRip(CpuRig.CODE);
+                        break;
+                    }
                     default: // 64-bit with random register contents pointing anywhere
                         rig.load(CpuRig.CODE, code);
                         cpu.setRip(CpuRig.CODE);
                         break;
                 }
                 for (int r = 0; r < 16; r++) {
-                    if (r != Cpu.RSP || mode == 4) {
+                    if ((r != Cpu.RSP || mode == 4) && !(mode == 5 && r == Cpu.RAX)) {
                         cpu.setGpr(r, mode == 4 ? rnd.nextLong() : rnd.nextInt(1 << 20));
                     }
                 }
@@ -85,10 +95,14 @@ class CpuRobustnessTest {
             }
             assertThat(cpu.unimplementedOpcodes().keySet()).as("seed %d: interpreter bugs", seed)
                     .noneMatch(k -> k.startsWith("internal"));
+            instructions += cpu.instructionsRetired();
+            cpu.unimplementedOpcodes().forEach((k, v) -> undefined.merge(k, v, Long::sum));
             if (round % 100 == 0) {
                 checkUsable(rig, seed);
             }
         }
+        System.out.printf("robustness: %d rounds from seed %d, %d instructions retired, %d distinct #UD opcodes%n",
+                ROUNDS, SEED, instructions, undefined.size());
     }
 
     private static void checkUsable(CpuRig rig, long seed) {

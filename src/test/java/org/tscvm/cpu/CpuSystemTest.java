@@ -406,4 +406,116 @@ class CpuSystemTest {
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
         assertThat(rig.cpu.unimplementedOpcodes()).isEmpty();
     }
+    @Test
+    void aFarCallThroughA64BitCallGateEntersRing0AndLretqReturnsToRing3() {
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(CpuRig.GDT + 0x48, 0x2000 | (0x08L << 16) | (0xecL << 40) | (0x1L << 48)); // gate -> 0x08:0x12000
+        rig.w64(CpuRig.GDT + 0x50, 0);
+        rig.memory.write16(0x700, 0x57);
+        rig.w64(0x702, CpuRig.GDT);
+        // 12000: mov %cs,%r12d; mov %rsp,%r13; lretq
+        rig.load(0x12000, hex("41 8c cc 49 89 e5 48 cb"));
+        rig.run(
+                // 10000: 0f 01 14 25 00 07 00     lgdt 0x700
+                //         00
+                // 10008: 6a 23                    push $0x23
+                // 1000a: 68 00 f0 07 00           push $0x7f000
+                // 1000f: 9c                       pushf
+                // 10010: 6a 2b                    push $0x2b
+                // 10012: 48 8d 05 03 00 00 00     lea 0x3(%rip),%rax # 0x1001c
+                // 10019: 50                       push %rax
+                // 1001a: 48 cf                    iretq
+                // 1001c: ff 1d 06 00 00 00        lcall *0x6(%rip) # 0x10028
+                // 10022: 8c cb                    mov %cs,%ebx
+                // 10024: 48 89 e6                 mov %rsp,%rsi
+                // 10027: f4                       hlt
+                // 10028: 00 00                    add %al,(%rax)
+                // 1002a: 00 00                    add %al,(%rax)
+                // 1002c: 4b                       rex.WXB
+                hex("0f 01 14 25 00 07 00 00 6a 23 68 00 f0 07 00 9c 6a 2b 48 8d 05 03 00 00 00 50 48 cf ff 1d 06 00 "
+                        + "00 00 8c cb 48 89 e6 f4 00 00 00 00 4b 00 "));
+        assertThat(rig.reg(R12)).isEqualTo(0x08);
+        assertThat(rig.reg(R13)).isEqualTo(CpuRig.RSP0 - 32);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x2b);
+        assertThat(rig.reg(Cpu.RSI)).isEqualTo(0x7f000);
+        assertThat(rig.haltedInVector()).as("user-mode hlt").isEqualTo(CpuFault.GP);
+    }
+    @Test
+    void aStoreByAnotherVcpuInvalidatesDecodedCode() {
+        CpuRig a = new CpuRig().longMode();
+        a.run(hex("b8 01 00 00 00 f4")); // mov $1,%eax; hlt
+        assertThat(a.reg(Cpu.RAX)).isEqualTo(1);
+        CpuRig b = new CpuRig(a.memory);
+        // 11000: movb $2,0x10001; hlt   -- patches the immediate of A's mov
+        b.load(0x11000, hex("c6 04 25 01 00 01 00 02 f4"));
+        b.cpu.enterFlatLongMode(0x11000, 0x1000, 0);
+        assertThat(b.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        a.cpu.setRip(CODE);
+        assertThat(a.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(a.reg(Cpu.RAX)).isEqualTo(2);
+    }
+
+    @Test
+    void theTssIoBitmapGrantsRing3AccessToClearedPortsOnly() {
+        CpuRig rig = new CpuRig().longMode();
+        // TSS limit 0x67 + 0x2000 bitmap bytes + the 0xff terminator; ports 0x3f8-0x3ff allowed
+        rig.w64(CpuRig.GDT + 0x30, 0x2068 | ((CpuRig.TSS & 0xffffff) << 16) | (0x89L << 40));
+        rig.memory.write16(CpuRig.TSS + 0x66, 0x68);
+        rig.memory.fill(CpuRig.TSS + 0x68, 0x2001, (byte) 0xff);
+        rig.memory.write8(CpuRig.TSS + 0x68 + 0x3f8 / 8, 0);
+        rig.run(
+                // 10000: b8 30 00 00 00           mov $0x30,%eax
+                // 10005: 0f 00 d8                 ltr %ax
+                // 10008: 6a 23                    push $0x23
+                // 1000a: 68 00 f0 07 00           push $0x7f000
+                // 1000f: 9c                       pushf
+                // 10010: 6a 2b                    push $0x2b
+                // 10012: 48 8d 05 03 00 00 00     lea 0x3(%rip),%rax # 0x1001c
+                // 10019: 50                       push %rax
+                // 1001a: 48 cf                    iretq
+                // 1001c: 66 ba f8 03              mov $0x3f8,%dx
+                // 10020: b0 41                    mov $0x41,%al
+                // 10022: ee                       out %al,(%dx)
+                // 10023: e6 80                    out %al,$0x80
+                hex("b8 30 00 00 00 0f 00 d8 6a 23 68 00 f0 07 00 9c 6a 2b 48 8d 05 03 00 00 00 50 48 cf 66 ba f8 03 "
+                        + "b0 41 ee e6 80 "));
+        assertThat(rig.bus.log).containsExactly("out 3f8/1=41");
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+    }
+    @Test
+    void trapFlagRaisesDebugTrapAfterTheNextInstruction() {
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 9c                       pushf
+                // 10001: 48 81 0c 24 00 01 00     orq $0x100,(%rsp)
+                //         00
+                // 10009: 9d                       popf
+                // 1000a: b8 01 00 00 00           mov $0x1,%eax
+                // 1000f: bb 02 00 00 00           mov $0x2,%ebx
+                // 10014: f4                       hlt
+                hex("9c 48 81 0c 24 00 01 00 00 9d b8 01 00 00 00 bb 02 00 00 00 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.DB);
+        assertThat(rig.reg(Cpu.RAX)).isEqualTo(1);
+        assertThat(rig.reg(Cpu.RBX)).isZero();
+        assertThat(rig.stack(0)).as("trap: RIP of the next instruction").isEqualTo(CODE + 15);
+        assertThat(rig.stack(2) & 0x100).as("saved TF").isEqualTo(0x100);
+    }
+    @Test
+    void fsgsbaseInstructionsReadAndWriteTheBasesWhenCr4AllowsThem() {
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 0f 20 e0                 mov %cr4,%rax
+                // 10003: 48 0f ba e8 10           bts $0x10,%rax
+                // 10008: 0f 22 e0                 mov %rax,%cr4
+                // 1000b: 48 c7 c3 00 00 03 00     mov $0x30000,%rbx
+                // 10012: f3 48 0f ae db           wrgsbase %rbx
+                // 10017: f3 48 0f ae c9           rdgsbase %rcx
+                // 1001c: 65 48 c7 04 25 08 00     movq $0x66,%gs:0x8
+                //         00 00 66 00 00 00
+                // 10029: 48 8b 14 25 08 00 03     mov 0x30008,%rdx
+                //         00
+                // 10031: f4                       hlt
+                hex("0f 20 e0 48 0f ba e8 10 0f 22 e0 48 c7 c3 00 00 03 00 f3 48 0f ae db f3 48 0f ae c9 65 48 c7 04 "
+                        + "25 08 00 00 00 66 00 00 00 48 8b 14 25 08 00 03 00 f4 "));
+        assertThat(rig.reg(Cpu.RCX)).isEqualTo(0x30000);
+        assertThat(rig.reg(Cpu.RDX)).isEqualTo(0x66);
+    }
 }

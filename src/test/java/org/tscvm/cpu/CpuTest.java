@@ -665,7 +665,7 @@ class CpuTest {
             rig.cpu.requestStop();
         });
         stopper.start();
-        assertThat(rig.cpu.run(Long.MAX_VALUE / 2)).isEqualTo(RunStop.STOP_REQUESTED);
+        assertThat(rig.cpu.run(Long.MAX_VALUE)).isEqualTo(RunStop.STOP_REQUESTED);
         stopper.join();
         assertThat(rig.cpu.run(100)).isEqualTo(RunStop.BUDGET_EXHAUSTED);
         assertThat(rig.cpu.getRip()).isEqualTo(CODE);

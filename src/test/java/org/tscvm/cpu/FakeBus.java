@@ -8,6 +8,8 @@ import java.util.List;
 final class FakeBus implements CpuBus {
     Cpu cpu;
     final List<String> log = new ArrayList<>();
+    /** Random code may hammer MMIO; keep only the first entries. */
+    private static final int LOG_LIMIT = 1000;
     final ArrayDeque<Integer> pendingVectors = new ArrayDeque<>();
     int inValue = 0xab;
     long mmioValue = 0x1122334455667788L;
@@ -15,26 +17,32 @@ final class FakeBus implements CpuBus {
     /** OUT to this port asks the CPU to stop, like an exit port. */
     static final int STOP_PORT = 0xf4;
 
+    private void record(String format, Object... args) {
+        if (log.size() < LOG_LIMIT) {
+            log.add(String.format(format, args));
+        }
+    }
+
     @Override
     public long mmioRead(long paddr, int size) {
-        log.add(String.format("mmio read %x/%d", paddr, size));
+        record("mmio read %x/%d", paddr, size);
         return size == 8 ? mmioValue : mmioValue & ((1L << (size * 8)) - 1);
     }
 
     @Override
     public void mmioWrite(long paddr, int size, long value) {
-        log.add(String.format("mmio write %x/%d=%x", paddr, size, value));
+        record("mmio write %x/%d=%x", paddr, size, value);
     }
 
     @Override
     public int ioIn(int port, int size) {
-        log.add(String.format("in %x/%d", port, size));
+        record("in %x/%d", port, size);
         return inValue;
     }
 
     @Override
     public void ioOut(int port, int size, int value) {
-        log.add(String.format("out %x/%d=%x", port, size, value));
+        record("out %x/%d=%x", port, size, value);
         if (port == STOP_PORT) {
             cpu.requestStop();
         }

@@ -1,0 +1,34 @@
+/**
+ * The x86-64 interpreter: architectural state, decoder, MMU/TLB, exceptions and the run loop.
+ *
+ * <h2>Shape</h2>
+ * One object per logical processor, layered by concern so each reads alone:
+ * {@link org.tscvm.cpu.CpuState} (registers, segment caches, control registers, lazy flags),
+ * {@link org.tscvm.cpu.CpuMemory} (segment checks, page walk for 32-bit/PAE/4-level paging,
+ * the software TLB, physical and atomic access), {@link org.tscvm.cpu.CpuSystem}
+ * (descriptors, segment loads, far transfers and call gates, IRET, control registers, MSRs,
+ * exception and interrupt delivery with #DF/triple fault), {@link org.tscvm.cpu.CpuExec}
+ * (instruction handlers: one {@code switch} per group over the dense {@link org.tscvm.cpu.Op}
+ * id) and {@link org.tscvm.cpu.Cpu} (the public contract and the run loop).
+ *
+ * <h2>Speed</h2>
+ * Decoded blocks (up to 32 instructions, ending at control transfers, system instructions
+ * and page ends) live in a direct-mapped cache keyed by physical address and mode, and reuse
+ * their {@link org.tscvm.cpu.Insn} objects. {@link org.tscvm.memory.GuestMemory} keeps a mark
+ * and a generation per page: a store to a marked page (from any vCPU, DMA or a loader)
+ * bumps the generation, so stale blocks are re-decoded and the running block is left after
+ * the store (self-modifying code). The TLB is three direct-mapped tag arrays (read, write,
+ * execute) tagged with the linear page and a user bit; only RAM pages enter it. Flags are
+ * lazy (last operation, operands, result); conditions after CMP compare the operands. LOCKed
+ * read-modify-writes are CAS loops on aligned RAM and take a global lock otherwise.
+ *
+ * <h2>Deliberately absent (raise #UD, or #GP where the SDM would fault differently)</h2>
+ * x87 and SSE arithmetic and data movement (only the control state: FNINIT, FNSTCW, FLDCW,
+ * FNSTSW, FNCLEX, FWAIT, STMXCSR, LDMXCSR, FXSAVE, FXRSTOR), AVX/VEX/EVEX, XSAVE and
+ * XGETBV/XSETBV, BCD (DAA, DAS, AAA, AAS, AAM, AAD), BOUND, SALC, RDRAND/RDSEED, MONITOR/
+ * MWAIT, TSX. Hardware task switches (task gates, TSS targets, IRET with NT) and virtual-8086
+ * mode raise #GP. Not modelled: debug-register breakpoints (DR0-7 are stored only), #AC,
+ * NMI, SMM, PCID, CR8 as APIC TPR (kept locally). Single-step (TF) traps after instructions
+ * that keep TF set.
+ */
+package org.tscvm.cpu;

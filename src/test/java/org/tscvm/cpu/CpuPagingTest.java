@@ -1,0 +1,129 @@
+package org.tscvm.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import static org.tscvm.cpu.CpuRig.hex;
+
+import org.junit.jupiter.api.Test;
+
+/** 32-bit (with 4 MiB pages) and PAE paging in protected mode, with CR0.WP and #PF in a 32-bit IDT. */
+class CpuPagingTest {
+    /** Protected-mode machine: flat GDT (08 code, 10 data), IDT at 0x4000 with #PF -> 0x8e00 (hlt). */
+    private static CpuRig protectedRig() {
+        CpuRig rig = new CpuRig();
+        rig.w64(0x508, 0x00cf9a000000ffffL);
+        rig.w64(0x510, 0x00cf92000000ffffL);
+        rig.memory.write16(0x600, 0x17);
+        rig.memory.write32(0x602, 0x500);
+        rig.memory.write16(0x610, 0x7ff);
+        rig.memory.write32(0x612, 0x4000);
+        rig.w64(0x4000 + 14 * 8, 0x8e00 | (0x08L << 16) | (0x8eL << 40));
+        rig.memory.write8(0x8e00, 0xf4);
+        rig.memory.write32(0x300000, 0xcafe);
+        return rig;
+    }
+
+    @Test
+    void thirtyTwoBitPagingWithA4MiBPageAnd4KiBPagesHonoursWriteProtect() {
+        CpuRig rig = protectedRig();
+        rig.memory.write32(0x40000, 0x87);                 // PDE[0]: 4 MiB page at 0
+        rig.memory.write32(0x40004, 0x41000 | 7);          // PDE[1] -> page table
+        rig.memory.write32(0x41000, 0x300000 | 7);         // 0x400000 -> 0x300000
+        rig.memory.write32(0x41004, 0x301000 | 1);         // 0x401000: read-only, supervisor
+        rig.load(0x20000,
+                // 20000: 0f 01 15 00 06 00 00     lgdtl 0x600
+                // 20007: 0f 01 1d 10 06 00 00     lidtl 0x610
+                // 2000e: bc 00 00 08 00           mov $0x80000,%esp
+                // 20013: 0f 20 e0                 mov %cr4,%eax
+                // 20016: 83 c8 10                 or $0x10,%eax
+                // 20019: 0f 22 e0                 mov %eax,%cr4
+                // 2001c: b8 00 00 04 00           mov $0x40000,%eax
+                // 20021: 0f 22 d8                 mov %eax,%cr3
+                // 20024: 0f 20 c0                 mov %cr0,%eax
+                // 20027: 0d 00 00 01 80           or $0x80010000,%eax
+                // 2002c: 0f 22 c0                 mov %eax,%cr0
+                // 2002f: 8b 1d 00 00 40 00        mov 0x400000,%ebx
+                // 20035: c7 05 00 10 40 00 99     movl $0x99,0x401000
+                //         00 00 00
+                hex("0f 01 15 00 06 00 00 0f 01 1d 10 06 00 00 bc 00 00 08 00 0f 20 e0 83 c8 10 0f 22 e0 b8 00 00 04 "
+                        + "00 0f 22 d8 0f 20 c0 0d 00 00 01 80 0f 22 c0 8b 1d 00 00 40 00 c7 05 00 10 40 00 99 00 00 00 "));
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).isEqualTo(0x8e01);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0xcafe);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(0x401000);
+        long esp = rig.reg(Cpu.RSP);
+        assertThat(rig.memory.read32(esp)).as("present + write").isEqualTo(3);
+        assertThat(rig.memory.read32(esp + 8)).as("CS").isEqualTo(0x08);
+        assertThat(rig.memory.read32(0x40000) & 0x20).as("PDE accessed").isEqualTo(0x20);
+        assertThat(rig.memory.read32(0x41000) & 0x60).as("PTE accessed, clean").isEqualTo(0x20);
+    }
+
+    @Test
+    void paePagingWalksThePdptAndMaps2MiBAnd4KiBPages() {
+        CpuRig rig = protectedRig();
+        rig.w64(0x42000, 0x43000 | 1);                     // PDPTE[0]
+        rig.w64(0x43000, 0x83);                            // PDE[0]: 2 MiB page at 0
+        rig.w64(0x43008, 0x44000 | 7);                     // PDE[1] -> page table
+        rig.w64(0x44000, 0x300000 | 7);                    // 0x200000 -> 0x300000
+        rig.load(0x20000,
+                // 20000: 0f 01 15 00 06 00 00     lgdtl 0x600
+                // 20007: 0f 01 1d 10 06 00 00     lidtl 0x610
+                // 2000e: bc 00 00 08 00           mov $0x80000,%esp
+                // 20013: 0f 20 e0                 mov %cr4,%eax
+                // 20016: 83 c8 20                 or $0x20,%eax
+                // 20019: 0f 22 e0                 mov %eax,%cr4
+                // 2001c: b8 00 20 04 00           mov $0x42000,%eax
+                // 20021: 0f 22 d8                 mov %eax,%cr3
+                // 20024: 0f 20 c0                 mov %cr0,%eax
+                // 20027: 0d 00 00 00 80           or $0x80000000,%eax
+                // 2002c: 0f 22 c0                 mov %eax,%cr0
+                // 2002f: 8b 1d 00 00 20 00        mov 0x200000,%ebx
+                // 20035: c7 05 04 00 20 00 77     movl $0x77,0x200004
+                //         00 00 00
+                // 2003f: 8b 0d 00 f0 3f 00        mov 0x3ff000,%ecx
+                // 20045: f4                       hlt
+                hex("0f 01 15 00 06 00 00 0f 01 1d 10 06 00 00 bc 00 00 08 00 0f 20 e0 83 c8 20 0f 22 e0 b8 00 20 04 "
+                        + "00 0f 22 d8 0f 20 c0 0d 00 00 00 80 0f 22 c0 8b 1d 00 00 20 00 c7 05 04 00 20 00 77 00 00 00 8b "
+                        + "0d 00 f0 3f 00 f4 "));
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("the #PF handler").isEqualTo(0x8e01);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0xcafe);
+        assertThat(rig.memory.read32(0x300004)).isEqualTo(0x77);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(0x3ff000);
+        assertThat(rig.r64(0x44000) & 0x60).as("accessed and dirty").isEqualTo(0x60);
+    }
+    @Test
+    void smapBlocksSupervisorDataAccessToUserPagesUnlessAcAndSmepBlocksExecution() {
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(0x3000, 0x83);                             // first 2 MiB: supervisor only
+        rig.memory.write32(0x200000, 0x5151);              // 2..4 MiB stay user pages
+        rig.run(
+                // 10000: 0f 20 e0                 mov %cr4,%rax
+                // 10003: 48 0d 00 00 30 00        or $0x300000,%rax
+                // 10009: 0f 22 e0                 mov %rax,%cr4
+                // 1000c: 0f 01 cb                 stac
+                // 1000f: 8b 1c 25 00 00 20 00     mov 0x200000,%ebx
+                // 10016: 0f 01 ca                 clac
+                // 10019: 8b 0c 25 00 00 20 00     mov 0x200000,%ecx
+                hex("0f 20 e0 48 0d 00 00 30 00 0f 22 e0 0f 01 cb 8b 1c 25 00 00 20 00 0f 01 ca 8b 0c 25 00 00 20 00 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x5151);
+        assertThat(rig.reg(Cpu.RCX)).isZero();
+        assertThat(rig.stack(0)).as("present, read, supervisor").isEqualTo(1);
+
+        CpuRig smep = new CpuRig().longMode();
+        smep.w64(0x3000, 0x83);
+        smep.run(
+                // 10000: 0f 20 e0                 mov %cr4,%rax
+                // 10003: 48 0d 00 00 10 00        or $0x100000,%rax
+                // 10009: 0f 22 e0                 mov %rax,%cr4
+                // 1000c: b8 00 00 20 00           mov $0x200000,%eax
+                // 10011: ff e0                    jmp *%rax
+                hex("0f 20 e0 48 0d 00 00 10 00 0f 22 e0 b8 00 00 20 00 ff e0 "));
+        assertThat(smep.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(smep.stack(0)).as("present, instruction fetch, supervisor").isEqualTo(0x11);
+        assertThat(smep.cpu.getCr(2)).isEqualTo(0x200000);
+    }
+}
