@@ -33,7 +33,7 @@ public final class Pit8254 implements IoDevice {
     public static final int PORTB_OUT2 = 0x20;
     private static final long REFRESH_HALF_PERIOD_NANOS = 15_085;
 
-    /** One counter's registers; {@code loadNanos} is host-clock time, restored as elapsed time. */
+    /** One counter's registers; time is kept as ticks elapsed since the count was loaded. */
     public record Channel(int mode, int access, boolean bcd, int reload, long elapsedTicksAtLoad,
                           boolean gate, boolean counting, int latchedValue, int latchedBytes,
                           int statusLatch, boolean statusLatched, boolean readHigh,
@@ -192,8 +192,9 @@ public final class Pit8254 implements IoDevice {
             reload = c.reload() & 0xffff;
             gate = c.gate();
             counting = c.counting();
+            // Counting resumes from the saved elapsed ticks; no host clock reading crosses a restore.
             loadNanos = now;
-            ticksBefore = Math.max(0, c.elapsedTicksAtLoad());
+            ticksBefore = counting ? Math.max(0, c.elapsedTicksAtLoad()) : 0;
             latchedValue = c.latchedValue() & 0xffff;
             latchedBytes = Math.max(0, Math.min(2, c.latchedBytes()));
             statusLatch = c.statusLatch() & 0xff;
@@ -431,7 +432,6 @@ public final class Pit8254 implements IoDevice {
         long now = clock.nanos();
         for (int i = 0; i < 3; i++) {
             counters[i].load(ch[i], now);
-            counters[i].ticksBefore = counters[i].counting ? ch[i].elapsedTicksAtLoad() : 0;
         }
         portB = s.portB() & (PORTB_GATE2 | PORTB_SPEAKER);
         irqFiredTicks = s.irqFiredTicks();
