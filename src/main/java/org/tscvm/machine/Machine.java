@@ -77,6 +77,9 @@ public final class Machine {
     static final long DETERMINISTIC_QUANTUM_TICKS = 100_000;
     /** The RTC's wall-clock start in deterministic mode: 2024-01-01T00:00:00Z, so runs repeat. */
     static final long DETERMINISTIC_EPOCH_SECONDS = 1_704_067_200L;
+    /** How often and how long the real-time run watches for vCPUs that can never run again. */
+    private static final long IDLE_POLL_MILLIS = 250;
+    static final long IDLE_LIMIT_MILLIS = 5_000;
 
     private final MachineConfig config;
     private final Vm vm;
@@ -92,6 +95,8 @@ public final class Machine {
     private final AtomicReference<RunResult> result = new AtomicReference<>();
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile Vcpu bsp;
+    /** True while standard input may still bring bytes to COM1 (which could wake a vCPU). */
+    private volatile boolean inputOpen;
 
     /**
      * Builds the machine and loads the kernel.
@@ -275,7 +280,7 @@ public final class Machine {
         }
         threads.forEach(Thread::start);
         try {
-            finished.await();
+            watchForIdle();
             for (Thread t : threads) {
                 t.join(1000);
             }
@@ -283,6 +288,29 @@ public final class Machine {
             Thread.currentThread().interrupt();
             finish(new RunResult(RunResult.STATUS_INTERNAL_ERROR, RunResult.Reason.INTERNAL_ERROR,
                     "interrupted while the guest was running"));
+        }
+    }
+
+    /**
+     * Waits for the run to end. With several vCPUs the run loop cannot tell a vCPU halted for
+     * good from one another vCPU will wake, so this watches from outside: when no vCPU retires
+     * an instruction for {@link #IDLE_LIMIT_MILLIS}, no timer is armed and no input can arrive,
+     * nothing can ever happen again and the run ends as halted.
+     */
+    private void watchForIdle() throws InterruptedException {
+        long lastRetired = -1;
+        long idleSince = System.nanoTime();
+        while (!finished.await(IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS)) {
+            long retired = totalRetired();
+            long now = System.nanoTime();
+            if (retired != lastRetired || anyTimerArmed() || inputOpen) {
+                lastRetired = retired;
+                idleSince = now;
+            } else if (now - idleSince > TimeUnit.MILLISECONDS.toNanos(IDLE_LIMIT_MILLIS)) {
+                finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
+                        "no vCPU ran for " + IDLE_LIMIT_MILLIS + " ms with no timer armed and no input: "
+                                + "every vCPU is halted or waiting for STARTUP"));
+            }
         }
     }
 
@@ -363,6 +391,7 @@ public final class Machine {
 
     /** Feeds standard input to COM1's receiver; a full FIFO makes it wait for the guest. */
     private Thread startStdinPump(InputStream in) {
+        inputOpen = true;
         Thread t = new Thread(() -> {
             byte[] buf = new byte[256];
             try {
@@ -379,6 +408,8 @@ public final class Machine {
                 }
             } catch (IOException | InterruptedException e) {
                 // End of input or end of the run: the UART simply receives nothing more.
+            } finally {
+                inputOpen = false;
             }
         }, "tscvm-stdin");
         t.setDaemon(true);

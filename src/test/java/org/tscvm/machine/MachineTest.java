@@ -111,6 +111,14 @@ class MachineTest {
     }
 
     @Test
+    void twoVcpusThatCanNeverRunAgainEndAsHaltedOnTheRealClock() {
+        // vCPU 0: cli; hlt. vCPU 1 never gets a STARTUP. Nothing can ever happen again.
+        RunResult r = new Machine(flat(concat(0xfa, 0xf4), LOAD, VmConfig.ClockKind.REAL_TIME).smp(2).build()).run();
+        assertThat(r.kind()).as(r.reason()).isEqualTo(RunResult.Reason.HALTED);
+        assertThat(r.exitStatus()).isEqualTo(RunResult.STATUS_HALTED);
+    }
+
+    @Test
     void fwCfgReportsTheVcpuCountToTheGuest() {
         byte[] code = concat(
                 0x66, 0xba, 0x10, 0x05,                   // mov dx, 0x510
