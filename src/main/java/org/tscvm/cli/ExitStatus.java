@@ -1,0 +1,27 @@
+package org.tscvm.cli;
+
+/**
+ * tscvm's process exit statuses (platform.md section 8). A run's own statuses come from
+ * {@link org.tscvm.machine.RunResult}: 0 shutdown, odd = isa-debug-exit ((v << 1) | 1),
+ * 4 triple fault, 6 halted forever, 8 internal error, 20 timeout. Host-side errors use the
+ * even statuses below, each for one kind of mistake, so scripts can tell them apart.
+ */
+public final class ExitStatus {
+    private ExitStatus() {
+    }
+
+    /** A command-line syntax error: unknown option, missing or malformed value. */
+    public static final int USAGE = 2;
+    /** A kernel, initrd or serial file that is missing or cannot be read or written. */
+    public static final int FILE = 10;
+    /** A kernel image tscvm cannot load: no multiboot header, broken ELF, bad segment. */
+    public static final int KERNEL_IMAGE = 12;
+    /** A RAM size (-m) that is malformed or out of range. */
+    public static final int MEMORY_SIZE = 14;
+    /** An unknown CPU model or CPUID feature in -cpu. */
+    public static final int CPU_MODEL = 16;
+    /** Another option value out of range: -smp, --tsc-khz, -serial, a QEMU option tscvm cannot honour. */
+    public static final int OPTION_VALUE = 18;
+    /** Any other host-side error. */
+    public static final int HOST_ERROR = 22;
+}

@@ -1,0 +1,169 @@
+package org.tscvm.cli;
+
+import java.io.PrintStream;
+import java.util.Locale;
+import java.util.function.Consumer;
+import org.tscvm.TscvmException;
+import org.tscvm.boot.BootFileException;
+import org.tscvm.boot.KernelImageException;
+import org.tscvm.machine.Machine;
+import org.tscvm.machine.MachineConfig;
+import org.tscvm.machine.MachineConfigException;
+import org.tscvm.machine.RunResult;
+import org.tscvm.memory.GuestMemory;
+import org.tscvm.vm.CpuidModel;
+
+/**
+ * What both front ends share: parsing values the way QEMU writes them, building the machine,
+ * running it and turning every failure into one line on stderr and a distinct exit status.
+ */
+final class Launcher {
+    private Launcher() {
+    }
+
+    /**
+     * Parses a QEMU-style RAM size: a number with an optional suffix K, M (the default), G or
+     * T, optionally after {@code size=}. Refuses what tscvm cannot give the guest.
+     */
+    static long parseMemory(String text) {
+        String t = text.trim();
+        if (t.startsWith("size=")) {
+            t = t.substring(5);
+        }
+        int comma = t.indexOf(',');
+        if (comma >= 0) {
+            t = t.substring(0, comma);
+        }
+        if (t.isEmpty()) {
+            throw new OptionException(ExitStatus.MEMORY_SIZE, "-m needs a size, e.g. -m 128 or -m 1G");
+        }
+        char last = Character.toUpperCase(t.charAt(t.length() - 1));
+        int shift = 20;
+        String digits = t;
+        if (Character.isLetter(last)) {
+            digits = t.substring(0, t.length() - 1);
+            shift = switch (last) {
+                case 'K' -> 10;
+                case 'M' -> 20;
+                case 'G' -> 30;
+                case 'T' -> 40;
+                default -> throw new OptionException(ExitStatus.MEMORY_SIZE,
+                        "-m " + text + ": unknown size suffix '" + last + "' (use K, M, G or T)");
+            };
+        }
+        long value;
+        try {
+            value = Long.parseLong(digits);
+        } catch (NumberFormatException e) {
+            throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a size (e.g. -m 128, -m 1G)");
+        }
+        long max = GuestMemory.MAX_BYTES + GuestMemory.PAGE_SIZE;
+        if (value <= 0 || value > (max >> shift) || (value << shift) < GuestMemory.MIN_BYTES
+                || (value << shift) > GuestMemory.MAX_BYTES) {
+            throw new OptionException(ExitStatus.MEMORY_SIZE, String.format(
+                    "-m %s is out of range: tscvm gives a guest %d MiB to %d MiB of RAM",
+                    text, GuestMemory.MIN_BYTES >> 20, (GuestMemory.MAX_BYTES + GuestMemory.PAGE_SIZE) >> 20));
+        }
+        long bytes = value << shift;
+        if ((bytes & (GuestMemory.PAGE_SIZE - 1)) != 0) {
+            throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a multiple of 4 KiB");
+        }
+        return bytes;
+    }
+
+    /** Checks a -cpu model string now, so a bad one fails before anything is loaded. */
+    static String checkCpuModel(String model) {
+        try {
+            CpuidModel.parse(model);
+            return model;
+        } catch (TscvmException e) {
+            throw new OptionException(ExitStatus.CPU_MODEL, "-cpu " + model + ": " + e.getMessage());
+        }
+    }
+
+    /** Parses {@code -smp N} or QEMU's {@code -smp cpus=N,...}. */
+    static int parseSmp(String text) {
+        String t = text.trim();
+        for (String part : t.split(",")) {
+            String p = part.startsWith("cpus=") ? part.substring(5) : part;
+            if (!p.isEmpty() && p.chars().allMatch(Character::isDigit)) {
+                try {
+                    int n = Integer.parseInt(p);
+                    if (n >= 1 && n <= MachineConfig.MAX_VCPUS) {
+                        return n;
+                    }
+                } catch (NumberFormatException e) {
+                    // falls through to the error below
+                }
+                break;
+            }
+        }
+        throw new OptionException(ExitStatus.OPTION_VALUE,
+                "-smp " + text + " is not a vCPU count from 1 to " + MachineConfig.MAX_VCPUS);
+    }
+
+    static long parseNonNegative(String option, String text) {
+        try {
+            long v = text.toLowerCase(Locale.ROOT).startsWith("0x") ? Long.parseUnsignedLong(text.substring(2), 16)
+                    : Long.parseLong(text);
+            if (v < 0) {
+                throw new NumberFormatException();
+            }
+            return v;
+        } catch (NumberFormatException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, option + " " + text + " is not a non-negative number");
+        }
+    }
+
+    static long parseLong(String option, String text) {
+        try {
+            return text.toLowerCase(Locale.ROOT).startsWith("0x") ? Long.parseUnsignedLong(text.substring(2), 16)
+                    : Long.parseLong(text);
+        } catch (NumberFormatException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, option + " " + text + " is not a number");
+        }
+    }
+
+    /**
+     * Builds the machine from {@code config}, lets {@code beforeRun} act on it from the host
+     * side (the demo), runs it and returns the exit status; every failure is one line on
+     * {@code err} with the status of its kind.
+     */
+    static int boot(MachineConfig config, PrintStream err, Consumer<Machine> beforeRun) {
+        try {
+            Machine machine = new Machine(config);
+            beforeRun.accept(machine);
+            RunResult result = machine.run();
+            switch (result.kind()) {
+                case DEBUG_EXIT, SHUTDOWN -> {
+                    // The guest chose its verdict; stderr stays quiet (kvm-unit-tests reads it).
+                }
+                case TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT -> err.println("tscvm: " + result.reason());
+            }
+            return result.exitStatus();
+        } catch (RuntimeException e) {
+            return reportError(e, err);
+        }
+    }
+
+    /** One line for a host-side error, and its status. */
+    static int reportError(RuntimeException e, PrintStream err) {
+        err.println("tscvm: " + e.getMessage());
+        if (e instanceof OptionException o) {
+            return o.status();
+        }
+        if (e instanceof BootFileException) {
+            return ExitStatus.FILE;
+        }
+        if (e instanceof KernelImageException) {
+            return ExitStatus.KERNEL_IMAGE;
+        }
+        if (e instanceof MachineConfigException) {
+            return ExitStatus.OPTION_VALUE;
+        }
+        if (e instanceof TscvmException) {
+            return ExitStatus.HOST_ERROR;
+        }
+        throw e;
+    }
+}

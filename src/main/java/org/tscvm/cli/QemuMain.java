@@ -1,0 +1,268 @@
+package org.tscvm.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.tscvm.TscvmException;
+import org.tscvm.machine.MachineConfig;
+import org.tscvm.machine.SerialTarget;
+import org.tscvm.vm.CpuidModel;
+
+/**
+ * {@code bin/tscvm-qemu}: a QEMU-shaped front end that kvm-unit-tests' runner can use in place
+ * of {@code qemu-system-x86_64} (QEMU=bin/tscvm-qemu ./run_tests.sh). It understands the
+ * command line that {@code x86/run} builds and probes; options it cannot honour are refused
+ * with one line and status 18, harmless ones are accepted and ignored ({@link #HARMLESS}).
+ *
+ * <p>Anything printed on stderr during a run contains "warning": kvm-unit-tests counts any
+ * other stderr line as a QEMU failure.
+ */
+public final class QemuMain {
+    static final String VERSION_LINE = "tscvm (QEMU-compatible) version " + Version.VERSION;
+
+    /** Options accepted and ignored because they change nothing tscvm does (documented in --help). */
+    static final String HARMLESS = String.join("\n",
+            "  -nodefaults, -no-reboot, -enable-kvm, -display none, -vnc none, -nographic,",
+            "  -monitor none, -name NAME, -machine accel=tcg|kvm, -machine pc, -accel tcg|kvm,",
+            "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
+            "  -global kvm-pit.lost_tick_policy=discard (tscvm's PIT discards lost ticks anyway),",
+            "  -device pci-testdev (tscvm has no PCI bus; a warning is printed)");
+
+    private QemuMain() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args, System.out, System.err));
+    }
+
+    static String help() {
+        return VERSION_LINE + "\n"
+                + "usage: tscvm-qemu [options] -kernel FILE\n"
+                + "A QEMU-compatible front end to tscvm for kvm-unit-tests style kernels.\n"
+                + "\n"
+                + "Options tscvm honours:\n"
+                + "  -kernel FILE          multiboot kernel (ELF32, ELF64, a.out kludge)\n"
+                + "  -append ARGS          kernel command line\n"
+                + "  -initrd FILE[,FILE]   multiboot modules (kvm-unit-tests: its environment file)\n"
+                + "  -smp N | cpus=N       number of vCPUs\n"
+                + "  -m SIZE               RAM (128, 512M, 1G)\n"
+                + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn\n"
+                + "  -serial stdio|file:PATH|none|null\n"
+                + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
+                + "\n"
+                + "Accepted and ignored (harmless):\n"
+                + HARMLESS + "\n"
+                + "\n"
+                + "Anything else is refused with exit status 18.\n";
+    }
+
+    static String deviceList() {
+        return "Misc devices:\n"
+                + "name \"isa-debug-exit\", bus ISA\n"
+                + "name \"pc-testdev\", bus ISA\n";
+    }
+
+    /** Parses and runs; returns the exit status. */
+    public static int execute(String[] args, PrintStream out, PrintStream err) {
+        try {
+            return run(args, out, err);
+        } catch (RuntimeException e) {
+            return Launcher.reportError(e, err);
+        }
+    }
+
+    private static int run(String[] rawArgs, PrintStream out, PrintStream err) {
+        if (rawArgs.length == 0) {
+            err.println("tscvm: no -kernel given (see tscvm-qemu --help)");
+            return ExitStatus.USAGE;
+        }
+        MachineConfig.Builder b = MachineConfig.builder().serial(new SerialTarget.Stdio());
+        Path kernel = null;
+        List<Path> initrds = new ArrayList<>();
+        boolean testdev = false;
+        for (int i = 0; i < rawArgs.length; i++) {
+            String arg = rawArgs[i];
+            // QEMU takes -opt and --opt alike.
+            String opt = arg.startsWith("--") && arg.length() > 2 ? arg.substring(1) : arg;
+            switch (opt) {
+                case "-h", "-help" -> {
+                    out.print(help());
+                    return 0;
+                }
+                case "-version" -> {
+                    out.println(VERSION_LINE);
+                    return 0;
+                }
+                case "-nodefaults", "-no-reboot", "-enable-kvm", "-nographic" -> {
+                    // Harmless: tscvm has no default devices to drop, never reboots, has no display.
+                }
+                default -> {
+                    if (!opt.startsWith("-")) {
+                        throw refuse("unexpected argument '" + arg + "' (QEMU takes options only)");
+                    }
+                    if (i + 1 >= rawArgs.length) {
+                        throw new OptionException(ExitStatus.USAGE, "option " + arg + " needs a value");
+                    }
+                    String value = rawArgs[++i];
+                    switch (opt) {
+                        case "-kernel" -> kernel = Path.of(value);
+                        case "-append" -> b.append(value);
+                        case "-initrd" -> {
+                            for (String f : value.split(",")) {
+                                if (!f.isBlank()) {
+                                    initrds.add(Path.of(f.trim()));
+                                }
+                            }
+                        }
+                        case "-smp" -> b.smp(Launcher.parseSmp(value));
+                        case "-m" -> b.ramBytes(Launcher.parseMemory(value));
+                        case "-cpu" -> b.cpuModel(mapCpu(value, err));
+                        case "-serial" -> b.serial(parseSerial(value));
+                        case "-device" -> {
+                            if (value.equals("?") || value.equals("help")) {
+                                out.print(deviceList());
+                                return 0;
+                            }
+                            testdev |= device(value, err);
+                        }
+                        case "-machine", "-M" -> machine(value);
+                        case "-accel" -> accel(value);
+                        case "-global" -> {
+                            if (!value.startsWith("kvm-pit.")) {
+                                throw refuse("-global " + value + " is not supported");
+                            }
+                        }
+                        case "-display", "-vnc", "-monitor" -> {
+                            if (!value.equals("none")) {
+                                throw refuse(opt + " " + value + " is not supported: tscvm has no display or monitor");
+                            }
+                        }
+                        case "-name" -> {
+                            // A label for the VM; tscvm shows none.
+                        }
+                        default -> throw refuse("option " + arg + " is not supported by tscvm");
+                    }
+                }
+            }
+        }
+        if (kernel == null) {
+            err.println("tscvm: no -kernel given (see tscvm-qemu --help)");
+            return ExitStatus.USAGE;
+        }
+        MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev).build();
+        return Launcher.boot(config, err, m -> { });
+    }
+
+    private static OptionException refuse(String message) {
+        return new OptionException(ExitStatus.OPTION_VALUE, message);
+    }
+
+    private static SerialTarget parseSerial(String value) {
+        if (value.equals("mon:stdio")) {
+            return new SerialTarget.Stdio();
+        }
+        try {
+            return SerialTarget.parse(value);
+        } catch (TscvmException e) {
+            throw refuse(e.getMessage());
+        }
+    }
+
+    /** Returns true for pc-testdev; accepts isa-debug-exit only where tscvm has it. */
+    private static boolean device(String spec, PrintStream err) {
+        String[] parts = spec.split(",");
+        switch (parts[0]) {
+            case "isa-debug-exit" -> {
+                for (int i = 1; i < parts.length; i++) {
+                    String p = parts[i].toLowerCase(Locale.ROOT);
+                    if (p.startsWith("iobase=") && parseInt(p.substring(7)) != 0xf4
+                            || p.startsWith("iosize=") && parseInt(p.substring(7)) != 4) {
+                        throw refuse("-device " + spec + ": tscvm's isa-debug-exit sits at iobase=0xf4,iosize=0x4 only");
+                    }
+                }
+                return false;
+            }
+            case "pc-testdev" -> {
+                return true;
+            }
+            case "pci-testdev" -> {
+                err.println("tscvm: warning: -device pci-testdev ignored: tscvm has no PCI bus");
+                return false;
+            }
+            default -> throw refuse("-device " + parts[0] + " is not a tscvm device (see -device help)");
+        }
+    }
+
+    private static int parseInt(String text) {
+        try {
+            return text.startsWith("0x") ? Integer.parseInt(text.substring(2), 16) : Integer.parseInt(text);
+        } catch (NumberFormatException e) {
+            throw refuse("'" + text + "' is not a number");
+        }
+    }
+
+    private static void machine(String spec) {
+        for (String part : spec.split(",")) {
+            // The irqchip split and the PIT/HPET/vmport switches change nothing tscvm models.
+            if (part.equals("pc") || part.equals("type=pc") || part.startsWith("accel=")
+                    || part.startsWith("kernel_irqchip=") || part.startsWith("kernel-irqchip=")
+                    || part.startsWith("pit=") || part.startsWith("hpet=") || part.startsWith("vmport=")) {
+                if (part.startsWith("accel=")) {
+                    accel(part.substring(6));
+                }
+                continue;
+            }
+            throw refuse("-machine " + part + " is not supported: tscvm is a pc with tcg- or kvm-like timing");
+        }
+    }
+
+    private static void accel(String value) {
+        String a = value.split(",")[0];
+        for (String choice : a.split(":")) {
+            if (choice.equals("tcg") || choice.equals("kvm")) {
+                return;
+            }
+        }
+        throw refuse("-accel " + value + " is not supported (tcg or kvm)");
+    }
+
+    /**
+     * QEMU CPU models to tscvm's: max and host become max, every other named model becomes
+     * tscvm; features use QEMU's spellings (tsc_adjust = tsc-adjust, f=on/off = +f/-f). A
+     * requested feature tscvm lacks gives a warning, as QEMU TCG warns.
+     */
+    static String mapCpu(String spec, PrintStream err) {
+        String[] parts = spec.split(",");
+        String base = parts[0].equals("max") || parts[0].equals("host") ? "max" : "tscvm";
+        StringBuilder model = new StringBuilder(base);
+        for (int i = 1; i < parts.length; i++) {
+            String p = parts[i].trim().replace('_', '-');
+            boolean on;
+            String name;
+            if (p.startsWith("+") || p.startsWith("-")) {
+                on = p.charAt(0) == '+';
+                name = p.substring(1);
+            } else if (p.endsWith("=on") || p.endsWith("=off")) {
+                on = p.endsWith("=on");
+                name = p.substring(0, p.lastIndexOf('='));
+            } else if (!p.contains("=")) {
+                on = true;
+                name = p;
+            } else {
+                err.println("tscvm: warning: CPU property " + parts[i] + " ignored");
+                continue;
+            }
+            try {
+                CpuidModel.parse(base + "," + (on ? "+" : "-") + name);
+                model.append(',').append(on ? '+' : '-').append(name);
+            } catch (TscvmException e) {
+                if (on) {
+                    err.println("tscvm: warning: CPU feature " + name + " is not available in tscvm; ignored");
+                }
+            }
+        }
+        return model.toString();
+    }
+}

@@ -1,0 +1,34 @@
+package org.tscvm.devices;
+
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The wire between local APICs: routes an IPI to the APICs its shorthand or destination
+ * selects. Lowest-priority delivery goes to the first matching APIC (a legal choice: the SDM
+ * leaves the arbitration to the implementation).
+ */
+public final class ApicBus {
+    private final CopyOnWriteArrayList<LocalApic> apics = new CopyOnWriteArrayList<>();
+
+    void register(LocalApic apic) {
+        apics.add(apic);
+    }
+
+    void send(LocalApic source, int shorthand, boolean logical, int destination, int mode,
+              int vector, boolean levelAssert) {
+        for (LocalApic target : apics) {
+            boolean selected = switch (shorthand) {
+                case LocalApic.SHORTHAND_SELF -> target == source;
+                case LocalApic.SHORTHAND_ALL -> true;
+                case LocalApic.SHORTHAND_ALL_BUT_SELF -> target != source;
+                default -> target.matches(logical, destination);
+            };
+            if (selected) {
+                target.accept(mode, vector, levelAssert);
+                if (mode == LocalApic.DM_LOWEST && shorthand == LocalApic.SHORTHAND_NONE) {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+package org.tscvm.machine;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.tscvm.memory.GuestMemory;
+import org.tscvm.vm.CpuidModel;
+import org.tscvm.vm.MsrPolicy;
+import org.tscvm.vm.VmConfig;
+
+/**
+ * Everything {@link Machine} needs, as the command line gives it. Build with {@link #builder()}:
+ *
+ * <pre>{@code
+ * MachineConfig config = MachineConfig.builder()
+ *         .kernel(Path.of("guests/build/hello.elf"))
+ *         .append("-v")
+ *         .smp(2)
+ *         .serial(new SerialTarget.Stdio())
+ *         .build();
+ * RunResult result = new Machine(config).run();
+ * }</pre>
+ *
+ * @param ramBytes       guest RAM (default 128 MiB, like QEMU)
+ * @param smp            vCPUs (1 to {@link #MAX_VCPUS})
+ * @param kernel         the kernel image: a file or bytes in memory
+ * @param append         the command line after the kernel name (the MBI's cmdline)
+ * @param initrds        files passed as multiboot modules, in order
+ * @param serial         where COM1 output goes
+ * @param tscKhz         the vCPUs' TSC frequency, 0 = the host clock's
+ * @param hostKhz        the host clock's nominal frequency
+ * @param hostTscAdjust  the host's IA32_TSC_ADJUST (tsc-semantics A2)
+ * @param clock          real time or deterministic (instructions retired)
+ * @param msrPolicy      guest access to MSR 0x3b without the CPUID bit (A4)
+ * @param cpuModel       {@code MODEL[,+feature,-feature]}, e.g. {@code tscvm,+rdpid}
+ * @param pcTestdev      map QEMU's pc-testdev (kvm-unit-tests asks for it with -device)
+ * @param flatLoadAddress -1 for multiboot; else the kernel is a raw image loaded here
+ * @param flatEntry      the raw image's entry address
+ * @param timeout        wall-clock limit of {@link Machine#run()}, or null for none
+ */
+public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
+                            SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
+                            VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
+                            long flatLoadAddress, long flatEntry, Duration timeout) {
+    /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
+    public static final int MAX_VCPUS = 64;
+
+    /** The kernel image: a file, or bytes in memory (the bundled demo). */
+    public sealed interface Kernel {
+        /** The name the MBI command line starts with. */
+        String name();
+
+        record FromFile(Path path) implements Kernel {
+            @Override
+            public String name() {
+                return path.toString();
+            }
+        }
+
+        record InMemory(String name, byte[] bytes) implements Kernel {
+        }
+    }
+
+    public MachineConfig {
+        if (kernel == null) {
+            throw new MachineConfigException("no kernel: give -kernel FILE");
+        }
+        if (smp < 1 || smp > MAX_VCPUS) {
+            throw new MachineConfigException("-smp " + smp + " is out of range: use 1 to " + MAX_VCPUS);
+        }
+        if (ramBytes < GuestMemory.MIN_BYTES || ramBytes > GuestMemory.MAX_BYTES) {
+            throw new MachineConfigException(String.format(
+                    "-m %d MiB is out of range: tscvm supports %d MiB to %d MiB",
+                    ramBytes >> 20, GuestMemory.MIN_BYTES >> 20, (GuestMemory.MAX_BYTES + GuestMemory.PAGE_SIZE) >> 20));
+        }
+        if ((ramBytes & (GuestMemory.PAGE_SIZE - 1)) != 0) {
+            throw new MachineConfigException("-m " + ramBytes + " bytes is not a multiple of 4 KiB");
+        }
+        if (tscKhz < 0) {
+            throw new MachineConfigException("--tsc-khz " + tscKhz + " is negative");
+        }
+        append = append == null ? "" : append;
+        initrds = List.copyOf(initrds);
+    }
+
+    /** The CPUID model {@link #cpuModel()} names; throws TscvmException for an unknown model or feature. */
+    public CpuidModel cpuid() {
+        return CpuidModel.parse(cpuModel);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public static final class Builder {
+        private long ramBytes = VmConfig.DEFAULT_RAM_BYTES;
+        private int smp = 1;
+        private Kernel kernel;
+        private String append = "";
+        private List<Path> initrds = List.of();
+        private SerialTarget serial = new SerialTarget.Stdio();
+        private long tscKhz;
+        private long hostKhz = org.tscvm.tsc.HostClock.DEFAULT_KHZ;
+        private long hostTscAdjust;
+        private VmConfig.ClockKind clock = VmConfig.ClockKind.REAL_TIME;
+        private MsrPolicy msrPolicy = MsrPolicy.KVM;
+        private String cpuModel = "tscvm";
+        private boolean pcTestdev;
+        private long flatLoadAddress = -1;
+        private long flatEntry;
+        private Duration timeout;
+
+        public Builder ramBytes(long v) {
+            ramBytes = v;
+            return this;
+        }
+
+        public Builder smp(int v) {
+            smp = v;
+            return this;
+        }
+
+        public Builder kernel(Path v) {
+            kernel = new Kernel.FromFile(v);
+            return this;
+        }
+
+        public Builder kernel(String name, byte[] bytes) {
+            kernel = new Kernel.InMemory(name, bytes);
+            return this;
+        }
+
+        public Builder append(String v) {
+            append = v;
+            return this;
+        }
+
+        public Builder initrds(List<Path> v) {
+            initrds = v;
+            return this;
+        }
+
+        public Builder serial(SerialTarget v) {
+            serial = v;
+            return this;
+        }
+
+        public Builder tscKhz(long v) {
+            tscKhz = v;
+            return this;
+        }
+
+        public Builder hostKhz(long v) {
+            hostKhz = v;
+            return this;
+        }
+
+        public Builder hostTscAdjust(long v) {
+            hostTscAdjust = v;
+            return this;
+        }
+
+        public Builder clock(VmConfig.ClockKind v) {
+            clock = v;
+            return this;
+        }
+
+        public Builder msrPolicy(MsrPolicy v) {
+            msrPolicy = v;
+            return this;
+        }
+
+        public Builder cpuModel(String v) {
+            cpuModel = v;
+            return this;
+        }
+
+        public Builder pcTestdev(boolean v) {
+            pcTestdev = v;
+            return this;
+        }
+
+        /** Loads the kernel as a raw image at {@code loadAddress} and starts it at {@code entry}. */
+        public Builder flat(long loadAddress, long entry) {
+            flatLoadAddress = loadAddress;
+            flatEntry = entry;
+            return this;
+        }
+
+        public Builder timeout(Duration v) {
+            timeout = v;
+            return this;
+        }
+
+        public MachineConfig build() {
+            return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
+                    clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout);
+        }
+    }
+}

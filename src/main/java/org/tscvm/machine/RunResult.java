@@ -1,0 +1,29 @@
+package org.tscvm.machine;
+
+/**
+ * How a run ended and the process exit status it maps to (platform.md section 8). Debug-exit
+ * statuses are odd, so every other status tscvm chooses is even.
+ *
+ * @param exitStatus the status {@code tscvm run} exits with
+ * @param reason     one line for a human: what ended the run
+ */
+public record RunResult(int exitStatus, Reason kind, String reason) {
+    /** "Shutdown" written to port 0x8900. */
+    public static final int STATUS_SHUTDOWN = 0;
+    /** A triple fault: the processor shut down. QEMU with --no-reboot would stop as well. */
+    public static final int STATUS_TRIPLE_FAULT = 4;
+    /** Every vCPU halted with nothing left that could wake it. */
+    public static final int STATUS_HALTED = 6;
+    /** A bug in tscvm surfaced while running the guest. */
+    public static final int STATUS_INTERNAL_ERROR = 8;
+    /** The run's wall-clock limit passed. */
+    public static final int STATUS_TIMEOUT = 20;
+
+    public enum Reason { DEBUG_EXIT, SHUTDOWN, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT }
+
+    /** {@code outl v} to isa-debug-exit: status (v << 1) | 1, as QEMU computes it. */
+    public static RunResult debugExit(int value) {
+        return new RunResult((value << 1) | 1, Reason.DEBUG_EXIT,
+                String.format("isa-debug-exit wrote 0x%x: exit status %d", value, (value << 1) | 1));
+    }
+}

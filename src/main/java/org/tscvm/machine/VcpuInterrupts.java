@@ -1,0 +1,116 @@
+package org.tscvm.machine;
+
+import org.tscvm.devices.LocalApic;
+import org.tscvm.devices.Pit8254;
+import org.tscvm.tsc.HostClock;
+import org.tscvm.vm.LocalInterruptController;
+import org.tscvm.vm.MsrOrigin;
+import org.tscvm.vm.Vcpu;
+
+/**
+ * What the machine attaches to each vCPU as its interrupt controller: the vCPU's local APIC,
+ * plus the events the vCPU's run loop must also time. On the BSP that is the PIT's counter 0
+ * (the run loop is the only thing that fires timers, and IRQ 0 must reach the BSP on time in
+ * either clock mode). In deterministic SMP mode it is also the end of the vCPU's quantum,
+ * which pauses the vCPU so the next one runs (the round-robin that makes a run repeat).
+ */
+final class VcpuInterrupts implements LocalInterruptController {
+    private static final long NANOS_PER_MILLI = 1_000_000L;
+
+    private final LocalApic apic;
+    private final Pit8254 pit;
+    private final HostClock clock;
+    private final Vcpu vcpu;
+    /** Host-clock reading at which the vCPU's quantum ends; Long.MAX_VALUE: no quanta. */
+    private volatile long quantumEnd = Long.MAX_VALUE;
+
+    VcpuInterrupts(LocalApic apic, Pit8254 pit, HostClock clock, Vcpu vcpu) {
+        this.apic = apic;
+        this.pit = pit;
+        this.clock = clock;
+        this.vcpu = vcpu;
+    }
+
+    void startQuantum(long ticks) {
+        quantumEnd = clock.now() + ticks;
+    }
+
+    @Override
+    public boolean handlesMsr(int index) {
+        return apic.handlesMsr(index);
+    }
+
+    @Override
+    public long readMsr(int index, MsrOrigin origin) {
+        return apic.readMsr(index, origin);
+    }
+
+    @Override
+    public void writeMsr(int index, long value, MsrOrigin origin) {
+        apic.writeMsr(index, value, origin);
+    }
+
+    @Override
+    public boolean claimsMmio(long paddr) {
+        return apic.claimsMmio(paddr);
+    }
+
+    @Override
+    public long readMmio(long paddr, int size) {
+        return apic.readMmio(paddr, size);
+    }
+
+    @Override
+    public void writeMmio(long paddr, int size, long value) {
+        apic.writeMmio(paddr, size, value);
+    }
+
+    @Override
+    public int pendingInterrupt() {
+        return apic.pendingInterrupt();
+    }
+
+    @Override
+    public int acknowledgeInterrupt() {
+        return apic.acknowledgeInterrupt();
+    }
+
+    @Override
+    public long nextEventHostTsc() {
+        long next = Math.min(apic.nextEventHostTsc(), quantumEnd);
+        if (pit != null) {
+            long pitNanos = pit.nextEventNanos();
+            if (pitNanos != Long.MAX_VALUE) {
+                next = Math.min(next, hostTscAtNanos(pitNanos));
+            }
+        }
+        return next;
+    }
+
+    @Override
+    public void onTime(long hostTsc) {
+        if (hostTsc >= apic.nextEventHostTsc()) {
+            apic.onTime(hostTsc);
+        }
+        if (pit != null) {
+            pit.onTime();
+        }
+        if (hostTsc >= quantumEnd) {
+            quantumEnd = Long.MAX_VALUE;
+            vcpu.requestPause();
+        }
+    }
+
+    @Override
+    public void onGuestTscChanged() {
+        apic.onGuestTscChanged();
+    }
+
+    /** The first host-clock reading whose {@link HostClock#nanosAt} is at least {@code nanos}. */
+    private long hostTscAtNanos(long nanos) {
+        long khz = clock.khz();
+        long ticks = (nanos / NANOS_PER_MILLI) * khz
+                + ((nanos % NANOS_PER_MILLI) * khz + NANOS_PER_MILLI - 1) / NANOS_PER_MILLI;
+        return ticks + clock.tscAdjust();
+    }
+}

@@ -1,0 +1,131 @@
+package org.tscvm.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * tscvm's own guest kernels (guests/, built by make into the folder in system property
+ * {@code tscvm.guests}) booted through the real command line in this JVM. Each kernel reports
+ * on COM1 and exits through isa-debug-exit: status 1 means every check ran and passed. A test
+ * is skipped when its kernel was not built.
+ */
+class GuestKernelsTest {
+    @TempDir
+    Path dir;
+
+    private static Path kernel(String name) {
+        String folder = System.getProperty("tscvm.guests", "target/guests");
+        Path p = Path.of(folder, name + ".elf");
+        assumeTrue(Files.isRegularFile(p), "guest kernel " + p + " was not built");
+        return p;
+    }
+
+    private record Boot(int status, String serial, String err) {
+    }
+
+    private Boot boot(String name, String... options) throws IOException {
+        Path serial = dir.resolve(name + "-" + System.nanoTime() + ".txt");
+        List<String> args = new ArrayList<>(List.of("run", "-kernel", kernel(name).toString(),
+                "-serial", "file:" + serial, "--timeout", "120"));
+        args.addAll(List.of(options));
+        CliRun run = CliRun.tscvm(args.toArray(new String[0]));
+        return new Boot(run.status(), Files.readString(serial), run.err());
+    }
+
+    private static void assertAllPassed(Boot b) {
+        assertThat(b.status()).as(b.serial() + b.err()).isEqualTo(1);
+        assertThat(b.serial()).contains("SUMMARY:").contains(" 0 failures").doesNotContain("FAIL:");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"boot", "tsc", "exceptions", "ring3", "smc", "demo", "apic_timer"})
+    void eachKernelPassesEveryCheckOnADeterministicClock(String name) throws IOException {
+        assertAllPassed(boot(name, "--clock", "deterministic", "-cpu", "max"));
+    }
+
+    @Test
+    void pagingPassesWhatItChecksAndSkipsOnlyOneGibPagesWhichTscvmDoesNotAdvertise() throws IOException {
+        Boot b = boot("paging", "--clock", "deterministic", "-cpu", "max");
+        // 77 = SKIP: every check that ran passed; CPUID 0x80000001 EDX[26] (1 GiB pages) is off.
+        assertThat(b.status()).as(b.serial()).isIn(1, 77);
+        assertThat(b.serial()).contains(" 0 failures").doesNotContain("FAIL:");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"boot", "tsc", "apic_timer"})
+    void timingKernelsAlsoPassOnTheRealClock(String name) throws IOException {
+        assertAllPassed(boot(name, "--clock", "real"));
+    }
+
+    @Test
+    void bootKernelSeesTheMultibootInformation() throws IOException {
+        Path env = dir.resolve("env");
+        Files.writeString(env, "NR_CPUS=1\n");
+        Boot b = boot("boot", "--clock", "deterministic", "-append", "hello world", "-initrd", env.toString());
+        assertAllPassed(b);
+        assertThat(b.serial()).contains("hello world").contains("tscvm");
+    }
+
+    private static long field(String text, String name) {
+        Matcher m = Pattern.compile(name + "=(\\d+)").matcher(text);
+        assertThat(m.find()).as(name + " in " + text).isTrue();
+        return Long.parseLong(m.group(1));
+    }
+
+    /**
+     * On the real clock the guest's measurement window is exposed to host scheduling (the run
+     * shares its cores; a JIT compile or a preempted thread between the guest's TSC read and
+     * the PIT load skews one window), so, like Linux's own PIT calibration, it gets three tries.
+     * The deterministic test below has no such noise.
+     */
+    @Test
+    void pitCalibratedTscFrequencyMatchesCpuidWithin250PpmOnTheRealClock() throws IOException {
+        long bestPpm = Long.MAX_VALUE;
+        for (int attempt = 0; attempt < 3 && bestPpm > 250; attempt++) {
+            Boot b = boot("pit", "--clock", "real");
+            long pit = field(b.serial(), "pit_khz");
+            long cpuid = field(b.serial(), "cpuid_khz");
+            bestPpm = Math.min(bestPpm, Math.abs(pit - cpuid) * 1_000_000 / cpuid);
+        }
+        assertThat(bestPpm).isLessThanOrEqualTo(250);
+    }
+
+    @Test
+    void pitCalibrationOnTheDeterministicClockIsExactUpToTheGuestsRoundingAndRepeats() throws IOException {
+        Boot first = boot("pit", "--clock", "deterministic");
+        Boot second = boot("pit", "--clock", "deterministic");
+        assertAllPassed(first);
+        long pit = field(first.serial(), "pit_khz");
+        long cpuid = field(first.serial(), "cpuid_khz");
+        // The guest counts whole PIT ticks over its window; what remains is that quantisation.
+        assertThat(Math.abs(pit - cpuid) * 1_000_000 / cpuid).isLessThanOrEqualTo(5);
+        assertThat(second.serial()).isEqualTo(first.serial());
+    }
+
+    @Test
+    void fourVcpusNeverSeeTheTscGoBackwardsOnTheRealClock() throws IOException {
+        Boot b = boot("smp", "-smp", "4", "--clock", "real");
+        assertAllPassed(b);
+        assertThat(b.serial()).contains("cpu 3");
+    }
+
+    @Test
+    void aDeterministicSmpRunRepeatsBitForBit() throws IOException {
+        Boot first = boot("smp", "-smp", "4", "--clock", "deterministic");
+        Boot second = boot("smp", "-smp", "4", "--clock", "deterministic");
+        assertAllPassed(first);
+        assertThat(second.serial()).isEqualTo(first.serial());
+    }
+}

@@ -1,0 +1,185 @@
+package org.tscvm.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.tscvm.machine.RunResult;
+
+class MainTest {
+    @TempDir
+    Path dir;
+
+    /** out 0x3F8 "Hi\n", then outl 0x10 to 0xF4 (status 33). */
+    static final byte[] HELLO = CliRun.bytes(
+            0x66, 0xba, 0xf8, 0x03,       // mov dx, 0x3f8
+            0xb0, 'H', 0xee,              // mov al, 'H'; out dx, al
+            0xb0, 'i', 0xee,              // mov al, 'i'; out dx, al
+            0xb0, '\n', 0xee,             // mov al, '\n'; out dx, al
+            0x66, 0xba, 0xf4, 0x00,       // mov dx, 0xf4
+            0xb8, 0x10, 0x00, 0x00, 0x00, // mov eax, 0x10
+            0xef,                         // out dx, eax
+            0xf4);                        // hlt
+
+    private Path write(String name, byte[] bytes) throws IOException {
+        Path p = dir.resolve(name);
+        Files.write(p, bytes);
+        return p;
+    }
+
+    private static void assertOneLine(CliRun run, String contains) {
+        assertThat(run.err().lines()).hasSize(1);
+        assertThat(run.err()).startsWith("tscvm: ").contains(contains);
+    }
+
+    @Test
+    void versionPrintsTheVersion() {
+        CliRun run = CliRun.tscvm("--version");
+        assertThat(run.status()).isZero();
+        assertThat(run.out()).contains("tscvm " + Version.VERSION);
+    }
+
+    @Test
+    void helpNamesTheSubcommandsAndRunHelpExplainsEachOption() {
+        CliRun run = CliRun.tscvm("--help");
+        assertThat(run.status()).isZero();
+        assertThat(run.out()).contains("run", "demo", "cpuid");
+        CliRun runHelp = CliRun.tscvm("run", "--help");
+        assertThat(runHelp.out()).contains("-kernel", "-append", "-initrd", "-smp", "-m", "-cpu", "-serial",
+                "--tsc-khz", "--host-tsc-adjust", "--clock", "--msr-policy");
+    }
+
+    @Test
+    void aFlatKernelRunsThroughTheCommandLineAndItsDebugExitIsTheStatus() throws IOException {
+        Path kernel = write("hello.bin", HELLO);
+        Path serial = dir.resolve("serial.txt");
+        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "--flat", "0x8000",
+                "-serial", "file:" + serial, "--clock", "deterministic", "-m", "16");
+        assertThat(run.status()).as(run.err()).isEqualTo(33);
+        assertThat(Files.readString(serial)).isEqualTo("Hi\n");
+        assertThat(run.err()).isEmpty();
+    }
+
+    @Test
+    void aMultibootKernelWithInitrdAndAppendRuns() throws IOException {
+        Path kernel = write("mb.elf", CliRun.multibootElf32(0x100000, HELLO));
+        Path env = write("env", "A=1\n".getBytes(StandardCharsets.US_ASCII));
+        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-initrd", env.toString(),
+                "-append", "x y", "-serial", "none", "-smp", "2", "--timeout", "30");
+        assertThat(run.status()).as(run.err()).isEqualTo(33);
+    }
+
+    @Test
+    void aMissingKernelFileIsOneLineAndStatus10() {
+        CliRun run = CliRun.tscvm("run", "-kernel", dir.resolve("nope.elf").toString(), "-serial", "none");
+        assertThat(run.status()).isEqualTo(ExitStatus.FILE);
+        assertOneLine(run, "nope.elf");
+    }
+
+    @Test
+    void aMissingInitrdIsStatus10() throws IOException {
+        Path kernel = write("mb.elf", CliRun.multibootElf32(0x100000, HELLO));
+        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-initrd", dir.resolve("env").toString(),
+                "-serial", "none");
+        assertThat(run.status()).isEqualTo(ExitStatus.FILE);
+        assertOneLine(run, "initrd");
+    }
+
+    @Test
+    void aBrokenElfIsOneLineAndStatus12() throws IOException {
+        byte[] elf = CliRun.multibootElf32(0x100000, HELLO);
+        ByteBuffer.wrap(elf).order(ByteOrder.LITTLE_ENDIAN).putInt(28, 0x40000000); // e_phoff far away
+        Path kernel = write("broken.elf", elf);
+        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-serial", "none");
+        assertThat(run.status()).isEqualTo(ExitStatus.KERNEL_IMAGE);
+        assertOneLine(run, "program header table");
+    }
+
+    @Test
+    void aFileThatIsNotAKernelIsStatus12() throws IOException {
+        Path kernel = write("text.txt", "hello".getBytes(StandardCharsets.US_ASCII));
+        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-serial", "none");
+        assertThat(run.status()).isEqualTo(ExitStatus.KERNEL_IMAGE);
+        assertOneLine(run, "multiboot header");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"0", "1", "99999G", "abc", "12Q", "-5"})
+    void anAbsurdMemorySizeIsOneLineAndStatus14(String size) throws IOException {
+        Path kernel = write("hello.bin", HELLO);
+        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-m", size, "-serial", "none");
+        assertThat(run.status()).as(run.err()).isEqualTo(ExitStatus.MEMORY_SIZE);
+        assertOneLine(run, "-m");
+    }
+
+    @Test
+    void memorySizesAreParsedAsQemuDoes() {
+        assertThat(Launcher.parseMemory("128")).isEqualTo(128L << 20);
+        assertThat(Launcher.parseMemory("1G")).isEqualTo(1L << 30);
+        assertThat(Launcher.parseMemory("65536k")).isEqualTo(64L << 20);
+        assertThat(Launcher.parseMemory("size=256M")).isEqualTo(256L << 20);
+    }
+
+    @Test
+    void anUnknownCpuFeatureIsOneLineAndStatus16() throws IOException {
+        Path kernel = write("hello.bin", HELLO);
+        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-cpu", "tscvm,+frobnicate", "-serial", "none");
+        assertThat(run.status()).isEqualTo(ExitStatus.CPU_MODEL);
+        assertOneLine(run, "frobnicate");
+        assertThat(CliRun.tscvm("cpuid", "-cpu", "pentium").status()).isEqualTo(ExitStatus.CPU_MODEL);
+    }
+
+    @Test
+    void otherBadValuesAreStatus18AndUnknownOptionsStatus2() throws IOException {
+        Path kernel = write("hello.bin", HELLO);
+        CliRun smp = CliRun.tscvm("run", "-kernel", kernel.toString(), "-smp", "0", "-serial", "none");
+        assertThat(smp.status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertOneLine(smp, "-smp 0");
+        CliRun clock = CliRun.tscvm("run", "-kernel", kernel.toString(), "--clock", "sundial");
+        assertThat(clock.status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        CliRun serial = CliRun.tscvm("run", "-kernel", kernel.toString(), "-serial", "tcp:1234");
+        assertThat(serial.status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        CliRun unknown = CliRun.tscvm("run", "--frobnicate");
+        assertThat(unknown.status()).isEqualTo(ExitStatus.USAGE);
+        assertOneLine(unknown, "frobnicate");
+    }
+
+    @Test
+    void aTripleFaultPrintsTheCpuStateAndHasItsOwnStatus() throws IOException {
+        Path kernel = write("tf.bin", CliRun.bytes(
+                0x0f, 0x01, 0x1d, 0x00, 0x90, 0x00, 0x00,  // lidt [0x9000] (zero limit)
+                0x0f, 0x0b));                              // ud2
+        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "--flat", "0x8000", "-serial", "none",
+                "--clock", "deterministic");
+        assertThat(run.status()).isEqualTo(RunResult.STATUS_TRIPLE_FAULT);
+        assertOneLine(run, "triple fault");
+        assertThat(run.err()).contains("RIP=", "CR0=", "CR3=", "CR4=", "EFER=");
+    }
+
+    @Test
+    void cpuidPrintsTheModelAndItsEdits() {
+        CliRun run = CliRun.tscvm("cpuid", "-cpu", "tscvm,-tsc-adjust");
+        assertThat(run.status()).isZero();
+        assertThat(run.out()).contains("GenuineIntel").containsPattern("- tsc-adjust");
+    }
+
+    @Test
+    void demoBootsTheBundledKernelOrFallsBackToTheApiDemo() {
+        CliRun run = CliRun.tscvm("demo", "-serial", "none", "--timeout", "60");
+        if (Main.demoKernel() == null) {
+            assertThat(run.status()).isZero();
+            assertThat(run.out()).contains("API demo");
+        } else {
+            assertThat(run.status()).as(run.err()).isZero();
+            assertThat(run.out()).contains("[host] restore-style host write", "exited with status 1");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package org.tscvm.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class QemuMainTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void helpSaysQemuCompatibleAsKvmUnitTestsProbesIt() {
+        CliRun run = CliRun.qemu("--help");
+        assertThat(run.status()).isZero();
+        assertThat(run.out()).contains("QEMU");
+    }
+
+    @Test
+    void dashHFirstLineCarriesTheVersionInQemusShape() {
+        CliRun run = CliRun.qemu("-h");
+        String first = run.out().lines().findFirst().orElseThrow();
+        assertThat(first).isEqualTo("tscvm (QEMU-compatible) version " + Version.VERSION);
+        // kvm-unit-tests: IFS='[ .]' read -r _ _ _ MAJOR MINOR MICRO
+        String[] fields = first.split("[ .]");
+        assertThat(fields[3]).isEqualTo(Version.VERSION.split("\\.")[0]);
+    }
+
+    @Test
+    void deviceQuestionMarkListsTheTestDevicesInQuotes() {
+        for (String ask : new String[] {"?", "help"}) {
+            CliRun run = CliRun.qemu("-device", ask);
+            assertThat(run.status()).isZero();
+            assertThat(run.out()).contains("\"pc-testdev\"", "\"isa-debug-exit\"").doesNotContain("pci-testdev");
+        }
+    }
+
+    @Test
+    void theKvmUnitTestsCommandLineRunsAndPcTestdevWorks() throws IOException {
+        // Writes 0x2a to pc-testdev's scratch port 0xE0, reads it back and exits with it.
+        byte[] code = CliRun.bytes(
+                0x66, 0xba, 0xe0, 0x00,       // mov dx, 0xe0
+                0xb8, 0x2a, 0x00, 0x00, 0x00, // mov eax, 0x2a
+                0xef,                         // out dx, eax
+                0x31, 0xc0,                   // xor eax, eax
+                0xed,                         // in eax, dx
+                0x66, 0xba, 0xf4, 0x00,       // mov dx, 0xf4
+                0xef,                         // out dx, eax
+                0xf4);                        // hlt
+        Path kernel = dir.resolve("t.flat");
+        Files.write(kernel, CliRun.multibootElf32(0x400000, code));
+        Path env = dir.resolve("env");
+        Files.writeString(env, "NR_CPUS=1\n");
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(console, true, StandardCharsets.UTF_8));
+        CliRun run;
+        try {
+            run = CliRun.qemu("--no-reboot", "-nodefaults", "-global", "kvm-pit.lost_tick_policy=discard",
+                    "-device", "pc-testdev", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4", "-display", "none",
+                    "-serial", "stdio", "-device", "pci-testdev", "-machine", "accel=tcg", "-kernel", kernel.toString(),
+                    "-smp", "1", "-cpu", "max", "-initrd", env.toString(), "-append", "-v");
+        } finally {
+            System.setOut(stdout);
+        }
+        assertThat(run.status()).as(run.err()).isEqualTo((0x2a << 1) | 1);
+        // kvm-unit-tests counts every stderr line without "warning" as a QEMU failure.
+        assertThat(run.err().lines()).allMatch(line -> line.toLowerCase().contains("warning"));
+    }
+
+    @Test
+    void optionsTscvmCannotHonourAreRefusedWithStatus18() {
+        assertThat(CliRun.qemu("-snapshot", "x").status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertThat(CliRun.qemu("-device", "e1000").status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertThat(CliRun.qemu("-machine", "q35").status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertThat(CliRun.qemu("-device", "isa-debug-exit,iobase=0x501").status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        CliRun chardev = CliRun.qemu("-chardev", "file,id=x,path=y");
+        assertThat(chardev.status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertThat(chardev.err().lines()).hasSize(1);
+    }
+
+    @Test
+    void qemuCpuModelsMapOntoTscvmModels() {
+        PrintStream err = new PrintStream(new ByteArrayOutputStream());
+        assertThat(QemuMain.mapCpu("kvm64,+rdtscp", err)).isEqualTo("tscvm,+rdtscp");
+        assertThat(QemuMain.mapCpu("max", err)).isEqualTo("max");
+        assertThat(QemuMain.mapCpu("host,tsc_adjust=on,-x2apic", err)).isEqualTo("max,+tsc-adjust,-x2apic");
+        ByteArrayOutputStream warnings = new ByteArrayOutputStream();
+        assertThat(QemuMain.mapCpu("qemu64,+avx512f", new PrintStream(warnings, true))).isEqualTo("tscvm");
+        assertThat(warnings.toString()).contains("warning").contains("avx512f");
+    }
+
+    @Test
+    void aMissingKernelIsStatus10AndNoKernelIsUsage() {
+        assertThat(CliRun.qemu("-kernel", dir.resolve("none.flat").toString(), "-serial", "none").status())
+                .isEqualTo(ExitStatus.FILE);
+        assertThat(CliRun.qemu("-nodefaults").status()).isEqualTo(ExitStatus.USAGE);
+    }
+}

@@ -1,0 +1,91 @@
+package org.tscvm.devices;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import org.junit.jupiter.api.Test;
+
+class CmosTest {
+    /** 2026-11-27 06:30:45 UTC, a Friday. */
+    private static final long START = LocalDateTime.of(2026, 11, 27, 6, 30, 45).toEpochSecond(ZoneOffset.UTC);
+    private long nanos;
+    private final Cmos cmos = new Cmos(() -> nanos, START, 128L << 20);
+
+    private int reg(int index) {
+        cmos.write(Cmos.INDEX, 1, index);
+        return cmos.read(Cmos.DATA, 1);
+    }
+
+    @Test
+    void timeOfDayReadsInBcdFromTheStartEpochPlusTheClock() {
+        assertThat(reg(Cmos.SECONDS)).isEqualTo(0x45);
+        assertThat(reg(Cmos.MINUTES)).isEqualTo(0x30);
+        assertThat(reg(Cmos.HOURS)).isEqualTo(0x06);
+        assertThat(reg(Cmos.DAY_OF_MONTH)).isEqualTo(0x27);
+        assertThat(reg(Cmos.MONTH)).isEqualTo(0x11);
+        assertThat(reg(Cmos.YEAR)).isEqualTo(0x26);
+        assertThat(reg(Cmos.CENTURY)).isEqualTo(0x20);
+        assertThat(reg(Cmos.DAY_OF_WEEK)).isEqualTo(6);
+        nanos = 20_000_000_000L;
+        assertThat(reg(Cmos.SECONDS)).isEqualTo(0x05);
+        assertThat(reg(Cmos.MINUTES)).isEqualTo(0x31);
+    }
+
+    @Test
+    void binaryModeFromRegisterB() {
+        cmos.write(Cmos.INDEX, 1, Cmos.REG_B);
+        cmos.write(Cmos.DATA, 1, Cmos.REG_B_24H | Cmos.REG_B_BINARY);
+        assertThat(reg(Cmos.SECONDS)).isEqualTo(45);
+        assertThat(reg(Cmos.DAY_OF_MONTH)).isEqualTo(27);
+    }
+
+    @Test
+    void updateInProgressShowsInTheLastMomentOfEachSecond() {
+        nanos = 100_000_000;
+        assertThat(reg(Cmos.REG_A) & 0x80).isZero();
+        nanos = 999_900_000;
+        assertThat(reg(Cmos.REG_A) & 0x80).isEqualTo(0x80);
+    }
+
+    @Test
+    void indexBitSevenMasksNmi() {
+        cmos.write(Cmos.INDEX, 1, 0x80 | Cmos.SECONDS);
+        assertThat(cmos.nmiMasked()).isTrue();
+        assertThat(cmos.read(Cmos.DATA, 1)).isEqualTo(0x45);
+        cmos.write(Cmos.INDEX, 1, Cmos.SECONDS);
+        assertThat(cmos.nmiMasked()).isFalse();
+    }
+
+    @Test
+    void memorySizeBytesDescribeTheRam() {
+        int ext = reg(Cmos.EXT_MEM2_LO) | (reg(Cmos.EXT_MEM2_LO + 1) << 8);
+        // 127 MiB does not fit in 16 bits of KiB: the field saturates, and 0x34/0x35 carry the rest.
+        assertThat(ext).isEqualTo(0xffff);
+        int above16 = reg(Cmos.MEM_ABOVE_16M_LO) | (reg(Cmos.MEM_ABOVE_16M_LO + 1) << 8);
+        assertThat(above16).isEqualTo((112 << 20) >> 16);
+        assertThat(reg(Cmos.REG_D)).isEqualTo(0x80);
+    }
+
+    @Test
+    void guestSettingTheClockMovesItAndSurvivesRestore() {
+        cmos.write(Cmos.INDEX, 1, Cmos.HOURS);
+        cmos.write(Cmos.DATA, 1, 0x21);
+        assertThat(reg(Cmos.HOURS)).isEqualTo(0x21);
+        assertThat(reg(Cmos.MINUTES)).isEqualTo(0x30);
+        cmos.write(Cmos.INDEX, 1, 0x40);
+        cmos.write(Cmos.DATA, 1, 0x99);
+
+        Cmos copy = new Cmos(() -> nanos, START, 128L << 20);
+        copy.restore(cmos.state());
+        copy.write(Cmos.INDEX, 1, Cmos.HOURS);
+        assertThat(copy.read(Cmos.DATA, 1)).isEqualTo(0x21);
+        copy.write(Cmos.INDEX, 1, 0x40);
+        assertThat(copy.read(Cmos.DATA, 1)).isEqualTo(0x99);
+    }
+
+    @Test
+    void registerCReadsZeroBecauseNoRtcInterruptIsWired() {
+        assertThat(reg(Cmos.REG_C)).isZero();
+    }
+}
