@@ -172,10 +172,39 @@ class VcpuPlatformTest {
 
     @Test
     void aRuntimeExceptionFromTheInterpreterBecomesAnInternalErrorExitAndIsCounted() {
-        // The CPU is still the skeleton, whose methods throw: run() must not let that escape.
+        // An interpreter bug must never escape run(): it becomes an InternalError exit.
+        vcpu.setInterpreter(new Interpreter() {
+            @Override
+            public org.tscvm.cpu.RunStop run(long maxInstructions) {
+                throw new IllegalStateException("interpreter bug");
+            }
+
+            @Override
+            public long instructionsRetired() {
+                return 0;
+            }
+
+            @Override
+            public void requestStop() {
+            }
+
+            @Override
+            public void notifyInterrupt() {
+            }
+
+            @Override
+            public boolean interruptsEnabled() {
+                return false;
+            }
+
+            @Override
+            public String describe() {
+                return "";
+            }
+        });
         VcpuExit exit = vcpu.run();
         assertThat(exit).isInstanceOfSatisfying(VcpuExit.InternalError.class,
-                e -> assertThat(e.message()).contains("vCPU 0").contains("UnsupportedOperationException"));
+                e -> assertThat(e.message()).contains("vCPU 0").contains("IllegalStateException"));
         assertThat(vcpu.exitCount(VcpuExit.Kind.INTERNAL_ERROR)).isEqualTo(1);
         assertThat(vcpu.exitCount(VcpuExit.Kind.HALT)).isZero();
     }
