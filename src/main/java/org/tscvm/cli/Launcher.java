@@ -130,10 +130,16 @@ final class Launcher {
      * {@code err} with the status of its kind.
      */
     static int boot(MachineConfig config, PrintStream err, Consumer<Machine> beforeRun) {
+        return boot(config, err, beforeRun, machine -> { });
+    }
+
+    /** As {@link #boot(MachineConfig, PrintStream, Consumer)}, with a look at the machine after the run. */
+    static int boot(MachineConfig config, PrintStream err, Consumer<Machine> beforeRun, Consumer<Machine> afterRun) {
         try {
             Machine machine = new Machine(config);
             beforeRun.accept(machine);
             RunResult result = machine.run();
+            afterRun.accept(machine);
             switch (result.kind()) {
                 case DEBUG_EXIT, SHUTDOWN -> {
                     // The guest chose its verdict; stderr stays quiet (kvm-unit-tests reads it).

@@ -18,6 +18,7 @@ import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.MsrPolicy;
 import org.tscvm.vm.Vcpu;
+import org.tscvm.vm.VmClock;
 import org.tscvm.vm.VmConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -248,7 +249,8 @@ public final class Main implements Callable<Integer> {
                 out.printf("[host] the host clock carries its own IA32_TSC_ADJUST = %s: it moves every guest TSC,%n",
                         hostTscAdjust);
                 out.println("[host] but a guest's RDMSR 0x3b shows only the guest's own adjust.");
-                int status = Launcher.boot(config, parent.err, machine -> hostSide(machine, out));
+                int status = Launcher.boot(config, parent.err, machine -> hostSide(machine, out),
+                        machine -> afterGuest(machine, out));
                 out.printf("[host] the demo kernel exited with status %d (1 = every check passed)%n", status);
                 // The demo succeeded when every check passed; the shell sees the usual 0 then.
                 return status == 1 ? 0 : status;
@@ -269,6 +271,22 @@ public final class Main implements Callable<Integer> {
                 out.println("[host] (unexpected: the host write moved TSC_ADJUST)");
             }
             out.println("[host] booting the demo kernel; its lines follow:");
+        }
+
+        /** The founding commit's point, read from the host side once the guest has run (R1, R7, R24). */
+        private static void afterGuest(Machine machine, PrintStream out) {
+            Vcpu vcpu = machine.vm().vcpus().get(0);
+            VmClock clock = machine.vm().getClock();
+            long offset = vcpu.getTscOffset();
+            out.printf("[host] after the guest ran, at one instant: host TSC = %d (it includes the host's own adjust, %d)%n",
+                    clock.hostTsc(), machine.vm().clock().tscAdjust());
+            out.printf("[host] vCPU 0's TSC offset = %d: the restore-style write and every guest TSC/TSC_ADJUST%n", offset);
+            out.println("[host]   write are folded into this one offset (R24), so RDTSC, RDTSCP and RDMSR 0x10 all see them");
+            out.printf("[host] guest TSC = host TSC + offset = %d (the vCPU reads %d)%n",
+                    clock.hostTsc() + offset, clock.guestTsc(0));
+            out.printf("[host] host read of the guest's IA32_TSC_ADJUST = %d: only the guest's own adjust (R7);%n",
+                    vcpu.getMsr(Msr.IA32_TSC_ADJUST));
+            out.println("[host]   the host's adjust is hidden inside the host TSC, as on KVM");
         }
     }
 

@@ -180,6 +180,13 @@ class MainTest {
         } else {
             assertThat(run.status()).as(run.err()).isZero();
             assertThat(run.out()).contains("[host] restore-style host write", "exited with status 1");
+            // R1/R24: after the guest's writes, host TSC + the one offset is exactly what the vCPU reads.
+            java.util.regex.Matcher m = java.util.regex.Pattern
+                    .compile("host TSC \\+ offset = (\\d+) \\(the vCPU reads (\\d+)\\)").matcher(run.out());
+            assertThat(m.find()).as(run.out()).isTrue();
+            assertThat(m.group(1)).isEqualTo(m.group(2));
+            // R7: the host's own adjust (7e9 in the demo) is not in the guest's TSC_ADJUST.
+            assertThat(run.out()).containsPattern("host read of the guest's IA32_TSC_ADJUST = [1-9]\\d*:");
         }
     }
 }
