@@ -1,6 +1,7 @@
 package org.tscvm.tsc;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import org.tscvm.TscvmException;
 
 /**
@@ -21,6 +22,12 @@ public final class DeterministicHostClock implements HostClock {
     /** Ticks without the host adjust. */
     private final AtomicLong ticks = new AtomicLong();
     private volatile long tscAdjust;
+    /**
+     * The instruction counter of the vCPU running now, while a slice runs: readings inside the
+     * slice then move with every retired instruction, not only at the slice's end.
+     */
+    private LongSupplier runningCounter;
+    private long runningCounterBase;
 
     public DeterministicHostClock() {
         this(DEFAULT_KHZ, DEFAULT_TICKS_PER_INSTRUCTION);
@@ -40,7 +47,35 @@ public final class DeterministicHostClock implements HostClock {
 
     @Override
     public long now() {
-        return ticks.get() + tscAdjust;
+        long t = ticks.get();
+        LongSupplier counter = runningCounter;
+        if (counter != null) {
+            t += (counter.getAsLong() - runningCounterBase) * ticksPerInstruction;
+        }
+        return t + tscAdjust;
+    }
+
+    /**
+     * A vCPU starts a slice: until {@link #endSlice()}, the clock reads as advanced by the
+     * instructions {@code instructionsRetired} has counted since this call. Deterministic mode
+     * runs one vCPU at a time, so at most one slice is open.
+     */
+    public void beginSlice(LongSupplier instructionsRetired) {
+        if (runningCounter != null) {
+            throw new TscvmException("a deterministic clock runs one vCPU slice at a time");
+        }
+        runningCounterBase = instructionsRetired.getAsLong();
+        runningCounter = instructionsRetired;
+    }
+
+    /** The slice ends: its instructions are folded into the clock for good. */
+    public void endSlice() {
+        LongSupplier counter = runningCounter;
+        if (counter != null) {
+            long retired = counter.getAsLong() - runningCounterBase;
+            runningCounter = null;
+            advanceInstructions(retired);
+        }
     }
 
     /** Moves the clock forward by {@code delta} ticks (zero or more). */

@@ -3,6 +3,7 @@ package org.tscvm.vm;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
 import org.tscvm.TscvmException;
 import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.CpuBus;
@@ -53,6 +54,8 @@ public final class Vcpu {
     private final Cpu cpu;
     /** The run loop's view of {@link #cpu}; replaced only by run-loop unit tests. */
     private Interpreter interpreter;
+    /** The interpreter's retired-instruction count, for a deterministic clock's slices. */
+    private final LongSupplier retiredCounter = () -> interpreter.instructionsRetired();
     private volatile CpuidModel cpuid;
     private volatile LocalInterruptController controller;
 
@@ -465,11 +468,20 @@ public final class Vcpu {
             }
             LocalInterruptController c = controller;
             long before = interpreter.instructionsRetired();
-            RunStop stop = interpreter.run(sliceBudget(c));
-            long retired = interpreter.instructionsRetired() - before;
+            long budget = sliceBudget(c);
+            RunStop stop;
             if (clock instanceof DeterministicHostClock deterministic) {
-                deterministic.advanceInstructions(retired);
+                // RDTSC and device reads inside the slice see every retired instruction (A2).
+                deterministic.beginSlice(retiredCounter);
+                try {
+                    stop = interpreter.run(budget);
+                } finally {
+                    deterministic.endSlice();
+                }
+            } else {
+                stop = interpreter.run(budget);
             }
+            long retired = interpreter.instructionsRetired() - before;
             fireDueTimers(c);
             switch (stop) {
                 case BUDGET_EXHAUSTED:

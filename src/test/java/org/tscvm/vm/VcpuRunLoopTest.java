@@ -177,4 +177,24 @@ class VcpuRunLoopTest {
         assertThat(run()).isInstanceOf(VcpuExit.TripleFault.class);
         assertThat(script.notifications).isEqualTo(1);
     }
+
+    @Test
+    void aDeterministicTscMovesWithEveryInstructionInsideASlice() {
+        // A2: the host clock advances with retired instructions, so two RDTSCs in one slice
+        // differ by the instructions between them (one tick each), not only across slices.
+        long[] reads = new long[3];
+        long start = t.clock.now();
+        script.then(100, RunStop.BUDGET_EXHAUSTED, () -> {
+            reads[0] = vcpu.guest().rdtsc();
+            script.retired += 50;
+            reads[1] = vcpu.guest().rdtsc();
+        }).then(7, RunStop.STOP_REQUESTED, () -> {
+            reads[2] = vcpu.guest().rdtsc();
+            vcpu.requestPause();
+        });
+        assertThat(run()).isEqualTo(new VcpuExit.Paused());
+        assertThat(reads[1] - reads[0]).isEqualTo(50);
+        assertThat(reads[2] - reads[1]).isEqualTo(7);
+        assertThat(t.clock.now() - start).isEqualTo(157);
+    }
 }
