@@ -163,6 +163,24 @@ public final class TscState {
     }
 
     /**
+     * Whether {@link #setTscKhz} would accept {@code khz} (positive) on a {@code hostKhz} host
+     * without failing part-way: below R15's maximum and, outside the window, with a ratio in
+     * range. Lets a caller that sets several vCPUs check them all before changing any.
+     *
+     * @throws TscvmException naming the value if not
+     */
+    public static void checkSettableKhz(long khz, long hostKhz) {
+        long max = maxGuestKhz(hostKhz);
+        boolean inWindow = khz >= toleranceBound(hostKhz, -TOLERANCE_PPM) && khz <= toleranceBound(hostKhz, TOLERANCE_PPM);
+        long ratio = inWindow || khz <= 0 ? TscMath.IDENTITY_RATIO : TscMath.ratioForKhz(khz, hostKhz);
+        if (khz <= 0 || khz >= max || ratio == 0 || Long.compareUnsigned(ratio, TscMath.MAX_RATIO) >= 0) {
+            throw new TscvmException(String.format(
+                    "TSC frequency %d kHz cannot be set on a %d kHz host: use 1 to %d kHz (R14/R15)",
+                    khz, hostKhz, max - 1));
+        }
+    }
+
+    /**
      * R14's kvm_set_tsc_khz, also used at vCPU creation (R12): stores the frequency first,
      * then picks the ratio: 1.0 inside the 250 ppm window around the host frequency, else
      * {@code floor(2^48 * khz / hostKhz)}. A ratio of 0 or at VMX's maximum is refused after

@@ -4,10 +4,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.tscvm.TscvmException;
+import org.tscvm.cpu.Msr;
 import org.tscvm.memory.GuestMemory;
 import org.tscvm.memory.MmioBus;
 import org.tscvm.memory.PortIoBus;
 import org.tscvm.tsc.HostClock;
+import org.tscvm.tsc.TscMath;
 import org.tscvm.tsc.TscState;
 import org.tscvm.tsc.TscSync;
 
@@ -122,6 +124,74 @@ public final class Vm {
             guestTscs.add(vcpu.tscState().l1GuestTsc(hostTsc));
         }
         return new VmClock(hostTsc, clock.nanosAt(hostTsc), guestTscs);
+    }
+
+    /**
+     * A7: the time state of every vCPU at one host instant, for a snapshot or a migration.
+     * Call it while the vCPUs are paused. The guest TSCs are read as the host reads MSR 0x10
+     * (R3), so they include every guest TSC and TSC_ADJUST write (R24).
+     */
+    public synchronized VmTscState saveTscState() {
+        VmClock now = getClock();
+        List<VmTscState.Vcpu> saved = new ArrayList<>();
+        for (Vcpu vcpu : vcpus) {
+            saved.add(new VmTscState.Vcpu(vcpu.getTscKhz(), now.guestTsc(vcpu.id()),
+                    vcpu.getMsr(Msr.IA32_TSC_ADJUST), vcpu.getMsr(Msr.IA32_TSC_AUX),
+                    vcpu.getMsr(Msr.IA32_TSC_DEADLINE)));
+        }
+        return new VmTscState(saved);
+    }
+
+    /**
+     * A7, R17, R19: restores a saved time state into this VM's vCPUs so that each guest TSC
+     * continues from its saved value plus {@code elapsedNanos} of guest time (0: as if no time
+     * passed; the wall-clock downtime of a migration, to keep guest time in step with the
+     * world). It never goes backwards, and vCPUs that shared one TSC at the save share one
+     * offset and one generation after it — the per-vCPU drift that Firecracker PR #6200 and
+     * Cloud Hypervisor PR #8437 fixed. The host clock may differ from the saving host's in
+     * rate, origin and host adjust.
+     *
+     * <p>Order, as KVM needs it: the frequency first (R14 does not recompute the offset, so it
+     * must come before the offset); then every offset, computed at one host instant and applied
+     * exactly through the TSC-offset attribute (R17); then TSC_ADJUST as a host write (R8: it
+     * does not move the TSC, and it is dropped unless this VM's CPUID model already has
+     * tsc-adjust — install the CPUID model before restoring, as KVM userspace must); then
+     * TSC_AUX; the TSC deadline last, since it is in guest-TSC units (Firecracker restores
+     * TSC_DEADLINE after IA32_TSC for the same reason).
+     *
+     * @throws TscvmException if the vCPU counts differ, {@code elapsedNanos} is negative or a
+     *         saved frequency cannot be set here; checked before anything changes
+     */
+    public synchronized void restoreTscState(VmTscState state, long elapsedNanos) {
+        if (state.vcpus().size() != vcpus.size()) {
+            throw new TscvmException("the saved TSC state has " + state.vcpus().size()
+                    + " vCPU(s) but this VM has " + vcpus.size() + "; create the same number first");
+        }
+        if (elapsedNanos < 0) {
+            throw new TscvmException("elapsed time across a restore cannot be negative: " + elapsedNanos + " ns");
+        }
+        for (VmTscState.Vcpu saved : state.vcpus()) {
+            TscState.checkSettableKhz(saved.tscKhz(), clock.khz());
+        }
+        for (int i = 0; i < vcpus.size(); i++) {
+            vcpus.get(i).setTscKhz(state.vcpus().get(i).tscKhz());
+        }
+        long hostTsc = clock.now();
+        for (int i = 0; i < vcpus.size(); i++) {
+            Vcpu vcpu = vcpus.get(i);
+            VmTscState.Vcpu saved = state.vcpus().get(i);
+            long target = saved.guestTsc() + TscMath.nanosToCycles(elapsedNanos, saved.tscKhz());
+            // The offset that makes L1's TSC read target at hostTsc, under the ratio now in force.
+            long scaledHost = vcpu.guestTscAt(hostTsc) - vcpu.getTscOffset();
+            vcpu.setTscOffset(target - scaledHost);
+        }
+        for (int i = 0; i < vcpus.size(); i++) {
+            Vcpu vcpu = vcpus.get(i);
+            VmTscState.Vcpu saved = state.vcpus().get(i);
+            vcpu.setMsr(Msr.IA32_TSC_ADJUST, saved.tscAdjust());
+            vcpu.setMsr(Msr.IA32_TSC_AUX, saved.tscAux());
+            vcpu.setMsr(Msr.IA32_TSC_DEADLINE, saved.tscDeadline());
+        }
     }
 
     /**
