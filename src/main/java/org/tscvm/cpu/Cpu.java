@@ -239,7 +239,7 @@ public final class Cpu extends CpuExec {
             Insn d = insns[i];
             prevRip = rip;
             rip = (rip + d.len) & ripMask;
-            execute(d);
+            step(d);
             retired++;
             if (endBlock || retired >= limit) {
                 break;
