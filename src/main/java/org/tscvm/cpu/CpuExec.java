@@ -236,6 +236,34 @@ abstract class CpuExec extends CpuSystem {
                 r[d.fa] = cond(d.sub) ? r[d.fb] & m : r[d.fa] & m;
                 return;
             case Fast.NOP: return;
+            case Fast.SHIFT_CL: shift(d, (int) r[RCX] & 0xff); return;
+            case Fast.JMP_E: rip = branchTarget(readE(d, size), size); return;
+            case Fast.RDTSC: {
+                if ((cr4 & CR4_TSD) != 0 && cpl != 0) {
+                    throw gp(0);
+                }
+                long tsc = bus.rdtsc();
+                r[RAX] = tsc & 0xffffffffL;
+                r[RDX] = tsc >>> 32;
+                return;
+            }
+            case Fast.RDMSR: {
+                requireCpl0();
+                long v = bus.rdmsr((int) r[RCX]);
+                r[RAX] = v & 0xffffffffL;
+                r[RDX] = v >>> 32;
+                return;
+            }
+            case Fast.WRMSR:
+                requireCpl0();
+                bus.wrmsr((int) r[RCX], (r[RDX] << 32) | (r[RAX] & 0xffffffffL));
+                return;
+            case Fast.OUT_I: case Fast.OUT_DX: {
+                int port = d.fast == Fast.OUT_I ? (int) d.imm : (int) r[RDX] & 0xffff;
+                checkIoPermission(port, size);
+                bus.ioOut(port, size, (int) getReg(size, RAX));
+                return;
+            }
             case Fast.INC: rmw(d, K_INC, 0); return;
             case Fast.DEC: rmw(d, K_DEC, 0); return;
             default: execute(d);

@@ -24,7 +24,8 @@ final class Fast {
             CMP_MI = 26, CMP_MR = 27, LEA = 28,
             JCC = 29, JMP = 30, CALL = 31, RET = 32, PUSH_R = 33, POP_R = 34,
             MOVZX_B = 35, MOVZX_W = 36, MOVSX_B = 37, MOVSX_W = 38, MOVSXD = 39,
-            SHIFT_I = 40, IMUL_GE = 41, IMUL_GEI = 42, CMOV_RR = 43, NOP = 44, INC = 45, DEC = 46;
+            SHIFT_I = 40, IMUL_GE = 41, IMUL_GEI = 42, CMOV_RR = 43, NOP = 44, INC = 45, DEC = 46,
+            RDTSC = 47, RDMSR = 48, WRMSR = 49, OUT_I = 50, OUT_DX = 51, JMP_E = 52, SHIFT_CL = 53;
 
     /** Fast-form offsets by ALU kind (0 add, 1 or, 4 and, 5 sub, 6 xor, 7 cmp); -1: none (adc, sbb). */
     private static final int[] ALU_INDEX = {0, 1, -1, -1, 2, 3, 4, 5};
@@ -36,7 +37,20 @@ final class Fast {
         boolean wide = size == 4 || size == 8;
         d.fmask = CpuState.mask(size);
         d.fimm = d.imm & d.fmask;
-        if (d.lock || d.rep != 0 || !wide) {
+        if (d.lock || d.rep != 0) {
+            return;
+        }
+        // Forms of any operand size: the platform calls the op loops time (bench/workloads).
+        switch (d.op) {
+            case RDTSC: set(d, RDTSC, 0, 0); return;
+            case RDMSR: set(d, RDMSR, 0, 0); return;
+            case WRMSR: set(d, WRMSR, 0, 0); return;
+            case OUT_I: set(d, OUT_I, 0, 0); return;
+            case OUT_DX: set(d, OUT_DX, 0, 0); return;
+            case NOP: set(d, NOP, 0, 0); return;
+            default: break;
+        }
+        if (!wide) {
             return;
         }
         int alu = d.sub >= 0 && d.sub < 8 ? ALU_INDEX[d.sub] : -1;
@@ -121,7 +135,8 @@ final class Fast {
                     set(d, CMOV_RR, d.reg, d.rm);
                 }
                 break;
-            case NOP: set(d, NOP, 0, 0); break;
+            case SHIFT_CL: set(d, SHIFT_CL, 0, 0); break;
+            case JMP_E: set(d, JMP_E, 0, 0); break;
             case INC: set(d, INC, 0, 0); break;
             case DEC: set(d, DEC, 0, 0); break;
             default:
