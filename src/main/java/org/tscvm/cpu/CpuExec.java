@@ -264,6 +264,9 @@ abstract class CpuExec extends CpuSystem {
                 bus.ioOut(port, size, (int) getReg(size, RAX));
                 return;
             }
+            // ALU to memory, and ADC/SBB to a register: the generic read-modify-write, without the group dispatch.
+            case Fast.RMW_I: rmw(d, d.sub, d.fimm); return;
+            case Fast.RMW_R: rmw(d, d.sub, r[d.fb] & m); return;
             case Fast.INC: rmw(d, K_INC, 0); return;
             case Fast.DEC: rmw(d, K_DEC, 0); return;
             default: execute(d);

@@ -25,7 +25,8 @@ final class Fast {
             JCC = 29, JMP = 30, CALL = 31, RET = 32, PUSH_R = 33, POP_R = 34,
             MOVZX_B = 35, MOVZX_W = 36, MOVSX_B = 37, MOVSX_W = 38, MOVSXD = 39,
             SHIFT_I = 40, IMUL_GE = 41, IMUL_GEI = 42, CMOV_RR = 43, NOP = 44, INC = 45, DEC = 46,
-            RDTSC = 47, RDMSR = 48, WRMSR = 49, OUT_I = 50, OUT_DX = 51, JMP_E = 52, SHIFT_CL = 53;
+            RDTSC = 47, RDMSR = 48, WRMSR = 49, OUT_I = 50, OUT_DX = 51, JMP_E = 52, SHIFT_CL = 53,
+            RMW_I = 54, RMW_R = 55;
 
     /** Fast-form offsets by ALU kind (0 add, 1 or, 4 and, 5 sub, 6 xor, 7 cmp); -1: none (adc, sbb). */
     private static final int[] ALU_INDEX = {0, 1, -1, -1, 2, 3, 4, 5};
@@ -73,13 +74,12 @@ final class Fast {
                 set(d, d.mem ? STORE_I : MOV_RI, d.rm, 0);
                 break;
             case ALU_EG:
-                if (alu < 0) {
-                    return;
-                }
-                if (!d.mem) {
-                    set(d, ADD_RR + alu, d.rm, d.reg);
-                } else if (d.sub == 7) {
+                if (d.sub == 7 && d.mem) {
                     set(d, CMP_MR, 0, d.reg);
+                } else if (alu >= 0 && !d.mem) {
+                    set(d, ADD_RR + alu, d.rm, d.reg);
+                } else if (d.sub < 7) {
+                    set(d, RMW_R, 0, d.reg);
                 }
                 break;
             case ALU_GE:
@@ -88,13 +88,12 @@ final class Fast {
                 }
                 break;
             case ALU_EI:
-                if (alu < 0) {
-                    return;
-                }
-                if (!d.mem) {
-                    set(d, ADD_RI + alu, d.rm, 0);
-                } else if (d.sub == 7) {
+                if (d.sub == 7 && d.mem) {
                     set(d, CMP_MI, 0, 0);
+                } else if (alu >= 0 && !d.mem) {
+                    set(d, ADD_RI + alu, d.rm, 0);
+                } else if (d.sub < 7) {
+                    set(d, RMW_I, 0, 0);
                 }
                 break;
             case TEST_EG:
