@@ -59,6 +59,7 @@ public final class Vcpu {
     private long tscDeadline;
     private long miscEnable = MISC_ENABLE_DEFAULT;
     private long apicBase;
+    private final MachineCheckBanks machineCheck = new MachineCheckBanks();
 
     private VcpuExit pendingExit;
     private final AtomicBoolean pauseRequested = new AtomicBoolean();
@@ -311,6 +312,12 @@ public final class Vcpu {
                 }
                 throw unknown(index, origin);
             default: {
+                if (MachineCheckBanks.isMceMsr(index)) {
+                    if (!machineCheck.readable(index)) {
+                        throw refuse(index, origin, "machine-check bank or MCG_CTL not present");
+                    }
+                    return machineCheck.read(index);
+                }
                 LocalInterruptController c = controller;
                 if (c != null && c.handlesMsr(index)) {
                     return c.readMsr(index, origin);
@@ -388,6 +395,13 @@ public final class Vcpu {
                 }
                 throw unknown(index, origin);
             default: {
+                if (MachineCheckBanks.isMceMsr(index)) {
+                    if (!machineCheck.write(index, value, origin == MsrOrigin.HOST)) {
+                        throw refuse(index, origin, String.format(
+                                "machine-check MSR refuses 0x%x (KVM set_msr_mce rules)", value));
+                    }
+                    return;
+                }
                 LocalInterruptController c = controller;
                 if (c != null && c.handlesMsr(index)) {
                     c.writeMsr(index, value, origin);
