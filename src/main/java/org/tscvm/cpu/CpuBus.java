@@ -47,4 +47,16 @@ public interface CpuBus {
 
     /** Acknowledges the interrupt {@link #pendingInterrupt()} reported and returns its vector. */
     int acknowledgeInterrupt();
+
+    /**
+     * MOV from CR8: the local APIC's TPR[7:4] (SDM Vol. 3A 10.8.6.1). {@code cpuCopy} is the
+     * CPU's own CR8, returned when no APIC backs CR8.
+     */
+    default long readCr8(long cpuCopy) {
+        return cpuCopy;
+    }
+
+    /** MOV to CR8 of an already checked value 0..15: sets TPR[7:4] to it and TPR[3:0] to 0. */
+    default void writeCr8(long value) {
+    }
 }

@@ -1253,7 +1253,7 @@ abstract class CpuExec extends CpuSystem {
                         if (!mode64) {
                             throw ud();
                         }
-                        v = cr8;
+                        v = bus.readCr8(cr8); // the APIC's TPR[7:4] (SDM 10.8.6.1)
                         break;
                     default: throw ud();
                 }
@@ -1424,6 +1424,7 @@ abstract class CpuExec extends CpuSystem {
                     throw gp(0);
                 }
                 cr8 = v;
+                bus.writeCr8(v);
                 break;
             default: throw ud();
         }

@@ -530,6 +530,17 @@ public final class LocalApic implements LocalInterruptController {
         };
     }
 
+    /** CR8 reads TPR[7:4] whatever the APIC's mode or enable state, as on KVM (SDM 10.8.6.1). */
+    @Override
+    public synchronized int cr8() {
+        return (tpr >>> 4) & 0xf;
+    }
+
+    @Override
+    public synchronized void setCr8(int value) {
+        writeRegister(REG_TPR, (value & 0xf) << 4, 0);
+    }
+
     private void writeRegister(int reg, int v, long now) {
         switch (reg) {
             case REG_ID -> {

@@ -102,6 +102,16 @@ final class VcpuInterrupts implements LocalInterruptController {
     }
 
     @Override
+    public int cr8() {
+        return apic.cr8();
+    }
+
+    @Override
+    public void setCr8(int value) {
+        apic.setCr8(value);
+    }
+
+    @Override
     public void onGuestTscChanged() {
         apic.onGuestTscChanged();
     }

@@ -36,6 +36,8 @@ public final class Vcpu {
     /** IA32_APIC_BASE without an interrupt controller: 0xFEE00000, enabled, BSP flag on vCPU 0. */
     public static final long APIC_BASE_DEFAULT = 0xFEE00000L | (1L << 11);
     private static final long APIC_BASE_BSP = 1L << 8;
+    private static final long APIC_BASE_ENABLE = 1L << 11;
+    private static final int CPUID_1_EDX_APIC = 1 << 9;
 
     /** Instructions per run slice on a real-time clock: well under a millisecond of interpretation. */
     static final long REAL_TIME_SLICE = 50_000;
@@ -429,6 +431,10 @@ public final class Vcpu {
     /** CPUID for the guest: the model with this vCPU's APIC id and true TSC rate (A5). */
     void cpuid(int leaf, int subleaf, int[] out) {
         cpuid.query(leaf, subleaf, id, vm.vcpuCount(), effectiveTscKhz(), out);
+        if (leaf == 1 && (readMsr(Msr.IA32_APIC_BASE, MsrOrigin.HOST) & APIC_BASE_ENABLE) == 0) {
+            // KVM updates CPUID.1:EDX.APIC at runtime to follow IA32_APIC_BASE.EN (SDM 10.4.3).
+            out[3] &= ~CPUID_1_EDX_APIC;
+        }
     }
 
     /** An OUT to an exit port: hand it to {@link #run()}'s caller. */

@@ -100,4 +100,19 @@ final class VcpuBus implements CpuBus {
         LocalInterruptController c = vcpu.interruptController();
         return c == null ? -1 : c.acknowledgeInterrupt();
     }
+
+    @Override
+    public long readCr8(long cpuCopy) {
+        LocalInterruptController c = vcpu.interruptController();
+        int apicCr8 = c == null ? -1 : c.cr8();
+        return apicCr8 < 0 ? cpuCopy : apicCr8;
+    }
+
+    @Override
+    public void writeCr8(long value) {
+        LocalInterruptController c = vcpu.interruptController();
+        if (c != null) {
+            c.setCr8((int) value);
+        }
+    }
 }

@@ -89,6 +89,17 @@ class LocalApicTest {
     }
 
     @Test
+    void cr8IsTheTaskPriorityClass() {
+        // SDM Vol. 3A 10.8.6.1: CR8[3:0] = TPR[7:4]; a CR8 write clears TPR[3:0].
+        write(LocalApic.REG_TPR, 0x5a);
+        assertThat(apic.cr8()).isEqualTo(5);
+        apic.setCr8(0xf);
+        assertThat(read(LocalApic.REG_TPR)).isEqualTo(0xf0);
+        apic.setCr8(0);
+        assertThat(read(LocalApic.REG_TPR)).isZero();
+    }
+
+    @Test
     void x2apicMsrsAreGpWhileX2apicIsOffAndWorkAfterExtd() {
         assertThatThrownBy(() -> apic.readMsr(0x802, MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
         apic.writeMsr(Msr.IA32_APIC_BASE, BASE | LocalApic.BASE_ENABLE | LocalApic.BASE_EXTD | LocalApic.BASE_BSP,

@@ -99,6 +99,20 @@ class VcpuPlatformTest {
     }
 
     @Test
+    void cpuidApicBitFollowsApicBaseEnableAsKvmDoesAtRuntime() {
+        // KVM's runtime CPUID update; SDM Vol. 3A 10.4.3: with EN clear the APIC is absent.
+        int[] out = new int[4];
+        guest.cpuid(1, 0, out);
+        assertThat(out[3] & (1 << 9)).isNotZero();
+        guest.wrmsr(Msr.IA32_APIC_BASE, 0xFEE00000L);
+        guest.cpuid(1, 0, out);
+        assertThat(out[3] & (1 << 9)).isZero();
+        guest.wrmsr(Msr.IA32_APIC_BASE, 0xFEE00800L);
+        guest.cpuid(1, 0, out);
+        assertThat(out[3] & (1 << 9)).isNotZero();
+    }
+
+    @Test
     void aControllerFaultIsGpForTheGuestAndAnErrorForTheHost() {
         vcpu.setInterruptController(controller);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> guest.rdmsr(0x8ff)).isInstanceOf(CpuFault.class);
