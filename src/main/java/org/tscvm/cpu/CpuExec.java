@@ -1295,6 +1295,15 @@ abstract class CpuExec extends CpuSystem {
                 break;
             }
             case RDPID: setReg(size, d.rm, bus.tscAux() & 0xffffffffL); break;
+            case VMCALL: {
+                // KVM hypercall ABI: number in RAX, arguments in RBX, RCX, RDX, RSI; outside
+                // 64-bit mode all are 32 bits wide, the result too (KVM kvm_emulate_hypercall).
+                long mask = mode64 ? -1L : 0xffffffffL;
+                long ret = bus.hypercall(regs[RAX] & mask, regs[RBX] & mask, regs[RCX] & mask,
+                        regs[RDX] & mask, regs[RSI] & mask, cpl, mode64);
+                regs[RAX] = ret & mask;
+                break;
+            }
             case CPUID: {
                 int[] out = cpuidOut;
                 bus.cpuid((int) regs[RAX], (int) regs[RCX], out);

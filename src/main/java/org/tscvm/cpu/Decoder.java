@@ -660,6 +660,8 @@ final class Decoder {
             switch (m) {
                 case 0xf8: if (m64) { set(d, SWAPGS); } else { ud(d, true); } return;
                 case 0xf9: set(d, RDTSCP); return;
+                case 0xc1: set(d, VMCALL); return; // VMMCALL (0xd9) stays #UD: the vendor is Intel
+
                 case 0xca: set(d, CLAC); return;
                 case 0xcb: set(d, STAC); return;
                 default:

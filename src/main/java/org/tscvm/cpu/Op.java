@@ -54,7 +54,7 @@ enum Op {
     MOV_R_CR(4, "mov r,CRn", 0), MOV_DR_R(4, "mov DRn,r", Op.E), MOV_R_DR(4, "mov r,DRn", 0), CLTS(4, "clts", Op.E),
     WBINVD(4, "wbinvd/invd", Op.E), CLFLUSH(4, "clflush", 0), SWAPGS(4, "swapgs", Op.E), RDMSR(4, "rdmsr", Op.E),
     WRMSR(4, "wrmsr", Op.E), RDTSC(4, "rdtsc", Op.E), RDTSCP(4, "rdtscp", Op.E), RDPID(4, "rdpid", Op.E),
-    CPUID(4, "cpuid", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
+    CPUID(4, "cpuid", Op.E), VMCALL(4, "vmcall", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
     ARPL(4, "arpl", 0), RDFSBASE(4, "rd/wr fs/gs base", 0), CLAC(4, "clac", 0), STAC(4, "stac", 0),
     FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0), FNINIT(4, "fninit", 0), FNCLEX(4, "fnclex", 0),
     FNSTCW(4, "fnstcw", 0), FLDCW(4, "fldcw", 0), FNSTSW_M(4, "fnstsw m16", 0), FNSTSW_AX(4, "fnstsw ax", 0),

@@ -123,6 +123,7 @@ public final class LocalApic implements LocalInterruptController {
     public static final int DM_EXTINT = 7;
     private static final int ICR_LOGICAL = 1 << 11;
     private static final int ICR_LEVEL_ASSERT = 1 << 14;
+    private static final int ICR_SHORTHAND_BITS = 3 << 18;
     private static final int ICR_TRIGGER_LEVEL = 1 << 15;
     public static final int SHORTHAND_NONE = 0;
     public static final int SHORTHAND_SELF = 1;
@@ -528,6 +529,32 @@ public final class LocalApic implements LocalInterruptController {
             case REG_TIMER_DIVIDE -> timerDivide;
             default -> 0;
         };
+    }
+
+    /** KVM's -KVM_EINVAL. */
+    private static final long KVM_EINVAL = -22;
+
+    /**
+     * KVM_HC_SEND_IPI (KVM kvm_pv_send_ipi): a physical-destination IPI per set bit; the ICR may
+     * carry neither a shorthand nor a logical destination.
+     */
+    @Override
+    public long sendPvIpi(long bitmapLow, long bitmapHigh, long min, long icr, boolean longMode) {
+        if ((icr & (ICR_LOGICAL | ICR_SHORTHAND_BITS)) != 0) {
+            return KVM_EINVAL;
+        }
+        int mode = (int) (icr >>> 8) & 7;
+        int vector = (int) icr & 0xff;
+        boolean levelAssert = (icr & ICR_LEVEL_ASSERT) != 0;
+        int wordBits = longMode ? 64 : 32;
+        long count = 0;
+        for (int i = 0; i < 2 * wordBits; i++) {
+            long word = i < wordBits ? bitmapLow : bitmapHigh;
+            if ((word >>> (i % wordBits) & 1) != 0 && min + i <= 0xffffffffL) {
+                count += bus.sendPhysical((int) (min + i), mode, vector, levelAssert);
+            }
+        }
+        return count;
     }
 
     /** CR8 reads TPR[7:4] whatever the APIC's mode or enable state, as on KVM (SDM 10.8.6.1). */

@@ -102,6 +102,11 @@ final class VcpuInterrupts implements LocalInterruptController {
     }
 
     @Override
+    public long sendPvIpi(long bitmapLow, long bitmapHigh, long min, long icr, boolean longMode) {
+        return apic.sendPvIpi(bitmapLow, bitmapHigh, min, icr, longMode);
+    }
+
+    @Override
     public int cr8() {
         return apic.cr8();
     }

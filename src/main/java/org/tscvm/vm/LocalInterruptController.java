@@ -50,6 +50,15 @@ public interface LocalInterruptController {
     default void setCr8(int value) {
     }
 
+    /**
+     * KVM_HC_SEND_IPI: sends the IPI {@code icr} describes to APIC ids {@code min + i} for each
+     * bit i of the bitmap (64 bits per word in 64-bit mode, else 32) and returns how many APICs
+     * took it, or a negative KVM error. The default offers no PV IPIs.
+     */
+    default long sendPvIpi(long bitmapLow, long bitmapHigh, long min, long icr, boolean longMode) {
+        return org.tscvm.cpu.CpuBus.KVM_ENOSYS;
+    }
+
     /** The guest changed its TSC (WRMSR 0x10 or 0x3b, or a host write): re-derive TSC-deadline arming. */
     void onGuestTscChanged();
 }

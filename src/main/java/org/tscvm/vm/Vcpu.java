@@ -428,6 +428,31 @@ public final class Vcpu {
         return origin == MsrOrigin.GUEST ? CpuFault.gp0() : new UnknownMsrException(index);
     }
 
+    /** KVM_HC_VAPIC_POLL_IRQ: a no-op that returns 0. */
+    static final long KVM_HC_VAPIC_POLL_IRQ = 1;
+    /** KVM_HC_SEND_IPI: fixed IPIs to a bitmap of APIC ids; returns how many were delivered. */
+    static final long KVM_HC_SEND_IPI = 10;
+    /** KVM_HC_SCHED_YIELD: a hint; returns 0. */
+    static final long KVM_HC_SCHED_YIELD = 11;
+
+    /**
+     * A guest VMCALL, as KVM's kvm_emulate_hypercall answers it: -KVM_EPERM from CPL above 0,
+     * -KVM_ENOSYS for a number tscvm does not implement.
+     */
+    long hypercall(long nr, long a0, long a1, long a2, long a3, int cpl, boolean longMode) {
+        if (cpl != 0) {
+            return CpuBus.KVM_EPERM;
+        }
+        if (nr == KVM_HC_VAPIC_POLL_IRQ || nr == KVM_HC_SCHED_YIELD) {
+            return 0;
+        }
+        if (nr == KVM_HC_SEND_IPI) {
+            LocalInterruptController c = controller;
+            return c == null ? CpuBus.KVM_ENOSYS : c.sendPvIpi(a0, a1, a2, a3, longMode);
+        }
+        return CpuBus.KVM_ENOSYS;
+    }
+
     /** CPUID for the guest: the model with this vCPU's APIC id and true TSC rate (A5). */
     void cpuid(int leaf, int subleaf, int[] out) {
         cpuid.query(leaf, subleaf, id, vm.vcpuCount(), effectiveTscKhz(), out);

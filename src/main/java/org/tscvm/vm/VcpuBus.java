@@ -102,6 +102,11 @@ final class VcpuBus implements CpuBus {
     }
 
     @Override
+    public long hypercall(long nr, long a0, long a1, long a2, long a3, int cpl, boolean longMode) {
+        return vcpu.hypercall(nr, a0, a1, a2, a3, cpl, longMode);
+    }
+
+    @Override
     public long readCr8(long cpuCopy) {
         LocalInterruptController c = vcpu.interruptController();
         int apicCr8 = c == null ? -1 : c.cr8();

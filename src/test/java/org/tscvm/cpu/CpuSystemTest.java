@@ -400,6 +400,18 @@ class CpuSystemTest {
     }
 
     @Test
+    void vmcallIsAKvmHypercallAndVmmcallIsUdOnAnIntelVendor() {
+        // KVM kvm_emulate_hypercall: number in RAX, args in RBX/RCX/RDX/RSI, result in RAX.
+        CpuRig rig = new CpuRig().longMode();
+        rig.run(hex("48 c7 c0 e7 03 00 00 0f 01 c1 f4")); // mov $999,%rax; vmcall; hlt
+        assertThat(rig.haltedInVector()).isEqualTo(-1);
+        assertThat(rig.reg(Cpu.RAX)).isEqualTo(CpuBus.KVM_ENOSYS);
+        CpuRig amd = new CpuRig().longMode();
+        amd.run(hex("0f 01 d9 f4")); // vmmcall
+        assertThat(amd.haltedInVector()).isEqualTo(CpuFault.UD);
+    }
+
+    @Test
     void lockOnARegisterDestinationRaisesUd() {
         CpuRig rig = new CpuRig().longMode();
         rig.run(hex("f0 01 c0")); // lock add %eax,%eax

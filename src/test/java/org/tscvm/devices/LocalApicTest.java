@@ -89,6 +89,17 @@ class LocalApicTest {
     }
 
     @Test
+    void pvSendIpiDeliversToEachApicIdOfTheBitmapAndCountsThem() {
+        // KVM kvm_pv_send_ipi: bit i of the bitmap names APIC id min + i; returns the count.
+        LocalApic apic1 = new LocalApic(1, false, 40, new FakeVcpu(), bus);
+        apic1.writeMmio(BASE + LocalApic.REG_SVR, 4, 0x1ff);
+        assertThat(apic.sendPvIpi(0b10, 0, 0, 0x41, true)).isEqualTo(1);
+        assertThat(apic1.pendingInterrupt()).isEqualTo(0x41);
+        assertThat(apic.sendPvIpi(-1L, 0, 0xffffffffL, 0x41, true)).isZero();
+        assertThat(apic.sendPvIpi(1, 0, 0, 0x41 | (1 << 18), true)).isEqualTo(-22);
+    }
+
+    @Test
     void cr8IsTheTaskPriorityClass() {
         // SDM Vol. 3A 10.8.6.1: CR8[3:0] = TPR[7:4]; a CR8 write clears TPR[3:0].
         write(LocalApic.REG_TPR, 0x5a);

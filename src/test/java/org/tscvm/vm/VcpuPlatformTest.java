@@ -113,6 +113,14 @@ class VcpuPlatformTest {
     }
 
     @Test
+    void hypercallsFollowKvmReturnCodes() {
+        // KVM kvm_emulate_hypercall: -KVM_EPERM above CPL 0, -KVM_ENOSYS for unknown numbers.
+        assertThat(guest.hypercall(Vcpu.KVM_HC_VAPIC_POLL_IRQ, 0, 0, 0, 0, 3, true)).isEqualTo(CpuBus.KVM_EPERM);
+        assertThat(guest.hypercall(Vcpu.KVM_HC_VAPIC_POLL_IRQ, 0, 0, 0, 0, 0, true)).isZero();
+        assertThat(guest.hypercall(0x1234, 0, 0, 0, 0, 0, true)).isEqualTo(-1000);
+    }
+
+    @Test
     void aControllerFaultIsGpForTheGuestAndAnErrorForTheHost() {
         vcpu.setInterruptController(controller);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> guest.rdmsr(0x8ff)).isInstanceOf(CpuFault.class);
