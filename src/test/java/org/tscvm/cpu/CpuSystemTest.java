@@ -412,6 +412,20 @@ class CpuSystemTest {
     }
 
     @Test
+    void faultsPushEflagsWithRfSetButTrapsDoNot() {
+        // SDM 6.8.3 and 17.3.1.1: RF is set in the EFLAGS image of faults only.
+        CpuRig fault = new CpuRig().longMode();
+        fault.run(hex("0f 0b")); // ud2
+        assertThat(fault.haltedInVector()).isEqualTo(CpuFault.UD);
+        assertThat(fault.stack(2) & (1L << 16)).isNotZero();
+        assertThat(fault.cpu.getRflags() & (1L << 16)).as("delivery clears RF").isZero();
+        CpuRig trap = new CpuRig().longMode();
+        trap.run(hex("cc")); // int3
+        assertThat(trap.haltedInVector()).isEqualTo(CpuFault.BP);
+        assertThat(trap.stack(2) & (1L << 16)).isZero();
+    }
+
+    @Test
     void lockOnARegisterDestinationRaisesUd() {
         CpuRig rig = new CpuRig().longMode();
         rig.run(hex("f0 01 c0")); // lock add %eax,%eax
