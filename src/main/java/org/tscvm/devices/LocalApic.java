@@ -392,9 +392,10 @@ public final class LocalApic implements LocalInterruptController {
         boolean enable = (value & BASE_ENABLE) != 0;
         boolean x2 = enable && (value & BASE_EXTD) != 0;
         if (origin == MsrOrigin.GUEST) {
-            // Reserved bits, BSP changes, EXTD without EN, and x2APIC -> xAPIC are #GP (SDM 10.12.5).
+            // Reserved bits, BSP changes, EXTD without EN, x2APIC -> xAPIC and disabled -> x2APIC
+            // are #GP (SDM 10.12.5 figure 10-27; KVM kvm_apic_set_base for guest writes).
             boolean invalidTransition = ((value & BASE_EXTD) != 0 && !enable)
-                    || (wasX2 && enable && !x2);
+                    || (wasX2 && enable && !x2) || (!wasEnabled && x2);
             if ((value & reservedBaseBits) != 0 || invalidTransition
                     || (value & BASE_BSP) != (apicBase & BASE_BSP)) {
                 throw CpuFault.gp0();

@@ -142,6 +142,11 @@ class LocalApicTest {
         apic.writeMsr(Msr.IA32_APIC_BASE, BASE | LocalApic.BASE_BSP, MsrOrigin.GUEST);
         assertThatThrownBy(() -> apic.writeMsr(Msr.IA32_APIC_BASE, BASE | LocalApic.BASE_EXTD | LocalApic.BASE_BSP,
                 MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
+        // SDM 10.12.5 figure 10-27: disabled -> x2APIC directly is invalid too.
+        assertThatThrownBy(() -> apic.writeMsr(Msr.IA32_APIC_BASE,
+                BASE | LocalApic.BASE_ENABLE | LocalApic.BASE_EXTD | LocalApic.BASE_BSP, MsrOrigin.GUEST))
+                .isInstanceOf(CpuFault.class);
+        assertThat(apic.isEnabled()).isFalse();
     }
 
     @Test
