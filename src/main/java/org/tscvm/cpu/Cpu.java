@@ -44,14 +44,31 @@ public final class Cpu extends CpuExec {
     private volatile int events;
 
     private static final int BLOCK_BITS = 12, BLOCKS = 1 << BLOCK_BITS, MAX_BLOCK_INSNS = 32;
-    private final long[] blockPhys = new long[BLOCKS];
-    private final int[] blockMode = new int[BLOCKS];
-    private final int[] blockGen = new int[BLOCKS];
-    private final int[] blockCount = new int[BLOCKS];
-    /** For a block whose last instruction crosses a page: the second page's address, else -1. */
-    private final long[] blockPage2 = new long[BLOCKS];
-    private final int[] blockGen2 = new int[BLOCKS];
-    private final Insn[][] blockInsns = new Insn[BLOCKS][];
+
+    /**
+     * One decoded block: where it came from, what it holds, and links to the blocks that ran
+     * after it. A link is keyed by the successor's linear address and the {@link #chainEpoch} it
+     * was made in; while both match, the successor is known without a TLB lookup or a cache probe
+     * (block chaining, as QEMU's TB links). Only its code generation is checked again.
+     */
+    private static final class Block {
+        long phys = -1;
+        int mode;
+        int gen;
+        int count;
+        /** For a block whose last instruction crosses a page: the second page's address, else -1. */
+        long page2 = -1;
+        int gen2;
+        final Insn[] insns = new Insn[MAX_BLOCK_INSNS];
+        /** Two links: 0 for a branch target, 1 for the fall-through (the next instruction). */
+        Block link0, link1;
+        long linkLin0 = -1, linkLin1 = -1;
+        long linkEpoch0 = -1, linkEpoch1 = -1;
+    }
+
+    private final Block[] blocks = new Block[BLOCKS];
+    /** The block that ran last, or null when it was not cacheable. */
+    private Block lastBlock;
     private final Decoder decoder = new Decoder(this);
 
     private long retired;
@@ -60,7 +77,9 @@ public final class Cpu extends CpuExec {
 
     public Cpu(GuestMemory memory, CpuBus bus) {
         super(memory, bus);
-        java.util.Arrays.fill(blockPhys, -1L);
+        for (int i = 0; i < BLOCKS; i++) {
+            blocks[i] = new Block();
+        }
         reset();
     }
 
@@ -223,23 +242,19 @@ public final class Cpu extends CpuExec {
             throw gp(0);
         }
         long lin = codeLinear(ip);
-        long phys = translateExec(lin);
-        int slot = (int) (phys ^ (phys >>> BLOCK_BITS)) & (BLOCKS - 1);
-        int key = modeKey();
-        boolean inRam = phys >= 0 && phys < ram.length;
-        if (!inRam || blockPhys[slot] != phys || blockMode[slot] != key || blockGen[slot] != memory.codeGeneration(phys)
-                || (blockPage2[slot] >= 0 && !secondPageValid(slot, lin))) {
-            decodeBlock(slot, ip, lin, phys, key, inRam);
+        Block b = linkedBlock(lin);
+        if (b == null) {
+            b = lookUpBlock(ip, lin);
         }
-        Insn[] insns = blockInsns[slot];
-        int n = blockCount[slot];
+        Insn[] insns = b.insns;
+        int n = b.count;
         long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
         endBlock = false;
         for (int i = 0; i < n; i++) {
             Insn d = insns[i];
             prevRip = rip;
             rip = (rip + d.len) & ripMask;
-            execute(d);
+            step(d);
             retired++;
             if (endBlock || retired >= limit) {
                 break;
@@ -247,19 +262,74 @@ public final class Cpu extends CpuExec {
         }
     }
 
-    private boolean secondPageValid(int slot, long lin) {
-        long next = (lin | 0xfff) + 1;
-        long p2 = translateExec(mode64 ? next : next & 0xffffffffL) & ~0xfffL;
-        return p2 == blockPage2[slot] && memory.codeGeneration(p2) == blockGen2[slot];
+    /**
+     * The successor the last block recorded for {@code lin}, if the link is still valid: made
+     * in the current epoch (no TLB flush, mode change, segment load or re-decode since) and
+     * its code not written since (generation).
+     */
+    private Block linkedBlock(long lin) {
+        Block prev = lastBlock;
+        if (prev == null) {
+            return null;
+        }
+        Block b;
+        long epoch = chainEpoch;
+        if (prev.linkLin0 == lin && prev.linkEpoch0 == epoch) {
+            b = prev.link0;
+        } else if (prev.linkLin1 == lin && prev.linkEpoch1 == epoch) {
+            b = prev.link1;
+        } else {
+            return null;
+        }
+        if (b.gen != memory.codeGeneration(b.phys) || (b.page2 >= 0 && b.gen2 != memory.codeGeneration(b.page2))) {
+            return null;
+        }
+        lastBlock = b;
+        return b;
     }
 
-    private void decodeBlock(int slot, long ip, long lin, long phys, int key, boolean ram) {
-        blockPhys[slot] = -1;
-        Insn[] insns = blockInsns[slot];
-        if (insns == null) {
-            insns = new Insn[MAX_BLOCK_INSNS];
-            blockInsns[slot] = insns;
+    /** The cache probe (decoding on a miss); links the last block to the result when both are cacheable. */
+    private Block lookUpBlock(long ip, long lin) {
+        long phys = translateExec(lin);
+        int slot = (int) (phys ^ (phys >>> BLOCK_BITS)) & (BLOCKS - 1);
+        Block b = blocks[slot];
+        int key = modeKey();
+        boolean inRam = phys >= 0 && phys < ram.length;
+        if (!inRam || b.phys != phys || b.mode != key || b.gen != memory.codeGeneration(phys)
+                || (b.page2 >= 0 && !secondPageValid(b, lin))) {
+            decodeBlock(b, ip, lin, phys, key, inRam);
         }
+        Block prev = lastBlock;
+        if (prev != null && inRam) {
+            // A link only says "lin holds block b in this epoch", so it is right whatever the
+            // predecessor. Link 0 keeps the first successor; link 1 takes the others (a Jcc's
+            // two successors both stay linked, a RET's churn only link 1).
+            long epoch = chainEpoch;
+            if (prev.linkEpoch0 != epoch) {
+                prev.link0 = b;
+                prev.linkLin0 = lin;
+                prev.linkEpoch0 = epoch;
+            } else {
+                prev.link1 = b;
+                prev.linkLin1 = lin;
+                prev.linkEpoch1 = epoch;
+            }
+        }
+        lastBlock = inRam ? b : null;
+        return b;
+    }
+
+    private boolean secondPageValid(Block b, long lin) {
+        long next = (lin | 0xfff) + 1;
+        long p2 = translateExec(mode64 ? next : next & 0xffffffffL) & ~0xfffL;
+        return p2 == b.page2 && memory.codeGeneration(p2) == b.gen2;
+    }
+
+    private void decodeBlock(Block b, long ip, long lin, long phys, int key, boolean ram) {
+        // Links into this block's old contents must die with them.
+        chainEpoch++;
+        b.phys = -1;
+        Insn[] insns = b.insns;
         int gen = ram ? memory.markCodePage(phys) : 0;
         long page2 = -1;
         int gen2 = 0;
@@ -305,13 +375,17 @@ public final class Cpu extends CpuExec {
                 break;
             }
         }
-        blockCount[slot] = n;
-        blockPage2[slot] = page2;
-        blockGen2[slot] = gen2;
+        b.count = n;
+        b.page2 = page2;
+        b.gen2 = gen2;
+        b.link0 = null;
+        b.link1 = null;
+        b.linkLin0 = -1;
+        b.linkLin1 = -1;
         if (ram) {
-            blockMode[slot] = key;
-            blockGen[slot] = gen;
-            blockPhys[slot] = phys;
+            b.mode = key;
+            b.gen = gen;
+            b.phys = phys;
         }
     }
 

@@ -160,6 +160,119 @@ abstract class CpuExec extends CpuSystem {
 
     // ---- dispatch ----
 
+    /**
+     * Runs one instruction: its {@link Fast} form in one dense switch with the operands resolved
+     * at decode time, or the group handlers. Each case does exactly what the generic handler
+     * of the same form does (CpuDifferentialTest compares both against the host).
+     */
+    final void step(Insn d) {
+        long[] r = regs;
+        long m = d.fmask;
+        int size = d.opSize;
+        long dst, src;
+        switch (d.fast) {
+            case Fast.MOV_RR: r[d.fa] = r[d.fb] & m; return;
+            case Fast.MOV_RI: r[d.fa] = d.fimm; return;
+            case Fast.LOAD: r[d.fa] = readLin(addr(d, size, false), size); return;
+            case Fast.STORE: writeLin(addr(d, size, true), size, r[d.fb]); return;
+            case Fast.STORE_I: writeLin(addr(d, size, true), size, d.imm); return;
+            case Fast.ADD_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = (dst + src) & m; setLazy(LF_ADD, size, dst, src, dst + src); return;
+            case Fast.OR_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = dst | src; setLazy(LF_LOGIC, size, dst, src, dst | src); return;
+            case Fast.AND_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = dst & src; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
+            case Fast.SUB_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = (dst - src) & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.XOR_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = dst ^ src; setLazy(LF_LOGIC, size, dst, src, dst ^ src); return;
+            case Fast.CMP_RR: dst = r[d.fa] & m; src = r[d.fb] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.TEST_RR: dst = r[d.fa] & m; src = r[d.fb] & m; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
+            case Fast.ADD_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = (dst + src) & m; setLazy(LF_ADD, size, dst, src, dst + src); return;
+            case Fast.OR_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = dst | src; setLazy(LF_LOGIC, size, dst, src, dst | src); return;
+            case Fast.AND_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = dst & src; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
+            case Fast.SUB_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = (dst - src) & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.XOR_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = dst ^ src; setLazy(LF_LOGIC, size, dst, src, dst ^ src); return;
+            case Fast.CMP_RI: dst = r[d.fa] & m; src = d.fimm; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.TEST_RI: dst = r[d.fa] & m; src = d.fimm; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
+            case Fast.ADD_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = (dst + src) & m; setLazy(LF_ADD, size, dst, src, dst + src); return;
+            case Fast.OR_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst | src; setLazy(LF_LOGIC, size, dst, src, dst | src); return;
+            case Fast.AND_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst & src; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
+            case Fast.SUB_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = (dst - src) & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.XOR_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst ^ src; setLazy(LF_LOGIC, size, dst, src, dst ^ src); return;
+            case Fast.CMP_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.CMP_MI: dst = readLin(addr(d, size, false), size); src = d.fimm; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.CMP_MR: dst = readLin(addr(d, size, false), size); src = r[d.fb] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.LEA: r[d.fa] = ea(d) & m; return;
+            case Fast.JCC:
+                if (cond(d.sub)) {
+                    rip = branchTarget(rip + d.imm, size);
+                }
+                return;
+            case Fast.JMP: rip = branchTarget(rip + d.imm, size); return;
+            case Fast.CALL: {
+                long target = branchTarget(rip + d.imm, size);
+                push(rip, size);
+                rip = target;
+                return;
+            }
+            case Fast.RET: {
+                long target = branchTarget(readStack(0, size), size);
+                adjustSp(size + d.imm);
+                rip = target;
+                return;
+            }
+            case Fast.PUSH_R: push(r[d.fb], 8); return;
+            case Fast.POP_R: {
+                long v = pop(8);
+                r[d.fa] = v;
+                return;
+            }
+            case Fast.MOVZX_B: r[d.fa] = (d.mem ? readLin(addr(d, 1, false), 1) : getReg(1, d.rmB)) & m; return;
+            case Fast.MOVZX_W: r[d.fa] = (d.mem ? readLin(addr(d, 2, false), 2) : r[d.rm] & 0xffff) & m; return;
+            case Fast.MOVSX_B: r[d.fa] = (byte) (d.mem ? readLin(addr(d, 1, false), 1) : getReg(1, d.rmB)) & m; return;
+            case Fast.MOVSX_W: r[d.fa] = (short) (d.mem ? readLin(addr(d, 2, false), 2) : r[d.rm]) & m; return;
+            case Fast.MOVSXD: r[d.fa] = (int) (d.mem ? readLin(addr(d, 4, false), 4) : r[d.rm]) & m; return;
+            case Fast.SHIFT_I: shift(d, (int) d.imm); return;
+            case Fast.IMUL_GE: writeG(d, size, imul2(size, readG(d, size), readE(d, size))); return;
+            case Fast.IMUL_GEI: writeG(d, size, imul2(size, readE(d, size), d.imm)); return;
+            case Fast.CMOV_RR:
+                // A 32-bit CMOV zero-extends its destination even when the condition is false.
+                r[d.fa] = cond(d.sub) ? r[d.fb] & m : r[d.fa] & m;
+                return;
+            case Fast.NOP: return;
+            case Fast.SHIFT_CL: shift(d, (int) r[RCX] & 0xff); return;
+            case Fast.JMP_E: rip = branchTarget(readE(d, size), size); return;
+            case Fast.RDTSC: {
+                if ((cr4 & CR4_TSD) != 0 && cpl != 0) {
+                    throw gp(0);
+                }
+                long tsc = bus.rdtsc();
+                r[RAX] = tsc & 0xffffffffL;
+                r[RDX] = tsc >>> 32;
+                return;
+            }
+            case Fast.RDMSR: {
+                requireCpl0();
+                long v = bus.rdmsr((int) r[RCX]);
+                r[RAX] = v & 0xffffffffL;
+                r[RDX] = v >>> 32;
+                return;
+            }
+            case Fast.WRMSR:
+                requireCpl0();
+                bus.wrmsr((int) r[RCX], (r[RDX] << 32) | (r[RAX] & 0xffffffffL));
+                return;
+            case Fast.OUT_I: case Fast.OUT_DX: {
+                int port = d.fast == Fast.OUT_I ? (int) d.imm : (int) r[RDX] & 0xffff;
+                checkIoPermission(port, size);
+                bus.ioOut(port, size, (int) getReg(size, RAX));
+                return;
+            }
+            // ALU to memory, and ADC/SBB to a register: the generic read-modify-write, without the group dispatch.
+            case Fast.RMW_I: rmw(d, d.sub, d.fimm); return;
+            case Fast.RMW_R: rmw(d, d.sub, r[d.fb] & m); return;
+            case Fast.INC: rmw(d, K_INC, 0); return;
+            case Fast.DEC: rmw(d, K_DEC, 0); return;
+            default: execute(d);
+        }
+    }
+
     final void execute(Insn d) {
         switch (d.op.group) {
             case 0: execAlu(d); break;
@@ -343,6 +456,21 @@ abstract class CpuExec extends CpuSystem {
     }
 
     private void div128(long hi, long lo, long divisor, boolean signed) {
+        // Fast path: a dividend that fits in 64 bits (RDX zero, or RAX's sign for IDIV) is the
+        // common case in compiled code; the host divides it in one instruction.
+        if (!signed && hi == 0) {
+            regs[RAX] = Long.divideUnsigned(lo, divisor);
+            regs[RDX] = Long.remainderUnsigned(lo, divisor);
+            return;
+        }
+        if (signed && hi == lo >> 63) {
+            if (lo == Long.MIN_VALUE && divisor == -1) {
+                throw divideError();
+            }
+            regs[RAX] = lo / divisor;
+            regs[RDX] = lo % divisor;
+            return;
+        }
         boolean negQ = false, negR = false;
         if (signed) {
             negR = hi < 0;

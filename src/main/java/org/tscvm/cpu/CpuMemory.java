@@ -70,7 +70,14 @@ abstract class CpuMemory extends CpuState {
 
     // ---- TLB maintenance ----
 
+    /**
+     * Bumped whenever a code link between decoded blocks may have gone stale: a TLB flush, a
+     * mode or privilege change, a segment load, a re-decoded block. Links remember the epoch.
+     */
+    long chainEpoch;
+
     final void flushTlb(boolean keepGlobal) {
+        chainEpoch++;
         for (int i = 0; i < tlbTag.length; i++) {
             if (!(keepGlobal && tlbGlobal[i])) {
                 tlbTag[i] = -1;
@@ -79,6 +86,7 @@ abstract class CpuMemory extends CpuState {
     }
 
     final void flushTlbPage(long lin) {
+        chainEpoch++;
         int i = (int) (lin >>> 12) & TLB_MASK;
         for (int k = 0; k < 3; k++) {
             tlbTag[k * TLB_SIZE + i] = -1;

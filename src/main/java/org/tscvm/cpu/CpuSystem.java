@@ -32,6 +32,7 @@ abstract class CpuSystem extends CpuMemory {
 
     /** Recomputes the mode fields after CS, SS, CR0 or EFER changed. */
     final void updateMode() {
+        chainEpoch++;
         mode64 = longMode() && (segAttr[CS] & A_L) != 0;
         codeSize = mode64 ? 8 : (segAttr[CS] & A_DB) != 0 ? 4 : 2;
         stackSize = mode64 ? 8 : (segAttr[SS] & A_DB) != 0 ? 4 : 2;
@@ -43,6 +44,7 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     final void setSeg(int seg, int sel, long base, long limit, int attr) {
+        chainEpoch++;
         segSel[seg] = sel & 0xffff;
         segBase[seg] = base;
         segLimit[seg] = limit;

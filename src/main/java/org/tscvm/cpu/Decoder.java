@@ -54,6 +54,7 @@ final class Decoder {
         } catch (TooLong e) {
             d.op = TOO_LONG;
             d.len = MAX_LENGTH;
+            d.fast = Fast.GENERIC;
             return;
         }
         d.len = pos;
@@ -62,6 +63,7 @@ final class Decoder {
         if (d.lock && (!(d.op.lockable && d.mem) || readOnlyForm)) {
             ud(d, true);
         }
+        Fast.classify(d);
     }
 
     private void ud(Insn d, boolean deliberate) {

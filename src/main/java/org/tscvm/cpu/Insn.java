@@ -40,5 +40,14 @@ final class Insn {
     /** The opcode bytes for #UD reports, e.g. 0x0f0b; 0x0f38xx/0x0f3axx for three-byte maps. */
     int opcode;
 
+    /** The {@link Fast} form, or {@link Fast#GENERIC}; set by {@link Fast#classify}. */
+    int fast;
+    /** The fast form's destination and source register indexes (0-15). */
+    int fa;
+    int fb;
+    /** The operand-size mask (0xffffffff or -1 for the fast forms) and the immediate under it. */
+    long fmask;
+    long fimm;
+
     static final int REP = 1, REPNE = 2;
 }

@@ -1,0 +1,145 @@
+package org.tscvm.cpu;
+
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+import org.tscvm.memory.GuestMemory;
+import org.tscvm.vm.Vcpu;
+import org.tscvm.vm.Vm;
+import org.tscvm.vm.VmConfig;
+
+/**
+ * The interpreter's hot paths on a real vCPU (its own {@link CpuBus}): decode of a fixed
+ * instruction mix, the decoded-block execution loop, and guest loads through the TLB. The
+ * class sits in package {@code org.tscvm.cpu} because {@link Decoder} and {@link Insn} are
+ * package-private; the shaded benchmarks jar holds both sides of the package.
+ *
+ * <p>Each figure is per guest instruction (or per decoded instruction for {@code decode}).
+ * The guest runs in flat 64-bit mode with 2 MiB identity pages over the first 1 GiB; the loops
+ * never end, so {@code Cpu.run(n)} always stops on its budget.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class InterpreterBenchmark {
+    private static final long PML4 = 0x1000, CODE = 0x10000, DATA = 0x100000, STACK_TOP = 0x80000;
+    private static final int RUN = 10_000;
+
+    /**
+     * The compute loop (5 instructions per block, one block per iteration):
+     * <pre>
+     * 10000: 01 c8                    add %ecx,%eax
+     * 10002: 48 8d 14 50              lea (%rax,%rdx,2),%rdx
+     * 10006: 89 14 25 00 00 03 00     mov %edx,0x30000
+     * 1000d: ff c9                    dec %ecx
+     * 1000f: eb ef                    jmp 0x10000
+     * </pre>
+     */
+    private static final String COMPUTE = "01 c8 48 8d 14 50 89 14 25 00 00 03 00 ff c9 eb ef";
+
+    /**
+     * Loads through the TLB over 64 KiB (16 pages of 4 KiB in one 2 MiB page), every one a hit:
+     * <pre>
+     * 10000: 48 8b 04 0e              mov (%rsi,%rcx,1),%rax
+     * 10004: 48 83 c1 40              add $0x40,%rcx
+     * 10008: 81 e1 ff ff 00 00        and $0xffff,%ecx
+     * 1000e: eb f0                    jmp 0x10000
+     * </pre>
+     */
+    private static final String LOADS = "48 8b 04 0e 48 83 c1 40 81 e1 ff ff 00 00 eb f0";
+
+    /** A decode mix: mov r/m, add imm, lea with SIB, movzx, cmp, jcc, call, ret. */
+    private static final String MIX = "48 8b 04 0e 48 83 c1 40 48 8d 14 50 0f b6 06 48 39 d0 75 f0 e8 00 00 00 00 c3";
+
+    private Cpu compute;
+    private Cpu loads;
+    private Cpu decoding;
+    private Decoder decoder;
+    private final Insn insn = new Insn();
+    private long[] mixStarts;
+
+    @Setup
+    public void setUp() {
+        compute = newCpu(COMPUTE);
+        loads = newCpu(LOADS);
+        loads.setGpr(Cpu.RSI, DATA);
+        decoding = newCpu(MIX);
+        decoder = new Decoder(decoding);
+        byte[] mix = hex(MIX);
+        long[] starts = new long[8];
+        long ip = CODE;
+        for (int i = 0; i < starts.length; i++) {
+            starts[i] = ip;
+            decoder.decode(insn, ip);
+            ip += insn.len;
+        }
+        if (ip - CODE != mix.length) {
+            throw new IllegalStateException("decode mix is " + (ip - CODE) + " bytes, expected " + mix.length);
+        }
+        mixStarts = starts;
+    }
+
+    private static Cpu newCpu(String code) {
+        Vm vm = Vm.create(VmConfig.builder().ramBytes(64L << 20).build());
+        GuestMemory memory = vm.memory();
+        memory.write64(PML4, 0x2000 | 7);
+        memory.write64(0x2000, 0x3000 | 7);
+        for (int i = 0; i < 512; i++) {
+            memory.write64(0x3000 + i * 8L, ((long) i << 21) | 0x87);
+        }
+        byte[] bytes = hex(code);
+        memory.load(CODE, bytes, 0, bytes.length);
+        Vcpu vcpu = vm.createVcpu();
+        Cpu cpu = vcpu.cpu();
+        cpu.enterFlatLongMode(CODE, PML4, 0);
+        cpu.setGpr(Cpu.RSP, STACK_TOP);
+        return cpu;
+    }
+
+    private static byte[] hex(String s) {
+        String[] parts = s.trim().split("\\s+");
+        byte[] b = new byte[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            b[i] = (byte) Integer.parseInt(parts[i], 16);
+        }
+        return b;
+    }
+
+    /** One guest instruction of the compute loop: block lookup or link, dispatch, lazy flags, a store. */
+    @Benchmark
+    @OperationsPerInvocation(RUN)
+    public RunStop blockLoop() {
+        return compute.run(RUN);
+    }
+
+    /** One guest instruction of the load loop: half of them loads through the TLB fast path. */
+    @Benchmark
+    @OperationsPerInvocation(RUN)
+    public RunStop tlbLoads() {
+        return loads.run(RUN);
+    }
+
+    /** One instruction decoded (prefixes, ModRM/SIB, immediates, fast-form classification). */
+    @Benchmark
+    @OperationsPerInvocation(8)
+    public int decode() {
+        int len = 0;
+        for (long ip : mixStarts) {
+            decoder.decode(insn, ip);
+            len += insn.len;
+        }
+        return len;
+    }
+}
