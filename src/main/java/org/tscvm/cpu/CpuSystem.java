@@ -749,6 +749,7 @@ abstract class CpuSystem extends CpuMemory {
 
     /** IRET/IRETD/IRETQ (SDM IRET): real mode, same level, outer level; NT task returns are #GP. */
     final void iret(int opSize) {
+        nmiBlocked = false; // SDM 6.7.1: IRET unblocks NMIs even if it faults
         if (realMode()) {
             long ip = pop(opSize);
             int cs = (int) pop(opSize);

@@ -590,6 +590,11 @@ public final class Vcpu {
             if (c == null) {
                 return new VcpuExit.Halt(); // nothing can deliver an interrupt
             }
+            if (kicked && cpu.nmiPending()) {
+                kicked = false; // an NMI wakes the CPU whatever RFLAGS.IF (SDM 6.7.1)
+                interpreter.notifyInterrupt();
+                return null;
+            }
             if (vm.vcpuCount() == 1 && !interpreter.interruptsEnabled()) {
                 return new VcpuExit.Halt(); // IF=0, and no other vCPU to send NMI or INIT
             }

@@ -426,6 +426,28 @@ class CpuSystemTest {
     }
 
     @Test
+    void anNmiIsTakenWithInterruptsOffAndBlocksTheNextUntilIret() {
+        // SDM 6.7.1: NMI ignores IF; a second NMI waits for the IRET ending the first handler.
+        CpuRig rig = new CpuRig().longMode();
+        // The NMI handler: incl 0x30000; iretq
+        rig.load(CpuRig.HANDLERS + 16 * CpuFault.NMI, hex("ff 04 25 00 00 03 00 48 cf"));
+        rig.load(CODE, hex("fa 90 f4")); // cli; nop; hlt
+        rig.cpu.setRip(CODE);
+        rig.cpu.raiseNmi();
+        rig.cpu.run(1); // delivery, then the incl
+        assertThat(rig.r64(0x30000)).isEqualTo(1);
+        rig.cpu.raiseNmi();
+        rig.cpu.run(1); // blocked: the iretq runs first, then the latched NMI is delivered
+        assertThat(rig.cpu.getRip()).isEqualTo(CpuRig.HANDLERS + 16 * CpuFault.NMI);
+        assertThat(rig.stack(0)).as("not nested: it returns to CODE, where the IRET went").isEqualTo(CODE);
+        assertThat(rig.r64(0x30000)).isEqualTo(1);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.nmiPending()).isFalse();
+        assertThat(rig.r64(0x30000)).isEqualTo(2);
+        assertThat(rig.cpu.getRip()).isEqualTo(CODE + 3);
+    }
+
+    @Test
     void lockOnARegisterDestinationRaisesUd() {
         CpuRig rig = new CpuRig().longMode();
         rig.run(hex("f0 01 c0")); // lock add %eax,%eax
