@@ -22,6 +22,8 @@ enum Op {
     SETCC(0, "setcc", 0), CMOVCC(0, "cmovcc", 0),
     CLC(0, "clc", 0), STC(0, "stc", 0), CMC(0, "cmc", 0), CLD(0, "cld", 0), STD(0, "std", 0),
     LAHF(0, "lahf", 0), SAHF(0, "sahf", 0),
+    /** DAA, DAS, AAA, AAS, AAM, AAD and SALC (the opcode byte in sub); invalid in 64-bit mode. */
+    BCD(0, "daa/das/aaa/aas/aam/aad/salc", 0),
     // ---- data movement (group 1) ----
     MOV_EG(1, "mov Ev,Gv", 0), MOV_GE(1, "mov Gv,Ev", 0), MOV_EI(1, "mov Ev,I", 0),
     MOV_AL_MOFFS(1, "mov eAX,moffs", 0), MOV_MOFFS_AL(1, "mov moffs,eAX", 0),

@@ -333,6 +333,30 @@ class CpuSystemTest {
     }
 
     @Test
+    void bcdAdjustmentsFollowTheSdmPseudocodeAndAreUdIn64BitMode() {
+        // SDM Vol. 2: DAA, DAS, AAA, AAM, AAD (and SALC) in real mode; #UD in 64-bit mode.
+        CpuRig rig = new CpuRig();
+        rig.load(0x1000, hex("b8 78 56 d5 0a 89 c3 " // mov $0x5678,%ax; aad; mov %ax,%bx
+                + "b8 10 32 d4 0a 89 c1 " // mov $0x3210,%ax; aam; mov %ax,%cx
+                + "b4 10 9e b0 03 2f 9f 89 c2 " // AF=1: das of 0x03 borrows; lahf; mov %ax,%dx
+                + "b4 00 9e b0 9a 27 9f 89 c6 " // daa of 0x9a; lahf; mov %ax,%si
+                + "b4 00 9e b8 0b 01 37 89 c7 " // aaa of 0x010b; mov %ax,%di
+                + "f9 d6 89 c5 f4")); // stc; salc; mov %ax,%bp; hlt
+        rig.cpu.init();
+        rig.cpu.startup(0x01);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.reg(Cpu.RBX) & 0xffff).isEqualTo(0x00d4);
+        assertThat(rig.reg(Cpu.RCX) & 0xffff).isEqualTo(0x0106);
+        assertThat(rig.reg(Cpu.RDX) & 0xffff).as("AL=0xfd, SF AF CF").isEqualTo(0x93fd);
+        assertThat(rig.reg(Cpu.RSI) & 0xffff).as("AL=0, ZF PF AF CF").isEqualTo(0x5700);
+        assertThat(rig.reg(Cpu.RDI) & 0xffff).isEqualTo(0x0201);
+        assertThat(rig.reg(Cpu.RBP) & 0xff).isEqualTo(0xff);
+        CpuRig longMode = new CpuRig().longMode();
+        longMode.run(hex("27"));
+        assertThat(longMode.haltedInVector()).isEqualTo(CpuFault.UD);
+    }
+
+    @Test
     void sysenterAndSysexitSwitchBetweenRings() {
         CpuRig rig = new CpuRig().longMode();
         // 12000: mov %cs,%r12d; hlt   (the SYSENTER entry point)
