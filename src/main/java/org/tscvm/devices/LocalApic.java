@@ -361,7 +361,10 @@ public final class LocalApic implements LocalInterruptController {
             throw CpuFault.gp0();
         }
         if (reg == REG_SELF_IPI) {
-            acceptFixed(v & 0xff);
+            if ((v & ~0xff) != 0) {
+                throw CpuFault.gp0(); // bits 31:8 are reserved (SDM 10.12.11; KVM refuses them)
+            }
+            acceptFixed(v);
             return null;
         }
         writeRegister(reg, v, host.hostTscNow());
@@ -370,7 +373,8 @@ public final class LocalApic implements LocalInterruptController {
 
     private static boolean x2apicReadable(int reg) {
         return switch (reg) {
-            case REG_ID, REG_VERSION, REG_TPR, REG_PPR, REG_LDR, REG_SVR, REG_ESR, REG_LVT_CMCI,
+            // No LVT CMCI: the version register reports LVT entries 0-5 only (as KVM without MCG_CMCI_P).
+            case REG_ID, REG_VERSION, REG_TPR, REG_PPR, REG_LDR, REG_SVR, REG_ESR,
                     REG_LVT_TIMER, REG_LVT_THERMAL, REG_LVT_PERF, REG_LVT_LINT0, REG_LVT_LINT1,
                     REG_LVT_ERROR, REG_TIMER_INITIAL, REG_TIMER_CURRENT, REG_TIMER_DIVIDE -> true;
             default -> (reg >= REG_ISR && reg < REG_IRR + 0x80);
@@ -379,7 +383,7 @@ public final class LocalApic implements LocalInterruptController {
 
     private static boolean x2apicWritable(int reg) {
         return switch (reg) {
-            case REG_TPR, REG_EOI, REG_SVR, REG_ESR, REG_LVT_CMCI, REG_LVT_TIMER, REG_LVT_THERMAL,
+            case REG_TPR, REG_EOI, REG_SVR, REG_ESR, REG_LVT_TIMER, REG_LVT_THERMAL,
                     REG_LVT_PERF, REG_LVT_LINT0, REG_LVT_LINT1, REG_LVT_ERROR, REG_TIMER_INITIAL,
                     REG_TIMER_DIVIDE, REG_SELF_IPI -> true;
             default -> false;

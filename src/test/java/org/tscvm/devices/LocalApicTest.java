@@ -257,6 +257,10 @@ class LocalApicTest {
         apic.writeMsr(0x83f, 0x77, MsrOrigin.GUEST); // SELF_IPI
         apic.writeMsr(0x80f, 0x1ff, MsrOrigin.GUEST);
         assertThat(apic.pendingInterrupt()).isEqualTo(0x77);
+        // SDM 10.12.11: SELF_IPI bits 31:8 are reserved; LVT CMCI (0x82f) is absent with MAXLVT=5.
+        assertThatThrownBy(() -> apic.writeMsr(0x83f, 0x100, MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
+        assertThatThrownBy(() -> apic.readMsr(0x82f, MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
+        assertThatThrownBy(() -> apic.writeMsr(0x82f, 0, MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
     }
 
     @Test
