@@ -28,7 +28,7 @@ import org.tscvm.memory.GuestMemory;
 public final class Cpu extends CpuExec {
     public static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
 
-    private static final int EV_STOP = 1, EV_INTERRUPT = 2;
+    private static final int EV_STOP = 1, EV_INTERRUPT = 2, EV_NMI = 4;
     private static final VarHandle EVENTS;
 
     static {
@@ -124,6 +124,12 @@ public final class Cpu extends CpuExec {
                             EVENTS.getAndBitwiseAnd(this, ~EV_STOP);
                             return RunStop.STOP_REQUESTED;
                         }
+                        if ((ev & EV_NMI) != 0 && !nmiBlocked) {
+                            takeNmi();
+                            if (shutdown) {
+                                return RunStop.TRIPLE_FAULT;
+                            }
+                        }
                         if ((flags & IF) != 0 && retired >= interruptShadowUntil) {
                             takeExternalInterrupt();
                             if (shutdown) {
@@ -197,6 +203,23 @@ public final class Cpu extends CpuExec {
     }
 
     private static final long DR6_BS = 1L << 14;
+
+    /** Delivers the latched NMI through vector 2 and blocks further NMIs until IRET (SDM 6.7.1). */
+    private void takeNmi() {
+        EVENTS.getAndBitwiseAnd(this, ~EV_NMI);
+        halted = false;
+        nmiBlocked = true;
+        prevRip = rip;
+        lastVector = CpuFault.NMI;
+        lastErrorCode = -1;
+        try {
+            interrupt(CpuFault.NMI, -1, false, true, rip);
+        } catch (CpuFault f) {
+            int v = f.vector();
+            int e = f.errorCode();
+            deliverException(v, e);
+        }
+    }
 
     private void takeExternalInterrupt() {
         EVENTS.getAndBitwiseAnd(this, ~EV_INTERRUPT);
@@ -406,9 +429,25 @@ public final class Cpu extends CpuExec {
         EVENTS.getAndBitwiseOr(this, EV_INTERRUPT);
     }
 
+    /**
+     * Thread-safe: the NMI input. One NMI is latched while another is blocked (a further one is
+     * lost, as on hardware); it is taken at the next instruction boundary, whatever RFLAGS.IF,
+     * and wakes a halted CPU on the next run (SDM 6.7.1).
+     */
+    public void raiseNmi() {
+        EVENTS.getAndBitwiseOr(this, EV_NMI);
+    }
+
+    /** Whether an NMI is latched and not yet delivered (for the vCPU's halt loop). */
+    public boolean nmiPending() {
+        return (events & EV_NMI) != 0;
+    }
+
     /** Power-on RESET state: real mode, CS:IP = F000:FFF0. */
     public void reset() {
         java.util.Arrays.fill(regs, 0);
+        nmiBlocked = false;
+        EVENTS.getAndBitwiseAnd(this, ~EV_NMI);
         regs[RDX] = 0x600; // processor signature: family 6
         cr0 = CR0_ET | CR0_CD | CR0_NW;
         cr2 = 0;

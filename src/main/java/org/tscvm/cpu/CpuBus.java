@@ -47,4 +47,29 @@ public interface CpuBus {
 
     /** Acknowledges the interrupt {@link #pendingInterrupt()} reported and returns its vector. */
     int acknowledgeInterrupt();
+
+    /** KVM's -KVM_ENOSYS: the hypercall number is unknown. */
+    long KVM_ENOSYS = -1000;
+    /** KVM's -KVM_EPERM: a hypercall from CPL above 0. */
+    long KVM_EPERM = -1;
+
+    /**
+     * VMCALL, taken as a KVM hypercall (Linux Documentation/virt/kvm/x86/hypercalls.rst):
+     * returns the new RAX. The default knows no hypercall.
+     */
+    default long hypercall(long nr, long a0, long a1, long a2, long a3, int cpl, boolean longMode) {
+        return cpl != 0 ? KVM_EPERM : KVM_ENOSYS;
+    }
+
+    /**
+     * MOV from CR8: the local APIC's TPR[7:4] (SDM Vol. 3A 10.8.6.1). {@code cpuCopy} is the
+     * CPU's own CR8, returned when no APIC backs CR8.
+     */
+    default long readCr8(long cpuCopy) {
+        return cpuCopy;
+    }
+
+    /** MOV to CR8 of an already checked value 0..15: sets TPR[7:4] to it and TPR[3:0] to 0. */
+    default void writeCr8(long value) {
+    }
 }

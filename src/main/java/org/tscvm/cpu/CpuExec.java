@@ -356,6 +356,7 @@ abstract class CpuExec extends CpuSystem {
             case STD: flags |= DF; break;
             case LAHF: setReg(1, 16 + RAX, (rflags() & 0xd5) | 2); break;
             case SAHF: setArith((rflags() & ~0xd5L) | ((regs[RAX] >>> 8) & 0xd5)); break;
+            case BCD: decimalAdjust(d.sub, (int) d.imm & 0xff); break;
             default: throw new IllegalStateException("no handler for " + d.op.text);
         }
     }
@@ -411,6 +412,82 @@ abstract class CpuExec extends CpuSystem {
         setArith((overflow ? CF | OF : 0) | PARITY[(int) lo & 0xff] | ((lo & mask(size)) == 0 ? ZF : 0)
                 | ((lo & signBit(size)) != 0 ? SF : 0));
         return lo;
+    }
+
+    /**
+     * The BCD adjustments and SALC, following the SDM pseudocode of each instruction. Where the
+     * SDM leaves SF/ZF/PF undefined (AAA, AAS) they follow AL, and an undefined OF is 0.
+     */
+    private void decimalAdjust(int opcode, int imm) {
+        long fl = rflags();
+        boolean cf = (fl & CF) != 0;
+        boolean af = (fl & AF) != 0;
+        int al = (int) regs[RAX] & 0xff;
+        int ah = (int) (regs[RAX] >>> 8) & 0xff;
+        switch (opcode) {
+            case 0x27: case 0x2f: { // DAA, DAS
+                boolean sub = opcode == 0x2f;
+                int oldAl = al;
+                boolean newCf = false;
+                if ((al & 0xf) > 9 || af) {
+                    int t = sub ? al - 6 : al + 6;
+                    newCf = cf || t < 0 || t > 0xff;
+                    al = t & 0xff;
+                    af = true;
+                } else {
+                    af = false;
+                }
+                if (oldAl > 0x99 || cf) {
+                    al = (sub ? al - 0x60 : al + 0x60) & 0xff;
+                    newCf = true;
+                } else if (!sub) {
+                    newCf = false; // DAA clears CF here; DAS keeps the borrow of the first step
+                }
+                cf = newCf;
+                setAl(al);
+                break;
+            }
+            case 0x37: case 0x3f: { // AAA, AAS
+                int ax = (int) regs[RAX] & 0xffff;
+                if ((al & 0xf) > 9 || af) {
+                    // current SDM: AAA adds 0x106 to AX; AAS subtracts 6 from AX, then 1 from AH
+                    ax = opcode == 0x37 ? ax + 0x106 : (ax - 6 - 0x100) & 0xffff;
+                    af = true;
+                    cf = true;
+                } else {
+                    af = false;
+                    cf = false;
+                }
+                ax = (ax & 0xff00) | (ax & 0xf);
+                regs[RAX] = (regs[RAX] & ~0xffffL) | (ax & 0xffff);
+                al = ax & 0xff;
+                break;
+            }
+            case 0xd4: // AAM
+                if (imm == 0) {
+                    throw divideError();
+                }
+                ah = al / imm;
+                al = al % imm;
+                regs[RAX] = (regs[RAX] & ~0xffffL) | ((long) ah << 8) | al;
+                cf = false;
+                af = false;
+                break;
+            case 0xd5: // AAD
+                al = (al + ah * imm) & 0xff;
+                regs[RAX] = (regs[RAX] & ~0xffffL) | al;
+                cf = false;
+                af = false;
+                break;
+            default: // 0xd6 SALC: flags unchanged
+                setAl(cf ? 0xff : 0);
+                return;
+        }
+        setArith((cf ? CF : 0) | (af ? AF : 0) | PARITY[al] | (al == 0 ? ZF : 0) | ((al & 0x80) != 0 ? SF : 0));
+    }
+
+    private void setAl(int al) {
+        regs[RAX] = (regs[RAX] & ~0xffL) | (al & 0xff);
     }
 
     private CpuFault divideError() {
@@ -1381,7 +1458,7 @@ abstract class CpuExec extends CpuSystem {
                         if (!mode64) {
                             throw ud();
                         }
-                        v = cr8;
+                        v = bus.readCr8(cr8); // the APIC's TPR[7:4] (SDM 10.8.6.1)
                         break;
                     default: throw ud();
                 }
@@ -1423,6 +1500,15 @@ abstract class CpuExec extends CpuSystem {
                 break;
             }
             case RDPID: setReg(size, d.rm, bus.tscAux() & 0xffffffffL); break;
+            case VMCALL: {
+                // KVM hypercall ABI: number in RAX, arguments in RBX, RCX, RDX, RSI; outside
+                // 64-bit mode all are 32 bits wide, the result too (KVM kvm_emulate_hypercall).
+                long mask = mode64 ? -1L : 0xffffffffL;
+                long ret = bus.hypercall(regs[RAX] & mask, regs[RBX] & mask, regs[RCX] & mask,
+                        regs[RDX] & mask, regs[RSI] & mask, cpl, mode64);
+                regs[RAX] = ret & mask;
+                break;
+            }
             case CPUID: {
                 int[] out = cpuidOut;
                 bus.cpuid((int) regs[RAX], (int) regs[RCX], out);
@@ -1552,6 +1638,7 @@ abstract class CpuExec extends CpuSystem {
                     throw gp(0);
                 }
                 cr8 = v;
+                bus.writeCr8(v);
                 break;
             default: throw ud();
         }

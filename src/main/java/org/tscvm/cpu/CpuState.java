@@ -60,6 +60,8 @@ abstract class CpuState {
     int gdtrLimit, idtrLimit;
 
     long cr0 = CR0_ET, cr2, cr3, cr4, cr8, efer;
+    /** Set from NMI delivery until the next IRET (SDM 6.7.1). */
+    boolean nmiBlocked;
     final long[] dr = new long[8];
     long kernelGsBase, star, lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip;
     long pat = 0x0007040600070406L;

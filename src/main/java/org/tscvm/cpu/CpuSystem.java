@@ -490,6 +490,12 @@ abstract class CpuSystem extends CpuMemory {
         while (true) {
             try {
                 int err = hasErrorCode(vector) ? (errorCode == CpuFault.NO_ERROR_CODE ? 0 : errorCode) : -1;
+                if (isFaultClass(vector)) {
+                    // SDM 6.8.3, 17.3.1.1: a fault pushes EFLAGS with RF set, so that IRET
+                    // back to the faulting instruction does not re-trigger its breakpoint.
+                    // Delivery clears RF in the live flags again.
+                    flags |= RF;
+                }
                 interrupt(vector, err, false, true, prevRip);
                 return;
             } catch (CpuFault second) {
@@ -506,6 +512,18 @@ abstract class CpuSystem extends CpuMemory {
                 lastVector = vector;
                 lastErrorCode = errorCode;
             }
+        }
+    }
+
+    /** Exceptions of the fault class (SDM table 6-1); #DB here is always a trap (TF, INT1). */
+    static boolean isFaultClass(int vector) {
+        switch (vector) {
+            case CpuFault.DE: case CpuFault.BR: case CpuFault.UD: case CpuFault.NM: case CpuFault.TS:
+            case CpuFault.NP: case CpuFault.SS: case CpuFault.GP: case CpuFault.PF: case CpuFault.MF:
+            case CpuFault.AC: case CpuFault.XM:
+                return true;
+            default:
+                return false;
         }
     }
 
@@ -731,6 +749,7 @@ abstract class CpuSystem extends CpuMemory {
 
     /** IRET/IRETD/IRETQ (SDM IRET): real mode, same level, outer level; NT task returns are #GP. */
     final void iret(int opSize) {
+        nmiBlocked = false; // SDM 6.7.1: IRET unblocks NMIs even if it faults
         if (realMode()) {
             long ip = pop(opSize);
             int cs = (int) pop(opSize);

@@ -246,8 +246,9 @@ final class Decoder {
             case 0x07: case 0x17: case 0x1f:
                 if (m64) { ud(d, true); return; }
                 d.sub = b >>> 3; set(d, POP_SEG); return;
-            case 0x27: case 0x2f: case 0x37: case 0x3f: // DAA DAS AAA AAS: not implemented
-                ud(d, m64); return;
+            case 0x27: case 0x2f: case 0x37: case 0x3f: // DAA DAS AAA AAS
+                if (m64) { ud(d, true); return; }
+                d.sub = b; set(d, BCD); return;
             default:
                 break;
         }
@@ -418,6 +419,12 @@ final class Decoder {
             case 0xd1: d.sub = modrm(d); d.imm = 1; set(d, SHIFT_I); return;
             case 0xd2: d.opSize = 1; d.sub = modrm(d); set(d, SHIFT_CL); return;
             case 0xd3: d.sub = modrm(d); set(d, SHIFT_CL); return;
+            case 0xd4: case 0xd5: // AAM ib, AAD ib
+                if (m64) { ud(d, true); return; }
+                d.sub = b; d.imm = fetch(); set(d, BCD); return;
+            case 0xd6: // SALC
+                if (m64) { ud(d, true); return; }
+                d.sub = b; set(d, BCD); return;
             case 0xd7: set(d, XLAT); return;
             case 0xe0: case 0xe1: case 0xe2:
                 d.sub = b & 3; d.imm = (byte) fetch(); branchSize(d); set(d, LOOP); return;
@@ -662,6 +669,8 @@ final class Decoder {
             switch (m) {
                 case 0xf8: if (m64) { set(d, SWAPGS); } else { ud(d, true); } return;
                 case 0xf9: set(d, RDTSCP); return;
+                case 0xc1: set(d, VMCALL); return; // VMMCALL (0xd9) stays #UD: the vendor is Intel
+
                 case 0xca: set(d, CLAC); return;
                 case 0xcb: set(d, STAC); return;
                 default:

@@ -22,6 +22,8 @@ enum Op {
     SETCC(0, "setcc", 0), CMOVCC(0, "cmovcc", 0),
     CLC(0, "clc", 0), STC(0, "stc", 0), CMC(0, "cmc", 0), CLD(0, "cld", 0), STD(0, "std", 0),
     LAHF(0, "lahf", 0), SAHF(0, "sahf", 0),
+    /** DAA, DAS, AAA, AAS, AAM, AAD and SALC (the opcode byte in sub); invalid in 64-bit mode. */
+    BCD(0, "daa/das/aaa/aas/aam/aad/salc", 0),
     // ---- data movement (group 1) ----
     MOV_EG(1, "mov Ev,Gv", 0), MOV_GE(1, "mov Gv,Ev", 0), MOV_EI(1, "mov Ev,I", 0),
     MOV_AL_MOFFS(1, "mov eAX,moffs", 0), MOV_MOFFS_AL(1, "mov moffs,eAX", 0),
@@ -56,7 +58,7 @@ enum Op {
     // Reads of the TSC and of MSRs change no state a decoded block depends on, so they do not
     // end a block: the rdtsc loop runs as one block per iteration instead of two.
     RDMSR(4, "rdmsr", 0), WRMSR(4, "wrmsr", Op.E), RDTSC(4, "rdtsc", 0), RDTSCP(4, "rdtscp", 0), RDPID(4, "rdpid", 0),
-    CPUID(4, "cpuid", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
+    CPUID(4, "cpuid", Op.E), VMCALL(4, "vmcall", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
     ARPL(4, "arpl", 0), RDFSBASE(4, "rd/wr fs/gs base", 0), CLAC(4, "clac", 0), STAC(4, "stac", 0),
     FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0), FNINIT(4, "fninit", 0), FNCLEX(4, "fnclex", 0),
     FNSTCW(4, "fnstcw", 0), FLDCW(4, "fldcw", 0), FNSTSW_M(4, "fnstsw m16", 0), FNSTSW_AX(4, "fnstsw ax", 0),

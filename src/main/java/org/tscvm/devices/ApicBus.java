@@ -14,6 +14,17 @@ public final class ApicBus {
         apics.add(apic);
     }
 
+    /** Delivers to the APIC whose id is {@code apicId}; returns 1 if one exists, else 0. */
+    int sendPhysical(int apicId, int mode, int vector, boolean levelAssert) {
+        for (LocalApic target : apics) {
+            if (target.id() == apicId) {
+                target.accept(mode, vector, levelAssert);
+                return 1;
+            }
+        }
+        return 0;
+    }
+
     void send(LocalApic source, int shorthand, boolean logical, int destination, int mode,
               int vector, boolean levelAssert) {
         for (LocalApic target : apics) {

@@ -123,6 +123,7 @@ public final class LocalApic implements LocalInterruptController {
     public static final int DM_EXTINT = 7;
     private static final int ICR_LOGICAL = 1 << 11;
     private static final int ICR_LEVEL_ASSERT = 1 << 14;
+    private static final int ICR_SHORTHAND_BITS = 3 << 18;
     private static final int ICR_TRIGGER_LEVEL = 1 << 15;
     public static final int SHORTHAND_NONE = 0;
     public static final int SHORTHAND_SELF = 1;
@@ -360,7 +361,10 @@ public final class LocalApic implements LocalInterruptController {
             throw CpuFault.gp0();
         }
         if (reg == REG_SELF_IPI) {
-            acceptFixed(v & 0xff);
+            if ((v & ~0xff) != 0) {
+                throw CpuFault.gp0(); // bits 31:8 are reserved (SDM 10.12.11; KVM refuses them)
+            }
+            acceptFixed(v);
             return null;
         }
         writeRegister(reg, v, host.hostTscNow());
@@ -369,7 +373,8 @@ public final class LocalApic implements LocalInterruptController {
 
     private static boolean x2apicReadable(int reg) {
         return switch (reg) {
-            case REG_ID, REG_VERSION, REG_TPR, REG_PPR, REG_LDR, REG_SVR, REG_ESR, REG_LVT_CMCI,
+            // No LVT CMCI: the version register reports LVT entries 0-5 only (as KVM without MCG_CMCI_P).
+            case REG_ID, REG_VERSION, REG_TPR, REG_PPR, REG_LDR, REG_SVR, REG_ESR,
                     REG_LVT_TIMER, REG_LVT_THERMAL, REG_LVT_PERF, REG_LVT_LINT0, REG_LVT_LINT1,
                     REG_LVT_ERROR, REG_TIMER_INITIAL, REG_TIMER_CURRENT, REG_TIMER_DIVIDE -> true;
             default -> (reg >= REG_ISR && reg < REG_IRR + 0x80);
@@ -378,7 +383,7 @@ public final class LocalApic implements LocalInterruptController {
 
     private static boolean x2apicWritable(int reg) {
         return switch (reg) {
-            case REG_TPR, REG_EOI, REG_SVR, REG_ESR, REG_LVT_CMCI, REG_LVT_TIMER, REG_LVT_THERMAL,
+            case REG_TPR, REG_EOI, REG_SVR, REG_ESR, REG_LVT_TIMER, REG_LVT_THERMAL,
                     REG_LVT_PERF, REG_LVT_LINT0, REG_LVT_LINT1, REG_LVT_ERROR, REG_TIMER_INITIAL,
                     REG_TIMER_DIVIDE, REG_SELF_IPI -> true;
             default -> false;
@@ -391,9 +396,10 @@ public final class LocalApic implements LocalInterruptController {
         boolean enable = (value & BASE_ENABLE) != 0;
         boolean x2 = enable && (value & BASE_EXTD) != 0;
         if (origin == MsrOrigin.GUEST) {
-            // Reserved bits, BSP changes, EXTD without EN, and x2APIC -> xAPIC are #GP (SDM 10.12.5).
+            // Reserved bits, BSP changes, EXTD without EN, x2APIC -> xAPIC and disabled -> x2APIC
+            // are #GP (SDM 10.12.5 figure 10-27; KVM kvm_apic_set_base for guest writes).
             boolean invalidTransition = ((value & BASE_EXTD) != 0 && !enable)
-                    || (wasX2 && enable && !x2);
+                    || (wasX2 && enable && !x2) || (!wasEnabled && x2);
             if ((value & reservedBaseBits) != 0 || invalidTransition
                     || (value & BASE_BSP) != (apicBase & BASE_BSP)) {
                 throw CpuFault.gp0();
@@ -528,6 +534,43 @@ public final class LocalApic implements LocalInterruptController {
             case REG_TIMER_DIVIDE -> timerDivide;
             default -> 0;
         };
+    }
+
+    /** KVM's -KVM_EINVAL. */
+    private static final long KVM_EINVAL = -22;
+
+    /**
+     * KVM_HC_SEND_IPI (KVM kvm_pv_send_ipi): a physical-destination IPI per set bit; the ICR may
+     * carry neither a shorthand nor a logical destination.
+     */
+    @Override
+    public long sendPvIpi(long bitmapLow, long bitmapHigh, long min, long icr, boolean longMode) {
+        if ((icr & (ICR_LOGICAL | ICR_SHORTHAND_BITS)) != 0) {
+            return KVM_EINVAL;
+        }
+        int mode = (int) (icr >>> 8) & 7;
+        int vector = (int) icr & 0xff;
+        boolean levelAssert = (icr & ICR_LEVEL_ASSERT) != 0;
+        int wordBits = longMode ? 64 : 32;
+        long count = 0;
+        for (int i = 0; i < 2 * wordBits; i++) {
+            long word = i < wordBits ? bitmapLow : bitmapHigh;
+            if ((word >>> (i % wordBits) & 1) != 0 && min + i <= 0xffffffffL) {
+                count += bus.sendPhysical((int) (min + i), mode, vector, levelAssert);
+            }
+        }
+        return count;
+    }
+
+    /** CR8 reads TPR[7:4] whatever the APIC's mode or enable state, as on KVM (SDM 10.8.6.1). */
+    @Override
+    public synchronized int cr8() {
+        return (tpr >>> 4) & 0xf;
+    }
+
+    @Override
+    public synchronized void setCr8(int value) {
+        writeRegister(REG_TPR, (value & 0xf) << 4, 0);
     }
 
     private void writeRegister(int reg, int v, long now) {

@@ -505,7 +505,8 @@ public final class Machine {
 
         @Override
         public void nmi() {
-            // The CPU contract has no NMI input yet: an NMI IPI is dropped (counted as nothing).
+            cpu.raiseNmi();
+            vcpu.kick(); // an NMI wakes a halted vCPU whatever RFLAGS.IF
         }
 
         synchronized void wake() {

@@ -102,6 +102,21 @@ final class VcpuInterrupts implements LocalInterruptController {
     }
 
     @Override
+    public long sendPvIpi(long bitmapLow, long bitmapHigh, long min, long icr, boolean longMode) {
+        return apic.sendPvIpi(bitmapLow, bitmapHigh, min, icr, longMode);
+    }
+
+    @Override
+    public int cr8() {
+        return apic.cr8();
+    }
+
+    @Override
+    public void setCr8(int value) {
+        apic.setCr8(value);
+    }
+
+    @Override
     public void onGuestTscChanged() {
         apic.onGuestTscChanged();
     }

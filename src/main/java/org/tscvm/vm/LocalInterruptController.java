@@ -38,6 +38,27 @@ public interface LocalInterruptController {
     /** Fires whatever timers are due at {@code hostTsc}. */
     void onTime(long hostTsc);
 
+    /**
+     * CR8 as this controller sees it, TPR[7:4] (SDM Vol. 3A 10.8.6.1), or -1 when CR8 is not
+     * backed by this controller (the CPU then keeps its own copy).
+     */
+    default int cr8() {
+        return -1;
+    }
+
+    /** MOV to CR8 (0..15): TPR becomes {@code value << 4}. Ignored if CR8 is not backed here. */
+    default void setCr8(int value) {
+    }
+
+    /**
+     * KVM_HC_SEND_IPI: sends the IPI {@code icr} describes to APIC ids {@code min + i} for each
+     * bit i of the bitmap (64 bits per word in 64-bit mode, else 32) and returns how many APICs
+     * took it, or a negative KVM error. The default offers no PV IPIs.
+     */
+    default long sendPvIpi(long bitmapLow, long bitmapHigh, long min, long icr, boolean longMode) {
+        return org.tscvm.cpu.CpuBus.KVM_ENOSYS;
+    }
+
     /** The guest changed its TSC (WRMSR 0x10 or 0x3b, or a host write): re-derive TSC-deadline arming. */
     void onGuestTscChanged();
 }

@@ -37,6 +37,8 @@ public final class Vcpu {
     /** IA32_APIC_BASE without an interrupt controller: 0xFEE00000, enabled, BSP flag on vCPU 0. */
     public static final long APIC_BASE_DEFAULT = 0xFEE00000L | (1L << 11);
     private static final long APIC_BASE_BSP = 1L << 8;
+    private static final long APIC_BASE_ENABLE = 1L << 11;
+    private static final int CPUID_1_EDX_APIC = 1 << 9;
 
     /** Instructions per run slice on a real-time clock: well under a millisecond of interpretation. */
     static final long REAL_TIME_SLICE = 50_000;
@@ -62,6 +64,7 @@ public final class Vcpu {
     private long tscDeadline;
     private long miscEnable = MISC_ENABLE_DEFAULT;
     private long apicBase;
+    private final MachineCheckBanks machineCheck = new MachineCheckBanks();
 
     private VcpuExit pendingExit;
     private final AtomicBoolean pauseRequested = new AtomicBoolean();
@@ -314,6 +317,12 @@ public final class Vcpu {
                 }
                 throw unknown(index, origin);
             default: {
+                if (MachineCheckBanks.isMceMsr(index)) {
+                    if (!machineCheck.readable(index)) {
+                        throw refuse(index, origin, "machine-check bank or MCG_CTL not present");
+                    }
+                    return machineCheck.read(index);
+                }
                 LocalInterruptController c = controller;
                 if (c != null && c.handlesMsr(index)) {
                     return c.readMsr(index, origin);
@@ -391,6 +400,13 @@ public final class Vcpu {
                 }
                 throw unknown(index, origin);
             default: {
+                if (MachineCheckBanks.isMceMsr(index)) {
+                    if (!machineCheck.write(index, value, origin == MsrOrigin.HOST)) {
+                        throw refuse(index, origin, String.format(
+                                "machine-check MSR refuses 0x%x (KVM set_msr_mce rules)", value));
+                    }
+                    return;
+                }
                 LocalInterruptController c = controller;
                 if (c != null && c.handlesMsr(index)) {
                     c.writeMsr(index, value, origin);
@@ -415,9 +431,38 @@ public final class Vcpu {
         return origin == MsrOrigin.GUEST ? CpuFault.gp0() : new UnknownMsrException(index);
     }
 
+    /** KVM_HC_VAPIC_POLL_IRQ: a no-op that returns 0. */
+    static final long KVM_HC_VAPIC_POLL_IRQ = 1;
+    /** KVM_HC_SEND_IPI: fixed IPIs to a bitmap of APIC ids; returns how many were delivered. */
+    static final long KVM_HC_SEND_IPI = 10;
+    /** KVM_HC_SCHED_YIELD: a hint; returns 0. */
+    static final long KVM_HC_SCHED_YIELD = 11;
+
+    /**
+     * A guest VMCALL, as KVM's kvm_emulate_hypercall answers it: -KVM_EPERM from CPL above 0,
+     * -KVM_ENOSYS for a number tscvm does not implement.
+     */
+    long hypercall(long nr, long a0, long a1, long a2, long a3, int cpl, boolean longMode) {
+        if (cpl != 0) {
+            return CpuBus.KVM_EPERM;
+        }
+        if (nr == KVM_HC_VAPIC_POLL_IRQ || nr == KVM_HC_SCHED_YIELD) {
+            return 0;
+        }
+        if (nr == KVM_HC_SEND_IPI) {
+            LocalInterruptController c = controller;
+            return c == null ? CpuBus.KVM_ENOSYS : c.sendPvIpi(a0, a1, a2, a3, longMode);
+        }
+        return CpuBus.KVM_ENOSYS;
+    }
+
     /** CPUID for the guest: the model with this vCPU's APIC id and true TSC rate (A5). */
     void cpuid(int leaf, int subleaf, int[] out) {
         cpuid.query(leaf, subleaf, id, vm.vcpuCount(), effectiveTscKhz(), out);
+        if (leaf == 1 && (readMsr(Msr.IA32_APIC_BASE, MsrOrigin.HOST) & APIC_BASE_ENABLE) == 0) {
+            // KVM updates CPUID.1:EDX.APIC at runtime to follow IA32_APIC_BASE.EN (SDM 10.4.3).
+            out[3] &= ~CPUID_1_EDX_APIC;
+        }
     }
 
     /** An OUT to an exit port: hand it to {@link #run()}'s caller. */
@@ -556,6 +601,11 @@ public final class Vcpu {
             LocalInterruptController c = controller;
             if (c == null) {
                 return new VcpuExit.Halt(); // nothing can deliver an interrupt
+            }
+            if (kicked && cpu.nmiPending()) {
+                kicked = false; // an NMI wakes the CPU whatever RFLAGS.IF (SDM 6.7.1)
+                interpreter.notifyInterrupt();
+                return null;
             }
             if (vm.vcpuCount() == 1 && !interpreter.interruptsEnabled()) {
                 return new VcpuExit.Halt(); // IF=0, and no other vCPU to send NMI or INIT

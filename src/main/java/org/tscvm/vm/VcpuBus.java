@@ -100,4 +100,24 @@ final class VcpuBus implements CpuBus {
         LocalInterruptController c = vcpu.interruptController();
         return c == null ? -1 : c.acknowledgeInterrupt();
     }
+
+    @Override
+    public long hypercall(long nr, long a0, long a1, long a2, long a3, int cpl, boolean longMode) {
+        return vcpu.hypercall(nr, a0, a1, a2, a3, cpl, longMode);
+    }
+
+    @Override
+    public long readCr8(long cpuCopy) {
+        LocalInterruptController c = vcpu.interruptController();
+        int apicCr8 = c == null ? -1 : c.cr8();
+        return apicCr8 < 0 ? cpuCopy : apicCr8;
+    }
+
+    @Override
+    public void writeCr8(long value) {
+        LocalInterruptController c = vcpu.interruptController();
+        if (c != null) {
+            c.setCr8((int) value);
+        }
+    }
 }

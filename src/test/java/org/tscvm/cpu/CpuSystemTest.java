@@ -333,6 +333,30 @@ class CpuSystemTest {
     }
 
     @Test
+    void bcdAdjustmentsFollowTheSdmPseudocodeAndAreUdIn64BitMode() {
+        // SDM Vol. 2: DAA, DAS, AAA, AAM, AAD (and SALC) in real mode; #UD in 64-bit mode.
+        CpuRig rig = new CpuRig();
+        rig.load(0x1000, hex("b8 78 56 d5 0a 89 c3 " // mov $0x5678,%ax; aad; mov %ax,%bx
+                + "b8 10 32 d4 0a 89 c1 " // mov $0x3210,%ax; aam; mov %ax,%cx
+                + "b4 10 9e b0 03 2f 9f 89 c2 " // AF=1: das of 0x03 borrows; lahf; mov %ax,%dx
+                + "b4 00 9e b0 9a 27 9f 89 c6 " // daa of 0x9a; lahf; mov %ax,%si
+                + "b4 00 9e b8 0b 01 37 89 c7 " // aaa of 0x010b; mov %ax,%di
+                + "f9 d6 89 c5 f4")); // stc; salc; mov %ax,%bp; hlt
+        rig.cpu.init();
+        rig.cpu.startup(0x01);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.reg(Cpu.RBX) & 0xffff).isEqualTo(0x00d4);
+        assertThat(rig.reg(Cpu.RCX) & 0xffff).isEqualTo(0x0106);
+        assertThat(rig.reg(Cpu.RDX) & 0xffff).as("AL=0xfd, SF AF CF").isEqualTo(0x93fd);
+        assertThat(rig.reg(Cpu.RSI) & 0xffff).as("AL=0, ZF PF AF CF").isEqualTo(0x5700);
+        assertThat(rig.reg(Cpu.RDI) & 0xffff).isEqualTo(0x0201);
+        assertThat(rig.reg(Cpu.RBP) & 0xff).isEqualTo(0xff);
+        CpuRig longMode = new CpuRig().longMode();
+        longMode.run(hex("27"));
+        assertThat(longMode.haltedInVector()).isEqualTo(CpuFault.UD);
+    }
+
+    @Test
     void sysenterAndSysexitSwitchBetweenRings() {
         CpuRig rig = new CpuRig().longMode();
         // 12000: mov %cs,%r12d; hlt   (the SYSENTER entry point)
@@ -397,6 +421,54 @@ class CpuSystemTest {
         rig.run(hex("66 66 66 66 66 66 66 66 66 66 66 66 66 66 66 90"));
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
         assertThat(rig.stack(1)).isEqualTo(CODE);
+    }
+
+    @Test
+    void vmcallIsAKvmHypercallAndVmmcallIsUdOnAnIntelVendor() {
+        // KVM kvm_emulate_hypercall: number in RAX, args in RBX/RCX/RDX/RSI, result in RAX.
+        CpuRig rig = new CpuRig().longMode();
+        rig.run(hex("48 c7 c0 e7 03 00 00 0f 01 c1 f4")); // mov $999,%rax; vmcall; hlt
+        assertThat(rig.haltedInVector()).isEqualTo(-1);
+        assertThat(rig.reg(Cpu.RAX)).isEqualTo(CpuBus.KVM_ENOSYS);
+        CpuRig amd = new CpuRig().longMode();
+        amd.run(hex("0f 01 d9 f4")); // vmmcall
+        assertThat(amd.haltedInVector()).isEqualTo(CpuFault.UD);
+    }
+
+    @Test
+    void faultsPushEflagsWithRfSetButTrapsDoNot() {
+        // SDM 6.8.3 and 17.3.1.1: RF is set in the EFLAGS image of faults only.
+        CpuRig fault = new CpuRig().longMode();
+        fault.run(hex("0f 0b")); // ud2
+        assertThat(fault.haltedInVector()).isEqualTo(CpuFault.UD);
+        assertThat(fault.stack(2) & (1L << 16)).isNotZero();
+        assertThat(fault.cpu.getRflags() & (1L << 16)).as("delivery clears RF").isZero();
+        CpuRig trap = new CpuRig().longMode();
+        trap.run(hex("cc")); // int3
+        assertThat(trap.haltedInVector()).isEqualTo(CpuFault.BP);
+        assertThat(trap.stack(2) & (1L << 16)).isZero();
+    }
+
+    @Test
+    void anNmiIsTakenWithInterruptsOffAndBlocksTheNextUntilIret() {
+        // SDM 6.7.1: NMI ignores IF; a second NMI waits for the IRET ending the first handler.
+        CpuRig rig = new CpuRig().longMode();
+        // The NMI handler: incl 0x30000; iretq
+        rig.load(CpuRig.HANDLERS + 16 * CpuFault.NMI, hex("ff 04 25 00 00 03 00 48 cf"));
+        rig.load(CODE, hex("fa 90 f4")); // cli; nop; hlt
+        rig.cpu.setRip(CODE);
+        rig.cpu.raiseNmi();
+        rig.cpu.run(1); // delivery, then the incl
+        assertThat(rig.r64(0x30000)).isEqualTo(1);
+        rig.cpu.raiseNmi();
+        rig.cpu.run(1); // blocked: the iretq runs first, then the latched NMI is delivered
+        assertThat(rig.cpu.getRip()).isEqualTo(CpuRig.HANDLERS + 16 * CpuFault.NMI);
+        assertThat(rig.stack(0)).as("not nested: it returns to CODE, where the IRET went").isEqualTo(CODE);
+        assertThat(rig.r64(0x30000)).isEqualTo(1);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.nmiPending()).isFalse();
+        assertThat(rig.r64(0x30000)).isEqualTo(2);
+        assertThat(rig.cpu.getRip()).isEqualTo(CODE + 3);
     }
 
     @Test

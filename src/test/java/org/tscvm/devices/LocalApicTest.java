@@ -89,6 +89,28 @@ class LocalApicTest {
     }
 
     @Test
+    void pvSendIpiDeliversToEachApicIdOfTheBitmapAndCountsThem() {
+        // KVM kvm_pv_send_ipi: bit i of the bitmap names APIC id min + i; returns the count.
+        LocalApic apic1 = new LocalApic(1, false, 40, new FakeVcpu(), bus);
+        apic1.writeMmio(BASE + LocalApic.REG_SVR, 4, 0x1ff);
+        assertThat(apic.sendPvIpi(0b10, 0, 0, 0x41, true)).isEqualTo(1);
+        assertThat(apic1.pendingInterrupt()).isEqualTo(0x41);
+        assertThat(apic.sendPvIpi(-1L, 0, 0xffffffffL, 0x41, true)).isZero();
+        assertThat(apic.sendPvIpi(1, 0, 0, 0x41 | (1 << 18), true)).isEqualTo(-22);
+    }
+
+    @Test
+    void cr8IsTheTaskPriorityClass() {
+        // SDM Vol. 3A 10.8.6.1: CR8[3:0] = TPR[7:4]; a CR8 write clears TPR[3:0].
+        write(LocalApic.REG_TPR, 0x5a);
+        assertThat(apic.cr8()).isEqualTo(5);
+        apic.setCr8(0xf);
+        assertThat(read(LocalApic.REG_TPR)).isEqualTo(0xf0);
+        apic.setCr8(0);
+        assertThat(read(LocalApic.REG_TPR)).isZero();
+    }
+
+    @Test
     void x2apicMsrsAreGpWhileX2apicIsOffAndWorkAfterExtd() {
         assertThatThrownBy(() -> apic.readMsr(0x802, MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
         apic.writeMsr(Msr.IA32_APIC_BASE, BASE | LocalApic.BASE_ENABLE | LocalApic.BASE_EXTD | LocalApic.BASE_BSP,
@@ -120,6 +142,11 @@ class LocalApicTest {
         apic.writeMsr(Msr.IA32_APIC_BASE, BASE | LocalApic.BASE_BSP, MsrOrigin.GUEST);
         assertThatThrownBy(() -> apic.writeMsr(Msr.IA32_APIC_BASE, BASE | LocalApic.BASE_EXTD | LocalApic.BASE_BSP,
                 MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
+        // SDM 10.12.5 figure 10-27: disabled -> x2APIC directly is invalid too.
+        assertThatThrownBy(() -> apic.writeMsr(Msr.IA32_APIC_BASE,
+                BASE | LocalApic.BASE_ENABLE | LocalApic.BASE_EXTD | LocalApic.BASE_BSP, MsrOrigin.GUEST))
+                .isInstanceOf(CpuFault.class);
+        assertThat(apic.isEnabled()).isFalse();
     }
 
     @Test
@@ -230,6 +257,10 @@ class LocalApicTest {
         apic.writeMsr(0x83f, 0x77, MsrOrigin.GUEST); // SELF_IPI
         apic.writeMsr(0x80f, 0x1ff, MsrOrigin.GUEST);
         assertThat(apic.pendingInterrupt()).isEqualTo(0x77);
+        // SDM 10.12.11: SELF_IPI bits 31:8 are reserved; LVT CMCI (0x82f) is absent with MAXLVT=5.
+        assertThatThrownBy(() -> apic.writeMsr(0x83f, 0x100, MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
+        assertThatThrownBy(() -> apic.readMsr(0x82f, MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
+        assertThatThrownBy(() -> apic.writeMsr(0x82f, 0, MsrOrigin.GUEST)).isInstanceOf(CpuFault.class);
     }
 
     @Test

@@ -99,6 +99,28 @@ class VcpuPlatformTest {
     }
 
     @Test
+    void cpuidApicBitFollowsApicBaseEnableAsKvmDoesAtRuntime() {
+        // KVM's runtime CPUID update; SDM Vol. 3A 10.4.3: with EN clear the APIC is absent.
+        int[] out = new int[4];
+        guest.cpuid(1, 0, out);
+        assertThat(out[3] & (1 << 9)).isNotZero();
+        guest.wrmsr(Msr.IA32_APIC_BASE, 0xFEE00000L);
+        guest.cpuid(1, 0, out);
+        assertThat(out[3] & (1 << 9)).isZero();
+        guest.wrmsr(Msr.IA32_APIC_BASE, 0xFEE00800L);
+        guest.cpuid(1, 0, out);
+        assertThat(out[3] & (1 << 9)).isNotZero();
+    }
+
+    @Test
+    void hypercallsFollowKvmReturnCodes() {
+        // KVM kvm_emulate_hypercall: -KVM_EPERM above CPL 0, -KVM_ENOSYS for unknown numbers.
+        assertThat(guest.hypercall(Vcpu.KVM_HC_VAPIC_POLL_IRQ, 0, 0, 0, 0, 3, true)).isEqualTo(CpuBus.KVM_EPERM);
+        assertThat(guest.hypercall(Vcpu.KVM_HC_VAPIC_POLL_IRQ, 0, 0, 0, 0, 0, true)).isZero();
+        assertThat(guest.hypercall(0x1234, 0, 0, 0, 0, 0, true)).isEqualTo(-1000);
+    }
+
+    @Test
     void aControllerFaultIsGpForTheGuestAndAnErrorForTheHost() {
         vcpu.setInterruptController(controller);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> guest.rdmsr(0x8ff)).isInstanceOf(CpuFault.class);
