@@ -40,21 +40,28 @@ public final class Main implements Callable<Integer> {
     /** The bundled demo kernel, built by guests/Makefile and packed into the jar. */
     static final String DEMO_RESOURCE = "/guests/demo.elf";
 
+    private final InputStream in;
     private final PrintStream out;
     private final PrintStream err;
 
-    Main(PrintStream out, PrintStream err) {
+    Main(InputStream in, PrintStream out, PrintStream err) {
+        this.in = in;
         this.out = out;
         this.err = err;
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, System.out, System.err));
+        System.exit(execute(args, System.in, System.out, System.err));
     }
 
-    /** Runs the command line and returns the exit status instead of exiting. */
+    /** Runs the command line and returns the exit status instead of exiting; the guest's console reads nothing. */
     public static int execute(String[] args, PrintStream out, PrintStream err) {
-        Main main = new Main(out, err);
+        return execute(args, InputStream.nullInputStream(), out, err);
+    }
+
+    /** As {@link #execute(String[], PrintStream, PrintStream)}, with {@code in} and {@code out} as the guest's console. */
+    public static int execute(String[] args, InputStream in, PrintStream out, PrintStream err) {
+        Main main = new Main(in, out, err);
         CommandLine cl = new CommandLine(main);
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
@@ -121,7 +128,7 @@ public final class Main implements Callable<Integer> {
         @Option(names = "--timeout", paramLabel = "SECONDS", description = "end the run with status 20 after this long")
         String timeout;
 
-        MachineConfig.Builder toBuilder() {
+        MachineConfig.Builder toBuilder(Main main) {
             MachineConfig.Builder b = MachineConfig.builder()
                     .smp(Launcher.parseSmp(smp))
                     .ramBytes(Launcher.parseMemory(memory))
@@ -132,7 +139,7 @@ public final class Main implements Callable<Integer> {
                     .clock(parseClock(clock))
                     .msrPolicy(parseMsrPolicy(msrPolicy));
             try {
-                b.serial(SerialTarget.parse(serial));
+                b.serial(SerialTarget.parse(serial, new SerialTarget.Stdio(main.in, main.out)));
             } catch (RuntimeException e) {
                 throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
             }
@@ -193,7 +200,7 @@ public final class Main implements Callable<Integer> {
         @Override
         public Integer call() {
             try {
-                MachineConfig.Builder b = toBuilder().append(append).initrds(initrds);
+                MachineConfig.Builder b = toBuilder(parent).append(append).initrds(initrds);
                 if (kernel == null) {
                     byte[] demo = demoKernel();
                     if (demo == null) {
@@ -245,7 +252,7 @@ public final class Main implements Callable<Integer> {
                 if (hostTscAdjust.equals("0")) {
                     hostTscAdjust = Long.toString(DEMO_HOST_TSC_ADJUST);
                 }
-                MachineConfig config = toBuilder().kernel("demo.elf", demo).build();
+                MachineConfig config = toBuilder(parent).kernel("demo.elf", demo).build();
                 out.printf("[host] the host clock carries its own IA32_TSC_ADJUST = %s: it moves every guest TSC,%n",
                         hostTscAdjust);
                 out.println("[host] but a guest's RDMSR 0x3b shows only the guest's own adjust.");

@@ -1,5 +1,6 @@
 package org.tscvm.cli;
 
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,7 +35,7 @@ public final class QemuMain {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, System.out, System.err));
+        System.exit(execute(args, System.in, System.out, System.err));
     }
 
     static String help() {
@@ -64,21 +65,26 @@ public final class QemuMain {
                 + "name \"pc-testdev\", bus ISA\n";
     }
 
-    /** Parses and runs; returns the exit status. */
+    /** Parses and runs; returns the exit status. The guest's console reads nothing. */
     public static int execute(String[] args, PrintStream out, PrintStream err) {
+        return execute(args, InputStream.nullInputStream(), out, err);
+    }
+
+    /** Parses and runs with {@code in} and {@code out} as the guest's console; returns the exit status. */
+    public static int execute(String[] args, InputStream in, PrintStream out, PrintStream err) {
         try {
-            return run(args, out, err);
+            return run(args, new SerialTarget.Stdio(in, out), out, err);
         } catch (RuntimeException e) {
             return Launcher.reportError(e, err);
         }
     }
 
-    private static int run(String[] rawArgs, PrintStream out, PrintStream err) {
+    private static int run(String[] rawArgs, SerialTarget.Stdio console, PrintStream out, PrintStream err) {
         if (rawArgs.length == 0) {
             err.println("tscvm: no -kernel given (see tscvm-qemu --help)");
             return ExitStatus.USAGE;
         }
-        MachineConfig.Builder b = MachineConfig.builder().serial(new SerialTarget.Stdio());
+        MachineConfig.Builder b = MachineConfig.builder().serial(console);
         Path kernel = null;
         List<Path> initrds = new ArrayList<>();
         boolean testdev = false;
@@ -119,7 +125,7 @@ public final class QemuMain {
                         case "-smp" -> b.smp(Launcher.parseSmp(value));
                         case "-m" -> b.ramBytes(Launcher.parseMemory(value));
                         case "-cpu" -> b.cpuModel(mapCpu(value, err));
-                        case "-serial" -> b.serial(parseSerial(value));
+                        case "-serial" -> b.serial(parseSerial(value, console));
                         case "-device" -> {
                             if (value.equals("?") || value.equals("help")) {
                                 out.print(deviceList());
@@ -159,12 +165,12 @@ public final class QemuMain {
         return new OptionException(ExitStatus.OPTION_VALUE, message);
     }
 
-    private static SerialTarget parseSerial(String value) {
+    private static SerialTarget parseSerial(String value, SerialTarget.Stdio console) {
         if (value.equals("mon:stdio")) {
-            return new SerialTarget.Stdio();
+            return console;
         }
         try {
-            return SerialTarget.parse(value);
+            return SerialTarget.parse(value, console);
         } catch (TscvmException e) {
             throw refuse(e.getMessage());
         }

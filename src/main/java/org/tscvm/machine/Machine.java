@@ -217,7 +217,7 @@ public final class Machine {
                 throw new BootFileException("cannot open serial output file " + f.path() + ": " + e.getMessage(), e);
             }
         }
-        return new LineFlushingStream(System.out);
+        return new LineFlushingStream(((SerialTarget.Stdio) target).out());
     }
 
     /** The VM underneath, for the API and tests. */
@@ -252,7 +252,7 @@ public final class Machine {
     /** Runs the guest until it ends the run (or the configured timeout passes). */
     public RunResult run() {
         Thread watchdog = startWatchdog(config.timeout());
-        Thread input = config.serial() instanceof SerialTarget.Stdio ? startStdinPump(System.in) : null;
+        Thread input = config.serial() instanceof SerialTarget.Stdio console ? startStdinPump(console.in()) : null;
         try {
             if (config.clock() == VmConfig.ClockKind.DETERMINISTIC) {
                 runRoundRobin();

@@ -1,12 +1,22 @@
 package org.tscvm.machine;
 
+import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Path;
 
 /** Where COM1's output goes (the {@code -serial} option). */
 public sealed interface SerialTarget {
-    /** The process's standard output; standard input feeds the UART's receiver. */
-    record Stdio() implements SerialTarget {
+    /**
+     * A console: output to {@code out}, and {@code in} feeds the UART's receiver. The command
+     * line passes its own standard streams; an in-JVM caller passes streams of its own, so
+     * that a run never reads a stdin that belongs to someone else (a test runner's, say).
+     */
+    record Stdio(InputStream in, PrintStream out) implements SerialTarget {
+        /** The process's standard input and output. */
+        public Stdio() {
+            this(System.in, System.out);
+        }
     }
 
     /** A file, created or truncated. */
@@ -21,10 +31,10 @@ public sealed interface SerialTarget {
     record ToStream(OutputStream out) implements SerialTarget {
     }
 
-    /** Parses {@code stdio}, {@code file:PATH} or {@code none}. */
-    static SerialTarget parse(String text) {
+    /** Parses {@code stdio} (as {@code console}), {@code file:PATH} or {@code none}. */
+    public static SerialTarget parse(String text, Stdio console) {
         if (text.equals("stdio")) {
-            return new Stdio();
+            return console;
         }
         if (text.equals("none") || text.equals("null")) {
             return new None();

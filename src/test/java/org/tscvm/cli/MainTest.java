@@ -78,6 +78,23 @@ class MainTest {
     }
 
     @Test
+    void serialStdioInTheJvmWritesToTheCallersStreamAndNeverReadsSystemIn() throws IOException {
+        // An in-JVM caller (a test runner) owns System.in; the guest console must not drain it.
+        Path kernel = write("mb.elf", CliRun.multibootElf32(0x100000, HELLO));
+        java.io.InputStream saved = System.in;
+        java.io.ByteArrayInputStream runnersInput = new java.io.ByteArrayInputStream(new byte[] {'x', 'y'});
+        System.setIn(runnersInput);
+        try {
+            CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-serial", "stdio", "--timeout", "30");
+            assertThat(run.status()).as(run.err()).isEqualTo(33);
+            assertThat(run.out()).contains("Hi\n");
+            assertThat(runnersInput.available()).isEqualTo(2);
+        } finally {
+            System.setIn(saved);
+        }
+    }
+
+    @Test
     void aMissingKernelFileIsOneLineAndStatus10() {
         CliRun run = CliRun.tscvm("run", "-kernel", dir.resolve("nope.elf").toString(), "-serial", "none");
         assertThat(run.status()).isEqualTo(ExitStatus.FILE);
