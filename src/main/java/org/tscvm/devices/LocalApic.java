@@ -640,8 +640,9 @@ public final class LocalApic implements LocalInterruptController {
             // Mode 3 is reserved; keep the previous mode bits.
             lvt[LVT_TIMER] = (lvt[LVT_TIMER] & ~(3 << LVT_TIMER_MODE_SHIFT)) | (oldMode << LVT_TIMER_MODE_SHIFT);
         }
-        if (timerMode() != oldMode) {
-            // A mode switch stops the timer and clears both counts (KVM's apic_update_lvtt).
+        if ((timerMode() == TIMER_TSC_DEADLINE) != (oldMode == TIMER_TSC_DEADLINE)) {
+            // Entering or leaving TSC-deadline mode stops the timer and clears both counts; a
+            // one-shot/periodic switch keeps the count running (KVM's apic_update_lvtt).
             timerInitial = 0;
             tscDeadline = 0;
             timerDueHostTsc = Long.MAX_VALUE;

@@ -357,11 +357,22 @@ class LocalApicTest {
     }
 
     @Test
-    void switchingTimerModeStopsTheTimer() {
+    void switchingBetweenOneShotAndPeriodicKeepsCountingButTscDeadlineStopsTheTimer() {
+        // KVM apic_update_lvtt: only a switch into or out of TSC-deadline mode clears TMICT.
         softwareEnable();
+        write(LocalApic.REG_TIMER_DIVIDE, 0xb); // divide by 1
         write(LocalApic.REG_LVT_TIMER, 0x30);
         write(LocalApic.REG_TIMER_INITIAL, 1000);
+        long start = cpu0.hostTsc;
+        cpu0.hostTsc += 600;
         write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_PERIODIC << 17) | 0x30);
+        assertThat(read(LocalApic.REG_TIMER_INITIAL)).isEqualTo(1000);
+        assertThat(read(LocalApic.REG_TIMER_CURRENT)).isEqualTo(400);
+        assertThat(apic.nextEventHostTsc()).isEqualTo(start + 1000);
+        cpu0.hostTsc = start + 1000;
+        apic.onTime(cpu0.hostTsc);
+        assertThat(apic.nextEventHostTsc()).as("periodic now: re-armed").isEqualTo(start + 2000);
+        write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_TSC_DEADLINE << 17) | 0x30);
         assertThat(apic.nextEventHostTsc()).isEqualTo(Long.MAX_VALUE);
         assertThat(read(LocalApic.REG_TIMER_INITIAL)).isZero();
     }
