@@ -431,6 +431,12 @@ public final class LocalApic implements LocalInterruptController {
         }
         tscDeadline = value;
         armTscDeadline();
+        long now = host.hostTscNow();
+        if (timerDueHostTsc <= now) {
+            // A deadline already passed expires at once, so the interrupt is pending by the
+            // next instruction boundary (KVM start_sw_tscdeadline; kvm-unit-tests apic.c).
+            onTime(now);
+        }
     }
 
     private void armTscDeadline() {

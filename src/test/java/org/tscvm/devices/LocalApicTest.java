@@ -331,6 +331,17 @@ class LocalApicTest {
     }
 
     @Test
+    void aDeadlineAlreadyPassedFiresDuringTheWrmsrR23() {
+        // KVM expires a past deadline at once: the interrupt is pending before the next instruction.
+        softwareEnable();
+        write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_TSC_DEADLINE << 17) | 0x40);
+        apic.writeMsr(Msr.IA32_TSC_DEADLINE, cpu0.hostTsc, MsrOrigin.GUEST);
+        assertThat(apic.pendingInterrupt()).isEqualTo(0x40);
+        assertThat(apic.readMsr(Msr.IA32_TSC_DEADLINE, MsrOrigin.GUEST)).isZero();
+        assertThat(apic.nextEventHostTsc()).isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
     void aTscAdjustWriteReArmsThePendingDeadline() {
         softwareEnable();
         write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_TSC_DEADLINE << 17) | 0x40);
@@ -353,7 +364,8 @@ class LocalApicTest {
         softwareEnable();
         write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_TSC_DEADLINE << 17) | 0x40);
         apic.writeMsr(Msr.IA32_TSC_DEADLINE, 1, MsrOrigin.GUEST);
-        assertThat(apic.nextEventHostTsc()).isEqualTo(cpu0.hostTsc);
+        assertThat(apic.pendingInterrupt()).isEqualTo(0x40); // fired during the WRMSR
+        assertThat(apic.nextEventHostTsc()).isEqualTo(Long.MAX_VALUE);
     }
 
     @Test
