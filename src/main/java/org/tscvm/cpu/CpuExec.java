@@ -48,6 +48,26 @@ abstract class CpuExec extends CpuSystem {
         return linear(d.seg, ea(d), size, write);
     }
 
+    /**
+     * {@link #addr} for the fast forms: a flat 64-bit address form ({@link Insn#famode}) is
+     * computed without the address-size, segment and mode branches; the rest go through addr.
+     */
+    final long flatAddr(Insn d, int size, boolean write) {
+        long a;
+        switch (d.famode) {
+            case Fast.AM_BASE: a = d.disp + regs[d.base]; break;
+            case Fast.AM_BASE_INDEX: a = d.disp + regs[d.base] + (regs[d.index] << d.scale); break;
+            case Fast.AM_INDEX: a = d.disp + (regs[d.index] << d.scale); break;
+            case Fast.AM_RIP: a = d.disp + rip; break;
+            case Fast.AM_ABS: a = d.disp; break;
+            default: return addr(d, size, write);
+        }
+        if ((a << 16 >> 16) != a) {
+            throw fault(d.seg == SS ? CpuFault.SS : CpuFault.GP, 0);
+        }
+        return a;
+    }
+
     final long readE(Insn d, int size) {
         if (d.mem) {
             return readLin(addr(d, size, false), size);
@@ -173,9 +193,9 @@ abstract class CpuExec extends CpuSystem {
         switch (d.fast) {
             case Fast.MOV_RR: r[d.fa] = r[d.fb] & m; return;
             case Fast.MOV_RI: r[d.fa] = d.fimm; return;
-            case Fast.LOAD: r[d.fa] = readLin(addr(d, size, false), size); return;
-            case Fast.STORE: writeLin(addr(d, size, true), size, r[d.fb]); return;
-            case Fast.STORE_I: writeLin(addr(d, size, true), size, d.imm); return;
+            case Fast.LOAD: r[d.fa] = readLin(flatAddr(d, size, false), size); return;
+            case Fast.STORE: writeLin(flatAddr(d, size, true), size, r[d.fb]); return;
+            case Fast.STORE_I: writeLin(flatAddr(d, size, true), size, d.imm); return;
             case Fast.ADD_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = (dst + src) & m; setLazy(LF_ADD, size, dst, src, dst + src); return;
             case Fast.OR_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = dst | src; setLazy(LF_LOGIC, size, dst, src, dst | src); return;
             case Fast.AND_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = dst & src; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
@@ -190,14 +210,14 @@ abstract class CpuExec extends CpuSystem {
             case Fast.XOR_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = dst ^ src; setLazy(LF_LOGIC, size, dst, src, dst ^ src); return;
             case Fast.CMP_RI: dst = r[d.fa] & m; src = d.fimm; setLazy(LF_SUB, size, dst, src, dst - src); return;
             case Fast.TEST_RI: dst = r[d.fa] & m; src = d.fimm; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
-            case Fast.ADD_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = (dst + src) & m; setLazy(LF_ADD, size, dst, src, dst + src); return;
-            case Fast.OR_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst | src; setLazy(LF_LOGIC, size, dst, src, dst | src); return;
-            case Fast.AND_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst & src; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
-            case Fast.SUB_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = (dst - src) & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.XOR_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst ^ src; setLazy(LF_LOGIC, size, dst, src, dst ^ src); return;
-            case Fast.CMP_RM: src = readLin(addr(d, size, false), size); dst = r[d.fa] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.CMP_MI: dst = readLin(addr(d, size, false), size); src = d.fimm; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.CMP_MR: dst = readLin(addr(d, size, false), size); src = r[d.fb] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.ADD_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = (dst + src) & m; setLazy(LF_ADD, size, dst, src, dst + src); return;
+            case Fast.OR_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst | src; setLazy(LF_LOGIC, size, dst, src, dst | src); return;
+            case Fast.AND_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst & src; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
+            case Fast.SUB_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = (dst - src) & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.XOR_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst ^ src; setLazy(LF_LOGIC, size, dst, src, dst ^ src); return;
+            case Fast.CMP_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.CMP_MI: dst = readLin(flatAddr(d, size, false), size); src = d.fimm; setLazy(LF_SUB, size, dst, src, dst - src); return;
+            case Fast.CMP_MR: dst = readLin(flatAddr(d, size, false), size); src = r[d.fb] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
             case Fast.LEA: r[d.fa] = ea(d) & m; return;
             case Fast.JCC:
                 if (cond(d.sub)) {
@@ -223,11 +243,11 @@ abstract class CpuExec extends CpuSystem {
                 r[d.fa] = v;
                 return;
             }
-            case Fast.MOVZX_B: r[d.fa] = (d.mem ? readLin(addr(d, 1, false), 1) : getReg(1, d.rmB)) & m; return;
-            case Fast.MOVZX_W: r[d.fa] = (d.mem ? readLin(addr(d, 2, false), 2) : r[d.rm] & 0xffff) & m; return;
-            case Fast.MOVSX_B: r[d.fa] = (byte) (d.mem ? readLin(addr(d, 1, false), 1) : getReg(1, d.rmB)) & m; return;
-            case Fast.MOVSX_W: r[d.fa] = (short) (d.mem ? readLin(addr(d, 2, false), 2) : r[d.rm]) & m; return;
-            case Fast.MOVSXD: r[d.fa] = (int) (d.mem ? readLin(addr(d, 4, false), 4) : r[d.rm]) & m; return;
+            case Fast.MOVZX_B: r[d.fa] = (d.mem ? readLin(flatAddr(d, 1, false), 1) : getReg(1, d.rmB)) & m; return;
+            case Fast.MOVZX_W: r[d.fa] = (d.mem ? readLin(flatAddr(d, 2, false), 2) : r[d.rm] & 0xffff) & m; return;
+            case Fast.MOVSX_B: r[d.fa] = (byte) (d.mem ? readLin(flatAddr(d, 1, false), 1) : getReg(1, d.rmB)) & m; return;
+            case Fast.MOVSX_W: r[d.fa] = (short) (d.mem ? readLin(flatAddr(d, 2, false), 2) : r[d.rm]) & m; return;
+            case Fast.MOVSXD: r[d.fa] = (int) (d.mem ? readLin(flatAddr(d, 4, false), 4) : r[d.rm]) & m; return;
             case Fast.SHIFT_I: shift(d, (int) d.imm); return;
             case Fast.IMUL_GE: writeG(d, size, imul2(size, readG(d, size), readE(d, size))); return;
             case Fast.IMUL_GEI: writeG(d, size, imul2(size, readE(d, size), d.imm)); return;

@@ -55,6 +55,7 @@ final class Decoder {
             d.op = TOO_LONG;
             d.len = MAX_LENGTH;
             d.fast = Fast.GENERIC;
+            d.famode = Fast.AM_GENERIC;
             return;
         }
         d.len = pos;
@@ -63,7 +64,7 @@ final class Decoder {
         if (d.lock && (!(d.op.lockable && d.mem) || readOnlyForm)) {
             ud(d, true);
         }
-        Fast.classify(d);
+        Fast.classify(d, m64);
     }
 
     private void ud(Insn d, boolean deliberate) {

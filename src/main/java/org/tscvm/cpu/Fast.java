@@ -28,12 +28,29 @@ final class Fast {
             RDTSC = 47, RDMSR = 48, WRMSR = 49, OUT_I = 50, OUT_DX = 51, JMP_E = 52, SHIFT_CL = 53,
             RMW_I = 54, RMW_R = 55;
 
+    /**
+     * Address forms of a 64-bit-mode memory operand with a 64-bit address in a segment without
+     * a base (not FS/GS): the effective address is the linear address. {@link #AM_GENERIC}
+     * leaves it to {@code CpuExec.addr}.
+     */
+    static final int AM_GENERIC = 0, AM_BASE = 1, AM_BASE_INDEX = 2, AM_INDEX = 3, AM_RIP = 4, AM_ABS = 5;
+
     /** Fast-form offsets by ALU kind (0 add, 1 or, 4 and, 5 sub, 6 xor, 7 cmp); -1: none (adc, sbb). */
     private static final int[] ALU_INDEX = {0, 1, -1, -1, 2, 3, 4, 5};
 
-    /** Picks the fast form of a freshly decoded instruction, or {@link #GENERIC}. */
-    static void classify(Insn d) {
+    /** Picks the fast form and address form of a freshly decoded instruction, or {@link #GENERIC}. */
+    static void classify(Insn d, boolean mode64) {
         d.fast = GENERIC;
+        d.famode = AM_GENERIC;
+        if (d.mem && mode64 && d.addrSize == 8 && d.seg < CpuState.FS) {
+            if (d.base == Insn.RIP_BASE) {
+                d.famode = AM_RIP;
+            } else if (d.base >= 0) {
+                d.famode = d.index >= 0 ? AM_BASE_INDEX : AM_BASE;
+            } else {
+                d.famode = d.index >= 0 ? AM_INDEX : AM_ABS;
+            }
+        }
         int size = d.opSize;
         boolean wide = size == 4 || size == 8;
         d.fmask = CpuState.mask(size);

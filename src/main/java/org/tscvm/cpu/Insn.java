@@ -48,6 +48,8 @@ final class Insn {
     /** The operand-size mask (0xffffffff or -1 for the fast forms) and the immediate under it. */
     long fmask;
     long fimm;
+    /** The {@link Fast} address form (AM_*) of the memory operand. */
+    int famode;
 
     static final int REP = 1, REPNE = 2;
 }
