@@ -603,7 +603,7 @@ public final class LocalApic implements LocalInterruptController {
             }
             case REG_ICR_HIGH -> icrHigh = v & 0xff00_0000;
             case REG_LVT_CMCI -> writeLvt(LVT_CMCI, v);
-            case REG_LVT_TIMER -> writeLvtTimer(v);
+            case REG_LVT_TIMER -> writeLvtTimer(v, now);
             case REG_LVT_THERMAL -> writeLvt(LVT_THERMAL, v);
             case REG_LVT_PERF -> writeLvt(LVT_PERF, v);
             case REG_LVT_LINT0 -> writeLvt(LVT_LINT0, v);
@@ -639,7 +639,12 @@ public final class LocalApic implements LocalInterruptController {
         lvt[index] = value;
     }
 
-    private void writeLvtTimer(int v) {
+    private void writeLvtTimer(int v, long now) {
+        if (timerDueHostTsc <= now) {
+            // Expire a count that ran out under the old mode first: a one-shot that reached 0
+            // stays at 0 after a switch to periodic (kvm-unit-tests apic.c test_apic_change_mode).
+            onTime(now);
+        }
         int oldMode = timerMode();
         writeLvt(LVT_TIMER, v);
         if (((lvt[LVT_TIMER] >>> LVT_TIMER_MODE_SHIFT) & 3) == 3) {

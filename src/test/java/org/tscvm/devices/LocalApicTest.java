@@ -390,6 +390,20 @@ class LocalApicTest {
     }
 
     @Test
+    void aOneShotCountThatRanOutStaysZeroAfterASwitchToPeriodic() {
+        // KVM: the one-shot expired (even if the run loop has not fired it yet); periodic does not restart it.
+        softwareEnable();
+        write(LocalApic.REG_TIMER_DIVIDE, 0xb); // divide by 1
+        write(LocalApic.REG_LVT_TIMER, 0x30);
+        write(LocalApic.REG_TIMER_INITIAL, 1000);
+        cpu0.hostTsc += 1500;
+        write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_PERIODIC << 17) | 0x30);
+        assertThat(read(LocalApic.REG_TIMER_CURRENT)).isZero();
+        assertThat(apic.pendingInterrupt()).isEqualTo(0x30);
+        assertThat(apic.nextEventHostTsc()).isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
     void softwareDisableMasksEveryLvt() {
         softwareEnable();
         write(LocalApic.REG_LVT_TIMER, 0x30);
