@@ -248,6 +248,20 @@ abstract class CpuExec extends CpuSystem {
             case Fast.MOVSX_B: r[d.fa] = (byte) (d.mem ? readLin(flatAddr(d, 1, false), 1) : getReg(1, d.rmB)) & m; return;
             case Fast.MOVSX_W: r[d.fa] = (short) (d.mem ? readLin(flatAddr(d, 2, false), 2) : r[d.rm]) & m; return;
             case Fast.MOVSXD: r[d.fa] = (int) (d.mem ? readLin(flatAddr(d, 4, false), 4) : r[d.rm]) & m; return;
+            default: stepMore(d);
+        }
+    }
+
+    /**
+     * The fast forms with bigger handlers, in a method of their own: C2 stops inlining into one
+     * compilation at about 8000 bytecodes (DesiredMethodLimit), and with them in {@link #step}
+     * the later cases lost their inlined helpers (seen with -XX:+PrintInlining on intmix).
+     */
+    private void stepMore(Insn d) {
+        long[] r = regs;
+        long m = d.fmask;
+        int size = d.opSize;
+        switch (d.fast) {
             case Fast.SHIFT_I: shift(d, (int) d.imm); return;
             case Fast.IMUL_GE: writeG(d, size, imul2(size, readG(d, size), readE(d, size))); return;
             case Fast.IMUL_GEI: writeG(d, size, imul2(size, readE(d, size), d.imm)); return;

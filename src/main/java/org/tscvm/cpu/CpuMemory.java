@@ -26,6 +26,22 @@ abstract class CpuMemory extends CpuState {
     static final int PF_P = 1, PF_W = 2, PF_U = 4, PF_RSVD = 8, PF_I = 16;
 
     static final VarHandle I8 = MethodHandles.arrayElementVarHandle(byte[].class);
+    /**
+     * Whether byte-array views take atomic access modes. JDK 17 allows them on aligned
+     * offsets; later JDKs (seen on 25) throw UnsupportedOperationException for getVolatile and
+     * compareAndSet, as a byte[]'s base may be misaligned. Without them every LOCKed
+     * read-modify-write takes {@link #SPLIT_LOCK}, which is atomic against other LOCKed
+     * accesses but not against another vCPU's plain stores.
+     */
+    static final boolean VIEW_ATOMICS = viewAtomicsWork();
+
+    private static boolean viewAtomicsWork() {
+        try {
+            return (int) I32.compareAndExchange(new byte[8], 0, 0, 1) == 0;
+        } catch (UnsupportedOperationException | IllegalStateException e) {
+            return false;
+        }
+    }
     /** Serialises LOCKed accesses that are unaligned, split across pages, 16 bytes or MMIO. */
     static final Object SPLIT_LOCK = new Object();
 
@@ -331,7 +347,7 @@ abstract class CpuMemory extends CpuState {
             return -1;
         }
         long p = translate(lin, WRITE, userBit != 0);
-        return p >= 0 && p <= ram.length - size ? (int) p : -1;
+        return VIEW_ATOMICS && p >= 0 && p <= ram.length - size ? (int) p : -1;
     }
 
     // ---- translation ----
