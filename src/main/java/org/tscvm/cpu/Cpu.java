@@ -125,16 +125,8 @@ public final class Cpu extends CpuExec {
                             EVENTS.getAndBitwiseAnd(this, ~EV_STOP);
                             return RunStop.STOP_REQUESTED;
                         }
-                        if ((ev & EV_NMI) != 0) {
-                            if (!nmiBlocked && retired >= interruptShadowUntil) {
-                                takeNmi();
-                                if (shutdown) {
-                                    return RunStop.TRIPLE_FAULT;
-                                }
-                            } else if (nmiBlocked && (ev & EV_NMI_SECOND) != 0) {
-                                // While NMIs are blocked only one stays latched (KVM process_nmi).
-                                EVENTS.getAndBitwiseAnd(this, ~EV_NMI_SECOND);
-                            }
+                        if ((ev & EV_NMI) != 0 && nmiEvent(ev)) {
+                            return RunStop.TRIPLE_FAULT;
                         }
                         if ((flags & IF) != 0 && retired >= interruptShadowUntil) {
                             takeExternalInterrupt();
@@ -209,6 +201,19 @@ public final class Cpu extends CpuExec {
     }
 
     private static final long DR6_BS = 1L << 14;
+
+    /** Takes a latched NMI if nothing blocks it (kept out of the run loop to keep it small); true on shutdown. */
+    private boolean nmiEvent(int ev) {
+        if (!nmiBlocked && retired >= interruptShadowUntil) {
+            takeNmi();
+            return shutdown;
+        }
+        if (nmiBlocked && (ev & EV_NMI_SECOND) != 0) {
+            // While NMIs are blocked only one stays latched (KVM process_nmi).
+            EVENTS.getAndBitwiseAnd(this, ~EV_NMI_SECOND);
+        }
+        return false;
+    }
 
     /** Delivers the latched NMI through vector 2 and blocks further NMIs until IRET (SDM 6.7.1). */
     private void takeNmi() {
