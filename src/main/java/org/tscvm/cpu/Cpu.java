@@ -28,7 +28,8 @@ import org.tscvm.memory.GuestMemory;
 public final class Cpu extends CpuExec {
     public static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
 
-    private static final int EV_STOP = 1, EV_INTERRUPT = 2, EV_NMI = 4;
+    /** EV_NMI: an NMI is latched; EV_NMI_SECOND: a second one arrived before the first was taken. */
+    private static final int EV_STOP = 1, EV_INTERRUPT = 2, EV_NMI = 4, EV_NMI_SECOND = 8;
     private static final VarHandle EVENTS;
 
     static {
@@ -124,11 +125,8 @@ public final class Cpu extends CpuExec {
                             EVENTS.getAndBitwiseAnd(this, ~EV_STOP);
                             return RunStop.STOP_REQUESTED;
                         }
-                        if ((ev & EV_NMI) != 0 && !nmiBlocked) {
-                            takeNmi();
-                            if (shutdown) {
-                                return RunStop.TRIPLE_FAULT;
-                            }
+                        if ((ev & EV_NMI) != 0 && nmiEvent(ev)) {
+                            return RunStop.TRIPLE_FAULT;
                         }
                         if ((flags & IF) != 0 && retired >= interruptShadowUntil) {
                             takeExternalInterrupt();
@@ -145,7 +143,7 @@ public final class Cpu extends CpuExec {
                     }
                     long limit = budgetEnd;
                     boolean stepping = (flags & TF) != 0;
-                    if (stepping || (retired < interruptShadowUntil && (events & EV_INTERRUPT) != 0)) {
+                    if (stepping || (retired < interruptShadowUntil && (events & (EV_INTERRUPT | EV_NMI)) != 0)) {
                         limit = Math.min(limit, retired + 1);
                     }
                     long before = retired;
@@ -204,9 +202,25 @@ public final class Cpu extends CpuExec {
 
     private static final long DR6_BS = 1L << 14;
 
+    /** Takes a latched NMI if nothing blocks it (kept out of the run loop to keep it small); true on shutdown. */
+    private boolean nmiEvent(int ev) {
+        if (!nmiBlocked && retired >= interruptShadowUntil) {
+            takeNmi();
+            return shutdown;
+        }
+        if (nmiBlocked && (ev & EV_NMI_SECOND) != 0) {
+            // While NMIs are blocked only one stays latched (KVM process_nmi).
+            EVENTS.getAndBitwiseAnd(this, ~EV_NMI_SECOND);
+        }
+        return false;
+    }
+
     /** Delivers the latched NMI through vector 2 and blocks further NMIs until IRET (SDM 6.7.1). */
     private void takeNmi() {
-        EVENTS.getAndBitwiseAnd(this, ~EV_NMI);
+        int ev;
+        do {
+            ev = events;
+        } while (!EVENTS.compareAndSet(this, ev, (ev & EV_NMI_SECOND) != 0 ? ev & ~EV_NMI_SECOND : ev & ~EV_NMI));
         halted = false;
         nmiBlocked = true;
         prevRip = rip;
@@ -430,12 +444,15 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * Thread-safe: the NMI input. One NMI is latched while another is blocked (a further one is
-     * lost, as on hardware); it is taken at the next instruction boundary, whatever RFLAGS.IF,
-     * and wakes a halted CPU on the next run (SDM 6.7.1).
+     * Thread-safe: the NMI input. Taken at the next instruction boundary outside an STI/MOV SS
+     * shadow, whatever RFLAGS.IF, and wakes a halted CPU on the next run (SDM 6.7.1). As in KVM,
+     * two NMIs may wait while NMIs are unblocked, one while they are blocked; more are lost.
      */
     public void raiseNmi() {
-        EVENTS.getAndBitwiseOr(this, EV_NMI);
+        int ev;
+        do {
+            ev = events;
+        } while (!EVENTS.compareAndSet(this, ev, ev | ((ev & EV_NMI) != 0 ? EV_NMI_SECOND : EV_NMI)));
     }
 
     /** Whether an NMI is latched and not yet delivered (for the vCPU's halt loop). */
@@ -447,7 +464,7 @@ public final class Cpu extends CpuExec {
     public void reset() {
         java.util.Arrays.fill(regs, 0);
         nmiBlocked = false;
-        EVENTS.getAndBitwiseAnd(this, ~EV_NMI);
+        EVENTS.getAndBitwiseAnd(this, ~(EV_NMI | EV_NMI_SECOND));
         regs[RDX] = 0x600; // processor signature: family 6
         cr0 = CR0_ET | CR0_CD | CR0_NW;
         cr2 = 0;

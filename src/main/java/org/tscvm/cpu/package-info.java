@@ -25,10 +25,10 @@
  * <h2>Deliberately absent (raise #UD, or #GP where the SDM would fault differently)</h2>
  * x87 and SSE arithmetic and data movement (only the control state: FNINIT, FNSTCW, FLDCW,
  * FNSTSW, FNCLEX, FWAIT, STMXCSR, LDMXCSR, FXSAVE, FXRSTOR), AVX/VEX/EVEX, XSAVE and
- * XGETBV/XSETBV, BCD (DAA, DAS, AAA, AAS, AAM, AAD), BOUND, SALC, RDRAND/RDSEED, MONITOR/
- * MWAIT, TSX. Hardware task switches (task gates, TSS targets, IRET with NT) and virtual-8086
+ * XGETBV/XSETBV, BOUND, RDRAND/RDSEED, MONITOR/MWAIT, TSX. Hardware task switches (task gates, TSS targets, IRET with NT) and virtual-8086
  * mode raise #GP. Not modelled: debug-register breakpoints (DR0-7 are stored only), #AC,
- * NMI, SMM, PCID, CR8 as APIC TPR (kept locally). Single-step (TF) traps after instructions
- * that keep TF set.
+ * SMM, PCID. Single-step (TF) traps after instructions that keep TF set. NMIs arrive through
+ * {@link org.tscvm.cpu.Cpu#raiseNmi()} and are blocked until IRET; CR8 reads and writes the
+ * local APIC's TPR through {@link org.tscvm.cpu.CpuBus}; VMCALL is a KVM hypercall.
  */
 package org.tscvm.cpu;

@@ -431,6 +431,12 @@ public final class LocalApic implements LocalInterruptController {
         }
         tscDeadline = value;
         armTscDeadline();
+        long now = host.hostTscNow();
+        if (timerDueHostTsc <= now) {
+            // A deadline already passed expires at once, so the interrupt is pending by the
+            // next instruction boundary (KVM start_sw_tscdeadline; kvm-unit-tests apic.c).
+            onTime(now);
+        }
     }
 
     private void armTscDeadline() {
@@ -597,7 +603,7 @@ public final class LocalApic implements LocalInterruptController {
             }
             case REG_ICR_HIGH -> icrHigh = v & 0xff00_0000;
             case REG_LVT_CMCI -> writeLvt(LVT_CMCI, v);
-            case REG_LVT_TIMER -> writeLvtTimer(v);
+            case REG_LVT_TIMER -> writeLvtTimer(v, now);
             case REG_LVT_THERMAL -> writeLvt(LVT_THERMAL, v);
             case REG_LVT_PERF -> writeLvt(LVT_PERF, v);
             case REG_LVT_LINT0 -> writeLvt(LVT_LINT0, v);
@@ -633,15 +639,21 @@ public final class LocalApic implements LocalInterruptController {
         lvt[index] = value;
     }
 
-    private void writeLvtTimer(int v) {
+    private void writeLvtTimer(int v, long now) {
+        if (timerDueHostTsc <= now) {
+            // Expire a count that ran out under the old mode first: a one-shot that reached 0
+            // stays at 0 after a switch to periodic (kvm-unit-tests apic.c test_apic_change_mode).
+            onTime(now);
+        }
         int oldMode = timerMode();
         writeLvt(LVT_TIMER, v);
         if (((lvt[LVT_TIMER] >>> LVT_TIMER_MODE_SHIFT) & 3) == 3) {
             // Mode 3 is reserved; keep the previous mode bits.
             lvt[LVT_TIMER] = (lvt[LVT_TIMER] & ~(3 << LVT_TIMER_MODE_SHIFT)) | (oldMode << LVT_TIMER_MODE_SHIFT);
         }
-        if (timerMode() != oldMode) {
-            // A mode switch stops the timer and clears both counts (KVM's apic_update_lvtt).
+        if ((timerMode() == TIMER_TSC_DEADLINE) != (oldMode == TIMER_TSC_DEADLINE)) {
+            // Entering or leaving TSC-deadline mode stops the timer and clears both counts; a
+            // one-shot/periodic switch keeps the count running (KVM's apic_update_lvtt).
             timerInitial = 0;
             tscDeadline = 0;
             timerDueHostTsc = Long.MAX_VALUE;

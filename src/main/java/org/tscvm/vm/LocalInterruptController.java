@@ -1,5 +1,7 @@
 package org.tscvm.vm;
 
+import org.tscvm.cpu.CpuBus;
+
 /**
  * What a vCPU's local interrupt controller (the machine's local APIC) offers the vCPU. The
  * {@code vm} package knows nothing of APIC registers; it routes to this interface the MSRs the
@@ -56,7 +58,7 @@ public interface LocalInterruptController {
      * took it, or a negative KVM error. The default offers no PV IPIs.
      */
     default long sendPvIpi(long bitmapLow, long bitmapHigh, long min, long icr, boolean longMode) {
-        return org.tscvm.cpu.CpuBus.KVM_ENOSYS;
+        return CpuBus.KVM_ENOSYS;
     }
 
     /** The guest changed its TSC (WRMSR 0x10 or 0x3b, or a host write): re-derive TSC-deadline arming. */

@@ -472,6 +472,34 @@ class CpuSystemTest {
     }
 
     @Test
+    void twoNmisWaitingWhileUnblockedAreBothTakenButOnlyOneWhileBlocked() {
+        // KVM process_nmi: up to two pending NMIs when unblocked, one while blocked; and an
+        // STI shadow holds the NMI back for one instruction (kvm-unit-tests apic nmi-after-sti).
+        CpuRig rig = new CpuRig().longMode();
+        rig.load(CpuRig.HANDLERS + 16 * CpuFault.NMI, hex("ff 04 25 00 00 03 00 48 cf")); // incl; iretq
+        rig.load(CODE, hex("fa fb 90 f4")); // cli; sti; nop; hlt
+        rig.cpu.setRip(CODE);
+        rig.cpu.run(2); // cli; sti
+        rig.cpu.raiseNmi();
+        rig.cpu.raiseNmi();
+        rig.cpu.run(1); // in the shadow: the nop runs first, then the NMI is delivered
+        assertThat(rig.cpu.getRip()).isEqualTo(CpuRig.HANDLERS + 16 * CpuFault.NMI);
+        assertThat(rig.stack(0)).isEqualTo(CODE + 3);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.r64(0x30000)).isEqualTo(2);
+        // Three more while the first is in service: two are delivered in all.
+        rig.load(CODE, hex("90 90 f4"));
+        rig.cpu.setRip(CODE);
+        rig.cpu.raiseNmi();
+        rig.cpu.run(1); // delivery, then the incl; blocked now
+        rig.cpu.raiseNmi();
+        rig.cpu.raiseNmi();
+        rig.cpu.raiseNmi();
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.r64(0x30000)).isEqualTo(4);
+    }
+
+    @Test
     void lockOnARegisterDestinationRaisesUd() {
         CpuRig rig = new CpuRig().longMode();
         rig.run(hex("f0 01 c0")); // lock add %eax,%eax

@@ -331,6 +331,17 @@ class LocalApicTest {
     }
 
     @Test
+    void aDeadlineAlreadyPassedFiresDuringTheWrmsrR23() {
+        // KVM expires a past deadline at once: the interrupt is pending before the next instruction.
+        softwareEnable();
+        write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_TSC_DEADLINE << 17) | 0x40);
+        apic.writeMsr(Msr.IA32_TSC_DEADLINE, cpu0.hostTsc, MsrOrigin.GUEST);
+        assertThat(apic.pendingInterrupt()).isEqualTo(0x40);
+        assertThat(apic.readMsr(Msr.IA32_TSC_DEADLINE, MsrOrigin.GUEST)).isZero();
+        assertThat(apic.nextEventHostTsc()).isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
     void aTscAdjustWriteReArmsThePendingDeadline() {
         softwareEnable();
         write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_TSC_DEADLINE << 17) | 0x40);
@@ -353,17 +364,43 @@ class LocalApicTest {
         softwareEnable();
         write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_TSC_DEADLINE << 17) | 0x40);
         apic.writeMsr(Msr.IA32_TSC_DEADLINE, 1, MsrOrigin.GUEST);
-        assertThat(apic.nextEventHostTsc()).isEqualTo(cpu0.hostTsc);
+        assertThat(apic.pendingInterrupt()).isEqualTo(0x40); // fired during the WRMSR
+        assertThat(apic.nextEventHostTsc()).isEqualTo(Long.MAX_VALUE);
     }
 
     @Test
-    void switchingTimerModeStopsTheTimer() {
+    void switchingBetweenOneShotAndPeriodicKeepsCountingButTscDeadlineStopsTheTimer() {
+        // KVM apic_update_lvtt: only a switch into or out of TSC-deadline mode clears TMICT.
         softwareEnable();
+        write(LocalApic.REG_TIMER_DIVIDE, 0xb); // divide by 1
         write(LocalApic.REG_LVT_TIMER, 0x30);
         write(LocalApic.REG_TIMER_INITIAL, 1000);
+        long start = cpu0.hostTsc;
+        cpu0.hostTsc += 600;
         write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_PERIODIC << 17) | 0x30);
+        assertThat(read(LocalApic.REG_TIMER_INITIAL)).isEqualTo(1000);
+        assertThat(read(LocalApic.REG_TIMER_CURRENT)).isEqualTo(400);
+        assertThat(apic.nextEventHostTsc()).isEqualTo(start + 1000);
+        cpu0.hostTsc = start + 1000;
+        apic.onTime(cpu0.hostTsc);
+        assertThat(apic.nextEventHostTsc()).as("periodic now: re-armed").isEqualTo(start + 2000);
+        write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_TSC_DEADLINE << 17) | 0x30);
         assertThat(apic.nextEventHostTsc()).isEqualTo(Long.MAX_VALUE);
         assertThat(read(LocalApic.REG_TIMER_INITIAL)).isZero();
+    }
+
+    @Test
+    void aOneShotCountThatRanOutStaysZeroAfterASwitchToPeriodic() {
+        // KVM: the one-shot expired (even if the run loop has not fired it yet); periodic does not restart it.
+        softwareEnable();
+        write(LocalApic.REG_TIMER_DIVIDE, 0xb); // divide by 1
+        write(LocalApic.REG_LVT_TIMER, 0x30);
+        write(LocalApic.REG_TIMER_INITIAL, 1000);
+        cpu0.hostTsc += 1500;
+        write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_PERIODIC << 17) | 0x30);
+        assertThat(read(LocalApic.REG_TIMER_CURRENT)).isZero();
+        assertThat(apic.pendingInterrupt()).isEqualTo(0x30);
+        assertThat(apic.nextEventHostTsc()).isEqualTo(Long.MAX_VALUE);
     }
 
     @Test
