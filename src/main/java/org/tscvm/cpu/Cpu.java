@@ -65,14 +65,27 @@ public final class Cpu extends CpuExec {
         Block link0, link1;
         long linkLin0 = -1, linkLin1 = -1;
         long linkEpoch0 = -1, linkEpoch1 = -1;
+        /** Runs counted towards compilation; the compiled form and the RIP it was compiled for. */
+        int heat;
+        BlockCode code;
+        long codeIp;
     }
+
+    /**
+     * Runs of a 64-bit block before {@link BlockCompiler} compiles it; 0 never compiles. The
+     * default comes from the system property {@code tscvm.jit.threshold}.
+     */
+    public static final int DEFAULT_COMPILE_THRESHOLD = Math.max(0, Integer.getInteger("tscvm.jit.threshold", 50));
+    private int compileThreshold = DEFAULT_COMPILE_THRESHOLD;
+    private long compiledBlocks;
 
     private final Block[] blocks = new Block[BLOCKS];
     /** The block that ran last, or null when it was not cacheable. */
     private Block lastBlock;
     private final Decoder decoder = new Decoder(this);
 
-    private long retired;
+    /** Instructions retired; package-private for the compiled blocks, which keep it exact. */
+    long retired;
     private boolean waitForSipi;
     private String lastInternalError = "";
 
@@ -285,6 +298,15 @@ public final class Cpu extends CpuExec {
         }
         Insn[] insns = b.insns;
         int n = b.count;
+        BlockCode code = b.code;
+        if (code == null && compileThreshold != 0 && mode64 && b.phys >= 0 && ++b.heat == compileThreshold) {
+            code = compile(b, ip);
+        }
+        if (code != null && b.codeIp == ip && retired + n <= limit) {
+            endBlock = false;
+            code.run(this, insns);
+            return;
+        }
         long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
         endBlock = false;
         for (int i = 0; i < n; i++) {
@@ -297,6 +319,35 @@ public final class Cpu extends CpuExec {
                 break;
             }
         }
+    }
+
+    private BlockCode compile(Block b, long ip) {
+        try {
+            b.code = BlockCompiler.compile(b.insns, b.count, ip);
+            b.codeIp = ip;
+            compiledBlocks++;
+        } catch (RuntimeException | LinkageError e) {
+            // A compiler bug costs speed, never correctness: the block stays interpreted.
+            lastInternalError = e.toString();
+            unimplemented.merge("internal: block compiler " + e.getClass().getSimpleName(), 1L, Long::sum);
+        }
+        return b.code;
+    }
+
+    /**
+     * Sets how many runs of a 64-bit block come before it is compiled to a JVM method; 0 keeps
+     * every block interpreted. Compiled and interpreted blocks give the same results.
+     */
+    public void setCompileThreshold(int runs) {
+        if (runs < 0) {
+            throw new TscvmException("compile threshold " + runs + " is negative");
+        }
+        compileThreshold = runs;
+    }
+
+    /** Blocks compiled to JVM methods since creation. */
+    public long compiledBlocks() {
+        return compiledBlocks;
     }
 
     /**
@@ -413,6 +464,8 @@ public final class Cpu extends CpuExec {
             }
         }
         b.count = n;
+        b.heat = 0;
+        b.code = null;
         b.page2 = page2;
         b.gen2 = gen2;
         b.link0 = null;

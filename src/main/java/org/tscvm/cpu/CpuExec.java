@@ -63,9 +63,14 @@ abstract class CpuExec extends CpuSystem {
             default: return addr(d, size, write);
         }
         if ((a << 16 >> 16) != a) {
-            throw fault(d.seg == SS ? CpuFault.SS : CpuFault.GP, 0);
+            throw nonCanonical(d.seg);
         }
         return a;
+    }
+
+    /** The fault for a non-canonical data address through segment {@code seg}: #SS(0) for SS, else #GP(0). */
+    final CpuFault nonCanonical(int seg) {
+        return fault(seg == SS ? CpuFault.SS : CpuFault.GP, 0);
     }
 
     final long readE(Insn d, int size) {

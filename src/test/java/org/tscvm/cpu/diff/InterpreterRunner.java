@@ -21,9 +21,15 @@ final class InterpreterRunner {
 
     private final GuestMemory memory = new GuestMemory(GuestMemory.MIN_BYTES);
     private final Cpu cpu = new Cpu(memory, new QuietBus());
-    private final byte[] codeBytes = new byte[16];
+    private final byte[] codeBytes = new byte[4096];
 
     InterpreterRunner() {
+        this(Cpu.DEFAULT_COMPILE_THRESHOLD);
+    }
+
+    /** A runner whose CPU compiles a block after {@code compileThreshold} runs (0: never). */
+    InterpreterRunner(int compileThreshold) {
+        cpu.setCompileThreshold(compileThreshold);
         memory.write64(PML4, PDPT | PRESENT_WRITABLE_USER);
         memory.write64(PDPT, PD | PRESENT_WRITABLE_USER);
         memory.write64(PD + 8 * (DiffCase.BUF_ADDR >>> 21), PT_BUF | PRESENT_WRITABLE_USER);
@@ -67,6 +73,43 @@ final class InterpreterRunner {
         } catch (RuntimeException e) {
             return new CpuState(new long[16], 0, c.mem(), "interpreter threw " + e);
         }
+    }
+
+    /**
+     * Runs {@code code} (several instructions may follow each other; HLT is appended) from the
+     * given registers, flags and buffer, and describes everything the run left: how it
+     * stopped, RIP, the retired count, every register, all of RFLAGS and the buffer.
+     */
+    String trace(byte[] code, long[] gpr, long rflags, byte[] mem) {
+        System.arraycopy(code, 0, codeBytes, 0, code.length);
+        codeBytes[code.length] = HLT;
+        memory.load(CODE_PHYS, codeBytes, 0, code.length + 1);
+        memory.load(BUF_PHYS, mem, 0, DiffCase.BUF_SIZE);
+        cpu.enterFlatLongMode(DiffCase.CODE_ADDR, PML4, 0);
+        for (int i = 0; i < 16; i++) {
+            cpu.setGpr(i, gpr[i]);
+        }
+        cpu.setGpr(Cpu.RSP, DiffCase.BUF_ADDR + 0xf00);
+        cpu.setRflags(0x2 | (rflags & DiffCase.LOADABLE_FLAGS));
+        long before = cpu.instructionsRetired();
+        RunStop stop = cpu.run(BUDGET);
+        StringBuilder b = new StringBuilder();
+        b.append(stop).append(" rip=").append(Long.toHexString(cpu.getRip()))
+                .append(" retired=").append(cpu.instructionsRetired() - before)
+                .append(" rflags=").append(Long.toHexString(cpu.getRflags()));
+        for (int i = 0; i < 16; i++) {
+            b.append(' ').append(DiffCase.REG_NAMES[i]).append('=').append(Long.toHexString(cpu.getGpr(i)));
+        }
+        b.append(" mem=");
+        for (int i = 0; i < DiffCase.BUF_SIZE; i++) {
+            b.append(java.util.HexFormat.of().toHexDigits((byte) memory.read8(BUF_PHYS + i)));
+        }
+        b.append(' ').append(stop == RunStop.HALTED ? "" : cpu.describe());
+        return b.toString();
+    }
+
+    long compiledBlocks() {
+        return cpu.compiledBlocks();
     }
 
     /** Nothing outside RAM exists for these cases: MMIO reads all ones, I/O is ignored. */

@@ -1,0 +1,677 @@
+package org.tscvm.cpu;
+
+import static org.objectweb.asm.Opcodes.*;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import org.objectweb.asm.ClassWriter;
+import org.objectweb.asm.Label;
+import org.objectweb.asm.MethodVisitor;
+
+/**
+ * Compiles a decoded 64-bit block into one JVM method (a hidden class extending
+ * {@link BlockCode}), the step QEMU's TCG takes over an interpreter: the dispatch switch, the
+ * per-instruction RIP and retired-count updates and the operand fields of {@link Insn} become
+ * constants, so C2 sees straight-line code on {@code regs[]} with the fast forms' arithmetic
+ * inlined. Compare-and-branch pairs test the operands directly; the lazy flags are still
+ * stored, so every later reader sees what the interpreter would leave.
+ *
+ * <p>Every fast form whose operands are registers, immediates or a flat 64-bit memory
+ * operand is compiled inline; everything else (and every form with a non-flat address) calls
+ * {@link CpuExec#step} on its {@link Insn}, the interpreter's own code, with RIP, the previous
+ * RIP and the retired count made exact first. Memory operands and calls are followed by a
+ * test of {@code endBlock} (an MMIO access or a store into code), which leaves the block as
+ * the step loop does.
+ */
+final class BlockCompiler {
+    private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
+    private static final MethodType CONSTRUCTOR = MethodType.methodType(void.class);
+    private static final String CPU = "org/tscvm/cpu/Cpu";
+    private static final String BASE = "org/tscvm/cpu/BlockCode";
+    private static final String NAME = "org/tscvm/cpu/CompiledBlock";
+    private static final String INSN = "org/tscvm/cpu/Insn";
+
+    // Local variable slots of the generated run(Cpu, Insn[]) method.
+    private static final int CPU_ARG = 1, INSNS_ARG = 2, REGS = 3, RETIRED_AT_ENTRY = 4, DST = 6, SRC = 8,
+            RES = 10, ADDR = 12;
+
+    private static final long MASK32 = 0xffffffffL;
+
+    private MethodVisitor mv;
+    /** Lazy-flag kind and size whose operands DST, SRC and RES still hold, or LF_NONE. */
+    private int liveFlagsKind;
+    private int liveFlagsSize;
+
+    private BlockCompiler() {
+    }
+
+    /**
+     * Compiles the first {@code count} instructions of {@code insns}, decoded in 64-bit mode
+     * at {@code ip}. The result is only valid for that RIP and that decoded form.
+     */
+    static BlockCode compile(Insn[] insns, int count, long ip) {
+        byte[] bytes = new BlockCompiler().generate(insns, count, ip);
+        try {
+            MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(bytes, true);
+            return (BlockCode) hidden.findConstructor(hidden.lookupClass(), CONSTRUCTOR).invoke();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IllegalStateException("block at " + Long.toHexString(ip) + " did not load", e);
+        }
+    }
+
+    private byte[] generate(Insn[] insns, int count, long ip) {
+        ClassWriter cw = new ClassWriter(ClassWriter.COMPUTE_FRAMES);
+        cw.visit(V17, ACC_FINAL | ACC_SUPER | ACC_SYNTHETIC, NAME, null, BASE, null);
+        MethodVisitor init = cw.visitMethod(0, "<init>", "()V", null, null);
+        init.visitCode();
+        init.visitVarInsn(ALOAD, 0);
+        init.visitMethodInsn(INVOKESPECIAL, BASE, "<init>", "()V", false);
+        init.visitInsn(RETURN);
+        init.visitMaxs(0, 0);
+        init.visitEnd();
+
+        mv = cw.visitMethod(0, "run", "(L" + CPU + ";[L" + INSN + ";)V", null, null);
+        mv.visitCode();
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitFieldInsn(GETFIELD, CPU, "regs", "[J");
+        mv.visitVarInsn(ASTORE, REGS);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitFieldInsn(GETFIELD, CPU, "retired", "J");
+        mv.visitVarInsn(LSTORE, RETIRED_AT_ENTRY);
+        liveFlagsKind = CpuState.LF_NONE;
+
+        long at = ip;
+        boolean ripSet = false;
+        for (int i = 0; i < count; i++) {
+            Insn d = insns[i];
+            long next = at + d.len;
+            ripSet = instruction(i, d, at, next, i == count - 1);
+            if (i == count - 1) {
+                if (!ripSet) {
+                    putLong("rip", next);
+                }
+                putLong("prevRip", at);
+                putRetired(count);
+            }
+            at = next;
+        }
+        mv.visitInsn(RETURN);
+        mv.visitMaxs(0, 0);
+        mv.visitEnd();
+        cw.visitEnd();
+        return cw.toByteArray();
+    }
+
+    /** Emits instruction {@code i}; true when the emitted code has set RIP itself. */
+    private boolean instruction(int i, Insn d, long ip, long next, boolean last) {
+        int size = d.opSize;
+        boolean wide = size == 4 || size == 8;
+        if (!wide || (d.mem && d.famode == Fast.AM_GENERIC && d.fast != Fast.LEA)) {
+            return generic(i, d, ip, next, last);
+        }
+        // The flag operands of an earlier ALU op stay in DST/SRC/RES through the forms that
+        // neither write flags nor use those locals; the others replace or drop them.
+        int kind = liveFlagsKind;
+        switch (d.fast) {
+            case Fast.MOV_RR:
+                storeReg(d.fa, () -> loadReg(d.fb, size));
+                return false;
+            case Fast.MOV_RI:
+                storeReg(d.fa, () -> lconst(d.fimm));
+                return false;
+            case Fast.LEA:
+                if (d.famode == Fast.AM_GENERIC) {
+                    return generic(i, d, ip, next, last);
+                }
+                address(d, next);
+                mask(size);
+                mv.visitVarInsn(LSTORE, ADDR);
+                storeReg(d.fa, () -> mv.visitVarInsn(LLOAD, ADDR));
+                return false;
+            case Fast.ADD_RR: case Fast.OR_RR: case Fast.AND_RR: case Fast.SUB_RR: case Fast.XOR_RR:
+            case Fast.CMP_RR: case Fast.TEST_RR:
+                loadReg(d.fa, size);
+                mv.visitVarInsn(LSTORE, DST);
+                loadReg(d.fb, size);
+                mv.visitVarInsn(LSTORE, SRC);
+                alu(d.fast - Fast.ADD_RR, d.fa, size);
+                return false;
+            case Fast.ADD_RI: case Fast.OR_RI: case Fast.AND_RI: case Fast.SUB_RI: case Fast.XOR_RI:
+            case Fast.CMP_RI: case Fast.TEST_RI:
+                loadReg(d.fa, size);
+                mv.visitVarInsn(LSTORE, DST);
+                lconst(d.fimm);
+                mv.visitVarInsn(LSTORE, SRC);
+                alu(d.fast - Fast.ADD_RI, d.fa, size);
+                return false;
+            case Fast.ADD_RM: case Fast.OR_RM: case Fast.AND_RM: case Fast.SUB_RM: case Fast.XOR_RM:
+            case Fast.CMP_RM:
+                sync(i, ip, next);
+                load(d, next, size);
+                mv.visitVarInsn(LSTORE, SRC);
+                loadReg(d.fa, size);
+                mv.visitVarInsn(LSTORE, DST);
+                alu(d.fast - Fast.ADD_RM, d.fa, size);
+                endCheck(i, last);
+                return false;
+            case Fast.CMP_MI: case Fast.CMP_MR:
+                sync(i, ip, next);
+                load(d, next, size);
+                mv.visitVarInsn(LSTORE, DST);
+                if (d.fast == Fast.CMP_MI) {
+                    lconst(d.fimm);
+                } else {
+                    loadReg(d.fb, size);
+                }
+                mv.visitVarInsn(LSTORE, SRC);
+                alu(ALU_CMP, -1, size);
+                endCheck(i, last);
+                return false;
+            case Fast.LOAD:
+                sync(i, ip, next);
+                load(d, next, size);
+                mv.visitVarInsn(LSTORE, ADDR);
+                storeReg(d.fa, () -> mv.visitVarInsn(LLOAD, ADDR));
+                endCheck(i, last);
+                return false;
+            case Fast.STORE: case Fast.STORE_I:
+                sync(i, ip, next);
+                address(d, next);
+                canonical(d);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                mv.visitVarInsn(LLOAD, ADDR);
+                iconst(size);
+                if (d.fast == Fast.STORE) {
+                    loadReg(d.fb, 8);
+                } else {
+                    lconst(d.imm);
+                }
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "writeLin", "(JIJ)V", false);
+                endCheck(i, last);
+                return false;
+            case Fast.MOVZX_B: case Fast.MOVSX_B: case Fast.MOVZX_W: case Fast.MOVSX_W: case Fast.MOVSXD:
+                extend(i, d, ip, next, size, last);
+                return false;
+            case Fast.CMOV_RR: {
+                Label keep = new Label();
+                Label done = new Label();
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                iconst(d.sub);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "cond", "(I)Z", false);
+                mv.visitJumpInsn(IFEQ, keep);
+                storeReg(d.fa, () -> loadReg(d.fb, size));
+                mv.visitJumpInsn(GOTO, done);
+                mv.visitLabel(keep);
+                // A 32-bit CMOV zero-extends its destination even when the condition is false.
+                storeReg(d.fa, () -> loadReg(d.fa, size));
+                mv.visitLabel(done);
+                return false;
+            }
+            case Fast.INC: case Fast.DEC:
+                if (d.mem) {
+                    return generic(i, d, ip, next, last);
+                }
+                incDec(d.rm, size, d.fast == Fast.INC);
+                return false;
+            case Fast.NOP:
+                return false;
+            case Fast.PUSH_R:
+                sync(i, ip, next);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                loadReg(d.fb, 8);
+                iconst(8);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "push", "(JI)V", false);
+                endCheck(i, last);
+                return false;
+            case Fast.POP_R:
+                sync(i, ip, next);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                iconst(8);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "pop", "(I)J", false);
+                mv.visitVarInsn(LSTORE, ADDR);
+                storeReg(d.fa, () -> mv.visitVarInsn(LLOAD, ADDR));
+                endCheck(i, last);
+                return false;
+            case Fast.JCC:
+                if (size != 8 || !last || !canonical(next + d.imm)) {
+                    return generic(i, d, ip, next, last);
+                }
+                conditionalBranch(d.sub, kind, next + d.imm, next);
+                return true;
+            case Fast.JMP:
+                if (size != 8 || !last || !canonical(next + d.imm)) {
+                    return generic(i, d, ip, next, last);
+                }
+                putLong("rip", next + d.imm);
+                return true;
+            case Fast.CALL:
+                if (size != 8 || !last || !canonical(next + d.imm)) {
+                    return generic(i, d, ip, next, last);
+                }
+                sync(i, ip, next);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                lconst(next);
+                iconst(8);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "push", "(JI)V", false);
+                putLong("rip", next + d.imm);
+                return true;
+            default:
+                return generic(i, d, ip, next, last);
+        }
+    }
+
+    /** The interpreter's handler for instruction {@code i}, with the state made exact first. */
+    private boolean generic(int i, Insn d, long ip, long next, boolean last) {
+        liveFlagsKind = CpuState.LF_NONE;
+        sync(i, ip, next);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(ALOAD, INSNS_ARG);
+        iconst(i);
+        mv.visitInsn(AALOAD);
+        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "step", "(L" + INSN + ";)V", false);
+        if (!last) {
+            // RIP is wherever the handler left it (a REP chunk that restarts, for one).
+            Label go = new Label();
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            mv.visitFieldInsn(GETFIELD, CPU, "endBlock", "Z");
+            mv.visitJumpInsn(IFEQ, go);
+            putRetired(i + 1);
+            mv.visitInsn(RETURN);
+            mv.visitLabel(go);
+        }
+        return true;
+    }
+
+    /** RIP past the instruction, the previous RIP at it, and the count of those before it. */
+    private void sync(int i, long ip, long next) {
+        putLong("prevRip", ip);
+        putLong("rip", next);
+        putRetired(i);
+    }
+
+    /** Leaves the block after instruction {@code i} if it touched MMIO or code (RIP is already past it). */
+    private void endCheck(int i, boolean last) {
+        if (last) {
+            return;
+        }
+        Label go = new Label();
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitFieldInsn(GETFIELD, CPU, "endBlock", "Z");
+        mv.visitJumpInsn(IFEQ, go);
+        putRetired(i + 1);
+        mv.visitInsn(RETURN);
+        mv.visitLabel(go);
+    }
+
+    private static final int ALU_ADD = 0, ALU_OR = 1, ALU_AND = 2, ALU_SUB = 3, ALU_XOR = 4, ALU_CMP = 5, ALU_TEST = 6;
+
+    /** DST op SRC into RES (the fast-form order add or and sub xor cmp test), the register write and the lazy flags. */
+    private void alu(int op, int fa, int size) {
+        mv.visitVarInsn(LLOAD, DST);
+        mv.visitVarInsn(LLOAD, SRC);
+        int flagsKind;
+        switch (op) {
+            case ALU_ADD: mv.visitInsn(LADD); flagsKind = CpuState.LF_ADD; break;
+            case ALU_OR: mv.visitInsn(LOR); flagsKind = CpuState.LF_LOGIC; break;
+            case ALU_AND: case ALU_TEST: mv.visitInsn(LAND); flagsKind = CpuState.LF_LOGIC; break;
+            case ALU_XOR: mv.visitInsn(LXOR); flagsKind = CpuState.LF_LOGIC; break;
+            default: mv.visitInsn(LSUB); flagsKind = CpuState.LF_SUB; break;
+        }
+        mv.visitVarInsn(LSTORE, RES);
+        if (op != ALU_CMP && op != ALU_TEST) {
+            storeReg(fa, () -> {
+                mv.visitVarInsn(LLOAD, RES);
+                if (op == ALU_ADD || op == ALU_SUB) {
+                    mask(size);
+                }
+            });
+        }
+        lazyFlags(flagsKind, size);
+        liveFlagsKind = flagsKind;
+        liveFlagsSize = size;
+    }
+
+    /** INC/DEC of a register: CF is kept (saved before the lazy record changes). */
+    private void incDec(int reg, int size, boolean inc) {
+        liveFlagsKind = CpuState.LF_NONE;
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "cf", "()Z", false);
+        mv.visitFieldInsn(PUTFIELD, CPU, "lfSavedCf", "Z");
+        loadReg(reg, size);
+        mv.visitVarInsn(LSTORE, DST);
+        mv.visitInsn(LCONST_1);
+        mv.visitVarInsn(LSTORE, SRC);
+        mv.visitVarInsn(LLOAD, DST);
+        mv.visitInsn(LCONST_1);
+        mv.visitInsn(inc ? LADD : LSUB);
+        mv.visitVarInsn(LSTORE, RES);
+        storeReg(reg, () -> {
+            mv.visitVarInsn(LLOAD, RES);
+            mask(size);
+        });
+        lazyFlags(inc ? CpuState.LF_INC : CpuState.LF_DEC, size);
+    }
+
+    private void lazyFlags(int kind, int size) {
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        iconst(kind);
+        mv.visitFieldInsn(PUTFIELD, CPU, "lfOp", "I");
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        iconst(size);
+        mv.visitFieldInsn(PUTFIELD, CPU, "lfSize", "I");
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, DST);
+        mv.visitFieldInsn(PUTFIELD, CPU, "lfDst", "J");
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, SRC);
+        mv.visitFieldInsn(PUTFIELD, CPU, "lfSrc", "J");
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, RES);
+        mv.visitFieldInsn(PUTFIELD, CPU, "lfRes", "J");
+    }
+
+    /** MOVZX, MOVSX and MOVSXD from a register or a flat memory operand. */
+    private void extend(int i, Insn d, long ip, long next, int size, boolean last) {
+        int from = d.fast == Fast.MOVZX_B || d.fast == Fast.MOVSX_B ? 1 : d.fast == Fast.MOVSXD ? 4 : 2;
+        if (d.mem) {
+            sync(i, ip, next);
+            load(d, next, from);
+        } else if (from == 1) {
+            int rb = d.rmB;
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(rb >= 16 ? rb - 16 : rb);
+            mv.visitInsn(LALOAD);
+            if (rb >= 16) {
+                iconst(8);
+                mv.visitInsn(LUSHR);
+            }
+            lconst(0xff);
+            mv.visitInsn(LAND);
+        } else {
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(d.rm);
+            mv.visitInsn(LALOAD);
+        }
+        switch (d.fast) {
+            case Fast.MOVZX_W:
+                if (!d.mem) {
+                    lconst(0xffff);
+                    mv.visitInsn(LAND);
+                }
+                break;
+            case Fast.MOVSX_B:
+                mv.visitInsn(L2I);
+                mv.visitInsn(I2B);
+                mv.visitInsn(I2L);
+                break;
+            case Fast.MOVSX_W:
+                mv.visitInsn(L2I);
+                mv.visitInsn(I2S);
+                mv.visitInsn(I2L);
+                break;
+            case Fast.MOVSXD:
+                mv.visitInsn(L2I);
+                mv.visitInsn(I2L);
+                break;
+            default:
+                break;
+        }
+        mask(size);
+        mv.visitVarInsn(LSTORE, ADDR);
+        storeReg(d.fa, () -> mv.visitVarInsn(LLOAD, ADDR));
+        if (d.mem) {
+            endCheck(i, last);
+        }
+    }
+
+    /** Jcc as the last instruction: the operands of a CMP/SUB/TEST/logic op just before it are compared directly. */
+    private void conditionalBranch(int cc, int flagsKind, long target, long next) {
+        Label taken = new Label();
+        Label done = new Label();
+        if (!fusedCondition(cc, flagsKind, taken)) {
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            iconst(cc);
+            mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "cond", "(I)Z", false);
+            mv.visitJumpInsn(IFNE, taken);
+        }
+        putLong("rip", next);
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(taken);
+        putLong("rip", target);
+        mv.visitLabel(done);
+    }
+
+    /**
+     * Jumps to {@code taken} when condition {@code cc} holds, computed from DST, SRC and RES
+     * as {@link CpuState#cond} computes it from the lazy record; false when that needs the
+     * flags themselves (OF, PF).
+     */
+    private boolean fusedCondition(int cc, int flagsKind, Label taken) {
+        boolean negate = (cc & 1) != 0;
+        int test = cc >> 1;
+        boolean narrow = liveFlagsSize == 4;
+        if (flagsKind == CpuState.LF_SUB) {
+            switch (test) {
+                case 1: case 3: // B, BE: unsigned; 32-bit operands are zero-extended, so a signed compare is exact.
+                    unsignedCompare(narrow);
+                    mv.visitJumpInsn(test == 1 ? (negate ? IFGE : IFLT) : (negate ? IFGT : IFLE), taken);
+                    return true;
+                case 2: // E
+                    mv.visitVarInsn(LLOAD, DST);
+                    mv.visitVarInsn(LLOAD, SRC);
+                    mv.visitInsn(LCMP);
+                    mv.visitJumpInsn(negate ? IFNE : IFEQ, taken);
+                    return true;
+                case 4: // S
+                    signOfResult(narrow);
+                    mv.visitJumpInsn(negate ? IFGE : IFLT, taken);
+                    return true;
+                case 6: case 7: // L, LE: signed at the operand size
+                    if (narrow) {
+                        mv.visitVarInsn(LLOAD, DST);
+                        mv.visitInsn(L2I);
+                        mv.visitVarInsn(LLOAD, SRC);
+                        mv.visitInsn(L2I);
+                        mv.visitJumpInsn(test == 6 ? (negate ? IF_ICMPGE : IF_ICMPLT) : (negate ? IF_ICMPGT : IF_ICMPLE), taken);
+                    } else {
+                        mv.visitVarInsn(LLOAD, DST);
+                        mv.visitVarInsn(LLOAD, SRC);
+                        mv.visitInsn(LCMP);
+                        mv.visitJumpInsn(test == 6 ? (negate ? IFGE : IFLT) : (negate ? IFGT : IFLE), taken);
+                    }
+                    return true;
+                default:
+                    return false;
+            }
+        }
+        if (flagsKind == CpuState.LF_LOGIC) {
+            switch (test) {
+                case 0: case 1: // O, B: always clear after a logic op
+                    if (negate) {
+                        mv.visitJumpInsn(GOTO, taken);
+                    }
+                    return true;
+                case 2: case 3: // E, BE (CF is clear)
+                    mv.visitVarInsn(LLOAD, RES);
+                    mv.visitInsn(LCONST_0);
+                    mv.visitInsn(LCMP);
+                    mv.visitJumpInsn(negate ? IFNE : IFEQ, taken);
+                    return true;
+                case 4: case 6: // S, L (OF is clear)
+                    signOfResult(narrow);
+                    mv.visitJumpInsn(negate ? IFGE : IFLT, taken);
+                    return true;
+                case 7: // LE: ZF or SF
+                    signOfResult(narrow);
+                    mv.visitJumpInsn(negate ? IFGT : IFLE, taken);
+                    return true;
+                default:
+                    return false;
+            }
+        }
+        return false;
+    }
+
+    /** Pushes the signed comparison of DST and SRC as unsigned values (an int, as LCMP). */
+    private void unsignedCompare(boolean narrow) {
+        mv.visitVarInsn(LLOAD, DST);
+        if (!narrow) {
+            lconst(Long.MIN_VALUE);
+            mv.visitInsn(LXOR);
+        }
+        mv.visitVarInsn(LLOAD, SRC);
+        if (!narrow) {
+            lconst(Long.MIN_VALUE);
+            mv.visitInsn(LXOR);
+        }
+        mv.visitInsn(LCMP);
+    }
+
+    /** Pushes an int whose sign is the result's sign at the operand size (zero for a zero result). */
+    private void signOfResult(boolean narrow) {
+        mv.visitVarInsn(LLOAD, RES);
+        if (narrow) {
+            mv.visitInsn(L2I);
+        } else {
+            mv.visitInsn(LCONST_0);
+            mv.visitInsn(LCMP);
+        }
+    }
+
+    // ---- operands ----
+
+    /** Reads {@code size} bytes at the flat memory operand (canonical check included). */
+    private void load(Insn d, long next, int size) {
+        address(d, next);
+        canonical(d);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, ADDR);
+        iconst(size);
+        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "readLin", "(JI)J", false);
+    }
+
+    /** Pushes the effective address of a flat memory operand (RIP-relative is a constant). */
+    private void address(Insn d, long next) {
+        switch (d.famode) {
+            case Fast.AM_RIP:
+                lconst(next + d.disp);
+                return;
+            case Fast.AM_ABS:
+                lconst(d.disp);
+                return;
+            case Fast.AM_BASE:
+            case Fast.AM_BASE_INDEX:
+                mv.visitVarInsn(ALOAD, REGS);
+                iconst(d.base);
+                mv.visitInsn(LALOAD);
+                if (d.famode == Fast.AM_BASE_INDEX) {
+                    scaledIndex(d);
+                    mv.visitInsn(LADD);
+                }
+                break;
+            default: // AM_INDEX
+                scaledIndex(d);
+                break;
+        }
+        if (d.disp != 0) {
+            lconst(d.disp);
+            mv.visitInsn(LADD);
+        }
+    }
+
+    private void scaledIndex(Insn d) {
+        mv.visitVarInsn(ALOAD, REGS);
+        iconst(d.index);
+        mv.visitInsn(LALOAD);
+        if (d.scale != 0) {
+            iconst(d.scale);
+            mv.visitInsn(LSHL);
+        }
+    }
+
+    /** Stores the address on the stack into ADDR, raising #GP(0) or #SS(0) if it is not canonical. */
+    private void canonical(Insn d) {
+        mv.visitVarInsn(LSTORE, ADDR);
+        mv.visitVarInsn(LLOAD, ADDR);
+        mv.visitVarInsn(LLOAD, ADDR);
+        iconst(16);
+        mv.visitInsn(LSHL);
+        iconst(16);
+        mv.visitInsn(LSHR);
+        mv.visitInsn(LCMP);
+        Label ok = new Label();
+        mv.visitJumpInsn(IFEQ, ok);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        iconst(d.seg);
+        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "nonCanonical", "(I)L" + "org/tscvm/cpu/CpuFault" + ";", false);
+        mv.visitInsn(ATHROW);
+        mv.visitLabel(ok);
+    }
+
+    private static boolean canonical(long a) {
+        return (a << 16 >> 16) == a;
+    }
+
+    private void loadReg(int reg, int size) {
+        mv.visitVarInsn(ALOAD, REGS);
+        iconst(reg);
+        mv.visitInsn(LALOAD);
+        mask(size);
+    }
+
+    private void storeReg(int reg, Runnable value) {
+        mv.visitVarInsn(ALOAD, REGS);
+        iconst(reg);
+        value.run();
+        mv.visitInsn(LASTORE);
+    }
+
+    private void mask(int size) {
+        if (size == 4) {
+            lconst(MASK32);
+            mv.visitInsn(LAND);
+        }
+    }
+
+    private void putLong(String field, long value) {
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        lconst(value);
+        mv.visitFieldInsn(PUTFIELD, CPU, field, "J");
+    }
+
+    /** retired = the count at entry + {@code n}. */
+    private void putRetired(int n) {
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, RETIRED_AT_ENTRY);
+        if (n != 0) {
+            lconst(n);
+            mv.visitInsn(LADD);
+        }
+        mv.visitFieldInsn(PUTFIELD, CPU, "retired", "J");
+    }
+
+    private void iconst(int v) {
+        if (v >= -1 && v <= 5) {
+            mv.visitInsn(ICONST_0 + v);
+        } else if (v >= Byte.MIN_VALUE && v <= Byte.MAX_VALUE) {
+            mv.visitIntInsn(BIPUSH, v);
+        } else if (v >= Short.MIN_VALUE && v <= Short.MAX_VALUE) {
+            mv.visitIntInsn(SIPUSH, v);
+        } else {
+            mv.visitLdcInsn(v);
+        }
+    }
+
+    private void lconst(long v) {
+        if (v == 0) {
+            mv.visitInsn(LCONST_0);
+        } else if (v == 1) {
+            mv.visitInsn(LCONST_1);
+        } else {
+            mv.visitLdcInsn(v);
+        }
+    }
+}
