@@ -235,11 +235,16 @@ final class BlockCompiler {
                 endCheck(i, last);
                 return false;
             case Fast.JCC:
-                if (size != 8 || !last || !canonical(next + d.imm)) {
+                if (size != 8 || !canonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }
-                conditionalBranch(d.sub, kind, next + d.imm, next);
-                return true;
+                liveFlagsKind = kind;
+                if (last) {
+                    conditionalBranch(d.sub, kind, next + d.imm, next);
+                    return true;
+                }
+                sideExit(i, d.sub, kind, ip, next + d.imm);
+                return false;
             case Fast.JMP:
                 if (size != 8 || !last || !canonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
@@ -272,11 +277,19 @@ final class BlockCompiler {
         mv.visitInsn(AALOAD);
         mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "step", "(L" + INSN + ";)V", false);
         if (!last) {
-            // RIP is wherever the handler left it (a REP chunk that restarts, for one).
+            // As in the step loop: the block ends when the handler asked for it or moved RIP
+            // anywhere but the next instruction (a taken branch, a REP chunk that restarts).
+            Label leave = new Label();
             Label go = new Label();
             mv.visitVarInsn(ALOAD, CPU_ARG);
             mv.visitFieldInsn(GETFIELD, CPU, "endBlock", "Z");
+            mv.visitJumpInsn(IFNE, leave);
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            mv.visitFieldInsn(GETFIELD, CPU, "rip", "J");
+            lconst(next);
+            mv.visitInsn(LCMP);
             mv.visitJumpInsn(IFEQ, go);
+            mv.visitLabel(leave);
             putRetired(i + 1);
             mv.visitInsn(RETURN);
             mv.visitLabel(go);
@@ -442,6 +455,22 @@ final class BlockCompiler {
         mv.visitLabel(taken);
         putLong("rip", target);
         mv.visitLabel(done);
+    }
+
+    /** Jcc inside the block: when taken, the block ends there; else it goes on. */
+    private void sideExit(int i, int cc, int flagsKind, long ip, long target) {
+        Label notTaken = new Label();
+        if (!fusedCondition(cc ^ 1, flagsKind, notTaken)) {
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            iconst(cc);
+            mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "cond", "(I)Z", false);
+            mv.visitJumpInsn(IFEQ, notTaken);
+        }
+        putLong("rip", target);
+        putLong("prevRip", ip);
+        putRetired(i + 1);
+        mv.visitInsn(RETURN);
+        mv.visitLabel(notTaken);
     }
 
     /**

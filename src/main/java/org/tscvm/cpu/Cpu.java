@@ -312,10 +312,12 @@ public final class Cpu extends CpuExec {
         for (int i = 0; i < n; i++) {
             Insn d = insns[i];
             prevRip = rip;
-            rip = (rip + d.len) & ripMask;
+            long next = (rip + d.len) & ripMask;
+            rip = next;
             step(d);
             retired++;
-            if (endBlock || retired >= limit) {
+            // A taken Jcc inside the block (a side exit) leaves it like any other transfer.
+            if (endBlock || rip != next || retired >= limit) {
                 break;
             }
         }
@@ -459,7 +461,9 @@ public final class Cpu extends CpuExec {
             }
             n++;
             cur = (cur + d.len) & ripMask;
-            if (d.op.endsBlock || at + d.len >= pageEnd) {
+            // A block goes on past a conditional branch (its fall-through path); every other
+            // transfer of control ends it.
+            if ((d.op.endsBlock && d.fast != Fast.JCC) || at + d.len >= pageEnd) {
                 break;
             }
         }
