@@ -217,6 +217,55 @@ final class BlockCompiler {
                 return false;
             case Fast.NOP:
                 return false;
+            case Fast.SHIFT_I:
+                if (d.mem || d.sub < 4 || ((int) d.imm & (size == 8 ? 63 : 31)) == 0) {
+                    return generic(i, d, ip, next, last);
+                }
+                shift(d.rm, d.sub, (int) d.imm & (size == 8 ? 63 : 31), size);
+                return false;
+            case Fast.IMUL_GE: case Fast.IMUL_GEI:
+                if (d.mem) {
+                    return generic(i, d, ip, next, last);
+                }
+                liveFlagsKind = CpuState.LF_NONE;
+                storeReg(d.reg, () -> {
+                    mv.visitVarInsn(ALOAD, CPU_ARG);
+                    iconst(size);
+                    if (d.fast == Fast.IMUL_GE) {
+                        loadReg(d.reg, size);
+                        loadReg(d.rm, size);
+                    } else {
+                        loadReg(d.rm, size);
+                        lconst(d.imm);
+                    }
+                    mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "imul2", "(IJJ)J", false);
+                });
+                return false;
+            case Fast.RMW_I: case Fast.RMW_R: {
+                int op = d.sub == 0 ? ALU_ADD : d.sub == 1 ? ALU_OR : d.sub == 4 ? ALU_AND : d.sub == 5 ? ALU_SUB
+                        : d.sub == 6 ? ALU_XOR : -1;
+                if (!d.mem || op < 0) {
+                    return generic(i, d, ip, next, last);
+                }
+                sync(i, ip, next);
+                load(d, next, size);
+                mv.visitVarInsn(LSTORE, DST);
+                if (d.fast == Fast.RMW_I) {
+                    lconst(d.fimm);
+                } else {
+                    loadReg(d.fb, size);
+                }
+                mv.visitVarInsn(LSTORE, SRC);
+                aluResult(op);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                mv.visitVarInsn(LLOAD, ADDR);
+                iconst(size);
+                mv.visitVarInsn(LLOAD, RES);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "writeLin", "(JIJ)V", false);
+                aluFlags(op, size);
+                endCheck(i, last);
+                return false;
+            }
             case Fast.PUSH_R:
                 sync(i, ip, next);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
@@ -322,17 +371,7 @@ final class BlockCompiler {
 
     /** DST op SRC into RES (the fast-form order add or and sub xor cmp test), the register write and the lazy flags. */
     private void alu(int op, int fa, int size) {
-        mv.visitVarInsn(LLOAD, DST);
-        mv.visitVarInsn(LLOAD, SRC);
-        int flagsKind;
-        switch (op) {
-            case ALU_ADD: mv.visitInsn(LADD); flagsKind = CpuState.LF_ADD; break;
-            case ALU_OR: mv.visitInsn(LOR); flagsKind = CpuState.LF_LOGIC; break;
-            case ALU_AND: case ALU_TEST: mv.visitInsn(LAND); flagsKind = CpuState.LF_LOGIC; break;
-            case ALU_XOR: mv.visitInsn(LXOR); flagsKind = CpuState.LF_LOGIC; break;
-            default: mv.visitInsn(LSUB); flagsKind = CpuState.LF_SUB; break;
-        }
-        mv.visitVarInsn(LSTORE, RES);
+        aluResult(op);
         if (op != ALU_CMP && op != ALU_TEST) {
             storeReg(fa, () -> {
                 mv.visitVarInsn(LLOAD, RES);
@@ -341,9 +380,90 @@ final class BlockCompiler {
                 }
             });
         }
+        aluFlags(op, size);
+    }
+
+    /** RES = DST op SRC, unmasked as the lazy record keeps it. */
+    private void aluResult(int op) {
+        mv.visitVarInsn(LLOAD, DST);
+        mv.visitVarInsn(LLOAD, SRC);
+        switch (op) {
+            case ALU_ADD: mv.visitInsn(LADD); break;
+            case ALU_OR: mv.visitInsn(LOR); break;
+            case ALU_AND: case ALU_TEST: mv.visitInsn(LAND); break;
+            case ALU_XOR: mv.visitInsn(LXOR); break;
+            default: mv.visitInsn(LSUB); break;
+        }
+        mv.visitVarInsn(LSTORE, RES);
+    }
+
+    private void aluFlags(int op, int size) {
+        int flagsKind = op == ALU_ADD ? CpuState.LF_ADD : op == ALU_SUB || op == ALU_CMP ? CpuState.LF_SUB
+                : CpuState.LF_LOGIC;
         lazyFlags(flagsKind, size);
         liveFlagsKind = flagsKind;
         liveFlagsSize = size;
+    }
+
+    /** SHL, SHR, SAR of a register by a non-zero constant count, with the flags CpuExec.shift gives. */
+    private void shift(int reg, int kind, int count, int size) {
+        liveFlagsKind = CpuState.LF_NONE;
+        int bits = size * 8;
+        loadReg(reg, size);
+        mv.visitVarInsn(LSTORE, DST);
+        // RES = the result under the operand mask.
+        if (kind == 7) {
+            mv.visitVarInsn(LLOAD, DST);
+            if (size == 4) {
+                mv.visitInsn(L2I);
+                mv.visitInsn(I2L);
+            }
+            iconst(count);
+            mv.visitInsn(LSHR);
+            mask(size);
+        } else {
+            mv.visitVarInsn(LLOAD, DST);
+            iconst(count);
+            mv.visitInsn(kind == 5 ? LUSHR : LSHL);
+            mask(size);
+        }
+        mv.visitVarInsn(LSTORE, RES);
+        storeReg(reg, () -> mv.visitVarInsn(LLOAD, RES));
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, RES);
+        iconst(size);
+        // CF: the last bit shifted out.
+        mv.visitVarInsn(LLOAD, DST);
+        if (kind == 7 && size == 4) {
+            mv.visitInsn(L2I);
+            mv.visitInsn(I2L);
+        }
+        iconst(kind == 4 || kind == 6 ? bits - count : count - 1);
+        mv.visitInsn(kind == 7 ? LSHR : LUSHR);
+        mv.visitInsn(L2I);
+        iconst(1);
+        mv.visitInsn(IAND);
+        // OF: SHL: the result's sign differs from CF; SHR: the operand's sign; SAR: 0.
+        if (kind == 4 || kind == 6) {
+            mv.visitInsn(DUP);
+            mv.visitVarInsn(LLOAD, RES);
+            iconst(bits - 1);
+            mv.visitInsn(LUSHR);
+            mv.visitInsn(L2I);
+            iconst(1);
+            mv.visitInsn(IAND);
+            mv.visitInsn(IXOR);
+        } else if (kind == 5) {
+            mv.visitVarInsn(LLOAD, DST);
+            iconst(bits - 1);
+            mv.visitInsn(LUSHR);
+            mv.visitInsn(L2I);
+            iconst(1);
+            mv.visitInsn(IAND);
+        } else {
+            mv.visitInsn(ICONST_0);
+        }
+        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "shiftFlags", "(JIZZ)V", false);
     }
 
     /** INC/DEC of a register: CF is kept (saved before the lazy record changes). */

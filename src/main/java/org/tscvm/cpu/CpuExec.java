@@ -437,7 +437,7 @@ abstract class CpuExec extends CpuSystem {
         setArith(f);
     }
 
-    private long imul2(int size, long a, long b) {
+    final long imul2(int size, long a, long b) {
         long p, lo;
         boolean overflow;
         if (size == 8) {
@@ -646,7 +646,8 @@ abstract class CpuExec extends CpuSystem {
         } else {
             v = readE(d, size);
         }
-        long fl = rflags();
+        // SHL, SHR, SAL and SAR write all six arithmetic flags: no need to assemble the old ones.
+        long fl = d.sub >= 4 ? flags : rflags();
         long r;
         boolean c;
         boolean o;
@@ -719,6 +720,11 @@ abstract class CpuExec extends CpuSystem {
             writeE(d, size, r);
         }
         loadFlags(fl);
+    }
+
+    /** The flags of SHL, SHR or SAR with a non-zero count: SF, ZF, PF from the result, CF, OF as given, AF 0. */
+    final void shiftFlags(long r, int size, boolean c, boolean o) {
+        loadFlags(resultFlags(flags, r, size) | (c ? CF : 0) | (o ? OF : 0));
     }
 
     /** SF, ZF, PF from a result; CF, OF, AF cleared for the caller to set. */
