@@ -108,6 +108,11 @@ final class BlockCompiler {
     private boolean instruction(int i, Insn d, long ip, long next, boolean last) {
         int size = d.opSize;
         boolean wide = size == 4 || size == 8;
+        if (size == 1 && !d.mem && !d.lock && (d.op == Op.ALU_EI || d.op == Op.TEST_EI)
+                && d.sub != 2 && d.sub != 3) {
+            byteAluImmediate(d);
+            return false;
+        }
         if (!wide || (d.mem && d.famode == Fast.AM_GENERIC && d.fast != Fast.LEA)) {
             return generic(i, d, ip, next, last);
         }
@@ -241,6 +246,19 @@ final class BlockCompiler {
                     mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "imul2", "(IJJ)J", false);
                 });
                 return false;
+            case Fast.JMP_E:
+                if (!last || size != 8) {
+                    return generic(i, d, ip, next, last);
+                }
+                if (d.mem) {
+                    sync(i, ip, next);
+                    load(d, next, 8);
+                } else {
+                    loadReg(d.rm, 8);
+                }
+                mv.visitVarInsn(LSTORE, ADDR);
+                branchToAddr();
+                return true;
             case Fast.RMW_I: case Fast.RMW_R: {
                 int op = d.sub == 0 ? ALU_ADD : d.sub == 1 ? ALU_OR : d.sub == 4 ? ALU_AND : d.sub == 5 ? ALU_SUB
                         : d.sub == 6 ? ALU_XOR : -1;
@@ -324,7 +342,8 @@ final class BlockCompiler {
         mv.visitVarInsn(ALOAD, INSNS_ARG);
         iconst(i);
         mv.visitInsn(AALOAD);
-        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "step", "(L" + INSN + ";)V", false);
+        // A form without a fast case goes straight to the group handlers.
+        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, d.fast == Fast.GENERIC ? "execute" : "step", "(L" + INSN + ";)V", false);
         if (!last) {
             // As in the step loop: the block ends when the handler asked for it or moved RIP
             // anywhere but the next instruction (a taken branch, a REP chunk that restarts).
@@ -403,6 +422,69 @@ final class BlockCompiler {
         lazyFlags(flagsKind, size);
         liveFlagsKind = flagsKind;
         liveFlagsSize = size;
+    }
+
+    /** RIP = ADDR after the canonical check of a near branch target (#GP(0) at the branch if it fails). */
+    private void branchToAddr() {
+        Label ok = new Label();
+        mv.visitVarInsn(LLOAD, ADDR);
+        mv.visitVarInsn(LLOAD, ADDR);
+        iconst(16);
+        mv.visitInsn(LSHL);
+        iconst(16);
+        mv.visitInsn(LSHR);
+        mv.visitInsn(LCMP);
+        mv.visitJumpInsn(IFEQ, ok);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        iconst(CpuState.DS);
+        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "nonCanonical", "(I)L" + "org/tscvm/cpu/CpuFault" + ";", false);
+        mv.visitInsn(ATHROW);
+        mv.visitLabel(ok);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, ADDR);
+        mv.visitFieldInsn(PUTFIELD, CPU, "rip", "J");
+    }
+
+    /** ALU (not ADC/SBB) or TEST of a byte register with an immediate: AL..R15B and AH..BH. */
+    private void byteAluImmediate(Insn d) {
+        int rb = d.rmB;
+        int reg = rb >= 16 ? rb - 16 : rb;
+        int shift = rb >= 16 ? 8 : 0;
+        mv.visitVarInsn(ALOAD, REGS);
+        iconst(reg);
+        mv.visitInsn(LALOAD);
+        if (shift != 0) {
+            iconst(shift);
+            mv.visitInsn(LUSHR);
+        }
+        lconst(0xff);
+        mv.visitInsn(LAND);
+        mv.visitVarInsn(LSTORE, DST);
+        lconst(d.imm & 0xff);
+        mv.visitVarInsn(LSTORE, SRC);
+        int op = d.op == Op.TEST_EI ? ALU_TEST : d.sub == 0 ? ALU_ADD : d.sub == 1 ? ALU_OR : d.sub == 4 ? ALU_AND
+                : d.sub == 5 ? ALU_SUB : d.sub == 6 ? ALU_XOR : ALU_CMP;
+        aluResult(op);
+        if (op != ALU_CMP && op != ALU_TEST) {
+            storeReg(reg, () -> {
+                mv.visitVarInsn(ALOAD, REGS);
+                iconst(reg);
+                mv.visitInsn(LALOAD);
+                lconst(~(0xffL << shift));
+                mv.visitInsn(LAND);
+                mv.visitVarInsn(LLOAD, RES);
+                lconst(0xff);
+                mv.visitInsn(LAND);
+                if (shift != 0) {
+                    iconst(shift);
+                    mv.visitInsn(LSHL);
+                }
+                mv.visitInsn(LOR);
+            });
+        }
+        aluFlags(op, 1);
+        // The fused conditions know 4- and 8-byte operands only.
+        liveFlagsKind = CpuState.LF_NONE;
     }
 
     /** SHL, SHR, SAR of a register by a non-zero constant count, with the flags CpuExec.shift gives. */

@@ -303,8 +303,7 @@ public final class Cpu extends CpuExec {
             code = compile(b, ip);
         }
         if (code != null && b.codeIp == ip && retired + n <= limit) {
-            endBlock = false;
-            code.run(this, insns);
+            runCompiled(b, limit);
             return;
         }
         long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
@@ -320,6 +319,29 @@ public final class Cpu extends CpuExec {
             if (endBlock || rip != next || retired >= limit) {
                 break;
             }
+        }
+    }
+
+    /**
+     * Runs compiled blocks back to back, following the links, for as long as nothing needs the
+     * run loop: no event, halt or single step, the budget not reached, and the next block
+     * compiled for this RIP.
+     */
+    private void runCompiled(Block b, long limit) {
+        while (true) {
+            endBlock = false;
+            b.code.run(this, b.insns);
+            if (events != 0 || halted || waitForSipi || shutdown || (flags & TF) != 0 || !mode64) {
+                return;
+            }
+            long ip = rip;
+            Block next = linkedSuccessor(b, ip);
+            if (next == null || next.code == null || next.codeIp != ip || retired + next.count > limit) {
+                return;
+            }
+            lastBlock = next;
+            prevRip = ip;
+            b = next;
         }
     }
 
@@ -362,6 +384,15 @@ public final class Cpu extends CpuExec {
         if (prev == null) {
             return null;
         }
+        Block b = linkedSuccessor(prev, lin);
+        if (b != null) {
+            lastBlock = b;
+        }
+        return b;
+    }
+
+    /** The successor {@code prev} links to for {@code lin}, if that link is still valid. */
+    private Block linkedSuccessor(Block prev, long lin) {
         Block b;
         long epoch = chainEpoch;
         if (prev.linkLin0 == lin && prev.linkEpoch0 == epoch) {
@@ -374,7 +405,6 @@ public final class Cpu extends CpuExec {
         if (b.gen != memory.codeGeneration(b.phys) || (b.page2 >= 0 && b.gen2 != memory.codeGeneration(b.page2))) {
             return null;
         }
-        lastBlock = b;
         return b;
     }
 
