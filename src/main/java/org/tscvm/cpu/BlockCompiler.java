@@ -250,8 +250,8 @@ final class BlockCompiler {
                 if (!last || size != 8) {
                     return generic(i, d, ip, next, last);
                 }
+                sync(i, ip, next);
                 if (d.mem) {
-                    sync(i, ip, next);
                     load(d, next, 8);
                 } else {
                     loadReg(d.rm, 8);
