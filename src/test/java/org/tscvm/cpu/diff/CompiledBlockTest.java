@@ -97,6 +97,26 @@ class CompiledBlockTest {
         assertThat(compiled.compiledBlocks()).isGreaterThanOrEqualTo(runs);
     }
 
+    @Test
+    void indirectJumpsToBadTargetsFaultAtTheJumpAsInTheInterpreter() {
+        // add rcx, 1; jmp rax (or jmp [rbx]); the target is non-canonical, unmapped or the HLT.
+        byte[] viaRegister = {0x48, (byte) 0x83, (byte) 0xc1, 0x01, (byte) 0xff, (byte) 0xe0};
+        byte[] viaMemory = {0x48, (byte) 0x83, (byte) 0xc1, 0x01, (byte) 0xff, 0x23};
+        long[] targets = {0x8000_0000_0000_0000L, 0x0000_8000_0000_0000L, 0x7fff_ffff_f000L,
+            DiffCase.CODE_ADDR + viaRegister.length};
+        for (long target : targets) {
+            long[] gpr = new long[16];
+            gpr[0] = target;
+            gpr[3] = DiffCase.BUF_ADDR;
+            byte[] mem = new byte[DiffCase.BUF_SIZE];
+            for (int k = 0; k < 8; k++) {
+                mem[k] = (byte) (target >>> (8 * k));
+            }
+            assertSame(viaRegister, gpr, 0, mem, "jmp rax to " + Long.toHexString(target));
+            assertSame(viaMemory, gpr, 0, mem, "jmp [rbx] to " + Long.toHexString(target));
+        }
+    }
+
     private void assertSame(byte[] code, long[] gpr, long rflags, byte[] mem, String what) {
         String expected = interpreted.trace(code, gpr, rflags, mem);
         String actual = compiled.trace(code, gpr, rflags, mem);
