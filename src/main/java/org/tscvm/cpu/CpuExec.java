@@ -26,6 +26,23 @@ abstract class CpuExec extends CpuSystem {
 
     abstract long retiredNow();
 
+    private int pauses;
+
+    /**
+     * PAUSE: a spin-wait hint to the host, and every {@link #PAUSES_PER_YIELD}th one gives the
+     * host thread's core away (KVM's pause-loop exiting does the same with a spinning vCPU): a
+     * vCPU spinning on another one's store must not keep that one off a shared core.
+     */
+    private void spinWait() {
+        if (++pauses % PAUSES_PER_YIELD == 0) {
+            Thread.yield();
+        } else {
+            Thread.onSpinWait();
+        }
+    }
+
+    private static final int PAUSES_PER_YIELD = 64;
+
     // ---- operands ----
 
     final long ea(Insn d) {
@@ -984,7 +1001,8 @@ abstract class CpuExec extends CpuSystem {
                 writeG(d, size, off);
                 break;
             }
-            case NOP: case PAUSE: break;
+            case NOP: break;
+            case PAUSE: spinWait(); break;
             case FENCE: java.lang.invoke.VarHandle.fullFence(); break;
             default: throw new IllegalStateException("no handler for " + d.op.text);
         }
