@@ -8,6 +8,7 @@ import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -63,6 +64,10 @@ public class InterpreterBenchmark {
     /** A decode mix: mov r/m, add imm, lea with SIB, movzx, cmp, jcc, call, ret. */
     private static final String MIX = "48 8b 04 0e 48 83 c1 40 48 8d 14 50 0f b6 06 48 39 d0 75 f0 e8 00 00 00 00 c3";
 
+    /** Runs before a block is compiled to a JVM method: 0 measures the interpreter alone. */
+    @Param({"0", "50"})
+    public int compileThreshold;
+
     private Cpu compute;
     private Cpu loads;
     private Cpu decoding;
@@ -75,6 +80,8 @@ public class InterpreterBenchmark {
         compute = newCpu(COMPUTE);
         loads = newCpu(LOADS);
         loads.setGpr(Cpu.RSI, DATA);
+        compute.setCompileThreshold(compileThreshold);
+        loads.setCompileThreshold(compileThreshold);
         decoding = newCpu(MIX);
         decoder = new Decoder(decoding);
         byte[] mix = hex(MIX);
