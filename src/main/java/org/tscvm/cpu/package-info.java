@@ -12,9 +12,14 @@
  * id) and {@link org.tscvm.cpu.Cpu} (the public contract and the run loop).
  *
  * <h2>Speed</h2>
- * Decoded blocks (up to 32 instructions, ending at control transfers, system instructions
- * and page ends) live in a direct-mapped cache keyed by physical address and mode, and reuse
- * their {@link org.tscvm.cpu.Insn} objects. {@link org.tscvm.memory.GuestMemory} keeps a mark
+ * Decoded blocks (up to 32 instructions, ending at control transfers other than a not-taken
+ * Jcc, at system instructions and at page ends) live in a direct-mapped cache keyed by
+ * physical address and mode, and reuse their {@link org.tscvm.cpu.Insn} objects. A 64-bit
+ * block that has run {@link org.tscvm.cpu.Cpu#DEFAULT_COMPILE_THRESHOLD} times is compiled
+ * by {@link org.tscvm.cpu.BlockCompiler} into a JVM method (operands, RIPs and retired counts
+ * as constants, CMP+Jcc fused); compiled blocks then run back to back along the block links
+ * until an event, a halt, a single step or the budget needs the run loop. Compiled and
+ * interpreted runs leave the same state (CompiledBlockTest, CompiledBlocksMachineTest). {@link org.tscvm.memory.GuestMemory} keeps a mark
  * and a generation per page: a store to a marked page (from any vCPU, DMA or a loader)
  * bumps the generation, so stale blocks are re-decoded and the running block is left after
  * the store (self-modifying code). The TLB is three direct-mapped tag arrays (read, write,
