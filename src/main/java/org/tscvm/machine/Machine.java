@@ -142,6 +142,7 @@ public final class Machine {
         ApicBus apicBus = new ApicBus();
         for (int i = 0; i < config.smp(); i++) {
             Vcpu vcpu = vm.createVcpu(); // one TSC generation for all (R12)
+            vcpu.cpu().setCompileThreshold(config.compileThreshold());
             runners.add(new Runner(vcpu, apicBus, i == 0 ? pit : null));
         }
         bsp = runners.get(0).vcpu;

@@ -37,11 +37,12 @@ import org.tscvm.vm.VmConfig;
  * @param flatLoadAddress -1 for multiboot; else the kernel is a raw image loaded here
  * @param flatEntry      the raw image's entry address
  * @param timeout        wall-clock limit of {@link Machine#run()}, or null for none
+ * @param compileThreshold runs of a 64-bit block before it is compiled to a JVM method; 0 never
  */
 public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
                             VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
-                            long flatLoadAddress, long flatEntry, Duration timeout) {
+                            long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -79,6 +80,9 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         if (tscKhz < 0) {
             throw new MachineConfigException("--tsc-khz " + tscKhz + " is negative");
         }
+        if (compileThreshold < 0) {
+            throw new MachineConfigException("compile threshold " + compileThreshold + " is negative: use 0 (never) or more");
+        }
         append = append == null ? "" : append;
         initrds = List.copyOf(initrds);
     }
@@ -109,6 +113,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private long flatLoadAddress = -1;
         private long flatEntry;
         private Duration timeout;
+        private int compileThreshold = org.tscvm.cpu.Cpu.DEFAULT_COMPILE_THRESHOLD;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -192,9 +197,15 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
             return this;
         }
 
+        public Builder compileThreshold(int v) {
+            compileThreshold = v;
+            return this;
+        }
+
         public MachineConfig build() {
             return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
-                    clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout);
+                    clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
+                    compileThreshold);
         }
     }
 }

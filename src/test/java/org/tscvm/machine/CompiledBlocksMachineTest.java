@@ -34,10 +34,8 @@ class CompiledBlocksMachineTest {
                 .serial(new SerialTarget.ToStream(serial))
                 .clock(VmConfig.ClockKind.DETERMINISTIC)
                 .timeout(Duration.ofSeconds(60))
+                .compileThreshold(compileThreshold)
                 .build());
-        for (Vcpu vcpu : machine.vm().vcpus()) {
-            vcpu.cpu().setCompileThreshold(compileThreshold);
-        }
         RunResult result = machine.run();
         List<Long> retired = new ArrayList<>();
         long compiled = 0;
