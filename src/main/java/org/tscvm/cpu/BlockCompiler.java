@@ -113,6 +113,24 @@ final class BlockCompiler {
             byteAluImmediate(d);
             return false;
         }
+        if (d.fast == Fast.NOP) {
+            return false;
+        }
+        if (d.op == Op.CBW && wide && !d.lock) {
+            // CDQE, CWDE: RAX from EAX, or EAX from AX, sign-extended.
+            storeReg(Cpu.RAX, () -> {
+                mv.visitVarInsn(ALOAD, REGS);
+                iconst(Cpu.RAX);
+                mv.visitInsn(LALOAD);
+                mv.visitInsn(L2I);
+                if (size == 4) {
+                    mv.visitInsn(I2S);
+                }
+                mv.visitInsn(I2L);
+                mask(size);
+            });
+            return false;
+        }
         if (!wide || (d.mem && d.famode == Fast.AM_GENERIC && d.fast != Fast.LEA)) {
             return generic(i, d, ip, next, last);
         }
@@ -227,6 +245,26 @@ final class BlockCompiler {
                     return generic(i, d, ip, next, last);
                 }
                 shift(d.rm, d.sub, (int) d.imm & (size == 8 ? 63 : 31), size);
+                return false;
+            case Fast.SHIFT_CL:
+                if (d.mem || d.sub < 4) {
+                    return generic(i, d, ip, next, last);
+                }
+                // The count is known at run time only; a zero count leaves the flags as they are.
+                liveFlagsKind = CpuState.LF_NONE;
+                storeReg(d.rm, () -> {
+                    mv.visitVarInsn(ALOAD, CPU_ARG);
+                    loadReg(d.rm, size);
+                    iconst(d.sub);
+                    mv.visitVarInsn(ALOAD, REGS);
+                    iconst(Cpu.RCX);
+                    mv.visitInsn(LALOAD);
+                    mv.visitInsn(L2I);
+                    iconst(size == 8 ? 63 : 31);
+                    mv.visitInsn(IAND);
+                    iconst(size);
+                    mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "shiftValue", "(JIII)J", false);
+                });
                 return false;
             case Fast.IMUL_GE: case Fast.IMUL_GEI:
                 if (d.mem) {

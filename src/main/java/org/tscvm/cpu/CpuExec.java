@@ -739,6 +739,37 @@ abstract class CpuExec extends CpuSystem {
         loadFlags(fl);
     }
 
+    /**
+     * SHL/SAL (kind 4, 6), SHR (5) or SAR (7) of {@code v} (under the operand mask) by a count
+     * already masked to the operand width, with the flags {@link #shift} gives; a zero count
+     * returns {@code v} and keeps the flags.
+     */
+    final long shiftValue(long v, int kind, int count, int size) {
+        if (count == 0) {
+            return v;
+        }
+        int bits = size * 8;
+        long r;
+        boolean c;
+        boolean o;
+        if (kind == 5) {
+            r = v >>> count;
+            c = ((v >>> (count - 1)) & 1) != 0;
+            o = (v & signBit(size)) != 0;
+        } else if (kind == 7) {
+            long s = sext(v, size);
+            r = (s >> count) & mask(size);
+            c = ((s >> (count - 1)) & 1) != 0;
+            o = false;
+        } else {
+            r = (v << count) & mask(size);
+            c = ((v >>> (bits - count)) & 1) != 0;
+            o = ((r & signBit(size)) != 0) != c;
+        }
+        shiftFlags(r, size, c, o);
+        return r;
+    }
+
     /** The flags of SHL, SHR or SAR with a non-zero count: SF, ZF, PF from the result, CF, OF as given, AF 0. */
     final void shiftFlags(long r, int size, boolean c, boolean o) {
         loadFlags(resultFlags(flags, r, size) | (c ? CF : 0) | (o ? OF : 0));
