@@ -202,7 +202,7 @@ final class BlockCompiler {
             case Fast.STORE: case Fast.STORE_I:
                 sync(i, ip, next);
                 address(d, next);
-                canonical(d);
+                checkCanonical(d.seg);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitVarInsn(LLOAD, ADDR);
                 iconst(size);
@@ -340,7 +340,7 @@ final class BlockCompiler {
                 endCheck(i, last);
                 return false;
             case Fast.JCC:
-                if (size != 8 || !canonical(next + d.imm)) {
+                if (size != 8 || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }
                 liveFlagsKind = kind;
@@ -351,13 +351,13 @@ final class BlockCompiler {
                 sideExit(i, d.sub, kind, ip, next + d.imm);
                 return false;
             case Fast.JMP:
-                if (size != 8 || !last || !canonical(next + d.imm)) {
+                if (size != 8 || !last || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }
                 putLong("rip", next + d.imm);
                 return true;
             case Fast.CALL:
-                if (size != 8 || !last || !canonical(next + d.imm)) {
+                if (size != 8 || !last || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }
                 sync(i, ip, next);
@@ -464,20 +464,8 @@ final class BlockCompiler {
 
     /** RIP = ADDR after the canonical check of a near branch target (#GP(0) at the branch if it fails). */
     private void branchToAddr() {
-        Label ok = new Label();
         mv.visitVarInsn(LLOAD, ADDR);
-        mv.visitVarInsn(LLOAD, ADDR);
-        iconst(16);
-        mv.visitInsn(LSHL);
-        iconst(16);
-        mv.visitInsn(LSHR);
-        mv.visitInsn(LCMP);
-        mv.visitJumpInsn(IFEQ, ok);
-        mv.visitVarInsn(ALOAD, CPU_ARG);
-        iconst(CpuState.DS);
-        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "nonCanonical", "(I)L" + "org/tscvm/cpu/CpuFault" + ";", false);
-        mv.visitInsn(ATHROW);
-        mv.visitLabel(ok);
+        checkCanonical(CpuState.DS);
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, ADDR);
         mv.visitFieldInsn(PUTFIELD, CPU, "rip", "J");
@@ -815,7 +803,7 @@ final class BlockCompiler {
     /** Reads {@code size} bytes at the flat memory operand (canonical check included). */
     private void load(Insn d, long next, int size) {
         address(d, next);
-        canonical(d);
+        checkCanonical(d.seg);
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, ADDR);
         iconst(size);
@@ -861,8 +849,8 @@ final class BlockCompiler {
         }
     }
 
-    /** Stores the address on the stack into ADDR, raising #GP(0) or #SS(0) if it is not canonical. */
-    private void canonical(Insn d) {
+    /** Stores the address on the stack into ADDR, raising #GP(0), or #SS(0) through SS, if it is not canonical. */
+    private void checkCanonical(int seg) {
         mv.visitVarInsn(LSTORE, ADDR);
         mv.visitVarInsn(LLOAD, ADDR);
         mv.visitVarInsn(LLOAD, ADDR);
@@ -874,13 +862,13 @@ final class BlockCompiler {
         Label ok = new Label();
         mv.visitJumpInsn(IFEQ, ok);
         mv.visitVarInsn(ALOAD, CPU_ARG);
-        iconst(d.seg);
+        iconst(seg);
         mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "nonCanonical", "(I)L" + "org/tscvm/cpu/CpuFault" + ";", false);
         mv.visitInsn(ATHROW);
         mv.visitLabel(ok);
     }
 
-    private static boolean canonical(long a) {
+    private static boolean isCanonical(long a) {
         return (a << 16 >> 16) == a;
     }
 
