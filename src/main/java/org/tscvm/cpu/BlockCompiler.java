@@ -284,6 +284,25 @@ final class BlockCompiler {
                     mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "imul2", "(IJJ)J", false);
                 });
                 return false;
+            case Fast.RET:
+                if (!last || size != 8) {
+                    return generic(i, d, ip, next, last);
+                }
+                sync(i, ip, next);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                mv.visitInsn(LCONST_0);
+                iconst(8);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "readStack", "(JI)J", false);
+                mv.visitVarInsn(LSTORE, ADDR);
+                mv.visitVarInsn(LLOAD, ADDR);
+                checkCanonical(CpuState.DS);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                lconst(8 + d.imm);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "adjustSp", "(J)V", false);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                mv.visitVarInsn(LLOAD, ADDR);
+                mv.visitFieldInsn(PUTFIELD, CPU, "rip", "J");
+                return true;
             case Fast.JMP_E:
                 if (!last || size != 8) {
                     return generic(i, d, ip, next, last);

@@ -117,6 +117,29 @@ class CompiledBlockTest {
         }
     }
 
+    @Test
+    void callsAndReturnsCompiledLeaveWhatTheInterpreterLeaves() {
+        // call +0 (pushes the next RIP); add rcx, 1; then ret, ret 8 or ret with a corrupted
+        // return address (non-canonical, unmapped), each in a block of its own.
+        byte[] call = {(byte) 0xe8, 0, 0, 0, 0, 0x48, (byte) 0x83, (byte) 0xc1, 0x01};
+        byte[][] returns = {{(byte) 0xc3}, {(byte) 0xc2, 8, 0}};
+        long[] corruptions = {0, 0x8000_0000_0000_0000L, 0x1234_0000L};
+        for (byte[] ret : returns) {
+            for (long corruption : corruptions) {
+                ByteArrayOutputStream code = new ByteArrayOutputStream();
+                code.writeBytes(call);
+                if (corruption != 0) {
+                    code.writeBytes(new byte[] {0x48, (byte) 0x89, 0x04, 0x24}); // mov [rsp], rax
+                }
+                code.writeBytes(ret);
+                long[] gpr = new long[16];
+                gpr[0] = corruption;
+                assertSame(code.toByteArray(), gpr, 0, new byte[DiffCase.BUF_SIZE],
+                        "ret " + ret.length + " to " + Long.toHexString(corruption));
+            }
+        }
+    }
+
     private void assertSame(byte[] code, long[] gpr, long rflags, byte[] mem, String what) {
         String expected = interpreted.trace(code, gpr, rflags, mem);
         String actual = compiled.trace(code, gpr, rflags, mem);
