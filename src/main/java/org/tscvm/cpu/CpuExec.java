@@ -173,6 +173,8 @@ abstract class CpuExec extends CpuSystem {
                 return old;
             }
         }
+        // compute() sets the flags: the store must not fault after it (ADC/SBB restart with CF).
+        probeWrite(lin, size);
         long old = readLin(lin, size);
         writeLin(lin, size, compute(kind, size, old, src, cin, arith));
         return old;

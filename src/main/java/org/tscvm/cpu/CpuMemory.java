@@ -207,6 +207,24 @@ abstract class CpuMemory extends CpuState {
         writeSlow(lin, size, v, userBit != 0);
     }
 
+    /**
+     * Raises the fault a store of {@code size} at {@code lin} would raise, without storing: a
+     * read-modify-write checks that its destination is writable before it changes any state,
+     * as hardware does when it reads the operand for the write.
+     */
+    final void probeWrite(long lin, int size) {
+        long lpn = lin >>> 12;
+        int i = TLB_SIZE + ((int) lpn & TLB_MASK);
+        int off = (int) lin & 0xfff;
+        if (tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
+            return;
+        }
+        translate(lin, WRITE, userBit != 0);
+        if (off > 4096 - size) {
+            translate((lin + size - 1) & ~0xfffL, WRITE, userBit != 0);
+        }
+    }
+
     /** Implicit supervisor reads: descriptor tables, the TSS, the IDT. */
     final long readSys(long lin, int size) {
         implicitAccess = true;
