@@ -927,19 +927,30 @@ abstract class CpuExec extends CpuSystem {
             }
             case PUSHA: {
                 long sp = regs[RSP];
-                for (int r = 0; r < 8; r++) {
-                    push(r == RSP ? sp : regs[r], size);
+                try {
+                    for (int r = 0; r < 8; r++) {
+                        push(r == RSP ? sp : regs[r], size);
+                    }
+                } catch (CpuFault f) {
+                    regs[RSP] = sp; // a fault part-way leaves ESP as before (SDM 6.5: restartable)
+                    throw f;
                 }
                 break;
             }
-            case POPA:
-                for (int r = 7; r >= 0; r--) {
-                    long v = pop(size);
-                    if (r != RSP) {
-                        setReg(size, r, v);
+            case POPA: {
+                // All eight reads first: a fault part-way must not have changed a register.
+                long[] v = popaValues;
+                for (int i = 0; i < 8; i++) {
+                    v[i] = readStack((long) i * size, size);
+                }
+                for (int i = 0; i < 8; i++) {
+                    if (7 - i != RSP) {
+                        setReg(size, 7 - i, v[i]);
                     }
                 }
+                adjustSp(8L * size);
                 break;
+            }
             case ENTER: enter(d); break;
             case LEAVE: {
                 long m = stackMask();
@@ -989,7 +1000,19 @@ abstract class CpuExec extends CpuSystem {
         }
     }
 
+    private final long[] popaValues = new long[8];
+
     private void enter(Insn d) {
+        long sp = regs[RSP];
+        try {
+            enterFrame(d);
+        } catch (CpuFault f) {
+            regs[RSP] = sp; // a fault part-way leaves RSP as before (SDM 6.5: restartable)
+            throw f;
+        }
+    }
+
+    private void enterFrame(Insn d) {
         int size = d.opSize;
         int level = (int) d.imm2 & 31;
         push(regs[RBP], size);

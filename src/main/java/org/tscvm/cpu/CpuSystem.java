@@ -208,10 +208,21 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     /**
-     * Far JMP or CALL to {@code sel:offset} with operand size {@code opSize}. Call gates and
-     * task switches are not implemented: they raise #GP(sel), which a kernel reports.
+     * Far JMP or CALL to {@code sel:offset} with operand size {@code opSize}, through a call
+     * gate too. Task gates and TSS targets are not implemented: they raise #GP(sel), which a
+     * kernel reports. A fault leaves RSP as it was, so the instruction can restart.
      */
     final void farTransfer(int sel, long offset, int opSize, boolean call) {
+        long savedRsp = regs[RSP];
+        try {
+            farTransferChecked(sel, offset, opSize, call);
+        } catch (CpuFault f) {
+            regs[RSP] = savedRsp;
+            throw f;
+        }
+    }
+
+    private void farTransferChecked(int sel, long offset, int opSize, boolean call) {
         if (realMode() || (flags & VM) != 0) {
             if (call) {
                 push(segSel[CS], opSize);
@@ -234,7 +245,6 @@ abstract class CpuSystem extends CpuMemory {
         checkDirectCodeTarget(sel, d);
         long oldCs = segSel[CS];
         long oldRip = rip;
-        long savedRsp = regs[RSP];
         if (call) {
             push(oldCs, opSize);
             push(oldRip, opSize);
@@ -243,7 +253,6 @@ abstract class CpuSystem extends CpuMemory {
         boolean target64 = longMode() && (attr & A_L) != 0;
         long target = target64 ? offset : offset & (opSize == 2 ? 0xffff : 0xffffffffL);
         if (!target64 && target > descLimit(d)) {
-            regs[RSP] = savedRsp;
             throw gp(0);
         }
         loadCs(sel, d, cpl);
@@ -534,12 +543,19 @@ abstract class CpuSystem extends CpuMemory {
      */
     final void interrupt(int vector, int errorCode, boolean software, boolean external, long returnRip) {
         materializeFlags();
-        if (realMode()) {
-            realModeInterrupt(vector, returnRip);
-        } else if (longMode()) {
-            longModeInterrupt(vector, errorCode, software, external, returnRip);
-        } else {
-            protectedModeInterrupt(vector, errorCode, software, external, returnRip);
+        long savedRsp = regs[RSP];
+        try {
+            if (realMode()) {
+                realModeInterrupt(vector, returnRip);
+            } else if (longMode()) {
+                longModeInterrupt(vector, errorCode, software, external, returnRip);
+            } else {
+                protectedModeInterrupt(vector, errorCode, software, external, returnRip);
+            }
+        } catch (CpuFault f) {
+            // The same-level paths push one word at a time: a fault there leaves RSP as before.
+            regs[RSP] = savedRsp;
+            throw f;
         }
     }
 

@@ -35,4 +35,66 @@ class CpuReviewTest {
         assertThat(rig.stack(1)).isEqualTo(CODE + 0x13);
         assertThat(rig.stack(3) & CF).as("CF in the pushed RFLAGS").isEqualTo(CF);
     }
+
+    /**
+     * A 64-bit rig that runs {@code code32} at CODE + 0xc in compatibility mode (CS 0x40), with
+     * 2..4 MiB not present and #PF on the IST1 stack, so a fault on the stack can be delivered.
+     */
+    private static CpuRig compatibilityModeWithAHoleAt2MiB(byte[] code32) {
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(0x3000 + 8, 0);
+        rig.setGate(CpuFault.PF, CpuRig.HANDLERS + 14 * 16, 0xe, 0, 1);
+        rig.load(CODE + 0xc, code32);
+        return rig.run(
+                // 10000: 6a 40                 push   $0x40
+                // 10002: 48 8d 05 03 00 00 00  lea    0x3(%rip),%rax        # 0x1000c
+                // 10009: 50                    push   %rax
+                // 1000a: 48 cb                 lretq
+                hex("6a 40 48 8d 05 03 00 00 00 50 48 cb "));
+    }
+
+    @Test
+    void aPushaThatFaultsHalfWayLeavesEspAsItWas() {
+        // SDM 6.5: the #PF frame must let PUSHA restart, so ESP is the value before it.
+        CpuRig rig = compatibilityModeWithAHoleAt2MiB(
+                // 1000c: bc 10 00 40 00        mov    $0x400010,%esp
+                // 10011: 60                    pusha
+                // 10012: f4                    hlt
+                hex("bc 10 00 40 00 60 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(0x3ffffc);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0x11);
+        assertThat(rig.stack(4)).as("pushed RSP").isEqualTo(0x400010);
+    }
+
+    @Test
+    void aPopaThatFaultsHalfWayChangesNoRegister() {
+        CpuRig rig = compatibilityModeWithAHoleAt2MiB(
+                // 1000c: bc f0 ff 1f 00        mov    $0x1ffff0,%esp
+                // 10011: bf 11 00 00 00        mov    $0x11,%edi
+                // 10016: be 22 00 00 00        mov    $0x22,%esi
+                // 1001b: bd 33 00 00 00        mov    $0x33,%ebp
+                // 10020: 61                    popa
+                // 10021: f4                    hlt
+                hex("bc f0 ff 1f 00 bf 11 00 00 00 be 22 00 00 00 bd 33 00 00 00 61 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(0x200000);
+        assertThat(rig.stack(4)).as("pushed RSP").isEqualTo(0x1ffff0);
+        assertThat(rig.reg(Cpu.RDI)).isEqualTo(0x11);
+        assertThat(rig.reg(Cpu.RSI)).isEqualTo(0x22);
+        assertThat(rig.reg(Cpu.RBP)).isEqualTo(0x33);
+    }
+
+    @Test
+    void aFarCallWhoseSecondPushFaultsLeavesEspAsItWas() {
+        CpuRig rig = compatibilityModeWithAHoleAt2MiB(
+                // 1000c: bc 04 00 40 00        mov    $0x400004,%esp
+                // 10011: 9a 20 00 01 00 40 00  lcall  $0x40,$0x10020
+                // 10018: f4                    hlt
+                hex("bc 04 00 40 00 9a 20 00 01 00 40 00 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(0x3ffffc);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0x11);
+        assertThat(rig.stack(4)).as("pushed RSP").isEqualTo(0x400004);
+    }
 }
