@@ -252,7 +252,7 @@ abstract class CpuSystem extends CpuMemory {
         int attr = descAttr(d);
         boolean target64 = longMode() && (attr & A_L) != 0;
         long target = target64 ? offset : offset & (opSize == 2 ? 0xffff : 0xffffffffL);
-        if (!target64 && target > descLimit(d)) {
+        if (target64 ? !canonical(target) : target > descLimit(d)) {
             throw gp(0);
         }
         loadCs(sel, d, cpl);
@@ -402,20 +402,64 @@ abstract class CpuSystem extends CpuMemory {
         if ((attr & A_P) == 0) {
             throw fault(CpuFault.NP, sel & 0xfffc);
         }
+        boolean target64 = longMode() && (attr & A_L) != 0;
+        long target = target64 ? ip : ip & mask(opSize);
+        if (target64 ? !canonical(target) : target > descLimit(d)) {
+            throw gp(0);
+        }
         if (rpl == cpl) {
             loadCs(sel, d, rpl);
             setSp(sp + 2L * opSize + bytes);
-            rip = mode64 ? ip : ip & mask(opSize);
+            rip = target;
             return;
         }
         long newSp = readStack(2L * opSize + bytes, opSize);
         int newSs = (int) readStack(3L * opSize + bytes, opSize) & 0xffff;
+        // SS is checked against the new CPL before anything changes (SDM RET, outer level).
+        long sd = outerStackSegment(newSs, rpl, target64);
         loadCs(sel, d, rpl);
-        loadSegment(SS, newSs);
+        loadOuterStackSegment(newSs, sd, rpl);
         regs[RSP] = newSp;
         setSp(newSp + bytes);
-        rip = mode64 ? ip : ip & mask(opSize);
+        rip = target;
         nullifyInaccessibleSegments();
+    }
+
+    /**
+     * The checks of SS for a RETF or IRET to the outer level {@code rpl} (SDM RET and IRET):
+     * returns the descriptor, or 0 for a null selector, which only a 64-bit target below
+     * ring 3 may take.
+     */
+    private long outerStackSegment(int newSs, int rpl, boolean target64) {
+        if ((newSs & 0xfffc) == 0) {
+            if (!(target64 && rpl < 3)) {
+                throw gp(0);
+            }
+            return 0;
+        }
+        if ((newSs & 3) != rpl) {
+            throw gp(newSs & 0xfffc);
+        }
+        long sd = readDesc(newSs);
+        int sattr = descAttr(sd);
+        if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != rpl) {
+            throw gp(newSs & 0xfffc);
+        }
+        if ((sattr & A_P) == 0) {
+            throw fault(CpuFault.SS, newSs & 0xfffc);
+        }
+        return sd;
+    }
+
+    /** Loads SS checked by {@link #outerStackSegment}. */
+    private void loadOuterStackSegment(int newSs, long sd, int rpl) {
+        if ((newSs & 0xfffc) == 0) {
+            setSeg(SS, newSs, 0, 0, A_UNUSABLE | A_DB | (rpl << 5));
+        } else {
+            markAccessed(newSs, sd);
+            setSeg(SS, newSs, descBase(sd), descLimit(sd), descAttr(sd) | 1);
+        }
+        updateMode();
     }
 
     // ---- the stack ----
@@ -819,37 +863,14 @@ abstract class CpuSystem extends CpuMemory {
         int newSs = (int) readStack(4L * opSize, opSize) & 0xffff;
         boolean target64 = longMode() && (attr & A_L) != 0;
         long target = target64 ? ip : ip & mask(opSize == 8 ? 4 : opSize);
-        if (target64 && (target << 16 >> 16) != target) {
+        if (target64 ? !canonical(target) : target > descLimit(d)) {
             throw gp(0);
         }
-        if ((newSs & 0xfffc) == 0) {
-            if (!(longMode() && target64 && rpl < 3)) {
-                throw gp(0);
-            }
-        } else {
-            if ((newSs & 3) != rpl) {
-                throw gp(newSs & 0xfffc);
-            }
-            long sd = readDesc(newSs);
-            int sattr = descAttr(sd);
-            if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != rpl) {
-                throw gp(newSs & 0xfffc);
-            }
-            if ((sattr & A_P) == 0) {
-                throw fault(CpuFault.SS, newSs & 0xfffc);
-            }
-        }
+        long sd = outerStackSegment(newSs, rpl, target64);
         loadCs(sel, d, rpl);
         rip = target;
         writeFlagsChecked(fl, opSize, oldCpl, true);
-        if ((newSs & 0xfffc) == 0) {
-            setSeg(SS, newSs, 0, 0, A_UNUSABLE | A_DB | (rpl << 5));
-        } else {
-            long sd = readDesc(newSs);
-            markAccessed(newSs, sd);
-            setSeg(SS, newSs, descBase(sd), descLimit(sd), descAttr(sd) | 1);
-        }
-        updateMode();
+        loadOuterStackSegment(newSs, sd, rpl);
         regs[RSP] = opSize == 8 || mode64 ? newSp : stackSize == 4 ? newSp & 0xffffffffL
                 : (regs[RSP] & ~0xffffL) | (newSp & 0xffff);
         if (rpl > oldCpl) {

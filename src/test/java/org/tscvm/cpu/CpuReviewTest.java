@@ -97,4 +97,37 @@ class CpuReviewTest {
         assertThat(rig.stack(1)).isEqualTo(CODE + 0x11);
         assertThat(rig.stack(4)).as("pushed RSP").isEqualTo(0x400004);
     }
+
+    @Test
+    void aFarReturnToRing3WithABadStackSelectorFaultsBeforeItLeavesRing0() {
+        // SDM RET: the SS checks of a return to an outer level come before CS is loaded, so
+        // the #GP is raised at CPL 0 on the ring-0 stack with the RETF's address.
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 6a 20                 push   $0x20
+                // 10002: 54                    push   %rsp
+                // 10003: 6a 2b                 push   $0x2b
+                // 10005: 48 8d 05 02 00 00 00  lea    0x2(%rip),%rax        # 0x1000e
+                // 1000c: 50                    push   %rax
+                // 1000d: 48 cb                 lretq
+                // 1000f: f4                    hlt
+                hex("6a 20 54 6a 2b 48 8d 05 02 00 00 00 50 48 cb f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(0)).as("error code: SS RPL 0 is not the new CPL").isEqualTo(0x20);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0xd);
+        assertThat(rig.stack(2)).as("CS").isEqualTo(0x08);
+    }
+
+    @Test
+    void aFarReturnToANonCanonicalRipFaultsAtTheReturn() {
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 6a 08                 push   $0x8
+                // 10002: 48 b8 00 00 00 00 00  movabs $0x800000000000,%rax
+                // 10009: 80 00 00
+                // 1000c: 50                    push   %rax
+                // 1000d: 48 cb                 lretq
+                hex("6a 08 48 b8 00 00 00 00 00 80 00 00 50 48 cb "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(0)).isZero();
+        assertThat(rig.stack(1)).as("RIP of the LRETQ").isEqualTo(CODE + 0xd);
+    }
 }
