@@ -1606,10 +1606,11 @@ abstract class CpuExec extends CpuSystem {
                 break;
             }
             case CLAC: case STAC:
-                if ((cr4 & CR4_SMAP) == 0) {
+                // SDM CLAC/STAC: #UD (not #GP) outside ring 0. Without a CPUID SMAP bit to
+                // consult here, CR4.SMAP stands for "the CPU has SMAP".
+                if ((cr4 & CR4_SMAP) == 0 || cpl != 0) {
                     throw ud();
                 }
-                requireCpl0();
                 flags = d.op == Op.CLAC ? flags & ~AC : flags | AC;
                 break;
             case FXSAVE: case FXRSTOR: fxsave(d, d.op == Op.FXRSTOR); break;

@@ -130,4 +130,104 @@ class CpuReviewTest {
         assertThat(rig.stack(0)).isZero();
         assertThat(rig.stack(1)).as("RIP of the LRETQ").isEqualTo(CODE + 0xd);
     }
+
+    @Test
+    void clacAtCpl3IsUdNotGp() {
+        // SDM CLAC/STAC: #UD if CPL > 0. Ring 0 code and stacks sit on a supervisor page so
+        // that SMAP lets delivery write them; the ring-3 code runs at 4 MiB.
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(0x3000, 0x83);
+        rig.load(0x400000,
+                // 400000: 0f 01 ca              clac
+                hex("0f 01 ca "));
+        rig.run(
+                // 10000: 0f 20 e0              mov    %cr4,%rax
+                // 10003: 0d 00 00 20 00        or     $0x200000,%eax
+                // 10008: 0f 22 e0              mov    %rax,%cr4
+                // 1000b: 6a 23                 push   $0x23
+                // 1000d: 68 00 f0 47 00        push   $0x47f000
+                // 10012: 9c                    pushf
+                // 10013: 6a 2b                 push   $0x2b
+                // 10015: 68 00 00 40 00        push   $0x400000
+                // 1001a: 48 cf                 iretq
+                hex("0f 20 e0 0d 00 00 20 00 0f 22 e0 6a 23 68 00 f0 47 00 9c 6a 2b 68 00 00 40 00 48 cf "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
+        assertThat(rig.stack(0)).isEqualTo(0x400000);
+    }
+
+    @Test
+    void sysexitToANonCanonicalRipFaultsInRing0() {
+        // SDM SYSEXIT: with REX.W, a non-canonical RCX or RDX is #GP(0) before the switch.
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: b9 74 01 00 00        mov    $0x174,%ecx
+                // 10005: b8 08 00 00 00        mov    $0x8,%eax
+                // 1000a: 31 d2                 xor    %edx,%edx
+                // 1000c: 0f 30                 wrmsr
+                // 1000e: 48 ba 00 00 00 00 00  movabs $0x800000000000,%rdx
+                // 10015: 80 00 00
+                // 10018: 48 89 e1              mov    %rsp,%rcx
+                // 1001b: 48 0f 35              sysexitq
+                hex("b9 74 01 00 00 b8 08 00 00 00 31 d2 0f 30 48 ba 00 00 00 00 00 80 00 00 48 89 e1 48 0f 35 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0x1b);
+        assertThat(rig.stack(2)).as("CS").isEqualTo(0x08);
+    }
+
+    @Test
+    void strAndSldtToA32BitRegisterZeroExtend() {
+        // SDM STR/SLDT: a 32-bit register destination gets the selector zero-extended.
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 48 c7 c0 ff ff ff ff  mov    $0xffffffffffffffff,%rax
+                // 10007: 0f 00 c8              str    %eax
+                // 1000a: 48 c7 c3 ff ff ff ff  mov    $0xffffffffffffffff,%rbx
+                // 10011: 0f 00 c3              sldt   %ebx
+                // 10014: f4                    hlt
+                hex("48 c7 c0 ff ff ff ff 0f 00 c8 48 c7 c3 ff ff ff ff 0f 00 c3 f4 "));
+        assertThat(rig.reg(Cpu.RAX)).isEqualTo(0x30);
+        assertThat(rig.reg(Cpu.RBX)).isZero();
+    }
+
+    @Test
+    void larRefusesAnInterruptGateInProtectedMode() {
+        // SDM LAR table 3-52: interrupt and trap gates are not valid types (call gates are).
+        CpuRig rig = new CpuRig();
+        rig.w64(0x508, 0x00cf9a000000ffffL);
+        rig.w64(0x510, 0x00cf92000000ffffL);
+        rig.w64(0x518, 0x00008e0000089000L); // 32-bit interrupt gate, DPL 0
+        rig.memory.write16(0x600, 0x1f);
+        rig.memory.write32(0x602, 0x500);
+        rig.load(0x20000,
+                // 20000: 0f 01 15 00 06 00 00  lgdtl  0x600
+                // 20007: b8 18 00 00 00        mov    $0x18,%eax
+                // 2000c: bb 78 56 34 12        mov    $0x12345678,%ebx
+                // 20011: 0f 02 d8              lar    %eax,%ebx
+                // 20014: 0f 94 c1              sete   %cl
+                // 20017: ba 10 00 00 00        mov    $0x10,%edx
+                // 2001c: 0f 02 f2              lar    %edx,%esi
+                // 2001f: 0f 94 c5              sete   %ch
+                // 20022: f4                    hlt
+                hex("0f 01 15 00 06 00 00 b8 18 00 00 00 bb 78 56 34 12 0f 02 d8 0f 94 c1 ba 10 00 00 00 0f 02 f2 "
+                        + "0f 94 c5 f4 "));
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.reg(Cpu.RCX) & 0xffff).as("gate refused, data segment accepted").isEqualTo(0x0100);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x12345678);
+        assertThat(rig.reg(Cpu.RSI)).isEqualTo(0x00cf9300L);
+    }
+
+    @Test
+    void larInRealModeIsUd() {
+        // SDM LAR/LSL: "#UD: The LAR instruction is not recognized in real-address mode."
+        CpuRig rig = new CpuRig();
+        rig.memory.write32(CpuFault.UD * 4, 0x0200_0000); // IVT[6] = 0200:0000, a hlt
+        rig.memory.write8(0x2000, 0xf4);
+        rig.load(0x1000,
+                // 0: 0f 02 d8              lar    %ax,%bx
+                // 3: f4                    hlt
+                hex("0f 02 d8 f4 "));
+        rig.cpu.init();
+        rig.cpu.startup(0x01);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.save().segSelectors()[1]).as("CS of the #UD handler").isEqualTo(0x200);
+    }
 }
