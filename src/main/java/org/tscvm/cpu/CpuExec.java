@@ -1299,6 +1299,9 @@ abstract class CpuExec extends CpuSystem {
         }
         int sel = (int) sysenterCs & 0xfffc;
         if (size == 8) {
+            if (!canonical(regs[RCX]) || !canonical(regs[RDX])) {
+                throw gp(0); // SDM SYSEXIT: checked in ring 0, before the switch
+            }
             setSeg(CS, (sel + 32) | 3, 0, 0xffffffffL, FLAT_CODE64 | (3 << 5));
             setSeg(SS, (sel + 40) | 3, 0, 0xffffffffL, FLAT_DATA | (3 << 5));
             rip = regs[RDX];
