@@ -547,8 +547,8 @@ final class Decoder {
         if (b >= 0x18 && b <= 0x1f) { modrm(d); set(d, NOP); return; } // hint NOPs, prefetch, endbr64
         switch (b) {
             case 0x00: {
+                // Operands are 16-bit, but SLDT/STR to a register take the operand size (zero-extended).
                 int r = modrm(d);
-                d.opSize = 2;
                 if (realMode()) { ud(d, true); return; }
                 switch (r) {
                     case 0: set(d, SLDT); return;
