@@ -1821,7 +1821,8 @@ abstract class CpuExec extends CpuSystem {
                     case LAR:
                         if ((attr & A_S) == 0) {
                             ok &= longMode() ? type == 2 || type == 9 || type == 11 || type == 12
-                                    : type != 0 && type != 8 && type != 10 && type != 13;
+                                    : type == 1 || type == 2 || type == 3 || type == 4 || type == 5 || type == 9
+                                            || type == 11 || type == 12;
                         }
                         // Bits 19:16 are undefined in the SDM; Intel hosts return the limit bits.
                         result = (dsc >>> 32) & 0x00ffff00L;

@@ -212,7 +212,7 @@ class CpuReviewTest {
         assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
         assertThat(rig.reg(Cpu.RCX) & 0xffff).as("gate refused, data segment accepted").isEqualTo(0x0100);
         assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x12345678);
-        assertThat(rig.reg(Cpu.RSI)).isEqualTo(0x00cf9300L);
+        assertThat(rig.reg(Cpu.RSI)).isEqualTo(0x00cf9200L);
     }
 
     @Test
