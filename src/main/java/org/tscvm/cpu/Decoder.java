@@ -303,6 +303,8 @@ final class Decoder {
                 modrm(d);
                 if (m64) {
                     set(d, MOVSXD);
+                } else if (realMode()) {
+                    ud(d, true); // ARPL is not recognised in real mode
                 } else {
                     d.opSize = 2;
                     set(d, ARPL);
@@ -561,8 +563,11 @@ final class Decoder {
                 }
             }
             case 0x01: decodeGroup7(d); return;
-            case 0x02: modrm(d); set(d, LAR); return;
-            case 0x03: modrm(d); set(d, LSL); return;
+            case 0x02: case 0x03: // LAR, LSL: not recognised in real mode
+                modrm(d);
+                if (realMode()) { ud(d, true); return; }
+                set(d, b == 0x02 ? LAR : LSL);
+                return;
             case 0x05: set(d, SYSCALL); return;
             case 0x06: set(d, CLTS); return;
             case 0x07: set(d, SYSRET); return;
