@@ -852,8 +852,8 @@ abstract class CpuSystem extends CpuMemory {
             if (target > descLimit(d) && !(longMode() && (attr & A_L) != 0)) {
                 throw gp(0);
             }
+            loadCs(sel, d, rpl); // may fault on the accessed-bit write: before SP moves
             adjustSp(3L * opSize);
-            loadCs(sel, d, rpl);
             rip = target;
             writeFlagsChecked(fl, opSize, oldCpl, true);
             return;

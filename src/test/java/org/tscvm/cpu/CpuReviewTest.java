@@ -230,4 +230,40 @@ class CpuReviewTest {
         assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
         assertThat(rig.cpu.save().segSelectors()[1]).as("CS of the #UD handler").isEqualTo(0x200);
     }
+
+    @Test
+    void aSameLevelIretThatFaultsOnTheAccessedBitLeavesEspAsItWas() {
+        // IRET to CS 0x48, whose descriptor is not yet accessed, in a GDT that CR0.WP makes
+        // read-only: the accessed-bit write faults (SDM 3.4.5.1) and the #PF frame must hold
+        // the ESP of the IRET, not ESP + 12. #PF runs on IST1 in a writable page.
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(CpuRig.GDT + 0x08, 0x00af9b000000ffffL); // accessed: #PF delivery loads it
+        rig.w64(CpuRig.GDT + 0x48, 0x00cf9a000000ffffL);
+        rig.memory.write16(0x600, 0x4f);
+        rig.w64(0x3000, 0x81); // 0..2 MiB: read-only, supervisor
+        rig.w64(CpuRig.TSS + 0x24, 0x4a0000);
+        rig.setGate(CpuFault.PF, CpuRig.HANDLERS + 14 * 16, 0xe, 0, 1);
+        rig.load(CODE + 0x14,
+                // 10014: 0f 20 c0              mov    %cr0,%eax
+                // 10017: 0d 00 00 01 00        or     $0x10000,%eax
+                // 1001c: 0f 22 c0              mov    %eax,%cr0
+                // 1001f: bc 00 00 48 00        mov    $0x480000,%esp
+                // 10024: 9c                    pushf
+                // 10025: 6a 48                 push   $0x48
+                // 10027: 68 40 00 01 00        push   $0x10040
+                // 1002c: cf                    iret
+                hex("0f 20 c0 0d 00 00 01 00 0f 22 c0 bc 00 00 48 00 9c 6a 48 68 40 00 01 00 cf "));
+        rig.run(
+                // 10000: 0f 01 14 25 00 06 00  lgdt   0x600
+                // 10007: 00
+                // 10008: 6a 40                 push   $0x40
+                // 1000a: 48 8d 05 03 00 00 00  lea    0x3(%rip),%rax        # 0x10014
+                // 10011: 50                    push   %rax
+                // 10012: 48 cb                 lretq
+                hex("0f 01 14 25 00 06 00 00 6a 40 48 8d 05 03 00 00 00 50 48 cb "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(CpuRig.GDT + 0x48 + 5);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0x2c);
+        assertThat(rig.stack(4)).as("pushed RSP").isEqualTo(0x480000 - 12);
+    }
 }
