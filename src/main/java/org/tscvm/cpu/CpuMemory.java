@@ -160,12 +160,16 @@ abstract class CpuMemory extends CpuState {
         }
     }
 
-    /** Recomputes whether a segment needs the slow checks. */
+    /**
+     * Recomputes whether a segment needs the slow checks: all but flat, writable, expand-up
+     * data. A flat CS is checked too, as data stores through it are #GP (instruction fetch
+     * does its own limit check).
+     */
     final void updateSegChecked(int seg) {
         int attr = segAttr[seg];
         int type = attr & A_TYPE;
         boolean flatWritableData = (attr & A_UNUSABLE) == 0 && (attr & A_P) != 0 && segLimit[seg] == 0xffffffffL
-                && ((type & 0xa) == 2 || seg == CS);
+                && (type & 0xe) == 2;
         segChecked[seg] = !mode64 && !flatWritableData;
     }
 

@@ -266,4 +266,37 @@ class CpuReviewTest {
         assertThat(rig.stack(1)).isEqualTo(CODE + 0x2c);
         assertThat(rig.stack(4)).as("pushed RSP").isEqualTo(0x480000 - 12);
     }
+
+    /** Protected mode, flat GDT (08 code, 10 data), IDT at 0x4000 with #GP at 0x8d00 (a hlt). */
+    private static CpuRig protectedRig() {
+        CpuRig rig = new CpuRig();
+        rig.w64(0x508, 0x00cf9a000000ffffL);
+        rig.w64(0x510, 0x00cf92000000ffffL);
+        rig.memory.write16(0x600, 0x17);
+        rig.memory.write32(0x602, 0x500);
+        rig.memory.write16(0x610, 0x7ff);
+        rig.memory.write32(0x612, 0x4000);
+        rig.w64(0x4000 + 13 * 8, 0x8d00 | (0x08L << 16) | (0x8eL << 40));
+        rig.memory.write8(0x8d00, 0xf4);
+        return rig;
+    }
+
+    @Test
+    void aStoreThroughAFlatCodeSegmentRaisesGp() {
+        // SDM 5.4.1: a write to a code segment is #GP(0), even when the segment is flat.
+        CpuRig rig = protectedRig();
+        rig.load(0x20000,
+                // 20000: 0f 01 15 00 06 00 00  lgdtl  0x600
+                // 20007: 0f 01 1d 10 06 00 00  lidtl  0x610
+                // 2000e: bc 00 00 08 00        mov    $0x80000,%esp
+                // 20013: 2e c7 05 00 00 03 00  movl   $0x1,%cs:0x30000
+                // 2001a: 01 00 00 00
+                // 2001e: f4                    hlt
+                hex("0f 01 15 00 06 00 00 0f 01 1d 10 06 00 00 bc 00 00 08 00 2e c7 05 00 00 03 00 01 00 00 00 f4 "));
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("#GP handler").isEqualTo(0x8d01);
+        assertThat(rig.memory.read32(rig.reg(Cpu.RSP) + 4)).as("EIP").isEqualTo(0x20013);
+        assertThat(rig.memory.read32(0x30000)).isZero();
+    }
 }
