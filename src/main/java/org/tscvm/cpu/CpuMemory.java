@@ -425,7 +425,8 @@ abstract class CpuMemory extends CpuState {
         if (kind == WRITE) {
             err |= PF_W;
         }
-        if (kind == EXEC && ((efer & EFER_NXE) != 0 || (cr4 & CR4_SMEP) != 0)) {
+        // SDM 4.7: I/D needs SMEP, or NXE with PAE/4-level paging (32-bit paging has no NX).
+        if (kind == EXEC && (((efer & EFER_NXE) != 0 && (cr4 & CR4_PAE) != 0) || (cr4 & CR4_SMEP) != 0)) {
             err |= PF_I;
         }
         cr2 = lin;

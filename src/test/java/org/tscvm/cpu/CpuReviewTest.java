@@ -299,4 +299,40 @@ class CpuReviewTest {
         assertThat(rig.memory.read32(rig.reg(Cpu.RSP) + 4)).as("EIP").isEqualTo(0x20013);
         assertThat(rig.memory.read32(0x30000)).isZero();
     }
+
+    @Test
+    void aFetchFaultUnder32BitPagingHasNoInstructionBitEvenWithEferNxe() {
+        // SDM 4.7: the I/D bit needs SMEP, or PAE/4-level paging with EFER.NXE; 32-bit
+        // paging has no execute-disable, so with NXE alone the bit stays 0.
+        CpuRig rig = protectedRig();
+        rig.w64(0x4000 + 14 * 8, 0x8e00 | (0x08L << 16) | (0x8eL << 40));
+        rig.memory.write8(0x8e00, 0xf4);
+        rig.memory.write32(0x40000, 0x87); // PDE[0]: a 4 MiB page at 0; PDE[1] not present
+        rig.load(0x20000,
+                // 20000: 0f 01 15 00 06 00 00  lgdtl  0x600
+                // 20007: 0f 01 1d 10 06 00 00  lidtl  0x610
+                // 2000e: bc 00 00 08 00        mov    $0x80000,%esp
+                // 20013: b9 80 00 00 c0        mov    $0xc0000080,%ecx
+                // 20018: 0f 32                 rdmsr
+                // 2001a: 0d 00 08 00 00        or     $0x800,%eax
+                // 2001f: 0f 30                 wrmsr
+                // 20021: 0f 20 e0              mov    %cr4,%eax
+                // 20024: 83 c8 10              or     $0x10,%eax
+                // 20027: 0f 22 e0              mov    %eax,%cr4
+                // 2002a: b8 00 00 04 00        mov    $0x40000,%eax
+                // 2002f: 0f 22 d8              mov    %eax,%cr3
+                // 20032: 0f 20 c0              mov    %cr0,%eax
+                // 20035: 0d 00 00 00 80        or     $0x80000000,%eax
+                // 2003a: 0f 22 c0              mov    %eax,%cr0
+                // 2003d: b8 00 00 40 00        mov    $0x400000,%eax
+                // 20042: ff e0                 jmp    *%eax
+                hex("0f 01 15 00 06 00 00 0f 01 1d 10 06 00 00 bc 00 00 08 00 b9 80 00 00 c0 0f 32 0d 00 08 00 00 0f "
+                        + "30 0f 20 e0 83 c8 10 0f 22 e0 b8 00 00 04 00 0f 22 d8 0f 20 c0 0d 00 00 00 80 0f 22 c0 b8 00 "
+                        + "00 40 00 ff e0 "));
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(100)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("#PF handler").isEqualTo(0x8e01);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(0x400000);
+        assertThat(rig.memory.read32(rig.reg(Cpu.RSP))).as("error code: not present, supervisor read").isZero();
+    }
 }
