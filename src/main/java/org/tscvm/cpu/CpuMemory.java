@@ -50,6 +50,10 @@ abstract class CpuMemory extends CpuState {
     /** The RAM offset of the page the entry maps. */
     final int[] tlbHost = new int[3 * TLB_SIZE];
     final boolean[] tlbGlobal = new boolean[3 * TLB_SIZE];
+    /** log2 of (size of the page the entry maps / 4 KiB): 0, or 9, 10, 18 for 2 MiB, 4 MiB, 1 GiB. */
+    final byte[] tlbLargeShift = new byte[3 * TLB_SIZE];
+    /** Whether a slice of a large page may be cached, so that INVLPG has to look for the others. */
+    boolean tlbHoldsLargePages;
     final byte[] codeMarks;
     /** 1 at CPL 3: the TLB tag bit of ordinary data and fetch accesses. */
     long userBit;
@@ -99,13 +103,25 @@ abstract class CpuMemory extends CpuState {
                 tlbTag[i] = -1;
             }
         }
+        tlbHoldsLargePages &= keepGlobal;
     }
 
+    /** INVLPG: drops the translation of the page holding {@code lin}, all of it for a large page (SDM 4.10.4.1). */
     final void flushTlbPage(long lin) {
         chainEpoch++;
-        int i = (int) (lin >>> 12) & TLB_MASK;
+        long lpn = lin >>> 12;
+        int i = (int) lpn & TLB_MASK;
         for (int k = 0; k < 3; k++) {
             tlbTag[k * TLB_SIZE + i] = -1;
+        }
+        if (tlbHoldsLargePages) {
+            // The TLB holds large pages in 4 KiB slices: drop every slice of the one at lin.
+            for (int j = 0; j < tlbTag.length; j++) {
+                int shift = tlbLargeShift[j];
+                if (shift != 0 && tlbTag[j] != -1 && (tlbTag[j] >>> 1 >>> shift) == (lpn >>> shift)) {
+                    tlbTag[j] = -1;
+                }
+            }
         }
     }
 
@@ -392,6 +408,7 @@ abstract class CpuMemory extends CpuState {
         long phys;
         boolean global = false;
         boolean fill = true;
+        int largeShift = 0;
         if (!paging()) {
             phys = lin & 0xffffffffL;
             if (mode64) {
@@ -401,6 +418,7 @@ abstract class CpuMemory extends CpuState {
             long pte = walk(lin, kind, user);
             phys = walkPhys;
             global = (pte & PTE_G) != 0 && (cr4 & CR4_PGE) != 0;
+            largeShift = walkLargeShift;
             // SMAP depends on RFLAGS.AC, which the tag does not hold: keep such pages out.
             fill = !walkSmapDependent;
         }
@@ -411,11 +429,15 @@ abstract class CpuMemory extends CpuState {
             tlbTag[i] = lpn << 1 | (user ? 1 : 0);
             tlbHost[i] = (int) page;
             tlbGlobal[i] = global;
+            tlbLargeShift[i] = (byte) largeShift;
+            tlbHoldsLargePages |= largeShift != 0;
         }
         return phys;
     }
 
     long walkPhys;
+    /** The {@link #tlbLargeShift} of the page the last walk ended in. */
+    int walkLargeShift;
     boolean walkSmapDependent;
 
     private CpuFault pageFault(long lin, int err, int kind, boolean user) {
@@ -506,8 +528,10 @@ abstract class CpuMemory extends CpuState {
                         throw pageFault(lin, PF_P | PF_RSVD, kind, user);
                     }
                     walkPhys = base + (lin & pageMask);
+                    walkLargeShift = shift - 12;
                 } else {
                     walkPhys = (entry & ((pae || longMode) ? PHYS_MASK : 0xfffff000L)) + (lin & 0xfff);
+                    walkLargeShift = 0;
                 }
                 break;
             }

@@ -335,4 +335,26 @@ class CpuReviewTest {
         assertThat(rig.cpu.getCr(2)).isEqualTo(0x400000);
         assertThat(rig.memory.read32(rig.reg(Cpu.RSP))).as("error code: not present, supervisor read").isZero();
     }
+
+    @Test
+    void invlpgDropsEveryCachedPartOfALargePage() {
+        // SDM INVLPG / 4.10.4.1: it invalidates the translation of the whole page that maps
+        // the address, a 2 MiB page here, not only the 4 KiB slice the address falls in.
+        CpuRig rig = new CpuRig().longMode();
+        rig.memory.write32(0x801000, 0x1111);
+        rig.memory.write32(0xa01000, 0x2222);
+        rig.run(
+                // 10000: 8b 04 25 00 00 80 00  mov    0x800000,%eax
+                // 10007: 8b 1c 25 00 10 80 00  mov    0x801000,%ebx
+                // 1000e: 48 c7 04 25 20 30 00  movq   $0xa00087,0x3020
+                // 10015: 00 87 00 a0 00
+                // 1001a: 0f 01 3c 25 00 00 80  invlpg 0x800000
+                // 10021: 00
+                // 10022: 8b 0c 25 00 10 80 00  mov    0x801000,%ecx
+                // 10029: f4                    hlt
+                hex("8b 04 25 00 00 80 00 8b 1c 25 00 10 80 00 48 c7 04 25 20 30 00 00 87 00 a0 00 0f 01 3c 25 00 00 "
+                        + "80 00 8b 0c 25 00 10 80 00 f4 "));
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x1111);
+        assertThat(rig.reg(Cpu.RCX)).as("read through the new PDE").isEqualTo(0x2222);
+    }
 }
