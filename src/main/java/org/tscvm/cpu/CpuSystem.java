@@ -97,7 +97,10 @@ abstract class CpuSystem extends CpuMemory {
         }
     }
 
-    /** MOV/POP/LDS to DS, ES, FS, GS or SS, with the protected-mode checks of SDM MOV. */
+    /**
+     * MOV/POP/LDS to DS, ES, FS, GS or SS, with the protected-mode checks of SDM MOV; in real
+     * mode also CS (far transfers, interrupts), where only the selector and base change.
+     */
     final void loadSegment(int seg, int sel) {
         sel &= 0xffff;
         if (realMode() || (flags & VM) != 0) {
@@ -169,8 +172,8 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     /**
-     * Checks a code-segment descriptor for a far transfer to {@code sel} at the privilege it
-     * would run at, and loads CS. {@code newCpl} is the CPL after the transfer.
+     * Loads CS from the descriptor {@code d} of {@code sel}, which the caller has checked, with
+     * RPL and CPL {@code newCpl}; the accessed-bit write comes first, so a fault changes nothing.
      */
     final void loadCs(int sel, long d, int newCpl) {
         markAccessed(sel, d);
@@ -620,7 +623,7 @@ abstract class CpuSystem extends CpuMemory {
         return vector * 8 + 2 + (external ? 1 : 0);
     }
 
-    /** Reads the target code descriptor of a gate and returns the CPL the handler runs at. */
+    /** Reads and checks the code descriptor an IDT gate names (#GP/#NP with EXT) and returns it. */
     private long gateTarget(int sel, boolean external) {
         if ((sel & 0xfffc) == 0) {
             throw gp(external ? 1 : 0);
