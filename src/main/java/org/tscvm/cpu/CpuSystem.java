@@ -651,7 +651,7 @@ abstract class CpuSystem extends CpuMemory {
         }
         long lo = readSys(idtrBase + vector * 16L, 8);
         long hi = readSys(idtrBase + vector * 16L + 8, 8);
-        int type = (int) (lo >>> 40) & 0xf;
+        int type = (int) (lo >>> 40) & 0x1f; // with S: a gate is a system descriptor
         if (type != T_INT && type != T_TRAP) {
             throw gp(gateError(vector, external));
         }
@@ -715,7 +715,7 @@ abstract class CpuSystem extends CpuMemory {
             throw gp(gateError(vector, external));
         }
         long g = readSys(idtrBase + vector * 8L, 8);
-        int type = (int) (g >>> 40) & 0xf;
+        int type = (int) (g >>> 40) & 0x1f; // with S: a gate is a system descriptor
         // Task gates would need a hardware task switch, which tscvm does not implement: #GP.
         if (type != T_INT && type != T_TRAP && type != T_INT16 && type != T_TRAP16) {
             throw gp(gateError(vector, external));

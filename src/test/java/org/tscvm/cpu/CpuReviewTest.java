@@ -357,4 +357,18 @@ class CpuReviewTest {
         assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x1111);
         assertThat(rig.reg(Cpu.RCX)).as("read through the new PDE").isEqualTo(0x2222);
     }
+
+    @Test
+    void anIdtEntryWithTheSegmentBitSetIsNoGate() {
+        // SDM 6.14.1: an IDT entry must be a system descriptor (S = 0) of an interrupt or trap
+        // gate type; a type-E code descriptor is not one: #GP(vector * 8 + 2).
+        CpuRig rig = new CpuRig().longMode();
+        long gate = CpuRig.gate64(CpuRig.HANDLERS + 0x40 * 16, 0x08, 0xe, 0, 0);
+        rig.w64(CpuRig.IDT + 0x40 * 16, gate | (1L << 44));
+        rig.run(
+                // 10000: cd 40                 int    $0x40
+                hex("cd 40 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(0)).isEqualTo(0x40 * 8 + 2);
+    }
 }
