@@ -1758,7 +1758,7 @@ abstract class CpuExec extends CpuSystem {
         }
         long base = descBase(dsc);
         if (longMode()) {
-            base |= readSys(descAddr(sel) + 8, 4) << 32;
+            base |= (readDescHigh(sel) & 0xffffffffL) << 32;
         }
         ldtrSel = sel;
         ldtrBase = base;
@@ -1782,7 +1782,7 @@ abstract class CpuExec extends CpuSystem {
         }
         long base = descBase(dsc);
         if (longMode()) {
-            base |= readSys(descAddr(sel) + 8, 4) << 32;
+            base |= (readDescHigh(sel) & 0xffffffffL) << 32;
         }
         // The TSS becomes busy in the descriptor in memory, as hardware marks it.
         writeSys(descAddr(sel) + 5, 1, (dsc >>> 40) | 2);

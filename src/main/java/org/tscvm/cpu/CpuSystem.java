@@ -90,6 +90,17 @@ abstract class CpuSystem extends CpuMemory {
         return readSys(descAddr(sel), 8);
     }
 
+    /**
+     * The upper 8 bytes of a 16-byte IA-32e system descriptor in the GDT (LDT, TSS): #GP(sel)
+     * when they lie past the GDT limit.
+     */
+    final long readDescHigh(int sel) {
+        if ((sel & 0xfff8) + 15 > gdtrLimit) {
+            throw gp(sel & 0xfffc);
+        }
+        return readSys(gdtrBase + (sel & 0xfff8) + 8, 8);
+    }
+
     /** Sets the accessed bit of a code/data descriptor in memory, as the processor does on a load. */
     final void markAccessed(int sel, long d) {
         if ((d & (1L << 40)) == 0) {

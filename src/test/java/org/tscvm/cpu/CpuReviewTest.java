@@ -371,4 +371,22 @@ class CpuReviewTest {
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
         assertThat(rig.stack(0)).isEqualTo(0x40 * 8 + 2);
     }
+
+    @Test
+    void ltrInLongModeNeedsTheWholeSixteenByteDescriptorInsideTheGdt() {
+        // SDM LTR: in IA-32e mode the TSS descriptor is 16 bytes; one that ends past the GDT
+        // limit is #GP(selector), as for any descriptor outside its table.
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(CpuRig.GDT + 0x48, 0x67 | ((CpuRig.TSS & 0xffffff) << 16) | (0x89L << 40));
+        rig.memory.write16(0x600, 0x4f); // the upper half, at 0x50, is past the limit
+        rig.run(
+                // 10000: 0f 01 14 25 00 06 00  lgdt   0x600
+                // 10007: 00
+                // 10008: 66 b8 48 00           mov    $0x48,%ax
+                // 1000c: 0f 00 d8              ltr    %ax
+                // 1000f: f4                    hlt
+                hex("0f 01 14 25 00 06 00 00 66 b8 48 00 0f 00 d8 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(0)).isEqualTo(0x48);
+    }
 }
