@@ -311,6 +311,9 @@ abstract class CpuSystem extends CpuMemory {
         if (lm && ((attr & A_L) == 0 || (attr & A_DB) != 0)) {
             throw gp(csSel & 0xfffc);
         }
+        if (lm && !canonical(target)) {
+            throw gp(0);
+        }
         boolean conforming = (attr & 4) != 0;
         if (!call) {
             if (!conforming && dpl(attr) != cpl) {
@@ -679,6 +682,9 @@ abstract class CpuSystem extends CpuMemory {
         int attr = descAttr(d);
         if ((attr & A_L) == 0 || (attr & A_DB) != 0) {
             throw gp((sel & 0xfffc) | (external ? 1 : 0));
+        }
+        if (!canonical(target)) {
+            throw gp(external ? 1 : 0);
         }
         int newCpl = (attr & 4) != 0 ? cpl : dpl(attr);
         long oldRsp = regs[RSP];

@@ -389,4 +389,17 @@ class CpuReviewTest {
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
         assertThat(rig.stack(0)).isEqualTo(0x48);
     }
+
+    @Test
+    void aLongModeGateToANonCanonicalHandlerRaisesGp() {
+        // SDM INT n (IA-32e mode): a non-canonical RIP from the gate is #GP(EXT), 0 for INT n.
+        CpuRig rig = new CpuRig().longMode();
+        rig.setGate(0x40, 0x0000800000000000L, 0xe, 0, 0);
+        rig.run(
+                // 10000: cd 40                 int    $0x40
+                hex("cd 40 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(0)).isZero();
+        assertThat(rig.stack(1)).isEqualTo(CODE);
+    }
 }
