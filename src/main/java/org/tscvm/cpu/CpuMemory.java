@@ -111,10 +111,13 @@ abstract class CpuMemory extends CpuState {
         chainEpoch++;
         long lpn = lin >>> 12;
         int i = (int) lpn & TLB_MASK;
+        boolean cachedAsSmallPage = false;
         for (int k = 0; k < 3; k++) {
-            tlbTag[k * TLB_SIZE + i] = -1;
+            int j = k * TLB_SIZE + i;
+            cachedAsSmallPage |= tlbTag[j] >>> 1 == lpn && tlbLargeShift[j] == 0;
+            tlbTag[j] = -1;
         }
-        if (tlbHoldsLargePages) {
+        if (tlbHoldsLargePages && !cachedAsSmallPage) {
             // The TLB holds large pages in 4 KiB slices: drop every slice of the one at lin.
             for (int j = 0; j < tlbTag.length; j++) {
                 int shift = tlbLargeShift[j];
