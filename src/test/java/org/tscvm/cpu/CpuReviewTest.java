@@ -402,4 +402,88 @@ class CpuReviewTest {
         assertThat(rig.stack(0)).isZero();
         assertThat(rig.stack(1)).isEqualTo(CODE);
     }
+
+    // ---- paths found correct in the review, pinned against regressions ----
+
+    @Test
+    void aRepMovsbThatFaultsHalfWayReportsItsProgressAndRestartsFromItself() {
+        // SDM REP: a fault between iterations leaves RCX, RSI, RDI at the state after the last
+        // completed one and RIP at the REP instruction, so the handler can resume it.
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(0x3000 + 8, 0); // 2..4 MiB not present
+        rig.run(
+                // 10000: be 00 00 10 00        mov    $0x100000,%esi
+                // 10005: bf f0 ff 1f 00        mov    $0x1ffff0,%edi
+                // 1000a: b9 64 00 00 00        mov    $0x64,%ecx
+                // 1000f: f3 a4                 rep movsb %ds:(%rsi),%es:(%rdi)
+                // 10011: f4                    hlt
+                hex("be 00 00 10 00 bf f0 ff 1f 00 b9 64 00 00 00 f3 a4 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(0x200000);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0xf);
+        assertThat(rig.reg(Cpu.RCX)).isEqualTo(100 - 16);
+        assertThat(rig.reg(Cpu.RSI)).isEqualTo(0x100010);
+        assertThat(rig.reg(Cpu.RDI)).isEqualTo(0x200000);
+    }
+
+    @Test
+    void intNFromRing3ThroughADpl0GateRaisesGpWithTheIdtErrorCode() {
+        // SDM INT n: gate DPL < CPL is #GP(vector * 8 + 2), EXT clear; delivered on RSP0.
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 6a 23                 push   $0x23
+                // 10002: 68 00 f0 07 00        push   $0x7f000
+                // 10007: 9c                    pushf
+                // 10008: 6a 2b                 push   $0x2b
+                // 1000a: 48 8d 05 03 00 00 00  lea    0x3(%rip),%rax        # 0x10014
+                // 10011: 50                    push   %rax
+                // 10012: 48 cf                 iretq
+                // 10014: cd 0d                 int    $0xd
+                hex("6a 23 68 00 f0 07 00 9c 6a 2b 48 8d 05 03 00 00 00 50 48 cf cd 0d "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.reg(Cpu.RSP)).isEqualTo(CpuRig.RSP0 - 48);
+        assertThat(rig.stack(0)).isEqualTo(13 * 8 + 2);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0x14);
+        assertThat(rig.stack(2)).isEqualTo(0x2b);
+    }
+
+    @Test
+    void sysretToANonCanonicalRipFaultsInRing0() {
+        // SDM SYSRET: a non-canonical RCX is #GP(0) at CPL 0 (Intel), before any state changes.
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.writeMsr(Msr.IA32_EFER, rig.cpu.readMsr(Msr.IA32_EFER) | 1);
+        rig.run(
+                // 10000: 48 b9 00 00 00 00 00  movabs $0x800000000000,%rcx
+                // 10007: 80 00 00
+                // 1000a: 48 0f 07              sysretq
+                hex("48 b9 00 00 00 00 00 80 00 00 48 0f 07 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0xa);
+        assertThat(rig.stack(2)).as("CS").isEqualTo(0x08);
+    }
+
+    @Test
+    void realModeSixteenBitAddressingUsesSsForBpWrapsAt64KAndFaultsPastTheLimit() {
+        CpuRig rig = new CpuRig();
+        rig.memory.write32(CpuFault.GP * 4, 0x0200_0000); // IVT[13] = 0200:0000, a hlt
+        rig.memory.write8(0x2000, 0xf4);
+        rig.memory.write16(0x12352, 0xbeef); // SS:BP+SI = 1234:0012
+        rig.memory.write16(0x0002, 0xcafe);  // DS:(DI+3) wraps to 0000:0002
+        rig.load(0x1000,
+                // 0: b8 34 12              mov    $0x1234,%ax
+                // 3: 8e d0                 mov    %ax,%ss
+                // 5: bd 10 00              mov    $0x10,%bp
+                // 8: be 02 00              mov    $0x2,%si
+                // b: 8b 1a                 mov    (%bp,%si),%bx
+                // d: bf ff ff              mov    $0xffff,%di
+                // 10: 8b 4d 03              mov    0x3(%di),%cx
+                // 13: 8b 16 ff ff           mov    -0x1,%dx
+                // 17: f4                    hlt
+                hex("b8 34 12 8e d0 bd 10 00 be 02 00 8b 1a bf ff ff 8b 4d 03 8b 16 ff ff f4 "));
+        rig.cpu.init();
+        rig.cpu.startup(0x01);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.reg(Cpu.RBX) & 0xffff).isEqualTo(0xbeef);
+        assertThat(rig.reg(Cpu.RCX) & 0xffff).isEqualTo(0xcafe);
+        assertThat(rig.cpu.save().segSelectors()[1]).as("a word at DS:FFFF is #GP").isEqualTo(0x200);
+    }
 }
