@@ -573,6 +573,7 @@ final class Decoder {
             case 0x07: set(d, SYSRET); return;
             case 0x08: case 0x09: set(d, WBINVD); return;
             case 0x0b: ud(d, true); return; // ud2
+            case 0xb9: case 0xff: modrm(d); ud(d, true); return; // ud1, ud0: defined #UD, with a ModRM
             case 0x0d: modrm(d); set(d, NOP); return; // prefetchw
             case 0x20: case 0x21: case 0x22: case 0x23: {
                 d.sub = modrm(d) | ((rex & 4) << 1);

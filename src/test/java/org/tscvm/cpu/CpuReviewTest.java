@@ -403,6 +403,17 @@ class CpuReviewTest {
         assertThat(rig.stack(1)).isEqualTo(CODE);
     }
 
+    @Test
+    void ud1IsADeliberateUdNotAnUnimplementedOpcode() {
+        // UD1 (0F B9 /r) is the defined invalid opcode Linux's UBSAN traps use, like UD2.
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 0f b9 c8              ud1    %eax,%ecx
+                hex("0f b9 c8 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
+        assertThat(rig.stack(0)).isEqualTo(CODE);
+        assertThat(rig.cpu.unimplementedOpcodes()).isEmpty();
+    }
+
     // ---- paths found correct in the review, pinned against regressions ----
 
     @Test
