@@ -443,9 +443,9 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     /**
-     * The checks of SS for a RETF or IRET to the outer level {@code rpl} (SDM RET and IRET):
-     * returns the descriptor, or 0 for a null selector, which only a 64-bit target below
-     * ring 3 may take.
+     * The checks of SS for a RETF or IRET to the outer level {@code rpl} (SDM RET and IRET),
+     * and its accessed bit: returns the descriptor, or 0 for a null selector, which only a
+     * 64-bit target below ring 3 may take. Whatever faults here faults before CS changes.
      */
     private long outerStackSegment(int newSs, int rpl, boolean target64) {
         if ((newSs & 0xfffc) == 0) {
@@ -465,6 +465,7 @@ abstract class CpuSystem extends CpuMemory {
         if ((sattr & A_P) == 0) {
             throw fault(CpuFault.SS, newSs & 0xfffc);
         }
+        markAccessed(newSs, sd);
         return sd;
     }
 
@@ -473,7 +474,6 @@ abstract class CpuSystem extends CpuMemory {
         if ((newSs & 0xfffc) == 0) {
             setSeg(SS, newSs, 0, 0, A_UNUSABLE | A_DB | (rpl << 5));
         } else {
-            markAccessed(newSs, sd);
             setSeg(SS, newSs, descBase(sd), descLimit(sd), descAttr(sd) | 1);
         }
         updateMode();
@@ -934,7 +934,8 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     final void writeCr4(long v) {
-        if ((v & ~CR4_SUPPORTED) != 0 || (longMode() && (v & CR4_PAE) == 0)) {
+        if ((v & ~CR4_SUPPORTED) != 0 || (longMode() && (v & CR4_PAE) == 0)
+                || ((v & CR4_BY_CPUID) != 0 && (v & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0)) {
             throw gp(0);
         }
         long old = cr4;
@@ -942,6 +943,24 @@ abstract class CpuSystem extends CpuMemory {
         if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP)) != 0) {
             flushTlb(false);
         }
+    }
+
+    /**
+     * CR4 bits that exist only when CPUID leaf 7 reports their feature; setting one otherwise
+     * is #GP (SDM MOV CR4: reserved bits; KVM __cr4_reserved_bits does the same).
+     */
+    static final long CR4_BY_CPUID = CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP;
+    private final int[] cpuidLeaf = new int[4];
+
+    private long cr4BitsCpuidReports() {
+        int[] out = cpuidLeaf;
+        bus.cpuid(0, 0, out);
+        if (out[0] < 7) {
+            return 0;
+        }
+        bus.cpuid(7, 0, out);
+        return ((out[1] & 1) != 0 ? CR4_FSGSBASE : 0) | ((out[1] & (1 << 7)) != 0 ? CR4_SMEP : 0)
+                | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0);
     }
 
     final void writeEfer(long v) {

@@ -414,6 +414,23 @@ class CpuReviewTest {
         assertThat(rig.cpu.unimplementedOpcodes()).isEmpty();
     }
 
+    @Test
+    void cr4SmepWithoutCpuidSmepRaisesGp() {
+        // SDM MOV CR4: setting a bit of a feature CPUID does not report is #GP(0) (as KVM's
+        // __cr4_reserved_bits for SMEP, SMAP, FSGSBASE, UMIP); Linux reads CPUID first.
+        CpuRig rig = new CpuRig().longMode();
+        rig.bus.leaf7Ebx = 0;
+        rig.run(
+                // 10000: 0f 20 e0              mov    %cr4,%rax
+                // 10003: 0d 00 00 10 00        or     $0x100000,%eax
+                // 10008: 0f 22 e0              mov    %rax,%cr4
+                // 1000b: f4                    hlt
+                hex("0f 20 e0 0d 00 00 10 00 0f 22 e0 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 8);
+        assertThat(rig.cpu.getCr(4) & (1L << 20)).isZero();
+    }
+
     // ---- paths found correct in the review, pinned against regressions ----
 
     @Test
