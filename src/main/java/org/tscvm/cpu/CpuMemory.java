@@ -458,6 +458,29 @@ abstract class CpuMemory extends CpuState {
         return fault(CpuFault.PF, err);
     }
 
+    /** Bits 51:MAXPHYADDR, reserved in PAE and 4-level paging entries; -1 until first read. */
+    private long reservedAddressBits = -1;
+
+    /**
+     * MAXPHYADDR from CPUID 0x80000008 (36 without that leaf, SDM CPUID), asked once: the
+     * paging entry bits at and above it up to 51 are reserved (SDM 4.4.2, 4.5).
+     */
+    private long reservedAddressBits() {
+        long bits = reservedAddressBits;
+        if (bits == -1) {
+            int[] out = new int[4];
+            bus.cpuid(0x80000000, 0, out);
+            int maxPhys = 36;
+            if (Integer.compareUnsigned(out[0], 0x80000008) >= 0) {
+                bus.cpuid(0x80000008, 0, out);
+                maxPhys = out[0] & 0xff;
+            }
+            maxPhys = Math.max(36, Math.min(52, maxPhys));
+            bits = reservedAddressBits = ((1L << 52) - 1) & ~((1L << maxPhys) - 1);
+        }
+        return bits;
+    }
+
     private long readPte(long paddr, boolean pae) {
         return pae ? readPhys(paddr, 8) : readPhys(paddr, 4);
     }
@@ -480,6 +503,7 @@ abstract class CpuMemory extends CpuState {
         boolean nxe = (efer & EFER_NXE) != 0;
         boolean longMode = (efer & EFER_LMA) != 0;
         boolean pae = (cr4 & CR4_PAE) != 0;
+        long reserved = pae || longMode ? reservedAddressBits() : 0;
         long allowWrite = PTE_RW, allowUser = PTE_US;
         boolean noExec = false;
         long entry, entryAddr;
@@ -494,7 +518,7 @@ abstract class CpuMemory extends CpuState {
             if ((pdpte & PTE_P) == 0) {
                 throw pageFault(lin, 0, kind, user);
             }
-            if ((pdpte & 0x1e6) != 0 || (!nxe && pdpte < 0)) {
+            if ((pdpte & 0x1e6) != 0 || (pdpte & reserved) != 0 || (!nxe && pdpte < 0)) {
                 throw pageFault(lin, PF_P | PF_RSVD, kind, user);
             }
             table = pdpte & PHYS_MASK;
@@ -511,7 +535,7 @@ abstract class CpuMemory extends CpuState {
             if ((entry & PTE_P) == 0) {
                 throw pageFault(lin, 0, kind, user);
             }
-            if ((pae || longMode) && !nxe && entry < 0) {
+            if ((pae || longMode) && ((!nxe && entry < 0) || (entry & reserved) != 0)) {
                 throw pageFault(lin, PF_P | PF_RSVD, kind, user);
             }
             allowWrite &= entry;

@@ -431,6 +431,21 @@ class CpuReviewTest {
         assertThat(rig.cpu.getCr(4) & (1L << 20)).isZero();
     }
 
+    @Test
+    void aPagingEntryWithAnAddressBitAboveMaxphyaddrRaisesAReservedBitPageFault() {
+        // SDM 4.5: bits 51:MAXPHYADDR of a paging entry are reserved, #PF with RSVD. FakeBus
+        // has no CPUID leaf 0x80000008, so MAXPHYADDR is 36 (SDM CPUID); bit 36 is reserved.
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(0x3000 + 8 * 8, (8L << 21) | 0x87 | (1L << 36));
+        rig.run(
+                // 10000: 8b 04 25 00 00 00 01  mov    0x1000000,%eax
+                // 10007: f4                    hlt
+                hex("8b 04 25 00 00 00 01 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.stack(0)).as("present, reserved bit").isEqualTo(9);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(0x1000000);
+    }
+
     // ---- paths found correct in the review, pinned against regressions ----
 
     @Test
