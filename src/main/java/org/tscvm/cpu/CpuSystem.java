@@ -171,13 +171,17 @@ abstract class CpuSystem extends CpuMemory {
         }
     }
 
-    /** After a return to an outer level: data segments the new CPL may not use become null. */
+    /**
+     * After a return to an outer level: data segments the new CPL may not use get a null
+     * selector and become unusable (SDM RET, IRET). Only the selector changes: the base
+     * stays, and 64-bit mode still adds the FS and GS bases (as Intel and KVM do).
+     */
     final void nullifyInaccessibleSegments() {
         for (int s : DATA_SEGMENTS) {
             int attr = segAttr[s];
             boolean conformingCode = (attr & 0xc) == 0xc;
             if ((attr & A_UNUSABLE) == 0 && !conformingCode && dpl(attr) < cpl) {
-                setSeg(s, 0, 0, 0, A_UNUSABLE);
+                setSeg(s, 0, segBase[s], segLimit[s], A_UNUSABLE);
             }
         }
     }

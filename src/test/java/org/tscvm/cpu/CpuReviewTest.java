@@ -446,6 +446,38 @@ class CpuReviewTest {
         assertThat(rig.cpu.getCr(2)).isEqualTo(0x1000000);
     }
 
+    @Test
+    void anIretToRing3NullsAKernelGsSelectorButKeepsItsBase() {
+        // SDM IRET (return to outer level): a data segment register the new CPL may not use
+        // gets a null selector; only the selector changes, and in 64-bit mode the GS base
+        // stays in use. kvm-unit-tests' run_in_user() leaves GS = KERNEL_DS over a user run.
+        CpuRig rig = new CpuRig().longMode();
+        rig.memory.write32(0x30000, 0x5eed);
+        rig.run(
+                // 10000: b8 10 00 00 00        mov    $0x10,%eax
+                // 10005: 8e e8                 mov    %eax,%gs
+                // 10007: b9 01 01 00 c0        mov    $0xc0000101,%ecx
+                // 1000c: b8 00 00 03 00        mov    $0x30000,%eax
+                // 10011: 31 d2                 xor    %edx,%edx
+                // 10013: 0f 30                 wrmsr
+                // 10015: 6a 23                 push   $0x23
+                // 10017: 68 00 f0 07 00        push   $0x7f000
+                // 1001c: 9c                    pushf
+                // 1001d: 6a 2b                 push   $0x2b
+                // 1001f: 48 8d 05 03 00 00 00  lea    0x3(%rip),%rax        # 0x10029
+                // 10026: 50                    push   %rax
+                // 10027: 48 cf                 iretq
+                // 10029: 65 8b 1c 25 00 00 00  mov    %gs:0x0,%ebx
+                // 10030: 00
+                // 10031: f4                    hlt
+                hex("b8 10 00 00 00 8e e8 b9 01 01 00 c0 b8 00 00 03 00 31 d2 0f 30 6a 23 68 00 f0 07 00 9c 6a 2b 48 "
+                        + "8d 05 03 00 00 00 50 48 cf 65 8b 1c 25 00 00 00 00 f4 "));
+        assertThat(rig.haltedInVector()).as("HLT at CPL 3").isEqualTo(CpuFault.GP);
+        assertThat(rig.cpu.save().segSelectors()[5]).as("GS selector").isZero();
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x5eed);
+        assertThat(rig.cpu.readMsr(Msr.IA32_GS_BASE)).isEqualTo(0x30000);
+    }
+
     // ---- paths found correct in the review, pinned against regressions ----
 
     @Test
