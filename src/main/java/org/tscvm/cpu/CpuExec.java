@@ -1368,7 +1368,7 @@ abstract class CpuExec extends CpuSystem {
                 }
                 case INS: {
                     long lin = linear(ES, regs[RDI] & am, size, true);
-                    translate(lin, WRITE, userBit != 0);
+                    probeWrite(lin, size); // both pages, before the port read consumes a datum
                     writeLin(lin, size, bus.ioIn(port, size) & mask(size));
                     step(RDI, delta, am);
                     break;

@@ -478,6 +478,22 @@ class CpuReviewTest {
         assertThat(rig.cpu.readMsr(Msr.IA32_GS_BASE)).isEqualTo(0x30000);
     }
 
+    @Test
+    void anInsWhoseStoreCrossesIntoAMissingPageFaultsBeforeReadingThePort() {
+        // SDM 6.5: the #PF must come before the port read, or the restarted INS loses a datum.
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(0x3000 + 8, 0); // 2..4 MiB not present
+        rig.run(
+                // 10000: bf fe ff 1f 00        mov    $0x1ffffe,%edi
+                // 10005: ba 60 00 00 00        mov    $0x60,%edx
+                // 1000a: 6d                    insl   (%dx),%es:(%rdi)
+                // 1000b: f4                    hlt
+                hex("bf fe ff 1f 00 ba 60 00 00 00 6d f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.cpu.getCr(2)).isEqualTo(0x200000);
+        assertThat(rig.bus.log).noneMatch(line -> line.startsWith("in "));
+    }
+
     // ---- paths found correct in the review, pinned against regressions ----
 
     @Test
