@@ -195,6 +195,8 @@ abstract class CpuExec extends CpuSystem {
                 return old;
             }
         }
+        // compute() sets the flags: the store must not fault after it (ADC/SBB restart with CF).
+        probeWrite(lin, size);
         long old = readLin(lin, size);
         writeLin(lin, size, compute(kind, size, old, src, cin, arith));
         return old;
@@ -984,19 +986,30 @@ abstract class CpuExec extends CpuSystem {
             }
             case PUSHA: {
                 long sp = regs[RSP];
-                for (int r = 0; r < 8; r++) {
-                    push(r == RSP ? sp : regs[r], size);
+                try {
+                    for (int r = 0; r < 8; r++) {
+                        push(r == RSP ? sp : regs[r], size);
+                    }
+                } catch (CpuFault f) {
+                    regs[RSP] = sp; // a fault part-way leaves ESP as before (SDM 6.5: restartable)
+                    throw f;
                 }
                 break;
             }
-            case POPA:
-                for (int r = 7; r >= 0; r--) {
-                    long v = pop(size);
-                    if (r != RSP) {
-                        setReg(size, r, v);
+            case POPA: {
+                // All eight reads first: a fault part-way must not have changed a register.
+                long[] v = popaValues;
+                for (int i = 0; i < 8; i++) {
+                    v[i] = readStack((long) i * size, size);
+                }
+                for (int i = 0; i < 8; i++) {
+                    if (7 - i != RSP) {
+                        setReg(size, 7 - i, v[i]);
                     }
                 }
+                adjustSp(8L * size);
                 break;
+            }
             case ENTER: enter(d); break;
             case LEAVE: {
                 long m = stackMask();
@@ -1047,7 +1060,19 @@ abstract class CpuExec extends CpuSystem {
         }
     }
 
+    private final long[] popaValues = new long[8];
+
     private void enter(Insn d) {
+        long sp = regs[RSP];
+        try {
+            enterFrame(d);
+        } catch (CpuFault f) {
+            regs[RSP] = sp; // a fault part-way leaves RSP as before (SDM 6.5: restartable)
+            throw f;
+        }
+    }
+
+    private void enterFrame(Insn d) {
         int size = d.opSize;
         int level = (int) d.imm2 & 31;
         push(regs[RBP], size);
@@ -1334,6 +1359,9 @@ abstract class CpuExec extends CpuSystem {
         }
         int sel = (int) sysenterCs & 0xfffc;
         if (size == 8) {
+            if (!canonical(regs[RCX]) || !canonical(regs[RDX])) {
+                throw gp(0); // SDM SYSEXIT: checked in ring 0, before the switch
+            }
             setSeg(CS, (sel + 32) | 3, 0, 0xffffffffL, FLAT_CODE64 | (3 << 5));
             setSeg(SS, (sel + 40) | 3, 0, 0xffffffffL, FLAT_DATA | (3 << 5));
             rip = regs[RDX];
@@ -1400,7 +1428,7 @@ abstract class CpuExec extends CpuSystem {
                 }
                 case INS: {
                     long lin = linear(ES, regs[RDI] & am, size, true);
-                    translate(lin, WRITE, userBit != 0);
+                    probeWrite(lin, size); // both pages, before the port read consumes a datum
                     writeLin(lin, size, bus.ioIn(port, size) & mask(size));
                     step(RDI, delta, am);
                     break;
@@ -1641,10 +1669,11 @@ abstract class CpuExec extends CpuSystem {
                 break;
             }
             case CLAC: case STAC:
-                if ((cr4 & CR4_SMAP) == 0) {
+                // SDM CLAC/STAC: #UD (not #GP) outside ring 0. Without a CPUID SMAP bit to
+                // consult here, CR4.SMAP stands for "the CPU has SMAP".
+                if ((cr4 & CR4_SMAP) == 0 || cpl != 0) {
                     throw ud();
                 }
-                requireCpl0();
                 flags = d.op == Op.CLAC ? flags & ~AC : flags | AC;
                 break;
             case FXSAVE: case FXRSTOR: fxsave(d, d.op == Op.FXRSTOR); break;
@@ -1789,7 +1818,7 @@ abstract class CpuExec extends CpuSystem {
         }
         long base = descBase(dsc);
         if (longMode()) {
-            base |= readSys(descAddr(sel) + 8, 4) << 32;
+            base |= (readDescHigh(sel) & 0xffffffffL) << 32;
         }
         ldtrSel = sel;
         ldtrBase = base;
@@ -1813,7 +1842,7 @@ abstract class CpuExec extends CpuSystem {
         }
         long base = descBase(dsc);
         if (longMode()) {
-            base |= readSys(descAddr(sel) + 8, 4) << 32;
+            base |= (readDescHigh(sel) & 0xffffffffL) << 32;
         }
         // The TSS becomes busy in the descriptor in memory, as hardware marks it.
         writeSys(descAddr(sel) + 5, 1, (dsc >>> 40) | 2);
@@ -1852,7 +1881,8 @@ abstract class CpuExec extends CpuSystem {
                     case LAR:
                         if ((attr & A_S) == 0) {
                             ok &= longMode() ? type == 2 || type == 9 || type == 11 || type == 12
-                                    : type != 0 && type != 8 && type != 10 && type != 13;
+                                    : type == 1 || type == 2 || type == 3 || type == 4 || type == 5 || type == 9
+                                            || type == 11 || type == 12;
                         }
                         // Bits 19:16 are undefined in the SDM; Intel hosts return the limit bits.
                         result = (dsc >>> 32) & 0x00ffff00L;

@@ -50,6 +50,10 @@ abstract class CpuMemory extends CpuState {
     /** The RAM offset of the page the entry maps. */
     final int[] tlbHost = new int[3 * TLB_SIZE];
     final boolean[] tlbGlobal = new boolean[3 * TLB_SIZE];
+    /** log2 of (size of the page the entry maps / 4 KiB): 0, or 9, 10, 18 for 2 MiB, 4 MiB, 1 GiB. */
+    final byte[] tlbLargeShift = new byte[3 * TLB_SIZE];
+    /** Whether a slice of a large page may be cached, so that INVLPG has to look for the others. */
+    boolean tlbHoldsLargePages;
     final byte[] codeMarks;
     /** 1 at CPL 3: the TLB tag bit of ordinary data and fetch accesses. */
     long userBit;
@@ -99,13 +103,28 @@ abstract class CpuMemory extends CpuState {
                 tlbTag[i] = -1;
             }
         }
+        tlbHoldsLargePages &= keepGlobal;
     }
 
+    /** INVLPG: drops the translation of the page holding {@code lin}, all of it for a large page (SDM 4.10.4.1). */
     final void flushTlbPage(long lin) {
         chainEpoch++;
-        int i = (int) (lin >>> 12) & TLB_MASK;
+        long lpn = lin >>> 12;
+        int i = (int) lpn & TLB_MASK;
+        boolean cachedAsSmallPage = false;
         for (int k = 0; k < 3; k++) {
-            tlbTag[k * TLB_SIZE + i] = -1;
+            int j = k * TLB_SIZE + i;
+            cachedAsSmallPage |= tlbTag[j] >>> 1 == lpn && tlbLargeShift[j] == 0;
+            tlbTag[j] = -1;
+        }
+        if (tlbHoldsLargePages && !cachedAsSmallPage) {
+            // The TLB holds large pages in 4 KiB slices: drop every slice of the one at lin.
+            for (int j = 0; j < tlbTag.length; j++) {
+                int shift = tlbLargeShift[j];
+                if (shift != 0 && tlbTag[j] != -1 && (tlbTag[j] >>> 1 >>> shift) == (lpn >>> shift)) {
+                    tlbTag[j] = -1;
+                }
+            }
         }
     }
 
@@ -160,12 +179,16 @@ abstract class CpuMemory extends CpuState {
         }
     }
 
-    /** Recomputes whether a segment needs the slow checks. */
+    /**
+     * Recomputes whether a segment needs the slow checks: all but flat, writable, expand-up
+     * data. A flat CS is checked too, as data stores through it are #GP (instruction fetch
+     * does its own limit check).
+     */
     final void updateSegChecked(int seg) {
         int attr = segAttr[seg];
         int type = attr & A_TYPE;
         boolean flatWritableData = (attr & A_UNUSABLE) == 0 && (attr & A_P) != 0 && segLimit[seg] == 0xffffffffL
-                && ((type & 0xa) == 2 || seg == CS);
+                && (type & 0xe) == 2;
         segChecked[seg] = !mode64 && !flatWritableData;
     }
 
@@ -205,6 +228,24 @@ abstract class CpuMemory extends CpuState {
             return;
         }
         writeSlow(lin, size, v, userBit != 0);
+    }
+
+    /**
+     * Raises the fault a store of {@code size} at {@code lin} would raise, without storing: a
+     * read-modify-write checks that its destination is writable before it changes any state,
+     * as hardware does when it reads the operand for the write.
+     */
+    final void probeWrite(long lin, int size) {
+        long lpn = lin >>> 12;
+        int i = TLB_SIZE + ((int) lpn & TLB_MASK);
+        int off = (int) lin & 0xfff;
+        if (tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
+            return;
+        }
+        translate(lin, WRITE, userBit != 0);
+        if (off > 4096 - size) {
+            translate((lin + size - 1) & ~0xfffL, WRITE, userBit != 0);
+        }
     }
 
     /** Implicit supervisor reads: descriptor tables, the TSS, the IDT. */
@@ -370,6 +411,7 @@ abstract class CpuMemory extends CpuState {
         long phys;
         boolean global = false;
         boolean fill = true;
+        int largeShift = 0;
         if (!paging()) {
             phys = lin & 0xffffffffL;
             if (mode64) {
@@ -379,6 +421,7 @@ abstract class CpuMemory extends CpuState {
             long pte = walk(lin, kind, user);
             phys = walkPhys;
             global = (pte & PTE_G) != 0 && (cr4 & CR4_PGE) != 0;
+            largeShift = walkLargeShift;
             // SMAP depends on RFLAGS.AC, which the tag does not hold: keep such pages out.
             fill = !walkSmapDependent;
         }
@@ -389,11 +432,15 @@ abstract class CpuMemory extends CpuState {
             tlbTag[i] = lpn << 1 | (user ? 1 : 0);
             tlbHost[i] = (int) page;
             tlbGlobal[i] = global;
+            tlbLargeShift[i] = (byte) largeShift;
+            tlbHoldsLargePages |= largeShift != 0;
         }
         return phys;
     }
 
     long walkPhys;
+    /** The {@link #tlbLargeShift} of the page the last walk ended in. */
+    int walkLargeShift;
     boolean walkSmapDependent;
 
     private CpuFault pageFault(long lin, int err, int kind, boolean user) {
@@ -403,11 +450,35 @@ abstract class CpuMemory extends CpuState {
         if (kind == WRITE) {
             err |= PF_W;
         }
-        if (kind == EXEC && ((efer & EFER_NXE) != 0 || (cr4 & CR4_SMEP) != 0)) {
+        // SDM 4.7: I/D needs SMEP, or NXE with PAE/4-level paging (32-bit paging has no NX).
+        if (kind == EXEC && (((efer & EFER_NXE) != 0 && (cr4 & CR4_PAE) != 0) || (cr4 & CR4_SMEP) != 0)) {
             err |= PF_I;
         }
         cr2 = lin;
         return fault(CpuFault.PF, err);
+    }
+
+    /** Bits 51:MAXPHYADDR, reserved in PAE and 4-level paging entries; -1 until first read. */
+    private long reservedAddressBits = -1;
+
+    /**
+     * MAXPHYADDR from CPUID 0x80000008 (36 without that leaf, SDM CPUID), asked once: the
+     * paging entry bits at and above it up to 51 are reserved (SDM 4.4.2, 4.5).
+     */
+    private long reservedAddressBits() {
+        long bits = reservedAddressBits;
+        if (bits == -1) {
+            int[] out = new int[4];
+            bus.cpuid(0x80000000, 0, out);
+            int maxPhys = 36;
+            if (Integer.compareUnsigned(out[0], 0x80000008) >= 0) {
+                bus.cpuid(0x80000008, 0, out);
+                maxPhys = out[0] & 0xff;
+            }
+            maxPhys = Math.max(36, Math.min(52, maxPhys));
+            bits = reservedAddressBits = ((1L << 52) - 1) & ~((1L << maxPhys) - 1);
+        }
+        return bits;
     }
 
     private long readPte(long paddr, boolean pae) {
@@ -432,6 +503,7 @@ abstract class CpuMemory extends CpuState {
         boolean nxe = (efer & EFER_NXE) != 0;
         boolean longMode = (efer & EFER_LMA) != 0;
         boolean pae = (cr4 & CR4_PAE) != 0;
+        long reserved = pae || longMode ? reservedAddressBits() : 0;
         long allowWrite = PTE_RW, allowUser = PTE_US;
         boolean noExec = false;
         long entry, entryAddr;
@@ -446,7 +518,7 @@ abstract class CpuMemory extends CpuState {
             if ((pdpte & PTE_P) == 0) {
                 throw pageFault(lin, 0, kind, user);
             }
-            if ((pdpte & 0x1e6) != 0 || (!nxe && pdpte < 0)) {
+            if ((pdpte & 0x1e6) != 0 || (pdpte & reserved) != 0 || (!nxe && pdpte < 0)) {
                 throw pageFault(lin, PF_P | PF_RSVD, kind, user);
             }
             table = pdpte & PHYS_MASK;
@@ -463,7 +535,7 @@ abstract class CpuMemory extends CpuState {
             if ((entry & PTE_P) == 0) {
                 throw pageFault(lin, 0, kind, user);
             }
-            if ((pae || longMode) && !nxe && entry < 0) {
+            if ((pae || longMode) && ((!nxe && entry < 0) || (entry & reserved) != 0)) {
                 throw pageFault(lin, PF_P | PF_RSVD, kind, user);
             }
             allowWrite &= entry;
@@ -483,8 +555,10 @@ abstract class CpuMemory extends CpuState {
                         throw pageFault(lin, PF_P | PF_RSVD, kind, user);
                     }
                     walkPhys = base + (lin & pageMask);
+                    walkLargeShift = shift - 12;
                 } else {
                     walkPhys = (entry & ((pae || longMode) ? PHYS_MASK : 0xfffff000L)) + (lin & 0xfff);
+                    walkLargeShift = 0;
                 }
                 break;
             }

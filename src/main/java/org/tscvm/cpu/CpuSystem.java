@@ -90,6 +90,17 @@ abstract class CpuSystem extends CpuMemory {
         return readSys(descAddr(sel), 8);
     }
 
+    /**
+     * The upper 8 bytes of a 16-byte IA-32e system descriptor in the GDT (LDT, TSS): #GP(sel)
+     * when they lie past the GDT limit.
+     */
+    final long readDescHigh(int sel) {
+        if ((sel & 0xfff8) + 15 > gdtrLimit) {
+            throw gp(sel & 0xfffc);
+        }
+        return readSys(gdtrBase + (sel & 0xfff8) + 8, 8);
+    }
+
     /** Sets the accessed bit of a code/data descriptor in memory, as the processor does on a load. */
     final void markAccessed(int sel, long d) {
         if ((d & (1L << 40)) == 0) {
@@ -97,7 +108,10 @@ abstract class CpuSystem extends CpuMemory {
         }
     }
 
-    /** MOV/POP/LDS to DS, ES, FS, GS or SS, with the protected-mode checks of SDM MOV. */
+    /**
+     * MOV/POP/LDS to DS, ES, FS, GS or SS, with the protected-mode checks of SDM MOV; in real
+     * mode also CS (far transfers, interrupts), where only the selector and base change.
+     */
     final void loadSegment(int seg, int sel) {
         sel &= 0xffff;
         if (realMode() || (flags & VM) != 0) {
@@ -157,20 +171,24 @@ abstract class CpuSystem extends CpuMemory {
         }
     }
 
-    /** After a return to an outer level: data segments the new CPL may not use become null. */
+    /**
+     * After a return to an outer level: data segments the new CPL may not use get a null
+     * selector and become unusable (SDM RET, IRET). Only the selector changes: the base
+     * stays, and 64-bit mode still adds the FS and GS bases (as Intel and KVM do).
+     */
     final void nullifyInaccessibleSegments() {
         for (int s : DATA_SEGMENTS) {
             int attr = segAttr[s];
             boolean conformingCode = (attr & 0xc) == 0xc;
             if ((attr & A_UNUSABLE) == 0 && !conformingCode && dpl(attr) < cpl) {
-                setSeg(s, 0, 0, 0, A_UNUSABLE);
+                setSeg(s, 0, segBase[s], segLimit[s], A_UNUSABLE);
             }
         }
     }
 
     /**
-     * Checks a code-segment descriptor for a far transfer to {@code sel} at the privilege it
-     * would run at, and loads CS. {@code newCpl} is the CPL after the transfer.
+     * Loads CS from the descriptor {@code d} of {@code sel}, which the caller has checked, with
+     * RPL and CPL {@code newCpl}; the accessed-bit write comes first, so a fault changes nothing.
      */
     final void loadCs(int sel, long d, int newCpl) {
         markAccessed(sel, d);
@@ -208,10 +226,21 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     /**
-     * Far JMP or CALL to {@code sel:offset} with operand size {@code opSize}. Call gates and
-     * task switches are not implemented: they raise #GP(sel), which a kernel reports.
+     * Far JMP or CALL to {@code sel:offset} with operand size {@code opSize}, through a call
+     * gate too. Task gates and TSS targets are not implemented: they raise #GP(sel), which a
+     * kernel reports. A fault leaves RSP as it was, so the instruction can restart.
      */
     final void farTransfer(int sel, long offset, int opSize, boolean call) {
+        long savedRsp = regs[RSP];
+        try {
+            farTransferChecked(sel, offset, opSize, call);
+        } catch (CpuFault f) {
+            regs[RSP] = savedRsp;
+            throw f;
+        }
+    }
+
+    private void farTransferChecked(int sel, long offset, int opSize, boolean call) {
         if (realMode() || (flags & VM) != 0) {
             if (call) {
                 push(segSel[CS], opSize);
@@ -234,7 +263,6 @@ abstract class CpuSystem extends CpuMemory {
         checkDirectCodeTarget(sel, d);
         long oldCs = segSel[CS];
         long oldRip = rip;
-        long savedRsp = regs[RSP];
         if (call) {
             push(oldCs, opSize);
             push(oldRip, opSize);
@@ -242,8 +270,7 @@ abstract class CpuSystem extends CpuMemory {
         int attr = descAttr(d);
         boolean target64 = longMode() && (attr & A_L) != 0;
         long target = target64 ? offset : offset & (opSize == 2 ? 0xffff : 0xffffffffL);
-        if (!target64 && target > descLimit(d)) {
-            regs[RSP] = savedRsp;
+        if (target64 ? !canonical(target) : target > descLimit(d)) {
             throw gp(0);
         }
         loadCs(sel, d, cpl);
@@ -287,6 +314,9 @@ abstract class CpuSystem extends CpuMemory {
         }
         if (lm && ((attr & A_L) == 0 || (attr & A_DB) != 0)) {
             throw gp(csSel & 0xfffc);
+        }
+        if (lm && !canonical(target)) {
+            throw gp(0);
         }
         boolean conforming = (attr & 4) != 0;
         if (!call) {
@@ -393,20 +423,64 @@ abstract class CpuSystem extends CpuMemory {
         if ((attr & A_P) == 0) {
             throw fault(CpuFault.NP, sel & 0xfffc);
         }
+        boolean target64 = longMode() && (attr & A_L) != 0;
+        long target = target64 ? ip : ip & mask(opSize);
+        if (target64 ? !canonical(target) : target > descLimit(d)) {
+            throw gp(0);
+        }
         if (rpl == cpl) {
             loadCs(sel, d, rpl);
             setSp(sp + 2L * opSize + bytes);
-            rip = mode64 ? ip : ip & mask(opSize);
+            rip = target;
             return;
         }
         long newSp = readStack(2L * opSize + bytes, opSize);
         int newSs = (int) readStack(3L * opSize + bytes, opSize) & 0xffff;
+        // SS is checked against the new CPL before anything changes (SDM RET, outer level).
+        long sd = outerStackSegment(newSs, rpl, target64);
         loadCs(sel, d, rpl);
-        loadSegment(SS, newSs);
+        loadOuterStackSegment(newSs, sd, rpl);
         regs[RSP] = newSp;
         setSp(newSp + bytes);
-        rip = mode64 ? ip : ip & mask(opSize);
+        rip = target;
         nullifyInaccessibleSegments();
+    }
+
+    /**
+     * The checks of SS for a RETF or IRET to the outer level {@code rpl} (SDM RET and IRET),
+     * and its accessed bit: returns the descriptor, or 0 for a null selector, which only a
+     * 64-bit target below ring 3 may take. Whatever faults here faults before CS changes.
+     */
+    private long outerStackSegment(int newSs, int rpl, boolean target64) {
+        if ((newSs & 0xfffc) == 0) {
+            if (!(target64 && rpl < 3)) {
+                throw gp(0);
+            }
+            return 0;
+        }
+        if ((newSs & 3) != rpl) {
+            throw gp(newSs & 0xfffc);
+        }
+        long sd = readDesc(newSs);
+        int sattr = descAttr(sd);
+        if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != rpl) {
+            throw gp(newSs & 0xfffc);
+        }
+        if ((sattr & A_P) == 0) {
+            throw fault(CpuFault.SS, newSs & 0xfffc);
+        }
+        markAccessed(newSs, sd);
+        return sd;
+    }
+
+    /** Loads SS checked by {@link #outerStackSegment}. */
+    private void loadOuterStackSegment(int newSs, long sd, int rpl) {
+        if ((newSs & 0xfffc) == 0) {
+            setSeg(SS, newSs, 0, 0, A_UNUSABLE | A_DB | (rpl << 5));
+        } else {
+            setSeg(SS, newSs, descBase(sd), descLimit(sd), descAttr(sd) | 1);
+        }
+        updateMode();
     }
 
     // ---- the stack ----
@@ -534,12 +608,19 @@ abstract class CpuSystem extends CpuMemory {
      */
     final void interrupt(int vector, int errorCode, boolean software, boolean external, long returnRip) {
         materializeFlags();
-        if (realMode()) {
-            realModeInterrupt(vector, returnRip);
-        } else if (longMode()) {
-            longModeInterrupt(vector, errorCode, software, external, returnRip);
-        } else {
-            protectedModeInterrupt(vector, errorCode, software, external, returnRip);
+        long savedRsp = regs[RSP];
+        try {
+            if (realMode()) {
+                realModeInterrupt(vector, returnRip);
+            } else if (longMode()) {
+                longModeInterrupt(vector, errorCode, software, external, returnRip);
+            } else {
+                protectedModeInterrupt(vector, errorCode, software, external, returnRip);
+            }
+        } catch (CpuFault f) {
+            // The same-level paths push one word at a time: a fault there leaves RSP as before.
+            regs[RSP] = savedRsp;
+            throw f;
         }
     }
 
@@ -560,7 +641,7 @@ abstract class CpuSystem extends CpuMemory {
         return vector * 8 + 2 + (external ? 1 : 0);
     }
 
-    /** Reads the target code descriptor of a gate and returns the CPL the handler runs at. */
+    /** Reads and checks the code descriptor an IDT gate names (#GP/#NP with EXT) and returns it. */
     private long gateTarget(int sel, boolean external) {
         if ((sel & 0xfffc) == 0) {
             throw gp(external ? 1 : 0);
@@ -588,7 +669,7 @@ abstract class CpuSystem extends CpuMemory {
         }
         long lo = readSys(idtrBase + vector * 16L, 8);
         long hi = readSys(idtrBase + vector * 16L + 8, 8);
-        int type = (int) (lo >>> 40) & 0xf;
+        int type = (int) (lo >>> 40) & 0x1f; // with S: a gate is a system descriptor
         if (type != T_INT && type != T_TRAP) {
             throw gp(gateError(vector, external));
         }
@@ -605,6 +686,9 @@ abstract class CpuSystem extends CpuMemory {
         int attr = descAttr(d);
         if ((attr & A_L) == 0 || (attr & A_DB) != 0) {
             throw gp((sel & 0xfffc) | (external ? 1 : 0));
+        }
+        if (!canonical(target)) {
+            throw gp(external ? 1 : 0);
         }
         int newCpl = (attr & 4) != 0 ? cpl : dpl(attr);
         long oldRsp = regs[RSP];
@@ -652,7 +736,7 @@ abstract class CpuSystem extends CpuMemory {
             throw gp(gateError(vector, external));
         }
         long g = readSys(idtrBase + vector * 8L, 8);
-        int type = (int) (g >>> 40) & 0xf;
+        int type = (int) (g >>> 40) & 0x1f; // with S: a gate is a system descriptor
         // Task gates would need a hardware task switch, which tscvm does not implement: #GP.
         if (type != T_INT && type != T_TRAP && type != T_INT16 && type != T_TRAP16) {
             throw gp(gateError(vector, external));
@@ -792,8 +876,8 @@ abstract class CpuSystem extends CpuMemory {
             if (target > descLimit(d) && !(longMode() && (attr & A_L) != 0)) {
                 throw gp(0);
             }
+            loadCs(sel, d, rpl); // may fault on the accessed-bit write: before SP moves
             adjustSp(3L * opSize);
-            loadCs(sel, d, rpl);
             rip = target;
             writeFlagsChecked(fl, opSize, oldCpl, true);
             return;
@@ -803,37 +887,14 @@ abstract class CpuSystem extends CpuMemory {
         int newSs = (int) readStack(4L * opSize, opSize) & 0xffff;
         boolean target64 = longMode() && (attr & A_L) != 0;
         long target = target64 ? ip : ip & mask(opSize == 8 ? 4 : opSize);
-        if (target64 && (target << 16 >> 16) != target) {
+        if (target64 ? !canonical(target) : target > descLimit(d)) {
             throw gp(0);
         }
-        if ((newSs & 0xfffc) == 0) {
-            if (!(longMode() && target64 && rpl < 3)) {
-                throw gp(0);
-            }
-        } else {
-            if ((newSs & 3) != rpl) {
-                throw gp(newSs & 0xfffc);
-            }
-            long sd = readDesc(newSs);
-            int sattr = descAttr(sd);
-            if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != rpl) {
-                throw gp(newSs & 0xfffc);
-            }
-            if ((sattr & A_P) == 0) {
-                throw fault(CpuFault.SS, newSs & 0xfffc);
-            }
-        }
+        long sd = outerStackSegment(newSs, rpl, target64);
         loadCs(sel, d, rpl);
         rip = target;
         writeFlagsChecked(fl, opSize, oldCpl, true);
-        if ((newSs & 0xfffc) == 0) {
-            setSeg(SS, newSs, 0, 0, A_UNUSABLE | A_DB | (rpl << 5));
-        } else {
-            long sd = readDesc(newSs);
-            markAccessed(newSs, sd);
-            setSeg(SS, newSs, descBase(sd), descLimit(sd), descAttr(sd) | 1);
-        }
-        updateMode();
+        loadOuterStackSegment(newSs, sd, rpl);
         regs[RSP] = opSize == 8 || mode64 ? newSp : stackSize == 4 ? newSp & 0xffffffffL
                 : (regs[RSP] & ~0xffffL) | (newSp & 0xffff);
         if (rpl > oldCpl) {
@@ -877,7 +938,8 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     final void writeCr4(long v) {
-        if ((v & ~CR4_SUPPORTED) != 0 || (longMode() && (v & CR4_PAE) == 0)) {
+        if ((v & ~CR4_SUPPORTED) != 0 || (longMode() && (v & CR4_PAE) == 0)
+                || ((v & CR4_BY_CPUID) != 0 && (v & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0)) {
             throw gp(0);
         }
         long old = cr4;
@@ -885,6 +947,24 @@ abstract class CpuSystem extends CpuMemory {
         if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP)) != 0) {
             flushTlb(false);
         }
+    }
+
+    /**
+     * CR4 bits that exist only when CPUID leaf 7 reports their feature; setting one otherwise
+     * is #GP (SDM MOV CR4: reserved bits; KVM __cr4_reserved_bits does the same).
+     */
+    static final long CR4_BY_CPUID = CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP;
+    private final int[] cpuidLeaf = new int[4];
+
+    private long cr4BitsCpuidReports() {
+        int[] out = cpuidLeaf;
+        bus.cpuid(0, 0, out);
+        if (out[0] < 7) {
+            return 0;
+        }
+        bus.cpuid(7, 0, out);
+        return ((out[1] & 1) != 0 ? CR4_FSGSBASE : 0) | ((out[1] & (1 << 7)) != 0 ? CR4_SMEP : 0)
+                | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0);
     }
 
     final void writeEfer(long v) {

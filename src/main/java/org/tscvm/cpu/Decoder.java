@@ -303,6 +303,8 @@ final class Decoder {
                 modrm(d);
                 if (m64) {
                     set(d, MOVSXD);
+                } else if (realMode()) {
+                    ud(d, true); // ARPL is not recognised in real mode
                 } else {
                     d.opSize = 2;
                     set(d, ARPL);
@@ -547,8 +549,8 @@ final class Decoder {
         if (b >= 0x18 && b <= 0x1f) { modrm(d); set(d, NOP); return; } // hint NOPs, prefetch, endbr64
         switch (b) {
             case 0x00: {
+                // Operands are 16-bit, but SLDT/STR to a register take the operand size (zero-extended).
                 int r = modrm(d);
-                d.opSize = 2;
                 if (realMode()) { ud(d, true); return; }
                 switch (r) {
                     case 0: set(d, SLDT); return;
@@ -561,13 +563,17 @@ final class Decoder {
                 }
             }
             case 0x01: decodeGroup7(d); return;
-            case 0x02: modrm(d); set(d, LAR); return;
-            case 0x03: modrm(d); set(d, LSL); return;
+            case 0x02: case 0x03: // LAR, LSL: not recognised in real mode
+                modrm(d);
+                if (realMode()) { ud(d, true); return; }
+                set(d, b == 0x02 ? LAR : LSL);
+                return;
             case 0x05: set(d, SYSCALL); return;
             case 0x06: set(d, CLTS); return;
             case 0x07: set(d, SYSRET); return;
             case 0x08: case 0x09: set(d, WBINVD); return;
             case 0x0b: ud(d, true); return; // ud2
+            case 0xb9: case 0xff: modrm(d); ud(d, true); return; // ud1, ud0: defined #UD, with a ModRM
             case 0x0d: modrm(d); set(d, NOP); return; // prefetchw
             case 0x20: case 0x21: case 0x22: case 0x23: {
                 d.sub = modrm(d) | ((rex & 4) << 1);

@@ -9,7 +9,9 @@
  * (descriptors, segment loads, far transfers and call gates, IRET, control registers, MSRs,
  * exception and interrupt delivery with #DF/triple fault), {@link org.tscvm.cpu.CpuExec}
  * (instruction handlers: one {@code switch} per group over the dense {@link org.tscvm.cpu.Op}
- * id) and {@link org.tscvm.cpu.Cpu} (the public contract and the run loop).
+ * id) and {@link org.tscvm.cpu.Cpu} (the public contract and the run loop). The guest's CPUID,
+ * asked through {@link org.tscvm.cpu.CpuBus}, decides which CR4 feature bits exist (SMEP,
+ * SMAP, FSGSBASE, UMIP) and MAXPHYADDR, above which paging-entry bits are reserved.
  *
  * <h2>Speed</h2>
  * Decoded blocks (up to 32 instructions, ending at control transfers other than a not-taken

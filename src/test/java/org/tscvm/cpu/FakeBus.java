@@ -6,6 +6,10 @@ import java.util.List;
 
 /** A platform for CPU unit tests: records I/O and MMIO, queues interrupts, routes CPU-owned MSRs. */
 final class FakeBus implements CpuBus {
+    /** CPUID.7.0 EBX and ECX: FSGSBASE, SMEP, SMAP and UMIP unless a test clears them. */
+    int leaf7Ebx = 1 | 1 << 7 | 1 << 20;
+    int leaf7Ecx = 1 << 2;
+
     Cpu cpu;
     final List<String> log = new ArrayList<>();
     /** Random code may hammer MMIO; keep only the first entries. */
@@ -70,6 +74,14 @@ final class FakeBus implements CpuBus {
 
     @Override
     public void cpuid(int leaf, int subleaf, int[] out) {
+        if (leaf == 0 || leaf == 7) {
+            // Leaf 0: the highest basic leaf is 7; leaf 7: the features whose CR4 bits tests set.
+            out[0] = leaf == 0 ? 7 : 0;
+            out[1] = leaf == 0 ? 0 : leaf7Ebx;
+            out[2] = leaf == 0 ? 0 : leaf7Ecx;
+            out[3] = 0;
+            return;
+        }
         out[0] = leaf + 1;
         out[1] = subleaf + 2;
         out[2] = 0x1234;
