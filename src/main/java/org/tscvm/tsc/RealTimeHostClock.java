@@ -118,11 +118,11 @@ public final class RealTimeHostClock implements HostClock {
         return ticksForNanos(nanoSource.getAsLong() - originNanos, khz);
     }
 
-    /** The largest reading returned so far (acquire loads of every piece). */
+    /** The largest reading returned so far (volatile loads of every piece). */
     long highWater() {
         long mark = hostMark;
         for (VcpuEstimator reader : slottedReaders) {
-            mark = Math.max(mark, reader.publishedAcquire());
+            mark = Math.max(mark, reader.publishedVolatile());
         }
         return mark;
     }

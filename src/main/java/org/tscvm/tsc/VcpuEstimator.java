@@ -13,7 +13,10 @@ import java.lang.invoke.VarHandle;
  * <ol>
  * <li><b>Never backwards</b>, on this vCPU or against any other reading of the clock: the
  *     value is at least the clock's high-water mark, and is published as this reader's piece
- *     of the mark (a release store) before it is returned.
+ *     of the mark (a release store) before it is returned. Any reading that happens-after
+ *     this one (in the JMM sense: ordered through a Java atomic, or a guest LOCKed
+ *     instruction, which the interpreter performs with VarHandle atomics) loads that piece
+ *     with a volatile read and cannot be smaller.
  * <li><b>Less than the bound ahead of real time</b>: an estimate is used only while
  *     {@code instructions since the anchor x rate} is below the bound, and the anchor is a
  *     real reading taken earlier; a value taken from the mark was such a value earlier. This
@@ -120,9 +123,13 @@ final class VcpuEstimator implements HostClock.VcpuReader {
         return reading;
     }
 
-    /** This reader's piece of the clock's mark, as another thread reads it. */
-    long publishedAcquire() {
-        return (long) PUBLISHED.getAcquire(this);
+    /**
+     * This reader's piece of the clock's mark, as another thread reads it: a volatile load
+     * (a plain load on x86, so no dearer than acquire, and never reordered with the reader's
+     * earlier accesses).
+     */
+    long publishedVolatile() {
+        return (long) PUBLISHED.getVolatile(this);
     }
 
     @Override
