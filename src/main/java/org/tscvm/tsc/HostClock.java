@@ -46,9 +46,11 @@ public interface HostClock {
 
     /**
      * A reader of this clock for one vCPU's guest TSC reads (RDTSC, RDTSCP), which may use the
-     * vCPU's retired-instruction count to read more cheaply than {@link #now()}. Whatever it
-     * returns is a value {@link #now()} could have returned at that instant: it never goes
-     * backwards against any other reading of this clock. The default reads {@link #now()}.
+     * vCPU's retired-instruction count to read more cheaply than {@link #now()}. What it
+     * returns never goes backwards against any other reading of this clock, and is never
+     * behind a value {@link #now()} returned before; how far it may be from real time is the
+     * clock's to say ({@link RealTimeHostClock#estimateBoundNanos()}). The default reads
+     * {@link #now()}.
      */
     default VcpuReader vcpuReader() {
         return instructionsRetired -> now();
