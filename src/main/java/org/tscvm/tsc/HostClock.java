@@ -44,6 +44,35 @@ public interface HostClock {
         return TscMath.cyclesToNanos(hostTsc - tscAdjust(), khz());
     }
 
+    /**
+     * A reader of this clock for one vCPU's guest TSC reads (RDTSC, RDTSCP), which may use the
+     * vCPU's retired-instruction count to read more cheaply than {@link #now()}. What it
+     * returns never goes backwards against any other reading of this clock, and is never
+     * behind a value {@link #now()} returned before; how far it may be from real time is the
+     * clock's to say ({@link RealTimeHostClock#estimateBoundNanos()}). The default reads
+     * {@link #now()}.
+     */
+    default VcpuReader vcpuReader() {
+        return instructionsRetired -> now();
+    }
+
+    /**
+     * One vCPU's way to read its host clock ({@link #vcpuReader()}). Used by the vCPU's own
+     * thread only; {@link #now(long)} allocates nothing and takes no lock.
+     */
+    @FunctionalInterface
+    interface VcpuReader {
+        /** Host TSC ticks now, as {@link HostClock#now()}; {@code instructionsRetired} is the vCPU's count. */
+        long now(long instructionsRetired);
+
+        /**
+         * The vCPU stopped interpreting (a device access, the end of a run slice, a halt):
+         * time passed that no retired instruction accounts for.
+         */
+        default void resync() {
+        }
+    }
+
     /** Rejects a host frequency outside {@link #MIN_KHZ}..{@link #MAX_KHZ}. */
     static long checkKhz(long khz) {
         if (khz < MIN_KHZ || khz > MAX_KHZ) {

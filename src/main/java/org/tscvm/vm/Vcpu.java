@@ -82,6 +82,7 @@ public final class Vcpu {
         this.apicBase = APIC_BASE_DEFAULT | (id == 0 ? APIC_BASE_BSP : 0);
         this.bus = new VcpuBus(this, tsc, clock, vm.ioBus(), vm.mmioBus());
         this.cpu = new Cpu(vm.memory(), bus);
+        bus.attach(cpu);
         this.interpreter = Interpreter.of(cpu);
     }
 
@@ -514,6 +515,7 @@ public final class Vcpu {
             LocalInterruptController c = controller;
             long before = interpreter.instructionsRetired();
             long budget = sliceBudget(c);
+            bus.resyncClock(); // the time since the last slice was not interpretation
             RunStop stop;
             if (clock instanceof DeterministicHostClock deterministic) {
                 // RDTSC and device reads inside the slice see every retired instruction (A2).

@@ -1,5 +1,6 @@
 package org.tscvm.vm;
 
+import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.CpuBus;
 import org.tscvm.memory.MmioBus;
 import org.tscvm.memory.PortIoBus;
@@ -9,26 +10,44 @@ import org.tscvm.tsc.TscState;
 /**
  * The guest side of one vCPU (A3): everything guest code does that leaves the interpreter.
  * MSR accesses carry origin GUEST into the vCPU's one MSR dispatch. RDTSC takes no lock and
- * allocates nothing: one host clock read, the multiply skipped at ratio 1.0 (R1).
+ * allocates nothing: at most one host clock read (the vCPU's {@link HostClock.VcpuReader},
+ * which may estimate from the retired instructions instead), the multiply skipped at ratio
+ * 1.0 (R1). Every access to another time source or device (port I/O, MMIO, the local APIC,
+ * MSRs) makes the reader's next read a real one: a device may block (the serial output), and a
+ * guest that measures the TSC against the PIT, the APIC timer or RDMSR then compares real
+ * readings, so the estimate never enters a calibration against another clock.
  */
 final class VcpuBus implements CpuBus {
     private final Vcpu vcpu;
     private final TscState tsc;
-    private final HostClock clock;
+    private final HostClock.VcpuReader tscReader;
     private final PortIoBus ioBus;
     private final MmioBus mmioBus;
+    /** The interpreter this bus serves, whose retired-instruction count the TSC reader takes. */
+    private Cpu cpu;
 
     VcpuBus(Vcpu vcpu, TscState tsc, HostClock clock, PortIoBus ioBus, MmioBus mmioBus) {
         this.vcpu = vcpu;
         this.tsc = tsc;
-        this.clock = clock;
+        this.tscReader = clock.vcpuReader();
         this.ioBus = ioBus;
         this.mmioBus = mmioBus;
+    }
+
+    /** Called once by the vCPU right after it built its interpreter on this bus. */
+    void attach(Cpu interpreter) {
+        this.cpu = interpreter;
+    }
+
+    /** The vCPU stops or resumes interpreting: the TSC reader's next read is a real one. */
+    void resyncClock() {
+        tscReader.resync();
     }
 
     /** The local interrupt controller's page first (the xAPIC), then the VM's MMIO bus. */
     @Override
     public long mmioRead(long paddr, int size) {
+        tscReader.resync();
         LocalInterruptController c = vcpu.interruptController();
         if (c != null && c.claimsMmio(paddr)) {
             return c.readMmio(paddr, size);
@@ -38,6 +57,7 @@ final class VcpuBus implements CpuBus {
 
     @Override
     public void mmioWrite(long paddr, int size, long value) {
+        tscReader.resync();
         LocalInterruptController c = vcpu.interruptController();
         if (c != null && c.claimsMmio(paddr)) {
             c.writeMmio(paddr, size, value);
@@ -48,12 +68,14 @@ final class VcpuBus implements CpuBus {
 
     @Override
     public int ioIn(int port, int size) {
+        tscReader.resync();
         return ioBus.in(port, size);
     }
 
     /** An OUT to an exit port stops the CPU and becomes {@link VcpuExit.IoOut}. */
     @Override
     public void ioOut(int port, int size, int value) {
+        tscReader.resync();
         if (ioBus.out(port, size, value)) {
             vcpu.exitOnIoOut(port, size, value);
         }
@@ -62,12 +84,14 @@ final class VcpuBus implements CpuBus {
     /** Guest RDMSR: R2 (0x10), R7/A4 (0x3b), R21 (TSC_AUX); #GP(0) for an unknown MSR (A4). */
     @Override
     public long rdmsr(int index) {
+        tscReader.resync();
         return vcpu.readMsr(index, MsrOrigin.GUEST);
     }
 
     /** Guest WRMSR: R4 (0x10), R6/A4 (0x3b), R21 (TSC_AUX); #GP(0) for an unknown MSR (A4). */
     @Override
     public void wrmsr(int index, long value) {
+        tscReader.resync();
         vcpu.writeMsr(index, value, MsrOrigin.GUEST);
     }
 
@@ -80,7 +104,7 @@ final class VcpuBus implements CpuBus {
     /** R1/R2: scale(host TSC, ratio) + offset, the host TSC including the host adjust (A2). */
     @Override
     public long rdtsc() {
-        return tsc.guestTsc(clock.now());
+        return tsc.guestTsc(tscReader.now(cpu.instructionsRetired()));
     }
 
     /** R21: TSC_AUX[31:0], for RDTSCP's ECX and RDPID. */

@@ -61,6 +61,26 @@ public class InterpreterBenchmark {
      */
     private static final String LOADS = "48 8b 04 0e 48 83 c1 40 81 e1 ff ff 00 00 eb f0";
 
+    /**
+     * The bench rdtsc kernel's loop (9 instructions per iteration), RSI counting down from 2^63:
+     * <pre>
+     * 10000: 0f 31          rdtsc
+     * 10002: 48 89 cf       mov %rcx,%rdi
+     * 10005: 48 c1 e2 20    shl $0x20,%rdx
+     * 10009: 89 c1          mov %eax,%ecx
+     * 1000b: 48 09 d1       or %rdx,%rcx
+     * 1000e: 48 39 f9       cmp %rdi,%rcx
+     * 10011: 48 83 d3 00    adc $0x0,%rbx
+     * 10015: 48 83 ee 01    sub $0x1,%rsi
+     * 10019: 75 e5          jne 10000
+     * </pre>
+     */
+    private static final String RDTSC_LOOP = "0f 31 48 89 cf 48 c1 e2 20 89 c1 48 09 d1 48 39 f9 48 83 d3 00 48 83 ee 01 75 e5";
+    /** The same loop with RDTSC replaced by a two-byte NOP ({@code 66 90}): the baseline. */
+    private static final String NOP_LOOP = "66 90" + RDTSC_LOOP.substring(5);
+    private static final int LOOP_INSNS = 9;
+    private static final int LOOP_RUN = 9 * 2_000;
+
     /** A decode mix: mov r/m, add imm, lea with SIB, movzx, cmp, jcc, call, ret. */
     private static final String MIX = "48 8b 04 0e 48 83 c1 40 48 8d 14 50 0f b6 06 48 39 d0 75 f0 e8 00 00 00 00 c3";
 
@@ -71,6 +91,8 @@ public class InterpreterBenchmark {
     private Cpu compute;
     private Cpu loads;
     private Cpu decoding;
+    private Cpu rdtscLoop;
+    private Cpu nopLoop;
     private Decoder decoder;
     private final Insn insn = new Insn();
     private long[] mixStarts;
@@ -83,6 +105,10 @@ public class InterpreterBenchmark {
         compute.setCompileThreshold(compileThreshold);
         loads.setCompileThreshold(compileThreshold);
         decoding = newCpu(MIX);
+        rdtscLoop = newCpu(RDTSC_LOOP);
+        rdtscLoop.setGpr(Cpu.RSI, Long.MAX_VALUE);
+        nopLoop = newCpu(NOP_LOOP);
+        nopLoop.setGpr(Cpu.RSI, Long.MAX_VALUE);
         decoder = new Decoder(decoding);
         byte[] mix = hex(MIX);
         long[] starts = new long[8];
@@ -136,6 +162,24 @@ public class InterpreterBenchmark {
     @OperationsPerInvocation(RUN)
     public RunStop tlbLoads() {
         return loads.run(RUN);
+    }
+
+    /**
+     * One iteration of the rdtsc loop on the default real-time clock: the guest's whole RDTSC
+     * path (decode cache, dispatch, {@code VcpuBus.rdtsc}, the clock's reader) plus 8 plain
+     * instructions. Subtract {@link #nopLoopIteration} for the RDTSC alone.
+     */
+    @Benchmark
+    @OperationsPerInvocation(LOOP_RUN / LOOP_INSNS)
+    public RunStop rdtscLoopIteration() {
+        return rdtscLoop.run(LOOP_RUN);
+    }
+
+    /** One iteration of the same loop with a NOP in RDTSC's place. */
+    @Benchmark
+    @OperationsPerInvocation(LOOP_RUN / LOOP_INSNS)
+    public RunStop nopLoopIteration() {
+        return nopLoop.run(LOOP_RUN);
     }
 
     /** One instruction decoded (prefixes, ModRM/SIB, immediates, fast-form classification). */
