@@ -284,6 +284,21 @@ final class BlockCompiler {
                     mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "imul2", "(IJJ)J", false);
                 });
                 return false;
+            case Fast.RDTSC:
+                sync(i, ip, next);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "rdtsc", "()J", false);
+                mv.visitVarInsn(LSTORE, ADDR);
+                storeReg(Cpu.RAX, () -> {
+                    mv.visitVarInsn(LLOAD, ADDR);
+                    mask(4);
+                });
+                storeReg(Cpu.RDX, () -> {
+                    mv.visitVarInsn(LLOAD, ADDR);
+                    iconst(32);
+                    mv.visitInsn(LUSHR);
+                });
+                return false;
             case Fast.RET:
                 if (!last || size != 8) {
                     return generic(i, d, ip, next, last);

@@ -297,10 +297,7 @@ abstract class CpuExec extends CpuSystem {
             case Fast.SHIFT_CL: shift(d, (int) r[RCX] & 0xff); return;
             case Fast.JMP_E: rip = branchTarget(readE(d, size), size); return;
             case Fast.RDTSC: {
-                if ((cr4 & CR4_TSD) != 0 && cpl != 0) {
-                    throw gp(0);
-                }
-                long tsc = bus.rdtsc();
+                long tsc = rdtsc();
                 r[RAX] = tsc & 0xffffffffL;
                 r[RDX] = tsc >>> 32;
                 return;
@@ -770,6 +767,14 @@ abstract class CpuExec extends CpuSystem {
         }
         shiftFlags(r, size, c, o);
         return r;
+    }
+
+    /** RDTSC's value: #GP(0) outside ring 0 when CR4.TSD is set, else the guest TSC from the bus. */
+    final long rdtsc() {
+        if ((cr4 & CR4_TSD) != 0 && cpl != 0) {
+            throw gp(0);
+        }
+        return bus.rdtsc();
     }
 
     /** The flags of SHL, SHR or SAR with a non-zero count: SF, ZF, PF from the result, CF, OF as given, AF 0. */
