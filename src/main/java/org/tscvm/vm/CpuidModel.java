@@ -121,8 +121,14 @@ public final class CpuidModel {
             Feature.PSE, Feature.CX8, Feature.CMOV, Feature.PGE, Feature.SEP, Feature.PAT, Feature.CX16,
             Feature.TSC_ADJUST, Feature.RDTSCP, Feature.RDPID, Feature.LM, Feature.NX, Feature.SYSCALL,
             Feature.INVTSC, Feature.HYPERVISOR, Feature.X2APIC, Feature.TSC_DEADLINE);
-    /** Every named feature, including those tscvm does not advertise by default. */
-    private static final long MAX_FEATURES = (1L << FEATURES.length) - 1;
+    /**
+     * Named features the interpreter does not execute (x87 and SSE arithmetic and data moves,
+     * XSAVE): a guest that sees them would fault in FPU set-up, so only an explicit
+     * {@code +feature} advertises them.
+     */
+    private static final long UNIMPLEMENTED = maskOf(Feature.FPU, Feature.SSE, Feature.SSE2, Feature.XSAVE);
+    /** Every named feature tscvm implements, as QEMU's {@code max} is every feature its accelerator has. */
+    private static final long MAX_FEATURES = ((1L << FEATURES.length) - 1) & ~UNIMPLEMENTED;
 
     private static final String[] BASES = {"tscvm", "max"};
 
@@ -145,7 +151,7 @@ public final class CpuidModel {
         return named("tscvm");
     }
 
-    /** A named base model: {@code tscvm} (the default) or {@code max} (every named feature). */
+    /** A named base model: {@code tscvm} (the default) or {@code max} (every named feature tscvm implements). */
     public static CpuidModel named(String name) {
         switch (name) {
             case "tscvm":
