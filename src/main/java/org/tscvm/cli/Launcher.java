@@ -124,6 +124,11 @@ final class Launcher {
         }
     }
 
+    /** Builds the machine from {@code config}, runs it and returns the exit status, as below. */
+    static int boot(MachineConfig config, PrintStream err) {
+        return boot(config, err, machine -> { }, machine -> { });
+    }
+
     /**
      * Builds the machine from {@code config}, lets {@code beforeRun} act on it from the host
      * side (the demo), runs it and returns the exit status; every failure is one line on
