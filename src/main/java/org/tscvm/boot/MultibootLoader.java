@@ -250,7 +250,9 @@ public final class MultibootLoader {
             if (memsz == 0) {
                 continue;
             }
-            String name = String.format("segment %d (PT_LOAD at 0x%x, 0x%x bytes)", i, paddr, memsz);
+            // Concatenation, not String.format: a good kernel should not pay for loading Formatter.
+            String name = "segment " + i + " (PT_LOAD at 0x" + Long.toHexString(paddr) + ", 0x"
+                    + Long.toHexString(memsz) + " bytes)";
             if (filesz > memsz || offset < 0 || filesz < 0 || offset + filesz > size || offset + filesz < 0) {
                 throw new KernelImageException(String.format(
                         "%s is broken: file bytes [0x%x, +0x%x) for a memory size of 0x%x in a %d-byte file",
