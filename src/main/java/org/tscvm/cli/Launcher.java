@@ -86,7 +86,7 @@ final class Launcher {
         String t = text.trim();
         for (String part : t.split(",")) {
             String p = part.startsWith("cpus=") ? part.substring(5) : part;
-            if (!p.isEmpty() && p.chars().allMatch(Character::isDigit)) {
+            if (!p.isEmpty() && allDigits(p)) {
                 try {
                     int n = Integer.parseInt(p);
                     if (n >= 1 && n <= MachineConfig.MAX_VCPUS) {
@@ -100,6 +100,16 @@ final class Launcher {
         }
         throw new OptionException(ExitStatus.OPTION_VALUE,
                 "-smp " + text + " is not a vCPU count from 1 to " + MachineConfig.MAX_VCPUS);
+    }
+
+    /** A loop, not a stream: streams would load some 40 classes into every start-up. */
+    private static boolean allDigits(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            if (!Character.isDigit(text.charAt(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static long parseNonNegative(String option, String text) {

@@ -23,7 +23,9 @@ public record RunResult(int exitStatus, Reason kind, String reason) {
 
     /** {@code outl v} to isa-debug-exit: status (v << 1) | 1, as QEMU computes it. */
     public static RunResult debugExit(int value) {
+        // Concatenation, not String.format: every run ends here, and Formatter with its locale
+        // data is some 100 classes to load on the way out.
         return new RunResult((value << 1) | 1, Reason.DEBUG_EXIT,
-                String.format("isa-debug-exit wrote 0x%x: exit status %d", value, (value << 1) | 1));
+                "isa-debug-exit wrote 0x" + Integer.toHexString(value) + ": exit status " + ((value << 1) | 1));
     }
 }
