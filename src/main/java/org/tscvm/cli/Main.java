@@ -44,7 +44,7 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, System.in, System.out, System.err));
+        System.exit(execute(args, Launcher.interruptibleStdin(), System.out, System.err));
     }
 
     /** Runs the command line and returns the exit status instead of exiting; the guest's console reads nothing. */
