@@ -250,7 +250,12 @@ public final class MultibootLoader {
             if (memsz == 0) {
                 continue;
             }
-            String name = String.format("segment %d (PT_LOAD at 0x%x, 0x%x bytes)", i, paddr, memsz);
+            // Built for error messages, on every load: neither String.format (Formatter, regex and
+            // locale data) nor + (each new shape of an invokedynamic concatenation spins method
+            // handle classes), both of which cost a start-up milliseconds.
+            String name = new StringBuilder("segment ").append(i).append(" (PT_LOAD at 0x")
+                    .append(Long.toHexString(paddr)).append(", 0x").append(Long.toHexString(memsz))
+                    .append(" bytes)").toString();
             if (filesz > memsz || offset < 0 || filesz < 0 || offset + filesz > size || offset + filesz < 0) {
                 throw new KernelImageException(String.format(
                         "%s is broken: file bytes [0x%x, +0x%x) for a memory size of 0x%x in a %d-byte file",

@@ -1,6 +1,10 @@
 package org.tscvm.cli;
 
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.InputStream;
 import java.io.PrintStream;
+import java.nio.channels.Channels;
 import java.util.Locale;
 import java.util.function.Consumer;
 import org.tscvm.TscvmException;
@@ -71,6 +75,22 @@ final class Launcher {
         return bytes;
     }
 
+    /**
+     * The process's standard input for the guest console, read through an interruptible
+     * channel. System.in blocks in a native read that nothing can end; the JVM waits up to
+     * 0.3 s at exit for a thread in native code, so with a terminal or an open pipe on stdin
+     * every run ended 0.3 s late. The machine interrupts its input thread when the run ends,
+     * which closes this channel and ends the read.
+     */
+    static InputStream interruptibleStdin() {
+        return interruptible(new FileInputStream(FileDescriptor.in));
+    }
+
+    /** {@code in} read through its channel: interrupting a blocked reader closes it and ends the read. */
+    static InputStream interruptible(FileInputStream in) {
+        return Channels.newInputStream(in.getChannel());
+    }
+
     /** Checks a -cpu model string now, so a bad one fails before anything is loaded. */
     static String checkCpuModel(String model) {
         try {
@@ -86,7 +106,7 @@ final class Launcher {
         String t = text.trim();
         for (String part : t.split(",")) {
             String p = part.startsWith("cpus=") ? part.substring(5) : part;
-            if (!p.isEmpty() && p.chars().allMatch(Character::isDigit)) {
+            if (!p.isEmpty() && allDigits(p)) {
                 try {
                     int n = Integer.parseInt(p);
                     if (n >= 1 && n <= MachineConfig.MAX_VCPUS) {
@@ -100,6 +120,16 @@ final class Launcher {
         }
         throw new OptionException(ExitStatus.OPTION_VALUE,
                 "-smp " + text + " is not a vCPU count from 1 to " + MachineConfig.MAX_VCPUS);
+    }
+
+    /** A loop, not a stream: streams would load some 40 classes into every start-up. */
+    private static boolean allDigits(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            if (!Character.isDigit(text.charAt(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static long parseNonNegative(String option, String text) {
@@ -122,6 +152,11 @@ final class Launcher {
         } catch (NumberFormatException e) {
             throw new OptionException(ExitStatus.OPTION_VALUE, option + " " + text + " is not a number");
         }
+    }
+
+    /** Builds the machine from {@code config}, runs it and returns the exit status, as below. */
+    static int boot(MachineConfig config, PrintStream err) {
+        return boot(config, err, machine -> { }, machine -> { });
     }
 
     /**

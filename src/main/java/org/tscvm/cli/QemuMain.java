@@ -35,7 +35,7 @@ public final class QemuMain {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, System.in, System.out, System.err));
+        System.exit(execute(args, Launcher.interruptibleStdin(), System.out, System.err));
     }
 
     static String help() {

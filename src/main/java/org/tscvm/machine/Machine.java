@@ -275,7 +275,8 @@ public final class Machine {
     private void runThreaded() {
         List<Thread> threads = new ArrayList<>();
         for (Runner r : runners) {
-            Thread t = new Thread(r::runOnOwnThread, "vcpu-" + r.vcpu.id());
+            // concat, not +: an invokedynamic concatenation would spin method handle classes at start-up.
+            Thread t = new Thread(r::runOnOwnThread, "vcpu-".concat(Integer.toString(r.vcpu.id())));
             t.setDaemon(true);
             threads.add(t);
         }

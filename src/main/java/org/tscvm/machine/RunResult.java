@@ -23,7 +23,9 @@ public record RunResult(int exitStatus, Reason kind, String reason) {
 
     /** {@code outl v} to isa-debug-exit: status (v << 1) | 1, as QEMU computes it. */
     public static RunResult debugExit(int value) {
-        return new RunResult((value << 1) | 1, Reason.DEBUG_EXIT,
-                String.format("isa-debug-exit wrote 0x%x: exit status %d", value, (value << 1) | 1));
+        // Most runs end here: neither String.format (Formatter and locale data, some 100 classes)
+        // nor + (an invokedynamic concatenation spins method handle classes on first use).
+        return new RunResult((value << 1) | 1, Reason.DEBUG_EXIT, new StringBuilder("isa-debug-exit wrote 0x")
+                .append(Integer.toHexString(value)).append(": exit status ").append((value << 1) | 1).toString());
     }
 }

@@ -1,0 +1,209 @@
+package org.tscvm.cli;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.tscvm.tsc.HostClock;
+
+/**
+ * tscvm's command line, defined once: every subcommand and option with its label, default and
+ * help text. Two readers use this table and nothing else: {@link #parsePlain}, which takes the
+ * plain form a script writes ({@code run -kernel K -m 256M}) without loading picocli (picocli's
+ * classes predate Java 6, so no class-data archive can hold them, and loading them costs more
+ * than the rest of a start-up), and {@link PicocliFront}, which builds picocli's model from the
+ * table for help, version, errors and every other form picocli accepts.
+ */
+final class CommandTable {
+    private CommandTable() {
+    }
+
+    /** One option: always {@code NAME VALUE}; a repeatable one collects every value given. */
+    record Option(String name, String paramLabel, String defaultValue, boolean repeatable, String description) {
+    }
+
+    record Subcommand(String name, List<String> description, List<Option> options) {
+        /** The option called {@code name}, or null. */
+        Option option(String name) {
+            for (Option o : options) {
+                if (o.name().equals(name)) {
+                    return o;
+                }
+            }
+            return null;
+        }
+    }
+
+    static final String SMP = "-smp";
+    static final String MEMORY = "-m";
+    static final String CPU = "-cpu";
+    static final String SERIAL = "-serial";
+    static final String TSC_KHZ = "--tsc-khz";
+    static final String HOST_KHZ = "--host-khz";
+    static final String HOST_TSC_ADJUST = "--host-tsc-adjust";
+    static final String CLOCK = "--clock";
+    static final String MSR_POLICY = "--msr-policy";
+    static final String TIMEOUT = "--timeout";
+    static final String KERNEL = "-kernel";
+    static final String APPEND = "-append";
+    static final String INITRD = "-initrd";
+    static final String FLAT = "--flat";
+
+    /** The options of run and demo: the machine around the kernel. */
+    private static final List<Option> MACHINE_OPTIONS = List.of(
+            new Option(SMP, "N", "1", false, "number of vCPUs (default 1); APs wait for INIT/SIPI"),
+            new Option(MEMORY, "SIZE", "128", false, "guest RAM, QEMU style: 128, 512M, 1G (default 128 MiB)"),
+            new Option(CPU, "MODEL[,+feat,-feat]", "tscvm", false,
+                    "CPUID model (tscvm or max) with features switched on/off, e.g. tscvm,-tsc-adjust,+rdpid"),
+            new Option(SERIAL, "stdio|file:PATH|none", "stdio", false, "where COM1 goes (default stdio)"),
+            new Option(TSC_KHZ, "N", "0", false, "the vCPUs' TSC frequency in kHz (default: the host clock's)"),
+            new Option(HOST_KHZ, "N", Long.toString(HostClock.DEFAULT_KHZ), false,
+                    "the host clock's nominal frequency in kHz (default " + HostClock.DEFAULT_KHZ + ")"),
+            new Option(HOST_TSC_ADJUST, "N", "0", false,
+                    "the host's own IA32_TSC_ADJUST: guests see it in RDTSC, never in RDMSR 0x3b"),
+            new Option(CLOCK, "real|deterministic", "real", false,
+                    "host clock: real time, or instructions retired so runs repeat exactly (default real)"),
+            new Option(MSR_POLICY, "kvm|strict", "kvm", false,
+                    "guest access to MSR 0x3b without CPUID.7.0:EBX[1]: kvm ignores it, strict raises #GP"),
+            new Option(TIMEOUT, "SECONDS", null, false, "end the run with status 20 after this long"));
+
+    static final Subcommand RUN = new Subcommand("run",
+            List.of("Boot a multiboot kernel (ELF32, ELF64 or a.out kludge) and run it until it exits.",
+                    "Without -kernel, runs the bundled demo kernel."),
+            concat(MACHINE_OPTIONS, List.of(
+                    new Option(KERNEL, "FILE", null, false, "the kernel to boot"),
+                    new Option(APPEND, "ARGS", "", false, "command line passed to the kernel after its name"),
+                    new Option(INITRD, "FILE", null, true,
+                            "a file passed as a multiboot module; repeat or separate with commas"),
+                    new Option(FLAT, "LOAD[,ENTRY]", null, false,
+                            "treat -kernel as a raw image loaded at LOAD and started at ENTRY (default LOAD)"))));
+
+    static final Subcommand DEMO = new Subcommand("demo",
+            List.of("Boot the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and",
+                    "explains each number, while the host side sets its own TSC_ADJUST and makes a",
+                    "restore-style host write of the TSC first."),
+            MACHINE_OPTIONS);
+
+    static final Subcommand CPUID = new Subcommand("cpuid",
+            List.of("Print the CPUID model a guest would see: vendor, leaves and every feature bit."),
+            List.of(new Option(CPU, "MODEL[,+feat,-feat]", "tscvm", false, "the model to print (default tscvm)")));
+
+    static final List<Subcommand> SUBCOMMANDS = List.of(RUN, DEMO, CPUID);
+
+    static final String NAME = "tscvm";
+    static final String VERSION_LINE = NAME + " " + Version.VERSION;
+    static final List<String> DESCRIPTION = List.of(
+            "An x86-64 virtual machine whose virtual CPUs keep time as Linux KVM does.",
+            "Exit status: the guest's (isa-debug-exit: (v << 1) | 1; \"Shutdown\" on port 0x8900: 0),",
+            "4 triple fault, 6 halted forever, 8 internal error, 20 timeout; host errors: 2 usage,",
+            "10 missing or unreadable file, 12 bad kernel image, 14 bad -m, 16 bad -cpu, 18 other bad value.");
+
+    /** The subcommand called {@code name}, or null. */
+    static Subcommand subcommand(String name) {
+        for (Subcommand s : SUBCOMMANDS) {
+            if (s.name().equals(name)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Parses the plain form {@code SUBCOMMAND [OPTION VALUE]...}: every option named exactly as in
+     * the table, each at most once unless repeatable, no value starting with '-' (picocli decides
+     * whether that is a value or a missing one), no {@code @file} argument (picocli expands
+     * those). Returns null for anything else, which then goes to picocli: help, version,
+     * {@code --opt=value}, attached values, errors. Within this form picocli reads the same.
+     */
+    static Parsed parsePlain(String[] args) {
+        if (args.length == 0) {
+            return null;
+        }
+        Subcommand command = subcommand(args[0]);
+        if (command == null) {
+            return null;
+        }
+        Parsed parsed = new Parsed(command);
+        for (int i = 1; i < args.length; i += 2) {
+            Option option = command.option(args[i]);
+            if (option == null || i + 1 == args.length) {
+                return null;
+            }
+            String value = args[i + 1];
+            if (value.startsWith("-") || value.startsWith("@")
+                    || (!option.repeatable() && parsed.isGiven(option.name()))) {
+                return null;
+            }
+            parsed.add(option.name(), value);
+        }
+        return parsed;
+    }
+
+    /** One invocation: its subcommand and the values given for its options, in order. */
+    static final class Parsed {
+        private final Subcommand command;
+        private final Map<String, List<String>> given = new HashMap<>();
+
+        Parsed(Subcommand command) {
+            this.command = command;
+        }
+
+        Subcommand command() {
+            return command;
+        }
+
+        void add(String name, String value) {
+            List<String> values = given.get(known(name).name());
+            if (values == null) {
+                values = new ArrayList<>();
+                given.put(name, values);
+            }
+            values.add(value);
+        }
+
+        boolean isGiven(String name) {
+            return given.containsKey(known(name).name());
+        }
+
+        /** The value given for {@code name}, or its default (null when it has none). */
+        String value(String name) {
+            List<String> values = given.get(known(name).name());
+            return values == null ? known(name).defaultValue() : values.get(values.size() - 1);
+        }
+
+        /** Every value given for a repeatable option, in order. */
+        List<String> values(String name) {
+            return given.getOrDefault(known(name).name(), List.of());
+        }
+
+        private Option known(String name) {
+            Option o = command.option(name);
+            if (o == null) {
+                throw new IllegalArgumentException(command.name() + " has no option " + name);
+            }
+            return o;
+        }
+
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof Parsed p && p.command == command && p.given.equals(given);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(command.name(), given);
+        }
+
+        @Override
+        public String toString() {
+            return command.name() + " " + given;
+        }
+    }
+
+    private static List<Option> concat(List<Option> a, List<Option> b) {
+        List<Option> all = new ArrayList<>(a);
+        all.addAll(b);
+        return List.copyOf(all);
+    }
+}
