@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.tscvm.cpu.Cpu;
 import org.tscvm.tsc.HostClock;
 
 /**
@@ -45,6 +46,7 @@ final class CommandTable {
     static final String CLOCK = "--clock";
     static final String MSR_POLICY = "--msr-policy";
     static final String TIMEOUT = "--timeout";
+    static final String JIT_THRESHOLD = "--jit-threshold";
     static final String KERNEL = "-kernel";
     static final String APPEND = "-append";
     static final String INITRD = "-initrd";
@@ -66,7 +68,10 @@ final class CommandTable {
                     "host clock: real time, or instructions retired so runs repeat exactly (default real)"),
             new Option(MSR_POLICY, "kvm|strict", "kvm", false,
                     "guest access to MSR 0x3b without CPUID.7.0:EBX[1]: kvm ignores it, strict raises #GP"),
-            new Option(TIMEOUT, "SECONDS", null, false, "end the run with status 20 after this long"));
+            new Option(TIMEOUT, "SECONDS", null, false, "end the run with status 20 after this long"),
+            new Option(JIT_THRESHOLD, "N", Integer.toString(Cpu.DEFAULT_COMPILE_THRESHOLD), false,
+                    "runs of a 64-bit block before it is compiled to JVM bytecode; 0 interprets only (default "
+                            + Cpu.DEFAULT_COMPILE_THRESHOLD + ")"));
 
     static final Subcommand RUN = new Subcommand("run",
             List.of("Boot a multiboot kernel (ELF32, ELF64 or a.out kludge) and run it until it exits.",

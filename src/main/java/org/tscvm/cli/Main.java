@@ -100,7 +100,8 @@ public final class Main {
                 .hostKhz(checkHostKhz(Launcher.parseNonNegative(CommandTable.HOST_KHZ, p.value(CommandTable.HOST_KHZ))))
                 .hostTscAdjust(Launcher.parseLong(CommandTable.HOST_TSC_ADJUST, hostTscAdjust))
                 .clock(parseClock(p.value(CommandTable.CLOCK)))
-                .msrPolicy(parseMsrPolicy(p.value(CommandTable.MSR_POLICY)));
+                .msrPolicy(parseMsrPolicy(p.value(CommandTable.MSR_POLICY)))
+                .compileThreshold(parseJitThreshold(p.value(CommandTable.JIT_THRESHOLD)));
         try {
             b.serial(SerialTarget.parse(p.value(CommandTable.SERIAL), new SerialTarget.Stdio(in, out)));
         } catch (RuntimeException e) {
@@ -111,6 +112,15 @@ public final class Main {
             b.timeout(Duration.ofSeconds(Launcher.parseNonNegative(CommandTable.TIMEOUT, timeout)));
         }
         return b;
+    }
+
+    private static int parseJitThreshold(String text) {
+        long runs = Launcher.parseNonNegative(CommandTable.JIT_THRESHOLD, text);
+        if (runs > Integer.MAX_VALUE) {
+            throw new OptionException(ExitStatus.OPTION_VALUE,
+                    CommandTable.JIT_THRESHOLD + " " + text + " is too large: use 0 to " + Integer.MAX_VALUE);
+        }
+        return (int) runs;
     }
 
     private static long checkHostKhz(long khz) {

@@ -54,7 +54,7 @@ class MainTest {
         assertThat(run.out()).contains("run", "demo", "cpuid");
         CliRun runHelp = CliRun.tscvm("run", "--help");
         assertThat(runHelp.out()).contains("-kernel", "-append", "-initrd", "-smp", "-m", "-cpu", "-serial",
-                "--tsc-khz", "--host-tsc-adjust", "--clock", "--msr-policy");
+                "--tsc-khz", "--host-tsc-adjust", "--clock", "--msr-policy", "--jit-threshold");
     }
 
     @Test
@@ -164,6 +164,9 @@ class MainTest {
         assertThat(clock.status()).isEqualTo(ExitStatus.OPTION_VALUE);
         CliRun serial = CliRun.tscvm("run", "-kernel", kernel.toString(), "-serial", "tcp:1234");
         assertThat(serial.status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        CliRun jit = CliRun.tscvm("run", "-kernel", kernel.toString(), "--jit-threshold", "-1", "-serial", "none");
+        assertThat(jit.status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertOneLine(jit, "--jit-threshold -1");
         CliRun unknown = CliRun.tscvm("run", "--frobnicate");
         assertThat(unknown.status()).isEqualTo(ExitStatus.USAGE);
         assertOneLine(unknown, "frobnicate");
