@@ -288,16 +288,19 @@ final class BlockCompiler {
                 sync(i, ip, next);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "rdtsc", "()J", false);
-                mv.visitVarInsn(LSTORE, ADDR);
-                storeReg(Cpu.RAX, () -> {
-                    mv.visitVarInsn(LLOAD, ADDR);
-                    mask(4);
-                });
-                storeReg(Cpu.RDX, () -> {
-                    mv.visitVarInsn(LLOAD, ADDR);
-                    iconst(32);
-                    mv.visitInsn(LUSHR);
-                });
+                splitIntoEdxEax();
+                return false;
+            case Fast.RDMSR:
+                sync(i, ip, next);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "rdmsr", "()J", false);
+                splitIntoEdxEax();
+                return false;
+            case Fast.WRMSR:
+                sync(i, ip, next);
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "wrmsr", "()V", false);
+                endCheck(i, last);
                 return false;
             case Fast.RET:
                 if (!last || size != 8) {
@@ -494,6 +497,20 @@ final class BlockCompiler {
         lazyFlags(flagsKind, size);
         liveFlagsKind = flagsKind;
         liveFlagsSize = size;
+    }
+
+    /** EDX:EAX = the 64-bit value on the stack (RDTSC, RDMSR). */
+    private void splitIntoEdxEax() {
+        mv.visitVarInsn(LSTORE, ADDR);
+        storeReg(Cpu.RAX, () -> {
+            mv.visitVarInsn(LLOAD, ADDR);
+            mask(4);
+        });
+        storeReg(Cpu.RDX, () -> {
+            mv.visitVarInsn(LLOAD, ADDR);
+            iconst(32);
+            mv.visitInsn(LUSHR);
+        });
     }
 
     /** RIP = ADDR after the canonical check of a near branch target (#GP(0) at the branch if it fails). */

@@ -749,6 +749,8 @@ public final class Cpu extends CpuExec {
             throw new TscvmException(String.format("MSR 0x%x is not CPU state; ask the vCPU's MSR table", index));
         }
         writeOwnedMsr(index, value);
+        // A guest WRMSR of CPU state (EFER, the SYSCALL MSRs, segment bases) ends its block.
+        endBlock = true;
     }
 
     /**

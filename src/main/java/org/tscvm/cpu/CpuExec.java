@@ -303,15 +303,13 @@ abstract class CpuExec extends CpuSystem {
                 return;
             }
             case Fast.RDMSR: {
-                requireCpl0();
-                long v = bus.rdmsr((int) r[RCX]);
+                long v = rdmsr();
                 r[RAX] = v & 0xffffffffL;
                 r[RDX] = v >>> 32;
                 return;
             }
             case Fast.WRMSR:
-                requireCpl0();
-                bus.wrmsr((int) r[RCX], (r[RDX] << 32) | (r[RAX] & 0xffffffffL));
+                wrmsr();
                 return;
             case Fast.OUT_I: case Fast.OUT_DX: {
                 int port = d.fast == Fast.OUT_I ? (int) d.imm : (int) r[RDX] & 0xffff;
@@ -767,6 +765,25 @@ abstract class CpuExec extends CpuSystem {
         }
         shiftFlags(r, size, c, o);
         return r;
+    }
+
+    /** RDMSR's value for the MSR in ECX (#GP(0) outside ring 0). */
+    final long rdmsr() {
+        requireCpl0();
+        return bus.rdmsr((int) regs[RCX]);
+    }
+
+    /**
+     * WRMSR of EDX:EAX to the MSR in ECX (#GP(0) outside ring 0). The block goes on after it
+     * unless the write changed CPU state (the CPU's own MSRs end the block) or made an
+     * interrupt or NMI pending (an x2APIC self-IPI or EOI), which is taken right after it.
+     */
+    final void wrmsr() {
+        requireCpl0();
+        bus.wrmsr((int) regs[RCX], (regs[RDX] << 32) | (regs[RAX] & 0xffffffffL));
+        if (eventsPending()) {
+            endBlock = true;
+        }
     }
 
     /** RDTSC's value: #GP(0) outside ring 0 when CR4.TSD is set, else the guest TSC from the bus. */
@@ -1604,15 +1621,13 @@ abstract class CpuExec extends CpuSystem {
                 break;
             }
             case RDMSR: {
-                requireCpl0();
-                long v = bus.rdmsr((int) regs[RCX]);
+                long v = rdmsr();
                 regs[RAX] = v & 0xffffffffL;
                 regs[RDX] = v >>> 32;
                 break;
             }
             case WRMSR:
-                requireCpl0();
-                bus.wrmsr((int) regs[RCX], (regs[RDX] << 32) | (regs[RAX] & 0xffffffffL));
+                wrmsr();
                 break;
             case RDTSC: case RDTSCP: {
                 if ((cr4 & CR4_TSD) != 0 && cpl != 0) {

@@ -57,7 +57,7 @@ enum Op {
     WBINVD(4, "wbinvd/invd", Op.E), CLFLUSH(4, "clflush", 0), SWAPGS(4, "swapgs", Op.E),
     // Reads of the TSC and of MSRs change no state a decoded block depends on, so they do not
     // end a block: the rdtsc loop runs as one block per iteration instead of two.
-    RDMSR(4, "rdmsr", 0), WRMSR(4, "wrmsr", Op.E), RDTSC(4, "rdtsc", 0), RDTSCP(4, "rdtscp", 0), RDPID(4, "rdpid", 0),
+    RDMSR(4, "rdmsr", 0), WRMSR(4, "wrmsr", 0), RDTSC(4, "rdtsc", 0), RDTSCP(4, "rdtscp", 0), RDPID(4, "rdpid", 0),
     CPUID(4, "cpuid", Op.E), VMCALL(4, "vmcall", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
     ARPL(4, "arpl", 0), RDFSBASE(4, "rd/wr fs/gs base", 0), CLAC(4, "clac", 0), STAC(4, "stac", 0),
     FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0), FNINIT(4, "fninit", 0), FNCLEX(4, "fnclex", 0),
