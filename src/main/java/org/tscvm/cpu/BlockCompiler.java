@@ -284,16 +284,10 @@ final class BlockCompiler {
                     mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "imul2", "(IJJ)J", false);
                 });
                 return false;
-            case Fast.RDTSC:
+            case Fast.RDTSC: case Fast.RDMSR:
                 sync(i, ip, next);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "rdtsc", "()J", false);
-                splitIntoEdxEax();
-                return false;
-            case Fast.RDMSR:
-                sync(i, ip, next);
-                mv.visitVarInsn(ALOAD, CPU_ARG);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "rdmsr", "()J", false);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, d.fast == Fast.RDTSC ? "rdtsc" : "rdmsr", "()J", false);
                 splitIntoEdxEax();
                 return false;
             case Fast.WRMSR:
