@@ -21,6 +21,7 @@ class CpuRobustnessTest {
     void randomInstructionBytesInRandomModesNeverEscapeRunAndLeaveTheCpuUsable() {
         GuestMemory memory = new GuestMemory(2L << 20);
         long instructions = 0;
+        long compiled = 0;
         java.util.Map<String, Long> undefined = new java.util.TreeMap<>();
         for (int round = 0; round < ROUNDS; round++) {
             long seed = SEED + round;
@@ -43,6 +44,9 @@ class CpuRobustnessTest {
                 }
             }
             Cpu cpu = rig.cpu;
+            // Every other round compiles each 64-bit block on its first run: the compiled
+            // code must contain random bytes as well as the interpreter does.
+            cpu.setCompileThreshold((round & 1) == 0 ? 1 : Cpu.DEFAULT_COMPILE_THRESHOLD);
             try {
                 switch (mode) {
                     case 0: // 64-bit, CPL 0
@@ -96,13 +100,15 @@ class CpuRobustnessTest {
             assertThat(cpu.unimplementedOpcodes().keySet()).as("seed %d: interpreter bugs", seed)
                     .noneMatch(k -> k.startsWith("internal"));
             instructions += cpu.instructionsRetired();
+            compiled += cpu.compiledBlocks();
             cpu.unimplementedOpcodes().forEach((k, v) -> undefined.merge(k, v, Long::sum));
             if (round % 100 == 0) {
                 checkUsable(rig, seed);
             }
         }
-        System.out.printf("robustness: %d rounds from seed %d, %d instructions retired, %d distinct #UD opcodes%n",
-                ROUNDS, SEED, instructions, undefined.size());
+        System.out.printf("robustness: %d rounds from seed %d, %d instructions retired, %d blocks compiled, %d distinct #UD opcodes%n",
+                ROUNDS, SEED, instructions, compiled, undefined.size());
+        assertThat(compiled).as("blocks compiled in the compiling rounds").isPositive();
     }
 
     private static void checkUsable(CpuRig rig, long seed) {
