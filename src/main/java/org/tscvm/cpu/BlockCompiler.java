@@ -240,28 +240,26 @@ final class BlockCompiler {
                 return false;
             case Fast.NOP:
                 return false;
-            case Fast.SHIFT_I:
-                if (d.mem || d.sub < 4 || ((int) d.imm & (size == 8 ? 63 : 31)) == 0) {
-                    return generic(i, d, ip, next, last);
-                }
-                shift(d.rm, d.sub, (int) d.imm & (size == 8 ? 63 : 31), size);
-                return false;
-            case Fast.SHIFT_CL:
+            case Fast.SHIFT_I: case Fast.SHIFT_CL:
                 if (d.mem || d.sub < 4) {
                     return generic(i, d, ip, next, last);
                 }
-                // The count is known at run time only; a zero count leaves the flags as they are.
+                // The interpreter's own shiftValue; with a constant count C2 folds its branches.
                 liveFlagsKind = CpuState.LF_NONE;
                 storeReg(d.rm, () -> {
                     mv.visitVarInsn(ALOAD, CPU_ARG);
                     loadReg(d.rm, size);
                     iconst(d.sub);
-                    mv.visitVarInsn(ALOAD, REGS);
-                    iconst(Cpu.RCX);
-                    mv.visitInsn(LALOAD);
-                    mv.visitInsn(L2I);
-                    iconst(size == 8 ? 63 : 31);
-                    mv.visitInsn(IAND);
+                    if (d.fast == Fast.SHIFT_I) {
+                        iconst((int) d.imm & (size == 8 ? 63 : 31));
+                    } else {
+                        mv.visitVarInsn(ALOAD, REGS);
+                        iconst(Cpu.RCX);
+                        mv.visitInsn(LALOAD);
+                        mv.visitInsn(L2I);
+                        iconst(size == 8 ? 63 : 31);
+                        mv.visitInsn(IAND);
+                    }
                     iconst(size);
                     mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "shiftValue", "(JIII)J", false);
                 });
@@ -329,8 +327,7 @@ final class BlockCompiler {
                 branchToAddr();
                 return true;
             case Fast.RMW_I: case Fast.RMW_R: {
-                int op = d.sub == 0 ? ALU_ADD : d.sub == 1 ? ALU_OR : d.sub == 4 ? ALU_AND : d.sub == 5 ? ALU_SUB
-                        : d.sub == 6 ? ALU_XOR : -1;
+                int op = aluOp(d.sub);
                 if (!d.mem || op < 0) {
                     return generic(i, d, ip, next, last);
                 }
@@ -521,20 +518,11 @@ final class BlockCompiler {
         int rb = d.rmB;
         int reg = rb >= 16 ? rb - 16 : rb;
         int shift = rb >= 16 ? 8 : 0;
-        mv.visitVarInsn(ALOAD, REGS);
-        iconst(reg);
-        mv.visitInsn(LALOAD);
-        if (shift != 0) {
-            iconst(shift);
-            mv.visitInsn(LUSHR);
-        }
-        lconst(0xff);
-        mv.visitInsn(LAND);
+        loadByteReg(rb);
         mv.visitVarInsn(LSTORE, DST);
         lconst(d.imm & 0xff);
         mv.visitVarInsn(LSTORE, SRC);
-        int op = d.op == Op.TEST_EI ? ALU_TEST : d.sub == 0 ? ALU_ADD : d.sub == 1 ? ALU_OR : d.sub == 4 ? ALU_AND
-                : d.sub == 5 ? ALU_SUB : d.sub == 6 ? ALU_XOR : ALU_CMP;
+        int op = d.op == Op.TEST_EI ? ALU_TEST : aluOp(d.sub);
         aluResult(op);
         if (op != ALU_CMP && op != ALU_TEST) {
             storeReg(reg, () -> {
@@ -558,65 +546,30 @@ final class BlockCompiler {
         liveFlagsKind = CpuState.LF_NONE;
     }
 
-    /** SHL, SHR, SAR of a register by a non-zero constant count, with the flags CpuExec.shift gives. */
-    private void shift(int reg, int kind, int count, int size) {
-        liveFlagsKind = CpuState.LF_NONE;
-        int bits = size * 8;
-        loadReg(reg, size);
-        mv.visitVarInsn(LSTORE, DST);
-        // RES = the result under the operand mask.
-        if (kind == 7) {
-            mv.visitVarInsn(LLOAD, DST);
-            if (size == 4) {
-                mv.visitInsn(L2I);
-                mv.visitInsn(I2L);
-            }
-            iconst(count);
-            mv.visitInsn(LSHR);
-            mask(size);
-        } else {
-            mv.visitVarInsn(LLOAD, DST);
-            iconst(count);
-            mv.visitInsn(kind == 5 ? LUSHR : LSHL);
-            mask(size);
-        }
-        mv.visitVarInsn(LSTORE, RES);
-        storeReg(reg, () -> mv.visitVarInsn(LLOAD, RES));
-        mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitVarInsn(LLOAD, RES);
-        iconst(size);
-        // CF: the last bit shifted out.
-        mv.visitVarInsn(LLOAD, DST);
-        if (kind == 7 && size == 4) {
-            mv.visitInsn(L2I);
-            mv.visitInsn(I2L);
-        }
-        iconst(kind == 4 || kind == 6 ? bits - count : count - 1);
-        mv.visitInsn(kind == 7 ? LSHR : LUSHR);
-        mv.visitInsn(L2I);
-        iconst(1);
-        mv.visitInsn(IAND);
-        // OF: SHL: the result's sign differs from CF; SHR: the operand's sign; SAR: 0.
-        if (kind == 4 || kind == 6) {
-            mv.visitInsn(DUP);
-            mv.visitVarInsn(LLOAD, RES);
-            iconst(bits - 1);
+    /** Pushes byte register {@code rb} zero-extended: AL..R15B, or AH..BH as 16..19. */
+    private void loadByteReg(int rb) {
+        mv.visitVarInsn(ALOAD, REGS);
+        iconst(rb >= 16 ? rb - 16 : rb);
+        mv.visitInsn(LALOAD);
+        if (rb >= 16) {
+            iconst(8);
             mv.visitInsn(LUSHR);
-            mv.visitInsn(L2I);
-            iconst(1);
-            mv.visitInsn(IAND);
-            mv.visitInsn(IXOR);
-        } else if (kind == 5) {
-            mv.visitVarInsn(LLOAD, DST);
-            iconst(bits - 1);
-            mv.visitInsn(LUSHR);
-            mv.visitInsn(L2I);
-            iconst(1);
-            mv.visitInsn(IAND);
-        } else {
-            mv.visitInsn(ICONST_0);
         }
-        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "shiftFlags", "(JIZZ)V", false);
+        lconst(0xff);
+        mv.visitInsn(LAND);
+    }
+
+    /** The ALU_* op of an x86 ALU kind (0 add, 1 or, 4 and, 5 sub, 6 xor, 7 cmp); -1 for ADC and SBB. */
+    private static int aluOp(int kind) {
+        switch (kind) {
+            case 0: return ALU_ADD;
+            case 1: return ALU_OR;
+            case 4: return ALU_AND;
+            case 5: return ALU_SUB;
+            case 6: return ALU_XOR;
+            case 7: return ALU_CMP;
+            default: return -1;
+        }
     }
 
     /** INC/DEC of a register: CF is kept (saved before the lazy record changes). */
@@ -666,16 +619,7 @@ final class BlockCompiler {
             sync(i, ip, next);
             load(d, next, from);
         } else if (from == 1) {
-            int rb = d.rmB;
-            mv.visitVarInsn(ALOAD, REGS);
-            iconst(rb >= 16 ? rb - 16 : rb);
-            mv.visitInsn(LALOAD);
-            if (rb >= 16) {
-                iconst(8);
-                mv.visitInsn(LUSHR);
-            }
-            lconst(0xff);
-            mv.visitInsn(LAND);
+            loadByteReg(d.rmB);
         } else {
             mv.visitVarInsn(ALOAD, REGS);
             iconst(d.rm);

@@ -660,8 +660,19 @@ abstract class CpuExec extends CpuSystem {
         } else {
             v = readE(d, size);
         }
-        // SHL, SHR, SAL and SAR write all six arithmetic flags: no need to assemble the old ones.
-        long fl = d.sub >= 4 ? flags : rflags();
+        if (d.sub >= 4) {
+            if (d.mem) {
+                probeWrite(lin, size); // shiftValue sets the flags: the store must not fault after it
+            }
+            long r = shiftValue(v, d.sub, count, size);
+            if (d.mem) {
+                writeLin(lin, size, r);
+            } else {
+                writeE(d, size, r);
+            }
+            return;
+        }
+        long fl = rflags();
         long r;
         boolean c;
         boolean o;
@@ -695,7 +706,7 @@ abstract class CpuExec extends CpuSystem {
                 fl = (fl & ~(CF | OF)) | (c ? CF : 0) | (o ? OF : 0);
                 break;
             }
-            case 3: { // RCR
+            default: { // RCR
                 int n = size < 4 ? count % (bits + 1) : count;
                 c = (fl & CF) != 0;
                 r = v;
@@ -706,25 +717,6 @@ abstract class CpuExec extends CpuSystem {
                 }
                 o = ((r & sb) != 0) != ((r & (sb >>> 1)) != 0);
                 fl = (fl & ~(CF | OF)) | (c ? CF : 0) | (o ? OF : 0);
-                break;
-            }
-            case 4: case 6: // SHL/SAL
-                r = count >= 64 ? 0 : (v << count) & m;
-                c = count <= bits && ((v >>> (bits - count)) & 1) != 0;
-                o = ((r & sb) != 0) != c;
-                fl = resultFlags(fl, r, size) | (c ? CF : 0) | (o ? OF : 0);
-                break;
-            case 5: // SHR
-                r = count >= 64 ? 0 : v >>> count;
-                c = count <= bits && ((v >>> (count - 1)) & 1) != 0;
-                o = (v & sb) != 0;
-                fl = resultFlags(fl, r, size) | (c ? CF : 0) | (o ? OF : 0);
-                break;
-            default: { // SAR
-                long s = sext(v, size);
-                r = (s >> Math.min(count, 63)) & m;
-                c = ((s >> Math.min(count - 1, 63)) & 1) != 0;
-                fl = resultFlags(fl, r, size) | (c ? CF : 0);
                 break;
             }
         }
@@ -738,32 +730,35 @@ abstract class CpuExec extends CpuSystem {
 
     /**
      * SHL/SAL (kind 4, 6), SHR (5) or SAR (7) of {@code v} (under the operand mask) by a count
-     * already masked to the operand width, with the flags {@link #shift} gives; a zero count
-     * returns {@code v} and keeps the flags.
+     * already masked to 5 bits (6 with 64-bit operands), setting the flags: SF, ZF, PF from
+     * the result, CF the last bit out (0 once the count passes a byte or word operand's width),
+     * OF the 1-bit rule, AF 0. A zero count returns {@code v} and keeps the flags. The
+     * interpreter ({@link #shift}) and compiled blocks both shift here.
      */
     final long shiftValue(long v, int kind, int count, int size) {
         if (count == 0) {
             return v;
         }
         int bits = size * 8;
+        long m = mask(size), sb = signBit(size);
         long r;
         boolean c;
         boolean o;
         if (kind == 5) {
             r = v >>> count;
-            c = ((v >>> (count - 1)) & 1) != 0;
-            o = (v & signBit(size)) != 0;
+            c = count <= bits && ((v >>> (count - 1)) & 1) != 0;
+            o = (v & sb) != 0;
         } else if (kind == 7) {
             long s = sext(v, size);
-            r = (s >> count) & mask(size);
+            r = (s >> count) & m;
             c = ((s >> (count - 1)) & 1) != 0;
             o = false;
         } else {
-            r = (v << count) & mask(size);
-            c = ((v >>> (bits - count)) & 1) != 0;
-            o = ((r & signBit(size)) != 0) != c;
+            r = (v << count) & m;
+            c = count <= bits && ((v >>> (bits - count)) & 1) != 0;
+            o = ((r & sb) != 0) != c;
         }
-        shiftFlags(r, size, c, o);
+        loadFlags(resultFlags(flags, r, size) | (c ? CF : 0) | (o ? OF : 0));
         return r;
     }
 
@@ -792,11 +787,6 @@ abstract class CpuExec extends CpuSystem {
             throw gp(0);
         }
         return bus.rdtsc();
-    }
-
-    /** The flags of SHL, SHR or SAR with a non-zero count: SF, ZF, PF from the result, CF, OF as given, AF 0. */
-    final void shiftFlags(long r, int size, boolean c, boolean o) {
-        loadFlags(resultFlags(flags, r, size) | (c ? CF : 0) | (o ? OF : 0));
     }
 
     /** SF, ZF, PF from a result; CF, OF, AF cleared for the caller to set. */
@@ -1630,10 +1620,7 @@ abstract class CpuExec extends CpuSystem {
                 wrmsr();
                 break;
             case RDTSC: case RDTSCP: {
-                if ((cr4 & CR4_TSD) != 0 && cpl != 0) {
-                    throw gp(0);
-                }
-                long tsc = bus.rdtsc();
+                long tsc = rdtsc();
                 regs[RAX] = tsc & 0xffffffffL;
                 regs[RDX] = tsc >>> 32;
                 if (d.op == Op.RDTSCP) {
