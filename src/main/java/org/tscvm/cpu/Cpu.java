@@ -491,9 +491,7 @@ public final class Cpu extends CpuExec {
             }
             n++;
             cur = (cur + d.len) & ripMask;
-            // A block goes on past a conditional branch (its fall-through path); every other
-            // transfer of control ends it.
-            if ((d.op.endsBlock && d.fast != Fast.JCC) || at + d.len >= pageEnd) {
+            if (d.op.endsBlock || at + d.len >= pageEnd) {
                 break;
             }
         }

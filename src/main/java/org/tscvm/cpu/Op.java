@@ -38,7 +38,7 @@ enum Op {
     XLAT(1, "xlat", 0), MOV_SEG_E(1, "mov Sreg,Ew", Op.E), MOV_E_SEG(1, "mov Ew,Sreg", 0),
     LOAD_FAR(1, "lds/les/lfs/lgs/lss", Op.E), NOP(1, "nop", 0), PAUSE(1, "pause", 0), FENCE(1, "fence", 0),
     // ---- control transfer (group 2) ----
-    JCC(2, "jcc", Op.E), JMP_REL(2, "jmp rel", Op.E), CALL_REL(2, "call rel", Op.E), JMP_E(2, "jmp Ev", Op.E),
+    JCC(2, "jcc", 0), JMP_REL(2, "jmp rel", Op.E), CALL_REL(2, "call rel", Op.E), JMP_E(2, "jmp Ev", Op.E),
     CALL_E(2, "call Ev", Op.E), RET(2, "ret", Op.E), RET_FAR(2, "retf", Op.E), JMP_FAR_PTR(2, "jmp ptr16:v", Op.E),
     CALL_FAR_PTR(2, "call ptr16:v", Op.E), JMP_FAR_M(2, "jmp m16:v", Op.E), CALL_FAR_M(2, "call m16:v", Op.E),
     LOOP(2, "loop/loope/loopne", Op.E), JRCXZ(2, "jcxz/jecxz/jrcxz", Op.E),
@@ -68,7 +68,11 @@ enum Op {
     /** An instruction longer than 15 bytes: #GP(0). */
     TOO_LONG(4, "too long", Op.E);
 
-    /** Ends a decoded block: a control transfer or a change of mode, privilege or translation. */
+    /**
+     * Ends a decoded block: a control transfer or a change of mode, privilege or translation.
+     * Jcc does not: a block goes on along its fall-through path, and the run loop leaves the
+     * block wherever RIP leaves the sequence (a taken Jcc is a side exit).
+     */
     static final int E = 1;
     /** A LOCK prefix is allowed when the destination is memory. */
     static final int L = 2;
