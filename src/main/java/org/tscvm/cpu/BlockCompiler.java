@@ -182,13 +182,7 @@ final class BlockCompiler {
             case Fast.CMP_MI: case Fast.CMP_MR:
                 sync(i, ip, next);
                 load(d, next, size);
-                mv.visitVarInsn(LSTORE, DST);
-                if (d.fast == Fast.CMP_MI) {
-                    lconst(d.fimm);
-                } else {
-                    loadReg(d.fb, size);
-                }
-                mv.visitVarInsn(LSTORE, SRC);
+                memoryAndSource(d, size, d.fast == Fast.CMP_MI);
                 alu(ALU_CMP, -1, size);
                 endCheck(i, last);
                 return false;
@@ -332,14 +326,16 @@ final class BlockCompiler {
                     return generic(i, d, ip, next, last);
                 }
                 sync(i, ip, next);
-                load(d, next, size);
-                mv.visitVarInsn(LSTORE, DST);
-                if (d.fast == Fast.RMW_I) {
-                    lconst(d.fimm);
-                } else {
-                    loadReg(d.fb, size);
-                }
-                mv.visitVarInsn(LSTORE, SRC);
+                address(d, next);
+                checkCanonical(d.seg);
+                // As CpuExec.rmwAt: the destination must be writable before anything changes,
+                // and a missing page faults as a write.
+                mv.visitVarInsn(ALOAD, CPU_ARG);
+                mv.visitVarInsn(LLOAD, ADDR);
+                iconst(size);
+                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "probeWrite", "(JI)V", false);
+                readAtAddr(size);
+                memoryAndSource(d, size, d.fast == Fast.RMW_I);
                 aluResult(op);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitVarInsn(LLOAD, ADDR);
@@ -793,10 +789,26 @@ final class BlockCompiler {
     private void load(Insn d, long next, int size) {
         address(d, next);
         checkCanonical(d.seg);
+        readAtAddr(size);
+    }
+
+    /** Pushes the {@code size} bytes at ADDR. */
+    private void readAtAddr(int size) {
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, ADDR);
         iconst(size);
         mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "readLin", "(JI)J", false);
+    }
+
+    /** DST = the memory operand, SRC = the immediate or register {@code fb}: the operands of CMP m and ALU to m. */
+    private void memoryAndSource(Insn d, int size, boolean immediate) {
+        mv.visitVarInsn(LSTORE, DST);
+        if (immediate) {
+            lconst(d.fimm);
+        } else {
+            loadReg(d.fb, size);
+        }
+        mv.visitVarInsn(LSTORE, SRC);
     }
 
     /** Pushes the effective address of a flat memory operand (RIP-relative is a constant). */
