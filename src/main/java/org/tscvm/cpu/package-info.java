@@ -15,7 +15,8 @@
  *
  * <h2>Speed</h2>
  * Decoded blocks (up to 32 instructions, ending at control transfers other than a not-taken
- * Jcc, at system instructions and at page ends) live in a direct-mapped cache keyed by
+ * Jcc, at system instructions that change mode, privilege or translation, at a WRMSR of CPU
+ * state or one that makes an interrupt pending, and at page ends) live in a direct-mapped cache keyed by
  * physical address and mode, and reuse their {@link org.tscvm.cpu.Insn} objects. A 64-bit
  * block that has run {@link org.tscvm.cpu.Cpu#DEFAULT_COMPILE_THRESHOLD} times is compiled
  * by {@link org.tscvm.cpu.BlockCompiler} into a JVM method (operands, RIPs and retired counts
