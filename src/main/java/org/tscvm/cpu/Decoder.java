@@ -545,7 +545,7 @@ final class Decoder {
         if (b >= 0x40 && b <= 0x4f) { d.sub = b & 0xf; modrm(d); set(d, CMOVCC); return; }
         if (b >= 0x80 && b <= 0x8f) { d.sub = b & 0xf; d.imm = relZ(d); set(d, JCC); return; }
         if (b >= 0x90 && b <= 0x9f) { d.sub = b & 0xf; d.opSize = 1; modrm(d); set(d, SETCC); return; }
-        if (b >= 0xc8) { regInOpcode(d, b); set(d, BSWAP); return; }
+        if (b >= 0xc8 && b <= 0xcf) { regInOpcode(d, b); set(d, BSWAP); return; }
         if (b >= 0x18 && b <= 0x1f) { modrm(d); set(d, NOP); return; } // hint NOPs, prefetch, endbr64
         switch (b) {
             case 0x00: {
