@@ -51,10 +51,13 @@ final class CommandTable {
     static final String APPEND = "-append";
     static final String INITRD = "-initrd";
     static final String FLAT = "--flat";
+    static final String TSC_ADJUST = "--tsc-adjust";
+    static final String TSC_WARP = "--tsc-warp";
 
     /** The options of run and demo: the machine around the kernel. */
     private static final List<Option> MACHINE_OPTIONS = List.of(
-            new Option(SMP, "N", "1", false, "number of vCPUs (default 1); APs wait for INIT/SIPI"),
+            new Option(SMP, "N[,sockets=S]", "1", false,
+                    "number of vCPUs (default 1) and the sockets (CPUID packages) they form; APs wait for INIT/SIPI"),
             new Option(MEMORY, "SIZE", "128", false, "guest RAM, QEMU style: 128, 512M, 1G (default 128 MiB)"),
             new Option(CPU, "MODEL[,+feat,-feat]", "tscvm", false,
                     "CPUID model (tscvm or max) with features switched on/off, e.g. tscvm,-tsc-adjust,+rdpid"),
@@ -69,6 +72,10 @@ final class CommandTable {
             new Option(MSR_POLICY, "kvm|strict", "kvm", false,
                     "guest access to MSR 0x3b without CPUID.7.0:EBX[1]: kvm ignores it, strict raises #GP"),
             new Option(TIMEOUT, "SECONDS", null, false, "end the run with status 20 after this long"),
+            new Option(TSC_ADJUST, "VCPU=VALUE", null, true,
+                    "before the run, a host-initiated write of that vCPU's IA32_TSC_ADJUST, as firmware leaves it"),
+            new Option(TSC_WARP, "VCPU=CYCLES", null, true,
+                    "before the run, a host-initiated TSC write putting that vCPU CYCLES away from the others"),
             new Option(JIT_THRESHOLD, "N", Integer.toString(Cpu.DEFAULT_COMPILE_THRESHOLD), false,
                     "runs of a 64-bit block before it is compiled to JVM bytecode; 0 interprets only (default "
                             + Cpu.DEFAULT_COMPILE_THRESHOLD + ")"));

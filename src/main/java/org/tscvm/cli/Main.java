@@ -92,8 +92,10 @@ public final class Main {
 
     /** The machine that run and demo share, from their options. */
     private MachineConfig.Builder machine(CommandTable.Parsed p, String hostTscAdjust) {
-        MachineConfig.Builder b = MachineConfig.builder()
-                .smp(Launcher.parseSmp(p.value(CommandTable.SMP)))
+        MachineConfig.Builder b = MachineConfig.builder();
+        Launcher.parseSmp(p.value(CommandTable.SMP)).applyTo(b);
+        b.tscAdjusts(vcpuValues(p, CommandTable.TSC_ADJUST))
+                .tscWarps(vcpuValues(p, CommandTable.TSC_WARP))
                 .ramBytes(Launcher.parseMemory(p.value(CommandTable.MEMORY)))
                 .cpuModel(Launcher.checkCpuModel(p.value(CommandTable.CPU)))
                 .tscKhz(Launcher.parseNonNegative(CommandTable.TSC_KHZ, p.value(CommandTable.TSC_KHZ)))
@@ -112,6 +114,14 @@ public final class Main {
             b.timeout(Duration.ofSeconds(Launcher.parseNonNegative(CommandTable.TIMEOUT, timeout)));
         }
         return b;
+    }
+
+    private static List<MachineConfig.VcpuValue> vcpuValues(CommandTable.Parsed p, String option) {
+        List<MachineConfig.VcpuValue> values = new ArrayList<>();
+        for (String text : p.values(option)) {
+            values.add(Launcher.parseVcpuValue(option, text));
+        }
+        return values;
     }
 
     private static int parseJitThreshold(String text) {

@@ -47,11 +47,13 @@ public final class QemuMain {
                 + "  -kernel FILE          multiboot kernel (ELF32, ELF64, a.out kludge)\n"
                 + "  -append ARGS          kernel command line\n"
                 + "  -initrd FILE[,FILE]   multiboot modules (kvm-unit-tests: its environment file)\n"
-                + "  -smp N | cpus=N       number of vCPUs\n"
+                + "  -smp [cpus=]N[,sockets=S][,cores=C]  vCPUs, and the sockets they form\n"
                 + "  -m SIZE               RAM (128, 512M, 1G)\n"
                 + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
+                + "  --tsc-adjust VCPU=VALUE  host-initiated IA32_TSC_ADJUST write before the run (tscvm's own)\n"
+                + "  --tsc-warp VCPU=CYCLES   host-initiated TSC write, that vCPU CYCLES from the others (tscvm's own)\n"
                 + "\n"
                 + "Accepted and ignored (harmless):\n"
                 + HARMLESS + "\n"
@@ -87,6 +89,8 @@ public final class QemuMain {
         MachineConfig.Builder b = MachineConfig.builder().serial(console);
         Path kernel = null;
         List<Path> initrds = new ArrayList<>();
+        List<MachineConfig.VcpuValue> tscAdjusts = new ArrayList<>();
+        List<MachineConfig.VcpuValue> tscWarps = new ArrayList<>();
         boolean testdev = false;
         for (int i = 0; i < rawArgs.length; i++) {
             String arg = rawArgs[i];
@@ -122,7 +126,9 @@ public final class QemuMain {
                                 }
                             }
                         }
-                        case "-smp" -> b.smp(Launcher.parseSmp(value));
+                        case "-smp" -> Launcher.parseSmp(value).applyTo(b);
+                        case "--tsc-adjust" -> tscAdjusts.add(Launcher.parseVcpuValue(opt, value));
+                        case "--tsc-warp" -> tscWarps.add(Launcher.parseVcpuValue(opt, value));
                         case "-m" -> b.ramBytes(Launcher.parseMemory(value));
                         case "-cpu" -> b.cpuModel(mapCpu(value, err));
                         case "-serial" -> b.serial(parseSerial(value, console));
@@ -157,7 +163,8 @@ public final class QemuMain {
             err.println("tscvm: no -kernel given (see tscvm-qemu --help)");
             return ExitStatus.USAGE;
         }
-        MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev).build();
+        MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
+                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).build();
         return Launcher.boot(config, err, m -> { });
     }
 

@@ -147,6 +147,7 @@ public final class Machine {
         }
         bsp = runners.get(0).vcpu;
         runners.get(0).apic.setExtIntSource(pic);
+        applyTscPresets();
 
         try {
             entry = loadKernel(kernelImage, modules);
@@ -164,6 +165,21 @@ public final class Machine {
         }
     }
 
+    /**
+     * What firmware or a VMM leaves behind before the guest runs: host-initiated TSC writes
+     * (R10: each a new generation unless KVM's one-second window matches it to an earlier user
+     * write) and host-initiated TSC_ADJUST writes (R8: the TSC does not move).
+     */
+    private void applyTscPresets() {
+        for (MachineConfig.VcpuValue warp : config.tscWarps()) {
+            Vcpu vcpu = runners.get(warp.vcpu()).vcpu;
+            vcpu.setMsr(Msr.IA32_TSC, vcpu.getMsr(Msr.IA32_TSC) + warp.value());
+        }
+        for (MachineConfig.VcpuValue adjust : config.tscAdjusts()) {
+            runners.get(adjust.vcpu()).vcpu.setMsr(Msr.IA32_TSC_ADJUST, adjust.value());
+        }
+    }
+
     private static Vm createVm(MachineConfig config, CpuidModel cpuid) {
         return Vm.create(VmConfig.builder()
                 .ramBytes(config.ramBytes())
@@ -173,6 +189,7 @@ public final class Machine {
                 .defaultTscKhz(config.tscKhz())
                 .msrPolicy(config.msrPolicy())
                 .cpuid(cpuid)
+                .vcpusPerPackage(config.vcpusPerPackage())
                 .build());
     }
 

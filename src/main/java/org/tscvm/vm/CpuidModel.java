@@ -206,10 +206,12 @@ public final class CpuidModel {
      * {@code subleaf}. Leaves the model does not define read as zeros.
      *
      * @param apicId         the vCPU's initial APIC id (leaf 1 EBX[31:24], leaf 0xB EDX)
-     * @param logicalCpus    vCPUs in the VM (leaf 0xB core level)
+     * @param packageVcpus   vCPUs in this vCPU's package (leaf 0xB core level EBX)
+     * @param coreIdBits     APIC-id bits below the package id (leaf 0xB core level EAX): a guest
+     *                       takes {@code apicId >> coreIdBits} as the package (socket) number
      * @param tscKhz         the rate the vCPU's TSC really runs at (leaf 0x40000010, A5)
      */
-    public void query(int leaf, int subleaf, int apicId, int logicalCpus, long tscKhz, int[] out) {
+    public void query(int leaf, int subleaf, int apicId, int packageVcpus, int coreIdBits, long tscKhz, int[] out) {
         out[EAX] = 0;
         out[EBX] = 0;
         out[ECX] = 0;
@@ -234,7 +236,7 @@ public final class CpuidModel {
             case 0xA:
                 break; // version 0: no performance counters
             case 0xB:
-                topology(subleaf, apicId, logicalCpus, out);
+                topology(subleaf, apicId, packageVcpus, coreIdBits, out);
                 break;
             case HYPERVISOR_BASE_LEAF:
                 out[EAX] = HYPERVISOR_TIMING_LEAF;
@@ -274,16 +276,16 @@ public final class CpuidModel {
         }
     }
 
-    /** Leaf 0xB: one thread per core, up to 256 cores in one package (8 bits of APIC id). */
-    private static void topology(int subleaf, int apicId, int logicalCpus, int[] out) {
+    /** Leaf 0xB: one thread per core; the core level spans {@code coreIdBits} bits of the APIC id. */
+    private static void topology(int subleaf, int apicId, int packageVcpus, int coreIdBits, int[] out) {
         out[ECX] = subleaf & 0xff;
         out[EDX] = apicId;
         if (subleaf == 0) {
             out[EBX] = 1;
             out[ECX] |= 1 << 8; // SMT level
         } else if (subleaf == 1) {
-            out[EAX] = 8;
-            out[EBX] = logicalCpus;
+            out[EAX] = coreIdBits;
+            out[EBX] = packageVcpus;
             out[ECX] |= 2 << 8; // core level
         }
     }

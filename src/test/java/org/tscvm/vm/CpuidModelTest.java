@@ -22,7 +22,7 @@ class CpuidModelTest {
     }
 
     private void query(CpuidModel model, int leaf, int subleaf) {
-        model.query(leaf, subleaf, 3, 4, 1_234_567, regs);
+        model.query(leaf, subleaf, 3, 4, 8, 1_234_567, regs);
     }
 
     @Test
@@ -68,6 +68,17 @@ class CpuidModelTest {
         query(model, 0xB, 1);
         assertThat(regs[3]).isEqualTo(3);
         assertThat(regs[1]).isEqualTo(4);
+        assertThat(regs[0]).as("core-level shift: every vCPU in package 0").isEqualTo(8);
+    }
+
+    @Test
+    void oneVcpuPerPackageGivesEachApicIdItsOwnPackage() {
+        // -smp 4,sockets=4: leaf 0xB says one core per package, no core bits; APIC id 3 is package 3.
+        CpuidModel.tscvm().query(0xB, 1, 3, 1, 0, 1_234_567, regs);
+        assertThat(regs[0]).isZero();
+        assertThat(regs[1]).isEqualTo(1);
+        assertThat(regs[2]).isEqualTo((2 << 8) | 1);
+        assertThat(regs[3]).isEqualTo(3);
     }
 
     @Test
