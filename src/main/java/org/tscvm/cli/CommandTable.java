@@ -101,7 +101,20 @@ final class CommandTable {
             List.of("Print the CPUID model a guest would see: vendor, leaves and every feature bit."),
             List.of(new Option(CPU, "MODEL[,+feat,-feat]", "tscvm", false, "the model to print (default tscvm)")));
 
-    static final List<Subcommand> SUBCOMMANDS = List.of(RUN, DEMO, CPUID);
+    static final String BUSYBOX = "--busybox";
+    static final String INIT = "--init";
+    static final String OUTPUT = "-o";
+
+    static final Subcommand INITRAMFS = new Subcommand("initramfs",
+            List.of("Write a Linux initramfs (gzip'd cpio) holding busybox and tscvm's /init, which reports",
+                    "CPUs, clocksource and the TSC lines of dmesg, then powers off (or, with",
+                    "tscvm_mode=shell on the kernel command line, gives a shell on the console)."),
+            List.of(new Option(BUSYBOX, "FILE", "/bin/busybox", false,
+                            "a static busybox (Debian: apt-get install busybox-static; default /bin/busybox)"),
+                    new Option(INIT, "FILE", null, false, "an /init of your own instead of tscvm's"),
+                    new Option(OUTPUT, "FILE", null, false, "where to write the initramfs (required)")));
+
+    static final List<Subcommand> SUBCOMMANDS = List.of(RUN, DEMO, CPUID, INITRAMFS);
 
     static final String NAME = "tscvm";
     static final String VERSION_LINE = NAME + " " + Version.VERSION;

@@ -3,10 +3,13 @@ package org.tscvm.cli;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.tscvm.boot.BootFileException;
+import org.tscvm.boot.Initramfs;
 import org.tscvm.cpu.Msr;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
@@ -82,6 +85,9 @@ public final class Main {
             }
             if (command == CommandTable.DEMO) {
                 return demo(parsed);
+            }
+            if (command == CommandTable.INITRAMFS) {
+                return initramfs(parsed);
             }
             out.print(CpuidModel.parse(Launcher.checkCpuModel(parsed.value(CommandTable.CPU))).describe());
             return 0;
@@ -192,6 +198,35 @@ public final class Main {
         return Launcher.boot(b.build(), err);
     }
 
+    /** The /init that {@code initramfs} packs unless --init names another. */
+    static final String LINUX_INIT_RESOURCE = "/guests/linux/init";
+
+    private int initramfs(CommandTable.Parsed p) {
+        String output = p.value(CommandTable.OUTPUT);
+        if (output == null) {
+            throw new OptionException(ExitStatus.USAGE, "initramfs needs -o FILE");
+        }
+        byte[] busybox = BootFileException.read(Path.of(p.value(CommandTable.BUSYBOX)), "busybox");
+        String initFile = p.value(CommandTable.INIT);
+        byte[] init = initFile != null ? BootFileException.read(Path.of(initFile), "init") : bundled(LINUX_INIT_RESOURCE);
+        if (init == null) {
+            throw new OptionException(ExitStatus.FILE, "this build has no bundled /init: give --init FILE");
+        }
+        byte[] image = new Initramfs()
+                .directory("bin", 0755).directory("dev", 0755).directory("proc", 0755).directory("sys", 0755)
+                .charDevice("dev/console", 0600, 5, 1)
+                .file("bin/busybox", 0755, busybox)
+                .file("init", 0755, init)
+                .toGzip();
+        try {
+            Files.write(Path.of(output), image);
+        } catch (IOException e) {
+            throw new OptionException(ExitStatus.FILE, "cannot write " + output + ": " + e.getMessage());
+        }
+        out.printf("wrote %s (%d bytes): busybox and %s /init%n", output, image.length, initFile != null ? initFile : "tscvm's");
+        return 0;
+    }
+
     /**
      * Boots the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and explains
      * each number, while the host side sets its own TSC_ADJUST and makes a restore-style host
@@ -250,7 +285,12 @@ public final class Main {
 
     /** The bundled demo kernel's bytes, or null when the jar was built without it. */
     static byte[] demoKernel() {
-        try (InputStream in = Main.class.getResourceAsStream(DEMO_RESOURCE)) {
+        return bundled(DEMO_RESOURCE);
+    }
+
+    /** A file packed into the jar by the build, or null when this build has none. */
+    private static byte[] bundled(String resource) {
+        try (InputStream in = Main.class.getResourceAsStream(resource)) {
             return in == null ? null : in.readAllBytes();
         } catch (IOException e) {
             return null;
