@@ -47,7 +47,11 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, Launcher.interruptibleStdin(), System.out, System.err));
+        int status;
+        try (RawTerminal terminal = RawTerminal.enterIfInteractive()) {
+            status = execute(args, Launcher.interruptibleStdin(), System.out, System.err);
+        }
+        System.exit(status);
     }
 
     /** Runs the command line and returns the exit status instead of exiting; the guest's console reads nothing. */

@@ -35,7 +35,11 @@ public final class QemuMain {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, Launcher.interruptibleStdin(), System.out, System.err));
+        int status;
+        try (RawTerminal terminal = RawTerminal.enterIfInteractive()) {
+            status = execute(args, Launcher.interruptibleStdin(), System.out, System.err);
+        }
+        System.exit(status);
     }
 
     static String help() {
