@@ -1,14 +1,49 @@
 package org.tscvm.boot;
 
 /**
- * Where a loaded kernel starts: the multiboot entry state (platform.md section 1) is 32-bit
- * flat protected mode at {@code eip} with EAX = 0x2BADB002 and EBX = {@code mbiAddress}.
+ * The CPU state a loaded kernel starts in. Every protocol tscvm loads starts in 32-bit flat
+ * protected mode with paging off and IF = 0 (platform.md section 1): CS and the data segments
+ * flat 4 GiB, with the selectors the protocol names, GDTR as given, the registers below as
+ * given and every other general-purpose register 0.
  *
- * @param eip         the physical entry address
- * @param mbiAddress  the multiboot information structure's address (0 for a flat binary)
- * @param imageEnd    the first byte above everything the loader placed (image, bss, modules)
+ * <pre>{@code
+ * EntryPoint e = EntryPoint.multiboot(0x100000, 0x9500, imageEnd);   // EAX = 0x2BADB002, EBX = MBI
+ * }</pre>
+ *
+ * @param eip          the physical entry address
+ * @param codeSelector CS
+ * @param dataSelector DS, ES, FS, GS and SS
+ * @param gdtBase      GDTR's base: a GDT the loader wrote, or 0 with {@link #RESET_GDT_LIMIT} (GDTR as at RESET)
+ * @param gdtLimit     GDTR's limit
+ * @param eax          EAX: the multiboot magic, or 0
+ * @param ebx          EBX: the multiboot information or PVH start_info address, or 0
+ * @param esi          ESI: Linux's zero page (boot_params), or 0
+ * @param imageEnd     the first byte above everything the loader placed (image, bss, modules)
  */
-public record EntryPoint(int eip, int mbiAddress, long imageEnd) {
+public record EntryPoint(int eip, int codeSelector, int dataSelector, long gdtBase, int gdtLimit,
+                         int eax, int ebx, int esi, long imageEnd) {
     /** EAX at a multiboot entry: tells the kernel a multiboot-1 loader started it. */
     public static final int MULTIBOOT_BOOTLOADER_MAGIC = 0x2BADB002;
+    /** The selectors of the multiboot entry (platform.md section 1) and of PVH, whose ABI leaves them open. */
+    static final int FLAT_CODE_SELECTOR = 0x08;
+    static final int FLAT_DATA_SELECTOR = 0x10;
+    /** GDTR's limit at RESET; with base 0 it is the GDTR a kernel that loads its own GDT first finds. */
+    static final int RESET_GDT_LIMIT = 0xffff;
+
+    /** Multiboot: EAX = 0x2BADB002, EBX = the MBI. */
+    public static EntryPoint multiboot(int eip, int mbi, long imageEnd) {
+        return new EntryPoint(eip, FLAT_CODE_SELECTOR, FLAT_DATA_SELECTOR, 0, RESET_GDT_LIMIT,
+                MULTIBOOT_BOOTLOADER_MAGIC, mbi, 0, imageEnd);
+    }
+
+    /** A flat binary: the multiboot state with no MBI (EBX = 0). */
+    public static EntryPoint flat(int eip, long imageEnd) {
+        return multiboot(eip, 0, imageEnd);
+    }
+
+    /** PVH (Xen's HVM direct boot ABI): EBX = hvm_start_info, selectors unspecified by the ABI. */
+    public static EntryPoint pvh(int eip, int startInfo, long imageEnd) {
+        return new EntryPoint(eip, FLAT_CODE_SELECTOR, FLAT_DATA_SELECTOR, 0, RESET_GDT_LIMIT, 0, startInfo, 0,
+                imageEnd);
+    }
 }

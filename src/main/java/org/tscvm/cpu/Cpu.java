@@ -629,13 +629,23 @@ public final class Cpu extends CpuExec {
      * data segments flat (0x10), EFLAGS = 2, CR0 = PE|ET, at {@code eip}.
      */
     public void enterFlatProtectedMode(int eip) {
+        enterFlatProtectedMode(eip, 0x08, 0x10);
+    }
+
+    /**
+     * {@link #enterFlatProtectedMode(int)} with other selectors in CS and the data segments, for
+     * boot protocols that name them (Linux's 32-bit boot protocol: CS 0x10, data 0x18). The
+     * descriptor caches are loaded flat whatever the selectors; the GDT the selectors point
+     * into is the caller's ({@link #setGdtr}).
+     */
+    public void enterFlatProtectedMode(int eip, int codeSelector, int dataSelector) {
         cr0 = CR0_PE | CR0_ET;
         cr4 = 0;
         efer = 0;
         loadFlags(2);
-        setSeg(CS, 0x08, 0, 0xffffffffL, FLAT_CODE32 | 1);
+        setSeg(CS, codeSelector, 0, 0xffffffffL, FLAT_CODE32 | 1);
         for (int s : new int[] {ES, SS, DS, FS, GS}) {
-            setSeg(s, 0x10, 0, 0xffffffffL, FLAT_DATA | 1);
+            setSeg(s, dataSelector, 0, 0xffffffffL, FLAT_DATA | 1);
         }
         rip = eip & 0xffffffffL;
         halted = false;
@@ -674,6 +684,12 @@ public final class Cpu extends CpuExec {
         shutdown = false;
         updateMode();
         flushTlb(false);
+    }
+
+    /** Loads GDTR as LGDT would, from the host: a loader that built a GDT in guest memory. */
+    public void setGdtr(long base, int limit) {
+        gdtrBase = base;
+        gdtrLimit = limit & 0xffff;
     }
 
     public long getRflags() {

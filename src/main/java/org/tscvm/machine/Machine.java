@@ -16,6 +16,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.tscvm.boot.BootFileException;
 import org.tscvm.boot.EntryPoint;
 import org.tscvm.boot.FlatBinaryLoader;
+import org.tscvm.boot.KernelLoader;
+import org.tscvm.boot.MemoryMap;
 import org.tscvm.boot.MultibootLoader;
 import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.Msr;
@@ -41,7 +43,7 @@ import org.tscvm.vm.VmConfig;
 
 /**
  * The tscvm PC (platform.md): a {@link Vm} with RAM, the legacy devices on their ports, one
- * local APIC per vCPU, the kernel loaded by multiboot, and the vCPUs run until the guest ends
+ * local APIC per vCPU, the kernel loaded (multiboot, Linux bzImage or PVH), and the vCPUs run until the guest ends
  * the run. This is the only class that knows the PC's layout.
  *
  * <pre>{@code
@@ -150,15 +152,18 @@ public final class Machine {
         applyTscPresets();
 
         try {
-            entry = loadKernel(kernelImage, modules);
+            // No ACPI tables yet: no RSDP to pass, nothing reserved beyond the PC's fixed map.
+            entry = loadKernel(kernelImage, modules, 0, List.of());
         } catch (RuntimeException e) {
             closeSerial();
             throw e;
         }
         Cpu cpu = bsp.cpu();
-        cpu.enterFlatProtectedMode(entry.eip());
-        cpu.setGpr(Cpu.RAX, EntryPoint.MULTIBOOT_BOOTLOADER_MAGIC);
-        cpu.setGpr(Cpu.RBX, entry.mbiAddress());
+        cpu.enterFlatProtectedMode(entry.eip(), entry.codeSelector(), entry.dataSelector());
+        cpu.setGdtr(entry.gdtBase(), entry.gdtLimit());
+        cpu.setGpr(Cpu.RAX, Integer.toUnsignedLong(entry.eax()));
+        cpu.setGpr(Cpu.RBX, Integer.toUnsignedLong(entry.ebx()));
+        cpu.setGpr(Cpu.RSI, Integer.toUnsignedLong(entry.esi()));
         for (int i = 1; i < runners.size(); i++) {
             // Application processors wait for INIT and STARTUP (platform.md section 5).
             runners.get(i).cpu.init();
@@ -214,11 +219,18 @@ public final class Machine {
         }
     }
 
-    private EntryPoint loadKernel(byte[] image, List<MultibootLoader.Module> modules) {
+    /**
+     * Loads the kernel by its format (bzImage, multiboot, PVH; {@link KernelLoader}) or as a flat
+     * image. {@code acpiRsdp} (0 for none) and the {@code reserved} e820 ranges describe the
+     * machine's own tables to the kernel.
+     */
+    private EntryPoint loadKernel(byte[] image, List<MultibootLoader.Module> modules, long acpiRsdp,
+                                  List<MemoryMap.Entry> reserved) {
         if (config.flatLoadAddress() >= 0) {
             return FlatBinaryLoader.load(vm.memory(), image, config.flatLoadAddress(), config.flatEntry());
         }
-        return MultibootLoader.load(vm.memory(), image, config.kernel().name(), config.append(), modules);
+        MemoryMap map = MemoryMap.pc(config.ramBytes(), reserved);
+        return KernelLoader.load(vm.memory(), image, config.kernel().name(), config.append(), modules, map, acpiRsdp);
     }
 
     private static OutputStream openSerial(SerialTarget target) {
