@@ -24,8 +24,8 @@ import org.tscvm.vm.VmConfig;
  * @param ramBytes       guest RAM (default 128 MiB, like QEMU)
  * @param smp            vCPUs (1 to {@link #MAX_VCPUS})
  * @param kernel         the kernel image: a file or bytes in memory
- * @param append         the command line after the kernel name (the MBI's cmdline)
- * @param initrds        files passed as multiboot modules, in order
+ * @param append         the kernel command line (multiboot puts the kernel's name in front)
+ * @param initrds        Linux's initrd (concatenated) or the multiboot modules, in order
  * @param serial         where COM1 output goes
  * @param tscKhz         the vCPUs' TSC frequency, 0 = the host clock's
  * @param hostKhz        the host clock's nominal frequency
@@ -34,7 +34,7 @@ import org.tscvm.vm.VmConfig;
  * @param msrPolicy      guest access to MSR 0x3b without the CPUID bit (A4)
  * @param cpuModel       {@code MODEL[,+feature,-feature]}, e.g. {@code tscvm,+rdpid}
  * @param pcTestdev      map QEMU's pc-testdev (kvm-unit-tests asks for it with -device)
- * @param flatLoadAddress -1 for multiboot; else the kernel is a raw image loaded here
+ * @param flatLoadAddress -1 to load the kernel by its format; else it is a raw image loaded here
  * @param flatEntry      the raw image's entry address
  * @param timeout        wall-clock limit of {@link Machine#run()}, or null for none
  * @param compileThreshold runs of a 64-bit block before it is compiled to a JVM method; 0 never
