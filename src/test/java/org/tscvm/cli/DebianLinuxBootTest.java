@@ -3,7 +3,6 @@ package org.tscvm.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,9 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Pattern;
-import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tscvm.boot.Initramfs;
 import org.tscvm.machine.RunResult;
 
 /**
@@ -38,29 +37,10 @@ class DebianLinuxBootTest {
         return Files.readAllBytes(VMLINUZ);
     }
 
-    /** A gzip'd newc cpio archive holding only its trailer: an initramfs Linux unpacks without complaint. */
-    private static byte[] emptyInitramfs() throws IOException {
-        StringBuilder header = new StringBuilder("070701");
-        String name = "TRAILER!!!";
-        int[] fields = {0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, name.length() + 1, 0}; // ino .. namesize, check
-        for (int f : fields) {
-            header.append(String.format("%08x", f));
-        }
-        header.append(name).append('\0');
-        while (header.length() % 4 != 0) {
-            header.append('\0');
-        }
-        ByteArrayOutputStream gz = new ByteArrayOutputStream();
-        try (GZIPOutputStream out = new GZIPOutputStream(gz)) {
-            out.write(header.toString().getBytes(StandardCharsets.US_ASCII));
-            out.write(new byte[512 - header.length() % 512]);
-        }
-        return gz.toByteArray();
-    }
-
     private CliRun boot(Path kernel, String append) throws IOException {
         Path initrd = dir.resolve("initrd.gz");
-        Files.write(initrd, emptyInitramfs());
+        // A real initramfs, if an empty one: Linux finds it (RAMDISK), unpacks it and frees it.
+        Files.write(initrd, new Initramfs().directory("dev", 0755).toGzip());
         Path serial = dir.resolve("serial.txt");
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-initrd", initrd.toString(),
                 "-append", append, "-cpu", "max", "-m", "512M", "-serial", "file:" + serial,
