@@ -6,17 +6,22 @@ import java.util.List;
 import org.tscvm.memory.GuestMemory;
 
 /**
- * Linux's x86 boot protocol for a bzImage (Documentation/arch/x86/boot.rst), entered the
- * 32-bit way: the real-mode setup code is not run (there is no BIOS for it); instead this
- * loader does what it would have done. It builds the zero page (boot_params) with the setup
- * header copied from the file, the command line, the initrd, the e820 map and the ACPI RSDP,
- * loads the protected-mode kernel and starts it at code32_start with ESI = the zero page,
- * CS = 0x10 and the data segments = 0x18 from a GDT it writes, paging off, IF = 0.
+ * Linux's x86 boot protocol for a bzImage (Documentation/arch/x86/boot.rst). The real-mode
+ * setup code is not run (there is no BIOS for it); this loader does what it would have done:
+ * it builds the zero page (boot_params) with the setup header copied from the file, the
+ * command line, the initrd, the e820 map and the ACPI RSDP, and loads the protected-mode
+ * kernel. A kernel that has the 64-bit entry (xloadflags XLF_KERNEL_64, protocol 2.12+)
+ * starts there: 64-bit mode at the load address + 0x200 on page tables identity-mapping the
+ * first 4 GiB. Any other starts at code32_start in 32-bit protected mode, paging off. Either
+ * way RSI/ESI = the zero page, CS = 0x10 and the data segments = 0x18 from a GDT the loader
+ * writes, IF = 0.
  *
- * <p>Why the 32-bit entry rather than the 64-bit one (XLF_KERNEL_64): it exists in every
- * bzImage, 32-bit or 64-bit, needs no page tables from the loader, and runs the kernel's own
- * verify_cpu, which turns a CPU model without long mode or SSE2 into a kernel message instead
- * of a fault; the 64-bit entry would skip nothing the kernel does not also do after it.
+ * <p>Why the 64-bit entry where there is one: it starts the kernel in the mode it runs in, so
+ * the only code between the loader and the kernel proper is the decompressor's 64-bit part.
+ * The 32-bit way also runs verify_cpu, which on a CPU model without SSE2 (tscvm's default)
+ * halts silently; entered in 64-bit mode, Debian's kernel instead reaches its own message
+ * ("x86/fpu: Giving up, no FPU found"). Both entries boot Debian's 6.1 kernel on tscvm
+ * (DebianLinuxBootTest runs both).
  *
  * <pre>{@code
  * EntryPoint e = BzImageLoader.load(memory, vmlinuz, "console=ttyS0", initrd, map, 0);
@@ -39,6 +44,7 @@ public final class BzImageLoader {
     static final int INITRD_ADDR_MAX = 0x22c;
     static final int KERNEL_ALIGNMENT = 0x230;
     static final int RELOCATABLE_KERNEL = 0x234;
+    static final int XLOADFLAGS = 0x236;
     static final int CMDLINE_SIZE = 0x238;
     static final int PREF_ADDRESS = 0x258;
     static final int INIT_SIZE = 0x260;
@@ -63,6 +69,10 @@ public final class BzImageLoader {
      * data can be kept out of the way. Older kernels are refused rather than guessed at.
      */
     static final int MIN_VERSION = 0x020a;
+    /** xloadflags (protocol 2.12+) bit 0: the kernel has the 64-bit entry at its load address + 0x200. */
+    static final int XLF_KERNEL_64 = 0x01;
+    private static final int XLOADFLAGS_VERSION = 0x020c;
+    static final long STARTUP_64_OFFSET = 0x200;
     /** loadflags bit 0: the protected-mode code is loaded at 1 MiB (a bzImage, not a zImage). */
     static final int LOADED_HIGH = 0x01;
     /** type_of_loader 0xff: a boot loader with no assigned id (boot.rst). */
@@ -74,9 +84,17 @@ public final class BzImageLoader {
     static final long GDT_ADDRESS = LinuxBoot.BOOT_STRUCTURE_ADDRESS + ZERO_PAGE_SIZE;
     static final int BOOT_CS = 0x10;
     static final int BOOT_DS = 0x18;
-    private static final long FLAT_CODE_DESCRIPTOR = 0x00cf9a000000ffffL; // base 0, limit 4 GiB, exec/read
-    private static final long FLAT_DATA_DESCRIPTOR = 0x00cf92000000ffffL; // base 0, limit 4 GiB, read/write
+    private static final long FLAT_CODE32_DESCRIPTOR = 0x00cf9a000000ffffL; // base 0, limit 4 GiB, exec/read, D
+    private static final long FLAT_CODE64_DESCRIPTOR = 0x00af9a000000ffffL; // the same with L instead of D
+    private static final long FLAT_DATA_DESCRIPTOR = 0x00cf92000000ffffL;   // base 0, limit 4 GiB, read/write
     private static final int GDT_BYTES = 4 * 8;
+
+    // The 64-bit entry's page tables: one PML4, one PDPT, four page directories of 2 MiB pages.
+    static final long PAGE_TABLES_ADDRESS = GDT_ADDRESS + 0x1000;
+    private static final int PAGE_TABLE_PAGES = 6;
+    private static final long PTE_PRESENT_WRITABLE = 0x3;
+    private static final long PDE_LARGE_PAGE = 0x80;
+    private static final long TWO_MIB = 1 << 21;
 
     private BzImageLoader() {
     }
@@ -165,11 +183,17 @@ public final class BzImageLoader {
                     (Math.max(runtimeEnd, kernelEnd) + (1 << 20) - 1) >> 20));
         }
         long code32Start = file.getInt(CODE32_START) & 0xffffffffL;
-        long entry = code32Start + (loadAddress - DEFAULT_LOAD_ADDRESS); // the same offset into the moved code
-        if (entry < loadAddress || entry >= kernelEnd) {
+        long entry32 = code32Start + (loadAddress - DEFAULT_LOAD_ADDRESS); // the same offset into the moved code
+        if (entry32 < loadAddress || entry32 >= kernelEnd) {
             throw new KernelImageException(String.format(
                     "code32_start 0x%x lies outside the protected-mode kernel [0x%x, 0x%x) loaded at 0x%x",
                     code32Start, DEFAULT_LOAD_ADDRESS, DEFAULT_LOAD_ADDRESS + kernelBytes, loadAddress));
+        }
+        boolean entry64 = version >= XLOADFLAGS_VERSION && (file.getShort(XLOADFLAGS) & XLF_KERNEL_64) != 0;
+        if (entry64 && STARTUP_64_OFFSET >= kernelBytes) {
+            throw new KernelImageException(String.format(
+                    "xloadflags announces a 64-bit entry at +0x%x, but the protected-mode kernel has only %d bytes",
+                    STARTUP_64_OFFSET, kernelBytes));
         }
         List<MemoryMap.Entry> e820 = memoryMap.entries();
         if (e820.size() > E820_MAX_ENTRIES) {
@@ -180,6 +204,10 @@ public final class BzImageLoader {
         long zeroPage = LinuxBoot.BOOT_STRUCTURE_ADDRESS;
         regions.addInRam(memory, new LoadedRegions.Region("the zero page and GDT", zeroPage,
                 GDT_ADDRESS + GDT_BYTES));
+        if (entry64) {
+            regions.addInRam(memory, new LoadedRegions.Region("the identity page tables", PAGE_TABLES_ADDRESS,
+                    PAGE_TABLES_ADDRESS + PAGE_TABLE_PAGES * 4096L));
+        }
         regions.addInRam(memory, new LoadedRegions.Region("the kernel and its decompression area (init_size)",
                 Math.min(loadAddress, runtimeStart), Math.max(kernelEnd, runtimeEnd)));
         memory.load(loadAddress, image, (int) kernelOffset, (int) kernelBytes);
@@ -194,7 +222,7 @@ public final class BzImageLoader {
         memory.fill(zeroPage, ZERO_PAGE_SIZE, (byte) 0);
         memory.load(zeroPage + SETUP_SECTS, image, SETUP_SECTS, headerEnd - SETUP_SECTS);
         memory.write8(zeroPage + TYPE_OF_LOADER, LOADER_UNDEFINED);
-        memory.write32(zeroPage + CODE32_START, (int) entry);
+        memory.write32(zeroPage + CODE32_START, (int) entry32);
         memory.write32(zeroPage + CMD_LINE_PTR, (int) cmdline);
         memory.write32(zeroPage + EXT_CMD_LINE_PTR, (int) (cmdline >>> 32));
         memory.write32(zeroPage + RAMDISK_IMAGE, (int) initrdStart);
@@ -210,10 +238,36 @@ public final class BzImageLoader {
         }
         memory.write64(GDT_ADDRESS, 0);
         memory.write64(GDT_ADDRESS + 8, 0);
-        memory.write64(GDT_ADDRESS + BOOT_CS, FLAT_CODE_DESCRIPTOR);
+        memory.write64(GDT_ADDRESS + BOOT_CS, entry64 ? FLAT_CODE64_DESCRIPTOR : FLAT_CODE32_DESCRIPTOR);
         memory.write64(GDT_ADDRESS + BOOT_DS, FLAT_DATA_DESCRIPTOR);
-        return new EntryPoint((int) entry, BOOT_CS, BOOT_DS, GDT_ADDRESS, GDT_BYTES - 1, 0, 0, (int) zeroPage,
-                regions.end());
+        if (!entry64) {
+            return new EntryPoint(EntryPoint.Mode.PROTECTED_32, entry32, BOOT_CS, BOOT_DS, GDT_ADDRESS,
+                    GDT_BYTES - 1, 0, 0, 0, (int) zeroPage, regions.end());
+        }
+        writeIdentityPageTables(memory);
+        return new EntryPoint(EntryPoint.Mode.LONG_64, loadAddress + STARTUP_64_OFFSET, BOOT_CS, BOOT_DS,
+                GDT_ADDRESS, GDT_BYTES - 1, PAGE_TABLES_ADDRESS, 0, 0, (int) zeroPage, regions.end());
+    }
+
+    /**
+     * Identity-maps [0, 4 GiB) with 2 MiB pages at {@link #PAGE_TABLES_ADDRESS}: boot.rst asks
+     * for the kernel's init_size range, the zero page and the command line; all RAM tscvm can
+     * have lies below 4 GiB.
+     */
+    private static void writeIdentityPageTables(GuestMemory memory) {
+        long pml4 = PAGE_TABLES_ADDRESS;
+        long pdpt = pml4 + 0x1000;
+        long directories = pdpt + 0x1000;
+        memory.fill(pml4, PAGE_TABLE_PAGES * 4096L, (byte) 0);
+        memory.write64(pml4, pdpt | PTE_PRESENT_WRITABLE);
+        for (int gib = 0; gib < 4; gib++) {
+            long directory = directories + gib * 0x1000L;
+            memory.write64(pdpt + 8L * gib, directory | PTE_PRESENT_WRITABLE);
+            for (int i = 0; i < 512; i++) {
+                long address = ((long) gib << 30) + i * TWO_MIB;
+                memory.write64(directory + 8L * i, address | PDE_LARGE_PAGE | PTE_PRESENT_WRITABLE);
+            }
+        }
     }
 
     private static long alignUp(long value, long alignment) {

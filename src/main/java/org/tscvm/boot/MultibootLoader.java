@@ -16,7 +16,7 @@ import org.tscvm.memory.GuestMemory;
  * <pre>{@code
  * EntryPoint entry = MultibootLoader.load(memory, kernelBytes, "x86/tsc.flat", "-v",
  *         List.of(new MultibootLoader.Module("env", envBytes)), MemoryMap.pc(memory.size(), List.of()));
- * // entry: flat 32-bit protected mode at entry.eip(), EAX = 0x2BADB002, EBX = the MBI
+ * // entry: flat 32-bit protected mode at entry.ip(), EAX = 0x2BADB002, EBX = the MBI
  * }</pre>
  */
 public final class MultibootLoader {

@@ -665,6 +665,19 @@ public final class Cpu extends CpuExec {
         if (cpl != 0 && cpl != 3) {
             throw new TscvmException("CPL " + cpl + " is not 0 or 3");
         }
+        enterFlatLongMode(rip, cr3, cpl, cpl == 0 ? 0x08 : 0x2b, cpl == 0 ? 0x10 : 0x23);
+    }
+
+    /**
+     * {@link #enterFlatLongMode(long, long, int)} at CPL 0 with other selectors in CS and the
+     * data segments, for boot protocols that name them (Linux's 64-bit boot protocol: CS 0x10,
+     * data 0x18); the GDT they point into is the caller's ({@link #setGdtr}).
+     */
+    public void enterFlatLongMode(long rip, long cr3, int codeSelector, int dataSelector) {
+        enterFlatLongMode(rip, cr3, 0, codeSelector, dataSelector);
+    }
+
+    private void enterFlatLongMode(long rip, long cr3, int cpl, int codeSelector, int dataSelector) {
         if (!canonical(rip)) {
             throw new TscvmException(String.format("RIP 0x%x is not canonical", rip));
         }
@@ -674,9 +687,9 @@ public final class Cpu extends CpuExec {
         this.cr3 = cr3;
         loadFlags(2);
         int dplBits = cpl << 5;
-        setSeg(CS, cpl == 0 ? 0x08 : 0x2b, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
+        setSeg(CS, codeSelector, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
         for (int s : new int[] {ES, SS, DS, FS, GS}) {
-            setSeg(s, cpl == 0 ? 0x10 : 0x23, 0, 0xffffffffL, FLAT_DATA | dplBits | 1);
+            setSeg(s, dataSelector, 0, 0xffffffffL, FLAT_DATA | dplBits | 1);
         }
         this.rip = rip;
         halted = false;

@@ -159,7 +159,11 @@ public final class Machine {
             throw e;
         }
         Cpu cpu = bsp.cpu();
-        cpu.enterFlatProtectedMode(entry.eip(), entry.codeSelector(), entry.dataSelector());
+        switch (entry.mode()) {
+            case PROTECTED_32 -> cpu.enterFlatProtectedMode((int) entry.ip(), entry.codeSelector(),
+                    entry.dataSelector());
+            case LONG_64 -> cpu.enterFlatLongMode(entry.ip(), entry.cr3(), entry.codeSelector(), entry.dataSelector());
+        }
         cpu.setGdtr(entry.gdtBase(), entry.gdtLimit());
         cpu.setGpr(Cpu.RAX, Integer.toUnsignedLong(entry.eax()));
         cpu.setGpr(Cpu.RBX, Integer.toUnsignedLong(entry.ebx()));

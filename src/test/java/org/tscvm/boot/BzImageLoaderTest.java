@@ -29,29 +29,61 @@ class BzImageLoaderTest {
     }
 
     @Test
-    void aRelocatableKernelLoadsAtPrefAddressAndStartsThereWithTheZeroPageInEsi() {
+    void aKernelWithThe64BitEntryStartsThereInLongModeOnIdentityMappedPageTables() {
         byte[] image = LinuxTestImages.bzImage(CODE, b -> { });
         EntryPoint e = BzImageLoader.load(memory, image, "console=ttyS0", List.of(), map, 0);
+        // Relocatable and the decompression area fits: loaded at pref_address, entered at +0x200.
         assertThat(memory.read8(LinuxTestImages.PREF_ADDRESS)).isEqualTo(0xf4);
-        assertThat(e.eip()).isEqualTo((int) LinuxTestImages.PREF_ADDRESS);
-        assertThat(memory.read32(ZERO_PAGE + 0x214)).isEqualTo((int) LinuxTestImages.PREF_ADDRESS); // code32_start
+        assertThat(e.mode()).isEqualTo(EntryPoint.Mode.LONG_64);
+        assertThat(e.ip()).isEqualTo(LinuxTestImages.PREF_ADDRESS + 0x200);
         assertThat(e.esi()).isEqualTo((int) ZERO_PAGE);
         assertThat(e.eax()).isZero();
         assertThat(e.ebx()).isZero();
-        // boot.rst's 32-bit protocol: __BOOT_CS 0x10 and __BOOT_DS 0x18, flat 4 GiB, in a GDT.
+        // boot.rst: __BOOT_CS 0x10 and __BOOT_DS 0x18, flat, in a GDT; the code descriptor is 64-bit.
         assertThat(e.codeSelector()).isEqualTo(0x10);
         assertThat(e.dataSelector()).isEqualTo(0x18);
         assertThat(e.gdtLimit()).isEqualTo(31);
-        assertThat(memory.read64(e.gdtBase() + 0x10)).isEqualTo(0x00cf9a000000ffffL);
+        assertThat(memory.read64(e.gdtBase() + 0x10)).isEqualTo(0x00af9a000000ffffL);
         assertThat(memory.read64(e.gdtBase() + 0x18)).isEqualTo(0x00cf92000000ffffL);
+        // 4 GiB identity-mapped with 2 MiB pages: PML4 -> PDPT -> four page directories.
+        long pml4 = e.cr3();
+        long pdpt = memory.read64(pml4) & ~0xfffL;
+        assertThat(memory.read64(pml4) & 0xfff).isEqualTo(0x3);
+        for (int gib = 0; gib < 4; gib++) {
+            long directory = memory.read64(pdpt + 8L * gib) & ~0xfffL;
+            assertThat(memory.read64(directory)).isEqualTo(((long) gib << 30) | 0x83);
+            assertThat(memory.read64(directory + 8 * 511)).isEqualTo(((long) gib << 30) + 511 * 2 * MIB | 0x83);
+        }
+        assertThat(memory.read64(pdpt + 8 * 4)).isZero();
         assertThat(e.imageEnd()).isEqualTo(LinuxTestImages.PREF_ADDRESS + LinuxTestImages.INIT_SIZE);
     }
 
     @Test
+    void withoutXlfKernel64TheKernelStartsAtCode32StartInProtectedModeAtItsLoadAddress() {
+        byte[] image = LinuxTestImages.bzImage(CODE, b -> b.putShort(0x236, (short) 0x7e));
+        EntryPoint e = BzImageLoader.load(memory, image, "console=ttyS0", List.of(), map, 0);
+        assertThat(e.mode()).isEqualTo(EntryPoint.Mode.PROTECTED_32);
+        assertThat(e.ip()).isEqualTo(LinuxTestImages.PREF_ADDRESS);
+        assertThat(memory.read32(ZERO_PAGE + 0x214)).isEqualTo((int) LinuxTestImages.PREF_ADDRESS); // code32_start
+        assertThat(e.cr3()).isZero();
+        assertThat(e.esi()).isEqualTo((int) ZERO_PAGE);
+        assertThat(e.codeSelector()).isEqualTo(0x10);
+        assertThat(e.dataSelector()).isEqualTo(0x18);
+        assertThat(memory.read64(e.gdtBase() + 0x10)).isEqualTo(0x00cf9a000000ffffL);
+    }
+
+    @Test
+    void xloadflagsCountOnlyFromProtocol2Point12() {
+        byte[] image = LinuxTestImages.bzImage(CODE, b -> b.putShort(0x206, (short) 0x020b));
+        assertThat(BzImageLoader.load(memory, image, "", List.of(), map, 0).mode())
+                .isEqualTo(EntryPoint.Mode.PROTECTED_32);
+    }
+
+    @Test
     void aKernelThatIsNotRelocatableLoadsAt1MiBAndStartsAtCode32Start() {
-        byte[] image = LinuxTestImages.bzImage(CODE, b -> b.put(0x234, (byte) 0));
+        byte[] image = LinuxTestImages.bzImage(CODE, b -> b.put(0x234, (byte) 0).putShort(0x236, (short) 0));
         EntryPoint e = BzImageLoader.load(memory, image, "", List.of(), map, 0);
-        assertThat(e.eip()).isEqualTo(0x100000);
+        assertThat(e.ip()).isEqualTo(0x100000);
         assertThat(memory.read8(0x100000)).isEqualTo(0xf4);
     }
 

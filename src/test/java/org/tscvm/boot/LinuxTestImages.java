@@ -18,13 +18,17 @@ public final class LinuxTestImages {
     private LinuxTestImages() {
     }
 
+    /** Where the 64-bit entry (startup_64) lies in the protected-mode code. */
+    public static final int STARTUP_64 = 0x200;
+
     /**
-     * A relocatable bzImage of boot protocol 2.15 whose protected-mode code is {@code code}
-     * (padded to 16 bytes), with pref_address 16 MiB, kernel_alignment 2 MiB, init_size 4 MiB;
-     * {@code edit} may change any header byte afterwards.
+     * A relocatable bzImage of boot protocol 2.15 with the 64-bit entry (xloadflags 0x7f, as
+     * Debian's), pref_address 16 MiB, kernel_alignment 2 MiB, init_size 4 MiB, whose
+     * protected-mode code holds {@code code} at both entries, offset 0 (32-bit) and 0x200
+     * (64-bit); {@code edit} may change any header byte afterwards.
      */
     public static byte[] bzImage(byte[] code, Consumer<ByteBuffer> edit) {
-        int codeBytes = (code.length + 15) & ~15;
+        int codeBytes = (STARTUP_64 + code.length + 15) & ~15;
         ByteBuffer b = ByteBuffer.allocate(KERNEL_OFFSET + codeBytes).order(ByteOrder.LITTLE_ENDIAN);
         b.put(0x1f1, (byte) SETUP_SECTS);
         b.putInt(0x1f4, codeBytes / 16);                    // syssize
@@ -42,6 +46,7 @@ public final class LinuxTestImages {
         b.putLong(0x258, PREF_ADDRESS);                     // pref_address
         b.putInt(0x260, (int) INIT_SIZE);                   // init_size
         b.put(KERNEL_OFFSET, code);
+        b.put(KERNEL_OFFSET + STARTUP_64, code);
         edit.accept(b);
         return b.array();
     }

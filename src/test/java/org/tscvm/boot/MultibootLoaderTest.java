@@ -33,7 +33,7 @@ class MultibootLoaderTest {
         byte[] text = TestImages.bytes(0x1000, 0x90);
         byte[] elf = TestImages.elf(false, 4 * MIB + 0x10, List.of(new Segment(4 * MIB, text, 0x4000)));
         EntryPoint entry = MultibootLoader.load(memory, elf, "kernel.elf", "", List.of(), map);
-        assertThat(entry.eip()).isEqualTo((int) (4 * MIB + 0x10));
+        assertThat(entry.ip()).isEqualTo(4 * MIB + 0x10);
         assertThat(memory.read8(4 * MIB)).isEqualTo(0x90);
         assertThat(memory.read8(4 * MIB + 0xfff)).isEqualTo(0x90);
         assertThat(memory.read32(4 * MIB + 0x1000)).isZero();
@@ -95,7 +95,7 @@ class MultibootLoaderTest {
         byte[] elf = TestImages.elf(true, vbase + 0x20,
                 List.of(new Segment(vbase, 2 * MIB, TestImages.bytes(0x800, 0xcc), 0x1000)));
         EntryPoint entry = MultibootLoader.load(memory, elf, "k64", "", List.of(), map);
-        assertThat(entry.eip()).isEqualTo((int) (2 * MIB + 0x20));
+        assertThat(entry.ip()).isEqualTo(2 * MIB + 0x20);
         assertThat(memory.read8(2 * MIB + 0x7ff)).isEqualTo(0xcc);
         assertThat(memory.read8(2 * MIB + 0x800)).isZero();
     }
@@ -112,7 +112,7 @@ class MultibootLoaderTest {
         byte[] image = ByteBuffer.allocate(headerLength + code.length).put(header).put(code).array();
         memory.fill(load + 0x1000, 0x10, (byte) 7);
         EntryPoint entry = MultibootLoader.load(memory, image, "aout", "", List.of(), map);
-        assertThat(entry.eip()).isEqualTo((int) (load + headerLength));
+        assertThat(entry.ip()).isEqualTo(load + headerLength);
         assertThat(memory.read32(load)).isEqualTo(MultibootLoader.HEADER_MAGIC);
         assertThat(memory.read8(load + headerLength)).isEqualTo(0xf4);
         assertThat(memory.read8(load + 0x1000)).isZero();
@@ -217,7 +217,7 @@ class MultibootLoaderTest {
     @Test
     void flatBinaryLoadsAtItsAddressAndChecksTheEntry() {
         EntryPoint e = FlatBinaryLoader.load(memory, TestImages.bytes(0x40, 0xf4), 0x7000, 0x7010);
-        assertThat(e.eip()).isEqualTo(0x7010);
+        assertThat(e.ip()).isEqualTo(0x7010);
         assertThat(memory.read8(0x703f)).isEqualTo(0xf4);
         assertThatThrownBy(() -> FlatBinaryLoader.load(memory, new byte[16], 0x7000, 0x8000))
                 .isInstanceOf(KernelImageException.class);

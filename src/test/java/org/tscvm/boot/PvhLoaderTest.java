@@ -30,7 +30,7 @@ class PvhLoaderTest {
         assertThat(PvhLoader.pvhEntry(elf)).isEqualTo(16 * MIB + 1);
         EntryPoint e = PvhLoader.load(memory, elf, "console=ttyS0", List.of(), map, 0);
         assertThat(memory.read8(16 * MIB)).isEqualTo(0xf4);
-        assertThat(e.eip()).isEqualTo((int) (16 * MIB + 1));
+        assertThat(e.ip()).isEqualTo(16 * MIB + 1);
         assertThat(e.ebx()).isEqualTo((int) START_INFO);
         assertThat(e.eax()).isZero();
         assertThat(e.esi()).isZero();

@@ -17,7 +17,7 @@ import org.tscvm.machine.RunResult;
 
 /**
  * Boots Debian 12's cloud kernel (linux.md section 1) far enough to print its banner, by
- * bzImage and by PVH, as {@code qemu-system-x86_64 -kernel vmlinuz -initrd ... -append ...}
+ * bzImage (its 64-bit entry, and its 32-bit one) and by PVH, as {@code qemu-system-x86_64 -kernel vmlinuz -initrd ... -append ...}
  * would. The kernel comes from tools/fetch-debian-guests (in /var/cache/tscvm/debian, outside
  * the repository); without it the tests are skipped. Each run ends by --timeout, long after
  * the early lines checked here: the rest of the boot needs platform parts other branches add.
@@ -48,13 +48,8 @@ class DebianLinuxBootTest {
         return new CliRun(run.status(), Files.readString(serial, StandardCharsets.ISO_8859_1), run.err());
     }
 
-    @Test
-    void theBzImageDecompressesItselfAndPrintsItsBannerAndOurCommandLine() throws IOException {
-        vmlinuz();
-        // nokaslr makes the decompressor say so on the early serial console: proof that it ran
-        // (this kernel has no X86_VERBOSE_BOOTUP, so "Decompressing Linux..." is never printed).
-        String append = APPEND + " nokaslr";
-        CliRun run = boot(VMLINUZ, append);
+    /** The checks both bzImage entries must pass: the decompressor ran, the kernel started with our data. */
+    private static void assertDecompressedAndStarted(CliRun run, String append) {
         assertThat(run.status()).as(run.err()).isEqualTo(RunResult.STATUS_TIMEOUT);
         assertThat(run.out())
                 .contains("KASLR disabled: 'nokaslr' on cmdline.")
@@ -63,6 +58,26 @@ class DebianLinuxBootTest {
                 .contains("BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable")
                 .contains("BIOS-e820: [mem 0x0000000000100000-0x000000001fffffff] usable")
                 .containsPattern("RAMDISK: \\[mem 0x1ff[0-9a-f]{5}-0x1fffffff\\]");
+    }
+
+    @Test
+    void theBzImageEnteredIn64BitModeDecompressesItselfAndPrintsItsBannerAndOurCommandLine() throws IOException {
+        vmlinuz();
+        // nokaslr makes the decompressor say so on the early serial console: proof that it ran
+        // (this kernel has no X86_VERBOSE_BOOTUP, so "Decompressing Linux..." is never printed).
+        String append = APPEND + " nokaslr";
+        assertDecompressedAndStarted(boot(VMLINUZ, append), append);
+    }
+
+    @Test
+    void theSameBzImageWithoutXlfKernel64BootsThrough32BitEntry() throws IOException {
+        byte[] bz = vmlinuz();
+        ByteBuffer h = ByteBuffer.wrap(bz).order(ByteOrder.LITTLE_ENDIAN);
+        h.putShort(0x236, (short) (h.getShort(0x236) & ~1)); // xloadflags: no XLF_KERNEL_64
+        Path kernel = dir.resolve("vmlinuz-32");
+        Files.write(kernel, bz);
+        String append = APPEND + " nokaslr";
+        assertDecompressedAndStarted(boot(kernel, append), append);
     }
 
     @Test

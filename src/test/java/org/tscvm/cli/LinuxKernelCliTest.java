@@ -14,7 +14,10 @@ class LinuxKernelCliTest {
     @TempDir
     Path dir;
 
-    /** Exits through isa-debug-exit with (ESI >> 12) + CS: a bzImage entry gives 0x10 + 0x10. */
+    /**
+     * Exits through isa-debug-exit with (ESI >> 12) + CS: a bzImage entry gives 0x10 + 0x10. The
+     * bytes mean the same in 32-bit and 64-bit mode.
+     */
     private static final byte[] REPORT_ESI_AND_CS = CliRun.bytes(
             0x89, 0xf0,                   // mov eax, esi
             0xc1, 0xe8, 0x0c,             // shr eax, 12
@@ -39,12 +42,16 @@ class LinuxKernelCliTest {
     }
 
     @Test
-    void aBzImageStartsAtItsCode32EntryWithTheZeroPageInEsiAndBootCs() throws IOException {
-        Path kernel = write("bzImage", LinuxTestImages.bzImage(REPORT_ESI_AND_CS, b -> { }));
+    void aBzImageStartsAtEitherEntryWithTheZeroPageInEsiAndBootCs() throws IOException {
         Path initrd = write("initrd", new byte[5000]);
-        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                "-append", "console=ttyS0", "-serial", "none", "--timeout", "30");
-        assertThat(run.status()).as(run.err()).isEqualTo(((0x10 + 0x10) << 1) | 1);
+        Path kernel64 = write("bzImage64", LinuxTestImages.bzImage(REPORT_ESI_AND_CS, b -> { }));
+        Path kernel32 = write("bzImage32",
+                LinuxTestImages.bzImage(REPORT_ESI_AND_CS, b -> b.putShort(0x236, (short) 0))); // no XLF_KERNEL_64
+        for (Path kernel : new Path[] {kernel64, kernel32}) {
+            CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-initrd", initrd.toString(),
+                    "-append", "console=ttyS0", "-serial", "none", "--timeout", "30");
+            assertThat(run.status()).as(kernel + ": " + run.err()).isEqualTo(((0x10 + 0x10) << 1) | 1);
+        }
     }
 
     @Test
