@@ -109,7 +109,8 @@ public final class BzImageLoader {
     }
 
     /**
-     * Loads the bzImage {@code image} and returns its 32-bit entry state.
+     * Loads the bzImage {@code image} and returns its entry state: 64-bit where the kernel has
+     * that entry, else 32-bit.
      *
      * @param append   the kernel command line (QEMU's -append: no kernel name in front)
      * @param initrds  the -initrd files, concatenated into one ramdisk
