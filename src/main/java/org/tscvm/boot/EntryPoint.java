@@ -4,8 +4,8 @@ package org.tscvm.boot;
  * The CPU state a loaded kernel starts in: flat 32-bit protected mode with paging off, or
  * flat 64-bit mode on identity-mapped page tables the loader built; CPL 0 and IF = 0 either
  * way (platform.md section 1). CS and the data segments are flat 4 GiB with the selectors the
- * protocol names, GDTR as given, the registers below as given and every other
- * general-purpose register 0.
+ * protocol names, GDTR as given, the registers below as given and the other general-purpose
+ * registers as RESET leaves them (0, but EDX = the processor signature).
  *
  * <pre>{@code
  * EntryPoint e = EntryPoint.multiboot(0x100000, 0x9500, imageEnd);   // EAX = 0x2BADB002, EBX = MBI
