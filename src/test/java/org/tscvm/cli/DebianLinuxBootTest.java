@@ -1,7 +1,6 @@
 package org.tscvm.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -18,13 +17,12 @@ import org.tscvm.machine.RunResult;
 /**
  * Boots Debian 12's cloud kernel (linux.md section 1) far enough to print its banner, by
  * bzImage (its 64-bit entry, and its 32-bit one) and by PVH, as {@code qemu-system-x86_64 -kernel vmlinuz -initrd ... -append ...}
- * would. The kernel comes from tools/fetch-debian-guests (in /var/cache/tscvm/debian, outside
- * the repository); without it the tests are skipped. Each run ends by --timeout, long after
+ * would. The kernel comes from {@link DebianGuests} (tools/fetch-debian-guests, outside
+ * the repository). Each run ends by --timeout, long after
  * the early lines checked here: the rest of the boot needs platform parts other branches add.
  */
 class DebianLinuxBootTest {
-    private static final Path DEBIAN = Path.of(System.getProperty("tscvm.debian", "/var/cache/tscvm/debian"));
-    private static final Path VMLINUZ = DEBIAN.resolve("boot/vmlinuz-6.1.0-50-cloud-amd64");
+    private static final Path VMLINUZ = DebianGuests.vmlinuz();
     /** tsc_early_khz: tscvm's TSC rate, since Linux cannot calibrate against the PIT here (linux.md 4.3). */
     private static final String APPEND = "console=ttyS0 earlyprintk=serial tsc_early_khz=2500000 noapic";
     private static final String TIMEOUT_SECONDS = "12";
@@ -33,7 +31,6 @@ class DebianLinuxBootTest {
     Path dir;
 
     private static byte[] vmlinuz() throws IOException {
-        assumeTrue(Files.isRegularFile(VMLINUZ), VMLINUZ + " is missing: run tools/fetch-debian-guests");
         return Files.readAllBytes(VMLINUZ);
     }
 
