@@ -542,6 +542,10 @@ final class Decoder {
     }
 
     private void decode0f(Insn d, int b, boolean opsz) {
+        if (Sse.OPCODES[b]) {
+            decodeSse(d, b, opsz);
+            return;
+        }
         if (b >= 0x40 && b <= 0x4f) { d.sub = b & 0xf; modrm(d); set(d, CMOVCC); return; }
         if (b >= 0x80 && b <= 0x8f) { d.sub = b & 0xf; d.imm = relZ(d); set(d, JCC); return; }
         if (b >= 0x90 && b <= 0x9f) { d.sub = b & 0xf; d.opSize = 1; modrm(d); set(d, SETCC); return; }
@@ -661,6 +665,26 @@ final class Decoder {
             default:
                 ud(d, false);
         }
+    }
+
+    /**
+     * An SSE/SSE2 form of the 0F map: the mandatory prefix (F3 or F2 over 66), ModRM, the
+     * form from the {@link Op} table's decode keys, and an imm8 where the form has one.
+     * Combinations without a form (MMX registers, SSE3 and later) are #UD, reported with their prefix.
+     */
+    private void decodeSse(Insn d, int b, boolean opsz) {
+        int prefix = d.rep == Insn.REP ? 2 : d.rep == Insn.REPNE ? 3 : opsz ? 1 : 0;
+        int digit = modrm(d);
+        Op op = Sse.lookup(prefix, b, digit, d.mem);
+        if (op == null) {
+            d.opcode = (prefix == 0 ? 0 : prefix == 1 ? 0x66 : prefix == 2 ? 0xf3 : 0xf2) << 16 | 0x0f00 | b;
+            ud(d, false);
+            return;
+        }
+        if (op.imm8) {
+            d.imm = fetch();
+        }
+        set(d, op);
     }
 
     private boolean realMode() {

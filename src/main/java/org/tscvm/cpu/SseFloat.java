@@ -1,0 +1,270 @@
+package org.tscvm.cpu;
+
+import static org.tscvm.cpu.Sse.DE;
+import static org.tscvm.cpu.Sse.IE;
+
+/**
+ * SSE/SSE2 floating point: the packed and scalar arithmetic forms (lanes through
+ * {@link SoftFp}), CMPPS/CMPPD/CMPSS/CMPSD with their eight predicates, COMISS/UCOMISS/
+ * COMISD/UCOMISD, and the approximations RCPPS/RSQRTPS. Every form gathers its lanes' flags,
+ * lets {@link Sse#commitFlags} fault on an unmasked exception, and only then writes.
+ */
+final class SseFloat {
+    private SseFloat() {
+    }
+
+    private static int kind(Op op) {
+        switch (op) {
+            case ADDPS: case ADDSS: case ADDPD: case ADDSD: return SoftFp.ADD;
+            case SUBPS: case SUBSS: case SUBPD: case SUBSD: return SoftFp.SUB;
+            case MULPS: case MULSS: case MULPD: case MULSD: return SoftFp.MUL;
+            case DIVPS: case DIVSS: case DIVPD: case DIVSD: return SoftFp.DIV;
+            case MINPS: case MINSS: case MINPD: case MINSD: return SoftFp.MIN;
+            case MAXPS: case MAXSS: case MAXPD: case MAXSD: return SoftFp.MAX;
+            default: return SoftFp.SQRT;
+        }
+    }
+
+    private static boolean scalar(Op op) {
+        switch (op) {
+            case ADDSS: case SUBSS: case MULSS: case DIVSS: case MINSS: case MAXSS: case SQRTSS:
+            case ADDSD: case SUBSD: case MULSD: case DIVSD: case MINSD: case MAXSD: case SQRTSD:
+            case CMPSS: case CMPSD: case RCPSS: case RSQRTSS:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /** ADD/SUB/MUL/DIV/MIN/MAX/SQRT PS and SS. */
+    static void single(CpuExec c, Insn d) {
+        int op = kind(d.op);
+        int r = 2 * d.reg;
+        c.sseFlags = 0;
+        if (scalar(d.op)) {
+            int b = Sse.loadE32(c, d);
+            long res = SoftFp.single(c, op, (int) c.xmm[r], b) & 0xffffffffL;
+            Sse.commitFlags(c);
+            c.xmm[r] = (c.xmm[r] & 0xffffffff00000000L) | res;
+            return;
+        }
+        Sse.loadE128(c, d);
+        long lo = lanesSingle(c, op, c.xmm[r], c.sseLo);
+        long hi = lanesSingle(c, op, c.xmm[r + 1], c.sseHi);
+        Sse.commitFlags(c);
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    private static long lanesSingle(CpuExec c, int op, long a, long b) {
+        long l0 = SoftFp.single(c, op, (int) a, (int) b) & 0xffffffffL;
+        long l1 = SoftFp.single(c, op, (int) (a >>> 32), (int) (b >>> 32)) & 0xffffffffL;
+        return l0 | l1 << 32;
+    }
+
+    /** ADD/SUB/MUL/DIV/MIN/MAX/SQRT PD and SD. */
+    static void dbl(CpuExec c, Insn d) {
+        int op = kind(d.op);
+        int r = 2 * d.reg;
+        c.sseFlags = 0;
+        if (scalar(d.op)) {
+            long b = Sse.loadE64(c, d);
+            long res = SoftFp.dbl(c, op, c.xmm[r], b);
+            Sse.commitFlags(c);
+            c.xmm[r] = res;
+            return;
+        }
+        Sse.loadE128(c, d);
+        long lo = SoftFp.dbl(c, op, c.xmm[r], c.sseLo);
+        long hi = SoftFp.dbl(c, op, c.xmm[r + 1], c.sseHi);
+        Sse.commitFlags(c);
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    // ---- compares ----
+
+    /** A predicate 0-7 (EQ LT LE UNORD NEQ NLT NLE ORD) on x, y; {@code unordered} when a NaN is involved. */
+    private static boolean predicate(int p, boolean unordered, double x, double y) {
+        switch (p & 7) {
+            case 0: return !unordered && x == y;
+            case 1: return !unordered && x < y;
+            case 2: return !unordered && x <= y;
+            case 3: return unordered;
+            case 4: return unordered || x != y;
+            case 5: return unordered || !(x < y);
+            case 6: return unordered || !(x <= y);
+            default: return !unordered;
+        }
+    }
+
+    /** LT, LE, NLT and NLE signal invalid on a QNaN too. */
+    private static boolean signaling(int p) {
+        p &= 3;
+        return p == 1 || p == 2;
+    }
+
+    private static boolean cmpSingleLane(CpuExec c, int p, int a, int b) {
+        a = SoftFp.daz(c, a);
+        b = SoftFp.daz(c, b);
+        boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
+        if (SoftFp.isSNaN(a) || SoftFp.isSNaN(b) || (unordered && signaling(p))) {
+            c.sseFlags |= IE;
+        }
+        if (!unordered && (SoftFp.isDenormal(a) || SoftFp.isDenormal(b))) {
+            c.sseFlags |= DE;
+        }
+        return predicate(p, unordered, Float.intBitsToFloat(a), Float.intBitsToFloat(b));
+    }
+
+    private static boolean cmpDoubleLane(CpuExec c, int p, long a, long b) {
+        a = SoftFp.daz(c, a);
+        b = SoftFp.daz(c, b);
+        boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
+        if (SoftFp.isSNaN(a) || SoftFp.isSNaN(b) || (unordered && signaling(p))) {
+            c.sseFlags |= IE;
+        }
+        if (!unordered && (SoftFp.isDenormal(a) || SoftFp.isDenormal(b))) {
+            c.sseFlags |= DE;
+        }
+        return predicate(p, unordered, Double.longBitsToDouble(a), Double.longBitsToDouble(b));
+    }
+
+    /** CMPPS/CMPSS xmm1, xmm2/m, imm8: all ones or zeros per lane. */
+    static void cmpSingle(CpuExec c, Insn d) {
+        int p = (int) d.imm;
+        int r = 2 * d.reg;
+        c.sseFlags = 0;
+        if (scalar(d.op)) {
+            int b = Sse.loadE32(c, d);
+            long res = cmpSingleLane(c, p, (int) c.xmm[r], b) ? 0xffffffffL : 0;
+            Sse.commitFlags(c);
+            c.xmm[r] = (c.xmm[r] & 0xffffffff00000000L) | res;
+            return;
+        }
+        Sse.loadE128(c, d);
+        long lo = 0, hi = 0;
+        for (int i = 0; i < 2; i++) {
+            if (cmpSingleLane(c, p, (int) (c.xmm[r] >>> (32 * i)), (int) (c.sseLo >>> (32 * i)))) {
+                lo |= 0xffffffffL << (32 * i);
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            if (cmpSingleLane(c, p, (int) (c.xmm[r + 1] >>> (32 * i)), (int) (c.sseHi >>> (32 * i)))) {
+                hi |= 0xffffffffL << (32 * i);
+            }
+        }
+        Sse.commitFlags(c);
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    /** CMPPD/CMPSD xmm1, xmm2/m, imm8. */
+    static void cmpDouble(CpuExec c, Insn d) {
+        int p = (int) d.imm;
+        int r = 2 * d.reg;
+        c.sseFlags = 0;
+        if (scalar(d.op)) {
+            long b = Sse.loadE64(c, d);
+            long res = cmpDoubleLane(c, p, c.xmm[r], b) ? -1L : 0;
+            Sse.commitFlags(c);
+            c.xmm[r] = res;
+            return;
+        }
+        Sse.loadE128(c, d);
+        long lo = cmpDoubleLane(c, p, c.xmm[r], c.sseLo) ? -1L : 0;
+        long hi = cmpDoubleLane(c, p, c.xmm[r + 1], c.sseHi) ? -1L : 0;
+        Sse.commitFlags(c);
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    /** COMISS/UCOMISS: ZF PF CF = 111 unordered, 000 greater, 001 less, 100 equal; OF SF AF cleared. */
+    static void comiss(CpuExec c, Insn d) {
+        c.sseFlags = 0;
+        int a = SoftFp.daz(c, (int) c.xmm[2 * d.reg]);
+        int b = SoftFp.daz(c, Sse.loadE32(c, d));
+        boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
+        if (SoftFp.isSNaN(a) || SoftFp.isSNaN(b) || (unordered && d.op == Op.COMISS)) {
+            c.sseFlags |= IE;
+        }
+        if (!unordered && (SoftFp.isDenormal(a) || SoftFp.isDenormal(b))) {
+            c.sseFlags |= DE;
+        }
+        Sse.commitFlags(c);
+        setCompareFlags(c, unordered, Float.intBitsToFloat(a), Float.intBitsToFloat(b));
+    }
+
+    /** COMISD/UCOMISD. */
+    static void comisd(CpuExec c, Insn d) {
+        c.sseFlags = 0;
+        long a = SoftFp.daz(c, c.xmm[2 * d.reg]);
+        long b = SoftFp.daz(c, Sse.loadE64(c, d));
+        boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
+        if (SoftFp.isSNaN(a) || SoftFp.isSNaN(b) || (unordered && d.op == Op.COMISD)) {
+            c.sseFlags |= IE;
+        }
+        if (!unordered && (SoftFp.isDenormal(a) || SoftFp.isDenormal(b))) {
+            c.sseFlags |= DE;
+        }
+        Sse.commitFlags(c);
+        setCompareFlags(c, unordered, Double.longBitsToDouble(a), Double.longBitsToDouble(b));
+    }
+
+    private static void setCompareFlags(CpuExec c, boolean unordered, double x, double y) {
+        long f;
+        if (unordered) {
+            f = CpuState.ZF | CpuState.PF | CpuState.CF;
+        } else if (x > y) {
+            f = 0;
+        } else if (x < y) {
+            f = CpuState.CF;
+        } else {
+            f = CpuState.ZF;
+        }
+        c.setArith(f);
+    }
+
+    // ---- approximations ----
+
+    /**
+     * RCPPS/RCPSS/RSQRTPS/RSQRTSS: the SDM promises a relative error of at most 1.5 * 2^-12 and
+     * leaves the bits to the implementation (Intel and AMD differ). tscvm returns the exact
+     * reciprocal (square root reciprocal) rounded to 12 significant bits, which meets the bound.
+     * Denormal inputs count as zeros and tiny results flush to zero, whatever MXCSR says; no
+     * flags are set (SDM RCPPS, "SIMD Floating-Point Exceptions: None").
+     */
+    static void approximate(CpuExec c, Insn d) {
+        boolean sqrt = d.op == Op.RSQRTPS || d.op == Op.RSQRTSS;
+        int r = 2 * d.reg;
+        if (scalar(d.op)) {
+            long res = approx(Sse.loadE32(c, d), sqrt) & 0xffffffffL;
+            c.xmm[r] = (c.xmm[r] & 0xffffffff00000000L) | res;
+            return;
+        }
+        Sse.loadE128(c, d);
+        long lo = (approx((int) c.sseLo, sqrt) & 0xffffffffL) | (long) approx((int) (c.sseLo >>> 32), sqrt) << 32;
+        long hi = (approx((int) c.sseHi, sqrt) & 0xffffffffL) | (long) approx((int) (c.sseHi >>> 32), sqrt) << 32;
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    static int approx(int a, boolean sqrt) {
+        if (SoftFp.isNaN(a)) {
+            return a | SoftFp.F_QUIET;
+        }
+        int sign = a & SoftFp.F_SIGN;
+        if ((a & SoftFp.F_INF) == 0) { // zero or denormal
+            return sign | SoftFp.F_INF;
+        }
+        if ((a & ~SoftFp.F_SIGN) == SoftFp.F_INF) {
+            return sqrt && sign != 0 ? SoftFp.F_DEFAULT_NAN : sign;
+        }
+        if (sqrt && sign != 0) {
+            return SoftFp.F_DEFAULT_NAN;
+        }
+        double x = Math.abs((double) Float.intBitsToFloat(a));
+        double v = sqrt ? 1 / Math.sqrt(x) : 1 / x;
+        if (v <= 0x1p-126) { // AMD hosts flush 1/2^126 too (its approximation falls below 2^-126)
+            return sign;
+        }
+        long bits = Double.doubleToRawLongBits(v);
+        bits = (bits + (1L << 40)) & ~((1L << 41) - 1); // 12 significant bits, to nearest
+        return sign | Float.floatToRawIntBits((float) Double.longBitsToDouble(bits));
+    }
+}

@@ -1,0 +1,199 @@
+package org.tscvm.cpu;
+
+/**
+ * SSE2 integer lanes (and the bitwise ps/pd forms, which are the same operations): each form's
+ * computation is one static function over a 64-bit half, applied to both halves by
+ * {@link #lanes}; shifts by a count in a register or an immediate; and the forms whose lanes
+ * widen (PMADDWD, PSADBW, PMULUDQ).
+ */
+final class SseInteger {
+    private SseInteger() {
+    }
+
+    private static final long H8 = 0x8080808080808080L, H16 = 0x8000800080008000L, H32 = 0x8000000080000000L;
+
+    /** xmm = op(xmm, xmm/m128) for the forms whose 64-bit halves are independent. */
+    static void lanes(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int r = 2 * d.reg;
+        Op op = d.op;
+        c.xmm[r] = half(op, c.xmm[r], c.sseLo);
+        c.xmm[r + 1] = half(op, c.xmm[r + 1], c.sseHi);
+    }
+
+    static long half(Op op, long a, long b) {
+        switch (op) {
+            case PAND: case ANDPS: case ANDPD: return a & b;
+            case PANDN: case ANDNPS: case ANDNPD: return ~a & b;
+            case POR: case ORPS: case ORPD: return a | b;
+            case PXOR: case XORPS: case XORPD: return a ^ b;
+            case PADDB: return add(a, b, H8);
+            case PADDW: return add(a, b, H16);
+            case PADDD: return add(a, b, H32);
+            case PADDQ: return a + b;
+            case PSUBB: return sub(a, b, H8);
+            case PSUBW: return sub(a, b, H16);
+            case PSUBD: return sub(a, b, H32);
+            case PSUBQ: return a - b;
+            default: return perLane(op, a, b);
+        }
+    }
+
+    private static long add(long a, long b, long h) {
+        return ((a & ~h) + (b & ~h)) ^ ((a ^ b) & h);
+    }
+
+    private static long sub(long a, long b, long h) {
+        return ((a | h) - (b & ~h)) ^ ((a ^ ~b) & h);
+    }
+
+    private static long perLane(Op op, long a, long b) {
+        int bits = laneBits(op);
+        long m = (1L << bits) - 1;
+        long r = 0;
+        for (int i = 0; i < 64; i += bits) {
+            long x = (a >>> i) & m, y = (b >>> i) & m;
+            long sx = (x << (64 - bits)) >> (64 - bits), sy = (y << (64 - bits)) >> (64 - bits);
+            long z;
+            switch (op) {
+                case PCMPEQB: case PCMPEQW: case PCMPEQD: z = x == y ? m : 0; break;
+                case PCMPGTB: case PCMPGTW: case PCMPGTD: z = sx > sy ? m : 0; break;
+                case PADDSB: z = sat(sx + sy, -128, 127); break;
+                case PADDSW: z = sat(sx + sy, -32768, 32767); break;
+                case PSUBSB: z = sat(sx - sy, -128, 127); break;
+                case PSUBSW: z = sat(sx - sy, -32768, 32767); break;
+                case PADDUSB: case PADDUSW: z = Math.min(x + y, m); break;
+                case PSUBUSB: case PSUBUSW: z = Math.max(x - y, 0); break;
+                case PMULLW: z = sx * sy; break;
+                case PMULHW: z = (sx * sy) >> 16; break;
+                case PMULHUW: z = (x * y) >>> 16; break;
+                case PMINUB: z = Math.min(x, y); break;
+                case PMAXUB: z = Math.max(x, y); break;
+                case PMINSW: z = Math.min(sx, sy); break;
+                case PMAXSW: z = Math.max(sx, sy); break;
+                case PAVGB: case PAVGW: z = (x + y + 1) >>> 1; break;
+                default: throw new IllegalStateException("not a lane form: " + op);
+            }
+            r |= (z & m) << i;
+        }
+        return r;
+    }
+
+    private static long sat(long v, long min, long max) {
+        return Math.max(min, Math.min(max, v));
+    }
+
+    private static int laneBits(Op op) {
+        switch (op) {
+            case PCMPEQB: case PCMPGTB: case PADDSB: case PSUBSB: case PADDUSB: case PSUBUSB: case PMINUB:
+            case PMAXUB: case PAVGB:
+                return 8;
+            case PCMPEQD: case PCMPGTD:
+                return 32;
+            default:
+                return 16;
+        }
+    }
+
+    /** PSRLW/D/Q, PSRAW/D, PSLLW/D/Q xmm, xmm/m128: the count is the whole low quadword. */
+    static void shiftByXmm(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        shift(c, d.reg, d.op, c.sseLo);
+    }
+
+    /** The immediate forms (66 0F 71/72/73 /2 /4 /6): the count is imm8, the operand ModRM.rm. */
+    static void shiftByImm(CpuExec c, Insn d) {
+        shift(c, d.rm, d.op, d.imm & 0xff);
+    }
+
+    private static void shift(CpuExec c, int reg, Op op, long count) {
+        int r = 2 * reg;
+        int bits;
+        int kind; // 0 logical right, 1 arithmetic right, 2 left
+        switch (op) {
+            case PSRLW: case PSRLW_I: bits = 16; kind = 0; break;
+            case PSRLD: case PSRLD_I: bits = 32; kind = 0; break;
+            case PSRLQ: case PSRLQ_I: bits = 64; kind = 0; break;
+            case PSRAW: case PSRAW_I: bits = 16; kind = 1; break;
+            case PSRAD: case PSRAD_I: bits = 32; kind = 1; break;
+            case PSLLW: case PSLLW_I: bits = 16; kind = 2; break;
+            case PSLLD: case PSLLD_I: bits = 32; kind = 2; break;
+            default: bits = 64; kind = 2; break;
+        }
+        c.xmm[r] = shiftHalf(c.xmm[r], bits, kind, count);
+        c.xmm[r + 1] = shiftHalf(c.xmm[r + 1], bits, kind, count);
+    }
+
+    private static long shiftHalf(long v, int bits, int kind, long count) {
+        if (Long.compareUnsigned(count, bits - 1) > 0) {
+            if (kind != 1) {
+                return 0;
+            }
+            count = bits - 1; // arithmetic shifts fill with the sign
+        }
+        int n = (int) count;
+        if (bits == 64) {
+            return kind == 0 ? v >>> n : kind == 1 ? v >> n : v << n;
+        }
+        long m = (1L << bits) - 1;
+        long r = 0;
+        for (int i = 0; i < 64; i += bits) {
+            long x = (v >>> i) & m;
+            long z;
+            if (kind == 0) {
+                z = x >>> n;
+            } else if (kind == 1) {
+                z = ((x << (64 - bits)) >> (64 - bits)) >> n;
+            } else {
+                z = x << n;
+            }
+            r |= (z & m) << i;
+        }
+        return r;
+    }
+
+    /** PMADDWD: signed word products, adjacent pairs summed into doublewords (0x80008000 twice wraps). */
+    static void pmaddwd(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int r = 2 * d.reg;
+        c.xmm[r] = maddHalf(c.xmm[r], c.sseLo);
+        c.xmm[r + 1] = maddHalf(c.xmm[r + 1], c.sseHi);
+    }
+
+    private static long maddHalf(long a, long b) {
+        long r = 0;
+        for (int i = 0; i < 2; i++) {
+            int s = 0;
+            for (int k = 0; k < 2; k++) {
+                int sh = 32 * i + 16 * k;
+                s += (short) (a >>> sh) * (short) (b >>> sh);
+            }
+            r |= (s & 0xffffffffL) << (32 * i);
+        }
+        return r;
+    }
+
+    /** PSADBW: per half, the sum of absolute byte differences in the low word, the rest zero. */
+    static void psadbw(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int r = 2 * d.reg;
+        c.xmm[r] = sadHalf(c.xmm[r], c.sseLo);
+        c.xmm[r + 1] = sadHalf(c.xmm[r + 1], c.sseHi);
+    }
+
+    private static long sadHalf(long a, long b) {
+        long s = 0;
+        for (int i = 0; i < 64; i += 8) {
+            s += Math.abs(((a >>> i) & 0xff) - ((b >>> i) & 0xff));
+        }
+        return s;
+    }
+
+    /** PMULUDQ: the unsigned product of the low doublewords of each half, as a quadword. */
+    static void pmuludq(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int r = 2 * d.reg;
+        c.xmm[r] = (c.xmm[r] & 0xffffffffL) * (c.sseLo & 0xffffffffL);
+        c.xmm[r + 1] = (c.xmm[r + 1] & 0xffffffffL) * (c.sseHi & 0xffffffffL);
+    }
+}
