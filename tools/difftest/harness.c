@@ -19,6 +19,8 @@
 #endif
 
 uint64_t in_gpr[16], in_rflags, out_gpr[16], out_rflags;
+uint64_t in_xmm[32] __attribute__((aligned(16))), out_xmm[32] __attribute__((aligned(16)));
+uint32_t in_mxcsr, out_mxcsr;
 void *code_entry = (void *)CODE_ADDR;
 void run_case(void);
 extern char case_return[];
@@ -76,6 +78,8 @@ static __attribute__((noinline)) void execute(uint8_t *code, uint8_t *buf, const
     memcpy(buf, in->mem, BUF_SIZE);
     memcpy(in_gpr, in->gpr, sizeof(in_gpr));
     in_rflags = (in->rflags & LOADABLE_FLAGS) | 0x2;
+    memcpy(in_xmm, in->xmm, sizeof(in_xmm));
+    in_mxcsr = in->mxcsr;
 
     memset(out, 0, sizeof(*out));
     fault_signal = 0;
@@ -84,6 +88,8 @@ static __attribute__((noinline)) void execute(uint8_t *code, uint8_t *buf, const
         memcpy(out->gpr, out_gpr, sizeof(out->gpr));
         out->gpr[4] = 0;
         out->rflags = out_rflags;
+        out->mxcsr = out_mxcsr;
+        memcpy(out->xmm, out_xmm, sizeof(out->xmm));
     } else {
         out->signal = (uint32_t)fault_signal;
     }

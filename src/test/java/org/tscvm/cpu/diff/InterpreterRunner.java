@@ -46,6 +46,7 @@ final class InterpreterRunner {
             memory.load(CODE_PHYS, codeBytes, 0, len + 1);
             memory.load(BUF_PHYS, c.mem(), 0, DiffCase.BUF_SIZE);
             cpu.enterFlatLongMode(DiffCase.CODE_ADDR, PML4, 0);
+            enableSse(c.xmm(), c.mxcsr());
             for (int i = 0; i < 16; i++) {
                 cpu.setGpr(i, c.gpr()[i]);
             }
@@ -69,10 +70,30 @@ final class InterpreterRunner {
             for (int i = 0; i < mem.length; i++) {
                 mem[i] = (byte) memory.read8(BUF_PHYS + i);
             }
-            return new CpuState(gpr, cpu.getRflags(), mem, fault);
+            return new CpuState(gpr, cpu.getRflags(), mem, fault, xmm(), cpu.getMxcsr());
         } catch (RuntimeException e) {
-            return new CpuState(new long[16], 0, c.mem(), "interpreter threw " + e);
+            return new CpuState(new long[16], 0, c.mem(), "interpreter threw " + e, new long[32], 0);
         }
+    }
+
+    /** CR4.OSFXSR and OSXMMEXCPT as a 64-bit OS sets them, and the case's XMM registers and MXCSR. */
+    private void enableSse(long[] xmm, int mxcsr) {
+        cpu.setCr(4, cpu.getCr(4) | CR4_OSFXSR | CR4_OSXMMEXCPT);
+        for (int i = 0; i < 16; i++) {
+            cpu.setXmm(i, xmm[2 * i], xmm[2 * i + 1]);
+        }
+        cpu.setMxcsr(mxcsr);
+    }
+
+    private static final long CR4_OSFXSR = 1 << 9, CR4_OSXMMEXCPT = 1 << 10;
+
+    private long[] xmm() {
+        long[] x = new long[32];
+        for (int i = 0; i < 16; i++) {
+            x[2 * i] = cpu.getXmm(i, 0);
+            x[2 * i + 1] = cpu.getXmm(i, 1);
+        }
+        return x;
     }
 
     /**
@@ -81,11 +102,17 @@ final class InterpreterRunner {
      * stopped, RIP, the retired count, every register, all of RFLAGS and the buffer.
      */
     String trace(byte[] code, long[] gpr, long rflags, byte[] mem) {
+        return trace(code, gpr, rflags, mem, new long[32], DiffCase.DEFAULT_MXCSR);
+    }
+
+    /** {@link #trace(byte[], long[], long, byte[])} with XMM registers and MXCSR in, and reported. */
+    String trace(byte[] code, long[] gpr, long rflags, byte[] mem, long[] xmm, int mxcsr) {
         System.arraycopy(code, 0, codeBytes, 0, code.length);
         codeBytes[code.length] = HLT;
         memory.load(CODE_PHYS, codeBytes, 0, code.length + 1);
         memory.load(BUF_PHYS, mem, 0, DiffCase.BUF_SIZE);
         cpu.enterFlatLongMode(DiffCase.CODE_ADDR, PML4, 0);
+        enableSse(xmm, mxcsr);
         for (int i = 0; i < 16; i++) {
             cpu.setGpr(i, gpr[i]);
         }
@@ -104,6 +131,7 @@ final class InterpreterRunner {
         for (int i = 0; i < DiffCase.BUF_SIZE; i++) {
             b.append(java.util.HexFormat.of().toHexDigits((byte) memory.read8(BUF_PHYS + i)));
         }
+        b.append(" mxcsr=").append(Integer.toHexString(cpu.getMxcsr())).append(' ').append(DiffCase.xmmText(xmm()));
         b.append(' ').append(stop == RunStop.HALTED ? "" : cpu.describe());
         return b.toString();
     }
