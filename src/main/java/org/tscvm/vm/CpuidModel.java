@@ -117,15 +117,18 @@ public final class CpuidModel {
 
     private static final Feature[] FEATURES = Feature.values();
 
-    private static final long TSCVM_FEATURES = maskOf(Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
+    /**
+     * FPU, FXSR, SSE and SSE2 are part of x86-64 (Linux's decompressor refuses to run without
+     * them); SSE/SSE2 run in full, FXSAVE/FXRSTOR save the XMM state, and of the x87 only the
+     * control state works (FNINIT, FLDCW, FNSTSW ...): x87 arithmetic is #UD.
+     */
+    private static final long TSCVM_FEATURES = maskOf(Feature.FPU, Feature.FXSR, Feature.SSE, Feature.SSE2, Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
             Feature.PSE, Feature.CX8, Feature.CMOV, Feature.PGE, Feature.SEP, Feature.PAT, Feature.CX16,
             Feature.TSC_ADJUST, Feature.RDTSCP, Feature.RDPID, Feature.LM, Feature.NX, Feature.SYSCALL,
             Feature.INVTSC, Feature.HYPERVISOR, Feature.X2APIC, Feature.TSC_DEADLINE);
     /**
      * XSAVE: CR4.OSXSAVE, XGETBV and XSETBV are not implemented, so a guest that saw the bit
-     * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it. (FPU, SSE
-     * and SSE2 stay in {@code max}: their control state, FXSAVE/FXRSTOR and the fences work,
-     * and kvm-unit-tests keys its fence tests on them; their arithmetic is #UD.)
+     * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it.
      */
     private static final long UNIMPLEMENTED = maskOf(Feature.XSAVE);
     /** Every named feature but {@link #UNIMPLEMENTED}. */
