@@ -542,8 +542,8 @@ final class Decoder {
     }
 
     private void decode0f(Insn d, int b, boolean opsz) {
-        if (Sse.OPCODES[b]) {
-            decodeSse(d, b, opsz);
+        if (Sse.hasForm(Sse.MAP_0F, b)) {
+            decodeSse(d, Sse.MAP_0F, b, opsz);
             return;
         }
         if (b >= 0x40 && b <= 0x4f) { d.sub = b & 0xf; modrm(d); set(d, CMOVCC); return; }
@@ -594,6 +594,10 @@ final class Decoder {
             case 0x38: {
                 int b3 = fetch();
                 d.opcode = 0x0f3800 | b3;
+                if (Sse.hasForm(Sse.MAP_0F38, b3)) {
+                    decodeSse(d, Sse.MAP_0F38, b3, opsz);
+                    return;
+                }
                 if ((b3 == 0xf0 || b3 == 0xf1) && d.rep == 0) {
                     modrm(d);
                     if (!d.mem) { ud(d, true); return; }
@@ -603,7 +607,16 @@ final class Decoder {
                 ud(d, false);
                 return;
             }
-            case 0x3a: d.opcode = 0x0f3a00 | fetch(); ud(d, false); return;
+            case 0x3a: {
+                int b3 = fetch();
+                d.opcode = 0x0f3a00 | b3;
+                if (Sse.hasForm(Sse.MAP_0F3A, b3)) {
+                    decodeSse(d, Sse.MAP_0F3A, b3, opsz);
+                    return;
+                }
+                ud(d, false);
+                return;
+            }
             case 0xa0: d.sub = CpuState.FS; pushSize(d, opsz); set(d, PUSH_SEG); return;
             case 0xa1: d.sub = CpuState.FS; pushSize(d, opsz); set(d, POP_SEG); return;
             case 0xa8: d.sub = CpuState.GS; pushSize(d, opsz); set(d, PUSH_SEG); return;
@@ -668,16 +681,18 @@ final class Decoder {
     }
 
     /**
-     * An SSE/SSE2 form of the 0F map: the mandatory prefix (F3 or F2 over 66), ModRM, the
+     * An SSE form of the 0F, 0F 38 or 0F 3A map: the mandatory prefix (F3 or F2 over 66), ModRM, the
      * form from the {@link Op} table's decode keys, and an imm8 where the form has one.
      * Combinations without a form (MMX registers, SSE3 and later) are #UD, reported with their prefix.
      */
-    private void decodeSse(Insn d, int b, boolean opsz) {
+    private void decodeSse(Insn d, int map, int b, boolean opsz) {
         int prefix = d.rep == Insn.REP ? 2 : d.rep == Insn.REPNE ? 3 : opsz ? 1 : 0;
         int digit = modrm(d);
-        Op op = Sse.lookup(prefix, b, digit, d.mem);
+        Op op = Sse.lookup(map, prefix, b, digit, d.mem);
         if (op == null) {
-            d.opcode = (prefix == 0 ? 0 : prefix == 1 ? 0x66 : prefix == 2 ? 0xf3 : 0xf2) << 16 | 0x0f00 | b;
+            if (map == Sse.MAP_0F) {
+                d.opcode = (prefix == 0 ? 0 : prefix == 1 ? 0x66 : prefix == 2 ? 0xf3 : 0xf2) << 16 | 0x0f00 | b;
+            }
             ud(d, false);
             return;
         }

@@ -243,6 +243,34 @@ enum Op {
     CVTTPD2DQ(1, 0xe6, -1, "cvttpd2dq xmm, xmm/m128", Op.A),
     CVTDQ2PD(2, 0xe6, -1, "cvtdq2pd xmm, xmm/m64", 0),
     CVTPD2DQ(3, 0xe6, -1, "cvtpd2dq xmm, xmm/m128", Op.A),
+    // ---- SSE3 (group 5) ----
+    MOVSLDUP(2, 0x12, -1, "movsldup xmm, xmm/m128", Op.A),
+    MOVSHDUP(2, 0x16, -1, "movshdup xmm, xmm/m128", Op.A),
+    MOVDDUP(3, 0x12, -1, "movddup xmm, xmm/m64", 0),
+    LDDQU(3, 0xf0, -1, "lddqu xmm, m128", Op.M),
+    HADDPS(3, 0x7c, -1, "haddps xmm, xmm/m128", Op.A),
+    HADDPD(1, 0x7c, -1, "haddpd xmm, xmm/m128", Op.A),
+    HSUBPS(3, 0x7d, -1, "hsubps xmm, xmm/m128", Op.A),
+    HSUBPD(1, 0x7d, -1, "hsubpd xmm, xmm/m128", Op.A),
+    ADDSUBPS(3, 0xd0, -1, "addsubps xmm, xmm/m128", Op.A),
+    ADDSUBPD(1, 0xd0, -1, "addsubpd xmm, xmm/m128", Op.A),
+    // ---- SSSE3 (group 5): opcodes 0x38xx and 0x3axx are in the 0F 38 and 0F 3A maps ----
+    PSHUFB(1, 0x3800, -1, "pshufb xmm, xmm/m128", Op.A),
+    PHADDW(1, 0x3801, -1, "phaddw xmm, xmm/m128", Op.A),
+    PHADDD(1, 0x3802, -1, "phaddd xmm, xmm/m128", Op.A),
+    PHADDSW(1, 0x3803, -1, "phaddsw xmm, xmm/m128", Op.A),
+    PMADDUBSW(1, 0x3804, -1, "pmaddubsw xmm, xmm/m128", Op.A),
+    PHSUBW(1, 0x3805, -1, "phsubw xmm, xmm/m128", Op.A),
+    PHSUBD(1, 0x3806, -1, "phsubd xmm, xmm/m128", Op.A),
+    PHSUBSW(1, 0x3807, -1, "phsubsw xmm, xmm/m128", Op.A),
+    PSIGNB(1, 0x3808, -1, "psignb xmm, xmm/m128", Op.A),
+    PSIGNW(1, 0x3809, -1, "psignw xmm, xmm/m128", Op.A),
+    PSIGND(1, 0x380a, -1, "psignd xmm, xmm/m128", Op.A),
+    PMULHRSW(1, 0x380b, -1, "pmulhrsw xmm, xmm/m128", Op.A),
+    PABSB(1, 0x381c, -1, "pabsb xmm, xmm/m128", Op.A),
+    PABSW(1, 0x381d, -1, "pabsw xmm, xmm/m128", Op.A),
+    PABSD(1, 0x381e, -1, "pabsd xmm, xmm/m128", Op.A),
+    PALIGNR(1, 0x3a0f, -1, "palignr xmm, xmm/m128, imm8", Op.A | Op.I),
     /** #UD: either deliberate (ud0/ud1/ud2) or an opcode tscvm does not implement (counted). */
     UD(4, "#UD", Op.E),
     /** An instruction longer than 15 bytes: #GP(0). */
@@ -273,7 +301,10 @@ enum Op {
     final String text;
     final boolean endsBlock;
     final boolean lockable;
-    /** SSE decode key: the mandatory prefix (0 none, 1 66, 2 F3, 3 F2), the 0F opcode, the ModRM.reg digit or -1. */
+    /**
+     * SSE decode key: the mandatory prefix (0 none, 1 66, 2 F3, 3 F2), the opcode (0F xx, or
+     * 0x38xx / 0x3axx for the 0F 38 and 0F 3A maps), the ModRM.reg digit or -1.
+     */
     final int ssePrefix, sseOpcode, sseDigit;
     final boolean aligned, memOnly, regOnly, imm8;
 

@@ -6,7 +6,7 @@ import static org.tscvm.cpu.CpuState.CR4_OSFXSR;
 import static org.tscvm.cpu.CpuState.CR4_OSXMMEXCPT;
 
 /**
- * SSE and SSE2 (the {@link Op#SSE} group): the decode table built from the {@link Op} rows'
+ * SSE, SSE2, SSE3 and SSSE3 (the {@link Op#SSE} group): the decode table built from the {@link Op} rows'
  * keys, the one dispatch point the interpreter (and, through {@code CpuExec.execute}, compiled
  * blocks) calls, the checks every form makes first, and the operand helpers the handlers share.
  * The handlers are static methods grouped by family: {@link SseMove} (data movement),
@@ -23,17 +23,19 @@ final class Sse {
     private Sse() {
     }
 
-    /** 0F opcodes with at least one SSE form under some prefix: the decoder sends these here. */
-    static final boolean[] OPCODES = new boolean[256];
-    /** Index: ((prefix * 256 + opcode) * 8 + digit) * 2 + (memory ? 1 : 0). */
-    private static final Op[] TABLE = new Op[4 * 256 * 8 * 2];
+    /** Opcodes of map m (0: 0F, 1: 0F 38, 2: 0F 3A) with an SSE form under some prefix, at [m * 256 + opcode]. */
+    static final boolean[] OPCODES = new boolean[3 * 256];
+    /** Index: (((map * 4 + prefix) * 256 + opcode) * 8 + digit) * 2 + (memory ? 1 : 0). */
+    private static final Op[] TABLE = new Op[3 * 4 * 256 * 8 * 2];
 
     static {
         for (Op op : Op.VALUES) {
             if (op.group != Op.SSE) {
                 continue;
             }
-            OPCODES[op.sseOpcode] = true;
+            int map = mapOf(op.sseOpcode);
+            int opcode = op.sseOpcode & 0xff;
+            OPCODES[map * 256 + opcode] = true;
             for (int digit = 0; digit < 8; digit++) {
                 if (op.sseDigit >= 0 && op.sseDigit != digit) {
                     continue;
@@ -42,7 +44,7 @@ final class Sse {
                     if ((mem == 1 && op.regOnly) || (mem == 0 && op.memOnly)) {
                         continue;
                     }
-                    int i = ((op.ssePrefix * 256 + op.sseOpcode) * 8 + digit) * 2 + mem;
+                    int i = index(map, op.ssePrefix, opcode, digit, mem == 1);
                     if (TABLE[i] != null) {
                         throw new ExceptionInInitializerError("two SSE forms decode alike: " + TABLE[i] + ", " + op);
                     }
@@ -52,9 +54,24 @@ final class Sse {
         }
     }
 
-    /** The form for a mandatory prefix (0 none, 1 66, 2 F3, 3 F2), opcode, ModRM.reg and mod; null: #UD. */
-    static Op lookup(int prefix, int opcode, int digit, boolean memory) {
-        return TABLE[((prefix * 256 + opcode) * 8 + digit) * 2 + (memory ? 1 : 0)];
+    static final int MAP_0F = 0, MAP_0F38 = 1, MAP_0F3A = 2;
+
+    private static int mapOf(int opcode) {
+        return opcode < 0x100 ? MAP_0F : (opcode >>> 8) == 0x38 ? MAP_0F38 : MAP_0F3A;
+    }
+
+    private static int index(int map, int prefix, int opcode, int digit, boolean memory) {
+        return (((map * 4 + prefix) * 256 + opcode) * 8 + digit) * 2 + (memory ? 1 : 0);
+    }
+
+    /** Whether opcode {@code opcode} of map {@code map} has an SSE form under some prefix. */
+    static boolean hasForm(int map, int opcode) {
+        return OPCODES[map * 256 + opcode];
+    }
+
+    /** The form for a map, mandatory prefix (0 none, 1 66, 2 F3, 3 F2), opcode, ModRM.reg and mod; null: #UD. */
+    static Op lookup(int map, int prefix, int opcode, int digit, boolean memory) {
+        return TABLE[index(map, prefix, opcode, digit, memory)];
     }
 
     /** The dispatch point: availability checks, then the form's handler. */
@@ -154,6 +171,21 @@ final class Sse {
             case CVTPS2DQ: case CVTTPS2DQ: SseConvert.cvtps2dq(c, d); return;
             case CVTDQ2PD: SseConvert.cvtdq2pd(c, d); return;
             case CVTPD2DQ: case CVTTPD2DQ: SseConvert.cvtpd2dq(c, d); return;
+            // ---- SSE3 ----
+            case MOVSLDUP: SseMove.movsldup(c, d); return;
+            case MOVSHDUP: SseMove.movshdup(c, d); return;
+            case MOVDDUP: SseMove.movddup(c, d); return;
+            case LDDQU: SseMove.load128(c, d); return;
+            case HADDPS: case HSUBPS: case ADDSUBPS: SseFloat.horizontalSingle(c, d); return;
+            case HADDPD: case HSUBPD: case ADDSUBPD: SseFloat.horizontalDouble(c, d); return;
+            // ---- SSSE3 ----
+            case PSHUFB: SseShuffle.pshufb(c, d); return;
+            case PALIGNR: SseShuffle.palignr(c, d); return;
+            case PHADDW: case PHADDD: case PHADDSW: case PHSUBW: case PHSUBD: case PHSUBSW:
+                SseInteger.horizontal(c, d); return;
+            case PMADDUBSW: SseInteger.pmaddubsw(c, d); return;
+            case PSIGNB: case PSIGNW: case PSIGND: case PMULHRSW: case PABSB: case PABSW: case PABSD:
+                SseInteger.lanes(c, d); return;
             default: throw new IllegalStateException("no SSE handler for " + d.op.text);
         }
     }

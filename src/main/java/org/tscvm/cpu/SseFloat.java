@@ -267,4 +267,52 @@ final class SseFloat {
         bits = (bits + (1L << 40)) & ~((1L << 41) - 1); // 12 significant bits, to nearest
         return sign | Float.floatToRawIntBits((float) Double.longBitsToDouble(bits));
     }
+
+    /**
+     * HADDPS/HSUBPS/ADDSUBPS (SSE3). HADD: d0+d1, d2+d3, s0+s1, s2+s3 (the lower element is
+     * the first operand of each, for the NaN rules); HSUB subtracts the higher; ADDSUB: d0-s0,
+     * d1+s1, d2-s2, d3+s3.
+     */
+    static void horizontalSingle(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int r = 2 * d.reg;
+        c.sseFlags = 0;
+        long a = c.xmm[r], b = c.xmm[r + 1];
+        long lo, hi;
+        if (d.op == Op.ADDSUBPS) {
+            lo = pairSingle(c, SoftFp.SUB, (int) a, (int) c.sseLo, SoftFp.ADD, (int) (a >>> 32), (int) (c.sseLo >>> 32));
+            hi = pairSingle(c, SoftFp.SUB, (int) b, (int) c.sseHi, SoftFp.ADD, (int) (b >>> 32), (int) (c.sseHi >>> 32));
+        } else {
+            int op = d.op == Op.HADDPS ? SoftFp.ADD : SoftFp.SUB;
+            lo = pairSingle(c, op, (int) a, (int) (a >>> 32), op, (int) b, (int) (b >>> 32));
+            hi = pairSingle(c, op, (int) c.sseLo, (int) (c.sseLo >>> 32), op, (int) c.sseHi, (int) (c.sseHi >>> 32));
+        }
+        Sse.commitFlags(c);
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    private static long pairSingle(CpuExec c, int op0, int x0, int y0, int op1, int x1, int y1) {
+        long l0 = SoftFp.single(c, op0, x0, y0) & 0xffffffffL;
+        long l1 = SoftFp.single(c, op1, x1, y1) & 0xffffffffL;
+        return l0 | l1 << 32;
+    }
+
+    /** HADDPD/HSUBPD/ADDSUBPD (SSE3): d0+d1, s0+s1 (HSUB: minus); ADDSUB: d0-s0, d1+s1. */
+    static void horizontalDouble(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int r = 2 * d.reg;
+        c.sseFlags = 0;
+        long a = c.xmm[r], b = c.xmm[r + 1];
+        long lo, hi;
+        if (d.op == Op.ADDSUBPD) {
+            lo = SoftFp.dbl(c, SoftFp.SUB, a, c.sseLo);
+            hi = SoftFp.dbl(c, SoftFp.ADD, b, c.sseHi);
+        } else {
+            int op = d.op == Op.HADDPD ? SoftFp.ADD : SoftFp.SUB;
+            lo = SoftFp.dbl(c, op, a, b);
+            hi = SoftFp.dbl(c, op, c.sseLo, c.sseHi);
+        }
+        Sse.commitFlags(c);
+        Sse.set(c, d.reg, lo, hi);
+    }
 }

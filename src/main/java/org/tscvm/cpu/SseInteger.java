@@ -72,6 +72,9 @@ final class SseInteger {
                 case PMINSW: z = Math.min(sx, sy); break;
                 case PMAXSW: z = Math.max(sx, sy); break;
                 case PAVGB: case PAVGW: z = (x + y + 1) >>> 1; break;
+                case PABSB: case PABSW: case PABSD: z = Math.abs(sy); break;
+                case PSIGNB: case PSIGNW: case PSIGND: z = sy < 0 ? -sx : sy == 0 ? 0 : sx; break;
+                case PMULHRSW: z = (((sx * sy) >> 14) + 1) >> 1; break;
                 default: throw new IllegalStateException("not a lane form: " + op);
             }
             r |= (z & m) << i;
@@ -86,9 +89,9 @@ final class SseInteger {
     private static int laneBits(Op op) {
         switch (op) {
             case PCMPEQB: case PCMPGTB: case PADDSB: case PSUBSB: case PADDUSB: case PSUBUSB: case PMINUB:
-            case PMAXUB: case PAVGB:
+            case PMAXUB: case PAVGB: case PABSB: case PSIGNB:
                 return 8;
-            case PCMPEQD: case PCMPGTD:
+            case PCMPEQD: case PCMPGTD: case PABSD: case PSIGND:
                 return 32;
             default:
                 return 16;
@@ -195,5 +198,65 @@ final class SseInteger {
         int r = 2 * d.reg;
         c.xmm[r] = (c.xmm[r] & 0xffffffffL) * (c.sseLo & 0xffffffffL);
         c.xmm[r + 1] = (c.xmm[r + 1] & 0xffffffffL) * (c.sseHi & 0xffffffffL);
+    }
+
+    /**
+     * PHADDW/PHADDD/PHADDSW/PHSUBW/PHSUBD/PHSUBSW (SSSE3): adjacent pairs of the destination,
+     * then of the source, added or subtracted (even minus odd), wrapping or word-saturating.
+     */
+    static void horizontal(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int r = 2 * d.reg;
+        Op op = d.op;
+        int bits = op == Op.PHADDD || op == Op.PHSUBD ? 32 : 16;
+        boolean sub = op == Op.PHSUBW || op == Op.PHSUBD || op == Op.PHSUBSW;
+        boolean saturate = op == Op.PHADDSW || op == Op.PHSUBSW;
+        long lo = pairs(c.xmm[r], c.xmm[r + 1], bits, sub, saturate);
+        long hi = pairs(c.sseLo, c.sseHi, bits, sub, saturate);
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    /** The pairwise sums (differences) of the lanes of hi:lo, packed into 64 bits. */
+    private static long pairs(long lo, long hi, int bits, boolean sub, boolean saturate) {
+        long m = (1L << bits) - 1;
+        long r = 0;
+        int lanes = 128 / bits;
+        for (int i = 0; i < lanes; i += 2) {
+            long a = lane(lo, hi, i, bits), b = lane(lo, hi, i + 1, bits);
+            long z = sub ? a - b : a + b;
+            if (saturate) {
+                z = sat(z, -32768, 32767);
+            }
+            r |= (z & m) << (bits * (i / 2));
+        }
+        return r;
+    }
+
+    /** Signed lane i of width bits of the 128-bit value hi:lo. */
+    private static long lane(long lo, long hi, int i, int bits) {
+        int pos = i * bits;
+        long q = pos < 64 ? lo : hi;
+        return (q << (64 - bits - (pos & 63))) >> (64 - bits);
+    }
+
+    /** PMADDUBSW (SSSE3): unsigned destination bytes times signed source bytes, pairs summed with word saturation. */
+    static void pmaddubsw(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int r = 2 * d.reg;
+        c.xmm[r] = maddubsHalf(c.xmm[r], c.sseLo);
+        c.xmm[r + 1] = maddubsHalf(c.xmm[r + 1], c.sseHi);
+    }
+
+    private static long maddubsHalf(long a, long b) {
+        long r = 0;
+        for (int i = 0; i < 4; i++) {
+            long s = 0;
+            for (int k = 0; k < 2; k++) {
+                int sh = 16 * i + 8 * k;
+                s += ((a >>> sh) & 0xff) * (long) (byte) (b >>> sh);
+            }
+            r |= (sat(s, -32768, 32767) & 0xffff) << (16 * i);
+        }
+        return r;
     }
 }

@@ -179,4 +179,24 @@ final class SseMove {
         int sel = (int) d.imm & 7;
         c.regs[d.reg] = (c.xmm[2 * d.rm + (sel >>> 2)] >>> (16 * (sel & 3))) & 0xffff;
     }
+
+    /** MOVSLDUP (SSE3): singles 0 0 2 2 of the source. */
+    static void movsldup(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        long lo = c.sseLo & 0xffffffffL, hi = c.sseHi & 0xffffffffL;
+        Sse.set(c, d.reg, lo | lo << 32, hi | hi << 32);
+    }
+
+    /** MOVSHDUP (SSE3): singles 1 1 3 3 of the source. */
+    static void movshdup(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        long lo = c.sseLo >>> 32, hi = c.sseHi >>> 32;
+        Sse.set(c, d.reg, lo | lo << 32, hi | hi << 32);
+    }
+
+    /** MOVDDUP (SSE3): the source's low double in both halves. */
+    static void movddup(CpuExec c, Insn d) {
+        long v = Sse.loadE64(c, d);
+        Sse.set(c, d.reg, v, v);
+    }
 }

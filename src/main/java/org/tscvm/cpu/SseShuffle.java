@@ -213,4 +213,42 @@ final class SseShuffle {
             Sse.set(c, d.rm, lo << (8 * n), hi << (8 * n) | lo >>> (64 - 8 * n));
         }
     }
+
+    /** PSHUFB (SSSE3): destination byte i = 0 if source byte i has bit 7, else destination byte (source & 15). */
+    static void pshufb(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        long a = c.xmm[2 * d.reg], b = c.xmm[2 * d.reg + 1];
+        long lo = 0, hi = 0;
+        for (int i = 0; i < 16; i++) {
+            int sel = (int) ((i < 8 ? c.sseLo : c.sseHi) >>> (8 * (i & 7))) & 0xff;
+            long v = (sel & 0x80) != 0 ? 0 : (((sel & 8) == 0 ? a : b) >>> (8 * (sel & 7))) & 0xff;
+            if (i < 8) {
+                lo |= v << (8 * i);
+            } else {
+                hi |= v << (8 * (i - 8));
+            }
+        }
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    /** PALIGNR (SSSE3): the 32 bytes destination:source shifted right by imm8 bytes, the low 16 kept. */
+    static void palignr(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int n = (int) d.imm & 0xff;
+        long a = c.xmm[2 * d.reg], b = c.xmm[2 * d.reg + 1];
+        Sse.set(c, d.reg, bytesAt(c.sseLo, c.sseHi, a, b, n), bytesAt(c.sseLo, c.sseHi, a, b, n + 8));
+    }
+
+    /** The eight bytes at byte offset n of the 32-byte value q3:q2:q1:q0 (zero beyond it). */
+    private static long bytesAt(long q0, long q1, long q2, long q3, int n) {
+        long r = 0;
+        for (int i = 0; i < 8; i++) {
+            int k = n + i;
+            if (k < 32) {
+                long q = k < 8 ? q0 : k < 16 ? q1 : k < 24 ? q2 : q3;
+                r |= ((q >>> (8 * (k & 7))) & 0xff) << (8 * i);
+            }
+        }
+        return r;
+    }
 }

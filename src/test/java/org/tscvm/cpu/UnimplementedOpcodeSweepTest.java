@@ -36,7 +36,17 @@ class UnimplementedOpcodeSweepTest {
         "5b -,66,f3 rm", "5c-5f -,66,f3,f2 rm", "60-6e 66 rm", "6f 66,f3 rm", "70 66,f3,f2 rm",
         "74-76 66 rm", "7e 66,f3 rm", "7f 66,f3 rm", "c2 -,66,f3,f2 rm", "c4 66 rm", "c5 66 r",
         "c6 -,66 rm", "d1-d6 66 rm", "d7 66 r", "d8-e5 66 rm", "e6 66,f3,f2 rm", "e7 66 m", "e8-ef 66 rm",
-        "f1-f6 66 rm", "f7 66 r", "f8-fe 66 rm"};
+        "f1-f6 66 rm", "f7 66 r", "f8-fe 66 rm",
+        // SSE3
+        "12 f3,f2 rm", "16 f3 rm", "7c-7d 66,f2 rm", "d0 66,f2 rm", "f0 f2 m"};
+
+    /** SSSE3 in the 0F 38 map (66 only; without 66 they are MMX forms: #UD), and PALIGNR 66 0F 3A 0F. */
+    static boolean ssse3Form(int map, int op, int prefix) {
+        if (prefix != 0x66) {
+            return false;
+        }
+        return map == 0x38 ? op <= 0x0b || (op >= 0x1c && op <= 0x1e) : op == 0x0f;
+    }
 
     /** Whether opcode 0F {@code op} under {@code prefix} (-1 none) with a register or memory operand is an SSE form. */
     static boolean sseForm(int op, int prefix, boolean memory) {
@@ -88,9 +98,17 @@ class UnimplementedOpcodeSweepTest {
             for (int prefix : PREFIXES) {
                 for (int modrm : new int[] {0xc1, 0x00}) {
                     if (sseForm(op, prefix, modrm < 0xc0)) {
-                        byte[] code = run(prefix, new int[] {0x0f, op, modrm, 0x01});
+                        run(prefix, new int[] {0x0f, op, modrm, 0x01});
                         if (RIG.haltedInVector() == CpuFault.UD) {
                             wrong.add(String.format("%02x 0f %02x %02x -> #UD", prefix & 0xff, op, modrm));
+                        }
+                    }
+                    for (int map : new int[] {0x38, 0x3a}) {
+                        if (ssse3Form(map, op, prefix)) {
+                            run(prefix, new int[] {0x0f, map, op, modrm, 0x01});
+                            if (RIG.haltedInVector() == CpuFault.UD) {
+                                wrong.add(String.format("%02x 0f %02x %02x %02x -> #UD", prefix & 0xff, map, op, modrm));
+                            }
                         }
                     }
                 }
@@ -134,11 +152,14 @@ class UnimplementedOpcodeSweepTest {
         List<String> wrong = new ArrayList<>();
         for (int op = 0; op < 256; op++) {
             for (int prefix : PREFIXES) {
-                if (!(op == 0xf0 || op == 0xf1) || prefix == 0xf2 || prefix == 0xf3) {
+                boolean movbe = (op == 0xf0 || op == 0xf1) && prefix != 0xf2 && prefix != 0xf3;
+                if (!movbe && !ssse3Form(0x38, op, prefix)) {
                     // 0F 38 F0/F1 is MOVBE (66 allowed); with F2/F3 it is CRC32/undefined: #UD.
                     check(wrong, prefix, new int[] {0x0f, 0x38, op, 0xc0});
                 }
-                check(wrong, prefix, new int[] {0x0f, 0x3a, op, 0xc0, 0x01});
+                if (!ssse3Form(0x3a, op, prefix)) {
+                    check(wrong, prefix, new int[] {0x0f, 0x3a, op, 0xc0, 0x01});
+                }
             }
         }
         assertThat(wrong).isEmpty();

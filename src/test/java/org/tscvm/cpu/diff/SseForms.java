@@ -159,6 +159,27 @@ final class SseForms {
         xx(forms, "cvttpd2dq", P66, 0xe6, 128, true, V.F64, true);
         xx(forms, "cvtdq2pd", PF3, 0xe6, 64, false, V.INT, true);
         xx(forms, "cvtpd2dq", PF2, 0xe6, 128, true, V.F64, true);
+        // ---- SSE3 ----
+        xx(forms, "movsldup", PF3, 0x12, 128, true, V.F32, true);
+        xx(forms, "movshdup", PF3, 0x16, 128, true, V.F32, true);
+        xx(forms, "movddup", PF2, 0x12, 64, false, V.F64, true);
+        xx(forms, "lddqu", PF2, 0xf0, 128, false, V.INT, false);
+        xx(forms, "haddps", PF2, 0x7c, 128, true, V.F32, true);
+        xx(forms, "hsubps", PF2, 0x7d, 128, true, V.F32, true);
+        xx(forms, "addsubps", PF2, 0xd0, 128, true, V.F32, true);
+        xx(forms, "haddpd", P66, 0x7c, 128, true, V.F64, true);
+        xx(forms, "hsubpd", P66, 0x7d, 128, true, V.F64, true);
+        xx(forms, "addsubpd", P66, 0xd0, 128, true, V.F64, true);
+        // ---- SSSE3 ----
+        String[] ssse3 = {"pshufb", "phaddw", "phaddd", "phaddsw", "pmaddubsw", "phsubw", "phsubd", "phsubsw",
+            "psignb", "psignw", "psignd", "pmulhrsw"};
+        for (int i = 0; i < ssse3.length; i++) {
+            xx(forms, ssse3[i], P66, 0x3800 | i, 128, true, V.INT, true);
+        }
+        xx(forms, "pabsb", P66, 0x381c, 128, true, V.INT, true);
+        xx(forms, "pabsw", P66, 0x381d, 128, true, V.INT, true);
+        xx(forms, "pabsd", P66, 0x381e, 128, true, V.INT, true);
+        xxImm(forms, "palignr", P66, 0x3a0f, V.INT);
     }
 
     // ---- form builders ----
@@ -259,11 +280,16 @@ final class SseForms {
         return g;
     }
 
+    /** The prefix and 0F opcode; opcodes 0x38xx and 0x3axx are in the three-byte maps. */
     private static void prefixAndOpcode(G g, int prefix, int opc) {
         if (prefix != NONE) {
             g.e.prefix(prefix);
         }
-        g.e.op(0x0f, opc);
+        if (opc > 0xff) {
+            g.e.op(0x0f, opc >>> 8, opc & 0xff);
+        } else {
+            g.e.op(0x0f, opc);
+        }
     }
 
     private static DiffCase xxCase(Random rnd, String name, int prefix, int opc, boolean memory, int memBits,
@@ -277,15 +303,28 @@ final class SseForms {
             if (aligned) {
                 off &= -16;
             }
-            if (rnd.nextInt(3) == 0) {
+            int pick = rnd.nextInt(6);
+            if (pick < 2) {
                 nearCopy(rnd, g, v, g.xmm, 2 * reg, off, bytes);
+            } else if (pick == 2 && v != V.INT) {
+                for (int h = 0; h < Math.max(1, bytes / 8); h++) {
+                    long x = boundary(rnd, v, g.xmm[2 * reg + h]);
+                    for (int k = 0; k < Math.min(8, bytes); k++) {
+                        g.mem[off + 8 * h + k] = (byte) (x >>> (8 * k));
+                    }
+                }
             }
             g.modrm(reg, new InstructionForms.Rm(true, -1, off), 0);
         } else {
             int rm = rnd.nextInt(16);
-            if (rnd.nextInt(3) == 0 && rm != reg) {
+            int pick = rnd.nextInt(6);
+            if (pick < 2 && rm != reg) {
                 for (int h = 0; h < 2; h++) {
                     g.xmm[2 * rm + h] = near(rnd, v, g.xmm[2 * reg + h]);
+                }
+            } else if (pick == 2 && rm != reg && v != V.INT) {
+                for (int h = 0; h < 2; h++) {
+                    g.xmm[2 * rm + h] = boundary(rnd, v, g.xmm[2 * reg + h]);
                 }
             }
             g.e.modrmReg(reg, rm);
@@ -400,6 +439,38 @@ final class SseForms {
             }
             default: return rnd.nextBoolean() ? q : q ^ (1L << rnd.nextInt(64));
         }
+    }
+
+    /**
+     * A lane that puts a product or quotient with {@code q}'s lane next to a boundary: T / x
+     * (for MUL) or x / T (for DIV), a few ulps off, with T the smallest normal (tininess after
+     * rounding: SDM 4.9.1.5), the largest finite value (overflow), a denormal or 1.
+     */
+    private static long boundary(Random rnd, V v, long q) {
+        if (v == V.F32) {
+            int lo = boundaryF32(rnd, (int) q), hi = boundaryF32(rnd, (int) (q >>> 32));
+            return (lo & 0xffffffffL) | (long) hi << 32;
+        }
+        double x = Double.longBitsToDouble(q);
+        double t = new double[] {Double.MIN_NORMAL, Double.MAX_VALUE, Double.MIN_VALUE * (1 + rnd.nextInt(1000)), 1.0,
+            Double.MIN_NORMAL * (1 + rnd.nextInt(4))}[rnd.nextInt(5)];
+        double y = rnd.nextBoolean() ? t / x : x / t;
+        long bits = Double.doubleToRawLongBits(y);
+        if (!Double.isFinite(y) || y == 0) {
+            return q;
+        }
+        return (bits + rnd.nextInt(7) - 3) ^ (rnd.nextInt(4) == 0 ? Long.MIN_VALUE : 0);
+    }
+
+    private static int boundaryF32(Random rnd, int q) {
+        float x = Float.intBitsToFloat(q);
+        float t = new float[] {Float.MIN_NORMAL, Float.MAX_VALUE, Float.MIN_VALUE * (1 + rnd.nextInt(1000)), 1f,
+            Float.MIN_NORMAL * (1 + rnd.nextInt(4))}[rnd.nextInt(5)];
+        float y = rnd.nextBoolean() ? t / x : x / t;
+        if (!Float.isFinite(y) || y == 0) {
+            return q;
+        }
+        return (Float.floatToRawIntBits(y) + rnd.nextInt(7) - 3) ^ (rnd.nextInt(4) == 0 ? 0x80000000 : 0);
     }
 
     private static int nearF32(Random rnd, int x) {
