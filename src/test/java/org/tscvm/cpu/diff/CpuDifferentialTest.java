@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * tools/difftest/harness and on {@link org.tscvm.cpu.Cpu}, comparing all registers, the
  * defined flags and the memory buffer.
  *
- * <p>System properties: {@code tscvm.diff.cases} (default 120000), {@code tscvm.diff.seed},
+ * <p>System properties: {@code tscvm.diff.cases} (default 250000), {@code tscvm.diff.seed},
  * {@code tscvm.diff.forms} (a regular expression selecting forms by name, e.g. {@code "shld.*"}).
  * A failing case is reproducible from its index: case i uses {@code new Random(seed + i)}.
  */
@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
 class CpuDifferentialTest {
     private static final Path SOURCES = Path.of("tools", "difftest");
     private static final Path BUILD = Path.of("target", "difftest");
-    private static final int DEFAULT_CASES = 120_000;
+    private static final int DEFAULT_CASES = 250_000;
     private static final long DEFAULT_SEED = 0x75c_ad1bL;
     private static final int BATCH = 8192;
     private static final int SHOWN_FAILURES = 20;
