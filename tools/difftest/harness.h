@@ -38,9 +38,9 @@ struct out_record {
     uint64_t gpr[16];         /* RSP (4) is reported as 0 */
     uint64_t rflags;
     uint8_t mem[BUF_SIZE];
-    uint32_t signal;          /* 0, or the signal the instruction raised (SIGFPE for #DE and #XM) */
-    uint32_t mxcsr;           /* STMXCSR after the instruction */
-    uint64_t xmm[32];
+    uint32_t signal;          /* 0, or the signal the instruction raised | its vector << 8 */
+    uint32_t mxcsr;           /* STMXCSR after the instruction, or MXCSR at the fault */
+    uint64_t xmm[32];         /* likewise */
 } __attribute__((packed));
 
 #define LOADABLE_FLAGS 0xcd5ULL   /* CF PF AF ZF SF DF OF */

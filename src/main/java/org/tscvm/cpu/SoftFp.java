@@ -415,8 +415,11 @@ final class SoftFp {
             inexact1 = (r & 1) != 0;
             e1 = e + (64 - Long.numberOfLeadingZeros(k1)) - 24;
         }
+        int masks = (c.mxcsr >>> 7) & 0x3f;
         if (e1 > emax) {
-            c.sseFlags |= OE | PE;
+            // Unmasked, the #XM handler would get the result with its exponent scaled into
+            // range (SDM 4.9.2.4): PE then tells whether that scaled result is inexact.
+            c.sseFlags |= (masks & OE) != 0 ? OE | PE : OE | (inexact1 ? PE : 0);
             boolean toInfinity = mode == Sse.RC_NEAREST || away;
             return sign | (dbl ? (toInfinity ? D_INF : D_MAX) : (toInfinity ? F_INF : F_MAX));
         }
@@ -440,17 +443,20 @@ final class SoftFp {
             }
             return sign | ((long) (e1 + 127) << 23) | (k1 & 0x7fffff);
         }
-        // 2. Tiny.
-        int masks = (c.mxcsr >>> 7) & 0x3f;
-        if ((masks & UE) != 0 && (c.mxcsr & Sse.MXCSR_FZ) != 0) {
+        // 2. Tiny. Unmasked, UE whether exact or not, and PE as for the scaled result (as OE
+        // above, SDM 4.9.2.5); masked, UE and PE when the denormal result is inexact, and FZ
+        // flushes to a signed zero.
+        if ((masks & UE) == 0) {
+            c.sseFlags |= UE | (inexact1 ? PE : 0);
+            return sign;
+        }
+        if ((c.mxcsr & Sse.MXCSR_FZ) != 0) {
             c.sseFlags |= UE | PE;
             return sign;
         }
         long r = roundBits(m, es, emin - e + 53 - prec, mode, away);
         if ((r & 1) != 0) {
             c.sseFlags |= UE | PE;
-        } else if ((masks & UE) == 0) {
-            c.sseFlags |= UE;
         }
         return sign | (r >>> 1);
     }

@@ -153,11 +153,13 @@ class CpuDifferentialTest {
         List<CpuState> out = harness.run(cases);
         List<String> faults = new ArrayList<>();
         for (int i = 0; i < cases.size(); i++) {
-            if (!out.get(i).completed() && faults.size() < SHOWN_FAILURES) {
+            boolean unmaskedSimd = out.get(i).fault().equals("#XM (SIGFPE)") && (cases.get(i).mxcsr() & 0x1f80) != 0x1f80;
+            if (!out.get(i).completed() && !unmaskedSimd && faults.size() < SHOWN_FAILURES) {
                 faults.add(out.get(i).fault() + ": " + cases.get(i).describeInput());
             }
         }
-        assertThat(faults).as("the generator must only produce cases the host runs to completion").isEmpty();
+        assertThat(faults).as("the generator must only produce cases the host runs to completion "
+                + "(or that raise #XM with exceptions unmasked)").isEmpty();
     }
 
     @Test

@@ -20,10 +20,12 @@ record CpuState(long[] gpr, long rflags, byte[] mem, String fault, long[] xmm, i
         if (!fault.equals(other.fault)) {
             return "fault: [" + fault + "] vs [" + other.fault + "]";
         }
-        if (!completed()) {
-            return null;
-        }
         StringBuilder diff = new StringBuilder();
+        if (!completed()) {
+            // At #XM both sides report the SSE state at the fault: MXCSR with the flags the
+            // instruction raised, the destination not yet written.
+            return fault.startsWith("#XM") ? sseDifference(other, c, diff) : null;
+        }
         for (int i = 0; i < 16; i++) {
             if (i == 4 || (c.undefinedRegs() & (1 << i)) != 0) {
                 continue;
@@ -39,6 +41,10 @@ record CpuState(long[] gpr, long rflags, byte[] mem, String fault, long[] xmm, i
         if (!Arrays.equals(mem, other.mem)) {
             diff.append("mem ");
         }
+        return sseDifference(other, c, diff);
+    }
+
+    private String sseDifference(CpuState other, DiffCase c, StringBuilder diff) {
         for (int i = 0; i < 16; i++) {
             boolean same = (c.approxXmm() & (1 << i)) != 0
                     ? closeEnough(xmm[2 * i], other.xmm[2 * i]) && closeEnough(xmm[2 * i + 1], other.xmm[2 * i + 1])
@@ -71,7 +77,8 @@ record CpuState(long[] gpr, long rflags, byte[] mem, String fault, long[] xmm, i
 
     String describe(DiffCase c) {
         if (!completed()) {
-            return "fault " + fault;
+            return "fault " + fault + (fault.startsWith("#XM") ? " mxcsr=" + Integer.toHexString(mxcsr) + " "
+                    + DiffCase.xmmText(xmm) : "");
         }
         return DiffCase.registers(gpr) + " rflags=" + Long.toHexString(rflags & (c.definedFlags() | DiffCase.DF))
                 + " (compared " + Long.toHexString(c.definedFlags() | DiffCase.DF) + ")"

@@ -36,6 +36,55 @@ final class InterpreterRunner {
         memory.write64(PD + 8 * (DiffCase.CODE_ADDR >>> 21), PT_CODE | PRESENT_WRITABLE_USER);
         memory.write64(PT_BUF, BUF_PHYS | PRESENT_WRITABLE_USER);
         memory.write64(PT_CODE, CODE_PHYS | PRESENT_WRITABLE_USER);
+        installExceptionHandlers();
+    }
+
+    // The code page's tail holds a GDT, an IDT for vectors 0-31 and one HLT per vector, so an
+    // exception stops the run in a handler that names it (the native side reports the vector
+    // the kernel saw). Case code starts at the page's beginning, far below.
+    private static final int IDT = 0x800, HANDLERS = 0xc00, GDTR = 0xe00, GDT = 0xe10, IDTR = 0xe40, SETUP = 0xf00;
+    private static final int VECTORS = 32;
+
+    private void installExceptionHandlers() {
+        memory.write64(CODE_PHYS + GDT + 8, 0x00af9a000000ffffL);   // 0x08: 64-bit code, DPL 0
+        memory.write64(CODE_PHYS + GDT + 16, 0x00cf92000000ffffL);  // 0x10: data
+        memory.write16(CODE_PHYS + GDTR, 23);
+        memory.write64(CODE_PHYS + GDTR + 2, DiffCase.CODE_ADDR + GDT);
+        memory.write16(CODE_PHYS + IDTR, VECTORS * 16 - 1);
+        memory.write64(CODE_PHYS + IDTR + 2, DiffCase.CODE_ADDR + IDT);
+        for (int v = 0; v < VECTORS; v++) {
+            long handler = DiffCase.CODE_ADDR + HANDLERS + 8L * v;
+            memory.write8(CODE_PHYS + HANDLERS + 8L * v, HLT & 0xff);
+            long low = (handler & 0xffff) | (0x08L << 16) | (0xeL << 40) | (1L << 47) | (((handler >>> 16) & 0xffff) << 48);
+            memory.write64(CODE_PHYS + IDT + 16L * v, low);
+            memory.write64(CODE_PHYS + IDT + 16L * v + 8, handler >>> 32);
+        }
+        // lgdt GDTR; lidt IDTR (absolute disp32 addresses); hlt
+        long gdtr = DiffCase.CODE_ADDR + GDTR, idtr = DiffCase.CODE_ADDR + IDTR;
+        byte[] setup = {0x0f, 0x01, 0x14, 0x25, (byte) gdtr, (byte) (gdtr >>> 8), (byte) (gdtr >>> 16), (byte) (gdtr >>> 24),
+            0x0f, 0x01, 0x1c, 0x25, (byte) idtr, (byte) (idtr >>> 8), (byte) (idtr >>> 16), (byte) (idtr >>> 24), HLT};
+        memory.load(CODE_PHYS + SETUP, setup, 0, setup.length);
+        cpu.enterFlatLongMode(DiffCase.CODE_ADDR + SETUP, PML4, 0);
+        if (cpu.run(10) != RunStop.HALTED) {
+            throw new IllegalStateException("difftest IDT setup failed: " + cpu.describe());
+        }
+    }
+
+    /** The vector whose handler halted the CPU, or -1. */
+    private int haltedInVector() {
+        long at = cpu.getRip() - 1 - (DiffCase.CODE_ADDR + HANDLERS);
+        return at >= 0 && at < 8L * VECTORS && at % 8 == 0 ? (int) (at / 8) : -1;
+    }
+
+    /** The host's name for an exception (NativeHarness.signalName), or the bare vector. */
+    private static String faultName(int vector) {
+        return switch (vector) {
+            case 0 -> "#DE (SIGFPE)";
+            case 19 -> "#XM (SIGFPE)";
+            case 6 -> "#UD (SIGILL)";
+            case 13, 14 -> "#GP/#PF (SIGSEGV)";
+            default -> "vector " + vector;
+        };
     }
 
     CpuState run(DiffCase c) {
@@ -58,6 +107,8 @@ final class InterpreterRunner {
             String fault = "";
             if (stop != RunStop.HALTED) {
                 fault = "interpreter stopped with " + stop + ": " + cpu.describe();
+            } else if (haltedInVector() >= 0) {
+                fault = faultName(haltedInVector());
             } else if (cpu.getRip() != expectedRip) {
                 fault = "interpreter halted at rip " + Long.toHexString(cpu.getRip()) + ", expected "
                         + Long.toHexString(expectedRip) + " (instruction length)";

@@ -26,7 +26,7 @@ final class NativeHarness implements AutoCloseable {
 
     private static final int IN_RECORD = 16 + 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + 32 * 8;
     private static final int OUT_RECORD = 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + 32 * 8;
-    private static final int SIGFPE = 8;
+    private static final int SIGFPE = 8, XM_VECTOR = 19;
 
     private final Process process;
     private final OutputStream toHarness;
@@ -148,10 +148,12 @@ final class NativeHarness implements AutoCloseable {
         return new CpuState(gpr, rflags, mem, signalName(signal), xmm, mxcsr);
     }
 
-    private static String signalName(int signal) {
+    /** The signal (low byte) and the vector the kernel reported (trap number, above it). */
+    private static String signalName(int signalAndVector) {
+        int signal = signalAndVector & 0xff;
         return switch (signal) {
             case 0 -> "";
-            case SIGFPE -> "#DE (SIGFPE)";
+            case SIGFPE -> (signalAndVector >>> 8) == XM_VECTOR ? "#XM (SIGFPE)" : "#DE (SIGFPE)";
             case 4 -> "#UD (SIGILL)";
             case 11 -> "#GP/#PF (SIGSEGV)";
             case 7 -> "SIGBUS";
