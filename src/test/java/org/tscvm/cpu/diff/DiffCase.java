@@ -16,13 +16,15 @@ import java.util.HexFormat;
  * @param mxcsr          MXCSR in
  * @param approxXmm      bit i set: XMMi holds four approximations (RCPPS/RSQRTPS), compared
  *                       lane by lane within 2^-10 relative (the SDM bounds each side by 1.5 * 2^-12)
+ * @param misaligned     the 128-bit memory operand is deliberately off a 16-byte boundary: the
+ *                       host raises #GP for the forms that require alignment
  */
 record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags,
-        int undefinedRegs, long[] xmm, int mxcsr, int approxXmm) {
+        int undefinedRegs, long[] xmm, int mxcsr, int approxXmm, boolean misaligned) {
 
     /** A case that leaves the SSE state at its defaults (XMM zero, MXCSR 0x1f80). */
     DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags, int undefinedRegs) {
-        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, new long[32], DEFAULT_MXCSR, 0);
+        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, new long[32], DEFAULT_MXCSR, 0, false);
     }
 
     static final int DEFAULT_MXCSR = 0x1f80;

@@ -240,8 +240,11 @@ final class InstructionForms {
 
         DiffCase build(String name) {
             return new DiffCase(name, e.bytes(), gpr.clone(), rflags, mem.clone(), definedFlags, undefinedRegs,
-                    xmm.clone(), mxcsr, approxXmm);
+                    xmm.clone(), mxcsr, approxXmm, misaligned);
         }
+
+        /** Set when an SSE form's 128-bit memory operand is deliberately misaligned. */
+        boolean misaligned;
 
         /** XMM0-15 in (zero unless an SSE form fills them), MXCSR in, and approximate registers. */
         final long[] xmm = new long[32];

@@ -236,7 +236,7 @@ final class SseForms {
         int rex = i > 0 && (code[i - 1] & 0xf0) == 0x40 ? code[i - 1] : 0;
         int reg = ((code[i + 2] >>> 3) & 7) | ((rex & 4) << 1);
         return new DiffCase(c.form(), c.code(), c.gpr(), c.rflags(), c.mem(), c.definedFlags(), c.undefinedRegs(),
-                c.xmm(), c.mxcsr(), 1 << reg);
+                c.xmm(), c.mxcsr(), 1 << reg, c.misaligned());
     }
 
     /** Forms with a general register: GPR_RM (ModRM.rm is a GPR or memory) or GPR_REG (ModRM.reg is a GPR). */
@@ -306,6 +306,11 @@ final class SseForms {
             int off = 64 + rnd.nextInt(112);
             if (aligned) {
                 off &= -16;
+            }
+            if (memBits == 128 && rnd.nextInt(8) == 0) {
+                // Off a 16-byte boundary whatever the form: the host shows which forms #GP.
+                off = (off & -16) + 1 + rnd.nextInt(15);
+                g.misaligned = true;
             }
             int pick = rnd.nextInt(6);
             if (pick < 2) {
