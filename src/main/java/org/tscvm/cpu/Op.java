@@ -179,34 +179,34 @@ enum Op {
     PSRLDQ(1, 0x73, 3, "psrldq xmm, imm8", Op.R | Op.I),
     PSLLQ_I(1, 0x73, 6, "psllq xmm, imm8", Op.R | Op.I),
     PSLLDQ(1, 0x73, 7, "pslldq xmm, imm8", Op.R | Op.I),
-    ADDPS(0, 0x58, -1, "addps xmm, xmm/m128", Op.A),
-    ADDPD(1, 0x58, -1, "addpd xmm, xmm/m128", Op.A),
-    ADDSS(2, 0x58, -1, "addss xmm, xmm/m32", 0),
-    ADDSD(3, 0x58, -1, "addsd xmm, xmm/m64", 0),
-    MULPS(0, 0x59, -1, "mulps xmm, xmm/m128", Op.A),
-    MULPD(1, 0x59, -1, "mulpd xmm, xmm/m128", Op.A),
-    MULSS(2, 0x59, -1, "mulss xmm, xmm/m32", 0),
-    MULSD(3, 0x59, -1, "mulsd xmm, xmm/m64", 0),
-    SUBPS(0, 0x5c, -1, "subps xmm, xmm/m128", Op.A),
-    SUBPD(1, 0x5c, -1, "subpd xmm, xmm/m128", Op.A),
-    SUBSS(2, 0x5c, -1, "subss xmm, xmm/m32", 0),
-    SUBSD(3, 0x5c, -1, "subsd xmm, xmm/m64", 0),
-    MINPS(0, 0x5d, -1, "minps xmm, xmm/m128", Op.A),
-    MINPD(1, 0x5d, -1, "minpd xmm, xmm/m128", Op.A),
-    MINSS(2, 0x5d, -1, "minss xmm, xmm/m32", 0),
-    MINSD(3, 0x5d, -1, "minsd xmm, xmm/m64", 0),
-    DIVPS(0, 0x5e, -1, "divps xmm, xmm/m128", Op.A),
-    DIVPD(1, 0x5e, -1, "divpd xmm, xmm/m128", Op.A),
-    DIVSS(2, 0x5e, -1, "divss xmm, xmm/m32", 0),
-    DIVSD(3, 0x5e, -1, "divsd xmm, xmm/m64", 0),
-    MAXPS(0, 0x5f, -1, "maxps xmm, xmm/m128", Op.A),
-    MAXPD(1, 0x5f, -1, "maxpd xmm, xmm/m128", Op.A),
-    MAXSS(2, 0x5f, -1, "maxss xmm, xmm/m32", 0),
-    MAXSD(3, 0x5f, -1, "maxsd xmm, xmm/m64", 0),
-    SQRTPS(0, 0x51, -1, "sqrtps xmm, xmm/m128", Op.A),
-    SQRTPD(1, 0x51, -1, "sqrtpd xmm, xmm/m128", Op.A),
-    SQRTSS(2, 0x51, -1, "sqrtss xmm, xmm/m32", 0),
-    SQRTSD(3, 0x51, -1, "sqrtsd xmm, xmm/m64", 0),
+    ADDPS(0, 0x58, -1, "addps xmm, xmm/m128", Op.A | Op.X),
+    ADDPD(1, 0x58, -1, "addpd xmm, xmm/m128", Op.A | Op.X),
+    ADDSS(2, 0x58, -1, "addss xmm, xmm/m32", Op.X),
+    ADDSD(3, 0x58, -1, "addsd xmm, xmm/m64", Op.X),
+    MULPS(0, 0x59, -1, "mulps xmm, xmm/m128", Op.A | Op.X),
+    MULPD(1, 0x59, -1, "mulpd xmm, xmm/m128", Op.A | Op.X),
+    MULSS(2, 0x59, -1, "mulss xmm, xmm/m32", Op.X),
+    MULSD(3, 0x59, -1, "mulsd xmm, xmm/m64", Op.X),
+    SUBPS(0, 0x5c, -1, "subps xmm, xmm/m128", Op.A | Op.X),
+    SUBPD(1, 0x5c, -1, "subpd xmm, xmm/m128", Op.A | Op.X),
+    SUBSS(2, 0x5c, -1, "subss xmm, xmm/m32", Op.X),
+    SUBSD(3, 0x5c, -1, "subsd xmm, xmm/m64", Op.X),
+    MINPS(0, 0x5d, -1, "minps xmm, xmm/m128", Op.A | Op.X),
+    MINPD(1, 0x5d, -1, "minpd xmm, xmm/m128", Op.A | Op.X),
+    MINSS(2, 0x5d, -1, "minss xmm, xmm/m32", Op.X),
+    MINSD(3, 0x5d, -1, "minsd xmm, xmm/m64", Op.X),
+    DIVPS(0, 0x5e, -1, "divps xmm, xmm/m128", Op.A | Op.X),
+    DIVPD(1, 0x5e, -1, "divpd xmm, xmm/m128", Op.A | Op.X),
+    DIVSS(2, 0x5e, -1, "divss xmm, xmm/m32", Op.X),
+    DIVSD(3, 0x5e, -1, "divsd xmm, xmm/m64", Op.X),
+    MAXPS(0, 0x5f, -1, "maxps xmm, xmm/m128", Op.A | Op.X),
+    MAXPD(1, 0x5f, -1, "maxpd xmm, xmm/m128", Op.A | Op.X),
+    MAXSS(2, 0x5f, -1, "maxss xmm, xmm/m32", Op.X),
+    MAXSD(3, 0x5f, -1, "maxsd xmm, xmm/m64", Op.X),
+    SQRTPS(0, 0x51, -1, "sqrtps xmm, xmm/m128", Op.A | Op.X),
+    SQRTPD(1, 0x51, -1, "sqrtpd xmm, xmm/m128", Op.A | Op.X),
+    SQRTSS(2, 0x51, -1, "sqrtss xmm, xmm/m32", Op.X),
+    SQRTSD(3, 0x51, -1, "sqrtsd xmm, xmm/m64", Op.X),
     ANDPS(0, 0x54, -1, "andps xmm, xmm/m128", Op.A),
     ANDPD(1, 0x54, -1, "andpd xmm, xmm/m128", Op.A),
     ANDNPS(0, 0x55, -1, "andnps xmm, xmm/m128", Op.A),
@@ -219,41 +219,41 @@ enum Op {
     RSQRTSS(2, 0x52, -1, "rsqrtss xmm, xmm/m32", 0),
     RCPPS(0, 0x53, -1, "rcpps xmm, xmm/m128", Op.A),
     RCPSS(2, 0x53, -1, "rcpss xmm, xmm/m32", 0),
-    CMPPS(0, 0xc2, -1, "cmpps xmm, xmm/m128, imm8", Op.A | Op.I),
-    CMPPD(1, 0xc2, -1, "cmppd xmm, xmm/m128, imm8", Op.A | Op.I),
-    CMPSS(2, 0xc2, -1, "cmpss xmm, xmm/m32, imm8", Op.I),
-    CMPSD(3, 0xc2, -1, "cmpsd xmm, xmm/m64, imm8", Op.I),
-    UCOMISS(0, 0x2e, -1, "ucomiss xmm, xmm/m32", 0),
-    UCOMISD(1, 0x2e, -1, "ucomisd xmm, xmm/m64", 0),
-    COMISS(0, 0x2f, -1, "comiss xmm, xmm/m32", 0),
-    COMISD(1, 0x2f, -1, "comisd xmm, xmm/m64", 0),
-    CVTSI2SS(2, 0x2a, -1, "cvtsi2ss xmm, r/m32/64", 0),
-    CVTSI2SD(3, 0x2a, -1, "cvtsi2sd xmm, r/m32/64", 0),
-    CVTTSS2SI(2, 0x2c, -1, "cvttss2si r32/64, xmm/m32", 0),
-    CVTTSD2SI(3, 0x2c, -1, "cvttsd2si r32/64, xmm/m64", 0),
-    CVTSS2SI(2, 0x2d, -1, "cvtss2si r32/64, xmm/m32", 0),
-    CVTSD2SI(3, 0x2d, -1, "cvtsd2si r32/64, xmm/m64", 0),
-    CVTPS2PD(0, 0x5a, -1, "cvtps2pd xmm, xmm/m64", 0),
-    CVTPD2PS(1, 0x5a, -1, "cvtpd2ps xmm, xmm/m128", Op.A),
-    CVTSS2SD(2, 0x5a, -1, "cvtss2sd xmm, xmm/m32", 0),
-    CVTSD2SS(3, 0x5a, -1, "cvtsd2ss xmm, xmm/m64", 0),
-    CVTDQ2PS(0, 0x5b, -1, "cvtdq2ps xmm, xmm/m128", Op.A),
-    CVTPS2DQ(1, 0x5b, -1, "cvtps2dq xmm, xmm/m128", Op.A),
-    CVTTPS2DQ(2, 0x5b, -1, "cvttps2dq xmm, xmm/m128", Op.A),
-    CVTTPD2DQ(1, 0xe6, -1, "cvttpd2dq xmm, xmm/m128", Op.A),
+    CMPPS(0, 0xc2, -1, "cmpps xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
+    CMPPD(1, 0xc2, -1, "cmppd xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
+    CMPSS(2, 0xc2, -1, "cmpss xmm, xmm/m32, imm8", Op.I | Op.X),
+    CMPSD(3, 0xc2, -1, "cmpsd xmm, xmm/m64, imm8", Op.I | Op.X),
+    UCOMISS(0, 0x2e, -1, "ucomiss xmm, xmm/m32", Op.X),
+    UCOMISD(1, 0x2e, -1, "ucomisd xmm, xmm/m64", Op.X),
+    COMISS(0, 0x2f, -1, "comiss xmm, xmm/m32", Op.X),
+    COMISD(1, 0x2f, -1, "comisd xmm, xmm/m64", Op.X),
+    CVTSI2SS(2, 0x2a, -1, "cvtsi2ss xmm, r/m32/64", Op.X),
+    CVTSI2SD(3, 0x2a, -1, "cvtsi2sd xmm, r/m32/64", Op.X),
+    CVTTSS2SI(2, 0x2c, -1, "cvttss2si r32/64, xmm/m32", Op.X),
+    CVTTSD2SI(3, 0x2c, -1, "cvttsd2si r32/64, xmm/m64", Op.X),
+    CVTSS2SI(2, 0x2d, -1, "cvtss2si r32/64, xmm/m32", Op.X),
+    CVTSD2SI(3, 0x2d, -1, "cvtsd2si r32/64, xmm/m64", Op.X),
+    CVTPS2PD(0, 0x5a, -1, "cvtps2pd xmm, xmm/m64", Op.X),
+    CVTPD2PS(1, 0x5a, -1, "cvtpd2ps xmm, xmm/m128", Op.A | Op.X),
+    CVTSS2SD(2, 0x5a, -1, "cvtss2sd xmm, xmm/m32", Op.X),
+    CVTSD2SS(3, 0x5a, -1, "cvtsd2ss xmm, xmm/m64", Op.X),
+    CVTDQ2PS(0, 0x5b, -1, "cvtdq2ps xmm, xmm/m128", Op.A | Op.X),
+    CVTPS2DQ(1, 0x5b, -1, "cvtps2dq xmm, xmm/m128", Op.A | Op.X),
+    CVTTPS2DQ(2, 0x5b, -1, "cvttps2dq xmm, xmm/m128", Op.A | Op.X),
+    CVTTPD2DQ(1, 0xe6, -1, "cvttpd2dq xmm, xmm/m128", Op.A | Op.X),
     CVTDQ2PD(2, 0xe6, -1, "cvtdq2pd xmm, xmm/m64", 0),
-    CVTPD2DQ(3, 0xe6, -1, "cvtpd2dq xmm, xmm/m128", Op.A),
+    CVTPD2DQ(3, 0xe6, -1, "cvtpd2dq xmm, xmm/m128", Op.A | Op.X),
     // ---- SSE3 (group 5) ----
     MOVSLDUP(2, 0x12, -1, "movsldup xmm, xmm/m128", Op.A),
     MOVSHDUP(2, 0x16, -1, "movshdup xmm, xmm/m128", Op.A),
     MOVDDUP(3, 0x12, -1, "movddup xmm, xmm/m64", 0),
     LDDQU(3, 0xf0, -1, "lddqu xmm, m128", Op.M),
-    HADDPS(3, 0x7c, -1, "haddps xmm, xmm/m128", Op.A),
-    HADDPD(1, 0x7c, -1, "haddpd xmm, xmm/m128", Op.A),
-    HSUBPS(3, 0x7d, -1, "hsubps xmm, xmm/m128", Op.A),
-    HSUBPD(1, 0x7d, -1, "hsubpd xmm, xmm/m128", Op.A),
-    ADDSUBPS(3, 0xd0, -1, "addsubps xmm, xmm/m128", Op.A),
-    ADDSUBPD(1, 0xd0, -1, "addsubpd xmm, xmm/m128", Op.A),
+    HADDPS(3, 0x7c, -1, "haddps xmm, xmm/m128", Op.A | Op.X),
+    HADDPD(1, 0x7c, -1, "haddpd xmm, xmm/m128", Op.A | Op.X),
+    HSUBPS(3, 0x7d, -1, "hsubps xmm, xmm/m128", Op.A | Op.X),
+    HSUBPD(1, 0x7d, -1, "hsubpd xmm, xmm/m128", Op.A | Op.X),
+    ADDSUBPS(3, 0xd0, -1, "addsubps xmm, xmm/m128", Op.A | Op.X),
+    ADDSUBPD(1, 0xd0, -1, "addsubpd xmm, xmm/m128", Op.A | Op.X),
     // ---- SSSE3 (group 5): opcodes 0x38xx and 0x3axx are in the 0F 38 and 0F 3A maps ----
     PSHUFB(1, 0x3800, -1, "pshufb xmm, xmm/m128", Op.A),
     PHADDW(1, 0x3801, -1, "phaddw xmm, xmm/m128", Op.A),
@@ -292,6 +292,11 @@ enum Op {
     static final int R = 16;
     /** SSE: an imm8 follows the ModRM operand. */
     static final int I = 32;
+    /**
+     * SSE: floating point that reads MXCSR (rounding, DAZ, FZ), sets its flags and may raise
+     * #XM; every SSE form may also raise #UD, #NM, #GP and #PF.
+     */
+    static final int X = 64;
     /** The SSE group: decoded by {@link Sse#lookup}, executed by {@link Sse#execute}. */
     static final int SSE = 5;
 
@@ -306,7 +311,7 @@ enum Op {
      * 0x38xx / 0x3axx for the 0F 38 and 0F 3A maps), the ModRM.reg digit or -1.
      */
     final int ssePrefix, sseOpcode, sseDigit;
-    final boolean aligned, memOnly, regOnly, imm8;
+    final boolean aligned, memOnly, regOnly, imm8, simdFp;
 
     Op(int group, String text, int flags) {
         this.group = group;
@@ -320,6 +325,7 @@ enum Op {
         this.memOnly = false;
         this.regOnly = false;
         this.imm8 = false;
+        this.simdFp = false;
     }
 
     /** An SSE form: never ends a block, never lockable, may fault (#UD, #NM, #GP, #PF, #XM). */
@@ -335,5 +341,6 @@ enum Op {
         this.memOnly = (flags & M) != 0;
         this.regOnly = (flags & R) != 0;
         this.imm8 = (flags & I) != 0;
+        this.simdFp = (flags & X) != 0;
     }
 }

@@ -82,6 +82,9 @@ final class Sse {
         if ((c.cr0 & CR0_TS) != 0) {
             throw c.fault(CpuFault.NM, CpuFault.NO_ERROR_CODE);
         }
+        if (d.op.simdFp) {
+            c.sseFlags = 0; // the lanes OR their flags in; commitFlags reports them
+        }
         switch (d.op) {
             // ---- data movement ----
             case MOVUPS_VW: case MOVUPD_VW: case MOVAPS_VW: case MOVAPD_VW: case MOVDQA_VW: case MOVDQU_VW:

@@ -16,7 +16,6 @@ final class SseConvert {
     /** CVTSI2SS xmm, r/m32 or r/m64 (REX.W). */
     static void cvtsi2ss(CpuExec c, Insn d) {
         long v = d.opSize == 8 ? c.readE(d, 8) : (int) c.readE(d, 4);
-        c.sseFlags = 0;
         long res = intToSingle(c, v) & 0xffffffffL;
         Sse.commitFlags(c);
         int r = 2 * d.reg;
@@ -26,7 +25,6 @@ final class SseConvert {
     /** CVTSI2SD xmm, r/m32 or r/m64 (REX.W). */
     static void cvtsi2sd(CpuExec c, Insn d) {
         long v = d.opSize == 8 ? c.readE(d, 8) : (int) c.readE(d, 4);
-        c.sseFlags = 0;
         long res = intToDouble(c, v);
         Sse.commitFlags(c);
         c.xmm[2 * d.reg] = res;
@@ -91,7 +89,6 @@ final class SseConvert {
     /** CVTSS2SI/CVTTSS2SI r32/r64, xmm/m32. */
     static void cvtss2si(CpuExec c, Insn d) {
         int a = SoftFp.daz(c, Sse.loadE32(c, d));
-        c.sseFlags = 0;
         int bits = d.opSize == 8 ? 64 : 32;
         long v = toInt(c, Float.intBitsToFloat(a), bits, d.op == Op.CVTTSS2SI);
         Sse.commitFlags(c);
@@ -101,7 +98,6 @@ final class SseConvert {
     /** CVTSD2SI/CVTTSD2SI r32/r64, xmm/m64. */
     static void cvtsd2si(CpuExec c, Insn d) {
         long a = SoftFp.daz(c, Sse.loadE64(c, d));
-        c.sseFlags = 0;
         int bits = d.opSize == 8 ? 64 : 32;
         long v = toInt(c, Double.longBitsToDouble(a), bits, d.op == Op.CVTTSD2SI);
         Sse.commitFlags(c);
@@ -149,7 +145,6 @@ final class SseConvert {
     /** CVTSS2SD xmm, xmm/m32. */
     static void cvtss2sd(CpuExec c, Insn d) {
         int a = Sse.loadE32(c, d);
-        c.sseFlags = 0;
         long res = singleToDouble(c, a);
         Sse.commitFlags(c);
         c.xmm[2 * d.reg] = res;
@@ -158,7 +153,6 @@ final class SseConvert {
     /** CVTSD2SS xmm, xmm/m64. */
     static void cvtsd2ss(CpuExec c, Insn d) {
         long a = Sse.loadE64(c, d);
-        c.sseFlags = 0;
         long res = doubleToSingle(c, a) & 0xffffffffL;
         Sse.commitFlags(c);
         int r = 2 * d.reg;
@@ -168,7 +162,6 @@ final class SseConvert {
     /** CVTPS2PD xmm, xmm/m64: the two low singles. */
     static void cvtps2pd(CpuExec c, Insn d) {
         long a = Sse.loadE64(c, d);
-        c.sseFlags = 0;
         long lo = singleToDouble(c, (int) a);
         long hi = singleToDouble(c, (int) (a >>> 32));
         Sse.commitFlags(c);
@@ -178,7 +171,6 @@ final class SseConvert {
     /** CVTPD2PS xmm, xmm/m128: two singles in the low quadword, the high one zeroed. */
     static void cvtpd2ps(CpuExec c, Insn d) {
         Sse.loadE128(c, d);
-        c.sseFlags = 0;
         long lo = (doubleToSingle(c, c.sseLo) & 0xffffffffL) | (long) doubleToSingle(c, c.sseHi) << 32;
         Sse.commitFlags(c);
         Sse.set(c, d.reg, lo, 0);
@@ -187,7 +179,6 @@ final class SseConvert {
     /** CVTDQ2PS xmm, xmm/m128. */
     static void cvtdq2ps(CpuExec c, Insn d) {
         Sse.loadE128(c, d);
-        c.sseFlags = 0;
         long lo = (intToSingle(c, (int) c.sseLo) & 0xffffffffL) | (long) intToSingle(c, (int) (c.sseLo >>> 32)) << 32;
         long hi = (intToSingle(c, (int) c.sseHi) & 0xffffffffL) | (long) intToSingle(c, (int) (c.sseHi >>> 32)) << 32;
         Sse.commitFlags(c);
@@ -201,7 +192,6 @@ final class SseConvert {
     /** CVTPS2DQ/CVTTPS2DQ xmm, xmm/m128. */
     static void cvtps2dq(CpuExec c, Insn d) {
         Sse.loadE128(c, d);
-        c.sseFlags = 0;
         boolean t = d.op == Op.CVTTPS2DQ;
         long lo = singleToInt(c, (int) c.sseLo, t) | singleToInt(c, (int) (c.sseLo >>> 32), t) << 32;
         long hi = singleToInt(c, (int) c.sseHi, t) | singleToInt(c, (int) (c.sseHi >>> 32), t) << 32;
@@ -218,7 +208,6 @@ final class SseConvert {
     /** CVTPD2DQ/CVTTPD2DQ xmm, xmm/m128: two integers in the low quadword, the high one zeroed. */
     static void cvtpd2dq(CpuExec c, Insn d) {
         Sse.loadE128(c, d);
-        c.sseFlags = 0;
         boolean t = d.op == Op.CVTTPD2DQ;
         long lo = toInt(c, Double.longBitsToDouble(SoftFp.daz(c, c.sseLo)), 32, t)
                 | toInt(c, Double.longBitsToDouble(SoftFp.daz(c, c.sseHi)), 32, t) << 32;

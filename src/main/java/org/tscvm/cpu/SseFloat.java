@@ -40,7 +40,6 @@ final class SseFloat {
     static void single(CpuExec c, Insn d) {
         int op = kind(d.op);
         int r = 2 * d.reg;
-        c.sseFlags = 0;
         if (scalar(d.op)) {
             int b = Sse.loadE32(c, d);
             long res = SoftFp.single(c, op, (int) c.xmm[r], b) & 0xffffffffL;
@@ -65,7 +64,6 @@ final class SseFloat {
     static void dbl(CpuExec c, Insn d) {
         int op = kind(d.op);
         int r = 2 * d.reg;
-        c.sseFlags = 0;
         if (scalar(d.op)) {
             long b = Sse.loadE64(c, d);
             long res = SoftFp.dbl(c, op, c.xmm[r], b);
@@ -132,7 +130,6 @@ final class SseFloat {
     static void cmpSingle(CpuExec c, Insn d) {
         int p = (int) d.imm;
         int r = 2 * d.reg;
-        c.sseFlags = 0;
         if (scalar(d.op)) {
             int b = Sse.loadE32(c, d);
             long res = cmpSingleLane(c, p, (int) c.xmm[r], b) ? 0xffffffffL : 0;
@@ -160,7 +157,6 @@ final class SseFloat {
     static void cmpDouble(CpuExec c, Insn d) {
         int p = (int) d.imm;
         int r = 2 * d.reg;
-        c.sseFlags = 0;
         if (scalar(d.op)) {
             long b = Sse.loadE64(c, d);
             long res = cmpDoubleLane(c, p, c.xmm[r], b) ? -1L : 0;
@@ -177,7 +173,6 @@ final class SseFloat {
 
     /** COMISS/UCOMISS: ZF PF CF = 111 unordered, 000 greater, 001 less, 100 equal; OF SF AF cleared. */
     static void comiss(CpuExec c, Insn d) {
-        c.sseFlags = 0;
         int a = SoftFp.daz(c, (int) c.xmm[2 * d.reg]);
         int b = SoftFp.daz(c, Sse.loadE32(c, d));
         boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
@@ -193,7 +188,6 @@ final class SseFloat {
 
     /** COMISD/UCOMISD. */
     static void comisd(CpuExec c, Insn d) {
-        c.sseFlags = 0;
         long a = SoftFp.daz(c, c.xmm[2 * d.reg]);
         long b = SoftFp.daz(c, Sse.loadE64(c, d));
         boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
@@ -276,7 +270,6 @@ final class SseFloat {
     static void horizontalSingle(CpuExec c, Insn d) {
         Sse.loadE128(c, d);
         int r = 2 * d.reg;
-        c.sseFlags = 0;
         long a = c.xmm[r], b = c.xmm[r + 1];
         long lo, hi;
         if (d.op == Op.ADDSUBPS) {
@@ -301,7 +294,6 @@ final class SseFloat {
     static void horizontalDouble(CpuExec c, Insn d) {
         Sse.loadE128(c, d);
         int r = 2 * d.reg;
-        c.sseFlags = 0;
         long a = c.xmm[r], b = c.xmm[r + 1];
         long lo, hi;
         if (d.op == Op.ADDSUBPD) {
