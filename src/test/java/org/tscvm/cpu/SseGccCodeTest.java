@@ -43,7 +43,7 @@ class SseGccCodeTest {
         hostResult = Long.parseUnsignedLong(run(List.of(nativeBinary.toString())).trim(), 16);
         Path elf = BUILD.resolve("work.elf");
         run(command(List.of("-ffreestanding", "-fno-pic", "-fno-pie", "-no-pie", "-nostdlib", "-static",
-                "-fno-stack-protector", "-mno-red-zone", "-Wl,-N", "-Wl,-Ttext=0x10000", "-Wl,--build-id=none",
+                "-fno-stack-protector", "-mno-red-zone", "-Wl,-N", "-Wl,-Ttext=0x10000", "-Wl,--section-start=.bss=0x40000", "-Wl,--build-id=none",
                 "-Wl,--no-warn-rwx-segments", "-Wl,-e,_start", "-o", elf.toString())));
         Path bin = BUILD.resolve("work.bin");
         run(List.of("objcopy", "-O", "binary", elf.toString(), bin.toString()));
@@ -69,10 +69,37 @@ class SseGccCodeTest {
         assertThat(runOnTscvm(1)).isEqualTo(hostResult);
     }
 
-    private static long runOnTscvm(int compileThreshold) {
+    @Test
+    void aWarmInterpreterRunsTheSseWorkloadWithoutAllocating() {
+        // The second run decodes nothing new (the data lives at 0x40000, away from the code
+        // pages, so its stores invalidate no decoded block): any allocation would be per instruction.
+        CpuRig rig = sseRig(0);
+        runOn(rig);
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = threads.getCurrentThreadAllocatedBytes();
+        long retired = rig.cpu.instructionsRetired();
+        rig.cpu.setRip(entry); // the same code again (work() initialises all its data)
+        assertThat(rig.cpu.run(100_000_000)).isEqualTo(RunStop.HALTED);
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        long instructions = rig.cpu.instructionsRetired() - retired;
+        assertThat(rig.reg(Cpu.RAX)).isEqualTo(hostResult);
+        assertThat(instructions).isGreaterThan(20_000);
+        assertThat(allocated).as("bytes allocated over %d instructions", instructions).isLessThan(1024);
+    }
+
+    private static CpuRig sseRig(int compileThreshold) {
         CpuRig rig = new CpuRig().longMode();
         rig.cpu.setCr(4, rig.cpu.getCr(4) | CpuState.CR4_OSFXSR | CpuState.CR4_OSXMMEXCPT);
         rig.cpu.setCompileThreshold(compileThreshold);
+        return rig;
+    }
+
+    private static long runOnTscvm(int compileThreshold) {
+        return runOn(sseRig(compileThreshold));
+    }
+
+    private static long runOn(CpuRig rig) {
         rig.load(CpuRig.CODE, image);
         rig.cpu.setRip(entry);
         RunStop stop = rig.cpu.run(100_000_000);
