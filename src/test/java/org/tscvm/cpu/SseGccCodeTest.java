@@ -85,7 +85,7 @@ class SseGccCodeTest {
         long instructions = rig.cpu.instructionsRetired() - retired;
         assertThat(rig.reg(Cpu.RAX)).isEqualTo(hostResult);
         assertThat(instructions).isGreaterThan(20_000);
-        assertThat(allocated).as("bytes allocated over %d instructions", instructions).isLessThan(1024);
+        assertThat(allocated).as("bytes allocated over %d instructions", instructions).isLessThan(4096); // a fixed cost per run() call, not per instruction
     }
 
     private static CpuRig sseRig(int compileThreshold) {
