@@ -1938,7 +1938,10 @@ abstract class CpuExec extends CpuSystem {
                 throw gp(0);
             }
             int xmmEnd = FX_XMM + 16 * (mode64 ? 16 : 8);
-            for (int i = 32; i < 512; i += 8) {
+            for (int i = 32; i < FX_AVAILABLE; i += 8) {
+                if (i >= xmmEnd && i < FX_XMM + 256) {
+                    continue; // XMM8-15 keep their values outside 64-bit mode
+                }
                 long v = readLin(lin + i, 8);
                 if (i >= FX_XMM && i < xmmEnd) {
                     xmm[(i - FX_XMM) >>> 3] = v;
@@ -1976,7 +1979,10 @@ abstract class CpuExec extends CpuSystem {
         writeLin(lin + 24, 4, mxcsr);
         writeLin(lin + 28, 4, MXCSR_MASK);
         int xmmEnd = FX_XMM + 16 * (mode64 ? 16 : 8);
-        for (int i = 32; i < 512; i += 8) {
+        for (int i = 32; i < FX_AVAILABLE; i += 8) {
+            if (i >= xmmEnd && i < FX_XMM + 256) {
+                continue; // XMM8-15 outside 64-bit mode: not saved, the memory keeps its bytes
+            }
             long v = i >= FX_XMM && i < xmmEnd ? xmm[(i - FX_XMM) >>> 3] : (long) GuestMemory.I64.get(fxRegisters, i);
             writeLin(lin + i, 8, v);
         }
@@ -1984,7 +1990,9 @@ abstract class CpuExec extends CpuSystem {
 
     /**
      * The offset of XMM0 in the FXSAVE image (SDM Table 10-2); XMM8-15 follow XMM7 in 64-bit
-     * mode only, elsewhere bytes 288-415 are left as the image had them.
+     * mode only.
      */
     static final int FX_XMM = 160;
+    /** Bytes 464-511 of the image are software's: FXSAVE does not write them (SDM 10.5.1). */
+    static final int FX_AVAILABLE = 464;
 }

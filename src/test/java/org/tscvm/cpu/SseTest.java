@@ -158,6 +158,27 @@ class SseTest {
     }
 
     @Test
+    void inProtectedModeSseRunsAndFxsaveStoresOnlyXmm0To7() {
+        CpuRig rig = new CpuRig();
+        rig.cpu.enterFlatProtectedMode((int) CODE);
+        rig.cpu.setCr(4, OSFXSR);
+        for (int i = 0; i < 16; i++) {
+            rig.cpu.setXmm(i, 0x100 + i, 0x200 + i);
+        }
+        rig.memory.write64(DATA + 288, 0x5a5a5a5a5a5a5a5aL); // where XMM8 would go
+        rig.cpu.setGpr(Cpu.RAX, DATA);
+        // 66 0f d4 c1  paddq %xmm1,%xmm0; 0f ae 00  fxsave (%eax); hlt
+        rig.load(CODE, hex("66 0f d4 c1 0f ae 00 f4"));
+        rig.cpu.setRip(CODE);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.memory.read64(DATA + 160)).isEqualTo(0x201);   // xmm0.lo = 0x100 + 0x101
+        assertThat(rig.memory.read64(DATA + 168)).isEqualTo(0x401);
+        assertThat(rig.memory.read64(DATA + 160 + 16 * 7)).isEqualTo(0x107);
+        assertThat(rig.memory.read64(DATA + 288)).as("XMM8-15 are not saved outside 64-bit mode")
+                .isEqualTo(0x5a5a5a5a5a5a5a5aL);
+    }
+
+    @Test
     void aSavedStateCarriesTheXmmRegistersInItsFxsaveImage() {
         CpuRig rig = sseRig();
         rig.cpu.setXmm(15, 0xabcdefL, 0x123456L);
