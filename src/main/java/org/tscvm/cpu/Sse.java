@@ -6,7 +6,7 @@ import static org.tscvm.cpu.CpuState.CR4_OSFXSR;
 import static org.tscvm.cpu.CpuState.CR4_OSXMMEXCPT;
 
 /**
- * SSE, SSE2, SSE3 and SSSE3 (the {@link Op#SSE} group): the decode table built from the {@link Op} rows'
+ * SSE, SSE2, SSE3, SSSE3 and SSE4.1 (the {@link Op#SSE} group): the decode table built from the {@link Op} rows'
  * keys, the one dispatch point the interpreter (and, through {@code CpuExec.execute}, compiled
  * blocks) calls, the checks every form makes first, and the operand helpers the handlers share.
  * The handlers are static methods grouped by family: {@link SseMove} (data movement),
@@ -189,6 +189,28 @@ final class Sse {
             case PMADDUBSW: SseInteger.pmaddubsw(c, d); return;
             case PSIGNB: case PSIGNW: case PSIGND: case PMULHRSW: case PABSB: case PABSW: case PABSD:
                 SseInteger.lanes(c, d); return;
+            // ---- SSE4.1 ----
+            case PBLENDVB: case BLENDVPS: case BLENDVPD: case BLENDPS: case BLENDPD: case PBLENDW:
+                SseShuffle.blend(c, d); return;
+            case PMOVSXBW: case PMOVSXBD: case PMOVSXBQ: case PMOVSXWD: case PMOVSXWQ: case PMOVSXDQ:
+            case PMOVZXBW: case PMOVZXBD: case PMOVZXBQ: case PMOVZXWD: case PMOVZXWQ: case PMOVZXDQ:
+                SseShuffle.pmovx(c, d); return;
+            case PACKUSDW: SseShuffle.packusdw(c, d); return;
+            case INSERTPS: SseShuffle.insertps(c, d); return;
+            case MOVNTDQA: SseMove.load128(c, d); return;
+            case PEXTRB: case PEXTRW_E: case PEXTRD: case EXTRACTPS: SseMove.extract(c, d); return;
+            case PINSRB: case PINSRD: SseMove.insert(c, d); return;
+            case PTEST: SseInteger.ptest(c, d); return;
+            case PMULDQ: SseInteger.pmuldq(c, d); return;
+            case PHMINPOSUW: SseInteger.phminposuw(c, d); return;
+            case MPSADBW: SseInteger.mpsadbw(c, d); return;
+            case PCMPEQQ: case PMINSB: case PMINSD: case PMINUW: case PMINUD: case PMAXSB: case PMAXSD: case PMAXUW:
+            case PMAXUD: case PMULLD:
+                SseInteger.lanes(c, d); return;
+            case ROUNDPS: case ROUNDSS: SseFloat.roundSingle(c, d); return;
+            case ROUNDPD: case ROUNDSD: SseFloat.roundDouble(c, d); return;
+            case DPPS: SseFloat.dpps(c, d); return;
+            case DPPD: SseFloat.dppd(c, d); return;
             default: throw new IllegalStateException("no SSE handler for " + d.op.text);
         }
     }

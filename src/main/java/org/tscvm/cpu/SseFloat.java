@@ -307,4 +307,122 @@ final class SseFloat {
         Sse.commitFlags(c);
         Sse.set(c, d.reg, lo, hi);
     }
+
+    // ---- SSE4.1 ----
+
+    /** The ROUND* rounding: imm8[2] set takes MXCSR.RC, else imm8[1:0]; imm8[3] suppresses PE. */
+    private static double roundIntegral(CpuExec c, double x, int imm) {
+        int mode = (imm & 4) != 0 ? (c.mxcsr >>> 13) & 3 : imm & 3;
+        double r;
+        switch (mode) {
+            case Sse.RC_NEAREST: r = Math.rint(x); break;
+            case Sse.RC_DOWN: r = Math.floor(x); break;
+            case Sse.RC_UP: r = Math.ceil(x); break;
+            default: r = x < 0 ? Math.ceil(x) : Math.floor(x); break;
+        }
+        if (r != x && (imm & 8) == 0) {
+            c.sseFlags |= Sse.PE;
+        }
+        return r;
+    }
+
+    /** One ROUNDPS/ROUNDSS lane: an SNaN is quieted with IE, a QNaN passes; no DE (SDM ROUNDPS). */
+    private static int roundLane(CpuExec c, int a, int imm) {
+        a = SoftFp.daz(c, a);
+        if (SoftFp.isNaN(a)) {
+            if (SoftFp.isSNaN(a)) {
+                c.sseFlags |= IE;
+            }
+            return a | SoftFp.F_QUIET;
+        }
+        return Float.floatToRawIntBits((float) roundIntegral(c, Float.intBitsToFloat(a), imm));
+    }
+
+    private static long roundLane(CpuExec c, long a, int imm) {
+        a = SoftFp.daz(c, a);
+        if (SoftFp.isNaN(a)) {
+            if (SoftFp.isSNaN(a)) {
+                c.sseFlags |= IE;
+            }
+            return a | SoftFp.D_QUIET;
+        }
+        return Double.doubleToRawLongBits(roundIntegral(c, Double.longBitsToDouble(a), imm));
+    }
+
+    /** ROUNDPS/ROUNDSS (SSE4.1): singles to integral values. */
+    static void roundSingle(CpuExec c, Insn d) {
+        int imm = (int) d.imm;
+        int r = 2 * d.reg;
+        if (d.op == Op.ROUNDSS) {
+            long res = roundLane(c, Sse.loadE32(c, d), imm) & 0xffffffffL;
+            Sse.commitFlags(c);
+            c.xmm[r] = (c.xmm[r] & 0xffffffff00000000L) | res;
+            return;
+        }
+        Sse.loadE128(c, d);
+        long lo = (roundLane(c, (int) c.sseLo, imm) & 0xffffffffL) | (long) roundLane(c, (int) (c.sseLo >>> 32), imm) << 32;
+        long hi = (roundLane(c, (int) c.sseHi, imm) & 0xffffffffL) | (long) roundLane(c, (int) (c.sseHi >>> 32), imm) << 32;
+        Sse.commitFlags(c);
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    /** ROUNDPD/ROUNDSD (SSE4.1): doubles to integral values. */
+    static void roundDouble(CpuExec c, Insn d) {
+        int imm = (int) d.imm;
+        int r = 2 * d.reg;
+        if (d.op == Op.ROUNDSD) {
+            long res = roundLane(c, Sse.loadE64(c, d), imm);
+            Sse.commitFlags(c);
+            c.xmm[r] = res;
+            return;
+        }
+        Sse.loadE128(c, d);
+        long lo = roundLane(c, c.sseLo, imm);
+        long hi = roundLane(c, c.sseHi, imm);
+        Sse.commitFlags(c);
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    /**
+     * DPPS (SSE4.1): the products of the elements selected by imm8[7:4] (+0 for the others),
+     * summed as (p0 + p1) + (p2 + p3) with each step rounded, into the elements imm8[3:0]
+     * selects (+0 elsewhere). Each stage's flags reach MXCSR before the next stage runs.
+     */
+    static void dpps(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int imm = (int) d.imm;
+        long a = c.xmm[2 * d.reg], b = c.xmm[2 * d.reg + 1];
+        int p0 = dpProduct(c, imm, 0, (int) a, (int) c.sseLo);
+        int p1 = dpProduct(c, imm, 1, (int) (a >>> 32), (int) (c.sseLo >>> 32));
+        int p2 = dpProduct(c, imm, 2, (int) b, (int) c.sseHi);
+        int p3 = dpProduct(c, imm, 3, (int) (b >>> 32), (int) (c.sseHi >>> 32));
+        // Exceptions are taken stage by stage, in the order of execution (SDM DPPS): an
+        // unmasked one in the products faults before the additions run.
+        Sse.commitFlags(c);
+        int s01 = SoftFp.single(c, SoftFp.ADD, p0, p1);
+        int s23 = SoftFp.single(c, SoftFp.ADD, p2, p3);
+        Sse.commitFlags(c);
+        long sum = SoftFp.single(c, SoftFp.ADD, s01, s23) & 0xffffffffL;
+        Sse.commitFlags(c);
+        long lo = ((imm & 1) != 0 ? sum : 0) | ((imm & 2) != 0 ? sum << 32 : 0);
+        long hi = ((imm & 4) != 0 ? sum : 0) | ((imm & 8) != 0 ? sum << 32 : 0);
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    private static int dpProduct(CpuExec c, int imm, int i, int x, int y) {
+        return (imm >>> (4 + i) & 1) != 0 ? SoftFp.single(c, SoftFp.MUL, x, y) : 0;
+    }
+
+    /** DPPD (SSE4.1): p0 + p1 of the products imm8[5:4] selects, into the elements imm8[1:0] selects. */
+    static void dppd(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int imm = (int) d.imm;
+        int r = 2 * d.reg;
+        long p0 = (imm & 0x10) != 0 ? SoftFp.dbl(c, SoftFp.MUL, c.xmm[r], c.sseLo) : 0;
+        long p1 = (imm & 0x20) != 0 ? SoftFp.dbl(c, SoftFp.MUL, c.xmm[r + 1], c.sseHi) : 0;
+        Sse.commitFlags(c); // stage by stage, as DPPS
+        long sum = SoftFp.dbl(c, SoftFp.ADD, p0, p1);
+        Sse.commitFlags(c);
+        Sse.set(c, d.reg, (imm & 1) != 0 ? sum : 0, (imm & 2) != 0 ? sum : 0);
+    }
 }

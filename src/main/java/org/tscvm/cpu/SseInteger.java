@@ -35,6 +35,7 @@ final class SseInteger {
             case PSUBW: return sub(a, b, H16);
             case PSUBD: return sub(a, b, H32);
             case PSUBQ: return a - b;
+            case PCMPEQQ: return a == b ? -1L : 0;
             default: return perLane(op, a, b);
         }
     }
@@ -75,6 +76,11 @@ final class SseInteger {
                 case PABSB: case PABSW: case PABSD: z = Math.abs(sy); break;
                 case PSIGNB: case PSIGNW: case PSIGND: z = sy < 0 ? -sx : sy == 0 ? 0 : sx; break;
                 case PMULHRSW: z = (((sx * sy) >> 14) + 1) >> 1; break;
+                case PMINSB: case PMINSD: z = Math.min(sx, sy); break;
+                case PMAXSB: case PMAXSD: z = Math.max(sx, sy); break;
+                case PMINUW: case PMINUD: z = Math.min(x, y); break;
+                case PMAXUW: case PMAXUD: z = Math.max(x, y); break;
+                case PMULLD: z = sx * sy; break;
                 default: throw new IllegalStateException("not a lane form: " + op);
             }
             r |= (z & m) << i;
@@ -89,9 +95,10 @@ final class SseInteger {
     private static int laneBits(Op op) {
         switch (op) {
             case PCMPEQB: case PCMPGTB: case PADDSB: case PSUBSB: case PADDUSB: case PSUBUSB: case PMINUB:
-            case PMAXUB: case PAVGB: case PABSB: case PSIGNB:
+            case PMAXUB: case PAVGB: case PABSB: case PSIGNB: case PMINSB: case PMAXSB:
                 return 8;
-            case PCMPEQD: case PCMPGTD: case PABSD: case PSIGND:
+            case PCMPEQD: case PCMPGTD: case PABSD: case PSIGND: case PMINSD: case PMAXSD: case PMINUD: case PMAXUD:
+            case PMULLD:
                 return 32;
             default:
                 return 16;
@@ -258,5 +265,68 @@ final class SseInteger {
             r |= (sat(s, -32768, 32767) & 0xffff) << (16 * i);
         }
         return r;
+    }
+
+    /** PTEST (SSE4.1): ZF = (destination AND source) is zero, CF = (NOT destination AND source) is zero; AF OF PF SF cleared. */
+    static void ptest(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        long a = c.xmm[2 * d.reg], b = c.xmm[2 * d.reg + 1];
+        long f = ((a & c.sseLo) | (b & c.sseHi)) == 0 ? CpuState.ZF : 0;
+        if (((~a & c.sseLo) | (~b & c.sseHi)) == 0) {
+            f |= CpuState.CF;
+        }
+        c.setArith(f);
+    }
+
+    /** PMULDQ (SSE4.1): the signed product of the low doublewords of each half. */
+    static void pmuldq(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int r = 2 * d.reg;
+        c.xmm[r] = (long) (int) c.xmm[r] * (int) c.sseLo;
+        c.xmm[r + 1] = (long) (int) c.xmm[r + 1] * (int) c.sseHi;
+    }
+
+    /** PHMINPOSUW (SSE4.1): the smallest unsigned word of the source and its index (the first on ties). */
+    static void phminposuw(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        long min = 0x10000;
+        int index = 0;
+        for (int i = 0; i < 8; i++) {
+            long w = ((i < 4 ? c.sseLo : c.sseHi) >>> (16 * (i & 3))) & 0xffff;
+            if (w < min) {
+                min = w;
+                index = i;
+            }
+        }
+        Sse.set(c, d.reg, min | (long) index << 16, 0);
+    }
+
+    /**
+     * MPSADBW (SSE4.1): eight sums of absolute differences between four source bytes (block
+     * imm8[1:0]) and eight overlapping four-byte windows of the destination from byte 4 * imm8[2].
+     */
+    static void mpsadbw(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        int imm = (int) d.imm;
+        int dOff = ((imm >>> 2) & 1) * 4, sOff = (imm & 3) * 4;
+        long a = c.xmm[2 * d.reg], b = c.xmm[2 * d.reg + 1];
+        long lo = 0, hi = 0;
+        for (int i = 0; i < 8; i++) {
+            long sum = 0;
+            for (int k = 0; k < 4; k++) {
+                sum += Math.abs(byteAt(a, b, dOff + i + k) - byteAt(c.sseLo, c.sseHi, sOff + k));
+            }
+            if (i < 4) {
+                lo |= sum << (16 * i);
+            } else {
+                hi |= sum << (16 * (i - 4));
+            }
+        }
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    /** Unsigned byte i (0-15) of the 128-bit value hi:lo. */
+    static int byteAt(long lo, long hi, int i) {
+        return (int) ((i < 8 ? lo : hi) >>> (8 * (i & 7))) & 0xff;
     }
 }

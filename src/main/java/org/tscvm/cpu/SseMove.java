@@ -199,4 +199,38 @@ final class SseMove {
         long v = Sse.loadE64(c, d);
         Sse.set(c, d.reg, v, v);
     }
+
+    /**
+     * PEXTRB/PEXTRW/PEXTRD/PEXTRQ/EXTRACTPS (SSE4.1) r/m, xmm, imm8: an element of the XMM
+     * register (ModRM.reg) to memory, or zero-extended into the whole general register.
+     */
+    static void extract(CpuExec c, Insn d) {
+        int imm = (int) d.imm;
+        int size;
+        switch (d.op) {
+            case PEXTRB: size = 1; imm &= 15; break;
+            case PEXTRW_E: size = 2; imm &= 7; break;
+            case PEXTRD: size = d.opSize == 8 ? 8 : 4; imm &= size == 8 ? 1 : 3; break;
+            default: size = 4; imm &= 3; break; // EXTRACTPS
+        }
+        int bit = imm * size * 8;
+        long v = c.xmm[2 * d.reg + (bit >>> 6)] >>> (bit & 63);
+        v &= CpuState.mask(size);
+        if (d.mem) {
+            c.writeLin(c.addr(d, size, true), size, v);
+        } else {
+            c.regs[d.rm] = v;
+        }
+    }
+
+    /** PINSRB/PINSRD/PINSRQ (SSE4.1) xmm, r/m, imm8: an element from a general register or memory. */
+    static void insert(CpuExec c, Insn d) {
+        int size = d.op == Op.PINSRB ? 1 : d.opSize == 8 ? 8 : 4;
+        long v = d.mem ? c.readLin(c.addr(d, size, false), size) : c.regs[d.rm] & CpuState.mask(size);
+        int imm = (int) d.imm & (16 / size - 1);
+        int bit = imm * size * 8;
+        int q = 2 * d.reg + (bit >>> 6);
+        long m = CpuState.mask(size) << (bit & 63);
+        c.xmm[q] = (c.xmm[q] & ~m) | (v << (bit & 63));
+    }
 }

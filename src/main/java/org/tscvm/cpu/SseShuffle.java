@@ -251,4 +251,124 @@ final class SseShuffle {
         }
         return r;
     }
+
+    /**
+     * PBLENDVB/BLENDVPS/BLENDVPD (lanes whose XMM0 element has its sign set) and
+     * BLENDPS/BLENDPD/PBLENDW (lanes whose imm8 bit is set) take the source's lane (SSE4.1).
+     */
+    static void blend(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        long x0 = c.xmm[0], x1 = c.xmm[1];
+        long mLo, mHi;
+        int imm = (int) d.imm;
+        switch (d.op) {
+            case PBLENDVB:
+                mLo = ((x0 & 0x8080808080808080L) >>> 7) * 0xff;
+                mHi = ((x1 & 0x8080808080808080L) >>> 7) * 0xff;
+                break;
+            case BLENDVPS:
+                mLo = ((x0 & 0x8000000080000000L) >>> 31) * 0xffffffffL;
+                mHi = ((x1 & 0x8000000080000000L) >>> 31) * 0xffffffffL;
+                break;
+            case BLENDVPD:
+                mLo = x0 >> 63;
+                mHi = x1 >> 63;
+                break;
+            case BLENDPS:
+                mLo = spread(imm, 32, 0);
+                mHi = spread(imm, 32, 2);
+                break;
+            case BLENDPD:
+                mLo = (imm & 1) != 0 ? -1L : 0;
+                mHi = (imm & 2) != 0 ? -1L : 0;
+                break;
+            default: // PBLENDW
+                mLo = spread(imm, 16, 0);
+                mHi = spread(imm, 16, 4);
+                break;
+        }
+        int r = 2 * d.reg;
+        Sse.set(c, d.reg, (c.xmm[r] & ~mLo) | (c.sseLo & mLo), (c.xmm[r + 1] & ~mHi) | (c.sseHi & mHi));
+    }
+
+    /** A 64-bit mask with lane i (of {@code bits}) all ones when imm bit first + i is set. */
+    private static long spread(int imm, int bits, int first) {
+        long m = 0;
+        long lane = bits == 64 ? -1L : (1L << bits) - 1;
+        for (int i = 0; i < 64 / bits; i++) {
+            if ((imm >>> (first + i) & 1) != 0) {
+                m |= lane << (bits * i);
+            }
+        }
+        return m;
+    }
+
+    /** PMOVSX and PMOVZX (SSE4.1): the low source elements sign- or zero-extended to a whole register. */
+    static void pmovx(CpuExec c, Insn d) {
+        int from, to;
+        boolean signed;
+        switch (d.op) {
+            case PMOVSXBW: from = 8; to = 16; signed = true; break;
+            case PMOVSXBD: from = 8; to = 32; signed = true; break;
+            case PMOVSXBQ: from = 8; to = 64; signed = true; break;
+            case PMOVSXWD: from = 16; to = 32; signed = true; break;
+            case PMOVSXWQ: from = 16; to = 64; signed = true; break;
+            case PMOVSXDQ: from = 32; to = 64; signed = true; break;
+            case PMOVZXBW: from = 8; to = 16; signed = false; break;
+            case PMOVZXBD: from = 8; to = 32; signed = false; break;
+            case PMOVZXBQ: from = 8; to = 64; signed = false; break;
+            case PMOVZXWD: from = 16; to = 32; signed = false; break;
+            case PMOVZXWQ: from = 16; to = 64; signed = false; break;
+            default: from = 32; to = 64; signed = false; break;
+        }
+        int count = 128 / to;
+        int bytes = count * from / 8;
+        long src = d.mem ? c.readLin(c.addr(d, bytes, false), bytes) : c.xmm[2 * d.rm];
+        long lo = 0, hi = 0;
+        long outMask = to == 64 ? -1L : (1L << to) - 1;
+        for (int i = 0; i < count; i++) {
+            long v = src >>> (from * i);
+            v = signed ? (v << (64 - from)) >> (64 - from) : v & ((1L << from) - 1);
+            int pos = to * i;
+            if (pos < 64) {
+                lo |= (v & outMask) << pos;
+            } else {
+                hi |= (v & outMask) << (pos - 64);
+            }
+        }
+        Sse.set(c, d.reg, lo, hi);
+    }
+
+    private static long packUnsignedDwords(long q) {
+        long r = 0;
+        for (int i = 0; i < 2; i++) {
+            int v = (int) (q >>> (32 * i));
+            r |= (long) Math.max(0, Math.min(65535, v)) << (16 * i);
+        }
+        return r;
+    }
+
+    /** PACKUSDW (SSE4.1): signed doublewords to unsigned-saturated words, destination first. */
+    static void packusdw(CpuExec c, Insn d) {
+        Sse.loadE128(c, d);
+        long a = c.xmm[2 * d.reg], b = c.xmm[2 * d.reg + 1];
+        Sse.set(c, d.reg, packUnsignedDwords(a) | packUnsignedDwords(b) << 32,
+                packUnsignedDwords(c.sseLo) | packUnsignedDwords(c.sseHi) << 32);
+    }
+
+    /**
+     * INSERTPS (SSE4.1): a single (register source: element imm8[7:6]; memory: the m32) into
+     * element imm8[5:4], then the elements set in imm8[3:0] zeroed.
+     */
+    static void insertps(CpuExec c, Insn d) {
+        int imm = (int) d.imm;
+        long v = d.mem ? c.readLin(c.addr(d, 4, false), 4) : dword(c.xmm[2 * d.rm], c.xmm[2 * d.rm + 1], imm >>> 6);
+        int r = 2 * d.reg;
+        int dst = (imm >>> 4) & 3;
+        int q = r + (dst >>> 1);
+        int shift = 32 * (dst & 1);
+        c.xmm[q] = (c.xmm[q] & ~(0xffffffffL << shift)) | (v << shift);
+        c.xmm[r] &= ~spread(imm & 0xf, 32, 0);
+        c.xmm[r + 1] &= ~spread(imm & 0xf, 32, 2);
+    }
 }

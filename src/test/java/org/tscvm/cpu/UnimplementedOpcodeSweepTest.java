@@ -40,12 +40,21 @@ class UnimplementedOpcodeSweepTest {
         // SSE3
         "12 f3,f2 rm", "16 f3 rm", "7c-7d 66,f2 rm", "d0 66,f2 rm", "f0 f2 m"};
 
-    /** SSSE3 in the 0F 38 map (66 only; without 66 they are MMX forms: #UD), and PALIGNR 66 0F 3A 0F. */
-    static boolean ssse3Form(int map, int op, int prefix) {
+    /**
+     * SSSE3 and SSE4.1 in the 0F 38 and 0F 3A maps, all with 66 (without it the SSSE3 ones are
+     * MMX forms: #UD); MOVNTDQA (66 0F 38 2A) takes a memory operand only.
+     */
+    static boolean ssse3Form(int map, int op, int prefix, boolean memory) {
         if (prefix != 0x66) {
             return false;
         }
-        return map == 0x38 ? op <= 0x0b || (op >= 0x1c && op <= 0x1e) : op == 0x0f;
+        if (map == 0x38) {
+            return op <= 0x0b || op == 0x10 || op == 0x14 || op == 0x15 || op == 0x17 || (op >= 0x1c && op <= 0x1e)
+                    || (op >= 0x20 && op <= 0x25) || (op >= 0x28 && op <= 0x2b && (op != 0x2a || memory))
+                    || (op >= 0x30 && op <= 0x35) || (op >= 0x38 && op <= 0x41);
+        }
+        return (op >= 0x08 && op <= 0x0f) || (op >= 0x14 && op <= 0x17) || (op >= 0x20 && op <= 0x22)
+                || (op >= 0x40 && op <= 0x42);
     }
 
     /** Whether opcode 0F {@code op} under {@code prefix} (-1 none) with a register or memory operand is an SSE form. */
@@ -104,7 +113,7 @@ class UnimplementedOpcodeSweepTest {
                         }
                     }
                     for (int map : new int[] {0x38, 0x3a}) {
-                        if (ssse3Form(map, op, prefix)) {
+                        if (ssse3Form(map, op, prefix, modrm < 0xc0)) {
                             run(prefix, new int[] {0x0f, map, op, modrm, 0x01});
                             if (RIG.haltedInVector() == CpuFault.UD) {
                                 wrong.add(String.format("%02x 0f %02x %02x %02x -> #UD", prefix & 0xff, map, op, modrm));
@@ -153,11 +162,11 @@ class UnimplementedOpcodeSweepTest {
         for (int op = 0; op < 256; op++) {
             for (int prefix : PREFIXES) {
                 boolean movbe = (op == 0xf0 || op == 0xf1) && prefix != 0xf2 && prefix != 0xf3;
-                if (!movbe && !ssse3Form(0x38, op, prefix)) {
+                if (!movbe && !ssse3Form(0x38, op, prefix, false)) {
                     // 0F 38 F0/F1 is MOVBE (66 allowed); with F2/F3 it is CRC32/undefined: #UD.
                     check(wrong, prefix, new int[] {0x0f, 0x38, op, 0xc0});
                 }
-                if (!ssse3Form(0x3a, op, prefix)) {
+                if (!ssse3Form(0x3a, op, prefix, false)) {
                     check(wrong, prefix, new int[] {0x0f, 0x3a, op, 0xc0, 0x01});
                 }
             }

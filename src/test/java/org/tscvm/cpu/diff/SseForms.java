@@ -181,6 +181,47 @@ final class SseForms {
         xx(forms, "pabsw", P66, 0x381d, 128, true, V.INT, true);
         xx(forms, "pabsd", P66, 0x381e, 128, true, V.INT, true);
         xxImm(forms, "palignr", P66, 0x3a0f, V.INT);
+        // ---- SSE4.1 ----
+        String[] sse41 = {"pblendvb", "", "", "", "blendvps", "blendvpd", "", "ptest"};
+        for (int i = 0; i < sse41.length; i++) {
+            if (!sse41[i].isEmpty()) {
+                xx(forms, sse41[i], P66, 0x3810 + i, 128, true, i == 4 ? V.F32 : i == 5 ? V.F64 : V.INT, true);
+            }
+        }
+        String[] ext = {"bw", "bd", "bq", "wd", "wq", "dq"};
+        int[] extBits = {64, 32, 16, 64, 32, 64};
+        for (int i = 0; i < ext.length; i++) {
+            xx(forms, "pmovsx" + ext[i], P66, 0x3820 + i, extBits[i], false, V.INT, true);
+            xx(forms, "pmovzx" + ext[i], P66, 0x3830 + i, extBits[i], false, V.INT, true);
+        }
+        xx(forms, "pmuldq", P66, 0x3828, 128, true, V.INT, true);
+        xx(forms, "pcmpeqq", P66, 0x3829, 128, true, V.INT, true);
+        xx(forms, "movntdqa", P66, 0x382a, 128, true, V.INT, false);
+        xx(forms, "packusdw", P66, 0x382b, 128, true, V.INT, true);
+        String[] minmax = {"pminsb", "pminsd", "pminuw", "pminud", "pmaxsb", "pmaxsd", "pmaxuw", "pmaxud", "pmulld",
+            "phminposuw"};
+        for (int i = 0; i < minmax.length; i++) {
+            xx(forms, minmax[i], P66, 0x3838 + i, 128, true, V.INT, true);
+        }
+        xxImm(forms, "roundps", P66, 0x3a08, V.F32);
+        xxImm(forms, "roundpd", P66, 0x3a09, V.F64);
+        xxScalarImm(forms, "roundss", P66, 0x3a0a, 32, V.F32, 256);
+        xxScalarImm(forms, "roundsd", P66, 0x3a0b, 64, V.F64, 256);
+        xxImm(forms, "blendps", P66, 0x3a0c, V.F32);
+        xxImm(forms, "blendpd", P66, 0x3a0d, V.F64);
+        xxImm(forms, "pblendw", P66, 0x3a0e, V.INT);
+        xxImm(forms, "dpps", P66, 0x3a40, V.F32);
+        xxImm(forms, "dppd", P66, 0x3a41, V.F64);
+        xxImm(forms, "mpsadbw", P66, 0x3a42, V.INT);
+        xxScalarImm(forms, "insertps", P66, 0x3a21, 32, V.F32, 256);
+        gpr(forms, "pextrb", P66, 0x3a14, GPR_RM, 8, V.INT, true);
+        gpr(forms, "pextrw", P66, 0x3a15, GPR_RM, 16, V.INT, true);
+        gpr(forms, "pextrd", P66, 0x3a16, GPR_RM, 32, V.INT, true);
+        gpr(forms, "pextrq", P66, 0x3a16, GPR_RM, 64, V.INT, true);
+        gpr(forms, "extractps", P66, 0x3a17, GPR_RM, 32, V.F32, true);
+        gpr(forms, "pinsrb", P66, 0x3a20, GPR_RM, 8, V.INT, true);
+        gpr(forms, "pinsrd", P66, 0x3a22, GPR_RM, 32, V.INT, true);
+        gpr(forms, "pinsrq", P66, 0x3a22, GPR_RM, 64, V.INT, true);
     }
 
     // ---- form builders ----
@@ -209,10 +250,15 @@ final class SseForms {
     }
 
     private static void xxScalarImm(List<Form> forms, String mn, int prefix, int bits, V v) {
-        forms.add(new Form(mn + " xmm, xmm, imm8", rnd -> xxCase(rnd, mn + " xmm, xmm, imm8", prefix, 0xc2, false, 0, false,
-                v, rnd.nextInt(8))));
+        xxScalarImm(forms, mn, prefix, 0xc2, bits, v, 8);
+    }
+
+    /** An xmm, xmm/m{bits}, imm8 form without alignment, imm8 below {@code immBound}. */
+    private static void xxScalarImm(List<Form> forms, String mn, int prefix, int opc, int bits, V v, int immBound) {
+        forms.add(new Form(mn + " xmm, xmm, imm8", rnd -> xxCase(rnd, mn + " xmm, xmm, imm8", prefix, opc, false, 0, false,
+                v, rnd.nextInt(immBound))));
         forms.add(new Form(mn + " xmm, m" + bits + ", imm8", rnd -> xxCase(rnd, mn + " xmm, m" + bits + ", imm8", prefix,
-                0xc2, true, bits, false, v, rnd.nextInt(8))));
+                opc, true, bits, false, v, rnd.nextInt(immBound))));
     }
 
     private static void approx(List<Form> forms, String mn, int prefix, int opc, int bits) {
@@ -245,6 +291,7 @@ final class SseForms {
         if (shape == GPR_RM) {
             String gprName = bits == 64 ? "r64" : "r32";
             String reg = mn + " xmm, " + gprName + suffix + " (" + Integer.toHexString(opc) + ")";
+            // (pextr* and extractps name the XMM source first in Intel order; the encoding is the same shape.)
             String mem = mn + " xmm, m" + bits + suffix + " (" + Integer.toHexString(opc) + ")";
             forms.add(new Form(reg, rnd -> gprCase(rnd, reg, prefix, opc, shape, bits, false, v, imm)));
             forms.add(new Form(mem, rnd -> gprCase(rnd, mem, prefix, opc, shape, bits, true, v, imm)));
