@@ -594,14 +594,14 @@ final class Decoder {
             case 0x38: {
                 int b3 = fetch();
                 d.opcode = 0x0f3800 | b3;
-                if (Sse.hasForm(Sse.MAP_0F38, b3)) {
-                    decodeSse(d, Sse.MAP_0F38, b3, opsz);
-                    return;
-                }
                 if ((b3 == 0xf0 || b3 == 0xf1) && d.rep == 0) {
                     modrm(d);
                     if (!d.mem) { ud(d, true); return; }
                     set(d, b3 == 0xf0 ? MOVBE_GM : MOVBE_MG);
+                    return;
+                }
+                if (Sse.hasForm(Sse.MAP_0F38, b3)) { // after MOVBE: F2 0F 38 F0/F1 is CRC32
+                    decodeSse(d, Sse.MAP_0F38, b3, opsz);
                     return;
                 }
                 ud(d, false);

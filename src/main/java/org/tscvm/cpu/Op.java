@@ -319,6 +319,14 @@ enum Op {
     DPPS(1, 0x3a40, -1, "dpps xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
     DPPD(1, 0x3a41, -1, "dppd xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
     MPSADBW(1, 0x3a42, -1, "mpsadbw xmm, xmm/m128, imm8", Op.A | Op.I),
+    // ---- SSE4.2 (group 5) ----
+    PCMPGTQ(1, 0x3837, -1, "pcmpgtq xmm, xmm/m128", Op.A),
+    PCMPESTRM(1, 0x3a60, -1, "pcmpestrm xmm, xmm/m128, imm8", Op.I),
+    PCMPESTRI(1, 0x3a61, -1, "pcmpestri xmm, xmm/m128, imm8", Op.I),
+    PCMPISTRM(1, 0x3a62, -1, "pcmpistrm xmm, xmm/m128, imm8", Op.I),
+    PCMPISTRI(1, 0x3a63, -1, "pcmpistri xmm, xmm/m128, imm8", Op.I),
+    CRC32_B(3, 0x38f0, -1, "crc32 r32/64, r/m8", Op.G),
+    CRC32_V(3, 0x38f1, -1, "crc32 r32/64, r/m16/32/64", Op.G),
     /** #UD: either deliberate (ud0/ud1/ud2) or an opcode tscvm does not implement (counted). */
     UD(4, "#UD", Op.E),
     /** An instruction longer than 15 bytes: #GP(0). */
@@ -345,6 +353,8 @@ enum Op {
      * #XM; every SSE form may also raise #UD, #NM, #GP and #PF.
      */
     static final int X = 64;
+    /** SSE4.2's CRC32: a general-register instruction, free of the SSE state checks (CR0.EM/TS, CR4.OSFXSR). */
+    static final int G = 128;
     /** The SSE group: decoded by {@link Sse#lookup}, executed by {@link Sse#execute}. */
     static final int SSE = 5;
 
@@ -359,7 +369,7 @@ enum Op {
      * 0x38xx / 0x3axx for the 0F 38 and 0F 3A maps), the ModRM.reg digit or -1.
      */
     final int ssePrefix, sseOpcode, sseDigit;
-    final boolean aligned, memOnly, regOnly, imm8, simdFp;
+    final boolean aligned, memOnly, regOnly, imm8, simdFp, general;
 
     Op(int group, String text, int flags) {
         this.group = group;
@@ -374,6 +384,7 @@ enum Op {
         this.regOnly = false;
         this.imm8 = false;
         this.simdFp = false;
+        this.general = false;
     }
 
     /** An SSE form: never ends a block, never lockable, may fault (#UD, #NM, #GP, #PF, #XM). */
@@ -390,5 +401,6 @@ enum Op {
         this.regOnly = (flags & R) != 0;
         this.imm8 = (flags & I) != 0;
         this.simdFp = (flags & X) != 0;
+        this.general = (flags & G) != 0;
     }
 }

@@ -6,7 +6,7 @@ import static org.tscvm.cpu.CpuState.CR4_OSFXSR;
 import static org.tscvm.cpu.CpuState.CR4_OSXMMEXCPT;
 
 /**
- * SSE, SSE2, SSE3, SSSE3 and SSE4.1 (the {@link Op#SSE} group): the decode table built from the {@link Op} rows'
+ * SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 (the {@link Op#SSE} group): the decode table built from the {@link Op} rows'
  * keys, the one dispatch point the interpreter (and, through {@code CpuExec.execute}, compiled
  * blocks) calls, the checks every form makes first, and the operand helpers the handlers share.
  * The handlers are static methods grouped by family: {@link SseMove} (data movement),
@@ -76,6 +76,10 @@ final class Sse {
 
     /** The dispatch point: availability checks, then the form's handler. */
     static void execute(CpuExec c, Insn d) {
+        if (d.op.general) {
+            SseString.crc32(c, d);
+            return;
+        }
         if ((c.cr0 & CR0_EM) != 0 || (c.cr4 & CR4_OSFXSR) == 0) {
             throw c.ud();
         }
@@ -211,6 +215,9 @@ final class Sse {
             case ROUNDPD: case ROUNDSD: SseFloat.roundDouble(c, d); return;
             case DPPS: SseFloat.dpps(c, d); return;
             case DPPD: SseFloat.dppd(c, d); return;
+            // ---- SSE4.2 ----
+            case PCMPGTQ: SseInteger.lanes(c, d); return;
+            case PCMPESTRI: case PCMPESTRM: case PCMPISTRI: case PCMPISTRM: SseString.pcmpstr(c, d); return;
             default: throw new IllegalStateException("no SSE handler for " + d.op.text);
         }
     }

@@ -36,6 +36,7 @@ final class SseInteger {
             case PSUBD: return sub(a, b, H32);
             case PSUBQ: return a - b;
             case PCMPEQQ: return a == b ? -1L : 0;
+            case PCMPGTQ: return a > b ? -1L : 0;
             default: return perLane(op, a, b);
         }
     }

@@ -174,11 +174,11 @@ class CpuTest {
     @Test
     void anUnimplementedOpcodeRaisesUdAndIsCounted() {
         CpuRig rig = new CpuRig().longMode().run(
-                // 10000: 66 0f 38 37 c1           pcmpgtq %xmm1,%xmm0   (SSE4.2: not implemented)
-                hex("66 0f 38 37 c1 "));
+                // 10000: 66 0f 38 dc c1           aesenc %xmm1,%xmm0   (AES-NI: not implemented)
+                hex("66 0f 38 dc c1 "));
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
         assertThat(rig.stack(0)).isEqualTo(CODE);
-        assertThat(rig.cpu.unimplementedOpcodes()).containsEntry("0f 38 37", 1L);
+        assertThat(rig.cpu.unimplementedOpcodes()).containsEntry("0f 38 dc", 1L);
     }
 
     @Test

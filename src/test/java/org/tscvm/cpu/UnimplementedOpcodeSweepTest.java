@@ -41,7 +41,7 @@ class UnimplementedOpcodeSweepTest {
         "12 f3,f2 rm", "16 f3 rm", "7c-7d 66,f2 rm", "d0 66,f2 rm", "f0 f2 m"};
 
     /**
-     * SSSE3 and SSE4.1 in the 0F 38 and 0F 3A maps, all with 66 (without it the SSSE3 ones are
+     * SSSE3, SSE4.1 and SSE4.2 in the 0F 38 and 0F 3A maps, all with 66 (without it the SSSE3 ones are
      * MMX forms: #UD); MOVNTDQA (66 0F 38 2A) takes a memory operand only.
      */
     static boolean ssse3Form(int map, int op, int prefix, boolean memory) {
@@ -51,10 +51,10 @@ class UnimplementedOpcodeSweepTest {
         if (map == 0x38) {
             return op <= 0x0b || op == 0x10 || op == 0x14 || op == 0x15 || op == 0x17 || (op >= 0x1c && op <= 0x1e)
                     || (op >= 0x20 && op <= 0x25) || (op >= 0x28 && op <= 0x2b && (op != 0x2a || memory))
-                    || (op >= 0x30 && op <= 0x35) || (op >= 0x38 && op <= 0x41);
+                    || (op >= 0x30 && op <= 0x35) || (op >= 0x37 && op <= 0x41);
         }
         return (op >= 0x08 && op <= 0x0f) || (op >= 0x14 && op <= 0x17) || (op >= 0x20 && op <= 0x22)
-                || (op >= 0x40 && op <= 0x42);
+                || (op >= 0x40 && op <= 0x42) || (op >= 0x60 && op <= 0x63);
     }
 
     /** Whether opcode 0F {@code op} under {@code prefix} (-1 none) with a register or memory operand is an SSE form. */
@@ -161,9 +161,9 @@ class UnimplementedOpcodeSweepTest {
         List<String> wrong = new ArrayList<>();
         for (int op = 0; op < 256; op++) {
             for (int prefix : PREFIXES) {
-                boolean movbe = (op == 0xf0 || op == 0xf1) && prefix != 0xf2 && prefix != 0xf3;
-                if (!movbe && !ssse3Form(0x38, op, prefix, false)) {
-                    // 0F 38 F0/F1 is MOVBE (66 allowed); with F2/F3 it is CRC32/undefined: #UD.
+                boolean movbeOrCrc32 = (op == 0xf0 || op == 0xf1) && prefix != 0xf3;
+                if (!movbeOrCrc32 && !ssse3Form(0x38, op, prefix, false)) {
+                    // 0F 38 F0/F1 is MOVBE (66 allowed), with F2 CRC32; with F3 it is undefined: #UD.
                     check(wrong, prefix, new int[] {0x0f, 0x38, op, 0xc0});
                 }
                 if (!ssse3Form(0x3a, op, prefix, false)) {

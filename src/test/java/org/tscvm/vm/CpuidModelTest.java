@@ -51,8 +51,8 @@ class CpuidModelTest {
         for (int bit : new int[] {0, 3, 4, 5, 6, 8, 9, 11, 13, 15, 16, 24, 25, 26}) {
             assertThat(edx & (1 << bit)).as("1:EDX[%d]", bit).isNotZero();
         }
-        // sse3 (0), ssse3 (9), cx16 (13), sse4.1 (19), x2apic, tsc-deadline, hypervisor
-        assertThat(ecx).isEqualTo(1 | (1 << 9) | (1 << 13) | (1 << 19) | (1 << 21) | (1 << 24) | (1 << 31));
+        // sse3 (0), ssse3 (9), cx16 (13), sse4.1 (19), sse4.2 (20), x2apic, tsc-deadline, hypervisor
+        assertThat(ecx).isEqualTo(1 | (1 << 9) | (1 << 13) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 24) | (1 << 31));
         query(model, 7, 0);
         assertThat(regs[1]).isEqualTo(1 << 1);
         assertThat(regs[2]).isEqualTo(1 << 22);

@@ -222,6 +222,108 @@ final class SseForms {
         gpr(forms, "pinsrb", P66, 0x3a20, GPR_RM, 8, V.INT, true);
         gpr(forms, "pinsrd", P66, 0x3a22, GPR_RM, 32, V.INT, true);
         gpr(forms, "pinsrq", P66, 0x3a22, GPR_RM, 64, V.INT, true);
+        // ---- SSE4.2 ----
+        xx(forms, "pcmpgtq", P66, 0x3837, 128, true, V.INT, true);
+        String[] str = {"pcmpestrm", "pcmpestri", "pcmpistrm", "pcmpistri"};
+        for (int i = 0; i < str.length; i++) {
+            int opc = 0x3a60 + i;
+            for (boolean memory : new boolean[] {false, true}) {
+                for (boolean wide : new boolean[] {false, true}) {
+                    // objdump names the REX.W explicit-length forms pcmpestriq/pcmpestrmq (RAX, RDX as lengths)
+                    String mn = str[i] + (wide && str[i].startsWith("pcmpe") ? "q" : "");
+                    String name = mn + " xmm, " + (memory ? "m128" : "xmm") + ", imm8" + (wide ? " (rex.w)" : "");
+                    forms.add(new Form(name, rnd -> stringCase(rnd, name, opc, memory, wide)));
+                }
+            }
+        }
+        for (int size : new int[] {8, 16, 32, 64}) {
+            for (boolean memory : new boolean[] {false, true}) {
+                String name = "crc32 r" + (size == 64 ? 64 : 32) + ", " + (memory ? "m" : "r") + size;
+                forms.add(new Form(name, rnd -> crc32Case(rnd, name, size, memory)));
+            }
+        }
+        forms.add(new Form("crc32 r64, r8", rnd -> crc32Case(rnd, "crc32 r64, r8", -8, false)));
+    }
+
+    /**
+     * PCMPxSTRx with strings worth comparing: elements from a four-letter alphabet, zeros
+     * (implicit ends) here and there, lengths in RAX/RDX between -20 and 20, and the first
+     * operand sometimes a piece of the second.
+     */
+    private static DiffCase stringCase(Random rnd, String name, int opc, boolean memory, boolean wide) {
+        G g = start(rnd, V.INT);
+        if (wide) {
+            g.e.size(64);
+        }
+        prefixAndOpcode(g, P66, opc);
+        int reg = rnd.nextInt(16);
+        long[] a = alphabetString(rnd);
+        long[] b = alphabetString(rnd);
+        if (rnd.nextBoolean()) { // a piece of B, shifted, as A
+            int shift = 8 * rnd.nextInt(8);
+            a[0] = shift == 0 ? b[0] : (b[0] >>> shift) | (b[1] << (64 - shift));
+            a[1] = b[1] >>> shift;
+        }
+        g.xmm[2 * reg] = a[0];
+        g.xmm[2 * reg + 1] = a[1];
+        if (memory) {
+            int off = 64 + rnd.nextInt(112);
+            for (int k = 0; k < 16; k++) {
+                g.mem[off + k] = (byte) (b[k >>> 3] >>> (8 * (k & 7)));
+            }
+            g.modrm(reg, new InstructionForms.Rm(true, -1, off), (1 << InstructionForms.RAX) | (1 << InstructionForms.RDX));
+        } else {
+            int rm = rnd.nextInt(16);
+            g.xmm[2 * rm] = b[0];
+            g.xmm[2 * rm + 1] = b[1];
+            if (rm == reg) {
+                g.xmm[2 * reg] = b[0];
+                g.xmm[2 * reg + 1] = b[1];
+            }
+            g.e.modrmReg(reg, rm);
+        }
+        g.gpr[InstructionForms.RAX] = rnd.nextInt(41) - 20 + (rnd.nextInt(8) == 0 ? rnd.nextLong() : 0);
+        g.gpr[InstructionForms.RDX] = rnd.nextInt(41) - 20 + (rnd.nextInt(8) == 0 ? rnd.nextLong() : 0);
+        g.e.imm(rnd.nextInt(256), 1);
+        return g.build(name);
+    }
+
+    private static long[] alphabetString(Random rnd) {
+        long[] q = new long[2];
+        boolean words = rnd.nextBoolean();
+        for (int i = 0; i < 16; i++) {
+            int v = rnd.nextInt(12) == 0 ? 0 : 'a' + rnd.nextInt(4);
+            if (rnd.nextInt(10) == 0) {
+                v = rnd.nextInt(256);
+            }
+            if (words && (i & 1) == 1) {
+                v = rnd.nextInt(4) == 0 ? rnd.nextInt(256) : 0;
+            }
+            q[i >>> 3] |= (long) v << (8 * (i & 7));
+        }
+        return q;
+    }
+
+    /** CRC32 r32/r64 with a byte (F0) or 16/32/64-bit (F1) source; size -8: r64 with an 8-bit source. */
+    private static DiffCase crc32Case(Random rnd, String name, int size, boolean memory) {
+        G g = new G(rnd);
+        g.e.prefix(0xf2);
+        int bits = Math.abs(size);
+        if (size == 16) {
+            g.e.prefix(0x66);
+        }
+        if (size == 64 || size == -8) {
+            g.e.size(64);
+        }
+        if (bits == 8) {
+            g.e.rex();
+            g.rex8 = true;
+        }
+        g.e.op(0x0f, 0x38, bits == 8 ? 0xf0 : 0xf1);
+        int dst = g.wideReg(0);
+        InstructionForms.Rm src = g.rm(memory, bits, 0, false);
+        g.modrm(dst, src, 1 << dst);
+        return g.build(name);
     }
 
     // ---- form builders ----
