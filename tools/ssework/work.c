@@ -2,6 +2,8 @@
 #include <emmintrin.h>
 #include <tmmintrin.h>
 #include <pmmintrin.h>
+#include <smmintrin.h>
+#include <nmmintrin.h>
 
 typedef unsigned long u64;
 typedef unsigned int u32;
@@ -86,6 +88,29 @@ u64 work(void) {
     __m128d hd = _mm_hsub_pd(_mm_loadu_pd(da), _mm_movedup_pd(_mm_load_sd(db + 5)));
     s = mix(s, bits_f(_mm_cvtss_f32(_mm_shuffle_ps(h, h, 0x1b))));
     s = mix(s, bits_d(_mm_cvtsd_f64(_mm_unpackhi_pd(hd, hd))));
+    /* SSE4.1: vectorized rounding, min/max, 32-bit multiplies; dot products */
+    for (int i = 0; i < 128; i++) dc[i] = __builtin_floor(da[i]) + __builtin_ceil(db[i] * 100.0) + __builtin_trunc(da[i] * 0.3);
+    for (int i = 0; i < 256; i++) ib[i] = (ia[i] < ib[i] ? ia[i] : ib[i]) * (ib[i] | 1) + (ia[i] > 7 ? ia[i] : 7);
+    for (int i = 0; i < 128; i++) s = mix(s, bits_d(dc[i]));
+    for (int i = 0; i < 256; i++) s = mix(s, (u32)ib[i]);
+    __m128 dp = _mm_dp_ps(_mm_loadu_ps(fa + 8), _mm_loadu_ps(fb + 8), 0xf3);
+    s = mix(s, bits_f(_mm_cvtss_f32(dp)));
+    s = mix(s, (u64)_mm_extract_epi8(x, 5) + ((u64)_mm_extract_epi32(z, 2) << 8));
+    s = mix(s, (u64)_mm_testz_si128(x, y) + 2 * (u64)_mm_testc_si128(x, x));
+    /* SSE4.2: string compares and CRC32 */
+    __m128i needle = _mm_loadu_si128((const __m128i *)(text + 100));
+    needle = _mm_and_si128(needle, _mm_set_epi32(0, 0, 0, 0xffffff));
+    for (int i = 0; i < 640; i += 16) {
+        __m128i hay = _mm_loadu_si128((const __m128i *)(text + i));
+        s = mix(s, (u64)_mm_cmpistri(needle, hay, _SIDD_UBYTE_OPS | _SIDD_CMP_EQUAL_ORDERED));
+        s = mix(s, (u64)_mm_cmpestri(needle, 3, hay, 16 - (i & 7), _SIDD_UBYTE_OPS | _SIDD_CMP_EQUAL_ANY | _SIDD_MOST_SIGNIFICANT));
+        s = mix(s, (u64)_mm_cvtsi128_si64(_mm_cmpistrm(_mm_set_epi8(0,0,0,0,0,0,0,0,0,0,0,0,'z','x','e','a'), hay,
+                _SIDD_UBYTE_OPS | _SIDD_CMP_RANGES | _SIDD_UNIT_MASK)));
+    }
+    u64 crc = ~0ul;
+    for (int i = 0; i < 1024; i += 8) crc = _mm_crc32_u64(crc, *(const u64 *)(text + i));
+    crc = _mm_crc32_u8((u32)crc, text[3]);
+    s = mix(s, crc);
     /* rounding modes */
     u32 saved = _mm_getcsr();
     for (u32 rc = 0; rc < 4; rc++) {

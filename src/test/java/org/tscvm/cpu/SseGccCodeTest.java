@@ -17,14 +17,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * gcc's own SSE code, end to end: tools/ssework/work.c (vectorized float, double and integer
- * loops at -O3, conversions, SSE2 string intrinsics, SSE3 and SSSE3 intrinsics, the four
- * rounding modes, a denormal) is built at test time freestanding at 0x10000 and natively;
+ * loops at -O3 -msse4.2, conversions, SSE2 string intrinsics, SSE3, SSSE3, SSE4.1 and SSE4.2
+ * intrinsics (string compares, CRC32, dot products), the four rounding modes, a denormal) is built at test time freestanding at 0x10000 and natively;
  * the interpreter (and the block compiler) must return the hash the host CPU printed.
  */
 class SseGccCodeTest {
     private static final Path SOURCE = Path.of("tools", "ssework", "work.c");
     private static final Path BUILD = Path.of("target", "ssework");
-    private static final String[] FLAGS = {"-O3", "-mssse3", "-fno-math-errno", "-fcf-protection=none",
+    private static final String[] FLAGS = {"-O3", "-msse4.2", "-fno-math-errno", "-fcf-protection=none",
         "-fno-asynchronous-unwind-tables"};
 
     private static long hostResult;

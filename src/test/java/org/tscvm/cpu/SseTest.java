@@ -69,6 +69,19 @@ class SseTest {
     }
 
     @Test
+    void crc32IsAGeneralRegisterInstructionThatNeedsNoSseState() {
+        // f2 0f 38 f0 c3  crc32 %bl,%eax; hlt  -- with CR4.OSFXSR clear and CR0.TS set
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.setCr(0, rig.cpu.getCr(0) | CpuState.CR0_TS);
+        rig.cpu.setGpr(Cpu.RAX, 0xffffffffL);
+        rig.cpu.setGpr(Cpu.RBX, 'a');
+        rig.run(hex("f2 0f 38 f0 c3 f4"));
+        assertThat(rig.haltedInVector()).isEqualTo(-1);
+        // CRC-32C of "a" with the customary inversions: 0xc1d04330
+        assertThat(~rig.reg(Cpu.RAX) & 0xffffffffL).isEqualTo(0xc1d04330L);
+    }
+
+    @Test
     void alignedFormsRaiseGpOnAMisalignedOperandAndUnalignedFormsDoNot() {
         CpuRig aligned = sseRig();
         aligned.cpu.setGpr(Cpu.RAX, DATA + 8);
