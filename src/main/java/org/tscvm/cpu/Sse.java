@@ -11,8 +11,9 @@ import static org.tscvm.cpu.CpuState.CR4_OSXMMEXCPT;
  * blocks) calls, the checks every form makes first, and the operand helpers the handlers share.
  * The handlers are static methods grouped by family: {@link SseMove} (data movement),
  * {@link SseShuffle} (unpacks, packs, shuffles, byte shifts), {@link SseInteger} (integer
- * lanes), {@link SseFloat} (floating point arithmetic and compares) and {@link SseConvert}
- * (conversions), with the IEEE core in {@link SoftFp}.
+ * lanes), {@link SseFloat} (floating point arithmetic and compares), {@link SseConvert}
+ * (conversions) and {@link SseString} (SSE4.2 string compares, CRC32), with the IEEE core in
+ * {@link SoftFp}.
  *
  * <p>Faults, in the SDM's order (Vol. 2 "Exceptions" of each form, and 13.1): CR0.EM or
  * CR4.OSFXSR clear: #UD; CR0.TS: #NM; a 128-bit memory operand of an aligned form off a
