@@ -29,14 +29,18 @@ struct in_record {
     uint64_t gpr[16];         /* RAX..R15 in encoding order; RSP (4) is ignored */
     uint64_t rflags;          /* only the arithmetic flags and DF are loaded */
     uint8_t mem[BUF_SIZE];
+    uint32_t mxcsr;           /* loaded with LDMXCSR */
+    uint32_t reserved;
+    uint64_t xmm[32];         /* XMM0..XMM15, low quadword first */
 } __attribute__((packed));
 
 struct out_record {
     uint64_t gpr[16];         /* RSP (4) is reported as 0 */
     uint64_t rflags;
     uint8_t mem[BUF_SIZE];
-    uint32_t signal;          /* 0, or the signal the instruction raised (SIGFPE for #DE) */
-    uint32_t reserved;
+    uint32_t signal;          /* 0, or the signal the instruction raised | its vector << 8 */
+    uint32_t mxcsr;           /* STMXCSR after the instruction, or MXCSR at the fault */
+    uint64_t xmm[32];         /* likewise */
 } __attribute__((packed));
 
 #define LOADABLE_FLAGS 0xcd5ULL   /* CF PF AF ZF SF DF OF */

@@ -567,6 +567,7 @@ public final class Cpu extends CpuExec {
         fpuTag = 0x5555;
         mxcsr = 0x1f80;
         java.util.Arrays.fill(fxRegisters, (byte) 0);
+        java.util.Arrays.fill(xmm, 0);
         loadFlags(2);
         cpl = 0;
         for (int s = 0; s < 6; s++) {
@@ -598,7 +599,9 @@ public final class Cpu extends CpuExec {
                 keepKgs = kernelGsBase, keepPat = pat, keepSyCs = sysenterCs, keepSyEsp = sysenterEsp,
                 keepSyEip = sysenterEip;
         int keepMxcsr = mxcsr;
+        long[] keepXmm = xmm.clone();
         reset();
+        System.arraycopy(keepXmm, 0, xmm, 0, xmm.length);
         efer = keepEfer;
         star = keepStar;
         lstar = keepLstar;
@@ -726,6 +729,46 @@ public final class Cpu extends CpuExec {
         }
     }
 
+    /** Sets CR0 or CR4 as MOV to CRn at CPL 0 would (the same checks; #GP as a {@link CpuFault}). */
+    public void setCr(int n, long value) {
+        switch (n) {
+            case 0: writeCr0(value); break;
+            case 4: writeCr4(value); break;
+            default: throw new TscvmException("CR" + n + " cannot be set here: use 0 or 4");
+        }
+        updateMode();
+    }
+
+    /** Quadword {@code half} (0: bits 63:0, 1: bits 127:64) of XMM{@code reg}. */
+    public long getXmm(int reg, int half) {
+        checkXmm(reg, half);
+        return xmm[2 * reg + half];
+    }
+
+    public void setXmm(int reg, long low, long high) {
+        checkXmm(reg, 0);
+        xmm[2 * reg] = low;
+        xmm[2 * reg + 1] = high;
+    }
+
+    private static void checkXmm(int reg, int half) {
+        if (reg < 0 || reg > 15 || half < 0 || half > 1) {
+            throw new TscvmException("XMM" + reg + " quadword " + half + " does not exist: use 0..15 and 0..1");
+        }
+    }
+
+    public int getMxcsr() {
+        return mxcsr;
+    }
+
+    /** Sets MXCSR; a reserved bit (outside MXCSR_MASK 0xffff) is refused, as LDMXCSR would #GP. */
+    public void setMxcsr(int value) {
+        if ((value & ~MXCSR_MASK) != 0) {
+            throw new TscvmException(String.format("MXCSR 0x%x sets reserved bits (mask 0x%x)", value, MXCSR_MASK));
+        }
+        mxcsr = value;
+    }
+
     /** Instructions that raised #UD because tscvm does not implement them, by opcode text. */
     public Map<String, Long> unimplementedOpcodes() {
         return java.util.Collections.unmodifiableMap(new TreeMap<>(unimplemented));
@@ -794,13 +837,17 @@ public final class Cpu extends CpuExec {
             boolean waitingForSipi, boolean shutdown, boolean interruptShadow, long instructionsRetired) {
     }
 
-    /** Copies the state out (for snapshots and migration). */
+    /** Copies the state out (for snapshots and migration); the XMM registers travel in the FXSAVE image. */
     public State save() {
+        byte[] image = fxRegisters.clone();
+        for (int i = 0; i < 32; i++) {
+            GuestMemory.I64.set(image, FX_XMM + 8 * i, xmm[i]);
+        }
         return new State(regs.clone(), rip, rflags(), segSel.clone(), segBase.clone(), segLimit.clone(),
                 segAttr.clone(), ldtrSel, ldtrBase, ldtrLimit, ldtrAttr, trSel, trBase, trLimit, trAttr, gdtrBase,
                 gdtrLimit, idtrBase, idtrLimit, cr0, cr2, cr3, cr4, cr8, efer, dr.clone(), kernelGsBase, star,
                 lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip, pat, fpuControl, fpuStatus, fpuTag,
-                mxcsr, fxRegisters.clone(), halted, waitForSipi, shutdown, retired < interruptShadowUntil, retired);
+                mxcsr, image, halted, waitForSipi, shutdown, retired < interruptShadowUntil, retired);
     }
 
     /** Replaces the whole state with {@code s}; throws if an array has the wrong length. */
@@ -852,6 +899,9 @@ public final class Cpu extends CpuExec {
         fpuTag = s.fpuTag();
         mxcsr = s.mxcsr();
         System.arraycopy(s.fxRegisters(), 0, fxRegisters, 0, 512);
+        for (int i = 0; i < 32; i++) {
+            xmm[i] = (long) GuestMemory.I64.get(fxRegisters, FX_XMM + 8 * i);
+        }
         halted = s.halted();
         waitForSipi = s.waitingForSipi();
         shutdown = s.shutdown();

@@ -66,10 +66,19 @@ abstract class CpuState {
     long kernelGsBase, star, lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip;
     long pat = 0x0007040600070406L;
 
-    // x87/SSE control state (no x87/SSE arithmetic runs; these survive save/restore).
+    // x87 control state (no x87 arithmetic runs; these survive save/restore) and SSE state.
     int fpuControl = 0x37f, fpuStatus, fpuTag = 0xffff, mxcsr = 0x1f80;
-    /** The 512-byte FXSAVE image beyond the control words: x87 and XMM registers, kept verbatim. */
+    /**
+     * The 512-byte FXSAVE image beyond the control words, kept verbatim: the x87 registers and
+     * the reserved areas. The XMM registers live in {@link #xmm}; bytes 160-415 here are unused.
+     */
     final byte[] fxRegisters = new byte[512];
+    /** XMM0-15: xmm[2 * i] holds bits 63:0 of XMMi, xmm[2 * i + 1] bits 127:64. */
+    final long[] xmm = new long[32];
+    /** The 128-bit source operand the executing SSE instruction read ({@code Sse.loadE128}); scratch. */
+    long sseLo, sseHi;
+    /** MXCSR exception flags (bits 5:0) the executing SSE instruction raised; scratch. */
+    int sseFlags;
 
     /** Current privilege level, mirrored from CS.RPL (0 in real mode). */
     int cpl;

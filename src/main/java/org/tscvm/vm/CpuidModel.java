@@ -59,6 +59,10 @@ public final class CpuidModel {
         FXSR("fxsr", 1, 0, EDX, 24),
         SSE("sse", 1, 0, EDX, 25),
         SSE2("sse2", 1, 0, EDX, 26),
+        SSE3("sse3", 1, 0, ECX, 0),
+        SSSE3("ssse3", 1, 0, ECX, 9),
+        SSE41("sse4.1", 1, 0, ECX, 19),
+        SSE42("sse4.2", 1, 0, ECX, 20),
         CX16("cx16", 1, 0, ECX, 13),
         X2APIC("x2apic", 1, 0, ECX, 21),
         TSC_DEADLINE("tsc-deadline", 1, 0, ECX, 24),
@@ -132,15 +136,20 @@ public final class CpuidModel {
 
     private static final Feature[] FEATURES = Feature.values();
 
-    private static final long TSCVM_FEATURES = maskOf(Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
+    /**
+     * FPU, FXSR, SSE and SSE2 are part of x86-64 (Linux's decompressor refuses to run without
+     * them); SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 run in full, FXSAVE/FXRSTOR save the XMM state, and of
+     * the x87 only the control state works (FNINIT, FLDCW, FNSTSW ...): x87 arithmetic, FISTTP
+     * (SSE3's x87 form) and MONITOR/MWAIT (their own bit) are #UD.
+     */
+    private static final long TSCVM_FEATURES = maskOf(Feature.FPU, Feature.FXSR, Feature.SSE, Feature.SSE2,
+            Feature.SSE3, Feature.SSSE3, Feature.SSE41, Feature.SSE42, Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
             Feature.PSE, Feature.CX8, Feature.CMOV, Feature.PGE, Feature.SEP, Feature.PAT, Feature.CX16,
             Feature.TSC_ADJUST, Feature.RDTSCP, Feature.RDPID, Feature.LM, Feature.NX, Feature.SYSCALL,
             Feature.INVTSC, Feature.HYPERVISOR, Feature.X2APIC, Feature.TSC_DEADLINE);
     /**
      * XSAVE: CR4.OSXSAVE, XGETBV and XSETBV are not implemented, so a guest that saw the bit
-     * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it. (FPU, SSE
-     * and SSE2 stay in {@code max}: their control state, FXSAVE/FXRSTOR and the fences work,
-     * and kvm-unit-tests keys its fence tests on them; their arithmetic is #UD.)
+     * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it.
      */
     private static final long UNIMPLEMENTED = maskOf(Feature.XSAVE);
     /** Every named feature but {@link #UNIMPLEMENTED}. */

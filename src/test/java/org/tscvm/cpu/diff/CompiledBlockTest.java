@@ -26,7 +26,7 @@ class CompiledBlockTest {
         int cases = 3 * FORMS.size();
         for (int i = 0; i < cases; i++) {
             DiffCase c = FORMS.get(i % FORMS.size()).generator().generate(new Random(SEED + i));
-            assertSame(c.code(), c.gpr(), c.rflags(), c.mem(), c.describeInput());
+            assertSame(c.code(), c.gpr(), c.rflags(), c.mem(), c.xmm(), c.mxcsr(), c.describeInput());
         }
         assertThat(compiled.compiledBlocks()).isGreaterThanOrEqualTo(cases);
         assertThat(interpreted.compiledBlocks()).isZero();
@@ -48,7 +48,8 @@ class CompiledBlockTest {
                 code.writeBytes(next.code());
                 what.append("\n  then ").append(next.form());
             }
-            assertSame(code.toByteArray(), first.gpr(), first.rflags(), first.mem(), "block " + i + ": " + what);
+            assertSame(code.toByteArray(), first.gpr(), first.rflags(), first.mem(), first.xmm(), first.mxcsr(),
+                    "block " + i + ": " + what);
         }
     }
 
@@ -141,8 +142,12 @@ class CompiledBlockTest {
     }
 
     private void assertSame(byte[] code, long[] gpr, long rflags, byte[] mem, String what) {
-        String expected = interpreted.trace(code, gpr, rflags, mem);
-        String actual = compiled.trace(code, gpr, rflags, mem);
+        assertSame(code, gpr, rflags, mem, new long[32], DiffCase.DEFAULT_MXCSR, what);
+    }
+
+    private void assertSame(byte[] code, long[] gpr, long rflags, byte[] mem, long[] xmm, int mxcsr, String what) {
+        String expected = interpreted.trace(code, gpr, rflags, mem, xmm, mxcsr);
+        String actual = compiled.trace(code, gpr, rflags, mem, xmm, mxcsr);
         assertThat(actual).as(what).isEqualTo(expected);
     }
 }

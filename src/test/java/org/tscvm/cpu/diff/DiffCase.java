@@ -12,9 +12,22 @@ import java.util.HexFormat;
  * @param mem            the {@link #BUF_SIZE}-byte buffer at linear address {@link #BUF_ADDR}
  * @param definedFlags   output flags compared; the rest are undefined for this case (SDM)
  * @param undefinedRegs  bit i set: the output value of register i is undefined for this case
+ * @param xmm            XMM0..XMM15 in, two quadwords each (low first)
+ * @param mxcsr          MXCSR in
+ * @param approxXmm      bit i set: XMMi holds four approximations (RCPPS/RSQRTPS), compared
+ *                       lane by lane within 2^-10 relative (the SDM bounds each side by 1.5 * 2^-12)
+ * @param misaligned     the 128-bit memory operand is deliberately off a 16-byte boundary: the
+ *                       host raises #GP for the forms that require alignment
  */
 record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags,
-        int undefinedRegs) {
+        int undefinedRegs, long[] xmm, int mxcsr, int approxXmm, boolean misaligned) {
+
+    /** A case that leaves the SSE state at its defaults (XMM zero, MXCSR 0x1f80). */
+    DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags, int undefinedRegs) {
+        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, new long[32], DEFAULT_MXCSR, 0, false);
+    }
+
+    static final int DEFAULT_MXCSR = 0x1f80;
 
     static final long BUF_ADDR = 0x1000_0000L;
     static final int BUF_SIZE = 256;
@@ -36,12 +49,27 @@ record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, l
         if (touchesMemory()) {
             b.append("  mem: ").append(HexFormat.of().formatHex(mem));
         }
+        if (usesSse()) {
+            b.append("\n  mxcsr=").append(Integer.toHexString(mxcsr)).append(' ').append(xmmText(xmm));
+        }
         return b.toString().trim();
     }
 
     /** True for forms with a memory operand or a string instruction. */
     boolean touchesMemory() {
         return form.matches(".*\\bm(8|16|32|64|128)\\b.*|.*(moffs|xlat).*|.*(movs|cmps|stos|lods|scas)[bwdq].*|.*\\[.*");
+    }
+
+    boolean usesSse() {
+        return mxcsr != DEFAULT_MXCSR || java.util.Arrays.stream(xmm).anyMatch(v -> v != 0);
+    }
+
+    static String xmmText(long[] xmm) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < 16; i++) {
+            b.append("xmm").append(i).append('=').append(String.format("%016x%016x", xmm[2 * i + 1], xmm[2 * i])).append(' ');
+        }
+        return b.toString().trim();
     }
 
     static String registers(long[] regs) {
