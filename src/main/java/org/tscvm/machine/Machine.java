@@ -7,7 +7,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -20,18 +19,9 @@ import org.tscvm.boot.MultibootLoader;
 import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.Msr;
 import org.tscvm.devices.ApicBus;
-import org.tscvm.devices.Cmos;
-import org.tscvm.devices.DeviceClock;
-import org.tscvm.devices.FwCfg;
-import org.tscvm.devices.IrqLine;
 import org.tscvm.devices.LocalApic;
-import org.tscvm.devices.PcTestdev;
-import org.tscvm.devices.PicPair;
 import org.tscvm.devices.Pit8254;
-import org.tscvm.devices.PostPort;
-import org.tscvm.devices.ShutdownPort;
 import org.tscvm.devices.Uart16550;
-import org.tscvm.memory.PortIoBus;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.Vcpu;
@@ -54,23 +44,6 @@ import org.tscvm.vm.VmConfig;
  * so that the same kernel gives the same run every time.
  */
 public final class Machine {
-    // The PC's I/O ports (platform.md section 3).
-    public static final int PORT_PIC_MASTER = 0x20;
-    public static final int PORT_PIT = 0x40;
-    public static final int PORT_SYSTEM_CONTROL_B = 0x61;
-    public static final int PORT_CMOS = 0x70;
-    public static final int PORT_POST = 0x80;
-    public static final int PORT_PIC_SLAVE = 0xa0;
-    public static final int PORT_PC_TESTDEV = 0xe0;
-    public static final int PORT_DEBUG_EXIT = 0xf4;
-    public static final int DEBUG_EXIT_SIZE = 4;
-    public static final int PORT_COM1 = 0x3f8;
-    public static final int PORT_FW_CFG = 0x510;
-    public static final int PORT_PC_TESTDEV_IRQ = 0x2000;
-    public static final int PORT_SHUTDOWN = 0x8900;
-    public static final long PC_TESTDEV_IOMEM = 0xff00_0000L;
-    /** COM1's ISA interrupt line. */
-    public static final int IRQ_COM1 = 4;
     /** CPUID 0x80000008 of the tscvm model: 36 physical address bits (APIC_BASE's reserved bits follow). */
     private static final int PHYS_ADDR_BITS = 36;
     /** Deterministic SMP quantum in host-clock ticks: 40 us at 2.5 GHz, short enough for IPI ping-pong. */
@@ -85,16 +58,13 @@ public final class Machine {
     private final Vm vm;
     private final HostClock clock;
     private final OutputStream serialOut;
+    private final PcBoard board;
     private final Uart16550 uart;
-    private final PicPair pic;
     private final Pit8254 pit;
-    private final Cmos cmos;
-    private final FwCfg fwCfg;
     private final List<Runner> runners = new ArrayList<>();
     private final EntryPoint entry;
     private final AtomicReference<RunResult> result = new AtomicReference<>();
     private final CountDownLatch finished = new CountDownLatch(1);
-    private volatile Vcpu bsp;
     /** True while standard input may still bring bytes to COM1 (which could wake a vCPU). */
     private volatile boolean inputOpen;
 
@@ -123,30 +93,20 @@ public final class Machine {
             throw e;
         }
         this.clock = vm.clock();
-        DeviceClock deviceClock = () -> clock.nanosAt(clock.now());
+        // The ACPI tables go to RAM before the kernel, so an image that covers the BIOS area wins.
+        board = new PcBoard(config, vm, serialOut, new BoardEvents());
+        uart = board.uart();
+        pit = board.pit();
 
-        pic = new PicPair(high -> {
-            Vcpu b = bsp;
-            if (high && b != null) {
-                b.kick();
-            }
-        });
-        uart = new Uart16550(serialOut, pic.irq(IRQ_COM1));
-        pit = new Pit8254(deviceClock, pic.irq(0));
-        long epoch = config.clock() == VmConfig.ClockKind.DETERMINISTIC
-                ? DETERMINISTIC_EPOCH_SECONDS : Instant.now().getEpochSecond();
-        cmos = new Cmos(deviceClock, epoch, config.ramBytes());
-        fwCfg = new FwCfg(config.ramBytes(), config.smp(), config.smp());
-        mapDevices();
-
-        ApicBus apicBus = new ApicBus();
+        List<LocalApic> apics = new ArrayList<>();
         for (int i = 0; i < config.smp(); i++) {
             Vcpu vcpu = vm.createVcpu(); // one TSC generation for all (R12)
             vcpu.cpu().setCompileThreshold(config.compileThreshold());
-            runners.add(new Runner(vcpu, apicBus, i == 0 ? pit : null));
+            Runner runner = new Runner(vcpu, board.apicBus(), i == 0 ? pit : null);
+            runners.add(runner);
+            apics.add(runner.apic);
         }
-        bsp = runners.get(0).vcpu;
-        runners.get(0).apic.setExtIntSource(pic);
+        board.connectApics(apics);
 
         try {
             entry = loadKernel(kernelImage, modules);
@@ -154,7 +114,7 @@ public final class Machine {
             closeSerial();
             throw e;
         }
-        Cpu cpu = bsp.cpu();
+        Cpu cpu = runners.get(0).cpu;
         cpu.enterFlatProtectedMode(entry.eip());
         cpu.setGpr(Cpu.RAX, EntryPoint.MULTIBOOT_BOOTLOADER_MAGIC);
         cpu.setGpr(Cpu.RBX, entry.mbiAddress());
@@ -174,27 +134,6 @@ public final class Machine {
                 .msrPolicy(config.msrPolicy())
                 .cpuid(cpuid)
                 .build());
-    }
-
-    private void mapDevices() {
-        PortIoBus io = vm.ioBus();
-        io.map(PORT_PIC_MASTER, 2, pic.master());
-        io.map(PORT_PIC_SLAVE, 2, pic.slave());
-        io.map(PORT_PIT, 4, pit);
-        io.map(PORT_SYSTEM_CONTROL_B, 1, pit.portB());
-        io.map(PORT_CMOS, 2, cmos);
-        io.map(PORT_POST, 1, new PostPort());
-        io.map(PORT_COM1, 8, uart);
-        io.map(PORT_FW_CFG, 2, fwCfg);
-        io.map(PORT_SHUTDOWN, 1, new ShutdownPort(() -> finish(new RunResult(RunResult.STATUS_SHUTDOWN,
-                RunResult.Reason.SHUTDOWN, "the guest wrote \"Shutdown\" to port 0x8900"))));
-        io.mapExit(PORT_DEBUG_EXIT, DEBUG_EXIT_SIZE);
-        if (config.pcTestdev()) {
-            PcTestdev testdev = new PcTestdev(irq -> irq < 16 ? pic.irq(irq) : IrqLine.NONE);
-            io.map(PORT_PC_TESTDEV, PcTestdev.PORTS_LENGTH, testdev.ports());
-            io.map(PORT_PC_TESTDEV_IRQ, PcTestdev.IRQ_LINES, testdev.irqPorts());
-            vm.mmioBus().map(PC_TESTDEV_IOMEM, PcTestdev.IOMEM_SIZE, testdev.iomem());
-        }
     }
 
     private EntryPoint loadKernel(byte[] image, List<MultibootLoader.Module> modules) {
@@ -236,6 +175,45 @@ public final class Machine {
 
     public LocalApic apic(int vcpu) {
         return runners.get(vcpu).apic;
+    }
+
+    /**
+     * The physical address of the ACPI RSDP (in the BIOS area, where a scan finds it too), for
+     * loaders that hand it to the kernel.
+     */
+    public long rsdpAddress() {
+        return board.rsdpAddress();
+    }
+
+    /** Guest-physical ranges below the top of RAM that a loader's e820 map must mark reserved. */
+    public List<MemoryRange> reservedRanges() {
+        return board.reservedRanges();
+    }
+
+    /** What the board reports: power-off and reset end the run; INTR wakes the vCPUs taking ExtINT. */
+    private final class BoardEvents implements PcBoard.Events {
+        @Override
+        public void powerOff(String how) {
+            finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.SHUTDOWN, how));
+        }
+
+        @Override
+        public void reset(String how) {
+            finish(config.noReboot()
+                    ? new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET,
+                            "the guest reset the machine through " + how + "; -no-reboot ends the run")
+                    : new RunResult(RunResult.STATUS_RESET, RunResult.Reason.RESET,
+                            "the guest reset the machine through " + how + "; tscvm does not reboot"));
+        }
+
+        @Override
+        public void extIntRequested() {
+            for (Runner r : runners) {
+                if (r.apic.receivesExtInt()) {
+                    r.vcpu.kick();
+                }
+            }
+        }
     }
 
     /**
@@ -558,7 +536,7 @@ public final class Machine {
             RunResult r = switch (exit.kind()) {
                 case IO_OUT -> {
                     VcpuExit.IoOut io = (VcpuExit.IoOut) exit;
-                    yield io.port() >= PORT_DEBUG_EXIT && io.port() < PORT_DEBUG_EXIT + DEBUG_EXIT_SIZE
+                    yield io.port() >= PcBoard.PORT_DEBUG_EXIT && io.port() < PcBoard.PORT_DEBUG_EXIT + PcBoard.DEBUG_EXIT_SIZE
                             ? RunResult.debugExit(io.value()) : null;
                 }
                 case HALT -> new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,

@@ -38,11 +38,13 @@ import org.tscvm.vm.VmConfig;
  * @param flatEntry      the raw image's entry address
  * @param timeout        wall-clock limit of {@link Machine#run()}, or null for none
  * @param compileThreshold runs of a 64-bit block before it is compiled to a JVM method; 0 never
+ * @param noReboot       a guest reset ends the run with status 0 (QEMU's -no-reboot) instead of 24
  */
 public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
                             VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
-                            long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold) {
+                            long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold,
+                            boolean noReboot) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -114,6 +116,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private long flatEntry;
         private Duration timeout;
         private int compileThreshold = org.tscvm.cpu.Cpu.DEFAULT_COMPILE_THRESHOLD;
+        private boolean noReboot;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -202,10 +205,15 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
             return this;
         }
 
+        public Builder noReboot(boolean v) {
+            noReboot = v;
+            return this;
+        }
+
         public MachineConfig build() {
             return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
                     clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
-                    compileThreshold);
+                    compileThreshold, noReboot);
         }
     }
 }

@@ -8,8 +8,14 @@ package org.tscvm.machine;
  * @param reason     one line for a human: what ended the run
  */
 public record RunResult(int exitStatus, Reason kind, String reason) {
-    /** "Shutdown" written to port 0x8900. */
+    /** "Shutdown" written to port 0x8900, ACPI soft-off (S5), or a reset under -no-reboot. */
     public static final int STATUS_SHUTDOWN = 0;
+    /**
+     * The guest reset the machine (port 0xCF9, the keyboard controller, the FADT's RESET_REG).
+     * tscvm cannot reboot yet, so the run ends with this status; with -no-reboot a reset ends
+     * the run with {@link #STATUS_SHUTDOWN} instead, as QEMU exits 0.
+     */
+    public static final int STATUS_RESET = 24;
     /** A triple fault: the processor shut down. QEMU with --no-reboot would stop as well. */
     public static final int STATUS_TRIPLE_FAULT = 4;
     /** Every vCPU halted with nothing left that could wake it. */
@@ -19,7 +25,7 @@ public record RunResult(int exitStatus, Reason kind, String reason) {
     /** The run's wall-clock limit passed. */
     public static final int STATUS_TIMEOUT = 20;
 
-    public enum Reason { DEBUG_EXIT, SHUTDOWN, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT }
+    public enum Reason { DEBUG_EXIT, SHUTDOWN, RESET, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT }
 
     /** {@code outl v} to isa-debug-exit: status (v << 1) | 1, as QEMU computes it. */
     public static RunResult debugExit(int value) {

@@ -1,0 +1,214 @@
+package org.tscvm.machine;
+
+import java.io.OutputStream;
+import java.time.Instant;
+import java.util.List;
+import org.tscvm.acpi.AcpiPlatform;
+import org.tscvm.acpi.AcpiTables;
+import org.tscvm.devices.AcpiPm;
+import org.tscvm.devices.ApicBus;
+import org.tscvm.devices.Cmos;
+import org.tscvm.devices.DeviceClock;
+import org.tscvm.devices.FwCfg;
+import org.tscvm.devices.I8042;
+import org.tscvm.devices.IoApic;
+import org.tscvm.devices.IrqLine;
+import org.tscvm.devices.LocalApic;
+import org.tscvm.devices.PciHost;
+import org.tscvm.devices.PcTestdev;
+import org.tscvm.devices.PicPair;
+import org.tscvm.devices.Pit8254;
+import org.tscvm.devices.PostPort;
+import org.tscvm.devices.ResetControl;
+import org.tscvm.devices.ShutdownPort;
+import org.tscvm.devices.Uart16550;
+import org.tscvm.memory.IoDevice;
+import org.tscvm.memory.PortIoBus;
+import org.tscvm.vm.Vm;
+import org.tscvm.vm.VmConfig;
+
+/**
+ * The PC's board (platform.md sections 2-3): which device sits at which port or address, how
+ * the ISA interrupt lines reach the 8259 pair and the I/O APIC, and the ACPI tables that
+ * describe it all. The only place that knows the PC's layout; {@link Machine} adds the vCPUs
+ * and runs them.
+ *
+ * <p>Interrupt wiring: ISA IRQ n drives 8259 input n and I/O APIC pin n, except IRQ 0 (the
+ * PIT), which reaches the I/O APIC on pin 2 (as on QEMU/KVM; the MADT says so with an
+ * override). The 8259's INTR reaches the BSP's LINT0 and I/O APIC pin 0 (ExtINT).
+ */
+final class PcBoard {
+    // The PC's I/O ports (platform.md section 3).
+    static final int PORT_PIC_MASTER = 0x20;
+    static final int PORT_PIT = 0x40;
+    static final int PORT_I8042_DATA = 0x60;
+    static final int PORT_SYSTEM_CONTROL_B = 0x61;
+    static final int PORT_I8042_COMMAND = 0x64;
+    static final int PORT_CMOS = 0x70;
+    static final int PORT_POST = 0x80;
+    static final int PORT_PIC_SLAVE = 0xa0;
+    static final int PORT_PC_TESTDEV = 0xe0;
+    static final int PORT_DEBUG_EXIT = 0xf4;
+    static final int DEBUG_EXIT_SIZE = 4;
+    static final int PORT_COM1 = 0x3f8;
+    static final int PORT_ELCR = 0x4d0;
+    static final int PORT_FW_CFG = 0x510;
+    /** The ACPI PM block, where QEMU's PIIX4 puts it: PM1a event 0x600, control 0x604, timer 0x608. */
+    static final int PORT_ACPI_PM = 0x600;
+    /** PCI configuration mechanism #1 (0xCF8 address, 0xCFC data); 0xCF9 is the reset control byte. */
+    static final int PORT_PCI_CONFIG = 0xcf8;
+    static final int PORT_RESET_CONTROL = 0xcf9;
+    static final int PORT_PC_TESTDEV_IRQ = 0x2000;
+    static final int PORT_SHUTDOWN = 0x8900;
+
+    static final long IO_APIC_BASE = 0xfec0_0000L;
+    static final long PC_TESTDEV_IOMEM = 0xff00_0000L;
+    /** The ACPI tables' home: the start of the BIOS area Linux scans for the RSDP (0xE0000-0xFFFFF). */
+    static final long ACPI_TABLES_BASE = 0xe_0000L;
+    static final long BIOS_AREA_END = 0x10_0000L;
+
+    /** COM1's ISA interrupt line. */
+    static final int IRQ_COM1 = 4;
+    /** The SCI's ISA IRQ, as on QEMU's PIIX4. */
+    static final int IRQ_SCI = 9;
+    static final int ISA_IRQS = 16;
+    /** The I/O APIC's ID; local APIC IDs are a separate name space (QEMU uses 0 as well). */
+    static final int IO_APIC_ID = 0;
+
+    /** What the board needs from the machine around it. */
+    interface Events {
+        /** The guest powered the machine off (ACPI S5 or the "Shutdown" port). */
+        void powerOff(String how);
+
+        /** The guest pulled the reset line. */
+        void reset(String how);
+
+        /** The 8259's INTR output went high: wake whichever vCPU takes ExtINT. */
+        void extIntRequested();
+    }
+
+    private final Uart16550 uart;
+    private final PicPair pic;
+    private final IoApic ioApic;
+    private final ApicBus apicBus = new ApicBus();
+    private final Pit8254 pit;
+    private final AcpiTables acpiTables;
+
+    PcBoard(MachineConfig config, Vm vm, OutputStream serialOut, Events events) {
+        DeviceClock deviceClock = () -> vm.clock().nanosAt(vm.clock().now());
+        pic = new PicPair(high -> {
+            if (high) {
+                events.extIntRequested();
+            }
+        });
+        ioApic = new IoApic(IO_APIC_ID, apicBus);
+        uart = new Uart16550(serialOut, isaIrq(IRQ_COM1));
+        pit = new Pit8254(deviceClock, isaIrq(0));
+        long epoch = config.clock() == VmConfig.ClockKind.DETERMINISTIC
+                ? Machine.DETERMINISTIC_EPOCH_SECONDS : Instant.now().getEpochSecond();
+        Cmos cmos = new Cmos(deviceClock, epoch, config.ramBytes());
+        FwCfg fwCfg = new FwCfg(config.ramBytes(), config.smp(), config.smp());
+        AcpiPm acpiPm = new AcpiPm(deviceClock, () -> events.powerOff("the guest entered ACPI S5 (SLP_EN in PM1a_CNT)"));
+        ResetControl resetControl = new ResetControl(() -> events.reset("port 0xcf9"));
+        I8042 keyboardController = new I8042(() -> events.reset("the keyboard controller"));
+
+        PortIoBus io = vm.ioBus();
+        io.map(PORT_PIC_MASTER, 2, pic.master());
+        io.map(PORT_PIC_SLAVE, 2, pic.slave());
+        io.map(PORT_ELCR, 2, pic.elcr());
+        io.map(PORT_PIT, 4, pit);
+        io.map(PORT_SYSTEM_CONTROL_B, 1, pit.portB());
+        io.map(PORT_I8042_DATA, 1, keyboardController.data());
+        io.map(PORT_I8042_COMMAND, 1, keyboardController.command());
+        io.map(PORT_CMOS, 2, cmos);
+        io.map(PORT_POST, 1, new PostPort());
+        io.map(PORT_COM1, 8, uart);
+        io.map(PORT_FW_CFG, 2, fwCfg);
+        io.map(PORT_ACPI_PM, AcpiPm.LENGTH, acpiPm);
+        io.map(PORT_PCI_CONFIG, 8, pciConfigWithResetControl(new PciHost(), resetControl));
+        io.map(PORT_SHUTDOWN, 1, new ShutdownPort(() -> events.powerOff("the guest wrote \"Shutdown\" to port 0x8900")));
+        io.mapExit(PORT_DEBUG_EXIT, DEBUG_EXIT_SIZE);
+        vm.mmioBus().map(IO_APIC_BASE, IoApic.MMIO_SIZE, ioApic);
+        if (config.pcTestdev()) {
+            // pc-testdev drives GSIs: 0-15 are the ISA lines, 16-23 reach the I/O APIC alone.
+            PcTestdev testdev = new PcTestdev(line -> line < ISA_IRQS ? isaIrq(line) : ioApic.pin(line));
+            io.map(PORT_PC_TESTDEV, PcTestdev.PORTS_LENGTH, testdev.ports());
+            io.map(PORT_PC_TESTDEV_IRQ, PcTestdev.IRQ_LINES, testdev.irqPorts());
+            vm.mmioBus().map(PC_TESTDEV_IOMEM, PcTestdev.IOMEM_SIZE, testdev.iomem());
+        }
+
+        acpiTables = AcpiTables.build(new AcpiPlatform(config.smp(), LocalApic.DEFAULT_BASE, IO_APIC_ID, IO_APIC_BASE,
+                IRQ_SCI, PORT_ACPI_PM + AcpiPm.PM1_STATUS, PORT_ACPI_PM + AcpiPm.PM1_CONTROL,
+                PORT_ACPI_PM + AcpiPm.PM_TIMER, PORT_RESET_CONTROL, ResetControl.RESET_VALUE, AcpiPm.SLP_TYP_S5,
+                Cmos.CENTURY), ACPI_TABLES_BASE);
+        byte[] image = acpiTables.image();
+        vm.memory().load(acpiTables.base(), image, 0, image.length);
+    }
+
+    /** ISA IRQ {@code irq}: the 8259 input and the I/O APIC pin it drives together (IRQ 0 on pin 2). */
+    IrqLine isaIrq(int irq) {
+        IrqLine picInput = pic.irq(irq);
+        IrqLine ioApicPin = ioApic.pin(irq == AcpiTables.PIT_IRQ ? AcpiTables.PIT_GSI : irq);
+        return high -> {
+            picInput.setLevel(high);
+            ioApicPin.setLevel(high);
+        };
+    }
+
+    /** 0xCF8-0xCFF: a byte access to 0xCF9 is the reset control register, everything else PCI. */
+    private static IoDevice pciConfigWithResetControl(PciHost pci, ResetControl resetControl) {
+        int resetOffset = PORT_RESET_CONTROL - PORT_PCI_CONFIG;
+        return new IoDevice() {
+            @Override
+            public int read(int offset, int size) {
+                return offset == resetOffset && size == 1 ? resetControl.read(0, 1) : pci.read(offset, size);
+            }
+
+            @Override
+            public void write(int offset, int size, int value) {
+                if (offset == resetOffset && size == 1) {
+                    resetControl.write(0, 1, value);
+                } else {
+                    pci.write(offset, size, value);
+                }
+            }
+        };
+    }
+
+    /** The wire the local APICs join; the I/O APIC is on it already. */
+    ApicBus apicBus() {
+        return apicBus;
+    }
+
+    /** Every local APIC may take ExtINT (the BSP's LINT0 at reset; others if the guest routes it). */
+    void connectApics(List<LocalApic> apics) {
+        for (LocalApic apic : apics) {
+            apic.setExtIntSource(pic);
+        }
+    }
+
+    Uart16550 uart() {
+        return uart;
+    }
+
+    Pit8254 pit() {
+        return pit;
+    }
+
+    IoApic ioApic() {
+        return ioApic;
+    }
+
+    /** The RSDP's physical address, which Linux's loaders pass in boot_params or the PVH start info. */
+    long rsdpAddress() {
+        return acpiTables.rsdpAddress();
+    }
+
+    /**
+     * Guest-physical ranges that are not usable RAM, for the e820 map a loader builds: the BIOS
+     * area with the ACPI tables.
+     */
+    List<MemoryRange> reservedRanges() {
+        return List.of(new MemoryRange(ACPI_TABLES_BASE, BIOS_AREA_END - ACPI_TABLES_BASE));
+    }
+}

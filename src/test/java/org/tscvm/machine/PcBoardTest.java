@@ -1,0 +1,102 @@
+package org.tscvm.machine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.tscvm.vm.VmConfig;
+
+/** The PC platform through the whole machine: ACPI tables in RAM, power-off and reset. */
+class PcBoardTest {
+    private static final long LOAD = 0x8000;
+
+    private static byte[] bytes(int... values) {
+        byte[] b = new byte[values.length];
+        for (int i = 0; i < values.length; i++) {
+            b[i] = (byte) values[i];
+        }
+        return b;
+    }
+
+    private static MachineConfig.Builder flat(byte[] code) {
+        return MachineConfig.builder()
+                .ramBytes(16L << 20)
+                .kernel("test.bin", code)
+                .flat(LOAD, LOAD)
+                .serial(new SerialTarget.ToStream(new ByteArrayOutputStream()))
+                .clock(VmConfig.ClockKind.DETERMINISTIC)
+                .timeout(Duration.ofSeconds(20));
+    }
+
+    /** mov dx, port; mov ax, value; out dx, ax; jmp $ */
+    private static byte[] outw(int port, int value) {
+        return bytes(0x66, 0xba, port & 0xff, port >>> 8, 0x66, 0xb8, value & 0xff, value >>> 8, 0x66, 0xef, 0xeb, 0xfe);
+    }
+
+    /** mov dx, port; mov al, value; out dx, al; jmp $ */
+    private static byte[] outb(int port, int value) {
+        return bytes(0x66, 0xba, port & 0xff, port >>> 8, 0xb0, value, 0xee, 0xeb, 0xfe);
+    }
+
+    @Test
+    void theRsdpIsInRamInTheBiosAreaAndTheReservedRangeCoversTheTables() {
+        Machine m = new Machine(flat(outb(0xf4, 0)).smp(2).build());
+        long rsdp = m.rsdpAddress();
+        assertThat(rsdp).isBetween(0xe0000L, 0xfffffL);
+        assertThat(rsdp % 16).isZero();
+        byte[] signature = new byte[8];
+        for (int i = 0; i < 8; i++) {
+            signature[i] = (byte) m.vm().memory().read8(rsdp + i);
+        }
+        assertThat(new String(signature, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("RSD PTR ");
+        assertThat(m.reservedRanges()).anySatisfy(r -> {
+            assertThat(r.base()).isLessThanOrEqualTo(rsdp);
+            assertThat(r.end()).isEqualTo(0x100000L);
+        });
+    }
+
+    @Test
+    void slpEnWithS5InPm1aControlPowersOffWithStatusZero() {
+        RunResult r = new Machine(flat(outw(0x604, 0x2000)).build()).run();
+        assertThat(r.kind()).isEqualTo(RunResult.Reason.SHUTDOWN);
+        assertThat(r.exitStatus()).isZero();
+    }
+
+    @Test
+    void aResetThroughPortCf9EndsTheRunWithTheResetStatus() {
+        RunResult r = new Machine(flat(outb(0xcf9, 0x06)).build()).run();
+        assertThat(r.kind()).isEqualTo(RunResult.Reason.RESET);
+        assertThat(r.exitStatus()).isEqualTo(RunResult.STATUS_RESET);
+        assertThat(r.reason()).contains("0xcf9");
+    }
+
+    @Test
+    void withNoRebootAResetEndsTheRunWithStatusZeroAsQemuDoes() {
+        RunResult r = new Machine(flat(outb(0x64, 0xfe)).noReboot(true).build()).run();
+        assertThat(r.kind()).isEqualTo(RunResult.Reason.RESET);
+        assertThat(r.exitStatus()).isZero();
+        assertThat(r.reason()).contains("keyboard controller");
+    }
+
+    @Test
+    void aByteWriteInsideThePciAddressPortIsNotTakenForAnAddressAndADwordOneIsNotAReset() {
+        // outl 0x80000000 to 0xCF8 (a PCI address), then inl 0xCFC must read the host bridge id.
+        byte[] code = bytes(
+                0x66, 0xba, 0xf8, 0x0c,             // mov dx, 0xcf8
+                0xb8, 0x00, 0x00, 0x00, 0x80,       // mov eax, 0x80000000
+                0xef,                               // out dx, eax
+                0x66, 0xba, 0xfc, 0x0c,             // mov dx, 0xcfc
+                0xed,                               // in eax, dx
+                0x3d, 0x86, 0x80, 0x37, 0x12,       // cmp eax, 0x12378086
+                0x75, 0x07,                         // jne fail
+                0x66, 0xba, 0xf4, 0x00,             // mov dx, 0xf4
+                0x31, 0xc0,                         // xor eax, eax
+                0xef,                               // out dx, eax   (status 1)
+                0x66, 0xba, 0xf4, 0x00,             // fail: mov dx, 0xf4
+                0xb8, 0x01, 0x00, 0x00, 0x00,       // mov eax, 1
+                0xef);                              // out dx, eax   (status 3)
+        RunResult r = new Machine(flat(code).build()).run();
+        assertThat(r.exitStatus()).isEqualTo(1);
+    }
+}
