@@ -179,6 +179,12 @@ final class Launcher {
                 case DEBUG_EXIT, SHUTDOWN -> {
                     // The guest chose its verdict; stderr stays quiet (kvm-unit-tests reads it).
                 }
+                case RESET -> {
+                    // Under -no-reboot a reset is an ordinary end (status 0), as in QEMU: quiet.
+                    if (result.exitStatus() != RunResult.STATUS_SHUTDOWN) {
+                        err.println("tscvm: " + result.reason());
+                    }
+                }
                 case TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT -> err.println("tscvm: " + result.reason());
             }
             return result.exitStatus();

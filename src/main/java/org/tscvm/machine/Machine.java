@@ -44,8 +44,6 @@ import org.tscvm.vm.VmConfig;
  * so that the same kernel gives the same run every time.
  */
 public final class Machine {
-    /** CPUID 0x80000008 of the tscvm model: 36 physical address bits (APIC_BASE's reserved bits follow). */
-    private static final int PHYS_ADDR_BITS = 36;
     /** Deterministic SMP quantum in host-clock ticks: 40 us at 2.5 GHz, short enough for IPI ping-pong. */
     static final long DETERMINISTIC_QUANTUM_TICKS = 100_000;
     /** The RTC's wall-clock start in deterministic mode: 2024-01-01T00:00:00Z, so runs repeat. */
@@ -102,6 +100,7 @@ public final class Machine {
         for (int i = 0; i < config.smp(); i++) {
             Vcpu vcpu = vm.createVcpu(); // one TSC generation for all (R12)
             vcpu.cpu().setCompileThreshold(config.compileThreshold());
+            board.programMtrrs(vcpu);
             Runner runner = new Runner(vcpu, board.apicBus(), i == 0 ? pit : null);
             runners.add(runner);
             apics.add(runner.apic);
@@ -434,7 +433,7 @@ public final class Machine {
         Runner(Vcpu vcpu, ApicBus apicBus, Pit8254 timedPit) {
             this.vcpu = vcpu;
             this.cpu = vcpu.cpu();
-            this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, PHYS_ADDR_BITS, this, apicBus);
+            this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, CpuidModel.PHYS_ADDR_BITS, this, apicBus);
             this.interrupts = new VcpuInterrupts(apic, timedPit, clock, vcpu);
             this.waitingForSipi = vcpu.id() != 0;
             vcpu.setInterruptController(interrupts);

@@ -24,6 +24,9 @@ import org.tscvm.devices.ShutdownPort;
 import org.tscvm.devices.Uart16550;
 import org.tscvm.memory.IoDevice;
 import org.tscvm.memory.PortIoBus;
+import org.tscvm.vm.CpuidModel;
+import org.tscvm.vm.Mtrrs;
+import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.Vm;
 import org.tscvm.vm.VmConfig;
 
@@ -61,6 +64,9 @@ final class PcBoard {
     static final int PORT_PC_TESTDEV_IRQ = 0x2000;
     static final int PORT_SHUTDOWN = 0x8900;
 
+    /** Devices, not RAM, from 3 GiB to 4 GiB (platform.md section 2). */
+    static final long MMIO_HOLE_BASE = 0xc000_0000L;
+    static final long MMIO_HOLE_END = 0x1_0000_0000L;
     static final long IO_APIC_BASE = 0xfec0_0000L;
     static final long PC_TESTDEV_IOMEM = 0xff00_0000L;
     /** The ACPI tables' home: the start of the BIOS area Linux scans for the RSDP (0xE0000-0xFFFFF). */
@@ -173,6 +179,28 @@ final class PcBoard {
                 }
             }
         };
+    }
+
+    /**
+     * The memory types firmware leaves on every processor (tscvm boots kernels without one):
+     * MTRRs on with write-back by default, the fixed ranges write-back below 640 KiB,
+     * uncacheable for the VGA window and write-protected for the BIOS area, and one variable
+     * range making the 32-bit MMIO hole [3 GiB, 4 GiB) uncacheable. Without them a guest that
+     * sees CPUID.MTRR finds MTRRs disabled, and Linux then skips PAT.
+     */
+    void programMtrrs(Vcpu vcpu) {
+        long writeBack = 0x0606_0606_0606_0606L;
+        vcpu.setMsr(Mtrrs.FIX_64K_00000, writeBack);
+        vcpu.setMsr(Mtrrs.FIX_16K_80000, writeBack);
+        vcpu.setMsr(Mtrrs.FIX_16K_A0000, 0); // uncacheable
+        for (int msr = Mtrrs.FIX_4K_C0000; msr <= Mtrrs.FIX_4K_F8000; msr++) {
+            vcpu.setMsr(msr, 0x0505_0505_0505_0505L);
+        }
+        long holeSize = MMIO_HOLE_END - MMIO_HOLE_BASE;
+        vcpu.setMsr(Mtrrs.PHYS_BASE_0, MMIO_HOLE_BASE | Mtrrs.UNCACHEABLE);
+        vcpu.setMsr(Mtrrs.PHYS_BASE_0 + 1,
+                (-holeSize & ((1L << CpuidModel.PHYS_ADDR_BITS) - 1)) | Mtrrs.MASK_VALID);
+        vcpu.setMsr(Mtrrs.DEF_TYPE, Mtrrs.DEF_TYPE_ENABLE | Mtrrs.DEF_TYPE_FIXED_ENABLE | Mtrrs.WRITE_BACK);
     }
 
     /** The wire the local APICs join; the I/O APIC is on it already. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.tscvm.vm.Mtrrs;
 import org.tscvm.vm.VmConfig;
 
 /** The PC platform through the whole machine: ACPI tables in RAM, power-off and reset. */
@@ -98,5 +99,16 @@ class PcBoardTest {
                 0xef);                              // out dx, eax   (status 3)
         RunResult r = new Machine(flat(code).build()).run();
         assertThat(r.exitStatus()).isEqualTo(1);
+    }
+
+    @Test
+    void everyVcpuStartsWithTheMtrrsFirmwareWouldLeave() {
+        Machine m = new Machine(flat(outb(0xf4, 0)).smp(2).build());
+        for (var vcpu : m.vm().vcpus()) {
+            assertThat(vcpu.getMsr(Mtrrs.DEF_TYPE)).isEqualTo(0xc06);
+            assertThat(vcpu.getMsr(Mtrrs.FIX_64K_00000)).isEqualTo(0x0606_0606_0606_0606L);
+            assertThat(vcpu.getMsr(Mtrrs.PHYS_BASE_0)).isEqualTo(0xc000_0000L);
+            assertThat(vcpu.getMsr(Mtrrs.PHYS_BASE_0 + 1)).isEqualTo(0xf_c000_0800L);
+        }
     }
 }
