@@ -309,31 +309,88 @@ public final class AcpiTables {
         b.putShort((short) flags);
     }
 
-    // AML opcodes (ACPI 6.5 chapter 20) for the one object the DSDT holds.
-    private static final int AML_NAME_OP = 0x08;
-    private static final int AML_PACKAGE_OP = 0x12;
+    // AML encodings (ACPI 6.5 chapter 20) for the few objects the DSDT holds.
     private static final int AML_ZERO_OP = 0x00;
+    private static final int AML_NAME_OP = 0x08;
     private static final int AML_BYTE_PREFIX = 0x0a;
+    private static final int AML_DWORD_PREFIX = 0x0c;
+    private static final int AML_SCOPE_OP = 0x10;
+    private static final int AML_BUFFER_OP = 0x11;
+    private static final int AML_PACKAGE_OP = 0x12;
+    private static final int AML_EXT_OP_PREFIX = 0x5b;
+    private static final int AML_DEVICE_OP = 0x82;
+    private static final int AML_ROOT_CHAR = 0x5c;
+    /** A one-byte PkgLength holds lengths below 64 (bits 7:6 = 0). */
+    private static final int AML_ONE_BYTE_PKG_LENGTH_LIMIT = 64;
+    /** EisaId("PNP0A03"), a PCI host bridge: compressed "PNP" then product 0x0A03, as stored. */
+    private static final int EISA_ID_PNP0A03 = 0x030a_d041;
+    /**
+     * The host bridge's _CRS: WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+     * granularity 0, buses 0-0xFF, translation 0, length 0x100), then the end tag (ACPI 6.5
+     * 6.4.3.5.3 and 6.4.2.9). Linux reads the root bus range from it.
+     */
+    private static final byte[] PCI0_RESOURCES = {
+        (byte) 0x88, 0x0d, 0x00,     // word address space descriptor, 13 bytes follow
+        0x02,                        // resource type: bus number range
+        0x0c,                        // general flags: MaxFixed, MinFixed, producer
+        0x00,                        // type-specific flags
+        0x00, 0x00,                  // granularity
+        0x00, 0x00,                  // minimum: bus 0
+        (byte) 0xff, 0x00,           // maximum: bus 0xFF
+        0x00, 0x00,                  // translation offset
+        0x00, 0x01,                  // length: 0x100 buses
+        0x79, 0x00};                 // end tag, checksum 0 ("treated as correct")
 
     /**
-     * The DSDT: {@code Name (_S5, Package (4) {T, T, 0, 0})} with T the soft-off SLP_TYP, so
-     * the operating system can power off. Revision 2: 64-bit AML integers.
+     * The DSDT, revision 2 (64-bit AML integers), holds two things:
+     * {@code Name (_S5, Package (4) {T, T, 0, 0})} with T the soft-off SLP_TYP, so the operating
+     * system can power off, and {@code Scope (\_SB) { Device (PCI0) { Name (_HID, EisaId
+     * ("PNP0A03")) Name (_UID, 0) Name (_CRS, ResourceTemplate () { WordBusNumber (...) }) }
+     * }}, the PCI host bridge and its bus range, without which an ACPI operating system does
+     * not scan PCI bus 0 (Linux scans only root bridges the namespace declares).
      */
     static byte[] dsdt(AcpiPlatform p) {
+        ByteBuffer aml = buffer(128);
         byte[] slpTyp = p.s5SleepType() == 0
                 ? new byte[] {AML_ZERO_OP}
                 : new byte[] {AML_BYTE_PREFIX, (byte) p.s5SleepType()};
-        // PkgLength (one byte, < 64) counts itself, NumElements and the four elements.
-        int pkgLength = 1 + 1 + 2 * slpTyp.length + 2;
-        ByteBuffer aml = buffer(1 + 4 + 1 + pkgLength);
         aml.put((byte) AML_NAME_OP);
         ascii(aml, "_S5_");
-        aml.put((byte) AML_PACKAGE_OP).put((byte) pkgLength).put((byte) 4);
+        aml.put((byte) AML_PACKAGE_OP).put(pkgLength(1 + 2 * slpTyp.length + 2)).put((byte) 4);
         aml.put(slpTyp).put(slpTyp);
         aml.put((byte) AML_ZERO_OP).put((byte) AML_ZERO_OP);
-        byte[] body = aml.array();
-        ByteBuffer b = table("DSDT", HEADER_LENGTH + body.length, 2);
-        b.put(body);
+
+        ByteBuffer device = buffer(64);
+        ascii(device, "PCI0");
+        device.put((byte) AML_NAME_OP);
+        ascii(device, "_HID");
+        device.put((byte) AML_DWORD_PREFIX).putInt(EISA_ID_PNP0A03);
+        device.put((byte) AML_NAME_OP);
+        ascii(device, "_UID");
+        device.put((byte) AML_ZERO_OP);
+        device.put((byte) AML_NAME_OP);
+        ascii(device, "_CRS");
+        device.put((byte) AML_BUFFER_OP).put(pkgLength(2 + PCI0_RESOURCES.length));
+        device.put((byte) AML_BYTE_PREFIX).put((byte) PCI0_RESOURCES.length).put(PCI0_RESOURCES);
+        int deviceLength = device.position();
+        int scopeBody = 5 + 2 + 1 + deviceLength; // \_SB_, DeviceOp, PkgLength, device
+        aml.put((byte) AML_SCOPE_OP).put(pkgLength(scopeBody)).put((byte) AML_ROOT_CHAR);
+        ascii(aml, "_SB_");
+        aml.put((byte) AML_EXT_OP_PREFIX).put((byte) AML_DEVICE_OP).put(pkgLength(deviceLength));
+        aml.put(device.array(), 0, deviceLength);
+
+        int amlLength = aml.position();
+        ByteBuffer b = table("DSDT", HEADER_LENGTH + amlLength, 2);
+        b.put(aml.array(), 0, amlLength);
         return sealed(b);
+    }
+
+    /** A one-byte PkgLength for {@code contents} bytes after it: the byte counts itself. */
+    private static byte pkgLength(int contents) {
+        int length = contents + 1;
+        if (length >= AML_ONE_BYTE_PKG_LENGTH_LIMIT) {
+            throw new IllegalStateException("AML package of " + length + " bytes needs a longer PkgLength");
+        }
+        return (byte) length;
     }
 }

@@ -169,19 +169,38 @@ class AcpiTablesTest {
         assertThat(nmis).isEqualTo(1);
     }
 
+    /** \_S5 and \_SB.PCI0 (PNP0A03), byte for byte. */
+    private static final int[] PCI0_SCOPE = {
+        0x10, 56, '\\', '_', 'S', 'B', '_',                  // Scope (\_SB) PkgLength 56
+        0x5b, 0x82, 48, 'P', 'C', 'I', '0',                 // Device (PCI0) PkgLength 48
+        0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03, // Name (_HID, EisaId ("PNP0A03"))
+        0x08, '_', 'U', 'I', 'D', 0x00,                     // Name (_UID, Zero)
+        0x08, '_', 'C', 'R', 'S', 0x11, 21, 0x0a, 18,       // Name (_CRS, Buffer (18) {
+        0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00,     //   WordBusNumber 0-0xFF
+        0x00, 0x00, 0xff, 0x00, 0x00, 0x00, 0x00, 0x01,
+        0x79, 0x00};                                        //   EndTag })
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
     @Test
-    void theDsdtNamesTheS5PackageWithTheSoftOffSleepType() {
+    void theDsdtNamesTheS5PackageAndThePciHostBridge() {
         int fadt = tablesFromXsdt().get("FACP");
         int dsdt = at(mem.getInt(fadt + 40) & 0xffffffffL);
         int length = checkTable(dsdt, "DSDT");
         byte[] aml = java.util.Arrays.copyOfRange(image, dsdt + AcpiTables.HEADER_LENGTH, dsdt + length);
         // NameOp "_S5_" PackageOp PkgLength(6) NumElements(4) Zero Zero Zero Zero
-        assertThat(aml).containsExactly(0x08, '_', 'S', '5', '_', 0x12, 6, 4, 0, 0, 0, 0);
+        int[] s5 = {0x08, '_', 'S', '5', '_', 0x12, 6, 4, 0, 0, 0, 0};
+        assertThat(aml).containsExactly(concat(s5, PCI0_SCOPE));
 
         AcpiPlatform s5Is5 = new AcpiPlatform(1, 0xfee00000L, 0, 0xfec00000L, 9, 0x600, 0x604, 0x608, 0xcf9, 6, 5, 0);
         byte[] dsdt5 = AcpiTables.dsdt(s5Is5);
         byte[] aml5 = java.util.Arrays.copyOfRange(dsdt5, AcpiTables.HEADER_LENGTH, dsdt5.length);
-        assertThat(aml5).containsExactly(0x08, '_', 'S', '5', '_', 0x12, 8, 4, 0x0a, 5, 0x0a, 5, 0, 0);
+        int[] s5Byte = {0x08, '_', 'S', '5', '_', 0x12, 8, 4, 0x0a, 5, 0x0a, 5, 0, 0};
+        assertThat(aml5).containsExactly(concat(s5Byte, PCI0_SCOPE));
         assertThat(sum(dsdt5, 0, dsdt5.length)).isZero();
     }
 
