@@ -29,10 +29,7 @@ public final class AcpiPm implements IoDevice {
     public static final int PM_TIMER = 8;
     /** Bytes from PM1_STATUS to the end of the timer. */
     public static final int LENGTH = 12;
-    /** The lengths the FADT gives: PM1_EVT_LEN (status + enable), PM1_CNT_LEN, PM_TMR_LEN. */
-    public static final int PM1_EVENT_LENGTH = 4;
-    public static final int PM1_CONTROL_LENGTH = 2;
-    public static final int PM_TIMER_LENGTH = 4;
+    private static final int PM_TIMER_LENGTH = 4;
 
     public static final int SCI_EN = 1;
     private static final int SLP_TYP_SHIFT = 10;
