@@ -9,7 +9,9 @@ import org.tscvm.vm.MsrOrigin;
  * One vCPU's local APIC: xAPIC registers in a 4 KiB MMIO page at IA32_APIC_BASE, the same
  * registers as x2APIC MSRs 0x800-0x8FF, IPIs through an {@link ApicBus}, the LVT timer in
  * one-shot, periodic and TSC-deadline mode, and LINT0 in ExtINT mode passing the 8259's
- * interrupts through (platform.md section 4).
+ * interrupts through (platform.md section 4). Interrupts from the {@link IoApic} arrive over the
+ * same bus; TMR records each fixed interrupt's trigger mode when it is accepted, and the EOI
+ * of a vector whose TMR bit is set is broadcast to the I/O APIC.
  *
  * <p>Time: the timer counts at a 1 GHz APIC bus clock (as KVM's does: one count per ns before
  * the divider) and is armed in host-clock ticks; the TSC-deadline MSR is in guest-TSC units

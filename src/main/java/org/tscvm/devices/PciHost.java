@@ -23,6 +23,10 @@ public final class PciHost implements IoDevice {
     public static final int CLASS_HOST_BRIDGE = 0x060000;
     private static final int REVISION = 0x02;
 
+    /** The one register a guest changes: CONFIG_ADDRESS (the bridge's registers are read-only). */
+    public record State(int address) {
+    }
+
     private final byte[] hostBridge = new byte[CONFIG_SPACE_SIZE];
     private int address;
 
@@ -68,5 +72,13 @@ public final class PciHost implements IoDevice {
             address = value & (ENABLE | ADDRESS_BITS);
         }
         // CONFIG_DATA writes: the host bridge's registers are read-only here.
+    }
+
+    public synchronized State state() {
+        return new State(address);
+    }
+
+    public synchronized void restore(State s) {
+        address = s.address() & (ENABLE | ADDRESS_BITS);
     }
 }

@@ -15,6 +15,9 @@ public final class ResetControl implements IoDevice {
     /** What the FADT tells the OS to write: SYS_RST | RST_CPU. */
     public static final int RESET_VALUE = SYS_RST | RST_CPU;
 
+    public record State(int value) {
+    }
+
     private final Runnable reset;
     private int value;
 
@@ -35,5 +38,13 @@ public final class ResetControl implements IoDevice {
         if ((v & RST_CPU) != 0) {
             reset.run();
         }
+    }
+
+    public synchronized State state() {
+        return new State(value);
+    }
+
+    public synchronized void restore(State s) {
+        value = s.value() & (SYS_RST | FULL_RST);
     }
 }

@@ -53,4 +53,15 @@ class PciHostTest {
         rcr.write(0, 1, 0x0e);
         assertThat(resets[0]).isEqualTo(2);
     }
+
+    @Test
+    void stateCarriesTheAddressRegisterAndTheResetControlBits() {
+        pci.write(PciHost.CONFIG_ADDRESS, 4, PciHost.ENABLE | 0x10);
+        PciHost other = new PciHost();
+        other.restore(pci.state());
+        assertThat(other.read(PciHost.CONFIG_DATA, 4)).isEqualTo(pci.read(PciHost.CONFIG_DATA, 4));
+        ResetControl rcr = new ResetControl(() -> { });
+        rcr.restore(new ResetControl.State(0xff));
+        assertThat(rcr.read(0, 1)).isEqualTo(ResetControl.SYS_RST | ResetControl.FULL_RST);
+    }
 }
