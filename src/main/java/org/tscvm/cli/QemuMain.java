@@ -52,7 +52,7 @@ public final class QemuMain {
                 + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
-                + "  -no-reboot            a guest reset ends the run with status 0 (without it: status 24)\n"
+                + "  -no-reboot            a guest reset ends the run with status 0 (without it: a reboot)\n"
                 + "\n"
                 + "Accepted and ignored (harmless):\n"
                 + HARMLESS + "\n"

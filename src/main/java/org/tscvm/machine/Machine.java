@@ -51,6 +51,8 @@ public final class Machine {
     /** How often and how long the real-time run watches for vCPUs that can never run again. */
     private static final long IDLE_POLL_MILLIS = 250;
     static final long IDLE_LIMIT_MILLIS = 5_000;
+    /** How long a vCPU thread may take to stop at the end of a boot. */
+    private static final long VCPU_STOP_MILLIS = 5_000;
 
     private final MachineConfig config;
     private final Vm vm;
@@ -60,9 +62,17 @@ public final class Machine {
     private final Uart16550 uart;
     private final Pit8254 pit;
     private final List<Runner> runners = new ArrayList<>();
-    private final EntryPoint entry;
+    private final byte[] kernelImage;
+    private final List<MultibootLoader.Module> modules;
+    /** Where the kernel starts; loaded again on every reboot. */
+    private EntryPoint entry;
     private final AtomicReference<RunResult> result = new AtomicReference<>();
-    private final CountDownLatch finished = new CountDownLatch(1);
+    /** Counted down when the current boot ends (the run's end or a reboot). */
+    private volatile CountDownLatch finished = new CountDownLatch(1);
+    /** The result that ends a boot for a guest reset (without -no-reboot): run() boots again. */
+    private volatile RunResult rebootRequest;
+    private volatile boolean timedOut;
+    private int reboots;
     /** True while standard input may still bring bytes to COM1 (which could wake a vCPU). */
     private volatile boolean inputOpen;
 
@@ -76,10 +86,10 @@ public final class Machine {
     public Machine(MachineConfig config) {
         this.config = config;
         CpuidModel cpuid = config.cpuid();
-        byte[] kernelImage = config.kernel() instanceof MachineConfig.Kernel.FromFile f
+        this.kernelImage = config.kernel() instanceof MachineConfig.Kernel.FromFile f
                 ? BootFileException.read(f.path(), "kernel")
                 : ((MachineConfig.Kernel.InMemory) config.kernel()).bytes();
-        List<MultibootLoader.Module> modules = new ArrayList<>();
+        this.modules = new ArrayList<>();
         for (var initrd : config.initrds()) {
             modules.add(new MultibootLoader.Module(initrd.toString(), BootFileException.read(initrd, "initrd")));
         }
@@ -113,14 +123,42 @@ public final class Machine {
             closeSerial();
             throw e;
         }
+        startCpus();
+    }
+
+    /** The BSP at the kernel's entry; application processors wait for INIT and STARTUP (platform.md section 5). */
+    private void startCpus() {
         Cpu cpu = runners.get(0).cpu;
         cpu.enterFlatProtectedMode(entry.eip());
         cpu.setGpr(Cpu.RAX, EntryPoint.MULTIBOOT_BOOTLOADER_MAGIC);
         cpu.setGpr(Cpu.RBX, entry.mbiAddress());
         for (int i = 1; i < runners.size(); i++) {
-            // Application processors wait for INIT and STARTUP (platform.md section 5).
             runners.get(i).cpu.init();
         }
+    }
+
+    /**
+     * A guest reset without -no-reboot, with every vCPU stopped: the machine as at power-on
+     * (devices but the battery-backed CMOS, local APICs, MTRRs, the TSC, every CPU's
+     * registers), the ACPI tables and the kernel loaded again, as QEMU's reset re-runs its
+     * firmware and kernel loader. Other RAM keeps its contents, as on a real reset.
+     */
+    private void reboot() {
+        reboots++;
+        board.powerOn();
+        entry = loadKernel(kernelImage, modules);
+        resetTsc();
+        for (Runner r : runners) {
+            r.powerOn();
+        }
+        startCpus();
+        finished = new CountDownLatch(1);
+        result.set(null);
+    }
+
+    /** How many times the guest rebooted the machine in this run. */
+    public int reboots() {
+        return reboots;
     }
 
     private static Vm createVm(MachineConfig config, CpuidModel cpuid) {
@@ -198,11 +236,16 @@ public final class Machine {
 
         @Override
         public void reset(String how) {
-            finish(config.noReboot()
-                    ? new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET,
-                            "the guest reset the machine through " + how + "; -no-reboot ends the run")
-                    : new RunResult(RunResult.STATUS_RESET, RunResult.Reason.RESET,
-                            "the guest reset the machine through " + how + "; tscvm does not reboot"));
+            if (config.noReboot()) {
+                finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET,
+                        "the guest reset the machine through " + how + "; -no-reboot ends the run"));
+                return;
+            }
+            // The boot ends here; run() reboots once every vCPU has stopped.
+            RunResult reboot = new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET,
+                    "the guest reset the machine through " + how);
+            rebootRequest = reboot;
+            finish(reboot);
         }
 
         @Override
@@ -232,10 +275,21 @@ public final class Machine {
         Thread watchdog = startWatchdog(config.timeout());
         Thread input = config.serial() instanceof SerialTarget.Stdio console ? startStdinPump(console.in()) : null;
         try {
-            if (config.clock() == VmConfig.ClockKind.DETERMINISTIC) {
-                runRoundRobin();
-            } else {
-                runThreaded();
+            while (true) {
+                if (config.clock() == VmConfig.ClockKind.DETERMINISTIC) {
+                    runRoundRobin();
+                } else {
+                    runThreaded();
+                }
+                RunResult ended = result.get();
+                if (ended != rebootRequest) {
+                    break;
+                }
+                if (timedOut) {
+                    result.set(timeoutResult(config.timeout()));
+                    break;
+                }
+                reboot();
             }
         } finally {
             if (watchdog != null) {
@@ -261,7 +315,12 @@ public final class Machine {
         try {
             watchForIdle();
             for (Thread t : threads) {
-                t.join(1000);
+                t.join(VCPU_STOP_MILLIS);
+                if (t.isAlive() && result.get() == rebootRequest) {
+                    // A reboot needs every vCPU stopped; one that does not stop ends the run instead.
+                    result.set(new RunResult(RunResult.STATUS_INTERNAL_ERROR, RunResult.Reason.INTERNAL_ERROR,
+                            t.getName() + " did not stop for the guest's reset"));
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -353,12 +412,12 @@ public final class Machine {
         if (timeout == null) {
             return null;
         }
+        // The limit covers the whole run, reboots included; run() interrupts the sleep when it ends.
         Thread t = new Thread(() -> {
             try {
-                if (!finished.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                    finish(new RunResult(RunResult.STATUS_TIMEOUT, RunResult.Reason.TIMEOUT,
-                            "the run exceeded its time limit of " + timeout.toMillis() + " ms"));
-                }
+                Thread.sleep(timeout.toMillis());
+                timedOut = true;
+                finish(timeoutResult(timeout));
             } catch (InterruptedException e) {
                 // The run ended first.
             }
@@ -366,6 +425,11 @@ public final class Machine {
         t.setDaemon(true);
         t.start();
         return t;
+    }
+
+    private static RunResult timeoutResult(Duration timeout) {
+        return new RunResult(RunResult.STATUS_TIMEOUT, RunResult.Reason.TIMEOUT,
+                "the run exceeded its time limit of " + timeout.toMillis() + " ms");
     }
 
     /** Feeds standard input to COM1's receiver; a full FIFO makes it wait for the guest. */
@@ -429,6 +493,7 @@ public final class Machine {
         private boolean waitingForSipi;
         private boolean pendingInit;
         private int pendingSipi = -1;
+        private final LocalApic.State powerOnApic;
 
         Runner(Vcpu vcpu, ApicBus apicBus, Pit8254 timedPit) {
             this.vcpu = vcpu;
@@ -436,7 +501,18 @@ public final class Machine {
             this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, CpuidModel.PHYS_ADDR_BITS, this, apicBus);
             this.interrupts = new VcpuInterrupts(apic, timedPit, clock, vcpu);
             this.waitingForSipi = vcpu.id() != 0;
+            this.powerOnApic = apic.state();
             vcpu.setInterruptController(interrupts);
+        }
+
+        /** Power-on state for a reboot (on the thread running the machine, every vCPU stopped). */
+        synchronized void powerOn() {
+            cpu.reset();
+            apic.restore(powerOnApic);
+            board.programMtrrs(vcpu);
+            pendingInit = false;
+            pendingSipi = -1;
+            waitingForSipi = vcpu.id() != 0;
         }
 
         @Override

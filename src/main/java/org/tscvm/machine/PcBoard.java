@@ -2,7 +2,9 @@ package org.tscvm.machine;
 
 import java.io.OutputStream;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import org.tscvm.acpi.AcpiPlatform;
 import org.tscvm.acpi.AcpiTables;
 import org.tscvm.devices.AcpiPm;
@@ -99,8 +101,12 @@ final class PcBoard {
     private final ApicBus apicBus = new ApicBus();
     private final Pit8254 pit;
     private final AcpiTables acpiTables;
+    private final Vm vm;
+    /** Puts each device back as it was built (a reset); the CMOS is battery-backed and keeps its state. */
+    private final List<Runnable> powerOnStates = new ArrayList<>();
 
     PcBoard(MachineConfig config, Vm vm, OutputStream serialOut, Events events) {
+        this.vm = vm;
         DeviceClock deviceClock = () -> vm.clock().nanosAt(vm.clock().now());
         pic = new PicPair(high -> {
             if (high) {
@@ -117,6 +123,18 @@ final class PcBoard {
         AcpiPm acpiPm = new AcpiPm(deviceClock, () -> events.powerOff("the guest entered ACPI S5 (SLP_EN in PM1a_CNT)"));
         ResetControl resetControl = new ResetControl(() -> events.reset("port 0xcf9"));
         I8042 keyboardController = new I8042(() -> events.reset("the keyboard controller"));
+        PciHost pciHost = new PciHost();
+        ShutdownPort shutdownPort = new ShutdownPort(() -> events.powerOff("the guest wrote \"Shutdown\" to port 0x8900"));
+        keepPowerOnState(pic.state(), pic::restore);
+        keepPowerOnState(ioApic.state(), ioApic::restore);
+        keepPowerOnState(uart.state(), uart::restore);
+        keepPowerOnState(pit.state(), pit::restore);
+        keepPowerOnState(fwCfg.state(), fwCfg::restore);
+        keepPowerOnState(acpiPm.state(), acpiPm::restore);
+        keepPowerOnState(resetControl.state(), resetControl::restore);
+        keepPowerOnState(keyboardController.state(), keyboardController::restore);
+        keepPowerOnState(pciHost.state(), pciHost::restore);
+        keepPowerOnState(shutdownPort.state(), shutdownPort::restore);
 
         PortIoBus io = vm.ioBus();
         io.map(PORT_PIC_MASTER, 2, pic.master());
@@ -131,13 +149,14 @@ final class PcBoard {
         io.map(PORT_COM1, 8, uart);
         io.map(PORT_FW_CFG, 2, fwCfg);
         io.map(PORT_ACPI_PM, AcpiPm.LENGTH, acpiPm);
-        io.map(PORT_PCI_CONFIG, 8, pciConfigWithResetControl(new PciHost(), resetControl));
-        io.map(PORT_SHUTDOWN, 1, new ShutdownPort(() -> events.powerOff("the guest wrote \"Shutdown\" to port 0x8900")));
+        io.map(PORT_PCI_CONFIG, 8, pciConfigWithResetControl(pciHost, resetControl));
+        io.map(PORT_SHUTDOWN, 1, shutdownPort);
         io.mapExit(PORT_DEBUG_EXIT, DEBUG_EXIT_SIZE);
         vm.mmioBus().map(IO_APIC_BASE, IoApic.MMIO_SIZE, ioApic);
         if (config.pcTestdev()) {
             // pc-testdev drives GSIs: 0-15 are the ISA lines, 16-23 reach the I/O APIC alone.
             PcTestdev testdev = new PcTestdev(line -> line < ISA_IRQS ? isaIrq(line) : ioApic.pin(line));
+            keepPowerOnState(testdev.state(), testdev::restore);
             io.map(PORT_PC_TESTDEV, PcTestdev.PORTS_LENGTH, testdev.ports());
             io.map(PORT_PC_TESTDEV_IRQ, PcTestdev.IRQ_LINES, testdev.irqPorts());
             vm.mmioBus().map(PC_TESTDEV_IOMEM, PcTestdev.IOMEM_SIZE, testdev.iomem());
@@ -147,8 +166,24 @@ final class PcBoard {
                 IRQ_SCI, PORT_ACPI_PM + AcpiPm.PM1_STATUS, PORT_ACPI_PM + AcpiPm.PM1_CONTROL,
                 PORT_ACPI_PM + AcpiPm.PM_TIMER, PORT_RESET_CONTROL, ResetControl.RESET_VALUE, AcpiPm.SLP_TYP_S5,
                 Cmos.CENTURY), ACPI_TABLES_BASE);
+        loadAcpiTables();
+    }
+
+    private <S> void keepPowerOnState(S state, Consumer<S> restore) {
+        powerOnStates.add(() -> restore.accept(state));
+    }
+
+    private void loadAcpiTables() {
         byte[] image = acpiTables.image();
         vm.memory().load(acpiTables.base(), image, 0, image.length);
+    }
+
+    /** A machine reset: every device as at power-on but the CMOS, and the ACPI tables in RAM again. */
+    void powerOn() {
+        for (Runnable restore : powerOnStates) {
+            restore.run();
+        }
+        loadAcpiTables();
     }
 
     /** ISA IRQ {@code irq}: the 8259 input and the I/O APIC pin it drives together (IRQ 0 on pin 2). */

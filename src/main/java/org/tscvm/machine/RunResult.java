@@ -8,14 +8,11 @@ package org.tscvm.machine;
  * @param reason     one line for a human: what ended the run
  */
 public record RunResult(int exitStatus, Reason kind, String reason) {
-    /** "Shutdown" written to port 0x8900, ACPI soft-off (S5), or a reset under -no-reboot. */
-    public static final int STATUS_SHUTDOWN = 0;
     /**
-     * The guest reset the machine (port 0xCF9, the keyboard controller, the FADT's RESET_REG).
-     * tscvm cannot reboot yet, so the run ends with this status; with -no-reboot a reset ends
-     * the run with {@link #STATUS_SHUTDOWN} instead, as QEMU exits 0.
+     * "Shutdown" written to port 0x8900, ACPI soft-off (S5), or a guest reset (port 0xCF9, the
+     * FADT's RESET_REG, the 8042) under -no-reboot, as QEMU exits 0; without it the machine reboots.
      */
-    public static final int STATUS_RESET = 24;
+    public static final int STATUS_SHUTDOWN = 0;
     /** A triple fault: the processor shut down. QEMU with --no-reboot would stop as well. */
     public static final int STATUS_TRIPLE_FAULT = 4;
     /** Every vCPU halted with nothing left that could wake it. */

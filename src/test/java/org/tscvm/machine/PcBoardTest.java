@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.tscvm.vm.Mtrrs;
 import org.tscvm.vm.VmConfig;
 
@@ -64,12 +66,36 @@ class PcBoardTest {
         assertThat(r.exitStatus()).isZero();
     }
 
-    @Test
-    void aResetThroughPortCf9EndsTheRunWithTheResetStatus() {
-        RunResult r = new Machine(flat(outb(0xcf9, 0x06)).build()).run();
-        assertThat(r.kind()).isEqualTo(RunResult.Reason.RESET);
-        assertThat(r.exitStatus()).isEqualTo(RunResult.STATUS_RESET);
-        assertThat(r.reason()).contains("0xcf9");
+    /**
+     * Counts boots in CMOS byte 0x40 (battery-backed: a reset keeps it) and resets through port
+     * 0xCF9 until it reads 2, then exits with it (status 5). Each boot first checks that the
+     * byte it stored into its own image at 0x8100 is gone again: a reboot loads the kernel anew.
+     */
+    private static final byte[] REBOOT_TWICE = bytes(
+            0xa0, 0x00, 0x81, 0x00, 0x00,             // mov al, [0x8100]
+            0x84, 0xc0,                               // test al, al
+            0x75, 0x26,                               // jnz bad
+            0xc6, 0x05, 0x00, 0x81, 0x00, 0x00, 0x55, // mov byte [0x8100], 0x55
+            0xb0, 0x40, 0xe6, 0x70,                   // mov al, 0x40; out 0x70, al
+            0xe4, 0x71,                               // in al, 0x71
+            0x3c, 0x02,                               // cmp al, 2
+            0x74, 0x0d,                               // je done
+            0xfe, 0xc0, 0xe6, 0x71,                   // inc al; out 0x71, al
+            0x66, 0xba, 0xf9, 0x0c, 0xb0, 0x06, 0xee, // mov dx, 0xcf9; mov al, 6; out dx, al
+            0xeb, 0xfe,                               // jmp $
+            0x66, 0xba, 0xf4, 0x00,                   // done: mov dx, 0xf4
+            0x0f, 0xb6, 0xc0, 0xef,                   // movzx eax, al; out dx, eax
+            0x66, 0xba, 0xf4, 0x00,                   // bad: mov dx, 0xf4
+            0xb8, 0x7f, 0x00, 0x00, 0x00, 0xef);      // mov eax, 0x7f; out dx, eax
+
+    @ParameterizedTest
+    @EnumSource(VmConfig.ClockKind.class)
+    void aResetThroughPortCf9RebootsTheMachineWithTheKernelLoadedAgain(VmConfig.ClockKind clock) {
+        byte[] image = java.util.Arrays.copyOf(REBOOT_TWICE, 0x200);
+        Machine m = new Machine(flat(image).clock(clock).smp(2).build());
+        RunResult r = m.run();
+        assertThat(r.exitStatus()).as(r.reason()).isEqualTo((2 << 1) | 1);
+        assertThat(m.reboots()).isEqualTo(2);
     }
 
     @Test
