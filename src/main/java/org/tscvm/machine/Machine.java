@@ -51,7 +51,7 @@ public final class Machine {
     /** How often and how long the real-time run watches for vCPUs that can never run again. */
     private static final long IDLE_POLL_MILLIS = 250;
     static final long IDLE_LIMIT_MILLIS = 5_000;
-    /** How long a vCPU thread may take to stop at the end of a boot. */
+    /** How long a vCPU thread may take to stop before a reboot (the end of a run waits 1 s at most). */
     private static final long VCPU_STOP_MILLIS = 5_000;
 
     private final MachineConfig config;
@@ -314,9 +314,10 @@ public final class Machine {
         threads.forEach(Thread::start);
         try {
             watchForIdle();
+            boolean rebooting = result.get() == rebootRequest;
             for (Thread t : threads) {
-                t.join(VCPU_STOP_MILLIS);
-                if (t.isAlive() && result.get() == rebootRequest) {
+                t.join(rebooting ? VCPU_STOP_MILLIS : 1000);
+                if (t.isAlive() && rebooting) {
                     // A reboot needs every vCPU stopped; one that does not stop ends the run instead.
                     result.set(new RunResult(RunResult.STATUS_INTERNAL_ERROR, RunResult.Reason.INTERNAL_ERROR,
                             t.getName() + " did not stop for the guest's reset"));
