@@ -8,6 +8,7 @@ package org.tscvm.acpi;
  * @param localApicAddress the local APICs' MMIO base (MADT)
  * @param ioApicId         the I/O APIC's ID
  * @param ioApicAddress    the I/O APIC's MMIO base; its pins are GSIs 0-23
+ * @param timerGsi         the GSI the PIT's ISA IRQ 0 reaches (an override in the MADT when not 0)
  * @param sciIrq           the ISA IRQ of the SCI, level-triggered active-high (an override in the MADT)
  * @param pm1aEventPort    PM1a_EVT_BLK: status, then enable (4 bytes)
  * @param pm1aControlPort  PM1a_CNT_BLK (2 bytes)
@@ -17,7 +18,7 @@ package org.tscvm.acpi;
  * @param s5SleepType      SLP_TYP for soft-off, the DSDT's \_S5
  * @param rtcCenturyIndex  the CMOS index of the century byte (FADT CENTURY), 0 for none
  */
-public record AcpiPlatform(int cpus, long localApicAddress, int ioApicId, long ioApicAddress, int sciIrq,
+public record AcpiPlatform(int cpus, long localApicAddress, int ioApicId, long ioApicAddress, int timerGsi, int sciIrq,
                            int pm1aEventPort, int pm1aControlPort, int pmTimerPort, int resetPort,
                            int resetValue, int s5SleepType, int rtcCenturyIndex) {
     public AcpiPlatform {

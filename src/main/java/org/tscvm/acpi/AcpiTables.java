@@ -20,7 +20,7 @@ import java.nio.charset.StandardCharsets;
  * <p>Choices, after QEMU's {@code pc}: FADT revision 3 (ACPI 2.0, 244 bytes, with the X_
  * fields and RESET_REG), SMI_CMD = 0 so the machine is in ACPI mode from the start, a 32-bit
  * PM timer, no GPE blocks, IAPC_BOOT_ARCH = legacy devices without an 8042 (the keyboard
- * controller is there for reset only); MADT overrides IRQ 0 -> GSI 2 and IRQ 9 (SCI)
+ * controller is there for reset only); MADT overrides IRQ 0 -> the timer GSI and the SCI
  * level/active-high, and a local APIC NMI on LINT1 of every processor.
  */
 public final class AcpiTables {
@@ -64,9 +64,8 @@ public final class AcpiTables {
     public static final int LOCAL_APIC_ENABLED = 1;
     /** MPS INTI flags: polarity active-high (01), trigger level (11 << 2). */
     public static final int INTI_ACTIVE_HIGH_LEVEL = 0x000d;
-    /** The PIT's ISA IRQ 0 reaches the I/O APIC on pin 2, as on QEMU/KVM. */
+    /** The PIT's ISA IRQ. */
     public static final int PIT_IRQ = 0;
-    public static final int PIT_GSI = 2;
     /** ACPI processor UID 0xFF: every processor. */
     private static final int ALL_PROCESSORS = 0xff;
     private static final int LINT1 = 1;
@@ -292,7 +291,7 @@ public final class AcpiTables {
         b.put((byte) p.ioApicId()).put((byte) 0);
         b.putInt((int) p.ioApicAddress());
         b.putInt(0);                          // GSI base
-        interruptOverride(b, PIT_IRQ, PIT_GSI, 0); // flags 0: conforms to the bus (ISA: edge, high)
+        interruptOverride(b, PIT_IRQ, p.timerGsi(), 0); // flags 0: conforms to the bus (ISA: edge, high)
         interruptOverride(b, p.sciIrq(), p.sciIrq(), INTI_ACTIVE_HIGH_LEVEL);
         b.put((byte) MADT_LOCAL_APIC_NMI).put((byte) 6);
         b.put((byte) ALL_PROCESSORS);

@@ -75,6 +75,9 @@ final class PcBoard {
     static final long ACPI_TABLES_BASE = 0xe_0000L;
     static final long BIOS_AREA_END = 0x10_0000L;
 
+    /** The PIT's ISA interrupt line, and the I/O APIC pin it reaches (as on QEMU/KVM). */
+    static final int IRQ_PIT = 0;
+    static final int PIT_GSI = 2;
     /** COM1's ISA interrupt line. */
     static final int IRQ_COM1 = 4;
     /** The SCI's ISA IRQ, as on QEMU's PIIX4. */
@@ -115,7 +118,7 @@ final class PcBoard {
         });
         ioApic = new IoApic(IO_APIC_ID, apicBus);
         uart = new Uart16550(serialOut, isaIrq(IRQ_COM1));
-        pit = new Pit8254(deviceClock, isaIrq(0));
+        pit = new Pit8254(deviceClock, isaIrq(IRQ_PIT));
         long epoch = config.clock() == VmConfig.ClockKind.DETERMINISTIC
                 ? Machine.DETERMINISTIC_EPOCH_SECONDS : Instant.now().getEpochSecond();
         Cmos cmos = new Cmos(deviceClock, epoch, config.ramBytes());
@@ -163,7 +166,7 @@ final class PcBoard {
         }
 
         acpiTables = AcpiTables.build(new AcpiPlatform(config.smp(), LocalApic.DEFAULT_BASE, IO_APIC_ID, IO_APIC_BASE,
-                IRQ_SCI, PORT_ACPI_PM + AcpiPm.PM1_STATUS, PORT_ACPI_PM + AcpiPm.PM1_CONTROL,
+                PIT_GSI, IRQ_SCI, PORT_ACPI_PM + AcpiPm.PM1_STATUS, PORT_ACPI_PM + AcpiPm.PM1_CONTROL,
                 PORT_ACPI_PM + AcpiPm.PM_TIMER, PORT_RESET_CONTROL, ResetControl.RESET_VALUE, AcpiPm.SLP_TYP_S5,
                 Cmos.CENTURY), ACPI_TABLES_BASE);
         loadAcpiTables();
@@ -189,7 +192,7 @@ final class PcBoard {
     /** ISA IRQ {@code irq}: the 8259 input and the I/O APIC pin it drives together (IRQ 0 on pin 2). */
     IrqLine isaIrq(int irq) {
         IrqLine picInput = pic.irq(irq);
-        IrqLine ioApicPin = ioApic.pin(irq == AcpiTables.PIT_IRQ ? AcpiTables.PIT_GSI : irq);
+        IrqLine ioApicPin = ioApic.pin(irq == IRQ_PIT ? PIT_GSI : irq);
         return high -> {
             picInput.setLevel(high);
             ioApicPin.setLevel(high);

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 /** Parses the image back as an operating system would: RSDP, XSDT/RSDT, then every table. */
 class AcpiTablesTest {
     private static final long BASE = 0xe0000;
-    private static final AcpiPlatform PLATFORM = new AcpiPlatform(3, 0xfee00000L, 0, 0xfec00000L, 9,
+    private static final AcpiPlatform PLATFORM = new AcpiPlatform(3, 0xfee00000L, 0, 0xfec00000L, 2, 9,
             0x600, 0x604, 0x608, 0xcf9, 0x06, 0, 0x32);
 
     private final AcpiTables tables = AcpiTables.build(PLATFORM, BASE);
@@ -196,7 +196,7 @@ class AcpiTablesTest {
         int[] s5 = {0x08, '_', 'S', '5', '_', 0x12, 6, 4, 0, 0, 0, 0};
         assertThat(aml).containsExactly(concat(s5, PCI0_SCOPE));
 
-        AcpiPlatform s5Is5 = new AcpiPlatform(1, 0xfee00000L, 0, 0xfec00000L, 9, 0x600, 0x604, 0x608, 0xcf9, 6, 5, 0);
+        AcpiPlatform s5Is5 = new AcpiPlatform(1, 0xfee00000L, 0, 0xfec00000L, 2, 9, 0x600, 0x604, 0x608, 0xcf9, 6, 5, 0);
         byte[] dsdt5 = AcpiTables.dsdt(s5Is5);
         byte[] aml5 = java.util.Arrays.copyOfRange(dsdt5, AcpiTables.HEADER_LENGTH, dsdt5.length);
         int[] s5Byte = {0x08, '_', 'S', '5', '_', 0x12, 8, 4, 0x0a, 5, 0x0a, 5, 0, 0};
