@@ -98,6 +98,29 @@ class PcBoardTest {
         assertThat(m.reboots()).isEqualTo(2);
     }
 
+    /** Unmasks I/O APIC pin 5 and resets; after the reboot the pin must read masked again (status 3). */
+    private static final byte[] UNMASK_THEN_CHECK_AFTER_REBOOT = bytes(
+            0xb0, 0x41, 0xe6, 0x70, 0xe4, 0x71,       // mov al, 0x41; out 0x70, al; in al, 0x71
+            0x84, 0xc0,                               // test al, al
+            0x75, 0x21,                               // jnz second
+            0xb0, 0x01, 0xe6, 0x71,                   // mov al, 1; out 0x71, al
+            0xc7, 0x05, 0x00, 0x00, 0xc0, 0xfe, 0x1a, 0, 0, 0, // mov dword [IOREGSEL], 0x1a (pin 5 low)
+            0xc7, 0x05, 0x10, 0x00, 0xc0, 0xfe, 0x30, 0, 0, 0, // mov dword [IOWIN], 0x30 (unmasked)
+            0x66, 0xba, 0xf9, 0x0c, 0xb0, 0x06, 0xee, // mov dx, 0xcf9; mov al, 6; out dx, al
+            0xeb, 0xfe,                               // jmp $
+            0xc7, 0x05, 0x00, 0x00, 0xc0, 0xfe, 0x1a, 0, 0, 0, // second: mov dword [IOREGSEL], 0x1a
+            0xa1, 0x10, 0x00, 0xc0, 0xfe,             // mov eax, [IOWIN]
+            0xc1, 0xe8, 0x10, 0x83, 0xe0, 0x01,       // shr eax, 16; and eax, 1 (the mask bit)
+            0x66, 0xba, 0xf4, 0x00, 0xef);            // mov dx, 0xf4; out dx, eax
+
+    @Test
+    void aRebootPutsTheDevicesBackToPowerOn() {
+        Machine m = new Machine(flat(UNMASK_THEN_CHECK_AFTER_REBOOT).build());
+        RunResult r = m.run();
+        assertThat(r.exitStatus()).as(r.reason()).isEqualTo((1 << 1) | 1);
+        assertThat(m.reboots()).isEqualTo(1);
+    }
+
     @Test
     void withNoRebootAResetEndsTheRunWithStatusZeroAsQemuDoes() {
         RunResult r = new Machine(flat(outb(0x64, 0xfe)).noReboot(true).build()).run();
