@@ -51,10 +51,13 @@ final class CommandTable {
     static final String APPEND = "-append";
     static final String INITRD = "-initrd";
     static final String FLAT = "--flat";
+    static final String TSC_ADJUST = "--tsc-adjust";
+    static final String TSC_WARP = "--tsc-warp";
 
     /** The options of run and demo: the machine around the kernel. */
     private static final List<Option> MACHINE_OPTIONS = List.of(
-            new Option(SMP, "N", "1", false, "number of vCPUs (default 1); APs wait for INIT/SIPI"),
+            new Option(SMP, "N[,sockets=S]", "1", false,
+                    "number of vCPUs (default 1) and the sockets (CPUID packages) they form; APs wait for INIT/SIPI"),
             new Option(MEMORY, "SIZE", "128", false, "guest RAM, QEMU style: 128, 512M, 1G (default 128 MiB)"),
             new Option(CPU, "MODEL[,+feat,-feat]", "tscvm", false,
                     "CPUID model (tscvm or max) with features switched on/off, e.g. tscvm,-tsc-adjust,+rdpid"),
@@ -69,18 +72,25 @@ final class CommandTable {
             new Option(MSR_POLICY, "kvm|strict", "kvm", false,
                     "guest access to MSR 0x3b without CPUID.7.0:EBX[1]: kvm ignores it, strict raises #GP"),
             new Option(TIMEOUT, "SECONDS", null, false, "end the run with status 20 after this long"),
+            new Option(TSC_ADJUST, "VCPU=VALUE", null, true,
+                    "before the run, a host-initiated write of that vCPU's IA32_TSC_ADJUST, as firmware leaves it"),
+            new Option(TSC_WARP, "VCPU=CYCLES", null, true,
+                    "before the run, a host-initiated TSC write putting that vCPU CYCLES away from the others"),
             new Option(JIT_THRESHOLD, "N", Integer.toString(Cpu.DEFAULT_COMPILE_THRESHOLD), false,
                     "runs of a 64-bit block before it is compiled to JVM bytecode; 0 interprets only (default "
                             + Cpu.DEFAULT_COMPILE_THRESHOLD + ")"));
 
     static final Subcommand RUN = new Subcommand("run",
-            List.of("Boot a multiboot kernel (ELF32, ELF64 or a.out kludge) and run it until it exits.",
+            List.of("Boot a kernel and run it until it exits: a Linux bzImage (vmlinuz), a Linux",
+                    "ELF with the PVH note (vmlinux), or a multiboot kernel (ELF32, ELF64, a.out).",
                     "Without -kernel, runs the bundled demo kernel."),
             concat(MACHINE_OPTIONS, List.of(
                     new Option(KERNEL, "FILE", null, false, "the kernel to boot"),
-                    new Option(APPEND, "ARGS", "", false, "command line passed to the kernel after its name"),
+                    new Option(APPEND, "ARGS", "", false,
+                            "the kernel command line (multiboot: after the kernel's name, as QEMU)"),
                     new Option(INITRD, "FILE", null, true,
-                            "a file passed as a multiboot module; repeat or separate with commas"),
+                            "Linux's initrd (several are concatenated) or a multiboot module; repeat or "
+                                    + "separate with commas"),
                     new Option(FLAT, "LOAD[,ENTRY]", null, false,
                             "treat -kernel as a raw image loaded at LOAD and started at ENTRY (default LOAD)"))));
 
@@ -94,7 +104,20 @@ final class CommandTable {
             List.of("Print the CPUID model a guest would see: vendor, leaves and every feature bit."),
             List.of(new Option(CPU, "MODEL[,+feat,-feat]", "tscvm", false, "the model to print (default tscvm)")));
 
-    static final List<Subcommand> SUBCOMMANDS = List.of(RUN, DEMO, CPUID);
+    static final String BUSYBOX = "--busybox";
+    static final String INIT = "--init";
+    static final String OUTPUT = "-o";
+
+    static final Subcommand INITRAMFS = new Subcommand("initramfs",
+            List.of("Write a Linux initramfs (gzip'd cpio) holding busybox and tscvm's /init, which reports",
+                    "CPUs, clocksource and the TSC lines of dmesg, then powers off (or, with",
+                    "tscvm_mode=shell on the kernel command line, gives a shell on the console)."),
+            List.of(new Option(BUSYBOX, "FILE", "/bin/busybox", false,
+                            "a static busybox (Debian: apt-get install busybox-static; default /bin/busybox)"),
+                    new Option(INIT, "FILE", null, false, "an /init of your own instead of tscvm's"),
+                    new Option(OUTPUT, "FILE", null, false, "where to write the initramfs (required)")));
+
+    static final List<Subcommand> SUBCOMMANDS = List.of(RUN, DEMO, CPUID, INITRAMFS);
 
     static final String NAME = "tscvm";
     static final String VERSION_LINE = NAME + " " + Version.VERSION;

@@ -101,25 +101,80 @@ final class Launcher {
         }
     }
 
-    /** Parses {@code -smp N} or QEMU's {@code -smp cpus=N,...}. */
-    static int parseSmp(String text) {
-        String t = text.trim();
-        for (String part : t.split(",")) {
-            String p = part.startsWith("cpus=") ? part.substring(5) : part;
-            if (!p.isEmpty() && allDigits(p)) {
-                try {
-                    int n = Integer.parseInt(p);
-                    if (n >= 1 && n <= MachineConfig.MAX_VCPUS) {
-                        return n;
+    /** {@code -smp}: the vCPU count and the sockets they are spread over. */
+    record Smp(int cpus, int sockets) {
+        void applyTo(MachineConfig.Builder b) {
+            b.smp(cpus).sockets(sockets);
+        }
+    }
+
+    /**
+     * Parses {@code -smp N} or QEMU's {@code -smp [cpus=]N[,sockets=S][,cores=C][,threads=1]
+     * [,maxcpus=N]}: with sockets or cores given, the other follows from N; threads other than 1
+     * (SMT) and a maxcpus above N (hot-plug) are refused.
+     */
+    static Smp parseSmp(String text) {
+        int cpus = -1, sockets = -1, cores = -1;
+        for (String part : text.trim().split(",", -1)) {
+            int eq = part.indexOf('=');
+            String key = eq < 0 ? "cpus" : part.substring(0, eq);
+            long value = eq < 0 ? smpNumber(text, part) : smpNumber(text, part.substring(eq + 1));
+            switch (key) {
+                case "cpus" -> cpus = (int) value;
+                case "sockets" -> sockets = (int) value;
+                case "cores" -> cores = (int) value;
+                case "threads", "dies", "clusters" -> {
+                    if (value != 1) {
+                        throw smpError(text, key + " other than 1 is not modelled");
                     }
-                } catch (NumberFormatException e) {
-                    // falls through to the error below
                 }
-                break;
+                case "maxcpus" -> {
+                    if (cpus >= 0 && value != cpus) {
+                        throw smpError(text, "maxcpus must equal the vCPU count (no CPU hot-plug)");
+                    }
+                }
+                default -> throw smpError(text, "unknown key '" + key + "'");
             }
         }
-        throw new OptionException(ExitStatus.OPTION_VALUE,
-                "-smp " + text + " is not a vCPU count from 1 to " + MachineConfig.MAX_VCPUS);
+        if (cpus < 0) {
+            cpus = sockets > 0 && cores > 0 ? sockets * cores : -1;
+        }
+        if (cpus < 1 || cpus > MachineConfig.MAX_VCPUS) {
+            throw smpError(text, "the vCPU count must be 1 to " + MachineConfig.MAX_VCPUS);
+        }
+        if (sockets < 0) {
+            sockets = cores > 0 ? cpus / Math.max(cores, 1) : 1;
+        }
+        if (sockets < 1 || (cores > 0 && sockets * cores != cpus) || cpus % sockets != 0
+                || (sockets > 1 && Integer.bitCount(cpus / sockets) != 1)) {
+            throw smpError(text, "sockets must divide the vCPUs into 1, 2, 4, 8 ... per socket");
+        }
+        return new Smp(cpus, sockets);
+    }
+
+    private static long smpNumber(String text, String number) {
+        if (number.isEmpty() || number.length() > 6 || !allDigits(number)) {
+            throw smpError(text, "'" + number + "' is not a number");
+        }
+        return Long.parseLong(number);
+    }
+
+    private static OptionException smpError(String text, String why) {
+        return new OptionException(ExitStatus.OPTION_VALUE, "-smp " + text + ": " + why);
+    }
+
+    /** Parses {@code VCPU=VALUE} of --tsc-adjust and --tsc-warp (VALUE signed, decimal or 0x hex). */
+    static MachineConfig.VcpuValue parseVcpuValue(String option, String text) {
+        int eq = text.indexOf('=');
+        String vcpu = eq < 0 ? "" : text.substring(0, eq);
+        if (vcpu.isEmpty() || vcpu.length() > 3 || !allDigits(vcpu)) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, option + " " + text + ": expected VCPU=VALUE, e.g. 1=-5000000");
+        }
+        try {
+            return new MachineConfig.VcpuValue(Integer.parseInt(vcpu), parseLong(option, text.substring(eq + 1)));
+        } catch (OptionException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, option + " " + text + ": the value is not a number");
+        }
     }
 
     /** A loop, not a stream: streams would load some 40 classes into every start-up. */

@@ -3,10 +3,13 @@ package org.tscvm.cli;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.tscvm.boot.BootFileException;
+import org.tscvm.boot.Initramfs;
 import org.tscvm.cpu.Msr;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
@@ -20,9 +23,9 @@ import org.tscvm.vm.VmClock;
 import org.tscvm.vm.VmConfig;
 
 /**
- * {@code tscvm}: run a multiboot kernel, play the bundled demo, print the CPU model. The
- * options are defined in {@link CommandTable}; exit statuses are listed in {@link ExitStatus}
- * and {@link RunResult}. {@link #execute} is the in-JVM entry point (tests); {@link #main}
+ * {@code tscvm}: run a kernel (Linux bzImage or PVH, multiboot), play the bundled demo, print
+ * the CPU model. The options are defined in {@link CommandTable}; exit statuses are listed in
+ * {@link ExitStatus} and {@link RunResult}. {@link #execute} is the in-JVM entry point (tests); {@link #main}
  * only adds {@code System.exit}.
  */
 public final class Main {
@@ -44,7 +47,11 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, Launcher.interruptibleStdin(), System.out, System.err));
+        int status;
+        try (RawTerminal terminal = RawTerminal.enterIfInteractive()) {
+            status = execute(args, Launcher.interruptibleStdin(), System.out, System.err);
+        }
+        System.exit(status);
     }
 
     /** Runs the command line and returns the exit status instead of exiting; the guest's console reads nothing. */
@@ -83,6 +90,9 @@ public final class Main {
             if (command == CommandTable.DEMO) {
                 return demo(parsed);
             }
+            if (command == CommandTable.INITRAMFS) {
+                return initramfs(parsed);
+            }
             out.print(CpuidModel.parse(Launcher.checkCpuModel(parsed.value(CommandTable.CPU))).describe());
             return 0;
         } catch (RuntimeException e) {
@@ -92,8 +102,10 @@ public final class Main {
 
     /** The machine that run and demo share, from their options. */
     private MachineConfig.Builder machine(CommandTable.Parsed p, String hostTscAdjust) {
-        MachineConfig.Builder b = MachineConfig.builder()
-                .smp(Launcher.parseSmp(p.value(CommandTable.SMP)))
+        MachineConfig.Builder b = MachineConfig.builder();
+        Launcher.parseSmp(p.value(CommandTable.SMP)).applyTo(b);
+        b.tscAdjusts(vcpuValues(p, CommandTable.TSC_ADJUST))
+                .tscWarps(vcpuValues(p, CommandTable.TSC_WARP))
                 .ramBytes(Launcher.parseMemory(p.value(CommandTable.MEMORY)))
                 .cpuModel(Launcher.checkCpuModel(p.value(CommandTable.CPU)))
                 .tscKhz(Launcher.parseNonNegative(CommandTable.TSC_KHZ, p.value(CommandTable.TSC_KHZ)))
@@ -112,6 +124,14 @@ public final class Main {
             b.timeout(Duration.ofSeconds(Launcher.parseNonNegative(CommandTable.TIMEOUT, timeout)));
         }
         return b;
+    }
+
+    private static List<MachineConfig.VcpuValue> vcpuValues(CommandTable.Parsed p, String option) {
+        List<MachineConfig.VcpuValue> values = new ArrayList<>();
+        for (String text : p.values(option)) {
+            values.add(Launcher.parseVcpuValue(option, text));
+        }
+        return values;
     }
 
     private static int parseJitThreshold(String text) {
@@ -182,6 +202,35 @@ public final class Main {
         return Launcher.boot(b.build(), err);
     }
 
+    /** The /init that {@code initramfs} packs unless --init names another. */
+    static final String LINUX_INIT_RESOURCE = "/guests/linux/init";
+
+    private int initramfs(CommandTable.Parsed p) {
+        String output = p.value(CommandTable.OUTPUT);
+        if (output == null) {
+            throw new OptionException(ExitStatus.USAGE, "initramfs needs -o FILE");
+        }
+        byte[] busybox = BootFileException.read(Path.of(p.value(CommandTable.BUSYBOX)), "busybox");
+        String initFile = p.value(CommandTable.INIT);
+        byte[] init = initFile != null ? BootFileException.read(Path.of(initFile), "init") : bundled(LINUX_INIT_RESOURCE);
+        if (init == null) {
+            throw new OptionException(ExitStatus.FILE, "this build has no bundled /init: give --init FILE");
+        }
+        byte[] image = new Initramfs()
+                .directory("bin", 0755).directory("dev", 0755).directory("proc", 0755).directory("sys", 0755)
+                .charDevice("dev/console", 0600, 5, 1)
+                .file("bin/busybox", 0755, busybox)
+                .file("init", 0755, init)
+                .toGzip();
+        try {
+            Files.write(Path.of(output), image);
+        } catch (IOException e) {
+            throw new OptionException(ExitStatus.FILE, "cannot write " + output + ": " + e.getMessage());
+        }
+        out.printf("wrote %s (%d bytes): busybox and %s /init%n", output, image.length, initFile != null ? initFile : "tscvm's");
+        return 0;
+    }
+
     /**
      * Boots the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and explains
      * each number, while the host side sets its own TSC_ADJUST and makes a restore-style host
@@ -240,7 +289,12 @@ public final class Main {
 
     /** The bundled demo kernel's bytes, or null when the jar was built without it. */
     static byte[] demoKernel() {
-        try (InputStream in = Main.class.getResourceAsStream(DEMO_RESOURCE)) {
+        return bundled(DEMO_RESOURCE);
+    }
+
+    /** A file packed into the jar by the build, or null when this build has none. */
+    private static byte[] bundled(String resource) {
+        try (InputStream in = Main.class.getResourceAsStream(resource)) {
             return in == null ? null : in.readAllBytes();
         } catch (IOException e) {
             return null;

@@ -35,24 +35,30 @@ public final class QemuMain {
     }
 
     public static void main(String[] args) {
-        System.exit(execute(args, Launcher.interruptibleStdin(), System.out, System.err));
+        int status;
+        try (RawTerminal terminal = RawTerminal.enterIfInteractive()) {
+            status = execute(args, Launcher.interruptibleStdin(), System.out, System.err);
+        }
+        System.exit(status);
     }
 
     static String help() {
         return VERSION_LINE + "\n"
                 + "usage: tscvm-qemu [options] -kernel FILE\n"
-                + "A QEMU-compatible front end to tscvm for kvm-unit-tests style kernels.\n"
+                + "A QEMU-compatible front end to tscvm for kvm-unit-tests style kernels and Linux.\n"
                 + "\n"
                 + "Options tscvm honours:\n"
-                + "  -kernel FILE          multiboot kernel (ELF32, ELF64, a.out kludge)\n"
+                + "  -kernel FILE          Linux bzImage, Linux vmlinux with the PVH note, or multiboot kernel\n"
                 + "  -append ARGS          kernel command line\n"
-                + "  -initrd FILE[,FILE]   multiboot modules (kvm-unit-tests: its environment file)\n"
-                + "  -smp N | cpus=N       number of vCPUs\n"
+                + "  -initrd FILE[,FILE]   Linux initrd (files concatenated) or multiboot modules\n"
+                + "  -smp [cpus=]N[,sockets=S][,cores=C]  vCPUs, and the sockets they form\n"
                 + "  -m SIZE               RAM (128, 512M, 1G)\n"
                 + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
                 + "  -no-reboot            a guest reset ends the run with status 0 (without it: a reboot)\n"
+                + "  --tsc-adjust VCPU=VALUE  host-initiated IA32_TSC_ADJUST write before the run (tscvm's own)\n"
+                + "  --tsc-warp VCPU=CYCLES   host-initiated TSC write, that vCPU CYCLES from the others (tscvm's own)\n"
                 + "\n"
                 + "Accepted and ignored (harmless):\n"
                 + HARMLESS + "\n"
@@ -88,6 +94,8 @@ public final class QemuMain {
         MachineConfig.Builder b = MachineConfig.builder().serial(console);
         Path kernel = null;
         List<Path> initrds = new ArrayList<>();
+        List<MachineConfig.VcpuValue> tscAdjusts = new ArrayList<>();
+        List<MachineConfig.VcpuValue> tscWarps = new ArrayList<>();
         boolean testdev = false;
         for (int i = 0; i < rawArgs.length; i++) {
             String arg = rawArgs[i];
@@ -124,7 +132,9 @@ public final class QemuMain {
                                 }
                             }
                         }
-                        case "-smp" -> b.smp(Launcher.parseSmp(value));
+                        case "-smp" -> Launcher.parseSmp(value).applyTo(b);
+                        case "--tsc-adjust" -> tscAdjusts.add(Launcher.parseVcpuValue(opt, value));
+                        case "--tsc-warp" -> tscWarps.add(Launcher.parseVcpuValue(opt, value));
                         case "-m" -> b.ramBytes(Launcher.parseMemory(value));
                         case "-cpu" -> b.cpuModel(mapCpu(value, err));
                         case "-serial" -> b.serial(parseSerial(value, console));
@@ -159,7 +169,8 @@ public final class QemuMain {
             err.println("tscvm: no -kernel given (see tscvm-qemu --help)");
             return ExitStatus.USAGE;
         }
-        MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev).build();
+        MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
+                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).build();
         return Launcher.boot(config, err, m -> { });
     }
 

@@ -629,13 +629,23 @@ public final class Cpu extends CpuExec {
      * data segments flat (0x10), EFLAGS = 2, CR0 = PE|ET, at {@code eip}.
      */
     public void enterFlatProtectedMode(int eip) {
+        enterFlatProtectedMode(eip, 0x08, 0x10);
+    }
+
+    /**
+     * {@link #enterFlatProtectedMode(int)} with other selectors in CS and the data segments, for
+     * boot protocols that name them (Linux's 32-bit boot protocol: CS 0x10, data 0x18). The
+     * descriptor caches are loaded flat whatever the selectors; the GDT the selectors point
+     * into is the caller's ({@link #setGdtr}).
+     */
+    public void enterFlatProtectedMode(int eip, int codeSelector, int dataSelector) {
         cr0 = CR0_PE | CR0_ET;
         cr4 = 0;
         efer = 0;
         loadFlags(2);
-        setSeg(CS, 0x08, 0, 0xffffffffL, FLAT_CODE32 | 1);
+        setSeg(CS, codeSelector, 0, 0xffffffffL, FLAT_CODE32 | 1);
         for (int s : new int[] {ES, SS, DS, FS, GS}) {
-            setSeg(s, 0x10, 0, 0xffffffffL, FLAT_DATA | 1);
+            setSeg(s, dataSelector, 0, 0xffffffffL, FLAT_DATA | 1);
         }
         rip = eip & 0xffffffffL;
         halted = false;
@@ -655,6 +665,19 @@ public final class Cpu extends CpuExec {
         if (cpl != 0 && cpl != 3) {
             throw new TscvmException("CPL " + cpl + " is not 0 or 3");
         }
+        enterFlatLongMode(rip, cr3, cpl, cpl == 0 ? 0x08 : 0x2b, cpl == 0 ? 0x10 : 0x23);
+    }
+
+    /**
+     * {@link #enterFlatLongMode(long, long, int)} at CPL 0 with other selectors in CS and the
+     * data segments, for boot protocols that name them (Linux's 64-bit boot protocol: CS 0x10,
+     * data 0x18); the GDT they point into is the caller's ({@link #setGdtr}).
+     */
+    public void enterFlatLongMode(long rip, long cr3, int codeSelector, int dataSelector) {
+        enterFlatLongMode(rip, cr3, 0, codeSelector, dataSelector);
+    }
+
+    private void enterFlatLongMode(long rip, long cr3, int cpl, int codeSelector, int dataSelector) {
         if (!canonical(rip)) {
             throw new TscvmException(String.format("RIP 0x%x is not canonical", rip));
         }
@@ -664,9 +687,9 @@ public final class Cpu extends CpuExec {
         this.cr3 = cr3;
         loadFlags(2);
         int dplBits = cpl << 5;
-        setSeg(CS, cpl == 0 ? 0x08 : 0x2b, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
+        setSeg(CS, codeSelector, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
         for (int s : new int[] {ES, SS, DS, FS, GS}) {
-            setSeg(s, cpl == 0 ? 0x10 : 0x23, 0, 0xffffffffL, FLAT_DATA | dplBits | 1);
+            setSeg(s, dataSelector, 0, 0xffffffffL, FLAT_DATA | dplBits | 1);
         }
         this.rip = rip;
         halted = false;
@@ -674,6 +697,12 @@ public final class Cpu extends CpuExec {
         shutdown = false;
         updateMode();
         flushTlb(false);
+    }
+
+    /** Loads GDTR as LGDT would, from the host: a loader that built a GDT in guest memory. */
+    public void setGdtr(long base, int limit) {
+        gdtrBase = base;
+        gdtrLimit = limit & 0xffff;
     }
 
     public long getRflags() {

@@ -15,6 +15,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.tscvm.boot.BootFileException;
 import org.tscvm.boot.EntryPoint;
 import org.tscvm.boot.FlatBinaryLoader;
+import org.tscvm.boot.KernelLoader;
+import org.tscvm.boot.MemoryMap;
 import org.tscvm.boot.MultibootLoader;
 import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.Msr;
@@ -31,7 +33,7 @@ import org.tscvm.vm.VmConfig;
 
 /**
  * The tscvm PC (platform.md): a {@link Vm} with RAM, the legacy devices on their ports, one
- * local APIC per vCPU, the kernel loaded by multiboot, and the vCPUs run until the guest ends
+ * local APIC per vCPU, the kernel loaded (multiboot, Linux bzImage or PVH), and the vCPUs run until the guest ends
  * the run. This is the only class that knows the PC's layout.
  *
  * <pre>{@code
@@ -116,9 +118,10 @@ public final class Machine {
             apics.add(runner.apic);
         }
         board.connectApics(apics);
+        applyTscPresets();
 
         try {
-            entry = loadKernel(kernelImage, modules);
+            entry = loadKernel(kernelImage, modules, board.rsdpAddress(), board.reservedRanges());
         } catch (RuntimeException e) {
             closeSerial();
             throw e;
@@ -126,12 +129,18 @@ public final class Machine {
         startCpus();
     }
 
-    /** The BSP at the kernel's entry; application processors wait for INIT and STARTUP (platform.md section 5). */
+    /** The BSP at the loader's entry state; application processors wait for INIT and STARTUP (platform.md section 5). */
     private void startCpus() {
         Cpu cpu = runners.get(0).cpu;
-        cpu.enterFlatProtectedMode(entry.eip());
-        cpu.setGpr(Cpu.RAX, EntryPoint.MULTIBOOT_BOOTLOADER_MAGIC);
-        cpu.setGpr(Cpu.RBX, entry.mbiAddress());
+        switch (entry.mode()) {
+            case PROTECTED_32 -> cpu.enterFlatProtectedMode((int) entry.ip(), entry.codeSelector(),
+                    entry.dataSelector());
+            case LONG_64 -> cpu.enterFlatLongMode(entry.ip(), entry.cr3(), entry.codeSelector(), entry.dataSelector());
+        }
+        cpu.setGdtr(entry.gdtBase(), entry.gdtLimit());
+        cpu.setGpr(Cpu.RAX, Integer.toUnsignedLong(entry.eax()));
+        cpu.setGpr(Cpu.RBX, Integer.toUnsignedLong(entry.ebx()));
+        cpu.setGpr(Cpu.RSI, Integer.toUnsignedLong(entry.esi()));
         for (int i = 1; i < runners.size(); i++) {
             runners.get(i).cpu.init();
         }
@@ -146,7 +155,7 @@ public final class Machine {
     private void reboot() {
         reboots++;
         board.powerOn();
-        entry = loadKernel(kernelImage, modules);
+        entry = loadKernel(kernelImage, modules, board.rsdpAddress(), board.reservedRanges());
         resetTsc();
         for (Runner r : runners) {
             r.powerOn();
@@ -161,6 +170,21 @@ public final class Machine {
         return reboots;
     }
 
+    /**
+     * What firmware or a VMM leaves behind before the guest runs: host-initiated TSC writes
+     * (R10: each a new generation unless KVM's one-second window matches it to an earlier user
+     * write) and host-initiated TSC_ADJUST writes (R8: the TSC does not move).
+     */
+    private void applyTscPresets() {
+        for (MachineConfig.VcpuValue warp : config.tscWarps()) {
+            Vcpu vcpu = runners.get(warp.vcpu()).vcpu;
+            vcpu.setMsr(Msr.IA32_TSC, vcpu.getMsr(Msr.IA32_TSC) + warp.value());
+        }
+        for (MachineConfig.VcpuValue adjust : config.tscAdjusts()) {
+            runners.get(adjust.vcpu()).vcpu.setMsr(Msr.IA32_TSC_ADJUST, adjust.value());
+        }
+    }
+
     private static Vm createVm(MachineConfig config, CpuidModel cpuid) {
         return Vm.create(VmConfig.builder()
                 .ramBytes(config.ramBytes())
@@ -170,14 +194,22 @@ public final class Machine {
                 .defaultTscKhz(config.tscKhz())
                 .msrPolicy(config.msrPolicy())
                 .cpuid(cpuid)
+                .vcpusPerPackage(config.vcpusPerPackage())
                 .build());
     }
 
-    private EntryPoint loadKernel(byte[] image, List<MultibootLoader.Module> modules) {
+    /**
+     * Loads the kernel by its format (bzImage, multiboot, PVH; {@link KernelLoader}) or as a flat
+     * image. {@code acpiRsdp} (0 for none) and the {@code reserved} e820 ranges describe the
+     * machine's own tables to the kernel.
+     */
+    private EntryPoint loadKernel(byte[] image, List<MultibootLoader.Module> modules, long acpiRsdp,
+                                  List<MemoryMap.Entry> reserved) {
         if (config.flatLoadAddress() >= 0) {
             return FlatBinaryLoader.load(vm.memory(), image, config.flatLoadAddress(), config.flatEntry());
         }
-        return MultibootLoader.load(vm.memory(), image, config.kernel().name(), config.append(), modules);
+        MemoryMap map = MemoryMap.pc(config.ramBytes(), reserved);
+        return KernelLoader.load(vm.memory(), image, config.kernel().name(), config.append(), modules, map, acpiRsdp);
     }
 
     private static OutputStream openSerial(SerialTarget target) {
@@ -223,7 +255,7 @@ public final class Machine {
     }
 
     /** Guest-physical ranges below the top of RAM that a loader's e820 map must mark reserved. */
-    public List<MemoryRange> reservedRanges() {
+    public List<MemoryMap.Entry> reservedRanges() {
         return board.reservedRanges();
     }
 

@@ -24,8 +24,8 @@ import org.tscvm.vm.VmConfig;
  * @param ramBytes       guest RAM (default 128 MiB, like QEMU)
  * @param smp            vCPUs (1 to {@link #MAX_VCPUS})
  * @param kernel         the kernel image: a file or bytes in memory
- * @param append         the command line after the kernel name (the MBI's cmdline)
- * @param initrds        files passed as multiboot modules, in order
+ * @param append         the kernel command line (multiboot puts the kernel's name in front)
+ * @param initrds        Linux's initrd (concatenated) or the multiboot modules, in order
  * @param serial         where COM1 output goes
  * @param tscKhz         the vCPUs' TSC frequency, 0 = the host clock's
  * @param hostKhz        the host clock's nominal frequency
@@ -34,19 +34,30 @@ import org.tscvm.vm.VmConfig;
  * @param msrPolicy      guest access to MSR 0x3b without the CPUID bit (A4)
  * @param cpuModel       {@code MODEL[,+feature,-feature]}, e.g. {@code tscvm,+rdpid}
  * @param pcTestdev      map QEMU's pc-testdev (kvm-unit-tests asks for it with -device)
- * @param flatLoadAddress -1 for multiboot; else the kernel is a raw image loaded here
+ * @param flatLoadAddress -1 to load the kernel by its format; else it is a raw image loaded here
  * @param flatEntry      the raw image's entry address
  * @param timeout        wall-clock limit of {@link Machine#run()}, or null for none
  * @param compileThreshold runs of a 64-bit block before it is compiled to a JVM method; 0 never
- * @param noReboot       a guest reset ends the run with status 0 (QEMU's -no-reboot) instead of 24
+ * @param sockets        packages the vCPUs are spread over (CPUID topology); with more than one,
+ *                       {@code smp / sockets} must be a power of two so that APIC id = vCPU index
+ * @param tscAdjusts     host-initiated IA32_TSC_ADJUST writes made before the vCPUs start, as
+ *                       firmware leaves the MSR (R8: the TSC does not move)
+ * @param tscWarps       per vCPU, a host-initiated TSC write of the VM's TSC plus this many cycles
+ *                       before the vCPUs start (R9/R10: TSC_ADJUST does not move)
+ * @param noReboot       a guest reset ends the run with status 0 (QEMU's -no-reboot) instead of rebooting
  */
 public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
                             VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
                             long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold,
+                            int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
                             boolean noReboot) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
+
+    /** A value for one vCPU, as in {@code --tsc-adjust 1=5000}. */
+    public record VcpuValue(int vcpu, long value) {
+    }
 
     /** The kernel image: a file, or bytes in memory (the bundled demo). */
     public sealed interface Kernel {
@@ -85,8 +96,30 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         if (compileThreshold < 0) {
             throw new MachineConfigException("compile threshold " + compileThreshold + " is negative: use 0 (never) or more");
         }
+        if (sockets < 1 || smp % sockets != 0 || (sockets > 1 && Integer.bitCount(smp / sockets) != 1)) {
+            throw new MachineConfigException("-smp " + smp + ",sockets=" + sockets
+                    + ": the vCPUs must divide into sockets of 1, 2, 4, 8 ... vCPUs each");
+        }
         append = append == null ? "" : append;
         initrds = List.copyOf(initrds);
+        tscAdjusts = List.copyOf(tscAdjusts);
+        tscWarps = List.copyOf(tscWarps);
+        checkVcpus("--tsc-adjust", tscAdjusts, smp);
+        checkVcpus("--tsc-warp", tscWarps, smp);
+    }
+
+    private static void checkVcpus(String option, List<VcpuValue> values, int smp) {
+        for (VcpuValue v : values) {
+            if (v.vcpu() < 0 || v.vcpu() >= smp) {
+                throw new MachineConfigException(option + " " + v.vcpu() + "=" + v.value()
+                        + ": there is no vCPU " + v.vcpu() + " (vCPUs are 0 to " + (smp - 1) + ")");
+            }
+        }
+    }
+
+    /** vCPUs per package for CPUID's topology, 0 when one package holds them all. */
+    public int vcpusPerPackage() {
+        return sockets == 1 ? 0 : smp / sockets;
     }
 
     /** The CPUID model {@link #cpuModel()} names; throws TscvmException for an unknown model or feature. */
@@ -116,6 +149,9 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private long flatEntry;
         private Duration timeout;
         private int compileThreshold = org.tscvm.cpu.Cpu.DEFAULT_COMPILE_THRESHOLD;
+        private int sockets = 1;
+        private List<VcpuValue> tscAdjusts = List.of();
+        private List<VcpuValue> tscWarps = List.of();
         private boolean noReboot;
 
         public Builder ramBytes(long v) {
@@ -205,6 +241,21 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
             return this;
         }
 
+        public Builder sockets(int v) {
+            sockets = v;
+            return this;
+        }
+
+        public Builder tscAdjusts(List<VcpuValue> v) {
+            tscAdjusts = v;
+            return this;
+        }
+
+        public Builder tscWarps(List<VcpuValue> v) {
+            tscWarps = v;
+            return this;
+        }
+
         public Builder noReboot(boolean v) {
             noReboot = v;
             return this;
@@ -213,7 +264,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         public MachineConfig build() {
             return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
                     clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
-                    compileThreshold, noReboot);
+                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot);
         }
     }
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.function.Consumer;
 import org.tscvm.acpi.AcpiPlatform;
 import org.tscvm.acpi.AcpiTables;
+import org.tscvm.boot.MemoryMap;
 import org.tscvm.devices.AcpiPm;
 import org.tscvm.devices.ApicBus;
 import org.tscvm.devices.Cmos;
@@ -274,7 +275,7 @@ final class PcBoard {
      * Guest-physical ranges that are not usable RAM, for the e820 map a loader builds: the BIOS
      * area with the ACPI tables.
      */
-    List<MemoryRange> reservedRanges() {
-        return List.of(new MemoryRange(ACPI_TABLES_BASE, BIOS_AREA_END - ACPI_TABLES_BASE));
+    List<MemoryMap.Entry> reservedRanges() {
+        return List.of(new MemoryMap.Entry(ACPI_TABLES_BASE, BIOS_AREA_END - ACPI_TABLES_BASE, MemoryMap.RESERVED));
     }
 }

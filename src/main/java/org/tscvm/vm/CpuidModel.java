@@ -21,8 +21,15 @@ import org.tscvm.TscvmException;
 public final class CpuidModel {
     private static final int EAX = 0, EBX = 1, ECX = 2, EDX = 3;
 
-    /** Highest basic leaf answered: 0xB (topology). */
+    /** Highest basic leaf answered: 0xB (topology), or 0x16 with {@link Feature#TSC_FREQ}. */
     public static final int MAX_BASIC_LEAF = 0xB;
+    /** Leaf 0x15: TSC/crystal ratio and crystal Hz; leaf 0x16: base, max and bus MHz. */
+    public static final int TSC_CRYSTAL_LEAF = 0x15, FREQUENCY_LEAF = 0x16;
+    /**
+     * The crystal leaf 0x15 names is the local APIC's 1 GHz bus clock: Linux takes its timer
+     * period from it (lapic_timer_period = crystal kHz * 1000 / HZ).
+     */
+    public static final long CRYSTAL_HZ = 1_000_000_000L;
     public static final int MAX_EXTENDED_LEAF = 0x80000008;
     public static final int HYPERVISOR_BASE_LEAF = 0x40000000;
     /** VMware's timing leaf, as KVM and VMware guests read it: EAX = TSC kHz (A5). */
@@ -66,7 +73,12 @@ public final class CpuidModel {
         NX("nx", 0x80000001, 0, EDX, 20),
         RDTSCP("rdtscp", 0x80000001, 0, EDX, 27),
         LM("lm", 0x80000001, 0, EDX, 29),
-        INVTSC("invtsc", 0x80000007, 0, EDX, 8);
+        INVTSC("invtsc", 0x80000007, 0, EDX, 8),
+        /**
+         * Not a bit: the TSC frequency told as hardware does, in leaves 0x15 and 0x16 (the
+         * basic leaves then reach 0x16), so a guest needs no calibration.
+         */
+        TSC_FREQ("tsc-freq", TSC_CRYSTAL_LEAF, 0, EAX, -1);
 
         private final String featureName;
         private final int leaf;
@@ -101,6 +113,9 @@ public final class CpuidModel {
 
         String location() {
             String leafText = Integer.compareUnsigned(leaf, 0x100) < 0 ? Integer.toString(leaf) : String.format("0x%x", leaf);
+            if (bit < 0) {
+                return "leaves 0x15 and 0x16";
+            }
             return leafText + (leaf == 7 ? "." + subleaf : "") + ":E" + "ABCD".charAt(register) + "X[" + bit + "]";
         }
 
@@ -209,17 +224,19 @@ public final class CpuidModel {
      * {@code subleaf}. Leaves the model does not define read as zeros.
      *
      * @param apicId         the vCPU's initial APIC id (leaf 1 EBX[31:24], leaf 0xB EDX)
-     * @param logicalCpus    vCPUs in the VM (leaf 0xB core level)
+     * @param packageVcpus   vCPUs in this vCPU's package (leaf 0xB core level EBX)
+     * @param coreIdBits     APIC-id bits below the package id (leaf 0xB core level EAX): a guest
+     *                       takes {@code apicId >> coreIdBits} as the package (socket) number
      * @param tscKhz         the rate the vCPU's TSC really runs at (leaf 0x40000010, A5)
      */
-    public void query(int leaf, int subleaf, int apicId, int logicalCpus, long tscKhz, int[] out) {
+    public void query(int leaf, int subleaf, int apicId, int packageVcpus, int coreIdBits, long tscKhz, int[] out) {
         out[EAX] = 0;
         out[EBX] = 0;
         out[ECX] = 0;
         out[EDX] = 0;
         switch (leaf) {
             case 0:
-                out[EAX] = MAX_BASIC_LEAF;
+                out[EAX] = has(Feature.TSC_FREQ) ? FREQUENCY_LEAF : MAX_BASIC_LEAF;
                 out[EBX] = VENDOR_WORDS[0];
                 out[EDX] = VENDOR_WORDS[1];
                 out[ECX] = VENDOR_WORDS[2];
@@ -237,7 +254,19 @@ public final class CpuidModel {
             case 0xA:
                 break; // version 0: no performance counters
             case 0xB:
-                topology(subleaf, apicId, logicalCpus, out);
+                topology(subleaf, apicId, packageVcpus, coreIdBits, out);
+                break;
+            case TSC_CRYSTAL_LEAF:
+                if (has(Feature.TSC_FREQ)) {
+                    crystalRatio(tscKhz, out);
+                }
+                break;
+            case FREQUENCY_LEAF:
+                if (has(Feature.TSC_FREQ)) {
+                    out[EAX] = (int) (tscKhz / 1000); // base MHz
+                    out[EBX] = out[EAX];              // max MHz
+                    out[ECX] = (int) (CRYSTAL_HZ / 1_000_000); // bus (reference) MHz
+                }
                 break;
             case HYPERVISOR_BASE_LEAF:
                 out[EAX] = HYPERVISOR_TIMING_LEAF;
@@ -268,25 +297,50 @@ public final class CpuidModel {
         }
     }
 
+    /**
+     * Leaf 0x15: TSC Hz = crystal Hz * EBX / EAX. The ratio is reduced and given only when
+     * Linux's 32-bit product crystal kHz * EBX cannot overflow, so the frequency it derives is
+     * exact; otherwise the leaf stays zero and the guest calibrates.
+     */
+    private static void crystalRatio(long tscKhz, int[] out) {
+        long crystalKhz = CRYSTAL_HZ / 1000;
+        long divisor = gcd(tscKhz, crystalKhz);
+        long numerator = tscKhz / divisor, denominator = crystalKhz / divisor;
+        if (tscKhz > 0 && crystalKhz * numerator <= 0xffff_ffffL) {
+            out[EAX] = (int) denominator;
+            out[EBX] = (int) numerator;
+            out[ECX] = (int) CRYSTAL_HZ;
+        }
+    }
+
+    private static long gcd(long a, long b) {
+        while (b != 0) {
+            long t = a % b;
+            a = b;
+            b = t;
+        }
+        return a;
+    }
+
     private void addFeatures(int leaf, int subleaf, int[] out) {
         long set = features;
         for (Feature f : FEATURES) {
-            if ((set & f.mask()) != 0 && f.leaf == leaf && f.subleaf == subleaf) {
+            if ((set & f.mask()) != 0 && f.leaf == leaf && f.subleaf == subleaf && f.bit >= 0) {
                 out[f.register] |= 1 << f.bit;
             }
         }
     }
 
-    /** Leaf 0xB: one thread per core, up to 256 cores in one package (8 bits of APIC id). */
-    private static void topology(int subleaf, int apicId, int logicalCpus, int[] out) {
+    /** Leaf 0xB: one thread per core; the core level spans {@code coreIdBits} bits of the APIC id. */
+    private static void topology(int subleaf, int apicId, int packageVcpus, int coreIdBits, int[] out) {
         out[ECX] = subleaf & 0xff;
         out[EDX] = apicId;
         if (subleaf == 0) {
             out[EBX] = 1;
             out[ECX] |= 1 << 8; // SMT level
         } else if (subleaf == 1) {
-            out[EAX] = 8;
-            out[EBX] = logicalCpus;
+            out[EAX] = coreIdBits;
+            out[EBX] = packageVcpus;
             out[ECX] |= 2 << 8; // core level
         }
     }
@@ -307,7 +361,8 @@ public final class CpuidModel {
         text.append("CPU model ").append(spec).append('\n');
         text.append(String.format("  vendor %s, signature 0x%08x, brand \"%s\"%n", VENDOR, SIGNATURE, BRAND));
         text.append(String.format("  max leaves: basic 0x%x, extended 0x%x, hypervisor 0x%x (\"%s\")%n",
-                MAX_BASIC_LEAF, MAX_EXTENDED_LEAF, HYPERVISOR_TIMING_LEAF, HYPERVISOR_SIGNATURE));
+                has(Feature.TSC_FREQ) ? FREQUENCY_LEAF : MAX_BASIC_LEAF, MAX_EXTENDED_LEAF, HYPERVISOR_TIMING_LEAF,
+                HYPERVISOR_SIGNATURE));
         text.append("  leaf 0x40000010 EAX = the vCPU's TSC kHz; leaf 0xA: no performance counters\n");
         for (Feature f : FEATURES) {
             text.append(String.format("  %s %-13s %s%n", has(f) ? "+" : "-", f.featureName, f.location()));

@@ -488,7 +488,9 @@ public final class Vcpu {
 
     /** CPUID for the guest: the model with this vCPU's APIC id and true TSC rate (A5). */
     void cpuid(int leaf, int subleaf, int[] out) {
-        cpuid.query(leaf, subleaf, id, vm.vcpuCount(), effectiveTscKhz(), out);
+        VmConfig config = vm.config();
+        int packageVcpus = config.vcpusPerPackage() == 0 ? vm.vcpuCount() : config.vcpusPerPackage();
+        cpuid.query(leaf, subleaf, id, packageVcpus, config.coreIdBits(), effectiveTscKhz(), out);
         if (leaf == 1 && (readMsr(Msr.IA32_APIC_BASE, MsrOrigin.HOST) & APIC_BASE_ENABLE) == 0) {
             // KVM updates CPUID.1:EDX.APIC at runtime to follow IA32_APIC_BASE.EN (SDM 10.4.3).
             out[3] &= ~CPUID_1_EDX_APIC;

@@ -27,9 +27,11 @@ import org.tscvm.tsc.RealTimeHostClock;
  * @param defaultTscKhz   the VM's default vCPU TSC kHz (R15), 0 = the host frequency
  * @param msrPolicy       guest access to 0x3b without the CPUID bit (A4)
  * @param cpuid           the CPUID model new vCPUs start with
+ * @param vcpusPerPackage vCPUs per package (socket) in CPUID's topology, a power of two; 0 puts
+ *                        every vCPU in one package (the default)
  */
 public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClock hostClock, long hostTscAdjust,
-                       long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid) {
+                       long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid, int vcpusPerPackage) {
     public static final long DEFAULT_RAM_BYTES = 128L << 20;
 
     /** Where the host clock's ticks come from (A2). */
@@ -50,6 +52,17 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         if (defaultTscKhz < 0) {
             throw new TscvmException("default TSC frequency " + defaultTscKhz + " kHz is negative");
         }
+        if (vcpusPerPackage < 0 || Integer.bitCount(vcpusPerPackage) > 1) {
+            throw new TscvmException("vCPUs per package " + vcpusPerPackage + " is not 0 or a power of two");
+        }
+    }
+
+    /**
+     * The APIC-id bits below the package id: the bits of {@link #vcpusPerPackage}, or 8 when one
+     * package holds every vCPU (APIC ids stay below 256).
+     */
+    public int coreIdBits() {
+        return vcpusPerPackage == 0 ? 8 : Integer.numberOfTrailingZeros(vcpusPerPackage);
     }
 
     /** 128 MiB, a real-time 2.5 GHz host clock, no host adjust, KVM policy, the tscvm CPU model. */
@@ -78,6 +91,7 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         private long defaultTscKhz;
         private MsrPolicy msrPolicy = MsrPolicy.KVM;
         private CpuidModel cpuid = CpuidModel.tscvm();
+        private int vcpusPerPackage;
 
         private Builder() {
         }
@@ -126,8 +140,15 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
             return this;
         }
 
+        /** vCPUs per package (socket) in CPUID's topology: a power of two, or 0 for one package. */
+        public Builder vcpusPerPackage(int count) {
+            this.vcpusPerPackage = count;
+            return this;
+        }
+
         public VmConfig build() {
-            return new VmConfig(ramBytes, clockKind, hostKhz, hostClock, hostTscAdjust, defaultTscKhz, msrPolicy, cpuid);
+            return new VmConfig(ramBytes, clockKind, hostKhz, hostClock, hostTscAdjust, defaultTscKhz, msrPolicy, cpuid,
+                    vcpusPerPackage);
         }
     }
 }

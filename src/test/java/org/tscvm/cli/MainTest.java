@@ -41,6 +41,28 @@ class MainTest {
     }
 
     @Test
+    void initramfsPacksBusyboxAndTheBundledInitOrSaysWhatIsMissing() throws Exception {
+        Path busybox = dir.resolve("busybox");
+        java.nio.file.Files.write(busybox, new byte[] {0x7f, 'E', 'L', 'F'});
+        Path out = dir.resolve("initrd.gz");
+        CliRun ok = CliRun.tscvm("initramfs", "--busybox", busybox.toString(), "-o", out.toString());
+        assertThat(ok.status()).as(ok.err()).isZero();
+        byte[] cpio;
+        try (var in = new java.util.zip.GZIPInputStream(java.nio.file.Files.newInputStream(out))) {
+            cpio = in.readAllBytes();
+        }
+        String text = new String(cpio, java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertThat(text).contains("bin/busybox", "dev/console", "init\0", "say \"cpus online", "TRAILER!!!");
+
+        CliRun noOutput = CliRun.tscvm("initramfs", "--busybox", busybox.toString());
+        assertThat(noOutput.status()).isEqualTo(ExitStatus.USAGE);
+        assertOneLine(noOutput, "-o FILE");
+        CliRun noBusybox = CliRun.tscvm("initramfs", "--busybox", dir.resolve("nope").toString(), "-o", out.toString());
+        assertThat(noBusybox.status()).isEqualTo(ExitStatus.FILE);
+        assertOneLine(noBusybox, "nope");
+    }
+
+    @Test
     void versionPrintsTheVersion() {
         CliRun run = CliRun.tscvm("--version");
         assertThat(run.status()).isZero();

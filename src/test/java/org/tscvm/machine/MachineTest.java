@@ -187,6 +187,46 @@ class MachineTest {
     }
 
     @Test
+    void tscPresetsAreHostWritesThatLeaveTheOtherMsrAloneR8R9() {
+        long warp = -3_000_000_000L; // more than a second of cycles: no window can match it
+        Machine m = new Machine(flat(HELLO, LOAD, VmConfig.ClockKind.DETERMINISTIC).smp(3)
+                .tscWarps(java.util.List.of(new MachineConfig.VcpuValue(1, warp)))
+                .tscAdjusts(java.util.List.of(new MachineConfig.VcpuValue(2, 777_000)))
+                .build());
+        java.util.List<Vcpu> vcpus = m.vm().vcpus();
+        long t0 = vcpus.get(0).getMsr(Msr.IA32_TSC);
+        long t1 = vcpus.get(1).getMsr(Msr.IA32_TSC);
+        long t2 = vcpus.get(2).getMsr(Msr.IA32_TSC);
+        assertThat(t1 - t0).as("vCPU 1 warped, on a clock that has not moved").isEqualTo(warp);
+        assertThat(t2).as("a host TSC_ADJUST write does not move the TSC").isEqualTo(t0);
+        assertThat(vcpus.get(1).getMsr(Msr.IA32_TSC_ADJUST)).isZero();
+        assertThat(vcpus.get(2).getMsr(Msr.IA32_TSC_ADJUST)).isEqualTo(777_000);
+        assertThat(vcpus.get(1).tscGeneration()).isNotEqualTo(vcpus.get(0).tscGeneration());
+    }
+
+    @Test
+    void socketsSplitTheVcpusIntoCpuidPackages() {
+        Machine m = new Machine(flat(HELLO, LOAD, VmConfig.ClockKind.DETERMINISTIC).smp(4).sockets(2).build());
+        int[] regs = new int[4];
+        Vcpu third = m.vm().vcpus().get(3);
+        third.guest().cpuid(0xB, 1, regs);
+        assertThat(regs[0]).as("core bits: package = APIC id >> 1").isEqualTo(1);
+        assertThat(regs[1]).as("vCPUs per package").isEqualTo(2);
+        assertThat(regs[3]).isEqualTo(3);
+    }
+
+    @Test
+    void badTopologiesAndPresetsForMissingVcpusAreRefused() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> flat(HELLO, LOAD, VmConfig.ClockKind.DETERMINISTIC).smp(6).sockets(2).build())
+                .isInstanceOf(MachineConfigException.class).hasMessageContaining("sockets");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> flat(HELLO, LOAD, VmConfig.ClockKind.DETERMINISTIC).smp(2)
+                        .tscWarps(java.util.List.of(new MachineConfig.VcpuValue(2, 1))).build())
+                .isInstanceOf(MachineConfigException.class).hasMessageContaining("no vCPU 2");
+    }
+
+    @Test
     void anApicTimerInterruptWakesAHaltedCpu() {
         // IDT at 0x9000 with one gate for vector 0x40 -> handler; enable APIC, one-shot timer, sti; hlt.
         // The handler writes 'T' and exits with 7.

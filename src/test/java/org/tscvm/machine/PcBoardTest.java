@@ -54,7 +54,7 @@ class PcBoardTest {
         }
         assertThat(new String(signature, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("RSD PTR ");
         assertThat(m.reservedRanges()).anySatisfy(r -> {
-            assertThat(r.base()).isLessThanOrEqualTo(rsdp);
+            assertThat(r.start()).isLessThanOrEqualTo(rsdp);
             assertThat(r.end()).isEqualTo(0x100000L);
         });
     }

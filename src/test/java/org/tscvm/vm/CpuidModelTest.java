@@ -22,7 +22,7 @@ class CpuidModelTest {
     }
 
     private void query(CpuidModel model, int leaf, int subleaf) {
-        model.query(leaf, subleaf, 3, 4, 1_234_567, regs);
+        model.query(leaf, subleaf, 3, 4, 8, 1_234_567, regs);
     }
 
     @Test
@@ -68,6 +68,40 @@ class CpuidModelTest {
         query(model, 0xB, 1);
         assertThat(regs[3]).isEqualTo(3);
         assertThat(regs[1]).isEqualTo(4);
+        assertThat(regs[0]).as("core-level shift: every vCPU in package 0").isEqualTo(8);
+    }
+
+    @Test
+    void tscFreqTellsTheTscRateInLeaves15And16AsLinuxReadsThem() {
+        CpuidModel model = CpuidModel.parse("tscvm,+tsc-freq");
+        model.query(0, 0, 0, 1, 8, 2_500_000, regs);
+        assertThat(regs[0]).isEqualTo(0x16);
+        model.query(0x15, 0, 0, 1, 8, 2_500_000, regs);
+        // Linux's native_calibrate_tsc: crystal kHz * EBX / EAX in 32-bit arithmetic.
+        long crystalKhz = (regs[2] & 0xffffffffL) / 1000;
+        assertThat(crystalKhz).isEqualTo(1_000_000);
+        assertThat((int) (crystalKhz * regs[1]) / regs[0]).isEqualTo(2_500_000);
+        assertThat(crystalKhz * regs[1]).isLessThanOrEqualTo(0xffffffffL);
+        model.query(0x16, 0, 0, 1, 8, 2_500_000, regs);
+        assertThat(regs).startsWith(2500, 2500, 1000);
+
+        // A rate whose reduced ratio would overflow Linux's product: no leaf 0x15, the guest calibrates.
+        model.query(0x15, 0, 0, 1, 8, 2_596_164, regs);
+        assertThat(regs).containsOnly(0);
+        CpuidModel.tscvm().query(0x15, 0, 0, 1, 8, 2_500_000, regs);
+        assertThat(regs).containsOnly(0);
+        CpuidModel.tscvm().query(0, 0, 0, 1, 8, 2_500_000, regs);
+        assertThat(regs[0]).isEqualTo(0xB);
+    }
+
+    @Test
+    void oneVcpuPerPackageGivesEachApicIdItsOwnPackage() {
+        // -smp 4,sockets=4: leaf 0xB says one core per package, no core bits; APIC id 3 is package 3.
+        CpuidModel.tscvm().query(0xB, 1, 3, 1, 0, 1_234_567, regs);
+        assertThat(regs[0]).isZero();
+        assertThat(regs[1]).isEqualTo(1);
+        assertThat(regs[2]).isEqualTo((2 << 8) | 1);
+        assertThat(regs[3]).isEqualTo(3);
     }
 
     @Test
