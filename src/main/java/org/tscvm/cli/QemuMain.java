@@ -25,11 +25,11 @@ public final class QemuMain {
 
     /** Options accepted and ignored because they change nothing tscvm does (documented in --help). */
     static final String HARMLESS = String.join("\n",
-            "  -nodefaults, -no-reboot, -enable-kvm, -display none, -vnc none, -nographic,",
+            "  -nodefaults, -enable-kvm, -display none, -vnc none, -nographic,",
             "  -monitor none, -name NAME, -machine accel=tcg|kvm, -machine pc, -accel tcg|kvm,",
             "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
             "  -global kvm-pit.lost_tick_policy=discard (tscvm's PIT discards lost ticks anyway),",
-            "  -device pci-testdev (tscvm has no PCI bus; a warning is printed)");
+            "  -device pci-testdev (tscvm's PCI bus has the host bridge alone; a warning is printed)");
 
     private QemuMain() {
     }
@@ -56,6 +56,7 @@ public final class QemuMain {
                 + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
+                + "  -no-reboot            a guest reset ends the run with status 0 (without it: a reboot)\n"
                 + "  --tsc-adjust VCPU=VALUE  host-initiated IA32_TSC_ADJUST write before the run (tscvm's own)\n"
                 + "  --tsc-warp VCPU=CYCLES   host-initiated TSC write, that vCPU CYCLES from the others (tscvm's own)\n"
                 + "\n"
@@ -109,8 +110,9 @@ public final class QemuMain {
                     out.println(VERSION_LINE);
                     return 0;
                 }
-                case "-nodefaults", "-no-reboot", "-enable-kvm", "-nographic" -> {
-                    // Harmless: tscvm has no default devices to drop, never reboots, has no display.
+                case "-no-reboot" -> b.noReboot(true);
+                case "-nodefaults", "-enable-kvm", "-nographic" -> {
+                    // Harmless: tscvm has no default devices to drop and no display.
                 }
                 default -> {
                     if (!opt.startsWith("-")) {
@@ -205,7 +207,7 @@ public final class QemuMain {
                 return true;
             }
             case "pci-testdev" -> {
-                err.println("tscvm: warning: -device pci-testdev ignored: tscvm has no PCI bus");
+                err.println("tscvm: warning: -device pci-testdev ignored: tscvm's PCI bus has the host bridge alone");
                 return false;
             }
             default -> throw refuse("-device " + parts[0] + " is not a tscvm device (see -device help)");

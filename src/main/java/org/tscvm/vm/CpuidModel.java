@@ -40,8 +40,10 @@ public final class CpuidModel {
     /** Family 6, model 0x3A (Ivy Bridge), stepping 9: a CPU with invariant TSC and TSC-deadline. */
     public static final int SIGNATURE = 0x000306A9;
     public static final String BRAND = "tscvm virtual CPU";
+    /** MAXPHYADDR of the model; MSRs holding physical addresses reserve the bits above it. */
+    public static final int PHYS_ADDR_BITS = 36;
     /** 0x80000008 EAX: 48 linear, 36 physical address bits. */
-    private static final int ADDRESS_SIZES = (48 << 8) | 36;
+    private static final int ADDRESS_SIZES = (48 << 8) | PHYS_ADDR_BITS;
 
     /** A named CPUID feature bit. */
     public enum Feature {
@@ -53,6 +55,7 @@ public final class CpuidModel {
         CX8("cx8", 1, 0, EDX, 8),
         APIC("apic", 1, 0, EDX, 9),
         SEP("sep", 1, 0, EDX, 11),
+        MTRR("mtrr", 1, 0, EDX, 12),
         PGE("pge", 1, 0, EDX, 13),
         CMOV("cmov", 1, 0, EDX, 15),
         PAT("pat", 1, 0, EDX, 16),

@@ -18,8 +18,8 @@ import org.tscvm.machine.RunResult;
  * Boots Debian 12's cloud kernel (linux.md section 1) far enough to print its banner, by
  * bzImage (its 64-bit entry, and its 32-bit one) and by PVH, as {@code qemu-system-x86_64 -kernel vmlinuz -initrd ... -append ...}
  * would. The kernel comes from {@link DebianGuests} (tools/fetch-debian-guests, outside
- * the repository). Each run ends by --timeout, long after
- * the early lines checked here: the rest of the boot needs platform parts other branches add.
+ * the repository). Each run ends by --timeout, long after the lines checked here; the last
+ * test boots further, to what the PC platform (ACPI, I/O APIC, PCI) shows Linux.
  */
 class DebianLinuxBootTest {
     private static final Path VMLINUZ = DebianGuests.vmlinuz();
@@ -92,5 +92,33 @@ class DebianLinuxBootTest {
                 .containsPattern("Command line: " + Pattern.quote(APPEND) + "\r?\n")
                 .contains("BIOS-e820: [mem 0x0000000000100000-0x000000001fffffff] usable")
                 .containsPattern("RAMDISK: \\[mem 0x1ff[0-9a-f]{5}-0x1fffffff\\]");
+    }
+
+    /**
+     * The PC platform as Linux finds it, without noapic or tsc_early_khz: the RSDP in the BIOS
+     * area (passed in the zero page too), the MADT's I/O APIC and override, the timer through
+     * the I/O APIC, the PCI host bridge from the DSDT, the TSC calibrated, no MSR Linux trips
+     * on. The run ends by --timeout before any root file system is looked for.
+     */
+    @Test
+    void theKernelFindsTheAcpiTablesTheIoApicAndThePciHostBridge() throws IOException {
+        String append = "console=ttyS0 earlyprintk=serial nokaslr cryptomgr.notests";
+        Path serial = dir.resolve("platform.txt");
+        CliRun run = CliRun.tscvm("run", "-kernel", VMLINUZ.toString(), "-append", append, "-cpu", "max",
+                "-m", "512M", "-smp", "2", "--jit-threshold", "20000", "-serial", "file:" + serial,
+                "--timeout", "25");
+        String log = Files.readString(serial, StandardCharsets.ISO_8859_1);
+        assertThat(run.status()).as(run.err()).isEqualTo(RunResult.STATUS_TIMEOUT);
+        assertThat(log)
+                .contains("BIOS-e820: [mem 0x00000000000e0000-0x00000000000fffff] reserved")
+                .contains("ACPI: RSDP 0x00000000000E0000 000024 (v02 TSCVM )")
+                .contains("IOAPIC[0]: apic_id 0, version 17, address 0xfec00000, GSI 0-23")
+                .contains("ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 dfl dfl)")
+                .contains("..TIMER: vector=0x30 apic1=0 pin1=2")
+                .contains("smp: Brought up 1 node, 2 CPUs")
+                .contains("ACPI: PM: (supports S0 S5)")
+                .contains("pci 0000:00:00.0: [8086:1237] type 00 class 0x060000")
+                .doesNotContain("unchecked MSR access error")
+                .doesNotContain("Marking TSC unstable");
     }
 }
