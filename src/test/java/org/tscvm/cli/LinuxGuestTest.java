@@ -1,0 +1,196 @@
+package org.tscvm.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Debian 12's Linux 6.1 and busybox-static, booted the QEMU way ({@code -kernel vmlinuz
+ * -initrd initrd.gz -append console=ttyS0}) through the real command line ({@link
+ * DebianGuests} fetches the packages); the initramfs is packed by
+ * {@code tscvm initramfs} from that busybox and guests/linux/init, whose "tscvm-init:" lines
+ * these tests read.
+ */
+class LinuxGuestTest {
+    /** The kernel's own time for its crypto self-tests is minutes under an interpreter; they test no part of tscvm. */
+    static final String APPEND = "console=ttyS0 panic=-1 cryptomgr.notests";
+
+    @TempDir
+    static Path dir;
+    static Path vmlinuz;
+    static Path initrd;
+
+    @BeforeAll
+    static void packages() throws IOException {
+        vmlinuz = DebianGuests.vmlinuz();
+        Path busybox = DebianGuests.busybox();
+        initrd = dir.resolve("initrd.gz");
+        CliRun packed = CliRun.tscvm("initramfs", "--busybox", busybox.toString(), "-o", initrd.toString());
+        assertThat(packed.status()).as(packed.err()).isZero();
+    }
+
+    record Boot(int status, String serial, String err) {
+        /** The value after "tscvm-init: KEY " up to the line's end. */
+        String init(String key) {
+            Matcher m = Pattern.compile("tscvm-init: " + Pattern.quote(key) + " (.*)").matcher(serial);
+            assertThat(m.find()).as("tscvm-init: %s ... in\n%s", key, this).isTrue();
+            return m.group(1).trim();
+        }
+
+        /** The first calibration's result, "tsc: Detected N MHz processor". */
+        double detectedMhz() {
+            return mhz("tsc: Detected ([0-9.]+) MHz processor");
+        }
+
+        /** The refined calibration against the PM timer, about a second later. */
+        double refinedMhz() {
+            return mhz("tsc: Refined TSC clocksource calibration: ([0-9.]+) MHz");
+        }
+
+        private double mhz(String regex) {
+            Matcher m = Pattern.compile(regex).matcher(serial);
+            assertThat(m.find()).as("%s in\n%s", regex, this).isTrue();
+            return Double.parseDouble(m.group(1));
+        }
+
+        @Override
+        public String toString() {
+            return "status " + status + "\n" + serial + err;
+        }
+    }
+
+    static Boot boot(String... options) throws IOException {
+        return bootKernel(vmlinuz, options);
+    }
+
+    static Boot bootKernel(Path kernel, String... options) throws IOException {
+        Path serial = dir.resolve("serial-" + System.nanoTime() + ".txt");
+        List<String> args = new ArrayList<>(List.of("run", "-kernel", kernel.toString(), "-initrd", initrd.toString(),
+                "-m", "512M", "-serial", "file:" + serial, "--timeout", "150", "--jit-threshold", "2000"));
+        args.addAll(List.of(options));
+        CliRun run = CliRun.tscvm(args.toArray(new String[0]));
+        return new Boot(run.status(), Files.readString(serial), run.err());
+    }
+
+    private static void assertBootedToBusyboxAndPoweredOff(Boot b, String cpus) {
+        assertThat(b.serial()).as("%s", b).contains("Linux version 6.1", "Run /init as init process");
+        assertThat(b.init("busybox runs:")).as("%s", b).startsWith("BusyBox v1.35");
+        assertThat(b.init("cpus online")).isEqualTo(cpus);
+        assertThat(b.init("clocksource")).as("%s", b).startsWith("tsc ");
+        assertThat(b.serial()).doesNotContain("unstable", "unchecked MSR access", "Kernel panic");
+        assertThat(b.status()).as("poweroff -f through ACPI S5: %s", b).isZero();
+    }
+
+    /**
+     * The default bzImage path (64-bit entry) on the real clock, and the PC as Linux finds it:
+     * the RSDP in the BIOS area, the MADT's I/O APIC and override, the timer through the I/O
+     * APIC, the PCI host bridge from the DSDT, power-off through ACPI S5. Linux calibrates the
+     * TSC itself: against the PIT, or, when a stalled host thread spoils the PIT loop, against
+     * the ACPI PM timer over the same 10 ms, then refines it against the PM timer over a second.
+     * A host stall between the PM timer read and the TSC read after it (Linux accepts up to
+     * 40 us) shows in the first figure as up to 4000 ppm; the refined one, which becomes the
+     * kernel's tsc_khz, is within 250 ppm.
+     */
+    @Test
+    void oneVcpuOnTheRealClockFindsThePcAndCalibratesTheTsc() throws IOException {
+        Boot b = boot("-append", APPEND);
+        assertBootedToBusyboxAndPoweredOff(b, "0");
+        assertThat(b.serial())
+                .contains("BIOS-e820: [mem 0x00000000000e0000-0x00000000000fffff] reserved")
+                .contains("ACPI: RSDP 0x00000000000E0000 000024 (v02 TSCVM )")
+                .contains("IOAPIC[0]: apic_id 0, version 17, address 0xfec00000, GSI 0-23")
+                .contains("ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 dfl dfl)")
+                .contains("..TIMER: vector=0x30 apic1=0 pin1=2")
+                .contains("ACPI: PM: (supports S0 S5)")
+                .contains("pci 0000:00:00.0: [8086:1237] type 00 class 0x060000")
+                .contains("ACPI: PM: Preparing to enter system sleep state S5");
+        assertThat(b.detectedMhz()).as("%s", b).isCloseTo(2500.0, within(2500.0 * 4000e-6));
+        assertThat(b.refinedMhz()).as("%s", b).isCloseTo(2500.0, within(2500.0 * 250e-6));
+    }
+
+    /** The same kernel entered the 32-bit way (a bzImage without XLF_KERNEL_64), on two vCPUs. */
+    @Test
+    void theBzImagesThirtyTwoBitEntryBootsTwoVcpus() throws IOException {
+        byte[] bz = Files.readAllBytes(vmlinuz);
+        ByteBuffer h = ByteBuffer.wrap(bz).order(ByteOrder.LITTLE_ENDIAN);
+        h.putShort(0x236, (short) (h.getShort(0x236) & ~1)); // xloadflags: no XLF_KERNEL_64
+        Path kernel = dir.resolve("vmlinuz-32");
+        Files.write(kernel, bz);
+        Boot b = bootKernel(kernel, "-append", APPEND, "-smp", "2", "--clock", "deterministic");
+        assertBootedToBusyboxAndPoweredOff(b, "0-1");
+    }
+
+    /** The vmlinux inside the bzImage, booted by its PVH entry note (as QEMU's -kernel vmlinux). */
+    @Test
+    void theVmlinuxBootsByPvh() throws IOException {
+        byte[] bz = Files.readAllBytes(vmlinuz);
+        ByteBuffer h = ByteBuffer.wrap(bz).order(ByteOrder.LITTLE_ENDIAN);
+        int setupSects = bz[0x1f1] & 0xff;
+        int payload = (setupSects + 1) * 512 + h.getInt(0x248); // payload_offset counts from the protected-mode code
+        Path vmlinux = dir.resolve("vmlinux");
+        Files.write(vmlinux, Lz4Legacy.decompress(bz, payload, h.getInt(0x24c)));
+        Boot b = bootKernel(vmlinux, "-append", APPEND, "--clock", "deterministic");
+        assertBootedToBusyboxAndPoweredOff(b, "0");
+    }
+
+    /**
+     * On the deterministic clock the PM timer and the TSC come from one instruction count, so
+     * the refined calibration (about a second of PM-timer ticks) is exact to the kHz Linux
+     * prints. The quick PIT calibration before it spans a single PIT MSB period (214 us), so
+     * the length of its polling loop shows as some tens of ppm.
+     */
+    @Test
+    void fourVcpusOnTheDeterministicClockCalibrateExactly() throws IOException {
+        Boot b = boot("-append", APPEND, "-smp", "4", "--clock", "deterministic");
+        assertBootedToBusyboxAndPoweredOff(b, "0-3");
+        assertThat(b.detectedMhz()).isCloseTo(2500.0, within(2500.0 * 250e-6));
+        assertThat(b.refinedMhz()).isEqualTo(2500.0);
+    }
+
+    /**
+     * The seed's scenario: firmware left IA32_TSC_ADJUST non-zero on every CPU of the socket,
+     * and on CPU 2 a value unlike the others. Linux forces the boot CPU's to 0 (a guest write:
+     * its TSC moves by the delta, R6), complains that the boot values differ within the socket,
+     * and sets every AP's to the boot CPU's 0, so the TSCs agree again
+     * (arch/x86/kernel/tsc_sync.c). The firmware's writes are host-initiated: they did not move
+     * the TSC (R8). The value is negative because a VM's TSC starts at 0 when
+     * its first vCPU is created (R12): forcing a positive adjust to 0 would move the TSC below
+     * zero, which no real machine that has run firmware for a while shows.
+     */
+    @Test
+    void linuxResetsAndRepairsTscAdjustLeftByFirmware() throws IOException {
+        Boot b = boot("-append", APPEND, "-smp", "4", "--clock", "deterministic",
+                "--tsc-adjust", "0=-123456789", "--tsc-adjust", "1=-123456789",
+                "--tsc-adjust", "2=-5000", "--tsc-adjust", "3=-123456789");
+        assertBootedToBusyboxAndPoweredOff(b, "0-3");
+        assertThat(b.serial()).contains("TSC ADJUST: CPU0: -123456789 force to 0",
+                "TSC ADJUST differs within socket(s), fixing all errors");
+    }
+
+    /**
+     * A vCPU whose TSC starts away from the others, in a socket of its own so that Linux runs
+     * its TSC warp test against it: Linux measures the warp and compensates it by writing that
+     * CPU's IA32_TSC_ADJUST (a guest write, so the TSC moves with it, R6), and the TSC stays
+     * the clocksource.
+     */
+    @Test
+    void linuxCompensatesAWarpedVcpuThroughTscAdjust() throws IOException {
+        Boot b = boot("-append", APPEND, "-smp", "2,sockets=2", "--clock", "deterministic",
+                "--tsc-warp", "1=3000000000");
+        assertBootedToBusyboxAndPoweredOff(b, "0-1");
+        assertThat(b.serial()).containsPattern("TSC ADJUST compensate: CPU1 observed -?[0-9]+ warp");
+        assertThat(b.serial()).doesNotContain("turning off TSC clock");
+    }
+}
