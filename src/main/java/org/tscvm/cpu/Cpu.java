@@ -567,6 +567,7 @@ public final class Cpu extends CpuExec {
         fpuTag = 0x5555;
         mxcsr = 0x1f80;
         java.util.Arrays.fill(fxRegisters, (byte) 0);
+        X87Control.loadImage(this); // R0-R7 +0.0, FIP/FDP/FOP 0 (SDM table 9-1)
         loadFlags(2);
         cpl = 0;
         for (int s = 0; s < 6; s++) {
@@ -767,6 +768,7 @@ public final class Cpu extends CpuExec {
 
     /** Copies the state out (for snapshots and migration). */
     public State save() {
+        X87Control.saveImage(this);
         return new State(regs.clone(), rip, rflags(), segSel.clone(), segBase.clone(), segLimit.clone(),
                 segAttr.clone(), ldtrSel, ldtrBase, ldtrLimit, ldtrAttr, trSel, trBase, trLimit, trAttr, gdtrBase,
                 gdtrLimit, idtrBase, idtrLimit, cr0, cr2, cr3, cr4, cr8, efer, dr.clone(), kernelGsBase, star,
@@ -823,6 +825,7 @@ public final class Cpu extends CpuExec {
         fpuTag = s.fpuTag();
         mxcsr = s.mxcsr();
         System.arraycopy(s.fxRegisters(), 0, fxRegisters, 0, 512);
+        X87Control.loadImage(this);
         halted = s.halted();
         waitForSipi = s.waitingForSipi();
         shutdown = s.shutdown();

@@ -332,6 +332,7 @@ abstract class CpuExec extends CpuSystem {
             case 1: execMove(d); break;
             case 2: execControl(d); break;
             case 3: execString(d); break;
+            case 5: X87.execute(this, d); break;
             default: execSystem(d); break;
         }
     }
@@ -1684,17 +1685,6 @@ abstract class CpuExec extends CpuSystem {
                 flags = d.op == Op.CLAC ? flags & ~AC : flags | AC;
                 break;
             case FXSAVE: case FXRSTOR: fxsave(d, d.op == Op.FXRSTOR); break;
-            case FNINIT: x87Check(); fpuControl = 0x37f; fpuStatus = 0; fpuTag = 0xffff; break;
-            case FNCLEX: x87Check(); fpuStatus &= 0x7f00; break;
-            case FNSTCW: x87Check(); writeE(d, 2, fpuControl); break;
-            case FLDCW: x87Check(); fpuControl = (int) readE(d, 2); break;
-            case FNSTSW_M: x87Check(); writeE(d, 2, fpuStatus); break;
-            case FNSTSW_AX: x87Check(); setReg(2, RAX, fpuStatus); break;
-            case FWAIT:
-                if ((cr0 & (CR0_TS | CR0_MP)) == (CR0_TS | CR0_MP)) {
-                    throw fault(CpuFault.NM, CpuFault.NO_ERROR_CODE);
-                }
-                break;
             case STMXCSR: case LDMXCSR:
                 if ((cr0 & CR0_EM) != 0 || (cr4 & CR4_OSFXSR) == 0) {
                     throw ud();
@@ -1744,12 +1734,6 @@ abstract class CpuExec extends CpuSystem {
     private void checkUmip() {
         if ((cr4 & CR4_UMIP) != 0 && cpl > 0) {
             throw gp(0);
-        }
-    }
-
-    private void x87Check() {
-        if ((cr0 & (CR0_EM | CR0_TS)) != 0) {
-            throw fault(CpuFault.NM, CpuFault.NO_ERROR_CODE);
         }
     }
 
@@ -1936,39 +1920,20 @@ abstract class CpuExec extends CpuSystem {
             if ((mx & ~MXCSR_MASK) != 0) {
                 throw gp(0);
             }
-            for (int i = 32; i < 512; i += 8) {
+            for (int i = 160; i < 512; i += 8) {
                 GuestMemory.I64.set(fxRegisters, i, readLin(lin + i, 8));
             }
-            fpuControl = (int) readLin(lin, 2);
-            fpuStatus = (int) readLin(lin + 2, 2);
-            int abridged = (int) readLin(lin + 4, 1);
-            int tag = 0;
-            for (int i = 0; i < 8; i++) {
-                tag |= ((abridged >>> i) & 1) != 0 ? 0 : 3 << (2 * i);
-            }
-            fpuTag = tag;
+            X87Control.fxrstor(this, lin, d.opSize == 8);
             mxcsr = (int) mx;
             return;
         }
         // Probe the whole area for writability before changing anything.
         readLin(lin, 1);
         writeLin(lin + 511, 1, readLin(lin + 511, 1));
-        writeLin(lin, 2, fpuControl);
-        writeLin(lin + 2, 2, fpuStatus);
-        int abridged = 0;
-        for (int i = 0; i < 8; i++) {
-            if (((fpuTag >>> (2 * i)) & 3) != 3) {
-                abridged |= 1 << i;
-            }
-        }
-        writeLin(lin + 4, 1, abridged);
-        writeLin(lin + 5, 1, 0);
-        writeLin(lin + 6, 2, 0);
-        writeLin(lin + 8, 8, 0);
-        writeLin(lin + 16, 8, 0);
+        X87Control.fxsave(this, lin, d.opSize == 8);
         writeLin(lin + 24, 4, mxcsr);
         writeLin(lin + 28, 4, MXCSR_MASK);
-        for (int i = 32; i < 512; i += 8) {
+        for (int i = 160; i < 512; i += 8) {
             writeLin(lin + i, 8, (long) GuestMemory.I64.get(fxRegisters, i));
         }
     }

@@ -66,8 +66,17 @@ abstract class CpuState {
     long kernelGsBase, star, lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip;
     long pat = 0x0007040600070406L;
 
-    // x87/SSE control state (no x87/SSE arithmetic runs; these survive save/restore).
+    // x87/SSE control state (these survive save/restore). fpuStatus holds TOP in bits 13:11;
+    // of fpuTag only "11 = empty" is kept exactly: FNSTENV/FNSAVE compute the full tag (X87).
     int fpuControl = 0x37f, fpuStatus, fpuTag = 0xffff, mxcsr = 0x1f80;
+    /** x87 data registers R0-R7 by physical number: significand (integer bit 63) and sign/exponent. */
+    final long[] fpuSig = new long[8];
+    final int[] fpuSe = new int[8];
+    /** The last non-control x87 instruction: FIP/FCS, its operand's FDP/FDS, and FOP (11 bits). */
+    long fpuIp, fpuDp;
+    int fpuCs, fpuDs, fpuOpcode;
+    /** The 80-bit arithmetic unit (result registers, no allocation per instruction). */
+    final X87Float fpu = new X87Float();
     /** The 512-byte FXSAVE image beyond the control words: x87 and XMM registers, kept verbatim. */
     final byte[] fxRegisters = new byte[512];
 

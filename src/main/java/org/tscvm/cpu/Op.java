@@ -60,9 +60,38 @@ enum Op {
     RDMSR(4, "rdmsr", 0), WRMSR(4, "wrmsr", 0), RDTSC(4, "rdtsc", 0), RDTSCP(4, "rdtscp", 0), RDPID(4, "rdpid", 0),
     CPUID(4, "cpuid", Op.E), VMCALL(4, "vmcall", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
     ARPL(4, "arpl", 0), RDFSBASE(4, "rd/wr fs/gs base", 0), CLAC(4, "clac", 0), STAC(4, "stac", 0),
-    FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0), FNINIT(4, "fninit", 0), FNCLEX(4, "fnclex", 0),
-    FNSTCW(4, "fnstcw", 0), FLDCW(4, "fldcw", 0), FNSTSW_M(4, "fnstsw m16", 0), FNSTSW_AX(4, "fnstsw ax", 0),
-    STMXCSR(4, "stmxcsr", 0), LDMXCSR(4, "ldmxcsr", 0), FWAIT(4, "fwait", 0),
+    FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0),
+    STMXCSR(4, "stmxcsr", 0), LDMXCSR(4, "ldmxcsr", 0),
+    // ---- x87 (group 5): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----
+    FLD_M32(5, "fld m32fp", 0), FLD_M64(5, "fld m64fp", 0), FLD_M80(5, "fld m80fp", 0), FLD_STI(5, "fld st(i)", 0),
+    FILD_M16(5, "fild m16int", 0), FILD_M32(5, "fild m32int", 0), FILD_M64(5, "fild m64int", 0),
+    FBLD(5, "fbld m80bcd", 0), FBSTP(5, "fbstp m80bcd", 0),
+    /** FST and FSTP (sub 1: pop). */
+    FST_M32(5, "fst(p) m32fp", 0), FST_M64(5, "fst(p) m64fp", 0), FSTP_M80(5, "fstp m80fp", 0),
+    FST_STI(5, "fst(p) st(i)", 0),
+    FIST_M16(5, "fist(p) m16int", 0), FIST_M32(5, "fist(p) m32int", 0), FISTP_M64(5, "fistp m64int", 0),
+    FISTTP_M16(5, "fisttp m16int", 0), FISTTP_M32(5, "fisttp m32int", 0), FISTTP_M64(5, "fisttp m64int", 0),
+    FXCH(5, "fxch st(i)", 0), FCMOV(5, "fcmovcc st,st(i)", 0), FFREE(5, "ffree(p) st(i)", 0),
+    FINCSTP(5, "fincstp", 0), FDECSTP(5, "fdecstp", 0), FNOP(5, "fnop", 0),
+    /** FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ (sub 0-6). */
+    FLDCONST(5, "fld1/fldl2t/fldl2e/fldpi/fldlg2/fldln2/fldz", 0),
+    /** Arithmetic: sub is the kind, 0 add, 1 mul, 4 sub (dst - src), 5 subr (src - dst), 6 div, 7 divr. */
+    FARITH_M32(5, "fadd/fmul/fsub(r)/fdiv(r) m32fp", 0), FARITH_M64(5, "fadd/fmul/fsub(r)/fdiv(r) m64fp", 0),
+    FIARITH_M16(5, "fiadd/fimul/fisub(r)/fidiv(r) m16int", 0), FIARITH_M32(5, "fiadd/fimul/fisub(r)/fidiv(r) m32int", 0),
+    FARITH_ST0_STI(5, "fadd/fmul/fsub(r)/fdiv(r) st,st(i)", 0), FARITH_STI_ST0(5, "fadd/fmul/fsub(r)/fdiv(r) st(i),st", 0),
+    FARITHP(5, "faddp/fmulp/fsub(r)p/fdiv(r)p st(i),st", 0),
+    /** Compares: sub bit 0 pops once, bit 1 is the unordered (FUCOM) form. */
+    FCOM_M32(5, "fcom(p) m32fp", 0), FCOM_M64(5, "fcom(p) m64fp", 0),
+    FICOM_M16(5, "ficom(p) m16int", 0), FICOM_M32(5, "ficom(p) m32int", 0),
+    FCOM_STI(5, "f(u)com(p) st(i)", 0), FCOMPP(5, "f(u)compp", 0), FCOMI(5, "f(u)comi(p) st,st(i)", 0),
+    FTST(5, "ftst", 0), FXAM(5, "fxam", 0),
+    FCHS(5, "fchs", 0), FABS(5, "fabs", 0), FSQRT(5, "fsqrt", 0), FSCALE(5, "fscale", 0), FXTRACT(5, "fxtract", 0),
+    FPREM(5, "fprem", 0), FPREM1(5, "fprem1", 0), FRNDINT(5, "frndint", 0),
+    F2XM1(5, "f2xm1", 0), FYL2X(5, "fyl2x", 0), FYL2XP1(5, "fyl2xp1", 0), FPTAN(5, "fptan", 0),
+    FPATAN(5, "fpatan", 0), FSIN(5, "fsin", 0), FCOS(5, "fcos", 0), FSINCOS(5, "fsincos", 0),
+    FLDENV(5, "fldenv", 0), FNSTENV(5, "fnstenv", 0), FRSTOR(5, "frstor", 0), FNSAVE(5, "fnsave", 0),
+    FNINIT(5, "fninit", 0), FNCLEX(5, "fnclex", 0), FNSTCW(5, "fnstcw", 0), FLDCW(5, "fldcw", 0),
+    FNSTSW_M(5, "fnstsw m16", 0), FNSTSW_AX(5, "fnstsw ax", 0), FWAIT(5, "fwait", 0),
     /** #UD: either deliberate (ud0/ud1/ud2) or an opcode tscvm does not implement (counted). */
     UD(4, "#UD", Op.E),
     /** An instruction longer than 15 bytes: #GP(0). */
