@@ -19,6 +19,8 @@
 #endif
 
 uint64_t in_gpr[16], in_rflags, out_gpr[16], out_rflags;
+uint8_t in_fx[512] __attribute__((aligned(16))), out_fx[512] __attribute__((aligned(16)));
+static uint8_t default_fx[512] __attribute__((aligned(16)));
 void *code_entry = (void *)CODE_ADDR;
 void run_case(void);
 extern char case_return[];
@@ -77,6 +79,11 @@ static __attribute__((noinline)) void execute(uint8_t *code, uint8_t *buf, const
     memcpy(in_gpr, in->gpr, sizeof(in_gpr));
     in_rflags = (in->rflags & LOADABLE_FLAGS) | 0x2;
 
+    /* The x87 part from the record; MXCSR and the XMM registers stay the harness's own. */
+    memcpy(in_fx, default_fx, sizeof(in_fx));
+    memcpy(in_fx, in->fx, 24);
+    memcpy(in_fx + 32, in->fx + 32, FX_X87 - 32);
+
     memset(out, 0, sizeof(*out));
     fault_signal = 0;
     if (sigsetjmp(fault_jmp, 1) == 0) {
@@ -84,6 +91,7 @@ static __attribute__((noinline)) void execute(uint8_t *code, uint8_t *buf, const
         memcpy(out->gpr, out_gpr, sizeof(out->gpr));
         out->gpr[4] = 0;
         out->rflags = out_rflags;
+        memcpy(out->fx, out_fx, FX_X87);
     } else {
         out->signal = (uint32_t)fault_signal;
     }
@@ -109,6 +117,8 @@ int main(void)
     sigaction(SIGILL, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGTRAP, &sa, NULL);
+
+    __asm__ volatile("fninit; fxsave64 %0" : "=m"(default_fx));
 
     uint32_t features = host_features();
     fwrite(&features, 4, 1, stdout);

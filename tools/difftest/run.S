@@ -2,6 +2,7 @@
  * run_case: loads in_gpr/in_rflags into the CPU, jumps to the instruction at CODE_ADDR, which
  * jumps back to case_return; stores every register and RFLAGS to out_gpr/out_rflags.
  * RSP stays the harness stack throughout (the generator never uses RSP as an operand).
+ * The x87/SSE state is in_fx (FXRSTOR64) before the instruction, and out_fx (FXSAVE64) after.
  */
     .text
     .globl run_case, case_return
@@ -30,8 +31,11 @@ run_case:
     mov in_gpr+104(%rip), %r13
     mov in_gpr+112(%rip), %r14
     mov in_gpr+120(%rip), %r15
+    fxrstor64 in_fx(%rip)
     jmp *code_entry(%rip)
 case_return:
+    fxsave64 out_fx(%rip)
+    fninit
     mov %rax, out_gpr+0(%rip)
     mov %rcx, out_gpr+8(%rip)
     mov %rdx, out_gpr+16(%rip)

@@ -686,6 +686,23 @@ public final class Cpu extends CpuExec {
         updateMode();
     }
 
+    /**
+     * The x87 state as bytes 0-159 of an FXSAVE64 image (the fields of KVM_GET_FPU): FCW at 0,
+     * FSW at 2, the abridged tag at 4, FOP at 6, FIP at 8, FDP at 16, MXCSR at 24, ST0-ST7 at
+     * 32 + 16 i.
+     */
+    public byte[] getX87() {
+        return X87Control.image(this);
+    }
+
+    /** Loads {@link #getX87()}'s layout (MXCSR at 24 excepted): KVM_SET_FPU for the x87. */
+    public void setX87(byte[] image) {
+        if (image.length < 160) {
+            throw new TscvmException("an x87 image has 160 bytes, not " + image.length);
+        }
+        X87Control.loadImage(this, image);
+    }
+
     /** Control registers 0, 2, 3, 4, 8. */
     public long getCr(int n) {
         switch (n) {

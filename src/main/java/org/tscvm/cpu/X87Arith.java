@@ -55,8 +55,11 @@ final class X87Arith {
             }
             return;
         }
-        compute(c, d.sub, X87.sig(c, 0), X87.se(c, 0), bSig, bSe);
-        if (denormalSource && (f.flags & IE) == 0) {
+        long aSig = X87.sig(c, 0);
+        int aSe = X87.se(c, 0);
+        compute(c, d.sub, aSig, aSe, bSig, bSe);
+        // The conversion normalized a denormal source: its DE, unless a NaN operand decided the result.
+        if (denormalSource && (f.flags & (IE | ZE)) == 0 && !X87Float.isNan(X87Float.classify(aSig, aSe))) {
             f.flags |= DE;
         }
         if (X87.report(c, f.flags)) {
@@ -144,10 +147,12 @@ final class X87Arith {
                 flags |= extra;
             }
         }
-        if (!X87.report(c, flags)) {
+        // The condition codes are set even when an unmasked exception stops the pop (as the AMD host does).
+        boolean delivered = X87.report(c, flags);
+        c.fpuStatus = (c.fpuStatus & ~(C3 | C2 | C0)) | CC[result];
+        if (!delivered) {
             return;
         }
-        c.fpuStatus = (c.fpuStatus & ~(C3 | C2 | C0)) | CC[result];
         for (int i = 0; i < pops; i++) {
             X87.pop(c);
         }
@@ -204,9 +209,7 @@ final class X87Arith {
             result = f.compare(X87.sig(c, 0), X87.se(c, 0), X87.sig(c, i), X87.se(c, i), (d.sub & 2) == 0);
             flags = f.flags;
         }
-        if (!X87.report(c, flags)) {
-            return;
-        }
+        boolean delivered = X87.report(c, flags);
         long arith;
         switch (result) {
             case 0: arith = 0; break;
@@ -215,7 +218,7 @@ final class X87Arith {
             default: arith = CpuState.ZF | CpuState.PF | CpuState.CF;
         }
         c.setArith(arith);
-        if ((d.sub & 1) != 0) {
+        if (delivered && (d.sub & 1) != 0) {
             X87.pop(c);
         }
     }
@@ -331,9 +334,7 @@ final class X87Arith {
         if (X87.empty(c, 0)) {
             if (X87.underflow(c)) {
                 X87.write(c, 0, INDEF_SIG, INDEF_SE);
-                if (X87.empty(c, 7)) {
-                    X87.push(c, INDEF_SIG, INDEF_SE);
-                }
+                X87.push(c, INDEF_SIG, INDEF_SE);
             }
             return;
         }
@@ -418,6 +419,7 @@ final class X87Arith {
      * otherwise C2 = 1 and ST(0) is only partially reduced (SDM FPREM, FPREM1).
      */
     private static void remainder(CpuExec c, boolean nearest) {
+        c.fpuStatus &= ~C2; // cleared whatever happens next, unmasked exceptions included (AMD host)
         if (!st01Present(c)) {
             return;
         }
@@ -444,9 +446,18 @@ final class X87Arith {
         }
         int flags = (ca == DENORMAL || cb == DENORMAL) ? DE : 0;
         if (ca == ZERO || cb == INF) {
+            if (ca == DENORMAL) {
+                // Unchanged, but as a result: a pseudo-denormal is normalized, and a denormal
+                // under an unmasked UE is wrapped (as the AMD host does).
+                int z = Long.numberOfLeadingZeros(aSig);
+                f.roundPack((aSe & SIGN) != 0, 1 - z, aSig << z, 0, P64, EMIN_X, EMAX_X);
+                flags |= f.flags & ~C1;
+                aSig = f.sig;
+                aSe = f.se;
+            }
             if (X87.report(c, flags)) {
                 c.fpuStatus &= ~(C0 | C1 | C2 | C3);
-                X87.write(c, 0, aSig, aSe); // unchanged (a denormal stays as it is)
+                X87.write(c, 0, aSig, aSe);
             }
             return;
         }

@@ -278,6 +278,43 @@ final class X87Control {
         }
     }
 
+    // ---- the host API (Cpu.getX87/setX87) and snapshots ----
+
+    static byte[] image(CpuState c) {
+        byte[] b = new byte[160];
+        GuestMemory.I16.set(b, 0, (short) c.fpuControl);
+        GuestMemory.I16.set(b, 2, (short) c.fpuStatus);
+        b[4] = (byte) X87.abridgedTag(c);
+        GuestMemory.I16.set(b, 6, (short) c.fpuOpcode);
+        GuestMemory.I64.set(b, 8, c.fpuIp);
+        GuestMemory.I64.set(b, 16, c.fpuDp);
+        GuestMemory.I32.set(b, 24, c.mxcsr);
+        for (int i = 0; i < 8; i++) {
+            int p = X87.phys(c, i);
+            GuestMemory.I64.set(b, 32 + 16 * i, c.fpuSig[p]);
+            GuestMemory.I16.set(b, 40 + 16 * i, (short) c.fpuSe[p]);
+        }
+        return b;
+    }
+
+    static void loadImage(CpuState c, byte[] b) {
+        c.fpuControl = ((short) GuestMemory.I16.get(b, 0) & FCW_BITS) | 0x40;
+        c.fpuStatus = (short) GuestMemory.I16.get(b, 2) & 0xffff;
+        int tag = 0;
+        for (int p = 0; p < 8; p++) {
+            tag |= ((b[4] >>> p) & 1) != 0 ? 0 : 3 << (2 * p);
+        }
+        c.fpuTag = tag;
+        c.fpuOpcode = (short) GuestMemory.I16.get(b, 6) & 0x7ff;
+        c.fpuIp = (long) GuestMemory.I64.get(b, 8);
+        c.fpuDp = (long) GuestMemory.I64.get(b, 16);
+        for (int i = 0; i < 8; i++) {
+            int p = X87.phys(c, i);
+            c.fpuSig[p] = (long) GuestMemory.I64.get(b, 32 + 16 * i);
+            c.fpuSe[p] = (short) GuestMemory.I16.get(b, 40 + 16 * i) & 0xffff;
+        }
+    }
+
     // ---- snapshots: the registers travel in the State's FXSAVE image ----
 
     /**

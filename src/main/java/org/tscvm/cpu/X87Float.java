@@ -208,7 +208,15 @@ final class X87Float {
         boolean wrapUnder = false;
         if (tiny && (cw & UE) == 0) {
             flags |= UE;
-            if (extended) { // the register gets the result with its exponent wrapped (SDM 4.9.1.5)
+            if (extended && e + WRAP < eMin) {
+                // Out of range even wrapped (FSCALE): a signed zero whatever the rounding (AMD host).
+                flags |= PE;
+                sig = 0;
+                se = neg ? SIGN : 0;
+                return;
+            }
+            // The register gets the result with its exponent wrapped (SDM 4.9.1.5).
+            if (extended) {
                 e += WRAP;
                 wrapUnder = true;
                 tiny = false;
@@ -258,6 +266,13 @@ final class X87Float {
             if (tiny) {
                 flags |= UE;
             }
+        }
+        if (e > eMax && !wrapUnder && (cw & OE) == 0 && extended && e - WRAP > eMax) {
+            // Out of range even wrapped (FSCALE): a signed infinity whatever the rounding (AMD host).
+            flags |= OE | PE | C1;
+            sig = INT_BIT;
+            se = (neg ? SIGN : 0) | EMAX;
+            return;
         }
         if (e > eMax && !wrapUnder) {
             if ((cw & OE) == 0) {
@@ -311,8 +326,7 @@ final class X87Float {
             case QNAN: set(s, sexp); return;
             case SNAN: flags |= IE; set(s | QUIET, sexp); return;
             case UNSUPPORTED: indefinite(); return;
-            case DENORMAL: flags |= DE; break;
-            default: break;
+            default: break; // a denormal source raises no DE on a store (as the AMD host)
         }
         unpackA(s, sexp);
         roundPack(negative(sexp), ea, ma, 0, prec, eMin, eMax);
@@ -323,12 +337,12 @@ final class X87Float {
     /** a + b, or a - b when {@code subtract}, rounded to {@code prec} bits. */
     void add(long aSig, int aSe, long bSig, int bSe, boolean subtract, int prec) {
         flags = 0;
-        if (subtract) {
-            bSe ^= SIGN;
-        }
         int ca = classify(aSig, aSe), cb = classify(bSig, bSe);
         if (nan2(aSig, aSe, ca, bSig, bSe, cb)) {
-            return;
+            return; // a NaN keeps its sign: subtraction does not negate it
+        }
+        if (subtract) {
+            bSe ^= SIGN;
         }
         if (ca == INF || cb == INF) {
             if (ca == INF && cb == INF) {
@@ -666,10 +680,7 @@ final class X87Float {
         if (c == ZERO) {
             return 0;
         }
-        if (c == DENORMAL) {
-            flags |= DE;
-        }
-        boolean neg = negative(sexp);
+        boolean neg = negative(sexp); // a denormal raises no DE on FIST/FBSTP (as the AMD host)
         unpackA(s, sexp);
         int ue = ea - BIAS;
         long ip; // integer part magnitude

@@ -48,7 +48,15 @@ final class X87Move {
             flags |= IE;
             s |= X87Float.QUIET;
         }
-        pushLoaded(c, s, e, flags);
+        if (!X87.empty(c, 7)) {
+            pushLoaded(c, s, e, 0);
+            return;
+        }
+        // An unmasked DE does not stop the load (the AMD host loads the normalized value).
+        X87.report(c, flags);
+        if ((flags & ~c.fpuControl & IE) == 0) {
+            X87.push(c, s, e);
+        }
     }
 
     static void fldM32(CpuExec c, Insn d) {
@@ -76,13 +84,7 @@ final class X87Move {
         int i = d.rm & 7;
         long s;
         int e;
-        if (X87.empty(c, i)) {
-            if (!X87.empty(c, 7)) {
-                if (X87.overflow(c)) {
-                    X87.push(c, INDEF_SIG, INDEF_SE);
-                }
-                return;
-            }
+        if (X87.empty(c, i)) { // the underflow wins over an overflow (C1 = 0), as on the AMD host
             if (X87.underflow(c)) {
                 X87.push(c, INDEF_SIG, INDEF_SE);
             }
@@ -176,6 +178,9 @@ final class X87Move {
 
     /** A memory store happens unless IE, DE, OE or UE is unmasked (SDM 4.9.1.4-5: no result to memory). */
     private static boolean storeAllowed(CpuExec c, int flags) {
+        if ((flags & ~c.fpuControl & (OE | UE)) != 0) {
+            flags &= ~(X87Float.PE | C1); // no result: no inexact one either
+        }
         boolean ok = X87.report(c, flags);
         return ok && (flags & ~c.fpuControl & (OE | UE)) == 0;
     }
@@ -363,7 +368,7 @@ final class X87Move {
             }
             return;
         }
-        X87.report(c, 0);
+        // C1 stays as it was: the SDM defines it only for a stack underflow (an AMD host agrees).
         if (cond) {
             X87.write(c, 0, X87.sig(c, i), X87.se(c, i));
         }
@@ -374,7 +379,7 @@ final class X87Move {
         X87.begin(c, d);
         X87.free(c, d.rm & 7);
         if (d.sub != 0) {
-            X87.setTop(c, X87.top(c) + 1);
+            X87.pop(c);
         }
     }
 

@@ -12,9 +12,27 @@ import java.util.HexFormat;
  * @param mem            the {@link #BUF_SIZE}-byte buffer at linear address {@link #BUF_ADDR}
  * @param definedFlags   output flags compared; the rest are undefined for this case (SDM)
  * @param undefinedRegs  bit i set: the output value of register i is undefined for this case
+ * @param fx             the x87 state before the case: bytes 0-159 of an FXSAVE64 image (FCW,
+ *                       FSW, abridged FTW, ST0-ST7 at 32 + 16 i; FOP/FIP/FDP and MXCSR ignored)
+ * @param fswDefined     the FSW bits compared after the case (C0-C3 are undefined for many forms)
+ * @param memUndefinedFrom the buffer bytes [from, to) are not compared (FIP/FDP in a stored x87 environment)
  */
 record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags,
-        int undefinedRegs) {
+        int undefinedRegs, byte[] fx, int fswDefined, int memUndefinedFrom, int memUndefinedTo) {
+
+    static final int FX_SIZE = 160;
+
+    /** The x87 state of a fresh FNINIT: FCW 037F, all registers empty. */
+    static final byte[] FNINIT_FX = new byte[FX_SIZE];
+
+    static {
+        FNINIT_FX[0] = 0x7f;
+        FNINIT_FX[1] = 0x03;
+    }
+
+    DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags, int undefinedRegs) {
+        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, FNINIT_FX, 0xffff, 0, 0);
+    }
 
     static final long BUF_ADDR = 0x1000_0000L;
     static final int BUF_SIZE = 256;
@@ -36,12 +54,32 @@ record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, l
         if (touchesMemory()) {
             b.append("  mem: ").append(HexFormat.of().formatHex(mem));
         }
+        if (fx != FNINIT_FX) {
+            b.append("\n  x87: ").append(x87(fx));
+        }
         return b.toString().trim();
     }
 
     /** True for forms with a memory operand or a string instruction. */
     boolean touchesMemory() {
         return form.matches(".*\\bm(8|16|32|64|128)\\b.*|.*(moffs|xlat).*|.*(movs|cmps|stos|lods|scas)[bwdq].*|.*\\[.*");
+    }
+
+    /** FCW, FSW, FTW and the non-empty registers ST0-ST7 of an FXSAVE image. */
+    static String x87(byte[] fx) {
+        StringBuilder b = new StringBuilder();
+        int fsw = (fx[2] & 0xff) | (fx[3] & 0xff) << 8;
+        int ftw = fx[4] & 0xff;
+        b.append(String.format("fcw=%04x fsw=%04x ftw=%02x", (fx[0] & 0xff) | (fx[1] & 0xff) << 8, fsw, ftw));
+        int top = (fsw >>> 11) & 7;
+        for (int i = 0; i < 8; i++) {
+            if ((ftw & (1 << ((top + i) & 7))) == 0) {
+                continue;
+            }
+            b.append(String.format(" st%d=%04x:%016x", i, (fx[40 + 16 * i] & 0xff) | (fx[41 + 16 * i] & 0xff) << 8,
+                    java.nio.ByteBuffer.wrap(fx, 32 + 16 * i, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong()));
+        }
+        return b.toString();
     }
 
     static String registers(long[] regs) {

@@ -52,6 +52,7 @@ final class InterpreterRunner {
             // A stack in the buffer's page but past the buffer: harmless if an instruction pushes.
             cpu.setGpr(Cpu.RSP, DiffCase.BUF_ADDR + 0xf00);
             cpu.setRflags(0x2 | (c.rflags() & DiffCase.LOADABLE_FLAGS));
+            cpu.setX87(c.fx());
             RunStop stop = cpu.run(BUDGET);
             long expectedRip = DiffCase.CODE_ADDR + len + 1;
             String fault = "";
@@ -69,9 +70,9 @@ final class InterpreterRunner {
             for (int i = 0; i < mem.length; i++) {
                 mem[i] = (byte) memory.read8(BUF_PHYS + i);
             }
-            return new CpuState(gpr, cpu.getRflags(), mem, fault);
+            return new CpuState(gpr, cpu.getRflags(), mem, fault, cpu.getX87());
         } catch (RuntimeException e) {
-            return new CpuState(new long[16], 0, c.mem(), "interpreter threw " + e);
+            return new CpuState(new long[16], 0, c.mem(), "interpreter threw " + e, c.fx());
         }
     }
 
@@ -81,6 +82,11 @@ final class InterpreterRunner {
      * stopped, RIP, the retired count, every register, all of RFLAGS and the buffer.
      */
     String trace(byte[] code, long[] gpr, long rflags, byte[] mem) {
+        return trace(code, gpr, rflags, mem, DiffCase.FNINIT_FX);
+    }
+
+    /** {@link #trace} from an x87 state (bytes 0-159 of FXSAVE64); the x87 state it left is described too. */
+    String trace(byte[] code, long[] gpr, long rflags, byte[] mem, byte[] fx) {
         System.arraycopy(code, 0, codeBytes, 0, code.length);
         codeBytes[code.length] = HLT;
         memory.load(CODE_PHYS, codeBytes, 0, code.length + 1);
@@ -91,6 +97,7 @@ final class InterpreterRunner {
         }
         cpu.setGpr(Cpu.RSP, DiffCase.BUF_ADDR + 0xf00);
         cpu.setRflags(0x2 | (rflags & DiffCase.LOADABLE_FLAGS));
+        cpu.setX87(fx);
         long before = cpu.instructionsRetired();
         RunStop stop = cpu.run(BUDGET);
         StringBuilder b = new StringBuilder();
@@ -104,6 +111,7 @@ final class InterpreterRunner {
         for (int i = 0; i < DiffCase.BUF_SIZE; i++) {
             b.append(java.util.HexFormat.of().toHexDigits((byte) memory.read8(BUF_PHYS + i)));
         }
+        b.append(" x87=").append(java.util.HexFormat.of().formatHex(cpu.getX87()));
         b.append(' ').append(stop == RunStop.HALTED ? "" : cpu.describe());
         return b.toString();
     }

@@ -24,8 +24,8 @@ final class NativeHarness implements AutoCloseable {
     static final int FEATURE_POPCNT = 1, FEATURE_LZCNT = 2, FEATURE_BMI1 = 4, FEATURE_LAHF64 = 8,
             FEATURE_MOVBE = 16;
 
-    private static final int IN_RECORD = 16 + 16 * 8 + 8 + DiffCase.BUF_SIZE;
-    private static final int OUT_RECORD = 16 * 8 + 8 + DiffCase.BUF_SIZE + 8;
+    private static final int IN_RECORD = 16 + 16 * 8 + 8 + DiffCase.BUF_SIZE + DiffCase.FX_SIZE;
+    private static final int OUT_RECORD = 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + DiffCase.FX_SIZE;
     private static final int SIGFPE = 8;
 
     private final Process process;
@@ -117,6 +117,7 @@ final class NativeHarness implements AutoCloseable {
                 }
                 buf.putLong(c.rflags());
                 buf.put(c.mem());
+                buf.put(c.fx());
                 toHarness.write(buf.array());
             }
             toHarness.flush();
@@ -135,7 +136,10 @@ final class NativeHarness implements AutoCloseable {
         byte[] mem = new byte[DiffCase.BUF_SIZE];
         b.get(mem);
         int signal = b.getInt();
-        return new CpuState(gpr, rflags, mem, signalName(signal));
+        b.getInt();
+        byte[] fx = new byte[DiffCase.FX_SIZE];
+        b.get(fx);
+        return new CpuState(gpr, rflags, mem, signalName(signal), fx);
     }
 
     private static String signalName(int signal) {
