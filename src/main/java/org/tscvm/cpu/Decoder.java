@@ -605,7 +605,7 @@ final class Decoder {
                     case 0: set(d, FLD_STI); return;
                     case 1: set(d, FXCH); return;
                     case 2: if (m == 0xd0) { set(d, FNOP); return; } break;
-                    case 3: d.sub = 1; set(d, FST_STI); return; // FSTP1 alias
+                    case 3: d.sub = 3; set(d, FST_STI); return; // FSTP1 alias: no stack underflow (sub bit 1)
                     default: {
                         Op op = D9_E0[m - 0xe0];
                         if (op == null || !x87Transcendental(op)) {

@@ -216,7 +216,7 @@ final class X87Move {
     static void fstSti(CpuExec c, Insn d) {
         X87.begin(c, d);
         int i = d.rm & 7;
-        if (X87.empty(c, 0)) {
+        if (X87.empty(c, 0) && (d.sub & 2) == 0) {
             if (X87.underflow(c)) {
                 X87.write(c, i, INDEF_SIG, INDEF_SE);
                 popIf(c, d.sub);
@@ -224,8 +224,10 @@ final class X87Move {
             return;
         }
         X87.report(c, 0);
-        X87.write(c, i, X87.sig(c, 0), X87.se(c, 0));
-        popIf(c, d.sub);
+        if (!X87.empty(c, 0)) { // FSTP1 (D9 D8+i) of an empty ST0 stores nothing and only pops (AMD host)
+            X87.write(c, i, X87.sig(c, 0), X87.se(c, 0));
+        }
+        popIf(c, d.sub & 1);
     }
 
     /** FIST(P)/FISTTP: {@code rc} -1 uses the control word's rounding, else that rounding. */

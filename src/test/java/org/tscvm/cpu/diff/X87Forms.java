@@ -482,6 +482,33 @@ final class X87Forms {
             }
             return C1_ONLY;
         });
+        // Undocumented aliases every x87 since the 387 executes (objdump calls them "(bad)").
+        int[][] aliases = {{0xdc, 0xd0}, {0xdc, 0xd8}, {0xdd, 0xc8}, {0xde, 0xd0}, {0xd9, 0xd8}, {0xdf, 0xd0},
+            {0xdf, 0xd8}, {0xdf, 0xc8}};
+        String[] aliasNames = {"fcom", "fcomp", "fxch", "fcomp", "fstp", "fstp", "fstp", "fxch"};
+        for (int k = 0; k < aliases.length; k++) {
+            int[] a = aliases[k];
+            boolean compare = aliasNames[k].startsWith("fcom");
+            for (int i = 1; i < 8; i += 3) {
+                final int sti = i;
+                regForm(forms, aliasNames[k] + " st(" + i + ") " + ALIAS + String.format("%02x %02x", a[0], a[1] + i),
+                        a[0], a[1] + i, (x, rm) -> {
+                            x.usually(0, sti);
+                            return compare ? ALL : C1_ONLY;
+                        });
+            }
+        }
+        for (int m : new int[] {0xe0, 0xe1, 0xe4}) {
+            regForm(forms, "fnop " + ALIAS + String.format("db %02x (fneni, fndisi, fnsetpm)", m), 0xdb, m, (x, rm) -> ALL);
+        }
+        // The environment and the whole state: FIP, FCS/FOP, FDP and FDS (bytes 12-27 of the
+        // 32-bit format) are not compared, as AMD hosts keep them only while an exception is pending.
+        envForm(forms, "fnstenv m28byte", 0xd9, 6, false, 28, false);
+        envForm(forms, "fldenv m28byte", 0xd9, 4, true, 28, false);
+        envForm(forms, "fnsave m108byte", 0xdd, 6, false, 108, false);
+        envForm(forms, "frstor m108byte", 0xdd, 4, true, 108, false);
+        envForm(forms, "fnstenvw m14byte", 0xd9, 6, false, 14, true);
+        envForm(forms, "fldenvw m14byte", 0xd9, 4, true, 14, true);
         // Control.
         memForm(forms, "fnstcw m2byte", 0xd9, 7, (x, rm) -> ALL);
         memForm(forms, "fldcw m2byte", 0xd9, 5, (x, rm) -> {
@@ -490,6 +517,52 @@ final class X87Forms {
             return ALL;
         });
         memForm(forms, "fnstsw m2byte", 0xdd, 7, (x, rm) -> ALL);
+    }
+
+    /** Marks a form objdump does not name (an alias); the objdump check skips it. */
+    static final String ALIAS = "alias ";
+
+    /**
+     * FNSTENV/FLDENV/FNSAVE/FRSTOR at a buffer offset with room for the image; a loaded image
+     * is a random but plausible one (its FSW without ES: ES follows from flags and masks).
+     */
+    private static void envForm(List<Form> forms, String name, int opcode, int digit, boolean load, int size,
+            boolean small) {
+        forms.add(new Form(name, rnd -> {
+            G g = new G(rnd);
+            if (small) {
+                g.e.prefix(0x66);
+            }
+            int off = 8 * rnd.nextInt((DiffCase.BUF_SIZE - size) / 8);
+            Rm rm = new Rm(true, -1, off);
+            X x = new X(g);
+            int env = small ? 14 : 28;
+            if (load) {
+                X y = new X(g);
+                int tag = 0;
+                for (int p = 0; p < 8; p++) {
+                    tag |= ((y.ftw >>> p) & 1) != 0 ? rnd.nextInt(3) << (2 * p) : 3 << (2 * p);
+                }
+                int fsw = y.fsw & ~0x80;
+                if (rnd.nextInt(4) == 0) {
+                    fsw |= rnd.nextInt(64); // maybe unmasked flags: ES must follow
+                }
+                int fcw = y.fcw | (rnd.nextInt(8) == 0 ? rnd.nextInt(0x10000) : 0);
+                int w = small ? 2 : 4;
+                putLe(g.mem, off, fcw, 2);
+                putLe(g.mem, off + w, fsw, 2);
+                putLe(g.mem, off + 2 * w, tag, 2);
+                for (int i = 0; i < 8 && size > env; i++) {
+                    long[] v = value(rnd);
+                    putLe(g.mem, off + env + 10 * i, v[0], 8);
+                    putLe(g.mem, off + env + 10 * i + 8, v[1], 2);
+                }
+            }
+            g.op(opcode);
+            g.modrm(digit, rm, 0);
+            int pointers = small ? 6 : 12;
+            return x.build(name, ALL, off + pointers, off + env);
+        }));
     }
 
     /** A memory operand: random, or ST(0) rounded to the operand's format (equal compares, exact cancellation). */
