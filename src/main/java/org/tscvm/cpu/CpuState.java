@@ -77,6 +77,8 @@ abstract class CpuState {
     int fpuCs, fpuDs, fpuOpcode;
     /** The 80-bit arithmetic unit (result registers, no allocation per instruction). */
     final X87Float fpu = new X87Float();
+    /** 128-bit scratch registers of the x87 transcendentals. */
+    final X87Wide wide = new X87Wide();
     /** The 512-byte FXSAVE image beyond the control words: x87 and XMM registers, kept verbatim. */
     final byte[] fxRegisters = new byte[512];
 

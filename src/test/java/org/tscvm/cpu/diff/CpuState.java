@@ -73,14 +73,43 @@ record CpuState(long[] gpr, long rflags, byte[] mem, String fault, byte[] fx) {
             if ((fx[4] & (1 << ((top + i) & 7))) == 0) {
                 continue;
             }
-            for (int k = 32 + 16 * i; k < 42 + 16 * i; k++) {
-                if (fx[k] != other.fx[k]) {
-                    d.append("st").append(i).append(' ');
-                    break;
-                }
+            if (c.ulps() > 0 ? ulpDistance(fx, other.fx, 32 + 16 * i) > c.ulps() : !sameBytes(fx, other.fx, 32 + 16 * i)) {
+                d.append("st").append(i).append(' ');
             }
         }
         return d.toString();
+    }
+
+    private static boolean sameBytes(byte[] a, byte[] b, int at) {
+        for (int k = at; k < at + 10; k++) {
+            if (a[k] != b[k]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Units in the last place between two 80-bit values of one sign (NaNs and sign changes: infinite). */
+    private static long ulpDistance(byte[] a, byte[] b, int at) {
+        if (sameBytes(a, b, at)) {
+            return 0;
+        }
+        java.nio.ByteBuffer x = java.nio.ByteBuffer.wrap(a).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        java.nio.ByteBuffer y = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int xe = x.getShort(at + 8) & 0xffff, ye = y.getShort(at + 8) & 0xffff;
+        if (((xe ^ ye) & 0x8000) != 0 || (xe & 0x7fff) == 0x7fff || (ye & 0x7fff) == 0x7fff) {
+            return Long.MAX_VALUE;
+        }
+        java.math.BigInteger kx = key(xe & 0x7fff, x.getLong(at)), ky = key(ye & 0x7fff, y.getLong(at));
+        java.math.BigInteger d = kx.subtract(ky).abs();
+        return d.bitLength() > 62 ? Long.MAX_VALUE : d.longValue();
+    }
+
+    /** Consecutive 80-bit magnitudes have consecutive keys: exponent * 2^63 + the fraction. */
+    private static java.math.BigInteger key(int e, long sig) {
+        java.math.BigInteger frac = java.math.BigInteger.valueOf(sig & Long.MAX_VALUE);
+        return e == 0 ? java.math.BigInteger.valueOf(sig).and(java.math.BigInteger.ONE.shiftLeft(64).subtract(java.math.BigInteger.ONE))
+                : java.math.BigInteger.valueOf(e).shiftLeft(63).add(frac);
     }
 
     String describe(DiffCase c) {

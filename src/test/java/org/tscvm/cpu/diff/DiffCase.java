@@ -16,9 +16,11 @@ import java.util.HexFormat;
  *                       FSW, abridged FTW, ST0-ST7 at 32 + 16 i; FOP/FIP/FDP and MXCSR ignored)
  * @param fswDefined     the FSW bits compared after the case (C0-C3 are undefined for many forms)
  * @param memUndefinedFrom the buffer bytes [from, to) are not compared (FIP/FDP in a stored x87 environment)
+ * @param ulps           0: x87 registers compared exactly; else within this many units in the last
+ *                       place (the transcendentals, which no x87 rounds correctly)
  */
 record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags,
-        int undefinedRegs, byte[] fx, int fswDefined, int memUndefinedFrom, int memUndefinedTo) {
+        int undefinedRegs, byte[] fx, int fswDefined, int memUndefinedFrom, int memUndefinedTo, int ulps) {
 
     static final int FX_SIZE = 160;
 
@@ -31,7 +33,7 @@ record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, l
     }
 
     DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags, int undefinedRegs) {
-        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, FNINIT_FX, 0xffff, 0, 0);
+        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, FNINIT_FX, 0xffff, 0, 0, 0);
     }
 
     static final long BUF_ADDR = 0x1000_0000L;

@@ -123,8 +123,11 @@ final class X87Forms {
 
         DiffCase build(String name, int fswDefined, int memFrom, int memTo) {
             return new DiffCase(name, g.e.bytes(), g.gpr.clone(), g.rflags, g.mem.clone(), DiffCase.ARITH_FLAGS,
-                    g.undefinedRegs, image(), fswDefined, memFrom, memTo);
+                    g.undefinedRegs, image(), fswDefined, memFrom, memTo, ulps);
         }
+
+        /** Set by transcendental forms: registers compared within this many ulps. */
+        int ulps;
     }
 
     // ---- values ----
@@ -482,6 +485,61 @@ final class X87Forms {
             }
             return C1_ONLY;
         });
+        // Transcendentals: within 2 ulps of the host (each within an ulp of the exact value);
+        // C1 (rounded up) may then differ, C0 and C3 are undefined.
+        int trans = ALL & ~(C0 | C1 | C3);
+        regForm(forms, "fsin", 0xd9, 0xfe, (x, rm) -> angle(x, trans));
+        regForm(forms, "fcos", 0xd9, 0xff, (x, rm) -> angle(x, trans));
+        regForm(forms, "fsincos", 0xd9, 0xfb, (x, rm) -> {
+            x.roomToPush();
+            return angle(x, trans);
+        });
+        regForm(forms, "fptan", 0xd9, 0xf2, (x, rm) -> {
+            x.roomToPush();
+            return angle(x, trans);
+        });
+        regForm(forms, "f2xm1", 0xd9, 0xf0, (x, rm) -> {
+            x.usually(0);
+            x.ulps = 2;
+            int sign = x.rnd.nextBoolean() ? 0x8000 : 0;
+            long[] v = value(x.rnd);
+            boolean inDomain = (v[1] & 0x7fff) < BIAS || (v[1] & 0x7fff) == 0x7fff;
+            // Outside -1..+1 the SDM leaves the result undefined: such values become in-domain ones.
+            x.st(0, x.rnd.nextInt(4) != 0 || !inDomain
+                    ? new long[] {x.rnd.nextLong() | Long.MIN_VALUE, sign | (BIAS - 1 - x.rnd.nextInt(70))} : v);
+            return trans;
+        });
+        regForm(forms, "fyl2x", 0xd9, 0xf1, (x, rm) -> {
+            x.usually(0, 1);
+            x.ulps = 2;
+            if (x.rnd.nextInt(4) != 0) {
+                x.st(0, new long[] {x.rnd.nextLong() | Long.MIN_VALUE, BIAS - 200 + x.rnd.nextInt(400)});
+                x.st(1, new long[] {x.rnd.nextLong() | Long.MIN_VALUE, (x.rnd.nextBoolean() ? 0x8000 : 0) | (BIAS - 10 + x.rnd.nextInt(20))});
+            }
+            return trans;
+        });
+        regForm(forms, "fyl2xp1", 0xd9, 0xf9, (x, rm) -> {
+            x.usually(0, 1);
+            x.ulps = 2;
+            long[] v = x.st(0);
+            int e = (int) v[1] & 0x7fff;
+            if (x.rnd.nextInt(4) != 0 || (e >= BIAS - 2 && e != 0x7fff)) { // the SDM's domain: |x| < 1 - sqrt(2)/2
+                int sign = x.rnd.nextBoolean() ? 0x8000 : 0;
+                x.st(0, new long[] {x.rnd.nextLong() | Long.MIN_VALUE, sign | (BIAS - 3 - x.rnd.nextInt(60))});
+                x.st(1, new long[] {x.rnd.nextLong() | Long.MIN_VALUE, (x.rnd.nextBoolean() ? 0x8000 : 0) | (BIAS - 10 + x.rnd.nextInt(20))});
+            }
+            return trans;
+        });
+        regForm(forms, "fpatan", 0xd9, 0xf3, (x, rm) -> {
+            x.usually(0, 1);
+            x.ulps = 2;
+            if (x.rnd.nextInt(4) != 0) {
+                for (int i = 0; i < 2; i++) {
+                    x.st(i, new long[] {x.rnd.nextLong() | Long.MIN_VALUE, (x.rnd.nextBoolean() ? 0x8000 : 0) | (BIAS - 30 + x.rnd.nextInt(60))});
+                }
+            }
+            return trans;
+        });
         // Undocumented aliases every x87 since the 387 executes (objdump calls them "(bad)").
         int[][] aliases = {{0xdc, 0xd0}, {0xdc, 0xd8}, {0xdd, 0xc8}, {0xde, 0xd0}, {0xd9, 0xd8}, {0xdf, 0xd0},
             {0xdf, 0xd8}, {0xdf, 0xc8}};
@@ -517,6 +575,28 @@ final class X87Forms {
             return ALL;
         });
         memForm(forms, "fnstsw m2byte", 0xdd, 7, (x, rm) -> ALL);
+    }
+
+    /** An argument for FSIN/FCOS/FSINCOS/FPTAN: mostly |x| < 2^20, some specials and some beyond 2^63. */
+    private static int angle(X x, int defined) {
+        x.usually(0);
+        x.ulps = 2;
+        int pick = x.rnd.nextInt(8);
+        int sign = x.rnd.nextBoolean() ? 0x8000 : 0;
+        if (pick < 5) {
+            // |x| < 1: the host reduces by a 66-bit pi, several ulps off near pi/2 and thousands
+            // for large angles (tscvm reduces exactly; X87TransTest checks those against BigDecimal).
+            x.st(0, new long[] {x.rnd.nextLong() | Long.MIN_VALUE, sign | (BIAS - 30 + x.rnd.nextInt(30))});
+        } else if (pick == 5) {
+            x.st(0, new long[] {x.rnd.nextLong() | Long.MIN_VALUE, sign | (BIAS + 63 + x.rnd.nextInt(3))});
+        } else {
+            long[] v = x.st(0);
+            int e = (int) v[1] & 0x7fff;
+            if (e >= BIAS && e < BIAS + 63 && (v[0] < 0)) {
+                x.st(0, new long[] {v[0], (v[1] & 0x8000) | (BIAS - 1 - x.rnd.nextInt(8))});
+            }
+        }
+        return defined;
     }
 
     /** Marks a form objdump does not name (an alias); the objdump check skips it. */
