@@ -599,7 +599,12 @@ public final class Cpu extends CpuExec {
                 keepKgs = kernelGsBase, keepPat = pat, keepSyCs = sysenterCs, keepSyEsp = sysenterEsp,
                 keepSyEip = sysenterEip;
         int keepMxcsr = mxcsr;
+        byte[] keepX87 = getX87(); // INIT leaves the x87 state alone (SDM table 9-1)
+        int keepFcs = fpuCs, keepFds = fpuDs;
         reset();
+        setX87(keepX87);
+        fpuCs = keepFcs;
+        fpuDs = keepFds;
         efer = keepEfer;
         star = keepStar;
         lstar = keepLstar;

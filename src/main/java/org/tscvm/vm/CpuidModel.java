@@ -132,15 +132,16 @@ public final class CpuidModel {
 
     private static final Feature[] FEATURES = Feature.values();
 
-    private static final long TSCVM_FEATURES = maskOf(Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
+    private static final long TSCVM_FEATURES = maskOf(Feature.FPU, Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
             Feature.PSE, Feature.CX8, Feature.CMOV, Feature.PGE, Feature.SEP, Feature.PAT, Feature.CX16,
             Feature.TSC_ADJUST, Feature.RDTSCP, Feature.RDPID, Feature.LM, Feature.NX, Feature.SYSCALL,
             Feature.INVTSC, Feature.HYPERVISOR, Feature.X2APIC, Feature.TSC_DEADLINE);
     /**
      * XSAVE: CR4.OSXSAVE, XGETBV and XSETBV are not implemented, so a guest that saw the bit
-     * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it. (FPU, SSE
-     * and SSE2 stay in {@code max}: their control state, FXSAVE/FXRSTOR and the fences work,
-     * and kvm-unit-tests keys its fence tests on them; their arithmetic is #UD.)
+     * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it. (The x87 is
+     * complete, so {@code tscvm} advertises FPU. SSE and SSE2 stay in {@code max}: their control
+     * state, FXSAVE/FXRSTOR and the fences work, and kvm-unit-tests keys its fence tests on
+     * them; their arithmetic is #UD.)
      */
     private static final long UNIMPLEMENTED = maskOf(Feature.XSAVE);
     /** Every named feature but {@link #UNIMPLEMENTED}. */

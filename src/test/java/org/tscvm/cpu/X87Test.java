@@ -183,6 +183,14 @@ class X87Test {
     }
 
     @Test
+    void initLeavesTheX87StateAlone() {
+        CpuRig rig = runWithData("db e3 bb 00 00 02 00 d9 e8 d9 eb dd 43 08", new long[] {0, 0x4000000000000000L});
+        byte[] before = rig.cpu.getX87();
+        rig.cpu.init();
+        assertThat(rig.cpu.getX87()).isEqualTo(before);
+    }
+
+    @Test
     void aSnapshotCarriesTheX87Registers() {
         CpuRig rig = runWithData("db e3 bb 00 00 02 00 d9 e8 d9 eb dd 43 08 dd c2", new long[] {0, 0x4000000000000000L});
         byte[] before = rig.cpu.getX87();
