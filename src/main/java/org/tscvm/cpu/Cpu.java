@@ -776,7 +776,9 @@ public final class Cpu extends CpuExec {
 
     /**
      * Everything a snapshot needs to resume this CPU: architectural registers, descriptor
-     * caches, MSRs the CPU owns, x87/SSE control state and the run state. Values are guest
+     * caches, MSRs the CPU owns, x87/SSE state and the run state. {@code fxRegisters} is an
+     * FXSAVE64-shaped image: ST0-ST7 at 32 + 16 i, FOP at 6, FIP at 8, FDP at 16, FCS and FDS at
+     * 0 and 2 (the control words travel in their own fields). Values are guest
      * values; decoded blocks and the TLB are caches and are rebuilt.
      */
     public record State(long[] gprs, long rip, long rflags, int[] segSelectors, long[] segBases, long[] segLimits,

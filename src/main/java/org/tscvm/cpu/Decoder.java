@@ -611,7 +611,7 @@ final class Decoder {
                         if (op == null || !x87Transcendental(op)) {
                             break;
                         }
-                        d.sub = m - 0xe8;
+                        d.sub = op == FLDCONST ? m - 0xe8 : 0;
                         set(d, op);
                         return;
                     }

@@ -103,6 +103,28 @@ class X87Test {
     }
 
     @Test
+    void aRegisterFormMovesFipAndFopButLeavesFdpAtTheLastMemoryOperand() {
+        // fninit; mov ebx,DATA; fld qword [rbx+8] (7); fld1 (10); fnstenv [rbx+0x40]
+        CpuRig rig = runWithData("db e3 bb 00 00 02 00 dd 43 08 d9 e8 d9 73 40", new long[] {0, 0x3ff0000000000000L});
+        long env = DATA + 0x40;
+        assertThat(rig.memory.read32(env + 12)).as("FIP: fld1").isEqualTo((int) CODE + 10);
+        assertThat(rig.memory.read32(env + 16) >>> 16).as("FOP: D9 E8").isEqualTo(0x1e8);
+        assertThat(rig.memory.read32(env + 20)).as("FDP: still fld's operand").isEqualTo((int) DATA + 8);
+    }
+
+    @Test
+    void fxsaveWithoutRexWStoresThe32BitPointerFormat() {
+        // fninit; mov ebx,DATA; fld qword [rbx+8] (7); fxsave [rbx+0x100] (no REX.W)
+        CpuRig rig = runWithData("db e3 bb 00 00 02 00 dd 43 08 0f ae 83 00 01 00 00", new long[] {0, 0x3ff0000000000000L});
+        long image = DATA + 0x100;
+        assertThat(rig.memory.read32(image + 8)).as("FIP").isEqualTo((int) CODE + 7);
+        assertThat(rig.memory.read16(image + 12)).as("FCS").isEqualTo(0x08);
+        assertThat(rig.memory.read32(image + 16)).as("FDP").isEqualTo((int) DATA + 8);
+        assertThat(rig.memory.read16(image + 20)).as("FDS").isEqualTo(0x10);
+        assertThat(rig.memory.read64(image + 32)).as("ST0 = 1").isEqualTo(0x8000000000000000L);
+    }
+
+    @Test
     void fnstenvIn16BitProtectedFormat() {
         // fninit; mov ebx,DATA; fld1 (7); 66 fnstenv [rbx+0x40]
         CpuRig rig = runWithData("db e3 bb 00 00 02 00 d9 e8 66 d9 73 40", new long[0]);
