@@ -166,6 +166,21 @@ class X87Test {
     }
 
     @Test
+    void fldenvReadsBackWhatFnstenvWroteInBothRealModeFormats() {
+        // fninit; fld qword [0x2008]; fnstenv [0x3000]; fninit; fldenv [0x3000]; fnstenv [0x3100];
+        // the same with 66 (32-bit format) at 0x3200/0x3300
+        CpuRig rig = realMode("db e3 dd 06 08 20 d9 36 00 30 db e3 d9 26 00 30 d9 36 00 31"
+                + " db e3 dd 06 08 20 66 d9 36 00 32 db e3 66 d9 26 00 32 66 d9 36 00 33");
+        for (int i = 0; i < 14; i += 2) {
+            assertThat(rig.memory.read16(0x3100 + i)).as("16-bit format, offset %d", i).isEqualTo(rig.memory.read16(0x3000 + i));
+        }
+        for (int i = 0; i < 28; i += 4) {
+            assertThat(rig.memory.read32(0x3300 + i)).as("32-bit format, offset %d", i).isEqualTo(rig.memory.read32(0x3200 + i));
+        }
+        assertThat(rig.memory.read32(0x3210)).as("FOP, FIP[31:16]: the second fld at 0x1016").isEqualTo(0x506 | (0x1016 >>> 16) << 12);
+    }
+
+    @Test
     void fnsaveStoresTheStackThenInitializesAndFrstorBringsItBack() {
         // fninit; mov ebx,DATA; fld1; fldpi; fnsave [rbx]; fnstsw ax; fnstcw [rbx+0x100];
         // frstor [rbx]; fstp tword [rbx+0x110]

@@ -295,22 +295,21 @@ final class X87Forms {
             }
             for (int i = 0; i < 8; i += 1 + (i == 0 ? 0 : 2)) {
                 final int sti = i;
-                regForm(forms, ARITH[k] + " st,st(" + i + ")", 0xd8, 0xc0 | k << 3 | i, (x, rm) -> {
+                Setup close = (x, rm) -> {
                     x.usually(0, sti);
+                    if (sti != 0 && x.rnd.nextInt(4) == 0) { // nearly equal operands: cancellation
+                        long[] v = x.st(0);
+                        x.st(sti, new long[] {v[0] ^ (x.rnd.nextLong() >>> x.rnd.nextInt(64)), v[1] ^ (x.rnd.nextInt(2) << 15)});
+                    }
                     return C1_ONLY;
-                });
+                };
+                regForm(forms, ARITH[k] + " st,st(" + i + ")", 0xd8, 0xc0 | k << 3 | i, close);
                 if (i == 0) {
                     continue;
                 }
                 int rev = k >= 4 ? k ^ 1 : k;  // DC E0+i is FSUBR ST(i),ST: encoding digit 4 names fsubr
-                regForm(forms, ARITH[rev] + " st(" + i + "),st", 0xdc, 0xc0 | k << 3 | i, (x, rm) -> {
-                    x.usually(0, sti);
-                    return C1_ONLY;
-                });
-                regForm(forms, ARITH[rev] + "p st(" + i + "),st", 0xde, 0xc0 | k << 3 | i, (x, rm) -> {
-                    x.usually(0, sti);
-                    return C1_ONLY;
-                });
+                regForm(forms, ARITH[rev] + " st(" + i + "),st", 0xdc, 0xc0 | k << 3 | i, close);
+                regForm(forms, ARITH[rev] + "p st(" + i + "),st", 0xde, 0xc0 | k << 3 | i, close);
             }
         }
         // Compares.
@@ -647,10 +646,24 @@ final class X87Forms {
 
     /** A memory operand: random, or ST(0) rounded to the operand's format (equal compares, exact cancellation). */
     private static void sometimesNear(X x, Rm rm, int bytes) {
+        long[] st0 = x.st(0);
+        int e = (int) st0[1] & 0x7fff;
+        long sign = (st0[1] & 0x8000) != 0 ? 1 : 0;
+        boolean near = x.rnd.nextInt(4) == 0 && st0[0] < 0;
         if (bytes == 4) {
-            putLe(x.g.mem, rm.offset(), single(x.rnd), 4);
+            int te = e - BIAS + 127;
+            if (near && te > 0 && te < 255) { // ST0 truncated to single: equal or cancelling operands
+                putLe(x.g.mem, rm.offset(), sign << 31 | (long) te << 23 | ((st0[0] >>> 40) & 0x7fffff), 4);
+            } else {
+                putLe(x.g.mem, rm.offset(), single(x.rnd), 4);
+            }
         } else {
-            putLe(x.g.mem, rm.offset(), dbl(x.rnd), 8);
+            int te = e - BIAS + 1023;
+            if (near && te > 0 && te < 2047) {
+                putLe(x.g.mem, rm.offset(), sign << 63 | (long) te << 52 | ((st0[0] >>> 11) & 0xfffffffffffffL), 8);
+            } else {
+                putLe(x.g.mem, rm.offset(), dbl(x.rnd), 8);
+            }
         }
     }
 }
