@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -21,16 +22,29 @@
 uint64_t in_gpr[16], in_rflags, out_gpr[16], out_rflags;
 uint8_t in_fx[512] __attribute__((aligned(16))), out_fx[512] __attribute__((aligned(16)));
 static uint8_t default_fx[512] __attribute__((aligned(16)));
+uint64_t in_xmm[32] __attribute__((aligned(16))), out_xmm[32] __attribute__((aligned(16)));
+uint32_t in_mxcsr, out_mxcsr;
 void *code_entry = (void *)CODE_ADDR;
 void run_case(void);
 extern char case_return[];
 
 static sigjmp_buf fault_jmp;
-static volatile sig_atomic_t fault_signal;
+static volatile sig_atomic_t fault_signal, fault_trapno;
+static uint32_t fault_mxcsr;
+static uint64_t fault_xmm[32];
 
-static void on_fault(int sig)
+/* Records the signal, the exception vector and the SSE state at the fault (the signal frame's
+ * FXSAVE image: MXCSR with the flags the faulting instruction set, XMM unchanged). */
+static void on_fault(int sig, siginfo_t *info, void *context)
 {
+    ucontext_t *uc = context;
+    (void)info;
     fault_signal = sig;
+    fault_trapno = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
+    if (uc->uc_mcontext.fpregs) {
+        fault_mxcsr = uc->uc_mcontext.fpregs->mxcsr;
+        memcpy(fault_xmm, uc->uc_mcontext.fpregs->_xmm, sizeof(fault_xmm));
+    }
     siglongjmp(fault_jmp, 1);
 }
 
@@ -78,6 +92,8 @@ static __attribute__((noinline)) void execute(uint8_t *code, uint8_t *buf, const
     memcpy(buf, in->mem, BUF_SIZE);
     memcpy(in_gpr, in->gpr, sizeof(in_gpr));
     in_rflags = (in->rflags & LOADABLE_FLAGS) | 0x2;
+    memcpy(in_xmm, in->xmm, sizeof(in_xmm));
+    in_mxcsr = in->mxcsr;
 
     /* The x87 part from the record; MXCSR and the XMM registers stay the harness's own. */
     memcpy(in_fx, default_fx, sizeof(in_fx));
@@ -92,8 +108,12 @@ static __attribute__((noinline)) void execute(uint8_t *code, uint8_t *buf, const
         out->gpr[4] = 0;
         out->rflags = out_rflags;
         memcpy(out->fx, out_fx, FX_X87);
+        out->mxcsr = out_mxcsr;
+        memcpy(out->xmm, out_xmm, sizeof(out->xmm));
     } else {
-        out->signal = (uint32_t)fault_signal;
+        out->signal = (uint32_t)fault_signal | (uint32_t)fault_trapno << 8;
+        out->mxcsr = fault_mxcsr;
+        memcpy(out->xmm, fault_xmm, sizeof(out->xmm));
     }
     memcpy(out->mem, buf, BUF_SIZE);
 }
@@ -110,8 +130,8 @@ int main(void)
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_fault;
-    sa.sa_flags = SA_NODEFER;
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_NODEFER | SA_SIGINFO;
     sigaction(SIGFPE, &sa, NULL);
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGILL, &sa, NULL);

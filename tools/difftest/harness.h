@@ -30,6 +30,9 @@ struct in_record {
     uint64_t gpr[16];         /* RAX..R15 in encoding order; RSP (4) is ignored */
     uint64_t rflags;          /* only the arithmetic flags and DF are loaded */
     uint8_t mem[BUF_SIZE];
+    uint32_t mxcsr;           /* loaded with LDMXCSR */
+    uint32_t reserved;
+    uint64_t xmm[32];         /* XMM0..XMM15, low quadword first */
     uint8_t fx[FX_X87];       /* bytes 0-159 of an FXSAVE64 image: the x87 state loaded before the case */
 } __attribute__((packed));
 
@@ -37,8 +40,9 @@ struct out_record {
     uint64_t gpr[16];         /* RSP (4) is reported as 0 */
     uint64_t rflags;
     uint8_t mem[BUF_SIZE];
-    uint32_t signal;          /* 0, or the signal the instruction raised (SIGFPE for #DE) */
-    uint32_t reserved;
+    uint32_t signal;          /* 0, or the signal the instruction raised | its vector << 8 */
+    uint32_t mxcsr;           /* STMXCSR after the instruction, or MXCSR at the fault */
+    uint64_t xmm[32];         /* likewise */
     uint8_t fx[FX_X87];       /* bytes 0-159 of FXSAVE64 after the case (MXCSR at 24 is the harness's) */
 } __attribute__((packed));
 

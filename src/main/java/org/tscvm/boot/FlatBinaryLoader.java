@@ -22,6 +22,6 @@ public final class FlatBinaryLoader {
                     "flat image entry 0x%x lies outside the image [0x%x, 0x%x)", entry, loadAddress, end));
         }
         memory.load(loadAddress, image, 0, image.length);
-        return new EntryPoint((int) entry, 0, end);
+        return EntryPoint.flat((int) entry, end);
     }
 }

@@ -81,13 +81,16 @@ final class CommandTable {
                             + Cpu.DEFAULT_COMPILE_THRESHOLD + ")"));
 
     static final Subcommand RUN = new Subcommand("run",
-            List.of("Boot a multiboot kernel (ELF32, ELF64 or a.out kludge) and run it until it exits.",
+            List.of("Boot a kernel and run it until it exits: a Linux bzImage (vmlinuz), a Linux",
+                    "ELF with the PVH note (vmlinux), or a multiboot kernel (ELF32, ELF64, a.out).",
                     "Without -kernel, runs the bundled demo kernel."),
             concat(MACHINE_OPTIONS, List.of(
                     new Option(KERNEL, "FILE", null, false, "the kernel to boot"),
-                    new Option(APPEND, "ARGS", "", false, "command line passed to the kernel after its name"),
+                    new Option(APPEND, "ARGS", "", false,
+                            "the kernel command line (multiboot: after the kernel's name, as QEMU)"),
                     new Option(INITRD, "FILE", null, true,
-                            "a file passed as a multiboot module; repeat or separate with commas"),
+                            "Linux's initrd (several are concatenated) or a multiboot module; repeat or "
+                                    + "separate with commas"),
                     new Option(FLAT, "LOAD[,ENTRY]", null, false,
                             "treat -kernel as a raw image loaded at LOAD and started at ENTRY (default LOAD)"))));
 

@@ -14,7 +14,11 @@ public final class ExitStatus {
     public static final int USAGE = 2;
     /** A kernel, initrd or serial file that is missing or cannot be read or written. */
     public static final int FILE = 10;
-    /** A kernel image tscvm cannot load: no multiboot header, broken ELF, bad segment. */
+    /**
+     * A kernel image tscvm cannot load: not a bzImage, multiboot or PVH kernel, a broken ELF or
+     * setup header, a Linux boot protocol older than 2.10, or a kernel, command line or initrd
+     * that does not fit.
+     */
     public static final int KERNEL_IMAGE = 12;
     /** A RAM size (-m) that is malformed or out of range. */
     public static final int MEMORY_SIZE = 14;

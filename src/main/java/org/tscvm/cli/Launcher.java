@@ -231,8 +231,9 @@ final class Launcher {
             RunResult result = machine.run();
             afterRun.accept(machine);
             switch (result.kind()) {
-                case DEBUG_EXIT, SHUTDOWN -> {
-                    // The guest chose its verdict; stderr stays quiet (kvm-unit-tests reads it).
+                case DEBUG_EXIT, SHUTDOWN, RESET -> {
+                    // The guest chose its verdict (a reset ends a run only under -no-reboot, as
+                    // QEMU's); stderr stays quiet (kvm-unit-tests reads it).
                 }
                 case TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT -> err.println("tscvm: " + result.reason());
             }

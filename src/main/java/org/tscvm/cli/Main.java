@@ -23,9 +23,9 @@ import org.tscvm.vm.VmClock;
 import org.tscvm.vm.VmConfig;
 
 /**
- * {@code tscvm}: run a multiboot kernel, play the bundled demo, print the CPU model. The
- * options are defined in {@link CommandTable}; exit statuses are listed in {@link ExitStatus}
- * and {@link RunResult}. {@link #execute} is the in-JVM entry point (tests); {@link #main}
+ * {@code tscvm}: run a kernel (Linux bzImage or PVH, multiboot), play the bundled demo, print
+ * the CPU model. The options are defined in {@link CommandTable}; exit statuses are listed in
+ * {@link ExitStatus} and {@link RunResult}. {@link #execute} is the in-JVM entry point (tests); {@link #main}
  * only adds {@code System.exit}.
  */
 public final class Main {

@@ -25,11 +25,11 @@ public final class QemuMain {
 
     /** Options accepted and ignored because they change nothing tscvm does (documented in --help). */
     static final String HARMLESS = String.join("\n",
-            "  -nodefaults, -no-reboot, -enable-kvm, -display none, -vnc none, -nographic,",
+            "  -nodefaults, -enable-kvm, -display none, -vnc none, -nographic,",
             "  -monitor none, -name NAME, -machine accel=tcg|kvm, -machine pc, -accel tcg|kvm,",
             "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
             "  -global kvm-pit.lost_tick_policy=discard (tscvm's PIT discards lost ticks anyway),",
-            "  -device pci-testdev (tscvm has no PCI bus; a warning is printed)");
+            "  -device pci-testdev (tscvm's PCI bus has the host bridge alone; a warning is printed)");
 
     private QemuMain() {
     }
@@ -45,17 +45,18 @@ public final class QemuMain {
     static String help() {
         return VERSION_LINE + "\n"
                 + "usage: tscvm-qemu [options] -kernel FILE\n"
-                + "A QEMU-compatible front end to tscvm for kvm-unit-tests style kernels.\n"
+                + "A QEMU-compatible front end to tscvm for kvm-unit-tests style kernels and Linux.\n"
                 + "\n"
                 + "Options tscvm honours:\n"
-                + "  -kernel FILE          multiboot kernel (ELF32, ELF64, a.out kludge)\n"
+                + "  -kernel FILE          Linux bzImage, Linux vmlinux with the PVH note, or multiboot kernel\n"
                 + "  -append ARGS          kernel command line\n"
-                + "  -initrd FILE[,FILE]   multiboot modules (kvm-unit-tests: its environment file)\n"
+                + "  -initrd FILE[,FILE]   Linux initrd (files concatenated) or multiboot modules\n"
                 + "  -smp [cpus=]N[,sockets=S][,cores=C]  vCPUs, and the sockets they form\n"
                 + "  -m SIZE               RAM (128, 512M, 1G)\n"
                 + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
+                + "  -no-reboot            a guest reset ends the run with status 0 (without it: a reboot)\n"
                 + "  --tsc-adjust VCPU=VALUE  host-initiated IA32_TSC_ADJUST write before the run (tscvm's own)\n"
                 + "  --tsc-warp VCPU=CYCLES   host-initiated TSC write, that vCPU CYCLES from the others (tscvm's own)\n"
                 + "\n"
@@ -109,8 +110,9 @@ public final class QemuMain {
                     out.println(VERSION_LINE);
                     return 0;
                 }
-                case "-nodefaults", "-no-reboot", "-enable-kvm", "-nographic" -> {
-                    // Harmless: tscvm has no default devices to drop, never reboots, has no display.
+                case "-no-reboot" -> b.noReboot(true);
+                case "-nodefaults", "-enable-kvm", "-nographic" -> {
+                    // Harmless: tscvm has no default devices to drop and no display.
                 }
                 default -> {
                     if (!opt.startsWith("-")) {
@@ -205,7 +207,7 @@ public final class QemuMain {
                 return true;
             }
             case "pci-testdev" -> {
-                err.println("tscvm: warning: -device pci-testdev ignored: tscvm has no PCI bus");
+                err.println("tscvm: warning: -device pci-testdev ignored: tscvm's PCI bus has the host bridge alone");
                 return false;
             }
             default -> throw refuse("-device " + parts[0] + " is not a tscvm device (see -device help)");

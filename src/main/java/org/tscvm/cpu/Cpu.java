@@ -568,6 +568,7 @@ public final class Cpu extends CpuExec {
         mxcsr = 0x1f80;
         java.util.Arrays.fill(fxRegisters, (byte) 0);
         X87Control.loadImage(this); // R0-R7 +0.0, FIP/FDP/FOP 0 (SDM table 9-1)
+        java.util.Arrays.fill(xmm, 0);
         loadFlags(2);
         cpl = 0;
         for (int s = 0; s < 6; s++) {
@@ -601,10 +602,12 @@ public final class Cpu extends CpuExec {
         int keepMxcsr = mxcsr;
         byte[] keepX87 = getX87(); // INIT leaves the x87 state alone (SDM table 9-1)
         int keepFcs = fpuCs, keepFds = fpuDs;
+        long[] keepXmm = xmm.clone();
         reset();
         setX87(keepX87);
         fpuCs = keepFcs;
         fpuDs = keepFds;
+        System.arraycopy(keepXmm, 0, xmm, 0, xmm.length);
         efer = keepEfer;
         star = keepStar;
         lstar = keepLstar;
@@ -635,13 +638,23 @@ public final class Cpu extends CpuExec {
      * data segments flat (0x10), EFLAGS = 2, CR0 = PE|ET, at {@code eip}.
      */
     public void enterFlatProtectedMode(int eip) {
+        enterFlatProtectedMode(eip, 0x08, 0x10);
+    }
+
+    /**
+     * {@link #enterFlatProtectedMode(int)} with other selectors in CS and the data segments, for
+     * boot protocols that name them (Linux's 32-bit boot protocol: CS 0x10, data 0x18). The
+     * descriptor caches are loaded flat whatever the selectors; the GDT the selectors point
+     * into is the caller's ({@link #setGdtr}).
+     */
+    public void enterFlatProtectedMode(int eip, int codeSelector, int dataSelector) {
         cr0 = CR0_PE | CR0_ET;
         cr4 = 0;
         efer = 0;
         loadFlags(2);
-        setSeg(CS, 0x08, 0, 0xffffffffL, FLAT_CODE32 | 1);
+        setSeg(CS, codeSelector, 0, 0xffffffffL, FLAT_CODE32 | 1);
         for (int s : new int[] {ES, SS, DS, FS, GS}) {
-            setSeg(s, 0x10, 0, 0xffffffffL, FLAT_DATA | 1);
+            setSeg(s, dataSelector, 0, 0xffffffffL, FLAT_DATA | 1);
         }
         rip = eip & 0xffffffffL;
         halted = false;
@@ -661,6 +674,19 @@ public final class Cpu extends CpuExec {
         if (cpl != 0 && cpl != 3) {
             throw new TscvmException("CPL " + cpl + " is not 0 or 3");
         }
+        enterFlatLongMode(rip, cr3, cpl, cpl == 0 ? 0x08 : 0x2b, cpl == 0 ? 0x10 : 0x23);
+    }
+
+    /**
+     * {@link #enterFlatLongMode(long, long, int)} at CPL 0 with other selectors in CS and the
+     * data segments, for boot protocols that name them (Linux's 64-bit boot protocol: CS 0x10,
+     * data 0x18); the GDT they point into is the caller's ({@link #setGdtr}).
+     */
+    public void enterFlatLongMode(long rip, long cr3, int codeSelector, int dataSelector) {
+        enterFlatLongMode(rip, cr3, 0, codeSelector, dataSelector);
+    }
+
+    private void enterFlatLongMode(long rip, long cr3, int cpl, int codeSelector, int dataSelector) {
         if (!canonical(rip)) {
             throw new TscvmException(String.format("RIP 0x%x is not canonical", rip));
         }
@@ -670,9 +696,9 @@ public final class Cpu extends CpuExec {
         this.cr3 = cr3;
         loadFlags(2);
         int dplBits = cpl << 5;
-        setSeg(CS, cpl == 0 ? 0x08 : 0x2b, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
+        setSeg(CS, codeSelector, 0, 0xffffffffL, FLAT_CODE64 | dplBits | 1);
         for (int s : new int[] {ES, SS, DS, FS, GS}) {
-            setSeg(s, cpl == 0 ? 0x10 : 0x23, 0, 0xffffffffL, FLAT_DATA | dplBits | 1);
+            setSeg(s, dataSelector, 0, 0xffffffffL, FLAT_DATA | dplBits | 1);
         }
         this.rip = rip;
         halted = false;
@@ -680,6 +706,12 @@ public final class Cpu extends CpuExec {
         shutdown = false;
         updateMode();
         flushTlb(false);
+    }
+
+    /** Loads GDTR as LGDT would, from the host: a loader that built a GDT in guest memory. */
+    public void setGdtr(long base, int limit) {
+        gdtrBase = base;
+        gdtrLimit = limit & 0xffff;
     }
 
     public long getRflags() {
@@ -718,6 +750,46 @@ public final class Cpu extends CpuExec {
             case 8: return cr8;
             default: throw new TscvmException("CR" + n + " does not exist: use 0, 2, 3, 4 or 8");
         }
+    }
+
+    /** Sets CR0 or CR4 as MOV to CRn at CPL 0 would (the same checks; #GP as a {@link CpuFault}). */
+    public void setCr(int n, long value) {
+        switch (n) {
+            case 0: writeCr0(value); break;
+            case 4: writeCr4(value); break;
+            default: throw new TscvmException("CR" + n + " cannot be set here: use 0 or 4");
+        }
+        updateMode();
+    }
+
+    /** Quadword {@code half} (0: bits 63:0, 1: bits 127:64) of XMM{@code reg}. */
+    public long getXmm(int reg, int half) {
+        checkXmm(reg, half);
+        return xmm[2 * reg + half];
+    }
+
+    public void setXmm(int reg, long low, long high) {
+        checkXmm(reg, 0);
+        xmm[2 * reg] = low;
+        xmm[2 * reg + 1] = high;
+    }
+
+    private static void checkXmm(int reg, int half) {
+        if (reg < 0 || reg > 15 || half < 0 || half > 1) {
+            throw new TscvmException("XMM" + reg + " quadword " + half + " does not exist: use 0..15 and 0..1");
+        }
+    }
+
+    public int getMxcsr() {
+        return mxcsr;
+    }
+
+    /** Sets MXCSR; a reserved bit (outside MXCSR_MASK 0xffff) is refused, as LDMXCSR would #GP. */
+    public void setMxcsr(int value) {
+        if ((value & ~MXCSR_MASK) != 0) {
+            throw new TscvmException(String.format("MXCSR 0x%x sets reserved bits (mask 0x%x)", value, MXCSR_MASK));
+        }
+        mxcsr = value;
     }
 
     /** Instructions that raised #UD because tscvm does not implement them, by opcode text. */
@@ -790,14 +862,18 @@ public final class Cpu extends CpuExec {
             boolean waitingForSipi, boolean shutdown, boolean interruptShadow, long instructionsRetired) {
     }
 
-    /** Copies the state out (for snapshots and migration). */
+    /** Copies the state out (for snapshots and migration); the XMM registers travel in the FXSAVE image. */
     public State save() {
         X87Control.saveImage(this);
+        byte[] image = fxRegisters.clone();
+        for (int i = 0; i < 32; i++) {
+            GuestMemory.I64.set(image, FX_XMM + 8 * i, xmm[i]);
+        }
         return new State(regs.clone(), rip, rflags(), segSel.clone(), segBase.clone(), segLimit.clone(),
                 segAttr.clone(), ldtrSel, ldtrBase, ldtrLimit, ldtrAttr, trSel, trBase, trLimit, trAttr, gdtrBase,
                 gdtrLimit, idtrBase, idtrLimit, cr0, cr2, cr3, cr4, cr8, efer, dr.clone(), kernelGsBase, star,
                 lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip, pat, fpuControl, fpuStatus, fpuTag,
-                mxcsr, fxRegisters.clone(), halted, waitForSipi, shutdown, retired < interruptShadowUntil, retired);
+                mxcsr, image, halted, waitForSipi, shutdown, retired < interruptShadowUntil, retired);
     }
 
     /** Replaces the whole state with {@code s}; throws if an array has the wrong length. */
@@ -850,6 +926,9 @@ public final class Cpu extends CpuExec {
         mxcsr = s.mxcsr();
         System.arraycopy(s.fxRegisters(), 0, fxRegisters, 0, 512);
         X87Control.loadImage(this);
+        for (int i = 0; i < 32; i++) {
+            xmm[i] = (long) GuestMemory.I64.get(fxRegisters, FX_XMM + 8 * i);
+        }
         halted = s.halted();
         waitForSipi = s.waitingForSipi();
         shutdown = s.shutdown();

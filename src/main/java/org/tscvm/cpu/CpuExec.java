@@ -332,7 +332,8 @@ abstract class CpuExec extends CpuSystem {
             case 1: execMove(d); break;
             case 2: execControl(d); break;
             case 3: execString(d); break;
-            case 5: X87.execute(this, d); break;
+            case Op.SSE: Sse.execute(this, d); break;
+            case Op.X87: X87.execute(this, d); break;
             default: execSystem(d); break;
         }
     }
@@ -1902,7 +1903,7 @@ abstract class CpuExec extends CpuSystem {
         setArith(ok ? fl | ZF : fl & ~ZF);
     }
 
-    /** FXSAVE/FXRSTOR: the control words in their SDM places, the register image kept verbatim. */
+    /** FXSAVE/FXRSTOR: the control words and XMM registers in their SDM places, the x87 image kept verbatim. */
     private void fxsave(Insn d, boolean restore) {
         if ((cr0 & CR0_EM) != 0) {
             throw ud();
@@ -1920,8 +1921,17 @@ abstract class CpuExec extends CpuSystem {
             if ((mx & ~MXCSR_MASK) != 0) {
                 throw gp(0);
             }
-            for (int i = 160; i < 512; i += 8) {
-                GuestMemory.I64.set(fxRegisters, i, readLin(lin + i, 8));
+            int xmmEnd = FX_XMM + 16 * (mode64 ? 16 : 8);
+            for (int i = 160; i < FX_AVAILABLE; i += 8) { // 0-159: X87Control
+                if (i >= xmmEnd && i < FX_XMM + 256) {
+                    continue; // XMM8-15 keep their values outside 64-bit mode
+                }
+                long v = readLin(lin + i, 8);
+                if (i >= FX_XMM && i < xmmEnd) {
+                    xmm[(i - FX_XMM) >>> 3] = v;
+                } else {
+                    GuestMemory.I64.set(fxRegisters, i, v);
+                }
             }
             X87Control.fxrstor(this, lin, d.opSize == 8);
             mxcsr = (int) mx;
@@ -1933,8 +1943,21 @@ abstract class CpuExec extends CpuSystem {
         X87Control.fxsave(this, lin, d.opSize == 8);
         writeLin(lin + 24, 4, mxcsr);
         writeLin(lin + 28, 4, MXCSR_MASK);
-        for (int i = 160; i < 512; i += 8) {
-            writeLin(lin + i, 8, (long) GuestMemory.I64.get(fxRegisters, i));
+        int xmmEnd = FX_XMM + 16 * (mode64 ? 16 : 8);
+        for (int i = 160; i < FX_AVAILABLE; i += 8) { // 0-159: X87Control
+            if (i >= xmmEnd && i < FX_XMM + 256) {
+                continue; // XMM8-15 outside 64-bit mode: not saved, the memory keeps its bytes
+            }
+            long v = i >= FX_XMM && i < xmmEnd ? xmm[(i - FX_XMM) >>> 3] : (long) GuestMemory.I64.get(fxRegisters, i);
+            writeLin(lin + i, 8, v);
         }
     }
+
+    /**
+     * The offset of XMM0 in the FXSAVE image (SDM Table 10-2); XMM8-15 follow XMM7 in 64-bit
+     * mode only.
+     */
+    static final int FX_XMM = 160;
+    /** Bytes 464-511 of the image are software's: FXSAVE does not write them (SDM 10.5.1). */
+    static final int FX_AVAILABLE = 464;
 }

@@ -66,7 +66,7 @@ abstract class CpuState {
     long kernelGsBase, star, lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip;
     long pat = 0x0007040600070406L;
 
-    // x87/SSE control state (these survive save/restore). fpuStatus holds TOP in bits 13:11;
+    // x87 and SSE state (these survive save/restore). fpuStatus holds TOP in bits 13:11;
     // of fpuTag only "11 = empty" is kept exactly: FNSTENV/FNSAVE compute the full tag (X87).
     int fpuControl = 0x37f, fpuStatus, fpuTag = 0xffff, mxcsr = 0x1f80;
     /** x87 data registers R0-R7 by physical number: significand (integer bit 63) and sign/exponent. */
@@ -79,8 +79,18 @@ abstract class CpuState {
     final X87Float fpu = new X87Float();
     /** 128-bit scratch registers of the x87 transcendentals. */
     final X87Wide wide = new X87Wide();
-    /** The 512-byte FXSAVE image beyond the control words: x87 and XMM registers, kept verbatim. */
+    /**
+     * The 512-byte FXSAVE image beyond the control words, kept verbatim: the reserved areas. The
+     * x87 registers live in {@link #fpuSig}/{@link #fpuSe}, the XMM registers in {@link #xmm};
+     * snapshots carry both in this image (X87Control.saveImage, Cpu.save).
+     */
     final byte[] fxRegisters = new byte[512];
+    /** XMM0-15: xmm[2 * i] holds bits 63:0 of XMMi, xmm[2 * i + 1] bits 127:64. */
+    final long[] xmm = new long[32];
+    /** The 128-bit source operand the executing SSE instruction read ({@code Sse.loadE128}); scratch. */
+    long sseLo, sseHi;
+    /** MXCSR exception flags (bits 5:0) the executing SSE instruction raised; scratch. */
+    int sseFlags;
 
     /** Current privilege level, mirrored from CS.RPL (0 in real mode). */
     int cpl;

@@ -675,6 +675,10 @@ final class Decoder {
     }
 
     private void decode0f(Insn d, int b, boolean opsz) {
+        if (Sse.hasForm(Sse.MAP_0F, b)) {
+            decodeSse(d, Sse.MAP_0F, b, opsz);
+            return;
+        }
         if (b >= 0x40 && b <= 0x4f) { d.sub = b & 0xf; modrm(d); set(d, CMOVCC); return; }
         if (b >= 0x80 && b <= 0x8f) { d.sub = b & 0xf; d.imm = relZ(d); set(d, JCC); return; }
         if (b >= 0x90 && b <= 0x9f) { d.sub = b & 0xf; d.opSize = 1; modrm(d); set(d, SETCC); return; }
@@ -729,10 +733,23 @@ final class Decoder {
                     set(d, b3 == 0xf0 ? MOVBE_GM : MOVBE_MG);
                     return;
                 }
+                if (Sse.hasForm(Sse.MAP_0F38, b3)) { // after MOVBE: F2 0F 38 F0/F1 is CRC32
+                    decodeSse(d, Sse.MAP_0F38, b3, opsz);
+                    return;
+                }
                 ud(d, false);
                 return;
             }
-            case 0x3a: d.opcode = 0x0f3a00 | fetch(); ud(d, false); return;
+            case 0x3a: {
+                int b3 = fetch();
+                d.opcode = 0x0f3a00 | b3;
+                if (Sse.hasForm(Sse.MAP_0F3A, b3)) {
+                    decodeSse(d, Sse.MAP_0F3A, b3, opsz);
+                    return;
+                }
+                ud(d, false);
+                return;
+            }
             case 0xa0: d.sub = CpuState.FS; pushSize(d, opsz); set(d, PUSH_SEG); return;
             case 0xa1: d.sub = CpuState.FS; pushSize(d, opsz); set(d, POP_SEG); return;
             case 0xa8: d.sub = CpuState.GS; pushSize(d, opsz); set(d, PUSH_SEG); return;
@@ -794,6 +811,28 @@ final class Decoder {
             default:
                 ud(d, false);
         }
+    }
+
+    /**
+     * An SSE form of the 0F, 0F 38 or 0F 3A map: the mandatory prefix (F3 or F2 over 66), ModRM, the
+     * form from the {@link Op} table's decode keys, and an imm8 where the form has one.
+     * Combinations without a form (MMX registers, SSE3 and later) are #UD, reported with their prefix.
+     */
+    private void decodeSse(Insn d, int map, int b, boolean opsz) {
+        int prefix = d.rep == Insn.REP ? 2 : d.rep == Insn.REPNE ? 3 : opsz ? 1 : 0;
+        int digit = modrm(d);
+        Op op = Sse.lookup(map, prefix, b, digit, d.mem);
+        if (op == null) {
+            if (map == Sse.MAP_0F) {
+                d.opcode = (prefix == 0 ? 0 : prefix == 1 ? 0x66 : prefix == 2 ? 0xf3 : 0xf2) << 16 | 0x0f00 | b;
+            }
+            ud(d, false);
+            return;
+        }
+        if (op.imm8) {
+            d.imm = fetch();
+        }
+        set(d, op);
     }
 
     private boolean realMode() {

@@ -62,36 +62,300 @@ enum Op {
     ARPL(4, "arpl", 0), RDFSBASE(4, "rd/wr fs/gs base", 0), CLAC(4, "clac", 0), STAC(4, "stac", 0),
     FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0),
     STMXCSR(4, "stmxcsr", 0), LDMXCSR(4, "ldmxcsr", 0),
-    // ---- x87 (group 5): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----
-    FLD_M32(5, "fld m32fp", 0), FLD_M64(5, "fld m64fp", 0), FLD_M80(5, "fld m80fp", 0), FLD_STI(5, "fld st(i)", 0),
-    FILD_M16(5, "fild m16int", 0), FILD_M32(5, "fild m32int", 0), FILD_M64(5, "fild m64int", 0),
-    FBLD(5, "fbld m80bcd", 0), FBSTP(5, "fbstp m80bcd", 0),
+    // ---- x87 (group 6): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----
+    FLD_M32(6, "fld m32fp", 0), FLD_M64(6, "fld m64fp", 0), FLD_M80(6, "fld m80fp", 0), FLD_STI(6, "fld st(i)", 0),
+    FILD_M16(6, "fild m16int", 0), FILD_M32(6, "fild m32int", 0), FILD_M64(6, "fild m64int", 0),
+    FBLD(6, "fbld m80bcd", 0), FBSTP(6, "fbstp m80bcd", 0),
     /** FST and FSTP (sub 1: pop). */
-    FST_M32(5, "fst(p) m32fp", 0), FST_M64(5, "fst(p) m64fp", 0), FSTP_M80(5, "fstp m80fp", 0),
-    FST_STI(5, "fst(p) st(i)", 0),
-    FIST_M16(5, "fist(p) m16int", 0), FIST_M32(5, "fist(p) m32int", 0), FISTP_M64(5, "fistp m64int", 0),
-    FISTTP_M16(5, "fisttp m16int", 0), FISTTP_M32(5, "fisttp m32int", 0), FISTTP_M64(5, "fisttp m64int", 0),
-    FXCH(5, "fxch st(i)", 0), FCMOV(5, "fcmovcc st,st(i)", 0), FFREE(5, "ffree(p) st(i)", 0),
-    FINCSTP(5, "fincstp", 0), FDECSTP(5, "fdecstp", 0), FNOP(5, "fnop", 0),
+    FST_M32(6, "fst(p) m32fp", 0), FST_M64(6, "fst(p) m64fp", 0), FSTP_M80(6, "fstp m80fp", 0),
+    FST_STI(6, "fst(p) st(i)", 0),
+    FIST_M16(6, "fist(p) m16int", 0), FIST_M32(6, "fist(p) m32int", 0), FISTP_M64(6, "fistp m64int", 0),
+    FISTTP_M16(6, "fisttp m16int", 0), FISTTP_M32(6, "fisttp m32int", 0), FISTTP_M64(6, "fisttp m64int", 0),
+    FXCH(6, "fxch st(i)", 0), FCMOV(6, "fcmovcc st,st(i)", 0), FFREE(6, "ffree(p) st(i)", 0),
+    FINCSTP(6, "fincstp", 0), FDECSTP(6, "fdecstp", 0), FNOP(6, "fnop", 0),
     /** FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ (sub 0-6). */
-    FLDCONST(5, "fld1/fldl2t/fldl2e/fldpi/fldlg2/fldln2/fldz", 0),
+    FLDCONST(6, "fld1/fldl2t/fldl2e/fldpi/fldlg2/fldln2/fldz", 0),
     /** Arithmetic: sub is the kind, 0 add, 1 mul, 4 sub (dst - src), 5 subr (src - dst), 6 div, 7 divr. */
-    FARITH_M32(5, "fadd/fmul/fsub(r)/fdiv(r) m32fp", 0), FARITH_M64(5, "fadd/fmul/fsub(r)/fdiv(r) m64fp", 0),
-    FIARITH_M16(5, "fiadd/fimul/fisub(r)/fidiv(r) m16int", 0), FIARITH_M32(5, "fiadd/fimul/fisub(r)/fidiv(r) m32int", 0),
-    FARITH_ST0_STI(5, "fadd/fmul/fsub(r)/fdiv(r) st,st(i)", 0), FARITH_STI_ST0(5, "fadd/fmul/fsub(r)/fdiv(r) st(i),st", 0),
-    FARITHP(5, "faddp/fmulp/fsub(r)p/fdiv(r)p st(i),st", 0),
+    FARITH_M32(6, "fadd/fmul/fsub(r)/fdiv(r) m32fp", 0), FARITH_M64(6, "fadd/fmul/fsub(r)/fdiv(r) m64fp", 0),
+    FIARITH_M16(6, "fiadd/fimul/fisub(r)/fidiv(r) m16int", 0), FIARITH_M32(6, "fiadd/fimul/fisub(r)/fidiv(r) m32int", 0),
+    FARITH_ST0_STI(6, "fadd/fmul/fsub(r)/fdiv(r) st,st(i)", 0), FARITH_STI_ST0(6, "fadd/fmul/fsub(r)/fdiv(r) st(i),st", 0),
+    FARITHP(6, "faddp/fmulp/fsub(r)p/fdiv(r)p st(i),st", 0),
     /** Compares: sub bit 0 pops once, bit 1 is the unordered (FUCOM) form. */
-    FCOM_M32(5, "fcom(p) m32fp", 0), FCOM_M64(5, "fcom(p) m64fp", 0),
-    FICOM_M16(5, "ficom(p) m16int", 0), FICOM_M32(5, "ficom(p) m32int", 0),
-    FCOM_STI(5, "f(u)com(p) st(i)", 0), FCOMPP(5, "f(u)compp", 0), FCOMI(5, "f(u)comi(p) st,st(i)", 0),
-    FTST(5, "ftst", 0), FXAM(5, "fxam", 0),
-    FCHS(5, "fchs", 0), FABS(5, "fabs", 0), FSQRT(5, "fsqrt", 0), FSCALE(5, "fscale", 0), FXTRACT(5, "fxtract", 0),
-    FPREM(5, "fprem", 0), FPREM1(5, "fprem1", 0), FRNDINT(5, "frndint", 0),
-    F2XM1(5, "f2xm1", 0), FYL2X(5, "fyl2x", 0), FYL2XP1(5, "fyl2xp1", 0), FPTAN(5, "fptan", 0),
-    FPATAN(5, "fpatan", 0), FSIN(5, "fsin", 0), FCOS(5, "fcos", 0), FSINCOS(5, "fsincos", 0),
-    FLDENV(5, "fldenv", 0), FNSTENV(5, "fnstenv", 0), FRSTOR(5, "frstor", 0), FNSAVE(5, "fnsave", 0),
-    FNINIT(5, "fninit", 0), FNCLEX(5, "fnclex", 0), FNSTCW(5, "fnstcw", 0), FLDCW(5, "fldcw", 0),
-    FNSTSW_M(5, "fnstsw m16", 0), FNSTSW_AX(5, "fnstsw ax", 0), FWAIT(5, "fwait", 0),
+    FCOM_M32(6, "fcom(p) m32fp", 0), FCOM_M64(6, "fcom(p) m64fp", 0),
+    FICOM_M16(6, "ficom(p) m16int", 0), FICOM_M32(6, "ficom(p) m32int", 0),
+    FCOM_STI(6, "f(u)com(p) st(i)", 0), FCOMPP(6, "f(u)compp", 0), FCOMI(6, "f(u)comi(p) st,st(i)", 0),
+    FTST(6, "ftst", 0), FXAM(6, "fxam", 0),
+    FCHS(6, "fchs", 0), FABS(6, "fabs", 0), FSQRT(6, "fsqrt", 0), FSCALE(6, "fscale", 0), FXTRACT(6, "fxtract", 0),
+    FPREM(6, "fprem", 0), FPREM1(6, "fprem1", 0), FRNDINT(6, "frndint", 0),
+    F2XM1(6, "f2xm1", 0), FYL2X(6, "fyl2x", 0), FYL2XP1(6, "fyl2xp1", 0), FPTAN(6, "fptan", 0),
+    FPATAN(6, "fpatan", 0), FSIN(6, "fsin", 0), FCOS(6, "fcos", 0), FSINCOS(6, "fsincos", 0),
+    FLDENV(6, "fldenv", 0), FNSTENV(6, "fnstenv", 0), FRSTOR(6, "frstor", 0), FNSAVE(6, "fnsave", 0),
+    FNINIT(6, "fninit", 0), FNCLEX(6, "fnclex", 0), FNSTCW(6, "fnstcw", 0), FLDCW(6, "fldcw", 0),
+    FNSTSW_M(6, "fnstsw m16", 0), FNSTSW_AX(6, "fnstsw ax", 0), FWAIT(6, "fwait", 0),
+    // ---- SSE and SSE2 (group 5): prefix (0 none, 1 66, 2 F3, 3 F2), 0F opcode, ModRM.reg digit or -1 ----
+    MOVUPS_VW(0, 0x10, -1, "movups xmm, xmm/m128", 0),
+    MOVUPS_WV(0, 0x11, -1, "movups xmm/m128, xmm", 0),
+    MOVUPD_VW(1, 0x10, -1, "movupd xmm, xmm/m128", 0),
+    MOVUPD_WV(1, 0x11, -1, "movupd xmm/m128, xmm", 0),
+    MOVSS_VW(2, 0x10, -1, "movss xmm, xmm/m32", 0),
+    MOVSS_WV(2, 0x11, -1, "movss xmm/m32, xmm", 0),
+    MOVSD_VW(3, 0x10, -1, "movsd xmm, xmm/m64", 0),
+    MOVSD_WV(3, 0x11, -1, "movsd xmm/m64, xmm", 0),
+    MOVHLPS(0, 0x12, -1, "movhlps xmm, xmm", Op.R),
+    MOVLPS_VM(0, 0x12, -1, "movlps xmm, m64", Op.M),
+    MOVLPD_VM(1, 0x12, -1, "movlpd xmm, m64", Op.M),
+    MOVLPS_MV(0, 0x13, -1, "movlps m64, xmm", Op.M),
+    MOVLPD_MV(1, 0x13, -1, "movlpd m64, xmm", Op.M),
+    MOVLHPS(0, 0x16, -1, "movlhps xmm, xmm", Op.R),
+    MOVHPS_VM(0, 0x16, -1, "movhps xmm, m64", Op.M),
+    MOVHPD_VM(1, 0x16, -1, "movhpd xmm, m64", Op.M),
+    MOVHPS_MV(0, 0x17, -1, "movhps m64, xmm", Op.M),
+    MOVHPD_MV(1, 0x17, -1, "movhpd m64, xmm", Op.M),
+    MOVAPS_VW(0, 0x28, -1, "movaps xmm, xmm/m128", Op.A),
+    MOVAPS_WV(0, 0x29, -1, "movaps xmm/m128, xmm", Op.A),
+    MOVAPD_VW(1, 0x28, -1, "movapd xmm, xmm/m128", Op.A),
+    MOVAPD_WV(1, 0x29, -1, "movapd xmm/m128, xmm", Op.A),
+    MOVNTPS(0, 0x2b, -1, "movntps m128, xmm", Op.M | Op.A),
+    MOVNTPD(1, 0x2b, -1, "movntpd m128, xmm", Op.M | Op.A),
+    MOVNTDQ(1, 0xe7, -1, "movntdq m128, xmm", Op.M | Op.A),
+    MOVMSKPS(0, 0x50, -1, "movmskps r32, xmm", Op.R),
+    MOVMSKPD(1, 0x50, -1, "movmskpd r32, xmm", Op.R),
+    MOVD_VE(1, 0x6e, -1, "movd/movq xmm, r/m32/64", 0),
+    MOVD_EV(1, 0x7e, -1, "movd/movq r/m32/64, xmm", 0),
+    MOVQ_VW(2, 0x7e, -1, "movq xmm, xmm/m64", 0),
+    MOVQ_WV(1, 0xd6, -1, "movq xmm/m64, xmm", 0),
+    MOVDQA_VW(1, 0x6f, -1, "movdqa xmm, xmm/m128", Op.A),
+    MOVDQA_WV(1, 0x7f, -1, "movdqa xmm/m128, xmm", Op.A),
+    MOVDQU_VW(2, 0x6f, -1, "movdqu xmm, xmm/m128", 0),
+    MOVDQU_WV(2, 0x7f, -1, "movdqu xmm/m128, xmm", 0),
+    PMOVMSKB(1, 0xd7, -1, "pmovmskb r32, xmm", Op.R),
+    MASKMOVDQU(1, 0xf7, -1, "maskmovdqu xmm, xmm", Op.R),
+    PINSRW(1, 0xc4, -1, "pinsrw xmm, r32/m16, imm8", Op.I),
+    PEXTRW(1, 0xc5, -1, "pextrw r32, xmm, imm8", Op.R | Op.I),
+    UNPCKLPS(0, 0x14, -1, "unpcklps xmm, xmm/m128", Op.A),
+    UNPCKLPD(1, 0x14, -1, "unpcklpd xmm, xmm/m128", Op.A),
+    UNPCKHPS(0, 0x15, -1, "unpckhps xmm, xmm/m128", Op.A),
+    UNPCKHPD(1, 0x15, -1, "unpckhpd xmm, xmm/m128", Op.A),
+    SHUFPS(0, 0xc6, -1, "shufps xmm, xmm/m128, imm8", Op.A | Op.I),
+    SHUFPD(1, 0xc6, -1, "shufpd xmm, xmm/m128, imm8", Op.A | Op.I),
+    PSHUFD(1, 0x70, -1, "pshufd xmm, xmm/m128, imm8", Op.A | Op.I),
+    PSHUFHW(2, 0x70, -1, "pshufhw xmm, xmm/m128, imm8", Op.A | Op.I),
+    PSHUFLW(3, 0x70, -1, "pshuflw xmm, xmm/m128, imm8", Op.A | Op.I),
+    PUNPCKLBW(1, 0x60, -1, "punpcklbw xmm, xmm/m128", Op.A),
+    PUNPCKLWD(1, 0x61, -1, "punpcklwd xmm, xmm/m128", Op.A),
+    PUNPCKLDQ(1, 0x62, -1, "punpckldq xmm, xmm/m128", Op.A),
+    PACKSSWB(1, 0x63, -1, "packsswb xmm, xmm/m128", Op.A),
+    PACKUSWB(1, 0x67, -1, "packuswb xmm, xmm/m128", Op.A),
+    PUNPCKHBW(1, 0x68, -1, "punpckhbw xmm, xmm/m128", Op.A),
+    PUNPCKHWD(1, 0x69, -1, "punpckhwd xmm, xmm/m128", Op.A),
+    PUNPCKHDQ(1, 0x6a, -1, "punpckhdq xmm, xmm/m128", Op.A),
+    PACKSSDW(1, 0x6b, -1, "packssdw xmm, xmm/m128", Op.A),
+    PUNPCKLQDQ(1, 0x6c, -1, "punpcklqdq xmm, xmm/m128", Op.A),
+    PUNPCKHQDQ(1, 0x6d, -1, "punpckhqdq xmm, xmm/m128", Op.A),
+    PCMPGTB(1, 0x64, -1, "pcmpgtb xmm, xmm/m128", Op.A),
+    PCMPGTW(1, 0x65, -1, "pcmpgtw xmm, xmm/m128", Op.A),
+    PCMPGTD(1, 0x66, -1, "pcmpgtd xmm, xmm/m128", Op.A),
+    PCMPEQB(1, 0x74, -1, "pcmpeqb xmm, xmm/m128", Op.A),
+    PCMPEQW(1, 0x75, -1, "pcmpeqw xmm, xmm/m128", Op.A),
+    PCMPEQD(1, 0x76, -1, "pcmpeqd xmm, xmm/m128", Op.A),
+    PADDQ(1, 0xd4, -1, "paddq xmm, xmm/m128", Op.A),
+    PMULLW(1, 0xd5, -1, "pmullw xmm, xmm/m128", Op.A),
+    PSUBUSB(1, 0xd8, -1, "psubusb xmm, xmm/m128", Op.A),
+    PSUBUSW(1, 0xd9, -1, "psubusw xmm, xmm/m128", Op.A),
+    PMINUB(1, 0xda, -1, "pminub xmm, xmm/m128", Op.A),
+    PAND(1, 0xdb, -1, "pand xmm, xmm/m128", Op.A),
+    PADDUSB(1, 0xdc, -1, "paddusb xmm, xmm/m128", Op.A),
+    PADDUSW(1, 0xdd, -1, "paddusw xmm, xmm/m128", Op.A),
+    PMAXUB(1, 0xde, -1, "pmaxub xmm, xmm/m128", Op.A),
+    PANDN(1, 0xdf, -1, "pandn xmm, xmm/m128", Op.A),
+    PAVGB(1, 0xe0, -1, "pavgb xmm, xmm/m128", Op.A),
+    PAVGW(1, 0xe3, -1, "pavgw xmm, xmm/m128", Op.A),
+    PMULHUW(1, 0xe4, -1, "pmulhuw xmm, xmm/m128", Op.A),
+    PMULHW(1, 0xe5, -1, "pmulhw xmm, xmm/m128", Op.A),
+    PSUBSB(1, 0xe8, -1, "psubsb xmm, xmm/m128", Op.A),
+    PSUBSW(1, 0xe9, -1, "psubsw xmm, xmm/m128", Op.A),
+    PMINSW(1, 0xea, -1, "pminsw xmm, xmm/m128", Op.A),
+    POR(1, 0xeb, -1, "por xmm, xmm/m128", Op.A),
+    PADDSB(1, 0xec, -1, "paddsb xmm, xmm/m128", Op.A),
+    PADDSW(1, 0xed, -1, "paddsw xmm, xmm/m128", Op.A),
+    PMAXSW(1, 0xee, -1, "pmaxsw xmm, xmm/m128", Op.A),
+    PXOR(1, 0xef, -1, "pxor xmm, xmm/m128", Op.A),
+    PMULUDQ(1, 0xf4, -1, "pmuludq xmm, xmm/m128", Op.A),
+    PMADDWD(1, 0xf5, -1, "pmaddwd xmm, xmm/m128", Op.A),
+    PSADBW(1, 0xf6, -1, "psadbw xmm, xmm/m128", Op.A),
+    PSUBB(1, 0xf8, -1, "psubb xmm, xmm/m128", Op.A),
+    PSUBW(1, 0xf9, -1, "psubw xmm, xmm/m128", Op.A),
+    PSUBD(1, 0xfa, -1, "psubd xmm, xmm/m128", Op.A),
+    PSUBQ(1, 0xfb, -1, "psubq xmm, xmm/m128", Op.A),
+    PADDB(1, 0xfc, -1, "paddb xmm, xmm/m128", Op.A),
+    PADDW(1, 0xfd, -1, "paddw xmm, xmm/m128", Op.A),
+    PADDD(1, 0xfe, -1, "paddd xmm, xmm/m128", Op.A),
+    PSRLW(1, 0xd1, -1, "psrlw xmm, xmm/m128", Op.A),
+    PSRLD(1, 0xd2, -1, "psrld xmm, xmm/m128", Op.A),
+    PSRLQ(1, 0xd3, -1, "psrlq xmm, xmm/m128", Op.A),
+    PSRAW(1, 0xe1, -1, "psraw xmm, xmm/m128", Op.A),
+    PSRAD(1, 0xe2, -1, "psrad xmm, xmm/m128", Op.A),
+    PSLLW(1, 0xf1, -1, "psllw xmm, xmm/m128", Op.A),
+    PSLLD(1, 0xf2, -1, "pslld xmm, xmm/m128", Op.A),
+    PSLLQ(1, 0xf3, -1, "psllq xmm, xmm/m128", Op.A),
+    PSRLW_I(1, 0x71, 2, "psrlw xmm, imm8", Op.R | Op.I),
+    PSRAW_I(1, 0x71, 4, "psraw xmm, imm8", Op.R | Op.I),
+    PSLLW_I(1, 0x71, 6, "psllw xmm, imm8", Op.R | Op.I),
+    PSRLD_I(1, 0x72, 2, "psrld xmm, imm8", Op.R | Op.I),
+    PSRAD_I(1, 0x72, 4, "psrad xmm, imm8", Op.R | Op.I),
+    PSLLD_I(1, 0x72, 6, "pslld xmm, imm8", Op.R | Op.I),
+    PSRLQ_I(1, 0x73, 2, "psrlq xmm, imm8", Op.R | Op.I),
+    PSRLDQ(1, 0x73, 3, "psrldq xmm, imm8", Op.R | Op.I),
+    PSLLQ_I(1, 0x73, 6, "psllq xmm, imm8", Op.R | Op.I),
+    PSLLDQ(1, 0x73, 7, "pslldq xmm, imm8", Op.R | Op.I),
+    ADDPS(0, 0x58, -1, "addps xmm, xmm/m128", Op.A | Op.X),
+    ADDPD(1, 0x58, -1, "addpd xmm, xmm/m128", Op.A | Op.X),
+    ADDSS(2, 0x58, -1, "addss xmm, xmm/m32", Op.X),
+    ADDSD(3, 0x58, -1, "addsd xmm, xmm/m64", Op.X),
+    MULPS(0, 0x59, -1, "mulps xmm, xmm/m128", Op.A | Op.X),
+    MULPD(1, 0x59, -1, "mulpd xmm, xmm/m128", Op.A | Op.X),
+    MULSS(2, 0x59, -1, "mulss xmm, xmm/m32", Op.X),
+    MULSD(3, 0x59, -1, "mulsd xmm, xmm/m64", Op.X),
+    SUBPS(0, 0x5c, -1, "subps xmm, xmm/m128", Op.A | Op.X),
+    SUBPD(1, 0x5c, -1, "subpd xmm, xmm/m128", Op.A | Op.X),
+    SUBSS(2, 0x5c, -1, "subss xmm, xmm/m32", Op.X),
+    SUBSD(3, 0x5c, -1, "subsd xmm, xmm/m64", Op.X),
+    MINPS(0, 0x5d, -1, "minps xmm, xmm/m128", Op.A | Op.X),
+    MINPD(1, 0x5d, -1, "minpd xmm, xmm/m128", Op.A | Op.X),
+    MINSS(2, 0x5d, -1, "minss xmm, xmm/m32", Op.X),
+    MINSD(3, 0x5d, -1, "minsd xmm, xmm/m64", Op.X),
+    DIVPS(0, 0x5e, -1, "divps xmm, xmm/m128", Op.A | Op.X),
+    DIVPD(1, 0x5e, -1, "divpd xmm, xmm/m128", Op.A | Op.X),
+    DIVSS(2, 0x5e, -1, "divss xmm, xmm/m32", Op.X),
+    DIVSD(3, 0x5e, -1, "divsd xmm, xmm/m64", Op.X),
+    MAXPS(0, 0x5f, -1, "maxps xmm, xmm/m128", Op.A | Op.X),
+    MAXPD(1, 0x5f, -1, "maxpd xmm, xmm/m128", Op.A | Op.X),
+    MAXSS(2, 0x5f, -1, "maxss xmm, xmm/m32", Op.X),
+    MAXSD(3, 0x5f, -1, "maxsd xmm, xmm/m64", Op.X),
+    SQRTPS(0, 0x51, -1, "sqrtps xmm, xmm/m128", Op.A | Op.X),
+    SQRTPD(1, 0x51, -1, "sqrtpd xmm, xmm/m128", Op.A | Op.X),
+    SQRTSS(2, 0x51, -1, "sqrtss xmm, xmm/m32", Op.X),
+    SQRTSD(3, 0x51, -1, "sqrtsd xmm, xmm/m64", Op.X),
+    ANDPS(0, 0x54, -1, "andps xmm, xmm/m128", Op.A),
+    ANDPD(1, 0x54, -1, "andpd xmm, xmm/m128", Op.A),
+    ANDNPS(0, 0x55, -1, "andnps xmm, xmm/m128", Op.A),
+    ANDNPD(1, 0x55, -1, "andnpd xmm, xmm/m128", Op.A),
+    ORPS(0, 0x56, -1, "orps xmm, xmm/m128", Op.A),
+    ORPD(1, 0x56, -1, "orpd xmm, xmm/m128", Op.A),
+    XORPS(0, 0x57, -1, "xorps xmm, xmm/m128", Op.A),
+    XORPD(1, 0x57, -1, "xorpd xmm, xmm/m128", Op.A),
+    RSQRTPS(0, 0x52, -1, "rsqrtps xmm, xmm/m128", Op.A),
+    RSQRTSS(2, 0x52, -1, "rsqrtss xmm, xmm/m32", 0),
+    RCPPS(0, 0x53, -1, "rcpps xmm, xmm/m128", Op.A),
+    RCPSS(2, 0x53, -1, "rcpss xmm, xmm/m32", 0),
+    CMPPS(0, 0xc2, -1, "cmpps xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
+    CMPPD(1, 0xc2, -1, "cmppd xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
+    CMPSS(2, 0xc2, -1, "cmpss xmm, xmm/m32, imm8", Op.I | Op.X),
+    CMPSD(3, 0xc2, -1, "cmpsd xmm, xmm/m64, imm8", Op.I | Op.X),
+    UCOMISS(0, 0x2e, -1, "ucomiss xmm, xmm/m32", Op.X),
+    UCOMISD(1, 0x2e, -1, "ucomisd xmm, xmm/m64", Op.X),
+    COMISS(0, 0x2f, -1, "comiss xmm, xmm/m32", Op.X),
+    COMISD(1, 0x2f, -1, "comisd xmm, xmm/m64", Op.X),
+    CVTSI2SS(2, 0x2a, -1, "cvtsi2ss xmm, r/m32/64", Op.X),
+    CVTSI2SD(3, 0x2a, -1, "cvtsi2sd xmm, r/m32/64", Op.X),
+    CVTTSS2SI(2, 0x2c, -1, "cvttss2si r32/64, xmm/m32", Op.X),
+    CVTTSD2SI(3, 0x2c, -1, "cvttsd2si r32/64, xmm/m64", Op.X),
+    CVTSS2SI(2, 0x2d, -1, "cvtss2si r32/64, xmm/m32", Op.X),
+    CVTSD2SI(3, 0x2d, -1, "cvtsd2si r32/64, xmm/m64", Op.X),
+    CVTPS2PD(0, 0x5a, -1, "cvtps2pd xmm, xmm/m64", Op.X),
+    CVTPD2PS(1, 0x5a, -1, "cvtpd2ps xmm, xmm/m128", Op.A | Op.X),
+    CVTSS2SD(2, 0x5a, -1, "cvtss2sd xmm, xmm/m32", Op.X),
+    CVTSD2SS(3, 0x5a, -1, "cvtsd2ss xmm, xmm/m64", Op.X),
+    CVTDQ2PS(0, 0x5b, -1, "cvtdq2ps xmm, xmm/m128", Op.A | Op.X),
+    CVTPS2DQ(1, 0x5b, -1, "cvtps2dq xmm, xmm/m128", Op.A | Op.X),
+    CVTTPS2DQ(2, 0x5b, -1, "cvttps2dq xmm, xmm/m128", Op.A | Op.X),
+    CVTTPD2DQ(1, 0xe6, -1, "cvttpd2dq xmm, xmm/m128", Op.A | Op.X),
+    CVTDQ2PD(2, 0xe6, -1, "cvtdq2pd xmm, xmm/m64", 0),
+    CVTPD2DQ(3, 0xe6, -1, "cvtpd2dq xmm, xmm/m128", Op.A | Op.X),
+    // ---- SSE3 (group 5) ----
+    MOVSLDUP(2, 0x12, -1, "movsldup xmm, xmm/m128", Op.A),
+    MOVSHDUP(2, 0x16, -1, "movshdup xmm, xmm/m128", Op.A),
+    MOVDDUP(3, 0x12, -1, "movddup xmm, xmm/m64", 0),
+    LDDQU(3, 0xf0, -1, "lddqu xmm, m128", Op.M),
+    HADDPS(3, 0x7c, -1, "haddps xmm, xmm/m128", Op.A | Op.X),
+    HADDPD(1, 0x7c, -1, "haddpd xmm, xmm/m128", Op.A | Op.X),
+    HSUBPS(3, 0x7d, -1, "hsubps xmm, xmm/m128", Op.A | Op.X),
+    HSUBPD(1, 0x7d, -1, "hsubpd xmm, xmm/m128", Op.A | Op.X),
+    ADDSUBPS(3, 0xd0, -1, "addsubps xmm, xmm/m128", Op.A | Op.X),
+    ADDSUBPD(1, 0xd0, -1, "addsubpd xmm, xmm/m128", Op.A | Op.X),
+    // ---- SSSE3 (group 5): opcodes 0x38xx and 0x3axx are in the 0F 38 and 0F 3A maps ----
+    PSHUFB(1, 0x3800, -1, "pshufb xmm, xmm/m128", Op.A),
+    PHADDW(1, 0x3801, -1, "phaddw xmm, xmm/m128", Op.A),
+    PHADDD(1, 0x3802, -1, "phaddd xmm, xmm/m128", Op.A),
+    PHADDSW(1, 0x3803, -1, "phaddsw xmm, xmm/m128", Op.A),
+    PMADDUBSW(1, 0x3804, -1, "pmaddubsw xmm, xmm/m128", Op.A),
+    PHSUBW(1, 0x3805, -1, "phsubw xmm, xmm/m128", Op.A),
+    PHSUBD(1, 0x3806, -1, "phsubd xmm, xmm/m128", Op.A),
+    PHSUBSW(1, 0x3807, -1, "phsubsw xmm, xmm/m128", Op.A),
+    PSIGNB(1, 0x3808, -1, "psignb xmm, xmm/m128", Op.A),
+    PSIGNW(1, 0x3809, -1, "psignw xmm, xmm/m128", Op.A),
+    PSIGND(1, 0x380a, -1, "psignd xmm, xmm/m128", Op.A),
+    PMULHRSW(1, 0x380b, -1, "pmulhrsw xmm, xmm/m128", Op.A),
+    PABSB(1, 0x381c, -1, "pabsb xmm, xmm/m128", Op.A),
+    PABSW(1, 0x381d, -1, "pabsw xmm, xmm/m128", Op.A),
+    PABSD(1, 0x381e, -1, "pabsd xmm, xmm/m128", Op.A),
+    PALIGNR(1, 0x3a0f, -1, "palignr xmm, xmm/m128, imm8", Op.A | Op.I),
+    // ---- SSE4.1 (group 5) ----
+    PBLENDVB(1, 0x3810, -1, "pblendvb xmm, xmm/m128, <xmm0>", Op.A),
+    BLENDVPS(1, 0x3814, -1, "blendvps xmm, xmm/m128, <xmm0>", Op.A),
+    BLENDVPD(1, 0x3815, -1, "blendvpd xmm, xmm/m128, <xmm0>", Op.A),
+    PTEST(1, 0x3817, -1, "ptest xmm, xmm/m128", Op.A),
+    PMOVSXBW(1, 0x3820, -1, "pmovsxbw xmm, xmm/m64", 0),
+    PMOVZXBW(1, 0x3830, -1, "pmovzxbw xmm, xmm/m64", 0),
+    PMOVSXBD(1, 0x3821, -1, "pmovsxbd xmm, xmm/m32", 0),
+    PMOVZXBD(1, 0x3831, -1, "pmovzxbd xmm, xmm/m32", 0),
+    PMOVSXBQ(1, 0x3822, -1, "pmovsxbq xmm, xmm/m16", 0),
+    PMOVZXBQ(1, 0x3832, -1, "pmovzxbq xmm, xmm/m16", 0),
+    PMOVSXWD(1, 0x3823, -1, "pmovsxwd xmm, xmm/m64", 0),
+    PMOVZXWD(1, 0x3833, -1, "pmovzxwd xmm, xmm/m64", 0),
+    PMOVSXWQ(1, 0x3824, -1, "pmovsxwq xmm, xmm/m32", 0),
+    PMOVZXWQ(1, 0x3834, -1, "pmovzxwq xmm, xmm/m32", 0),
+    PMOVSXDQ(1, 0x3825, -1, "pmovsxdq xmm, xmm/m64", 0),
+    PMOVZXDQ(1, 0x3835, -1, "pmovzxdq xmm, xmm/m64", 0),
+    PMULDQ(1, 0x3828, -1, "pmuldq xmm, xmm/m128", Op.A),
+    PCMPEQQ(1, 0x3829, -1, "pcmpeqq xmm, xmm/m128", Op.A),
+    MOVNTDQA(1, 0x382a, -1, "movntdqa xmm, m128", Op.M | Op.A),
+    PACKUSDW(1, 0x382b, -1, "packusdw xmm, xmm/m128", Op.A),
+    PMINSB(1, 0x3838, -1, "pminsb xmm, xmm/m128", Op.A),
+    PMINSD(1, 0x3839, -1, "pminsd xmm, xmm/m128", Op.A),
+    PMINUW(1, 0x383a, -1, "pminuw xmm, xmm/m128", Op.A),
+    PMINUD(1, 0x383b, -1, "pminud xmm, xmm/m128", Op.A),
+    PMAXSB(1, 0x383c, -1, "pmaxsb xmm, xmm/m128", Op.A),
+    PMAXSD(1, 0x383d, -1, "pmaxsd xmm, xmm/m128", Op.A),
+    PMAXUW(1, 0x383e, -1, "pmaxuw xmm, xmm/m128", Op.A),
+    PMAXUD(1, 0x383f, -1, "pmaxud xmm, xmm/m128", Op.A),
+    PMULLD(1, 0x3840, -1, "pmulld xmm, xmm/m128", Op.A),
+    PHMINPOSUW(1, 0x3841, -1, "phminposuw xmm, xmm/m128", Op.A),
+    ROUNDPS(1, 0x3a08, -1, "roundps xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
+    ROUNDPD(1, 0x3a09, -1, "roundpd xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
+    ROUNDSS(1, 0x3a0a, -1, "roundss xmm, xmm/m32, imm8", Op.I | Op.X),
+    ROUNDSD(1, 0x3a0b, -1, "roundsd xmm, xmm/m64, imm8", Op.I | Op.X),
+    BLENDPS(1, 0x3a0c, -1, "blendps xmm, xmm/m128, imm8", Op.A | Op.I),
+    BLENDPD(1, 0x3a0d, -1, "blendpd xmm, xmm/m128, imm8", Op.A | Op.I),
+    PBLENDW(1, 0x3a0e, -1, "pblendw xmm, xmm/m128, imm8", Op.A | Op.I),
+    PEXTRB(1, 0x3a14, -1, "pextrb r/m8, xmm, imm8", Op.I),
+    PEXTRW_E(1, 0x3a15, -1, "pextrw r/m16, xmm, imm8", Op.I),
+    PEXTRD(1, 0x3a16, -1, "pextrd/q r/m32/64, xmm, imm8", Op.I),
+    EXTRACTPS(1, 0x3a17, -1, "extractps r/m32, xmm, imm8", Op.I),
+    PINSRB(1, 0x3a20, -1, "pinsrb xmm, r32/m8, imm8", Op.I),
+    INSERTPS(1, 0x3a21, -1, "insertps xmm, xmm/m32, imm8", Op.I),
+    PINSRD(1, 0x3a22, -1, "pinsrd/q xmm, r/m32/64, imm8", Op.I),
+    DPPS(1, 0x3a40, -1, "dpps xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
+    DPPD(1, 0x3a41, -1, "dppd xmm, xmm/m128, imm8", Op.A | Op.I | Op.X),
+    MPSADBW(1, 0x3a42, -1, "mpsadbw xmm, xmm/m128, imm8", Op.A | Op.I),
+    // ---- SSE4.2 (group 5) ----
+    PCMPGTQ(1, 0x3837, -1, "pcmpgtq xmm, xmm/m128", Op.A),
+    PCMPESTRM(1, 0x3a60, -1, "pcmpestrm xmm, xmm/m128, imm8", Op.I),
+    PCMPESTRI(1, 0x3a61, -1, "pcmpestri xmm, xmm/m128, imm8", Op.I),
+    PCMPISTRM(1, 0x3a62, -1, "pcmpistrm xmm, xmm/m128, imm8", Op.I),
+    PCMPISTRI(1, 0x3a63, -1, "pcmpistri xmm, xmm/m128, imm8", Op.I),
+    CRC32_B(3, 0x38f0, -1, "crc32 r32/64, r/m8", Op.G),
+    CRC32_V(3, 0x38f1, -1, "crc32 r32/64, r/m16/32/64", Op.G),
     /** #UD: either deliberate (ud0/ud1/ud2) or an opcode tscvm does not implement (counted). */
     UD(4, "#UD", Op.E),
     /** An instruction longer than 15 bytes: #GP(0). */
@@ -105,6 +369,25 @@ enum Op {
     static final int E = 1;
     /** A LOCK prefix is allowed when the destination is memory. */
     static final int L = 2;
+    /** SSE: a 128-bit memory operand must be 16-byte aligned (#GP(0) otherwise). */
+    static final int A = 4;
+    /** SSE: the form exists with a memory operand only (ModRM.mod = 3 is another form or #UD). */
+    static final int M = 8;
+    /** SSE: the form exists with a register operand only. */
+    static final int R = 16;
+    /** SSE: an imm8 follows the ModRM operand. */
+    static final int I = 32;
+    /**
+     * SSE: floating point that reads MXCSR (rounding, DAZ, FZ), sets its flags and may raise
+     * #XM; every SSE form may also raise #UD, #NM, #GP and #PF.
+     */
+    static final int X = 64;
+    /** SSE4.2's CRC32: a general-register instruction, free of the SSE state checks (CR0.EM/TS, CR4.OSFXSR). */
+    static final int G = 128;
+    /** The SSE group: decoded by {@link Sse#lookup}, executed by {@link Sse#execute}. */
+    static final int SSE = 5;
+    /** The x87 group: decoded by {@link Decoder}'s x87 map, executed by {@link X87#execute}. */
+    static final int X87 = 6;
 
     static final Op[] VALUES = values();
 
@@ -112,11 +395,43 @@ enum Op {
     final String text;
     final boolean endsBlock;
     final boolean lockable;
+    /**
+     * SSE decode key: the mandatory prefix (0 none, 1 66, 2 F3, 3 F2), the opcode (0F xx, or
+     * 0x38xx / 0x3axx for the 0F 38 and 0F 3A maps), the ModRM.reg digit or -1.
+     */
+    final int ssePrefix, sseOpcode, sseDigit;
+    final boolean aligned, memOnly, regOnly, imm8, simdFp, general;
 
     Op(int group, String text, int flags) {
         this.group = group;
         this.text = text;
         this.endsBlock = (flags & E) != 0;
         this.lockable = (flags & L) != 0;
+        this.ssePrefix = -1;
+        this.sseOpcode = -1;
+        this.sseDigit = -1;
+        this.aligned = false;
+        this.memOnly = false;
+        this.regOnly = false;
+        this.imm8 = false;
+        this.simdFp = false;
+        this.general = false;
+    }
+
+    /** An SSE form: never ends a block, never lockable, may fault (#UD, #NM, #GP, #PF, #XM). */
+    Op(int prefix, int opcode, int digit, String text, int flags) {
+        this.group = SSE;
+        this.text = text;
+        this.endsBlock = false;
+        this.lockable = false;
+        this.ssePrefix = prefix;
+        this.sseOpcode = opcode;
+        this.sseDigit = digit;
+        this.aligned = (flags & A) != 0;
+        this.memOnly = (flags & M) != 0;
+        this.regOnly = (flags & R) != 0;
+        this.imm8 = (flags & I) != 0;
+        this.simdFp = (flags & X) != 0;
+        this.general = (flags & G) != 0;
     }
 }

@@ -13,6 +13,22 @@
  * asked through {@link org.tscvm.cpu.CpuBus}, decides which CR4 feature bits exist (SMEP,
  * SMAP, FSGSBASE, UMIP) and MAXPHYADDR, above which paging-entry bits are reserved.
  *
+ * <p>SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 are born in the next shape (DESIGN 7): one {@link org.tscvm.cpu.Op}
+ * row per form carrying its decode key (mandatory prefix, opcode in the 0F, 0F 38 or 0F 3A
+ * map, ModRM digit) and flags (16-byte aligned memory operand, memory-only, register-only,
+ * imm8, floating point that reads MXCSR and may raise #XM, general-register CRC32); one decode
+ * table built from those rows; one dispatch point,
+ * {@link org.tscvm.cpu.Sse#execute}, which makes the checks every form shares (#UD for CR0.EM or
+ * a clear CR4.OSFXSR, #NM for CR0.TS) and calls the form's static handler in
+ * {@link org.tscvm.cpu.SseMove}, {@link org.tscvm.cpu.SseShuffle}, {@link org.tscvm.cpu.SseInteger},
+ * {@link org.tscvm.cpu.SseFloat}, {@link org.tscvm.cpu.SseConvert} or {@link org.tscvm.cpu.SseString}
+ * (the SSE4.2 string compares and CRC32). IEEE arithmetic (every MXCSR
+ * rounding mode, DAZ, FZ, the six flags, tininess after rounding, SSE's NaN rules) is
+ * {@link org.tscvm.cpu.SoftFp}: a Java double operation plus an exact error term, no allocation.
+ * Unmasked exceptions raise #XM (#UD without CR4.OSXMMEXCPT) before the destination is written.
+ * Compiled blocks call the same dispatch point. RCPPS/RSQRTPS return the exact value rounded
+ * to 12 bits (the SDM fixes only the error bound; hardware differs by vendor).
+ *
  * <h2>Speed</h2>
  * Decoded blocks (up to 32 instructions, ending at control transfers other than a not-taken
  * Jcc, at system instructions that change mode, privilege or translation, at a WRMSR of CPU
@@ -49,8 +65,9 @@
  * SDM is silent tscvm does what an AMD EPYC host does (CpuDifferentialTest, X87Forms).
  *
  * <h2>Deliberately absent (raise #UD, or #GP where the SDM would fault differently)</h2>
- * SSE arithmetic and data movement (only the control state: STMXCSR, LDMXCSR, FXSAVE,
- * FXRSTOR), AVX/VEX/EVEX, XSAVE and
+ * MMX (the 0F forms on MM registers, EMMS, and the SSE conversions to and from them: CVTPI2PS,
+ * CVTPS2PI, MOVQ2DQ ...), AES-NI, PCLMULQDQ, SHA and the other 0F 38 / 0F 3A extensions beyond
+ * SSE4.2, AVX/VEX/EVEX, XSAVE and
  * XGETBV/XSETBV, BOUND, RDRAND/RDSEED, MONITOR/MWAIT, TSX. Hardware task switches (task gates, TSS targets, IRET with NT) and virtual-8086
  * mode raise #GP. Not modelled: debug-register breakpoints (DR0-7 are stored only), #AC,
  * SMM, PCID. Single-step (TF) traps after instructions that keep TF set. NMIs arrive through

@@ -9,7 +9,9 @@ import org.tscvm.vm.MsrOrigin;
  * One vCPU's local APIC: xAPIC registers in a 4 KiB MMIO page at IA32_APIC_BASE, the same
  * registers as x2APIC MSRs 0x800-0x8FF, IPIs through an {@link ApicBus}, the LVT timer in
  * one-shot, periodic and TSC-deadline mode, and LINT0 in ExtINT mode passing the 8259's
- * interrupts through (platform.md section 4).
+ * interrupts through (platform.md section 4). Interrupts from the {@link IoApic} arrive over the
+ * same bus; TMR records each fixed interrupt's trigger mode when it is accepted, and the EOI
+ * of a vector whose TMR bit is set is broadcast to the I/O APIC.
  *
  * <p>Time: the timer counts at a 1 GHz APIC bus clock (as KVM's does: one count per ns before
  * the divider) and is armed in host-clock ticks; the TSC-deadline MSR is in guest-TSC units
@@ -208,8 +210,19 @@ public final class LocalApic implements LocalInterruptController {
     private long tscDeadline;
     /** True when some IRR bit may be set: lets pendingInterrupt() skip the lock. */
     private volatile boolean irrNonEmpty;
-    /** True when the ExtINT path is open (LINT0 unmasked ExtINT, or the APIC hardware-disabled). */
+    /**
+     * True when the ExtINT path is open: LINT0 unmasked ExtINT, an unmasked ExtINT entry of the
+     * I/O APIC's pin 0 aimed at this APIC, or the APIC hardware-disabled.
+     */
     private volatile boolean extIntOpen;
+    /** Set by the I/O APIC while its pin 0 (the 8259's INTR) is an unmasked ExtINT entry for this APIC. */
+    private boolean extIntFromIoApic;
+    /**
+     * A level-triggered vector whose EOI must reach the I/O APIC, noted under the lock and
+     * broadcast after it is released (-1: none), so the APIC never holds its lock while it
+     * waits for the I/O APIC's.
+     */
+    private int eoiToBroadcast = -1;
     /** Set by pendingInterrupt() when it chose the ExtINT source, so acknowledge asks the PIC. */
     private boolean extIntChosen;
 
@@ -231,9 +244,23 @@ public final class LocalApic implements LocalInterruptController {
         bus.register(this);
     }
 
-    /** Connects the 8259 pair behind LINT0 (the machine does this for the BSP only). */
+    /** Connects the 8259 pair behind LINT0 and the I/O APIC's ExtINT pin. */
     public void setExtIntSource(ExtIntSource source) {
         this.extInt = source;
+    }
+
+    /** The I/O APIC opens or closes its ExtINT route (pin 0, the 8259's INTR) to this APIC. */
+    synchronized void setExtIntFromIoApic(boolean open) {
+        extIntFromIoApic = open;
+        updateExtIntOpen();
+        if (extIntOpen) {
+            host.interruptPending();
+        }
+    }
+
+    /** True while the 8259's requests reach this APIC; lock-free, for the PIC's wake-up path. */
+    public boolean receivesExtInt() {
+        return extIntOpen;
     }
 
     public synchronized int id() {
@@ -289,7 +316,7 @@ public final class LocalApic implements LocalInterruptController {
 
     private void updateExtIntOpen() {
         int lint0 = lvt[LVT_LINT0];
-        extIntOpen = (apicBase & BASE_ENABLE) == 0
+        extIntOpen = (apicBase & BASE_ENABLE) == 0 || extIntFromIoApic
                 || ((lint0 & LVT_MASKED) == 0 && ((lint0 >>> 8) & 7) == DM_EXTINT);
     }
 
@@ -331,6 +358,19 @@ public final class LocalApic implements LocalInterruptController {
         }
         if (ipi != null) {
             ipi.send(this);
+        }
+        broadcastEoi();
+    }
+
+    /** Tells the I/O APIC about the EOI of a level-triggered vector (TMR set), outside the lock. */
+    private void broadcastEoi() {
+        int vector;
+        synchronized (this) {
+            vector = eoiToBroadcast;
+            eoiToBroadcast = -1;
+        }
+        if (vector >= 0) {
+            bus.broadcastEoi(vector);
         }
     }
 
@@ -485,6 +525,7 @@ public final class LocalApic implements LocalInterruptController {
         if (ipi != null) {
             ipi.send(this);
         }
+        broadcastEoi();
     }
 
     private Ipi writeMmioLocked(long paddr, int size, long value) {
@@ -562,7 +603,7 @@ public final class LocalApic implements LocalInterruptController {
         for (int i = 0; i < 2 * wordBits; i++) {
             long word = i < wordBits ? bitmapLow : bitmapHigh;
             if ((word >>> (i % wordBits) & 1) != 0 && min + i <= 0xffffffffL) {
-                count += bus.sendPhysical((int) (min + i), mode, vector, levelAssert);
+                count += bus.sendPhysical((int) (min + i), mode, vector, levelAssert, (icr & ICR_TRIGGER_LEVEL) != 0);
             }
         }
         return count;
@@ -774,13 +815,25 @@ public final class LocalApic implements LocalInterruptController {
         int v = highestBit(isr);
         if (v >= 0) {
             isr[v >>> 5] &= ~(1 << (v & 31));
-            tmr[v >>> 5] &= ~(1 << (v & 31));
+            // TMR keeps its bit: it changes only when the next interrupt of the vector is
+            // accepted (SDM 10.8.4), and a set bit makes this EOI reach the I/O APIC.
+            if ((tmr[v >>> 5] & (1 << (v & 31))) != 0) {
+                eoiToBroadcast = v;
+            }
             host.interruptPending();
         }
     }
 
-    /** Sets {@code vector} in IRR (a fixed interrupt arriving) and wakes the vCPU. */
+    /** An edge-triggered fixed interrupt from this APIC itself (timer, LVT error, self IPI). */
     private void acceptFixed(int vector) {
+        acceptFixed(vector, false);
+    }
+
+    /**
+     * Sets {@code vector} in IRR (a fixed interrupt arriving) and wakes the vCPU. TMR records
+     * the trigger mode: set for level, cleared for edge (SDM 10.8.4).
+     */
+    private void acceptFixed(int vector, boolean levelTriggered) {
         if (vector < 16) {
             // Vectors 0-15 are illegal for fixed delivery: the receiver logs an error instead.
             pendingEsr |= ESR_RECEIVE_ILLEGAL_VECTOR;
@@ -788,6 +841,11 @@ public final class LocalApic implements LocalInterruptController {
             return;
         }
         irr[vector >>> 5] |= 1 << (vector & 31);
+        if (levelTriggered) {
+            tmr[vector >>> 5] |= 1 << (vector & 31);
+        } else {
+            tmr[vector >>> 5] &= ~(1 << (vector & 31));
+        }
         irrNonEmpty = true;
         host.interruptPending();
     }
@@ -803,17 +861,19 @@ public final class LocalApic implements LocalInterruptController {
     }
 
     /**
-     * An interrupt message from the bus (another APIC's IPI or this one's own). INIT resets
-     * the APIC's registers before telling the vCPU, as the SDM describes.
+     * An interrupt message from the bus (an IPI, this APIC's own, or the I/O APIC's). INIT
+     * resets the APIC's registers before telling the vCPU, as the SDM describes.
+     *
+     * @param levelTriggered the message's trigger mode, which a fixed interrupt records in TMR
      */
-    public void accept(int deliveryMode, int vector, boolean levelAssert) {
+    public void accept(int deliveryMode, int vector, boolean levelAssert, boolean levelTriggered) {
         switch (deliveryMode) {
             case DM_FIXED, DM_LOWEST -> {
                 synchronized (this) {
                     if ((apicBase & BASE_ENABLE) == 0) {
                         return;
                     }
-                    acceptFixed(vector);
+                    acceptFixed(vector, levelTriggered);
                 }
             }
             case DM_NMI -> host.nmi();
@@ -837,9 +897,10 @@ public final class LocalApic implements LocalInterruptController {
      * An IPI decoded from ICR under this APIC's lock and sent after the lock is released, so
      * two vCPUs sending to each other never hold one APIC while waiting for the other.
      */
-    private record Ipi(int shorthand, boolean logical, int destination, int mode, int vector, boolean levelAssert) {
+    private record Ipi(int shorthand, boolean logical, int destination, int mode, int vector, boolean levelAssert,
+                       boolean levelTriggered) {
         void send(LocalApic source) {
-            source.bus.send(source, shorthand, logical, destination, mode, vector, levelAssert);
+            source.bus.send(source, shorthand, logical, destination, mode, vector, levelAssert, levelTriggered);
         }
     }
 
@@ -859,7 +920,8 @@ public final class LocalApic implements LocalInterruptController {
         int shorthand = (icrLow >>> 18) & 3;
         boolean logical = (icrLow & ICR_LOGICAL) != 0;
         int destination = isX2Apic() ? icrHigh : icrHigh >>> 24;
-        return new Ipi(shorthand, logical, destination, mode, vector, mode != DM_INIT || levelAssert);
+        return new Ipi(shorthand, logical, destination, mode, vector, mode != DM_INIT || levelAssert,
+                (icrLow & ICR_TRIGGER_LEVEL) != 0);
     }
 
     /** True when an IPI with this destination addresses this APIC. */

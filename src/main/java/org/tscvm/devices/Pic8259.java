@@ -86,6 +86,12 @@ public final class Pic8259 {
         }
     }
 
+    /** A level-triggered input's request follows its line from now on. */
+    void setElcr(int value) {
+        elcr = value & 0xff;
+        irr = (irr & ~elcr) | (lineLevels & elcr);
+    }
+
     /** Highest-priority bit of {@code mask} in rotation order, or 8 when {@code mask} is 0. */
     private int priorityOf(int mask) {
         if (mask == 0) {

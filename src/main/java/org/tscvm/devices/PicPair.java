@@ -14,6 +14,8 @@ public final class PicPair implements ExtIntSource {
     public static final int CASCADE_INPUT = 2;
     /** When the requester vanished between INTR and INTA the PIC answers with input 7 (spurious). */
     private static final int SPURIOUS_INPUT = 7;
+    /** ELCR bits that may be set: not IRQ 0-2 on the master, not IRQ 8 and 13 on the slave. */
+    private static final int[] ELCR_WRITABLE = {0xf8, 0xde};
 
     public record State(Pic8259.State master, Pic8259.State slave) {
     }
@@ -50,6 +52,41 @@ public final class PicPair implements ExtIntSource {
 
     public IoDevice slave() {
         return chipPorts(slaveChip);
+    }
+
+    /**
+     * The edge/level control registers (ELCR, ports 0x4D0/0x4D1 on a PC): offset 0 the master's
+     * inputs, 1 the slave's; a set bit makes the input level-triggered. IRQ 0, 1, 2, 8 and 13 are
+     * always edge-triggered (PIIX), so their bits read 0.
+     */
+    public IoDevice elcr() {
+        return new IoDevice() {
+            @Override
+            public int read(int offset, int size) {
+                synchronized (PicPair.this) {
+                    int value = 0;
+                    for (int i = 0; i < size && offset + i < 2; i++) {
+                        value |= chip(offset + i).elcr << (8 * i);
+                    }
+                    return value;
+                }
+            }
+
+            @Override
+            public void write(int offset, int size, int value) {
+                synchronized (PicPair.this) {
+                    for (int i = 0; i < size && offset + i < 2; i++) {
+                        int chipIndex = offset + i;
+                        chip(chipIndex).setElcr((value >>> (8 * i)) & ELCR_WRITABLE[chipIndex]);
+                    }
+                    update();
+                }
+            }
+        };
+    }
+
+    private Pic8259 chip(int index) {
+        return index == 0 ? masterChip : slaveChip;
     }
 
     private IoDevice chipPorts(Pic8259 chip) {

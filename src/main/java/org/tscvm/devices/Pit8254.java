@@ -10,8 +10,13 @@ import org.tscvm.memory.IoDevice;
  *
  * <p>Counters are not stepped: each value is derived from the time on the {@link DeviceClock}
  * since the counter was loaded. Counter 0 drives ISA IRQ 0; the machine asks
- * {@link #nextEventNanos()} when to call {@link #onTime()} and a late call raises one
- * interrupt, not a burst (QEMU's lost_tick_policy=discard).
+ * {@link #nextEventNanos()} when to call {@link #onTime()}. A call late by several periods
+ * (the vCPU thread stalled: a JVM pause, a loaded host) raises one interrupt at once and, by
+ * default, owes the others: they follow one every {@link #CATCH_UP_DIVISOR}th of a period
+ * until paid, as KVM's in-kernel PIT reinjects lost ticks under QEMU's default
+ * {@code lost_tick_policy=delay}. Linux needs this early in boot, while it still counts time
+ * in timer ticks: its check that the timer works (timer_irq_works) waits 4 ticks against the
+ * TSC. With {@link LostTicks#DISCARD} the others are dropped.
  */
 public final class Pit8254 implements IoDevice {
     /** The PIT input clock: 1.193182 MHz (the NTSC colour-burst crystal divided by 12). */
@@ -41,7 +46,7 @@ public final class Pit8254 implements IoDevice {
     }
 
     /** Counter states with time measured in ticks since load, so the state holds no clock reading. */
-    public record State(Channel[] channels, int portB, long irqFiredTicks) {
+    public record State(Channel[] channels, int portB, long irqFiredTicks, long owedIrqs) {
         public State {
             channels = channels.clone();
         }
@@ -52,16 +57,38 @@ public final class Pit8254 implements IoDevice {
         }
     }
 
+    /** What a late {@link #onTime()} does with the periods it missed (QEMU's lost_tick_policy). */
+    public enum LostTicks {
+        /** Raise them later, paced, until caught up (QEMU's default for KVM's PIT). */
+        DELAY,
+        /** One interrupt for the lot. */
+        DISCARD
+    }
+
+    /** Owed interrupts follow each other one period / 8 apart: the guest's handler runs in between. */
+    static final int CATCH_UP_DIVISOR = 8;
+    /** Reinjection stops owing after this many periods (a host stall of seconds), as a bound on the burst. */
+    static final long MAX_OWED = 1000;
+
     private final DeviceClock clock;
     private final IrqLine irq0;
+    private final LostTicks lostTicks;
+    /** Periodic interrupts due but not raised yet (DELAY), and when the next one may go. */
+    private long owedIrqs;
+    private long nextCatchUpNanos;
     private final Counter[] counters = {new Counter(), new Counter(), new Counter()};
     private int portB;
     /** Counter 0 ticks (since its load) at which the last IRQ 0 was raised; -1: none yet. */
     private long irqFiredTicks = -1;
 
     public Pit8254(DeviceClock clock, IrqLine irq0) {
+        this(clock, irq0, LostTicks.DELAY);
+    }
+
+    public Pit8254(DeviceClock clock, IrqLine irq0, LostTicks lostTicks) {
         this.clock = clock;
         this.irq0 = irq0;
+        this.lostTicks = lostTicks;
         counters[0].gate = true;
         counters[1].gate = true;
     }
@@ -291,6 +318,7 @@ public final class Pit8254 implements IoDevice {
         c.start(now);
         if (index == 0) {
             irqFiredTicks = -1;
+            owedIrqs = 0; // a new count starts a new rhythm: nothing from the old one is owed
         }
     }
 
@@ -375,10 +403,8 @@ public final class Pit8254 implements IoDevice {
         }
         long n = c.period();
         long due = nextIrqTick(c, n);
-        if (due < 0) {
-            return Long.MAX_VALUE;
-        }
-        return nanosAfterTicks(c.loadNanos, due - c.ticksBefore);
+        long next = due < 0 ? Long.MAX_VALUE : nanosAfterTicks(c.loadNanos, due - c.ticksBefore);
+        return owedIrqs > 0 ? Math.min(next, nextCatchUpNanos) : next;
     }
 
     /** The counter-0 tick at which the next IRQ 0 is due, or -1 if none will come. */
@@ -409,9 +435,24 @@ public final class Pit8254 implements IoDevice {
         long due = nextIrqTick(c, n);
         long ticks = c.elapsedTicks(now);
         if (due >= 0 && ticks >= due) {
+            boolean periodic = c.mode == 2 || c.mode == 3;
+            if (periodic && lostTicks == LostTicks.DELAY) {
+                // Periods that ended since the last interrupt, beyond the one raised now.
+                long missed = ticks / n - due / n;
+                owedIrqs = Math.min(MAX_OWED, owedIrqs + missed);
+            }
             irqFiredTicks = ticks;
             irq0.pulse();
+            nextCatchUpNanos = now + catchUpGapNanos(n);
+        } else if (owedIrqs > 0 && now >= nextCatchUpNanos) {
+            owedIrqs--;
+            irq0.pulse();
+            nextCatchUpNanos = now + catchUpGapNanos(n);
         }
+    }
+
+    private static long catchUpGapNanos(long periodTicks) {
+        return Math.max(1, periodTicks * NANOS_PER_SECOND / FREQUENCY_HZ / CATCH_UP_DIVISOR);
     }
 
     public synchronized State state() {
@@ -420,7 +461,7 @@ public final class Pit8254 implements IoDevice {
         for (int i = 0; i < 3; i++) {
             ch[i] = counters[i].save(now);
         }
-        return new State(ch, portB, irqFiredTicks);
+        return new State(ch, portB, irqFiredTicks, owedIrqs);
     }
 
     /** Loads {@code s}; counters continue from the elapsed ticks it holds. */
@@ -435,5 +476,7 @@ public final class Pit8254 implements IoDevice {
         }
         portB = s.portB() & (PORTB_GATE2 | PORTB_SPEAKER);
         irqFiredTicks = s.irqFiredTicks();
+        owedIrqs = Math.max(0, Math.min(MAX_OWED, s.owedIrqs()));
+        nextCatchUpNanos = now;
     }
 }

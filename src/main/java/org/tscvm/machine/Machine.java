@@ -7,7 +7,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -16,22 +15,15 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.tscvm.boot.BootFileException;
 import org.tscvm.boot.EntryPoint;
 import org.tscvm.boot.FlatBinaryLoader;
+import org.tscvm.boot.KernelLoader;
+import org.tscvm.boot.MemoryMap;
 import org.tscvm.boot.MultibootLoader;
 import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.Msr;
 import org.tscvm.devices.ApicBus;
-import org.tscvm.devices.Cmos;
-import org.tscvm.devices.DeviceClock;
-import org.tscvm.devices.FwCfg;
-import org.tscvm.devices.IrqLine;
 import org.tscvm.devices.LocalApic;
-import org.tscvm.devices.PcTestdev;
-import org.tscvm.devices.PicPair;
 import org.tscvm.devices.Pit8254;
-import org.tscvm.devices.PostPort;
-import org.tscvm.devices.ShutdownPort;
 import org.tscvm.devices.Uart16550;
-import org.tscvm.memory.PortIoBus;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.Vcpu;
@@ -41,7 +33,7 @@ import org.tscvm.vm.VmConfig;
 
 /**
  * The tscvm PC (platform.md): a {@link Vm} with RAM, the legacy devices on their ports, one
- * local APIC per vCPU, the kernel loaded by multiboot, and the vCPUs run until the guest ends
+ * local APIC per vCPU, the kernel loaded (multiboot, Linux bzImage or PVH), and the vCPUs run until the guest ends
  * the run. This is the only class that knows the PC's layout.
  *
  * <pre>{@code
@@ -54,25 +46,6 @@ import org.tscvm.vm.VmConfig;
  * so that the same kernel gives the same run every time.
  */
 public final class Machine {
-    // The PC's I/O ports (platform.md section 3).
-    public static final int PORT_PIC_MASTER = 0x20;
-    public static final int PORT_PIT = 0x40;
-    public static final int PORT_SYSTEM_CONTROL_B = 0x61;
-    public static final int PORT_CMOS = 0x70;
-    public static final int PORT_POST = 0x80;
-    public static final int PORT_PIC_SLAVE = 0xa0;
-    public static final int PORT_PC_TESTDEV = 0xe0;
-    public static final int PORT_DEBUG_EXIT = 0xf4;
-    public static final int DEBUG_EXIT_SIZE = 4;
-    public static final int PORT_COM1 = 0x3f8;
-    public static final int PORT_FW_CFG = 0x510;
-    public static final int PORT_PC_TESTDEV_IRQ = 0x2000;
-    public static final int PORT_SHUTDOWN = 0x8900;
-    public static final long PC_TESTDEV_IOMEM = 0xff00_0000L;
-    /** COM1's ISA interrupt line. */
-    public static final int IRQ_COM1 = 4;
-    /** CPUID 0x80000008 of the tscvm model: 36 physical address bits (APIC_BASE's reserved bits follow). */
-    private static final int PHYS_ADDR_BITS = 36;
     /** Deterministic SMP quantum in host-clock ticks: 40 us at 2.5 GHz, short enough for IPI ping-pong. */
     static final long DETERMINISTIC_QUANTUM_TICKS = 100_000;
     /** The RTC's wall-clock start in deterministic mode: 2024-01-01T00:00:00Z, so runs repeat. */
@@ -80,21 +53,28 @@ public final class Machine {
     /** How often and how long the real-time run watches for vCPUs that can never run again. */
     private static final long IDLE_POLL_MILLIS = 250;
     static final long IDLE_LIMIT_MILLIS = 5_000;
+    /** How long a vCPU thread may take to stop before a reboot (the end of a run waits 1 s at most). */
+    private static final long VCPU_STOP_MILLIS = 5_000;
 
     private final MachineConfig config;
     private final Vm vm;
     private final HostClock clock;
     private final OutputStream serialOut;
+    private final PcBoard board;
     private final Uart16550 uart;
-    private final PicPair pic;
     private final Pit8254 pit;
-    private final Cmos cmos;
-    private final FwCfg fwCfg;
     private final List<Runner> runners = new ArrayList<>();
-    private final EntryPoint entry;
+    private final byte[] kernelImage;
+    private final List<MultibootLoader.Module> modules;
+    /** Where the kernel starts; loaded again on every reboot. */
+    private EntryPoint entry;
     private final AtomicReference<RunResult> result = new AtomicReference<>();
-    private final CountDownLatch finished = new CountDownLatch(1);
-    private volatile Vcpu bsp;
+    /** Counted down when the current boot ends (the run's end or a reboot). */
+    private volatile CountDownLatch finished = new CountDownLatch(1);
+    /** The result that ends a boot for a guest reset (without -no-reboot): run() boots again. */
+    private volatile RunResult rebootRequest;
+    private volatile boolean timedOut;
+    private int reboots;
     /** True while standard input may still bring bytes to COM1 (which could wake a vCPU). */
     private volatile boolean inputOpen;
 
@@ -108,10 +88,10 @@ public final class Machine {
     public Machine(MachineConfig config) {
         this.config = config;
         CpuidModel cpuid = config.cpuid();
-        byte[] kernelImage = config.kernel() instanceof MachineConfig.Kernel.FromFile f
+        this.kernelImage = config.kernel() instanceof MachineConfig.Kernel.FromFile f
                 ? BootFileException.read(f.path(), "kernel")
                 : ((MachineConfig.Kernel.InMemory) config.kernel()).bytes();
-        List<MultibootLoader.Module> modules = new ArrayList<>();
+        this.modules = new ArrayList<>();
         for (var initrd : config.initrds()) {
             modules.add(new MultibootLoader.Module(initrd.toString(), BootFileException.read(initrd, "initrd")));
         }
@@ -123,46 +103,71 @@ public final class Machine {
             throw e;
         }
         this.clock = vm.clock();
-        DeviceClock deviceClock = () -> clock.nanosAt(clock.now());
+        // The ACPI tables go to RAM before the kernel, so an image that covers the BIOS area wins.
+        board = new PcBoard(config, vm, serialOut, new BoardEvents());
+        uart = board.uart();
+        pit = board.pit();
 
-        pic = new PicPair(high -> {
-            Vcpu b = bsp;
-            if (high && b != null) {
-                b.kick();
-            }
-        });
-        uart = new Uart16550(serialOut, pic.irq(IRQ_COM1));
-        pit = new Pit8254(deviceClock, pic.irq(0));
-        long epoch = config.clock() == VmConfig.ClockKind.DETERMINISTIC
-                ? DETERMINISTIC_EPOCH_SECONDS : Instant.now().getEpochSecond();
-        cmos = new Cmos(deviceClock, epoch, config.ramBytes());
-        fwCfg = new FwCfg(config.ramBytes(), config.smp(), config.smp());
-        mapDevices();
-
-        ApicBus apicBus = new ApicBus();
+        List<LocalApic> apics = new ArrayList<>();
         for (int i = 0; i < config.smp(); i++) {
             Vcpu vcpu = vm.createVcpu(); // one TSC generation for all (R12)
             vcpu.cpu().setCompileThreshold(config.compileThreshold());
-            runners.add(new Runner(vcpu, apicBus, i == 0 ? pit : null));
+            board.programMtrrs(vcpu);
+            Runner runner = new Runner(vcpu, board.apicBus(), i == 0 ? pit : null);
+            runners.add(runner);
+            apics.add(runner.apic);
         }
-        bsp = runners.get(0).vcpu;
-        runners.get(0).apic.setExtIntSource(pic);
+        board.connectApics(apics);
         applyTscPresets();
 
         try {
-            entry = loadKernel(kernelImage, modules);
+            entry = loadKernel(kernelImage, modules, board.rsdpAddress(), board.reservedRanges());
         } catch (RuntimeException e) {
             closeSerial();
             throw e;
         }
-        Cpu cpu = bsp.cpu();
-        cpu.enterFlatProtectedMode(entry.eip());
-        cpu.setGpr(Cpu.RAX, EntryPoint.MULTIBOOT_BOOTLOADER_MAGIC);
-        cpu.setGpr(Cpu.RBX, entry.mbiAddress());
+        startCpus();
+    }
+
+    /** The BSP at the loader's entry state; application processors wait for INIT and STARTUP (platform.md section 5). */
+    private void startCpus() {
+        Cpu cpu = runners.get(0).cpu;
+        switch (entry.mode()) {
+            case PROTECTED_32 -> cpu.enterFlatProtectedMode((int) entry.ip(), entry.codeSelector(),
+                    entry.dataSelector());
+            case LONG_64 -> cpu.enterFlatLongMode(entry.ip(), entry.cr3(), entry.codeSelector(), entry.dataSelector());
+        }
+        cpu.setGdtr(entry.gdtBase(), entry.gdtLimit());
+        cpu.setGpr(Cpu.RAX, Integer.toUnsignedLong(entry.eax()));
+        cpu.setGpr(Cpu.RBX, Integer.toUnsignedLong(entry.ebx()));
+        cpu.setGpr(Cpu.RSI, Integer.toUnsignedLong(entry.esi()));
         for (int i = 1; i < runners.size(); i++) {
-            // Application processors wait for INIT and STARTUP (platform.md section 5).
             runners.get(i).cpu.init();
         }
+    }
+
+    /**
+     * A guest reset without -no-reboot, with every vCPU stopped: the machine as at power-on
+     * (devices but the battery-backed CMOS, local APICs, MTRRs, the TSC, every CPU's
+     * registers), the ACPI tables and the kernel loaded again, as QEMU's reset re-runs its
+     * firmware and kernel loader. Other RAM keeps its contents, as on a real reset.
+     */
+    private void reboot() {
+        reboots++;
+        board.powerOn();
+        entry = loadKernel(kernelImage, modules, board.rsdpAddress(), board.reservedRanges());
+        resetTsc();
+        for (Runner r : runners) {
+            r.powerOn();
+        }
+        startCpus();
+        finished = new CountDownLatch(1);
+        result.set(null);
+    }
+
+    /** How many times the guest rebooted the machine in this run. */
+    public int reboots() {
+        return reboots;
     }
 
     /**
@@ -193,32 +198,18 @@ public final class Machine {
                 .build());
     }
 
-    private void mapDevices() {
-        PortIoBus io = vm.ioBus();
-        io.map(PORT_PIC_MASTER, 2, pic.master());
-        io.map(PORT_PIC_SLAVE, 2, pic.slave());
-        io.map(PORT_PIT, 4, pit);
-        io.map(PORT_SYSTEM_CONTROL_B, 1, pit.portB());
-        io.map(PORT_CMOS, 2, cmos);
-        io.map(PORT_POST, 1, new PostPort());
-        io.map(PORT_COM1, 8, uart);
-        io.map(PORT_FW_CFG, 2, fwCfg);
-        io.map(PORT_SHUTDOWN, 1, new ShutdownPort(() -> finish(new RunResult(RunResult.STATUS_SHUTDOWN,
-                RunResult.Reason.SHUTDOWN, "the guest wrote \"Shutdown\" to port 0x8900"))));
-        io.mapExit(PORT_DEBUG_EXIT, DEBUG_EXIT_SIZE);
-        if (config.pcTestdev()) {
-            PcTestdev testdev = new PcTestdev(irq -> irq < 16 ? pic.irq(irq) : IrqLine.NONE);
-            io.map(PORT_PC_TESTDEV, PcTestdev.PORTS_LENGTH, testdev.ports());
-            io.map(PORT_PC_TESTDEV_IRQ, PcTestdev.IRQ_LINES, testdev.irqPorts());
-            vm.mmioBus().map(PC_TESTDEV_IOMEM, PcTestdev.IOMEM_SIZE, testdev.iomem());
-        }
-    }
-
-    private EntryPoint loadKernel(byte[] image, List<MultibootLoader.Module> modules) {
+    /**
+     * Loads the kernel by its format (bzImage, multiboot, PVH; {@link KernelLoader}) or as a flat
+     * image. {@code acpiRsdp} (0 for none) and the {@code reserved} e820 ranges describe the
+     * machine's own tables to the kernel.
+     */
+    private EntryPoint loadKernel(byte[] image, List<MultibootLoader.Module> modules, long acpiRsdp,
+                                  List<MemoryMap.Entry> reserved) {
         if (config.flatLoadAddress() >= 0) {
             return FlatBinaryLoader.load(vm.memory(), image, config.flatLoadAddress(), config.flatEntry());
         }
-        return MultibootLoader.load(vm.memory(), image, config.kernel().name(), config.append(), modules);
+        MemoryMap map = MemoryMap.pc(config.ramBytes(), reserved);
+        return KernelLoader.load(vm.memory(), image, config.kernel().name(), config.append(), modules, map, acpiRsdp);
     }
 
     private static OutputStream openSerial(SerialTarget target) {
@@ -256,6 +247,50 @@ public final class Machine {
     }
 
     /**
+     * The physical address of the ACPI RSDP (in the BIOS area, where a scan finds it too), for
+     * loaders that hand it to the kernel.
+     */
+    public long rsdpAddress() {
+        return board.rsdpAddress();
+    }
+
+    /** Guest-physical ranges below the top of RAM that a loader's e820 map must mark reserved. */
+    public List<MemoryMap.Entry> reservedRanges() {
+        return board.reservedRanges();
+    }
+
+    /** What the board reports: power-off and reset end the run; INTR wakes the vCPUs taking ExtINT. */
+    private final class BoardEvents implements PcBoard.Events {
+        @Override
+        public void powerOff(String how) {
+            finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.SHUTDOWN, how));
+        }
+
+        @Override
+        public void reset(String how) {
+            if (config.noReboot()) {
+                finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET,
+                        "the guest reset the machine through " + how + "; -no-reboot ends the run"));
+                return;
+            }
+            // The boot ends here; run() reboots once every vCPU has stopped.
+            RunResult reboot = new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET,
+                    "the guest reset the machine through " + how);
+            rebootRequest = reboot;
+            finish(reboot);
+        }
+
+        @Override
+        public void extIntRequested() {
+            for (Runner r : runners) {
+                if (r.apic.receivesExtInt()) {
+                    r.vcpu.kick();
+                }
+            }
+        }
+    }
+
+    /**
      * A machine-level reset of the TSC state, as QEMU does it on reset (tsc-semantics A7, R13):
      * host-side writes of TSC = 1 (1, not 0, because a host write of 0 is taken as CPU hotplug
      * and snapped to the generation, R10) and TSC_ADJUST = 0 on every vCPU.
@@ -272,10 +307,21 @@ public final class Machine {
         Thread watchdog = startWatchdog(config.timeout());
         Thread input = config.serial() instanceof SerialTarget.Stdio console ? startStdinPump(console.in()) : null;
         try {
-            if (config.clock() == VmConfig.ClockKind.DETERMINISTIC) {
-                runRoundRobin();
-            } else {
-                runThreaded();
+            while (true) {
+                if (config.clock() == VmConfig.ClockKind.DETERMINISTIC) {
+                    runRoundRobin();
+                } else {
+                    runThreaded();
+                }
+                RunResult ended = result.get();
+                if (ended != rebootRequest) {
+                    break;
+                }
+                if (timedOut) {
+                    result.set(timeoutResult(config.timeout()));
+                    break;
+                }
+                reboot();
             }
         } finally {
             if (watchdog != null) {
@@ -300,8 +346,14 @@ public final class Machine {
         threads.forEach(Thread::start);
         try {
             watchForIdle();
+            boolean rebooting = result.get() == rebootRequest;
             for (Thread t : threads) {
-                t.join(1000);
+                t.join(rebooting ? VCPU_STOP_MILLIS : 1000);
+                if (t.isAlive() && rebooting) {
+                    // A reboot needs every vCPU stopped; one that does not stop ends the run instead.
+                    result.set(new RunResult(RunResult.STATUS_INTERNAL_ERROR, RunResult.Reason.INTERNAL_ERROR,
+                            t.getName() + " did not stop for the guest's reset"));
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -393,12 +445,12 @@ public final class Machine {
         if (timeout == null) {
             return null;
         }
+        // The limit covers the whole run, reboots included; run() interrupts the sleep when it ends.
         Thread t = new Thread(() -> {
             try {
-                if (!finished.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                    finish(new RunResult(RunResult.STATUS_TIMEOUT, RunResult.Reason.TIMEOUT,
-                            "the run exceeded its time limit of " + timeout.toMillis() + " ms"));
-                }
+                Thread.sleep(timeout.toMillis());
+                timedOut = true;
+                finish(timeoutResult(timeout));
             } catch (InterruptedException e) {
                 // The run ended first.
             }
@@ -406,6 +458,11 @@ public final class Machine {
         t.setDaemon(true);
         t.start();
         return t;
+    }
+
+    private static RunResult timeoutResult(Duration timeout) {
+        return new RunResult(RunResult.STATUS_TIMEOUT, RunResult.Reason.TIMEOUT,
+                "the run exceeded its time limit of " + timeout.toMillis() + " ms");
     }
 
     /** Feeds standard input to COM1's receiver; a full FIFO makes it wait for the guest. */
@@ -469,14 +526,26 @@ public final class Machine {
         private boolean waitingForSipi;
         private boolean pendingInit;
         private int pendingSipi = -1;
+        private final LocalApic.State powerOnApic;
 
         Runner(Vcpu vcpu, ApicBus apicBus, Pit8254 timedPit) {
             this.vcpu = vcpu;
             this.cpu = vcpu.cpu();
-            this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, PHYS_ADDR_BITS, this, apicBus);
+            this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, CpuidModel.PHYS_ADDR_BITS, this, apicBus);
             this.interrupts = new VcpuInterrupts(apic, timedPit, clock, vcpu);
             this.waitingForSipi = vcpu.id() != 0;
+            this.powerOnApic = apic.state();
             vcpu.setInterruptController(interrupts);
+        }
+
+        /** Power-on state for a reboot (on the thread running the machine, every vCPU stopped). */
+        synchronized void powerOn() {
+            cpu.reset();
+            apic.restore(powerOnApic);
+            board.programMtrrs(vcpu);
+            pendingInit = false;
+            pendingSipi = -1;
+            waitingForSipi = vcpu.id() != 0;
         }
 
         @Override
@@ -575,7 +644,7 @@ public final class Machine {
             RunResult r = switch (exit.kind()) {
                 case IO_OUT -> {
                     VcpuExit.IoOut io = (VcpuExit.IoOut) exit;
-                    yield io.port() >= PORT_DEBUG_EXIT && io.port() < PORT_DEBUG_EXIT + DEBUG_EXIT_SIZE
+                    yield io.port() >= PcBoard.PORT_DEBUG_EXIT && io.port() < PcBoard.PORT_DEBUG_EXIT + PcBoard.DEBUG_EXIT_SIZE
                             ? RunResult.debugExit(io.value()) : null;
                 }
                 case HALT -> new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,

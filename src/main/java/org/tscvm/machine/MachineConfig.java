@@ -24,8 +24,8 @@ import org.tscvm.vm.VmConfig;
  * @param ramBytes       guest RAM (default 128 MiB, like QEMU)
  * @param smp            vCPUs (1 to {@link #MAX_VCPUS})
  * @param kernel         the kernel image: a file or bytes in memory
- * @param append         the command line after the kernel name (the MBI's cmdline)
- * @param initrds        files passed as multiboot modules, in order
+ * @param append         the kernel command line (multiboot puts the kernel's name in front)
+ * @param initrds        Linux's initrd (concatenated) or the multiboot modules, in order
  * @param serial         where COM1 output goes
  * @param tscKhz         the vCPUs' TSC frequency, 0 = the host clock's
  * @param hostKhz        the host clock's nominal frequency
@@ -34,7 +34,7 @@ import org.tscvm.vm.VmConfig;
  * @param msrPolicy      guest access to MSR 0x3b without the CPUID bit (A4)
  * @param cpuModel       {@code MODEL[,+feature,-feature]}, e.g. {@code tscvm,+rdpid}
  * @param pcTestdev      map QEMU's pc-testdev (kvm-unit-tests asks for it with -device)
- * @param flatLoadAddress -1 for multiboot; else the kernel is a raw image loaded here
+ * @param flatLoadAddress -1 to load the kernel by its format; else it is a raw image loaded here
  * @param flatEntry      the raw image's entry address
  * @param timeout        wall-clock limit of {@link Machine#run()}, or null for none
  * @param compileThreshold runs of a 64-bit block before it is compiled to a JVM method; 0 never
@@ -44,12 +44,14 @@ import org.tscvm.vm.VmConfig;
  *                       firmware leaves the MSR (R8: the TSC does not move)
  * @param tscWarps       per vCPU, a host-initiated TSC write of the VM's TSC plus this many cycles
  *                       before the vCPUs start (R9/R10: TSC_ADJUST does not move)
+ * @param noReboot       a guest reset ends the run with status 0 (QEMU's -no-reboot) instead of rebooting
  */
 public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
                             VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
                             long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold,
-                            int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps) {
+                            int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
+                            boolean noReboot) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -150,6 +152,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private int sockets = 1;
         private List<VcpuValue> tscAdjusts = List.of();
         private List<VcpuValue> tscWarps = List.of();
+        private boolean noReboot;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -253,10 +256,15 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
             return this;
         }
 
+        public Builder noReboot(boolean v) {
+            noReboot = v;
+            return this;
+        }
+
         public MachineConfig build() {
             return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
                     clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
-                    compileThreshold, sockets, tscAdjusts, tscWarps);
+                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot);
         }
     }
 }

@@ -8,7 +8,10 @@ package org.tscvm.machine;
  * @param reason     one line for a human: what ended the run
  */
 public record RunResult(int exitStatus, Reason kind, String reason) {
-    /** "Shutdown" written to port 0x8900. */
+    /**
+     * "Shutdown" written to port 0x8900, ACPI soft-off (S5), or a guest reset (port 0xCF9, the
+     * FADT's RESET_REG, the 8042) under -no-reboot, as QEMU exits 0; without it the machine reboots.
+     */
     public static final int STATUS_SHUTDOWN = 0;
     /** A triple fault: the processor shut down. QEMU with --no-reboot would stop as well. */
     public static final int STATUS_TRIPLE_FAULT = 4;
@@ -19,7 +22,7 @@ public record RunResult(int exitStatus, Reason kind, String reason) {
     /** The run's wall-clock limit passed. */
     public static final int STATUS_TIMEOUT = 20;
 
-    public enum Reason { DEBUG_EXIT, SHUTDOWN, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT }
+    public enum Reason { DEBUG_EXIT, SHUTDOWN, RESET, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT }
 
     /** {@code outl v} to isa-debug-exit: status (v << 1) | 1, as QEMU computes it. */
     public static RunResult debugExit(int value) {

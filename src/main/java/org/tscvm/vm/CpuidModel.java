@@ -40,8 +40,10 @@ public final class CpuidModel {
     /** Family 6, model 0x3A (Ivy Bridge), stepping 9: a CPU with invariant TSC and TSC-deadline. */
     public static final int SIGNATURE = 0x000306A9;
     public static final String BRAND = "tscvm virtual CPU";
+    /** MAXPHYADDR of the model; MSRs holding physical addresses reserve the bits above it. */
+    public static final int PHYS_ADDR_BITS = 36;
     /** 0x80000008 EAX: 48 linear, 36 physical address bits. */
-    private static final int ADDRESS_SIZES = (48 << 8) | 36;
+    private static final int ADDRESS_SIZES = (48 << 8) | PHYS_ADDR_BITS;
 
     /** A named CPUID feature bit. */
     public enum Feature {
@@ -53,12 +55,17 @@ public final class CpuidModel {
         CX8("cx8", 1, 0, EDX, 8),
         APIC("apic", 1, 0, EDX, 9),
         SEP("sep", 1, 0, EDX, 11),
+        MTRR("mtrr", 1, 0, EDX, 12),
         PGE("pge", 1, 0, EDX, 13),
         CMOV("cmov", 1, 0, EDX, 15),
         PAT("pat", 1, 0, EDX, 16),
         FXSR("fxsr", 1, 0, EDX, 24),
         SSE("sse", 1, 0, EDX, 25),
         SSE2("sse2", 1, 0, EDX, 26),
+        SSE3("sse3", 1, 0, ECX, 0),
+        SSSE3("ssse3", 1, 0, ECX, 9),
+        SSE41("sse4.1", 1, 0, ECX, 19),
+        SSE42("sse4.2", 1, 0, ECX, 20),
         CX16("cx16", 1, 0, ECX, 13),
         X2APIC("x2apic", 1, 0, ECX, 21),
         TSC_DEADLINE("tsc-deadline", 1, 0, ECX, 24),
@@ -132,16 +139,20 @@ public final class CpuidModel {
 
     private static final Feature[] FEATURES = Feature.values();
 
-    private static final long TSCVM_FEATURES = maskOf(Feature.FPU, Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
+    /**
+     * FPU, FXSR, SSE and SSE2 are part of x86-64 (Linux's decompressor refuses to run without
+     * them); SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 run in full, FXSAVE/FXRSTOR save the XMM state,
+     * and the x87 runs in full (FISTTP, SSE3's x87 form, included); MONITOR/MWAIT (their own
+     * bit) are #UD.
+     */
+    private static final long TSCVM_FEATURES = maskOf(Feature.FPU, Feature.FXSR, Feature.SSE, Feature.SSE2,
+            Feature.SSE3, Feature.SSSE3, Feature.SSE41, Feature.SSE42, Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
             Feature.PSE, Feature.CX8, Feature.CMOV, Feature.PGE, Feature.SEP, Feature.PAT, Feature.CX16,
             Feature.TSC_ADJUST, Feature.RDTSCP, Feature.RDPID, Feature.LM, Feature.NX, Feature.SYSCALL,
             Feature.INVTSC, Feature.HYPERVISOR, Feature.X2APIC, Feature.TSC_DEADLINE);
     /**
      * XSAVE: CR4.OSXSAVE, XGETBV and XSETBV are not implemented, so a guest that saw the bit
-     * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it. (The x87 is
-     * complete, so {@code tscvm} advertises FPU. SSE and SSE2 stay in {@code max}: their control
-     * state, FXSAVE/FXRSTOR and the fences work, and kvm-unit-tests keys its fence tests on
-     * them; their arithmetic is #UD.)
+     * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it.
      */
     private static final long UNIMPLEMENTED = maskOf(Feature.XSAVE);
     /** Every named feature but {@link #UNIMPLEMENTED}. */

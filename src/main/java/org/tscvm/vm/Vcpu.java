@@ -34,6 +34,13 @@ import org.tscvm.tsc.TscState;
 public final class Vcpu {
     /** IA32_MISC_ENABLE at reset: fast strings on, BTS and PEBS unavailable (no PMU). */
     public static final long MISC_ENABLE_DEFAULT = (1L << 0) | (1L << 11) | (1L << 12);
+    /**
+     * IA32_UCODE_REV (IA32_BIOS_SIGN_ID). Its number is kept here, as MachineCheckBanks and
+     * Mtrrs keep theirs: these MSRs are vCPU storage, not CPU state.
+     */
+    static final int IA32_UCODE_REV = 0x8b;
+    /** KVM's reset value: microcode revision 1 in bits 63:32 (kvm_vcpu_reset). */
+    public static final long DEFAULT_MICROCODE_REVISION = 1L << 32;
     /** IA32_APIC_BASE without an interrupt controller: 0xFEE00000, enabled, BSP flag on vCPU 0. */
     public static final long APIC_BASE_DEFAULT = 0xFEE00000L | (1L << 11);
     private static final long APIC_BASE_BSP = 1L << 8;
@@ -65,6 +72,9 @@ public final class Vcpu {
     private long miscEnable = MISC_ENABLE_DEFAULT;
     private long apicBase;
     private final MachineCheckBanks machineCheck = new MachineCheckBanks();
+    private final Mtrrs mtrrs = new Mtrrs(CpuidModel.PHYS_ADDR_BITS);
+    /** IA32_UCODE_REV: the microcode revision in bits 63:32, set by the host only (KVM). */
+    private long microcodeRevision = DEFAULT_MICROCODE_REVISION;
 
     private VcpuExit pendingExit;
     private final AtomicBoolean pauseRequested = new AtomicBoolean();
@@ -306,6 +316,8 @@ public final class Vcpu {
             }
             case Msr.IA32_MISC_ENABLE:
                 return miscEnable;
+            case IA32_UCODE_REV:
+                return microcodeRevision;
             case Msr.IA32_APIC_BASE: {
                 LocalInterruptController c = controller;
                 return c != null && c.handlesMsr(index) ? c.readMsr(index, origin) : apicBase;
@@ -323,6 +335,9 @@ public final class Vcpu {
                         throw refuse(index, origin, "machine-check bank or MCG_CTL not present");
                     }
                     return machineCheck.read(index);
+                }
+                if (Mtrrs.isMtrrMsr(index)) {
+                    return mtrrs.read(index);
                 }
                 LocalInterruptController c = controller;
                 if (c != null && c.handlesMsr(index)) {
@@ -383,6 +398,13 @@ public final class Vcpu {
             case Msr.IA32_MISC_ENABLE:
                 miscEnable = value;
                 return;
+            case IA32_UCODE_REV:
+                // Linux writes 0 and then runs CPUID to make the processor load the revision;
+                // KVM drops guest writes and takes the revision from the host (kvm_set_msr_common).
+                if (origin == MsrOrigin.HOST) {
+                    microcodeRevision = value;
+                }
+                return;
             case Msr.IA32_APIC_BASE: {
                 LocalInterruptController c = controller;
                 if (c != null && c.handlesMsr(index)) {
@@ -405,6 +427,13 @@ public final class Vcpu {
                     if (!machineCheck.write(index, value, origin == MsrOrigin.HOST)) {
                         throw refuse(index, origin, String.format(
                                 "machine-check MSR refuses 0x%x (KVM set_msr_mce rules)", value));
+                    }
+                    return;
+                }
+                if (Mtrrs.isMtrrMsr(index)) {
+                    if (!mtrrs.write(index, value)) {
+                        throw refuse(index, origin, String.format(
+                                "0x%x is not a valid MTRR value here (MTRRcap is read-only; KVM kvm_mtrr_valid rules)", value));
                     }
                     return;
                 }

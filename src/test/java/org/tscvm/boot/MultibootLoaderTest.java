@@ -16,6 +16,7 @@ import org.tscvm.memory.GuestMemory;
 class MultibootLoaderTest {
     private static final long MIB = 1 << 20;
     private final GuestMemory memory = new GuestMemory(32 * MIB);
+    private final MemoryMap map = MemoryMap.pc(32 * MIB, List.of());
 
     private String cstringAt(long addr) {
         StringBuilder s = new StringBuilder();
@@ -31,14 +32,14 @@ class MultibootLoaderTest {
         memory.fill(4 * MIB + 0x1000, 0x3000, (byte) 0x55);
         byte[] text = TestImages.bytes(0x1000, 0x90);
         byte[] elf = TestImages.elf(false, 4 * MIB + 0x10, List.of(new Segment(4 * MIB, text, 0x4000)));
-        EntryPoint entry = MultibootLoader.load(memory, elf, "kernel.elf", "", List.of());
-        assertThat(entry.eip()).isEqualTo((int) (4 * MIB + 0x10));
+        EntryPoint entry = MultibootLoader.load(memory, elf, "kernel.elf", "", List.of(), map);
+        assertThat(entry.ip()).isEqualTo(4 * MIB + 0x10);
         assertThat(memory.read8(4 * MIB)).isEqualTo(0x90);
         assertThat(memory.read8(4 * MIB + 0xfff)).isEqualTo(0x90);
         assertThat(memory.read32(4 * MIB + 0x1000)).isZero();
         assertThat(memory.read32(4 * MIB + 0x3ffc)).isZero();
         assertThat(entry.imageEnd()).isEqualTo(4 * MIB + 0x4000);
-        assertThat(entry.mbiAddress()).isEqualTo(MultibootLoader.MBI_ADDRESS);
+        assertThat(entry.ebx()).isEqualTo(MultibootLoader.MBI_ADDRESS);
     }
 
     @Test
@@ -46,8 +47,8 @@ class MultibootLoaderTest {
         byte[] elf = TestImages.elf(false, 4 * MIB, List.of(new Segment(4 * MIB, TestImages.bytes(0x100, 1), 0x2345)));
         byte[] env = "NR_CPUS=1\nMEMSIZE=32\n".getBytes(StandardCharsets.US_ASCII);
         EntryPoint entry = MultibootLoader.load(memory, elf, "x86/tsc.flat", "-v fast",
-                List.of(new MultibootLoader.Module("env", env)));
-        long mbi = entry.mbiAddress();
+                List.of(new MultibootLoader.Module("env", env)), map);
+        long mbi = entry.ebx();
         int flags = memory.read32(mbi);
         assertThat(flags).isEqualTo(0x24d); // mem, cmdline, mods, mmap, boot_loader_name
         assertThat(memory.read32(mbi + 4)).isEqualTo(639);
@@ -83,9 +84,9 @@ class MultibootLoaderTest {
     @Test
     void commandLineWithoutAppendIsJustTheKernelName() {
         byte[] elf = TestImages.elf(false, 4 * MIB, List.of(new Segment(4 * MIB, TestImages.bytes(16, 1), 16)));
-        EntryPoint entry = MultibootLoader.load(memory, elf, "k", "", List.of());
-        assertThat(cstringAt(memory.read32(entry.mbiAddress() + 16))).isEqualTo("k");
-        assertThat(memory.read32(entry.mbiAddress() + 20)).isZero();
+        EntryPoint entry = MultibootLoader.load(memory, elf, "k", "", List.of(), map);
+        assertThat(cstringAt(memory.read32(entry.ebx() + 16))).isEqualTo("k");
+        assertThat(memory.read32(entry.ebx() + 20)).isZero();
     }
 
     @Test
@@ -93,8 +94,8 @@ class MultibootLoaderTest {
         long vbase = 0xffffffff80000000L;
         byte[] elf = TestImages.elf(true, vbase + 0x20,
                 List.of(new Segment(vbase, 2 * MIB, TestImages.bytes(0x800, 0xcc), 0x1000)));
-        EntryPoint entry = MultibootLoader.load(memory, elf, "k64", "", List.of());
-        assertThat(entry.eip()).isEqualTo((int) (2 * MIB + 0x20));
+        EntryPoint entry = MultibootLoader.load(memory, elf, "k64", "", List.of(), map);
+        assertThat(entry.ip()).isEqualTo(2 * MIB + 0x20);
         assertThat(memory.read8(2 * MIB + 0x7ff)).isEqualTo(0xcc);
         assertThat(memory.read8(2 * MIB + 0x800)).isZero();
     }
@@ -110,8 +111,8 @@ class MultibootLoaderTest {
                 (int) (load + headerLength + code.length), (int) (load + 0x3000), (int) (load + headerLength));
         byte[] image = ByteBuffer.allocate(headerLength + code.length).put(header).put(code).array();
         memory.fill(load + 0x1000, 0x10, (byte) 7);
-        EntryPoint entry = MultibootLoader.load(memory, image, "aout", "", List.of());
-        assertThat(entry.eip()).isEqualTo((int) (load + headerLength));
+        EntryPoint entry = MultibootLoader.load(memory, image, "aout", "", List.of(), map);
+        assertThat(entry.ip()).isEqualTo(load + headerLength);
         assertThat(memory.read32(load)).isEqualTo(MultibootLoader.HEADER_MAGIC);
         assertThat(memory.read8(load + headerLength)).isEqualTo(0xf4);
         assertThat(memory.read8(load + 0x1000)).isZero();
@@ -120,7 +121,7 @@ class MultibootLoaderTest {
 
     @Test
     void aFileWithoutAHeaderIsRefused() {
-        assertThatThrownBy(() -> MultibootLoader.load(memory, new byte[4096], "junk", "", List.of()))
+        assertThatThrownBy(() -> MultibootLoader.load(memory, new byte[4096], "junk", "", List.of(), map))
                 .isInstanceOf(KernelImageException.class)
                 .hasMessageContaining("no multiboot header");
     }
@@ -130,7 +131,7 @@ class MultibootLoaderTest {
         byte[] elf = TestImages.elf(false, 4 * MIB, List.of(new Segment(4 * MIB, TestImages.bytes(0x100, 1), 0x100)));
         // Program header table pointing past the end of the file.
         ByteBuffer.wrap(elf).order(ByteOrder.LITTLE_ENDIAN).putInt(28, 0x7fff0000);
-        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "bad", "", List.of()))
+        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "bad", "", List.of(), map))
                 .isInstanceOf(KernelImageException.class)
                 .hasMessageContaining("program header table");
     }
@@ -141,7 +142,7 @@ class MultibootLoaderTest {
         ByteBuffer b = ByteBuffer.wrap(elf).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(52 + 16, 0x10000); // p_filesz far beyond the file
         b.putInt(52 + 20, 0x10000);
-        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "bad", "", List.of()))
+        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "bad", "", List.of(), map))
                 .isInstanceOf(KernelImageException.class)
                 .hasMessageContaining("segment 0").hasMessageContaining("broken");
     }
@@ -151,7 +152,7 @@ class MultibootLoaderTest {
         byte[] elf = TestImages.elf(false, 4 * MIB, List.of(
                 new Segment(4 * MIB, TestImages.bytes(0x100, 1), 0x2000),
                 new Segment(4 * MIB + 0x1000, TestImages.bytes(0x100, 2), 0x100)));
-        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "k", "", List.of()))
+        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "k", "", List.of(), map))
                 .isInstanceOf(KernelImageException.class)
                 .hasMessageContaining("segment 1").hasMessageContaining("overlaps segment 0");
     }
@@ -159,7 +160,7 @@ class MultibootLoaderTest {
     @Test
     void aSegmentOutsideRamIsRefused() {
         byte[] elf = TestImages.elf(false, 64 * MIB, List.of(new Segment(64 * MIB, TestImages.bytes(0x10, 1), 0x10)));
-        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "k", "", List.of()))
+        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "k", "", List.of(), map))
                 .isInstanceOf(KernelImageException.class)
                 .hasMessageContaining("segment 0").hasMessageContaining("outside RAM");
     }
@@ -167,7 +168,7 @@ class MultibootLoaderTest {
     @Test
     void bssRunningPastTheEndOfRamIsRefused() {
         byte[] elf = TestImages.elf(false, 4 * MIB, List.of(new Segment(4 * MIB, TestImages.bytes(0x10, 1), 40 * MIB)));
-        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "k", "", List.of()))
+        assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "k", "", List.of(), map))
                 .isInstanceOf(KernelImageException.class).hasMessageContaining("outside RAM");
     }
 
@@ -175,17 +176,17 @@ class MultibootLoaderTest {
     void anImageCoveringTheUsualMbiAddressGetsItsMbiAboveTheImage() {
         // kvm-unit-tests' realmode.flat is linked at 0x8000 and runs past 0x9500.
         byte[] elf = TestImages.elf(false, 0x8000, List.of(new Segment(0x8000, TestImages.bytes(0x10, 1), 0x2800)));
-        EntryPoint entry = MultibootLoader.load(memory, elf, "realmode", "x", List.of());
-        assertThat(entry.mbiAddress()).isEqualTo(0xb000);
-        assertThat(memory.read32(entry.mbiAddress())).isEqualTo(0x24d);
-        assertThat(cstringAt(memory.read32(entry.mbiAddress() + 16))).isEqualTo("realmode x");
+        EntryPoint entry = MultibootLoader.load(memory, elf, "realmode", "x", List.of(), map);
+        assertThat(entry.ebx()).isEqualTo(0xb000);
+        assertThat(memory.read32(entry.ebx())).isEqualTo(0x24d);
+        assertThat(cstringAt(memory.read32(entry.ebx() + 16))).isEqualTo("realmode x");
         assertThat(memory.read8(0x9500)).isZero(); // the image's own bss, untouched by the MBI
     }
 
     @Test
     void aHighKernelKeepsItsMbiAt0x9500() {
         byte[] elf = TestImages.elf(false, 4 * MIB, List.of(new Segment(4 * MIB, TestImages.bytes(0x10, 1), 0x10)));
-        assertThat(MultibootLoader.load(memory, elf, "k", "", List.of()).mbiAddress()).isEqualTo(0x9500);
+        assertThat(MultibootLoader.load(memory, elf, "k", "", List.of(), map).ebx()).isEqualTo(0x9500);
     }
 
     @Test
@@ -193,7 +194,7 @@ class MultibootLoaderTest {
         byte[] elf = TestImages.elf(false, 4 * MIB, List.of(new Segment(4 * MIB, TestImages.bytes(0x10, 1), 0x10)));
         byte[] huge = new byte[(int) (30 * MIB)];
         assertThatThrownBy(() -> MultibootLoader.load(memory, elf, "k", "",
-                List.of(new MultibootLoader.Module("big.img", huge))))
+                List.of(new MultibootLoader.Module("big.img", huge)), map))
                 .isInstanceOf(KernelImageException.class).hasMessageContaining("module 0 (big.img");
     }
 
@@ -201,7 +202,7 @@ class MultibootLoaderTest {
     void unknownRequiredHeaderFlagsAreRefused() {
         byte[] image = new byte[64];
         ByteBuffer.wrap(image).put(TestImages.multibootHeader(0x10));
-        assertThatThrownBy(() -> MultibootLoader.load(memory, image, "k", "", List.of()))
+        assertThatThrownBy(() -> MultibootLoader.load(memory, image, "k", "", List.of(), map))
                 .isInstanceOf(KernelImageException.class).hasMessageContaining("requires features 0x10");
     }
 
@@ -216,7 +217,7 @@ class MultibootLoaderTest {
     @Test
     void flatBinaryLoadsAtItsAddressAndChecksTheEntry() {
         EntryPoint e = FlatBinaryLoader.load(memory, TestImages.bytes(0x40, 0xf4), 0x7000, 0x7010);
-        assertThat(e.eip()).isEqualTo(0x7010);
+        assertThat(e.ip()).isEqualTo(0x7010);
         assertThat(memory.read8(0x703f)).isEqualTo(0xf4);
         assertThatThrownBy(() -> FlatBinaryLoader.load(memory, new byte[16], 0x7000, 0x8000))
                 .isInstanceOf(KernelImageException.class);

@@ -83,6 +83,17 @@ class CpuRobustnessTest {
                         cpu.setRip(CpuRig.CODE);
                         break;
                 }
+                if ((round & 3) != 3) {
+                    // Three rounds in four with SSE enabled as an OS would (CR4.OSFXSR, mostly
+                    // OSXMMEXCPT too), random XMM registers and a random MXCSR (some exceptions
+                    // unmasked, so #XM and #UD-for-#XM happen).
+                    cpu.setCr(4, cpu.getCr(4) | CpuState.CR4_OSFXSR
+                            | (rnd.nextInt(4) != 0 ? CpuState.CR4_OSXMMEXCPT : 0));
+                    for (int x = 0; x < 16; x++) {
+                        cpu.setXmm(x, rnd.nextLong(), rnd.nextLong());
+                    }
+                    cpu.setMxcsr(rnd.nextInt(0x10000));
+                }
                 for (int r = 0; r < 16; r++) {
                     if ((r != Cpu.RSP || mode == 4) && !(mode == 5 && r == Cpu.RAX)) {
                         cpu.setGpr(r, mode == 4 ? rnd.nextLong() : rnd.nextInt(1 << 20));

@@ -174,11 +174,11 @@ class CpuTest {
     @Test
     void anUnimplementedOpcodeRaisesUdAndIsCounted() {
         CpuRig rig = new CpuRig().longMode().run(
-                // 10000: 66 0f 3a 0f c1 01        palignr $0x1,%xmm1,%xmm0
-                hex("66 0f 3a 0f c1 01 "));
+                // 10000: 66 0f 38 dc c1           aesenc %xmm1,%xmm0   (AES-NI: not implemented)
+                hex("66 0f 38 dc c1 "));
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
         assertThat(rig.stack(0)).isEqualTo(CODE);
-        assertThat(rig.cpu.unimplementedOpcodes()).containsEntry("0f 3a 0f", 1L);
+        assertThat(rig.cpu.unimplementedOpcodes()).containsEntry("0f 38 dc", 1L);
     }
 
     @Test

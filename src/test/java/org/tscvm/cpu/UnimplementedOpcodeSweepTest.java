@@ -23,6 +23,58 @@ class UnimplementedOpcodeSweepTest {
             0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa8, 0xa9, 0xab, 0xac, 0xad, 0xae, 0xaf,
             range(0xb0, 0xbf), 0xc0, 0xc1, 0xc3, 0xc7, range(0xc8, 0xcf), 0xff);
 
+    /**
+     * The SSE/SSE2 forms, as "opcodes prefixes operand": opcodes (a range a-b or a list),
+     * the mandatory prefixes ("-" none), and r (register), m (memory) or rm. Everything else in
+     * these rows (MMX forms without 66, SSE3 and later) is #UD. 0F 71-73 are register-only
+     * groups checked digit by digit in their own test.
+     */
+    private static final String[] SSE_FORMS = {
+        "10-11 -,66,f3,f2 rm", "12 - rm", "12 66 m", "13 -,66 m", "14-15 -,66 rm", "16 - rm", "16 66 m",
+        "17 -,66 m", "28-29 -,66 rm", "2a f3,f2 rm", "2b -,66 m", "2c-2d f3,f2 rm", "2e-2f -,66 rm",
+        "50 -,66 r", "51 -,66,f3,f2 rm", "52-53 -,f3 rm", "54-57 -,66 rm", "58-5a -,66,f3,f2 rm",
+        "5b -,66,f3 rm", "5c-5f -,66,f3,f2 rm", "60-6e 66 rm", "6f 66,f3 rm", "70 66,f3,f2 rm",
+        "74-76 66 rm", "7e 66,f3 rm", "7f 66,f3 rm", "c2 -,66,f3,f2 rm", "c4 66 rm", "c5 66 r",
+        "c6 -,66 rm", "d1-d6 66 rm", "d7 66 r", "d8-e5 66 rm", "e6 66,f3,f2 rm", "e7 66 m", "e8-ef 66 rm",
+        "f1-f6 66 rm", "f7 66 r", "f8-fe 66 rm",
+        // SSE3
+        "12 f3,f2 rm", "16 f3 rm", "7c-7d 66,f2 rm", "d0 66,f2 rm", "f0 f2 m"};
+
+    /**
+     * SSSE3, SSE4.1 and SSE4.2 in the 0F 38 and 0F 3A maps, all with 66 (without it the SSSE3 ones are
+     * MMX forms: #UD); MOVNTDQA (66 0F 38 2A) takes a memory operand only.
+     */
+    static boolean ssse3Form(int map, int op, int prefix, boolean memory) {
+        if (prefix != 0x66) {
+            return false;
+        }
+        if (map == 0x38) {
+            return op <= 0x0b || op == 0x10 || op == 0x14 || op == 0x15 || op == 0x17 || (op >= 0x1c && op <= 0x1e)
+                    || (op >= 0x20 && op <= 0x25) || (op >= 0x28 && op <= 0x2b && (op != 0x2a || memory))
+                    || (op >= 0x30 && op <= 0x35) || (op >= 0x37 && op <= 0x41);
+        }
+        return (op >= 0x08 && op <= 0x0f) || (op >= 0x14 && op <= 0x17) || (op >= 0x20 && op <= 0x22)
+                || (op >= 0x40 && op <= 0x42) || (op >= 0x60 && op <= 0x63);
+    }
+
+    /** Whether opcode 0F {@code op} under {@code prefix} (-1 none) with a register or memory operand is an SSE form. */
+    static boolean sseForm(int op, int prefix, boolean memory) {
+        for (String row : SSE_FORMS) {
+            String[] f = row.split(" ");
+            String[] range = f[0].split("-");
+            int lo = Integer.parseInt(range[0], 16), hi = Integer.parseInt(range[range.length - 1], 16);
+            if (op < lo || op > hi) {
+                continue;
+            }
+            boolean prefixed = java.util.Arrays.stream(f[1].split(","))
+                    .anyMatch(p -> p.equals("-") ? prefix < 0 : Integer.parseInt(p, 16) == prefix);
+            if (prefixed && f[2].contains(memory ? "m" : "r")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** One-byte opcodes that are invalid in 64-bit mode. */
     private static final int[] INVALID_IN_64 = {
         0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f,
@@ -39,7 +91,9 @@ class UnimplementedOpcodeSweepTest {
             }
             for (int prefix : PREFIXES) {
                 for (int modrm : new int[] {0xc0, 0xc7, 0x00}) {
-                    check(wrong, prefix, new int[] {0x0f, op, modrm});
+                    if (!sseForm(op, prefix, modrm < 0xc0)) {
+                        check(wrong, prefix, new int[] {0x0f, op, modrm});
+                    }
                 }
             }
         }
@@ -47,15 +101,74 @@ class UnimplementedOpcodeSweepTest {
     }
 
     @Test
+    void everySseFormRunsWithoutUdOnceTheOsEnablesSse() {
+        List<String> wrong = new ArrayList<>();
+        for (int op = 0; op < 256; op++) {
+            for (int prefix : PREFIXES) {
+                for (int modrm : new int[] {0xc1, 0x00}) {
+                    if (sseForm(op, prefix, modrm < 0xc0)) {
+                        run(prefix, new int[] {0x0f, op, modrm, 0x01});
+                        if (RIG.haltedInVector() == CpuFault.UD) {
+                            wrong.add(String.format("%02x 0f %02x %02x -> #UD", prefix & 0xff, op, modrm));
+                        }
+                    }
+                    for (int map : new int[] {0x38, 0x3a}) {
+                        if (ssse3Form(map, op, prefix, modrm < 0xc0)) {
+                            run(prefix, new int[] {0x0f, map, op, modrm, 0x01});
+                            if (RIG.haltedInVector() == CpuFault.UD) {
+                                wrong.add(String.format("%02x 0f %02x %02x %02x -> #UD", prefix & 0xff, map, op, modrm));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assertThat(wrong).isEmpty();
+    }
+
+    @Test
+    void theRegisterOnlyShiftGroupsDecodeOnlyTheirDigits() {
+        // 66 0F 71/72 /2 /4 /6 and 66 0F 73 /2 /3 /6 /7 with a register; every other digit, any
+        // memory operand and any other prefix is #UD.
+        List<String> wrong = new ArrayList<>();
+        int[][] digits = {{2, 4, 6}, {2, 4, 6}, {2, 3, 6, 7}};
+        for (int g = 0; g < 3; g++) {
+            for (int prefix : PREFIXES) {
+                for (int digit = 0; digit < 8; digit++) {
+                    final int dg = digit;
+                    boolean exists = prefix == 0x66 && java.util.Arrays.stream(digits[g]).anyMatch(x -> x == dg);
+                    if (!exists) {
+                        check(wrong, prefix, new int[] {0x0f, 0x71 + g, 0xc0 | digit << 3, 0x01});
+                    }
+                    check(wrong, prefix, new int[] {0x0f, 0x71 + g, digit << 3, 0x01});
+                }
+            }
+        }
+        assertThat(wrong).isEmpty();
+    }
+
+    @Test
+    void sseFormsRaiseUdWithoutOsfxsr() {
+        // pxor xmm0, xmm0 with CR4.OSFXSR clear: #UD (SDM 13.1.3), and not counted as unimplemented.
+        CpuRig rig = new CpuRig().longMode();
+        rig.run(CpuRig.hex("66 0f ef c0 f4"));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
+        assertThat(rig.cpu.unimplementedOpcodes()).isEmpty();
+    }
+
+    @Test
     void everyUnimplementedThreeByteOpcodeRaisesUd() {
         List<String> wrong = new ArrayList<>();
         for (int op = 0; op < 256; op++) {
             for (int prefix : PREFIXES) {
-                if (!(op == 0xf0 || op == 0xf1) || prefix == 0xf2 || prefix == 0xf3) {
-                    // 0F 38 F0/F1 is MOVBE (66 allowed); with F2/F3 it is CRC32/undefined: #UD.
+                boolean movbeOrCrc32 = (op == 0xf0 || op == 0xf1) && prefix != 0xf3;
+                if (!movbeOrCrc32 && !ssse3Form(0x38, op, prefix, false)) {
+                    // 0F 38 F0/F1 is MOVBE (66 allowed), with F2 CRC32; with F3 it is undefined: #UD.
                     check(wrong, prefix, new int[] {0x0f, 0x38, op, 0xc0});
                 }
-                check(wrong, prefix, new int[] {0x0f, 0x3a, op, 0xc0, 0x01});
+                if (!ssse3Form(0x3a, op, prefix, false)) {
+                    check(wrong, prefix, new int[] {0x0f, 0x3a, op, 0xc0, 0x01});
+                }
             }
         }
         assertThat(wrong).isEmpty();
@@ -142,14 +255,42 @@ class UnimplementedOpcodeSweepTest {
 
     @Test
     void theReportedBswapBugIsGone() {
-        // mov $0x11223344,%edi; pxor %xmm0,%xmm7 (0f ef f8): #UD with EDI untouched
-        CpuRig rig = new CpuRig().longMode().run(CpuRig.hex("bf 44 33 22 11 0f ef f8 f4"));
+        // mov $0x11223344,%edi; pxor %mm0,%mm7 (0f ef f8, MMX: not implemented): #UD with EDI untouched
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.setCr(4, rig.cpu.getCr(4) | CpuState.CR4_OSFXSR);
+        rig.run(CpuRig.hex("bf 44 33 22 11 0f ef f8 f4"));
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
         assertThat(rig.stack(0)).isEqualTo(CODE + 5);
         assertThat(rig.reg(Cpu.RDI)).isEqualTo(0x11223344L);
     }
 
+    /** A 64-bit machine whose OS enabled SSE (CR4.OSFXSR, OSXMMEXCPT), so only unimplemented forms #UD. */
     private static final CpuRig RIG = new CpuRig().longMode();
+
+    static {
+        RIG.cpu.setCr(4, RIG.cpu.getCr(4) | CpuState.CR4_OSFXSR | CpuState.CR4_OSXMMEXCPT);
+    }
+
+    /** Runs prefix + bytes + HLT padding from CODE. */
+    private static byte[] run(int prefix, int[] bytes) {
+        byte[] code = new byte[32];
+        java.util.Arrays.fill(code, (byte) 0xf4);
+        int n = 0;
+        if (prefix >= 0) {
+            code[n++] = (byte) prefix;
+        }
+        for (int b : bytes) {
+            code[n++] = (byte) b;
+        }
+        CpuRig rig = RIG;
+        rig.cpu.setGpr(Cpu.RSP, CpuRig.STACK_TOP);
+        rig.cpu.setGpr(Cpu.RAX, 0x100000);
+        rig.cpu.setGpr(Cpu.RDI, 0x100000);
+        rig.load(CODE, code);
+        rig.cpu.setRip(CODE);
+        rig.cpu.run(1000);
+        return code;
+    }
 
     /** Runs prefix + bytes + HLT padding; records the form unless it faulted #UD at CODE. */
     private static void check(List<String> wrong, int prefix, int[] bytes) {

@@ -105,4 +105,23 @@ class PicPairTest {
         assertThat(line[0]).isTrue();
         assertThat(copy.acknowledge()).isEqualTo(0x24);
     }
+
+    @Test
+    void elcrMakesAnInputLevelTriggeredAndKeepsIrq0To2And8And13Edge() {
+        init(0x20, 0x28);
+        pic.elcr().write(0, 2, 0xffff);
+        assertThat(pic.elcr().read(0, 2)).isEqualTo(0xdef8);
+        pic.elcr().write(0, 1, 0x00);
+        pic.elcr().write(1, 1, 0x02); // IRQ 9 level, as Linux sets it for the SCI
+        assertThat(pic.elcr().read(0, 1)).isEqualTo(0x00);
+        assertThat(pic.elcr().read(1, 1)).isEqualTo(0x02);
+        // A level input stays requested while its line is high, even after an EOI.
+        pic.setIrq(9, true);
+        assertThat(pic.acknowledge()).isEqualTo(0x29);
+        pic.slave().write(0, 1, 0x20);
+        pic.master().write(0, 1, 0x20);
+        assertThat(pic.pendingVector()).isEqualTo(0x29);
+        pic.setIrq(9, false);
+        assertThat(pic.slave().read(0, 1) & 0x02).as("slave IRR bit 1").isZero();
+    }
 }

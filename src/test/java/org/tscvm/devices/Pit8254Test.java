@@ -79,11 +79,45 @@ class Pit8254Test {
         nanos = due;
         pit.onTime();
         assertThat(irq0Pulses).isEqualTo(1);
-        // Late by three periods: one interrupt, not a burst (lost ticks are discarded).
-        nanos += 30_000_000;
+        // 35 ms later, at 45 ms: the period ends at 20, 30 and 40 ms passed unseen. One
+        // interrupt now, not a burst; the two others are owed and follow an eighth of a period
+        // apart (lost_tick_policy=delay), before the period ends at 50 ms.
+        nanos += 35_000_000;
         pit.onTime();
         assertThat(irq0Pulses).isEqualTo(2);
-        assertThat(pit.nextEventNanos()).isGreaterThan(nanos);
+        long catchUp = pit.nextEventNanos();
+        assertThat(catchUp - nanos).isBetween(1_240_000L, 1_260_000L);
+        pit.onTime();
+        assertThat(irq0Pulses).as("not before its time").isEqualTo(2);
+        for (int owed = 1; owed <= 2; owed++) {
+            nanos = pit.nextEventNanos();
+            pit.onTime();
+            assertThat(irq0Pulses).isEqualTo(2 + owed);
+        }
+        long regular = pit.nextEventNanos();
+        assertThat(regular - nanos).as("all paid: the next is the periodic one").isBetween(2_400_000L, 2_600_000L);
+        nanos = regular;
+        pit.onTime();
+        assertThat(irq0Pulses).isEqualTo(5);
+        assertThat(pit.nextEventNanos() - nanos).isBetween(9_900_000L, 10_100_000L);
+    }
+
+    @Test
+    void withLostTicksDiscardedALateCallRaisesOneInterrupt() {
+        int[] pulses = new int[1];
+        long[] now = {nanos};
+        Pit8254 discarding = new Pit8254(() -> now[0], high -> {
+            if (high) {
+                pulses[0]++;
+            }
+        }, Pit8254.LostTicks.DISCARD);
+        discarding.write(Pit8254.CONTROL, 1, 0x34);
+        discarding.write(0, 1, 0x9c);
+        discarding.write(0, 1, 0x2e);
+        now[0] = discarding.nextEventNanos() + 35_000_000;
+        discarding.onTime();
+        assertThat(pulses[0]).isEqualTo(1);
+        assertThat(discarding.nextEventNanos() - now[0]).as("the next period end").isBetween(4_900_000L, 5_100_000L);
     }
 
     @Test

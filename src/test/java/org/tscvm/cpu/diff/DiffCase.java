@@ -12,6 +12,12 @@ import java.util.HexFormat;
  * @param mem            the {@link #BUF_SIZE}-byte buffer at linear address {@link #BUF_ADDR}
  * @param definedFlags   output flags compared; the rest are undefined for this case (SDM)
  * @param undefinedRegs  bit i set: the output value of register i is undefined for this case
+ * @param xmm            XMM0..XMM15 in, two quadwords each (low first)
+ * @param mxcsr          MXCSR in
+ * @param approxXmm      bit i set: XMMi holds four approximations (RCPPS/RSQRTPS), compared
+ *                       lane by lane within 2^-10 relative (the SDM bounds each side by 1.5 * 2^-12)
+ * @param misaligned     the 128-bit memory operand is deliberately off a 16-byte boundary: the
+ *                       host raises #GP for the forms that require alignment
  * @param fx             the x87 state before the case: bytes 0-159 of an FXSAVE64 image (FCW,
  *                       FSW, abridged FTW, ST0-ST7 at 32 + 16 i; FOP/FIP/FDP and MXCSR ignored)
  * @param fswDefined     the FSW bits compared after the case (C0-C3 are undefined for many forms)
@@ -20,7 +26,8 @@ import java.util.HexFormat;
  *                       place (the transcendentals, which no x87 rounds correctly)
  */
 record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags,
-        int undefinedRegs, byte[] fx, int fswDefined, int memUndefinedFrom, int memUndefinedTo, int ulps) {
+        int undefinedRegs, long[] xmm, int mxcsr, int approxXmm, boolean misaligned, byte[] fx, int fswDefined,
+        int memUndefinedFrom, int memUndefinedTo, int ulps) {
 
     static final int FX_SIZE = 160;
 
@@ -32,9 +39,26 @@ record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, l
         FNINIT_FX[1] = 0x03;
     }
 
+    /** A case that leaves the SSE state at its defaults (XMM zero, MXCSR 0x1f80) and the x87 at FNINIT's. */
     DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags, int undefinedRegs) {
-        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, FNINIT_FX, 0xffff, 0, 0, 0);
+        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, new long[32], DEFAULT_MXCSR, 0, false);
     }
+
+    /** An SSE case: the x87 at FNINIT's state. */
+    DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags, int undefinedRegs,
+            long[] xmm, int mxcsr, int approxXmm, boolean misaligned) {
+        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, xmm, mxcsr, approxXmm, misaligned, FNINIT_FX,
+                0xffff, 0, 0, 0);
+    }
+
+    /** An x87 case: the SSE state at its defaults. */
+    DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, long definedFlags, int undefinedRegs,
+            byte[] fx, int fswDefined, int memUndefinedFrom, int memUndefinedTo, int ulps) {
+        this(form, code, gpr, rflags, mem, definedFlags, undefinedRegs, new long[32], DEFAULT_MXCSR, 0, false, fx,
+                fswDefined, memUndefinedFrom, memUndefinedTo, ulps);
+    }
+
+    static final int DEFAULT_MXCSR = 0x1f80;
 
     static final long BUF_ADDR = 0x1000_0000L;
     static final int BUF_SIZE = 256;
@@ -56,6 +80,9 @@ record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, l
         if (touchesMemory()) {
             b.append("  mem: ").append(HexFormat.of().formatHex(mem));
         }
+        if (usesSse()) {
+            b.append("\n  mxcsr=").append(Integer.toHexString(mxcsr)).append(' ').append(xmmText(xmm));
+        }
         if (fx != FNINIT_FX) {
             b.append("\n  x87: ").append(x87(fx));
         }
@@ -65,6 +92,18 @@ record DiffCase(String form, byte[] code, long[] gpr, long rflags, byte[] mem, l
     /** True for forms with a memory operand or a string instruction. */
     boolean touchesMemory() {
         return form.matches(".*\\bm(8|16|32|64|128)\\b.*|.*(moffs|xlat).*|.*(movs|cmps|stos|lods|scas)[bwdq].*|.*\\[.*");
+    }
+
+    boolean usesSse() {
+        return mxcsr != DEFAULT_MXCSR || java.util.Arrays.stream(xmm).anyMatch(v -> v != 0);
+    }
+
+    static String xmmText(long[] xmm) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < 16; i++) {
+            b.append("xmm").append(i).append('=').append(String.format("%016x%016x", xmm[2 * i + 1], xmm[2 * i])).append(' ');
+        }
+        return b.toString().trim();
     }
 
     /** FCW, FSW, FTW and the non-empty registers ST0-ST7 of an FXSAVE image. */

@@ -54,6 +54,7 @@ final class InstructionForms {
         plainMoves(forms);
         addressing(forms);
         wideCompareExchange(forms);
+        SseForms.add(forms);
         X87Forms.add(forms);
         if ((hostFeatures & NativeHarness.FEATURE_LAHF64) != 0) {
             forms.add(new Form("lahf", rnd -> new G(rnd).op(0x9f).build("lahf")));
@@ -239,8 +240,17 @@ final class InstructionForms {
         }
 
         DiffCase build(String name) {
-            return new DiffCase(name, e.bytes(), gpr.clone(), rflags, mem.clone(), definedFlags, undefinedRegs);
+            return new DiffCase(name, e.bytes(), gpr.clone(), rflags, mem.clone(), definedFlags, undefinedRegs,
+                    xmm.clone(), mxcsr, approxXmm, misaligned);
         }
+
+        /** Set when an SSE form's 128-bit memory operand is deliberately misaligned. */
+        boolean misaligned;
+
+        /** XMM0-15 in (zero unless an SSE form fills them), MXCSR in, and approximate registers. */
+        final long[] xmm = new long[32];
+        int mxcsr = DiffCase.DEFAULT_MXCSR;
+        int approxXmm;
     }
 
     static long mask(int size) {

@@ -36,6 +36,55 @@ final class InterpreterRunner {
         memory.write64(PD + 8 * (DiffCase.CODE_ADDR >>> 21), PT_CODE | PRESENT_WRITABLE_USER);
         memory.write64(PT_BUF, BUF_PHYS | PRESENT_WRITABLE_USER);
         memory.write64(PT_CODE, CODE_PHYS | PRESENT_WRITABLE_USER);
+        installExceptionHandlers();
+    }
+
+    // The code page's tail holds a GDT, an IDT for vectors 0-31 and one HLT per vector, so an
+    // exception stops the run in a handler that names it (the native side reports the vector
+    // the kernel saw). Case code starts at the page's beginning, far below.
+    private static final int IDT = 0x800, HANDLERS = 0xc00, GDTR = 0xe00, GDT = 0xe10, IDTR = 0xe40, SETUP = 0xf00;
+    private static final int VECTORS = 32;
+
+    private void installExceptionHandlers() {
+        memory.write64(CODE_PHYS + GDT + 8, 0x00af9a000000ffffL);   // 0x08: 64-bit code, DPL 0
+        memory.write64(CODE_PHYS + GDT + 16, 0x00cf92000000ffffL);  // 0x10: data
+        memory.write16(CODE_PHYS + GDTR, 23);
+        memory.write64(CODE_PHYS + GDTR + 2, DiffCase.CODE_ADDR + GDT);
+        memory.write16(CODE_PHYS + IDTR, VECTORS * 16 - 1);
+        memory.write64(CODE_PHYS + IDTR + 2, DiffCase.CODE_ADDR + IDT);
+        for (int v = 0; v < VECTORS; v++) {
+            long handler = DiffCase.CODE_ADDR + HANDLERS + 8L * v;
+            memory.write8(CODE_PHYS + HANDLERS + 8L * v, HLT & 0xff);
+            long low = (handler & 0xffff) | (0x08L << 16) | (0xeL << 40) | (1L << 47) | (((handler >>> 16) & 0xffff) << 48);
+            memory.write64(CODE_PHYS + IDT + 16L * v, low);
+            memory.write64(CODE_PHYS + IDT + 16L * v + 8, handler >>> 32);
+        }
+        // lgdt GDTR; lidt IDTR (absolute disp32 addresses); hlt
+        long gdtr = DiffCase.CODE_ADDR + GDTR, idtr = DiffCase.CODE_ADDR + IDTR;
+        byte[] setup = {0x0f, 0x01, 0x14, 0x25, (byte) gdtr, (byte) (gdtr >>> 8), (byte) (gdtr >>> 16), (byte) (gdtr >>> 24),
+            0x0f, 0x01, 0x1c, 0x25, (byte) idtr, (byte) (idtr >>> 8), (byte) (idtr >>> 16), (byte) (idtr >>> 24), HLT};
+        memory.load(CODE_PHYS + SETUP, setup, 0, setup.length);
+        cpu.enterFlatLongMode(DiffCase.CODE_ADDR + SETUP, PML4, 0);
+        if (cpu.run(10) != RunStop.HALTED) {
+            throw new IllegalStateException("difftest IDT setup failed: " + cpu.describe());
+        }
+    }
+
+    /** The vector whose handler halted the CPU, or -1. */
+    private int haltedInVector() {
+        long at = cpu.getRip() - 1 - (DiffCase.CODE_ADDR + HANDLERS);
+        return at >= 0 && at < 8L * VECTORS && at % 8 == 0 ? (int) (at / 8) : -1;
+    }
+
+    /** The host's name for an exception (NativeHarness.signalName), or the bare vector. */
+    private static String faultName(int vector) {
+        return switch (vector) {
+            case 0 -> "#DE (SIGFPE)";
+            case 19 -> "#XM (SIGFPE)";
+            case 6 -> "#UD (SIGILL)";
+            case 13, 14 -> "#GP/#PF (SIGSEGV)";
+            default -> "vector " + vector;
+        };
     }
 
     CpuState run(DiffCase c) {
@@ -46,6 +95,7 @@ final class InterpreterRunner {
             memory.load(CODE_PHYS, codeBytes, 0, len + 1);
             memory.load(BUF_PHYS, c.mem(), 0, DiffCase.BUF_SIZE);
             cpu.enterFlatLongMode(DiffCase.CODE_ADDR, PML4, 0);
+            enableSse(c.xmm(), c.mxcsr());
             for (int i = 0; i < 16; i++) {
                 cpu.setGpr(i, c.gpr()[i]);
             }
@@ -58,6 +108,8 @@ final class InterpreterRunner {
             String fault = "";
             if (stop != RunStop.HALTED) {
                 fault = "interpreter stopped with " + stop + ": " + cpu.describe();
+            } else if (haltedInVector() >= 0) {
+                fault = faultName(haltedInVector());
             } else if (cpu.getRip() != expectedRip) {
                 fault = "interpreter halted at rip " + Long.toHexString(cpu.getRip()) + ", expected "
                         + Long.toHexString(expectedRip) + " (instruction length)";
@@ -70,10 +122,30 @@ final class InterpreterRunner {
             for (int i = 0; i < mem.length; i++) {
                 mem[i] = (byte) memory.read8(BUF_PHYS + i);
             }
-            return new CpuState(gpr, cpu.getRflags(), mem, fault, cpu.getX87());
+            return new CpuState(gpr, cpu.getRflags(), mem, fault, xmm(), cpu.getMxcsr(), cpu.getX87());
         } catch (RuntimeException e) {
-            return new CpuState(new long[16], 0, c.mem(), "interpreter threw " + e, c.fx());
+            return new CpuState(new long[16], 0, c.mem(), "interpreter threw " + e, new long[32], 0, c.fx());
         }
+    }
+
+    /** CR4.OSFXSR and OSXMMEXCPT as a 64-bit OS sets them, and the case's XMM registers and MXCSR. */
+    private void enableSse(long[] xmm, int mxcsr) {
+        cpu.setCr(4, cpu.getCr(4) | CR4_OSFXSR | CR4_OSXMMEXCPT);
+        for (int i = 0; i < 16; i++) {
+            cpu.setXmm(i, xmm[2 * i], xmm[2 * i + 1]);
+        }
+        cpu.setMxcsr(mxcsr);
+    }
+
+    private static final long CR4_OSFXSR = 1 << 9, CR4_OSXMMEXCPT = 1 << 10;
+
+    private long[] xmm() {
+        long[] x = new long[32];
+        for (int i = 0; i < 16; i++) {
+            x[2 * i] = cpu.getXmm(i, 0);
+            x[2 * i + 1] = cpu.getXmm(i, 1);
+        }
+        return x;
     }
 
     /**
@@ -82,16 +154,22 @@ final class InterpreterRunner {
      * stopped, RIP, the retired count, every register, all of RFLAGS and the buffer.
      */
     String trace(byte[] code, long[] gpr, long rflags, byte[] mem) {
-        return trace(code, gpr, rflags, mem, DiffCase.FNINIT_FX);
+        return trace(code, gpr, rflags, mem, new long[32], DiffCase.DEFAULT_MXCSR, DiffCase.FNINIT_FX);
     }
 
-    /** {@link #trace} from an x87 state (bytes 0-159 of FXSAVE64); the x87 state it left is described too. */
-    String trace(byte[] code, long[] gpr, long rflags, byte[] mem, byte[] fx) {
+    /** {@link #trace(byte[], long[], long, byte[])} with XMM registers and MXCSR in, and reported. */
+    String trace(byte[] code, long[] gpr, long rflags, byte[] mem, long[] xmm, int mxcsr) {
+        return trace(code, gpr, rflags, mem, xmm, mxcsr, DiffCase.FNINIT_FX);
+    }
+
+    /** The same from an x87 state too (bytes 0-159 of FXSAVE64); the x87 state it left is described. */
+    String trace(byte[] code, long[] gpr, long rflags, byte[] mem, long[] xmm, int mxcsr, byte[] fx) {
         System.arraycopy(code, 0, codeBytes, 0, code.length);
         codeBytes[code.length] = HLT;
         memory.load(CODE_PHYS, codeBytes, 0, code.length + 1);
         memory.load(BUF_PHYS, mem, 0, DiffCase.BUF_SIZE);
         cpu.enterFlatLongMode(DiffCase.CODE_ADDR, PML4, 0);
+        enableSse(xmm, mxcsr);
         for (int i = 0; i < 16; i++) {
             cpu.setGpr(i, gpr[i]);
         }
@@ -111,6 +189,7 @@ final class InterpreterRunner {
         for (int i = 0; i < DiffCase.BUF_SIZE; i++) {
             b.append(java.util.HexFormat.of().toHexDigits((byte) memory.read8(BUF_PHYS + i)));
         }
+        b.append(" mxcsr=").append(Integer.toHexString(cpu.getMxcsr())).append(' ').append(DiffCase.xmmText(xmm()));
         b.append(" x87=").append(java.util.HexFormat.of().formatHex(cpu.getX87()));
         b.append(' ').append(stop == RunStop.HALTED ? "" : cpu.describe());
         return b.toString();

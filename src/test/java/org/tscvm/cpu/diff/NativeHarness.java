@@ -24,9 +24,9 @@ final class NativeHarness implements AutoCloseable {
     static final int FEATURE_POPCNT = 1, FEATURE_LZCNT = 2, FEATURE_BMI1 = 4, FEATURE_LAHF64 = 8,
             FEATURE_MOVBE = 16;
 
-    private static final int IN_RECORD = 16 + 16 * 8 + 8 + DiffCase.BUF_SIZE + DiffCase.FX_SIZE;
-    private static final int OUT_RECORD = 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + DiffCase.FX_SIZE;
-    private static final int SIGFPE = 8;
+    private static final int IN_RECORD = 16 + 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + 32 * 8 + DiffCase.FX_SIZE;
+    private static final int OUT_RECORD = 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + 32 * 8 + DiffCase.FX_SIZE;
+    private static final int SIGFPE = 8, XM_VECTOR = 19;
 
     private final Process process;
     private final OutputStream toHarness;
@@ -117,6 +117,11 @@ final class NativeHarness implements AutoCloseable {
                 }
                 buf.putLong(c.rflags());
                 buf.put(c.mem());
+                buf.putInt(c.mxcsr());
+                buf.putInt(0);
+                for (long x : c.xmm()) {
+                    buf.putLong(x);
+                }
                 buf.put(c.fx());
                 toHarness.write(buf.array());
             }
@@ -136,16 +141,22 @@ final class NativeHarness implements AutoCloseable {
         byte[] mem = new byte[DiffCase.BUF_SIZE];
         b.get(mem);
         int signal = b.getInt();
-        b.getInt();
+        int mxcsr = b.getInt();
+        long[] xmm = new long[32];
+        for (int i = 0; i < 32; i++) {
+            xmm[i] = b.getLong();
+        }
         byte[] fx = new byte[DiffCase.FX_SIZE];
         b.get(fx);
-        return new CpuState(gpr, rflags, mem, signalName(signal), fx);
+        return new CpuState(gpr, rflags, mem, signalName(signal), xmm, mxcsr, fx);
     }
 
-    private static String signalName(int signal) {
+    /** The signal (low byte) and the vector the kernel reported (trap number, above it). */
+    private static String signalName(int signalAndVector) {
+        int signal = signalAndVector & 0xff;
         return switch (signal) {
             case 0 -> "";
-            case SIGFPE -> "#DE (SIGFPE)";
+            case SIGFPE -> (signalAndVector >>> 8) == XM_VECTOR ? "#XM (SIGFPE)" : "#DE (SIGFPE)";
             case 4 -> "#UD (SIGILL)";
             case 11 -> "#GP/#PF (SIGSEGV)";
             case 7 -> "SIGBUS";
