@@ -20,6 +20,8 @@
 #endif
 
 uint64_t in_gpr[16], in_rflags, out_gpr[16], out_rflags;
+uint8_t in_fx[512] __attribute__((aligned(16))), out_fx[512] __attribute__((aligned(16)));
+static uint8_t default_fx[512] __attribute__((aligned(16)));
 uint64_t in_xmm[32] __attribute__((aligned(16))), out_xmm[32] __attribute__((aligned(16)));
 uint32_t in_mxcsr, out_mxcsr;
 void *code_entry = (void *)CODE_ADDR;
@@ -93,6 +95,11 @@ static __attribute__((noinline)) void execute(uint8_t *code, uint8_t *buf, const
     memcpy(in_xmm, in->xmm, sizeof(in_xmm));
     in_mxcsr = in->mxcsr;
 
+    /* The x87 part from the record; MXCSR and the XMM registers stay the harness's own. */
+    memcpy(in_fx, default_fx, sizeof(in_fx));
+    memcpy(in_fx, in->fx, 24);
+    memcpy(in_fx + 32, in->fx + 32, FX_X87 - 32);
+
     memset(out, 0, sizeof(*out));
     fault_signal = 0;
     if (sigsetjmp(fault_jmp, 1) == 0) {
@@ -100,6 +107,7 @@ static __attribute__((noinline)) void execute(uint8_t *code, uint8_t *buf, const
         memcpy(out->gpr, out_gpr, sizeof(out->gpr));
         out->gpr[4] = 0;
         out->rflags = out_rflags;
+        memcpy(out->fx, out_fx, FX_X87);
         out->mxcsr = out_mxcsr;
         memcpy(out->xmm, out_xmm, sizeof(out->xmm));
     } else {
@@ -129,6 +137,8 @@ int main(void)
     sigaction(SIGILL, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGTRAP, &sa, NULL);
+
+    __asm__ volatile("fninit; fxsave64 %0" : "=m"(default_fx));
 
     uint32_t features = host_features();
     fwrite(&features, 4, 1, stdout);

@@ -16,6 +16,7 @@
 #define BUF_SIZE 256
 #define CODE_ADDR 0x20000000UL  /* the instruction under test, then a jump back */
 #define MAX_INSN 15
+#define FX_X87 160              /* FCW FSW FTW FOP FIP FDP MXCSR, ST0-ST7: the x87 part of FXSAVE */
 
 #define FEATURE_POPCNT (1u << 0)  /* CPUID.1:ECX[23] */
 #define FEATURE_LZCNT (1u << 1)   /* CPUID.80000001:ECX[5] (ABM) */
@@ -32,6 +33,7 @@ struct in_record {
     uint32_t mxcsr;           /* loaded with LDMXCSR */
     uint32_t reserved;
     uint64_t xmm[32];         /* XMM0..XMM15, low quadword first */
+    uint8_t fx[FX_X87];       /* bytes 0-159 of an FXSAVE64 image: the x87 state loaded before the case */
 } __attribute__((packed));
 
 struct out_record {
@@ -41,6 +43,7 @@ struct out_record {
     uint32_t signal;          /* 0, or the signal the instruction raised | its vector << 8 */
     uint32_t mxcsr;           /* STMXCSR after the instruction, or MXCSR at the fault */
     uint64_t xmm[32];         /* likewise */
+    uint8_t fx[FX_X87];       /* bytes 0-159 of FXSAVE64 after the case (MXCSR at 24 is the harness's) */
 } __attribute__((packed));
 
 #define LOADABLE_FLAGS 0xcd5ULL   /* CF PF AF ZF SF DF OF */

@@ -4,6 +4,8 @@
  * XMM0-15 and MXCSR come from in_xmm/in_mxcsr and go to out_xmm/out_mxcsr; MXCSR is reset to
  * its default before returning to C.
  * RSP stays the harness stack throughout (the generator never uses RSP as an operand).
+ * The x87 state is in_fx (FXRSTOR64, before MXCSR and the XMM registers are loaded) before the
+ * instruction, and out_fx (FXSAVE64) after.
  */
     .text
     .globl run_case, case_return
@@ -15,6 +17,7 @@ run_case:
     push %r14
     push %r15
     mov %rsp, saved_rsp(%rip)
+    fxrstor64 in_fx(%rip)             /* the x87 state; MXCSR and XMM0-15 are loaded next */
     ldmxcsr in_mxcsr(%rip)
     movdqa in_xmm+0(%rip), %xmm0
     movdqa in_xmm+16(%rip), %xmm1
@@ -51,6 +54,8 @@ run_case:
     mov in_gpr+120(%rip), %r15
     jmp *code_entry(%rip)
 case_return:
+    fxsave64 out_fx(%rip)
+    fninit
     mov %rax, out_gpr+0(%rip)
     mov %rcx, out_gpr+8(%rip)
     mov %rdx, out_gpr+16(%rip)

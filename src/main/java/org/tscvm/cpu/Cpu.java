@@ -567,6 +567,7 @@ public final class Cpu extends CpuExec {
         fpuTag = 0x5555;
         mxcsr = 0x1f80;
         java.util.Arrays.fill(fxRegisters, (byte) 0);
+        X87Control.loadImage(this); // R0-R7 +0.0, FIP/FDP/FOP 0 (SDM table 9-1)
         java.util.Arrays.fill(xmm, 0);
         loadFlags(2);
         cpl = 0;
@@ -599,8 +600,13 @@ public final class Cpu extends CpuExec {
                 keepKgs = kernelGsBase, keepPat = pat, keepSyCs = sysenterCs, keepSyEsp = sysenterEsp,
                 keepSyEip = sysenterEip;
         int keepMxcsr = mxcsr;
+        byte[] keepX87 = getX87(); // INIT leaves the x87 state alone (SDM table 9-1)
+        int keepFcs = fpuCs, keepFds = fpuDs;
         long[] keepXmm = xmm.clone();
         reset();
+        setX87(keepX87);
+        fpuCs = keepFcs;
+        fpuDs = keepFds;
         System.arraycopy(keepXmm, 0, xmm, 0, xmm.length);
         efer = keepEfer;
         star = keepStar;
@@ -717,6 +723,23 @@ public final class Cpu extends CpuExec {
         updateMode();
     }
 
+    /**
+     * The x87 state as bytes 0-159 of an FXSAVE64 image (the fields of KVM_GET_FPU): FCW at 0,
+     * FSW at 2, the abridged tag at 4, FOP at 6, FIP at 8, FDP at 16, MXCSR at 24, ST0-ST7 at
+     * 32 + 16 i.
+     */
+    public byte[] getX87() {
+        return X87Control.image(this);
+    }
+
+    /** Loads {@link #getX87()}'s layout (MXCSR at 24 excepted): KVM_SET_FPU for the x87. */
+    public void setX87(byte[] image) {
+        if (image.length < 160) {
+            throw new TscvmException("an x87 image has 160 bytes, not " + image.length);
+        }
+        X87Control.loadImage(this, image);
+    }
+
     /** Control registers 0, 2, 3, 4, 8. */
     public long getCr(int n) {
         switch (n) {
@@ -825,7 +848,9 @@ public final class Cpu extends CpuExec {
 
     /**
      * Everything a snapshot needs to resume this CPU: architectural registers, descriptor
-     * caches, MSRs the CPU owns, x87/SSE control state and the run state. Values are guest
+     * caches, MSRs the CPU owns, x87/SSE state and the run state. {@code fxRegisters} is an
+     * FXSAVE64-shaped image: ST0-ST7 at 32 + 16 i, FOP at 6, FIP at 8, FDP at 16, FCS and FDS at
+     * 0 and 2 (the control words travel in their own fields). Values are guest
      * values; decoded blocks and the TLB are caches and are rebuilt.
      */
     public record State(long[] gprs, long rip, long rflags, int[] segSelectors, long[] segBases, long[] segLimits,
@@ -839,6 +864,7 @@ public final class Cpu extends CpuExec {
 
     /** Copies the state out (for snapshots and migration); the XMM registers travel in the FXSAVE image. */
     public State save() {
+        X87Control.saveImage(this);
         byte[] image = fxRegisters.clone();
         for (int i = 0; i < 32; i++) {
             GuestMemory.I64.set(image, FX_XMM + 8 * i, xmm[i]);
@@ -899,6 +925,7 @@ public final class Cpu extends CpuExec {
         fpuTag = s.fpuTag();
         mxcsr = s.mxcsr();
         System.arraycopy(s.fxRegisters(), 0, fxRegisters, 0, 512);
+        X87Control.loadImage(this);
         for (int i = 0; i < 32; i++) {
             xmm[i] = (long) GuestMemory.I64.get(fxRegisters, FX_XMM + 8 * i);
         }

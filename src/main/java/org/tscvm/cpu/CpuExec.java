@@ -333,6 +333,7 @@ abstract class CpuExec extends CpuSystem {
             case 2: execControl(d); break;
             case 3: execString(d); break;
             case Op.SSE: Sse.execute(this, d); break;
+            case Op.X87: X87.execute(this, d); break;
             default: execSystem(d); break;
         }
     }
@@ -1685,17 +1686,6 @@ abstract class CpuExec extends CpuSystem {
                 flags = d.op == Op.CLAC ? flags & ~AC : flags | AC;
                 break;
             case FXSAVE: case FXRSTOR: fxsave(d, d.op == Op.FXRSTOR); break;
-            case FNINIT: x87Check(); fpuControl = 0x37f; fpuStatus = 0; fpuTag = 0xffff; break;
-            case FNCLEX: x87Check(); fpuStatus &= 0x7f00; break;
-            case FNSTCW: x87Check(); writeE(d, 2, fpuControl); break;
-            case FLDCW: x87Check(); fpuControl = (int) readE(d, 2); break;
-            case FNSTSW_M: x87Check(); writeE(d, 2, fpuStatus); break;
-            case FNSTSW_AX: x87Check(); setReg(2, RAX, fpuStatus); break;
-            case FWAIT:
-                if ((cr0 & (CR0_TS | CR0_MP)) == (CR0_TS | CR0_MP)) {
-                    throw fault(CpuFault.NM, CpuFault.NO_ERROR_CODE);
-                }
-                break;
             case STMXCSR: case LDMXCSR:
                 if ((cr0 & CR0_EM) != 0 || (cr4 & CR4_OSFXSR) == 0) {
                     throw ud();
@@ -1745,12 +1735,6 @@ abstract class CpuExec extends CpuSystem {
     private void checkUmip() {
         if ((cr4 & CR4_UMIP) != 0 && cpl > 0) {
             throw gp(0);
-        }
-    }
-
-    private void x87Check() {
-        if ((cr0 & (CR0_EM | CR0_TS)) != 0) {
-            throw fault(CpuFault.NM, CpuFault.NO_ERROR_CODE);
         }
     }
 
@@ -1938,7 +1922,7 @@ abstract class CpuExec extends CpuSystem {
                 throw gp(0);
             }
             int xmmEnd = FX_XMM + 16 * (mode64 ? 16 : 8);
-            for (int i = 32; i < FX_AVAILABLE; i += 8) {
+            for (int i = 160; i < FX_AVAILABLE; i += 8) { // 0-159: X87Control
                 if (i >= xmmEnd && i < FX_XMM + 256) {
                     continue; // XMM8-15 keep their values outside 64-bit mode
                 }
@@ -1949,37 +1933,18 @@ abstract class CpuExec extends CpuSystem {
                     GuestMemory.I64.set(fxRegisters, i, v);
                 }
             }
-            fpuControl = (int) readLin(lin, 2);
-            fpuStatus = (int) readLin(lin + 2, 2);
-            int abridged = (int) readLin(lin + 4, 1);
-            int tag = 0;
-            for (int i = 0; i < 8; i++) {
-                tag |= ((abridged >>> i) & 1) != 0 ? 0 : 3 << (2 * i);
-            }
-            fpuTag = tag;
+            X87Control.fxrstor(this, lin, d.opSize == 8);
             mxcsr = (int) mx;
             return;
         }
         // Probe the whole area for writability before changing anything.
         readLin(lin, 1);
         writeLin(lin + 511, 1, readLin(lin + 511, 1));
-        writeLin(lin, 2, fpuControl);
-        writeLin(lin + 2, 2, fpuStatus);
-        int abridged = 0;
-        for (int i = 0; i < 8; i++) {
-            if (((fpuTag >>> (2 * i)) & 3) != 3) {
-                abridged |= 1 << i;
-            }
-        }
-        writeLin(lin + 4, 1, abridged);
-        writeLin(lin + 5, 1, 0);
-        writeLin(lin + 6, 2, 0);
-        writeLin(lin + 8, 8, 0);
-        writeLin(lin + 16, 8, 0);
+        X87Control.fxsave(this, lin, d.opSize == 8);
         writeLin(lin + 24, 4, mxcsr);
         writeLin(lin + 28, 4, MXCSR_MASK);
         int xmmEnd = FX_XMM + 16 * (mode64 ? 16 : 8);
-        for (int i = 32; i < FX_AVAILABLE; i += 8) {
+        for (int i = 160; i < FX_AVAILABLE; i += 8) { // 0-159: X87Control
             if (i >= xmmEnd && i < FX_XMM + 256) {
                 continue; // XMM8-15 outside 64-bit mode: not saved, the memory keeps its bytes
             }

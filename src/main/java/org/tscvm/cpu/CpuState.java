@@ -66,11 +66,23 @@ abstract class CpuState {
     long kernelGsBase, star, lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip;
     long pat = 0x0007040600070406L;
 
-    // x87 control state (no x87 arithmetic runs; these survive save/restore) and SSE state.
+    // x87 and SSE state (these survive save/restore). fpuStatus holds TOP in bits 13:11;
+    // of fpuTag only "11 = empty" is kept exactly: FNSTENV/FNSAVE compute the full tag (X87).
     int fpuControl = 0x37f, fpuStatus, fpuTag = 0xffff, mxcsr = 0x1f80;
+    /** x87 data registers R0-R7 by physical number: significand (integer bit 63) and sign/exponent. */
+    final long[] fpuSig = new long[8];
+    final int[] fpuSe = new int[8];
+    /** The last non-control x87 instruction: FIP/FCS, its operand's FDP/FDS, and FOP (11 bits). */
+    long fpuIp, fpuDp;
+    int fpuCs, fpuDs, fpuOpcode;
+    /** The 80-bit arithmetic unit (result registers, no allocation per instruction). */
+    final X87Float fpu = new X87Float();
+    /** 128-bit scratch registers of the x87 transcendentals. */
+    final X87Wide wide = new X87Wide();
     /**
-     * The 512-byte FXSAVE image beyond the control words, kept verbatim: the x87 registers and
-     * the reserved areas. The XMM registers live in {@link #xmm}; bytes 160-415 here are unused.
+     * The 512-byte FXSAVE image beyond the control words, kept verbatim: the reserved areas. The
+     * x87 registers live in {@link #fpuSig}/{@link #fpuSe}, the XMM registers in {@link #xmm};
+     * snapshots carry both in this image (X87Control.saveImage, Cpu.save).
      */
     final byte[] fxRegisters = new byte[512];
     /** XMM0-15: xmm[2 * i] holds bits 63:0 of XMMi, xmm[2 * i + 1] bits 127:64. */

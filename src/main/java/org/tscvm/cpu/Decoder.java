@@ -520,25 +520,158 @@ final class Decoder {
         return CpuState.sext(v, size == 8 ? 4 : size);
     }
 
+    /** The x87 map, D8-DF (SDM Vol. 2 table ); FOP-style opcode (first byte, ModRM) in d.opcode. */
     private void decodeX87(Insn d, int b) {
         int m = fetch();
         pos--;
+        d.opcode = b << 8 | m;
         if (m >= 0xc0) {
             pos++;
-            if (b == 0xdb && m == 0xe3) { set(d, FNINIT); return; }
-            if (b == 0xdb && m == 0xe2) { set(d, FNCLEX); return; }
-            if (b == 0xdf && m == 0xe0) { set(d, FNSTSW_AX); return; }
-            d.opcode = b << 8 | m;
-            ud(d, false);
+            d.mem = false;
+            d.rm = m & 7;
+            decodeX87Register(d, b, m);
             return;
         }
         int r = modrm(d);
-        d.opSize = 2;
-        if (b == 0xd9 && r == 5) { set(d, FLDCW); return; }
-        if (b == 0xd9 && r == 7) { set(d, FNSTCW); return; }
-        if (b == 0xdd && r == 7) { set(d, FNSTSW_M); return; }
+        d.opSize = d.opSize == 2 ? 2 : 4; // FNSTENV/FLDENV/FNSAVE/FRSTOR: 16- or 32-bit format
+        switch (b) {
+            case 0xd8: d.sub = r; set(d, r == 2 || r == 3 ? FCOM_M32 : FARITH_M32); d.sub = r == 2 || r == 3 ? r & 1 : r; return;
+            case 0xdc: set(d, r == 2 || r == 3 ? FCOM_M64 : FARITH_M64); d.sub = r == 2 || r == 3 ? r & 1 : r; return;
+            case 0xda: set(d, r == 2 || r == 3 ? FICOM_M32 : FIARITH_M32); d.sub = r == 2 || r == 3 ? r & 1 : r; return;
+            case 0xde: set(d, r == 2 || r == 3 ? FICOM_M16 : FIARITH_M16); d.sub = r == 2 || r == 3 ? r & 1 : r; return;
+            case 0xd9:
+                switch (r) {
+                    case 0: set(d, FLD_M32); return;
+                    case 2: case 3: d.sub = r & 1; set(d, FST_M32); return;
+                    case 4: set(d, FLDENV); return;
+                    case 5: d.opSize = 2; set(d, FLDCW); return;
+                    case 6: set(d, FNSTENV); return;
+                    case 7: d.opSize = 2; set(d, FNSTCW); return;
+                    default: break;
+                }
+                break;
+            case 0xdb:
+                switch (r) {
+                    case 0: set(d, FILD_M32); return;
+                    case 1: set(d, FISTTP_M32); return;
+                    case 2: case 3: d.sub = r & 1; set(d, FIST_M32); return;
+                    case 5: set(d, FLD_M80); return;
+                    case 7: set(d, FSTP_M80); return;
+                    default: break;
+                }
+                break;
+            case 0xdd:
+                switch (r) {
+                    case 0: set(d, FLD_M64); return;
+                    case 1: set(d, FISTTP_M64); return;
+                    case 2: case 3: d.sub = r & 1; set(d, FST_M64); return;
+                    case 4: set(d, FRSTOR); return;
+                    case 6: set(d, FNSAVE); return;
+                    case 7: d.opSize = 2; set(d, FNSTSW_M); return;
+                    default: break;
+                }
+                break;
+            default: // 0xdf
+                switch (r) {
+                    case 0: set(d, FILD_M16); return;
+                    case 1: set(d, FISTTP_M16); return;
+                    case 2: case 3: d.sub = r & 1; set(d, FIST_M16); return;
+                    case 4: set(d, FBLD); return;
+                    case 5: set(d, FILD_M64); return;
+                    case 6: set(d, FBSTP); return;
+                    default: set(d, FISTP_M64); return;
+                }
+        }
         d.opcode = b << 8 | r << 3;
         ud(d, false);
+    }
+
+    /** Arithmetic kinds of the DC/DE register forms: E0 is FSUBR ST(i),ST (kind 5), E8 FSUB (4), F0 FDIVR (7), F8 FDIV (6). */
+    private static final int[] REVERSED_KIND = {0, 1, 2, 3, 5, 4, 7, 6};
+    /** D9 E0-FF. */
+    private static final Op[] D9_E0 = {FCHS, FABS, null, null, FTST, FXAM, null, null,
+        FLDCONST, FLDCONST, FLDCONST, FLDCONST, FLDCONST, FLDCONST, FLDCONST, null,
+        F2XM1, FYL2X, FPTAN, FPATAN, FXTRACT, FPREM1, FDECSTP, FINCSTP,
+        FPREM, FYL2XP1, FSQRT, FSINCOS, FRNDINT, FSCALE, FSIN, FCOS};
+
+    private void decodeX87Register(Insn d, int b, int m) {
+        int r = (m >>> 3) & 7;
+        switch (b) {
+            case 0xd8:
+                if (r == 2 || r == 3) { d.sub = r & 1; set(d, FCOM_STI); return; }
+                d.sub = r; set(d, FARITH_ST0_STI); return;
+            case 0xd9:
+                switch (r) {
+                    case 0: set(d, FLD_STI); return;
+                    case 1: set(d, FXCH); return;
+                    case 2: if (m == 0xd0) { set(d, FNOP); return; } break;
+                    case 3: d.sub = 3; set(d, FST_STI); return; // FSTP1 alias: no stack underflow (sub bit 1)
+                    default: {
+                        Op op = D9_E0[m - 0xe0];
+                        if (op == null || !x87Transcendental(op)) {
+                            break;
+                        }
+                        d.sub = op == FLDCONST ? m - 0xe8 : 0;
+                        set(d, op);
+                        return;
+                    }
+                }
+                break;
+            case 0xda:
+                if (r < 4) { d.sub = r; set(d, FCMOV); return; }
+                if (m == 0xe9) { d.sub = 2; set(d, FCOMPP); return; }
+                break;
+            case 0xdb:
+                if (r < 4) { d.sub = 4 + r; set(d, FCMOV); return; }
+                if (r == 5 || r == 6) { d.sub = r == 5 ? 2 : 0; set(d, FCOMI); return; }
+                switch (m) {
+                    case 0xe0: case 0xe1: case 0xe4: d.sub = 1; set(d, FNOP); return; // FENI, FDISI, FSETPM: no-ops since the 387
+                    case 0xe2: set(d, FNCLEX); return;
+                    case 0xe3: set(d, FNINIT); return;
+                    default: break;
+                }
+                break;
+            case 0xdc:
+                if (r == 2 || r == 3) { d.sub = r & 1; set(d, FCOM_STI); return; } // FCOM2, FCOMP3 aliases
+                d.sub = REVERSED_KIND[r]; set(d, FARITH_STI_ST0); return;
+            case 0xdd:
+                switch (r) {
+                    case 0: set(d, FFREE); return;
+                    case 1: set(d, FXCH); return; // FXCH4 alias
+                    case 2: case 3: d.sub = r & 1; set(d, FST_STI); return;
+                    case 4: case 5: d.sub = 2 | (r & 1); set(d, FCOM_STI); return; // FUCOM, FUCOMP
+                    default: break;
+                }
+                break;
+            case 0xde:
+                if (r == 2) { d.sub = 1; set(d, FCOM_STI); return; } // FCOMP5 alias
+                if (r == 3) {
+                    if (m == 0xd9) { d.sub = 0; set(d, FCOMPP); return; }
+                    break;
+                }
+                d.sub = REVERSED_KIND[r]; set(d, FARITHP); return;
+            default: // 0xdf
+                switch (r) {
+                    case 0: d.sub = 1; set(d, FFREE); return; // FFREEP
+                    case 1: set(d, FXCH); return; // FXCH7 alias
+                    case 2: case 3: d.sub = 1; set(d, FST_STI); return; // FSTP8, FSTP9 aliases
+                    case 4: if (m == 0xe0) { set(d, FNSTSW_AX); return; } break;
+                    case 5: case 6: d.sub = r == 5 ? 3 : 1; set(d, FCOMI); return; // FUCOMIP, FCOMIP
+                    default: break;
+                }
+                break;
+        }
+        ud(d, false);
+    }
+
+    /** The transcendental forms decode only once implemented (X87Trans.IMPLEMENTED). */
+    private static boolean x87Transcendental(Op op) {
+        switch (op) {
+            case F2XM1: case FYL2X: case FYL2XP1: case FPTAN: case FPATAN: case FSIN: case FCOS: case FSINCOS:
+                return X87Trans.IMPLEMENTED;
+            default:
+                return true;
+        }
     }
 
     private void decode0f(Insn d, int b, boolean opsz) {

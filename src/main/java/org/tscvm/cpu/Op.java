@@ -60,9 +60,38 @@ enum Op {
     RDMSR(4, "rdmsr", 0), WRMSR(4, "wrmsr", 0), RDTSC(4, "rdtsc", 0), RDTSCP(4, "rdtscp", 0), RDPID(4, "rdpid", 0),
     CPUID(4, "cpuid", Op.E), VMCALL(4, "vmcall", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
     ARPL(4, "arpl", 0), RDFSBASE(4, "rd/wr fs/gs base", 0), CLAC(4, "clac", 0), STAC(4, "stac", 0),
-    FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0), FNINIT(4, "fninit", 0), FNCLEX(4, "fnclex", 0),
-    FNSTCW(4, "fnstcw", 0), FLDCW(4, "fldcw", 0), FNSTSW_M(4, "fnstsw m16", 0), FNSTSW_AX(4, "fnstsw ax", 0),
-    STMXCSR(4, "stmxcsr", 0), LDMXCSR(4, "ldmxcsr", 0), FWAIT(4, "fwait", 0),
+    FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0),
+    STMXCSR(4, "stmxcsr", 0), LDMXCSR(4, "ldmxcsr", 0),
+    // ---- x87 (group 6): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----
+    FLD_M32(6, "fld m32fp", 0), FLD_M64(6, "fld m64fp", 0), FLD_M80(6, "fld m80fp", 0), FLD_STI(6, "fld st(i)", 0),
+    FILD_M16(6, "fild m16int", 0), FILD_M32(6, "fild m32int", 0), FILD_M64(6, "fild m64int", 0),
+    FBLD(6, "fbld m80bcd", 0), FBSTP(6, "fbstp m80bcd", 0),
+    /** FST and FSTP (sub 1: pop). */
+    FST_M32(6, "fst(p) m32fp", 0), FST_M64(6, "fst(p) m64fp", 0), FSTP_M80(6, "fstp m80fp", 0),
+    FST_STI(6, "fst(p) st(i)", 0),
+    FIST_M16(6, "fist(p) m16int", 0), FIST_M32(6, "fist(p) m32int", 0), FISTP_M64(6, "fistp m64int", 0),
+    FISTTP_M16(6, "fisttp m16int", 0), FISTTP_M32(6, "fisttp m32int", 0), FISTTP_M64(6, "fisttp m64int", 0),
+    FXCH(6, "fxch st(i)", 0), FCMOV(6, "fcmovcc st,st(i)", 0), FFREE(6, "ffree(p) st(i)", 0),
+    FINCSTP(6, "fincstp", 0), FDECSTP(6, "fdecstp", 0), FNOP(6, "fnop", 0),
+    /** FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ (sub 0-6). */
+    FLDCONST(6, "fld1/fldl2t/fldl2e/fldpi/fldlg2/fldln2/fldz", 0),
+    /** Arithmetic: sub is the kind, 0 add, 1 mul, 4 sub (dst - src), 5 subr (src - dst), 6 div, 7 divr. */
+    FARITH_M32(6, "fadd/fmul/fsub(r)/fdiv(r) m32fp", 0), FARITH_M64(6, "fadd/fmul/fsub(r)/fdiv(r) m64fp", 0),
+    FIARITH_M16(6, "fiadd/fimul/fisub(r)/fidiv(r) m16int", 0), FIARITH_M32(6, "fiadd/fimul/fisub(r)/fidiv(r) m32int", 0),
+    FARITH_ST0_STI(6, "fadd/fmul/fsub(r)/fdiv(r) st,st(i)", 0), FARITH_STI_ST0(6, "fadd/fmul/fsub(r)/fdiv(r) st(i),st", 0),
+    FARITHP(6, "faddp/fmulp/fsub(r)p/fdiv(r)p st(i),st", 0),
+    /** Compares: sub bit 0 pops once, bit 1 is the unordered (FUCOM) form. */
+    FCOM_M32(6, "fcom(p) m32fp", 0), FCOM_M64(6, "fcom(p) m64fp", 0),
+    FICOM_M16(6, "ficom(p) m16int", 0), FICOM_M32(6, "ficom(p) m32int", 0),
+    FCOM_STI(6, "f(u)com(p) st(i)", 0), FCOMPP(6, "f(u)compp", 0), FCOMI(6, "f(u)comi(p) st,st(i)", 0),
+    FTST(6, "ftst", 0), FXAM(6, "fxam", 0),
+    FCHS(6, "fchs", 0), FABS(6, "fabs", 0), FSQRT(6, "fsqrt", 0), FSCALE(6, "fscale", 0), FXTRACT(6, "fxtract", 0),
+    FPREM(6, "fprem", 0), FPREM1(6, "fprem1", 0), FRNDINT(6, "frndint", 0),
+    F2XM1(6, "f2xm1", 0), FYL2X(6, "fyl2x", 0), FYL2XP1(6, "fyl2xp1", 0), FPTAN(6, "fptan", 0),
+    FPATAN(6, "fpatan", 0), FSIN(6, "fsin", 0), FCOS(6, "fcos", 0), FSINCOS(6, "fsincos", 0),
+    FLDENV(6, "fldenv", 0), FNSTENV(6, "fnstenv", 0), FRSTOR(6, "frstor", 0), FNSAVE(6, "fnsave", 0),
+    FNINIT(6, "fninit", 0), FNCLEX(6, "fnclex", 0), FNSTCW(6, "fnstcw", 0), FLDCW(6, "fldcw", 0),
+    FNSTSW_M(6, "fnstsw m16", 0), FNSTSW_AX(6, "fnstsw ax", 0), FWAIT(6, "fwait", 0),
     // ---- SSE and SSE2 (group 5): prefix (0 none, 1 66, 2 F3, 3 F2), 0F opcode, ModRM.reg digit or -1 ----
     MOVUPS_VW(0, 0x10, -1, "movups xmm, xmm/m128", 0),
     MOVUPS_WV(0, 0x11, -1, "movups xmm/m128, xmm", 0),
@@ -357,6 +386,8 @@ enum Op {
     static final int G = 128;
     /** The SSE group: decoded by {@link Sse#lookup}, executed by {@link Sse#execute}. */
     static final int SSE = 5;
+    /** The x87 group: decoded by {@link Decoder}'s x87 map, executed by {@link X87#execute}. */
+    static final int X87 = 6;
 
     static final Op[] VALUES = values();
 

@@ -46,11 +46,28 @@
  * lazy (last operation, operands, result); conditions after CMP compare the operands. LOCKed
  * read-modify-writes are CAS loops on aligned RAM and take a global lock otherwise.
  *
+ * <h2>x87</h2>
+ * The whole D8-DF map (SDM Vol. 2 tables A-7 to A-22) in the shape of DESIGN.md section 7: one
+ * {@link org.tscvm.cpu.Op} row per form in group 5, one static handler per form in
+ * {@link org.tscvm.cpu.X87Move} (loads, stores, FILD/FIST(P)/FISTTP, FBLD/FBSTP, FXCH, FCMOVcc,
+ * FFREE(P), FINCSTP/FDECSTP, constants), {@link org.tscvm.cpu.X87Arith} (arithmetic in every
+ * operand form, compares, FCHS/FABS/FSQRT/FSCALE/FXTRACT/FPREM/FPREM1/FRNDINT),
+ * {@link org.tscvm.cpu.X87Trans} (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS,
+ * within an ulp) and {@link org.tscvm.cpu.X87Control} (FNINIT, FNCLEX, FNSTCW, FLDCW, FNSTSW,
+ * FWAIT, FNOP, FNSTENV/FLDENV/FNSAVE/FRSTOR in 16/32-bit real/protected formats, the x87 part of
+ * FXSAVE/FXRSTOR), dispatched from {@link org.tscvm.cpu.X87}, which compiled blocks call too.
+ * Arithmetic is {@link org.tscvm.cpu.X87Float}'s 80-bit soft-float (no Java floating point):
+ * precision and rounding control, denormals, unsupported encodings, NaN rules, stack faults,
+ * masked responses and unmasked exceptions (ES/B, #MF at the next waiting instruction when
+ * CR0.NE = 1; with NE = 0 the exception is ignored as with IGNNE#), CR0.EM/TS/MP #NM, and
+ * FIP/FCS/FOP/FDP/FDS. The undocumented aliases (FCOM2, FCOMP3, FXCH4, FCOMP5, FSTP1, FFREEP,
+ * FXCH7, FSTP8/9) and FNENI/FNDISI/FNSETPM (no-ops) run; the rest of the map is #UD. Where the
+ * SDM is silent tscvm does what an AMD EPYC host does (CpuDifferentialTest, X87Forms).
+ *
  * <h2>Deliberately absent (raise #UD, or #GP where the SDM would fault differently)</h2>
- * x87 arithmetic and data movement (only the control state: FNINIT, FNSTCW, FLDCW, FNSTSW,
- * FNCLEX, FWAIT; FXSAVE/FXRSTOR keep the x87 image verbatim), MMX (the 0F forms on MM
- * registers, EMMS, and the SSE conversions to and from them: CVTPI2PS, CVTPS2PI, MOVQ2DQ ...),
- * AES-NI, PCLMULQDQ, SHA and the other 0F 38 / 0F 3A extensions beyond SSE4.2, AVX/VEX/EVEX, XSAVE and
+ * MMX (the 0F forms on MM registers, EMMS, and the SSE conversions to and from them: CVTPI2PS,
+ * CVTPS2PI, MOVQ2DQ ...), AES-NI, PCLMULQDQ, SHA and the other 0F 38 / 0F 3A extensions beyond
+ * SSE4.2, AVX/VEX/EVEX, XSAVE and
  * XGETBV/XSETBV, BOUND, RDRAND/RDSEED, MONITOR/MWAIT, TSX. Hardware task switches (task gates, TSS targets, IRET with NT) and virtual-8086
  * mode raise #GP. Not modelled: debug-register breakpoints (DR0-7 are stored only), #AC,
  * SMM, PCID. Single-step (TF) traps after instructions that keep TF set. NMIs arrive through

@@ -141,9 +141,9 @@ public final class CpuidModel {
 
     /**
      * FPU, FXSR, SSE and SSE2 are part of x86-64 (Linux's decompressor refuses to run without
-     * them); SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 run in full, FXSAVE/FXRSTOR save the XMM state, and of
-     * the x87 only the control state works (FNINIT, FLDCW, FNSTSW ...): x87 arithmetic, FISTTP
-     * (SSE3's x87 form) and MONITOR/MWAIT (their own bit) are #UD.
+     * them); SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 run in full, FXSAVE/FXRSTOR save the XMM state,
+     * and the x87 runs in full (FISTTP, SSE3's x87 form, included); MONITOR/MWAIT (their own
+     * bit) are #UD.
      */
     private static final long TSCVM_FEATURES = maskOf(Feature.FPU, Feature.FXSR, Feature.SSE, Feature.SSE2,
             Feature.SSE3, Feature.SSSE3, Feature.SSE41, Feature.SSE42, Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,

@@ -32,7 +32,7 @@ class CpuRobustnessTest {
             int mode = rnd.nextInt(6);
             byte[] code = new byte[256];
             rnd.nextBytes(code);
-            // Bias towards opcodes with a bigger decode space: 0F, prefixes, ModRM-heavy forms.
+            // Bias towards opcodes with a bigger decode space: 0F, prefixes, ModRM-heavy forms, x87.
             for (int i = 0; i < code.length; i += 1 + rnd.nextInt(6)) {
                 int pick = rnd.nextInt(8);
                 if (pick == 0) {
@@ -41,6 +41,10 @@ class CpuRobustnessTest {
                     code[i] = (byte) (0x40 + rnd.nextInt(16));
                 } else if (pick == 2) {
                     code[i] = (byte) new int[] {0x66, 0x67, 0xf2, 0xf3, 0xf0, 0x64, 0x65, 0x2e}[rnd.nextInt(8)];
+                } else if (pick == 3) {
+                    code[i] = (byte) (0xd8 + rnd.nextInt(8)); // the x87 map (and FWAIT below)
+                } else if (pick == 4 && rnd.nextInt(4) == 0) {
+                    code[i] = (byte) 0x9b;
                 }
             }
             Cpu cpu = rig.cpu;

@@ -174,6 +174,76 @@ class UnimplementedOpcodeSweepTest {
         assertThat(wrong).isEmpty();
     }
 
+    /**
+     * The x87 map D8-DF (SDM Vol. 2 tables A-7 to A-22), including the aliases the 387 and
+     * later execute (FCOM2 DC D0+i, FCOMP3 DC D8+i, FXCH4 DD C8+i, FCOMP5 DE D0+i, FSTP1 D9
+     * D8+i, FFREEP DF C0+i, FXCH7 DF C8+i, FSTP8/9 DF D0+i/D8+i) and the FNENI/FNDISI/FNSETPM
+     * no-ops (DB E0/E1/E4): register forms by ModRM byte C0-FF, memory forms by ModRM.reg.
+     */
+    private static final int[][][] X87_REGISTER = {
+        {range(0xc0, 0xff)},                                                                // D8
+        {range(0xc0, 0xd0), range(0xd8, 0xe1), {0xe4, 0xe5}, range(0xe8, 0xee), range(0xf0, 0xff)}, // D9
+        {range(0xc0, 0xdf), {0xe9}},                                                         // DA
+        {range(0xc0, 0xe4), range(0xe8, 0xf7)},                                             // DB
+        {range(0xc0, 0xff)},                                                                // DC
+        {range(0xc0, 0xef)},                                                                // DD
+        {range(0xc0, 0xd7), {0xd9}, range(0xe0, 0xff)},                                     // DE
+        {range(0xc0, 0xe0), range(0xe8, 0xf7)},                                             // DF
+    };
+    /** ModRM.reg values with a memory operand: D9 /1, DB /4, DB /6 and DD /5 are reserved. */
+    private static final int[] X87_MEMORY = {0xff, 0xfd, 0xff, 0xaf, 0xff, 0xdf, 0xff, 0xff};
+
+    @Test
+    void everyUnimplementedX87OpcodeRaisesUdAndEveryImplementedOneRuns() {
+        List<String> wrong = new ArrayList<>();
+        for (int map = 0; map < 8; map++) {
+            BitSet implemented = new BitSet(256);
+            for (int[] part : X87_REGISTER[map]) {
+                for (int m : part) {
+                    implemented.set(m);
+                }
+            }
+            for (int m = 0; m < 256; m++) {
+                boolean mem = m < 0xc0;
+                boolean ok = mem ? (X87_MEMORY[map] >>> ((m >>> 3) & 7) & 1) != 0 : implemented.get(m);
+                if (mem && (m & 0xc7) != 0) {
+                    continue; // one memory ModRM per reg value: [rax]
+                }
+                if (ok) {
+                    checkRuns(wrong, new int[] {0xd8 + map, m});
+                } else {
+                    check(wrong, -1, new int[] {0xd8 + map, m});
+                    // Counted as unimplemented, by its map byte and ModRM (memory forms: the /digit).
+                    String text = String.format("%02x %02x", 0xd8 + map, m);
+                    if (!RIG.cpu.unimplementedOpcodes().containsKey(text)) {
+                        wrong.add(text + " not counted as unimplemented");
+                    }
+                }
+            }
+        }
+        assertThat(wrong).isEmpty();
+    }
+
+    /** Records the form if it raised #UD (from an FNINIT state, where none of them can fault). */
+    private static void checkRuns(List<String> wrong, int[] bytes) {
+        byte[] code = new byte[32];
+        java.util.Arrays.fill(code, (byte) 0xf4);
+        code[0] = (byte) 0xdb; // fninit
+        code[1] = (byte) 0xe3;
+        for (int i = 0; i < bytes.length; i++) {
+            code[2 + i] = (byte) bytes[i];
+        }
+        CpuRig rig = RIG;
+        rig.cpu.setGpr(Cpu.RSP, CpuRig.STACK_TOP);
+        rig.cpu.setGpr(Cpu.RAX, 0x100000);
+        rig.load(CODE, code);
+        rig.cpu.setRip(CODE);
+        RunStop stop = rig.cpu.run(1000);
+        if (stop != RunStop.HALTED || rig.haltedInVector() != -1) {
+            wrong.add(String.format("%02x %02x", bytes[0], bytes[1]) + " -> " + stop + " vector " + rig.haltedInVector());
+        }
+    }
+
     @Test
     void opcodesInvalidIn64BitModeRaiseUd() {
         List<String> wrong = new ArrayList<>();

@@ -26,7 +26,7 @@ class CompiledBlockTest {
         int cases = 3 * FORMS.size();
         for (int i = 0; i < cases; i++) {
             DiffCase c = FORMS.get(i % FORMS.size()).generator().generate(new Random(SEED + i));
-            assertSame(c.code(), c.gpr(), c.rflags(), c.mem(), c.xmm(), c.mxcsr(), c.describeInput());
+            assertSame(c.code(), c.gpr(), c.rflags(), c.mem(), c.xmm(), c.mxcsr(), c.fx(), c.describeInput());
         }
         assertThat(compiled.compiledBlocks()).isGreaterThanOrEqualTo(cases);
         assertThat(interpreted.compiledBlocks()).isZero();
@@ -49,7 +49,7 @@ class CompiledBlockTest {
                 what.append("\n  then ").append(next.form());
             }
             assertSame(code.toByteArray(), first.gpr(), first.rflags(), first.mem(), first.xmm(), first.mxcsr(),
-                    "block " + i + ": " + what);
+                    first.fx(), "block " + i + ": " + what);
         }
     }
 
@@ -142,12 +142,14 @@ class CompiledBlockTest {
     }
 
     private void assertSame(byte[] code, long[] gpr, long rflags, byte[] mem, String what) {
-        assertSame(code, gpr, rflags, mem, new long[32], DiffCase.DEFAULT_MXCSR, what);
+        assertSame(code, gpr, rflags, mem, new long[32], DiffCase.DEFAULT_MXCSR, DiffCase.FNINIT_FX, what);
     }
 
-    private void assertSame(byte[] code, long[] gpr, long rflags, byte[] mem, long[] xmm, int mxcsr, String what) {
-        String expected = interpreted.trace(code, gpr, rflags, mem, xmm, mxcsr);
-        String actual = compiled.trace(code, gpr, rflags, mem, xmm, mxcsr);
+    /** The same from an SSE and x87 state (the SSE and x87 forms run from random ones). */
+    private void assertSame(byte[] code, long[] gpr, long rflags, byte[] mem, long[] xmm, int mxcsr, byte[] fx,
+            String what) {
+        String expected = interpreted.trace(code, gpr, rflags, mem, xmm, mxcsr, fx);
+        String actual = compiled.trace(code, gpr, rflags, mem, xmm, mxcsr, fx);
         assertThat(actual).as(what).isEqualTo(expected);
     }
 }

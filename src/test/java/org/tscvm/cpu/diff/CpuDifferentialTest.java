@@ -192,6 +192,9 @@ class CpuDifferentialTest {
         }
         List<String> wrong = new ArrayList<>();
         for (int i = 0; i < cases.size(); i++) {
+            if (cases.get(i).form().contains(X87Forms.ALIAS)) {
+                continue; // an undocumented alias: objdump prints "(bad)"
+            }
             String expected = expectedMnemonic(cases.get(i).form());
             String text = byOffset.get(offsets.get(i));
             java.util.Set<String> tokens = text == null ? java.util.Set.of()

@@ -9,7 +9,7 @@ import java.util.HexFormat;
  * @param fault empty when the instruction completed; otherwise what stopped it (a host signal
  *              name such as "SIGFPE", or the interpreter's stop reason or exception)
  */
-record CpuState(long[] gpr, long rflags, byte[] mem, String fault, long[] xmm, int mxcsr) {
+record CpuState(long[] gpr, long rflags, byte[] mem, String fault, long[] xmm, int mxcsr, byte[] fx) {
 
     boolean completed() {
         return fault.isEmpty();
@@ -38,9 +38,10 @@ record CpuState(long[] gpr, long rflags, byte[] mem, String fault, long[] xmm, i
         if (((rflags ^ other.rflags) & mask) != 0) {
             diff.append("rflags(").append(Long.toHexString((rflags ^ other.rflags) & mask)).append(") ");
         }
-        if (!Arrays.equals(mem, other.mem)) {
+        if (!memEquals(other, c)) {
             diff.append("mem ");
         }
+        diff.append(x87Difference(other, c));
         return sseDifference(other, c, diff);
     }
 
@@ -75,6 +76,75 @@ record CpuState(long[] gpr, long rflags, byte[] mem, String fault, long[] xmm, i
         return true;
     }
 
+    private boolean memEquals(CpuState other, DiffCase c) {
+        for (int i = 0; i < mem.length; i++) {
+            if (mem[i] != other.mem[i] && (i < c.memUndefinedFrom() || i >= c.memUndefinedTo())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * FCW, FSW under the case's mask, the abridged tag, and ST0-ST7 where not empty. FOP,
+     * FIP and FDP are not compared: AMD hosts save them only while an exception is pending.
+     */
+    private String x87Difference(CpuState other, DiffCase c) {
+        StringBuilder d = new StringBuilder();
+        if (fx[0] != other.fx[0] || fx[1] != other.fx[1]) {
+            d.append("fcw ");
+        }
+        int fsw = (fx[2] & 0xff) | (fx[3] & 0xff) << 8, ofsw = (other.fx[2] & 0xff) | (other.fx[3] & 0xff) << 8;
+        if (((fsw ^ ofsw) & c.fswDefined()) != 0) {
+            d.append("fsw(").append(Integer.toHexString((fsw ^ ofsw) & c.fswDefined())).append(") ");
+        }
+        if (fx[4] != other.fx[4]) {
+            d.append("ftw ");
+        }
+        int top = (fsw >>> 11) & 7;
+        for (int i = 0; i < 8; i++) {
+            if ((fx[4] & (1 << ((top + i) & 7))) == 0) {
+                continue;
+            }
+            if (c.ulps() > 0 ? ulpDistance(fx, other.fx, 32 + 16 * i) > c.ulps() : !sameBytes(fx, other.fx, 32 + 16 * i)) {
+                d.append("st").append(i).append(' ');
+            }
+        }
+        return d.toString();
+    }
+
+    private static boolean sameBytes(byte[] a, byte[] b, int at) {
+        for (int k = at; k < at + 10; k++) {
+            if (a[k] != b[k]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Units in the last place between two 80-bit values of one sign (NaNs and sign changes: infinite). */
+    private static long ulpDistance(byte[] a, byte[] b, int at) {
+        if (sameBytes(a, b, at)) {
+            return 0;
+        }
+        java.nio.ByteBuffer x = java.nio.ByteBuffer.wrap(a).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        java.nio.ByteBuffer y = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int xe = x.getShort(at + 8) & 0xffff, ye = y.getShort(at + 8) & 0xffff;
+        if (((xe ^ ye) & 0x8000) != 0 || (xe & 0x7fff) == 0x7fff || (ye & 0x7fff) == 0x7fff) {
+            return Long.MAX_VALUE;
+        }
+        java.math.BigInteger kx = key(xe & 0x7fff, x.getLong(at)), ky = key(ye & 0x7fff, y.getLong(at));
+        java.math.BigInteger d = kx.subtract(ky).abs();
+        return d.bitLength() > 62 ? Long.MAX_VALUE : d.longValue();
+    }
+
+    /** Consecutive 80-bit magnitudes have consecutive keys: exponent * 2^63 + the fraction. */
+    private static java.math.BigInteger key(int e, long sig) {
+        java.math.BigInteger frac = java.math.BigInteger.valueOf(sig & Long.MAX_VALUE);
+        return e == 0 ? java.math.BigInteger.valueOf(sig).and(java.math.BigInteger.ONE.shiftLeft(64).subtract(java.math.BigInteger.ONE))
+                : java.math.BigInteger.valueOf(e).shiftLeft(63).add(frac);
+    }
+
     String describe(DiffCase c) {
         if (!completed()) {
             return "fault " + fault + (fault.startsWith("#XM") ? " mxcsr=" + Integer.toHexString(mxcsr) + " "
@@ -83,6 +153,7 @@ record CpuState(long[] gpr, long rflags, byte[] mem, String fault, long[] xmm, i
         return DiffCase.registers(gpr) + " rflags=" + Long.toHexString(rflags & (c.definedFlags() | DiffCase.DF))
                 + " (compared " + Long.toHexString(c.definedFlags() | DiffCase.DF) + ")"
                 + (Arrays.equals(mem, c.mem()) ? "" : "\n       mem: " + HexFormat.of().formatHex(mem))
-                + (c.usesSse() ? "\n       mxcsr=" + Integer.toHexString(mxcsr) + " " + DiffCase.xmmText(xmm) : "");
+                + (c.usesSse() ? "\n       mxcsr=" + Integer.toHexString(mxcsr) + " " + DiffCase.xmmText(xmm) : "")
+                + (c.fx() == DiffCase.FNINIT_FX ? "" : "\n       x87: " + DiffCase.x87(fx));
     }
 }

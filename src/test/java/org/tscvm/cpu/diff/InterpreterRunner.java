@@ -102,6 +102,7 @@ final class InterpreterRunner {
             // A stack in the buffer's page but past the buffer: harmless if an instruction pushes.
             cpu.setGpr(Cpu.RSP, DiffCase.BUF_ADDR + 0xf00);
             cpu.setRflags(0x2 | (c.rflags() & DiffCase.LOADABLE_FLAGS));
+            cpu.setX87(c.fx());
             RunStop stop = cpu.run(BUDGET);
             long expectedRip = DiffCase.CODE_ADDR + len + 1;
             String fault = "";
@@ -121,9 +122,9 @@ final class InterpreterRunner {
             for (int i = 0; i < mem.length; i++) {
                 mem[i] = (byte) memory.read8(BUF_PHYS + i);
             }
-            return new CpuState(gpr, cpu.getRflags(), mem, fault, xmm(), cpu.getMxcsr());
+            return new CpuState(gpr, cpu.getRflags(), mem, fault, xmm(), cpu.getMxcsr(), cpu.getX87());
         } catch (RuntimeException e) {
-            return new CpuState(new long[16], 0, c.mem(), "interpreter threw " + e, new long[32], 0);
+            return new CpuState(new long[16], 0, c.mem(), "interpreter threw " + e, new long[32], 0, c.fx());
         }
     }
 
@@ -153,11 +154,16 @@ final class InterpreterRunner {
      * stopped, RIP, the retired count, every register, all of RFLAGS and the buffer.
      */
     String trace(byte[] code, long[] gpr, long rflags, byte[] mem) {
-        return trace(code, gpr, rflags, mem, new long[32], DiffCase.DEFAULT_MXCSR);
+        return trace(code, gpr, rflags, mem, new long[32], DiffCase.DEFAULT_MXCSR, DiffCase.FNINIT_FX);
     }
 
     /** {@link #trace(byte[], long[], long, byte[])} with XMM registers and MXCSR in, and reported. */
     String trace(byte[] code, long[] gpr, long rflags, byte[] mem, long[] xmm, int mxcsr) {
+        return trace(code, gpr, rflags, mem, xmm, mxcsr, DiffCase.FNINIT_FX);
+    }
+
+    /** The same from an x87 state too (bytes 0-159 of FXSAVE64); the x87 state it left is described. */
+    String trace(byte[] code, long[] gpr, long rflags, byte[] mem, long[] xmm, int mxcsr, byte[] fx) {
         System.arraycopy(code, 0, codeBytes, 0, code.length);
         codeBytes[code.length] = HLT;
         memory.load(CODE_PHYS, codeBytes, 0, code.length + 1);
@@ -169,6 +175,7 @@ final class InterpreterRunner {
         }
         cpu.setGpr(Cpu.RSP, DiffCase.BUF_ADDR + 0xf00);
         cpu.setRflags(0x2 | (rflags & DiffCase.LOADABLE_FLAGS));
+        cpu.setX87(fx);
         long before = cpu.instructionsRetired();
         RunStop stop = cpu.run(BUDGET);
         StringBuilder b = new StringBuilder();
@@ -183,6 +190,7 @@ final class InterpreterRunner {
             b.append(java.util.HexFormat.of().toHexDigits((byte) memory.read8(BUF_PHYS + i)));
         }
         b.append(" mxcsr=").append(Integer.toHexString(cpu.getMxcsr())).append(' ').append(DiffCase.xmmText(xmm()));
+        b.append(" x87=").append(java.util.HexFormat.of().formatHex(cpu.getX87()));
         b.append(' ').append(stop == RunStop.HALTED ? "" : cpu.describe());
         return b.toString();
     }

@@ -24,8 +24,8 @@ final class NativeHarness implements AutoCloseable {
     static final int FEATURE_POPCNT = 1, FEATURE_LZCNT = 2, FEATURE_BMI1 = 4, FEATURE_LAHF64 = 8,
             FEATURE_MOVBE = 16;
 
-    private static final int IN_RECORD = 16 + 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + 32 * 8;
-    private static final int OUT_RECORD = 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + 32 * 8;
+    private static final int IN_RECORD = 16 + 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + 32 * 8 + DiffCase.FX_SIZE;
+    private static final int OUT_RECORD = 16 * 8 + 8 + DiffCase.BUF_SIZE + 8 + 32 * 8 + DiffCase.FX_SIZE;
     private static final int SIGFPE = 8, XM_VECTOR = 19;
 
     private final Process process;
@@ -122,6 +122,7 @@ final class NativeHarness implements AutoCloseable {
                 for (long x : c.xmm()) {
                     buf.putLong(x);
                 }
+                buf.put(c.fx());
                 toHarness.write(buf.array());
             }
             toHarness.flush();
@@ -145,7 +146,9 @@ final class NativeHarness implements AutoCloseable {
         for (int i = 0; i < 32; i++) {
             xmm[i] = b.getLong();
         }
-        return new CpuState(gpr, rflags, mem, signalName(signal), xmm, mxcsr);
+        byte[] fx = new byte[DiffCase.FX_SIZE];
+        b.get(fx);
+        return new CpuState(gpr, rflags, mem, signalName(signal), xmm, mxcsr, fx);
     }
 
     /** The signal (low byte) and the vector the kernel reported (trap number, above it). */
