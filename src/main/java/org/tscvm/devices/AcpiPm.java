@@ -61,18 +61,21 @@ public final class AcpiPm implements IoDevice {
 
     @Override
     public synchronized int read(int offset, int size) {
+        // One clock reading per access: bytes of one IN read at different instants would tear
+        // (a carry between them makes the timer seem to go backwards; Linux then refuses it).
+        int timer = offset + size > PM_TIMER ? (int) timerTicks(clock.nanos()) : 0;
         int value = 0;
         for (int i = 0; i < size; i++) {
-            value |= readByte(offset + i) << (8 * i);
+            value |= readByte(offset + i, timer) << (8 * i);
         }
         return value;
     }
 
-    private int readByte(int offset) {
+    private int readByte(int offset, int timer) {
         int register;
         int base;
         if (offset >= PM_TIMER && offset < PM_TIMER + PM_TIMER_LENGTH) {
-            register = (int) timerTicks(clock.nanos());
+            register = timer;
             base = PM_TIMER;
         } else {
             base = offset & ~1;

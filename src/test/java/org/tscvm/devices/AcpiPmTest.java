@@ -10,6 +10,21 @@ class AcpiPmTest {
     private final AcpiPm pm = new AcpiPm(() -> nanos, () -> powerOffs++);
 
     @Test
+    void aFourByteReadTakesOneReadingOfTheClockSoItNeverTears() {
+        // A clock that moves 20 us each time it is read: byte-by-byte readings would carry
+        // into the middle byte between the reads (0x..fe then 0x..07 went backwards in Linux).
+        long[] now = {1_000_000_000L};
+        AcpiPm moving = new AcpiPm(() -> now[0] += 20_000, () -> { });
+        long previous = -1;
+        for (int i = 0; i < 10_000; i++) {
+            long value = moving.read(AcpiPm.PM_TIMER, 4) & 0xffffffffL;
+            assertThat(value).isGreaterThan(previous);
+            assertThat(value).isEqualTo(AcpiPm.timerTicks(now[0]));
+            previous = value;
+        }
+    }
+
+    @Test
     void thePmTimerCounts3579545TicksPerSecondExactly() {
         nanos = 0;
         assertThat(pm.read(AcpiPm.PM_TIMER, 4)).isZero();
