@@ -3,7 +3,14 @@ package org.tscvm.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -192,5 +199,58 @@ class LinuxGuestTest {
         assertBootedToBusyboxAndPoweredOff(b, "0-1");
         assertThat(b.serial()).containsPattern("TSC ADJUST compensate: CPU1 observed -?[0-9]+ warp");
         assertThat(b.serial()).doesNotContain("turning off TSC clock");
+    }
+
+    /**
+     * The serial console as a user has it with {@code -serial stdio}: busybox's shell reads
+     * what is typed (its keys arrive through COM1's receiver and its interrupt), echoes it, runs
+     * it, and {@code poweroff -f} ends tscvm with status 0. The keys are typed only once the
+     * shell has said it is ready, as a person would.
+     */
+    @Test
+    void theShellOnTheSerialConsoleRunsWhatIsTyped() throws Exception {
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        CountDownLatch ready = new CountDownLatch(1);
+        PrintStream screen = new PrintStream(new OutputStream() {
+            @Override
+            public synchronized void write(int b) {
+                console.write(b);
+                if (ready.getCount() > 0 && console.toString(StandardCharsets.ISO_8859_1).contains("'poweroff -f' ends the run")) {
+                    ready.countDown();
+                }
+            }
+        }, true);
+        InputStream keyboard = new InputStream() {
+            private final byte[] keys = "echo typed-$((6*7))\npoweroff -f\n".getBytes(StandardCharsets.US_ASCII);
+            private int next;
+
+            @Override
+            public int read() throws IOException {
+                try {
+                    ready.await();
+                    Thread.sleep(next == 0 ? 500 : 5); // the prompt, then a fast typist
+                } catch (InterruptedException e) {
+                    throw new InterruptedIOException();
+                }
+                return next < keys.length ? keys[next++] & 0xff : -1;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int c = read();
+                if (c < 0) {
+                    return -1;
+                }
+                b[off] = (byte) c;
+                return 1;
+            }
+        };
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Main.execute(new String[] {"run", "-kernel", vmlinuz.toString(), "-initrd", initrd.toString(),
+            "-m", "512M", "-serial", "stdio", "--timeout", "150", "--jit-threshold", "2000",
+            "-append", APPEND + " tscvm_mode=shell"}, keyboard, screen, new PrintStream(err, true));
+        String text = console.toString(StandardCharsets.ISO_8859_1);
+        assertThat(text).as(text + err).contains("echo typed-$((6*7))").contains("\ntyped-42");
+        assertThat(status).as(text + err).isZero();
     }
 }
