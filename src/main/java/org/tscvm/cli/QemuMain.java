@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.tscvm.TscvmException;
+import org.tscvm.devices.Pit8254;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.SerialTarget;
 import org.tscvm.vm.CpuidModel;
@@ -28,7 +29,6 @@ public final class QemuMain {
             "  -nodefaults, -enable-kvm, -display none, -vnc none, -nographic,",
             "  -monitor none, -name NAME, -machine accel=tcg|kvm, -machine pc, -accel tcg|kvm,",
             "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
-            "  -global kvm-pit.lost_tick_policy=discard (tscvm's PIT discards lost ticks anyway),",
             "  -device pci-testdev (tscvm's PCI bus has the host bridge alone; a warning is printed)");
 
     private QemuMain() {
@@ -56,6 +56,7 @@ public final class QemuMain {
                 + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
+                + "  -global kvm-pit.lost_tick_policy=delay|discard  the PIT's lost ticks: delivered late (default) or dropped\n"
                 + "  -no-reboot            a guest reset ends the run with status 0 (without it: a reboot)\n"
                 + "  --tsc-adjust VCPU=VALUE  host-initiated IA32_TSC_ADJUST write before the run (tscvm's own)\n"
                 + "  --tsc-warp VCPU=CYCLES   host-initiated TSC write, that vCPU CYCLES from the others (tscvm's own)\n"
@@ -147,11 +148,7 @@ public final class QemuMain {
                         }
                         case "-machine", "-M" -> machine(value);
                         case "-accel" -> accel(value);
-                        case "-global" -> {
-                            if (!value.startsWith("kvm-pit.")) {
-                                throw refuse("-global " + value + " is not supported");
-                            }
-                        }
+                        case "-global" -> b.pitLostTicks(pitLostTicks(value));
                         case "-display", "-vnc", "-monitor" -> {
                             if (!value.equals("none")) {
                                 throw refuse(opt + " " + value + " is not supported: tscvm has no display or monitor");
@@ -172,6 +169,18 @@ public final class QemuMain {
         MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
                 .tscAdjusts(tscAdjusts).tscWarps(tscWarps).build();
         return Launcher.boot(config, err, m -> { });
+    }
+
+    /** {@code -global kvm-pit.lost_tick_policy=delay|discard}: the only global tscvm has. */
+    private static Pit8254.LostTicks pitLostTicks(String value) {
+        switch (value) {
+            case "kvm-pit.lost_tick_policy=delay":
+                return Pit8254.LostTicks.DELAY;
+            case "kvm-pit.lost_tick_policy=discard":
+                return Pit8254.LostTicks.DISCARD;
+            default:
+                throw refuse("-global " + value + " is not supported (only kvm-pit.lost_tick_policy=delay|discard)");
+        }
     }
 
     private static OptionException refuse(String message) {

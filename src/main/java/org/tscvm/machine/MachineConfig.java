@@ -3,6 +3,7 @@ package org.tscvm.machine;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import org.tscvm.devices.Pit8254;
 import org.tscvm.memory.GuestMemory;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.MsrPolicy;
@@ -45,13 +46,15 @@ import org.tscvm.vm.VmConfig;
  * @param tscWarps       per vCPU, a host-initiated TSC write of the VM's TSC plus this many cycles
  *                       before the vCPUs start (R9/R10: TSC_ADJUST does not move)
  * @param noReboot       a guest reset ends the run with status 0 (QEMU's -no-reboot) instead of rebooting
+ * @param pitLostTicks   what the PIT does with periods a stalled vCPU thread missed (QEMU's
+ *                       {@code -global kvm-pit.lost_tick_policy}; default: deliver them later)
  */
 public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
                             VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
                             long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold,
                             int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
-                            boolean noReboot) {
+                            boolean noReboot, Pit8254.LostTicks pitLostTicks) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -153,6 +156,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private List<VcpuValue> tscAdjusts = List.of();
         private List<VcpuValue> tscWarps = List.of();
         private boolean noReboot;
+        private Pit8254.LostTicks pitLostTicks = Pit8254.LostTicks.DELAY;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -261,10 +265,15 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
             return this;
         }
 
+        public Builder pitLostTicks(Pit8254.LostTicks v) {
+            pitLostTicks = v;
+            return this;
+        }
+
         public MachineConfig build() {
             return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
                     clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
-                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot);
+                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks);
         }
     }
 }

@@ -119,7 +119,7 @@ final class PcBoard {
         });
         ioApic = new IoApic(IO_APIC_ID, apicBus);
         uart = new Uart16550(serialOut, isaIrq(IRQ_COM1));
-        pit = new Pit8254(deviceClock, isaIrq(IRQ_PIT));
+        pit = new Pit8254(deviceClock, isaIrq(IRQ_PIT), config.pitLostTicks());
         long epoch = config.clock() == VmConfig.ClockKind.DETERMINISTIC
                 ? Machine.DETERMINISTIC_EPOCH_SECONDS : Instant.now().getEpochSecond();
         Cmos cmos = new Cmos(deviceClock, epoch, config.ramBytes());

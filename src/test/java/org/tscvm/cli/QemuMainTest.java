@@ -79,6 +79,8 @@ class QemuMainTest {
         assertThat(CliRun.qemu("-snapshot", "x").status()).isEqualTo(ExitStatus.OPTION_VALUE);
         assertThat(CliRun.qemu("-device", "e1000").status()).isEqualTo(ExitStatus.OPTION_VALUE);
         assertThat(CliRun.qemu("-machine", "q35").status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertThat(CliRun.qemu("-global", "kvm-pit.lost_tick_policy=slew").status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertThat(CliRun.qemu("-global", "isa-fdc.driveA=x").status()).isEqualTo(ExitStatus.OPTION_VALUE);
         assertThat(CliRun.qemu("-device", "isa-debug-exit,iobase=0x501").status()).isEqualTo(ExitStatus.OPTION_VALUE);
         CliRun chardev = CliRun.qemu("-chardev", "file,id=x,path=y");
         assertThat(chardev.status()).isEqualTo(ExitStatus.OPTION_VALUE);
