@@ -24,6 +24,7 @@ import org.tscvm.devices.ApicBus;
 import org.tscvm.devices.LocalApic;
 import org.tscvm.devices.Pit8254;
 import org.tscvm.devices.Uart16550;
+import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.Vcpu;
@@ -413,10 +414,16 @@ public final class Machine {
             if (!anyRunnable) {
                 finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                         "no vCPU can run: all wait for a STARTUP IPI"));
-            } else if (quanta && totalRetired() == retiredBefore && !anyTimerArmed()) {
-                finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
-                        "every vCPU halted with no timer armed and no interrupt pending: "
-                                + runners.get(0).cpu.describe()));
+            } else if (quanta && totalRetired() == retiredBefore) {
+                long next = nextTimerHostTsc();
+                if (next == Long.MAX_VALUE) {
+                    finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
+                            "every vCPU halted with no timer armed and no interrupt pending: "
+                                    + runners.get(0).cpu.describe()));
+                } else {
+                    // Every vCPU waits: time jumps to the first timer any of them has (A2).
+                    ((DeterministicHostClock) clock).advanceTo(next);
+                }
             }
         }
     }
@@ -427,6 +434,15 @@ public final class Machine {
             n += r.cpu.instructionsRetired();
         }
         return n;
+    }
+
+    /** The first timer event of any vCPU (APIC timers, the PIT), or Long.MAX_VALUE. */
+    private long nextTimerHostTsc() {
+        long next = Long.MAX_VALUE;
+        for (Runner r : runners) {
+            next = Math.min(next, r.interrupts.nextTimerHostTsc());
+        }
+        return next;
     }
 
     private boolean anyTimerArmed() {

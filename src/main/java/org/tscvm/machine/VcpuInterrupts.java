@@ -77,7 +77,12 @@ final class VcpuInterrupts implements LocalInterruptController {
 
     @Override
     public long nextEventHostTsc() {
-        long next = Math.min(apic.nextEventHostTsc(), quantumEnd);
+        return Math.min(nextTimerHostTsc(), quantumEnd);
+    }
+
+    /** The next timer this vCPU fires (its APIC's, the PIT on the BSP), the quantum aside. */
+    long nextTimerHostTsc() {
+        long next = apic.nextEventHostTsc();
         if (pit != null) {
             long pitNanos = pit.nextEventNanos();
             if (pitNanos != Long.MAX_VALUE) {

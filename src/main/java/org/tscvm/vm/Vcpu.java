@@ -653,6 +653,11 @@ public final class Vcpu {
             boolean deterministic = clock instanceof DeterministicHostClock;
             if (next != Long.MAX_VALUE) {
                 if (clock instanceof DeterministicHostClock d) {
+                    if (vm.vcpuCount() > 1) {
+                        // The clock is shared: a halted vCPU gives up its turn instead of moving
+                        // time for the others; the round-robin jumps it once every vCPU waits.
+                        return new VcpuExit.Paused();
+                    }
                     d.advanceTo(next); // jump over the halt to the timer (A2)
                     ignorePending = false;
                     continue;
