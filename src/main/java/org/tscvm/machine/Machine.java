@@ -33,6 +33,8 @@ import org.tscvm.devices.Pit8254;
 import org.tscvm.devices.PostPort;
 import org.tscvm.devices.ShutdownPort;
 import org.tscvm.devices.Uart16550;
+import org.tscvm.gdb.GdbServer;
+import org.tscvm.gdb.TargetEvent;
 import org.tscvm.memory.PortIoBus;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
@@ -99,6 +101,9 @@ public final class Machine {
     private volatile Vcpu bsp;
     /** True while standard input may still bring bytes to COM1 (which could wake a vCPU). */
     private volatile boolean inputOpen;
+    /** All-stop debugging and the gdb server, or null without {@link MachineConfig#gdb()}. */
+    private final DebugGate debugGate;
+    private final GdbServer gdbServer;
 
     /**
      * Builds the machine and loads the kernel.
@@ -172,6 +177,26 @@ public final class Machine {
             // Application processors wait for INIT and STARTUP (platform.md section 5).
             runners.get(i).cpu.init();
         }
+        MachineConfig.Gdb gdb = config.gdb();
+        if (gdb == null) {
+            debugGate = null;
+            gdbServer = null;
+        } else {
+            debugGate = new DebugGate(vm.vcpus(), config.clock() != VmConfig.ClockKind.DETERMINISTIC,
+                    gdb.waitForDebugger(), () -> finish(new RunResult(RunResult.STATUS_KILLED,
+                            RunResult.Reason.KILLED, "the debugger killed the run")));
+            try {
+                gdbServer = GdbServer.start(gdb.host(), gdb.port(), debugGate); // last: nothing after it can fail
+            } catch (RuntimeException e) {
+                closeSerial();
+                throw e;
+            }
+        }
+    }
+
+    /** The port the gdb server listens on (useful with port 0), or -1 without one. */
+    public int gdbPort() {
+        return gdbServer == null ? -1 : gdbServer.port();
     }
 
     /**
@@ -300,6 +325,9 @@ public final class Machine {
             if (input != null) {
                 input.interrupt();
             }
+            if (gdbServer != null) {
+                gdbServer.close(); // after gdb heard how the run ended
+            }
             closeSerial();
         }
         return result.get();
@@ -338,7 +366,7 @@ public final class Machine {
         while (!finished.await(IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS)) {
             long retired = totalRetired();
             long now = System.nanoTime();
-            if (retired != lastRetired || anyTimerArmed() || inputOpen) {
+            if (retired != lastRetired || anyTimerArmed() || inputOpen || debuggerHolds()) {
                 lastRetired = retired;
                 idleSince = now;
             } else if (now - idleSince > TimeUnit.MILLISECONDS.toNanos(IDLE_LIMIT_MILLIS)) {
@@ -356,11 +384,25 @@ public final class Machine {
     private void runRoundRobin() {
         boolean quanta = runners.size() > 1;
         while (result.get() == null) {
+            if (debugGate != null) {
+                try {
+                    debugGate.checkpointAll();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    finish(new RunResult(RunResult.STATUS_INTERNAL_ERROR, RunResult.Reason.INTERNAL_ERROR,
+                            "interrupted while a debugger held the machine"));
+                    break;
+                }
+            }
             boolean anyRunnable = false;
             long retiredBefore = totalRetired();
             for (Runner r : runners) {
-                if (result.get() != null) {
+                if (result.get() != null || debuggerHolds()) {
                     break;
+                }
+                if (debugGate != null && !debugGate.runs(r.vcpu)) {
+                    anyRunnable = true; // the debugger keeps it stopped; another vCPU steps
+                    continue;
                 }
                 if (!r.applyMailbox()) {
                     continue;
@@ -374,6 +416,9 @@ public final class Machine {
             if (result.get() != null) {
                 break;
             }
+            if (debuggerHolds()) {
+                continue;
+            }
             if (!anyRunnable) {
                 finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                         "no vCPU can run: all wait for a STARTUP IPI"));
@@ -383,6 +428,10 @@ public final class Machine {
                                 + runners.get(0).cpu.describe()));
             }
         }
+    }
+
+    private boolean debuggerHolds() {
+        return debugGate != null && debugGate.held();
     }
 
     private long totalRetired() {
@@ -466,6 +515,9 @@ public final class Machine {
     /** The first result wins; every vCPU is then asked to stop. */
     void finish(RunResult r) {
         if (result.compareAndSet(null, r)) {
+            if (debugGate != null) {
+                debugGate.end(endForDebugger(r));
+            }
             for (Runner runner : runners) {
                 runner.vcpu.requestPause();
                 runner.wake();
@@ -473,6 +525,17 @@ public final class Machine {
             finished.countDown();
         }
     }
+
+    /** How gdb hears of the run's end: W with the exit status, X with a signal when the machine broke. */
+    private static TargetEvent.Ended endForDebugger(RunResult r) {
+        return switch (r.kind()) {
+            case DEBUG_EXIT, SHUTDOWN, HALTED, TIMEOUT, KILLED -> new TargetEvent.Ended(r.exitStatus(), 0);
+            case TRIPLE_FAULT -> new TargetEvent.Ended(r.exitStatus(), SIGSEGV);
+            case INTERNAL_ERROR -> new TargetEvent.Ended(r.exitStatus(), SIGABRT);
+        };
+    }
+
+    private static final int SIGABRT = 6, SIGSEGV = 11;
 
     /** One vCPU: its APIC's link to the vCPU, the INIT/SIPI mailbox and the exit handling. */
     private final class Runner implements LocalApic.Host {
@@ -569,6 +632,12 @@ public final class Machine {
         void runOnOwnThread() {
             try {
                 while (result.get() == null) {
+                    if (debugGate != null) {
+                        debugGate.checkpoint(vcpu);
+                        if (result.get() != null) {
+                            break;
+                        }
+                    }
                     if (!applyMailbox()) {
                         synchronized (this) {
                             if (!pendingInit && pendingSipi < 0 && result.get() == null) {
@@ -601,6 +670,12 @@ public final class Machine {
                         "triple fault on vCPU " + vcpu.id() + ": " + ((VcpuExit.TripleFault) exit).state());
                 case INTERNAL_ERROR -> new RunResult(RunResult.STATUS_INTERNAL_ERROR, RunResult.Reason.INTERNAL_ERROR,
                         ((VcpuExit.InternalError) exit).message());
+                case DEBUG -> {
+                    if (debugGate != null) {
+                        debugGate.stopped(vcpu, (VcpuExit.Debug) exit);
+                    }
+                    yield null;
+                }
             };
             if (r != null) {
                 finish(r);
