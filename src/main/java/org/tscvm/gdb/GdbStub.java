@@ -268,14 +268,18 @@ final class GdbStub {
         if (block == null || block.length > X86Registers.BLOCK_SIZE) {
             return "E01";
         }
+        // gdb may send fewer registers than we describe, but never part of one.
+        int count = 0;
+        while (count < X86Registers.COUNT && X86Registers.offset(count + 1) <= block.length) {
+            count++;
+        }
+        if (count == 0 || X86Registers.offset(count) != block.length) {
+            return "E01";
+        }
         Vcpu vcpu = vcpus.get(generalVcpu);
         boolean ok = true;
-        for (int n = 0; n < X86Registers.COUNT; n++) {
-            int at = X86Registers.offset(n);
-            if (at + X86Registers.size(n) > block.length) {
-                break; // gdb may send fewer registers than we describe
-            }
-            ok &= X86Registers.write(vcpu, n, block, at);
+        for (int n = 0; n < count; n++) {
+            ok &= X86Registers.write(vcpu, n, block, X86Registers.offset(n));
         }
         return ok ? "OK" : "E01";
     }
