@@ -181,12 +181,13 @@ final class Launcher {
         if (defaultServer) {
             return new MachineConfig.Gdb(MachineConfig.Gdb.DEFAULT_HOST, MachineConfig.Gdb.DEFAULT_PORT, waitForDebugger);
         }
-        int colon = spec.lastIndexOf(':');
-        if (!spec.startsWith("tcp:") || colon < 3) {
+        String address = spec.startsWith("tcp:") ? spec.substring(4) : "";
+        int colon = address.lastIndexOf(':');
+        if (colon < 0) {
             throw gdbError(spec, "expected tcp:[HOST]:PORT, e.g. tcp::1234");
         }
-        String host = colon == 3 ? "" : spec.substring(4, colon);
-        String port = spec.substring(colon + 1);
+        String host = address.substring(0, colon);
+        String port = address.substring(colon + 1);
         if (port.isEmpty() || port.length() > 5 || !allDigits(port) || Integer.parseInt(port) > 0xffff) {
             throw gdbError(spec, "the port '" + port + "' is not a number from 0 to 65535");
         }
