@@ -217,6 +217,20 @@ class GdbProtocolTest {
     }
 
     @Test
+    void attachingToARunningMachineStopsIt() throws Exception {
+        machine = new Machine(MachineConfig.builder().kernel("test.bin", SPIN).flat(LOAD, LOAD).smp(2)
+                .serial(new SerialTarget.None()).timeout(Duration.ofSeconds(50))
+                .gdb(new MachineConfig.Gdb("127.0.0.1", 0, false)).build());
+        run = CompletableFuture.supplyAsync(machine::run);
+        Thread.sleep(200); // the guest spins before gdb comes
+        gdb = new RspClient(machine.gdbPort());
+        assertThat(gdb.ask("?")).isEqualTo("T05thread:1;");
+        assertThat(register(X86Registers.RIP)).isEqualTo(LOAD);
+        gdb.send("k");
+        assertThat(result().exitStatus()).isEqualTo(RunResult.STATUS_KILLED);
+    }
+
+    @Test
     void detachLeavesNoBreakpointBehindAndTheGuestRunsToItsEnd() throws Exception {
         start(COUNT_TO_FIVE);
         assertThat(gdb.ask("Z0,100006,1")).isEqualTo("OK");
