@@ -71,8 +71,10 @@ public final class DebugTraps {
      */
     int watchHit(long linear, int size, int kinds) {
         for (int i = 0; i < watchStart.length; i++) {
-            if ((watchKind[i] & kinds) != 0 && Long.compareUnsigned(linear - watchStart[i], watchLength[i]) < 0
-                    || (watchKind[i] & kinds) != 0 && Long.compareUnsigned(watchStart[i] - linear, size) < 0) {
+            // The ranges overlap when either one starts inside the other.
+            boolean overlaps = Long.compareUnsigned(linear - watchStart[i], watchLength[i]) < 0
+                    || Long.compareUnsigned(watchStart[i] - linear, size) < 0;
+            if ((watchKind[i] & kinds) != 0 && overlaps) {
                 return i;
             }
         }
