@@ -113,6 +113,11 @@ final class DebugGate implements DebugTarget {
         }
     }
 
+    /** True while a debugger is attached. */
+    synchronized boolean attached() {
+        return listener != null;
+    }
+
     /** True while a debugger holds the machine (no progress is expected then). */
     synchronized boolean held() {
         return held;

@@ -422,12 +422,20 @@ public final class Machine {
             if (!anyRunnable) {
                 finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                         "no vCPU can run: all wait for a STARTUP IPI"));
-            } else if (quanta && totalRetired() == retiredBefore && !anyTimerArmed()) {
+            } else if (quanta && totalRetired() == retiredBefore && !anyTimerArmed() && !debuggerAttached()) {
                 finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                         "every vCPU halted with no timer armed and no interrupt pending: "
                                 + runners.get(0).cpu.describe()));
             }
         }
+    }
+
+    /**
+     * Under a debugger a round-robin pass may retire nothing (the vCPUs it keeps stopped, a
+     * pause it asked for) and the run still goes on.
+     */
+    private boolean debuggerAttached() {
+        return debugGate != null && debugGate.attached();
     }
 
     private boolean debuggerHolds() {

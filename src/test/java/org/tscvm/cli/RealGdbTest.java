@@ -96,6 +96,13 @@ class RealGdbTest {
         return -1;
     }
 
+    /** The address in gdb's value history entry {@code $n} (a printed $pc). */
+    private static String pc(String gdb, int n) {
+        Matcher m = Pattern.compile("\\$" + n + " = \\(void \\(\\*\\)\\(\\)\\) (0x[0-9a-f]+)").matcher(gdb);
+        assertThat(m.find()).as("$" + n + " in " + gdb).isTrue();
+        return m.group(1);
+    }
+
     private static void assertGuestPassedAndGdbSawTheExit(Session s) {
         assertThat(s.gdb()).contains("[Inferior 1 (Remote target) exited with code 01]");
         assertThat(s.status()).as(s.gdb()).isEqualTo(1);
@@ -133,16 +140,22 @@ class RealGdbTest {
         assertGuestPassedAndGdbSawTheExit(s);
     }
 
-    @Test
-    void eachVcpuIsAThreadAndGdbSwitchesBetweenThem() throws Exception {
-        Session s = debug(List.of("-smp", "2"), "info threads", "break second_cpu_work", "continue",
-                "info threads", "print cpu", "thread 1", "print $pc", "thread 2", "print cpu", "delete", "continue");
+    @ParameterizedTest
+    @ValueSource(strings = {"real", "deterministic"})
+    void eachVcpuIsAThreadAndGdbSwitchesAndStepsBetweenThem(String clock) throws Exception {
+        // scheduler-locking step: stepi and next move the selected vCPU only (vCont;s:N), the other stays stopped.
+        Session s = debug(List.of("-smp", "2", "--clock", clock), "info threads", "break second_cpu_work", "continue",
+                "info threads", "print cpu", "set scheduler-locking step", "thread 1", "print $pc", "stepi",
+                "print $pc", "thread 2", "print $pc", "print cpu", "next", "delete", "continue");
         assertThat(s.gdb()).as(s.gdb())
                 .contains("Thread 1 (vCPU 0)", "Thread 2 (vCPU 1)")
                 .contains("Thread 2 hit Breakpoint 1, second_cpu_work (cpu=1) at debuggee.c:22")
                 .contains("[Switching to thread 1 (Thread 1)]", "[Switching to thread 2 (Thread 2)]")
                 .containsPattern("\\$1 = 1\\s")
-                .containsPattern("\\$3 = 1\\s");
+                .containsPattern("\\$4 = \\(void \\(\\*\\)\\(\\)\\) 0x[0-9a-f]+ <second_cpu_work>")
+                .containsPattern("\\$5 = 1\\s")
+                .contains("ap_main (cpu=1) at lib/smp.c:48");
+        assertThat(pc(s.gdb(), 3)).as("stepi moved thread 1").isNotEqualTo(pc(s.gdb(), 2));
         assertGuestPassedAndGdbSawTheExit(s);
     }
 }
