@@ -7,7 +7,9 @@ import java.util.Set;
  * What a debugger asks of a vCPU (KVM_SET_GUEST_DEBUG): stop before instructions at
  * {@code breakpoints} (linear addresses: CS base + RIP), after accesses to the watched ranges,
  * or after one instruction ({@code singleStep}). Guest memory is never changed for a
- * breakpoint, so the guest cannot see one. Without a debugger the vCPU runs with {@link #NONE}.
+ * breakpoint, so the guest cannot see one. A vCPU resumed at a breakpoint stops there again:
+ * to go on, step it with that breakpoint removed (gdb does). Without a debugger the vCPU runs
+ * with {@link #NONE}.
  *
  * <pre>{@code
  * vcpu.setGuestDebug(new GuestDebug(false, Set.of(0x100123L),
