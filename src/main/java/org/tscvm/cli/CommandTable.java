@@ -20,8 +20,18 @@ final class CommandTable {
     private CommandTable() {
     }
 
-    /** One option: always {@code NAME VALUE}; a repeatable one collects every value given. */
+    /**
+     * One option: {@code NAME VALUE}, or a flag {@code NAME} when it has no {@code paramLabel}
+     * (its value is then "true" when given); a repeatable one collects every value given.
+     */
     record Option(String name, String paramLabel, String defaultValue, boolean repeatable, String description) {
+        static Option flag(String name, String description) {
+            return new Option(name, null, null, false, description);
+        }
+
+        boolean isFlag() {
+            return paramLabel == null;
+        }
     }
 
     record Subcommand(String name, List<String> description, List<Option> options) {
@@ -53,6 +63,9 @@ final class CommandTable {
     static final String FLAT = "--flat";
     static final String TSC_ADJUST = "--tsc-adjust";
     static final String TSC_WARP = "--tsc-warp";
+    static final String GDB_DEFAULT = "-s";
+    static final String GDB = "-gdb";
+    static final String WAIT_FOR_GDB = "-S";
 
     /** The options of run and demo: the machine around the kernel. */
     private static final List<Option> MACHINE_OPTIONS = List.of(
@@ -78,7 +91,11 @@ final class CommandTable {
                     "before the run, a host-initiated TSC write putting that vCPU CYCLES away from the others"),
             new Option(JIT_THRESHOLD, "N", Integer.toString(Cpu.DEFAULT_COMPILE_THRESHOLD), false,
                     "runs of a 64-bit block before it is compiled to JVM bytecode; 0 interprets only (default "
-                            + Cpu.DEFAULT_COMPILE_THRESHOLD + ")"));
+                            + Cpu.DEFAULT_COMPILE_THRESHOLD + ")"),
+            Option.flag(GDB_DEFAULT, "a gdb server on tcp::1234 (127.0.0.1), as -gdb tcp::1234"),
+            new Option(GDB, "tcp:[HOST]:PORT", null, false,
+                    "a gdb server on HOST (default 127.0.0.1) and PORT (0: any free port, printed on stderr)"),
+            Option.flag(WAIT_FOR_GDB, "do not start the vCPUs until the debugger continues (needs -s or -gdb)"));
 
     static final Subcommand RUN = new Subcommand("run",
             List.of("Boot a kernel and run it until it exits: a Linux bzImage (vmlinuz), a Linux",
@@ -124,7 +141,8 @@ final class CommandTable {
     static final List<String> DESCRIPTION = List.of(
             "An x86-64 virtual machine whose virtual CPUs keep time as Linux KVM does.",
             "Exit status: the guest's (isa-debug-exit: (v << 1) | 1; \"Shutdown\" on port 0x8900: 0),",
-            "4 triple fault, 6 halted forever, 8 internal error, 20 timeout; host errors: 2 usage,",
+            "4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger;",
+            "host errors: 2 usage,",
             "10 missing or unreadable file, 12 bad kernel image, 14 bad -m, 16 bad -cpu, 18 other bad value.");
 
     /** The subcommand called {@code name}, or null. */
@@ -155,6 +173,14 @@ final class CommandTable {
         Parsed parsed = new Parsed(command);
         for (int i = 1; i < args.length; i += 2) {
             Option option = command.option(args[i]);
+            if (option != null && option.isFlag()) {
+                if (parsed.isGiven(option.name())) {
+                    return null;
+                }
+                parsed.add(option.name(), "true");
+                i--; // a flag takes no value
+                continue;
+            }
             if (option == null || i + 1 == args.length) {
                 return null;
             }

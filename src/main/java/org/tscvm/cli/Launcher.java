@@ -163,6 +163,50 @@ final class Launcher {
         return new OptionException(ExitStatus.OPTION_VALUE, "-smp " + text + ": " + why);
     }
 
+    /**
+     * The gdb server from {@code -s} (tcp::1234), {@code -gdb tcp:[HOST]:PORT} and {@code -S}
+     * (wait for the debugger), or null when none is asked for.
+     */
+    static MachineConfig.Gdb parseGdb(boolean defaultServer, String spec, boolean waitForDebugger) {
+        if (defaultServer && spec != null) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, "-s is -gdb tcp::1234: give one of them, not both");
+        }
+        if (!defaultServer && spec == null) {
+            if (waitForDebugger) {
+                throw new OptionException(ExitStatus.OPTION_VALUE,
+                        "-S waits for a debugger to continue: give -s or -gdb tcp::PORT too");
+            }
+            return null;
+        }
+        if (defaultServer) {
+            return new MachineConfig.Gdb(MachineConfig.Gdb.DEFAULT_HOST, MachineConfig.Gdb.DEFAULT_PORT, waitForDebugger);
+        }
+        String address = spec.startsWith("tcp:") ? spec.substring(4) : "";
+        int colon = address.lastIndexOf(':');
+        if (colon < 0) {
+            throw gdbError(spec, "expected tcp:[HOST]:PORT, e.g. tcp::1234");
+        }
+        String host = address.substring(0, colon);
+        String port = address.substring(colon + 1);
+        if (port.isEmpty() || port.length() > 5 || !allDigits(port) || Integer.parseInt(port) > 0xffff) {
+            throw gdbError(spec, "the port '" + port + "' is not a number from 0 to 65535");
+        }
+        if (host.isEmpty()) {
+            host = MachineConfig.Gdb.DEFAULT_HOST;
+        } else {
+            try {
+                java.net.InetAddress.getByName(host);
+            } catch (java.net.UnknownHostException e) {
+                throw gdbError(spec, "unknown host '" + host + "'");
+            }
+        }
+        return new MachineConfig.Gdb(host, Integer.parseInt(port), waitForDebugger);
+    }
+
+    private static OptionException gdbError(String spec, String why) {
+        return new OptionException(ExitStatus.OPTION_VALUE, "-gdb " + spec + ": " + why);
+    }
+
     /** Parses {@code VCPU=VALUE} of --tsc-adjust and --tsc-warp (VALUE signed, decimal or 0x hex). */
     static MachineConfig.VcpuValue parseVcpuValue(String option, String text) {
         int eq = text.indexOf('=');
@@ -227,6 +271,10 @@ final class Launcher {
     static int boot(MachineConfig config, PrintStream err, Consumer<Machine> beforeRun, Consumer<Machine> afterRun) {
         try {
             Machine machine = new Machine(config);
+            if (config.gdb() != null && config.gdb().port() == 0) {
+                // An ephemeral port is only useful once it is known.
+                err.println("tscvm: gdb server listening on tcp:" + config.gdb().host() + ":" + machine.gdbPort());
+            }
             beforeRun.accept(machine);
             RunResult result = machine.run();
             afterRun.accept(machine);
@@ -235,7 +283,7 @@ final class Launcher {
                     // The guest chose its verdict (a reset ends a run only under -no-reboot, as
                     // QEMU's); stderr stays quiet (kvm-unit-tests reads it).
                 }
-                case TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT -> err.println("tscvm: " + result.reason());
+                case TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT, KILLED -> err.println("tscvm: " + result.reason());
             }
             return result.exitStatus();
         } catch (RuntimeException e) {

@@ -119,6 +119,8 @@ public final class Main {
         } catch (RuntimeException e) {
             throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
         }
+        b.gdb(Launcher.parseGdb(p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
+                p.isGiven(CommandTable.WAIT_FOR_GDB)));
         String timeout = p.value(CommandTable.TIMEOUT);
         if (timeout != null) {
             b.timeout(Duration.ofSeconds(Launcher.parseNonNegative(CommandTable.TIMEOUT, timeout)));

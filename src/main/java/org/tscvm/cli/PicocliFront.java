@@ -40,6 +40,10 @@ final class PicocliFront {
                 if (!sub.hasMatchedOption(option)) {
                     continue;
                 }
+                if (option.arity().max() == 0) {
+                    parsed.add(option.longestName(), "true");
+                    continue;
+                }
                 for (String value : option.stringValues()) {
                     parsed.add(option.longestName(), value);
                 }
@@ -66,6 +70,11 @@ final class PicocliFront {
                 .mixinStandardHelpOptions(true);
         spec.usageMessage().description(description.toArray(new String[0]));
         for (CommandTable.Option o : options) {
+            if (o.isFlag()) {
+                spec.addOption(OptionSpec.builder(o.name()).arity("0").type(boolean.class)
+                        .description(o.description()).build());
+                continue;
+            }
             OptionSpec.Builder b = OptionSpec.builder(o.name()).paramLabel(o.paramLabel()).arity("1")
                     .description(o.description());
             if (o.repeatable()) {

@@ -60,6 +60,9 @@ public final class QemuMain {
                 + "  -no-reboot            a guest reset ends the run with status 0 (without it: a reboot)\n"
                 + "  --tsc-adjust VCPU=VALUE  host-initiated IA32_TSC_ADJUST write before the run (tscvm's own)\n"
                 + "  --tsc-warp VCPU=CYCLES   host-initiated TSC write, that vCPU CYCLES from the others (tscvm's own)\n"
+                + "  -s                    gdb server on tcp::1234 (127.0.0.1)\n"
+                + "  -gdb tcp:[HOST]:PORT  gdb server on HOST:PORT (port 0: any free port, printed on stderr)\n"
+                + "  -S                    do not start the vCPUs until the debugger continues\n"
                 + "\n"
                 + "Accepted and ignored (harmless):\n"
                 + HARMLESS + "\n"
@@ -98,6 +101,9 @@ public final class QemuMain {
         List<MachineConfig.VcpuValue> tscAdjusts = new ArrayList<>();
         List<MachineConfig.VcpuValue> tscWarps = new ArrayList<>();
         boolean testdev = false;
+        boolean gdbDefault = false;
+        boolean waitForGdb = false;
+        String gdb = null;
         for (int i = 0; i < rawArgs.length; i++) {
             String arg = rawArgs[i];
             // QEMU takes -opt and --opt alike.
@@ -115,6 +121,8 @@ public final class QemuMain {
                 case "-nodefaults", "-enable-kvm", "-nographic" -> {
                     // Harmless: tscvm has no default devices to drop and no display.
                 }
+                case "-s" -> gdbDefault = true;
+                case "-S" -> waitForGdb = true;
                 default -> {
                     if (!opt.startsWith("-")) {
                         throw refuse("unexpected argument '" + arg + "' (QEMU takes options only)");
@@ -137,6 +145,7 @@ public final class QemuMain {
                         case "--tsc-adjust" -> tscAdjusts.add(Launcher.parseVcpuValue(opt, value));
                         case "--tsc-warp" -> tscWarps.add(Launcher.parseVcpuValue(opt, value));
                         case "-m" -> b.ramBytes(Launcher.parseMemory(value));
+                        case "-gdb" -> gdb = value;
                         case "-cpu" -> b.cpuModel(mapCpu(value, err));
                         case "-serial" -> b.serial(parseSerial(value, console));
                         case "-device" -> {
@@ -167,7 +176,7 @@ public final class QemuMain {
             return ExitStatus.USAGE;
         }
         MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
-                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).build();
+                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).gdb(Launcher.parseGdb(gdbDefault, gdb, waitForGdb)).build();
         return Launcher.boot(config, err, m -> { });
     }
 

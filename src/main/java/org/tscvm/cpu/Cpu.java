@@ -28,8 +28,11 @@ import org.tscvm.memory.GuestMemory;
 public final class Cpu extends CpuExec {
     public static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
 
-    /** EV_NMI: an NMI is latched; EV_NMI_SECOND: a second one arrived before the first was taken. */
-    private static final int EV_STOP = 1, EV_INTERRUPT = 2, EV_NMI = 4, EV_NMI_SECOND = 8;
+    /**
+     * EV_NMI: an NMI is latched; EV_NMI_SECOND: a second one arrived before the first was taken;
+     * EV_WATCH: the last instruction hit a debugger's watchpoint.
+     */
+    private static final int EV_STOP = 1, EV_INTERRUPT = 2, EV_NMI = 4, EV_NMI_SECOND = 8, EV_WATCH = 16;
     private static final VarHandle EVENTS;
 
     static {
@@ -88,6 +91,11 @@ public final class Cpu extends CpuExec {
     long retired;
     private boolean waitForSipi;
     private String lastInternalError = "";
+    /** A debugger's breakpoints, watchpoints and stepping, or null (the usual case). */
+    private DebugTraps debugTraps;
+    /** The watchpoint behind the last {@link RunStop#WATCHPOINT}: its start and kind. */
+    private long lastWatchAddress;
+    private int lastWatchKind;
 
     public Cpu(GuestMemory memory, CpuBus bus) {
         super(memory, bus);
@@ -105,6 +113,43 @@ public final class Cpu extends CpuExec {
     @Override
     boolean eventsPending() {
         return events != 0;
+    }
+
+    @Override
+    void watchpointHit() {
+        EVENTS.getAndBitwiseOr(this, EV_WATCH);
+    }
+
+    /**
+     * Installs a debugger's traps (null removes them); called between runs on the vCPU thread.
+     * While traps are installed, {@link #run} executes one instruction at a time, interpreted:
+     * it returns {@link RunStop#BREAKPOINT} before an instruction at a breakpoint and
+     * {@link RunStop#WATCHPOINT} after one that accessed a watched range.
+     */
+    public void setDebugTraps(DebugTraps traps) {
+        if (traps == debugTraps) {
+            return;
+        }
+        debugTraps = traps;
+        watchTraps = traps != null && traps.watches() ? traps : null;
+        if (watchTraps != null) {
+            flushTlb(false); // watched pages must leave the TLB's fast path
+        }
+    }
+
+    /** The start of the watched range behind the last {@link RunStop#WATCHPOINT}. */
+    public long lastWatchAddress() {
+        return lastWatchAddress;
+    }
+
+    /** The {@link DebugTraps} kind ({@code WATCH_*}) of the watchpoint behind the last {@link RunStop#WATCHPOINT}. */
+    public int lastWatchKind() {
+        return lastWatchKind;
+    }
+
+    /** The physical address of linear address {@code linear} now, or -1 if unmapped; no side effects (KVM_TRANSLATE). */
+    public long translateForDebugger(long linear) {
+        return peekTranslate(linear);
     }
 
     /**
@@ -134,6 +179,13 @@ public final class Cpu extends CpuExec {
                 while (true) {
                     int ev = events;
                     if (ev != 0) {
+                        if ((ev & EV_WATCH) != 0) {
+                            EVENTS.getAndBitwiseAnd(this, ~EV_WATCH);
+                            lastWatchAddress = watchHitAddress;
+                            lastWatchKind = watchHitKind;
+                            watchHitKind = 0;
+                            return RunStop.WATCHPOINT;
+                        }
                         if ((ev & EV_STOP) != 0) {
                             EVENTS.getAndBitwiseAnd(this, ~EV_STOP);
                             return RunStop.STOP_REQUESTED;
@@ -141,7 +193,7 @@ public final class Cpu extends CpuExec {
                         if ((ev & EV_NMI) != 0 && nmiEvent(ev)) {
                             return RunStop.TRIPLE_FAULT;
                         }
-                        if ((flags & IF) != 0 && retired >= interruptShadowUntil) {
+                        if ((flags & IF) != 0 && retired >= interruptShadowUntil && !stepMasksInterrupts()) {
                             takeExternalInterrupt();
                             if (shutdown) {
                                 return RunStop.TRIPLE_FAULT;
@@ -155,6 +207,13 @@ public final class Cpu extends CpuExec {
                         return RunStop.BUDGET_EXHAUSTED;
                     }
                     long limit = budgetEnd;
+                    DebugTraps traps = debugTraps;
+                    if (traps != null) {
+                        if (traps.breakpointAt(codeLinear(rip))) {
+                            return RunStop.BREAKPOINT;
+                        }
+                        limit = retired + 1; // one instruction at a time: the next may be a breakpoint
+                    }
                     boolean stepping = (flags & TF) != 0;
                     if (stepping || (retired < interruptShadowUntil && (events & (EV_INTERRUPT | EV_NMI)) != 0)) {
                         limit = Math.min(limit, retired + 1);
@@ -183,6 +242,12 @@ public final class Cpu extends CpuExec {
                 safeDeliver(CpuFault.UD, CpuFault.NO_ERROR_CODE);
             }
         }
+    }
+
+    /** A debugger's single step holds maskable interrupts back, except to wake a halted CPU. */
+    private boolean stepMasksInterrupts() {
+        DebugTraps traps = debugTraps;
+        return traps != null && traps.masksInterrupts && !halted;
     }
 
     private void safeDeliver(int vector, int errorCode) {

@@ -63,6 +63,15 @@ abstract class CpuMemory extends CpuState {
      */
     boolean endBlock;
 
+    /**
+     * The debugger's traps while one of them is a watchpoint, else null: the slow access paths
+     * check accesses against it, and the pages it watches stay out of the TLB.
+     */
+    DebugTraps watchTraps;
+    /** The watchpoint the current instruction hit: its start and kind (0: none). */
+    long watchHitAddress;
+    int watchHitKind;
+
     final CpuFault fault = new CpuFault(0, 0);
     /** The last exception raised, for {@code describe()}. */
     int lastVector = -1;
@@ -276,12 +285,35 @@ abstract class CpuMemory extends CpuState {
         return readSlow(lin, size, user);
     }
 
+    /** Notes a hit of a watchpoint by {@code size} bytes at {@code lin}; the run loop stops after the instruction. */
+    private void watchAccess(long lin, int size, int kinds) {
+        int i = watchTraps.watchHit(lin, size, kinds);
+        if (i >= 0 && watchHitKind == 0) {
+            watchHitAddress = watchTraps.watchStart(i);
+            watchHitKind = watchTraps.watchKind(i);
+            endBlock = true;
+            watchpointHit();
+        }
+    }
+
+    /** Tells the run loop that a watchpoint was hit (an event, so it is seen before an interrupt is taken). */
+    abstract void watchpointHit();
+
     final void codeStore(long paddr) {
         memory.invalidateCode(paddr);
         endBlock = true;
     }
 
     private long readSlow(long lin, int size, boolean user) {
+        if (watchTraps != null) {
+            long v = readUnwatched(lin, size, user);
+            watchAccess(lin, size, DebugTraps.WATCH_READ);
+            return v;
+        }
+        return readUnwatched(lin, size, user);
+    }
+
+    private long readUnwatched(long lin, int size, boolean user) {
         if (((lin & 0xfff) + size) > 4096) {
             long p0 = translate(lin, READ, user);
             long p1 = translate((lin + size - 1) & ~0xfffL, READ, user);
@@ -297,6 +329,13 @@ abstract class CpuMemory extends CpuState {
     }
 
     private void writeSlow(long lin, int size, long v, boolean user) {
+        writeUnwatched(lin, size, v, user);
+        if (watchTraps != null) {
+            watchAccess(lin, size, DebugTraps.WATCH_WRITE);
+        }
+    }
+
+    private void writeUnwatched(long lin, int size, long v, boolean user) {
         if (((lin & 0xfff) + size) > 4096) {
             long p0 = translate(lin, WRITE, user);
             long p1 = translate((lin + size - 1) & ~0xfffL, WRITE, user);
@@ -382,6 +421,11 @@ abstract class CpuMemory extends CpuState {
      * one CAS (RAM, naturally aligned), else -1. Translates for writing, so faults come first.
      */
     final int atomicOffset(long lin, int size) {
+        if (watchTraps != null) {
+            // A LOCKed read-modify-write reads and writes; the hit stops the CPU after it.
+            translate(lin, WRITE, userBit != 0);
+            watchAccess(lin, size, DebugTraps.WATCH_ACCESS);
+        }
         if ((lin & (size - 1)) != 0 || size > 8) {
             translate(lin, WRITE, userBit != 0);
             translate((lin + size - 1) & ~0xfffL, WRITE, userBit != 0);
@@ -426,6 +470,9 @@ abstract class CpuMemory extends CpuState {
             fill = !walkSmapDependent;
         }
         long page = phys & ~0xfffL;
+        if (watchTraps != null && watchTraps.watchesPage(lin)) {
+            fill = false; // every access to a watched page takes the slow path, which checks it
+        }
         if (fill && page >= 0 && page <= ram.length - 4096) {
             long lpn = lin >>> 12;
             int i = kind * TLB_SIZE + ((int) lpn & TLB_MASK);
@@ -436,6 +483,67 @@ abstract class CpuMemory extends CpuState {
             tlbHoldsLargePages |= largeShift != 0;
         }
         return phys;
+    }
+
+    /**
+     * The physical address {@code lin} maps to now, or -1 where nothing is mapped (outside RAM
+     * included): the debugger's view (KVM_TRANSLATE). Unlike {@link #translate} it sets no
+     * accessed or dirty bit, fills no TLB entry, checks no permission and raises no fault.
+     */
+    final long peekTranslate(long lin) {
+        if (!paging()) {
+            return mode64 ? lin : lin & 0xffffffffL;
+        }
+        boolean longMode = (efer & EFER_LMA) != 0;
+        boolean wide = longMode || (cr4 & CR4_PAE) != 0;
+        long table;
+        int shift;
+        if (longMode) {
+            if ((lin << 16 >> 16) != lin) {
+                return -1;
+            }
+            table = cr3 & PHYS_MASK;
+            shift = 39;
+        } else if (wide) {
+            long pdpte = peekEntry((cr3 & 0xffffffe0L) + ((lin >>> 30) & 3) * 8, true);
+            if ((pdpte & PTE_P) == 0) {
+                return -1;
+            }
+            table = pdpte & PHYS_MASK;
+            shift = 21;
+        } else {
+            table = cr3 & 0xfffff000L;
+            shift = 22;
+        }
+        long frameMask = wide ? PHYS_MASK : 0xfffff000L;
+        while (true) {
+            long index = wide ? (lin >>> shift) & 511 : (lin >>> shift) & 1023;
+            long entry = peekEntry(table + index * (wide ? 8 : 4), wide);
+            if ((entry & PTE_P) == 0) {
+                return -1;
+            }
+            boolean large = (entry & PTE_PS) != 0
+                    && (shift == 21 || shift == 30 || (shift == 22 && (cr4 & CR4_PSE) != 0));
+            if (large) {
+                long pageMask = (1L << shift) - 1;
+                long base = wide ? entry & PHYS_MASK & ~pageMask : (entry & 0xffc00000L) | ((entry & 0x1fe000L) << 19);
+                return base + (lin & pageMask);
+            }
+            if (shift == 12) {
+                return (entry & frameMask) + (lin & 0xfff);
+            }
+            table = entry & frameMask;
+            shift = wide ? shift - 9 : 12;
+        }
+    }
+
+    /** A paging entry in RAM, or 0 (not present) for an address outside it. */
+    private long peekEntry(long paddr, boolean wide) {
+        int size = wide ? 8 : 4;
+        if (paddr < 0 || paddr > ram.length - size) {
+            return 0;
+        }
+        return wide ? (long) I64.get(ram, (int) paddr) : (int) I32.get(ram, (int) paddr) & 0xffffffffL;
     }
 
     long walkPhys;

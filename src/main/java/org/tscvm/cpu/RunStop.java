@@ -11,5 +11,9 @@ public enum RunStop {
     /** A fault during double-fault delivery: the processor shuts down. */
     TRIPLE_FAULT,
     /** An application processor after INIT, waiting for STARTUP. */
-    WAIT_FOR_SIPI
+    WAIT_FOR_SIPI,
+    /** RIP is at a debugger's breakpoint ({@link Cpu#setDebugTraps}); the instruction has not run. */
+    BREAKPOINT,
+    /** The last instruction accessed a debugger's watched range ({@link Cpu#lastWatchAddress}). */
+    WATCHPOINT
 }

@@ -24,6 +24,8 @@ import org.tscvm.devices.ApicBus;
 import org.tscvm.devices.LocalApic;
 import org.tscvm.devices.Pit8254;
 import org.tscvm.devices.Uart16550;
+import org.tscvm.gdb.GdbServer;
+import org.tscvm.gdb.TargetEvent;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
@@ -78,6 +80,9 @@ public final class Machine {
     private int reboots;
     /** True while standard input may still bring bytes to COM1 (which could wake a vCPU). */
     private volatile boolean inputOpen;
+    /** All-stop debugging and the gdb server, or null without {@link MachineConfig#gdb()}. */
+    private final DebugGate debugGate;
+    private final GdbServer gdbServer;
 
     /**
      * Builds the machine and loads the kernel.
@@ -128,6 +133,21 @@ public final class Machine {
             throw e;
         }
         startCpus();
+        MachineConfig.Gdb gdb = config.gdb();
+        if (gdb == null) {
+            debugGate = null;
+            gdbServer = null;
+        } else {
+            debugGate = new DebugGate(vm.vcpus(), config.clock() != VmConfig.ClockKind.DETERMINISTIC,
+                    gdb.waitForDebugger(), () -> finish(new RunResult(RunResult.STATUS_KILLED,
+                            RunResult.Reason.KILLED, "the debugger killed the run")));
+            try {
+                gdbServer = GdbServer.start(gdb.host(), gdb.port(), debugGate); // last: nothing after it can fail
+            } catch (RuntimeException e) {
+                closeSerial();
+                throw e;
+            }
+        }
     }
 
     /** The BSP at the loader's entry state; application processors wait for INIT and STARTUP (platform.md section 5). */
@@ -145,6 +165,11 @@ public final class Machine {
         for (int i = 1; i < runners.size(); i++) {
             runners.get(i).cpu.init();
         }
+    }
+
+    /** The port the gdb server listens on (useful with port 0), or -1 without one. */
+    public int gdbPort() {
+        return gdbServer == null ? -1 : gdbServer.port();
     }
 
     /**
@@ -331,6 +356,9 @@ public final class Machine {
             if (input != null) {
                 input.interrupt();
             }
+            if (gdbServer != null) {
+                gdbServer.close(); // after gdb heard how the run ended
+            }
             closeSerial();
         }
         return result.get();
@@ -375,7 +403,7 @@ public final class Machine {
         while (!finished.await(IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS)) {
             long retired = totalRetired();
             long now = System.nanoTime();
-            if (retired != lastRetired || anyTimerArmed() || inputOpen) {
+            if (retired != lastRetired || anyTimerArmed() || inputOpen || debuggerHolds()) {
                 lastRetired = retired;
                 idleSince = now;
             } else if (now - idleSince > TimeUnit.MILLISECONDS.toNanos(IDLE_LIMIT_MILLIS)) {
@@ -393,11 +421,25 @@ public final class Machine {
     private void runRoundRobin() {
         boolean quanta = runners.size() > 1;
         while (result.get() == null) {
+            if (debugGate != null) {
+                try {
+                    debugGate.checkpointAll();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    finish(new RunResult(RunResult.STATUS_INTERNAL_ERROR, RunResult.Reason.INTERNAL_ERROR,
+                            "interrupted while a debugger held the machine"));
+                    break;
+                }
+            }
             boolean anyRunnable = false;
             long retiredBefore = totalRetired();
             for (Runner r : runners) {
-                if (result.get() != null) {
+                if (result.get() != null || debuggerHolds()) {
                     break;
+                }
+                if (debugGate != null && !debugGate.runs(r.vcpu)) {
+                    anyRunnable = true; // the debugger keeps it stopped; another vCPU steps
+                    continue;
                 }
                 if (!r.applyMailbox()) {
                     continue;
@@ -411,21 +453,36 @@ public final class Machine {
             if (result.get() != null) {
                 break;
             }
+            if (debuggerHolds()) {
+                continue;
+            }
             if (!anyRunnable) {
                 finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                         "no vCPU can run: all wait for a STARTUP IPI"));
             } else if (quanta && totalRetired() == retiredBefore) {
                 long next = nextTimerHostTsc();
-                if (next == Long.MAX_VALUE) {
+                if (next != Long.MAX_VALUE) {
+                    // Every vCPU waits: time jumps to the first timer any of them has (A2).
+                    ((DeterministicHostClock) clock).advanceTo(next);
+                } else if (!debuggerAttached()) {
                     finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                             "every vCPU halted with no timer armed and no interrupt pending: "
                                     + runners.get(0).cpu.describe()));
-                } else {
-                    // Every vCPU waits: time jumps to the first timer any of them has (A2).
-                    ((DeterministicHostClock) clock).advanceTo(next);
                 }
             }
         }
+    }
+
+    /**
+     * Under a debugger a round-robin pass may retire nothing (the vCPUs it keeps stopped, a
+     * pause it asked for) and the run still goes on.
+     */
+    private boolean debuggerAttached() {
+        return debugGate != null && debugGate.attached();
+    }
+
+    private boolean debuggerHolds() {
+        return debugGate != null && debugGate.held();
     }
 
     private long totalRetired() {
@@ -523,6 +580,9 @@ public final class Machine {
     /** The first result wins; every vCPU is then asked to stop. */
     void finish(RunResult r) {
         if (result.compareAndSet(null, r)) {
+            if (debugGate != null) {
+                debugGate.end(endForDebugger(r));
+            }
             for (Runner runner : runners) {
                 runner.vcpu.requestPause();
                 runner.wake();
@@ -530,6 +590,17 @@ public final class Machine {
             finished.countDown();
         }
     }
+
+    /** How gdb hears of the run's end: W with the exit status, X with a signal when the machine broke. */
+    private static TargetEvent.Ended endForDebugger(RunResult r) {
+        return switch (r.kind()) {
+            case DEBUG_EXIT, SHUTDOWN, RESET, HALTED, TIMEOUT, KILLED -> new TargetEvent.Ended(r.exitStatus(), 0);
+            case TRIPLE_FAULT -> new TargetEvent.Ended(r.exitStatus(), SIGSEGV);
+            case INTERNAL_ERROR -> new TargetEvent.Ended(r.exitStatus(), SIGABRT);
+        };
+    }
+
+    private static final int SIGABRT = 6, SIGSEGV = 11;
 
     /** One vCPU: its APIC's link to the vCPU, the INIT/SIPI mailbox and the exit handling. */
     private final class Runner implements LocalApic.Host {
@@ -638,6 +709,12 @@ public final class Machine {
         void runOnOwnThread() {
             try {
                 while (result.get() == null) {
+                    if (debugGate != null) {
+                        debugGate.checkpoint(vcpu);
+                        if (result.get() != null) {
+                            break;
+                        }
+                    }
                     if (!applyMailbox()) {
                         synchronized (this) {
                             if (!pendingInit && pendingSipi < 0 && result.get() == null) {
@@ -670,6 +747,12 @@ public final class Machine {
                         "triple fault on vCPU " + vcpu.id() + ": " + ((VcpuExit.TripleFault) exit).state());
                 case INTERNAL_ERROR -> new RunResult(RunResult.STATUS_INTERNAL_ERROR, RunResult.Reason.INTERNAL_ERROR,
                         ((VcpuExit.InternalError) exit).message());
+                case DEBUG -> {
+                    if (debugGate != null) {
+                        debugGate.stopped(vcpu, (VcpuExit.Debug) exit);
+                    }
+                    yield null;
+                }
             };
             if (r != null) {
                 finish(r);

@@ -48,18 +48,36 @@ import org.tscvm.vm.VmConfig;
  * @param noReboot       a guest reset ends the run with status 0 (QEMU's -no-reboot) instead of rebooting
  * @param pitLostTicks   what the PIT does with periods a stalled vCPU thread missed (QEMU's
  *                       {@code -global kvm-pit.lost_tick_policy}; default: deliver them later)
+ * @param gdb            the gdb server to run ({@code -s}, {@code -gdb}, {@code -S}), or null for none
  */
 public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
                             VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
                             long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold,
                             int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
-                            boolean noReboot, Pit8254.LostTicks pitLostTicks) {
+                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
     /** A value for one vCPU, as in {@code --tsc-adjust 1=5000}. */
     public record VcpuValue(int vcpu, long value) {
+    }
+
+    /**
+     * A gdb server on {@code host:port} (port 0: any free port); with {@code waitForDebugger}
+     * no vCPU runs until the debugger resumes the machine (QEMU's -S).
+     */
+    public record Gdb(String host, int port, boolean waitForDebugger) {
+        /** QEMU's -s: tcp::1234. */
+        public static final int DEFAULT_PORT = 1234;
+        /** tscvm listens on the loopback interface unless told otherwise. */
+        public static final String DEFAULT_HOST = "127.0.0.1";
+
+        public Gdb {
+            if (port < 0 || port > 0xffff) {
+                throw new MachineConfigException("gdb port " + port + " is out of range: use 0 to 65535");
+            }
+        }
     }
 
     /** The kernel image: a file, or bytes in memory (the bundled demo). */
@@ -157,6 +175,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private List<VcpuValue> tscWarps = List.of();
         private boolean noReboot;
         private Pit8254.LostTicks pitLostTicks = Pit8254.LostTicks.DELAY;
+        private Gdb gdb;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -270,10 +289,15 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
             return this;
         }
 
+        public Builder gdb(Gdb v) {
+            gdb = v;
+            return this;
+        }
+
         public MachineConfig build() {
             return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
                     clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
-                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks);
+                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb);
         }
     }
 }

@@ -21,8 +21,10 @@ public record RunResult(int exitStatus, Reason kind, String reason) {
     public static final int STATUS_INTERNAL_ERROR = 8;
     /** The run's wall-clock limit passed. */
     public static final int STATUS_TIMEOUT = 20;
+    /** A debugger ended the run (gdb's kill). */
+    public static final int STATUS_KILLED = 24;
 
-    public enum Reason { DEBUG_EXIT, SHUTDOWN, RESET, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT }
+    public enum Reason { DEBUG_EXIT, SHUTDOWN, RESET, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT, KILLED }
 
     /** {@code outl v} to isa-debug-exit: status (v << 1) | 1, as QEMU computes it. */
     public static RunResult debugExit(int value) {

@@ -8,6 +8,7 @@ import org.tscvm.TscvmException;
 import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.CpuBus;
 import org.tscvm.cpu.CpuFault;
+import org.tscvm.cpu.DebugTraps;
 import org.tscvm.cpu.Msr;
 import org.tscvm.cpu.RunStop;
 import org.tscvm.tsc.DeterministicHostClock;
@@ -80,6 +81,10 @@ public final class Vcpu {
     private final AtomicBoolean pauseRequested = new AtomicBoolean();
     private final AtomicBoolean running = new AtomicBoolean();
     private volatile boolean kicked;
+    /** KVM_SET_GUEST_DEBUG: read once per slice by the run loop. */
+    private volatile GuestDebug guestDebug = GuestDebug.NONE;
+    /** The guest-debug request the CPU's traps were last built from (vCPU thread only). */
+    private GuestDebug appliedDebug = GuestDebug.NONE;
     private volatile Thread runThread;
     private final AtomicLongArray exitCounts = new AtomicLongArray(VcpuExit.Kind.values().length);
 
@@ -503,6 +508,139 @@ public final class Vcpu {
         interpreter.requestStop();
     }
 
+    // ---------------------------------------------------------------- host API: registers and debugging
+
+    /** The general registers, RIP and RFLAGS (KVM_GET_REGS). */
+    public VcpuRegs getRegs() {
+        return new VcpuRegs(cpu.getGpr(Cpu.RAX), cpu.getGpr(Cpu.RBX), cpu.getGpr(Cpu.RCX), cpu.getGpr(Cpu.RDX),
+                cpu.getGpr(Cpu.RSI), cpu.getGpr(Cpu.RDI), cpu.getGpr(Cpu.RSP), cpu.getGpr(Cpu.RBP),
+                cpu.getGpr(8), cpu.getGpr(9), cpu.getGpr(10), cpu.getGpr(11), cpu.getGpr(12), cpu.getGpr(13),
+                cpu.getGpr(14), cpu.getGpr(15), cpu.getRip(), cpu.getRflags());
+    }
+
+    /** Sets the general registers, RIP and RFLAGS (KVM_SET_REGS). */
+    public void setRegs(VcpuRegs r) {
+        long[] gprs = {r.rax(), r.rcx(), r.rdx(), r.rbx(), r.rsp(), r.rbp(), r.rsi(), r.rdi(),
+                r.r8(), r.r9(), r.r10(), r.r11(), r.r12(), r.r13(), r.r14(), r.r15()};
+        for (int i = 0; i < gprs.length; i++) {
+            cpu.setGpr(i, gprs[i]);
+        }
+        cpu.setRflags(r.rflags());
+        if (r.rip() != cpu.getRip()) {
+            cpu.setRip(r.rip());
+        }
+    }
+
+    /** Segment registers, descriptor tables, control registers and EFER (KVM_GET_SREGS). */
+    public VcpuSregs getSregs() {
+        Cpu.State s = cpu.save();
+        return new VcpuSregs(segment(s, CS), segment(s, DS), segment(s, ES), segment(s, FS), segment(s, GS),
+                segment(s, SS), new VcpuSregs.Segment(s.trBase(), s.trLimit(), s.trSelector(), s.trAttributes()),
+                new VcpuSregs.Segment(s.ldtrBase(), s.ldtrLimit(), s.ldtrSelector(), s.ldtrAttributes()),
+                new VcpuSregs.DescriptorTable(s.gdtrBase(), s.gdtrLimit()),
+                new VcpuSregs.DescriptorTable(s.idtrBase(), s.idtrLimit()),
+                s.cr0(), s.cr2(), s.cr3(), s.cr4(), s.cr8(), s.efer());
+    }
+
+    /**
+     * Sets segment registers, descriptor tables, control registers and EFER as given, with no
+     * checks (KVM_SET_SREGS: the host is trusted); the TLB and decoded blocks start afresh.
+     */
+    public void setSregs(VcpuSregs r) {
+        Cpu.State s = cpu.save();
+        VcpuSregs.Segment[] segs = new VcpuSregs.Segment[6];
+        segs[ES] = r.es();
+        segs[CS] = r.cs();
+        segs[SS] = r.ss();
+        segs[DS] = r.ds();
+        segs[FS] = r.fs();
+        segs[GS] = r.gs();
+        int[] selectors = new int[6];
+        long[] bases = new long[6];
+        long[] limits = new long[6];
+        int[] attributes = new int[6];
+        for (int i = 0; i < 6; i++) {
+            selectors[i] = segs[i].selector();
+            bases[i] = segs[i].base();
+            limits[i] = segs[i].limit();
+            attributes[i] = segs[i].attributes();
+        }
+        cpu.restore(new Cpu.State(s.gprs(), s.rip(), s.rflags(), selectors, bases, limits, attributes,
+                r.ldt().selector(), r.ldt().base(), r.ldt().limit(), r.ldt().attributes(),
+                r.tr().selector(), r.tr().base(), r.tr().limit(), r.tr().attributes(),
+                r.gdt().base(), r.gdt().limit(), r.idt().base(), r.idt().limit(),
+                r.cr0(), r.cr2(), r.cr3(), r.cr4(), r.cr8(), r.efer(), s.debugRegisters(), s.kernelGsBase(),
+                s.star(), s.lstar(), s.cstar(), s.fmask(), s.sysenterCs(), s.sysenterEsp(), s.sysenterEip(),
+                s.pat(), s.fpuControl(), s.fpuStatus(), s.fpuTag(), s.mxcsr(), s.fxRegisters(), s.halted(),
+                s.waitingForSipi(), s.shutdown(), s.interruptShadow(), s.instructionsRetired()));
+    }
+
+    /** The x87/SSE state (KVM_GET_FPU). */
+    public VcpuFpu getFpu() {
+        Cpu.State s = cpu.save();
+        return new VcpuFpu(s.fpuControl(), s.fpuStatus(), s.fpuTag(), s.mxcsr(), s.fxRegisters());
+    }
+
+    private static final int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+
+    private static VcpuSregs.Segment segment(Cpu.State s, int i) {
+        return new VcpuSregs.Segment(s.segBases()[i], s.segLimits()[i], s.segSelectors()[i], s.segAttributes()[i]);
+    }
+
+    /**
+     * The guest-physical address that guest-linear {@code linear} maps to through this vCPU's
+     * paging now, or -1 where nothing is mapped (KVM_TRANSLATE). Sets no accessed or dirty bit.
+     */
+    public long translate(long linear) {
+        return cpu.translateForDebugger(linear);
+    }
+
+    /**
+     * Thread-safe (KVM_SET_GUEST_DEBUG): breakpoints, watchpoints and single-stepping, taken up
+     * at the next run slice. {@link #run()} then returns {@link VcpuExit.Debug} when one of them
+     * stops the vCPU; {@link GuestDebug#NONE} gives back full speed.
+     */
+    public void setGuestDebug(GuestDebug debug) {
+        guestDebug = debug;
+    }
+
+    /** The CPU's traps for {@code debug}, rebuilt only when the request changed. */
+    private void applyGuestDebug(GuestDebug debug) {
+        if (debug == appliedDebug) {
+            return;
+        }
+        appliedDebug = debug;
+        if (!debug.enabled()) {
+            cpu.setDebugTraps(null);
+            return;
+        }
+        long[] breakpoints = debug.breakpoints().stream().mapToLong(Long::longValue).toArray();
+        int n = debug.watchpoints().size();
+        long[] start = new long[n];
+        long[] length = new long[n];
+        int[] kind = new int[n];
+        for (int i = 0; i < n; i++) {
+            GuestDebug.Watchpoint w = debug.watchpoints().get(i);
+            start[i] = w.address();
+            length[i] = w.length();
+            kind[i] = switch (w.kind()) {
+                case WRITE -> DebugTraps.WATCH_WRITE;
+                case READ -> DebugTraps.WATCH_READ;
+                case ACCESS -> DebugTraps.WATCH_ACCESS;
+            };
+        }
+        cpu.setDebugTraps(new DebugTraps(breakpoints, start, length, kind, debug.singleStep()));
+    }
+
+    private VcpuExit.Debug watchpointExit() {
+        VcpuExit.Debug.Reason reason = switch (cpu.lastWatchKind()) {
+            case DebugTraps.WATCH_WRITE -> VcpuExit.Debug.Reason.WATCH_WRITE;
+            case DebugTraps.WATCH_READ -> VcpuExit.Debug.Reason.WATCH_READ;
+            default -> VcpuExit.Debug.Reason.WATCH_ACCESS;
+        };
+        return new VcpuExit.Debug(reason, cpu.lastWatchAddress());
+    }
+
     // ---------------------------------------------------------------- running
 
     /**
@@ -544,8 +682,10 @@ public final class Vcpu {
                 return new VcpuExit.Paused();
             }
             LocalInterruptController c = controller;
+            GuestDebug debug = guestDebug;
+            applyGuestDebug(debug);
             long before = interpreter.instructionsRetired();
-            long budget = sliceBudget(c);
+            long budget = debug.singleStep() ? 1 : sliceBudget(c);
             bus.resyncClock(); // the time since the last slice was not interpretation
             RunStop stop;
             if (clock instanceof DeterministicHostClock deterministic) {
@@ -563,6 +703,10 @@ public final class Vcpu {
             fireDueTimers(c);
             switch (stop) {
                 case BUDGET_EXHAUSTED:
+                    if (debug.singleStep()) {
+                        // One instruction retired, or an exception delivered: RIP is where it went.
+                        return new VcpuExit.Debug(VcpuExit.Debug.Reason.SINGLE_STEP, cpu.getRip());
+                    }
                     wokenByPendingInterrupt = false;
                     break;
                 case STOP_REQUESTED: {
@@ -574,6 +718,9 @@ public final class Vcpu {
                     break; // a pause request is honoured at the top of the loop
                 }
                 case HALTED: {
+                    if (debug.singleStep() && retired > 0) {
+                        return new VcpuExit.Debug(VcpuExit.Debug.Reason.SINGLE_STEP, cpu.getRip()); // the step was HLT
+                    }
                     // A pending interrupt that did not wake the CPU (IF=0) cannot wake it again.
                     boolean ignorePending = wokenByPendingInterrupt && retired == 0;
                     VcpuExit exit = waitWhileHalted(ignorePending);
@@ -592,6 +739,10 @@ public final class Vcpu {
                     }
                     break;
                 }
+                case BREAKPOINT:
+                    return new VcpuExit.Debug(VcpuExit.Debug.Reason.BREAKPOINT, cpu.getRip());
+                case WATCHPOINT:
+                    return watchpointExit();
             }
         }
     }

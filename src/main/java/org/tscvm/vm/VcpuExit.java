@@ -6,7 +6,7 @@ package org.tscvm.vm;
  */
 public sealed interface VcpuExit {
     /** The kinds, for counting ({@link Vcpu#exitCount}). */
-    enum Kind { IO_OUT, HALT, PAUSED, TRIPLE_FAULT, INTERNAL_ERROR }
+    enum Kind { IO_OUT, HALT, PAUSED, TRIPLE_FAULT, INTERNAL_ERROR, DEBUG }
 
     Kind kind();
 
@@ -47,6 +47,21 @@ public sealed interface VcpuExit {
         @Override
         public Kind kind() {
             return Kind.INTERNAL_ERROR;
+        }
+    }
+
+    /**
+     * A debugger's request stopped the vCPU (KVM_EXIT_DEBUG, {@link Vcpu#setGuestDebug}):
+     * before the instruction at a breakpoint, after a single step, or after an instruction that
+     * accessed a watched range. {@code address} is RIP for the first two and the start of the
+     * watched range for a watchpoint.
+     */
+    record Debug(Reason reason, long address) implements VcpuExit {
+        public enum Reason { BREAKPOINT, SINGLE_STEP, WATCH_WRITE, WATCH_READ, WATCH_ACCESS }
+
+        @Override
+        public Kind kind() {
+            return Kind.DEBUG;
         }
     }
 }

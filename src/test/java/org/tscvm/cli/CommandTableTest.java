@@ -26,6 +26,8 @@ class CommandTableTest {
         "run --flat 0x100000,0x100010 -kernel raw.bin",
         "run -smp 4,sockets=4 --tsc-adjust 0=5000 --tsc-adjust 2=0x10 --tsc-warp 1=-2500000",
         "demo -m 64M --host-tsc-adjust 5",
+        "run -kernel k.elf -s -S",
+        "run -S -gdb tcp:localhost:0 -kernel k.elf -m 64M",
         "cpuid -cpu tscvm,-tsc-adjust",
         "run",
     })
@@ -39,7 +41,8 @@ class CommandTableTest {
     @ValueSource(strings = {
         "", "--help", "--version", "run --help", "help run", "run -V",
         "run -m=256M", "run -m256M", "run --frobnicate 1", "run -kernel", "run -m 1 -m 2",
-        "run --host-tsc-adjust -5", "run -append -m", "run -kernel @args", "frobnicate", "run -- -kernel"
+        "run --host-tsc-adjust -5", "run -append -m", "run -kernel @args", "frobnicate", "run -- -kernel",
+        "run -s -s", "run -gdb"
     })
     void everyOtherFormIsLeftToPicocli(String line) {
         String[] args = line.isEmpty() ? new String[0] : line.split(" ");
@@ -66,7 +69,7 @@ class CommandTableTest {
         CliRun help = CliRun.tscvm("demo", "--help");
         assertThat(help.status()).isZero();
         for (CommandTable.Option o : CommandTable.DEMO.options()) {
-            assertThat(help.out()).contains(o.name() + "=" + o.paramLabel());
+            assertThat(help.out()).contains(o.isFlag() ? "  " + o.name() + " " : o.name() + "=" + o.paramLabel());
         }
     }
 }
