@@ -85,7 +85,7 @@ class LinuxGuestTest {
     static Boot bootKernel(Path kernel, String... options) throws IOException {
         Path serial = dir.resolve("serial-" + System.nanoTime() + ".txt");
         List<String> args = new ArrayList<>(List.of("run", "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                "-m", "512M", "-serial", "file:" + serial, "--timeout", "150", "--jit-threshold", "2000"));
+                "-m", "512M", "-serial", "file:" + serial, "--timeout", "150"));
         args.addAll(List.of(options));
         CliRun run = CliRun.tscvm(args.toArray(new String[0]));
         return new Boot(run.status(), Files.readString(serial), run.err());
@@ -249,7 +249,7 @@ class LinuxGuestTest {
         };
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int status = Main.execute(new String[] {"run", "-kernel", vmlinuz.toString(), "-initrd", initrd.toString(),
-            "-m", "512M", "-serial", "stdio", "--timeout", "150", "--jit-threshold", "2000",
+            "-m", "512M", "-serial", "stdio", "--timeout", "150",
             "-append", APPEND + " tscvm_mode=shell"}, keyboard, screen, new PrintStream(err, true));
         String text = console.toString(StandardCharsets.ISO_8859_1);
         assertThat(text).as(text + err).contains("echo typed-$((6*7))").contains("\ntyped-42");
