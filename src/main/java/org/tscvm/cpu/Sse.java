@@ -81,6 +81,10 @@ final class Sse {
             SseString.crc32(c, d);
             return;
         }
+        if (d.op.mmx) {
+            Mmx.execute(c, d);
+            return;
+        }
         if ((c.cr0 & CR0_EM) != 0 || (c.cr4 & CR4_OSFXSR) == 0) {
             throw c.ud();
         }
