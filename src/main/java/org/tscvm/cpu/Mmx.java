@@ -12,8 +12,9 @@ import static org.tscvm.cpu.CpuState.CR4_OSFXSR;
  * differs.
  *
  * <p>State (SDM Vol. 1 9.5, 9.6): MMn is the significand of the x87 physical register Rn. Every
- * MMX instruction but EMMS sets TOP to 0 and all tags to valid; a write to MMn also sets Rn's
- * sign and exponent (bits 79:64) to all ones; EMMS marks all registers empty. An MMX register
+ * MMX instruction sets TOP to 0 (SDM Vol. 1 table 9-2, EMMS included) and, but EMMS, all tags to
+ * valid; a write to MMn also sets Rn's sign and exponent (bits 79:64) to all ones; EMMS marks all
+ * registers empty. An MMX register
  * operand is MMn whatever REX.R and REX.B say.
  *
  * <p>Faults, in order: CR0.EM: #UD; a form with XMM state (the conversions, MOVQ2DQ, MOVDQ2Q)
@@ -36,11 +37,11 @@ final class Mmx {
         boolean register = !((op == Op.CVTPI2PS || op == Op.CVTPI2PD) && d.mem);
         if (register) {
             X87.waiting(c);
+            X87.setTop(c, 0);
             if (op == Op.EMMS) {
                 c.fpuTag = 0xffff;
                 return;
             }
-            X87.setTop(c, 0);
             c.fpuTag = 0;
         }
         if (op.simdFp) {
