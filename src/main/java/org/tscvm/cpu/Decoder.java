@@ -816,10 +816,15 @@ final class Decoder {
     /**
      * An SSE form of the 0F, 0F 38 or 0F 3A map: the mandatory prefix (F3 or F2 over 66), ModRM, the
      * form from the {@link Op} table's decode keys, and an imm8 where the form has one.
-     * Combinations without a form (MMX registers, SSE3 and later) are #UD, reported with their prefix.
+     * Combinations without a form are #UD, reported with their prefix; EMMS (0F 77) has no ModRM.
      */
     private void decodeSse(Insn d, int map, int b, boolean opsz) {
         int prefix = d.rep == Insn.REP ? 2 : d.rep == Insn.REPNE ? 3 : opsz ? 1 : 0;
+        Op bare = Sse.lookup(map, prefix, b, 0, false);
+        if (bare != null && bare.noModrm) { // EMMS
+            set(d, bare);
+            return;
+        }
         int digit = modrm(d);
         Op op = Sse.lookup(map, prefix, b, digit, d.mem);
         if (op == null) {

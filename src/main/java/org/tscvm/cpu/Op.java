@@ -356,6 +356,106 @@ enum Op {
     PCMPISTRI(1, 0x3a63, -1, "pcmpistri xmm, xmm/m128, imm8", Op.I),
     CRC32_B(3, 0x38f0, -1, "crc32 r32/64, r/m8", Op.G),
     CRC32_V(3, 0x38f1, -1, "crc32 r32/64, r/m16/32/64", Op.G),
+    // ---- MMX (group 5, no mandatory prefix; twin: the SSE form whose lane operation it shares) ----
+    MOVD_PE(0, 0x6e, -1, "movd/movq mm, r/m32/64", Op.MM),
+    MOVD_EP(0, 0x7e, -1, "movd/movq r/m32/64, mm", Op.MM),
+    MOVQ_PQ(0, 0x6f, -1, "movq mm, mm/m64", Op.MM),
+    MOVQ_QP(0, 0x7f, -1, "movq mm/m64, mm", Op.MM),
+    EMMS(0, 0x77, -1, "emms", Op.MM | Op.N),
+    MOVNTQ(0, 0xe7, -1, "movntq m64, mm", Op.MM | Op.M),
+    MASKMOVQ(0, 0xf7, -1, "maskmovq mm, mm", Op.MM | Op.R),
+    PMOVMSKB_MM(0, 0xd7, -1, "pmovmskb r32, mm", Op.MM | Op.R),
+    PINSRW_MM(0, 0xc4, -1, "pinsrw mm, r32/m16, imm8", Op.MM | Op.I),
+    PEXTRW_MM(0, 0xc5, -1, "pextrw r32, mm, imm8", Op.MM | Op.R | Op.I),
+    PSHUFW(0, 0x70, -1, "pshufw mm, mm/m64, imm8", Op.MM | Op.I),
+    PUNPCKLBW_MM(0, 0x60, -1, "punpcklbw mm, mm/m32", Op.MM, PUNPCKLBW),
+    PUNPCKLWD_MM(0, 0x61, -1, "punpcklwd mm, mm/m32", Op.MM, PUNPCKLWD),
+    PUNPCKLDQ_MM(0, 0x62, -1, "punpckldq mm, mm/m32", Op.MM, PUNPCKLDQ),
+    PACKSSWB_MM(0, 0x63, -1, "packsswb mm, mm/m64", Op.MM, PACKSSWB),
+    PCMPGTB_MM(0, 0x64, -1, "pcmpgtb mm, mm/m64", Op.MM, PCMPGTB),
+    PCMPGTW_MM(0, 0x65, -1, "pcmpgtw mm, mm/m64", Op.MM, PCMPGTW),
+    PCMPGTD_MM(0, 0x66, -1, "pcmpgtd mm, mm/m64", Op.MM, PCMPGTD),
+    PACKUSWB_MM(0, 0x67, -1, "packuswb mm, mm/m64", Op.MM, PACKUSWB),
+    PUNPCKHBW_MM(0, 0x68, -1, "punpckhbw mm, mm/m64", Op.MM, PUNPCKHBW),
+    PUNPCKHWD_MM(0, 0x69, -1, "punpckhwd mm, mm/m64", Op.MM, PUNPCKHWD),
+    PUNPCKHDQ_MM(0, 0x6a, -1, "punpckhdq mm, mm/m64", Op.MM, PUNPCKHDQ),
+    PACKSSDW_MM(0, 0x6b, -1, "packssdw mm, mm/m64", Op.MM, PACKSSDW),
+    PCMPEQB_MM(0, 0x74, -1, "pcmpeqb mm, mm/m64", Op.MM, PCMPEQB),
+    PCMPEQW_MM(0, 0x75, -1, "pcmpeqw mm, mm/m64", Op.MM, PCMPEQW),
+    PCMPEQD_MM(0, 0x76, -1, "pcmpeqd mm, mm/m64", Op.MM, PCMPEQD),
+    PSRLW_MM(0, 0xd1, -1, "psrlw mm, mm/m64", Op.MM, PSRLW),
+    PSRLD_MM(0, 0xd2, -1, "psrld mm, mm/m64", Op.MM, PSRLD),
+    PSRLQ_MM(0, 0xd3, -1, "psrlq mm, mm/m64", Op.MM, PSRLQ),
+    PADDQ_MM(0, 0xd4, -1, "paddq mm, mm/m64", Op.MM, PADDQ),
+    PMULLW_MM(0, 0xd5, -1, "pmullw mm, mm/m64", Op.MM, PMULLW),
+    PSUBUSB_MM(0, 0xd8, -1, "psubusb mm, mm/m64", Op.MM, PSUBUSB),
+    PSUBUSW_MM(0, 0xd9, -1, "psubusw mm, mm/m64", Op.MM, PSUBUSW),
+    PMINUB_MM(0, 0xda, -1, "pminub mm, mm/m64", Op.MM, PMINUB),
+    PAND_MM(0, 0xdb, -1, "pand mm, mm/m64", Op.MM, PAND),
+    PADDUSB_MM(0, 0xdc, -1, "paddusb mm, mm/m64", Op.MM, PADDUSB),
+    PADDUSW_MM(0, 0xdd, -1, "paddusw mm, mm/m64", Op.MM, PADDUSW),
+    PMAXUB_MM(0, 0xde, -1, "pmaxub mm, mm/m64", Op.MM, PMAXUB),
+    PANDN_MM(0, 0xdf, -1, "pandn mm, mm/m64", Op.MM, PANDN),
+    PAVGB_MM(0, 0xe0, -1, "pavgb mm, mm/m64", Op.MM, PAVGB),
+    PSRAW_MM(0, 0xe1, -1, "psraw mm, mm/m64", Op.MM, PSRAW),
+    PSRAD_MM(0, 0xe2, -1, "psrad mm, mm/m64", Op.MM, PSRAD),
+    PAVGW_MM(0, 0xe3, -1, "pavgw mm, mm/m64", Op.MM, PAVGW),
+    PMULHUW_MM(0, 0xe4, -1, "pmulhuw mm, mm/m64", Op.MM, PMULHUW),
+    PMULHW_MM(0, 0xe5, -1, "pmulhw mm, mm/m64", Op.MM, PMULHW),
+    PSUBSB_MM(0, 0xe8, -1, "psubsb mm, mm/m64", Op.MM, PSUBSB),
+    PSUBSW_MM(0, 0xe9, -1, "psubsw mm, mm/m64", Op.MM, PSUBSW),
+    PMINSW_MM(0, 0xea, -1, "pminsw mm, mm/m64", Op.MM, PMINSW),
+    POR_MM(0, 0xeb, -1, "por mm, mm/m64", Op.MM, POR),
+    PADDSB_MM(0, 0xec, -1, "paddsb mm, mm/m64", Op.MM, PADDSB),
+    PADDSW_MM(0, 0xed, -1, "paddsw mm, mm/m64", Op.MM, PADDSW),
+    PMAXSW_MM(0, 0xee, -1, "pmaxsw mm, mm/m64", Op.MM, PMAXSW),
+    PXOR_MM(0, 0xef, -1, "pxor mm, mm/m64", Op.MM, PXOR),
+    PSLLW_MM(0, 0xf1, -1, "psllw mm, mm/m64", Op.MM, PSLLW),
+    PSLLD_MM(0, 0xf2, -1, "pslld mm, mm/m64", Op.MM, PSLLD),
+    PSLLQ_MM(0, 0xf3, -1, "psllq mm, mm/m64", Op.MM, PSLLQ),
+    PMULUDQ_MM(0, 0xf4, -1, "pmuludq mm, mm/m64", Op.MM, PMULUDQ),
+    PMADDWD_MM(0, 0xf5, -1, "pmaddwd mm, mm/m64", Op.MM, PMADDWD),
+    PSADBW_MM(0, 0xf6, -1, "psadbw mm, mm/m64", Op.MM, PSADBW),
+    PSUBB_MM(0, 0xf8, -1, "psubb mm, mm/m64", Op.MM, PSUBB),
+    PSUBW_MM(0, 0xf9, -1, "psubw mm, mm/m64", Op.MM, PSUBW),
+    PSUBD_MM(0, 0xfa, -1, "psubd mm, mm/m64", Op.MM, PSUBD),
+    PSUBQ_MM(0, 0xfb, -1, "psubq mm, mm/m64", Op.MM, PSUBQ),
+    PADDB_MM(0, 0xfc, -1, "paddb mm, mm/m64", Op.MM, PADDB),
+    PADDW_MM(0, 0xfd, -1, "paddw mm, mm/m64", Op.MM, PADDW),
+    PADDD_MM(0, 0xfe, -1, "paddd mm, mm/m64", Op.MM, PADDD),
+    PSRLW_MM_I(0, 0x71, 2, "psrlw mm, imm8", Op.MM | Op.R | Op.I, PSRLW_I),
+    PSRAW_MM_I(0, 0x71, 4, "psraw mm, imm8", Op.MM | Op.R | Op.I, PSRAW_I),
+    PSLLW_MM_I(0, 0x71, 6, "psllw mm, imm8", Op.MM | Op.R | Op.I, PSLLW_I),
+    PSRLD_MM_I(0, 0x72, 2, "psrld mm, imm8", Op.MM | Op.R | Op.I, PSRLD_I),
+    PSRAD_MM_I(0, 0x72, 4, "psrad mm, imm8", Op.MM | Op.R | Op.I, PSRAD_I),
+    PSLLD_MM_I(0, 0x72, 6, "pslld mm, imm8", Op.MM | Op.R | Op.I, PSLLD_I),
+    PSRLQ_MM_I(0, 0x73, 2, "psrlq mm, imm8", Op.MM | Op.R | Op.I, PSRLQ_I),
+    PSLLQ_MM_I(0, 0x73, 6, "psllq mm, imm8", Op.MM | Op.R | Op.I, PSLLQ_I),
+    PSHUFB_MM(0, 0x3800, -1, "pshufb mm, mm/m64", Op.MM, PSHUFB),
+    PHADDW_MM(0, 0x3801, -1, "phaddw mm, mm/m64", Op.MM, PHADDW),
+    PHADDD_MM(0, 0x3802, -1, "phaddd mm, mm/m64", Op.MM, PHADDD),
+    PHADDSW_MM(0, 0x3803, -1, "phaddsw mm, mm/m64", Op.MM, PHADDSW),
+    PMADDUBSW_MM(0, 0x3804, -1, "pmaddubsw mm, mm/m64", Op.MM, PMADDUBSW),
+    PHSUBW_MM(0, 0x3805, -1, "phsubw mm, mm/m64", Op.MM, PHSUBW),
+    PHSUBD_MM(0, 0x3806, -1, "phsubd mm, mm/m64", Op.MM, PHSUBD),
+    PHSUBSW_MM(0, 0x3807, -1, "phsubsw mm, mm/m64", Op.MM, PHSUBSW),
+    PSIGNB_MM(0, 0x3808, -1, "psignb mm, mm/m64", Op.MM, PSIGNB),
+    PSIGNW_MM(0, 0x3809, -1, "psignw mm, mm/m64", Op.MM, PSIGNW),
+    PSIGND_MM(0, 0x380a, -1, "psignd mm, mm/m64", Op.MM, PSIGND),
+    PMULHRSW_MM(0, 0x380b, -1, "pmulhrsw mm, mm/m64", Op.MM, PMULHRSW),
+    PABSB_MM(0, 0x381c, -1, "pabsb mm, mm/m64", Op.MM, PABSB),
+    PABSW_MM(0, 0x381d, -1, "pabsw mm, mm/m64", Op.MM, PABSW),
+    PABSD_MM(0, 0x381e, -1, "pabsd mm, mm/m64", Op.MM, PABSD),
+    PALIGNR_MM(0, 0x3a0f, -1, "palignr mm, mm/m64, imm8", Op.MM | Op.I, PALIGNR),
+    // ---- SSE and SSE2 forms with an MMX operand (group 5): the XMM state too, so CR4.OSFXSR ----
+    CVTPI2PS(0, 0x2a, -1, "cvtpi2ps xmm, mm/m64", Op.MM | Op.XS | Op.X),
+    CVTPI2PD(1, 0x2a, -1, "cvtpi2pd xmm, mm/m64", Op.MM | Op.XS),
+    CVTTPS2PI(0, 0x2c, -1, "cvttps2pi mm, xmm/m64", Op.MM | Op.XS | Op.X),
+    CVTTPD2PI(1, 0x2c, -1, "cvttpd2pi mm, xmm/m128", Op.MM | Op.XS | Op.X | Op.A),
+    CVTPS2PI(0, 0x2d, -1, "cvtps2pi mm, xmm/m64", Op.MM | Op.XS | Op.X),
+    CVTPD2PI(1, 0x2d, -1, "cvtpd2pi mm, xmm/m128", Op.MM | Op.XS | Op.X | Op.A),
+    MOVQ2DQ(2, 0xd6, -1, "movq2dq xmm, mm", Op.MM | Op.XS | Op.R),
+    MOVDQ2Q(3, 0xd6, -1, "movdq2q mm, xmm", Op.MM | Op.XS | Op.R),
     /** #UD: either deliberate (ud0/ud1/ud2) or an opcode tscvm does not implement (counted). */
     UD(4, "#UD", Op.E),
     /** An instruction longer than 15 bytes: #GP(0). */
@@ -384,6 +484,15 @@ enum Op {
     static final int X = 64;
     /** SSE4.2's CRC32: a general-register instruction, free of the SSE state checks (CR0.EM/TS, CR4.OSFXSR). */
     static final int G = 128;
+    /**
+     * MMX: the form names an MMX register (MM0-7, the significands of x87 R0-R7; REX.R/REX.B do not
+     * extend it) and is executed by {@link Mmx#execute} with the x87-to-MMX transition.
+     */
+    static final int MM = 256;
+    /** No ModRM byte follows the opcode (EMMS). */
+    static final int N = 512;
+    /** An MMX form that also reads or writes XMM state or MXCSR: CR4.OSFXSR must be set (#UD). */
+    static final int XS = 1024;
     /** The SSE group: decoded by {@link Sse#lookup}, executed by {@link Sse#execute}. */
     static final int SSE = 5;
     /** The x87 group: decoded by {@link Decoder}'s x87 map, executed by {@link X87#execute}. */
@@ -401,6 +510,10 @@ enum Op {
      */
     final int ssePrefix, sseOpcode, sseDigit;
     final boolean aligned, memOnly, regOnly, imm8, simdFp, general;
+    /** MMX: an MMX form, one without ModRM, one that needs CR4.OSFXSR (flags {@link #MM}, {@link #N}, {@link #XS}). */
+    final boolean mmx, noModrm, xmmState;
+    /** An MMX form's SSE twin: the 128-bit form whose lane operation (on a 64-bit half) it applies; else null. */
+    final Op twin;
 
     Op(int group, String text, int flags) {
         this.group = group;
@@ -416,10 +529,19 @@ enum Op {
         this.imm8 = false;
         this.simdFp = false;
         this.general = false;
+        this.mmx = false;
+        this.noModrm = false;
+        this.xmmState = false;
+        this.twin = null;
     }
 
     /** An SSE form: never ends a block, never lockable, may fault (#UD, #NM, #GP, #PF, #XM). */
     Op(int prefix, int opcode, int digit, String text, int flags) {
+        this(prefix, opcode, digit, text, flags, null);
+    }
+
+    /** An MMX form whose lanes are computed as those of its SSE {@code twin}. */
+    Op(int prefix, int opcode, int digit, String text, int flags, Op twin) {
         this.group = SSE;
         this.text = text;
         this.endsBlock = false;
@@ -433,5 +555,9 @@ enum Op {
         this.imm8 = (flags & I) != 0;
         this.simdFp = (flags & X) != 0;
         this.general = (flags & G) != 0;
+        this.mmx = (flags & MM) != 0;
+        this.noModrm = (flags & N) != 0;
+        this.xmmState = (flags & XS) != 0;
+        this.twin = twin;
     }
 }

@@ -13,7 +13,8 @@ import static org.tscvm.cpu.CpuState.CR4_OSXMMEXCPT;
  * {@link SseShuffle} (unpacks, packs, shuffles, byte shifts), {@link SseInteger} (integer
  * lanes), {@link SseFloat} (floating point arithmetic and compares), {@link SseConvert}
  * (conversions) and {@link SseString} (SSE4.2 string compares, CRC32), with the IEEE core in
- * {@link SoftFp}.
+ * {@link SoftFp}. The MMX rows (flag {@link Op#MM}) decode from the same table and go to
+ * {@link Mmx#execute}, which makes MMX's own checks.
  *
  * <p>Faults, in the SDM's order (Vol. 2 "Exceptions" of each form, and 13.1): CR0.EM or
  * CR4.OSFXSR clear: #UD; CR0.TS: #NM; a 128-bit memory operand of an aligned form off a
@@ -79,6 +80,10 @@ final class Sse {
     static void execute(CpuExec c, Insn d) {
         if (d.op.general) {
             SseString.crc32(c, d);
+            return;
+        }
+        if (d.op.mmx) {
+            Mmx.execute(c, d);
             return;
         }
         if ((c.cr0 & CR0_EM) != 0 || (c.cr4 & CR4_OSFXSR) == 0) {

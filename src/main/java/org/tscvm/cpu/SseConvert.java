@@ -185,7 +185,7 @@ final class SseConvert {
         Sse.set(c, d.reg, lo, hi);
     }
 
-    private static long singleToInt(CpuExec c, int a, boolean truncate) {
+    static long singleToInt(CpuExec c, int a, boolean truncate) {
         return toInt(c, Float.intBitsToFloat(SoftFp.daz(c, a)), 32, truncate);
     }
 

@@ -119,20 +119,22 @@ final class SseInteger {
 
     private static void shift(CpuExec c, int reg, Op op, long count) {
         int r = 2 * reg;
-        int bits;
-        int kind; // 0 logical right, 1 arithmetic right, 2 left
+        c.xmm[r] = shiftQuad(op, c.xmm[r], count);
+        c.xmm[r + 1] = shiftQuad(op, c.xmm[r + 1], count);
+    }
+
+    /** The lanes of one quadword shifted as the shift form {@code op} (register or immediate count) shifts them. */
+    static long shiftQuad(Op op, long v, long count) {
         switch (op) {
-            case PSRLW: case PSRLW_I: bits = 16; kind = 0; break;
-            case PSRLD: case PSRLD_I: bits = 32; kind = 0; break;
-            case PSRLQ: case PSRLQ_I: bits = 64; kind = 0; break;
-            case PSRAW: case PSRAW_I: bits = 16; kind = 1; break;
-            case PSRAD: case PSRAD_I: bits = 32; kind = 1; break;
-            case PSLLW: case PSLLW_I: bits = 16; kind = 2; break;
-            case PSLLD: case PSLLD_I: bits = 32; kind = 2; break;
-            default: bits = 64; kind = 2; break;
+            case PSRLW: case PSRLW_I: return shiftHalf(v, 16, 0, count);
+            case PSRLD: case PSRLD_I: return shiftHalf(v, 32, 0, count);
+            case PSRLQ: case PSRLQ_I: return shiftHalf(v, 64, 0, count);
+            case PSRAW: case PSRAW_I: return shiftHalf(v, 16, 1, count);
+            case PSRAD: case PSRAD_I: return shiftHalf(v, 32, 1, count);
+            case PSLLW: case PSLLW_I: return shiftHalf(v, 16, 2, count);
+            case PSLLD: case PSLLD_I: return shiftHalf(v, 32, 2, count);
+            default: return shiftHalf(v, 64, 2, count);
         }
-        c.xmm[r] = shiftHalf(c.xmm[r], bits, kind, count);
-        c.xmm[r + 1] = shiftHalf(c.xmm[r + 1], bits, kind, count);
     }
 
     private static long shiftHalf(long v, int bits, int kind, long count) {
@@ -171,7 +173,7 @@ final class SseInteger {
         c.xmm[r + 1] = maddHalf(c.xmm[r + 1], c.sseHi);
     }
 
-    private static long maddHalf(long a, long b) {
+    static long maddHalf(long a, long b) {
         long r = 0;
         for (int i = 0; i < 2; i++) {
             int s = 0;
@@ -192,7 +194,7 @@ final class SseInteger {
         c.xmm[r + 1] = sadHalf(c.xmm[r + 1], c.sseHi);
     }
 
-    private static long sadHalf(long a, long b) {
+    static long sadHalf(long a, long b) {
         long s = 0;
         for (int i = 0; i < 64; i += 8) {
             s += Math.abs(((a >>> i) & 0xff) - ((b >>> i) & 0xff));
@@ -225,7 +227,7 @@ final class SseInteger {
     }
 
     /** The pairwise sums (differences) of the lanes of hi:lo, packed into 64 bits. */
-    private static long pairs(long lo, long hi, int bits, boolean sub, boolean saturate) {
+    static long pairs(long lo, long hi, int bits, boolean sub, boolean saturate) {
         long m = (1L << bits) - 1;
         long r = 0;
         int lanes = 128 / bits;
@@ -255,7 +257,7 @@ final class SseInteger {
         c.xmm[r + 1] = maddubsHalf(c.xmm[r + 1], c.sseHi);
     }
 
-    private static long maddubsHalf(long a, long b) {
+    static long maddubsHalf(long a, long b) {
         long r = 0;
         for (int i = 0; i < 4; i++) {
             long s = 0;

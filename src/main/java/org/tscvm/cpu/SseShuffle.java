@@ -52,20 +52,17 @@ final class SseShuffle {
 
     /** Interleaves the lanes of width {@code bits} of two quadwords: a0 b0 a1 b1 ... (128 bits out). */
     private static void interleave(CpuExec c, int reg, long a, long b, int bits) {
-        long lo = 0, hi = 0;
+        Sse.set(c, reg, interleaveLow(a, b, bits), interleaveLow(a >>> 32, b >>> 32, bits));
+    }
+
+    /** The low 32 bits of two quadwords interleaved in lanes of width {@code bits}: a0 b0 a1 b1 ... (64 bits out). */
+    static long interleaveLow(long a, long b, int bits) {
+        long r = 0;
         long m = (1L << bits) - 1;
-        int lanes = 64 / bits;
-        for (int i = 0; i < lanes; i++) {
-            long x = (a >>> (bits * i)) & m;
-            long y = (b >>> (bits * i)) & m;
-            int pos = 2 * i * bits;
-            if (pos < 64) {
-                lo |= x << pos | y << (pos + bits);
-            } else {
-                hi |= x << (pos - 64) | y << (pos - 64 + bits);
-            }
+        for (int i = 0; i < 32 / bits; i++) {
+            r |= ((a >>> (bits * i)) & m) << (2 * i * bits) | ((b >>> (bits * i)) & m) << ((2 * i + 1) * bits);
         }
-        Sse.set(c, reg, lo, hi);
+        return r;
     }
 
     static void punpcklbw(CpuExec c, Insn d) {
@@ -89,7 +86,7 @@ final class SseShuffle {
     }
 
     /** Packs the four signed words of {@code q} into four bytes, saturating (signed or unsigned). */
-    private static long packWords(long q, boolean unsigned) {
+    static long packWords(long q, boolean unsigned) {
         long r = 0;
         for (int i = 0; i < 4; i++) {
             int w = (short) (q >>> (16 * i));
@@ -117,7 +114,7 @@ final class SseShuffle {
         Sse.set(c, d.reg, lo, hi);
     }
 
-    private static long packDwords(long q) {
+    static long packDwords(long q) {
         long r = 0;
         for (int i = 0; i < 2; i++) {
             int v = (int) Math.max(-32768, Math.min(32767, (int) (q >>> (32 * i))));
@@ -164,7 +161,7 @@ final class SseShuffle {
         Sse.set(c, d.reg, lo, hi);
     }
 
-    private static long shuffleWords(long q, int s) {
+    static long shuffleWords(long q, int s) {
         long r = 0;
         for (int i = 0; i < 4; i++) {
             r |= ((q >>> (16 * ((s >>> (2 * i)) & 3))) & 0xffff) << (16 * i);
@@ -240,7 +237,7 @@ final class SseShuffle {
     }
 
     /** The eight bytes at byte offset n of the 32-byte value q3:q2:q1:q0 (zero beyond it). */
-    private static long bytesAt(long q0, long q1, long q2, long q3, int n) {
+    static long bytesAt(long q0, long q1, long q2, long q3, int n) {
         long r = 0;
         for (int i = 0; i < 8; i++) {
             int k = n + i;

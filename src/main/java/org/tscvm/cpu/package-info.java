@@ -64,9 +64,18 @@
  * FXCH7, FSTP8/9) and FNENI/FNDISI/FNSETPM (no-ops) run; the rest of the map is #UD. Where the
  * SDM is silent tscvm does what an AMD EPYC host does (CpuDifferentialTest, X87Forms).
  *
+ * <h2>MMX</h2>
+ * Every MMX form (MMX, SSE's and SSE2's additions on MM registers, SSSE3's mm forms) and the SSE
+ * forms with an MMX operand (CVTPI2PS, CVTPI2PD, CVT(T)PS2PI, CVT(T)PD2PI, MOVQ2DQ, MOVDQ2Q) are
+ * {@link org.tscvm.cpu.Op} rows of group 5 flagged MM, dispatched from {@link org.tscvm.cpu.Sse#execute}
+ * to {@link org.tscvm.cpu.Mmx}. MMn is the significand of the x87 physical register Rn (REX does
+ * not extend it); every MMX instruction sets TOP to 0 and, but EMMS, all tags valid; a write
+ * sets Rn's sign and exponent to all ones; EMMS empties the tags. CR0.EM is #UD, CR0.TS #NM,
+ * a pending unmasked x87 exception #MF (with CR0.NE); only the forms with XMM state need
+ * CR4.OSFXSR. The lane operations are the SSE forms' (each MMX row names its SSE twin).
+ *
  * <h2>Deliberately absent (raise #UD, or #GP where the SDM would fault differently)</h2>
- * MMX (the 0F forms on MM registers, EMMS, and the SSE conversions to and from them: CVTPI2PS,
- * CVTPS2PI, MOVQ2DQ ...), AES-NI, PCLMULQDQ, SHA and the other 0F 38 / 0F 3A extensions beyond
+ * AES-NI, PCLMULQDQ, SHA and the other 0F 38 / 0F 3A extensions beyond
  * SSE4.2, AVX/VEX/EVEX, XSAVE and
  * XGETBV/XSETBV, BOUND, RDRAND/RDSEED, MONITOR/MWAIT, TSX. Hardware task switches (task gates, TSS targets, IRET with NT) and virtual-8086
  * mode raise #GP. Not modelled: debug-register breakpoints (DR0-7 are stored only), #AC,

@@ -59,6 +59,7 @@ public final class CpuidModel {
         PGE("pge", 1, 0, EDX, 13),
         CMOV("cmov", 1, 0, EDX, 15),
         PAT("pat", 1, 0, EDX, 16),
+        MMX("mmx", 1, 0, EDX, 23),
         FXSR("fxsr", 1, 0, EDX, 24),
         SSE("sse", 1, 0, EDX, 25),
         SSE2("sse2", 1, 0, EDX, 26),
@@ -68,6 +69,8 @@ public final class CpuidModel {
         SSE42("sse4.2", 1, 0, ECX, 20),
         CX16("cx16", 1, 0, ECX, 13),
         X2APIC("x2apic", 1, 0, ECX, 21),
+        MOVBE("movbe", 1, 0, ECX, 22),
+        POPCNT("popcnt", 1, 0, ECX, 23),
         TSC_DEADLINE("tsc-deadline", 1, 0, ECX, 24),
         XSAVE("xsave", 1, 0, ECX, 26),
         HYPERVISOR("hypervisor", 1, 0, ECX, 31),
@@ -75,6 +78,8 @@ public final class CpuidModel {
         RDPID("rdpid", 7, 0, ECX, 22),
         SYSCALL("syscall", 0x80000001, 0, EDX, 11),
         NX("nx", 0x80000001, 0, EDX, 20),
+        /** LZCNT (AMD's ABM bit, which Intel calls LZCNT). */
+        ABM("abm", 0x80000001, 0, ECX, 5),
         RDTSCP("rdtscp", 0x80000001, 0, EDX, 27),
         LM("lm", 0x80000001, 0, EDX, 29),
         INVTSC("invtsc", 0x80000007, 0, EDX, 8),
@@ -142,10 +147,11 @@ public final class CpuidModel {
     /**
      * FPU, FXSR, SSE and SSE2 are part of x86-64 (Linux's decompressor refuses to run without
      * them); SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 run in full, FXSAVE/FXRSTOR save the XMM state,
-     * and the x87 runs in full (FISTTP, SSE3's x87 form, included); MONITOR/MWAIT (their own
-     * bit) are #UD.
+     * and the x87 runs in full (FISTTP, SSE3's x87 form, included), as does MMX (with SSSE3's MMX
+     * forms); MOVBE, POPCNT and LZCNT run; MONITOR/MWAIT (their own bit) are #UD.
      */
-    private static final long TSCVM_FEATURES = maskOf(Feature.FPU, Feature.FXSR, Feature.SSE, Feature.SSE2,
+    private static final long TSCVM_FEATURES = maskOf(Feature.FPU, Feature.MMX, Feature.FXSR, Feature.SSE, Feature.SSE2,
+            Feature.MOVBE, Feature.POPCNT, Feature.ABM,
             Feature.SSE3, Feature.SSSE3, Feature.SSE41, Feature.SSE42, Feature.TSC, Feature.MSR, Feature.APIC, Feature.PAE,
             Feature.PSE, Feature.CX8, Feature.CMOV, Feature.PGE, Feature.SEP, Feature.PAT, Feature.CX16,
             Feature.TSC_ADJUST, Feature.RDTSCP, Feature.RDPID, Feature.LM, Feature.NX, Feature.SYSCALL,

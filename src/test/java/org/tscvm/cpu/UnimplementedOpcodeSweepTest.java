@@ -38,13 +38,21 @@ class UnimplementedOpcodeSweepTest {
         "c6 -,66 rm", "d1-d6 66 rm", "d7 66 r", "d8-e5 66 rm", "e6 66,f3,f2 rm", "e7 66 m", "e8-ef 66 rm",
         "f1-f6 66 rm", "f7 66 r", "f8-fe 66 rm",
         // SSE3
-        "12 f3,f2 rm", "16 f3 rm", "7c-7d 66,f2 rm", "d0 66,f2 rm", "f0 f2 m"};
+        "12 f3,f2 rm", "16 f3 rm", "7c-7d 66,f2 rm", "d0 66,f2 rm", "f0 f2 m",
+        // MMX (no prefix; EMMS has no ModRM), SSE's MMX forms, SSE2's PADDQ/PSUBQ/PMULUDQ on mm
+        "60-6b - rm", "6e-6f - rm", "70 - rm", "74-77 - rm", "7e-7f - rm", "c4 - rm", "c5 - r", "d1-d5 - rm",
+        "d7 - r", "d8-e5 - rm", "e7 - m", "e8-ef - rm", "f1-f6 - rm", "f7 - r", "f8-fe - rm",
+        // CVTPI2PS/CVTPI2PD, CVTTPS2PI/CVTTPD2PI, CVTPS2PI/CVTPD2PI, MOVQ2DQ, MOVDQ2Q
+        "2a -,66 rm", "2c-2d -,66 rm", "d6 f3,f2 r"};
 
     /**
-     * SSSE3, SSE4.1 and SSE4.2 in the 0F 38 and 0F 3A maps, all with 66 (without it the SSSE3 ones are
-     * MMX forms: #UD); MOVNTDQA (66 0F 38 2A) takes a memory operand only.
+     * SSSE3, SSE4.1 and SSE4.2 in the 0F 38 and 0F 3A maps, all with 66; without a prefix the SSSE3
+     * ones (0F 38 00-0B, 1C-1E, 0F 3A 0F) are MMX forms; MOVNTDQA (66 0F 38 2A) takes a memory operand only.
      */
     static boolean ssse3Form(int map, int op, int prefix, boolean memory) {
+        if (prefix < 0) {
+            return map == 0x38 ? op <= 0x0b || (op >= 0x1c && op <= 0x1e) : op == 0x0f;
+        }
         if (prefix != 0x66) {
             return false;
         }
@@ -128,15 +136,18 @@ class UnimplementedOpcodeSweepTest {
 
     @Test
     void theRegisterOnlyShiftGroupsDecodeOnlyTheirDigits() {
-        // 66 0F 71/72 /2 /4 /6 and 66 0F 73 /2 /3 /6 /7 with a register; every other digit, any
-        // memory operand and any other prefix is #UD.
+        // 66 0F 71/72 /2 /4 /6 and 66 0F 73 /2 /3 /6 /7 with a register, and the MMX forms without a
+        // prefix: 0F 71/72 /2 /4 /6 and 0F 73 /2 /6; every other digit, any memory operand and any
+        // other prefix is #UD.
         List<String> wrong = new ArrayList<>();
         int[][] digits = {{2, 4, 6}, {2, 4, 6}, {2, 3, 6, 7}};
+        int[][] mmxDigits = {{2, 4, 6}, {2, 4, 6}, {2, 6}};
         for (int g = 0; g < 3; g++) {
             for (int prefix : PREFIXES) {
                 for (int digit = 0; digit < 8; digit++) {
                     final int dg = digit;
-                    boolean exists = prefix == 0x66 && java.util.Arrays.stream(digits[g]).anyMatch(x -> x == dg);
+                    boolean exists = prefix == 0x66 && java.util.Arrays.stream(digits[g]).anyMatch(x -> x == dg)
+                            || prefix < 0 && java.util.Arrays.stream(mmxDigits[g]).anyMatch(x -> x == dg);
                     if (!exists) {
                         check(wrong, prefix, new int[] {0x0f, 0x71 + g, 0xc0 | digit << 3, 0x01});
                     }
@@ -255,10 +266,10 @@ class UnimplementedOpcodeSweepTest {
 
     @Test
     void theReportedBswapBugIsGone() {
-        // mov $0x11223344,%edi; pxor %mm0,%mm7 (0f ef f8, MMX: not implemented): #UD with EDI untouched
+        // mov $0x11223344,%edi; 0f d0 f8 (ADDSUBPS's opcode without its F2 prefix: no form): #UD with EDI untouched
         CpuRig rig = new CpuRig().longMode();
         rig.cpu.setCr(4, rig.cpu.getCr(4) | CpuState.CR4_OSFXSR);
-        rig.run(CpuRig.hex("bf 44 33 22 11 0f ef f8 f4"));
+        rig.run(CpuRig.hex("bf 44 33 22 11 0f d0 f8 f4"));
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
         assertThat(rig.stack(0)).isEqualTo(CODE + 5);
         assertThat(rig.reg(Cpu.RDI)).isEqualTo(0x11223344L);

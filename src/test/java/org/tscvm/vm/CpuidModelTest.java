@@ -47,12 +47,14 @@ class CpuidModelTest {
         int edx = regs[3];
         int ecx = regs[2];
         assertThat(regs[1] >>> 24).as("APIC id").isEqualTo(3);
-        // fpu, fxsr, sse and sse2 (0, 24, 25, 26): x86-64 requires them, and SSE/SSE2 run
-        for (int bit : new int[] {0, 3, 4, 5, 6, 8, 9, 11, 13, 15, 16, 24, 25, 26}) {
+        // fpu, fxsr, sse and sse2 (0, 24, 25, 26): x86-64 requires them, and SSE/SSE2 run; mmx (23) runs
+        for (int bit : new int[] {0, 3, 4, 5, 6, 8, 9, 11, 13, 15, 16, 23, 24, 25, 26}) {
             assertThat(edx & (1 << bit)).as("1:EDX[%d]", bit).isNotZero();
         }
-        // sse3 (0), ssse3 (9), cx16 (13), sse4.1 (19), sse4.2 (20), x2apic, tsc-deadline, hypervisor
-        assertThat(ecx).isEqualTo(1 | (1 << 9) | (1 << 13) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 24) | (1 << 31));
+        // sse3 (0), ssse3 (9), cx16 (13), sse4.1 (19), sse4.2 (20), x2apic, movbe (22), popcnt (23),
+        // tsc-deadline, hypervisor
+        assertThat(ecx).isEqualTo(1 | (1 << 9) | (1 << 13) | (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22) | (1 << 23)
+                | (1 << 24) | (1 << 31));
         query(model, 7, 0);
         assertThat(regs[1]).isEqualTo(1 << 1);
         assertThat(regs[2]).isEqualTo(1 << 22);
@@ -60,6 +62,7 @@ class CpuidModelTest {
         assertThat(regs).containsOnly(0);
         query(model, 0x80000001, 0);
         assertThat(regs[3]).isEqualTo((1 << 11) | (1 << 20) | (1 << 27) | (1 << 29));
+        assertThat(regs[2]).as("abm (lzcnt)").isEqualTo(1 << 5);
         query(model, 0x80000007, 0);
         assertThat(regs[3]).isEqualTo(1 << 8);
         query(model, 0xA, 0);

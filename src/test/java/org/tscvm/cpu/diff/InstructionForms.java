@@ -56,6 +56,7 @@ final class InstructionForms {
         wideCompareExchange(forms);
         SseForms.add(forms);
         X87Forms.add(forms);
+        MmxForms.add(forms);
         if ((hostFeatures & NativeHarness.FEATURE_LAHF64) != 0) {
             forms.add(new Form("lahf", rnd -> new G(rnd).op(0x9f).build("lahf")));
             forms.add(new Form("sahf", rnd -> new G(rnd).op(0x9e).build("sahf")));

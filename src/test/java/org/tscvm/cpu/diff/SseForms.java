@@ -412,7 +412,7 @@ final class SseForms {
 
     // ---- case builders ----
 
-    private static G start(Random rnd, V v) {
+    static G start(Random rnd, V v) {
         G g = new G(rnd);
         for (int i = 0; i < 32; i++) {
             g.xmm[i] = quad(rnd, v);
@@ -559,7 +559,7 @@ final class SseForms {
 
     // ---- values ----
 
-    private static long quad(Random rnd, V v) {
+    static long quad(Random rnd, V v) {
         switch (v) {
             case F32: return (f32(rnd) & 0xffffffffL) | (long) f32(rnd) << 32;
             case F64: return f64(rnd);
