@@ -139,7 +139,10 @@ class LinuxGuestTest {
         assertBootedToBusyboxAndPoweredOff(b, "0-1");
     }
 
-    /** The vmlinux inside the bzImage, booted by its PVH entry note (as QEMU's -kernel vmlinux). */
+    /**
+     * The vmlinux inside the bzImage, booted by its PVH entry note, through the QEMU-shaped
+     * front end with QEMU's own spelling of the command line.
+     */
     @Test
     void theVmlinuxBootsByPvh() throws IOException {
         byte[] bz = Files.readAllBytes(vmlinuz);
@@ -148,8 +151,12 @@ class LinuxGuestTest {
         int payload = (setupSects + 1) * 512 + h.getInt(0x248); // payload_offset counts from the protected-mode code
         Path vmlinux = dir.resolve("vmlinux");
         Files.write(vmlinux, Lz4Legacy.decompress(bz, payload, h.getInt(0x24c)));
-        Boot b = bootKernel(vmlinux, "-append", APPEND, "--clock", "deterministic");
-        assertBootedToBusyboxAndPoweredOff(b, "0");
+        Path serial = dir.resolve("pvh.txt");
+        CliRun run = CliRun.qemu("-nodefaults", "-nographic", "-no-reboot", "-m", "512", "-smp", "2",
+                "-kernel", vmlinux.toString(), "-initrd", initrd.toString(), "-append", APPEND,
+                "-serial", "file:" + serial);
+        Boot b = new Boot(run.status(), Files.readString(serial), run.err());
+        assertBootedToBusyboxAndPoweredOff(b, "0-1");
     }
 
     /**
@@ -206,7 +213,8 @@ class LinuxGuestTest {
     }
 
     /**
-     * The serial console as a user has it with {@code -serial stdio}: busybox's shell reads
+     * The serial console as a user has it with {@code -serial stdio}, on four vCPUs and the real
+     * clock, the tsc clocksource reached: busybox's shell reads
      * what is typed (its keys arrive through COM1's receiver and its interrupt), echoes it, runs
      * it, and {@code poweroff -f} ends tscvm with status 0. The keys are typed only once the
      * shell has said it is ready, as a person would.
@@ -251,9 +259,10 @@ class LinuxGuestTest {
         };
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int status = Main.execute(new String[] {"run", "-kernel", vmlinuz.toString(), "-initrd", initrd.toString(),
-            "-m", "512M", "-serial", "stdio", "--timeout", "150",
+            "-m", "512M", "-smp", "4", "-serial", "stdio", "--timeout", "150",
             "-append", APPEND + " tscvm_mode=shell"}, keyboard, screen, new PrintStream(err, true));
         String text = console.toString(StandardCharsets.ISO_8859_1);
+        assertThat(text).as(text + err).contains("tscvm-init: cpus online 0-3", "tscvm-init: clocksource tsc ");
         assertThat(text).as(text + err).contains("echo typed-$((6*7))").contains("\ntyped-42");
         assertThat(status).as(text + err).isZero();
     }
