@@ -12,9 +12,10 @@ import org.tscvm.memory.IoDevice;
  * since the counter was loaded. Counter 0 drives ISA IRQ 0; the machine asks
  * {@link #nextEventNanos()} when to call {@link #onTime()}. A call late by several periods
  * (the vCPU thread stalled: a JVM pause, a loaded host) raises one interrupt at once and, by
- * default, owes the others: they follow one every {@link #CATCH_UP_DIVISOR}th of a period
- * until paid, as KVM's in-kernel PIT reinjects lost ticks under QEMU's default
- * {@code lost_tick_policy=delay}. Linux needs this early in boot, while it still counts time
+ * default, owes the others: each follows as soon as the BSP takes an interrupt
+ * ({@link #interruptTaken()}), or after an {@link #CATCH_UP_DIVISOR}th of a period if none is
+ * taken, until paid, as KVM's in-kernel PIT reinjects a lost tick when the last one is
+ * acknowledged under QEMU's default {@code lost_tick_policy=delay}. Linux needs this early in boot, while it still counts time
  * in timer ticks: its check that the timer works (timer_irq_works) waits 4 ticks against the
  * TSC. With {@link LostTicks#DISCARD} the others are dropped.
  */
@@ -448,6 +449,21 @@ public final class Pit8254 implements IoDevice {
             owedIrqs--;
             irq0.pulse();
             nextCatchUpNanos = now + catchUpGapNanos(n);
+        }
+    }
+
+    /**
+     * The BSP took an interrupt: the next owed tick, if any, is raised now, so a guest that
+     * counts ticks against the TSC (Linux's timer_irq_works) has them all before its next
+     * instruction looks at the TSC again. Taken but not yet ended, the tick's vector is still in
+     * service, so the new edge waits in the request register until the guest's EOI.
+     */
+    public synchronized void interruptTaken() {
+        Counter c = counters[0];
+        if (owedIrqs > 0 && c.counting && c.gate) {
+            owedIrqs--;
+            irq0.pulse();
+            nextCatchUpNanos = clock.nanos() + catchUpGapNanos(c.period());
         }
     }
 

@@ -72,7 +72,11 @@ final class VcpuInterrupts implements LocalInterruptController {
 
     @Override
     public int acknowledgeInterrupt() {
-        return apic.acknowledgeInterrupt();
+        int vector = apic.acknowledgeInterrupt();
+        if (pit != null && vector >= 0) {
+            pit.interruptTaken(); // an owed tick follows at once (lost_tick_policy=delay)
+        }
+        return vector;
     }
 
     @Override

@@ -103,6 +103,23 @@ class Pit8254Test {
     }
 
     @Test
+    void anOwedTickFollowsAsSoonAsAnInterruptIsTaken() {
+        pit.write(Pit8254.CONTROL, 1, 0x34);
+        pit.write(0, 1, 0x9c);
+        pit.write(0, 1, 0x2e); // 100 Hz
+        nanos = pit.nextEventNanos() + 35_000_000; // four period ends, one seen late
+        pit.onTime();
+        assertThat(irq0Pulses).isEqualTo(1);
+        pit.interruptTaken();
+        assertThat(irq0Pulses).as("the first owed tick, at once").isEqualTo(2);
+        pit.interruptTaken();
+        pit.interruptTaken();
+        assertThat(irq0Pulses).as("all three owed, no more").isEqualTo(4);
+        pit.interruptTaken();
+        assertThat(irq0Pulses).isEqualTo(4);
+    }
+
+    @Test
     void withLostTicksDiscardedALateCallRaisesOneInterrupt() {
         int[] pulses = new int[1];
         long[] now = {nanos};
