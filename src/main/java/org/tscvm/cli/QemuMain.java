@@ -267,7 +267,8 @@ public final class QemuMain {
 
     /**
      * QEMU CPU models to tscvm's: max and host become max, every other named model becomes
-     * tscvm; features use QEMU's spellings (tsc_adjust = tsc-adjust, f=on/off = +f/-f). A
+     * tscvm; features use QEMU's spellings (tsc_adjust = tsc-adjust, f=on/off = +f/-f);
+ * {@code vendor=GenuineIntel|AuthenticAMD} sets the vendor. A
      * requested feature tscvm lacks gives a warning, as QEMU TCG warns.
      */
     static String mapCpu(String spec, PrintStream err) {
@@ -276,6 +277,16 @@ public final class QemuMain {
         StringBuilder model = new StringBuilder(base);
         for (int i = 1; i < parts.length; i++) {
             String p = parts[i].trim().replace('_', '-');
+            if (parts[i].trim().startsWith("vendor=")) {
+                String vendor = parts[i].trim();
+                try {
+                    CpuidModel.parse(base + "," + vendor);
+                    model.append(',').append(vendor);
+                } catch (TscvmException e) {
+                    err.println("tscvm: warning: CPU property " + parts[i] + " ignored: " + e.getMessage());
+                }
+                continue;
+            }
             boolean on;
             String name;
             if (p.startsWith("+") || p.startsWith("-")) {

@@ -224,7 +224,8 @@ public final class Cpu extends CpuExec {
                     }
                     long before = retired;
                     executeBlock(limit);
-                    if (stepping && retired != before && (flags & TF) != 0) {
+                    if ((flags & TF) != 0 && retired != before && (stepping || stepTrapAfterLoad)) {
+                        stepTrapAfterLoad = false;
                         singleStepTrap();
                         if (shutdown) {
                             return RunStop.TRIPLE_FAULT;

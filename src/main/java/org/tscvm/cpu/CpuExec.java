@@ -1313,30 +1313,66 @@ abstract class CpuExec extends CpuSystem {
     static final int FLAT_CODE64 = 0xb | A_S | A_P | A_L | A_G, FLAT_CODE32 = 0xb | A_S | A_P | A_DB | A_G,
             FLAT_DATA = 0x3 | A_S | A_P | A_DB | A_G;
 
+    /**
+     * SYSCALL (SDM Vol. 2B; AMD APM Vol. 3). #UD without EFER.SCE. Intel allows it in 64-bit
+     * mode only; AMD also in compatibility mode (to CSTAR, with RCX and R11 as in 64-bit mode)
+     * and in legacy mode (CS from STAR[47:32], EIP from STAR[31:0], ECX the return EIP, VM, IF
+     * and RF cleared). The vendor is CPUID leaf 0's, asked only off the 64-bit path.
+     */
     private void syscall() {
-        if ((efer & EFER_SCE) == 0 || !mode64) {
+        if ((efer & EFER_SCE) == 0) {
+            throw ud();
+        }
+        if (!mode64 && !amdVendor()) {
             throw ud(); // Intel: SYSCALL only in 64-bit mode
         }
-        regs[RCX] = rip;
-        regs[R11] = rflags() & ~RF;
         int sel = (int) (star >>> 32) & 0xfffc;
-        setSeg(CS, sel, 0, 0xffffffffL, FLAT_CODE64);
-        setSeg(SS, sel + 8, 0, 0xffffffffL, FLAT_DATA);
-        loadFlags(rflags() & ~fmask & ~RF);
-        rip = lstar;
+        if (longMode()) {
+            regs[RCX] = rip;
+            regs[R11] = rflags() & ~RF;
+            setSeg(CS, sel, 0, 0xffffffffL, FLAT_CODE64);
+            setSeg(SS, sel + 8, 0, 0xffffffffL, FLAT_DATA);
+            loadFlags(rflags() & ~fmask & ~RF);
+            rip = mode64 ? lstar : cstar;
+        } else {
+            regs[RCX] = rip & 0xffffffffL;
+            setSeg(CS, sel, 0, 0xffffffffL, FLAT_CODE32);
+            setSeg(SS, sel + 8, 0, 0xffffffffL, FLAT_DATA);
+            loadFlags(rflags() & ~(VM | IF | RF));
+            rip = star & 0xffffffffL;
+        }
         updateMode();
     }
 
     static final int R11 = 11;
 
+    /**
+     * SYSRET: #UD without EFER.SCE; Intel #UD outside 64-bit mode, AMD also runs it in
+     * compatibility and legacy mode (#GP outside protected mode). #GP at CPL above 0. In legacy
+     * mode (AMD) CS = STAR[63:48], SS = STAR[63:48] + 8, EIP = ECX and IF is set. A SYSRET that
+     * leaves RFLAGS.TF set traps (#DB) before the next instruction, as kvm-unit-tests' syscall
+     * test checks on hardware.
+     */
     private void sysret(int size) {
-        if ((efer & EFER_SCE) == 0 || !mode64) {
+        if ((efer & EFER_SCE) == 0) {
             throw ud();
         }
-        if (cpl != 0) {
+        if (!mode64 && !amdVendor()) {
+            throw ud();
+        }
+        if (realMode() || cpl != 0) {
             throw gp(0);
         }
         int base = (int) (star >>> 48) & 0xffff;
+        if (!longMode()) {
+            setSeg(CS, base | 3, 0, 0xffffffffL, FLAT_CODE32 | (3 << 5));
+            setSeg(SS, (base + 8) | 3, 0, 0xffffffffL, FLAT_DATA | (3 << 5));
+            rip = regs[RCX] & 0xffffffffL;
+            loadFlags(rflags() | IF);
+            updateMode();
+            trapIfStepping();
+            return;
+        }
         if (size == 8) {
             if (!canonical(regs[RCX])) {
                 throw gp(0);
@@ -1351,9 +1387,21 @@ abstract class CpuExec extends CpuSystem {
         setSeg(SS, (base + 8) | 3, 0, 0xffffffffL, FLAT_DATA | (3 << 5));
         loadFlags((regs[R11] & 0x3c7fd7L) | 2);
         updateMode();
+        trapIfStepping();
     }
 
+    /** Asks the run loop for the single-step #DB after this instruction when it left TF set. */
+    private void trapIfStepping() {
+        if ((flags & TF) != 0) {
+            stepTrapAfterLoad = true;
+        }
+    }
+
+    /** SYSENTER: #GP in real mode or with a null SYSENTER_CS; AMD: #UD in long mode (APM Vol. 3). */
     private void sysenter() {
+        if (longMode() && amdVendor()) {
+            throw ud();
+        }
         if (realMode() || (sysenterCs & 0xfffc) == 0) {
             throw gp(0);
         }
@@ -1367,7 +1415,11 @@ abstract class CpuExec extends CpuSystem {
         updateMode();
     }
 
+    /** SYSEXIT: #GP in real mode, at CPL above 0 or with a null SYSENTER_CS; AMD: #UD in long mode. */
     private void sysexit(int size) {
+        if (longMode() && amdVendor()) {
+            throw ud();
+        }
         if (realMode() || cpl != 0 || (sysenterCs & 0xfffc) == 0) {
             throw gp(0);
         }

@@ -92,6 +92,12 @@ abstract class CpuState {
     /** MXCSR exception flags (bits 5:0) the executing SSE instruction raised; scratch. */
     int sseFlags;
 
+    /**
+     * Set by an instruction after which a single-step #DB is due because it left TF set even
+     * though TF was clear when it began (SYSRET); the run loop takes the trap and clears it.
+     */
+    boolean stepTrapAfterLoad;
+
     /** Current privilege level, mirrored from CS.RPL (0 in real mode). */
     int cpl;
     /** 2, 4 or 8: the default operand/address size the current CS gives. */

@@ -967,6 +967,19 @@ abstract class CpuSystem extends CpuMemory {
                 | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0);
     }
 
+    /** "Auth", "enti", "cAMD": CPUID leaf 0's EBX, EDX, ECX on an AMD processor. */
+    private static final int AMD_EBX = 0x68747541, AMD_EDX = 0x69746e65, AMD_ECX = 0x444d4163;
+
+    /**
+     * True when the guest's CPUID names AuthenticAMD: the rules that differ by vendor
+     * (SYSCALL/SYSRET outside 64-bit mode, SYSENTER/SYSEXIT in long mode) then follow the APM.
+     */
+    final boolean amdVendor() {
+        int[] out = cpuidLeaf;
+        bus.cpuid(0, 0, out);
+        return out[1] == AMD_EBX && out[3] == AMD_EDX && out[2] == AMD_ECX;
+    }
+
     final void writeEfer(long v) {
         if ((v & ~EFER_SUPPORTED) != 0) {
             throw gp(0);
