@@ -1860,14 +1860,29 @@ abstract class CpuExec extends CpuSystem {
         if ((attr & A_P) == 0) {
             throw fault(CpuFault.NP, sel & 0xfffc);
         }
-        long base = descBase(dsc);
-        if (longMode()) {
-            base |= (readDescHigh(sel) & 0xffffffffL) << 32;
-        }
+        long base = systemDescriptorBase(sel, dsc);
         ldtrSel = sel;
         ldtrBase = base;
         ldtrLimit = descLimit(dsc);
         ldtrAttr = attr;
+    }
+
+    /**
+     * The base of the LDT or TSS descriptor {@code dsc} at {@code sel}. In IA-32e mode the
+     * descriptor is 16 bytes: #GP(selector) when the type field of its upper half (bits 12:8 of
+     * the high dword) is not 0 or when the 64-bit base is not canonical (SDM Vol. 2 LLDT and LTR;
+     * Vol. 3A 7.2.3). tscvm has no 5-level paging, so canonical means 48 bits.
+     */
+    private long systemDescriptorBase(int sel, long dsc) {
+        long base = descBase(dsc);
+        if (longMode()) {
+            long high = readDescHigh(sel);
+            base |= (high & 0xffffffffL) << 32;
+            if (((high >>> 40) & 0x1f) != 0 || !canonical(base)) {
+                throw gp(sel & 0xfffc);
+            }
+        }
+        return base;
     }
 
     private void ltr(int sel) {
@@ -1884,10 +1899,7 @@ abstract class CpuExec extends CpuSystem {
         if ((attr & A_P) == 0) {
             throw fault(CpuFault.NP, sel & 0xfffc);
         }
-        long base = descBase(dsc);
-        if (longMode()) {
-            base |= (readDescHigh(sel) & 0xffffffffL) << 32;
-        }
+        long base = systemDescriptorBase(sel, dsc);
         // The TSS becomes busy in the descriptor in memory, as hardware marks it.
         writeSys(descAddr(sel) + 5, 1, (dsc >>> 40) | 2);
         trSel = sel;
