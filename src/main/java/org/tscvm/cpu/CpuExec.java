@@ -980,6 +980,7 @@ abstract class CpuExec extends CpuSystem {
                 adjustSp(size);
                 if (d.sub == SS) {
                     interruptShadowUntil = retiredNow() + 2;
+                    movSsShadowUntil = interruptShadowUntil;
                 }
                 break;
             }
@@ -1042,6 +1043,7 @@ abstract class CpuExec extends CpuSystem {
                 loadSegment(d.sub, (int) readE(d, 2));
                 if (d.sub == SS) {
                     interruptShadowUntil = retiredNow() + 2;
+                    movSsShadowUntil = interruptShadowUntil;
                 }
                 break;
             case MOV_E_SEG:
@@ -1285,7 +1287,7 @@ abstract class CpuExec extends CpuSystem {
                     softwareInterrupt(CpuFault.OF);
                 }
                 break;
-            case INT1: interrupt(CpuFault.DB, -1, false, false, rip); break;
+            case INT1: icebp(); break;
             case IRET: iret(size); break;
             case SYSCALL: syscall(); break;
             case SYSRET: sysret(size); break;
@@ -1301,10 +1303,23 @@ abstract class CpuExec extends CpuSystem {
         }
     }
 
+    /**
+     * INT1 (ICEBP, F1): a trap-like #DB that is not a software interrupt (no gate DPL check).
+     * DR6.B0-B3 report the data breakpoints pending from a MOV SS just before, delivered with it
+     * as one #DB; no single-step trap follows.
+     */
+    private void icebp() {
+        dr[6] = (dr[6] & ~DR6_B0_B3) | dbPending;
+        dbPending = 0;
+        stepSuppressed = true;
+        interrupt(CpuFault.DB, -1, false, false, rip);
+    }
+
     private void softwareInterrupt(int vector) {
         if ((flags & VM) != 0) {
             throw gp(0); // virtual-8086 mode is not implemented
         }
+        stepSuppressed = true; // the handler starts with TF clear: no single-step trap after INT n
         lastVector = vector;
         lastErrorCode = -1;
         interrupt(vector, -1, true, false, rip);
@@ -1334,6 +1349,7 @@ abstract class CpuExec extends CpuSystem {
             setSeg(SS, sel + 8, 0, 0xffffffffL, FLAT_DATA);
             loadFlags(rflags() & ~fmask & ~RF);
             rip = mode64 ? lstar : cstar;
+            stepSuppressed = (flags & TF) == 0; // FMASK cleared TF: no single-step trap (kvm-unit-tests syscall)
         } else {
             regs[RCX] = rip & 0xffffffffL;
             setSeg(CS, sel, 0, 0xffffffffL, FLAT_CODE32);
@@ -1823,6 +1839,13 @@ abstract class CpuExec extends CpuSystem {
         if (n == 4 || n == 5) {
             n += 2;
         }
+        if ((dr[7] & DR7_GD) != 0) {
+            // General detect (SDM 17.2.4): a fault before the access; the CPU clears GD to let
+            // the handler use the debug registers.
+            dr[6] = (dr[6] & ~DR6_B0_B3) | DR6_BD;
+            dr[7] &= ~DR7_GD;
+            throw fault(CpuFault.DB, CpuFault.NO_ERROR_CODE);
+        }
         if (d.op == Op.MOV_R_DR) {
             long v = dr[n];
             if (n == 6) {
@@ -1837,6 +1860,9 @@ abstract class CpuExec extends CpuSystem {
                 throw gp(0);
             }
             dr[n] = v;
+            if (n != 6) {
+                updateGuestDebug();
+            }
         }
     }
 

@@ -395,7 +395,7 @@ public final class Vcpu {
                     throw refuse(index, origin, "");
                 }
                 if ((value >>> 32) != 0) {
-                    // R21: an Intel CPUID model (tscvm's only vendor) refuses bits 63:32, host writes included.
+                    // R21: bits 63:32 are refused, host writes included (as an Intel model; kept for AMD too).
                     throw refuse(index, origin, String.format(
                             "value 0x%x has bits 63:32 set, which an Intel CPU model refuses (R21)", value));
                 }
