@@ -337,6 +337,9 @@ public final class Cpu extends CpuExec {
         if (hits == 0) {
             return false;
         }
+        if (retired < movSsShadowUntil && !amdVendor()) {
+            return false; // Intel inhibits code breakpoints in a MOV SS shadow; AMD takes them
+        }
         dr[6] = (dr[6] & ~DR6_B0_B3) | hits;
         debugTrap();
         return true;

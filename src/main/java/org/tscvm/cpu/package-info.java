@@ -92,7 +92,8 @@
  * single-step traps after each instruction that began with TF (POPF clearing TF included), not
  * after INT n/INT3/INTO/INT1 or a SYSCALL that cleared TF, and after a SYSRET that set it;
  * MOV SS/POP SS hold the single step back (dropped) and data breakpoints (delivered after the
- * next instruction, merged with an INT1 there); DR7.GD makes MOV DR fault with DR6.BD and
+ * next instruction, merged with an INT1 there), and on Intel (not AMD) inhibit an instruction
+ * breakpoint on the instruction after them; DR7.GD makes MOV DR fault with DR6.BD and
  * clears GD. Each #DB replaces DR6.B0-B3 and only sets BD/BS.
  *
  * <h2>Vendor</h2>

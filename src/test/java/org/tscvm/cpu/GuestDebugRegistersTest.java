@@ -168,6 +168,20 @@ class GuestDebugRegistersTest {
         assertThat(rig.haltedInVector()).isEqualTo(0x80);
     }
 
+    @ParameterizedTest
+    @CsvSource({"false,0", "true,1"})
+    void anInstructionBreakpointAfterMovSsIsInhibitedOnIntelAndTakenOnAmd(boolean amd, int expected) {
+        CpuRig rig = rig();
+        rig.bus.amd = amd;
+        // 10000: mov $0x10015,%eax; mov %rax,%dr0; mov $0x401,%eax; mov %rax,%dr7
+        // 10010: mov %ss,%bx; 10013: mov %ebx,%ss; 10015: nop (DR0); 10016: hlt
+        rig.run(hex("b8 15 00 01 00 0f 23 c0 b8 01 04 00 00 0f 23 f8 66 8c d3 8e d3 90 f4"));
+        assertThat(count(rig)).isEqualTo(expected);
+        if (amd) {
+            assertThat(rip(rig, 0)).isEqualTo(CODE + 0x15);
+        }
+    }
+
     @Test
     void generalDetectFaultsOnMovDrSetsBdAndClearsGd() {
         CpuRig rig = rig();
