@@ -73,7 +73,8 @@ final class CommandTable {
                     "number of vCPUs (default 1) and the sockets (CPUID packages) they form; APs wait for INIT/SIPI"),
             new Option(MEMORY, "SIZE", "128", false, "guest RAM, QEMU style: 128, 512M, 1G (default 128 MiB)"),
             new Option(CPU, "MODEL[,+feat,-feat]", "tscvm", false,
-                    "CPUID model (tscvm or max) with features switched on/off, e.g. tscvm,-tsc-adjust,+rdpid"),
+                    "CPUID model (tscvm or max) with features switched on/off and vendor=GenuineIntel|AuthenticAMD,"
+                            + " e.g. tscvm,-tsc-adjust,+rdpid"),
             new Option(SERIAL, "stdio|file:PATH|none", "stdio", false, "where COM1 goes (default stdio)"),
             new Option(TSC_KHZ, "N", "0", false, "the vCPUs' TSC frequency in kHz (default: the host clock's)"),
             new Option(HOST_KHZ, "N", Long.toString(HostClock.DEFAULT_KHZ), false,

@@ -53,7 +53,8 @@ public final class QemuMain {
                 + "  -initrd FILE[,FILE]   Linux initrd (files concatenated) or multiboot modules\n"
                 + "  -smp [cpus=]N[,sockets=S][,cores=C]  vCPUs, and the sockets they form\n"
                 + "  -m SIZE               RAM (128, 512M, 1G)\n"
-                + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn\n"
+                + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn;\n"
+                + "                        vendor=GenuineIntel|AuthenticAMD sets the CPUID vendor\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
                 + "  -global kvm-pit.lost_tick_policy=delay|discard  the PIT's lost ticks: delivered late (default) or dropped\n"
@@ -267,7 +268,8 @@ public final class QemuMain {
 
     /**
      * QEMU CPU models to tscvm's: max and host become max, every other named model becomes
-     * tscvm; features use QEMU's spellings (tsc_adjust = tsc-adjust, f=on/off = +f/-f). A
+     * tscvm; features use QEMU's spellings (tsc_adjust = tsc-adjust, f=on/off = +f/-f);
+ * {@code vendor=GenuineIntel|AuthenticAMD} sets the vendor. A
      * requested feature tscvm lacks gives a warning, as QEMU TCG warns.
      */
     static String mapCpu(String spec, PrintStream err) {
@@ -276,6 +278,16 @@ public final class QemuMain {
         StringBuilder model = new StringBuilder(base);
         for (int i = 1; i < parts.length; i++) {
             String p = parts[i].trim().replace('_', '-');
+            if (parts[i].trim().startsWith("vendor=")) {
+                String vendor = parts[i].trim();
+                try {
+                    CpuidModel.parse(base + "," + vendor);
+                    model.append(',').append(vendor);
+                } catch (TscvmException e) {
+                    err.println("tscvm: warning: CPU property " + parts[i] + " ignored: " + e.getMessage());
+                }
+                continue;
+            }
             boolean on;
             String name;
             if (p.startsWith("+") || p.startsWith("-")) {

@@ -219,13 +219,26 @@ public final class Cpu extends CpuExec {
                         limit = retired + 1; // one instruction at a time: the next may be a breakpoint
                     }
                     boolean stepping = (flags & TF) != 0;
-                    if (stepping || (retired < interruptShadowUntil && (events & (EV_INTERRUPT | EV_NMI)) != 0)) {
+                    // Careful mode: one instruction at a time while the guest's debug state
+                    // asks for it (TF, an enabled DR7 breakpoint, RF, a #DB held over MOV SS).
+                    boolean careful = stepping || guestDebugArmed || (flags & RF) != 0 || dbPending != 0;
+                    if (careful) {
+                        if (guestDebugArmed && (flags & RF) == 0 && instructionBreakpoint()) {
+                            deliveries++;
+                            if (shutdown) {
+                                return RunStop.TRIPLE_FAULT;
+                            }
+                            continue;
+                        }
+                        limit = Math.min(limit, retired + 1);
+                    } else if (retired < interruptShadowUntil && (events & (EV_INTERRUPT | EV_NMI)) != 0) {
                         limit = Math.min(limit, retired + 1);
                     }
                     long before = retired;
+                    boolean rfAtStart = (flags & RF) != 0;
                     executeBlock(limit);
-                    if (stepping && retired != before && (flags & TF) != 0) {
-                        singleStepTrap();
+                    if (retired != before && (careful || ((flags & TF) != 0 && stepTrapAfterLoad))) {
+                        afterCarefulInstruction(stepping, rfAtStart);
                         if (shutdown) {
                             return RunStop.TRIPLE_FAULT;
                         }
@@ -235,6 +248,8 @@ public final class Cpu extends CpuExec {
                 int vector = f.vector();
                 int errorCode = f.errorCode();
                 rip = prevRip;
+                stepSuppressed = false;
+                stepTrapAfterLoad = false;
                 deliveries++;
                 safeDeliver(vector, errorCode);
             } catch (RuntimeException bug) {
@@ -265,11 +280,35 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * The #DB trap after an instruction that started with RFLAGS.TF set (DR6.BS). Instructions
-     * that clear TF themselves (INT n, POPF, IRET) get no trap here: a simplification.
+     * The end of an instruction run in careful mode (SDM Vol. 3B 17.3.1): RF set when it began
+     * is cleared; a single-step trap (DR6.BS) is due when TF was set when it began (even if it
+     * cleared TF, as POPF may) unless it delivered an event of its own (INT n, INT1, SYSCALL
+     * clearing TF), or when SYSRET set TF; data breakpoints it hit add DR6.B0-B3. After MOV SS or
+     * POP SS the single step is dropped and data breakpoints wait for the next instruction.
+     * DR6.B0-B3 are replaced, its other bits only set.
      */
-    private void singleStepTrap() {
-        dr[6] |= DR6_BS;
+    private void afterCarefulInstruction(boolean stepping, boolean rfAtStart) {
+        if (rfAtStart) {
+            flags &= ~RF;
+        }
+        boolean step = (stepping && !stepSuppressed) || (stepTrapAfterLoad && (flags & TF) != 0);
+        stepSuppressed = false;
+        stepTrapAfterLoad = false;
+        if (retired < movSsShadowUntil) {
+            return;
+        }
+        long hits = dbPending;
+        if (!step && hits == 0) {
+            return;
+        }
+        dbPending = 0;
+        dr[6] = (dr[6] & ~DR6_B0_B3) | hits | (step ? DR6_BS : 0);
+        debugTrap();
+    }
+
+    /** Delivers a trap-like #DB (DR6 already updated) before the instruction at RIP. */
+    private void debugTrap() {
+        halted = false; // a single step after HLT: the handler returns past it
         prevRip = rip;
         lastVector = CpuFault.DB;
         lastErrorCode = -1;
@@ -282,7 +321,29 @@ public final class Cpu extends CpuExec {
         }
     }
 
-    private static final long DR6_BS = 1L << 14;
+    /**
+     * A fault-like #DB for an enabled instruction breakpoint (R/W 00) at RIP's linear address
+     * (SDM 17.2.4), checked while RF is clear; DR6.B0-B3 name every match. True when taken.
+     */
+    private boolean instructionBreakpoint() {
+        long dr7 = dr[7];
+        long lin = codeLinear(rip);
+        long hits = 0;
+        for (int n = 0; n < 4; n++) {
+            if (((dr7 >>> (2 * n)) & 3) != 0 && ((dr7 >>> (16 + 4 * n)) & 3) == 0 && dr[n] == lin) {
+                hits |= 1L << n;
+            }
+        }
+        if (hits == 0) {
+            return false;
+        }
+        if (retired < movSsShadowUntil && !amdVendor()) {
+            return false; // Intel inhibits code breakpoints in a MOV SS shadow; AMD takes them
+        }
+        dr[6] = (dr[6] & ~DR6_B0_B3) | hits;
+        debugTrap();
+        return true;
+    }
 
     /** Takes a latched NMI if nothing blocks it (kept out of the run loop to keep it small); true on shutdown. */
     private boolean nmiEvent(int ev) {
@@ -629,6 +690,10 @@ public final class Cpu extends CpuExec {
         java.util.Arrays.fill(dr, 0);
         dr[6] = 0xffff0ff0L;
         dr[7] = 0x400;
+        dbPending = 0;
+        stepSuppressed = stepTrapAfterLoad = false;
+        movSsShadowUntil = 0;
+        updateGuestDebug();
         kernelGsBase = star = lstar = cstar = fmask = sysenterCs = sysenterEsp = sysenterEip = 0;
         pat = 0x0007040600070406L;
         fpuControl = 0x40;
@@ -980,6 +1045,8 @@ public final class Cpu extends CpuExec {
         cr8 = s.cr8();
         efer = s.efer();
         System.arraycopy(s.debugRegisters(), 0, dr, 0, 8);
+        dbPending = 0;
+        updateGuestDebug();
         kernelGsBase = s.kernelGsBase();
         star = s.star();
         lstar = s.lstar();

@@ -980,6 +980,7 @@ abstract class CpuExec extends CpuSystem {
                 adjustSp(size);
                 if (d.sub == SS) {
                     interruptShadowUntil = retiredNow() + 2;
+                    movSsShadowUntil = interruptShadowUntil;
                 }
                 break;
             }
@@ -1042,6 +1043,7 @@ abstract class CpuExec extends CpuSystem {
                 loadSegment(d.sub, (int) readE(d, 2));
                 if (d.sub == SS) {
                     interruptShadowUntil = retiredNow() + 2;
+                    movSsShadowUntil = interruptShadowUntil;
                 }
                 break;
             case MOV_E_SEG:
@@ -1285,7 +1287,7 @@ abstract class CpuExec extends CpuSystem {
                     softwareInterrupt(CpuFault.OF);
                 }
                 break;
-            case INT1: interrupt(CpuFault.DB, -1, false, false, rip); break;
+            case INT1: icebp(); break;
             case IRET: iret(size); break;
             case SYSCALL: syscall(); break;
             case SYSRET: sysret(size); break;
@@ -1301,10 +1303,23 @@ abstract class CpuExec extends CpuSystem {
         }
     }
 
+    /**
+     * INT1 (ICEBP, F1): a trap-like #DB that is not a software interrupt (no gate DPL check).
+     * DR6.B0-B3 report the data breakpoints pending from a MOV SS just before, delivered with it
+     * as one #DB; no single-step trap follows.
+     */
+    private void icebp() {
+        dr[6] = (dr[6] & ~DR6_B0_B3) | dbPending;
+        dbPending = 0;
+        stepSuppressed = true;
+        interrupt(CpuFault.DB, -1, false, false, rip);
+    }
+
     private void softwareInterrupt(int vector) {
         if ((flags & VM) != 0) {
             throw gp(0); // virtual-8086 mode is not implemented
         }
+        stepSuppressed = true; // the handler starts with TF clear: no single-step trap after INT n
         lastVector = vector;
         lastErrorCode = -1;
         interrupt(vector, -1, true, false, rip);
@@ -1313,30 +1328,67 @@ abstract class CpuExec extends CpuSystem {
     static final int FLAT_CODE64 = 0xb | A_S | A_P | A_L | A_G, FLAT_CODE32 = 0xb | A_S | A_P | A_DB | A_G,
             FLAT_DATA = 0x3 | A_S | A_P | A_DB | A_G;
 
+    /**
+     * SYSCALL (SDM Vol. 2B; AMD APM Vol. 3). #UD without EFER.SCE. Intel allows it in 64-bit
+     * mode only; AMD also in compatibility mode (to CSTAR, with RCX and R11 as in 64-bit mode)
+     * and in legacy mode (CS from STAR[47:32], EIP from STAR[31:0], ECX the return EIP, VM, IF
+     * and RF cleared). The vendor is CPUID leaf 0's, asked only off the 64-bit path.
+     */
     private void syscall() {
-        if ((efer & EFER_SCE) == 0 || !mode64) {
+        if ((efer & EFER_SCE) == 0) {
+            throw ud();
+        }
+        if (!mode64 && !amdVendor()) {
             throw ud(); // Intel: SYSCALL only in 64-bit mode
         }
-        regs[RCX] = rip;
-        regs[R11] = rflags() & ~RF;
         int sel = (int) (star >>> 32) & 0xfffc;
-        setSeg(CS, sel, 0, 0xffffffffL, FLAT_CODE64);
-        setSeg(SS, sel + 8, 0, 0xffffffffL, FLAT_DATA);
-        loadFlags(rflags() & ~fmask & ~RF);
-        rip = lstar;
+        if (longMode()) {
+            regs[RCX] = rip;
+            regs[R11] = rflags() & ~RF;
+            setSeg(CS, sel, 0, 0xffffffffL, FLAT_CODE64);
+            setSeg(SS, sel + 8, 0, 0xffffffffL, FLAT_DATA);
+            loadFlags(rflags() & ~fmask & ~RF);
+            rip = mode64 ? lstar : cstar;
+            stepSuppressed = (flags & TF) == 0; // FMASK cleared TF: no single-step trap (kvm-unit-tests syscall)
+        } else {
+            regs[RCX] = rip & 0xffffffffL;
+            setSeg(CS, sel, 0, 0xffffffffL, FLAT_CODE32);
+            setSeg(SS, sel + 8, 0, 0xffffffffL, FLAT_DATA);
+            loadFlags(rflags() & ~(VM | IF | RF));
+            rip = star & 0xffffffffL;
+        }
         updateMode();
     }
 
     static final int R11 = 11;
 
+    /**
+     * SYSRET: #UD without EFER.SCE; Intel #UD outside 64-bit mode, AMD also runs it in
+     * compatibility and legacy mode (#GP outside protected mode). #GP at CPL above 0. In legacy
+     * mode (AMD) CS = STAR[63:48], SS = STAR[63:48] + 8, EIP = ECX and IF is set. A SYSRET that
+     * leaves RFLAGS.TF set traps (#DB) before the next instruction, as kvm-unit-tests' syscall
+     * test checks on hardware.
+     */
     private void sysret(int size) {
-        if ((efer & EFER_SCE) == 0 || !mode64) {
+        if ((efer & EFER_SCE) == 0) {
             throw ud();
         }
-        if (cpl != 0) {
+        if (!mode64 && !amdVendor()) {
+            throw ud();
+        }
+        if (realMode() || cpl != 0) {
             throw gp(0);
         }
         int base = (int) (star >>> 48) & 0xffff;
+        if (!longMode()) {
+            setSeg(CS, base | 3, 0, 0xffffffffL, FLAT_CODE32 | (3 << 5));
+            setSeg(SS, (base + 8) | 3, 0, 0xffffffffL, FLAT_DATA | (3 << 5));
+            rip = regs[RCX] & 0xffffffffL;
+            loadFlags(rflags() | IF);
+            updateMode();
+            trapIfStepping();
+            return;
+        }
         if (size == 8) {
             if (!canonical(regs[RCX])) {
                 throw gp(0);
@@ -1351,9 +1403,21 @@ abstract class CpuExec extends CpuSystem {
         setSeg(SS, (base + 8) | 3, 0, 0xffffffffL, FLAT_DATA | (3 << 5));
         loadFlags((regs[R11] & 0x3c7fd7L) | 2);
         updateMode();
+        trapIfStepping();
     }
 
+    /** Asks the run loop for the single-step #DB after this instruction when it left TF set. */
+    private void trapIfStepping() {
+        if ((flags & TF) != 0) {
+            stepTrapAfterLoad = true;
+        }
+    }
+
+    /** SYSENTER: #GP in real mode or with a null SYSENTER_CS; AMD: #UD in long mode (APM Vol. 3). */
     private void sysenter() {
+        if (longMode() && amdVendor()) {
+            throw ud();
+        }
         if (realMode() || (sysenterCs & 0xfffc) == 0) {
             throw gp(0);
         }
@@ -1367,7 +1431,11 @@ abstract class CpuExec extends CpuSystem {
         updateMode();
     }
 
+    /** SYSEXIT: #GP in real mode, at CPL above 0 or with a null SYSENTER_CS; AMD: #UD in long mode. */
     private void sysexit(int size) {
+        if (longMode() && amdVendor()) {
+            throw ud();
+        }
         if (realMode() || cpl != 0 || (sysenterCs & 0xfffc) == 0) {
             throw gp(0);
         }
@@ -1771,6 +1839,13 @@ abstract class CpuExec extends CpuSystem {
         if (n == 4 || n == 5) {
             n += 2;
         }
+        if ((dr[7] & DR7_GD) != 0) {
+            // General detect (SDM 17.2.4): a fault before the access; the CPU clears GD to let
+            // the handler use the debug registers.
+            dr[6] = (dr[6] & ~DR6_B0_B3) | DR6_BD;
+            dr[7] &= ~DR7_GD;
+            throw fault(CpuFault.DB, CpuFault.NO_ERROR_CODE);
+        }
         if (d.op == Op.MOV_R_DR) {
             long v = dr[n];
             if (n == 6) {
@@ -1785,6 +1860,9 @@ abstract class CpuExec extends CpuSystem {
                 throw gp(0);
             }
             dr[n] = v;
+            if (n != 6) {
+                updateGuestDebug();
+            }
         }
     }
 
@@ -1808,14 +1886,29 @@ abstract class CpuExec extends CpuSystem {
         if ((attr & A_P) == 0) {
             throw fault(CpuFault.NP, sel & 0xfffc);
         }
-        long base = descBase(dsc);
-        if (longMode()) {
-            base |= (readDescHigh(sel) & 0xffffffffL) << 32;
-        }
+        long base = systemDescriptorBase(sel, dsc);
         ldtrSel = sel;
         ldtrBase = base;
         ldtrLimit = descLimit(dsc);
         ldtrAttr = attr;
+    }
+
+    /**
+     * The base of the LDT or TSS descriptor {@code dsc} at {@code sel}. In IA-32e mode the
+     * descriptor is 16 bytes: #GP(selector) when the type field of its upper half (bits 12:8 of
+     * the high dword) is not 0 or when the 64-bit base is not canonical (SDM Vol. 2 LLDT and LTR;
+     * Vol. 3A 7.2.3). tscvm has no 5-level paging, so canonical means 48 bits.
+     */
+    private long systemDescriptorBase(int sel, long dsc) {
+        long base = descBase(dsc);
+        if (longMode()) {
+            long high = readDescHigh(sel);
+            base |= (high & 0xffffffffL) << 32;
+            if (((high >>> 40) & 0x1f) != 0 || !canonical(base)) {
+                throw gp(sel & 0xfffc);
+            }
+        }
+        return base;
     }
 
     private void ltr(int sel) {
@@ -1832,10 +1925,7 @@ abstract class CpuExec extends CpuSystem {
         if ((attr & A_P) == 0) {
             throw fault(CpuFault.NP, sel & 0xfffc);
         }
-        long base = descBase(dsc);
-        if (longMode()) {
-            base |= (readDescHigh(sel) & 0xffffffffL) << 32;
-        }
+        long base = systemDescriptorBase(sel, dsc);
         // The TSS becomes busy in the descriptor in memory, as hardware marks it.
         writeSys(descAddr(sel) + 5, 1, (dsc >>> 40) | 2);
         trSel = sel;

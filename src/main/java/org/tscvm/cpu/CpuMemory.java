@@ -305,12 +305,68 @@ abstract class CpuMemory extends CpuState {
     }
 
     private long readSlow(long lin, int size, boolean user) {
-        if (watchTraps != null) {
+        if (watchTraps != null || guestWatch) {
             long v = readUnwatched(lin, size, user);
-            watchAccess(lin, size, DebugTraps.WATCH_READ);
+            if (watchTraps != null) {
+                watchAccess(lin, size, DebugTraps.WATCH_READ);
+            }
+            if (guestWatch) {
+                guestWatchAccess(lin, size, false);
+            }
             return v;
         }
         return readUnwatched(lin, size, user);
+    }
+
+    /** DR7 LENn (bits 18+4n) to bytes: 00 = 1, 01 = 2, 10 = 8, 11 = 4 (SDM 17.2.5). */
+    static int breakpointLength(long dr7, int n) {
+        switch ((int) (dr7 >>> (18 + 4 * n)) & 3) {
+            case 0: return 1;
+            case 1: return 2;
+            case 2: return 8;
+            default: return 4;
+        }
+    }
+
+    /** True when DR{@code n} is enabled (Ln or Gn) as a data breakpoint: R/Wn 01 (writes) or 11 (reads and writes). */
+    static boolean isDataBreakpoint(long dr7, int n) {
+        return ((dr7 >>> (2 * n)) & 3) != 0 && (((dr7 >>> (16 + 4 * n)) & 1) != 0);
+    }
+
+    /**
+     * Notes in {@link #dbPending} the guest data breakpoints that {@code size} bytes at
+     * {@code lin} match: a write matches R/W 01 and 11, a read only 11. The range of DRn is its
+     * address with the low bits of its length cleared (SDM 17.2.5).
+     */
+    private void guestWatchAccess(long lin, int size, boolean write) {
+        long dr7 = dr[7];
+        for (int n = 0; n < 4; n++) {
+            if (!isDataBreakpoint(dr7, n) || (!write && ((dr7 >>> (16 + 4 * n)) & 3) != 3)) {
+                continue;
+            }
+            int len = breakpointLength(dr7, n);
+            long start = dr[n] & ~(long) (len - 1);
+            if (Long.compareUnsigned(lin - start, len) < 0 || Long.compareUnsigned(start - lin, size) < 0) {
+                dbPending |= 1L << n;
+                endBlock = true;
+            }
+        }
+    }
+
+    /** Whether an enabled guest data breakpoint touches the 4 KiB page of {@code lin}. */
+    private boolean guestWatchesPage(long lin) {
+        long dr7 = dr[7];
+        long page = lin >>> 12;
+        for (int n = 0; n < 4; n++) {
+            if (isDataBreakpoint(dr7, n)) {
+                int len = breakpointLength(dr7, n);
+                long start = dr[n] & ~(long) (len - 1);
+                if (start >>> 12 == page || (start + len - 1) >>> 12 == page) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private long readUnwatched(long lin, int size, boolean user) {
@@ -332,6 +388,9 @@ abstract class CpuMemory extends CpuState {
         writeUnwatched(lin, size, v, user);
         if (watchTraps != null) {
             watchAccess(lin, size, DebugTraps.WATCH_WRITE);
+        }
+        if (guestWatch) {
+            guestWatchAccess(lin, size, true);
         }
     }
 
@@ -426,6 +485,10 @@ abstract class CpuMemory extends CpuState {
             translate(lin, WRITE, userBit != 0);
             watchAccess(lin, size, DebugTraps.WATCH_ACCESS);
         }
+        if (guestWatch) {
+            translate(lin, WRITE, userBit != 0);
+            guestWatchAccess(lin, size, true);
+        }
         if ((lin & (size - 1)) != 0 || size > 8) {
             translate(lin, WRITE, userBit != 0);
             translate((lin + size - 1) & ~0xfffL, WRITE, userBit != 0);
@@ -472,6 +535,9 @@ abstract class CpuMemory extends CpuState {
         long page = phys & ~0xfffL;
         if (watchTraps != null && watchTraps.watchesPage(lin)) {
             fill = false; // every access to a watched page takes the slow path, which checks it
+        }
+        if (guestWatch && guestWatchesPage(lin)) {
+            fill = false; // likewise for the guest's own data breakpoints
         }
         if (fill && page >= 0 && page <= ram.length - 4096) {
             long lpn = lin >>> 12;

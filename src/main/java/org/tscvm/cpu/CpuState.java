@@ -92,6 +92,29 @@ abstract class CpuState {
     /** MXCSR exception flags (bits 5:0) the executing SSE instruction raised; scratch. */
     int sseFlags;
 
+    /**
+     * Set by an instruction after which a single-step #DB is due because it left TF set even
+     * though TF was clear when it began (SYSRET); the run loop takes the trap and clears it.
+     */
+    boolean stepTrapAfterLoad;
+
+    // ---- the guest's own debug registers (SDM Vol. 3B 17.2); the gdb stub's traps are DebugTraps ----
+    static final long DR6_B0_B3 = 0xf, DR6_BD = 1L << 13, DR6_BS = 1L << 14;
+    static final long DR7_GD = 1L << 13;
+    /** Some DR7 L0-L3/G0-G3 bit is set: the run loop checks breakpoints one instruction at a time. */
+    boolean guestDebugArmed;
+    /** Some enabled DR0-DR3 is a data breakpoint: pages it touches stay out of the TLB. */
+    boolean guestWatch;
+    /** DR6.B0-B3 of data breakpoints the current instruction hit (held over a MOV SS shadow). */
+    long dbPending;
+    /**
+     * The executing instruction delivered an event of its own (INT n, INT3, INTO, INT1) or
+     * cleared TF as SYSCALL does: no single-step trap after it.
+     */
+    boolean stepSuppressed;
+    /** MOV SS and POP SS hold single-step and data-breakpoint #DBs back until this retired count. */
+    long movSsShadowUntil;
+
     /** Current privilege level, mirrored from CS.RPL (0 in real mode). */
     int cpl;
     /** 2, 4 or 8: the default operand/address size the current CS gives. */

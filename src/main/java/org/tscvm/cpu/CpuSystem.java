@@ -967,6 +967,36 @@ abstract class CpuSystem extends CpuMemory {
                 | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0);
     }
 
+    /**
+     * Recomputes {@link #guestDebugArmed} and {@link #guestWatch} after DR0-DR3 or DR7 changed;
+     * while data breakpoints are enabled the TLB is flushed so their pages take the slow path.
+     */
+    final void updateGuestDebug() {
+        long dr7 = dr[7];
+        guestDebugArmed = (dr7 & 0xff) != 0;
+        boolean watch = false;
+        for (int n = 0; n < 4; n++) {
+            watch |= isDataBreakpoint(dr7, n);
+        }
+        if (watch || guestWatch) {
+            flushTlb(false);
+        }
+        guestWatch = watch;
+    }
+
+    /** "Auth", "enti", "cAMD": CPUID leaf 0's EBX, EDX, ECX on an AMD processor. */
+    private static final int AMD_EBX = 0x68747541, AMD_EDX = 0x69746e65, AMD_ECX = 0x444d4163;
+
+    /**
+     * True when the guest's CPUID names AuthenticAMD: the rules that differ by vendor
+     * (SYSCALL/SYSRET outside 64-bit mode, SYSENTER/SYSEXIT in long mode) then follow the APM.
+     */
+    final boolean amdVendor() {
+        int[] out = cpuidLeaf;
+        bus.cpuid(0, 0, out);
+        return out[1] == AMD_EBX && out[3] == AMD_EDX && out[2] == AMD_ECX;
+    }
+
     final void writeEfer(long v) {
         if ((v & ~EFER_SUPPORTED) != 0) {
             throw gp(0);

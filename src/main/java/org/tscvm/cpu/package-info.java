@@ -78,9 +78,27 @@
  * AES-NI, PCLMULQDQ, SHA and the other 0F 38 / 0F 3A extensions beyond
  * SSE4.2, AVX/VEX/EVEX, XSAVE and
  * XGETBV/XSETBV, BOUND, RDRAND/RDSEED, MONITOR/MWAIT, TSX. Hardware task switches (task gates, TSS targets, IRET with NT) and virtual-8086
- * mode raise #GP. Not modelled: debug-register breakpoints (DR0-7 are stored only), #AC,
- * SMM, PCID. Single-step (TF) traps after instructions that keep TF set. NMIs arrive through
+ * mode raise #GP. Not modelled: I/O breakpoints (DR7 R/W 10), DR6.BT, #AC, SMM, PCID. NMIs arrive through
  * {@link org.tscvm.cpu.Cpu#raiseNmi()} and are blocked until IRET; CR8 reads and writes the
  * local APIC's TPR through {@link org.tscvm.cpu.CpuBus}; VMCALL is a KVM hypercall.
+ *
+ * <h2>Guest debug</h2>
+ * The guest's DR0-DR7 (SDM Vol. 3B chapter 17) are apart from the gdb stub's
+ * {@link org.tscvm.cpu.DebugTraps}. While a DR7 L/G bit, RFLAGS.TF or RF is set, or a #DB is
+ * held over MOV SS, the run loop runs one instruction at a time (checked once per block, so the
+ * fast path pays nothing): instruction breakpoints fault before the instruction unless RF is
+ * set; data breakpoints (R/W 01 writes, 11 reads and writes; lengths 1, 2, 4, 8) keep their
+ * pages out of the TLB, are checked on the slow access paths and trap after the instruction;
+ * single-step traps after each instruction that began with TF (POPF clearing TF included), not
+ * after INT n/INT3/INTO/INT1 or a SYSCALL that cleared TF, and after a SYSRET that set it;
+ * MOV SS/POP SS hold the single step back (dropped) and data breakpoints (delivered after the
+ * next instruction, merged with an INT1 there), and on Intel (not AMD) inhibit an instruction
+ * breakpoint on the instruction after them; DR7.GD makes MOV DR fault with DR6.BD and
+ * clears GD. Each #DB replaces DR6.B0-B3 and only sets BD/BS.
+ *
+ * <h2>Vendor</h2>
+ * Where Intel and AMD differ, the CPU follows CPUID leaf 0's vendor (asked only off the hot
+ * paths): AMD runs SYSCALL/SYSRET in compatibility and legacy mode (Intel: #UD outside 64-bit
+ * mode) and refuses SYSENTER/SYSEXIT in long mode (#UD).
  */
 package org.tscvm.cpu;

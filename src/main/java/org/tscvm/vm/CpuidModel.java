@@ -8,7 +8,9 @@ import org.tscvm.TscvmException;
 /**
  * What CPUID tells the guest (platform.md section 6): an immutable model built from a named
  * base ({@code tscvm}, {@code max}) plus {@code +feature}/{@code -feature} edits, as in
- * {@code -cpu tscvm,-tsc-adjust,+rdpid}.
+ * {@code -cpu tscvm,-tsc-adjust,+rdpid}, and a vendor ({@code vendor=GenuineIntel}, the default, or
+ * {@code vendor=AuthenticAMD}) that the CPU's vendor-dependent rules follow (SYSCALL/SYSRET
+ * outside 64-bit mode, SYSENTER/SYSEXIT in long mode).
  *
  * <p>The per-vCPU values (APIC id, the TSC kHz of the hypervisor timing leaf, A5) are passed
  * to {@link #query} so one model serves every vCPU. {@link #query} allocates nothing.
@@ -36,7 +38,16 @@ public final class CpuidModel {
     public static final int HYPERVISOR_TIMING_LEAF = 0x40000010;
     /** tscvm's own 12-byte hypervisor signature (EBX, ECX, EDX of leaf 0x40000000). */
     public static final String HYPERVISOR_SIGNATURE = "TscVMTscVMTs";
+    /** The default vendor. */
     public static final String VENDOR = "GenuineIntel";
+    /** The vendors {@code vendor=} accepts. */
+    public static final String INTEL = "GenuineIntel", AMD = "AuthenticAMD";
+    /**
+     * The bits AMD repeats from leaf 1 EDX in leaf 0x80000001 EDX (APM Vol. 3, CPUID Fn8000_0001
+     * EDX: FPU, VME, DE, PSE, TSC, MSR, PAE, MCE, CX8, APIC, MTRR, PGE, MCA, CMOV, PAT, PSE36,
+     * MMX, FXSR); Intel leaves them zero.
+     */
+    private static final int AMD_MIRRORED_EDX = 0x0183F3FF;
     /** Family 6, model 0x3A (Ivy Bridge), stepping 9: a CPU with invariant TSC and TSC-deadline. */
     public static final int SIGNATURE = 0x000306A9;
     public static final String BRAND = "tscvm virtual CPU";
@@ -166,18 +177,20 @@ public final class CpuidModel {
 
     private static final String[] BASES = {"tscvm", "max"};
 
-    private static final int[] VENDOR_WORDS = words(VENDOR, 3);
+    private static final int[] INTEL_WORDS = words(INTEL, 3), AMD_WORDS = words(AMD, 3);
     private static final int[] HYPERVISOR_WORDS = words(HYPERVISOR_SIGNATURE, 3);
     private static final int[] BRAND_WORDS = words(BRAND, 12);
 
     private final String base;
     private final long features;
     private final String spec;
+    private final boolean amd;
 
-    private CpuidModel(String base, long features, String spec) {
+    private CpuidModel(String base, long features, String spec, boolean amd) {
         this.base = base;
         this.features = features;
         this.spec = spec;
+        this.amd = amd;
     }
 
     /** The default model, {@code tscvm}. */
@@ -189,15 +202,18 @@ public final class CpuidModel {
     public static CpuidModel named(String name) {
         switch (name) {
             case "tscvm":
-                return new CpuidModel(name, TSCVM_FEATURES, name);
+                return new CpuidModel(name, TSCVM_FEATURES, name, false);
             case "max":
-                return new CpuidModel(name, MAX_FEATURES, name);
+                return new CpuidModel(name, MAX_FEATURES, name, false);
             default:
                 throw new TscvmException("unknown CPU model '" + name + "'; valid models: " + String.join(", ", BASES));
         }
     }
 
-    /** Parses {@code base[,+feature|-feature]...}, e.g. {@code tscvm,-tsc-adjust,+rdpid}. */
+    /**
+     * Parses {@code base[,+feature|-feature|vendor=NAME]...}, e.g. {@code tscvm,-tsc-adjust,+rdpid}
+     * or {@code tscvm,vendor=AuthenticAMD}.
+     */
     public static CpuidModel parse(String text) {
         String[] parts = text.split(",", -1);
         CpuidModel model = named(parts[0].trim());
@@ -207,8 +223,14 @@ public final class CpuidModel {
         return model;
     }
 
-    /** This model with one edit applied: {@code +name} switches a feature on, {@code -name} off. */
+    /**
+     * This model with one edit applied: {@code +name} switches a feature on, {@code -name} off,
+     * {@code vendor=NAME} sets the vendor.
+     */
     public CpuidModel with(String edit) {
+        if (edit.startsWith("vendor=")) {
+            return withVendor(edit.substring("vendor=".length()));
+        }
         if (edit.length() < 2 || (edit.charAt(0) != '+' && edit.charAt(0) != '-')) {
             throw new TscvmException("CPUID edit '" + edit + "' must be +feature or -feature");
         }
@@ -218,7 +240,25 @@ public final class CpuidModel {
     /** This model with {@code feature} switched on or off. */
     public CpuidModel with(Feature feature, boolean on) {
         long newFeatures = on ? features | feature.mask() : features & ~feature.mask();
-        return new CpuidModel(base, newFeatures, spec + "," + (on ? "+" : "-") + feature.featureName);
+        return new CpuidModel(base, newFeatures, spec + "," + (on ? "+" : "-") + feature.featureName, amd);
+    }
+
+    /** This model with vendor {@code GenuineIntel} or {@code AuthenticAMD}. */
+    public CpuidModel withVendor(String vendor) {
+        if (!vendor.equals(INTEL) && !vendor.equals(AMD)) {
+            throw new TscvmException("unknown CPU vendor '" + vendor + "'; valid vendors: " + INTEL + ", " + AMD);
+        }
+        return new CpuidModel(base, features, spec + ",vendor=" + vendor, vendor.equals(AMD));
+    }
+
+    /** The 12-character vendor string of leaf 0. */
+    public String vendor() {
+        return amd ? AMD : INTEL;
+    }
+
+    /** True when the vendor is AuthenticAMD. */
+    public boolean isAmd() {
+        return amd;
     }
 
     public boolean has(Feature feature) {
@@ -252,9 +292,7 @@ public final class CpuidModel {
         switch (leaf) {
             case 0:
                 out[EAX] = has(Feature.TSC_FREQ) ? FREQUENCY_LEAF : MAX_BASIC_LEAF;
-                out[EBX] = VENDOR_WORDS[0];
-                out[EDX] = VENDOR_WORDS[1];
-                out[ECX] = VENDOR_WORDS[2];
+                vendorWords(out);
                 break;
             case 1:
                 out[EAX] = SIGNATURE;
@@ -294,8 +332,19 @@ public final class CpuidModel {
                 break; // EBX (APIC bus kHz) stays 0 until the local APIC defines its timer rate
             case 0x80000000:
                 out[EAX] = MAX_EXTENDED_LEAF;
+                if (amd) {
+                    vendorWords(out); // AMD repeats the vendor here; Intel reserves these registers
+                }
                 break;
             case 0x80000001:
+                if (amd) {
+                    addFeatures(1, 0, out); // then keep only the EDX bits AMD repeats
+                    out[EAX] = SIGNATURE;
+                    out[ECX] = 0;
+                    out[EDX] &= AMD_MIRRORED_EDX;
+                }
+                addFeatures(leaf, 0, out);
+                break;
             case 0x80000007:
                 addFeatures(leaf, 0, out);
                 break;
@@ -310,6 +359,13 @@ public final class CpuidModel {
             default:
                 break;
         }
+    }
+
+    private void vendorWords(int[] out) {
+        int[] words = amd ? AMD_WORDS : INTEL_WORDS;
+        out[EBX] = words[0];
+        out[EDX] = words[1];
+        out[ECX] = words[2];
     }
 
     /**
@@ -374,7 +430,7 @@ public final class CpuidModel {
     public String describe() {
         StringBuilder text = new StringBuilder();
         text.append("CPU model ").append(spec).append('\n');
-        text.append(String.format("  vendor %s, signature 0x%08x, brand \"%s\"%n", VENDOR, SIGNATURE, BRAND));
+        text.append(String.format("  vendor %s, signature 0x%08x, brand \"%s\"%n", vendor(), SIGNATURE, BRAND));
         text.append(String.format("  max leaves: basic 0x%x, extended 0x%x, hypervisor 0x%x (\"%s\")%n",
                 has(Feature.TSC_FREQ) ? FREQUENCY_LEAF : MAX_BASIC_LEAF, MAX_EXTENDED_LEAF, HYPERVISOR_TIMING_LEAF,
                 HYPERVISOR_SIGNATURE));
@@ -393,15 +449,16 @@ public final class CpuidModel {
         return mask;
     }
 
-    /** Models are equal when they advertise the same features, however they were spelled. */
+    /** Models are equal when they advertise the same features and vendor, however they were spelled. */
     @Override
     public boolean equals(Object other) {
-        return other instanceof CpuidModel && ((CpuidModel) other).features == features;
+        return other instanceof CpuidModel && ((CpuidModel) other).features == features
+                && ((CpuidModel) other).amd == amd;
     }
 
     @Override
     public int hashCode() {
-        return Long.hashCode(features);
+        return Long.hashCode(features) ^ (amd ? 1 : 0);
     }
 
     @Override

@@ -74,6 +74,13 @@ public final class Vcpu {
     private long apicBase;
     private final MachineCheckBanks machineCheck = new MachineCheckBanks();
     private final Mtrrs mtrrs = new Mtrrs(CpuidModel.PHYS_ADDR_BITS);
+    /**
+     * AMD's legacy performance MSRs, PerfEvtSel0-3 (0xC0010000-3) and PerfCtr0-3
+     * (0xC0010004-7), which every AMD64 processor has (APM Vol. 2, 13.2): present with an
+     * AuthenticAMD model, stored, and never counting (tscvm has no performance monitoring).
+     */
+    private final long[] amdPerf = new long[8];
+    static final int AMD_PERF_EVTSEL0 = 0xC0010000;
     /** IA32_UCODE_REV: the microcode revision in bits 63:32, set by the host only (KVM). */
     private long microcodeRevision = DEFAULT_MICROCODE_REVISION;
 
@@ -335,6 +342,9 @@ public final class Vcpu {
                 }
                 throw unknown(index, origin);
             default: {
+                if (isAmdPerfMsr(index)) {
+                    return amdPerf[index - AMD_PERF_EVTSEL0];
+                }
                 if (MachineCheckBanks.isMceMsr(index)) {
                     if (!machineCheck.readable(index)) {
                         throw refuse(index, origin, "machine-check bank or MCG_CTL not present");
@@ -385,7 +395,7 @@ public final class Vcpu {
                     throw refuse(index, origin, "");
                 }
                 if ((value >>> 32) != 0) {
-                    // R21: an Intel CPUID model (tscvm's only vendor) refuses bits 63:32, host writes included.
+                    // R21: bits 63:32 are refused, host writes included (as an Intel model; kept for AMD too).
                     throw refuse(index, origin, String.format(
                             "value 0x%x has bits 63:32 set, which an Intel CPU model refuses (R21)", value));
                 }
@@ -428,6 +438,10 @@ public final class Vcpu {
                 }
                 throw unknown(index, origin);
             default: {
+                if (isAmdPerfMsr(index)) {
+                    amdPerf[index - AMD_PERF_EVTSEL0] = value;
+                    return;
+                }
                 if (MachineCheckBanks.isMceMsr(index)) {
                     if (!machineCheck.write(index, value, origin == MsrOrigin.HOST)) {
                         throw refuse(index, origin, String.format(
@@ -450,6 +464,10 @@ public final class Vcpu {
                 throw unknown(index, origin);
             }
         }
+    }
+
+    private boolean isAmdPerfMsr(int index) {
+        return index >= AMD_PERF_EVTSEL0 && index < AMD_PERF_EVTSEL0 + 8 && cpuid.isAmd();
     }
 
     /** R21: the guest reaches TSC_AUX only with CPUID RDTSCP or RDPID. */

@@ -99,6 +99,16 @@ class QemuMainTest {
     }
 
     @Test
+    void qemuCpuVendorPropertySetsTheVendor() {
+        PrintStream err = new PrintStream(new ByteArrayOutputStream());
+        assertThat(QemuMain.mapCpu("Opteron_G1,vendor=AuthenticAMD", err)).isEqualTo("tscvm,vendor=AuthenticAMD");
+        assertThat(QemuMain.mapCpu("max,vendor=GenuineIntel", err)).isEqualTo("max,vendor=GenuineIntel");
+        ByteArrayOutputStream warnings = new ByteArrayOutputStream();
+        assertThat(QemuMain.mapCpu("max,vendor=CyrixInstead", new PrintStream(warnings, true))).isEqualTo("max");
+        assertThat(warnings.toString()).contains("warning").contains("vendor=CyrixInstead");
+    }
+
+    @Test
     void aMissingKernelIsStatus10AndNoKernelIsUsage() {
         assertThat(CliRun.qemu("-kernel", dir.resolve("none.flat").toString(), "-serial", "none").status())
                 .isEqualTo(ExitStatus.FILE);

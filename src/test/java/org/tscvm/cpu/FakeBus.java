@@ -8,6 +8,8 @@ import java.util.List;
 final class FakeBus implements CpuBus {
     /** CPUID.7.0 EBX and ECX: FSGSBASE, SMEP, SMAP and UMIP unless a test clears them. */
     int leaf7Ebx = 1 | 1 << 7 | 1 << 20;
+    /** Leaf 0 names AuthenticAMD (the CPU then follows the APM where the vendors differ). */
+    boolean amd;
     int leaf7Ecx = 1 << 2;
 
     Cpu cpu;
@@ -75,11 +77,12 @@ final class FakeBus implements CpuBus {
     @Override
     public void cpuid(int leaf, int subleaf, int[] out) {
         if (leaf == 0 || leaf == 7) {
-            // Leaf 0: the highest basic leaf is 7; leaf 7: the features whose CR4 bits tests set.
+            // Leaf 0: the highest basic leaf is 7 (vendor AuthenticAMD when amd is set); leaf 7:
+            // the features whose CR4 bits tests set.
             out[0] = leaf == 0 ? 7 : 0;
-            out[1] = leaf == 0 ? 0 : leaf7Ebx;
-            out[2] = leaf == 0 ? 0 : leaf7Ecx;
-            out[3] = 0;
+            out[1] = leaf == 0 ? (amd ? 0x68747541 : 0) : leaf7Ebx;
+            out[2] = leaf == 0 ? (amd ? 0x444d4163 : 0) : leaf7Ecx;
+            out[3] = leaf == 0 && amd ? 0x69746e65 : 0;
             return;
         }
         out[0] = leaf + 1;

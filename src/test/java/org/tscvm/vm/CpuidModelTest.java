@@ -41,6 +41,41 @@ class CpuidModelTest {
     }
 
     @Test
+    void vendorAuthenticAmdNamesAmdInLeaves0And80000000AndRepeatsLeaf1EdxBitsIn80000001() {
+        CpuidModel model = CpuidModel.parse("tscvm,vendor=AuthenticAMD");
+        assertThat(model.isAmd()).isTrue();
+        assertThat(model.vendor()).isEqualTo("AuthenticAMD");
+        assertThat(model.spec()).isEqualTo("tscvm,vendor=AuthenticAMD");
+        query(model, 0, 0);
+        assertThat(text(regs[1], regs[3], regs[2])).isEqualTo("AuthenticAMD");
+        query(model, 0x80000000, 0);
+        assertThat(regs[0]).isEqualTo(CpuidModel.MAX_EXTENDED_LEAF);
+        assertThat(text(regs[1], regs[3], regs[2])).isEqualTo("AuthenticAMD");
+        query(model, 1, 0);
+        int leaf1Edx = regs[3];
+        query(model, 0x80000001, 0);
+        assertThat(regs[0]).isEqualTo(CpuidModel.SIGNATURE);
+        // fpu pse tsc msr pae cx8 apic (0, 3-6, 8, 9), mtrr pge cmov pat (12, 13, 15, 16), mmx fxsr (23, 24)
+        assertThat(regs[3]).isEqualTo((leaf1Edx & 0x0183F3FF) | (1 << 11) | (1 << 20) | (1 << 27) | (1 << 29));
+        assertThat(regs[3] & (1 << 25)).as("sse is not repeated").isZero();
+        assertThat(regs[2]).isEqualTo(1 << 5);
+        assertThat(model).isNotEqualTo(CpuidModel.tscvm());
+        assertThat(model.describe()).contains("vendor AuthenticAMD");
+    }
+
+    @Test
+    void vendorGenuineIntelIsTheDefaultAndOtherVendorsAreRefused() {
+        CpuidModel model = CpuidModel.parse("max,vendor=GenuineIntel");
+        assertThat(model.isAmd()).isFalse();
+        assertThat(model).isEqualTo(CpuidModel.named("max"));
+        query(model, 0x80000000, 0);
+        assertThat(regs[1]).isZero();
+        assertThat(CpuidModel.tscvm().vendor()).isEqualTo("GenuineIntel");
+        assertThatThrownBy(() -> CpuidModel.parse("tscvm,vendor=CyrixInstead"))
+                .isInstanceOf(TscvmException.class).hasMessageContaining("unknown CPU vendor");
+    }
+
+    @Test
     void defaultModelAdvertisesThePlatformFeatureBits() {
         CpuidModel model = CpuidModel.tscvm();
         query(model, 1, 0);

@@ -27,6 +27,18 @@ class VcpuPlatformMsrTest {
     }
 
     @Test
+    void amdsLegacyPerformanceMsrsExistOnlyWithAnAmdModelAndStoreWithoutCounting() {
+        // kvm-unit-tests' pmu_init on an AMD vendor zeroes PerfEvtSel0-3 and PerfCtr0-3 (0xC0010000-7).
+        assertThatThrownBy(() -> guest.wrmsr(0xC0010000, 0)).as("Intel model").isInstanceOf(CpuFault.class);
+        vcpu.setCpuid(CpuidModel.parse("tscvm,vendor=AuthenticAMD"));
+        for (int i = 0; i < 8; i++) {
+            guest.wrmsr(0xC0010000 + i, 0x10 + i);
+            assertThat(guest.rdmsr(0xC0010000 + i)).isEqualTo(0x10 + i);
+        }
+        assertThatThrownBy(() -> guest.rdmsr(0xC0010008)).isInstanceOf(CpuFault.class);
+    }
+
+    @Test
     void mtrrCapReportsEightVariableRangesFixedRangesAndWriteCombiningAndIsReadOnly() {
         assertThat(guest.rdmsr(Mtrrs.MTRR_CAP)).isEqualTo(0x508);
         assertThatThrownBy(() -> guest.wrmsr(Mtrrs.MTRR_CAP, 0x508)).isInstanceOf(CpuFault.class);
