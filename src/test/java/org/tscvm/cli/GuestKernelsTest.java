@@ -93,7 +93,8 @@ class GuestKernelsTest {
     @Test
     void pitCalibratedTscFrequencyMatchesCpuidWithin250PpmOnTheRealClock() throws IOException {
         long bestPpm = Long.MAX_VALUE;
-        for (int attempt = 0; attempt < 3 && bestPpm > 250; attempt++) {
+        // A host stall at the end of a 50 ms window shows as a fast TSC: the best of up to 15.
+        for (int attempt = 0; attempt < 5 && bestPpm > 250; attempt++) {
             Boot b = boot("pit", "--clock", "real");
             long pit = field(b.serial(), "pit_khz");
             long cpuid = field(b.serial(), "cpuid_khz");
