@@ -103,26 +103,41 @@ final class SoftFp {
         return (flags & (IE | ZE)) != 0 ? flags & ~DE : flags;
     }
 
-    // The format-generic views of a lane's bits: a single travels zero-extended in a long.
+    // Format-generic views of a lane's bits ({@code dbl} false: a single, zero-extended).
 
-    private static boolean isNaN(long bits, boolean dbl) {
+    static boolean isNaN(long bits, boolean dbl) {
         return dbl ? isNaN(bits) : isNaN((int) bits);
     }
 
-    private static boolean isSNaN(long bits, boolean dbl) {
+    static boolean isSNaN(long bits, boolean dbl) {
         return dbl ? isSNaN(bits) : isSNaN((int) bits);
     }
 
-    private static boolean isDenormal(long bits, boolean dbl) {
+    static boolean isDenormal(long bits, boolean dbl) {
         return dbl ? isDenormal(bits) : isDenormal((int) bits);
     }
 
-    private static long daz(CpuExec c, long bits, boolean dbl) {
+    static long daz(CpuExec c, long bits, boolean dbl) {
         return dbl ? daz(c, bits) : daz(c, (int) bits) & MASK32;
     }
 
-    private static double value(long bits, boolean dbl) {
+    static double value(long bits, boolean dbl) {
         return dbl ? Double.longBitsToDouble(bits) : Float.intBitsToFloat((int) bits);
+    }
+
+    /** The bits of v, which must be exact in the format. */
+    static long bits(double v, boolean dbl) {
+        return dbl ? Double.doubleToRawLongBits(v) : Float.floatToRawIntBits((float) v) & MASK32;
+    }
+
+    /** x rounded to an integral value in an MXCSR rounding mode (RC_NEAREST is to even). */
+    static double roundIntegral(double x, int mode) {
+        switch (mode) {
+            case Sse.RC_NEAREST: return Math.rint(x);
+            case Sse.RC_DOWN: return Math.floor(x);
+            case Sse.RC_UP: return Math.ceil(x);
+            default: return x < 0 ? Math.ceil(x) : Math.floor(x);
+        }
     }
 
     /**
