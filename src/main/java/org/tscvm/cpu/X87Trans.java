@@ -399,6 +399,25 @@ final class X87Trans {
     }
 
     static void fyl2x(CpuExec c, Insn d) {
+        twoOperandOp(c, d, FYL2X);
+    }
+
+    static void fyl2xp1(CpuExec c, Insn d) {
+        twoOperandOp(c, d, FYL2XP1);
+    }
+
+    static void fpatan(CpuExec c, Insn d) {
+        twoOperandOp(c, d, FPATAN);
+    }
+
+    private static final int FYL2X = 0, FYL2XP1 = 1, FPATAN = 2;
+
+    /**
+     * The frame of FYL2X, FYL2XP1 and FPATAN (x = ST0, y = ST1): stack underflow and NaN or
+     * unsupported operands (FPATAN's y taking precedence) decide the result before the
+     * function's own cases, which are given DE for denormal operands in {@code flags}.
+     */
+    private static void twoOperandOp(CpuExec c, Insn d, int kind) {
         X87.begin(c, d);
         if (!twoOperands(c)) {
             return;
@@ -409,46 +428,65 @@ final class X87Trans {
         X87Float f = c.fpu;
         f.cw = c.fpuControl;
         f.flags = 0;
-        if (nans(f, xs, xse, xc, ys, yse, yc)) {
-            deliverPop(c, f);
-            return;
+        boolean decided = kind == FPATAN ? nans(f, ys, yse, yc, xs, xse, xc) : nans(f, xs, xse, xc, ys, yse, yc);
+        if (!decided) {
+            int flags = xc == DENORMAL || yc == DENORMAL ? DE : 0;
+            switch (kind) {
+                case FYL2X: fyl2xBody(c, f, flags, xs, xse, xc, ys, yse, yc); break;
+                case FYL2XP1: fyl2xp1Body(c, f, flags, xs, xse, xc, ys, yse, yc); break;
+                default: fpatanBody(c, f, flags, xs, xse, xc, ys, yse, yc);
+            }
         }
-        int flags = xc == DENORMAL || yc == DENORMAL ? DE : 0;
+        deliverPop(c, f);
+    }
+
+    /** The invalid-operation result: the real indefinite with IE. */
+    private static void invalid(X87Float f) {
+        f.set(INDEF_SIG, INDEF_SE);
+        f.flags = IE;
+    }
+
+    /** An infinity of sign {@code neg} with {@code flags}. */
+    private static void infinity(X87Float f, boolean neg, int flags) {
+        f.set(INT_BIT, (neg ? SIGN : 0) | 0x7fff);
+        f.flags = flags;
+    }
+
+    /** A zero of sign {@code neg} with {@code flags}. */
+    private static void zero(X87Float f, boolean neg, int flags) {
+        f.set(0, neg ? SIGN : 0);
+        f.flags = flags;
+    }
+
+    /** FYL2X: y * log2(x). */
+    private static void fyl2xBody(CpuExec c, X87Float f, int flags, long xs, int xse, int xc, long ys, int yse, int yc) {
         boolean xNeg = (xse & SIGN) != 0, yNeg = (yse & SIGN) != 0;
         boolean xOne = xc == X87Float.NORMAL && xs == INT_BIT && (xse & 0x7fff) == X87Float.BIAS && !xNeg;
         boolean xAboveOne = !xNeg && (xc == INF || (xc != ZERO && (xse & 0x7fff) >= X87Float.BIAS && !xOne));
         if (xNeg && xc != ZERO) {
-            f.set(INDEF_SIG, INDEF_SE);
-            f.flags = IE;
+            invalid(f);
         } else if (xc == ZERO) {
             if (yc == ZERO) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(INT_BIT, (yNeg ? 0 : SIGN) | 0x7fff); // y * -inf
-                f.flags = yc == INF ? flags : ZE;
+                infinity(f, !yNeg, yc == INF ? flags : ZE); // y * -inf
             }
         } else if (xc == INF) {
             if (yc == ZERO) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(INT_BIT, (yNeg ? SIGN : 0) | 0x7fff);
-                f.flags = flags;
+                infinity(f, yNeg, flags);
             }
         } else if (yc == INF) {
             if (xOne) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(INT_BIT, ((yNeg ^ !xAboveOne) ? SIGN : 0) | 0x7fff);
-                f.flags = flags;
+                infinity(f, yNeg ^ !xAboveOne, flags);
             }
         } else if (yc == ZERO || xOne) {
             // y * log2(x) with an exact zero factor: a zero signed as the product.
             boolean logNeg = !xAboveOne && !xOne;
-            f.set(0, (yNeg ^ logNeg) ? SIGN : 0);
-            f.flags = flags;
+            zero(f, yNeg ^ logNeg, flags);
         } else {
             X87Wide w = c.wide;
             w.fromExt(X, xs, xse);
@@ -465,53 +503,31 @@ final class X87Trans {
             w.toExt(f, R, true); // the AMD host reports PE even for an exact y * k
             f.flags |= flags;
         }
-        deliverPop(c, f);
     }
 
-    static void fyl2xp1(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        if (!twoOperands(c)) {
-            return;
-        }
-        long xs = X87.sig(c, 0), ys = X87.sig(c, 1);
-        int xse = X87.se(c, 0), yse = X87.se(c, 1);
-        int xc = X87Float.classify(xs, xse), yc = X87Float.classify(ys, yse);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
-        if (nans(f, xs, xse, xc, ys, yse, yc)) {
-            deliverPop(c, f);
-            return;
-        }
-        int flags = xc == DENORMAL || yc == DENORMAL ? DE : 0;
+    /** FYL2XP1: y * log2(1 + x). */
+    private static void fyl2xp1Body(CpuExec c, X87Float f, int flags, long xs, int xse, int xc, long ys, int yse, int yc) {
         boolean xNeg = (xse & SIGN) != 0, yNeg = (yse & SIGN) != 0;
         if (xc == ZERO) {
             if (yc == INF) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(0, (xNeg ^ yNeg) ? SIGN : 0);
-                f.flags = flags;
+                zero(f, xNeg ^ yNeg, flags);
             }
         } else if (xc == INF && !xNeg) {
             // Outside the domain; the AMD host gives y * +inf.
             if (yc == ZERO) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(INT_BIT, (yNeg ? SIGN : 0) | 0x7fff);
-                f.flags = flags;
+                infinity(f, yNeg, flags);
             }
         } else if (xc == INF || (xNeg && (xse & 0x7fff) >= X87Float.BIAS)) {
             // x + 1 <= 0 or infinite: outside the domain (the SDM leaves it undefined): invalid.
-            f.set(INDEF_SIG, INDEF_SE);
-            f.flags = IE;
+            invalid(f);
         } else if (yc == INF) {
-            f.set(INT_BIT, (yNeg ^ xNeg ? SIGN : 0) | 0x7fff);
-            f.flags = flags;
+            infinity(f, yNeg ^ xNeg, flags);
         } else if (yc == ZERO) {
-            f.set(0, (xNeg ^ yNeg) ? SIGN : 0);
-            f.flags = flags;
+            zero(f, xNeg ^ yNeg, flags);
         } else {
             X87Wide w = c.wide;
             w.fromExt(X, xs, xse);
@@ -532,26 +548,10 @@ final class X87Trans {
             w.toExt(f, R, true);
             f.flags |= flags;
         }
-        deliverPop(c, f);
     }
 
-    /** FPATAN: ST(1) = atan2(ST(1), ST(0)) in [-pi, pi], then pop. */
-    static void fpatan(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        if (!twoOperands(c)) {
-            return;
-        }
-        long xs = X87.sig(c, 0), ys = X87.sig(c, 1);
-        int xse = X87.se(c, 0), yse = X87.se(c, 1);
-        int xc = X87Float.classify(xs, xse), yc = X87Float.classify(ys, yse);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
-        if (nans(f, ys, yse, yc, xs, xse, xc)) {
-            deliverPop(c, f);
-            return;
-        }
-        int flags = xc == DENORMAL || yc == DENORMAL ? DE : 0;
+    /** FPATAN: atan2(y, x) in [-pi, pi]. */
+    private static void fpatanBody(CpuExec c, X87Float f, int flags, long xs, int xse, int xc, long ys, int yse, int yc) {
         boolean xNeg = (xse & SIGN) != 0, yNeg = (yse & SIGN) != 0;
         X87Wide w = c.wide;
         // The angle as a multiple of pi/4 (exact cases) or computed.
@@ -566,9 +566,7 @@ final class X87Trans {
             eighths = xNeg ? 4 : 0;
         }
         if (eighths == 0) {
-            f.set(0, yNeg ? SIGN : 0);
-            f.flags = flags;
-            deliverPop(c, f);
+            zero(f, yNeg, flags);
             return;
         }
         if (eighths > 0) {
@@ -600,6 +598,5 @@ final class X87Trans {
         w.neg[R] = yNeg;
         w.toExt(f, R, true);
         f.flags |= flags;
-        deliverPop(c, f);
     }
 }
