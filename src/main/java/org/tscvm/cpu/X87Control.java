@@ -124,24 +124,14 @@ final class X87Control {
     /** Reads the environment at {@code lin}; only a tag of 11 (empty) matters for the registers. */
     private static void loadEnv(CpuExec c, long lin, boolean wide) {
         boolean real = realFormat(c);
-        int cw, sw, tag, ipLow, ipHigh, dpLow, dpHigh;
-        if (wide) {
-            cw = (int) c.readLin(lin, 2);
-            sw = (int) c.readLin(lin + 4, 2);
-            tag = (int) c.readLin(lin + 8, 2);
-            ipLow = (int) c.readLin(lin + 12, 4);
-            ipHigh = (int) c.readLin(lin + 16, 4);
-            dpLow = (int) c.readLin(lin + 20, 4);
-            dpHigh = (int) c.readLin(lin + 24, 4);
-        } else {
-            cw = (int) c.readLin(lin, 2);
-            sw = (int) c.readLin(lin + 2, 2);
-            tag = (int) c.readLin(lin + 4, 2);
-            ipLow = (int) c.readLin(lin + 6, 2);
-            ipHigh = (int) c.readLin(lin + 8, 2);
-            dpLow = (int) c.readLin(lin + 10, 2);
-            dpHigh = (int) c.readLin(lin + 12, 2);
-        }
+        int step = wide ? 4 : 2; // the 32-bit layout widens all seven fields to 4 bytes
+        int cw = (int) c.readLin(lin, 2);
+        int sw = (int) c.readLin(lin + step, 2);
+        int tag = (int) c.readLin(lin + 2 * step, 2);
+        int ipLow = (int) c.readLin(lin + 3 * step, step);
+        int ipHigh = (int) c.readLin(lin + 4 * step, step);
+        int dpLow = (int) c.readLin(lin + 5 * step, step);
+        int dpHigh = (int) c.readLin(lin + 6 * step, step);
         c.fpuControl = (cw & FCW_BITS) | 0x40;
         c.fpuStatus = sw & 0xffff;
         int t = 0;
