@@ -46,31 +46,23 @@ final class X87Trans {
 
     // ---- series on wide registers ----
 
-    /** d = sin(r) (|r| <= pi/4). */
-    private static void sin(X87Wide w, int d, int r) {
+    /**
+     * d = sin(r), or cos(r) when {@code cosine} (|r| <= pi/4), by the Taylor series: each term
+     * is the one before times -r^2 / (k (k + 1)), k = 2n for sin and 2n - 1 for cos.
+     */
+    private static void sinOrCos(X87Wide w, int d, int r, boolean cosine) {
         w.mul(R2, r, r);
-        w.copy(T, r);
-        w.copy(S, r);
-        for (int n = 1; n < 40; n++) {
-            w.mul(T, T, R2);
-            w.divInt(T, T, (2 * n) * (2 * n + 1), SCR);
-            w.negate(T);
-            if (w.zero(T) || w.ex[T] < w.ex[S] - 140) {
-                break;
-            }
-            w.add(S, S, T, false);
+        if (cosine) {
+            w.fromLong(T, 1);
+            w.fromLong(S, 1);
+        } else {
+            w.copy(T, r);
+            w.copy(S, r);
         }
-        w.copy(d, S);
-    }
-
-    /** d = cos(r) (|r| <= pi/4). */
-    private static void cos(X87Wide w, int d, int r) {
-        w.mul(R2, r, r);
-        w.fromLong(T, 1);
-        w.fromLong(S, 1);
         for (int n = 1; n < 40; n++) {
+            int k = cosine ? 2 * n - 1 : 2 * n;
             w.mul(T, T, R2);
-            w.divInt(T, T, (2 * n - 1) * (2 * n), SCR);
+            w.divInt(T, T, k * (k + 1), SCR);
             w.negate(T);
             if (w.zero(T) || w.ex[T] < w.ex[S] - 140) {
                 break;
@@ -272,8 +264,8 @@ final class X87Trans {
             w.mul(T, K, P);
             w.add(R, R, T, true);
             int q = (int) (k & 3);
-            sin(w, A, R);
-            cos(w, B, R);
+            sinOrCos(w, A, R, false);
+            sinOrCos(w, B, R, true);
             // sin x = {s, c, -s, -c}[q], cos x = {c, -s, -c, s}[q] with s, c of the reduced r.
             w.copy(Y, (q & 1) == 0 ? A : B);
             if (q >= 2) {
