@@ -136,17 +136,6 @@ final class MmxForms {
         }
     }
 
-    private static void opcode(G g, int prefix, int opc) {
-        if (prefix != NONE) {
-            g.e.prefix(prefix);
-        }
-        if (opc > 0xff) {
-            g.e.op(0x0f, opc >>> 8, opc & 0xff);
-        } else {
-            g.e.op(0x0f, opc);
-        }
-    }
-
     /** mm, mm/m forms: a register form and a memory form of {@code memBits}; imm8 below {@code immBound} if positive. */
     private static void mm(List<Form> forms, String mn, int opc, int memBits, int immBound) {
         String suffix = immBound > 0 ? ", imm8" : "";
@@ -159,7 +148,7 @@ final class MmxForms {
     private static DiffCase mmCase(Random rnd, String name, int prefix, int opc, boolean memory, int memBits,
             int immBound) {
         Case k = new Case(rnd, V.INT);
-        opcode(k.g, prefix, opc);
+        SseForms.prefixAndOpcode(k.g, prefix, opc);
         int reg = k.mmIndex();
         if (memory) {
             int off = 64 + rnd.nextInt(112);
@@ -193,7 +182,7 @@ final class MmxForms {
             if (bits == 64) {
                 k.g.e.size(64);
             }
-            opcode(k.g, NONE, opc);
+            SseForms.prefixAndOpcode(k.g, NONE, opc);
             boolean gprInReg = opc == 0xd7 || opc == 0xc5;
             if (gprInReg) {
                 k.g.e.modrmReg(k.g.wideReg(0), k.mmIndex());
@@ -221,7 +210,7 @@ final class MmxForms {
                     k.setMm(p, (lo & 0xffffffffL) | hi << 32);
                 }
             }
-            opcode(k.g, prefix, opc);
+            SseForms.prefixAndOpcode(k.g, prefix, opc);
             int reg = toXmm ? rnd.nextInt(16) : k.mmIndex();
             if (memory) {
                 int off = 64 + rnd.nextInt(112);
@@ -252,7 +241,7 @@ final class MmxForms {
     /** MASKMOVQ mm1, mm2: the bytes of mm1 selected by mm2's byte signs, stored at DS:RDI. */
     private static DiffCase maskmovq(Random rnd) {
         Case k = new Case(rnd, V.INT);
-        opcode(k.g, NONE, 0xf7);
+        SseForms.prefixAndOpcode(k.g, NONE, 0xf7);
         k.g.e.modrmReg(k.mmIndex(), k.mmIndex());
         k.g.gpr[InstructionForms.RDI] = DiffCase.BUF_ADDR + 64 + rnd.nextInt(112);
         return k.build("maskmovq mm, mm");

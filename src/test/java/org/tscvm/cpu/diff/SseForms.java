@@ -436,7 +436,7 @@ final class SseForms {
     }
 
     /** The prefix and 0F opcode; opcodes 0x38xx and 0x3axx are in the three-byte maps. */
-    private static void prefixAndOpcode(G g, int prefix, int opc) {
+    static void prefixAndOpcode(G g, int prefix, int opc) {
         if (prefix != NONE) {
             g.e.prefix(prefix);
         }
