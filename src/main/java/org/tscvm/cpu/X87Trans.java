@@ -74,11 +74,23 @@ final class X87Trans {
 
     /** d = 2 atanh(u) = u + u^3/3 + ... times 2 (|u| < 0.2): ln((1+u)/(1-u)). */
     private static void twoAtanh(X87Wide w, int d, int u) {
+        twiceOddSeries(w, d, u, false, 80);
+    }
+
+    /**
+     * d = 2 (u + u^3/3 + u^5/5 + ...), the signs alternating when {@code alternating} (then
+     * 2 atan(u), else 2 atanh(u)), summed until a term falls 140 bits below the sum or after
+     * {@code maxTerms} terms.
+     */
+    private static void twiceOddSeries(X87Wide w, int d, int u, boolean alternating, int maxTerms) {
         w.mul(R2, u, u);
         w.copy(T, u);
         w.copy(S, u);
-        for (int n = 1; n < 80; n++) {
+        for (int n = 1; n < maxTerms; n++) {
             w.mul(T, T, R2);
+            if (alternating) {
+                w.negate(T);
+            }
             w.divInt(U, T, 2 * n + 1, SCR);
             if (w.zero(U) || w.ex[U] < w.ex[S] - 140) {
                 break;
@@ -97,20 +109,7 @@ final class X87Trans {
         sqrt(f, w, A, A);
         w.add(A, A, B, false);
         w.div(A, t, A);          // u
-        w.mul(R2, A, A);
-        w.copy(T, A);
-        w.copy(S, A);
-        for (int n = 1; n < 200; n++) {
-            w.mul(T, T, R2);
-            w.negate(T);
-            w.divInt(U, T, 2 * n + 1, SCR);
-            if (w.zero(U) || w.ex[U] < w.ex[S] - 140) {
-                break;
-            }
-            w.add(S, S, U, false);
-        }
-        w.copy(d, S);
-        w.ex[d]++;
+        twiceOddSeries(w, d, A, true, 200); // atan(t) = 2 atan(u)
     }
 
     /** d = sqrt(a) (a > 0): the 80-bit square root, then one Newton step in 128 bits. */
