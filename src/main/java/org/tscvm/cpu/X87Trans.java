@@ -170,28 +170,27 @@ final class X87Trans {
     // ---- FSIN, FCOS, FSINCOS, FPTAN ----
 
     static void fsin(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        trig(c, 0);
+        trig(c, d, FSIN);
     }
 
     static void fcos(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        trig(c, 1);
+        trig(c, d, FCOS);
     }
 
     static void fsincos(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        trig(c, 2);
+        trig(c, d, FSINCOS);
     }
 
     static void fptan(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        trig(c, 3);
+        trig(c, d, FPTAN);
     }
 
-    /** kind 0 sin, 1 cos, 2 sincos (ST0 = cos, ST1 = sin), 3 ptan (ST1 = tan, ST0 = 1). */
-    private static void trig(CpuExec c, int kind) {
-        boolean pushes = kind >= 2;
+    private static final int FSIN = 0, FCOS = 1, FSINCOS = 2, FPTAN = 3;
+
+    /** FSIN, FCOS, FSINCOS (ST0 = cos, ST1 = sin) or FPTAN (ST1 = tan, ST0 = 1), by {@code kind}. */
+    private static void trig(CpuExec c, Insn d, int kind) {
+        X87.begin(c, d);
+        boolean pushes = kind >= FSINCOS;
         c.fpuStatus &= ~C2; // cleared on every outcome but "out of range" (the AMD host)
         if (X87.empty(c, 0)) {
             if (X87.underflow(c)) {
@@ -241,9 +240,9 @@ final class X87Trans {
             long one = INT_BIT;
             int oneSe = X87Float.BIAS;
             switch (kind) {
-                case 0: r1s = s; r1e = se; break;
-                case 1: r1s = one; r1e = oneSe; break;
-                case 2: r1s = s; r1e = se; r2s = one; r2e = oneSe; break; // ST1 = sin, ST0 = cos
+                case FSIN: r1s = s; r1e = se; break;
+                case FCOS: r1s = one; r1e = oneSe; break;
+                case FSINCOS: r1s = s; r1e = se; r2s = one; r2e = oneSe; break; // ST1 = sin, ST0 = cos
                 default: r1s = s; r1e = se; r2s = one; r2e = oneSe; break;
             }
         } else {
@@ -275,17 +274,17 @@ final class X87Trans {
                 w.negate(U);
             }
             switch (kind) {
-                case 0:
+                case FSIN:
                     w.toExt(f, Y, true);
                     r1s = f.sig;
                     r1e = f.se;
                     break;
-                case 1:
+                case FCOS:
                     w.toExt(f, U, true);
                     r1s = f.sig;
                     r1e = f.se;
                     break;
-                case 2:
+                case FSINCOS:
                     w.toExt(f, Y, true); // ST1 = sin
                     r1s = f.sig;
                     r1e = f.se;
