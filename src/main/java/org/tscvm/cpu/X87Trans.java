@@ -169,26 +169,11 @@ final class X87Trans {
 
     // ---- FSIN, FCOS, FSINCOS, FPTAN ----
 
-    static void fsin(CpuExec c, Insn d) {
-        trig(c, d, FSIN);
-    }
-
-    static void fcos(CpuExec c, Insn d) {
-        trig(c, d, FCOS);
-    }
-
-    static void fsincos(CpuExec c, Insn d) {
-        trig(c, d, FSINCOS);
-    }
-
-    static void fptan(CpuExec c, Insn d) {
-        trig(c, d, FPTAN);
-    }
-
     private static final int FSIN = 0, FCOS = 1, FSINCOS = 2, FPTAN = 3;
 
-    /** FSIN, FCOS, FSINCOS (ST0 = cos, ST1 = sin) or FPTAN (ST1 = tan, ST0 = 1), by {@code kind}. */
-    private static void trig(CpuExec c, Insn d, int kind) {
+    /** FSIN, FCOS, FSINCOS (ST0 = cos, ST1 = sin) and FPTAN (ST1 = tan, ST0 = 1). */
+    static void trig(CpuExec c, Insn d) {
+        int kind = d.op == Op.FSIN ? FSIN : d.op == Op.FCOS ? FCOS : d.op == Op.FSINCOS ? FSINCOS : FPTAN;
         X87.begin(c, d);
         boolean pushes = kind >= FSINCOS;
         c.fpuStatus &= ~C2; // cleared on every outcome but "out of range" (the AMD host)
@@ -388,18 +373,6 @@ final class X87Trans {
         return false;
     }
 
-    static void fyl2x(CpuExec c, Insn d) {
-        twoOperandOp(c, d, FYL2X);
-    }
-
-    static void fyl2xp1(CpuExec c, Insn d) {
-        twoOperandOp(c, d, FYL2XP1);
-    }
-
-    static void fpatan(CpuExec c, Insn d) {
-        twoOperandOp(c, d, FPATAN);
-    }
-
     private static final int FYL2X = 0, FYL2XP1 = 1, FPATAN = 2;
 
     /**
@@ -407,7 +380,8 @@ final class X87Trans {
      * unsupported operands (FPATAN's y taking precedence) decide the result before the
      * function's own cases, which are given DE for denormal operands in {@code flags}.
      */
-    private static void twoOperandOp(CpuExec c, Insn d, int kind) {
+    static void twoOperandOp(CpuExec c, Insn d) {
+        int kind = d.op == Op.FYL2X ? FYL2X : d.op == Op.FYL2XP1 ? FYL2XP1 : FPATAN;
         X87.begin(c, d);
         if (!twoOperands(c)) {
             return;
