@@ -150,6 +150,14 @@ final class X87Trans {
 
     // ---- the register-stack and special-operand frame ----
 
+    /** The CPU's x87 arithmetic unit, with the guest's control word and no flags yet. */
+    private static X87Float clearedFpu(CpuExec c) {
+        X87Float f = c.fpu;
+        f.cw = c.fpuControl;
+        f.flags = 0;
+        return f;
+    }
+
     /** A NaN or unsupported operand decides the result into f; returns true then. */
     private static boolean nanOperand(X87Float f, long s, int se, int cls) {
         if (cls == UNSUPPORTED) {
@@ -197,9 +205,7 @@ final class X87Trans {
         long s = X87.sig(c, 0);
         int se = X87.se(c, 0);
         int cls = X87Float.classify(s, se);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
+        X87Float f = clearedFpu(c);
         if (nanOperand(f, s, se, cls) || cls == INF) {
             if (cls == INF) {
                 f.set(INDEF_SIG, INDEF_SE);
@@ -308,9 +314,7 @@ final class X87Trans {
         long s = X87.sig(c, 0);
         int se = X87.se(c, 0);
         int cls = X87Float.classify(s, se);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
+        X87Float f = clearedFpu(c);
         if (nanOperand(f, s, se, cls)) {
             // decided
         } else if (cls == ZERO) {
@@ -389,9 +393,7 @@ final class X87Trans {
         long xs = X87.sig(c, 0), ys = X87.sig(c, 1);
         int xse = X87.se(c, 0), yse = X87.se(c, 1);
         int xc = X87Float.classify(xs, xse), yc = X87Float.classify(ys, yse);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
+        X87Float f = clearedFpu(c);
         boolean decided = kind == FPATAN ? nans(f, ys, yse, yc, xs, xse, xc) : nans(f, xs, xse, xc, ys, yse, yc);
         if (!decided) {
             int flags = xc == DENORMAL || yc == DENORMAL ? DE : 0;
