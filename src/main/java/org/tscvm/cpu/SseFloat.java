@@ -55,9 +55,7 @@ final class SseFloat {
     }
 
     private static long lanesSingle(CpuExec c, int op, long a, long b) {
-        long l0 = SoftFp.single(c, op, (int) a, (int) b) & 0xffffffffL;
-        long l1 = SoftFp.single(c, op, (int) (a >>> 32), (int) (b >>> 32)) & 0xffffffffL;
-        return l0 | l1 << 32;
+        return pairSingle(c, op, (int) a, (int) b, op, (int) (a >>> 32), (int) (b >>> 32));
     }
 
     /** ADD/SUB/MUL/DIV/MIN/MAX/SQRT PD and SD. */
