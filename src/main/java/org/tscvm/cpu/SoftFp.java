@@ -34,7 +34,7 @@ final class SoftFp {
     static final int F_DEFAULT_NAN = 0xffc00000;
     static final long D_SIGN = Long.MIN_VALUE, D_QUIET = 1L << 51, D_INF = 0x7ff0000000000000L;
     static final long D_MAX = 0x7fefffffffffffffL, D_DEFAULT_NAN = 0xfff8000000000000L;
-    private static final long FRAC52 = (1L << 52) - 1, HIDDEN52 = 1L << 52;
+    private static final long FRAC52 = (1L << 52) - 1, HIDDEN52 = 1L << 52, MASK32 = 0xffffffffL;
 
     // ---- classification ----
 
@@ -75,7 +75,7 @@ final class SoftFp {
         return (c.mxcsr >>> 13) & 3;
     }
 
-    // ---- single precision ----
+    // ---- single and double precision ----
 
     /**
      * One lane of ADDPS/SUBPS/MULPS/DIVPS/MINPS/MAXPS/SQRTPS and their ss forms; a is the
@@ -85,7 +85,16 @@ final class SoftFp {
     static int single(CpuExec c, int op, int a, int b) {
         int outer = c.sseFlags;
         c.sseFlags = 0;
-        int r = singleLane(c, op, a, b);
+        int r = (int) lane(c, op, a & MASK32, b & MASK32, false);
+        c.sseFlags = outer | suppressDenormal(c.sseFlags);
+        return r;
+    }
+
+    /** One lane of ADDPD/.../SQRTPD and the sd forms; a is the destination's lane. DE as in {@link #single}. */
+    static long dbl(CpuExec c, int op, long a, long b) {
+        int outer = c.sseFlags;
+        c.sseFlags = 0;
+        long r = lane(c, op, a, b, true);
         c.sseFlags = outer | suppressDenormal(c.sseFlags);
         return r;
     }
@@ -94,35 +103,80 @@ final class SoftFp {
         return (flags & (IE | ZE)) != 0 ? flags & ~DE : flags;
     }
 
-    private static int singleLane(CpuExec c, int op, int a, int b) {
-        a = daz(c, a);
-        b = daz(c, b);
+    // Format-generic views of a lane's bits ({@code dbl} false: a single, zero-extended).
+
+    static boolean isNaN(long bits, boolean dbl) {
+        return dbl ? isNaN(bits) : isNaN((int) bits);
+    }
+
+    static boolean isSNaN(long bits, boolean dbl) {
+        return dbl ? isSNaN(bits) : isSNaN((int) bits);
+    }
+
+    static boolean isDenormal(long bits, boolean dbl) {
+        return dbl ? isDenormal(bits) : isDenormal((int) bits);
+    }
+
+    static long daz(CpuExec c, long bits, boolean dbl) {
+        return dbl ? daz(c, bits) : daz(c, (int) bits) & MASK32;
+    }
+
+    static double value(long bits, boolean dbl) {
+        return dbl ? Double.longBitsToDouble(bits) : Float.intBitsToFloat((int) bits);
+    }
+
+    /** The bits of v, which must be exact in the format. */
+    static long bits(double v, boolean dbl) {
+        return dbl ? Double.doubleToRawLongBits(v) : Float.floatToRawIntBits((float) v) & MASK32;
+    }
+
+    /** x rounded to an integral value in an MXCSR rounding mode (RC_NEAREST is to even). */
+    static double roundIntegral(double x, int mode) {
+        switch (mode) {
+            case Sse.RC_NEAREST: return Math.rint(x);
+            case Sse.RC_DOWN: return Math.floor(x);
+            case Sse.RC_UP: return Math.ceil(x);
+            default: return x < 0 ? Math.ceil(x) : Math.floor(x);
+        }
+    }
+
+    /**
+     * The lane of {@link #single} ({@code dbl} false: a and b zero-extended singles, the result
+     * in the low 32 bits) or {@link #dbl}. Singles are exact in double, so only the final
+     * products, quotients and roots of doubles need their operands scaled.
+     */
+    private static long lane(CpuExec c, int op, long a, long b, boolean dbl) {
+        long sign = dbl ? D_SIGN : F_SIGN & MASK32, quiet = dbl ? D_QUIET : F_QUIET;
+        long inf = dbl ? D_INF : F_INF, defaultNaN = dbl ? D_DEFAULT_NAN : F_DEFAULT_NAN & MASK32;
+        a = daz(c, a, dbl);
+        b = daz(c, b, dbl);
         if (op == MIN || op == MAX) {
-            if (isNaN(a) || isNaN(b)) {
+            if (isNaN(a, dbl) || isNaN(b, dbl)) {
                 c.sseFlags |= IE;
                 return b;
             }
-            if (isDenormal(a) || isDenormal(b)) {
+            if (isDenormal(a, dbl) || isDenormal(b, dbl)) {
                 c.sseFlags |= DE;
             }
-            float x = Float.intBitsToFloat(a), y = Float.intBitsToFloat(b);
+            double x = value(a, dbl), y = value(b, dbl);
             return (op == MIN ? x < y : x > y) ? a : b;
         }
         if (op == SQRT) {
-            if (isNaN(b)) {
-                c.sseFlags |= isSNaN(b) ? IE : 0;
-                return b | F_QUIET;
+            if (isNaN(b, dbl)) {
+                c.sseFlags |= isSNaN(b, dbl) ? IE : 0;
+                return b | quiet;
             }
-        } else if (isNaN(a) || isNaN(b)) {
-            if (isSNaN(a) || isSNaN(b)) {
+        } else if (isNaN(a, dbl) || isNaN(b, dbl)) {
+            if (isSNaN(a, dbl) || isSNaN(b, dbl)) {
                 c.sseFlags |= IE;
             }
-            return isNaN(a) ? a | F_QUIET : b | F_QUIET;
+            return isNaN(a, dbl) ? a | quiet : b | quiet;
         }
-        if ((op != SQRT && isDenormal(a)) || isDenormal(b)) {
+        if ((op != SQRT && isDenormal(a, dbl)) || isDenormal(b, dbl)) {
             c.sseFlags |= DE;
         }
-        double x = Float.intBitsToFloat(a), y = Float.intBitsToFloat(b);
+        double x = value(a, dbl), y = value(b, dbl);
+        boolean neg = ((a ^ b) & sign) != 0; // of a product or quotient
         switch (op) {
             case ADD: case SUB: {
                 if (op == SUB) {
@@ -131,131 +185,16 @@ final class SoftFp {
                 if (Double.isInfinite(x) || Double.isInfinite(y)) {
                     if (Double.isInfinite(x) && Double.isInfinite(y) && x != y) {
                         c.sseFlags |= IE;
-                        return F_DEFAULT_NAN;
+                        return defaultNaN;
                     }
-                    return Double.isInfinite(x) ? a : (op == SUB ? b ^ F_SIGN : b);
+                    return Double.isInfinite(x) ? a : (op == SUB ? b ^ sign : b);
                 }
                 double s = x + y;
                 if (s == 0) {
-                    return zeroSum(c, x, y) ? F_SIGN : 0;
-                }
-                double e = twoSumError(x, y, s);
-                boolean neg = s < 0;
-                return (int) round(c, neg, Math.abs(s), signOf(neg ? -e : e), 0, false);
-            }
-            case MUL: {
-                boolean neg = (a ^ b) < 0;
-                if (Double.isInfinite(x) || Double.isInfinite(y)) {
-                    if (x == 0 || y == 0) {
-                        c.sseFlags |= IE;
-                        return F_DEFAULT_NAN;
-                    }
-                    return neg ? F_SIGN | F_INF : F_INF;
-                }
-                if (x == 0 || y == 0) {
-                    return neg ? F_SIGN : 0;
-                }
-                return (int) round(c, neg, Math.abs(x * y), 0, 0, false);
-            }
-            case DIV: {
-                boolean neg = (a ^ b) < 0;
-                if (Double.isInfinite(x)) {
-                    if (Double.isInfinite(y)) {
-                        c.sseFlags |= IE;
-                        return F_DEFAULT_NAN;
-                    }
-                    return neg ? F_SIGN | F_INF : F_INF;
-                }
-                if (y == 0) {
-                    if (x == 0) {
-                        c.sseFlags |= IE;
-                        return F_DEFAULT_NAN;
-                    }
-                    c.sseFlags |= ZE;
-                    return neg ? F_SIGN | F_INF : F_INF;
-                }
-                if (x == 0 || Double.isInfinite(y)) {
-                    return neg ? F_SIGN : 0;
-                }
-                double p = Math.abs(x), q = Math.abs(y);
-                double r = p / q;
-                return (int) round(c, neg, r, signOf(Math.fma(-r, q, p)), 0, false);
-            }
-            default: { // SQRT
-                if (y == 0) {
-                    return b;
-                }
-                if (y < 0) {
-                    c.sseFlags |= IE;
-                    return F_DEFAULT_NAN;
-                }
-                if (Double.isInfinite(y)) {
-                    return b;
-                }
-                double r = Math.sqrt(y);
-                return (int) round(c, false, r, signOf(Math.fma(-r, r, y)), 0, false);
-            }
-        }
-    }
-
-    // ---- double precision ----
-
-    /** One lane of ADDPD/.../SQRTPD and the sd forms; a is the destination's lane. DE as in {@link #single}. */
-    static long dbl(CpuExec c, int op, long a, long b) {
-        int outer = c.sseFlags;
-        c.sseFlags = 0;
-        long r = dblLane(c, op, a, b);
-        c.sseFlags = outer | suppressDenormal(c.sseFlags);
-        return r;
-    }
-
-    private static long dblLane(CpuExec c, int op, long a, long b) {
-        a = daz(c, a);
-        b = daz(c, b);
-        if (op == MIN || op == MAX) {
-            if (isNaN(a) || isNaN(b)) {
-                c.sseFlags |= IE;
-                return b;
-            }
-            if (isDenormal(a) || isDenormal(b)) {
-                c.sseFlags |= DE;
-            }
-            double x = Double.longBitsToDouble(a), y = Double.longBitsToDouble(b);
-            return (op == MIN ? x < y : x > y) ? a : b;
-        }
-        if (op == SQRT) {
-            if (isNaN(b)) {
-                c.sseFlags |= isSNaN(b) ? IE : 0;
-                return b | D_QUIET;
-            }
-        } else if (isNaN(a) || isNaN(b)) {
-            if (isSNaN(a) || isSNaN(b)) {
-                c.sseFlags |= IE;
-            }
-            return isNaN(a) ? a | D_QUIET : b | D_QUIET;
-        }
-        if ((op != SQRT && isDenormal(a)) || isDenormal(b)) {
-            c.sseFlags |= DE;
-        }
-        double x = Double.longBitsToDouble(a), y = Double.longBitsToDouble(b);
-        switch (op) {
-            case ADD: case SUB: {
-                if (op == SUB) {
-                    y = -y;
-                }
-                if (Double.isInfinite(x) || Double.isInfinite(y)) {
-                    if (Double.isInfinite(x) && Double.isInfinite(y) && x != y) {
-                        c.sseFlags |= IE;
-                        return D_DEFAULT_NAN;
-                    }
-                    return Double.doubleToRawLongBits(Double.isInfinite(x) ? x : y);
-                }
-                double s = x + y;
-                if (s == 0) {
-                    return zeroSum(c, x, y) ? D_SIGN : 0;
+                    return zeroSum(c, x, y) ? sign : 0;
                 }
                 int k = 0;
-                if (Double.isInfinite(s)) {
+                if (Double.isInfinite(s)) { // only doubles: two singles' sum is finite in double
                     // Both operands are at least 2^970 here, so halving them is exact.
                     x *= 0.5;
                     y *= 0.5;
@@ -263,22 +202,24 @@ final class SoftFp {
                     k = 1;
                 }
                 double e = twoSumError(x, y, s);
-                boolean neg = s < 0;
-                return round(c, neg, Math.abs(s), signOf(neg ? -e : e), k, true);
+                boolean sumNeg = s < 0;
+                return round(c, sumNeg, Math.abs(s), signOf(sumNeg ? -e : e), k, dbl);
             }
             case MUL: {
-                boolean neg = (a ^ b) < 0;
                 if (Double.isInfinite(x) || Double.isInfinite(y)) {
                     if (x == 0 || y == 0) {
                         c.sseFlags |= IE;
-                        return D_DEFAULT_NAN;
+                        return defaultNaN;
                     }
-                    return neg ? D_SIGN | D_INF : D_INF;
+                    return neg ? sign | inf : inf;
                 }
                 if (x == 0 || y == 0) {
-                    return neg ? D_SIGN : 0;
+                    return neg ? sign : 0;
                 }
                 double p = Math.abs(x), q = Math.abs(y);
+                if (!dbl) { // 24 by 24 bits: exact in double
+                    return round(c, neg, p * q, 0, 0, false);
+                }
                 int ep = exponent(p), eq = exponent(q);
                 p = Math.scalb(p, -ep);
                 q = Math.scalb(q, -eq);
@@ -286,31 +227,34 @@ final class SoftFp {
                 return round(c, neg, r, signOf(Math.fma(p, q, -r)), ep + eq, true);
             }
             case DIV: {
-                boolean neg = (a ^ b) < 0;
                 if (Double.isInfinite(x)) {
                     if (Double.isInfinite(y)) {
                         c.sseFlags |= IE;
-                        return D_DEFAULT_NAN;
+                        return defaultNaN;
                     }
-                    return neg ? D_SIGN | D_INF : D_INF;
+                    return neg ? sign | inf : inf;
                 }
                 if (y == 0) {
                     if (x == 0) {
                         c.sseFlags |= IE;
-                        return D_DEFAULT_NAN;
+                        return defaultNaN;
                     }
                     c.sseFlags |= ZE;
-                    return neg ? D_SIGN | D_INF : D_INF;
+                    return neg ? sign | inf : inf;
                 }
                 if (x == 0 || Double.isInfinite(y)) {
-                    return neg ? D_SIGN : 0;
+                    return neg ? sign : 0;
                 }
                 double p = Math.abs(x), q = Math.abs(y);
-                int ep = exponent(p), eq = exponent(q);
-                p = Math.scalb(p, -ep);
-                q = Math.scalb(q, -eq);
+                int ep = 0, eq = 0;
+                if (dbl) { // a single's quotient and residual are far from double's limits
+                    ep = exponent(p);
+                    eq = exponent(q);
+                    p = Math.scalb(p, -ep);
+                    q = Math.scalb(q, -eq);
+                }
                 double r = p / q;
-                return round(c, neg, r, signOf(Math.fma(-r, q, p)), ep - eq, true);
+                return round(c, neg, r, signOf(Math.fma(-r, q, p)), ep - eq, dbl);
             }
             default: { // SQRT
                 if (y == 0 || (y > 0 && Double.isInfinite(y))) {
@@ -318,7 +262,11 @@ final class SoftFp {
                 }
                 if (y < 0) {
                     c.sseFlags |= IE;
-                    return D_DEFAULT_NAN;
+                    return defaultNaN;
+                }
+                if (!dbl) {
+                    double r = Math.sqrt(y);
+                    return round(c, false, r, signOf(Math.fma(-r, r, y)), 0, false);
                 }
                 int e = exponent(y);
                 int half = Math.floorDiv(e, 2);

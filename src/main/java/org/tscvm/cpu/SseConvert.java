@@ -67,13 +67,7 @@ final class SseConvert {
             return indefinite;
         }
         int mode = truncate ? Sse.RC_ZERO : (c.mxcsr >>> 13) & 3;
-        double r;
-        switch (mode) {
-            case Sse.RC_NEAREST: r = Math.rint(x); break;
-            case Sse.RC_DOWN: r = Math.floor(x); break;
-            case Sse.RC_UP: r = Math.ceil(x); break;
-            default: r = x < 0 ? Math.ceil(x) : Math.floor(x); break;
-        }
+        double r = SoftFp.roundIntegral(x, mode);
         double limit = bits == 64 ? 0x1p63 : 0x1p31;
         if (!(r >= -limit && r < limit)) {
             c.sseFlags |= IE;

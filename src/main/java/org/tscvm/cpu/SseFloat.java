@@ -55,9 +55,7 @@ final class SseFloat {
     }
 
     private static long lanesSingle(CpuExec c, int op, long a, long b) {
-        long l0 = SoftFp.single(c, op, (int) a, (int) b) & 0xffffffffL;
-        long l1 = SoftFp.single(c, op, (int) (a >>> 32), (int) (b >>> 32)) & 0xffffffffL;
-        return l0 | l1 << 32;
+        return pairSingle(c, op, (int) a, (int) b, op, (int) (a >>> 32), (int) (b >>> 32));
     }
 
     /** ADD/SUB/MUL/DIV/MIN/MAX/SQRT PD and SD. */
@@ -80,17 +78,19 @@ final class SseFloat {
 
     // ---- compares ----
 
-    /** A predicate 0-7 (EQ LT LE UNORD NEQ NLT NLE ORD) on x, y; {@code unordered} when a NaN is involved. */
-    private static boolean predicate(int p, boolean unordered, double x, double y) {
+    private static final int LESS = 0, EQUAL = 1, GREATER = 2, UNORDERED = 3;
+
+    /** A predicate 0-7 (EQ LT LE UNORD NEQ NLT NLE ORD) on a relation of {@link #compareLanes}. */
+    private static boolean predicate(int p, int relation) {
         switch (p & 7) {
-            case 0: return !unordered && x == y;
-            case 1: return !unordered && x < y;
-            case 2: return !unordered && x <= y;
-            case 3: return unordered;
-            case 4: return unordered || x != y;
-            case 5: return unordered || !(x < y);
-            case 6: return unordered || !(x <= y);
-            default: return !unordered;
+            case 0: return relation == EQUAL;
+            case 1: return relation == LESS;
+            case 2: return relation == LESS || relation == EQUAL;
+            case 3: return relation == UNORDERED;
+            case 4: return relation != EQUAL;
+            case 5: return relation != LESS;
+            case 6: return relation != LESS && relation != EQUAL;
+            default: return relation != UNORDERED;
         }
     }
 
@@ -100,30 +100,34 @@ final class SseFloat {
         return p == 1 || p == 2;
     }
 
-    private static boolean cmpSingleLane(CpuExec c, int p, int a, int b) {
-        a = SoftFp.daz(c, a);
-        b = SoftFp.daz(c, b);
-        boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
-        if (SoftFp.isSNaN(a) || SoftFp.isSNaN(b) || (unordered && signaling(p))) {
+    /**
+     * The relation of two lanes (singles zero-extended when {@code dbl} is false) after DAZ, for
+     * CMP and (U)COMI: IE for an SNaN, or for any NaN when {@code signalQuiet}; DE for a
+     * denormal operand of an ordered compare.
+     */
+    private static int compareLanes(CpuExec c, long a, long b, boolean dbl, boolean signalQuiet) {
+        a = SoftFp.daz(c, a, dbl);
+        b = SoftFp.daz(c, b, dbl);
+        boolean unordered = SoftFp.isNaN(a, dbl) || SoftFp.isNaN(b, dbl);
+        if (SoftFp.isSNaN(a, dbl) || SoftFp.isSNaN(b, dbl) || (unordered && signalQuiet)) {
             c.sseFlags |= IE;
         }
-        if (!unordered && (SoftFp.isDenormal(a) || SoftFp.isDenormal(b))) {
+        if (unordered) {
+            return UNORDERED;
+        }
+        if (SoftFp.isDenormal(a, dbl) || SoftFp.isDenormal(b, dbl)) {
             c.sseFlags |= DE;
         }
-        return predicate(p, unordered, Float.intBitsToFloat(a), Float.intBitsToFloat(b));
+        double x = SoftFp.value(a, dbl), y = SoftFp.value(b, dbl);
+        return x < y ? LESS : x > y ? GREATER : EQUAL;
+    }
+
+    private static boolean cmpSingleLane(CpuExec c, int p, int a, int b) {
+        return predicate(p, compareLanes(c, a & 0xffffffffL, b & 0xffffffffL, false, signaling(p)));
     }
 
     private static boolean cmpDoubleLane(CpuExec c, int p, long a, long b) {
-        a = SoftFp.daz(c, a);
-        b = SoftFp.daz(c, b);
-        boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
-        if (SoftFp.isSNaN(a) || SoftFp.isSNaN(b) || (unordered && signaling(p))) {
-            c.sseFlags |= IE;
-        }
-        if (!unordered && (SoftFp.isDenormal(a) || SoftFp.isDenormal(b))) {
-            c.sseFlags |= DE;
-        }
-        return predicate(p, unordered, Double.longBitsToDouble(a), Double.longBitsToDouble(b));
+        return predicate(p, compareLanes(c, a, b, true, signaling(p)));
     }
 
     /** CMPPS/CMPSS xmm1, xmm2/m, imm8: all ones or zeros per lane. */
@@ -173,44 +177,29 @@ final class SseFloat {
 
     /** COMISS/UCOMISS: ZF PF CF = 111 unordered, 000 greater, 001 less, 100 equal; OF SF AF cleared. */
     static void comiss(CpuExec c, Insn d) {
-        int a = SoftFp.daz(c, (int) c.xmm[2 * d.reg]);
-        int b = SoftFp.daz(c, Sse.loadE32(c, d));
-        boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
-        if (SoftFp.isSNaN(a) || SoftFp.isSNaN(b) || (unordered && d.op == Op.COMISS)) {
-            c.sseFlags |= IE;
-        }
-        if (!unordered && (SoftFp.isDenormal(a) || SoftFp.isDenormal(b))) {
-            c.sseFlags |= DE;
-        }
+        long a = c.xmm[2 * d.reg] & 0xffffffffL;
+        long b = Sse.loadE32(c, d) & 0xffffffffL;
+        int relation = compareLanes(c, a, b, false, d.op == Op.COMISS);
         Sse.commitFlags(c);
-        setCompareFlags(c, unordered, Float.intBitsToFloat(a), Float.intBitsToFloat(b));
+        setCompareFlags(c, relation);
     }
 
     /** COMISD/UCOMISD. */
     static void comisd(CpuExec c, Insn d) {
-        long a = SoftFp.daz(c, c.xmm[2 * d.reg]);
-        long b = SoftFp.daz(c, Sse.loadE64(c, d));
-        boolean unordered = SoftFp.isNaN(a) || SoftFp.isNaN(b);
-        if (SoftFp.isSNaN(a) || SoftFp.isSNaN(b) || (unordered && d.op == Op.COMISD)) {
-            c.sseFlags |= IE;
-        }
-        if (!unordered && (SoftFp.isDenormal(a) || SoftFp.isDenormal(b))) {
-            c.sseFlags |= DE;
-        }
+        long a = c.xmm[2 * d.reg];
+        long b = Sse.loadE64(c, d);
+        int relation = compareLanes(c, a, b, true, d.op == Op.COMISD);
         Sse.commitFlags(c);
-        setCompareFlags(c, unordered, Double.longBitsToDouble(a), Double.longBitsToDouble(b));
+        setCompareFlags(c, relation);
     }
 
-    private static void setCompareFlags(CpuExec c, boolean unordered, double x, double y) {
+    private static void setCompareFlags(CpuExec c, int relation) {
         long f;
-        if (unordered) {
-            f = CpuState.ZF | CpuState.PF | CpuState.CF;
-        } else if (x > y) {
-            f = 0;
-        } else if (x < y) {
-            f = CpuState.CF;
-        } else {
-            f = CpuState.ZF;
+        switch (relation) {
+            case UNORDERED: f = CpuState.ZF | CpuState.PF | CpuState.CF; break;
+            case GREATER: f = 0; break;
+            case LESS: f = CpuState.CF; break;
+            default: f = CpuState.ZF;
         }
         c.setArith(f);
     }
@@ -313,40 +302,30 @@ final class SseFloat {
     /** The ROUND* rounding: imm8[2] set takes MXCSR.RC, else imm8[1:0]; imm8[3] suppresses PE. */
     private static double roundIntegral(CpuExec c, double x, int imm) {
         int mode = (imm & 4) != 0 ? (c.mxcsr >>> 13) & 3 : imm & 3;
-        double r;
-        switch (mode) {
-            case Sse.RC_NEAREST: r = Math.rint(x); break;
-            case Sse.RC_DOWN: r = Math.floor(x); break;
-            case Sse.RC_UP: r = Math.ceil(x); break;
-            default: r = x < 0 ? Math.ceil(x) : Math.floor(x); break;
-        }
+        double r = SoftFp.roundIntegral(x, mode);
         if (r != x && (imm & 8) == 0) {
             c.sseFlags |= Sse.PE;
         }
         return r;
     }
 
-    /** One ROUNDPS/ROUNDSS lane: an SNaN is quieted with IE, a QNaN passes; no DE (SDM ROUNDPS). */
-    private static int roundLane(CpuExec c, int a, int imm) {
-        a = SoftFp.daz(c, a);
-        if (SoftFp.isNaN(a)) {
-            if (SoftFp.isSNaN(a)) {
+    /**
+     * One ROUNDPS/ROUNDSS ({@code dbl} false, a zero-extended) or ROUNDPD/ROUNDSD lane: an SNaN
+     * is quieted with IE, a QNaN passes; no DE (SDM ROUNDPS).
+     */
+    private static long roundLane(CpuExec c, long a, int imm, boolean dbl) {
+        a = SoftFp.daz(c, a, dbl);
+        if (SoftFp.isNaN(a, dbl)) {
+            if (SoftFp.isSNaN(a, dbl)) {
                 c.sseFlags |= IE;
             }
-            return a | SoftFp.F_QUIET;
+            return a | (dbl ? SoftFp.D_QUIET : SoftFp.F_QUIET);
         }
-        return Float.floatToRawIntBits((float) roundIntegral(c, Float.intBitsToFloat(a), imm));
+        return SoftFp.bits(roundIntegral(c, SoftFp.value(a, dbl), imm), dbl);
     }
 
-    private static long roundLane(CpuExec c, long a, int imm) {
-        a = SoftFp.daz(c, a);
-        if (SoftFp.isNaN(a)) {
-            if (SoftFp.isSNaN(a)) {
-                c.sseFlags |= IE;
-            }
-            return a | SoftFp.D_QUIET;
-        }
-        return Double.doubleToRawLongBits(roundIntegral(c, Double.longBitsToDouble(a), imm));
+    private static long roundSingleLane(CpuExec c, int a, int imm) {
+        return roundLane(c, a & 0xffffffffL, imm, false);
     }
 
     /** ROUNDPS/ROUNDSS (SSE4.1): singles to integral values. */
@@ -354,14 +333,14 @@ final class SseFloat {
         int imm = (int) d.imm;
         int r = 2 * d.reg;
         if (d.op == Op.ROUNDSS) {
-            long res = roundLane(c, Sse.loadE32(c, d), imm) & 0xffffffffL;
+            long res = roundSingleLane(c, Sse.loadE32(c, d), imm);
             Sse.commitFlags(c);
             c.xmm[r] = (c.xmm[r] & 0xffffffff00000000L) | res;
             return;
         }
         Sse.loadE128(c, d);
-        long lo = (roundLane(c, (int) c.sseLo, imm) & 0xffffffffL) | (long) roundLane(c, (int) (c.sseLo >>> 32), imm) << 32;
-        long hi = (roundLane(c, (int) c.sseHi, imm) & 0xffffffffL) | (long) roundLane(c, (int) (c.sseHi >>> 32), imm) << 32;
+        long lo = roundSingleLane(c, (int) c.sseLo, imm) | roundSingleLane(c, (int) (c.sseLo >>> 32), imm) << 32;
+        long hi = roundSingleLane(c, (int) c.sseHi, imm) | roundSingleLane(c, (int) (c.sseHi >>> 32), imm) << 32;
         Sse.commitFlags(c);
         Sse.set(c, d.reg, lo, hi);
     }
@@ -371,14 +350,14 @@ final class SseFloat {
         int imm = (int) d.imm;
         int r = 2 * d.reg;
         if (d.op == Op.ROUNDSD) {
-            long res = roundLane(c, Sse.loadE64(c, d), imm);
+            long res = roundLane(c, Sse.loadE64(c, d), imm, true);
             Sse.commitFlags(c);
             c.xmm[r] = res;
             return;
         }
         Sse.loadE128(c, d);
-        long lo = roundLane(c, c.sseLo, imm);
-        long hi = roundLane(c, c.sseHi, imm);
+        long lo = roundLane(c, c.sseLo, imm, true);
+        long hi = roundLane(c, c.sseHi, imm, true);
         Sse.commitFlags(c);
         Sse.set(c, d.reg, lo, hi);
     }

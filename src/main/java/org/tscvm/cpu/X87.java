@@ -78,13 +78,8 @@ final class X87 {
             case FPREM1: X87Arith.fprem1(c, d); break;
             case FRNDINT: X87Arith.frndint(c, d); break;
             case F2XM1: X87Trans.f2xm1(c, d); break;
-            case FYL2X: X87Trans.fyl2x(c, d); break;
-            case FYL2XP1: X87Trans.fyl2xp1(c, d); break;
-            case FPTAN: X87Trans.fptan(c, d); break;
-            case FPATAN: X87Trans.fpatan(c, d); break;
-            case FSIN: X87Trans.fsin(c, d); break;
-            case FCOS: X87Trans.fcos(c, d); break;
-            case FSINCOS: X87Trans.fsincos(c, d); break;
+            case FYL2X: case FYL2XP1: case FPATAN: X87Trans.twoOperandOp(c, d); break;
+            case FPTAN: case FSIN: case FCOS: case FSINCOS: X87Trans.trig(c, d); break;
             case FNOP: X87Control.fnop(c, d); break;
             case FLDENV: X87Control.fldenv(c, d); break;
             case FNSTENV: X87Control.fnstenv(c, d); break;

@@ -124,24 +124,14 @@ final class X87Control {
     /** Reads the environment at {@code lin}; only a tag of 11 (empty) matters for the registers. */
     private static void loadEnv(CpuExec c, long lin, boolean wide) {
         boolean real = realFormat(c);
-        int cw, sw, tag, ipLow, ipHigh, dpLow, dpHigh;
-        if (wide) {
-            cw = (int) c.readLin(lin, 2);
-            sw = (int) c.readLin(lin + 4, 2);
-            tag = (int) c.readLin(lin + 8, 2);
-            ipLow = (int) c.readLin(lin + 12, 4);
-            ipHigh = (int) c.readLin(lin + 16, 4);
-            dpLow = (int) c.readLin(lin + 20, 4);
-            dpHigh = (int) c.readLin(lin + 24, 4);
-        } else {
-            cw = (int) c.readLin(lin, 2);
-            sw = (int) c.readLin(lin + 2, 2);
-            tag = (int) c.readLin(lin + 4, 2);
-            ipLow = (int) c.readLin(lin + 6, 2);
-            ipHigh = (int) c.readLin(lin + 8, 2);
-            dpLow = (int) c.readLin(lin + 10, 2);
-            dpHigh = (int) c.readLin(lin + 12, 2);
-        }
+        int step = wide ? 4 : 2; // the 32-bit layout widens all seven fields to 4 bytes
+        int cw = (int) c.readLin(lin, 2);
+        int sw = (int) c.readLin(lin + step, 2);
+        int tag = (int) c.readLin(lin + 2 * step, 2);
+        int ipLow = (int) c.readLin(lin + 3 * step, step);
+        int ipHigh = (int) c.readLin(lin + 4 * step, step);
+        int dpLow = (int) c.readLin(lin + 5 * step, step);
+        int dpHigh = (int) c.readLin(lin + 6 * step, step);
         c.fpuControl = (cw & FCW_BITS) | 0x40;
         c.fpuStatus = sw & 0xffff;
         int t = 0;
@@ -285,15 +275,8 @@ final class X87Control {
         GuestMemory.I16.set(b, 0, (short) c.fpuControl);
         GuestMemory.I16.set(b, 2, (short) c.fpuStatus);
         b[4] = (byte) X87.abridgedTag(c);
-        GuestMemory.I16.set(b, 6, (short) c.fpuOpcode);
-        GuestMemory.I64.set(b, 8, c.fpuIp);
-        GuestMemory.I64.set(b, 16, c.fpuDp);
         GuestMemory.I32.set(b, 24, c.mxcsr);
-        for (int i = 0; i < 8; i++) {
-            int p = X87.phys(c, i);
-            GuestMemory.I64.set(b, 32 + 16 * i, c.fpuSig[p]);
-            GuestMemory.I16.set(b, 40 + 16 * i, (short) c.fpuSe[p]);
-        }
+        putPointersAndRegisters(c, b);
         return b;
     }
 
@@ -305,14 +288,7 @@ final class X87Control {
             tag |= ((b[4] >>> p) & 1) != 0 ? 0 : 3 << (2 * p);
         }
         c.fpuTag = tag;
-        c.fpuOpcode = (short) GuestMemory.I16.get(b, 6) & 0x7ff;
-        c.fpuIp = (long) GuestMemory.I64.get(b, 8);
-        c.fpuDp = (long) GuestMemory.I64.get(b, 16);
-        for (int i = 0; i < 8; i++) {
-            int p = X87.phys(c, i);
-            c.fpuSig[p] = (long) GuestMemory.I64.get(b, 32 + 16 * i);
-            c.fpuSe[p] = (short) GuestMemory.I16.get(b, 40 + 16 * i) & 0xffff;
-        }
+        getPointersAndRegisters(c, b);
     }
 
     // ---- snapshots: the registers travel in the State's FXSAVE image ----
@@ -326,6 +302,22 @@ final class X87Control {
         byte[] b = c.fxRegisters;
         GuestMemory.I16.set(b, 0, (short) c.fpuCs);
         GuestMemory.I16.set(b, 2, (short) c.fpuDs);
+        putPointersAndRegisters(c, b);
+    }
+
+    static void loadImage(CpuState c) {
+        byte[] b = c.fxRegisters;
+        c.fpuCs = (short) GuestMemory.I16.get(b, 0) & 0xffff;
+        c.fpuDs = (short) GuestMemory.I16.get(b, 2) & 0xffff;
+        getPointersAndRegisters(c, b);
+    }
+
+    /**
+     * The layout {@link #image} and {@link #saveImage} share: FOP at 6, FIP at 8 and FDP at 16
+     * (64 bits each), and ST(0)-ST(7) at 32 + 16 i, the sign and exponent zero-extended to 64
+     * bits at 40 + 16 i.
+     */
+    private static void putPointersAndRegisters(CpuState c, byte[] b) {
         GuestMemory.I16.set(b, 6, (short) c.fpuOpcode);
         GuestMemory.I64.set(b, 8, c.fpuIp);
         GuestMemory.I64.set(b, 16, c.fpuDp);
@@ -336,10 +328,8 @@ final class X87Control {
         }
     }
 
-    static void loadImage(CpuState c) {
-        byte[] b = c.fxRegisters;
-        c.fpuCs = (short) GuestMemory.I16.get(b, 0) & 0xffff;
-        c.fpuDs = (short) GuestMemory.I16.get(b, 2) & 0xffff;
+    /** Reads what {@link #putPointersAndRegisters} wrote; the TOP of c.fpuStatus places the registers. */
+    private static void getPointersAndRegisters(CpuState c, byte[] b) {
         c.fpuOpcode = (short) GuestMemory.I16.get(b, 6) & 0x7ff;
         c.fpuIp = (long) GuestMemory.I64.get(b, 8);
         c.fpuDp = (long) GuestMemory.I64.get(b, 16);

@@ -683,12 +683,36 @@ final class X87Float {
         boolean neg = negative(sexp); // a denormal raises no DE on FIST/FBSTP (as the AMD host)
         unpackA(s, sexp);
         int ue = ea - BIAS;
-        long ip; // integer part magnitude
-        boolean roundBit, sticky;
         if (ue >= 64) {
             flags |= IE;
             return -indef;
         }
+        long ip = integerPart(ue, neg, rc); // magnitude
+        if ((integerRounding & C1) != 0 && ip == 0) { // rounded up to 2^64
+            flags |= IE;
+            return -indef;
+        }
+        // Range: [-2^(bits-1), 2^(bits-1) - 1]
+        if (neg ? Long.compareUnsigned(ip, indef) > 0 : Long.compareUnsigned(ip, indef - 1) > 0 || (bits == 64 && ip < 0)) {
+            flags |= IE;
+            return -indef;
+        }
+        flags |= integerRounding;
+        return neg ? -ip : ip;
+    }
+
+    /** What {@link #integerPart} did: PE when inexact, with C1 when it rounded the magnitude up. */
+    private int integerRounding;
+
+    /**
+     * The magnitude of the unpacked operand (ma, unbiased exponent ue < 64) rounded to an
+     * integer in rounding control rc for a value of sign neg; sets {@link #integerRounding}.
+     * Rounding 2^64 - 1 up wraps to 0. The flags are left to the caller, since FIST's
+     * invalid result reports no PE.
+     */
+    private long integerPart(int ue, boolean neg, int rc) {
+        long ip;
+        boolean roundBit, sticky;
         if (ue < 0) {
             ip = 0;
             roundBit = ue == -1;
@@ -708,25 +732,8 @@ final class X87Float {
             case 2: up = inexact && !neg; break;
             default: up = false;
         }
-        if (up) {
-            ip++;
-            if (ip == 0) { // 2^64 overflow
-                flags |= IE;
-                return -indef;
-            }
-        }
-        // Range: [-2^(bits-1), 2^(bits-1) - 1]
-        if (neg ? Long.compareUnsigned(ip, indef) > 0 : Long.compareUnsigned(ip, indef - 1) > 0 || (bits == 64 && ip < 0)) {
-            flags |= IE;
-            return -indef;
-        }
-        if (inexact) {
-            flags |= PE;
-            if (up) {
-                flags |= C1;
-            }
-        }
-        return neg ? -ip : ip;
+        integerRounding = inexact ? PE | (up ? C1 : 0) : 0;
+        return up ? ip + 1 : ip;
     }
 
     /** FRNDINT: rounds to an integral value with rounding control {@code rc}. */
@@ -750,36 +757,8 @@ final class X87Float {
             set(ma, (sexp & SIGN) | ea);
             return;
         }
-        long ip;
-        boolean roundBit, sticky;
-        if (ue < 0) {
-            ip = 0;
-            roundBit = ue == -1;
-            sticky = ue == -1 ? (ma << 1) != 0 : true;
-        } else {
-            int sh = 63 - ue;
-            ip = ma >>> sh;
-            long frac = ma << (64 - sh);
-            roundBit = frac < 0;
-            sticky = (frac << 1) != 0;
-        }
-        boolean inexact = roundBit || sticky;
-        boolean up;
-        switch (rc) {
-            case 0: up = roundBit && (sticky || (ip & 1) != 0); break;
-            case 1: up = inexact && neg; break;
-            case 2: up = inexact && !neg; break;
-            default: up = false;
-        }
-        if (up) {
-            ip++;
-        }
-        if (inexact) {
-            flags |= PE;
-            if (up) {
-                flags |= C1;
-            }
-        }
+        long ip = integerPart(ue, neg, rc);
+        flags |= integerRounding;
         if (ip == 0) {
             set(0, sexp & SIGN);
             return;

@@ -46,31 +46,23 @@ final class X87Trans {
 
     // ---- series on wide registers ----
 
-    /** d = sin(r) (|r| <= pi/4). */
-    private static void sin(X87Wide w, int d, int r) {
+    /**
+     * d = sin(r), or cos(r) when {@code cosine} (|r| <= pi/4), by the Taylor series: each term
+     * is the one before times -r^2 / (k (k + 1)), k = 2n for sin and 2n - 1 for cos.
+     */
+    private static void sinOrCos(X87Wide w, int d, int r, boolean cosine) {
         w.mul(R2, r, r);
-        w.copy(T, r);
-        w.copy(S, r);
-        for (int n = 1; n < 40; n++) {
-            w.mul(T, T, R2);
-            w.divInt(T, T, (2 * n) * (2 * n + 1), SCR);
-            w.negate(T);
-            if (w.zero(T) || w.ex[T] < w.ex[S] - 140) {
-                break;
-            }
-            w.add(S, S, T, false);
+        if (cosine) {
+            w.fromLong(T, 1);
+            w.fromLong(S, 1);
+        } else {
+            w.copy(T, r);
+            w.copy(S, r);
         }
-        w.copy(d, S);
-    }
-
-    /** d = cos(r) (|r| <= pi/4). */
-    private static void cos(X87Wide w, int d, int r) {
-        w.mul(R2, r, r);
-        w.fromLong(T, 1);
-        w.fromLong(S, 1);
         for (int n = 1; n < 40; n++) {
+            int k = cosine ? 2 * n - 1 : 2 * n;
             w.mul(T, T, R2);
-            w.divInt(T, T, (2 * n - 1) * (2 * n), SCR);
+            w.divInt(T, T, k * (k + 1), SCR);
             w.negate(T);
             if (w.zero(T) || w.ex[T] < w.ex[S] - 140) {
                 break;
@@ -82,11 +74,23 @@ final class X87Trans {
 
     /** d = 2 atanh(u) = u + u^3/3 + ... times 2 (|u| < 0.2): ln((1+u)/(1-u)). */
     private static void twoAtanh(X87Wide w, int d, int u) {
+        twiceOddSeries(w, d, u, false, 80);
+    }
+
+    /**
+     * d = 2 (u + u^3/3 + u^5/5 + ...), the signs alternating when {@code alternating} (then
+     * 2 atan(u), else 2 atanh(u)), summed until a term falls 140 bits below the sum or after
+     * {@code maxTerms} terms.
+     */
+    private static void twiceOddSeries(X87Wide w, int d, int u, boolean alternating, int maxTerms) {
         w.mul(R2, u, u);
         w.copy(T, u);
         w.copy(S, u);
-        for (int n = 1; n < 80; n++) {
+        for (int n = 1; n < maxTerms; n++) {
             w.mul(T, T, R2);
+            if (alternating) {
+                w.negate(T);
+            }
             w.divInt(U, T, 2 * n + 1, SCR);
             if (w.zero(U) || w.ex[U] < w.ex[S] - 140) {
                 break;
@@ -105,20 +109,7 @@ final class X87Trans {
         sqrt(f, w, A, A);
         w.add(A, A, B, false);
         w.div(A, t, A);          // u
-        w.mul(R2, A, A);
-        w.copy(T, A);
-        w.copy(S, A);
-        for (int n = 1; n < 200; n++) {
-            w.mul(T, T, R2);
-            w.negate(T);
-            w.divInt(U, T, 2 * n + 1, SCR);
-            if (w.zero(U) || w.ex[U] < w.ex[S] - 140) {
-                break;
-            }
-            w.add(S, S, U, false);
-        }
-        w.copy(d, S);
-        w.ex[d]++;
+        twiceOddSeries(w, d, A, true, 200); // atan(t) = 2 atan(u)
     }
 
     /** d = sqrt(a) (a > 0): the 80-bit square root, then one Newton step in 128 bits. */
@@ -159,6 +150,14 @@ final class X87Trans {
 
     // ---- the register-stack and special-operand frame ----
 
+    /** The CPU's x87 arithmetic unit, with the guest's control word and no flags yet. */
+    private static X87Float clearedFpu(CpuExec c) {
+        X87Float f = c.fpu;
+        f.cw = c.fpuControl;
+        f.flags = 0;
+        return f;
+    }
+
     /** A NaN or unsupported operand decides the result into f; returns true then. */
     private static boolean nanOperand(X87Float f, long s, int se, int cls) {
         if (cls == UNSUPPORTED) {
@@ -178,29 +177,13 @@ final class X87Trans {
 
     // ---- FSIN, FCOS, FSINCOS, FPTAN ----
 
-    static void fsin(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        trig(c, 0);
-    }
+    private static final int FSIN = 0, FCOS = 1, FSINCOS = 2, FPTAN = 3;
 
-    static void fcos(CpuExec c, Insn d) {
+    /** FSIN, FCOS, FSINCOS (ST0 = cos, ST1 = sin) and FPTAN (ST1 = tan, ST0 = 1). */
+    static void trig(CpuExec c, Insn d) {
+        int kind = d.op == Op.FSIN ? FSIN : d.op == Op.FCOS ? FCOS : d.op == Op.FSINCOS ? FSINCOS : FPTAN;
         X87.begin(c, d);
-        trig(c, 1);
-    }
-
-    static void fsincos(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        trig(c, 2);
-    }
-
-    static void fptan(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        trig(c, 3);
-    }
-
-    /** kind 0 sin, 1 cos, 2 sincos (ST0 = cos, ST1 = sin), 3 ptan (ST1 = tan, ST0 = 1). */
-    private static void trig(CpuExec c, int kind) {
-        boolean pushes = kind >= 2;
+        boolean pushes = kind >= FSINCOS;
         c.fpuStatus &= ~C2; // cleared on every outcome but "out of range" (the AMD host)
         if (X87.empty(c, 0)) {
             if (X87.underflow(c)) {
@@ -222,9 +205,7 @@ final class X87Trans {
         long s = X87.sig(c, 0);
         int se = X87.se(c, 0);
         int cls = X87Float.classify(s, se);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
+        X87Float f = clearedFpu(c);
         if (nanOperand(f, s, se, cls) || cls == INF) {
             if (cls == INF) {
                 f.set(INDEF_SIG, INDEF_SE);
@@ -250,9 +231,9 @@ final class X87Trans {
             long one = INT_BIT;
             int oneSe = X87Float.BIAS;
             switch (kind) {
-                case 0: r1s = s; r1e = se; break;
-                case 1: r1s = one; r1e = oneSe; break;
-                case 2: r1s = s; r1e = se; r2s = one; r2e = oneSe; break; // ST1 = sin, ST0 = cos
+                case FSIN: r1s = s; r1e = se; break;
+                case FCOS: r1s = one; r1e = oneSe; break;
+                case FSINCOS: r1s = s; r1e = se; r2s = one; r2e = oneSe; break; // ST1 = sin, ST0 = cos
                 default: r1s = s; r1e = se; r2s = one; r2e = oneSe; break;
             }
         } else {
@@ -272,8 +253,8 @@ final class X87Trans {
             w.mul(T, K, P);
             w.add(R, R, T, true);
             int q = (int) (k & 3);
-            sin(w, A, R);
-            cos(w, B, R);
+            sinOrCos(w, A, R, false);
+            sinOrCos(w, B, R, true);
             // sin x = {s, c, -s, -c}[q], cos x = {c, -s, -c, s}[q] with s, c of the reduced r.
             w.copy(Y, (q & 1) == 0 ? A : B);
             if (q >= 2) {
@@ -284,17 +265,17 @@ final class X87Trans {
                 w.negate(U);
             }
             switch (kind) {
-                case 0:
+                case FSIN:
                     w.toExt(f, Y, true);
                     r1s = f.sig;
                     r1e = f.se;
                     break;
-                case 1:
+                case FCOS:
                     w.toExt(f, U, true);
                     r1s = f.sig;
                     r1e = f.se;
                     break;
-                case 2:
+                case FSINCOS:
                     w.toExt(f, Y, true); // ST1 = sin
                     r1s = f.sig;
                     r1e = f.se;
@@ -333,9 +314,7 @@ final class X87Trans {
         long s = X87.sig(c, 0);
         int se = X87.se(c, 0);
         int cls = X87Float.classify(s, se);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
+        X87Float f = clearedFpu(c);
         if (nanOperand(f, s, se, cls)) {
             // decided
         } else if (cls == ZERO) {
@@ -398,7 +377,15 @@ final class X87Trans {
         return false;
     }
 
-    static void fyl2x(CpuExec c, Insn d) {
+    private static final int FYL2X = 0, FYL2XP1 = 1, FPATAN = 2;
+
+    /**
+     * The frame of FYL2X, FYL2XP1 and FPATAN (x = ST0, y = ST1): stack underflow and NaN or
+     * unsupported operands (FPATAN's y taking precedence) decide the result before the
+     * function's own cases, which are given DE for denormal operands in {@code flags}.
+     */
+    static void twoOperandOp(CpuExec c, Insn d) {
+        int kind = d.op == Op.FYL2X ? FYL2X : d.op == Op.FYL2XP1 ? FYL2XP1 : FPATAN;
         X87.begin(c, d);
         if (!twoOperands(c)) {
             return;
@@ -406,49 +393,66 @@ final class X87Trans {
         long xs = X87.sig(c, 0), ys = X87.sig(c, 1);
         int xse = X87.se(c, 0), yse = X87.se(c, 1);
         int xc = X87Float.classify(xs, xse), yc = X87Float.classify(ys, yse);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
-        if (nans(f, xs, xse, xc, ys, yse, yc)) {
-            deliverPop(c, f);
-            return;
+        X87Float f = clearedFpu(c);
+        boolean decided = kind == FPATAN ? nans(f, ys, yse, yc, xs, xse, xc) : nans(f, xs, xse, xc, ys, yse, yc);
+        if (!decided) {
+            int flags = xc == DENORMAL || yc == DENORMAL ? DE : 0;
+            switch (kind) {
+                case FYL2X: fyl2xBody(c, f, flags, xs, xse, xc, ys, yse, yc); break;
+                case FYL2XP1: fyl2xp1Body(c, f, flags, xs, xse, xc, ys, yse, yc); break;
+                default: fpatanBody(c, f, flags, xs, xse, xc, ys, yse, yc);
+            }
         }
-        int flags = xc == DENORMAL || yc == DENORMAL ? DE : 0;
+        deliverPop(c, f);
+    }
+
+    /** The invalid-operation result: the real indefinite with IE. */
+    private static void invalid(X87Float f) {
+        f.set(INDEF_SIG, INDEF_SE);
+        f.flags = IE;
+    }
+
+    /** An infinity of sign {@code neg} with {@code flags}. */
+    private static void infinity(X87Float f, boolean neg, int flags) {
+        f.set(INT_BIT, (neg ? SIGN : 0) | 0x7fff);
+        f.flags = flags;
+    }
+
+    /** A zero of sign {@code neg} with {@code flags}. */
+    private static void zero(X87Float f, boolean neg, int flags) {
+        f.set(0, neg ? SIGN : 0);
+        f.flags = flags;
+    }
+
+    /** FYL2X: y * log2(x). */
+    private static void fyl2xBody(CpuExec c, X87Float f, int flags, long xs, int xse, int xc, long ys, int yse, int yc) {
         boolean xNeg = (xse & SIGN) != 0, yNeg = (yse & SIGN) != 0;
         boolean xOne = xc == X87Float.NORMAL && xs == INT_BIT && (xse & 0x7fff) == X87Float.BIAS && !xNeg;
         boolean xAboveOne = !xNeg && (xc == INF || (xc != ZERO && (xse & 0x7fff) >= X87Float.BIAS && !xOne));
         if (xNeg && xc != ZERO) {
-            f.set(INDEF_SIG, INDEF_SE);
-            f.flags = IE;
+            invalid(f);
         } else if (xc == ZERO) {
             if (yc == ZERO) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(INT_BIT, (yNeg ? 0 : SIGN) | 0x7fff); // y * -inf
-                f.flags = yc == INF ? flags : ZE;
+                infinity(f, !yNeg, yc == INF ? flags : ZE); // y * -inf
             }
         } else if (xc == INF) {
             if (yc == ZERO) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(INT_BIT, (yNeg ? SIGN : 0) | 0x7fff);
-                f.flags = flags;
+                infinity(f, yNeg, flags);
             }
         } else if (yc == INF) {
             if (xOne) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(INT_BIT, ((yNeg ^ !xAboveOne) ? SIGN : 0) | 0x7fff);
-                f.flags = flags;
+                infinity(f, yNeg ^ !xAboveOne, flags);
             }
         } else if (yc == ZERO || xOne) {
             // y * log2(x) with an exact zero factor: a zero signed as the product.
             boolean logNeg = !xAboveOne && !xOne;
-            f.set(0, (yNeg ^ logNeg) ? SIGN : 0);
-            f.flags = flags;
+            zero(f, yNeg ^ logNeg, flags);
         } else {
             X87Wide w = c.wide;
             w.fromExt(X, xs, xse);
@@ -465,53 +469,31 @@ final class X87Trans {
             w.toExt(f, R, true); // the AMD host reports PE even for an exact y * k
             f.flags |= flags;
         }
-        deliverPop(c, f);
     }
 
-    static void fyl2xp1(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        if (!twoOperands(c)) {
-            return;
-        }
-        long xs = X87.sig(c, 0), ys = X87.sig(c, 1);
-        int xse = X87.se(c, 0), yse = X87.se(c, 1);
-        int xc = X87Float.classify(xs, xse), yc = X87Float.classify(ys, yse);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
-        if (nans(f, xs, xse, xc, ys, yse, yc)) {
-            deliverPop(c, f);
-            return;
-        }
-        int flags = xc == DENORMAL || yc == DENORMAL ? DE : 0;
+    /** FYL2XP1: y * log2(1 + x). */
+    private static void fyl2xp1Body(CpuExec c, X87Float f, int flags, long xs, int xse, int xc, long ys, int yse, int yc) {
         boolean xNeg = (xse & SIGN) != 0, yNeg = (yse & SIGN) != 0;
         if (xc == ZERO) {
             if (yc == INF) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(0, (xNeg ^ yNeg) ? SIGN : 0);
-                f.flags = flags;
+                zero(f, xNeg ^ yNeg, flags);
             }
         } else if (xc == INF && !xNeg) {
             // Outside the domain; the AMD host gives y * +inf.
             if (yc == ZERO) {
-                f.set(INDEF_SIG, INDEF_SE);
-                f.flags = IE;
+                invalid(f);
             } else {
-                f.set(INT_BIT, (yNeg ? SIGN : 0) | 0x7fff);
-                f.flags = flags;
+                infinity(f, yNeg, flags);
             }
         } else if (xc == INF || (xNeg && (xse & 0x7fff) >= X87Float.BIAS)) {
             // x + 1 <= 0 or infinite: outside the domain (the SDM leaves it undefined): invalid.
-            f.set(INDEF_SIG, INDEF_SE);
-            f.flags = IE;
+            invalid(f);
         } else if (yc == INF) {
-            f.set(INT_BIT, (yNeg ^ xNeg ? SIGN : 0) | 0x7fff);
-            f.flags = flags;
+            infinity(f, yNeg ^ xNeg, flags);
         } else if (yc == ZERO) {
-            f.set(0, (xNeg ^ yNeg) ? SIGN : 0);
-            f.flags = flags;
+            zero(f, xNeg ^ yNeg, flags);
         } else {
             X87Wide w = c.wide;
             w.fromExt(X, xs, xse);
@@ -532,26 +514,10 @@ final class X87Trans {
             w.toExt(f, R, true);
             f.flags |= flags;
         }
-        deliverPop(c, f);
     }
 
-    /** FPATAN: ST(1) = atan2(ST(1), ST(0)) in [-pi, pi], then pop. */
-    static void fpatan(CpuExec c, Insn d) {
-        X87.begin(c, d);
-        if (!twoOperands(c)) {
-            return;
-        }
-        long xs = X87.sig(c, 0), ys = X87.sig(c, 1);
-        int xse = X87.se(c, 0), yse = X87.se(c, 1);
-        int xc = X87Float.classify(xs, xse), yc = X87Float.classify(ys, yse);
-        X87Float f = c.fpu;
-        f.cw = c.fpuControl;
-        f.flags = 0;
-        if (nans(f, ys, yse, yc, xs, xse, xc)) {
-            deliverPop(c, f);
-            return;
-        }
-        int flags = xc == DENORMAL || yc == DENORMAL ? DE : 0;
+    /** FPATAN: atan2(y, x) in [-pi, pi]. */
+    private static void fpatanBody(CpuExec c, X87Float f, int flags, long xs, int xse, int xc, long ys, int yse, int yc) {
         boolean xNeg = (xse & SIGN) != 0, yNeg = (yse & SIGN) != 0;
         X87Wide w = c.wide;
         // The angle as a multiple of pi/4 (exact cases) or computed.
@@ -566,9 +532,7 @@ final class X87Trans {
             eighths = xNeg ? 4 : 0;
         }
         if (eighths == 0) {
-            f.set(0, yNeg ? SIGN : 0);
-            f.flags = flags;
-            deliverPop(c, f);
+            zero(f, yNeg, flags);
             return;
         }
         if (eighths > 0) {
@@ -600,6 +564,5 @@ final class X87Trans {
         w.neg[R] = yNeg;
         w.toExt(f, R, true);
         f.flags |= flags;
-        deliverPop(c, f);
     }
 }

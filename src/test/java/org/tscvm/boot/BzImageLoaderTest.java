@@ -10,7 +10,7 @@ import org.tscvm.memory.GuestMemory;
 class BzImageLoaderTest {
     private static final long MIB = 1 << 20;
     private static final long ZERO_PAGE = 0x10000;
-    private static final byte[] CODE = {(byte) 0xf4, (byte) 0xeb, (byte) 0xfd}; // hlt; jmp $-1
+    private static final byte[] CODE = LinuxTestImages.HALT_LOOP;
     private final GuestMemory memory = new GuestMemory(64 * MIB);
     private final MemoryMap map = MemoryMap.pc(64 * MIB, List.of());
 
@@ -18,14 +18,6 @@ class BzImageLoaderTest {
         byte[] b = new byte[bytes];
         java.util.Arrays.fill(b, (byte) fill);
         return List.of(new MultibootLoader.Module("initrd" + fill, b));
-    }
-
-    private String cstringAt(long addr) {
-        StringBuilder s = new StringBuilder();
-        for (int c; (c = memory.read8(addr)) != 0; addr++) {
-            s.append((char) c);
-        }
-        return s.toString();
     }
 
     @Test
@@ -99,7 +91,7 @@ class BzImageLoaderTest {
         }
         assertThat(memory.read8(ZERO_PAGE + LinuxTestImages.HEADER_END)).isZero();
         assertThat(memory.read8(ZERO_PAGE + 0x210)).isEqualTo(0xff);                  // type_of_loader
-        assertThat(cstringAt(memory.read32(ZERO_PAGE + 0x228))).isEqualTo("console=ttyS0 quiet");
+        assertThat(LinuxTestImages.cstringAt(memory, memory.read32(ZERO_PAGE + 0x228))).isEqualTo("console=ttyS0 quiet");
         assertThat(memory.read32(ZERO_PAGE + 0xc8)).isZero();                          // ext_cmd_line_ptr
         assertThat(memory.read64(ZERO_PAGE + 0x070)).isEqualTo(0xf5a40L);              // acpi_rsdp_addr
         assertThat(memory.read32(ZERO_PAGE + 0x21c)).isEqualTo(10_000);                // ramdisk_size

@@ -3,6 +3,7 @@ package org.tscvm.boot;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.function.Consumer;
+import org.tscvm.memory.GuestMemory;
 
 /** Minimal Linux kernels for the tests, built byte by byte: a bzImage and a PVH ELF. */
 public final class LinuxTestImages {
@@ -16,6 +17,18 @@ public final class LinuxTestImages {
     public static final int CMDLINE_SIZE = 2047;
 
     private LinuxTestImages() {
+    }
+
+    /** Kernel code that only halts: hlt; jmp $-1. */
+    public static final byte[] HALT_LOOP = {(byte) 0xf4, (byte) 0xeb, (byte) 0xfd};
+
+    /** The NUL-terminated string at {@code addr}: a command line the loader placed. */
+    public static String cstringAt(GuestMemory memory, long addr) {
+        StringBuilder s = new StringBuilder();
+        for (int c; (c = memory.read8(addr)) != 0; addr++) {
+            s.append((char) c);
+        }
+        return s.toString();
     }
 
     /** Where the 64-bit entry (startup_64) lies in the protected-mode code. */

@@ -12,17 +12,9 @@ import org.tscvm.memory.GuestMemory;
 class PvhLoaderTest {
     private static final long MIB = 1 << 20;
     private static final long START_INFO = 0x10000;
-    private static final byte[] CODE = {(byte) 0xf4, (byte) 0xeb, (byte) 0xfd}; // hlt; jmp $-1
+    private static final byte[] CODE = LinuxTestImages.HALT_LOOP;
     private final GuestMemory memory = new GuestMemory(64 * MIB);
     private final MemoryMap map = MemoryMap.pc(64 * MIB, List.of());
-
-    private String cstringAt(long addr) {
-        StringBuilder s = new StringBuilder();
-        for (int c; (c = memory.read8(addr)) != 0; addr++) {
-            s.append((char) c);
-        }
-        return s.toString();
-    }
 
     @Test
     void segmentsGoToTheirPhysicalAddressAndTheEntryIsTheNotesWithEbxTheStartInfo() {
@@ -52,7 +44,7 @@ class PvhLoaderTest {
         assertThat(memory.read32(START_INFO + 4)).isEqualTo(1);           // version
         assertThat(memory.read32(START_INFO + 8)).isZero();               // flags
         assertThat(memory.read32(START_INFO + 0x0c)).isEqualTo(1);        // nr_modules: the initrds as one
-        assertThat(cstringAt(memory.read64(START_INFO + 0x18))).isEqualTo("console=ttyS0 panic=-1");
+        assertThat(LinuxTestImages.cstringAt(memory, memory.read64(START_INFO + 0x18))).isEqualTo("console=ttyS0 panic=-1");
         assertThat(memory.read64(START_INFO + 0x20)).isEqualTo(0xe0000);  // rsdp_paddr
         assertThat(memory.read32(START_INFO + 0x34)).isZero();            // reserved
 
@@ -83,7 +75,7 @@ class PvhLoaderTest {
         PvhLoader.load(memory, LinuxTestImages.pvhElf(16 * MIB, CODE, 16 * MIB), "", List.of(), map, 0);
         assertThat(memory.read32(START_INFO + 0x0c)).isZero();
         assertThat(memory.read64(START_INFO + 0x10)).isZero();
-        assertThat(cstringAt(memory.read64(START_INFO + 0x18))).isEmpty();
+        assertThat(LinuxTestImages.cstringAt(memory, memory.read64(START_INFO + 0x18))).isEmpty();
     }
 
     @Test

@@ -1,10 +1,15 @@
 package org.tscvm.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /** Runs a front end in this JVM and keeps what it printed. */
 record CliRun(int status, String out, String err) {
@@ -26,6 +31,19 @@ record CliRun(int status, String out, String err) {
 
     static CliRun qemu(String... args) {
         return of(QemuMain::execute, args);
+    }
+
+    /** Writes {@code bytes} to the file {@code name} in {@code dir}: a kernel, initrd or env file for a run. */
+    static Path write(Path dir, String name, byte[] bytes) throws IOException {
+        Path p = dir.resolve(name);
+        Files.write(p, bytes);
+        return p;
+    }
+
+    /** The front end refused with one line on stderr, "tscvm: ...", that contains {@code contains}. */
+    static void assertOneLine(CliRun run, String contains) {
+        assertThat(run.err().lines()).hasSize(1);
+        assertThat(run.err()).startsWith("tscvm: ").contains(contains);
     }
 
     /** A multiboot ELF32 whose one PT_LOAD at {@code paddr} holds {@code code}, entered at its start. */

@@ -29,17 +29,6 @@ class MainTest {
             0xef,                         // out dx, eax
             0xf4);                        // hlt
 
-    private Path write(String name, byte[] bytes) throws IOException {
-        Path p = dir.resolve(name);
-        Files.write(p, bytes);
-        return p;
-    }
-
-    private static void assertOneLine(CliRun run, String contains) {
-        assertThat(run.err().lines()).hasSize(1);
-        assertThat(run.err()).startsWith("tscvm: ").contains(contains);
-    }
-
     @Test
     void initramfsPacksBusyboxAndTheBundledInitOrSaysWhatIsMissing() throws Exception {
         Path busybox = dir.resolve("busybox");
@@ -56,10 +45,10 @@ class MainTest {
 
         CliRun noOutput = CliRun.tscvm("initramfs", "--busybox", busybox.toString());
         assertThat(noOutput.status()).isEqualTo(ExitStatus.USAGE);
-        assertOneLine(noOutput, "-o FILE");
+        CliRun.assertOneLine(noOutput, "-o FILE");
         CliRun noBusybox = CliRun.tscvm("initramfs", "--busybox", dir.resolve("nope").toString(), "-o", out.toString());
         assertThat(noBusybox.status()).isEqualTo(ExitStatus.FILE);
-        assertOneLine(noBusybox, "nope");
+        CliRun.assertOneLine(noBusybox, "nope");
     }
 
     @Test
@@ -81,7 +70,7 @@ class MainTest {
 
     @Test
     void aFlatKernelRunsThroughTheCommandLineAndItsDebugExitIsTheStatus() throws IOException {
-        Path kernel = write("hello.bin", HELLO);
+        Path kernel = CliRun.write(dir, "hello.bin", HELLO);
         Path serial = dir.resolve("serial.txt");
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "--flat", "0x8000",
                 "-serial", "file:" + serial, "--clock", "deterministic", "-m", "16");
@@ -92,8 +81,8 @@ class MainTest {
 
     @Test
     void aMultibootKernelWithInitrdAndAppendRuns() throws IOException {
-        Path kernel = write("mb.elf", CliRun.multibootElf32(0x100000, HELLO));
-        Path env = write("env", "A=1\n".getBytes(StandardCharsets.US_ASCII));
+        Path kernel = CliRun.write(dir, "mb.elf", CliRun.multibootElf32(0x100000, HELLO));
+        Path env = CliRun.write(dir, "env", "A=1\n".getBytes(StandardCharsets.US_ASCII));
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-initrd", env.toString(),
                 "-append", "x y", "-serial", "none", "-smp", "2", "--timeout", "30");
         assertThat(run.status()).as(run.err()).isEqualTo(33);
@@ -102,7 +91,7 @@ class MainTest {
     @Test
     void serialStdioInTheJvmWritesToTheCallersStreamAndNeverReadsSystemIn() throws IOException {
         // An in-JVM caller (a test runner) owns System.in; the guest console must not drain it.
-        Path kernel = write("mb.elf", CliRun.multibootElf32(0x100000, HELLO));
+        Path kernel = CliRun.write(dir, "mb.elf", CliRun.multibootElf32(0x100000, HELLO));
         java.io.InputStream saved = System.in;
         java.io.ByteArrayInputStream runnersInput = new java.io.ByteArrayInputStream(new byte[] {'x', 'y'});
         System.setIn(runnersInput);
@@ -120,43 +109,43 @@ class MainTest {
     void aMissingKernelFileIsOneLineAndStatus10() {
         CliRun run = CliRun.tscvm("run", "-kernel", dir.resolve("nope.elf").toString(), "-serial", "none");
         assertThat(run.status()).isEqualTo(ExitStatus.FILE);
-        assertOneLine(run, "nope.elf");
+        CliRun.assertOneLine(run, "nope.elf");
     }
 
     @Test
     void aMissingInitrdIsStatus10() throws IOException {
-        Path kernel = write("mb.elf", CliRun.multibootElf32(0x100000, HELLO));
+        Path kernel = CliRun.write(dir, "mb.elf", CliRun.multibootElf32(0x100000, HELLO));
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-initrd", dir.resolve("env").toString(),
                 "-serial", "none");
         assertThat(run.status()).isEqualTo(ExitStatus.FILE);
-        assertOneLine(run, "initrd");
+        CliRun.assertOneLine(run, "initrd");
     }
 
     @Test
     void aBrokenElfIsOneLineAndStatus12() throws IOException {
         byte[] elf = CliRun.multibootElf32(0x100000, HELLO);
         ByteBuffer.wrap(elf).order(ByteOrder.LITTLE_ENDIAN).putInt(28, 0x40000000); // e_phoff far away
-        Path kernel = write("broken.elf", elf);
+        Path kernel = CliRun.write(dir, "broken.elf", elf);
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-serial", "none");
         assertThat(run.status()).isEqualTo(ExitStatus.KERNEL_IMAGE);
-        assertOneLine(run, "program header table");
+        CliRun.assertOneLine(run, "program header table");
     }
 
     @Test
     void aFileThatIsNotAKernelIsStatus12() throws IOException {
-        Path kernel = write("text.txt", "hello".getBytes(StandardCharsets.US_ASCII));
+        Path kernel = CliRun.write(dir, "text.txt", "hello".getBytes(StandardCharsets.US_ASCII));
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-serial", "none");
         assertThat(run.status()).isEqualTo(ExitStatus.KERNEL_IMAGE);
-        assertOneLine(run, "multiboot header");
+        CliRun.assertOneLine(run, "multiboot header");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"0", "1", "99999G", "abc", "12Q", "-5"})
     void anAbsurdMemorySizeIsOneLineAndStatus14(String size) throws IOException {
-        Path kernel = write("hello.bin", HELLO);
+        Path kernel = CliRun.write(dir, "hello.bin", HELLO);
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-m", size, "-serial", "none");
         assertThat(run.status()).as(run.err()).isEqualTo(ExitStatus.MEMORY_SIZE);
-        assertOneLine(run, "-m");
+        CliRun.assertOneLine(run, "-m");
     }
 
     @Test
@@ -169,40 +158,40 @@ class MainTest {
 
     @Test
     void anUnknownCpuFeatureIsOneLineAndStatus16() throws IOException {
-        Path kernel = write("hello.bin", HELLO);
+        Path kernel = CliRun.write(dir, "hello.bin", HELLO);
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-cpu", "tscvm,+frobnicate", "-serial", "none");
         assertThat(run.status()).isEqualTo(ExitStatus.CPU_MODEL);
-        assertOneLine(run, "frobnicate");
+        CliRun.assertOneLine(run, "frobnicate");
         assertThat(CliRun.tscvm("cpuid", "-cpu", "pentium").status()).isEqualTo(ExitStatus.CPU_MODEL);
     }
 
     @Test
     void otherBadValuesAreStatus18AndUnknownOptionsStatus2() throws IOException {
-        Path kernel = write("hello.bin", HELLO);
+        Path kernel = CliRun.write(dir, "hello.bin", HELLO);
         CliRun smp = CliRun.tscvm("run", "-kernel", kernel.toString(), "-smp", "0", "-serial", "none");
         assertThat(smp.status()).isEqualTo(ExitStatus.OPTION_VALUE);
-        assertOneLine(smp, "-smp 0");
+        CliRun.assertOneLine(smp, "-smp 0");
         CliRun clock = CliRun.tscvm("run", "-kernel", kernel.toString(), "--clock", "sundial");
         assertThat(clock.status()).isEqualTo(ExitStatus.OPTION_VALUE);
         CliRun serial = CliRun.tscvm("run", "-kernel", kernel.toString(), "-serial", "tcp:1234");
         assertThat(serial.status()).isEqualTo(ExitStatus.OPTION_VALUE);
         CliRun jit = CliRun.tscvm("run", "-kernel", kernel.toString(), "--jit-threshold", "-1", "-serial", "none");
         assertThat(jit.status()).isEqualTo(ExitStatus.OPTION_VALUE);
-        assertOneLine(jit, "--jit-threshold -1");
+        CliRun.assertOneLine(jit, "--jit-threshold -1");
         CliRun unknown = CliRun.tscvm("run", "--frobnicate");
         assertThat(unknown.status()).isEqualTo(ExitStatus.USAGE);
-        assertOneLine(unknown, "frobnicate");
+        CliRun.assertOneLine(unknown, "frobnicate");
     }
 
     @Test
     void aTripleFaultPrintsTheCpuStateAndHasItsOwnStatus() throws IOException {
-        Path kernel = write("tf.bin", CliRun.bytes(
+        Path kernel = CliRun.write(dir, "tf.bin", CliRun.bytes(
                 0x0f, 0x01, 0x1d, 0x00, 0x90, 0x00, 0x00,  // lidt [0x9000] (zero limit)
                 0x0f, 0x0b));                              // ud2
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "--flat", "0x8000", "-serial", "none",
                 "--clock", "deterministic");
         assertThat(run.status()).isEqualTo(RunResult.STATUS_TRIPLE_FAULT);
-        assertOneLine(run, "triple fault");
+        CliRun.assertOneLine(run, "triple fault");
         assertThat(run.err()).contains("RIP=", "CR0=", "CR3=", "CR4=", "EFER=");
     }
 

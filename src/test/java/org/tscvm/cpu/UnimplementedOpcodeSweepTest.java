@@ -282,8 +282,8 @@ class UnimplementedOpcodeSweepTest {
         RIG.cpu.setCr(4, RIG.cpu.getCr(4) | CpuState.CR4_OSFXSR | CpuState.CR4_OSXMMEXCPT);
     }
 
-    /** Runs prefix + bytes + HLT padding from CODE. */
-    private static byte[] run(int prefix, int[] bytes) {
+    /** Runs prefix + bytes + HLT padding from CODE on {@link #RIG}; returns how it stopped. */
+    private static RunStop run(int prefix, int[] bytes) {
         byte[] code = new byte[32];
         java.util.Arrays.fill(code, (byte) 0xf4);
         int n = 0;
@@ -299,28 +299,13 @@ class UnimplementedOpcodeSweepTest {
         rig.cpu.setGpr(Cpu.RDI, 0x100000);
         rig.load(CODE, code);
         rig.cpu.setRip(CODE);
-        rig.cpu.run(1000);
-        return code;
+        return rig.cpu.run(1000);
     }
 
     /** Runs prefix + bytes + HLT padding; records the form unless it faulted #UD at CODE. */
     private static void check(List<String> wrong, int prefix, int[] bytes) {
-        byte[] code = new byte[32];
-        java.util.Arrays.fill(code, (byte) 0xf4);
-        int n = 0;
-        if (prefix >= 0) {
-            code[n++] = (byte) prefix;
-        }
-        for (int b : bytes) {
-            code[n++] = (byte) b;
-        }
+        RunStop stop = run(prefix, bytes);
         CpuRig rig = RIG;
-        rig.cpu.setGpr(Cpu.RSP, CpuRig.STACK_TOP);
-        rig.cpu.setGpr(Cpu.RAX, 0x100000);
-        rig.cpu.setGpr(Cpu.RDI, 0x100000);
-        rig.load(CODE, code);
-        rig.cpu.setRip(CODE);
-        RunStop stop = rig.cpu.run(1000);
         StringBuilder name = new StringBuilder();
         if (prefix >= 0) {
             name.append(String.format("%02x ", prefix));

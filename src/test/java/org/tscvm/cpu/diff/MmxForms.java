@@ -48,23 +48,12 @@ final class MmxForms {
         gpr(forms, "pinsrw mm, m16, imm8", 0xc4, true, 16, true);
         mm(forms, "pshufw", 0x70, 64, 256);
         // ---- unpacks, packs, compares ----
-        String[] p60 = {"punpcklbw", "punpcklwd", "punpckldq", "packsswb", "pcmpgtb", "pcmpgtw", "pcmpgtd", "packuswb",
-            "punpckhbw", "punpckhwd", "punpckhdq", "packssdw"};
-        for (int i = 0; i < p60.length; i++) {
-            mm(forms, p60[i], 0x60 + i, i < 3 ? 32 : 64, -1);
+        for (int i = 0; i < 12; i++) { // MMX has no punpck*qdq
+            mm(forms, SseForms.OPS_60[i], 0x60 + i, i < 3 ? 32 : 64, -1);
         }
         // ---- integer lanes and shifts by mm/m64 ----
-        int[] ops = {0x74, 0x75, 0x76, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
-            0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
-            0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe};
-        String[] names = {"pcmpeqb", "pcmpeqw", "pcmpeqd", "psrlw", "psrld", "psrlq", "paddq", "pmullw", "psubusb",
-            "psubusw", "pminub", "pand", "paddusb", "paddusw", "pmaxub", "pandn",
-            "pavgb", "psraw", "psrad", "pavgw", "pmulhuw", "pmulhw", "psubsb", "psubsw", "pminsw", "por", "paddsb",
-            "paddsw", "pmaxsw", "pxor",
-            "psllw", "pslld", "psllq", "pmuludq", "pmaddwd", "psadbw", "psubb", "psubw", "psubd", "psubq", "paddb",
-            "paddw", "paddd"};
-        for (int i = 0; i < ops.length; i++) {
-            mm(forms, names[i], ops[i], 64, -1);
+        for (int i = 0; i < SseForms.INT_LANE_OPCODES.length; i++) {
+            mm(forms, SseForms.INT_LANE_NAMES[i], SseForms.INT_LANE_OPCODES[i], 64, -1);
         }
         String[][] shifts = {{"psrlw", "71", "2"}, {"psraw", "71", "4"}, {"psllw", "71", "6"}, {"psrld", "72", "2"},
             {"psrad", "72", "4"}, {"pslld", "72", "6"}, {"psrlq", "73", "2"}, {"psllq", "73", "6"}};
@@ -147,17 +136,6 @@ final class MmxForms {
         }
     }
 
-    private static void opcode(G g, int prefix, int opc) {
-        if (prefix != NONE) {
-            g.e.prefix(prefix);
-        }
-        if (opc > 0xff) {
-            g.e.op(0x0f, opc >>> 8, opc & 0xff);
-        } else {
-            g.e.op(0x0f, opc);
-        }
-    }
-
     /** mm, mm/m forms: a register form and a memory form of {@code memBits}; imm8 below {@code immBound} if positive. */
     private static void mm(List<Form> forms, String mn, int opc, int memBits, int immBound) {
         String suffix = immBound > 0 ? ", imm8" : "";
@@ -170,7 +148,7 @@ final class MmxForms {
     private static DiffCase mmCase(Random rnd, String name, int prefix, int opc, boolean memory, int memBits,
             int immBound) {
         Case k = new Case(rnd, V.INT);
-        opcode(k.g, prefix, opc);
+        SseForms.prefixAndOpcode(k.g, prefix, opc);
         int reg = k.mmIndex();
         if (memory) {
             int off = 64 + rnd.nextInt(112);
@@ -204,7 +182,7 @@ final class MmxForms {
             if (bits == 64) {
                 k.g.e.size(64);
             }
-            opcode(k.g, NONE, opc);
+            SseForms.prefixAndOpcode(k.g, NONE, opc);
             boolean gprInReg = opc == 0xd7 || opc == 0xc5;
             if (gprInReg) {
                 k.g.e.modrmReg(k.g.wideReg(0), k.mmIndex());
@@ -232,7 +210,7 @@ final class MmxForms {
                     k.setMm(p, (lo & 0xffffffffL) | hi << 32);
                 }
             }
-            opcode(k.g, prefix, opc);
+            SseForms.prefixAndOpcode(k.g, prefix, opc);
             int reg = toXmm ? rnd.nextInt(16) : k.mmIndex();
             if (memory) {
                 int off = 64 + rnd.nextInt(112);
@@ -263,7 +241,7 @@ final class MmxForms {
     /** MASKMOVQ mm1, mm2: the bytes of mm1 selected by mm2's byte signs, stored at DS:RDI. */
     private static DiffCase maskmovq(Random rnd) {
         Case k = new Case(rnd, V.INT);
-        opcode(k.g, NONE, 0xf7);
+        SseForms.prefixAndOpcode(k.g, NONE, 0xf7);
         k.g.e.modrmReg(k.mmIndex(), k.mmIndex());
         k.g.gpr[InstructionForms.RDI] = DiffCase.BUF_ADDR + 64 + rnd.nextInt(112);
         return k.build("maskmovq mm, mm");

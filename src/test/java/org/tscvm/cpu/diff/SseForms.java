@@ -29,6 +29,19 @@ final class SseForms {
     /** Operand shapes. */
     private static final int XX = 0, GPR_RM = 1, GPR_REG = 2, DIGIT = 3, MASKMOV = 4;
     private static final int NONE = -1, P66 = 0x66, PF3 = 0xf3, PF2 = 0xf2;
+    /** 0F 60 + i: the unpacks, packs and compares; MMX has the first 12, SSE2's 66 form all 14. */
+    static final String[] OPS_60 = {"punpcklbw", "punpcklwd", "punpckldq", "packsswb", "pcmpgtb", "pcmpgtw", "pcmpgtd",
+        "packuswb", "punpckhbw", "punpckhwd", "punpckhdq", "packssdw", "punpcklqdq", "punpckhqdq"};
+    /** The integer lane operations and shifts by a register, alike for mm and (66) xmm. */
+    static final int[] INT_LANE_OPCODES = {0x74, 0x75, 0x76, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd8, 0xd9, 0xda, 0xdb, 0xdc,
+        0xdd, 0xde, 0xdf, 0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
+        0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe};
+    static final String[] INT_LANE_NAMES = {"pcmpeqb", "pcmpeqw", "pcmpeqd", "psrlw", "psrld", "psrlq", "paddq", "pmullw",
+        "psubusb", "psubusw", "pminub", "pand", "paddusb", "paddusw", "pmaxub", "pandn",
+        "pavgb", "psraw", "psrad", "pavgw", "pmulhuw", "pmulhw", "psubsb", "psubsw", "pminsw", "por", "paddsb",
+        "paddsw", "pmaxsw", "pxor",
+        "psllw", "pslld", "psllq", "pmuludq", "pmaddwd", "psadbw", "psubb", "psubw", "psubd", "psubq", "paddb",
+        "paddw", "paddd"};
 
     static void add(List<Form> forms) {
         // ---- moves ----
@@ -83,23 +96,12 @@ final class SseForms {
         xxImm(forms, "pshufd", P66, 0x70, V.INT);
         xxImm(forms, "pshufhw", PF3, 0x70, V.INT);
         xxImm(forms, "pshuflw", PF2, 0x70, V.INT);
-        String[] p66 = {"punpcklbw", "punpcklwd", "punpckldq", "packsswb", "pcmpgtb", "pcmpgtw", "pcmpgtd", "packuswb",
-            "punpckhbw", "punpckhwd", "punpckhdq", "packssdw", "punpcklqdq", "punpckhqdq"};
-        for (int i = 0; i < p66.length; i++) {
-            xx(forms, p66[i], P66, 0x60 + i, 128, true, V.INT, true);
+        for (int i = 0; i < OPS_60.length; i++) {
+            xx(forms, OPS_60[i], P66, 0x60 + i, 128, true, V.INT, true);
         }
         // ---- integer lanes ----
-        int[] ops = {0x74, 0x75, 0x76, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
-            0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
-            0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe};
-        String[] names = {"pcmpeqb", "pcmpeqw", "pcmpeqd", "psrlw", "psrld", "psrlq", "paddq", "pmullw", "psubusb",
-            "psubusw", "pminub", "pand", "paddusb", "paddusw", "pmaxub", "pandn",
-            "pavgb", "psraw", "psrad", "pavgw", "pmulhuw", "pmulhw", "psubsb", "psubsw", "pminsw", "por", "paddsb",
-            "paddsw", "pmaxsw", "pxor",
-            "psllw", "pslld", "psllq", "pmuludq", "pmaddwd", "psadbw", "psubb", "psubw", "psubd", "psubq", "paddb",
-            "paddw", "paddd"};
-        for (int i = 0; i < ops.length; i++) {
-            xx(forms, names[i], P66, ops[i], 128, true, V.INT, true);
+        for (int i = 0; i < INT_LANE_OPCODES.length; i++) {
+            xx(forms, INT_LANE_NAMES[i], P66, INT_LANE_OPCODES[i], 128, true, V.INT, true);
         }
         String[][] shifts = {{"psrlw", "71", "2"}, {"psraw", "71", "4"}, {"psllw", "71", "6"}, {"psrld", "72", "2"},
             {"psrad", "72", "4"}, {"pslld", "72", "6"}, {"psrlq", "73", "2"}, {"psrldq", "73", "3"}, {"psllq", "73", "6"},
@@ -434,7 +436,7 @@ final class SseForms {
     }
 
     /** The prefix and 0F opcode; opcodes 0x38xx and 0x3axx are in the three-byte maps. */
-    private static void prefixAndOpcode(G g, int prefix, int opc) {
+    static void prefixAndOpcode(G g, int prefix, int opc) {
         if (prefix != NONE) {
             g.e.prefix(prefix);
         }
