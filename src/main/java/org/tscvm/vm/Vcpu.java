@@ -667,8 +667,10 @@ public final class Vcpu {
      * counted ({@link #exitCount}). The loop: run a slice of instructions (up to the
      * controller's next timer event on a deterministic clock, which advances by the
      * instructions retired), fire due timers, then act on why the CPU stopped: HLT waits for
-     * a wake-up (a deterministic clock jumps to the next timer event; a real one parks until
-     * it or a {@link #kick()}) or returns {@link VcpuExit.Halt} if nothing can ever wake it: no
+     * a wake-up (a deterministic clock jumps to the next timer event when this is the VM's only
+     * vCPU; with several, it returns {@link VcpuExit.Paused} and the caller, which runs them in
+     * turn, moves the shared clock once every vCPU waits; a real clock parks until the event or
+     * a {@link #kick()}) or returns {@link VcpuExit.Halt} if nothing can ever wake it: no
      * interrupt controller; or one vCPU with RFLAGS.IF=0; or, on a deterministic clock, no
      * timer event and no other vCPU. (On a deterministic clock every time source, the PIT
      * included, must surface through {@link LocalInterruptController#nextEventHostTsc()}.)
