@@ -65,8 +65,7 @@ final class Launcher {
         if (value <= 0 || value > (max >> shift) || (value << shift) < GuestMemory.MIN_BYTES
                 || (value << shift) > GuestMemory.MAX_BYTES) {
             throw new OptionException(ExitStatus.MEMORY_SIZE, String.format(
-                    "-m %s is out of range: tscvm gives a guest %d MiB to %d MiB of RAM",
-                    text, GuestMemory.MIN_BYTES >> 20, (GuestMemory.MAX_BYTES + GuestMemory.PAGE_SIZE) >> 20));
+                    "-m %s is out of range: tscvm gives a guest %s of RAM", text, GuestMemory.SIZE_RANGE));
         }
         long bytes = value << shift;
         if ((bytes & (GuestMemory.PAGE_SIZE - 1)) != 0) {

@@ -105,8 +105,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         }
         if (ramBytes < GuestMemory.MIN_BYTES || ramBytes > GuestMemory.MAX_BYTES) {
             throw new MachineConfigException(String.format(
-                    "-m %d MiB is out of range: tscvm supports %d MiB to %d MiB",
-                    ramBytes >> 20, GuestMemory.MIN_BYTES >> 20, (GuestMemory.MAX_BYTES + GuestMemory.PAGE_SIZE) >> 20));
+                    "-m %d MiB is out of range: tscvm supports %s", ramBytes >> 20, GuestMemory.SIZE_RANGE));
         }
         if ((ramBytes & (GuestMemory.PAGE_SIZE - 1)) != 0) {
             throw new MachineConfigException("-m " + ramBytes + " bytes is not a multiple of 4 KiB");

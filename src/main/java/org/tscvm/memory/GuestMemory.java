@@ -19,6 +19,8 @@ public final class GuestMemory {
     /** A Java array holds at most 2^31-1 bytes; RAM must also stay below the 3 GiB PCI hole. */
     public static final long MAX_BYTES = 2048L * 1024 * 1024 - PAGE_SIZE;
     public static final long MIN_BYTES = 2L * 1024 * 1024;
+    /** The sizes a guest may have, for error messages: one Java array holds the RAM. */
+    public static final String SIZE_RANGE = "2 MiB to 2 GiB less 4 KiB (-m 2097148K)";
 
     public static final VarHandle I16 = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
     public static final VarHandle I32 = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
@@ -36,8 +38,7 @@ public final class GuestMemory {
     public GuestMemory(long bytes) {
         if (bytes < MIN_BYTES || bytes > MAX_BYTES) {
             throw new TscvmException(String.format(
-                    "RAM size %d bytes is out of range: tscvm supports %d MiB to %d MiB",
-                    bytes, MIN_BYTES >> 20, (MAX_BYTES + PAGE_SIZE) >> 20));
+                    "RAM size %d bytes is out of range: tscvm supports %s", bytes, SIZE_RANGE));
         }
         if ((bytes & (PAGE_SIZE - 1)) != 0) {
             throw new TscvmException("RAM size " + bytes + " is not a multiple of 4 KiB");

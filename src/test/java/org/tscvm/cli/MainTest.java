@@ -140,12 +140,16 @@ class MainTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"0", "1", "99999G", "abc", "12Q", "-5"})
+    @ValueSource(strings = {"0", "1", "99999G", "abc", "12Q", "-5", "2048", "2G"})
     void anAbsurdMemorySizeIsOneLineAndStatus14(String size) throws IOException {
         Path kernel = CliRun.write(dir, "hello.bin", HELLO);
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-m", size, "-serial", "none");
         assertThat(run.status()).as(run.err()).isEqualTo(ExitStatus.MEMORY_SIZE);
         CliRun.assertOneLine(run, "-m");
+        if (size.startsWith("2")) {
+            // The range it names is the range it takes (it once said "to 2048 MiB" and refused 2048).
+            assertThat(run.err()).contains("2 GiB less 4 KiB (-m 2097148K)");
+        }
     }
 
     @Test
