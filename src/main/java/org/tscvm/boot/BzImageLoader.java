@@ -21,7 +21,7 @@ import org.tscvm.memory.GuestMemory;
  * The 32-bit way also runs verify_cpu, which on a CPU model without SSE2 (tscvm's default)
  * halts silently; entered in 64-bit mode, Debian's kernel instead reaches its own message
  * ("x86/fpu: Giving up, no FPU found"). Both entries boot Debian's 6.1 kernel on tscvm
- * (DebianLinuxBootTest runs both).
+ * (LinuxGuestTest boots Debian's kernel through both).
  *
  * <pre>{@code
  * EntryPoint e = BzImageLoader.load(memory, vmlinuz, "console=ttyS0", initrd, map, 0);
