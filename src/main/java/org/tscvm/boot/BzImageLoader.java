@@ -18,7 +18,7 @@ import org.tscvm.memory.GuestMemory;
  *
  * <p>Why the 64-bit entry where there is one: it starts the kernel in the mode it runs in, so
  * the only code between the loader and the kernel proper is the decompressor's 64-bit part.
- * The 32-bit way also runs verify_cpu, which on a CPU model without SSE2 (tscvm's default)
+ * The 32-bit way also runs verify_cpu, which on a CPU model without SSE2 (-cpu tscvm,-sse2)
  * halts silently; entered in 64-bit mode, Debian's kernel instead reaches its own message
  * ("x86/fpu: Giving up, no FPU found"). Both entries boot Debian's 6.1 kernel on tscvm
  * (LinuxGuestTest boots Debian's kernel through both).
