@@ -1746,9 +1746,9 @@ abstract class CpuExec extends CpuSystem {
                 break;
             }
             case CLAC: case STAC:
-                // SDM CLAC/STAC: #UD (not #GP) outside ring 0. Without a CPUID SMAP bit to
-                // consult here, CR4.SMAP stands for "the CPU has SMAP".
-                if ((cr4 & CR4_SMAP) == 0 || cpl != 0) {
+                // SDM CLAC/STAC: #UD (not #GP) outside ring 0 or when CPUID does not report
+                // SMAP; they work with CR4.SMAP clear (CPUID is asked only then).
+                if (cpl != 0 || ((cr4 & CR4_SMAP) == 0 && (cr4BitsCpuidReports() & CR4_SMAP) == 0)) {
                     throw ud();
                 }
                 flags = d.op == Op.CLAC ? flags & ~AC : flags | AC;

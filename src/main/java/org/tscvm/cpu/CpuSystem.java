@@ -956,7 +956,7 @@ abstract class CpuSystem extends CpuMemory {
     static final long CR4_BY_CPUID = CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP;
     private final int[] cpuidLeaf = new int[4];
 
-    private long cr4BitsCpuidReports() {
+    final long cr4BitsCpuidReports() {
         int[] out = cpuidLeaf;
         bus.cpuid(0, 0, out);
         if (out[0] < 7) {
