@@ -154,6 +154,16 @@ class CpuidModelTest {
     }
 
     @Test
+    void maxReportsSmepSmapAndFsgsbaseInLeaf7EbxWhileTscvmLeavesThemOff() {
+        query(CpuidModel.named("max"), 7, 0);
+        assertThat(regs[1] & (1 | 1 << 7 | 1 << 20)).isEqualTo(1 | 1 << 7 | 1 << 20);
+        query(CpuidModel.tscvm(), 7, 0);
+        assertThat(regs[1] & (1 | 1 << 7 | 1 << 20)).isZero();
+        query(CpuidModel.parse("tscvm,+smap"), 7, 0);
+        assertThat(regs[1] & (1 | 1 << 7 | 1 << 20)).isEqualTo(1 << 20);
+    }
+
+    @Test
     void maxAddsTheFeaturesTscvmLeavesOffButNotXsaveWhichItCannotEnable() {
         CpuidModel max = CpuidModel.named("max");
         for (Feature f : Feature.values()) {
