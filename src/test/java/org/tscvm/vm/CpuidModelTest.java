@@ -164,6 +164,14 @@ class CpuidModelTest {
     }
 
     @Test
+    void maxReportsPkuAndPksButNeverOspkeWhichTheCpuSetsFromCr4Pke() {
+        query(CpuidModel.named("max"), 7, 0);
+        assertThat(regs[2] & (1 << 3 | 1 << 4 | 1 << 31)).isEqualTo(1 << 3 | 1 << 31);
+        query(CpuidModel.tscvm(), 7, 0);
+        assertThat(regs[2] & (1 << 3 | 1 << 4 | 1 << 31)).isZero();
+    }
+
+    @Test
     void maxAddsTheFeaturesTscvmLeavesOffButNotXsaveWhichItCannotEnable() {
         CpuidModel max = CpuidModel.named("max");
         for (Feature f : Feature.values()) {
