@@ -29,7 +29,9 @@ public final class QemuMain {
             "  -nodefaults, -enable-kvm, -display none, -vnc none, -nographic,",
             "  -monitor none, -name NAME, -machine accel=tcg|kvm, -machine pc, -accel tcg|kvm,",
             "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
-            "  -device pci-testdev (tscvm's PCI bus has the host bridge alone; a warning is printed)");
+            "  -device pci-testdev (tscvm's PCI bus has the host bridge alone; a warning is printed),",
+            "  -overcommit mem-lock=off,cpu-pm=off (tscvm neither locks guest RAM nor passes power",
+            "  management through; mem-lock=on|on-fault and cpu-pm=on are refused)");
 
     private QemuMain() {
     }
@@ -167,6 +169,7 @@ public final class QemuMain {
                         case "-name" -> {
                             // A label for the VM; tscvm shows none.
                         }
+                        case "-overcommit" -> overcommit(value);
                         default -> throw refuse("option " + arg + " is not supported by tscvm");
                     }
                 }
@@ -253,6 +256,16 @@ public final class QemuMain {
                 continue;
             }
             throw refuse("-machine " + part + " is not supported: tscvm is a pc with tcg- or kvm-like timing");
+        }
+    }
+
+    /** {@code -overcommit}: only the settings that are QEMU's defaults, and what tscvm does anyway. */
+    private static void overcommit(String spec) {
+        for (String part : spec.split(",")) {
+            if (!part.equals("mem-lock=off") && !part.equals("cpu-pm=off")) {
+                throw refuse("-overcommit " + part + " is not supported (only mem-lock=off and cpu-pm=off:"
+                        + " tscvm does not lock guest RAM or pass power management through)");
+            }
         }
     }
 

@@ -1711,6 +1711,9 @@ abstract class CpuExec extends CpuSystem {
             case CPUID: {
                 int[] out = cpuidOut;
                 bus.cpuid((int) regs[RAX], (int) regs[RCX], out);
+                if ((int) regs[RAX] == 7 && (int) regs[RCX] == 0 && (cr4 & CR4_PKE) != 0) {
+                    out[2] |= 1 << 4; // OSPKE mirrors CR4.PKE
+                }
                 regs[RAX] = out[0] & 0xffffffffL;
                 regs[RBX] = out[1] & 0xffffffffL;
                 regs[RCX] = out[2] & 0xffffffffL;
@@ -1746,12 +1749,33 @@ abstract class CpuExec extends CpuSystem {
                 break;
             }
             case CLAC: case STAC:
-                // SDM CLAC/STAC: #UD (not #GP) outside ring 0. Without a CPUID SMAP bit to
-                // consult here, CR4.SMAP stands for "the CPU has SMAP".
-                if ((cr4 & CR4_SMAP) == 0 || cpl != 0) {
+                // SDM CLAC/STAC: #UD (not #GP) outside ring 0 or when CPUID does not report
+                // SMAP; they work with CR4.SMAP clear (CPUID is asked only then).
+                if (cpl != 0 || ((cr4 & CR4_SMAP) == 0 && (cr4BitsCpuidReports() & CR4_SMAP) == 0)) {
                     throw ud();
                 }
                 flags = d.op == Op.CLAC ? flags & ~AC : flags | AC;
+                break;
+            case RDPKRU:
+                // SDM RDPKRU: #UD while CR4.PKE is clear, #GP(0) if ECX is not 0; any CPL.
+                if ((cr4 & CR4_PKE) == 0) {
+                    throw ud();
+                }
+                if ((int) regs[RCX] != 0) {
+                    throw gp(0);
+                }
+                regs[RAX] = pkru & 0xffffffffL;
+                regs[RDX] = 0;
+                break;
+            case WRPKRU:
+                // SDM WRPKRU: #UD while CR4.PKE is clear, #GP(0) if ECX or EDX is not 0.
+                if ((cr4 & CR4_PKE) == 0) {
+                    throw ud();
+                }
+                if ((int) regs[RCX] != 0 || (int) regs[RDX] != 0) {
+                    throw gp(0);
+                }
+                pkru = (int) regs[RAX];
                 break;
             case FXSAVE: case FXRSTOR: fxsave(d, d.op == Op.FXRSTOR); break;
             case STMXCSR: case LDMXCSR:

@@ -23,7 +23,7 @@ abstract class CpuMemory extends CpuState {
     static final long PHYS_MASK = 0x000f_ffff_ffff_f000L;
     static final long PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80, PTE_G = 0x100;
     static final long PTE_NX = 1L << 63;
-    static final int PF_P = 1, PF_W = 2, PF_U = 4, PF_RSVD = 8, PF_I = 16;
+    static final int PF_P = 1, PF_W = 2, PF_U = 4, PF_RSVD = 8, PF_I = 16, PF_PK = 32;
 
     static final VarHandle I8 = MethodHandles.arrayElementVarHandle(byte[].class);
     /**
@@ -529,8 +529,9 @@ abstract class CpuMemory extends CpuState {
             phys = walkPhys;
             global = (pte & PTE_G) != 0 && (cr4 & CR4_PGE) != 0;
             largeShift = walkLargeShift;
-            // SMAP depends on RFLAGS.AC, which the tag does not hold: keep such pages out.
-            fill = !walkSmapDependent;
+            // SMAP depends on RFLAGS.AC, protection keys on PKRU/PKRS, which the tag does not
+            // hold: keep such pages out.
+            fill = !walkUncached;
         }
         long page = phys & ~0xfffL;
         if (watchTraps != null && watchTraps.watchesPage(lin)) {
@@ -615,7 +616,12 @@ abstract class CpuMemory extends CpuState {
     long walkPhys;
     /** The {@link #tlbLargeShift} of the page the last walk ended in. */
     int walkLargeShift;
-    boolean walkSmapDependent;
+    /**
+     * Set by a walk whose permission depends on state the TLB tag does not hold: RFLAGS.AC
+     * (SMAP), or PKRU/IA32_PKRS (a data access to a user page while CR4.PKE is set, to a
+     * supervisor page while CR4.PKS is set). Such pages stay out of the TLB.
+     */
+    boolean walkUncached;
 
     private CpuFault pageFault(long lin, int err, int kind, boolean user) {
         if (user) {
@@ -745,32 +751,58 @@ abstract class CpuMemory extends CpuState {
             levels--;
         }
         // Permission checks (SDM 4.6).
-        walkSmapDependent = false;
+        walkUncached = false;
+        int keyFault = 0;
+        if (longMode && kind != EXEC && (cr4 & (CR4_PKE | CR4_PKS)) != 0) {
+            keyFault = protectionKeyFault(entry, allowUser != 0, kind, user);
+        }
         if (user) {
             if (allowUser == 0 || (kind == WRITE && allowWrite == 0)) {
-                throw pageFault(lin, PF_P, kind, user);
+                throw pageFault(lin, PF_P | keyFault, kind, user);
             }
         } else {
             if (kind == WRITE && allowWrite == 0 && (cr0 & CR0_WP) != 0) {
-                throw pageFault(lin, PF_P, kind, user);
+                throw pageFault(lin, PF_P | keyFault, kind, user);
             }
             if (allowUser != 0) {
                 if (kind == EXEC && (cr4 & CR4_SMEP) != 0) {
                     throw pageFault(lin, PF_P, kind, user);
                 }
                 if (kind != EXEC && (cr4 & CR4_SMAP) != 0) {
-                    walkSmapDependent = true;
+                    walkUncached = true;
                     if (cpl == 3 || (flags & AC) == 0 || implicitAccess) {
-                        throw pageFault(lin, PF_P, kind, user);
+                        throw pageFault(lin, PF_P | keyFault, kind, user);
                     }
                 }
             }
+        }
+        if (keyFault != 0) {
+            throw pageFault(lin, PF_P | PF_PK, kind, user);
         }
         if (kind == EXEC && noExec) {
             throw pageFault(lin, PF_P, kind, user);
         }
         setPteBits(entryAddr, pae || longMode, entry, kind == WRITE ? PTE_A | PTE_D : PTE_A);
         return entry;
+    }
+
+    /**
+     * SDM 4.6.2: a data access, in 4-level paging, to a user-mode address while CR4.PKE is set
+     * (PKRU) or to a supervisor-mode address while CR4.PKS is set (IA32_PKRS) is checked against
+     * the rights of the key in bits 62:59 of the leaf entry: access-disable refuses every data
+     * access, write-disable refuses user-mode writes and supervisor-mode writes when CR0.WP is
+     * set. Returns {@link #PF_PK} for a violation, else 0; marks the walk uncached.
+     */
+    private int protectionKeyFault(long entry, boolean userPage, int kind, boolean user) {
+        if ((cr4 & (userPage ? CR4_PKE : CR4_PKS)) == 0) {
+            return 0;
+        }
+        walkUncached = true;
+        int key = (int) (entry >>> 59) & 15;
+        int rights = (userPage ? pkru : pkrs) >>> (2 * key);
+        boolean denied = (rights & 1) != 0
+                || (kind == WRITE && (rights & 2) != 0 && (user || (cr0 & CR0_WP) != 0));
+        return denied ? PF_PK : 0;
     }
 
     /** True while the CPU makes implicit supervisor accesses (descriptor tables, IDT, TSS). */

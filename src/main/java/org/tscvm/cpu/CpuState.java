@@ -25,10 +25,11 @@ abstract class CpuState {
             CR0_AM = 1L << 18, CR0_NW = 1L << 29, CR0_CD = 1L << 30, CR0_PG = 1L << 31;
     static final long CR4_VME = 1, CR4_PVI = 2, CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 16, CR4_PAE = 32, CR4_MCE = 64,
             CR4_PGE = 128, CR4_PCE = 256, CR4_OSFXSR = 512, CR4_OSXMMEXCPT = 1024, CR4_UMIP = 1 << 11,
-            CR4_FSGSBASE = 1 << 16, CR4_PCIDE = 1 << 17, CR4_OSXSAVE = 1 << 18, CR4_SMEP = 1 << 20, CR4_SMAP = 1 << 21;
+            CR4_FSGSBASE = 1 << 16, CR4_PCIDE = 1 << 17, CR4_OSXSAVE = 1 << 18, CR4_SMEP = 1 << 20, CR4_SMAP = 1 << 21,
+            CR4_PKE = 1 << 22, CR4_PKS = 1 << 24;
     /** CR4 bits tscvm implements; setting another raises #GP. */
     static final long CR4_SUPPORTED = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE
-            | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP | CR4_FSGSBASE | CR4_SMEP | CR4_SMAP;
+            | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP | CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_PKS;
     static final long EFER_SCE = 1, EFER_LME = 1 << 8, EFER_LMA = 1 << 10, EFER_NXE = 1 << 11;
     static final long EFER_SUPPORTED = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
 
@@ -65,6 +66,11 @@ abstract class CpuState {
     final long[] dr = new long[8];
     long kernelGsBase, star, lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip;
     long pat = 0x0007040600070406L;
+    /**
+     * Protection-key rights, two bits per key (bit 2i access-disable, 2i+1 write-disable):
+     * PKRU for user-mode addresses (RDPKRU/WRPKRU), IA32_PKRS for supervisor-mode ones.
+     */
+    int pkru, pkrs;
 
     // x87 and SSE state (these survive save/restore). fpuStatus holds TOP in bits 13:11;
     // of fpuTag only "11 = empty" is kept exactly: FNSTENV/FNSAVE compute the full tag (X87).

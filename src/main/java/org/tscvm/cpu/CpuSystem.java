@@ -944,7 +944,7 @@ abstract class CpuSystem extends CpuMemory {
         }
         long old = cr4;
         cr4 = v;
-        if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP)) != 0) {
+        if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_PKS)) != 0) {
             flushTlb(false);
         }
     }
@@ -953,10 +953,10 @@ abstract class CpuSystem extends CpuMemory {
      * CR4 bits that exist only when CPUID leaf 7 reports their feature; setting one otherwise
      * is #GP (SDM MOV CR4: reserved bits; KVM __cr4_reserved_bits does the same).
      */
-    static final long CR4_BY_CPUID = CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP;
+    static final long CR4_BY_CPUID = CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_PKE | CR4_PKS;
     private final int[] cpuidLeaf = new int[4];
 
-    private long cr4BitsCpuidReports() {
+    final long cr4BitsCpuidReports() {
         int[] out = cpuidLeaf;
         bus.cpuid(0, 0, out);
         if (out[0] < 7) {
@@ -964,7 +964,8 @@ abstract class CpuSystem extends CpuMemory {
         }
         bus.cpuid(7, 0, out);
         return ((out[1] & 1) != 0 ? CR4_FSGSBASE : 0) | ((out[1] & (1 << 7)) != 0 ? CR4_SMEP : 0)
-                | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0);
+                | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0)
+                | ((out[2] & (1 << 3)) != 0 ? CR4_PKE : 0) | ((out[2] & (1 << 31)) != 0 ? CR4_PKS : 0);
     }
 
     /**
@@ -1039,6 +1040,13 @@ abstract class CpuSystem extends CpuMemory {
                 }
                 pat = v;
                 return true;
+            case Msr.IA32_PKRS:
+                // SDM: #GP without CPUID PKS, or with any of bits 63:32 set.
+                if ((cr4BitsCpuidReports() & CR4_PKS) == 0 || (v >>> 32) != 0) {
+                    throw gp(0);
+                }
+                pkrs = (int) v;
+                return true;
             default: return false;
         }
     }
@@ -1064,6 +1072,11 @@ abstract class CpuSystem extends CpuMemory {
             case Msr.IA32_SYSENTER_ESP: return sysenterEsp;
             case Msr.IA32_SYSENTER_EIP: return sysenterEip;
             case Msr.IA32_PAT: return pat;
+            case Msr.IA32_PKRS:
+                if ((cr4BitsCpuidReports() & CR4_PKS) == 0) {
+                    throw gp(0);
+                }
+                return pkrs & 0xffffffffL;
             default: throw gp(0);
         }
     }
@@ -1072,7 +1085,7 @@ abstract class CpuSystem extends CpuMemory {
         switch (index) {
             case Msr.IA32_EFER: case Msr.IA32_STAR: case Msr.IA32_LSTAR: case Msr.IA32_CSTAR: case Msr.IA32_FMASK:
             case Msr.IA32_FS_BASE: case Msr.IA32_GS_BASE: case Msr.IA32_KERNEL_GS_BASE: case Msr.IA32_SYSENTER_CS:
-            case Msr.IA32_SYSENTER_ESP: case Msr.IA32_SYSENTER_EIP: case Msr.IA32_PAT:
+            case Msr.IA32_SYSENTER_ESP: case Msr.IA32_SYSENTER_EIP: case Msr.IA32_PAT: case Msr.IA32_PKRS:
                 return true;
             default:
                 return false;

@@ -857,6 +857,8 @@ final class Decoder {
 
                 case 0xca: set(d, CLAC); return;
                 case 0xcb: set(d, STAC); return;
+                case 0xee: set(d, RDPKRU); return;
+                case 0xef: set(d, WRPKRU); return;
                 default:
                     if ((m & 0xf8) == 0xe0) { // smsw r
                         pos--;

@@ -14,6 +14,8 @@ public final class Msr {
     public static final int IA32_MISC_ENABLE = 0x1a0;
     public static final int IA32_PAT = 0x277;
     public static final int IA32_TSC_DEADLINE = 0x6e0;
+    /** Supervisor protection-key rights (PKS). */
+    public static final int IA32_PKRS = 0x6e1;
     /** x2APIC registers occupy 0x800..0x8ff. */
     public static final int X2APIC_FIRST = 0x800;
     public static final int X2APIC_LAST = 0x8ff;

@@ -60,6 +60,7 @@ enum Op {
     RDMSR(4, "rdmsr", 0), WRMSR(4, "wrmsr", 0), RDTSC(4, "rdtsc", 0), RDTSCP(4, "rdtscp", 0), RDPID(4, "rdpid", 0),
     CPUID(4, "cpuid", Op.E), VMCALL(4, "vmcall", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
     ARPL(4, "arpl", 0), RDFSBASE(4, "rd/wr fs/gs base", 0), CLAC(4, "clac", 0), STAC(4, "stac", 0),
+    RDPKRU(4, "rdpkru", 0), WRPKRU(4, "wrpkru", Op.E),
     FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0),
     STMXCSR(4, "stmxcsr", 0), LDMXCSR(4, "ldmxcsr", 0),
     // ---- x87 (group 6): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----

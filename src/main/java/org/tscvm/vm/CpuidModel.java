@@ -85,8 +85,21 @@ public final class CpuidModel {
         TSC_DEADLINE("tsc-deadline", 1, 0, ECX, 24),
         XSAVE("xsave", 1, 0, ECX, 26),
         HYPERVISOR("hypervisor", 1, 0, ECX, 31),
+        /** RD/WRFSBASE and RD/WRGSBASE, enabled by CR4.FSGSBASE. */
+        FSGSBASE("fsgsbase", 7, 0, EBX, 0),
         TSC_ADJUST("tsc-adjust", 7, 0, EBX, 1),
+        /** Supervisor-mode execution prevention: CR4.SMEP and its page-walk check. */
+        SMEP("smep", 7, 0, EBX, 7),
+        /** Supervisor-mode access prevention: CR4.SMAP, EFLAGS.AC, CLAC and STAC. */
+        SMAP("smap", 7, 0, EBX, 20),
+        /**
+         * Protection keys for user pages: CR4.PKE, PKRU, RDPKRU/WRPKRU. OSPKE (ECX[4]) is not a
+         * model bit: the CPU sets it in leaf 7 while CR4.PKE is set.
+         */
+        PKU("pku", 7, 0, ECX, 3),
         RDPID("rdpid", 7, 0, ECX, 22),
+        /** Protection keys for supervisor pages: CR4.PKS and IA32_PKRS (MSR 0x6e1). */
+        PKS("pks", 7, 0, ECX, 31),
         SYSCALL("syscall", 0x80000001, 0, EDX, 11),
         NX("nx", 0x80000001, 0, EDX, 20),
         /** LZCNT (AMD's ABM bit, which Intel calls LZCNT). */

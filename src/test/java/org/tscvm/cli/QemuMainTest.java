@@ -88,6 +88,19 @@ class QemuMainTest {
     }
 
     @Test
+    void overcommitAcceptsTheOffSettingsAndRefusesTheRest() {
+        // Accepted: the run then stops only for the missing -kernel (usage).
+        assertThat(CliRun.qemu("-overcommit", "mem-lock=off,cpu-pm=off").status()).isEqualTo(ExitStatus.USAGE);
+        assertThat(CliRun.qemu("-overcommit", "cpu-pm=off").status()).isEqualTo(ExitStatus.USAGE);
+        for (String refused : new String[] {"mem-lock=on", "cpu-pm=on", "mem-lock=on-fault", "mem-lock=off,cpu-pm=on", "x"}) {
+            CliRun run = CliRun.qemu("-overcommit", refused);
+            assertThat(run.status()).as(refused).isEqualTo(ExitStatus.OPTION_VALUE);
+            assertThat(run.err().lines()).hasSize(1);
+        }
+        assertThat(CliRun.qemu("--help").out()).contains("-overcommit mem-lock=off,cpu-pm=off");
+    }
+
+    @Test
     void qemuCpuModelsMapOntoTscvmModels() {
         PrintStream err = new PrintStream(new ByteArrayOutputStream());
         assertThat(QemuMain.mapCpu("kvm64,+rdtscp", err)).isEqualTo("tscvm,+rdtscp");

@@ -156,6 +156,33 @@ class CpuReviewTest {
     }
 
     @Test
+    void stacAndClacRunWithCr4SmapClearWhenCpuidReportsSmap() {
+        // SDM CLAC/STAC: #UD only if CPL > 0 or CPUID.(EAX=7,ECX=0):EBX.SMAP[bit 20] = 0;
+        // kvm-unit-tests' smap calls CLAC before it sets CR4.SMAP.
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: 0f 01 cb              stac
+                // 10003: 9c                    pushf
+                // 10004: 0f 01 ca              clac
+                // 10007: 9c                    pushf
+                // 10008: f4                    hlt
+                hex("0f 01 cb 9c 0f 01 ca 9c f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(-1);
+        assertThat(rig.stack(1) & (1 << 18)).as("AC after STAC").isNotZero();
+        assertThat(rig.stack(0) & (1 << 18)).as("AC after CLAC").isZero();
+    }
+
+    @Test
+    void clacWithoutCpuidSmapIsUd() {
+        CpuRig rig = new CpuRig().longMode();
+        rig.bus.leaf7Ebx = 0;
+        rig.run(
+                // 10000: 0f 01 ca              clac
+                hex("0f 01 ca "));
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.UD);
+        assertThat(rig.stack(0)).isEqualTo(CODE);
+    }
+
+    @Test
     void sysexitToANonCanonicalRipFaultsInRing0() {
         // SDM SYSEXIT: with REX.W, a non-canonical RCX or RDX is #GP(0) before the switch.
         CpuRig rig = new CpuRig().longMode().run(

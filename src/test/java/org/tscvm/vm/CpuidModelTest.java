@@ -154,6 +154,24 @@ class CpuidModelTest {
     }
 
     @Test
+    void maxReportsSmepSmapAndFsgsbaseInLeaf7EbxWhileTscvmLeavesThemOff() {
+        query(CpuidModel.named("max"), 7, 0);
+        assertThat(regs[1] & (1 | 1 << 7 | 1 << 20)).isEqualTo(1 | 1 << 7 | 1 << 20);
+        query(CpuidModel.tscvm(), 7, 0);
+        assertThat(regs[1] & (1 | 1 << 7 | 1 << 20)).isZero();
+        query(CpuidModel.parse("tscvm,+smap"), 7, 0);
+        assertThat(regs[1] & (1 | 1 << 7 | 1 << 20)).isEqualTo(1 << 20);
+    }
+
+    @Test
+    void maxReportsPkuAndPksButNeverOspkeWhichTheCpuSetsFromCr4Pke() {
+        query(CpuidModel.named("max"), 7, 0);
+        assertThat(regs[2] & (1 << 3 | 1 << 4 | 1 << 31)).isEqualTo(1 << 3 | 1 << 31);
+        query(CpuidModel.tscvm(), 7, 0);
+        assertThat(regs[2] & (1 << 3 | 1 << 4 | 1 << 31)).isZero();
+    }
+
+    @Test
     void maxAddsTheFeaturesTscvmLeavesOffButNotXsaveWhichItCannotEnable() {
         CpuidModel max = CpuidModel.named("max");
         for (Feature f : Feature.values()) {
