@@ -127,16 +127,22 @@ class LinuxGuestTest {
         assertThat(b.refinedMhz()).as("%s", b).isCloseTo(2500.0, within(2500.0 * 250e-6));
     }
 
-    /** The same kernel entered the 32-bit way (a bzImage without XLF_KERNEL_64), on two vCPUs. */
+    /**
+     * The same kernel entered the 32-bit way (a bzImage without XLF_KERNEL_64), one vCPU on the
+     * deterministic clock: the calibration repeats, within 250 ppm from the PIT, exact to the PM
+     * timer's grain once refined.
+     */
     @Test
-    void theBzImagesThirtyTwoBitEntryBootsTwoVcpus() throws IOException {
+    void theBzImagesThirtyTwoBitEntryBootsOnTheDeterministicClock() throws IOException {
         byte[] bz = Files.readAllBytes(vmlinuz);
         ByteBuffer h = ByteBuffer.wrap(bz).order(ByteOrder.LITTLE_ENDIAN);
         h.putShort(0x236, (short) (h.getShort(0x236) & ~1)); // xloadflags: no XLF_KERNEL_64
         Path kernel = dir.resolve("vmlinuz-32");
         Files.write(kernel, bz);
-        Boot b = bootKernel(kernel, "-append", APPEND, "-smp", "2", "--clock", "deterministic");
-        assertBootedToBusyboxAndPoweredOff(b, "0-1");
+        Boot b = bootKernel(kernel, "-append", APPEND, "--clock", "deterministic");
+        assertBootedToBusyboxAndPoweredOff(b, "0");
+        assertThat(b.detectedMhz()).isCloseTo(2500.0, within(2500.0 * 250e-6));
+        assertThat(Math.round(b.refinedMhz() * 1000)).as("kHz").isBetween(2_499_999L, 2_500_000L);
     }
 
     /**
