@@ -50,6 +50,11 @@ public final class Vcpu {
 
     /** Instructions per run slice on a real-time clock: well under a millisecond of interpretation. */
     static final long REAL_TIME_SLICE = 50_000;
+    /**
+     * The one Paused exit: it carries nothing, and a halted vCPU on a shared deterministic clock
+     * returns it on every round-robin turn, so it is not allocated each time.
+     */
+    private static final VcpuExit PAUSED = new VcpuExit.Paused();
     /** The longest slice on a deterministic clock when no timer is due. */
     static final long DETERMINISTIC_SLICE = 1_000_000;
     /** A parked vCPU re-checks its wake conditions at least this often. */
@@ -699,7 +704,7 @@ public final class Vcpu {
         boolean wokenByPendingInterrupt = false;
         while (true) {
             if (pauseRequested.getAndSet(false)) {
-                return new VcpuExit.Paused();
+                return PAUSED;
             }
             LocalInterruptController c = controller;
             GuestDebug debug = guestDebug;
@@ -800,7 +805,7 @@ public final class Vcpu {
     private VcpuExit waitWhileHalted(boolean ignorePending) {
         while (true) {
             if (pauseRequested.getAndSet(false)) {
-                return new VcpuExit.Paused();
+                return PAUSED;
             }
             LocalInterruptController c = controller;
             if (c == null) {
@@ -827,7 +832,7 @@ public final class Vcpu {
                     if (vm.vcpuCount() > 1) {
                         // The clock is shared: a halted vCPU gives up its turn instead of moving
                         // time for the others; the round-robin jumps it once every vCPU waits.
-                        return new VcpuExit.Paused();
+                        return PAUSED;
                     }
                     d.advanceTo(next); // jump over the halt to the timer (A2)
                     ignorePending = false;
@@ -851,7 +856,7 @@ public final class Vcpu {
     private VcpuExit parkUntilKicked() {
         while (!kicked) {
             if (pauseRequested.getAndSet(false)) {
-                return new VcpuExit.Paused();
+                return PAUSED;
             }
             LockSupport.parkNanos(this, MAX_PARK_NANOS);
         }
