@@ -15,7 +15,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -39,6 +41,7 @@ class SoakTest {
     Path dir;
 
     @Test
+    @Timeout(value = 24, unit = TimeUnit.HOURS) // the soak's own length is the limit; not the suite's default
     void vmsKeepTimeForMinutes() throws Exception {
         assumeTrue(MINUTES > 0, "set -Dtscvm.soak.minutes (tools/reliability soak)");
         Path kernel = Path.of(System.getProperty("tscvm.guests", "target/guests"), "timekeeper.elf");
