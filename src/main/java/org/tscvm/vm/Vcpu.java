@@ -11,7 +11,6 @@ import org.tscvm.cpu.CpuFault;
 import org.tscvm.cpu.DebugTraps;
 import org.tscvm.cpu.Msr;
 import org.tscvm.cpu.RunStop;
-import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscMath;
 import org.tscvm.tsc.TscState;
@@ -1228,16 +1227,12 @@ public final class Vcpu {
             long budget = debug.singleStep() ? 1 : sliceBudget(c);
             bus.resyncClock(); // the time since the last slice was not interpretation
             RunStop stop;
-            if (clock instanceof DeterministicHostClock deterministic) {
-                // RDTSC and device reads inside the slice see every retired instruction (A2).
-                deterministic.beginSlice(retiredCounter);
-                try {
-                    stop = interpreter.run(budget);
-                } finally {
-                    deterministic.endSlice();
-                }
-            } else {
+            // On a counting clock, RDTSC and device reads inside the slice see every retired instruction (A2).
+            clock.beginSlice(retiredCounter);
+            try {
                 stop = interpreter.run(budget);
+            } finally {
+                clock.endSlice();
             }
             long retired = interpreter.instructionsRetired() - before;
             fireDueTimers(c);
@@ -1289,7 +1284,8 @@ public final class Vcpu {
 
     /** Instructions for the next slice: up to the next timer event on a deterministic clock. */
     private long sliceBudget(LocalInterruptController c) {
-        if (!(clock instanceof DeterministicHostClock deterministic)) {
+        long perInstruction = clock.ticksPerInstruction();
+        if (perInstruction == 0) {
             return REAL_TIME_SLICE;
         }
         long next = c == null ? Long.MAX_VALUE : c.nextEventHostTsc();
@@ -1300,7 +1296,6 @@ public final class Vcpu {
         if (ticks <= 0) {
             return 1;
         }
-        long perInstruction = deterministic.ticksPerInstruction();
         return Math.min(DETERMINISTIC_SLICE, ticks / perInstruction + (ticks % perInstruction == 0 ? 0 : 1));
     }
 
@@ -1341,15 +1336,15 @@ public final class Vcpu {
                 return null;
             }
             long next = c.nextEventHostTsc();
-            boolean deterministic = clock instanceof DeterministicHostClock;
+            boolean deterministic = clock.ticksPerInstruction() != 0;
             if (next != Long.MAX_VALUE) {
-                if (clock instanceof DeterministicHostClock d) {
+                if (deterministic) {
                     if (vm.vcpuCount() > 1) {
                         // The clock is shared: a halted vCPU gives up its turn instead of moving
                         // time for the others; the round-robin jumps it once every vCPU waits.
                         return PAUSED;
                     }
-                    d.advanceTo(next); // jump over the halt to the timer (A2)
+                    clock.advanceTo(next); // jump over the halt to the timer (A2)
                     ignorePending = false;
                     continue;
                 }
