@@ -22,7 +22,6 @@ import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.Vm;
-import org.tscvm.vm.VmConfig;
 
 /**
  * The tscvm PC (platform.md), the board half of a machine: a {@link Vm} with RAM, the legacy
@@ -51,7 +50,7 @@ public final class Machine {
     private final List<MultibootLoader.Module> modules;
     /** Where the kernel starts; loaded again on every reboot. */
     private EntryPoint entry;
-    private int reboots;
+    private volatile int reboots;
     private final MachineRunner runner;
 
     /**
@@ -63,7 +62,6 @@ public final class Machine {
      */
     public Machine(MachineConfig config) {
         this.config = config;
-        CpuidModel cpuid = config.cpuid();
         this.kernelImage = config.kernel() instanceof MachineConfig.Kernel.FromFile f
                 ? BootFileException.read(f.path(), "kernel")
                 : ((MachineConfig.Kernel.InMemory) config.kernel()).bytes();
@@ -73,7 +71,7 @@ public final class Machine {
         }
         this.serialOut = openSerial(config.serial());
         try {
-            this.vm = createVm(config, cpuid);
+            this.vm = Vm.create(config.vm());
         } catch (RuntimeException e) {
             closeSerial();
             throw e;
@@ -192,20 +190,6 @@ public final class Machine {
         for (MachineConfig.VcpuValue adjust : config.tscAdjusts()) {
             links.get(adjust.vcpu()).vcpu.setMsr(Msr.IA32_TSC_ADJUST, adjust.value());
         }
-    }
-
-    private static Vm createVm(MachineConfig config, CpuidModel cpuid) {
-        return Vm.create(VmConfig.builder()
-                .ramBytes(config.ramBytes())
-                .clockKind(config.clock())
-                .hostKhz(config.hostKhz())
-                .hostTscAdjust(config.hostTscAdjust())
-                .defaultTscKhz(config.tscKhz())
-                .msrPolicy(config.msrPolicy())
-                .cpuid(cpuid)
-                .vcpusPerPackage(config.vcpusPerPackage())
-                .compileThreshold(config.compileThreshold())
-                .build());
     }
 
     /**

@@ -130,7 +130,8 @@ public final class MachineRunner {
         }
         int participants = deterministic() ? 1 : loops.size();
         synchronized (gate) {
-            while (pauseWanted && parked < participants && result.get() == null) {
+            // A debugger holding the machine has every vCPU stopped already (all-stop).
+            while (pauseWanted && parked < participants && result.get() == null && !debuggerHolds()) {
                 gate.wait(50);
             }
         }
@@ -221,7 +222,9 @@ public final class MachineRunner {
                 }
                 machine.reboot();
                 finished = new CountDownLatch(1);
-                result.set(null);
+                if (!result.compareAndSet(ended, null)) {
+                    break; // the run was ended (quit, a debugger's kill, the watchdog) during the reboot
+                }
             }
         } finally {
             if (watchdog != null) {
@@ -243,7 +246,12 @@ public final class MachineRunner {
 
     /** The end of a boot for a reset: the run boots again once every vCPU stopped. */
     void rebootOn(RunResult reboot) {
-        rebootRequest = reboot;
+        synchronized (this) {
+            if (result.get() != null) {
+                return; // the run is already ending, or rebooting
+            }
+            rebootRequest = reboot;
+        }
         finish(reboot);
     }
 
@@ -453,21 +461,29 @@ public final class MachineRunner {
         return t;
     }
 
-    /** The first result wins; every vCPU is then asked to stop. */
+    /**
+     * The first result wins, except that anything else ends a run whose boot ended for a
+     * reboot (a quit during the reboot is not lost); every vCPU is then asked to stop.
+     */
     void finish(RunResult r) {
-        if (result.compareAndSet(null, r)) {
-            if (debugGate != null) {
-                debugGate.end(endForDebugger(r));
+        RunResult current;
+        do {
+            current = result.get();
+            if (current != null && (current != rebootRequest || r == rebootRequest)) {
+                return;
             }
-            for (VcpuLoop l : loops) {
-                l.vcpu.requestPause();
-                l.vcpu.wakeSignalWaiters();
-            }
-            synchronized (gate) {
-                gate.notifyAll(); // a parked vCPU loop sees the end
-            }
-            finished.countDown();
+        } while (!result.compareAndSet(current, r));
+        if (debugGate != null) {
+            debugGate.end(endForDebugger(r));
         }
+        for (VcpuLoop l : loops) {
+            l.vcpu.requestPause();
+            l.vcpu.wakeSignalWaiters();
+        }
+        synchronized (gate) {
+            gate.notifyAll(); // a parked vCPU loop sees the end
+        }
+        finished.countDown();
     }
 
     /** How gdb hears of the run's end: W with the exit status, X with a signal when the machine broke. */
