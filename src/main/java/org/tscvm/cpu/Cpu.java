@@ -544,7 +544,7 @@ public final class Cpu extends CpuExec {
         int slot = (int) (phys ^ (phys >>> BLOCK_BITS)) & (BLOCKS - 1);
         Block b = blocks[slot];
         int key = modeKey();
-        boolean inRam = phys >= 0 && phys < ram.length;
+        boolean inRam = memory.isRam(phys, 1);
         if (!inRam || b.phys != phys || b.mode != key || b.gen != memory.codeGeneration(phys)
                 || (b.page2 >= 0 && !secondPageValid(b, lin))) {
             decodeBlock(b, ip, lin, phys, key, inRam);
@@ -601,7 +601,7 @@ public final class Cpu extends CpuExec {
                 // The instruction may reach into the next page: mark that page too, first.
                 try {
                     long p2 = translateExec(mode64 ? pageEnd : pageEnd & 0xffffffffL) & ~0xfffL;
-                    if (p2 >= 0 && p2 < this.ram.length) {
+                    if (memory.isRam(p2, 1)) {
                         gen2 = memory.markCodePage(p2);
                         page2 = p2;
                     } else {
