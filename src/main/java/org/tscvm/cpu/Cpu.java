@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.tscvm.TscvmException;
 import org.tscvm.memory.GuestMemory;
+import org.tscvm.memory.HostMemoryException;
 
 /**
  * One x86-64 logical processor: architectural state plus the interpreter that runs it.
@@ -252,6 +253,8 @@ public final class Cpu extends CpuExec {
                 stepTrapAfterLoad = false;
                 deliveries++;
                 safeDeliver(vector, errorCode);
+            } catch (HostMemoryException e) {
+                throw e; // not the guest's doing, nor a bug: the run ends and says so
             } catch (RuntimeException bug) {
                 // An interpreter bug must not take the host down: record it and give the guest #UD.
                 lastInternalError = bug.toString();
@@ -272,6 +275,8 @@ public final class Cpu extends CpuExec {
     private void safeDeliver(int vector, int errorCode) {
         try {
             deliverException(vector, errorCode);
+        } catch (HostMemoryException e) {
+            throw e;
         } catch (RuntimeException bug) {
             lastInternalError = bug.toString();
             unimplemented.merge("internal: " + bug.getClass().getSimpleName(), 1L, Long::sum);

@@ -77,6 +77,11 @@ public final class GuestMemory {
     private final byte[][] chunks;
     private final Object allocationLock = new Object();
     private int allocatedChunks;
+    /**
+     * Heap given back when a chunk cannot be allocated, so that the message saying so, and the
+     * run's orderly end after it, can still allocate.
+     */
+    private byte[] reserve = new byte[1 << 20];
 
     public GuestMemory(long bytes) {
         if (bytes < MIN_BYTES || bytes > MAX_BYTES) {
@@ -168,6 +173,7 @@ public final class GuestMemory {
             try {
                 c = new byte[CHUNK_BYTES];
             } catch (OutOfMemoryError e) {
+                reserve = null;
                 throw new HostMemoryException(String.format(
                         "the host cannot back guest RAM at 0x%x: %d MiB of guest RAM is in use and the Java heap "
                                 + "(max %d MiB) is full; give java a larger heap (JAVA_TOOL_OPTIONS=-Xmx...) or the guest less -m",
