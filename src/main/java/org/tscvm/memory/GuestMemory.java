@@ -60,6 +60,8 @@ public final class GuestMemory {
     public static final VarHandle I32 = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     public static final VarHandle I64 = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
+    private static final VarHandle CHUNK_SLOT = MethodHandles.arrayElementVarHandle(byte[][].class);
+
     /** What every never-written chunk reads as; nothing ever writes it. */
     private static final byte[] ZERO_CHUNK = new byte[CHUNK_BYTES];
 
@@ -180,9 +182,9 @@ public final class GuestMemory {
                         (long) index << CHUNK_SHIFT, ((long) allocatedChunks << CHUNK_SHIFT) >> 20,
                         Runtime.getRuntime().maxMemory() >> 20));
             }
-            // A plain store: a racing reader either still sees ZERO_CHUNK (zeros, which the new
-            // chunk also holds until written) or the new chunk, never a half-made one.
-            chunks[index] = c;
+            // Published with release: a racing reader either still sees ZERO_CHUNK (zeros, which
+            // the new chunk also holds until written) or the whole new chunk.
+            CHUNK_SLOT.setRelease(chunks, index, c);
             allocatedChunks++;
             return c;
         }
