@@ -3,7 +3,9 @@ package org.tscvm.cpu;
 import org.tscvm.memory.GuestMemory;
 
 /**
- * The instruction handlers: one {@code switch} per group over the dense {@link Op} id, so each
+ * The execution cores the instruction handlers share (ALU and read-modify-write with LOCK, I/O
+ * permission), and, until they move to files of their own, the handlers of the string,
+ * far-transfer, interrupt and system forms: one {@code switch} per group over the dense {@link Op} id, so each
  * group method stays small enough for the JIT. RIP already points past the instruction when a
  * handler runs; faults report {@link #prevRip}.
  */
@@ -27,13 +29,15 @@ abstract class CpuExec extends CpuSystem {
     abstract long retiredNow();
 
     private int pauses;
+    /** POPA's eight values, read before any register changes. */
+    final long[] popaValues = new long[8];
 
     /**
      * PAUSE: a spin-wait hint to the host, and every {@link #PAUSES_PER_YIELD}th one gives the
      * host thread's core away (KVM's pause-loop exiting does the same with a spinning vCPU): a
      * vCPU spinning on another one's store must not keep that one off a shared core.
      */
-    private void spinWait() {
+    final void spinWait() {
         if (++pauses % PAUSES_PER_YIELD == 0) {
             Thread.yield();
         } else {
@@ -61,23 +65,24 @@ abstract class CpuExec extends CpuSystem {
         }
     }
 
+    /** The linear address of the memory operand (flat 64-bit address forms without the segment and mode branches). */
     final long addr(Insn d, int size, boolean write) {
-        return linear(d.seg, ea(d), size, write);
+        return d.famode == Insn.AM_GENERIC ? linear(d.seg, ea(d), size, write) : flatAddr(d, size, write);
     }
 
     /**
-     * {@link #addr} for the fast forms: a flat 64-bit address form ({@link Insn#famode}) is
-     * computed without the address-size, segment and mode branches; the rest go through addr.
+     * {@link #addr} of a flat 64-bit address form ({@link Insn#famode}): computed without the
+     * address-size, segment and mode branches; any other form goes through {@link #linear}.
      */
     final long flatAddr(Insn d, int size, boolean write) {
         long a;
         switch (d.famode) {
-            case Fast.AM_BASE: a = d.disp + regs[d.base]; break;
-            case Fast.AM_BASE_INDEX: a = d.disp + regs[d.base] + (regs[d.index] << d.scale); break;
-            case Fast.AM_INDEX: a = d.disp + (regs[d.index] << d.scale); break;
-            case Fast.AM_RIP: a = d.disp + rip; break;
-            case Fast.AM_ABS: a = d.disp; break;
-            default: return addr(d, size, write);
+            case Insn.AM_BASE: a = d.disp + regs[d.base]; break;
+            case Insn.AM_BASE_INDEX: a = d.disp + regs[d.base] + (regs[d.index] << d.scale); break;
+            case Insn.AM_INDEX: a = d.disp + (regs[d.index] << d.scale); break;
+            case Insn.AM_RIP: a = d.disp + rip; break;
+            case Insn.AM_ABS: a = d.disp; break;
+            default: return linear(d.seg, ea(d), size, write);
         }
         if ((a << 16 >> 16) != a) {
             throw nonCanonical(d.seg);
@@ -204,565 +209,39 @@ abstract class CpuExec extends CpuSystem {
 
     // ---- dispatch ----
 
-    /**
-     * Runs one instruction: its {@link Fast} form in one dense switch with the operands resolved
-     * at decode time, or the group handlers. Each case does exactly what the generic handler
-     * of the same form does (CpuDifferentialTest compares both against the host).
-     */
+    /** Runs one instruction (RIP already past it) through its form's handler: the table's dispatch. */
     final void step(Insn d) {
-        long[] r = regs;
-        long m = d.fmask;
-        int size = d.opSize;
-        long dst, src;
-        switch (d.fast) {
-            case Fast.MOV_RR: r[d.fa] = r[d.fb] & m; return;
-            case Fast.MOV_RI: r[d.fa] = d.fimm; return;
-            case Fast.LOAD: r[d.fa] = readLin(flatAddr(d, size, false), size); return;
-            case Fast.STORE: writeLin(flatAddr(d, size, true), size, r[d.fb]); return;
-            case Fast.STORE_I: writeLin(flatAddr(d, size, true), size, d.imm); return;
-            case Fast.ADD_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = (dst + src) & m; setLazy(LF_ADD, size, dst, src, dst + src); return;
-            case Fast.OR_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = dst | src; setLazy(LF_LOGIC, size, dst, src, dst | src); return;
-            case Fast.AND_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = dst & src; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
-            case Fast.SUB_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = (dst - src) & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.XOR_RR: dst = r[d.fa] & m; src = r[d.fb] & m; r[d.fa] = dst ^ src; setLazy(LF_LOGIC, size, dst, src, dst ^ src); return;
-            case Fast.CMP_RR: dst = r[d.fa] & m; src = r[d.fb] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.TEST_RR: dst = r[d.fa] & m; src = r[d.fb] & m; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
-            case Fast.ADD_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = (dst + src) & m; setLazy(LF_ADD, size, dst, src, dst + src); return;
-            case Fast.OR_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = dst | src; setLazy(LF_LOGIC, size, dst, src, dst | src); return;
-            case Fast.AND_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = dst & src; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
-            case Fast.SUB_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = (dst - src) & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.XOR_RI: dst = r[d.fa] & m; src = d.fimm; r[d.fa] = dst ^ src; setLazy(LF_LOGIC, size, dst, src, dst ^ src); return;
-            case Fast.CMP_RI: dst = r[d.fa] & m; src = d.fimm; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.TEST_RI: dst = r[d.fa] & m; src = d.fimm; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
-            case Fast.ADD_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = (dst + src) & m; setLazy(LF_ADD, size, dst, src, dst + src); return;
-            case Fast.OR_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst | src; setLazy(LF_LOGIC, size, dst, src, dst | src); return;
-            case Fast.AND_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst & src; setLazy(LF_LOGIC, size, dst, src, dst & src); return;
-            case Fast.SUB_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = (dst - src) & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.XOR_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; r[d.fa] = dst ^ src; setLazy(LF_LOGIC, size, dst, src, dst ^ src); return;
-            case Fast.CMP_RM: src = readLin(flatAddr(d, size, false), size); dst = r[d.fa] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.CMP_MI: dst = readLin(flatAddr(d, size, false), size); src = d.fimm; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.CMP_MR: dst = readLin(flatAddr(d, size, false), size); src = r[d.fb] & m; setLazy(LF_SUB, size, dst, src, dst - src); return;
-            case Fast.LEA: r[d.fa] = ea(d) & m; return;
-            case Fast.JCC:
-                if (cond(d.sub)) {
-                    rip = branchTarget(rip + d.imm, size);
-                }
-                return;
-            case Fast.JMP: rip = branchTarget(rip + d.imm, size); return;
-            case Fast.CALL: {
-                long target = branchTarget(rip + d.imm, size);
-                push(rip, size);
-                rip = target;
-                return;
-            }
-            case Fast.RET: {
-                long target = branchTarget(readStack(0, size), size);
-                adjustSp(size + d.imm);
-                rip = target;
-                return;
-            }
-            case Fast.PUSH_R: push(r[d.fb], 8); return;
-            case Fast.POP_R: {
-                long v = pop(8);
-                r[d.fa] = v;
-                return;
-            }
-            case Fast.MOVZX_B: r[d.fa] = (d.mem ? readLin(flatAddr(d, 1, false), 1) : getReg(1, d.rmB)) & m; return;
-            case Fast.MOVZX_W: r[d.fa] = (d.mem ? readLin(flatAddr(d, 2, false), 2) : r[d.rm] & 0xffff) & m; return;
-            case Fast.MOVSX_B: r[d.fa] = (byte) (d.mem ? readLin(flatAddr(d, 1, false), 1) : getReg(1, d.rmB)) & m; return;
-            case Fast.MOVSX_W: r[d.fa] = (short) (d.mem ? readLin(flatAddr(d, 2, false), 2) : r[d.rm]) & m; return;
-            case Fast.MOVSXD: r[d.fa] = (int) (d.mem ? readLin(flatAddr(d, 4, false), 4) : r[d.rm]) & m; return;
-            default: stepMore(d);
-        }
+        Dispatch.INTERPRETER.execute(this, d);
     }
 
-    /**
-     * The fast forms with bigger handlers, in a method of their own: C2 stops inlining into one
-     * compilation at about 8000 bytecodes (DesiredMethodLimit), and with them in {@link #step}
-     * the later cases lost their inlined helpers (seen with -XX:+PrintInlining on intmix).
-     */
-    private void stepMore(Insn d) {
-        long[] r = regs;
-        long m = d.fmask;
-        int size = d.opSize;
-        switch (d.fast) {
-            case Fast.SHIFT_I: shift(d, (int) d.imm); return;
-            case Fast.IMUL_GE: writeG(d, size, imul2(size, readG(d, size), readE(d, size))); return;
-            case Fast.IMUL_GEI: writeG(d, size, imul2(size, readE(d, size), d.imm)); return;
-            case Fast.CMOV_RR:
-                // A 32-bit CMOV zero-extends its destination even when the condition is false.
-                r[d.fa] = cond(d.sub) ? r[d.fb] & m : r[d.fa] & m;
-                return;
-            case Fast.NOP: return;
-            case Fast.SHIFT_CL: shift(d, (int) r[RCX] & 0xff); return;
-            case Fast.JMP_E: rip = branchTarget(readE(d, size), size); return;
-            case Fast.RDTSC: {
-                long tsc = rdtsc();
-                r[RAX] = tsc & 0xffffffffL;
-                r[RDX] = tsc >>> 32;
-                return;
-            }
-            case Fast.RDMSR: {
-                long v = rdmsr();
-                r[RAX] = v & 0xffffffffL;
-                r[RDX] = v >>> 32;
-                return;
-            }
-            case Fast.WRMSR:
-                wrmsr();
-                return;
-            case Fast.OUT_I: case Fast.OUT_DX: {
-                int port = d.fast == Fast.OUT_I ? (int) d.imm : (int) r[RDX] & 0xffff;
-                checkIoPermission(port, size);
-                bus.ioOut(port, size, (int) getReg(size, RAX));
-                return;
-            }
-            // ALU to memory, and ADC/SBB to a register: the generic read-modify-write, without the group dispatch.
-            case Fast.RMW_I: rmw(d, d.sub, d.fimm); return;
-            case Fast.RMW_R: rmw(d, d.sub, r[d.fb] & m); return;
-            case Fast.INC: rmw(d, K_INC, 0); return;
-            case Fast.DEC: rmw(d, K_DEC, 0); return;
-            default: execute(d);
-        }
+    /** The handler of the far transfers, software interrupts, IRET, SYSCALL/SYSENTER and their returns, and HLT. */
+    static void control(CpuExec c, Insn d) {
+        c.execControl(d);
     }
 
-    final void execute(Insn d) {
-        switch (d.op.group) {
-            case 0: execAlu(d); break;
-            case 1: execMove(d); break;
-            case 2: execControl(d); break;
-            case 3: execString(d); break;
-            case Op.SSE: Sse.execute(this, d); break;
-            case Op.X87: X87.execute(this, d); break;
-            default: execSystem(d); break;
-        }
+    /** The handler of the string forms (MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS), with or without REP. */
+    static void string(CpuExec c, Insn d) {
+        c.execString(d);
     }
 
-    private void execAlu(Insn d) {
-        int size = d.opSize;
-        switch (d.op) {
-            case ALU_EG:
-                if (d.sub == 7) {
-                    alu(7, size, readE(d, size), readG(d, size), false);
-                } else {
-                    rmw(d, d.sub, readG(d, size));
-                }
-                break;
-            case ALU_GE: {
-                long src = readE(d, size);
-                long r = alu(d.sub, size, readG(d, size), src, cf());
-                if (d.sub != 7) {
-                    writeG(d, size, r);
-                }
-                break;
-            }
-            case ALU_EI:
-                if (d.sub == 7) {
-                    alu(7, size, readE(d, size), d.imm & mask(size), false);
-                } else {
-                    rmw(d, d.sub, d.imm & mask(size));
-                }
-                break;
-            case TEST_EG: alu(4, size, readE(d, size), readG(d, size), false); break;
-            case TEST_EI: alu(4, size, readE(d, size), d.imm & mask(size), false); break;
-            case INC: rmw(d, K_INC, 0); break;
-            case DEC: rmw(d, K_DEC, 0); break;
-            case NOT: rmw(d, K_NOT, 0); break;
-            case NEG: rmw(d, K_NEG, 0); break;
-            case MUL: mul(d, false); break;
-            case IMUL1: mul(d, true); break;
-            case DIV: div(d, false); break;
-            case IDIV: div(d, true); break;
-            case IMUL_GEI: writeG(d, size, imul2(size, readE(d, size), d.imm)); break;
-            case IMUL_GE: writeG(d, size, imul2(size, readG(d, size), readE(d, size))); break;
-            case SHIFT_I: shift(d, (int) d.imm); break;
-            case SHIFT_CL: shift(d, (int) regs[RCX] & 0xff); break;
-            case SHLD_I: shiftDouble(d, (int) d.imm, true); break;
-            case SHLD_CL: shiftDouble(d, (int) regs[RCX] & 0xff, true); break;
-            case SHRD_I: shiftDouble(d, (int) d.imm, false); break;
-            case SHRD_CL: shiftDouble(d, (int) regs[RCX] & 0xff, false); break;
-            case BT_EG: bitTest(d, readG(d, size), true); break;
-            case BT_EI: bitTest(d, d.imm, false); break;
-            case BSF: case BSR: case TZCNT: case LZCNT: case POPCNT: bitScan(d); break;
-            case CBW:
-                switch (size) {
-                    case 2: setReg(2, RAX, (byte) regs[RAX]); break;
-                    case 4: setReg(4, RAX, (short) regs[RAX]); break;
-                    default: regs[RAX] = (int) regs[RAX];
-                }
-                break;
-            case CWD:
-                setReg(size, RDX, sext(regs[RAX], size) < 0 ? -1 : 0);
-                break;
-            case SETCC: writeE(d, 1, cond(d.sub) ? 1 : 0); break;
-            case CMOVCC: {
-                long v = readE(d, size);
-                if (cond(d.sub)) {
-                    writeG(d, size, v);
-                } else if (size == 4) {
-                    writeG(d, 4, readG(d, 4)); // a 32-bit CMOV zero-extends even when false
-                }
-                break;
-            }
-            case CLC: setArith(rflags() & ~CF); break;
-            case STC: setArith(rflags() | CF); break;
-            case CMC: setArith(rflags() ^ CF); break;
-            case CLD: flags &= ~DF; break;
-            case STD: flags |= DF; break;
-            case LAHF: setReg(1, 16 + RAX, (rflags() & 0xd5) | 2); break;
-            case SAHF: setArith((rflags() & ~0xd5L) | ((regs[RAX] >>> 8) & 0xd5)); break;
-            case BCD: decimalAdjust(d.sub, (int) d.imm & 0xff); break;
-            default: throw new IllegalStateException("no handler for " + d.op.text);
-        }
+    /** The handler of the system forms (group 4). */
+    static void system(CpuExec c, Insn d) {
+        c.execSystem(d);
     }
 
-    /** Unsigned high 64 bits of a 64x64 product (JDK 17 lacks Math.unsignedMultiplyHigh). */
-    static long unsignedMultiplyHigh(long a, long b) {
-        return Math.multiplyHigh(a, b) + ((a >> 63) & b) + ((b >> 63) & a);
-    }
 
-    /** MUL/IMUL r/m: CF=OF as the SDM says; SF, ZF, PF follow the low half, AF=0 (undefined). */
-    private void mul(Insn d, boolean signed) {
-        int size = d.opSize;
-        long src = readE(d, size);
-        long lo, hi;
-        boolean overflow;
-        if (size == 8) {
-            long a = regs[RAX];
-            lo = a * src;
-            hi = signed ? Math.multiplyHigh(a, src) : unsignedMultiplyHigh(a, src);
-            overflow = signed ? hi != (lo >> 63) : hi != 0;
-            regs[RAX] = lo;
-            regs[RDX] = hi;
-        } else {
-            int bits = size * 8;
-            long a = getReg(size, RAX);
-            long p = signed ? sext(a, size) * sext(src, size) : a * src;
-            lo = p & mask(size);
-            hi = (p >> bits) & mask(size);
-            overflow = signed ? p != sext(p, size) : hi != 0;
-            if (size == 1) {
-                setReg(2, RAX, p);
-            } else {
-                setReg(size, RAX, lo);
-                setReg(size, RDX, hi);
-            }
-        }
-        long f = (overflow ? CF | OF : 0) | PARITY[(int) lo & 0xff] | ((lo & mask(size)) == 0 ? ZF : 0)
-                | ((lo & signBit(size)) != 0 ? SF : 0);
-        setArith(f);
-    }
 
-    final long imul2(int size, long a, long b) {
-        long p, lo;
-        boolean overflow;
-        if (size == 8) {
-            lo = a * b;
-            overflow = Math.multiplyHigh(a, b) != (lo >> 63);
-        } else {
-            p = sext(a, size) * sext(b, size);
-            lo = p & mask(size);
-            overflow = p != sext(p, size);
-        }
-        setArith((overflow ? CF | OF : 0) | PARITY[(int) lo & 0xff] | ((lo & mask(size)) == 0 ? ZF : 0)
-                | ((lo & signBit(size)) != 0 ? SF : 0));
-        return lo;
-    }
 
-    /**
-     * The BCD adjustments and SALC, following the SDM pseudocode of each instruction. Where the
-     * SDM leaves SF/ZF/PF undefined (AAA, AAS) they follow AL, and an undefined OF is 0.
-     */
-    private void decimalAdjust(int opcode, int imm) {
-        long fl = rflags();
-        boolean cf = (fl & CF) != 0;
-        boolean af = (fl & AF) != 0;
-        int al = (int) regs[RAX] & 0xff;
-        int ah = (int) (regs[RAX] >>> 8) & 0xff;
-        switch (opcode) {
-            case 0x27: case 0x2f: { // DAA, DAS
-                boolean sub = opcode == 0x2f;
-                int oldAl = al;
-                boolean newCf = false;
-                if ((al & 0xf) > 9 || af) {
-                    int t = sub ? al - 6 : al + 6;
-                    newCf = cf || t < 0 || t > 0xff;
-                    al = t & 0xff;
-                    af = true;
-                } else {
-                    af = false;
-                }
-                if (oldAl > 0x99 || cf) {
-                    al = (sub ? al - 0x60 : al + 0x60) & 0xff;
-                    newCf = true;
-                } else if (!sub) {
-                    newCf = false; // DAA clears CF here; DAS keeps the borrow of the first step
-                }
-                cf = newCf;
-                setAl(al);
-                break;
-            }
-            case 0x37: case 0x3f: { // AAA, AAS
-                int ax = (int) regs[RAX] & 0xffff;
-                if ((al & 0xf) > 9 || af) {
-                    // current SDM: AAA adds 0x106 to AX; AAS subtracts 6 from AX, then 1 from AH
-                    ax = opcode == 0x37 ? ax + 0x106 : (ax - 6 - 0x100) & 0xffff;
-                    af = true;
-                    cf = true;
-                } else {
-                    af = false;
-                    cf = false;
-                }
-                ax = (ax & 0xff00) | (ax & 0xf);
-                regs[RAX] = (regs[RAX] & ~0xffffL) | (ax & 0xffff);
-                al = ax & 0xff;
-                break;
-            }
-            case 0xd4: // AAM
-                if (imm == 0) {
-                    throw divideError();
-                }
-                ah = al / imm;
-                al = al % imm;
-                regs[RAX] = (regs[RAX] & ~0xffffL) | ((long) ah << 8) | al;
-                cf = false;
-                af = false;
-                break;
-            case 0xd5: // AAD
-                al = (al + ah * imm) & 0xff;
-                regs[RAX] = (regs[RAX] & ~0xffffL) | al;
-                cf = false;
-                af = false;
-                break;
-            default: // 0xd6 SALC: flags unchanged
-                setAl(cf ? 0xff : 0);
-                return;
-        }
-        setArith((cf ? CF : 0) | (af ? AF : 0) | PARITY[al] | (al == 0 ? ZF : 0) | ((al & 0x80) != 0 ? SF : 0));
-    }
 
-    private void setAl(int al) {
-        regs[RAX] = (regs[RAX] & ~0xffL) | (al & 0xff);
-    }
 
-    private CpuFault divideError() {
-        return fault(CpuFault.DE, CpuFault.NO_ERROR_CODE);
-    }
 
-    /** DIV/IDIV; #DE on a zero divisor or a quotient that does not fit. Flags are left unchanged (undefined). */
-    private void div(Insn d, boolean signed) {
-        int size = d.opSize;
-        long divisor = readE(d, size);
-        if (divisor == 0) {
-            throw divideError();
-        }
-        if (size == 8) {
-            div128(regs[RDX], regs[RAX], divisor, signed);
-            return;
-        }
-        int bits = size * 8;
-        long dividend = size == 1 ? regs[RAX] & 0xffff
-                : (getReg(size, RDX) << bits) | getReg(size, RAX);
-        long q, r;
-        if (signed) {
-            long n = size == 1 ? (short) dividend : size == 2 ? (int) dividend : dividend;
-            long dv = sext(divisor, size);
-            q = n / dv;
-            r = n % dv;
-            if (q != sext(q, size)) {
-                throw divideError();
-            }
-        } else {
-            q = Long.divideUnsigned(dividend, divisor);
-            r = Long.remainderUnsigned(dividend, divisor);
-            if ((q & ~mask(size)) != 0) {
-                throw divideError();
-            }
-        }
-        if (size == 1) {
-            setReg(2, RAX, (q & 0xff) | ((r & 0xff) << 8));
-        } else {
-            setReg(size, RAX, q);
-            setReg(size, RDX, r);
-        }
-    }
 
-    private void div128(long hi, long lo, long divisor, boolean signed) {
-        // Fast path: a dividend that fits in 64 bits (RDX zero, or RAX's sign for IDIV) is the
-        // common case in compiled code; the host divides it in one instruction.
-        if (!signed && hi == 0) {
-            regs[RAX] = Long.divideUnsigned(lo, divisor);
-            regs[RDX] = Long.remainderUnsigned(lo, divisor);
-            return;
-        }
-        if (signed && hi == lo >> 63) {
-            if (lo == Long.MIN_VALUE && divisor == -1) {
-                throw divideError();
-            }
-            regs[RAX] = lo / divisor;
-            regs[RDX] = lo % divisor;
-            return;
-        }
-        boolean negQ = false, negR = false;
-        if (signed) {
-            negR = hi < 0;
-            negQ = negR != (divisor < 0);
-            if (hi < 0) {
-                lo = -lo;
-                hi = ~hi + (lo == 0 ? 1 : 0);
-            }
-            if (divisor < 0) {
-                divisor = -divisor;
-            }
-        }
-        if (Long.compareUnsigned(hi, divisor) >= 0) {
-            throw divideError();
-        }
-        long q = 0, r = hi;
-        for (int i = 63; i >= 0; i--) {
-            boolean carry = r < 0;
-            r = (r << 1) | ((lo >>> i) & 1);
-            q <<= 1;
-            if (carry || Long.compareUnsigned(r, divisor) >= 0) {
-                r -= divisor;
-                q |= 1;
-            }
-        }
-        if (signed) {
-            if (negQ ? Long.compareUnsigned(q, Long.MIN_VALUE) > 0 : q < 0) {
-                throw divideError();
-            }
-            q = negQ ? -q : q;
-            r = negR ? -r : r;
-        }
-        regs[RAX] = q;
-        regs[RDX] = r;
-    }
 
-    /**
-     * ROL ROR RCL RCR SHL SHR SAL SAR. The count is masked to 5 bits (6 with 64-bit operands);
-     * a zero count changes nothing. For counts above 1, OF (undefined) follows the 1-bit rule on
-     * the final values and AF (undefined) is 0, as on Intel hosts.
-     */
-    private void shift(Insn d, int count) {
-        int size = d.opSize;
-        int bits = size * 8;
-        count &= size == 8 ? 63 : 31;
-        if (count == 0) {
-            // Flags stay; a 32-bit register destination is still written (zero-extended).
-            writeE(d, size, readE(d, size));
-            return;
-        }
-        long m = mask(size), sb = signBit(size);
-        long lin = 0;
-        long v;
-        if (d.mem) {
-            lin = addr(d, size, true);
-            v = readLin(lin, size);
-        } else {
-            v = readE(d, size);
-        }
-        if (d.sub >= 4) {
-            if (d.mem) {
-                probeWrite(lin, size); // shiftValue sets the flags: the store must not fault after it
-            }
-            long r = shiftValue(v, d.sub, count, size);
-            if (d.mem) {
-                writeLin(lin, size, r);
-            } else {
-                writeE(d, size, r);
-            }
-            return;
-        }
-        long fl = rflags();
-        long r;
-        boolean c;
-        boolean o;
-        switch (d.sub) {
-            case 0: { // ROL
-                int n = count % bits;
-                r = n == 0 ? v : ((v << n) | (v >>> (bits - n))) & m;
-                c = (r & 1) != 0;
-                o = ((r & sb) != 0) != c;
-                fl = (fl & ~(CF | OF)) | (c ? CF : 0) | (o ? OF : 0);
-                break;
-            }
-            case 1: { // ROR
-                int n = count % bits;
-                r = n == 0 ? v : ((v >>> n) | (v << (bits - n))) & m;
-                c = (r & sb) != 0;
-                o = c != ((r & (sb >>> 1)) != 0);
-                fl = (fl & ~(CF | OF)) | (c ? CF : 0) | (o ? OF : 0);
-                break;
-            }
-            case 2: { // RCL
-                int n = size < 4 ? count % (bits + 1) : count;
-                c = (fl & CF) != 0;
-                r = v;
-                for (int i = 0; i < n; i++) {
-                    boolean out = (r & sb) != 0;
-                    r = ((r << 1) | (c ? 1 : 0)) & m;
-                    c = out;
-                }
-                o = ((r & sb) != 0) != c;
-                fl = (fl & ~(CF | OF)) | (c ? CF : 0) | (o ? OF : 0);
-                break;
-            }
-            default: { // RCR
-                int n = size < 4 ? count % (bits + 1) : count;
-                c = (fl & CF) != 0;
-                r = v;
-                for (int i = 0; i < n; i++) {
-                    boolean out = (r & 1) != 0;
-                    r = (r >>> 1) | (c ? sb : 0);
-                    c = out;
-                }
-                o = ((r & sb) != 0) != ((r & (sb >>> 1)) != 0);
-                fl = (fl & ~(CF | OF)) | (c ? CF : 0) | (o ? OF : 0);
-                break;
-            }
-        }
-        if (d.mem) {
-            writeLin(lin, size, r);
-        } else {
-            writeE(d, size, r);
-        }
-        loadFlags(fl);
-    }
 
-    /**
-     * SHL/SAL (kind 4, 6), SHR (5) or SAR (7) of {@code v} (under the operand mask) by a count
-     * already masked to 5 bits (6 with 64-bit operands), setting the flags: SF, ZF, PF from
-     * the result, CF the last bit out (0 once the count passes a byte or word operand's width),
-     * OF the 1-bit rule, AF 0. A zero count returns {@code v} and keeps the flags. The
-     * interpreter ({@link #shift}) and compiled blocks both shift here.
-     */
-    final long shiftValue(long v, int kind, int count, int size) {
-        if (count == 0) {
-            return v;
-        }
-        int bits = size * 8;
-        long m = mask(size), sb = signBit(size);
-        long r;
-        boolean c;
-        boolean o;
-        if (kind == 5) {
-            r = v >>> count;
-            c = count <= bits && ((v >>> (count - 1)) & 1) != 0;
-            o = (v & sb) != 0;
-        } else if (kind == 7) {
-            long s = sext(v, size);
-            r = (s >> count) & m;
-            c = ((s >> (count - 1)) & 1) != 0;
-            o = false;
-        } else {
-            r = (v << count) & m;
-            c = count <= bits && ((v >>> (bits - count)) & 1) != 0;
-            o = ((r & sb) != 0) != c;
-        }
-        loadFlags(resultFlags(flags, r, size) | (c ? CF : 0) | (o ? OF : 0));
-        return r;
-    }
+
+
+
+
 
     /** RDMSR's value for the MSR in ECX (#GP(0) outside ring 0). */
     final long rdmsr() {
@@ -791,431 +270,22 @@ abstract class CpuExec extends CpuSystem {
         return bus.rdtsc();
     }
 
-    /** SF, ZF, PF from a result; CF, OF, AF cleared for the caller to set. */
-    private static long resultFlags(long fl, long r, int size) {
-        return (fl & ~ARITH) | PARITY[(int) r & 0xff] | ((r & mask(size)) == 0 ? ZF : 0)
-                | ((r & signBit(size)) != 0 ? SF : 0);
-    }
 
-    /** SHLD/SHRD; counts above the operand width (16-bit) give undefined results: we shift as 32-bit. */
-    private void shiftDouble(Insn d, int count, boolean left) {
-        int size = d.opSize;
-        int bits = size * 8;
-        count &= size == 8 ? 63 : 31;
-        if (count == 0) {
-            writeE(d, size, readE(d, size));
-            return;
-        }
-        long m = mask(size), sb = signBit(size);
-        long lin = 0;
-        long v = d.mem ? readLin(lin = addr(d, size, true), size) : readE(d, size);
-        long src = readG(d, size);
-        long r;
-        boolean c;
-        if (count > bits) { // only 16-bit operands get here
-            count -= bits;
-            long t = v;
-            v = src;
-            src = t;
-        }
-        if (left) {
-            r = count == bits ? src : ((v << count) | (src >>> (bits - count))) & m;
-            c = ((v >>> (bits - count)) & 1) != 0;
-        } else {
-            r = count == bits ? src : ((v >>> count) | (src << (bits - count))) & m;
-            c = ((v >>> (count - 1)) & 1) != 0;
-        }
-        boolean o = ((r ^ v) & sb) != 0;
-        long fl = resultFlags(rflags(), r, size) | (c ? CF : 0) | (o ? OF : 0);
-        if (d.mem) {
-            writeLin(lin, size, r);
-        } else {
-            writeE(d, size, r);
-        }
-        loadFlags(fl);
-    }
 
-    /** BT/BTS/BTR/BTC; a register bit offset into memory moves the address (bit-string form). */
-    private void bitTest(Insn d, long offset, boolean fromRegister) {
-        int size = d.opSize;
-        int bits = size * 8;
-        int kind = d.sub;
-        if (!d.mem) {
-            long bit = 1L << (offset & (bits - 1));
-            if (kind == 0) {
-                setArith((rflags() & ~CF) | ((getReg(size, d.rm) & bit) != 0 ? CF : 0));
-            } else {
-                rmw(d, K_BTS + kind - 1, bit);
-            }
-            return;
-        }
-        long e = ea(d);
-        if (fromRegister) {
-            long off = sext(offset, size);
-            e = (e + (off >> (size == 8 ? 6 : size == 4 ? 5 : 4)) * size) & addrMask(d);
-        }
-        long bit = 1L << (offset & (bits - 1));
-        if (kind == 0) {
-            long v = readLin(linear(d.seg, e, size, false), size);
-            setArith((rflags() & ~CF) | ((v & bit) != 0 ? CF : 0));
-        } else {
-            rmwAt(linear(d.seg, e, size, true), size, K_BTS + kind - 1, bit, d.lock);
-        }
-    }
 
-    /**
-     * BSF/BSR (source 0: ZF=1, destination unchanged as Intel and AMD do), TZCNT/LZCNT (CF, ZF),
-     * POPCNT (flags cleared but ZF). Flags the SDM leaves undefined keep their values.
-     */
-    private void bitScan(Insn d) {
-        int size = d.opSize;
-        int bits = size * 8;
-        long v = readE(d, size);
-        long fl = rflags();
-        switch (d.op) {
-            case BSF:
-            case BSR:
-                if (v == 0) {
-                    setArith(fl | ZF);
-                } else {
-                    writeG(d, size, d.op == Op.BSF ? Long.numberOfTrailingZeros(v) : 63 - Long.numberOfLeadingZeros(v));
-                    setArith(fl & ~ZF);
-                }
-                break;
-            case TZCNT: {
-                int n = v == 0 ? bits : Long.numberOfTrailingZeros(v);
-                writeG(d, size, n);
-                setArith((fl & ~(CF | ZF)) | (v == 0 ? CF : 0) | (n == 0 ? ZF : 0));
-                break;
-            }
-            case LZCNT: {
-                int n = Long.numberOfLeadingZeros(v) - (64 - bits);
-                writeG(d, size, n);
-                setArith((fl & ~(CF | ZF)) | (v == 0 ? CF : 0) | (n == 0 ? ZF : 0));
-                break;
-            }
-            default:
-                writeG(d, size, Long.bitCount(v));
-                setArith(v == 0 ? ZF : 0);
-        }
-    }
 
     // ---- data movement ----
 
-    private void execMove(Insn d) {
-        int size = d.opSize;
-        switch (d.op) {
-            case MOV_EG: writeE(d, size, readG(d, size)); break;
-            case MOV_GE: writeG(d, size, readE(d, size)); break;
-            case MOV_EI: writeE(d, size, d.imm); break;
-            case MOV_AL_MOFFS: setReg(size, RAX, readLin(linear(d.seg, d.disp & addrMask(d), size, false), size)); break;
-            case MOV_MOFFS_AL: writeLin(linear(d.seg, d.disp & addrMask(d), size, true), size, getReg(size, RAX)); break;
-            case MOVZX_B: writeG(d, size, readE(d, 1)); break;
-            case MOVZX_W: writeG(d, size, readE(d, 2)); break;
-            case MOVSX_B: writeG(d, size, (byte) readE(d, 1)); break;
-            case MOVSX_W: writeG(d, size, (short) readE(d, 2)); break;
-            case MOVSXD: writeG(d, size, (int) readE(d, 4)); break;
-            case LEA: writeG(d, size, ea(d)); break;
-            case XCHG:
-                if (d.mem) {
-                    // XCHG with memory is locked whether or not LOCK is present.
-                    writeG(d, size, rmwAt(addr(d, size, true), size, K_XCHG, readG(d, size), true));
-                } else {
-                    long g = readG(d, size);
-                    long e = getReg(size, size == 1 ? d.rmB : d.rm);
-                    setReg(size, size == 1 ? d.rmB : d.rm, g);
-                    writeG(d, size, e);
-                }
-                break;
-            case CMPXCHG: cmpxchg(d); break;
-            case XADD: {
-                long src = readG(d, size);
-                long old;
-                if (d.mem) {
-                    old = rmwAt(addr(d, size, true), size, K_XADD, src, d.lock);
-                    writeG(d, size, old);
-                } else {
-                    old = getReg(size, size == 1 ? d.rmB : d.rm);
-                    long sum = compute(K_XADD, size, old, src, false, 0);
-                    writeG(d, size, old);
-                    writeE(d, size, sum);
-                }
-                break;
-            }
-            case BSWAP:
-                if (size == 8) {
-                    regs[d.rm] = Long.reverseBytes(regs[d.rm]);
-                } else if (size == 4) {
-                    setReg(4, d.rm, Integer.reverseBytes((int) regs[d.rm]) & 0xffffffffL);
-                } else {
-                    setReg(2, d.rm, 0); // BSWAP r16 is undefined; Intel and AMD hosts give 0
-                }
-                break;
-            case MOVBE_GM: writeG(d, size, byteSwap(readE(d, size), size)); break;
-            case MOVBE_MG: writeE(d, size, byteSwap(readG(d, size), size)); break;
-            case CMPXCHG8B: cmpxchg8b(d); break;
-            case PUSH_E: {
-                long v = readE(d, size);
-                push(v, size);
-                break;
-            }
-            case POP_E: {
-                // The stack pointer is incremented before the destination address is computed.
-                long v = readStack(0, size);
-                long oldSp = regs[RSP];
-                adjustSp(size);
-                try {
-                    writeE(d, size, v);
-                } catch (CpuFault f) {
-                    regs[RSP] = oldSp;
-                    throw f;
-                }
-                break;
-            }
-            case PUSH_I: push(d.imm, size); break;
-            case PUSH_SEG: push(segSel[d.sub], size); break;
-            case POP_SEG: {
-                long v = readStack(0, size);
-                loadSegment(d.sub, (int) v & 0xffff);
-                adjustSp(size);
-                if (d.sub == SS) {
-                    interruptShadowUntil = retiredNow() + 2;
-                    movSsShadowUntil = interruptShadowUntil;
-                }
-                break;
-            }
-            case PUSHF:
-                if ((flags & VM) != 0 && (flags & IOPL) != IOPL) {
-                    throw gp(0);
-                }
-                push(rflags() & ~(VM | RF), size);
-                break;
-            case POPF: {
-                if ((flags & VM) != 0 && (flags & IOPL) != IOPL) {
-                    throw gp(0);
-                }
-                long v = readStack(0, size);
-                adjustSp(size);
-                writeFlagsChecked(v, size, cpl, false);
-                break;
-            }
-            case PUSHA: {
-                long sp = regs[RSP];
-                try {
-                    for (int r = 0; r < 8; r++) {
-                        push(r == RSP ? sp : regs[r], size);
-                    }
-                } catch (CpuFault f) {
-                    regs[RSP] = sp; // a fault part-way leaves ESP as before (SDM 6.5: restartable)
-                    throw f;
-                }
-                break;
-            }
-            case POPA: {
-                // All eight reads first: a fault part-way must not have changed a register.
-                long[] v = popaValues;
-                for (int i = 0; i < 8; i++) {
-                    v[i] = readStack((long) i * size, size);
-                }
-                for (int i = 0; i < 8; i++) {
-                    if (7 - i != RSP) {
-                        setReg(size, 7 - i, v[i]);
-                    }
-                }
-                adjustSp(8L * size);
-                break;
-            }
-            case ENTER: enter(d); break;
-            case LEAVE: {
-                long m = stackMask();
-                long bp = regs[RBP] & m;
-                long v = readLin(linear(SS, bp, size, false), size);
-                regs[RSP] = (regs[RSP] & ~m) | ((bp + size) & m);
-                setReg(size, RBP, v);
-                break;
-            }
-            case XLAT: {
-                long e = (regs[RBX] + (regs[RAX] & 0xff)) & addrMask(d);
-                setReg(1, RAX, readLin(linear(d.seg, e, 1, false), 1));
-                break;
-            }
-            case MOV_SEG_E:
-                loadSegment(d.sub, (int) readE(d, 2));
-                if (d.sub == SS) {
-                    interruptShadowUntil = retiredNow() + 2;
-                    movSsShadowUntil = interruptShadowUntil;
-                }
-                break;
-            case MOV_E_SEG:
-                if (d.mem) {
-                    writeE(d, 2, segSel[d.sub]);
-                } else {
-                    writeE(d, size, segSel[d.sub]);
-                }
-                break;
-            case LOAD_FAR: {
-                long e = ea(d);
-                long off = readLin(linear(d.seg, e, size, false), size);
-                int sel = (int) readLin(linear(d.seg, (e + size) & addrMask(d), 2, false), 2);
-                loadSegment(d.sub, sel);
-                writeG(d, size, off);
-                break;
-            }
-            case NOP: break;
-            case PAUSE: spinWait(); break;
-            case FENCE: java.lang.invoke.VarHandle.fullFence(); break;
-            default: throw new IllegalStateException("no handler for " + d.op.text);
-        }
-    }
 
-    static long byteSwap(long v, int size) {
-        switch (size) {
-            case 2: return Short.reverseBytes((short) v) & 0xffff;
-            case 4: return Integer.reverseBytes((int) v) & 0xffffffffL;
-            default: return Long.reverseBytes(v);
-        }
-    }
 
-    private final long[] popaValues = new long[8];
+    
 
-    private void enter(Insn d) {
-        long sp = regs[RSP];
-        try {
-            enterFrame(d);
-        } catch (CpuFault f) {
-            regs[RSP] = sp; // a fault part-way leaves RSP as before (SDM 6.5: restartable)
-            throw f;
-        }
-    }
 
-    private void enterFrame(Insn d) {
-        int size = d.opSize;
-        int level = (int) d.imm2 & 31;
-        push(regs[RBP], size);
-        long frame = regs[RSP] & stackMask();
-        if (level > 0) {
-            long bp = regs[RBP];
-            for (int i = 1; i < level; i++) {
-                bp = (bp - size) & stackMask();
-                push(readLin(linear(SS, bp, size, false), size), size);
-            }
-            push(frame, size);
-        }
-        adjustSp(-d.imm);
-        // Probe the new stack top so a fault happens here, as on hardware.
-        readLin(linear(SS, regs[RSP] & stackMask(), 1, true), 1);
-        setReg(size, RBP, frame);
-    }
 
-    private void cmpxchg(Insn d) {
-        int size = d.opSize;
-        long acc = getReg(size, RAX);
-        long src = readG(d, size);
-        if (!d.mem) {
-            int idx = size == 1 ? d.rmB : d.rm;
-            long dst = getReg(size, idx);
-            alu(7, size, acc, dst, false);
-            // On failure the register destination is not written (Intel hosts keep its upper half).
-            if (dst == acc) {
-                setReg(size, idx, src);
-            } else {
-                setReg(size, RAX, dst);
-            }
-            return;
-        }
-        long lin = addr(d, size, true);
-        long dst;
-        if (d.lock) {
-            int p = atomicOffset(lin, size);
-            if (p >= 0) {
-                while (true) {
-                    dst = atomicRead(p, size);
-                    if (dst != acc) {
-                        break;
-                    }
-                    if (atomicCas(p, size, dst, src)) {
-                        if (codeMarks[p >>> 12] != 0) {
-                            codeStore(p);
-                        }
-                        break;
-                    }
-                }
-            } else {
-                synchronized (SPLIT_LOCK) {
-                    dst = readLin(lin, size);
-                    writeLin(lin, size, dst == acc ? src : dst);
-                }
-            }
-        } else {
-            dst = readLin(lin, size);
-            writeLin(lin, size, dst == acc ? src : dst);
-        }
-        alu(7, size, acc, dst, false);
-        if (dst != acc) {
-            setReg(size, RAX, dst);
-        }
-    }
-
-    private void cmpxchg8b(Insn d) {
-        boolean wide = d.opSize == 8;
-        long lin = addr(d, wide ? 16 : 8, true);
-        long fl = rflags();
-        if (wide) {
-            if ((lin & 15) != 0) {
-                throw gp(0);
-            }
-            synchronized (SPLIT_LOCK) {
-                long lo = readLin(lin, 8);
-                long hi = readLin(lin + 8, 8);
-                if (lo == regs[RAX] && hi == regs[RDX]) {
-                    writeLin(lin, 8, regs[RBX]);
-                    writeLin(lin + 8, 8, regs[RCX]);
-                    setArith(fl | ZF);
-                } else {
-                    writeLin(lin, 8, lo);
-                    writeLin(lin + 8, 8, hi);
-                    regs[RAX] = lo;
-                    regs[RDX] = hi;
-                    setArith(fl & ~ZF);
-                }
-            }
-            return;
-        }
-        long expected = (regs[RDX] << 32) | (regs[RAX] & 0xffffffffL);
-        long value = (regs[RCX] << 32) | (regs[RBX] & 0xffffffffL);
-        long old;
-        int p = d.lock ? atomicOffset(lin, 8) : -1;
-        if (p >= 0) {
-            while (true) {
-                old = atomicRead(p, 8);
-                if (old != expected || atomicCas(p, 8, old, value)) {
-                    if (old == expected && codeMarks[p >>> 12] != 0) {
-                        codeStore(p);
-                    }
-                    break;
-                }
-            }
-        } else if (d.lock) {
-            synchronized (SPLIT_LOCK) {
-                old = readLin(lin, 8);
-                writeLin(lin, 8, old == expected ? value : old);
-            }
-        } else {
-            old = readLin(lin, 8);
-            writeLin(lin, 8, old == expected ? value : old);
-        }
-        if (old == expected) {
-            setArith(fl | ZF);
-        } else {
-            regs[RAX] = old & 0xffffffffL;
-            regs[RDX] = old >>> 32;
-            setArith(fl & ~ZF);
-        }
-    }
 
     // ---- control transfer ----
 
-    private long branchTarget(long target, int size) {
+    final long branchTarget(long target, int size) {
         if (size == 2) {
             target &= 0xffff;
         } else if (size == 4) {
@@ -1228,32 +298,6 @@ abstract class CpuExec extends CpuSystem {
     private void execControl(Insn d) {
         int size = d.opSize;
         switch (d.op) {
-            case JCC:
-                if (cond(d.sub)) {
-                    rip = branchTarget(rip + d.imm, size);
-                }
-                break;
-            case JMP_REL: rip = branchTarget(rip + d.imm, size); break;
-            case CALL_REL: {
-                long target = branchTarget(rip + d.imm, size);
-                push(rip, size);
-                rip = target;
-                break;
-            }
-            case JMP_E: rip = branchTarget(readE(d, size), size); break;
-            case CALL_E: {
-                long target = branchTarget(readE(d, size), size);
-                push(rip, size);
-                rip = target;
-                break;
-            }
-            case RET: {
-                long target = readStack(0, size);
-                target = branchTarget(target, size);
-                adjustSp(size + d.imm);
-                rip = target;
-                break;
-            }
             case RET_FAR: farReturn(size, (int) d.imm); break;
             case JMP_FAR_PTR: farTransfer((int) d.imm2, d.imm, size, false); break;
             case CALL_FAR_PTR: farTransfer((int) d.imm2, d.imm, size, true); break;
@@ -1265,21 +309,6 @@ abstract class CpuExec extends CpuSystem {
                 farTransfer(sel, off, size, d.op == Op.CALL_FAR_M);
                 break;
             }
-            case LOOP: {
-                long m = addrMask(d);
-                long c = (regs[RCX] - 1) & m;
-                regs[RCX] = d.addrSize == 4 ? c : (regs[RCX] & ~m) | c;
-                boolean take = c != 0 && (d.sub == 2 || (d.sub == 1) == zf());
-                if (take) {
-                    rip = branchTarget(rip + d.imm, size);
-                }
-                break;
-            }
-            case JRCXZ:
-                if ((regs[RCX] & addrMask(d)) == 0) {
-                    rip = branchTarget(rip + d.imm, size);
-                }
-                break;
             case INT_N: softwareInterrupt((int) d.imm); break;
             case INT3: softwareInterrupt(CpuFault.BP); break;
             case INTO:
