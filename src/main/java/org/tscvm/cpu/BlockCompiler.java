@@ -463,7 +463,10 @@ final class BlockCompiler {
 
     /** The interpreter's handler for instruction {@code i}, with the state made exact first. */
     private boolean generic(int i, Insn d, long ip, long next, boolean last) {
-        liveFlagsKind = CpuState.LF_NONE;
+        if (d.op.writesFlags) {
+            // A form the row declares flag-free leaves the flags DST, SRC and RES describe (OpTableTest).
+            liveFlagsKind = CpuState.LF_NONE;
+        }
         sync(i, ip, next);
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(ALOAD, INSNS_ARG);

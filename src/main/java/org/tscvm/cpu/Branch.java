@@ -3,8 +3,8 @@ package org.tscvm.cpu;
 import static org.tscvm.cpu.CpuExec.*;
 
 /**
- * Near control transfers (group 2 of {@link Op}): Jcc, JMP and CALL (relative and indirect), RET,
- * LOOP/LOOPE/LOOPNE and JCXZ/JECXZ/JRCXZ. One static handler per form; RIP already points past
+ * Branches (group 2 of {@link Op}): Jcc, JMP and CALL (relative, indirect and far), RET and RETF,
+ * LOOP/LOOPE/LOOPNE and JCXZ/JECXZ/JRCXZ; the far forms' checks and gates are {@link CpuSystem}'s. One static handler per form; RIP already points past
  * the instruction, and a target outside CS's limit (or not canonical) faults at the branch.
  */
 final class Branch {
@@ -61,5 +61,34 @@ final class Branch {
         if ((c.regs[RCX] & c.addrMask(d)) == 0) {
             c.rip = c.branchTarget(c.rip + d.imm, d.opSize);
         }
+    }
+
+    static void retFar(CpuExec c, Insn d) {
+        c.farReturn(d.opSize, (int) d.imm);
+    }
+
+    static void jmpFarPtr(CpuExec c, Insn d) {
+        c.farTransfer((int) d.imm2, d.imm, d.opSize, false);
+    }
+
+    static void callFarPtr(CpuExec c, Insn d) {
+        c.farTransfer((int) d.imm2, d.imm, d.opSize, true);
+    }
+
+    static void jmpFarM(CpuExec c, Insn d) {
+        farIndirect(c, d, false);
+    }
+
+    static void callFarM(CpuExec c, Insn d) {
+        farIndirect(c, d, true);
+    }
+
+    /** JMP or CALL through a far pointer in memory: the offset, then the selector. */
+    private static void farIndirect(CpuExec c, Insn d, boolean call) {
+        int size = d.opSize;
+        long e = c.ea(d);
+        long off = c.readLin(c.linear(d.seg, e, size, false), size);
+        int sel = (int) c.readLin(c.linear(d.seg, (e + size) & c.addrMask(d), 2, false), 2);
+        c.farTransfer(sel, off, size, call);
     }
 }

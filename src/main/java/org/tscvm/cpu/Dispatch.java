@@ -3,6 +3,10 @@ package org.tscvm.cpu;
 import static org.objectweb.asm.Opcodes.*;
 
 import java.lang.invoke.MethodHandles;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import org.objectweb.asm.ClassWriter;
 import org.objectweb.asm.Label;
 import org.objectweb.asm.MethodVisitor;
@@ -38,17 +42,29 @@ abstract class Dispatch {
         mv.visitVarInsn(ALOAD, 2);
         mv.visitFieldInsn(GETFIELD, "org/tscvm/cpu/Insn", "op", "Lorg/tscvm/cpu/Op;");
         mv.visitMethodInsn(INVOKEVIRTUAL, "org/tscvm/cpu/Op", "ordinal", "()I", false);
+        // Rows that share a handler (every SSE form's is Sse.execute) share a case, which keeps
+        // the method well under HugeMethodLimit (8000 bytes of bytecode; C2 compiles no bigger one).
         Op[] ops = Op.VALUES;
+        Map<String, Label> caseOf = new HashMap<>();
+        List<Op> firsts = new ArrayList<>();
         Label[] cases = new Label[ops.length];
         for (int i = 0; i < ops.length; i++) {
-            cases[i] = new Label();
+            Op op = ops[i];
+            String key = op.handlerOwner + "." + op.handlerName;
+            Label l = caseOf.get(key);
+            if (l == null) {
+                l = new Label();
+                caseOf.put(key, l);
+                firsts.add(op);
+            }
+            cases[i] = l;
         }
         mv.visitTableSwitchInsn(0, ops.length - 1, cases[0], cases);
-        for (int i = 0; i < ops.length; i++) {
-            mv.visitLabel(cases[i]);
+        for (Op op : firsts) {
+            mv.visitLabel(caseOf.get(op.handlerOwner + "." + op.handlerName));
             mv.visitVarInsn(ALOAD, 1);
             mv.visitVarInsn(ALOAD, 2);
-            mv.visitMethodInsn(INVOKESTATIC, ops[i].handlerOwner, ops[i].handlerName, Op.HANDLER_DESCRIPTOR, false);
+            mv.visitMethodInsn(INVOKESTATIC, op.handlerOwner, op.handlerName, Op.HANDLER_DESCRIPTOR, false);
             mv.visitInsn(RETURN);
         }
         mv.visitMaxs(0, 0);
