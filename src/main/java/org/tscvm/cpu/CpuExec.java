@@ -211,7 +211,7 @@ abstract class CpuExec extends CpuSystem {
 
     /** Runs one instruction (RIP already past it) through its form's handler: the table's dispatch. */
     final void step(Insn d) {
-        Dispatch.INTERPRETER.execute(this, d);
+        Dispatch.execute(this, d);
     }
 
 

@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Walks the {@link Op} table and checks each row's invariants: every form has exactly one
  * handler (a static {@code (CpuExec, Insn)} method that exists, named after the row unless a
- * family shares one) and every handler in the integer family files serves a row; the
+ * family shares one), the interpreter's dispatch calls exactly those, and every handler in the
+ * family files serves a row; the
  * decode-time-resolved forms stand in for their family; and the declared flag behaviour holds on
  * a sample of each integer form: a form declared not to read the arithmetic flags leaves the
  * same registers and memory whatever flags it starts with, and one declared not to write them
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.Test;
  */
 class OpTableTest {
     /** The files of one-handler-per-form families: every static (CpuExec, Insn) method in them is some row's handler. */
-    private static final List<Class<?>> FAMILY_FILES = List.of(IntAlu.class, IntMove.class, Branch.class);
+    private static final List<Class<?>> FAMILY_FILES = List.of(IntAlu.class, IntMove.class, Branch.class, StringOps.class,
+            SystemCalls.class, SystemOps.class);
 
     private static Method handler(Op op) throws ClassNotFoundException {
         Class<?> owner = Class.forName(op.handlerOwner.replace('/', '.'));
@@ -65,6 +67,31 @@ class OpTableTest {
                 }
             }
         }
+    }
+
+    /** The interpreter's switch (Dispatch.java) has one case per row, calling the row's handler, in the table's order. */
+    @Test
+    void theInterpretersDispatchIsTheTable() throws Exception {
+        String source = java.nio.file.Files.readString(java.nio.file.Path.of("src/main/java/org/tscvm/cpu/Dispatch.java"));
+        String rows = source.substring(source.indexOf("// BEGIN the table's rows"), source.indexOf("// END the table's rows"));
+        List<String> cases = new ArrayList<>();
+        for (String line : rows.split("\n")) {
+            if (line.trim().startsWith("case ")) {
+                cases.add(line.trim());
+            }
+        }
+        List<String> expected = new ArrayList<>();
+        for (Op op : Op.VALUES) {
+            if (op.group == Op.SSE) {
+                assertThat(op.handlerOwner + "." + op.handlerName).as(op.name()).isEqualTo("org/tscvm/cpu/Sse.execute");
+            } else if (op.group == Op.X87) {
+                assertThat(op.handlerOwner + "." + op.handlerName).as(op.name()).isEqualTo("org/tscvm/cpu/X87.execute");
+            } else {
+                String owner = op.handlerOwner.substring(op.handlerOwner.lastIndexOf('/') + 1);
+                expected.add("case " + op.name() + ": " + owner + "." + op.handlerName + "(c, d); return;");
+            }
+        }
+        assertThat(cases).as("Dispatch.java's cases, one per row of Op").containsExactlyElementsOf(expected);
     }
 
     @Test
