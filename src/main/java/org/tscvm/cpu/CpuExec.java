@@ -3,11 +3,13 @@ package org.tscvm.cpu;
 import org.tscvm.memory.GuestMemory;
 
 /**
- * The execution cores the instruction handlers share (ALU and read-modify-write with LOCK, I/O
- * permission), and, until they move to files of their own, the handlers of the string,
- * far-transfer, interrupt and system forms: one {@code switch} per group over the dense {@link Op} id, so each
- * group method stays small enough for the JIT. RIP already points past the instruction when a
- * handler runs; faults report {@link #prevRip}.
+ * What the instruction handlers share: operand access (effective and flat addresses, E and G
+ * operands), the ALU and read-modify-write cores (LOCK as a CAS loop), I/O permission, the MSR
+ * and TSC reads, branch targets, and the run state the handlers change (halt, interrupt
+ * shadow). The handlers themselves are static methods in files by family, one per {@link Op}
+ * row ({@link IntAlu}, {@link IntMove}, {@link Branch}, {@link StringOps}, {@link SystemCalls},
+ * {@link SystemOps}, and the SSE and x87 families), called through {@link Dispatch}. RIP already
+ * points past the instruction when a handler runs; faults report {@link #prevRip}.
  */
 abstract class CpuExec extends CpuSystem {
     // Read-modify-write kinds beyond the ALU kinds 0..6 (add or adc sbb and sub xor).
