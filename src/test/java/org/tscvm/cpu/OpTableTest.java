@@ -156,7 +156,11 @@ class OpTableTest {
             s(Op.PUSH_E, "ff 33"), s(Op.PUSH_E, "50"), s(Op.POP_E, "58"), s(Op.PUSH_I, "6a 05"),
             dependent(Op.PUSHF, "9c"), s(Op.LEAVE, "c9"), s(Op.NOP, "90"),
             dependent(Op.JCC, "72 02"), s(Op.JMP_REL, "eb 02"), s(Op.CALL_REL, "e8 00 00 00 00"), s(Op.RET, "c3"),
-            dependent(Op.LOOP, "e1 02"), s(Op.JRCXZ, "e3 02"));
+            dependent(Op.LOOP, "e1 02"), s(Op.JRCXZ, "e3 02"),
+            s(Op.MOVS, "a4"), s(Op.STOS, "aa"), s(Op.LODS, "ac"), s(Op.CMPS, "a6"), s(Op.SCAS, "ae"),
+            s(Op.RDTSC, "0f 31"), s(Op.CPUID, "0f a2"), s(Op.SWAPGS, "0f 01 f8"), s(Op.MOV_R_CR, "0f 20 c0"),
+            s(Op.CLTS, "0f 06"), s(Op.WBINVD, "0f 09"), s(Op.LAR, "48 0f 02 c1"), s(Op.SMSW, "0f 01 e0"),
+            s(Op.CLI, "fa"), s(Op.STI, "fb"));
 
     private static final long DATA = 0x200000, ARITH = CpuState.ARITH;
 
