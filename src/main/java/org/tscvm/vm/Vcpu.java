@@ -65,6 +65,7 @@ public final class Vcpu {
     private final HostClock clock;
     private final MsrPolicy msrPolicy;
     private final TscState tsc = new TscState();
+    private final KvmClock.VcpuTime time = new KvmClock.VcpuTime();
     private final VcpuBus bus;
     private final Cpu cpu;
     /** The run loop's view of {@link #cpu}; replaced only by run-loop unit tests. */
@@ -74,7 +75,6 @@ public final class Vcpu {
     private volatile CpuidModel cpuid;
     private volatile LocalInterruptController controller;
 
-    private long tscDeadline;
     private long miscEnable = MISC_ENABLE_DEFAULT;
     private long apicBase;
     private final MachineCheckBanks machineCheck = new MachineCheckBanks();
@@ -144,6 +144,10 @@ public final class Vcpu {
 
     TscState tscState() {
         return tsc;
+    }
+
+    KvmClock.VcpuTime time() {
+        return time;
     }
 
     // ---------------------------------------------------------------- host API: MSRs
@@ -245,11 +249,34 @@ public final class Vcpu {
         long hostTsc = clock.now();
         vm.tscSync().setOffset(tsc, offset, hostTsc, clock.nanosAt(hostTsc));
         guestTscChanged();
+        vm.kvmClock().tscSynchronized();
     }
 
     /** The R10 generation this vCPU last synchronised into. */
     public long tscGeneration() {
         return tsc.generation();
+    }
+
+    /**
+     * The L1 TSC scaling ratio in force, a fixed-point number with
+     * {@link #getTscScalingRatioFracBits()} fractional bits (KVM's debugfs tsc-scaling-ratio):
+     * 1 &lt;&lt; 48 at the host rate (R1, R14).
+     */
+    public long getTscScalingRatio() {
+        return tsc.l1Ratio();
+    }
+
+    /** The ratio's fractional bits, VMX's 48 (KVM's debugfs tsc-scaling-ratio-frac-bits, R15). */
+    public int getTscScalingRatioFracBits() {
+        return TscMath.FRAC_BITS;
+    }
+
+    /**
+     * This vCPU's pvclock structure as KVM last computed it (vcpu->arch.hv_clock, R20); written
+     * to the guest only while MSR_KVM_SYSTEM_TIME(_NEW) enables it.
+     */
+    public PvclockTimeInfo getPvclockTimeInfo() {
+        return time.info();
     }
 
     // ---------------------------------------------------------------- host API: time conversions
@@ -328,8 +355,9 @@ public final class Vcpu {
                 }
                 return tsc.tscAux();
             case Msr.IA32_TSC_DEADLINE: {
+                // R23: without a local APIC the MSR reads 0 (lapic.c kvm_get_lapic_tscdeadline_msr).
                 LocalInterruptController c = controller;
-                return c != null && c.handlesMsr(index) ? c.readMsr(index, origin) : tscDeadline;
+                return c != null && c.handlesMsr(index) ? c.readMsr(index, origin) : 0;
             }
             case Msr.IA32_MISC_ENABLE:
                 return miscEnable;
@@ -359,6 +387,9 @@ public final class Vcpu {
                 if (Mtrrs.isMtrrMsr(index)) {
                     return mtrrs.read(index);
                 }
+                if (KvmClock.isKvmClockMsr(index) && cpuid.has(CpuidModel.Feature.KVMCLOCK)) {
+                    return vm.kvmClock().readMsr(time, index);
+                }
                 LocalInterruptController c = controller;
                 if (c != null && c.handlesMsr(index)) {
                     return c.readMsr(index, origin);
@@ -376,6 +407,7 @@ public final class Vcpu {
                     tsc.guestWriteTsc(value, hostTsc); // R4
                 } else {
                     vm.tscSync().synchronize(tsc, true, value, hostTsc, clock.nanosAt(hostTsc)); // R9, R10
+                    vm.kvmClock().tscSynchronized();
                 }
                 guestTscChanged();
                 return;
@@ -391,6 +423,7 @@ public final class Vcpu {
                 if (origin == MsrOrigin.GUEST) {
                     tsc.guestWriteTscAdjust(value); // R6
                     guestTscChanged();
+                    vm.kvmClock().updateGuestTime(this); // R6: the pvclock's tsc_timestamp follows (d9130a2dfdd4)
                 } else {
                     tsc.hostWriteTscAdjust(value); // R8: the TSC does not move
                 }
@@ -410,9 +443,7 @@ public final class Vcpu {
                 LocalInterruptController c = controller;
                 if (c != null && c.handlesMsr(index)) {
                     c.writeMsr(index, value, origin);
-                } else {
-                    tscDeadline = value; // stored; armed once a controller exists (R23)
-                }
+                } // R23: without a local APIC the write is dropped (kvm_set_lapic_tscdeadline_msr)
                 return;
             }
             case Msr.IA32_MISC_ENABLE:
@@ -459,6 +490,10 @@ public final class Vcpu {
                         throw refuse(index, origin, String.format(
                                 "0x%x is not a valid MTRR value here (MTRRcap is read-only; KVM kvm_mtrr_valid rules)", value));
                     }
+                    return;
+                }
+                if (KvmClock.isKvmClockMsr(index) && cpuid.has(CpuidModel.Feature.KVMCLOCK)) {
+                    vm.kvmClock().writeMsr(this, index, value, origin);
                     return;
                 }
                 LocalInterruptController c = controller;
@@ -689,10 +724,12 @@ public final class Vcpu {
         runThread = Thread.currentThread();
         VcpuExit exit;
         try {
+            vm.kvmClock().vcpuLoad(this);
             exit = runLoop();
         } catch (RuntimeException | StackOverflowError bug) {
             exit = new VcpuExit.InternalError("vCPU " + id + ": " + bug);
         } finally {
+            vm.kvmClock().vcpuPut(this);
             runThread = null;
             running.set(false);
         }
@@ -705,6 +742,9 @@ public final class Vcpu {
         while (true) {
             if (pauseRequested.getAndSet(false)) {
                 return PAUSED;
+            }
+            if (time.updateRequested) {
+                vm.kvmClock().updateGuestTime(this); // KVM_REQ_CLOCK_UPDATE, before guest code runs again
             }
             LocalInterruptController c = controller;
             GuestDebug debug = guestDebug;

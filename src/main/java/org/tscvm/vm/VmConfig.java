@@ -29,9 +29,15 @@ import org.tscvm.tsc.RealTimeHostClock;
  * @param cpuid           the CPUID model new vCPUs start with
  * @param vcpusPerPackage vCPUs per package (socket) in CPUID's topology, a power of two; 0 puts
  *                        every vCPU in one package (the default)
+ * @param hostTscUnstable whether the host TSC counts as unstable (KVM's check_tsc_unstable()):
+ *                        host TSC writes are then caught up by the time elapsed instead of taking
+ *                        the generation's offset (R10), each vCPU load resumes the guest TSC at
+ *                        its last value and catches it up (R25), and kvmclock has no master clock
+ *                        (R20). Default false: tscvm's host clock is one stable counter.
  */
 public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClock hostClock, long hostTscAdjust,
-                       long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid, int vcpusPerPackage) {
+                       long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid, int vcpusPerPackage,
+                       boolean hostTscUnstable) {
     public static final long DEFAULT_RAM_BYTES = 128L << 20;
 
     /** Where the host clock's ticks come from (A2). */
@@ -92,6 +98,7 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         private MsrPolicy msrPolicy = MsrPolicy.KVM;
         private CpuidModel cpuid = CpuidModel.tscvm();
         private int vcpusPerPackage;
+        private boolean hostTscUnstable;
 
         private Builder() {
         }
@@ -146,9 +153,15 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
             return this;
         }
 
+        /** A host TSC that counts as unstable, so KVM's branches for one are taken (R10, R25). */
+        public Builder hostTscUnstable(boolean unstable) {
+            this.hostTscUnstable = unstable;
+            return this;
+        }
+
         public VmConfig build() {
             return new VmConfig(ramBytes, clockKind, hostKhz, hostClock, hostTscAdjust, defaultTscKhz, msrPolicy, cpuid,
-                    vcpusPerPackage);
+                    vcpusPerPackage, hostTscUnstable);
         }
     }
 }
