@@ -29,6 +29,7 @@ import org.tscvm.gdb.TargetEvent;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
+import org.tscvm.vm.KvmClock;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.VcpuExit;
 import org.tscvm.vm.Vm;
@@ -52,7 +53,7 @@ public final class Machine {
     /** Deterministic SMP quantum in host-clock ticks: 40 us at 2.5 GHz, short enough for IPI ping-pong. */
     static final long DETERMINISTIC_QUANTUM_TICKS = 100_000;
     /** The RTC's wall-clock start in deterministic mode: 2024-01-01T00:00:00Z, so runs repeat. */
-    static final long DETERMINISTIC_EPOCH_SECONDS = 1_704_067_200L;
+    static final long DETERMINISTIC_EPOCH_SECONDS = KvmClock.DETERMINISTIC_EPOCH_SECONDS;
     /** How often and how long the real-time run watches for vCPUs that can never run again. */
     private static final long IDLE_POLL_MILLIS = 250;
     static final long IDLE_LIMIT_MILLIS = 5_000;
@@ -221,6 +222,7 @@ public final class Machine {
                 .msrPolicy(config.msrPolicy())
                 .cpuid(cpuid)
                 .vcpusPerPackage(config.vcpusPerPackage())
+                .hostTscUnstable(config.hostTscUnstable())
                 .build());
     }
 

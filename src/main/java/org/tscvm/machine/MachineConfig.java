@@ -49,13 +49,15 @@ import org.tscvm.vm.VmConfig;
  * @param pitLostTicks   what the PIT does with periods a stalled vCPU thread missed (QEMU's
  *                       {@code -global kvm-pit.lost_tick_policy}; default: deliver them later)
  * @param gdb            the gdb server to run ({@code -s}, {@code -gdb}, {@code -S}), or null for none
+ * @param hostTscUnstable the host TSC counts as unstable, so KVM's branches for one are taken
+ *                       ({@link VmConfig#hostTscUnstable()}; {@code --host-tsc unstable})
  */
 public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
                             VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
                             long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold,
                             int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
-                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb) {
+                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb, boolean hostTscUnstable) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -175,6 +177,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private boolean noReboot;
         private Pit8254.LostTicks pitLostTicks = Pit8254.LostTicks.DELAY;
         private Gdb gdb;
+        private boolean hostTscUnstable;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -288,6 +291,11 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
             return this;
         }
 
+        public Builder hostTscUnstable(boolean v) {
+            hostTscUnstable = v;
+            return this;
+        }
+
         public Builder gdb(Gdb v) {
             gdb = v;
             return this;
@@ -296,7 +304,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         public MachineConfig build() {
             return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
                     clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
-                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb);
+                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, hostTscUnstable);
         }
     }
 }
