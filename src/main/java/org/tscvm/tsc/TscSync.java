@@ -12,7 +12,8 @@ package org.tscvm.tsc;
  * elapsed time instead.
  */
 public final class TscSync {
-    private boolean hostTscUnstable;
+    /** Read without the lock at every vCPU load; only ever set. */
+    private volatile boolean hostTscUnstable;
     private boolean userSetTsc;
     private long lastNanos;
     private long lastWrite;
@@ -100,11 +101,11 @@ public final class TscSync {
      * configuration, or once a vCPU saw the host TSC go backwards (R25). Never cleared, as
      * mark_tsc_unstable is for good.
      */
-    public synchronized boolean hostTscUnstable() {
+    public boolean hostTscUnstable() {
         return hostTscUnstable;
     }
 
-    public synchronized void markHostTscUnstable() {
+    public void markHostTscUnstable() {
         hostTscUnstable = true;
     }
 

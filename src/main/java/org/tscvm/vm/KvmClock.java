@@ -63,7 +63,8 @@ public final class KvmClock {
     private final long realtimeBase;
     private long kvmclockOffset;
     private long wallClockAddress;
-    private boolean useMasterClock;
+    /** Written under the lock, read without it at every vCPU load. */
+    private volatile boolean useMasterClock;
     private long masterHostTsc;
     private long masterHostNanos;
     private boolean bootVcpuRunsOldKvmclock;
@@ -186,7 +187,7 @@ public final class KvmClock {
     }
 
     /** Whether the master clock is in use (ka->use_master_clock). */
-    public synchronized boolean usesMasterClock() {
+    public boolean usesMasterClock() {
         return useMasterClock;
     }
 
