@@ -29,6 +29,8 @@ import org.tscvm.tsc.RealTimeHostClock;
  * @param cpuid           the CPUID model new vCPUs start with
  * @param vcpusPerPackage vCPUs per package (socket) in CPUID's topology, a power of two; 0 puts
  *                        every vCPU in one package (the default)
+ * @param compileThreshold runs of a block before the interpreter compiles it to JVM bytecode; 0
+ *                        never compiles (default {@link #DEFAULT_COMPILE_THRESHOLD})
  * @param hostTscUnstable whether the host TSC counts as unstable (KVM's check_tsc_unstable()):
  *                        host TSC writes are then caught up by the time elapsed instead of taking
  *                        the generation's offset (R10), each vCPU load resumes the guest TSC at
@@ -37,8 +39,10 @@ import org.tscvm.tsc.RealTimeHostClock;
  */
 public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClock hostClock, long hostTscAdjust,
                        long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid, int vcpusPerPackage,
-                       boolean hostTscUnstable) {
+                       int compileThreshold, boolean hostTscUnstable) {
     public static final long DEFAULT_RAM_BYTES = 128L << 20;
+    /** The interpreter's default (system property {@code tscvm.jit.threshold}, else 5000; measured in Cpu). */
+    public static final int DEFAULT_COMPILE_THRESHOLD = org.tscvm.cpu.Cpu.DEFAULT_COMPILE_THRESHOLD;
 
     /** Where the host clock's ticks come from (A2). */
     public enum ClockKind {
@@ -60,6 +64,9 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         }
         if (vcpusPerPackage < 0 || Integer.bitCount(vcpusPerPackage) > 1) {
             throw new TscvmException("vCPUs per package " + vcpusPerPackage + " is not 0 or a power of two");
+        }
+        if (compileThreshold < 0) {
+            throw new TscvmException("compile threshold " + compileThreshold + " is negative (0 never compiles)");
         }
     }
 
@@ -98,6 +105,7 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         private MsrPolicy msrPolicy = MsrPolicy.KVM;
         private CpuidModel cpuid = CpuidModel.tscvm();
         private int vcpusPerPackage;
+        private int compileThreshold = DEFAULT_COMPILE_THRESHOLD;
         private boolean hostTscUnstable;
 
         private Builder() {
@@ -153,6 +161,12 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
             return this;
         }
 
+        /** Runs of a block before it is compiled; 0 never compiles. */
+        public Builder compileThreshold(int runs) {
+            this.compileThreshold = runs;
+            return this;
+        }
+
         /** A host TSC that counts as unstable, so KVM's branches for one are taken (R10, R25). */
         public Builder hostTscUnstable(boolean unstable) {
             this.hostTscUnstable = unstable;
@@ -161,7 +175,7 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
 
         public VmConfig build() {
             return new VmConfig(ramBytes, clockKind, hostKhz, hostClock, hostTscAdjust, defaultTscKhz, msrPolicy, cpuid,
-                    vcpusPerPackage, hostTscUnstable);
+                    vcpusPerPackage, compileThreshold, hostTscUnstable);
         }
     }
 }

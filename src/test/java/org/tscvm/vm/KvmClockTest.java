@@ -252,4 +252,27 @@ class KvmClockTest {
                 destination.memory().read32(PAGE + 24), (byte) destination.memory().read8(PAGE + 28), 0);
         assertThat(page.nanosAt(vcpus[0].guest().rdtsc())).isBetween(target.clock() - 1, target.clock() + 1);
     }
+
+    /** The vCPU's saved MSRs carry kvmclock's where the model has it, so a restored guest keeps its structure. */
+    @Test
+    void aSavedVcpuStateCarriesTheKvmclockMsrsAndTheRestoredVcpuWritesTheStructureR20() {
+        assertThat(TestVms.create().vm.createVcpu().msrIndexList()).doesNotContain(KvmClock.MSR_KVM_SYSTEM_TIME_NEW,
+                KvmClock.MSR_KVM_WALL_CLOCK_NEW, KvmClock.MSR_KVM_SYSTEM_TIME, KvmClock.MSR_KVM_WALL_CLOCK);
+        Vcpu source = t.vm.createVcpu();
+        assertThat(source.msrIndexList()).contains(KvmClock.MSR_KVM_SYSTEM_TIME_NEW, KvmClock.MSR_KVM_WALL_CLOCK_NEW,
+                KvmClock.MSR_KVM_SYSTEM_TIME, KvmClock.MSR_KVM_WALL_CLOCK);
+        source.guest().wrmsr(KvmClock.MSR_KVM_SYSTEM_TIME_NEW, PAGE | 1);
+        VcpuState saved = source.saveState();
+        assertThat(saved.msrs().value(KvmClock.MSR_KVM_SYSTEM_TIME_NEW)).hasValue(PAGE | 1);
+
+        TestVms destination = TestVms.create(VmConfig.builder().cpuid(CpuidModel.parse(KVMCLOCK)));
+        Vcpu target = destination.vm.createVcpu();
+        target.restoreState(saved);
+        assertThat(target.getMsr(KvmClock.MSR_KVM_SYSTEM_TIME_NEW)).isEqualTo(PAGE | 1);
+        destination.clock.advance(ONE_SECOND);
+        runOnce(target);
+        GuestMemory memory = destination.vm.memory();
+        assertThat(memory.read32(PAGE)).isEqualTo(2);
+        assertThat(memory.read64(PAGE + 16)).as("system_time").isEqualTo(target.getPvclockTimeInfo().systemTime());
+    }
 }
