@@ -226,6 +226,7 @@ public final class Vcpu {
     public void setTscKhz(long khz) {
         tsc.setTscKhz(khz, clock.khz());
         guestTscChanged();
+        time.updateRequested = true; // the pvclock scale follows the new rate before the vCPU runs (R20)
     }
 
     /**

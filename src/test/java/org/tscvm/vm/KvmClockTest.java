@@ -275,4 +275,17 @@ class KvmClockTest {
         assertThat(memory.read32(PAGE)).isEqualTo(2);
         assertThat(memory.read64(PAGE + 16)).as("system_time").isEqualTo(target.getPvclockTimeInfo().systemTime());
     }
+
+    /** The scale is the host kHz through the vCPU's ratio (kvm_scale_tsc of the kHz), as Linux reads it back. */
+    @Test
+    void theStructuresScaleFollowsTheVcpusTscRateR14R20() {
+        Vcpu vcpu = t.vm.createVcpu();
+        vcpu.guest().wrmsr(KvmClock.MSR_KVM_SYSTEM_TIME_NEW, PAGE | 1);
+        vcpu.setTscKhz(1_000_000); // ratio floor(0.4 * 2^48): 2,500,000 kHz scaled is 999,999 kHz
+        runOnce(vcpu);
+        PvclockScale expected = PvclockScale.of(NANOS_PER_SECOND, 999_999_000L);
+        PvclockTimeInfo page = readPage(PAGE);
+        assertThat(page.tscToSystemMul() & 0xffffffffL).isEqualTo(expected.multiplier());
+        assertThat(page.tscShift()).isEqualTo(expected.shift());
+    }
 }
