@@ -26,8 +26,8 @@ public final class QemuMain {
 
     /** Options accepted and ignored because they change nothing tscvm does (documented in --help). */
     static final String HARMLESS = String.join("\n",
-            "  -nodefaults, -enable-kvm, -display none, -vnc none, -nographic,",
-            "  -monitor none, -name NAME, -machine accel=tcg|kvm, -machine pc, -accel tcg|kvm,",
+            "  -nodefaults, -display none, -vnc none, -nographic,",
+            "  -monitor none, -name NAME, -machine pc,",
             "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
             "  -device pci-testdev (tscvm's PCI bus has the host bridge alone; a warning is printed),",
             "  -overcommit mem-lock=off,cpu-pm=off (tscvm neither locks guest RAM nor passes power",
@@ -56,7 +56,10 @@ public final class QemuMain {
                 + "  -smp [cpus=]N[,sockets=S][,cores=C]  vCPUs, and the sockets they form\n"
                 + "  -m SIZE               RAM (128, 512M, 1G)\n"
                 + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn;\n"
-                + "                        vendor=GenuineIntel|AuthenticAMD sets the CPUID vendor\n"
+                + "                        vendor=GenuineIntel|AuthenticAMD sets the CPUID vendor; kvmclock and\n"
+                + "                        kvmclock-stable-bit give the guest KVM's signature and kvmclock\n"
+                + "  -enable-kvm, -machine accel=tcg|kvm, -accel tcg|kvm  tscvm runs both alike, but under kvm\n"
+                + "                        every CPU model starts with QEMU's KVM defaults (kvmclock, kvmclock-stable-bit)\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
                 + "  -global kvm-pit.lost_tick_policy=delay|discard  the PIT's lost ticks: delivered late (default) or dropped\n"
