@@ -192,6 +192,19 @@ class GuestKernelsTest {
         assertThat(b.serial()).contains("pvclock TSC rate 2500000 kHz");
     }
 
+    /**
+     * Through tscvm-qemu, kvm-unit-tests' way: under {@code -machine accel=kvm} the default CPU
+     * has QEMU's KVM defaults and the kernel passes; under accel=tcg it skips, as on QEMU TCG.
+     */
+    @ParameterizedTest
+    @CsvSource({"kvm, 1", "tcg, 77"})
+    void kvmclockKernelThroughTheQemuFrontEndFollowsTheAccelerator(String accel, int status) throws IOException {
+        Path serial = dir.resolve("kvmclock-qemu-" + accel + ".txt");
+        CliRun run = CliRun.qemu("-nodefaults", "-machine", "accel=" + accel, "-smp", "2", "-serial", "file:" + serial,
+                "-kernel", kernel("kvmclock").toString());
+        assertThat(run.status()).as(Files.readString(serial) + run.err()).isEqualTo(status);
+    }
+
     /** The default model has no kvmclock: the kernel skips (77), as kvmclock_test does on QEMU TCG. */
     @Test
     void kvmclockKernelSkipsOnTheDefaultModel() throws IOException {
