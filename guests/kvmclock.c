@@ -49,20 +49,28 @@ static u64 scale_delta(u64 delta, u32 mul, int shift)
     return (u64)(((unsigned __int128)delta * mul) >> 32);
 }
 
-static u64 kvmclock_read(struct pvclock *p, u8 *flags)
+/* kvmclock now; the TSC it was computed from goes to *tsc_out when asked for. */
+static u64 kvmclock_read_at(struct pvclock *p, u8 *flags, u64 *tsc_out)
 {
     u32 version;
-    u64 ns;
+    u64 ns, tsc;
     do {
         version = p->version & ~1u;
         asm volatile("lfence" ::: "memory");
-        u64 tsc = rdtsc();
+        tsc = rdtsc();
         ns = p->system_time + scale_delta(tsc - p->tsc_timestamp, p->tsc_to_system_mul, p->tsc_shift);
         if (flags)
             *flags = p->flags;
         asm volatile("lfence" ::: "memory");
     } while (version != p->version);
+    if (tsc_out)
+        *tsc_out = tsc;
     return ns;
+}
+
+static u64 kvmclock_read(struct pvclock *p, u8 *flags)
+{
+    return kvmclock_read_at(p, flags, 0);
 }
 
 static int has_kvmclock(u32 *features)
@@ -156,10 +164,12 @@ int main(void)
     printf("pvclock TSC rate %lu kHz, CPUID 0x40000010 %u kHz\n", khz, cpuid_khz);
     report("the structure's TSC rate is the TSC's", khz + 1 >= cpuid_khz && khz <= cpuid_khz + 1);
 
-    u64 t0 = rdtsc(), k0 = kvmclock_read(p, 0);
+    /* Each kvmclock value with the TSC it came from, so a host stall between reads cannot skew it. */
+    u64 t0, t1;
+    u64 k0 = kvmclock_read_at(p, 0, &t0);
     for (volatile int i = 0; i < 200000; i++)
         ;
-    u64 t1 = rdtsc(), k1 = kvmclock_read(p, 0);
+    u64 k1 = kvmclock_read_at(p, 0, &t1);
     u64 expect = (t1 - t0) * 1000000ull / cpuid_khz;
     printf("%lu TSC cycles, %lu kvmclock ns (%lu expected)\n", t1 - t0, k1 - k0, expect);
     report("kvmclock runs at the TSC's rate", k1 - k0 + 1000 >= expect && k1 - k0 <= expect + 1000);
