@@ -315,17 +315,12 @@ public final class Machine {
     /**
      * A machine-level reset of the TSC state, as QEMU does it on reset (tsc-semantics A7, R13):
      * host-side writes of TSC = 1 (1, not 0, because a host write of 0 is taken as CPU hotplug
-     * and snapped to the generation, R10) and TSC_ADJUST = 0 on every vCPU; with kvmclock, its
-     * MSRs back to 0, so KVM stops writing the old structures (QEMU clears them on reset, R20).
+     * and snapped to the generation, R10) and TSC_ADJUST = 0 on every vCPU.
      */
     public void resetTsc() {
         for (Vcpu vcpu : vm.vcpus()) {
             vcpu.setMsr(Msr.IA32_TSC, 1);
             vcpu.setMsr(Msr.IA32_TSC_ADJUST, 0);
-            if (vcpu.getCpuid().has(CpuidModel.Feature.KVMCLOCK)) {
-                vcpu.setMsr(KvmClock.MSR_KVM_SYSTEM_TIME_NEW, 0);
-                vcpu.setMsr(KvmClock.MSR_KVM_WALL_CLOCK_NEW, 0);
-            }
         }
     }
 

@@ -129,6 +129,18 @@ public final class KvmClock {
         }
     }
 
+    /**
+     * kvmclock_reset, part of kvm_vcpu_reset at RESET and INIT alike: the structure is no longer
+     * written and MSR_KVM_SYSTEM_TIME(_NEW) reads 0 (a guest re-enables it after INIT, as Linux's
+     * APs do when they come up).
+     */
+    void resetVcpu(VcpuTime time) {
+        synchronized (this) {
+            time.systemTimeMsr = 0;
+            time.enabled = false;
+        }
+    }
+
     /** kvm_write_wall_clock: version odd, {sec, nsec} of boot real time, version even. */
     private void writeWallClock(long address) {
         long hostTsc = clock.now();

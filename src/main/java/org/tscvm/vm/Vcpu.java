@@ -1115,6 +1115,7 @@ public final class Vcpu {
             if (pendingInit) {
                 pendingInit = false;
                 cpu.init();
+                vm.kvmClock().resetVcpu(time); // kvm_vcpu_reset: kvmclock off on INIT too
             }
             if (pendingSipi >= 0) {
                 int vector = pendingSipi;
@@ -1157,6 +1158,7 @@ public final class Vcpu {
             pendingSipi = -1;
         }
         cpu.reset();
+        vm.kvmClock().resetVcpu(time);
     }
 
     /** Instructions this vCPU retired since it was created (the deterministic clock's driver). */

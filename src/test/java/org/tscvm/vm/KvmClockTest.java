@@ -288,4 +288,20 @@ class KvmClockTest {
         assertThat(page.tscToSystemMul() & 0xffffffffL).isEqualTo(expected.multiplier());
         assertThat(page.tscShift()).isEqualTo(expected.shift());
     }
+
+    /** kvm_vcpu_reset's kvmclock_reset, at INIT as at RESET: the structure is no longer written. */
+    @Test
+    void initAndResetTurnTheVcpusKvmclockOffR20() {
+        Vcpu vcpu = t.vm.createVcpu();
+        vcpu.guest().wrmsr(KvmClock.MSR_KVM_SYSTEM_TIME_NEW, PAGE | 1);
+        vcpu.deliverInit();
+        vcpu.takeSignals();
+        assertThat(vcpu.getMsr(KvmClock.MSR_KVM_SYSTEM_TIME_NEW)).isZero();
+        int version = memory.read32(PAGE);
+        vcpu.guest().wrmsr(Msr.IA32_TSC_ADJUST, 1); // a clock update: nothing written now
+        assertThat(memory.read32(PAGE)).isEqualTo(version);
+        vcpu.guest().wrmsr(KvmClock.MSR_KVM_SYSTEM_TIME, PAGE | 1);
+        vcpu.reset();
+        assertThat(vcpu.getMsr(KvmClock.MSR_KVM_SYSTEM_TIME)).isZero();
+    }
 }
