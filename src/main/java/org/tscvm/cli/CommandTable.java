@@ -55,6 +55,7 @@ final class CommandTable {
     static final String HOST_TSC_ADJUST = "--host-tsc-adjust";
     static final String CLOCK = "--clock";
     static final String MSR_POLICY = "--msr-policy";
+    static final String HOST_TSC = "--host-tsc";
     static final String TIMEOUT = "--timeout";
     static final String JIT_THRESHOLD = "--jit-threshold";
     static final String KERNEL = "-kernel";
@@ -85,6 +86,10 @@ final class CommandTable {
                     "host clock: real time, or instructions retired so runs repeat exactly (default real)"),
             new Option(MSR_POLICY, "kvm|strict", "kvm", false,
                     "guest access to MSR 0x3b without CPUID.7.0:EBX[1]: kvm ignores it, strict raises #GP"),
+            new Option(HOST_TSC, "stable|unstable", "stable", false,
+                    "unstable takes KVM's branches for an unstable host TSC: host TSC writes caught up by the time"
+                            + " elapsed, the guest TSC resumed and caught up at each vCPU load, no kvmclock master"
+                            + " clock (default stable)"),
             new Option(TIMEOUT, "SECONDS", null, false, "end the run with status 20 after this long"),
             new Option(TSC_ADJUST, "VCPU=VALUE", null, true,
                     "before the run, a host-initiated write of that vCPU's IA32_TSC_ADJUST, as firmware leaves it"),

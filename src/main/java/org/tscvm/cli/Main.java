@@ -113,6 +113,7 @@ public final class Main {
                 .hostTscAdjust(Launcher.parseLong(CommandTable.HOST_TSC_ADJUST, hostTscAdjust))
                 .clock(parseClock(p.value(CommandTable.CLOCK)))
                 .msrPolicy(parseMsrPolicy(p.value(CommandTable.MSR_POLICY)))
+                .hostTscUnstable(parseHostTsc(p.value(CommandTable.HOST_TSC)))
                 .compileThreshold(parseJitThreshold(p.value(CommandTable.JIT_THRESHOLD)));
         try {
             b.serial(SerialTarget.parse(p.value(CommandTable.SERIAL), new SerialTarget.Stdio(in, out)));
@@ -161,6 +162,13 @@ public final class Main {
             return VmConfig.ClockKind.DETERMINISTIC;
         }
         throw new OptionException(ExitStatus.OPTION_VALUE, "--clock " + text + " is not real or deterministic");
+    }
+
+    private static boolean parseHostTsc(String text) {
+        if (text.equals("stable") || text.equals("unstable")) {
+            return text.equals("unstable");
+        }
+        throw new OptionException(ExitStatus.OPTION_VALUE, "--host-tsc " + text + " is not stable or unstable");
     }
 
     private static MsrPolicy parseMsrPolicy(String text) {

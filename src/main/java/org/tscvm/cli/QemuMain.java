@@ -26,8 +26,8 @@ public final class QemuMain {
 
     /** Options accepted and ignored because they change nothing tscvm does (documented in --help). */
     static final String HARMLESS = String.join("\n",
-            "  -nodefaults, -enable-kvm, -display none, -vnc none, -nographic,",
-            "  -monitor none, -name NAME, -machine accel=tcg|kvm, -machine pc, -accel tcg|kvm,",
+            "  -nodefaults, -display none, -vnc none, -nographic,",
+            "  -monitor none, -name NAME, -machine pc,",
             "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
             "  -device pci-testdev (tscvm's PCI bus has the host bridge alone; a warning is printed),",
             "  -overcommit mem-lock=off,cpu-pm=off (tscvm neither locks guest RAM nor passes power",
@@ -56,7 +56,10 @@ public final class QemuMain {
                 + "  -smp [cpus=]N[,sockets=S][,cores=C]  vCPUs, and the sockets they form\n"
                 + "  -m SIZE               RAM (128, 512M, 1G)\n"
                 + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn;\n"
-                + "                        vendor=GenuineIntel|AuthenticAMD sets the CPUID vendor\n"
+                + "                        vendor=GenuineIntel|AuthenticAMD sets the CPUID vendor; kvmclock and\n"
+                + "                        kvmclock-stable-bit give the guest KVM's signature and kvmclock\n"
+                + "  -enable-kvm, -machine accel=tcg|kvm, -accel tcg|kvm  tscvm runs both alike, but under kvm\n"
+                + "                        every CPU model starts with QEMU's KVM defaults (kvmclock, kvmclock-stable-bit)\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
                 + "  -global kvm-pit.lost_tick_policy=delay|discard  the PIT's lost ticks: delivered late (default) or dropped\n"
@@ -107,6 +110,8 @@ public final class QemuMain {
         boolean gdbDefault = false;
         boolean waitForGdb = false;
         String gdb = null;
+        String cpu = "qemu64";
+        boolean kvm = false;
         for (int i = 0; i < rawArgs.length; i++) {
             String arg = rawArgs[i];
             // QEMU takes -opt and --opt alike.
@@ -121,9 +126,10 @@ public final class QemuMain {
                     return 0;
                 }
                 case "-no-reboot" -> b.noReboot(true);
-                case "-nodefaults", "-enable-kvm", "-nographic" -> {
+                case "-nodefaults", "-nographic" -> {
                     // Harmless: tscvm has no default devices to drop and no display.
                 }
+                case "-enable-kvm" -> kvm = true;
                 case "-s" -> gdbDefault = true;
                 case "-S" -> waitForGdb = true;
                 default -> {
@@ -149,7 +155,7 @@ public final class QemuMain {
                         case "--tsc-warp" -> tscWarps.add(Launcher.parseVcpuValue(opt, value));
                         case "-m" -> b.ramBytes(Launcher.parseMemory(value));
                         case "-gdb" -> gdb = value;
-                        case "-cpu" -> b.cpuModel(mapCpu(value, err));
+                        case "-cpu" -> cpu = value;
                         case "-serial" -> b.serial(parseSerial(value, console));
                         case "-device" -> {
                             if (value.equals("?") || value.equals("help")) {
@@ -158,8 +164,8 @@ public final class QemuMain {
                             }
                             testdev |= device(value, err);
                         }
-                        case "-machine", "-M" -> machine(value);
-                        case "-accel" -> accel(value);
+                        case "-machine", "-M" -> kvm = machine(value, kvm);
+                        case "-accel" -> kvm = accel(value);
                         case "-global" -> b.pitLostTicks(pitLostTicks(value));
                         case "-display", "-vnc", "-monitor" -> {
                             if (!value.equals("none")) {
@@ -179,6 +185,7 @@ public final class QemuMain {
             err.println("tscvm: no -kernel given (see tscvm-qemu --help)");
             return ExitStatus.USAGE;
         }
+        b.cpuModel(mapCpu(cpu, kvm, err));
         MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
                 .tscAdjusts(tscAdjusts).tscWarps(tscWarps).gdb(Launcher.parseGdb(gdbDefault, gdb, waitForGdb)).build();
         return Launcher.boot(config, err, m -> { });
@@ -244,19 +251,22 @@ public final class QemuMain {
         }
     }
 
-    private static void machine(String spec) {
+    /** {@code -machine}; returns whether KVM is the accelerator now ({@code kvm} if no accel= is given). */
+    private static boolean machine(String spec, boolean kvm) {
+        boolean accelKvm = kvm;
         for (String part : spec.split(",")) {
             // The irqchip split and the PIT/HPET/vmport switches change nothing tscvm models.
             if (part.equals("pc") || part.equals("type=pc") || part.startsWith("accel=")
                     || part.startsWith("kernel_irqchip=") || part.startsWith("kernel-irqchip=")
                     || part.startsWith("pit=") || part.startsWith("hpet=") || part.startsWith("vmport=")) {
                 if (part.startsWith("accel=")) {
-                    accel(part.substring(6));
+                    accelKvm = accel(part.substring(6));
                 }
                 continue;
             }
             throw refuse("-machine " + part + " is not supported: tscvm is a pc with tcg- or kvm-like timing");
         }
+        return accelKvm;
     }
 
     /** {@code -overcommit}: only the settings that are QEMU's defaults, and what tscvm does anyway. */
@@ -269,11 +279,16 @@ public final class QemuMain {
         }
     }
 
-    private static void accel(String value) {
+    /**
+     * {@code -accel} or {@code accel=}: tscvm runs tcg and kvm alike, but takes the first of the
+     * list as QEMU would, since KVM changes the default CPU (see {@link #mapCpu}). Returns
+     * whether it is kvm.
+     */
+    private static boolean accel(String value) {
         String a = value.split(",")[0];
         for (String choice : a.split(":")) {
             if (choice.equals("tcg") || choice.equals("kvm")) {
-                return;
+                return choice.equals("kvm");
             }
         }
         throw refuse("-accel " + value + " is not supported (tcg or kvm)");
@@ -282,13 +297,18 @@ public final class QemuMain {
     /**
      * QEMU CPU models to tscvm's: max and host become max, every other named model becomes
      * tscvm; features use QEMU's spellings (tsc_adjust = tsc-adjust, f=on/off = +f/-f);
- * {@code vendor=GenuineIntel|AuthenticAMD} sets the vendor. A
-     * requested feature tscvm lacks gives a warning, as QEMU TCG warns.
+     * {@code vendor=GenuineIntel|AuthenticAMD} sets the vendor. A requested feature tscvm lacks
+     * gives a warning, as QEMU TCG warns. Under KVM ({@code kvm}), QEMU gives every CPU model its
+     * KVM defaults first (kvm_default_props), kvmclock and kvmclock-stable-bit among them, which
+     * the model's own edits may then switch off; QEMU's TCG offers neither.
      */
-    static String mapCpu(String spec, PrintStream err) {
+    static String mapCpu(String spec, boolean kvm, PrintStream err) {
         String[] parts = spec.split(",");
         String base = parts[0].equals("max") || parts[0].equals("host") ? "max" : "tscvm";
         StringBuilder model = new StringBuilder(base);
+        if (kvm) {
+            model.append(",+kvmclock,+kvmclock-stable-bit");
+        }
         for (int i = 1; i < parts.length; i++) {
             String p = parts[i].trim().replace('_', '-');
             if (parts[i].trim().startsWith("vendor=")) {

@@ -20,6 +20,7 @@ import org.tscvm.devices.Pit8254;
 import org.tscvm.devices.Uart16550;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
+import org.tscvm.vm.KvmClock;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.Vm;
 
@@ -37,7 +38,7 @@ import org.tscvm.vm.Vm;
  */
 public final class Machine {
     /** The RTC's wall-clock start in deterministic mode: 2024-01-01T00:00:00Z, so runs repeat. */
-    static final long DETERMINISTIC_EPOCH_SECONDS = 1_704_067_200L;
+    static final long DETERMINISTIC_EPOCH_SECONDS = KvmClock.DETERMINISTIC_EPOCH_SECONDS;
 
     private final MachineConfig config;
     private final Vm vm;

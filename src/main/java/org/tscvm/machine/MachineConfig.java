@@ -177,6 +177,7 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
         private boolean noReboot;
         private Pit8254.LostTicks pitLostTicks = Pit8254.LostTicks.DELAY;
         private Gdb gdb;
+        private boolean hostTscUnstable;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -290,6 +291,11 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
             return this;
         }
 
+        public Builder hostTscUnstable(boolean v) {
+            hostTscUnstable = v;
+            return this;
+        }
+
         public Builder gdb(Gdb v) {
             gdb = v;
             return this;
@@ -309,6 +315,7 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
                     .vcpusPerPackage(sockets > 1 && smp % sockets == 0 && Integer.bitCount(smp / sockets) == 1
                             ? smp / sockets : 0)
                     .compileThreshold(compileThreshold)
+                    .hostTscUnstable(hostTscUnstable)
                     .build();
             return new MachineConfig(vm, smp, kernel, append, initrds, serial, pcTestdev, flatLoadAddress, flatEntry,
                     timeout, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb);

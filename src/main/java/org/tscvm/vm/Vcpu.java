@@ -64,6 +64,7 @@ public final class Vcpu {
     private final HostClock clock;
     private final MsrPolicy msrPolicy;
     private final TscState tsc = new TscState();
+    private final KvmClock.VcpuTime time = new KvmClock.VcpuTime();
     private final VcpuBus bus;
     private final Cpu cpu;
     /** The run loop's view of {@link #cpu}; replaced only by run-loop unit tests. */
@@ -73,7 +74,6 @@ public final class Vcpu {
     private volatile CpuidModel cpuid;
     private volatile LocalInterruptController controller;
 
-    private long tscDeadline;
     private long miscEnable = MISC_ENABLE_DEFAULT;
     private long apicBase;
     private final MachineCheckBanks machineCheck = new MachineCheckBanks();
@@ -156,6 +156,10 @@ public final class Vcpu {
         return tsc;
     }
 
+    KvmClock.VcpuTime time() {
+        return time;
+    }
+
     // ---------------------------------------------------------------- host API: MSRs
 
     /**
@@ -221,6 +225,7 @@ public final class Vcpu {
     public void setTscKhz(long khz) {
         tsc.setTscKhz(khz, clock.khz());
         guestTscChanged();
+        time.updateRequested = true; // the pvclock scale follows the new rate before the vCPU runs (R20)
     }
 
     /**
@@ -255,11 +260,34 @@ public final class Vcpu {
         long hostTsc = clock.now();
         vm.tscSync().setOffset(tsc, offset, hostTsc, clock.nanosAt(hostTsc));
         guestTscChanged();
+        vm.kvmClock().tscSynchronized();
     }
 
     /** The R10 generation this vCPU last synchronised into. */
     public long tscGeneration() {
         return tsc.generation();
+    }
+
+    /**
+     * The L1 TSC scaling ratio in force, a fixed-point number with
+     * {@link #getTscScalingRatioFracBits()} fractional bits (KVM's debugfs tsc-scaling-ratio):
+     * 1 &lt;&lt; 48 at the host rate (R1, R14).
+     */
+    public long getTscScalingRatio() {
+        return tsc.l1Ratio();
+    }
+
+    /** The ratio's fractional bits, VMX's 48 (KVM's debugfs tsc-scaling-ratio-frac-bits, R15). */
+    public int getTscScalingRatioFracBits() {
+        return TscMath.FRAC_BITS;
+    }
+
+    /**
+     * This vCPU's pvclock structure as KVM last computed it (vcpu->arch.hv_clock, R20); written
+     * to the guest only while MSR_KVM_SYSTEM_TIME(_NEW) enables it.
+     */
+    public PvclockTimeInfo getPvclockTimeInfo() {
+        return time.info();
     }
 
     // ---------------------------------------------------------------- host API: time conversions
@@ -370,6 +398,10 @@ public final class Vcpu {
                 msrTable.register(index, mtrrOwner, index != Mtrrs.MTRR_CAP); // MTRRcap is read-only
             }
         }
+        MsrTable.Owner kvmClockOwner = new KvmClockMsrs();
+        for (int index : KvmClock.MSRS) {
+            msrTable.register(index, kvmClockOwner, true); // saved where the model has kvmclock, as KVM's emulated_msrs
+        }
         registerInterruptControllerMsrs(null);
     }
 
@@ -466,6 +498,7 @@ public final class Vcpu {
                         tsc.guestWriteTsc(value, hostTsc); // R4
                     } else {
                         vm.tscSync().synchronize(tsc, true, value, hostTsc, clock.nanosAt(hostTsc)); // R9, R10
+                        vm.kvmClock().tscSynchronized();
                     }
                     guestTscChanged();
                     return;
@@ -481,6 +514,7 @@ public final class Vcpu {
                     if (origin == MsrOrigin.GUEST) {
                         tsc.guestWriteTscAdjust(value); // R6
                         guestTscChanged();
+                        vm.kvmClock().updateGuestTime(Vcpu.this); // R6: the pvclock's tsc_timestamp follows (d9130a2dfdd4)
                     } else {
                         tsc.hostWriteTscAdjust(value); // R8: the TSC does not move
                     }
@@ -571,20 +605,41 @@ public final class Vcpu {
         }
     }
 
-    /** APIC_BASE and TSC_DEADLINE while no interrupt controller claims them: stored only. */
+    /**
+     * APIC_BASE and TSC_DEADLINE while no interrupt controller claims them: APIC_BASE is stored;
+     * TSC_DEADLINE reads 0 and drops writes, as KVM's without a local APIC (R23, lapic.c
+     * kvm_get/set_lapic_tscdeadline_msr).
+     */
     private final class NoControllerMsrs implements MsrTable.Owner {
         @Override
         public long read(int index, MsrOrigin origin) {
-            return index == Msr.IA32_APIC_BASE ? apicBase : tscDeadline;
+            return index == Msr.IA32_APIC_BASE ? apicBase : 0;
         }
 
         @Override
         public void write(int index, long value, MsrOrigin origin) {
             if (index == Msr.IA32_APIC_BASE) {
                 apicBase = value;
-            } else {
-                tscDeadline = value; // stored; armed once a controller exists (R23)
             }
+        }
+    }
+
+    /** kvmclock's MSRs (R20): present only when the CPUID model has {@code kvmclock}. */
+    private final class KvmClockMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            if (!cpuid.has(CpuidModel.Feature.KVMCLOCK)) {
+                throw unknown(index, origin);
+            }
+            return vm.kvmClock().readMsr(time, index);
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            if (!cpuid.has(CpuidModel.Feature.KVMCLOCK)) {
+                throw unknown(index, origin);
+            }
+            vm.kvmClock().writeMsr(Vcpu.this, index, value, origin);
         }
     }
 
@@ -1059,6 +1114,7 @@ public final class Vcpu {
             if (pendingInit) {
                 pendingInit = false;
                 cpu.init();
+                vm.kvmClock().resetVcpu(time); // kvm_vcpu_reset: kvmclock off on INIT too
             }
             if (pendingSipi >= 0) {
                 int vector = pendingSipi;
@@ -1101,6 +1157,7 @@ public final class Vcpu {
             pendingSipi = -1;
         }
         cpu.reset();
+        vm.kvmClock().resetVcpu(time);
     }
 
     /** Instructions this vCPU retired since it was created (the deterministic clock's driver). */
@@ -1203,10 +1260,12 @@ public final class Vcpu {
         runThread = Thread.currentThread();
         VcpuExit exit;
         try {
+            vm.kvmClock().vcpuLoad(this);
             exit = runLoop();
         } catch (RuntimeException | StackOverflowError bug) {
             exit = new VcpuExit.InternalError("vCPU " + id + ": " + bug);
         } finally {
+            vm.kvmClock().vcpuPut(this);
             runThread = null;
             running.set(false);
         }
@@ -1261,6 +1320,9 @@ public final class Vcpu {
                     break;
                 }
                 case RUNNING: {
+                    if (time.updateRequested) {
+                        vm.kvmClock().updateGuestTime(this); // KVM_REQ_CLOCK_UPDATE, before guest code runs again
+                    }
                     LocalInterruptController c = controller;
                     GuestDebug debug = guestDebug;
                     applyGuestDebug(debug);

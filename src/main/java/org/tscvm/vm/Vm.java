@@ -32,6 +32,7 @@ public final class Vm {
     private final MmioBus mmioBus = new MmioBus();
     private final HostClock clock;
     private final TscSync tscSync = new TscSync();
+    private final KvmClock kvmClock;
     private final List<Vcpu> vcpus = new CopyOnWriteArrayList<>();
     private long defaultTscKhz;
 
@@ -42,6 +43,10 @@ public final class Vm {
         clock.setTscAdjust(config.hostTscAdjust());
         // KVM: default_tsc_khz = max_tsc_khz ?: tsc_khz (R12), unless the config asks for another.
         this.defaultTscKhz = config.defaultTscKhz() == 0 ? clock.khz() : config.defaultTscKhz();
+        if (config.hostTscUnstable()) {
+            tscSync.markHostTscUnstable();
+        }
+        this.kvmClock = new KvmClock(this, clock, tscSync, memory);
     }
 
     /**
@@ -72,7 +77,8 @@ public final class Vm {
         }
         long hostTsc = clock.now();
         tscSync.synchronize(tsc, false, 0, hostTsc, clock.nanosAt(hostTsc));
-        vcpus.add(vcpu);
+        vcpus.add(vcpu); // online before post-create's kvm_track_tsc_matching counts it
+        kvmClock.tscSynchronized();
         return vcpu;
     }
 
@@ -124,6 +130,43 @@ public final class Vm {
             guestTscs.add(vcpu.tscState().l1GuestTsc(hostTsc));
         }
         return new VmClock(hostTsc, clock.nanosAt(hostTsc), guestTscs);
+    }
+
+    /**
+     * KVM_GET_CLOCK (R20): kvmclock now, in nanoseconds since the VM was created (plus any
+     * {@link #setKvmClock}). Under the master clock (stable host TSC, every vCPU in one TSC
+     * generation, {@link KvmClock#usesMasterClock()}) the flags are TSC_STABLE, REALTIME and
+     * HOST_TSC, with the host's real time and raw host TSC read at the same instant as the clock
+     * (what R19's migration recipe needs); without it, flags 0 and only the clock.
+     */
+    public KvmClockData getKvmClock() {
+        return kvmClock.get();
+    }
+
+    /**
+     * KVM_SET_CLOCK (R20): makes kvmclock read {@code data.clock()} now; with
+     * {@link KvmClockData#REALTIME}, plus the host real time elapsed since {@code data.realtime()}
+     * (never minus: kvmclock does not step back). The master clock is re-read first, and every
+     * vCPU's pvclock structure is refreshed before it next runs. No vCPU's TSC offset or
+     * TSC_ADJUST changes. R19's migration recipe, on the destination:
+     *
+     * <pre>{@code
+     * KvmClockData src = source.getKvmClock();              // and each vCPU's getTscOffset(), getTscKhz()
+     * destination.setKvmClock(KvmClockData.atRealtime(src.clock(), src.realtime()));
+     * KvmClockData dst = destination.getKvmClock();
+     * // offset[i] = srcOffset[i] - (src.clock() - dst.clock()) * khz / 10^6 + (src.hostTsc() - dst.hostTsc())
+     * destination.vcpus().get(i).setTscOffset(offset[i]);
+     * }</pre>
+     *
+     * @throws TscvmException for a flag outside TSC_STABLE, REALTIME and HOST_TSC
+     */
+    public void setKvmClock(KvmClockData data) {
+        kvmClock.set(data);
+    }
+
+    /** The VM's kvmclock: master clock, MSRs, pvclock updates (R20, R25). */
+    public KvmClock kvmClock() {
+        return kvmClock;
     }
 
     /**
