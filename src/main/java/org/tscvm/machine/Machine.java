@@ -335,7 +335,7 @@ public final class Machine {
         try {
             while (true) {
                 if (config.clock() == VmConfig.ClockKind.DETERMINISTIC) {
-                    runRoundRobin();
+                    runRoundRobin(Long.MAX_VALUE);
                 } else {
                     runThreaded();
                 }
@@ -362,6 +362,72 @@ public final class Machine {
             closeSerial();
         }
         return result.get();
+    }
+
+    /**
+     * Deterministic mode: runs round-robin passes until the host clock reads {@code hostTsc} or
+     * more (checked between passes, so the stop point repeats exactly) or the run ends. The
+     * machine can then be inspected or saved, and {@link #run()} continues it.
+     *
+     * @return true when the machine stopped at the time, false when the run ended first
+     * @throws IllegalStateException on a real-time clock
+     */
+    public boolean runUntil(long hostTsc) {
+        if (config.clock() != VmConfig.ClockKind.DETERMINISTIC) {
+            throw new IllegalStateException("runUntil needs the deterministic clock");
+        }
+        runRoundRobin(hostTsc);
+        return result.get() == null;
+    }
+
+    /** The configuration this machine was built from. */
+    public MachineConfig config() {
+        return config;
+    }
+
+    /**
+     * The board's devices (local APICs aside), for a snapshot; every vCPU must be stopped
+     * (before {@link #run()}, after {@link #runUntil}, or paused).
+     */
+    public BoardState saveBoard() {
+        return board.save();
+    }
+
+    /**
+     * Loads the board's devices, every vCPU stopped; the devices' time continues from
+     * {@code deviceNanos} (the saved device time plus whatever downtime the restore counts).
+     * The order is {@link PcBoard#restore}'s.
+     */
+    public void restoreBoard(BoardState state, long deviceNanos) {
+        board.restore(state, deviceNanos);
+    }
+
+    /**
+     * What a vCPU's runner holds besides the vCPU and its APIC: the INIT/STARTUP mailbox.
+     *
+     * @param waitingForSipi the vCPU waits for a STARTUP IPI (an AP before it starts, or after INIT)
+     * @param pendingInit    an INIT arrived and is not applied yet
+     * @param pendingSipi    the vector of a STARTUP that arrived and is not applied yet, or -1
+     */
+    public record RunnerState(boolean waitingForSipi, boolean pendingInit, int pendingSipi) {
+    }
+
+    /** vCPU {@code index}'s mailbox, every vCPU stopped. */
+    public RunnerState saveRunner(int index) {
+        Runner r = runners.get(index);
+        synchronized (r) {
+            return new RunnerState(r.waitingForSipi, r.pendingInit, r.pendingSipi);
+        }
+    }
+
+    /** Loads vCPU {@code index}'s mailbox, every vCPU stopped. */
+    public void restoreRunner(int index, RunnerState state) {
+        Runner r = runners.get(index);
+        synchronized (r) {
+            r.waitingForSipi = state.waitingForSipi();
+            r.pendingInit = state.pendingInit();
+            r.pendingSipi = state.pendingSipi() < 0 ? -1 : state.pendingSipi() & 0xff;
+        }
     }
 
     private void runThreaded() {
@@ -418,9 +484,9 @@ public final class Machine {
      * Deterministic mode: every vCPU on this thread, in order, each for a fixed quantum of
      * host-clock ticks (only with SMP; one vCPU simply runs until it exits).
      */
-    private void runRoundRobin() {
+    private void runRoundRobin(long stopAtHostTsc) {
         boolean quanta = runners.size() > 1;
-        while (result.get() == null) {
+        while (result.get() == null && clock.now() < stopAtHostTsc) {
             if (debugGate != null) {
                 try {
                     debugGate.checkpointAll();
@@ -446,7 +512,10 @@ public final class Machine {
                 }
                 anyRunnable = true;
                 if (quanta) {
-                    r.interrupts.startQuantum(DETERMINISTIC_QUANTUM_TICKS);
+                    r.interrupts.startQuantum(Math.min(DETERMINISTIC_QUANTUM_TICKS,
+                            Math.max(1, stopAtHostTsc - clock.now())));
+                } else if (stopAtHostTsc != Long.MAX_VALUE) {
+                    r.interrupts.startQuantum(Math.max(1, stopAtHostTsc - clock.now()));
                 }
                 r.handle(r.vcpu.run());
             }
@@ -619,7 +688,7 @@ public final class Machine {
             this.vcpu = vcpu;
             this.cpu = vcpu.cpu();
             this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, CpuidModel.PHYS_ADDR_BITS, this, apicBus);
-            this.interrupts = new VcpuInterrupts(apic, timedPit, clock, vcpu);
+            this.interrupts = new VcpuInterrupts(apic, timedPit, clock, board.deviceTime(), vcpu);
             this.waitingForSipi = vcpu.id() != 0;
             this.powerOnApic = apic.state();
             vcpu.setInterruptController(interrupts);

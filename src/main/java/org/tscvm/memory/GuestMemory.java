@@ -140,6 +140,23 @@ public final class GuestMemory {
         invalidateCodeRange(paddr, length);
     }
 
+    /** Host-side copy out of RAM (snapshots). Throws if it would leave RAM. */
+    public void copyOut(long paddr, byte[] dst, int offset, int length) {
+        if (!isRam(paddr, length)) {
+            throw new TscvmException(String.format("0x%x bytes at 0x%x do not fit in %d MiB of RAM",
+                    length, paddr, ram.length >> 20));
+        }
+        System.arraycopy(ram, (int) paddr, dst, offset, length);
+    }
+
+    /** True when the page holding {@code paddr} holds only zero bytes (snapshots store no zero pages). */
+    public boolean isZeroPage(long paddr) {
+        int from = (int) (paddr & -PAGE_SIZE);
+        return java.util.Arrays.mismatch(ram, from, from + PAGE_SIZE, ZERO_PAGE, 0, PAGE_SIZE) < 0;
+    }
+
+    private static final byte[] ZERO_PAGE = new byte[PAGE_SIZE];
+
     /** Host-side fill (bss zeroing). Throws if it would leave RAM. */
     public void fill(long paddr, long length, byte value) {
         if (!isRam(paddr, length)) {
