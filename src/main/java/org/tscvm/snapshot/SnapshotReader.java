@@ -61,10 +61,11 @@ final class SnapshotReader {
         String version = headerVersion;
 
         byte[] conf = payload(Section.CONF, null);
-        ConfigFingerprint config = ConfigFingerprint.parse(new String(conf, StandardCharsets.UTF_8));
+        String confText = new String(conf, StandardCharsets.UTF_8);
+        ConfigFingerprint config = ConfigFingerprint.parse(confText);
         SectionIn confIn = new SectionIn(Section.CONF.displayName, conf);
-        if (config == null) {
-            throw confIn.corrupt("is not key=value lines");
+        if (config == null || !config.text().equals(confText)) {
+            throw confIn.corrupt("is not key=value lines, one per line, each ending in a newline");
         }
         if (config.hash() != fingerprint) {
             throw confIn.corrupt(String.format("its fingerprint %016x differs from the header's %016x",
@@ -226,8 +227,14 @@ final class SnapshotReader {
             if (khz <= 0 || khz >= HostClock.MAX_KHZ * 256) {
                 throw in.corrupt("vCPU " + i + "'s TSC frequency " + khz + " kHz is impossible");
             }
-            vcpus.add(new VmTscState.Vcpu(khz, in.i64("guest TSC"), in.i64("TSC_ADJUST"), in.i64("TSC_AUX"),
-                    in.i64("TSC deadline")));
+            long guestTsc = in.i64("guest TSC");
+            long adjust = in.i64("TSC_ADJUST");
+            long aux = in.i64("TSC_AUX");
+            if ((aux >>> 32) != 0) {
+                throw in.corrupt(String.format("vCPU %d's TSC_AUX 0x%x has bits 63:32 set, which no vCPU holds (R21)",
+                        i, aux));
+            }
+            vcpus.add(new VmTscState.Vcpu(khz, guestTsc, adjust, aux, in.i64("TSC deadline")));
         }
         in.end();
         return new SavedTime(wall, hostKhz, hostTsc, hostAdjust, deterministic, new VmTscState(vcpus));
