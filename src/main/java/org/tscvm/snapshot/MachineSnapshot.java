@@ -19,7 +19,11 @@ import org.tscvm.snapshot.SnapshotException.Kind;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscState;
+import org.tscvm.vm.InvalidVcpuStateException;
+import org.tscvm.vm.LocalInterruptController;
 import org.tscvm.vm.Vcpu;
+import org.tscvm.vm.VcpuLapic;
+import org.tscvm.vm.VcpuState;
 import org.tscvm.vm.Vm;
 import org.tscvm.vm.VmTscState;
 
@@ -54,10 +58,9 @@ public final class MachineSnapshot {
         VmTscState tsc = vm.saveTscState();
         SavedTime time = new SavedTime(epochNanos(Instant.now()), clock.khz(), hostTsc, clock.tscAdjust(),
                 clock instanceof DeterministicHostClock, tsc);
-        List<SavedVcpu> vcpus = new ArrayList<>();
+        List<VcpuState> vcpus = new ArrayList<>();
         for (Vcpu vcpu : vm.vcpus()) {
-            vcpus.add(new SavedVcpu(vcpu.cpu().save(), machine.apic(vcpu.id()).state(),
-                    machine.saveRunner(vcpu.id())));
+            vcpus.add(vcpu.saveState());
         }
         BoardState board = machine.saveBoard();
         return new MachineState(Version.VERSION, ConfigFingerprint.of(machine.config()), time, board, vcpus,
@@ -123,20 +126,25 @@ public final class MachineSnapshot {
 
     /**
      * Puts {@code machine} (stopped; built from a configuration that {@link #check}s) into
-     * {@code state}, with the guest's time moved on by {@code restoreTime}'s downtime. Everything
-     * that can refuse is checked first, so a refusal leaves the machine as it was.
+     * {@code state}, with the guest's time moved on by {@code restoreTime}'s downtime. What can
+     * refuse is checked or tried first, so a refusal leaves the machine as it was.
      *
-     * <p>The order, and why: (1) RAM; (2) each vCPU's architectural state and INIT/STARTUP
-     * mailbox; (3) on a deterministic clock at the saved frequency, the clock moves forward to
-     * the saved reading, so the continuation repeats the original run exactly; (4) the TSC state
-     * of all vCPUs at one host instant ({@link Vm#restoreTscState}: frequency, then offsets, then
-     * TSC_ADJUST, TSC_AUX and deadline); (5) the board's devices, with the device time moved on
-     * by the same downtime (its own order: sources, then the 8259 pair and the I/O APIC); (6) the
-     * local APICs last, because a TSC-deadline timer is converted with the vCPU's restored TSC and
-     * a device restore may have touched their request registers.
+     * <p>The order, and why: (1) the configuration, the sizes and the saved TSC frequencies are
+     * checked; (2) every vCPU's state ({@link Vcpu#restoreState}, which checks it whole before it
+     * changes anything; if one vCPU refuses, those restored before it are put back); (3) RAM;
+     * (4) on a deterministic clock at the saved frequency and adjust, the clock moves forward to
+     * the saved reading, so the continuation repeats the original run tick for tick; (5) the TSC
+     * state of all vCPUs at one host instant ({@link Vm#restoreTscState}: frequency, then exact
+     * offsets, then TSC_ADJUST, TSC_AUX and the deadline), after (2)'s per-vCPU host writes of
+     * the TSC, which it overrides; (6) the board's devices, the device time moved on by the same
+     * downtime (its own order: devices that raise interrupts, then the 8259 pair and the I/O
+     * APIC); (7) every local APIC once more, last: its timers are kept in guest TSC cycles and
+     * need (4) and (5)'s clock, frequency and offset, and (6) may have delivered into its request
+     * register what the saved page already holds.
      *
      * @throws SnapshotException of kind {@link Kind#CONFIG_MISMATCH} when the machine differs or
-     *         cannot run a saved TSC frequency on its host clock
+     *         cannot run a saved TSC frequency on its host clock, of kind {@link Kind#CORRUPT}
+     *         when a vCPU refuses its state
      */
     public static void restore(Machine machine, MachineState state, RestoreTime restoreTime) {
         check(state, machine.config());
@@ -160,11 +168,8 @@ public final class MachineSnapshot {
         }
         long downtimeNanos = downtimeNanos(state.time(), restoreTime);
 
+        restoreVcpus(vcpus, state.vcpus());
         state.ram().applyTo(vm.memory());
-        for (int i = 0; i < vcpus.size(); i++) {
-            vcpus.get(i).cpu().restore(state.vcpus().get(i).cpu());
-            machine.restoreRunner(i, state.vcpus().get(i).runner());
-        }
         SavedTime time = state.time();
         if (clock instanceof DeterministicHostClock deterministic && time.deterministic()
                 && clock.khz() == time.hostKhz() && clock.tscAdjust() == time.hostTscAdjust()) {
@@ -174,7 +179,29 @@ public final class MachineSnapshot {
         BoardState board = state.board();
         machine.restoreBoard(board, board.deviceNanos() + downtimeNanos);
         for (int i = 0; i < vcpus.size(); i++) {
-            machine.apic(i).restore(state.vcpus().get(i).apic());
+            LocalInterruptController controller = vcpus.get(i).interruptController();
+            VcpuLapic lapic = state.vcpus().get(i).lapic();
+            if (controller != null && lapic != null) {
+                controller.restoreLapic(lapic);
+            }
+        }
+    }
+
+    /** Every vCPU's state, or none: a vCPU that refuses puts back those restored before it. */
+    private static void restoreVcpus(List<Vcpu> vcpus, List<VcpuState> states) {
+        List<VcpuState> before = new ArrayList<>();
+        for (Vcpu vcpu : vcpus) {
+            before.add(vcpu.saveState());
+        }
+        for (int i = 0; i < vcpus.size(); i++) {
+            try {
+                vcpus.get(i).restoreState(states.get(i));
+            } catch (InvalidVcpuStateException refused) {
+                for (int j = 0; j < i; j++) {
+                    vcpus.get(j).restoreState(before.get(j));
+                }
+                throw new SnapshotException(Kind.CORRUPT, "vCPU " + i, refused.getMessage());
+            }
         }
     }
 

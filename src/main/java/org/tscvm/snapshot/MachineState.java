@@ -2,6 +2,7 @@ package org.tscvm.snapshot;
 
 import java.util.List;
 import org.tscvm.machine.BoardState;
+import org.tscvm.vm.VcpuState;
 
 /**
  * One whole machine, as a snapshot holds it: immutable once read, and checked in full before
@@ -11,11 +12,11 @@ import org.tscvm.machine.BoardState;
  * @param config       the configuration it fits
  * @param time         every vCPU's TSC state and the instant of the save
  * @param board        every board device and the device time
- * @param vcpus        every vCPU, by index
+ * @param vcpus        every vCPU, by index: registers, FPU, MSRs, local APIC, events
  * @param ram          guest RAM
  */
 public record MachineState(String tscvmVersion, ConfigFingerprint config, SavedTime time, BoardState board,
-                           List<SavedVcpu> vcpus, RamImage ram) {
+                           List<VcpuState> vcpus, RamImage ram) {
     public MachineState {
         vcpus = List.copyOf(vcpus);
     }

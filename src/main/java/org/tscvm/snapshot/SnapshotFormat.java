@@ -24,7 +24,7 @@ public final class SnapshotFormat {
     public enum Section {
         CONF("CONF", "configuration", 4096),
         TIME("TIME", "time", 8192),
-        VCPU("VCPU", "vCPU", 4096),
+        VCPU("VCPU", "vCPU", 65536),
         PIT("PIT ", "PIT", 4096),
         UART("UART", "UART", 4096),
         CMOS("CMOS", "CMOS", 4096),

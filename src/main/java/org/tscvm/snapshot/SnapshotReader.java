@@ -23,6 +23,7 @@ import org.tscvm.memory.GuestMemory;
 import org.tscvm.snapshot.SnapshotException.Kind;
 import org.tscvm.snapshot.SnapshotFormat.Section;
 import org.tscvm.tsc.HostClock;
+import org.tscvm.vm.VcpuState;
 import org.tscvm.vm.VmTscState;
 
 /**
@@ -79,7 +80,7 @@ final class SnapshotReader {
         long[] deviceNanos = new long[1];
         SavedTime time = time(timeIn, smp, deviceNanos);
 
-        List<SavedVcpu> vcpus = new ArrayList<>();
+        List<VcpuState> vcpus = new ArrayList<>();
         for (int i = 0; i < smp; i++) {
             vcpus.add(VcpuCodec.read(section(Section.VCPU, "vCPU " + i), i));
         }

@@ -190,7 +190,7 @@ class TimeOnRestoreTest {
         // A 1 MHz host clock cannot scale up to the saved 100 GHz guest (R15's ratio limit, 2^16).
         Machine target = new Machine(realTime(1).hostKhz(1_000).build());
         long tscBefore = target.vm().vcpus().get(0).getTscOffset();
-        long ripBefore = target.vm().vcpus().get(0).cpu().getRip();
+        long ripBefore = target.vm().vcpus().get(0).getRegs().rip();
         assertThatThrownBy(() -> MachineSnapshot.restore(target, state, RestoreTime.PAUSED))
                 .isInstanceOfSatisfying(SnapshotException.class, e -> {
                     assertThat(e.kind()).isEqualTo(Kind.CONFIG_MISMATCH);
@@ -198,6 +198,6 @@ class TimeOnRestoreTest {
                 });
         assertThat(target.vm().memory().read64(0x200000)).isZero();
         assertThat(target.vm().vcpus().get(0).getTscOffset()).isEqualTo(tscBefore);
-        assertThat(target.vm().vcpus().get(0).cpu().getRip()).isEqualTo(ripBefore);
+        assertThat(target.vm().vcpus().get(0).getRegs().rip()).isEqualTo(ripBefore);
     }
 }
