@@ -384,7 +384,7 @@ public final class Machine {
      * (before {@link #run()}, after {@link #runUntil}, or paused).
      */
     public BoardState saveBoard() {
-        return board.save();
+        return board.state();
     }
 
     /**

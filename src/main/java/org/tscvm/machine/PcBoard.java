@@ -194,7 +194,7 @@ final class PcBoard {
     }
 
     /** The state of every device on the board (the vCPUs' local APICs aside), with every vCPU stopped. */
-    BoardState save() {
+    BoardState state() {
         return new BoardState(deviceTime.nanos(), pit.state(), uart.state(), cmos.state(), fwCfg.state(),
                 acpiPm.state(), keyboardController.state(), pciHost.state(), resetControl.state(),
                 shutdownPort.state(), testdev == null ? null : testdev.state(), pic.state(), ioApic.state());

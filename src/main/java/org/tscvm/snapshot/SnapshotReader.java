@@ -37,6 +37,11 @@ final class SnapshotReader {
     private final byte[] scratch = new byte[(int) RamImage.CHUNK_BYTES];
     /** Bytes consumed, for messages. */
     private long offset;
+    /** The header's tscvm version string. */
+    private String headerVersion;
+    /** The tag and length of the section whose header {@link #nextSection} read last. */
+    private int pendingTag;
+    private int pendingLength;
 
     private SnapshotReader(InputStream in) {
         this.in = in;
@@ -115,8 +120,6 @@ final class SnapshotReader {
         return new MachineState(version, config, time, board, vcpus, RamImage.of(ramBytes, chunks));
     }
 
-    private String headerVersion;
-
     /** Reads and checks the header; returns the configuration fingerprint. */
     private long header() throws IOException {
         byte[] magic = new byte[SnapshotFormat.MAGIC.length];
@@ -160,9 +163,6 @@ final class SnapshotReader {
         }
         return fingerprint;
     }
-
-    private int pendingTag;
-    private int pendingLength;
 
     /** Reads the next section header, which must be one of {@code allowed}. */
     private Section nextSection(Section... allowed) throws IOException {
