@@ -190,8 +190,10 @@ public final class MachineSnapshot {
     /** Every vCPU's state, or none: a vCPU that refuses puts back those restored before it. */
     private static void restoreVcpus(List<Vcpu> vcpus, List<VcpuState> states) {
         List<VcpuState> before = new ArrayList<>();
-        for (Vcpu vcpu : vcpus) {
-            before.add(vcpu.saveState());
+        long[] offsetsBefore = new long[vcpus.size()];
+        for (int i = 0; i < vcpus.size(); i++) {
+            before.add(vcpus.get(i).saveState());
+            offsetsBefore[i] = vcpus.get(i).getTscOffset();
         }
         for (int i = 0; i < vcpus.size(); i++) {
             try {
@@ -199,6 +201,8 @@ public final class MachineSnapshot {
             } catch (InvalidVcpuStateException refused) {
                 for (int j = 0; j < i; j++) {
                     vcpus.get(j).restoreState(before.get(j));
+                    // Its host write of the old TSC may have joined the new generation (R10); the offset is exact (R17).
+                    vcpus.get(j).setTscOffset(offsetsBefore[j]);
                 }
                 throw new SnapshotException(Kind.CORRUPT, "vCPU " + i, refused.getMessage());
             }
