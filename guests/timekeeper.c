@@ -175,12 +175,14 @@ static void keep_time(int cpu)
         u64 adj = rdmsr(MSR_IA32_TSC_ADJUST);
         if (adj != adjust)
             fail(cpu, "TSC_ADJUST changed", adjust, adj);
-        /* A host stall can swallow a whole round of TSC time (the TSC runs on while the vCPU
-         * thread does not): give the timer another round before calling it lost. */
-        for (u64 give_up = rdtsc() + round_cycles; fires[cpu] == fires_before && rdtsc() < give_up;)
+        /* A host stall can swallow whole rounds of TSC time (the TSC runs on while the vCPU
+         * thread does not run): the timer is lost only if, after another round of TSC time,
+         * this CPU has also spun ten million times with interrupts on. */
+        u64 give_up = rdtsc() + round_cycles;
+        for (u64 spins = 0; fires[cpu] == fires_before && (spins < 10000000 || rdtsc() < give_up); spins++)
             pause();
         if (fires[cpu] == fires_before)
-            fail(cpu, "no timer interrupt for two rounds: round, cycles since the last", r, rdtsc() - last_fire[cpu]);
+            fail(cpu, "no timer interrupt for a round and 10^7 spins: round, cycles since the last", r, rdtsc() - last_fire[cpu]);
         u64 bad = first_mismatch(slice, words, seed);
         if (bad != words)
             fail(cpu, "memory lost its pattern at word", bad, r);
