@@ -448,7 +448,9 @@ public final class Machine {
 
     /**
      * Deterministic mode: every vCPU on this thread, in order, each for a fixed quantum of
-     * host-clock ticks (only with SMP; one vCPU simply runs until it exits).
+     * host-clock ticks (only with SMP; one vCPU simply runs until it exits), until the run ends
+     * or the clock reaches {@code stopAtHostTsc} ({@link #runUntil}: the last quanta are cut to
+     * end there, also a single vCPU's).
      */
     private void runRoundRobin(long stopAtHostTsc) {
         boolean quanta = runners.size() > 1;
