@@ -47,6 +47,34 @@ class SnapshotFormatTest {
         assertThat(b.getLong(12)).isEqualTo(ByteBuffer.wrap(sha, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong());
     }
 
+    /**
+     * The stream form works over a connection that stays open (a migration socket): the reader
+     * stops at the end section without waiting for the end of the stream, and leaves what
+     * follows for the caller.
+     */
+    @Test
+    void theReaderStopsAtTheEndSectionOfAStreamThatStaysOpen() throws Exception {
+        byte[] file = SnapshotFiles.savedMidRun();
+        java.io.PipedInputStream in = new java.io.PipedInputStream(1 << 16);
+        java.io.PipedOutputStream out = new java.io.PipedOutputStream(in);
+        Thread sender = new Thread(() -> {
+            try {
+                out.write(file);
+                out.write("after".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                Thread.sleep(60_000); // the connection stays open
+            } catch (Exception e) {
+                // the test ended
+            }
+        });
+        sender.setDaemon(true);
+        sender.start();
+        MachineState state = MachineSnapshot.read(in);
+        assertThat(state.vcpus()).hasSize(2);
+        assertThat(new String(in.readNBytes(5), StandardCharsets.US_ASCII)).isEqualTo("after");
+        sender.interrupt();
+    }
+
     @Test
     void exactlyTheNonZeroPagesAreStoredAndRamIsDeflated() throws Exception {
         Machine m = new Machine(SnapshotFiles.smallMachine().build());
