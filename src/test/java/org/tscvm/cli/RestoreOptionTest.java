@@ -65,6 +65,14 @@ class RestoreOptionTest {
     }
 
     @Test
+    void onAHostClockOfAnotherRateAndAdjustTheRestoredGuestStillPassesItsTimerChecks() {
+        CliRun run = restore(snapshot, "--host-khz", "3100000", "--host-tsc-adjust", "-123456789");
+        assertThat(run.err()).isEmpty();
+        assertThat(run.out()).contains("SUMMARY: 13 tests, 0 failures").doesNotContain("FAIL");
+        assertThat(run.status()).isEqualTo(1);
+    }
+
+    @Test
     void eachKindOfRefusalHasItsOwnStatusAndOneLine() throws Exception {
         byte[] good = Files.readAllBytes(snapshot);
         byte[] version = good.clone();
