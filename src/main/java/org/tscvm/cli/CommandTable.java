@@ -67,6 +67,8 @@ final class CommandTable {
     static final String GDB_DEFAULT = "-s";
     static final String GDB = "-gdb";
     static final String WAIT_FOR_GDB = "-S";
+    static final String RESTORE = "--restore";
+    static final String RESTORE_TIME = "--restore-time";
 
     /** The options of run and demo: the machine around the kernel. */
     private static final List<Option> MACHINE_OPTIONS = List.of(
@@ -115,7 +117,13 @@ final class CommandTable {
                             "Linux's initrd (several are concatenated) or a multiboot module; repeat or "
                                     + "separate with commas"),
                     new Option(FLAT, "LOAD[,ENTRY]", null, false,
-                            "treat -kernel as a raw image loaded at LOAD and started at ENTRY (default LOAD)"))));
+                            "treat -kernel as a raw image loaded at LOAD and started at ENTRY (default LOAD)"),
+                    new Option(RESTORE, "FILE", null, false,
+                            "continue the machine saved in the snapshot FILE (the other options must describe the"
+                                    + " same machine: -m, -smp, -cpu, --msr-policy)"),
+                    new Option(RESTORE_TIME, "wall|paused", null, false,
+                            "guest time across --restore: the wall-clock downtime passes (default on the real"
+                                    + " clock), or none, as if paused (default on the deterministic clock)"))));
 
     static final Subcommand DEMO = new Subcommand("demo",
             List.of("Boot the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and",

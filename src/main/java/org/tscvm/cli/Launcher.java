@@ -15,6 +15,7 @@ import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.MachineConfigException;
 import org.tscvm.machine.RunResult;
 import org.tscvm.memory.GuestMemory;
+import org.tscvm.snapshot.SnapshotException;
 import org.tscvm.vm.CpuidModel;
 
 /**
@@ -299,6 +300,16 @@ final class Launcher {
         }
         if (e instanceof BootFileException) {
             return ExitStatus.FILE;
+        }
+        if (e instanceof SnapshotException s) {
+            return switch (s.kind()) {
+                case UNREADABLE -> ExitStatus.FILE;
+                case NOT_A_SNAPSHOT -> ExitStatus.SNAPSHOT_NOT_A_SNAPSHOT;
+                case VERSION -> ExitStatus.SNAPSHOT_VERSION;
+                case TRUNCATED -> ExitStatus.SNAPSHOT_TRUNCATED;
+                case CORRUPT -> ExitStatus.SNAPSHOT_CORRUPT;
+                case CONFIG_MISMATCH -> ExitStatus.SNAPSHOT_CONFIG_MISMATCH;
+            };
         }
         if (e instanceof KernelImageException) {
             return ExitStatus.KERNEL_IMAGE;

@@ -15,6 +15,9 @@ import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.RunResult;
 import org.tscvm.machine.SerialTarget;
+import org.tscvm.snapshot.MachineSnapshot;
+import org.tscvm.snapshot.MachineState;
+import org.tscvm.snapshot.RestoreTime;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.MsrPolicy;
@@ -209,7 +212,31 @@ public final class Main {
             long entry = parts.length > 1 ? Launcher.parseNonNegative(CommandTable.FLAT, parts[1]) : load;
             b.flat(load, entry);
         }
-        return Launcher.boot(b.build(), err);
+        MachineConfig config = b.build();
+        String restore = p.value(CommandTable.RESTORE);
+        if (restore == null) {
+            if (p.value(CommandTable.RESTORE_TIME) != null) {
+                throw new OptionException(ExitStatus.USAGE, "--restore-time needs --restore FILE");
+            }
+            return Launcher.boot(config, err);
+        }
+        RestoreTime time = parseRestoreTime(p.value(CommandTable.RESTORE_TIME), config);
+        // The whole file is read and checked before a machine exists: a refused file creates none.
+        MachineState state = MachineSnapshot.read(Path.of(restore));
+        MachineSnapshot.check(state, config);
+        return Launcher.boot(config, err, machine -> MachineSnapshot.restore(machine, state, time));
+    }
+
+    private static RestoreTime parseRestoreTime(String text, MachineConfig config) {
+        if (text == null) {
+            return RestoreTime.defaultFor(config.clock() == VmConfig.ClockKind.DETERMINISTIC);
+        }
+        return switch (text) {
+            case "wall" -> RestoreTime.WALL_CLOCK;
+            case "paused" -> RestoreTime.PAUSED;
+            default -> throw new OptionException(ExitStatus.OPTION_VALUE,
+                    "--restore-time " + text + " is not wall or paused");
+        };
     }
 
     /** The /init that {@code initramfs} packs unless --init names another. */

@@ -86,7 +86,7 @@ public final class Machine {
         for (int i = 0; i < config.smp(); i++) {
             Vcpu vcpu = vm.createVcpu(); // one TSC generation for all (R12)
             board.programMtrrs(vcpu);
-            VcpuLink link = new VcpuLink(vcpu, board.apicBus(), i == 0 ? pit : null, () -> board.programMtrrs(vcpu));
+            VcpuLink link = new VcpuLink(vcpu, board.apicBus(), board.deviceTime(), i == 0 ? pit : null, () -> board.programMtrrs(vcpu));
             links.add(link);
             apics.add(link.apic);
         }
@@ -111,6 +111,33 @@ public final class Machine {
     /** Runs the guest until it ends the run (or the configured timeout passes): {@link MachineRunner#run()}. */
     public RunResult run() {
         return runner.run();
+    }
+
+    /** Deterministic mode: runs until the host clock reads {@code hostTsc}: {@link MachineRunner#runUntil}. */
+    public boolean runUntil(long hostTsc) {
+        return runner.runUntil(hostTsc);
+    }
+
+    /** The configuration this machine was built from. */
+    public MachineConfig config() {
+        return config;
+    }
+
+    /**
+     * The board's devices (local APICs aside), for a snapshot; every vCPU must be stopped
+     * (before {@link #run()}, after {@link #runUntil}, or paused).
+     */
+    public BoardState saveBoard() {
+        return board.state();
+    }
+
+    /**
+     * Loads the board's devices, every vCPU stopped; the devices' time continues from
+     * {@code deviceNanos} (the saved device time plus whatever downtime the restore counts).
+     * The order is {@link PcBoard#restore}'s.
+     */
+    public void restoreBoard(BoardState state, long deviceNanos) {
+        board.restore(state, deviceNanos);
     }
 
     /** The runner: threads, and the pause / resume / reset / quit control a monitor uses. */
@@ -308,11 +335,11 @@ public final class Machine {
         private final LocalApic.State powerOnApic;
         private final Runnable programMtrrs;
 
-        VcpuLink(Vcpu vcpu, ApicBus apicBus, Pit8254 timedPit, Runnable programMtrrs) {
+        VcpuLink(Vcpu vcpu, ApicBus apicBus, DeviceTime deviceTime, Pit8254 timedPit, Runnable programMtrrs) {
             this.vcpu = vcpu;
             this.clock = vcpu.vm().clock();
             this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, CpuidModel.PHYS_ADDR_BITS, this, apicBus);
-            this.interrupts = new VcpuInterrupts(apic, timedPit, clock, vcpu);
+            this.interrupts = new VcpuInterrupts(apic, timedPit, clock, deviceTime, vcpu);
             this.powerOnApic = apic.state();
             this.programMtrrs = programMtrrs;
             vcpu.setInterruptController(interrupts);

@@ -208,7 +208,7 @@ public final class MachineRunner {
         try {
             while (true) {
                 if (deterministic()) {
-                    runRoundRobin();
+                    runRoundRobin(Long.MAX_VALUE);
                 } else {
                     runThreaded();
                 }
@@ -306,12 +306,30 @@ public final class MachineRunner {
     }
 
     /**
-     * Deterministic mode: every vCPU on this thread, in order, each for a fixed quantum of
-     * host-clock ticks (only with SMP; one vCPU simply runs until it exits).
+     * Deterministic mode: runs round-robin passes until the host clock reads {@code hostTsc} or
+     * more (checked between passes, so the stop point repeats exactly) or the run ends. The
+     * machine can then be inspected or saved, and {@link #run()} continues it.
+     *
+     * @return true when the machine stopped at the time, false when the run ended first
+     * @throws IllegalStateException on a real-time clock
      */
-    private void runRoundRobin() {
+    public boolean runUntil(long hostTsc) {
+        if (!deterministic()) {
+            throw new IllegalStateException("runUntil needs the deterministic clock");
+        }
+        runRoundRobin(hostTsc);
+        return result.get() == null;
+    }
+
+    /**
+     * Deterministic mode: every vCPU on this thread, in order, each for a fixed quantum of
+     * host-clock ticks (only with SMP; one vCPU simply runs until it exits), until the run ends
+     * or the clock reaches {@code stopAtHostTsc} ({@link #runUntil}: the last quanta are cut to
+     * end there, also a single vCPU's).
+     */
+    private void runRoundRobin(long stopAtHostTsc) {
         boolean quanta = loops.size() > 1;
-        while (result.get() == null) {
+        while (result.get() == null && clock.now() < stopAtHostTsc) {
             checkpointPause();
             if (result.get() != null) {
                 break;
@@ -341,7 +359,10 @@ public final class MachineRunner {
                 }
                 anyRunnable = true;
                 if (quanta) {
-                    l.interrupts.startQuantum(DETERMINISTIC_QUANTUM_TICKS);
+                    l.interrupts.startQuantum(Math.min(DETERMINISTIC_QUANTUM_TICKS,
+                            Math.max(1, stopAtHostTsc - clock.now())));
+                } else if (stopAtHostTsc != Long.MAX_VALUE) {
+                    l.interrupts.startQuantum(Math.max(1, stopAtHostTsc - clock.now()));
                 }
                 l.handle(l.vcpu.run());
             }

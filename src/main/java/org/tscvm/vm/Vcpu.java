@@ -1040,6 +1040,9 @@ public final class Vcpu {
             pendingInit = false; // the state says what the vCPU does next
             pendingSipi = -1;
         }
+        // So does the pause a signal requested only to be taken: left set, it would cost the
+        // restored vCPU its next run, and a deterministic run would not repeat the saved one.
+        pauseRequested.set(false);
         cpu.restore(target);
         int[] indexes = state.msrs().indexes();
         long[] values = state.msrs().values();
