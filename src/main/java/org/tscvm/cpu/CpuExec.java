@@ -1,5 +1,7 @@
 package org.tscvm.cpu;
 
+import org.tscvm.log.DebugLog;
+
 import org.tscvm.memory.GuestMemory;
 
 /**
@@ -1796,8 +1798,8 @@ abstract class CpuExec extends CpuSystem {
                 }
                 break;
             case UD:
-                if (d.sub == 0) {
-                    unimplemented.merge(opcodeText(d), 1L, Long::sum);
+                if (d.sub == 0 && unimplemented.merge(opcodeText(d), 1L, Long::sum) == 1 && DebugLog.unimp) {
+                    DebugLog.Topic.UNIMP.log(String.format("unimplemented opcode %s at RIP 0x%x: #UD", opcodeText(d), prevRip));
                 }
                 throw ud();
             case TOO_LONG: throw gp(0);

@@ -28,6 +28,7 @@ import org.tscvm.gdb.GdbServer;
 import org.tscvm.gdb.TargetEvent;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
+import org.tscvm.trace.Tracer;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.VcpuExit;
@@ -83,6 +84,8 @@ public final class Machine {
     /** All-stop debugging and the gdb server, or null without {@link MachineConfig#gdb()}. */
     private final DebugGate debugGate;
     private final GdbServer gdbServer;
+    /** The trace of guest-visible time events (--trace), or null. */
+    private final Tracer tracer;
 
     /**
      * Builds the machine and loads the kernel.
@@ -104,6 +107,8 @@ public final class Machine {
         this.serialOut = openSerial(config.serial());
         try {
             this.vm = createVm(config, cpuid);
+            this.tracer = config.trace() == null ? null : Tracer.open(config.trace(), vm.clock());
+            vm.setTracer(tracer);
         } catch (RuntimeException e) {
             closeSerial();
             throw e;
@@ -130,6 +135,7 @@ public final class Machine {
             entry = loadKernel(kernelImage, modules, board.rsdpAddress(), board.reservedRanges());
         } catch (RuntimeException e) {
             closeSerial();
+            closeTracer();
             throw e;
         }
         startCpus();
@@ -145,6 +151,7 @@ public final class Machine {
                 gdbServer = GdbServer.start(gdb.host(), gdb.port(), debugGate); // last: nothing after it can fail
             } catch (RuntimeException e) {
                 closeSerial();
+                closeTracer();
                 throw e;
             }
         }
@@ -360,8 +367,15 @@ public final class Machine {
                 gdbServer.close(); // after gdb heard how the run ended
             }
             closeSerial();
+            closeTracer(); // the run is over: every vCPU's events are in
         }
         return result.get();
+    }
+
+    private void closeTracer() {
+        if (tracer != null) {
+            tracer.close();
+        }
     }
 
     private void runThreaded() {
@@ -684,6 +698,16 @@ public final class Machine {
             vcpu.kick(); // an NMI wakes a halted vCPU whatever RFLAGS.IF
         }
 
+        @Override
+        public void timerArmed(int mode, long deadline, long dueHostTsc) {
+            if (vcpu.trace() != null) vcpu.trace().timerArm(mode, deadline, dueHostTsc);
+        }
+
+        @Override
+        public void timerFired(long hostTsc, int mode, int vector, boolean masked) {
+            if (vcpu.trace() != null) vcpu.trace().timerFire(hostTsc, mode, vector, masked);
+        }
+
         synchronized void wake() {
             notifyAll();
         }
@@ -694,6 +718,7 @@ public final class Machine {
                 pendingInit = false;
                 cpu.init();
                 waitingForSipi = true;
+                if (vcpu.trace() != null) vcpu.trace().init();
             }
             if (pendingSipi >= 0) {
                 int vector = pendingSipi;
@@ -701,6 +726,7 @@ public final class Machine {
                 if (waitingForSipi) {
                     cpu.startup(vector);
                     waitingForSipi = false;
+                    if (vcpu.trace() != null) vcpu.trace().sipi(vector);
                 }
             }
             return !waitingForSipi;

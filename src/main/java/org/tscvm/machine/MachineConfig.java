@@ -7,6 +7,7 @@ import org.tscvm.devices.Pit8254;
 import org.tscvm.memory.GuestMemory;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.MsrPolicy;
+import org.tscvm.trace.TraceConfig;
 import org.tscvm.vm.VmConfig;
 
 /**
@@ -49,13 +50,15 @@ import org.tscvm.vm.VmConfig;
  * @param pitLostTicks   what the PIT does with periods a stalled vCPU thread missed (QEMU's
  *                       {@code -global kvm-pit.lost_tick_policy}; default: deliver them later)
  * @param gdb            the gdb server to run ({@code -s}, {@code -gdb}, {@code -S}), or null for none
+ * @param trace          the trace of guest-visible time events to write ({@code --trace}), or null for none
  */
 public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
                             VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
                             long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold,
                             int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
-                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb) {
+                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb,
+                            TraceConfig trace) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -175,6 +178,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private boolean noReboot;
         private Pit8254.LostTicks pitLostTicks = Pit8254.LostTicks.DELAY;
         private Gdb gdb;
+        private TraceConfig trace;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -293,10 +297,15 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
             return this;
         }
 
+        public Builder trace(TraceConfig v) {
+            trace = v;
+            return this;
+        }
+
         public MachineConfig build() {
             return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
                     clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
-                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb);
+                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, trace);
         }
     }
 }

@@ -11,10 +11,12 @@ import org.tscvm.cpu.CpuFault;
 import org.tscvm.cpu.DebugTraps;
 import org.tscvm.cpu.Msr;
 import org.tscvm.cpu.RunStop;
+import org.tscvm.log.DebugLog;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscMath;
 import org.tscvm.tsc.TscState;
+import org.tscvm.trace.VcpuTrack;
 
 /**
  * A virtual CPU, shaped like a KVM vCPU file descriptor. The methods here are the HOST side:
@@ -99,6 +101,8 @@ public final class Vcpu {
     private GuestDebug appliedDebug = GuestDebug.NONE;
     private volatile Thread runThread;
     private final AtomicLongArray exitCounts = new AtomicLongArray(VcpuExit.Kind.values().length);
+    /** This vCPU's trace track, or null when the VM is not traced (each hook is one null check). */
+    private final VcpuTrack trace;
 
     Vcpu(Vm vm, int id) {
         this.vm = vm;
@@ -111,6 +115,25 @@ public final class Vcpu {
         this.cpu = new Cpu(vm.memory(), bus);
         bus.attach(cpu);
         this.interpreter = Interpreter.of(cpu);
+        this.trace = vm.tracer() == null ? null : vm.tracer().track(id, new TraceProbe());
+    }
+
+    /** What a trace event reads from this vCPU: its L1 TSC and instructions retired. */
+    private final class TraceProbe implements VcpuTrack.Probe {
+        @Override
+        public long guestTscAt(long hostTsc) {
+            return tsc.l1GuestTsc(hostTsc);
+        }
+
+        @Override
+        public long instructionsRetired() {
+            return interpreter.instructionsRetired();
+        }
+    }
+
+    /** This vCPU's trace track (the machine records INIT, SIPI and its APIC timer there), or null when not tracing. */
+    public VcpuTrack trace() {
+        return trace;
     }
 
     /** The seam the run-loop tests use to script the interpreter. */
@@ -174,7 +197,7 @@ public final class Vcpu {
      */
     public void setMsr(int index, long value) {
         try {
-            writeMsr(index, value, MsrOrigin.HOST);
+            writeMsrAndTrace(index, value, MsrOrigin.HOST);
         } catch (CpuFault fault) {
             throw new MsrAccessException(index, String.format("write of 0x%x refused with #GP by its owner", value));
         }
@@ -209,8 +232,10 @@ public final class Vcpu {
      * @throws TscvmException if {@code khz} is negative or not below R15's maximum
      */
     public void setTscKhz(long khz) {
+        if (trace != null) trace.beforeTscChange(tsc);
         tsc.setTscKhz(khz, clock.khz());
         guestTscChanged();
+        if (trace != null) trace.afterTscKhz(tsc);
     }
 
     /**
@@ -243,8 +268,10 @@ public final class Vcpu {
      */
     public void setTscOffset(long offset) {
         long hostTsc = clock.now();
+        if (trace != null) trace.beforeTscChange(tsc);
         vm.tscSync().setOffset(tsc, offset, hostTsc, clock.nanosAt(hostTsc));
         guestTscChanged();
+        if (trace != null) trace.afterOffsetSet(tsc);
     }
 
     /** The R10 generation this vCPU last synchronised into. */
@@ -368,6 +395,20 @@ public final class Vcpu {
         }
     }
 
+    /** {@link #writeMsr}, and when tracing, what a time MSR write changed (origin, before and after). */
+    void writeMsrAndTrace(int index, long value, MsrOrigin origin) {
+        VcpuTrack t = trace;
+        if (t == null || !VcpuTrack.isTimeMsr(index)) {
+            writeMsr(index, value, origin);
+            return;
+        }
+        t.beforeTscChange(tsc);
+        long msrBefore = index == Msr.IA32_TSC ? 0 : readMsr(index, MsrOrigin.HOST);
+        writeMsr(index, value, origin); // a refused write throws and changes nothing: nothing to record
+        t.afterMsrWrite(tsc, index, origin == MsrOrigin.HOST, value, msrBefore,
+                index == Msr.IA32_TSC ? 0 : readMsr(index, MsrOrigin.HOST));
+    }
+
     void writeMsr(int index, long value, MsrOrigin origin) {
         switch (index) {
             case Msr.IA32_TSC: {
@@ -486,6 +527,9 @@ public final class Vcpu {
     }
 
     private static RuntimeException unknown(int index, MsrOrigin origin) {
+        if (origin == MsrOrigin.GUEST && DebugLog.unimp) {
+            DebugLog.Topic.UNIMP.first("msr " + index, String.format("guest access to MSR 0x%x, which tscvm does not implement: #GP", index));
+        }
         return origin == MsrOrigin.GUEST ? CpuFault.gp0() : new UnknownMsrException(index);
     }
 
@@ -697,6 +741,7 @@ public final class Vcpu {
             running.set(false);
         }
         exitCounts.incrementAndGet(exit.kind().ordinal());
+        if (trace != null) trace.exit(exit.kind().name(), exit == PAUSED);
         return exit;
     }
 
@@ -748,10 +793,12 @@ public final class Vcpu {
                     }
                     // A pending interrupt that did not wake the CPU (IF=0) cannot wake it again.
                     boolean ignorePending = wokenByPendingInterrupt && retired == 0;
+                    if (trace != null) trace.halt();
                     VcpuExit exit = waitWhileHalted(ignorePending);
                     if (exit != null) {
                         return exit;
                     }
+                    if (trace != null) trace.wake();
                     wokenByPendingInterrupt = true;
                     break;
                 }
