@@ -32,6 +32,7 @@ public final class VcpuTrack {
     private final HostClock clock;
     private final Probe probe;
     private final boolean[] recorded = new boolean[TraceKind.values().length];
+    private final boolean recordsMsrWrites;
 
     // The buffer, as parallel arrays: event i's arguments are args[i * MAX_ARGS ...].
     final TraceKind[] kinds = new TraceKind[CAPACITY];
@@ -55,6 +56,7 @@ public final class VcpuTrack {
         for (TraceKind kind : TraceKind.values()) {
             recorded[kind.ordinal()] = config.records(kind);
         }
+        recordsMsrWrites = records(TraceKind.MSR_WRITE) || records(TraceKind.GENERATION);
     }
 
     /** The vCPU index this track belongs to. */
@@ -84,6 +86,11 @@ public final class VcpuTrack {
     private long generationBefore;
     private long khzBefore;
     private long ratioBefore;
+
+    /** Whether a time MSR write has anything to record: the write itself, or the generation it may change. */
+    public boolean recordsMsrWrites() {
+        return recordsMsrWrites;
+    }
 
     /** The MSRs a trace records writes of: IA32_TSC, TSC_ADJUST, TSC_AUX and TSC_DEADLINE. */
     public static boolean isTimeMsr(int msr) {

@@ -398,7 +398,7 @@ public final class Vcpu {
     /** {@link #writeMsr}, and when tracing, what a time MSR write changed (origin, before and after). */
     void writeMsrAndTrace(int index, long value, MsrOrigin origin) {
         VcpuTrack t = trace;
-        if (t == null || !VcpuTrack.isTimeMsr(index)) {
+        if (t == null || !t.recordsMsrWrites() || !VcpuTrack.isTimeMsr(index)) {
             writeMsr(index, value, origin);
             return;
         }
