@@ -117,9 +117,10 @@ class TraceCliTest {
             int t = tid;
             List<Map<?, ?>> init = instants(events, "INIT").stream().filter(e -> tid(e) == t).toList();
             List<Map<?, ?>> sipi = instants(events, "SIPI").stream().filter(e -> tid(e) == t).toList();
-            assertThat(init).as("vCPU %d", tid - 1).hasSize(1);
+            // The machine's power-on INIT, then the guest's INIT IPI; only the first STARTUP counts.
+            assertThat(init).as("vCPU %d", tid - 1).isNotEmpty();
             assertThat(sipi).as("vCPU %d", tid - 1).hasSize(1);
-            assertThat(ts(sipi.get(0))).isGreaterThanOrEqualTo(ts(init.get(0)));
+            assertThat(ts(sipi.get(0))).isGreaterThanOrEqualTo(ts(init.get(init.size() - 1)));
             assertThat(arg(sipi.get(0), "vector")).isPositive();
         }
         assertThat(instants(events, "INIT")).noneMatch(e -> tid(e) == 1);
