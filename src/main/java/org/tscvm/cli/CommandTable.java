@@ -145,8 +145,9 @@ final class CommandTable {
 
     static final Subcommand DEMO = new Subcommand("demo",
             List.of("Boot the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and",
-                    "explains each number, while the host side sets its own TSC_ADJUST and makes a",
-                    "restore-style host write of the TSC first."),
+                    "explains each number, while the host side sets its own TSC_ADJUST, writes the",
+                    "guest's TSC_ADJUST as firmware would and makes a restore-style host write of the",
+                    "TSC first."),
             MACHINE_OPTIONS);
 
     static final Subcommand CPUID = new Subcommand("cpuid",

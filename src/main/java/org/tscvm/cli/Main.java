@@ -289,8 +289,8 @@ public final class Main {
 
     /**
      * Boots the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and explains
-     * each number, while the host side sets its own TSC_ADJUST and makes a restore-style host
-     * write of the TSC first.
+     * each number, while the host side sets its own TSC_ADJUST, writes the guest's TSC_ADJUST
+     * as firmware would (R8) and makes a restore-style host write of the TSC first.
      */
     private int demo(CommandTable.Parsed p) {
         byte[] demo = demoKernel();
