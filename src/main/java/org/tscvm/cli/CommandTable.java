@@ -5,8 +5,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import org.tscvm.vm.VmConfig;
+import org.tscvm.log.DebugLog;
+import org.tscvm.trace.TraceConfig;
 import org.tscvm.tsc.HostClock;
+import org.tscvm.vm.VmConfig;
 
 /**
  * tscvm's command line, defined once: every subcommand and option with its label, default and
@@ -29,12 +31,31 @@ final class CommandTable {
             return new Option(name, null, null, false, description);
         }
 
+        /** A positional parameter: named by its label, given without an option name. */
+        static Option positional(String label, String description) {
+            return new Option(label, label, null, false, description);
+        }
+
+        boolean isPositional() {
+            return !name.startsWith("-");
+        }
+
         boolean isFlag() {
             return paramLabel == null;
         }
     }
 
     record Subcommand(String name, List<String> description, List<Option> options) {
+        /** The positional parameter, or null. */
+        Option positional() {
+            for (Option o : options) {
+                if (o.isPositional()) {
+                    return o;
+                }
+            }
+            return null;
+        }
+
         /** The option called {@code name}, or null. */
         Option option(String name) {
             for (Option o : options) {
@@ -69,6 +90,9 @@ final class CommandTable {
     static final String WAIT_FOR_GDB = "-S";
     static final String RESTORE = "--restore";
     static final String RESTORE_TIME = "--restore-time";
+    static final String TRACE = "--trace";
+    static final String TRACE_KINDS = "--trace-kinds";
+    static final String DEBUG_LOG = "-d";
 
     /** The options of run and demo: the machine around the kernel. */
     private static final List<Option> MACHINE_OPTIONS = List.of(
@@ -103,7 +127,14 @@ final class CommandTable {
             Option.flag(GDB_DEFAULT, "a gdb server on tcp::1234 (127.0.0.1), as -gdb tcp::1234"),
             new Option(GDB, "tcp:[HOST]:PORT", null, false,
                     "a gdb server on HOST (default 127.0.0.1) and PORT (0: any free port, printed on stderr)"),
-            Option.flag(WAIT_FOR_GDB, "do not start the vCPUs until the debugger continues (needs -s or -gdb)"));
+            Option.flag(WAIT_FOR_GDB, "do not start the vCPUs until the debugger continues (needs -s or -gdb)"),
+            // Tracing and debug logging (org.tscvm.trace, org.tscvm.log).
+            new Option(TRACE, "FILE", null, false,
+                    "write guest-visible time events to FILE as Chrome/Perfetto trace-event JSON (one track per vCPU)"),
+            new Option(TRACE_KINDS, "LIST", "all", false,
+                    "the events --trace records: all, or a comma-separated list of " + TraceConfig.known()),
+            new Option(DEBUG_LOG, "LIST", null, false,
+                    "log to stderr, QEMU -d style: " + DebugLog.known() + " (comma-separated), all, or help"));
 
     static final Subcommand RUN = new Subcommand("run",
             List.of("Boot a kernel and run it until it exits: a Linux bzImage (vmlinuz), a Linux",
@@ -127,8 +158,9 @@ final class CommandTable {
 
     static final Subcommand DEMO = new Subcommand("demo",
             List.of("Boot the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and",
-                    "explains each number, while the host side sets its own TSC_ADJUST and makes a",
-                    "restore-style host write of the TSC first."),
+                    "explains each number, while the host side sets its own TSC_ADJUST, writes the",
+                    "guest's TSC_ADJUST as firmware would and makes a restore-style host write of the",
+                    "TSC first."),
             MACHINE_OPTIONS);
 
     static final Subcommand CPUID = new Subcommand("cpuid",
@@ -148,7 +180,15 @@ final class CommandTable {
                     new Option(INIT, "FILE", null, false, "an /init of your own instead of tscvm's"),
                     new Option(OUTPUT, "FILE", null, false, "where to write the initramfs (required)")));
 
-    static final List<Subcommand> SUBCOMMANDS = List.of(RUN, DEMO, CPUID, INITRAMFS);
+    static final String TRACE_FILE = "TRACE";
+
+    static final Subcommand PLOT = new Subcommand("plot",
+            List.of("Draw a trace written by --trace as an SVG picture: the guest TSC of each vCPU",
+                    "against host time, marking TSC_ADJUST and TSC writes, generation changes and restores."),
+            List.of(Option.positional(TRACE_FILE, "the trace file (JSON) to draw"),
+                    new Option(OUTPUT, "FILE", null, false, "where to write the SVG (required)")));
+
+    static final List<Subcommand> SUBCOMMANDS = List.of(RUN, DEMO, CPUID, INITRAMFS, PLOT);
 
     static final String NAME = "tscvm";
     static final String VERSION_LINE = NAME + " " + Version.VERSION;
@@ -186,6 +226,13 @@ final class CommandTable {
         }
         Parsed parsed = new Parsed(command);
         for (int i = 1; i < args.length; i += 2) {
+            Option positional = command.positional();
+            if (positional != null && !args[i].startsWith("-") && !args[i].startsWith("@")
+                    && !parsed.isGiven(positional.name())) {
+                parsed.add(positional.name(), args[i]);
+                i--; // a positional parameter is one word
+                continue;
+            }
             Option option = command.option(args[i]);
             if (option != null && option.isFlag()) {
                 if (parsed.isGiven(option.name())) {

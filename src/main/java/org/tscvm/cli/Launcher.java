@@ -5,6 +5,7 @@ import java.io.FileInputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.channels.Channels;
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.function.Consumer;
 import org.tscvm.TscvmException;
@@ -16,6 +17,8 @@ import org.tscvm.machine.MachineConfigException;
 import org.tscvm.machine.RunResult;
 import org.tscvm.memory.GuestMemory;
 import org.tscvm.snapshot.SnapshotException;
+import org.tscvm.trace.TraceConfig;
+import org.tscvm.trace.TraceFileException;
 import org.tscvm.vm.CpuidModel;
 
 /**
@@ -254,6 +257,30 @@ final class Launcher {
         }
     }
 
+    /**
+     * The trace a front end asks for: {@code file} (null: no trace) and the categories in
+     * {@code kinds} (null: all). Kinds without a file is a usage error.
+     */
+    static TraceConfig parseTrace(String fileOption, String file, String kindsOption, String kinds) {
+        if (file == null) {
+            if (kinds != null) {
+                throw new OptionException(ExitStatus.USAGE, kindsOption + " needs " + fileOption + " FILE");
+            }
+            return null;
+        }
+        Path path;
+        try {
+            path = Path.of(file);
+        } catch (RuntimeException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, fileOption + " " + file + " is not a file name: " + e.getMessage());
+        }
+        try {
+            return new TraceConfig(path, TraceConfig.parseCategories(kinds == null ? "all" : kinds));
+        } catch (TscvmException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, kindsOption + ": " + e.getMessage());
+        }
+    }
+
     /** Builds the machine from {@code config}, runs it and returns the exit status, as below. */
     static int boot(MachineConfig config, PrintStream err) {
         return boot(config, err, machine -> { }, machine -> { });
@@ -298,7 +325,7 @@ final class Launcher {
         if (e instanceof OptionException o) {
             return o.status();
         }
-        if (e instanceof BootFileException) {
+        if (e instanceof BootFileException || e instanceof TraceFileException) {
             return ExitStatus.FILE;
         }
         if (e instanceof SnapshotException s) {

@@ -8,9 +8,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.tscvm.boot.BootFileException;
+import org.tscvm.TscvmException;
 import org.tscvm.boot.Initramfs;
 import org.tscvm.cpu.Msr;
+import org.tscvm.log.DebugLog;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.RunResult;
@@ -18,6 +21,7 @@ import org.tscvm.machine.SerialTarget;
 import org.tscvm.snapshot.MachineSnapshot;
 import org.tscvm.snapshot.MachineState;
 import org.tscvm.snapshot.RestoreTime;
+import org.tscvm.trace.TracePlot;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.MsrPolicy;
@@ -36,6 +40,8 @@ public final class Main {
     static final String DEMO_RESOURCE = "/guests/demo.elf";
     /** The host's own IA32_TSC_ADJUST in the demo: visible in the guest's RDTSC, not in its RDMSR 0x3b. */
     static final long DEMO_HOST_TSC_ADJUST = 7_000_000_000L;
+    /** A host-initiated write of the guest's IA32_TSC_ADJUST, as firmware leaves it (R8: the TSC does not move). */
+    static final long DEMO_FIRMWARE_TSC_ADJUST = 5_000_000L;
     /** A restore-style host write of the guest TSC, as a snapshot restore makes. */
     static final long DEMO_HOST_TSC_WRITE = 1_000_000_000_000L;
 
@@ -87,14 +93,24 @@ public final class Main {
     private int run(CommandTable.Parsed parsed) {
         try {
             CommandTable.Subcommand command = parsed.command();
-            if (command == CommandTable.RUN) {
-                return runKernel(parsed);
-            }
-            if (command == CommandTable.DEMO) {
-                return demo(parsed);
+            if (command == CommandTable.RUN || command == CommandTable.DEMO) {
+                String topics = parsed.value(CommandTable.DEBUG_LOG);
+                if ("help".equals(topics)) {
+                    out.print(DebugLog.help());
+                    return 0;
+                }
+                DebugLog.configure(topics == null ? Set.of() : parseLogTopics(topics), err);
+                try {
+                    return command == CommandTable.RUN ? runKernel(parsed) : demo(parsed);
+                } finally {
+                    DebugLog.configure(Set.of(), err);
+                }
             }
             if (command == CommandTable.INITRAMFS) {
                 return initramfs(parsed);
+            }
+            if (command == CommandTable.PLOT) {
+                return plot(parsed);
             }
             out.print(CpuidModel.parse(Launcher.checkCpuModel(parsed.value(CommandTable.CPU))).describe());
             return 0;
@@ -125,6 +141,8 @@ public final class Main {
         }
         b.gdb(Launcher.parseGdb(p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
                 p.isGiven(CommandTable.WAIT_FOR_GDB)));
+        b.trace(Launcher.parseTrace(CommandTable.TRACE, p.value(CommandTable.TRACE), CommandTable.TRACE_KINDS,
+                p.isGiven(CommandTable.TRACE_KINDS) ? p.value(CommandTable.TRACE_KINDS) : null));
         String timeout = p.value(CommandTable.TIMEOUT);
         if (timeout != null) {
             b.timeout(Duration.ofSeconds(Launcher.parseNonNegative(CommandTable.TIMEOUT, timeout)));
@@ -239,6 +257,42 @@ public final class Main {
         };
     }
 
+    static Set<DebugLog.Topic> parseLogTopics(String list) {
+        try {
+            return DebugLog.parse(list);
+        } catch (TscvmException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
+        }
+    }
+
+    /** {@code plot TRACE -o FILE.svg}: the trace drawn as an SVG picture. */
+    private int plot(CommandTable.Parsed p) {
+        String trace = p.value(CommandTable.TRACE_FILE);
+        String output = p.value(CommandTable.OUTPUT);
+        if (trace == null || output == null) {
+            throw new OptionException(ExitStatus.USAGE, "plot needs a trace file and -o FILE.svg");
+        }
+        String json;
+        try {
+            json = Files.readString(Path.of(trace));
+        } catch (IOException | RuntimeException e) {
+            throw new OptionException(ExitStatus.FILE, "cannot read the trace " + trace + ": " + e.getMessage());
+        }
+        String svg;
+        try {
+            svg = TracePlot.render(json);
+        } catch (TscvmException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, trace + " is not a tscvm trace: " + e.getMessage());
+        }
+        try {
+            Files.writeString(Path.of(output), svg);
+        } catch (IOException e) {
+            throw new OptionException(ExitStatus.FILE, "cannot write " + output + ": " + e.getMessage());
+        }
+        out.printf("wrote %s: the guest TSC of each vCPU against host time%n", output);
+        return 0;
+    }
+
     /** The /init that {@code initramfs} packs unless --init names another. */
     static final String LINUX_INIT_RESOURCE = "/guests/linux/init";
 
@@ -270,8 +324,8 @@ public final class Main {
 
     /**
      * Boots the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and explains
-     * each number, while the host side sets its own TSC_ADJUST and makes a restore-style host
-     * write of the TSC first.
+     * each number, while the host side sets its own TSC_ADJUST, writes the guest's TSC_ADJUST
+     * as firmware would (R8) and makes a restore-style host write of the TSC first.
      */
     private int demo(CommandTable.Parsed p) {
         byte[] demo = demoKernel();
@@ -296,6 +350,10 @@ public final class Main {
 
     private static void hostSide(Machine machine, PrintStream out) {
         Vcpu vcpu = machine.vm().vcpus().get(0);
+        long tscBeforeAdjust = vcpu.getMsr(Msr.IA32_TSC);
+        vcpu.setMsr(Msr.IA32_TSC_ADJUST, DEMO_FIRMWARE_TSC_ADJUST);
+        out.printf("[host] firmware-style host write: TSC_ADJUST = %d; the TSC does not move (R8): %d -> %d%n",
+                DEMO_FIRMWARE_TSC_ADJUST, tscBeforeAdjust, vcpu.getMsr(Msr.IA32_TSC));
         long adjustBefore = vcpu.getMsr(Msr.IA32_TSC_ADJUST);
         vcpu.setMsr(Msr.IA32_TSC, DEMO_HOST_TSC_WRITE);
         out.printf("[host] restore-style host write: TSC = %d (as a snapshot restore would set it)%n",

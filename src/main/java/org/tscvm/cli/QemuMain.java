@@ -6,10 +6,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import org.tscvm.TscvmException;
 import org.tscvm.devices.Pit8254;
+import org.tscvm.log.DebugLog;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.SerialTarget;
+import org.tscvm.trace.TraceConfig;
 import org.tscvm.vm.CpuidModel;
 
 /**
@@ -69,6 +72,10 @@ public final class QemuMain {
                 + "  -s                    gdb server on tcp::1234 (127.0.0.1)\n"
                 + "  -gdb tcp:[HOST]:PORT  gdb server on HOST:PORT (port 0: any free port, printed on stderr)\n"
                 + "  -S                    do not start the vCPUs until the debugger continues\n"
+                + "  -d LIST               log to stderr: " + DebugLog.known() + " (comma-separated), all, or help\n"
+                + "  --tscvm-trace FILE    write guest-visible time events as Perfetto trace-event JSON (tscvm's own;\n"
+                + "                        QEMU's -trace is a different thing and is refused)\n"
+                + "  --tscvm-trace-kinds LIST  the events to record: all or " + TraceConfig.known() + "\n"
                 + "\n"
                 + "Accepted and ignored (harmless):\n"
                 + HARMLESS + "\n"
@@ -112,6 +119,10 @@ public final class QemuMain {
         String gdb = null;
         String cpu = "qemu64";
         boolean kvm = false;
+        String traceFile = null;
+        String traceKinds = null;
+        String logTopics = null;
+        List<String> ignored = new ArrayList<>();
         for (int i = 0; i < rawArgs.length; i++) {
             String arg = rawArgs[i];
             // QEMU takes -opt and --opt alike.
@@ -128,6 +139,7 @@ public final class QemuMain {
                 case "-no-reboot" -> b.noReboot(true);
                 case "-nodefaults", "-nographic" -> {
                     // Harmless: tscvm has no default devices to drop and no display.
+                    ignored.add(arg);
                 }
                 case "-enable-kvm" -> kvm = true;
                 case "-s" -> gdbDefault = true;
@@ -154,6 +166,15 @@ public final class QemuMain {
                         case "--tsc-adjust" -> tscAdjusts.add(Launcher.parseVcpuValue(opt, value));
                         case "--tsc-warp" -> tscWarps.add(Launcher.parseVcpuValue(opt, value));
                         case "-m" -> b.ramBytes(Launcher.parseMemory(value));
+                        case "-tscvm-trace" -> traceFile = value;
+                        case "-tscvm-trace-kinds" -> traceKinds = value;
+                        case "-d" -> {
+                            if (value.equals("help")) {
+                                out.print(DebugLog.help());
+                                return 0;
+                            }
+                            logTopics = value;
+                        }
                         case "-gdb" -> gdb = value;
                         case "-cpu" -> cpu = value;
                         case "-serial" -> b.serial(parseSerial(value, console));
@@ -171,9 +192,11 @@ public final class QemuMain {
                             if (!value.equals("none")) {
                                 throw refuse(opt + " " + value + " is not supported: tscvm has no display or monitor");
                             }
+                            ignored.add(arg + " " + value);
                         }
                         case "-name" -> {
                             // A label for the VM; tscvm shows none.
+                            ignored.add(arg + " " + value);
                         }
                         case "-overcommit" -> overcommit(value);
                         default -> throw refuse("option " + arg + " is not supported by tscvm");
@@ -187,8 +210,17 @@ public final class QemuMain {
         }
         b.cpuModel(mapCpu(cpu, kvm, err));
         MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
-                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).gdb(Launcher.parseGdb(gdbDefault, gdb, waitForGdb)).build();
-        return Launcher.boot(config, err, m -> { });
+                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).gdb(Launcher.parseGdb(gdbDefault, gdb, waitForGdb))
+                .trace(Launcher.parseTrace("--tscvm-trace", traceFile, "--tscvm-trace-kinds", traceKinds)).build();
+        DebugLog.configure(logTopics == null ? Set.of() : Main.parseLogTopics(logTopics), err);
+        try {
+            for (String option : ignored) {
+                DebugLog.Topic.OPTIONS.log("ignored " + option + ": it changes nothing tscvm does");
+            }
+            return Launcher.boot(config, err, m -> { });
+        } finally {
+            DebugLog.configure(Set.of(), err);
+        }
     }
 
     /** {@code -global kvm-pit.lost_tick_policy=delay|discard}: the only global tscvm has. */

@@ -19,6 +19,7 @@ import org.tscvm.devices.LocalApic;
 import org.tscvm.devices.Pit8254;
 import org.tscvm.devices.Uart16550;
 import org.tscvm.tsc.HostClock;
+import org.tscvm.trace.Tracer;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.KvmClock;
 import org.tscvm.vm.Vcpu;
@@ -53,6 +54,8 @@ public final class Machine {
     private EntryPoint entry;
     private volatile int reboots;
     private final MachineRunner runner;
+    /** The trace of guest-visible time events (--trace), or null. */
+    private final Tracer tracer;
 
     /**
      * Builds the machine and loads the kernel.
@@ -73,6 +76,8 @@ public final class Machine {
         this.serialOut = openSerial(config.serial());
         try {
             this.vm = Vm.create(config.vm());
+            this.tracer = config.trace() == null ? null : Tracer.open(config.trace(), vm.clock());
+            vm.setTracer(tracer);
         } catch (RuntimeException e) {
             closeSerial();
             throw e;
@@ -97,6 +102,7 @@ public final class Machine {
             entry = loadKernel(kernelImage, modules, board.rsdpAddress(), board.reservedRanges());
         } catch (RuntimeException e) {
             closeSerial();
+            closeTracer();
             throw e;
         }
         startCpus();
@@ -104,6 +110,7 @@ public final class Machine {
             runner = new MachineRunner(this, config); // last: its gdb server is the one thing to close
         } catch (RuntimeException e) {
             closeSerial();
+            closeTracer();
             throw e;
         }
     }
@@ -315,6 +322,13 @@ public final class Machine {
         }
     }
 
+    /** Ends the trace file: the run is over, every vCPU's events are in. */
+    void closeTracer() {
+        if (tracer != null) {
+            tracer.close();
+        }
+    }
+
     void closeSerial() {
         try {
             serialOut.flush();
@@ -402,6 +416,16 @@ public final class Machine {
         @Override
         public void nmi() {
             vcpu.injectNmi();
+        }
+
+        @Override
+        public void timerArmed(int mode, long deadline, long dueHostTsc) {
+            if (vcpu.trace() != null) vcpu.trace().timerArm(mode, deadline, dueHostTsc);
+        }
+
+        @Override
+        public void timerFired(long hostTsc, int mode, int vector, boolean masked) {
+            if (vcpu.trace() != null) vcpu.trace().timerFire(hostTsc, mode, vector, masked);
         }
     }
 

@@ -7,6 +7,7 @@ import org.tscvm.devices.Pit8254;
 import org.tscvm.memory.GuestMemory;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.MsrPolicy;
+import org.tscvm.trace.TraceConfig;
 import org.tscvm.vm.VmConfig;
 
 /**
@@ -45,11 +46,13 @@ import org.tscvm.vm.VmConfig;
  * @param pitLostTicks   what the PIT does with periods a stalled vCPU thread missed (QEMU's
  *                       {@code -global kvm-pit.lost_tick_policy}; default: deliver them later)
  * @param gdb            the gdb server to run ({@code -s}, {@code -gdb}, {@code -S}), or null for none
+ * @param trace          the trace of guest-visible time events to write ({@code --trace}), or null for none
  */
 public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, boolean pcTestdev, long flatLoadAddress, long flatEntry,
                             Duration timeout, int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
-                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb) {
+                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb,
+                            TraceConfig trace) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -178,6 +181,7 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
         private Pit8254.LostTicks pitLostTicks = Pit8254.LostTicks.DELAY;
         private Gdb gdb;
         private boolean hostTscUnstable;
+        private TraceConfig trace;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -301,6 +305,11 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
             return this;
         }
 
+        public Builder trace(TraceConfig v) {
+            trace = v;
+            return this;
+        }
+
         public MachineConfig build() {
             checkVm(ramBytes, tscKhz, compileThreshold);
             VmConfig vm = VmConfig.builder()
@@ -318,7 +327,7 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
                     .hostTscUnstable(hostTscUnstable)
                     .build();
             return new MachineConfig(vm, smp, kernel, append, initrds, serial, pcTestdev, flatLoadAddress, flatEntry,
-                    timeout, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb);
+                    timeout, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, trace);
         }
     }
 }

@@ -237,6 +237,7 @@ public final class MachineRunner {
                 gdbServer.close(); // after gdb heard how the run ended
             }
             machine.closeSerial();
+            machine.closeTracer(); // after the last vCPU stopped: every event is in
             synchronized (gate) {
                 gate.notifyAll(); // a pause() waiting returns: the run is over
             }

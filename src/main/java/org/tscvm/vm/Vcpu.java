@@ -11,9 +11,11 @@ import org.tscvm.cpu.CpuFault;
 import org.tscvm.cpu.DebugTraps;
 import org.tscvm.cpu.Msr;
 import org.tscvm.cpu.RunStop;
+import org.tscvm.log.DebugLog;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscMath;
 import org.tscvm.tsc.TscState;
+import org.tscvm.trace.VcpuTrack;
 
 /**
  * A virtual CPU, shaped like a KVM vCPU file descriptor. The methods here are the HOST side:
@@ -107,6 +109,8 @@ public final class Vcpu {
     private GuestDebug appliedDebug = GuestDebug.NONE;
     private volatile Thread runThread;
     private final AtomicLongArray exitCounts = new AtomicLongArray(VcpuExit.Kind.values().length);
+    /** This vCPU's trace track, or null when the VM is not traced (each hook is one null check). */
+    private final VcpuTrack trace;
 
     Vcpu(Vm vm, int id) {
         this.vm = vm;
@@ -121,6 +125,25 @@ public final class Vcpu {
         bus.attach(cpu);
         this.interpreter = Interpreter.of(cpu);
         registerMsrs();
+        this.trace = vm.tracer() == null ? null : vm.tracer().track(id, new TraceProbe());
+    }
+
+    /** What a trace event reads from this vCPU: its L1 TSC and instructions retired. */
+    private final class TraceProbe implements VcpuTrack.Probe {
+        @Override
+        public long guestTscAt(long hostTsc) {
+            return tsc.l1GuestTsc(hostTsc);
+        }
+
+        @Override
+        public long instructionsRetired() {
+            return interpreter.instructionsRetired();
+        }
+    }
+
+    /** This vCPU's trace track (the machine records INIT, SIPI and its APIC timer there), or null when not tracing. */
+    public VcpuTrack trace() {
+        return trace;
     }
 
     /** The seam the run-loop tests use to script the interpreter. */
@@ -188,7 +211,7 @@ public final class Vcpu {
      */
     public void setMsr(int index, long value) {
         try {
-            writeMsr(index, value, MsrOrigin.HOST);
+            writeMsrAndTrace(index, value, MsrOrigin.HOST);
         } catch (CpuFault fault) {
             throw new MsrAccessException(index, String.format("write of 0x%x refused with #GP by its owner", value));
         }
@@ -223,9 +246,11 @@ public final class Vcpu {
      * @throws TscvmException if {@code khz} is negative or not below R15's maximum
      */
     public void setTscKhz(long khz) {
+        if (trace != null) trace.beforeTscChange(tsc);
         tsc.setTscKhz(khz, clock.khz());
         guestTscChanged();
         time.updateRequested = true; // the pvclock scale follows the new rate before the vCPU runs (R20)
+        if (trace != null) trace.afterTscKhz(tsc);
     }
 
     /**
@@ -258,9 +283,11 @@ public final class Vcpu {
      */
     public void setTscOffset(long offset) {
         long hostTsc = clock.now();
+        if (trace != null) trace.beforeTscChange(tsc);
         vm.tscSync().setOffset(tsc, offset, hostTsc, clock.nanosAt(hostTsc));
         guestTscChanged();
         vm.kvmClock().tscSynchronized();
+        if (trace != null) trace.afterOffsetSet(tsc);
     }
 
     /** The R10 generation this vCPU last synchronised into. */
@@ -533,6 +560,20 @@ public final class Vcpu {
         }
     }
 
+    /** {@link #writeMsr}, and when tracing, what a time MSR write changed (origin, before and after). */
+    void writeMsrAndTrace(int index, long value, MsrOrigin origin) {
+        VcpuTrack t = trace;
+        if (t == null || !t.recordsMsrWrites() || !VcpuTrack.isTimeMsr(index)) {
+            writeMsr(index, value, origin);
+            return;
+        }
+        t.beforeTscChange(tsc);
+        long msrBefore = index == Msr.IA32_TSC ? 0 : readMsr(index, MsrOrigin.HOST);
+        writeMsr(index, value, origin); // a refused write throws and changes nothing: nothing to record
+        t.afterMsrWrite(tsc, index, origin == MsrOrigin.HOST, value, msrBefore,
+                index == Msr.IA32_TSC ? 0 : readMsr(index, MsrOrigin.HOST));
+    }
+
     /** MSRs that are plain vCPU storage: MISC_ENABLE, UCODE_REV and AMD's legacy performance MSRs. */
     private final class StoredMsrs implements MsrTable.Owner {
         @Override
@@ -673,6 +714,9 @@ public final class Vcpu {
     }
 
     private static RuntimeException unknown(int index, MsrOrigin origin) {
+        if (origin == MsrOrigin.GUEST && DebugLog.unimp) {
+            DebugLog.Topic.UNIMP.first("msr " + index, String.format("guest access to MSR 0x%x, which tscvm does not implement: #GP", index));
+        }
         return origin == MsrOrigin.GUEST ? CpuFault.gp0() : new UnknownMsrException(index);
     }
 
@@ -1118,11 +1162,14 @@ public final class Vcpu {
                 pendingInit = false;
                 cpu.init();
                 vm.kvmClock().resetVcpu(time); // kvm_vcpu_reset: kvmclock off on INIT too
+                if (trace != null) trace.init();
             }
             if (pendingSipi >= 0) {
                 int vector = pendingSipi;
                 pendingSipi = -1;
+                boolean waiting = cpu.waitingForSipi();
                 cpu.startup(vector); // ignored unless waiting for SIPI
+                if (trace != null && waiting) trace.sipi(vector);
             }
             return !cpu.waitingForSipi();
         }
@@ -1273,6 +1320,7 @@ public final class Vcpu {
             running.set(false);
         }
         exitCounts.incrementAndGet(exit.kind().ordinal());
+        if (trace != null) trace.exit(exit.kind().name(), exit == PAUSED);
         return exit;
     }
 
@@ -1314,10 +1362,12 @@ public final class Vcpu {
                 }
                 case HALTED: {
                     // -> RUNNING when something may have woken the CPU; or an exit (nothing can wake it, a pause).
+                    if (trace != null) trace.halt();
                     VcpuExit exit = waitWhileHalted(ignorePending);
                     if (exit != null) {
                         return exit;
                     }
+                    if (trace != null) trace.wake();
                     state = RunState.RUNNING;
                     ignorePending = true;
                     break;

@@ -12,6 +12,8 @@ import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscMath;
 import org.tscvm.tsc.TscState;
 import org.tscvm.tsc.TscSync;
+import org.tscvm.trace.Tracer;
+import org.tscvm.trace.VcpuTrack;
 
 /**
  * A virtual machine, shaped like a KVM VM file descriptor: it owns guest memory, the port and
@@ -35,6 +37,7 @@ public final class Vm {
     private final KvmClock kvmClock;
     private final List<Vcpu> vcpus = new CopyOnWriteArrayList<>();
     private long defaultTscKhz;
+    private volatile Tracer tracer;
 
     private Vm(VmConfig config) {
         this.config = config;
@@ -77,6 +80,7 @@ public final class Vm {
         }
         long hostTsc = clock.now();
         tscSync.synchronize(tsc, false, 0, hostTsc, clock.nanosAt(hostTsc));
+        if (vcpu.trace() != null) vcpu.trace().vcpuCreated(hostTsc, tsc.generation(), tsc.l1Offset(), tsc.virtualKhz(), clock.tscAdjust());
         vcpus.add(vcpu); // online before post-create's kvm_track_tsc_matching counts it
         kvmClock.tscSynchronized();
         return vcpu;
@@ -243,10 +247,33 @@ public final class Vm {
      * The vCPUs' interrupt controllers are told the guest TSC changed.
      */
     public void setHostTscAdjust(long adjust) {
+        long before = clock.tscAdjust();
+        long hostBefore = clock.now();
         clock.setTscAdjust(adjust);
+        long hostAfter = hostBefore + (adjust - before); // the same instant on the moved host TSC
         for (Vcpu vcpu : vcpus) {
             vcpu.guestTscChanged();
+            VcpuTrack t = vcpu.trace();
+            if (t != null) t.hostTscAdjust(hostAfter, before, adjust, vcpu.guestTscAt(hostBefore), vcpu.guestTscAt(hostAfter));
         }
+    }
+
+    /**
+     * Traces this VM's guest-visible time events into {@code newTracer} (null: no trace). Only
+     * before the first vCPU is created: each vCPU takes its track when it is created.
+     *
+     * @throws TscvmException if a vCPU exists
+     */
+    public synchronized void setTracer(Tracer newTracer) {
+        if (!vcpus.isEmpty()) {
+            throw new TscvmException("set the tracer before creating vCPUs: " + vcpus.size() + " exist");
+        }
+        tracer = newTracer;
+    }
+
+    /** The tracer this VM's vCPUs record into, or null. */
+    public Tracer tracer() {
+        return tracer;
     }
 
     /** A2: the host's IA32_TSC_ADJUST. */
