@@ -343,7 +343,7 @@ abstract class CpuSystem extends CpuMemory {
         long oldSpMask = stackMask();
         boolean user = newCpl == 3;
         if (lm) {
-            long rsp = readSys(trBase + 4 + newCpl * 8L, 8);
+            long rsp = readTssStack(4 + newCpl * 8L, 8, false);
             if (!canonical(rsp)) {
                 throw fault(CpuFault.SS, 0);
             }
@@ -359,8 +359,8 @@ abstract class CpuSystem extends CpuMemory {
         }
         boolean tss32 = (trAttr & A_TYPE) == T_TSS_BUSY || (trAttr & A_TYPE) == T_TSS_AVAIL;
         long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
-        long esp = readSys(trBase + espOff, tss32 ? 4 : 2);
-        int ss = (int) readSys(trBase + espOff + (tss32 ? 4 : 2), 2);
+        long esp = readTssStack(espOff, tss32 ? 4 : 2, false);
+        int ss = (int) readTssStack(espOff + (tss32 ? 4 : 2), 2, false);
         if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
             throw fault(CpuFault.TS, ss & 0xfffc);
         }
@@ -515,6 +515,17 @@ abstract class CpuSystem extends CpuMemory {
     final long readStack(long offset, int size) {
         long sp = (regs[RSP] + offset) & stackMask();
         return readLin(linear(SS, sp, size, false), size);
+    }
+
+    /**
+     * A stack field of the current TSS (RSPn, ISTn, ESPn/SSn) for an interrupt's stack switch: a
+     * field beyond TR's limit is #TS with TR's selector (SDM 6.12.1.1, 6.14.5).
+     */
+    private long readTssStack(long offset, int size, boolean external) {
+        if (offset + size - 1 > trLimit) {
+            throw fault(CpuFault.TS, (trSel & 0xfffc) | (external ? 1 : 0));
+        }
+        return readSys(trBase + offset, size);
     }
 
     // ---- RFLAGS writes by POPF/IRET ----
@@ -697,9 +708,9 @@ abstract class CpuSystem extends CpuMemory {
         int oldCs = segSel[CS];
         long rsp;
         if (ist != 0) {
-            rsp = readSys(trBase + 0x24 + (ist - 1) * 8L, 8);
+            rsp = readTssStack(0x24 + (ist - 1) * 8L, 8, external);
         } else if (newCpl < cpl) {
-            rsp = readSys(trBase + 4 + newCpl * 8L, 8);
+            rsp = readTssStack(4 + newCpl * 8L, 8, external);
         } else {
             rsp = oldRsp;
         }
@@ -766,8 +777,8 @@ abstract class CpuSystem extends CpuMemory {
         if (newCpl < cpl) {
             boolean tss32 = (trAttr & A_TYPE) == T_TSS_BUSY || (trAttr & A_TYPE) == T_TSS_AVAIL;
             long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
-            long esp = readSys(trBase + espOff, tss32 ? 4 : 2);
-            int ss = (int) readSys(trBase + espOff + (tss32 ? 4 : 2), 2);
+            long esp = readTssStack(espOff, tss32 ? 4 : 2, external);
+            int ss = (int) readTssStack(espOff + (tss32 ? 4 : 2), 2, external);
             if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
                 throw fault(CpuFault.TS, (ss & 0xfffc) | (external ? 1 : 0));
             }

@@ -259,6 +259,34 @@ class CpuReviewTest {
     }
 
     @Test
+    void anIstSlotBeyondTheTssLimitIsTsWithTheTrSelector() {
+        // SDM 6.14.5: the stack pointer read from the TSS for an interrupt must lie within TR's
+        // limit, else #TS(TSS selector). TR is reloaded with a limit of 0x2b: RSP0-2 and IST1 fit,
+        // IST2 (0x2c-0x33) does not.
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(CpuRig.GDT + 0x30, 0x2b | ((CpuRig.TSS & 0xffffff) << 16) | (0x89L << 40));
+        rig.setGate(0x31, CpuRig.HANDLERS + 0x31 * 16, 0xe, 0, 2);
+        rig.setGate(0x32, CpuRig.HANDLERS + 0x32 * 16, 0xe, 0, 1);
+        byte[] ltr = hex("66 b8 30 00 0f 00 d8 "); // mov $0x30,%ax; ltr %ax
+        rig.run(concat(ltr, hex("cd 32 f4"))); // int $0x32 (IST1): within the limit
+        assertThat(rig.haltedInVector()).isEqualTo(0x32);
+        assertThat(rig.reg(Cpu.RSP)).isEqualTo(CpuRig.IST1 - 40);
+
+        rig = new CpuRig().longMode();
+        rig.w64(CpuRig.GDT + 0x30, 0x2b | ((CpuRig.TSS & 0xffffff) << 16) | (0x89L << 40));
+        rig.setGate(0x31, CpuRig.HANDLERS + 0x31 * 16, 0xe, 0, 2);
+        rig.run(concat(ltr, hex("cd 31 f4"))); // int $0x31 (IST2): beyond it
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.TS);
+        assertThat(rig.stack(0)).as("error code: the TSS selector, EXT clear (INT n)").isEqualTo(0x30);
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
     void aSameLevelIretThatFaultsOnTheAccessedBitLeavesEspAsItWas() {
         // IRET to CS 0x48, whose descriptor is not yet accessed, in a GDT that CR0.WP makes
         // read-only: the accessed-bit write faults (SDM 3.4.5.1) and the #PF frame must hold
