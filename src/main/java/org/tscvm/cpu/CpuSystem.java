@@ -933,6 +933,10 @@ abstract class CpuSystem extends CpuMemory {
             }
             efer &= ~EFER_LMA;
         }
+        if ((v & CR0_PG) != 0 && (cr4 & CR4_PAE) != 0 && (efer & EFER_LMA) == 0
+                && ((old ^ v) & (CR0_PG | CR0_CD | CR0_NW)) != 0) {
+            loadPdptes(cr3); // PAE paging turned on (or its caching changed): SDM 4.4.1
+        }
         cr0 = v;
         if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) {
             flushTlb(false);
@@ -940,9 +944,17 @@ abstract class CpuSystem extends CpuMemory {
         updateMode();
     }
 
+    /** PAE paging: CR0.PG and CR4.PAE set outside long mode. */
+    private boolean paePaging(long cr0v, long cr4v) {
+        return (cr0v & CR0_PG) != 0 && (cr4v & CR4_PAE) != 0 && (efer & EFER_LMA) == 0;
+    }
+
     final void writeCr3(long v) {
         if (longMode() && (v >>> 52) != 0) {
             throw gp(0);
+        }
+        if (paePaging(cr0, cr4)) {
+            loadPdptes(v); // #GP leaves CR3 as it was
         }
         cr3 = longMode() ? v : v & 0xffffffffL;
         flushTlb((cr4 & CR4_PGE) != 0);
@@ -954,6 +966,9 @@ abstract class CpuSystem extends CpuMemory {
             throw gp(0);
         }
         long old = cr4;
+        if (paePaging(cr0, v) && ((old ^ v) & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)) != 0) {
+            loadPdptes(cr3); // SDM 4.4.1
+        }
         cr4 = v;
         if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_PKS)) != 0) {
             flushTlb(false);
