@@ -36,15 +36,24 @@ abstract class CpuSystem extends CpuMemory {
         mode64 = longMode() && (segAttr[CS] & A_L) != 0;
         codeSize = mode64 ? 8 : (segAttr[CS] & A_DB) != 0 ? 4 : 2;
         stackSize = mode64 ? 8 : (segAttr[SS] & A_DB) != 0 ? 4 : 2;
-        cpl = realMode() ? 0 : (flags & VM) != 0 ? 3 : segSel[CS] & 3;
+        cpl = realMode() || csFromRealMode ? 0 : (flags & VM) != 0 ? 3 : segSel[CS] & 3;
         userBit = cpl == 3 ? 1 : 0;
         for (int s = 0; s < 6; s++) {
             updateSegChecked(s);
         }
     }
 
+    /**
+     * True from MOV CR0 setting PE until the first CS load: CS still holds a real-mode value,
+     * whose low bits are no RPL, and the CPL stays real mode's 0 (SDM 9.9.1).
+     */
+    boolean csFromRealMode;
+
     final void setSeg(int seg, int sel, long base, long limit, int attr) {
         chainEpoch++;
+        if (seg == CS) {
+            csFromRealMode = false;
+        }
         segSel[seg] = sel & 0xffff;
         segBase[seg] = base;
         segLimit[seg] = limit;
@@ -932,6 +941,9 @@ abstract class CpuSystem extends CpuMemory {
                 throw gp(0);
             }
             efer &= ~EFER_LMA;
+        }
+        if ((v & CR0_PE) != 0 && (old & CR0_PE) == 0) {
+            csFromRealMode = true;
         }
         if ((v & CR0_PG) != 0 && (cr4 & CR4_PAE) != 0 && (efer & EFER_LMA) == 0
                 && ((old ^ v) & (CR0_PG | CR0_CD | CR0_NW)) != 0) {

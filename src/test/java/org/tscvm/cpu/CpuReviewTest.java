@@ -259,6 +259,29 @@ class CpuReviewTest {
     }
 
     @Test
+    void settingCr0PeWithARealModeCsWhoseLowBitsAreSetLeavesCplAtZero() {
+        // The CPL is not CS's RPL until a far transfer loads CS: right after MOV CR0 sets PE,
+        // real mode's CPL 0 holds (SDM 9.9.1), so loading SS with an RPL-0 selector works even
+        // when the real-mode CS value was 0x0103.
+        CpuRig rig = protectedRig();
+        rig.load(0x1000, hex("ea 05 00 03 01 ")); // ljmp $0x0103,$0x0005 (base 0x1030)
+        rig.load(0x1035,
+                // 0f 01 16 00 06   lgdtw 0x600
+                // 0f 20 c0         mov %cr0,%eax
+                // 0c 01            or $1,%al
+                // 0f 22 c0         mov %eax,%cr0
+                // b8 10 00         mov $0x10,%ax
+                // 8e d0            mov %ax,%ss
+                // f4               hlt
+                hex("0f 01 16 00 06 0f 20 c0 0c 01 0f 22 c0 b8 10 00 8e d0 f4 "));
+        rig.cpu.init();
+        rig.cpu.startup(0x01);
+        assertThat(rig.cpu.run(100)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("the HLT after the SS load").isEqualTo(0x1035 - 0x1030 + 19);
+        assertThat(rig.cpu.save().segSelectors()[2]).as("SS").isEqualTo(0x10);
+    }
+
+    @Test
     void anIstSlotBeyondTheTssLimitIsTsWithTheTrSelector() {
         // SDM 6.14.5: the stack pointer read from the TSS for an interrupt must lie within TR's
         // limit, else #TS(TSS selector). TR is reloaded with a limit of 0x2b: RSP0-2 and IST1 fit,
