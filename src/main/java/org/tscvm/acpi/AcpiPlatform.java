@@ -15,12 +15,13 @@ package org.tscvm.acpi;
  * @param pmTimerPort      PM_TMR_BLK (4 bytes, a 32-bit counter: TMR_VAL_EXT)
  * @param resetPort        the I/O port of RESET_REG (one byte)
  * @param resetValue       what to write there to reset
+ * @param s3SleepType      SLP_TYP for suspend to RAM, the DSDT's \_S3
  * @param s5SleepType      SLP_TYP for soft-off, the DSDT's \_S5
  * @param rtcCenturyIndex  the CMOS index of the century byte (FADT CENTURY), 0 for none
  */
 public record AcpiPlatform(int cpus, long localApicAddress, int ioApicId, long ioApicAddress, int timerGsi, int sciIrq,
                            int pm1aEventPort, int pm1aControlPort, int pmTimerPort, int resetPort,
-                           int resetValue, int s5SleepType, int rtcCenturyIndex) {
+                           int resetValue, int s3SleepType, int s5SleepType, int rtcCenturyIndex) {
     public AcpiPlatform {
         if (cpus < 1 || cpus > 255) {
             throw new IllegalArgumentException("an xAPIC MADT describes 1..255 processors, not " + cpus);

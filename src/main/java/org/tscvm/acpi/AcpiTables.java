@@ -35,6 +35,7 @@ public final class AcpiTables {
     /** The checksum of an RSDP v1 covers its first 20 bytes. */
     public static final int RSDP_V1_LENGTH = 20;
     public static final int FACS_LENGTH = 64;
+    private static final int FACS_OFFSET = 64;
     public static final int FADT_LENGTH = 244;
     public static final int FADT_REVISION = 3;
 
@@ -92,7 +93,7 @@ public final class AcpiTables {
         byte[] dsdt = dsdt(platform);
         byte[] madt = madt(platform);
         // Offsets in the image: the FACS must be 64-byte aligned, the rest 16.
-        int facsAt = 64;
+        int facsAt = FACS_OFFSET;
         int rsdtAt = facsAt + FACS_LENGTH;
         int rsdtLength = HEADER_LENGTH + 2 * 4;
         int xsdtAt = align16(rsdtAt + rsdtLength);
@@ -123,6 +124,11 @@ public final class AcpiTables {
     /** The image to copy to {@link #base()}. */
     public byte[] image() {
         return image.clone();
+    }
+
+    /** The FACS's physical address: its firmware_waking_vector (offset 12) is where S3 resumes. */
+    public long facsAddress() {
+        return base + FACS_OFFSET;
     }
 
     /** The RSDP's physical address, for loaders that pass it on (boot_params.acpi_rsdp_addr, PVH). */
@@ -309,7 +315,7 @@ public final class AcpiTables {
     }
 
     // AML encodings (ACPI 6.5 chapter 20) for the few objects the DSDT holds.
-    private static final int AML_ZERO_OP = 0x00;
+    private static final int AML_ONE_OP = 0x01, AML_ZERO_OP = 0x00;
     private static final int AML_NAME_OP = 0x08;
     private static final int AML_BYTE_PREFIX = 0x0a;
     private static final int AML_DWORD_PREFIX = 0x0c;
@@ -341,23 +347,30 @@ public final class AcpiTables {
         0x79, 0x00};                 // end tag, checksum 0 ("treated as correct")
 
     /**
-     * The DSDT, revision 2 (64-bit AML integers), holds two things:
-     * {@code Name (_S5, Package (4) {T, T, 0, 0})} with T the soft-off SLP_TYP, so the operating
-     * system can power off, and {@code Scope (\_SB) { Device (PCI0) { Name (_HID, EisaId
+     * The DSDT, revision 2 (64-bit AML integers), holds three things:
+     * {@code Name (_S3, Package (4) {T, T, 0, 0})} and {@code Name (_S5, ...)} with T the
+     * SLP_TYP of suspend to RAM and of soft-off, so the operating system can sleep and power
+     * off, and {@code Scope (\_SB) { Device (PCI0) { Name (_HID, EisaId
      * ("PNP0A03")) Name (_UID, 0) Name (_CRS, ResourceTemplate () { WordBusNumber (...) }) }
      * }}, the PCI host bridge and its bus range, without which an ACPI operating system does
      * not scan PCI bus 0 (Linux scans only root bridges the namespace declares).
      */
-    static byte[] dsdt(AcpiPlatform p) {
-        ByteBuffer aml = buffer(128);
-        byte[] slpTyp = p.s5SleepType() == 0
-                ? new byte[] {AML_ZERO_OP}
-                : new byte[] {AML_BYTE_PREFIX, (byte) p.s5SleepType()};
+    /** {@code Name (_Sx, Package (4) {T, T, 0, 0})}: the SLP_TYP values for PM1a and PM1b. */
+    private static void sleepPackage(ByteBuffer aml, String name, int sleepType) {
+        byte[] slpTyp = sleepType == 0 ? new byte[] {AML_ZERO_OP}
+                : sleepType == 1 ? new byte[] {AML_ONE_OP}
+                : new byte[] {AML_BYTE_PREFIX, (byte) sleepType};
         aml.put((byte) AML_NAME_OP);
-        ascii(aml, "_S5_");
+        ascii(aml, name);
         aml.put((byte) AML_PACKAGE_OP).put(pkgLength(1 + 2 * slpTyp.length + 2)).put((byte) 4);
         aml.put(slpTyp).put(slpTyp);
         aml.put((byte) AML_ZERO_OP).put((byte) AML_ZERO_OP);
+    }
+
+    static byte[] dsdt(AcpiPlatform p) {
+        ByteBuffer aml = buffer(144);
+        sleepPackage(aml, "_S3_", p.s3SleepType());
+        sleepPackage(aml, "_S5_", p.s5SleepType());
 
         ByteBuffer device = buffer(64);
         ascii(device, "PCI0");

@@ -15,8 +15,9 @@ import org.tscvm.memory.IoDevice;
  *
  * <p>PM1a control: SCI_EN reads 1 always (the FADT has no SMI_CMD, so the machine is in ACPI
  * mode from the start); writing SLP_EN with SLP_TYP = {@link #SLP_TYP_S5} (the DSDT's \_S5)
- * powers the machine off. Other sleep types are not implemented and are ignored. No event
- * raises an SCI: status bits are only cleared (write one to clear), never set.
+ * powers the machine off, with {@link #SLP_TYP_S3} (\_S3) suspends it to RAM; other sleep types
+ * are ignored. The only status bits ever set are WAK_STS and RTC_STS, by {@link #wake} when the
+ * RTC alarm ends an S3 sleep (RTC_EN set); no event raises an SCI.
  */
 public final class AcpiPm implements IoDevice {
     /** The PM timer's rate: 3.579545 MHz (the NTSC colour-burst crystal). */
@@ -37,6 +38,10 @@ public final class AcpiPm implements IoDevice {
     public static final int SLP_EN = 1 << 13;
     /** The sleep type the DSDT's \_S5 package names for soft-off (0, as PIIX4 and QEMU). */
     public static final int SLP_TYP_S5 = 0;
+    /** The sleep type the DSDT's \_S3 package names for suspend to RAM (1, as QEMU's PIIX4). */
+    public static final int SLP_TYP_S3 = 1;
+    /** PM1 status: the machine woke from a sleep state; RTC_STS / PM1 enable RTC_EN: the RTC alarm. */
+    public static final int WAK_STS = 1 << 15, RTC_STS = 1 << 10, RTC_EN = 1 << 10;
     /** PM1 control bits that are stored: SCI_EN, BM_RLD, GBL_RLS and SLP_TYP (SLP_EN is write-only). */
     private static final int CONTROL_STORED = SCI_EN | 0x6 | SLP_TYP_MASK;
 
@@ -45,13 +50,25 @@ public final class AcpiPm implements IoDevice {
 
     private final DeviceClock clock;
     private final Runnable powerOff;
+    private final Runnable suspend;
     private int status;
     private int enable;
     private int control = SCI_EN;
 
-    public AcpiPm(DeviceClock clock, Runnable powerOff) {
+    public AcpiPm(DeviceClock clock, Runnable powerOff, Runnable suspend) {
         this.clock = clock;
         this.powerOff = powerOff;
+        this.suspend = suspend;
+    }
+
+    /** Whether the RTC alarm may end an S3 sleep (PM1 enable's RTC_EN). */
+    public synchronized boolean rtcWakeEnabled() {
+        return (enable & RTC_EN) != 0;
+    }
+
+    /** The RTC alarm ended an S3 sleep: WAK_STS and RTC_STS set, for the waking OS to read. */
+    public synchronized void wake() {
+        status |= WAK_STS | RTC_STS;
     }
 
     /** PM timer ticks since the clock read 0, exact: floor(nanos * 3579545 / 10^9). */
@@ -91,19 +108,23 @@ public final class AcpiPm implements IoDevice {
 
     @Override
     public void write(int offset, int size, int value) {
-        boolean off = false;
+        int sleep = -1;
         synchronized (this) {
             for (int i = 0; i < size; i++) {
-                off |= writeByte(offset + i, (value >>> (8 * i)) & 0xff);
+                int t = writeByte(offset + i, (value >>> (8 * i)) & 0xff);
+                sleep = t >= 0 ? t : sleep;
             }
         }
-        if (off) {
+        // Outside the lock: entering a sleep state stops the vCPUs.
+        if (sleep == SLP_TYP_S5) {
             powerOff.run();
+        } else if (sleep == SLP_TYP_S3) {
+            suspend.run();
         }
     }
 
-    /** Returns true when the byte asks for soft-off. */
-    private boolean writeByte(int offset, int b) {
+    /** Returns the SLP_TYP the byte asks to enter (SLP_EN written), or -1. */
+    private int writeByte(int offset, int b) {
         int shift = 8 * (offset & 1);
         switch (offset & ~1) {
             case PM1_STATUS -> status &= ~(b << shift); // write one to clear
@@ -111,14 +132,13 @@ public final class AcpiPm implements IoDevice {
             case PM1_CONTROL -> {
                 int written = (control & ~(0xff << shift)) | (b << shift);
                 control = (written & CONTROL_STORED) | SCI_EN;
-                return shift != 0 && (written & SLP_EN) != 0
-                        && ((written & SLP_TYP_MASK) >>> SLP_TYP_SHIFT) == SLP_TYP_S5;
+                return shift != 0 && (written & SLP_EN) != 0 ? (written & SLP_TYP_MASK) >>> SLP_TYP_SHIFT : -1;
             }
             default -> {
                 // The timer is read-only; the rest of the block is reserved.
             }
         }
-        return false;
+        return -1;
     }
 
     public synchronized State state() {

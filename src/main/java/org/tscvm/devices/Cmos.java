@@ -9,7 +9,8 @@ import org.tscvm.memory.IoDevice;
  * The MC146818 CMOS RTC and its RAM. Offset 0 selects a register (bit 7 masks NMI), offset 1
  * reads or writes it. Time of day = a start epoch passed in plus the {@link DeviceClock}, so a
  * deterministic run always reads the same date; a guest that sets the clock moves an offset.
- * The RTC raises no interrupts (IRQ 8 is not wired): register C always reads 0.
+ * The RTC raises no interrupts (IRQ 8 is not wired); its alarm can only end an ACPI S3 sleep
+ * ({@link #nextAlarmNanos}), which sets register C's AF and IRQF, cleared when C is read.
  */
 public final class Cmos implements IoDevice {
     public static final int INDEX = 0;
@@ -28,6 +29,11 @@ public final class Cmos implements IoDevice {
     public static final int REG_A = 0x0a;
     public static final int REG_B = 0x0b;
     public static final int REG_C = 0x0c;
+    public static final int SECONDS_ALARM = 0x01, MINUTES_ALARM = 0x03, HOURS_ALARM = 0x05;
+    /** An alarm byte with both top bits set matches any value. */
+    private static final int ALARM_DONT_CARE = 0xc0;
+    public static final int REG_B_AIE = 0x20;
+    public static final int REG_C_IRQF = 0x80, REG_C_AF = 0x20;
     public static final int REG_D = 0x0d;
     /** Base memory in KiB (always 640) and extended memory above 1 MiB in KiB, capped at 0xFFFF. */
     public static final int BASE_MEM_LO = 0x15;
@@ -78,6 +84,8 @@ public final class Cmos implements IoDevice {
     private int index;
     private boolean nmiMasked;
     private long secondsOffset;
+    /** Register C's flags since it was last read. */
+    private int regC;
 
     /**
      * @param startEpochSeconds wall-clock time (Unix seconds, UTC) when {@code clock} read 0
@@ -124,8 +132,11 @@ public final class Cmos implements IoDevice {
                 long nanos = Math.floorMod(clock.nanos(), NANOS_PER_SECOND);
                 return REG_A_DEFAULT | (nanos >= NANOS_PER_SECOND - UIP_WINDOW_NANOS ? REG_A_UIP : 0);
             }
-            case REG_C:
-                return 0;
+            case REG_C: {
+                int flags = regC;
+                regC = 0; // reading C clears it
+                return flags;
+            }
             default:
                 return ram[index] & 0xff;
         }
@@ -153,6 +164,36 @@ public final class Cmos implements IoDevice {
                 ram[index] = (byte) v;
                 break;
         }
+    }
+
+    /**
+     * The device-clock time of the first second boundary after {@code afterNanos} at which the
+     * alarm matches (seconds, minutes and hours, each or "don't care"), within a day; or
+     * Long.MAX_VALUE when the alarm interrupt is not enabled (register B's AIE) or never matches.
+     */
+    public synchronized long nextAlarmNanos(long afterNanos) {
+        if ((ram[REG_B] & REG_B_AIE) == 0) {
+            return Long.MAX_VALUE;
+        }
+        long second = Math.floorDiv(afterNanos, NANOS_PER_SECOND) + 1;
+        for (long s = second; s < second + 86_400; s++) {
+            LocalDateTime t = LocalDateTime.ofEpochSecond(startEpochSeconds + s + secondsOffset, 0, ZoneOffset.UTC);
+            if (alarmMatches(SECONDS_ALARM, SECONDS, t) && alarmMatches(MINUTES_ALARM, MINUTES, t)
+                    && alarmMatches(HOURS_ALARM, HOURS, t)) {
+                return s * NANOS_PER_SECOND;
+            }
+        }
+        return Long.MAX_VALUE;
+    }
+
+    private boolean alarmMatches(int alarmReg, int timeReg, LocalDateTime t) {
+        int alarm = ram[alarmReg] & 0xff;
+        return (alarm & ALARM_DONT_CARE) == ALARM_DONT_CARE || alarm == timeField(timeReg, t);
+    }
+
+    /** The alarm went off: register C's AF and IRQF. */
+    public synchronized void alarm() {
+        regC |= REG_C_AF | REG_C_IRQF;
     }
 
     private LocalDateTime now() {

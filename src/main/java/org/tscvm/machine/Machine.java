@@ -23,6 +23,8 @@ import org.tscvm.trace.Tracer;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.KvmClock;
 import org.tscvm.vm.Vcpu;
+import org.tscvm.vm.VcpuRegs;
+import org.tscvm.vm.VcpuSregs;
 import org.tscvm.vm.Vm;
 
 /**
@@ -185,6 +187,11 @@ public final class Machine {
      * firmware and kernel loader. Other RAM keeps its contents, as on a real reset.
      */
     void reboot() {
+        if (suspended) {
+            suspended = false;
+            wakeFromS3();
+            return;
+        }
         reboots++;
         board.powerOn();
         entry = loadKernel(kernelImage, modules, board.rsdpAddress(), board.reservedRanges());
@@ -193,6 +200,50 @@ public final class Machine {
             l.powerOn();
         }
         startCpus();
+    }
+
+    /** True from the guest's entry into ACPI S3 until the runner wakes the machine. */
+    private volatile boolean suspended;
+
+    boolean suspended() {
+        return suspended;
+    }
+
+    /** The host-clock reading at which something ends the S3 sleep (the RTC alarm), or Long.MAX_VALUE. */
+    long s3WakeHostTsc() {
+        long nanos = board.s3WakeNanos();
+        return nanos == Long.MAX_VALUE ? Long.MAX_VALUE : board.deviceTime().hostTscAt(nanos);
+    }
+
+    /**
+     * The end of an S3 sleep, every vCPU stopped: as QEMU's wakeup, a reset of the devices and
+     * CPUs that keeps RAM (and the battery-backed CMOS), with PM1's WAK_STS and RTC_STS and the
+     * RTC's alarm flags set; the BSP starts in real mode at the FACS's firmware_waking_vector,
+     * as the firmware would jump there, and the APs wait for STARTUP.
+     */
+    private void wakeFromS3() {
+        long vector = board.wakingVector(); // before the tables are written again
+        board.powerOn();
+        board.s3Wake();
+        resetTsc();
+        for (VcpuLink l : links) {
+            l.powerOn();
+        }
+        Vcpu bsp = links.get(0).vcpu;
+        VcpuSregs r = bsp.getSregs();
+        VcpuSregs.Segment cs = r.cs();
+        int segment = (int) (vector >>> 4) & 0xffff;
+        bsp.setSregs(new VcpuSregs(new VcpuSregs.Segment((long) segment << 4, 0xffff, segment, cs.attributes()),
+                r.ds(), r.es(), r.fs(), r.gs(), r.ss(), r.tr(), r.ldt(), r.gdt(), r.idt(),
+                r.cr0(), r.cr2(), r.cr3(), r.cr4(), r.cr8(), r.efer()));
+        VcpuRegs g = bsp.getRegs();
+        bsp.setRegs(new VcpuRegs(g.rax(), g.rbx(), g.rcx(), g.rdx(), g.rsi(), g.rdi(), g.rsp(), g.rbp(),
+                g.r8(), g.r9(), g.r10(), g.r11(), g.r12(), g.r13(), g.r14(), g.r15(), vector & 0xf, g.rflags()));
+        for (int i = 1; i < links.size(); i++) {
+            Vcpu ap = links.get(i).vcpu;
+            ap.deliverInit();
+            ap.takeSignals();
+        }
     }
 
     /** A reset request (the guest's reset line, or the monitor): reboot, or end the run with -no-reboot. */
@@ -298,6 +349,13 @@ public final class Machine {
         @Override
         public void reset(String how) {
             Machine.this.reset(how);
+        }
+
+        @Override
+        public void suspend(String how) {
+            // The boot pauses here; the runner wakes the machine once every vCPU has stopped.
+            suspended = true;
+            runner.rebootOn(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.SHUTDOWN, how));
         }
 
         @Override

@@ -220,7 +220,14 @@ public final class MachineRunner {
                     result.set(timeoutResult(config.timeout()));
                     break;
                 }
-                machine.reboot();
+                if (machine.suspended()) {
+                    RunResult asleep = sleepInS3();
+                    if (asleep != null) {
+                        result.set(asleep);
+                        break;
+                    }
+                }
+                machine.reboot(); // or, after S3, the wakeup
                 finished = new CountDownLatch(1);
                 if (!result.compareAndSet(ended, null)) {
                     break; // the run was ended (quit, a debugger's kill, the watchdog) during the reboot
@@ -243,6 +250,34 @@ public final class MachineRunner {
             }
         }
         return result.get();
+    }
+
+    /**
+     * ACPI S3 with every vCPU stopped: waits until the wake event (the RTC alarm) is due — on the
+     * deterministic clock the clock simply jumps there — and returns null; or the result that
+     * ends the run: nothing can wake the machine, or the time limit passed while it slept.
+     */
+    private RunResult sleepInS3() {
+        long wake = machine.s3WakeHostTsc();
+        if (wake == Long.MAX_VALUE) {
+            return new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.SHUTDOWN,
+                    "the guest suspended to RAM (ACPI S3) with no wake event enabled (RTC_EN and the RTC alarm)");
+        }
+        if (deterministic()) {
+            clock.advanceTo(wake);
+            return null;
+        }
+        try {
+            for (long now = clock.now(); now < wake && !timedOut; now = clock.now()) {
+                long millis = Math.max(1, Math.min(10, (wake - now) / Math.max(1, clock.khz())));
+                Thread.sleep(millis);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new RunResult(RunResult.STATUS_INTERNAL_ERROR, RunResult.Reason.INTERNAL_ERROR,
+                    "interrupted while the guest slept in S3");
+        }
+        return timedOut ? timeoutResult(config.timeout()) : null;
     }
 
     /** The end of a boot for a reset: the run boots again once every vCPU stopped. */

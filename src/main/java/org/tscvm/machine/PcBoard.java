@@ -92,6 +92,9 @@ final class PcBoard {
         /** The guest powered the machine off (ACPI S5 or the "Shutdown" port). */
         void powerOff(String how);
 
+        /** The guest entered S3, suspend to RAM: the vCPUs stop until a wake event. */
+        void suspend(String how);
+
         /** The guest pulled the reset line. */
         void reset(String how);
 
@@ -135,7 +138,8 @@ final class PcBoard {
                 ? Machine.DETERMINISTIC_EPOCH_SECONDS : Instant.now().getEpochSecond();
         cmos = new Cmos(deviceClock, epoch, config.ramBytes());
         fwCfg = new FwCfg(config.ramBytes(), config.smp(), config.smp());
-        acpiPm = new AcpiPm(deviceClock, () -> events.powerOff("the guest entered ACPI S5 (SLP_EN in PM1a_CNT)"));
+        acpiPm = new AcpiPm(deviceClock, () -> events.powerOff("the guest entered ACPI S5 (SLP_EN in PM1a_CNT)"),
+                () -> events.suspend("the guest entered ACPI S3 (SLP_EN in PM1a_CNT)"));
         resetControl = new ResetControl(() -> events.reset("port 0xcf9"));
         keyboardController = new I8042(() -> events.reset("the keyboard controller"));
         pciHost = new PciHost();
@@ -179,7 +183,7 @@ final class PcBoard {
 
         acpiTables = AcpiTables.build(new AcpiPlatform(config.smp(), LocalApic.DEFAULT_BASE, IO_APIC_ID, IO_APIC_BASE,
                 PIT_GSI, IRQ_SCI, PORT_ACPI_PM + AcpiPm.PM1_STATUS, PORT_ACPI_PM + AcpiPm.PM1_CONTROL,
-                PORT_ACPI_PM + AcpiPm.PM_TIMER, PORT_RESET_CONTROL, ResetControl.RESET_VALUE, AcpiPm.SLP_TYP_S5,
+                PORT_ACPI_PM + AcpiPm.PM_TIMER, PORT_RESET_CONTROL, ResetControl.RESET_VALUE, AcpiPm.SLP_TYP_S3, AcpiPm.SLP_TYP_S5,
                 Cmos.CENTURY), ACPI_TABLES_BASE);
         loadAcpiTables();
     }
@@ -233,6 +237,25 @@ final class PcBoard {
     }
 
     /** The time the devices see. */
+    /**
+     * ACPI S3: the device time of the event that ends the sleep (the RTC alarm, when PM1 enables
+     * it as a wake event), or Long.MAX_VALUE when nothing can.
+     */
+    long s3WakeNanos() {
+        return acpiPm.rtcWakeEnabled() ? cmos.nextAlarmNanos(deviceTime.nanos()) : Long.MAX_VALUE;
+    }
+
+    /** The RTC alarm ended an S3 sleep: its flags in CMOS register C, WAK_STS and RTC_STS in PM1. */
+    void s3Wake() {
+        cmos.alarm();
+        acpiPm.wake();
+    }
+
+    /** FACS.firmware_waking_vector as the guest left it: where a waking BSP starts, in real mode. */
+    long wakingVector() {
+        return vm.memory().read(acpiTables.facsAddress() + 12, 4);
+    }
+
     DeviceTime deviceTime() {
         return deviceTime;
     }

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class AcpiTablesTest {
     private static final long BASE = 0xe0000;
     private static final AcpiPlatform PLATFORM = new AcpiPlatform(3, 0xfee00000L, 0, 0xfec00000L, 2, 9,
-            0x600, 0x604, 0x608, 0xcf9, 0x06, 0, 0x32);
+            0x600, 0x604, 0x608, 0xcf9, 0x06, 1, 0, 0x32);
 
     private final AcpiTables tables = AcpiTables.build(PLATFORM, BASE);
     private final byte[] image = tables.image();
@@ -169,7 +169,7 @@ class AcpiTablesTest {
         assertThat(nmis).isEqualTo(1);
     }
 
-    /** \_S5 and \_SB.PCI0 (PNP0A03), byte for byte. */
+    /** \_SB.PCI0 (PNP0A03), byte for byte. */
     private static final int[] PCI0_SCOPE = {
         0x10, 56, '\\', '_', 'S', 'B', '_',                  // Scope (\_SB) PkgLength 56
         0x5b, 0x82, 48, 'P', 'C', 'I', '0',                 // Device (PCI0) PkgLength 48
@@ -187,20 +187,21 @@ class AcpiTablesTest {
     }
 
     @Test
-    void theDsdtNamesTheS5PackageAndThePciHostBridge() {
+    void theDsdtNamesTheS3AndS5PackagesAndThePciHostBridge() {
         int fadt = tablesFromXsdt().get("FACP");
         int dsdt = at(mem.getInt(fadt + 40) & 0xffffffffL);
         int length = checkTable(dsdt, "DSDT");
         byte[] aml = java.util.Arrays.copyOfRange(image, dsdt + AcpiTables.HEADER_LENGTH, dsdt + length);
-        // NameOp "_S5_" PackageOp PkgLength(6) NumElements(4) Zero Zero Zero Zero
+        // NameOp "_S3_" PackageOp PkgLength(6) NumElements(4) One One Zero Zero, then \_S5 with Zeros
+        int[] s3 = {0x08, '_', 'S', '3', '_', 0x12, 6, 4, 1, 1, 0, 0};
         int[] s5 = {0x08, '_', 'S', '5', '_', 0x12, 6, 4, 0, 0, 0, 0};
-        assertThat(aml).containsExactly(concat(s5, PCI0_SCOPE));
+        assertThat(aml).containsExactly(concat(concat(s3, s5), PCI0_SCOPE));
 
-        AcpiPlatform s5Is5 = new AcpiPlatform(1, 0xfee00000L, 0, 0xfec00000L, 2, 9, 0x600, 0x604, 0x608, 0xcf9, 6, 5, 0);
+        AcpiPlatform s5Is5 = new AcpiPlatform(1, 0xfee00000L, 0, 0xfec00000L, 2, 9, 0x600, 0x604, 0x608, 0xcf9, 6, 1, 5, 0);
         byte[] dsdt5 = AcpiTables.dsdt(s5Is5);
         byte[] aml5 = java.util.Arrays.copyOfRange(dsdt5, AcpiTables.HEADER_LENGTH, dsdt5.length);
         int[] s5Byte = {0x08, '_', 'S', '5', '_', 0x12, 8, 4, 0x0a, 5, 0x0a, 5, 0, 0};
-        assertThat(aml5).containsExactly(concat(s5Byte, PCI0_SCOPE));
+        assertThat(aml5).containsExactly(concat(concat(s3, s5Byte), PCI0_SCOPE));
         assertThat(sum(dsdt5, 0, dsdt5.length)).isZero();
     }
 

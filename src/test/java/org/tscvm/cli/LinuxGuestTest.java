@@ -120,7 +120,7 @@ class LinuxGuestTest {
                 .contains("IOAPIC[0]: apic_id 0, version 17, address 0xfec00000, GSI 0-23")
                 .contains("ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 dfl dfl)")
                 .contains("..TIMER: vector=0x30 apic1=0 pin1=2")
-                .contains("ACPI: PM: (supports S0 S5)")
+                .contains("ACPI: PM: (supports S0 S3 S5)")
                 .contains("pci 0000:00:00.0: [8086:1237] type 00 class 0x060000")
                 .contains("ACPI: PM: Preparing to enter system sleep state S5")
                 .doesNotContain("kvm-clock", "Hypervisor detected: KVM"); // the default model has no kvmclock

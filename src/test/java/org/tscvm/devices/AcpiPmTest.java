@@ -7,14 +7,15 @@ import org.junit.jupiter.api.Test;
 class AcpiPmTest {
     private long nanos;
     private int powerOffs;
-    private final AcpiPm pm = new AcpiPm(() -> nanos, () -> powerOffs++);
+    private int suspends;
+    private final AcpiPm pm = new AcpiPm(() -> nanos, () -> powerOffs++, () -> suspends++);
 
     @Test
     void aFourByteReadTakesOneReadingOfTheClockSoItNeverTears() {
         // A clock that moves 20 us each time it is read: byte-by-byte readings would carry
         // into the middle byte between the reads (0x..fe then 0x..07 went backwards in Linux).
         long[] now = {1_000_000_000L};
-        AcpiPm moving = new AcpiPm(() -> now[0] += 20_000, () -> { });
+        AcpiPm moving = new AcpiPm(() -> now[0] += 20_000, () -> { }, () -> { });
         long previous = -1;
         for (int i = 0; i < 10_000; i++) {
             long value = moving.read(AcpiPm.PM_TIMER, 4) & 0xffffffffL;
@@ -55,9 +56,26 @@ class AcpiPmTest {
     }
 
     @Test
-    void slpEnWithTheS5SleepTypePowersOffAndOtherSleepTypesDoNot() {
-        pm.write(AcpiPm.PM1_CONTROL, 2, (3 << 10) | AcpiPm.SLP_EN); // an S3-like type: not implemented
+    void slpEnWithTheS3SleepTypeSuspendsAndTheRtcWakeSetsWakAndRtcStatus() {
+        pm.write(AcpiPm.PM1_ENABLE, 2, AcpiPm.RTC_EN);
+        assertThat(pm.rtcWakeEnabled()).isTrue();
+        pm.write(AcpiPm.PM1_CONTROL, 2, (AcpiPm.SLP_TYP_S3 << 10) | AcpiPm.SCI_EN);
+        assertThat(suspends).isZero();
+        pm.write(AcpiPm.PM1_CONTROL, 2, (AcpiPm.SLP_TYP_S3 << 10) | AcpiPm.SLP_EN);
+        assertThat(suspends).isEqualTo(1);
         assertThat(powerOffs).isZero();
+        assertThat(pm.read(AcpiPm.PM1_STATUS, 2)).isZero();
+        pm.wake();
+        assertThat(pm.read(AcpiPm.PM1_STATUS, 2)).isEqualTo(AcpiPm.WAK_STS | AcpiPm.RTC_STS);
+        pm.write(AcpiPm.PM1_STATUS, 2, AcpiPm.WAK_STS | AcpiPm.RTC_STS); // write one to clear
+        assertThat(pm.read(AcpiPm.PM1_STATUS, 2)).isZero();
+    }
+
+    @Test
+    void slpEnWithTheS5SleepTypePowersOffAndOtherSleepTypesDoNot() {
+        pm.write(AcpiPm.PM1_CONTROL, 2, (3 << 10) | AcpiPm.SLP_EN); // a type no \_Sx names: ignored
+        assertThat(powerOffs).isZero();
+        assertThat(suspends).isZero();
         pm.write(AcpiPm.PM1_CONTROL, 2, (AcpiPm.SLP_TYP_S5 << 10) | AcpiPm.SCI_EN);
         assertThat(powerOffs).isZero();
         pm.write(AcpiPm.PM1_CONTROL, 2, (AcpiPm.SLP_TYP_S5 << 10) | AcpiPm.SLP_EN | AcpiPm.SCI_EN);

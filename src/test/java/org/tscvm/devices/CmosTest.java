@@ -111,4 +111,28 @@ class CmosTest {
     void registerCReadsZeroBecauseNoRtcInterruptIsWired() {
         assertThat(reg(Cmos.REG_C)).isZero();
     }
+
+    private void set(int index, int value) {
+        cmos.write(Cmos.INDEX, 1, index);
+        cmos.write(Cmos.DATA, 1, value);
+    }
+
+    @Test
+    void theAlarmMatchesSecondsMinutesAndHoursOrDontCareAndSetsRegisterCWhenItFires() {
+        // Start 06:30:45. Without AIE there is no alarm to wait for.
+        assertThat(cmos.nextAlarmNanos(0)).isEqualTo(Long.MAX_VALUE);
+        set(Cmos.SECONDS_ALARM, 0x30); // BCD 30
+        set(Cmos.MINUTES_ALARM, 0xc0); // don't care
+        set(Cmos.HOURS_ALARM, 0x07);   // 07
+        set(Cmos.REG_B, reg(Cmos.REG_B) | Cmos.REG_B_AIE);
+        // The first 07:xx:30 after 06:30:45 is 07:00:30: 29 min 45 s later.
+        assertThat(cmos.nextAlarmNanos(0)).isEqualTo((29 * 60 + 45) * 1_000_000_000L);
+        set(Cmos.SECONDS_ALARM, 0xc0);
+        set(Cmos.HOURS_ALARM, 0xc0);
+        assertThat(cmos.nextAlarmNanos(1_500_000_000L)).as("the next whole second").isEqualTo(2_000_000_000L);
+        assertThat(reg(Cmos.REG_C)).isZero();
+        cmos.alarm();
+        assertThat(reg(Cmos.REG_C)).isEqualTo(Cmos.REG_C_IRQF | Cmos.REG_C_AF);
+        assertThat(reg(Cmos.REG_C)).as("reading C clears it").isZero();
+    }
 }

@@ -276,4 +276,47 @@ class MachineTest {
             b[at + i] = (byte) (value >>> (8 * i));
         }
     }
+
+    /**
+     * ACPI S3 as kvm-unit-tests' s3 does it: the FACS's waking vector, RTC_EN in PM1, the RTC
+     * alarm ("don't care" everywhere: the next second) with AIE, then SLP_TYP = the DSDT's \_S3
+     * with SLP_EN. The machine wakes at the alarm and the BSP starts in real mode at the vector,
+     * where PM1's status shows WAK_STS and RTC_STS.
+     */
+    @ParameterizedTest
+    @EnumSource(VmConfig.ClockKind.class)
+    void s3SleepsUntilTheRtcAlarmAndResumesAtTheFacsWakingVector(VmConfig.ClockKind clock) {
+        byte[] code = concat(
+                0xc7, 0x05, 0x4c, 0x00, 0x0e, 0x00, 0x40, 0x80, 0x00, 0x00, // movl $0x8040, 0xe004c (FACS + 12)
+                0x66, 0xb8, 0x00, 0x04, 0x66, 0xba, 0x02, 0x06, 0x66, 0xef,  // mov $0x400,%ax; mov $0x602,%dx; out %ax,(%dx): RTC_EN
+                0xb0, 0x01, 0xe6, 0x70, 0xb0, 0xc0, 0xe6, 0x71,              // CMOS 1 (seconds alarm) = 0xc0
+                0xb0, 0x03, 0xe6, 0x70, 0xb0, 0xc0, 0xe6, 0x71,              // CMOS 3 (minutes alarm) = 0xc0
+                0xb0, 0x05, 0xe6, 0x70, 0xb0, 0xc0, 0xe6, 0x71,              // CMOS 5 (hours alarm) = 0xc0
+                0xb0, 0x0b, 0xe6, 0x70, 0xe4, 0x71, 0x0c, 0x20, 0xe6, 0x71,  // CMOS B |= AIE
+                0x66, 0xb8, 0x00, 0x24, 0x66, 0xba, 0x04, 0x06, 0x66, 0xef,  // PM1a_CNT = SLP_TYP 1 | SLP_EN
+                0xeb, 0xfe);                                                  // jmp . (the vCPU stops in S3)
+        byte[] image = java.util.Arrays.copyOf(code, 0x50);
+        byte[] resume = concat(
+                0xba, 0x00, 0x06,  // mov $0x600,%dx (real mode)
+                0xed,              // in (%dx),%ax: PM1 status
+                0x88, 0xe0,        // mov %ah,%al
+                0xc0, 0xe8, 0x02,  // shr $2,%al: WAK_STS|RTC_STS (0x84) -> 0x21
+                0xe6, 0xf4,        // out %al,$0xf4
+                0xf4);             // hlt
+        System.arraycopy(resume, 0, image, 0x40, resume.length);
+        RunResult r = new Machine(flat(image, LOAD, clock).build()).run();
+        assertThat(r.kind()).as(r.reason()).isEqualTo(RunResult.Reason.DEBUG_EXIT);
+        assertThat(r.exitStatus()).isEqualTo((0x21 << 1) | 1);
+    }
+
+    /** Without a wake event enabled, S3 is the end: the run ends as a shutdown that says why. */
+    @Test
+    void s3WithNoWakeEventEndsTheRun() {
+        byte[] code = concat(
+                0x66, 0xb8, 0x00, 0x24, 0x66, 0xba, 0x04, 0x06, 0x66, 0xef,  // PM1a_CNT = SLP_TYP 1 | SLP_EN
+                0xeb, 0xfe);
+        RunResult r = new Machine(flat(code, LOAD, VmConfig.ClockKind.DETERMINISTIC).build()).run();
+        assertThat(r.kind()).isEqualTo(RunResult.Reason.SHUTDOWN);
+        assertThat(r.reason()).contains("S3").contains("no wake event");
+    }
 }
