@@ -66,6 +66,8 @@ final class CommandTable {
     static final String GDB_DEFAULT = "-s";
     static final String GDB = "-gdb";
     static final String WAIT_FOR_GDB = "-S";
+    static final String QMP = "-qmp";
+    static final String QMP_PRETTY = "-qmp-pretty";
 
     /** The options of run and demo: the machine around the kernel. */
     private static final List<Option> MACHINE_OPTIONS = List.of(
@@ -96,7 +98,13 @@ final class CommandTable {
             Option.flag(GDB_DEFAULT, "a gdb server on tcp::1234 (127.0.0.1), as -gdb tcp::1234"),
             new Option(GDB, "tcp:[HOST]:PORT", null, false,
                     "a gdb server on HOST (default 127.0.0.1) and PORT (0: any free port, printed on stderr)"),
-            Option.flag(WAIT_FOR_GDB, "do not start the vCPUs until the debugger continues (needs -s or -gdb)"));
+            Option.flag(WAIT_FOR_GDB,
+                    "do not start the vCPUs until the debugger or the monitor continues (needs -s, -gdb or -qmp)"),
+            new Option(QMP, "unix:PATH|tcp:[HOST]:PORT,server=on[,wait=off]", null, false,
+                    "a QMP monitor on a Unix socket or TCP port (wait=on, the default, starts the guest once a"
+                            + " client connects)"),
+            new Option(QMP_PRETTY, "unix:PATH|tcp:[HOST]:PORT,server=on[,wait=off]", null, false,
+                    "as -qmp, with indented JSON replies"));
 
     static final Subcommand RUN = new Subcommand("run",
             List.of("Boot a kernel and run it until it exits: a Linux bzImage (vmlinuz), a Linux",

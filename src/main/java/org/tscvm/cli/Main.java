@@ -119,8 +119,8 @@ public final class Main {
         } catch (RuntimeException e) {
             throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
         }
-        b.gdb(Launcher.parseGdb(p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
-                p.isGiven(CommandTable.WAIT_FOR_GDB)));
+        Launcher.applyServers(b, p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
+                p.isGiven(CommandTable.WAIT_FOR_GDB), p.value(CommandTable.QMP), p.value(CommandTable.QMP_PRETTY));
         String timeout = p.value(CommandTable.TIMEOUT);
         if (timeout != null) {
             b.timeout(Duration.ofSeconds(Launcher.parseNonNegative(CommandTable.TIMEOUT, timeout)));

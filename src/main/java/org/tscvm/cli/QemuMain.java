@@ -65,7 +65,10 @@ public final class QemuMain {
                 + "  --tsc-warp VCPU=CYCLES   host-initiated TSC write, that vCPU CYCLES from the others (tscvm's own)\n"
                 + "  -s                    gdb server on tcp::1234 (127.0.0.1)\n"
                 + "  -gdb tcp:[HOST]:PORT  gdb server on HOST:PORT (port 0: any free port, printed on stderr)\n"
-                + "  -S                    do not start the vCPUs until the debugger continues\n"
+                + "  -S                    do not start the vCPUs until the debugger or the monitor continues\n"
+                + "  -qmp unix:PATH,server=on[,wait=off] | tcp:[HOST]:PORT,server=on[,wait=off]\n"
+                + "                        a QMP monitor (QEMU's protocol; see README's command table)\n"
+                + "  -qmp-pretty SPEC      as -qmp, with indented JSON\n"
                 + "\n"
                 + "Accepted and ignored (harmless):\n"
                 + HARMLESS + "\n"
@@ -107,6 +110,8 @@ public final class QemuMain {
         boolean gdbDefault = false;
         boolean waitForGdb = false;
         String gdb = null;
+        String qmp = null;
+        String qmpPretty = null;
         for (int i = 0; i < rawArgs.length; i++) {
             String arg = rawArgs[i];
             // QEMU takes -opt and --opt alike.
@@ -149,6 +154,8 @@ public final class QemuMain {
                         case "--tsc-warp" -> tscWarps.add(Launcher.parseVcpuValue(opt, value));
                         case "-m" -> b.ramBytes(Launcher.parseMemory(value));
                         case "-gdb" -> gdb = value;
+                        case "-qmp" -> qmp = value;
+                        case "-qmp-pretty" -> qmpPretty = value;
                         case "-cpu" -> b.cpuModel(mapCpu(value, err));
                         case "-serial" -> b.serial(parseSerial(value, console));
                         case "-device" -> {
@@ -179,8 +186,9 @@ public final class QemuMain {
             err.println("tscvm: no -kernel given (see tscvm-qemu --help)");
             return ExitStatus.USAGE;
         }
+        Launcher.applyServers(b, gdbDefault, gdb, waitForGdb, qmp, qmpPretty);
         MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
-                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).gdb(Launcher.parseGdb(gdbDefault, gdb, waitForGdb)).build();
+                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).build();
         return Launcher.boot(config, err, m -> { });
     }
 

@@ -104,6 +104,36 @@ final class DebugGate implements DebugTarget {
         killRun.run();
     }
 
+    /**
+     * The monitor's stop: holds the machine and returns once every thread that runs vCPUs has
+     * parked, true, or when the run ends first, false.
+     */
+    synchronized boolean holdAndWait() throws InterruptedException {
+        if (!held && !ended) {
+            hold(new TargetEvent.Stopped(0, null));
+        }
+        while (!ended && parked < parties) {
+            // Polled: parked threads wake each other if park() notified, over and over.
+            wait(PARK_POLL_MILLIS);
+        }
+        return !ended;
+    }
+
+    /** The monitor's cont: every vCPU runs on, with the debugger's breakpoints and watchpoints kept. */
+    synchronized void release() {
+        Arrays.fill(actions, Action.CONTINUE);
+        held = false;
+        stop = null;
+        notifyAll();
+    }
+
+    /** A reboot: the gate the old boot's end opened holds again; a held machine stays held. */
+    synchronized void reopen() {
+        ended = false;
+    }
+
+    private static final long PARK_POLL_MILLIS = 2;
+
     /** The run ended: parked threads leave, and the debugger hears how ({@code null}: it needs no word). */
     synchronized void end(TargetEvent.Ended how) {
         ended = true;

@@ -26,6 +26,7 @@ import org.tscvm.devices.Pit8254;
 import org.tscvm.devices.Uart16550;
 import org.tscvm.gdb.GdbServer;
 import org.tscvm.gdb.TargetEvent;
+import org.tscvm.qmp.QmpServer;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
@@ -83,6 +84,9 @@ public final class Machine {
     /** All-stop debugging and the gdb server, or null without {@link MachineConfig#gdb()}. */
     private final DebugGate debugGate;
     private final GdbServer gdbServer;
+    /** The QMP monitor and its server, or null without {@link MachineConfig#qmp()}. */
+    private final MachineMonitor monitor;
+    private final QmpServer qmpServer;
 
     /**
      * Builds the machine and loads the kernel.
@@ -134,20 +138,27 @@ public final class Machine {
         }
         startCpus();
         MachineConfig.Gdb gdb = config.gdb();
-        if (gdb == null) {
-            debugGate = null;
-            gdbServer = null;
-        } else {
-            debugGate = new DebugGate(vm.vcpus(), config.clock() != VmConfig.ClockKind.DETERMINISTIC,
-                    gdb.waitForDebugger(), () -> finish(new RunResult(RunResult.STATUS_KILLED,
-                            RunResult.Reason.KILLED, "the debugger killed the run")));
-            try {
-                gdbServer = GdbServer.start(gdb.host(), gdb.port(), debugGate); // last: nothing after it can fail
-            } catch (RuntimeException e) {
-                closeSerial();
-                throw e;
+        MachineConfig.Qmp qmp = config.qmp();
+        // The all-stop gate serves gdb and the monitor alike; without either the vCPUs never pass it.
+        debugGate = gdb == null && qmp == null ? null
+                : new DebugGate(vm.vcpus(), config.clock() != VmConfig.ClockKind.DETERMINISTIC,
+                        (gdb != null && gdb.waitForDebugger()) || (qmp != null && qmp.startPaused()),
+                        () -> finish(new RunResult(RunResult.STATUS_KILLED, RunResult.Reason.KILLED,
+                                "the debugger killed the run")));
+        monitor = qmp == null ? null : new MachineMonitor(this, debugGate, qmp.startPaused());
+        QmpServer startedQmp = null;
+        try {
+            // Last: nothing after the servers can fail.
+            startedQmp = qmp == null ? null : QmpServer.start(qmp.address(), monitor, qmp.pretty());
+            gdbServer = gdb == null ? null : GdbServer.start(gdb.host(), gdb.port(), debugGate);
+        } catch (RuntimeException e) {
+            if (startedQmp != null) {
+                startedQmp.close();
             }
+            closeSerial();
+            throw e;
         }
+        qmpServer = startedQmp;
     }
 
     /** The BSP at the loader's entry state; application processors wait for INIT and STARTUP (platform.md section 5). */
@@ -165,6 +176,21 @@ public final class Machine {
         for (int i = 1; i < runners.size(); i++) {
             runners.get(i).cpu.init();
         }
+    }
+
+    /** The QMP server (its port with tcp::0, waiting for a first client), or null without -qmp. */
+    public QmpServer qmpServer() {
+        return qmpServer;
+    }
+
+    MachineConfig config() {
+        return config;
+    }
+
+    /** The host thread running vCPU {@code index} (its Linux thread id where known), as QMP reports it. */
+    long vcpuThreadId(int index) {
+        long tid = runners.get(index).threadId;
+        return tid != 0 ? tid : ProcessHandle.current().pid();
     }
 
     /** The port the gdb server listens on (useful with port 0), or -1 without one. */
@@ -189,6 +215,9 @@ public final class Machine {
         startCpus();
         finished = new CountDownLatch(1);
         result.set(null);
+        if (debugGate != null) {
+            debugGate.reopen();
+        }
     }
 
     /** How many times the guest rebooted the machine in this run. */
@@ -294,16 +323,7 @@ public final class Machine {
 
         @Override
         public void reset(String how) {
-            if (config.noReboot()) {
-                finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET,
-                        "the guest reset the machine through " + how + "; -no-reboot ends the run"));
-                return;
-            }
-            // The boot ends here; run() reboots once every vCPU has stopped.
-            RunResult reboot = new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET,
-                    "the guest reset the machine through " + how);
-            rebootRequest = reboot;
-            finish(reboot);
+            Machine.this.reset("the guest reset the machine through " + how, true);
         }
 
         @Override
@@ -313,6 +333,23 @@ public final class Machine {
                     r.vcpu.kick();
                 }
             }
+        }
+    }
+
+    /**
+     * A reset of the whole machine, by the guest or from the host (the monitor's
+     * system_reset): the boot ends and run() boots again, or with -no-reboot the run ends.
+     */
+    void reset(String why, boolean byGuest) {
+        if (config.noReboot()) {
+            finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET, why + "; -no-reboot ends the run"));
+            return;
+        }
+        // The boot ends here; run() reboots once every vCPU has stopped.
+        RunResult reboot = new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.RESET, why);
+        rebootRequest = reboot;
+        if (finish(reboot) && monitor != null) {
+            monitor.resetHappened(byGuest);
         }
     }
 
@@ -358,6 +395,9 @@ public final class Machine {
             }
             if (gdbServer != null) {
                 gdbServer.close(); // after gdb heard how the run ended
+            }
+            if (qmpServer != null) {
+                qmpServer.close(); // after the client had the reply to quit and the SHUTDOWN event
             }
             closeSerial();
         }
@@ -420,6 +460,10 @@ public final class Machine {
      */
     private void runRoundRobin() {
         boolean quanta = runners.size() > 1;
+        long tid = currentThreadId();
+        for (Runner r : runners) {
+            r.threadId = tid;
+        }
         while (result.get() == null) {
             if (debugGate != null) {
                 try {
@@ -577,18 +621,25 @@ public final class Machine {
         }
     }
 
-    /** The first result wins; every vCPU is then asked to stop. */
-    void finish(RunResult r) {
+    /** The first result wins (true); every vCPU is then asked to stop. */
+    boolean finish(RunResult r) {
         if (result.compareAndSet(null, r)) {
+            boolean reboot = r == rebootRequest;
             if (debugGate != null) {
-                debugGate.end(endForDebugger(r));
+                // A reboot only lets parked threads leave; gdb stays attached to the machine that boots again.
+                debugGate.end(reboot ? null : endForDebugger(r));
+            }
+            if (monitor != null && !reboot) {
+                monitor.runEnded(r);
             }
             for (Runner runner : runners) {
                 runner.vcpu.requestPause();
                 runner.wake();
             }
             finished.countDown();
+            return true;
         }
+        return false;
     }
 
     /** How gdb hears of the run's end: W with the exit status, X with a signal when the machine broke. */
@@ -602,6 +653,15 @@ public final class Machine {
 
     private static final int SIGABRT = 6, SIGSEGV = 11;
 
+    /** The calling thread's Linux thread id (from /proc/thread-self), or its Java id elsewhere. */
+    private static long currentThreadId() {
+        try {
+            return Long.parseLong(Files.readSymbolicLink(java.nio.file.Path.of("/proc/thread-self")).getFileName().toString());
+        } catch (IOException | RuntimeException e) {
+            return Thread.currentThread().getId();
+        }
+    }
+
     /** One vCPU: its APIC's link to the vCPU, the INIT/SIPI mailbox and the exit handling. */
     private final class Runner implements LocalApic.Host {
         final Vcpu vcpu;
@@ -614,6 +674,8 @@ public final class Machine {
         private boolean pendingInit;
         private int pendingSipi = -1;
         private final LocalApic.State powerOnApic;
+        /** The thread running this vCPU (Linux thread id where known), 0 before the run. */
+        volatile long threadId;
 
         Runner(Vcpu vcpu, ApicBus apicBus, Pit8254 timedPit) {
             this.vcpu = vcpu;
@@ -707,6 +769,7 @@ public final class Machine {
         }
 
         void runOnOwnThread() {
+            threadId = currentThreadId();
             try {
                 while (result.get() == null) {
                     if (debugGate != null) {

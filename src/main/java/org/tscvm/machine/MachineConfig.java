@@ -49,13 +49,14 @@ import org.tscvm.vm.VmConfig;
  * @param pitLostTicks   what the PIT does with periods a stalled vCPU thread missed (QEMU's
  *                       {@code -global kvm-pit.lost_tick_policy}; default: deliver them later)
  * @param gdb            the gdb server to run ({@code -s}, {@code -gdb}, {@code -S}), or null for none
+ * @param qmp            the QMP monitor to run ({@code -qmp}), or null for none
  */
 public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
                             VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
                             long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold,
                             int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
-                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb) {
+                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb, Qmp qmp) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -78,6 +79,14 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
                 throw new MachineConfigException("gdb port " + port + " is out of range: use 0 to 65535");
             }
         }
+    }
+
+    /**
+     * A QMP monitor listening at {@code address}; {@code pretty} indents its replies
+     * ({@code -qmp-pretty}); with {@code startPaused} no vCPU runs until the monitor's
+     * {@code cont} (QEMU's -S: the run state is "prelaunch").
+     */
+    public record Qmp(org.tscvm.qmp.QmpAddress address, boolean pretty, boolean startPaused) {
     }
 
     /** The kernel image: a file, or bytes in memory (the bundled demo). */
@@ -175,6 +184,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private boolean noReboot;
         private Pit8254.LostTicks pitLostTicks = Pit8254.LostTicks.DELAY;
         private Gdb gdb;
+        private Qmp qmp;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -293,10 +303,15 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
             return this;
         }
 
+        public Builder qmp(Qmp v) {
+            qmp = v;
+            return this;
+        }
+
         public MachineConfig build() {
             return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
                     clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
-                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb);
+                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, qmp);
         }
     }
 }
