@@ -145,7 +145,7 @@ public final class Machine {
                         (gdb != null && gdb.waitForDebugger()) || (qmp != null && qmp.startPaused()),
                         () -> finish(new RunResult(RunResult.STATUS_KILLED, RunResult.Reason.KILLED,
                                 "the debugger killed the run")));
-        monitor = qmp == null ? null : new MachineMonitor(this, debugGate, qmp.startPaused());
+        monitor = qmp == null ? null : new MachineMonitor(this, config, debugGate);
         QmpServer startedQmp = null;
         try {
             // Last: nothing after the servers can fail.
@@ -181,10 +181,6 @@ public final class Machine {
     /** The QMP server (its port with tcp::0, waiting for a first client), or null without -qmp. */
     public QmpServer qmpServer() {
         return qmpServer;
-    }
-
-    MachineConfig config() {
-        return config;
     }
 
     /** The host thread running vCPU {@code index} (its Linux thread id where known), as QMP reports it. */

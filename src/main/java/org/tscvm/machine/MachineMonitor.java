@@ -15,6 +15,7 @@ import org.tscvm.vm.Vcpu;
  */
 final class MachineMonitor implements MonitorTarget {
     private final Machine machine;
+    private final MachineConfig config;
     private final DebugGate gate;
     private volatile Consumer<Event> listener = e -> { };
     /** The monitor's stop holds the machine (as opposed to a debugger's stop). */
@@ -25,10 +26,11 @@ final class MachineMonitor implements MonitorTarget {
     private volatile String hostCause;
     private volatile boolean ended;
 
-    MachineMonitor(Machine machine, DebugGate gate, boolean startPaused) {
+    MachineMonitor(Machine machine, MachineConfig config, DebugGate gate) {
         this.machine = machine;
+        this.config = config;
         this.gate = gate;
-        this.prelaunch = startPaused;
+        this.prelaunch = config.qmp().startPaused();
     }
 
     @Override
@@ -84,8 +86,7 @@ final class MachineMonitor implements MonitorTarget {
     @Override
     public List<CpuInfo> cpus() {
         List<CpuInfo> list = new ArrayList<>();
-        int perSocket = Math.max(1, machine.config().vcpusPerPackage() == 0 ? machine.vm().vcpus().size()
-                : machine.config().vcpusPerPackage());
+        int perSocket = config.vcpusPerPackage() == 0 ? config.smp() : config.vcpusPerPackage();
         for (Vcpu v : machine.vm().vcpus()) {
             list.add(new CpuInfo(v.id(), machine.vcpuThreadId(v.id()), v.id() / perSocket, v.id() % perSocket));
         }

@@ -21,10 +21,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.RunResult;
 import org.tscvm.machine.SerialTarget;
+import org.tscvm.vm.VmConfig;
 
 /**
  * The QMP monitor against a running machine: guests/ticker.c prints "ticker: boot N" once per
@@ -48,8 +51,12 @@ class QmpMonitorTest {
     }
 
     private void boot(int smp, boolean startPaused) {
+        boot(smp, startPaused, VmConfig.ClockKind.REAL_TIME);
+    }
+
+    private void boot(int smp, boolean startPaused, VmConfig.ClockKind clock) {
         socket = dir.resolve("qmp.sock");
-        machine = new Machine(MachineConfig.builder().kernel(ticker()).smp(smp)
+        machine = new Machine(MachineConfig.builder().kernel(ticker()).smp(smp).clock(clock)
                 .serial(new SerialTarget.ToStream(serial)).timeout(Duration.ofSeconds(100))
                 .qmp(new MachineConfig.Qmp(QmpAddress.parse("unix:" + socket + ",server=on,wait=off"), false, startPaused))
                 .build());
@@ -121,9 +128,10 @@ class QmpMonitorTest {
         }
     }
 
-    @Test
-    void stopHoldsTheGuestUntilContResumesIt() throws Exception {
-        boot(1, false);
+    @ParameterizedTest
+    @EnumSource(VmConfig.ClockKind.class)
+    void stopHoldsTheGuestUntilContResumesIt(VmConfig.ClockKind clock) throws Exception {
+        boot(clock == VmConfig.ClockKind.DETERMINISTIC ? 2 : 1, false, clock);
         try (QmpClient c = QmpClient.negotiated(socket)) {
             awaitMoreTicks(2);
             assertThat(returned(c.execute("query-status", null)))
