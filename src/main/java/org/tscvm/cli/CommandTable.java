@@ -68,6 +68,7 @@ final class CommandTable {
     static final String WAIT_FOR_GDB = "-S";
     static final String QMP = "-qmp";
     static final String QMP_PRETTY = "-qmp-pretty";
+    static final String INCOMING = "-incoming";
 
     /** The options of run and demo: the machine around the kernel. */
     private static final List<Option> MACHINE_OPTIONS = List.of(
@@ -104,7 +105,10 @@ final class CommandTable {
                     "a QMP monitor on a Unix socket or TCP port (wait=on, the default, starts the guest once a"
                             + " client connects)"),
             new Option(QMP_PRETTY, "unix:PATH|tcp:[HOST]:PORT,server=on[,wait=off]", null, false,
-                    "as -qmp, with indented JSON replies"));
+                    "as -qmp, with indented JSON replies"),
+            new Option(INCOMING, "tcp:[HOST]:PORT|file:PATH|exec:CMD|defer", null, false,
+                    "wait for the machine's state from a migration source (defer: QMP's migrate-incoming names it);"
+                            + " needs -qmp"));
 
     static final Subcommand RUN = new Subcommand("run",
             List.of("Boot a kernel and run it until it exits: a Linux bzImage (vmlinuz), a Linux",

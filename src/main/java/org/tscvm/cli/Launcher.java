@@ -207,15 +207,24 @@ final class Launcher {
      * for none; {@code startPaused} is -S.
      */
     static MachineConfig.Qmp parseQmp(String spec, String prettySpec, boolean startPaused) {
+        return parseQmp(spec, prettySpec, startPaused, null);
+    }
+
+    /** As above, with QEMU's {@code -incoming URI} (null: none), which needs the monitor. */
+    static MachineConfig.Qmp parseQmp(String spec, String prettySpec, boolean startPaused, String incoming) {
         if (spec != null && prettySpec != null) {
             throw new OptionException(ExitStatus.OPTION_VALUE, "tscvm runs one QMP monitor: give -qmp or -qmp-pretty, not both");
         }
         String given = spec != null ? spec : prettySpec;
         if (given == null) {
+            if (incoming != null) {
+                throw new OptionException(ExitStatus.OPTION_VALUE, "-incoming " + incoming
+                        + ": tscvm receives a migration through its monitor: give -qmp too");
+            }
             return null;
         }
         try {
-            return new MachineConfig.Qmp(org.tscvm.qmp.QmpAddress.parse(given), prettySpec != null, startPaused);
+            return new MachineConfig.Qmp(org.tscvm.qmp.QmpAddress.parse(given), prettySpec != null, startPaused, incoming);
         } catch (TscvmException e) {
             throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
         }
@@ -226,8 +235,8 @@ final class Launcher {
      * monitor is there.
      */
     static void applyServers(MachineConfig.Builder b, boolean gdbDefault, String gdbSpec, boolean waitS,
-                             String qmpSpec, String qmpPrettySpec) {
-        MachineConfig.Qmp qmp = parseQmp(qmpSpec, qmpPrettySpec, waitS);
+                             String qmpSpec, String qmpPrettySpec, String incoming) {
+        MachineConfig.Qmp qmp = parseQmp(qmpSpec, qmpPrettySpec, waitS, incoming);
         boolean gdbGiven = gdbDefault || gdbSpec != null;
         b.qmp(qmp).gdb(parseGdb(gdbDefault, gdbSpec, waitS && (qmp == null || gdbGiven)));
     }
@@ -308,6 +317,10 @@ final class Launcher {
                 err.println("tscvm: QMP server listening on tcp:" + config.qmp().address().host() + ":"
                         + machine.qmpServer().port());
             }
+            if (config.qmp() != null && config.qmp().incoming() != null) {
+                // Before a client can connect: the state's source is open once the monitor answers.
+                machine.qmpServer().expectIncoming(config.qmp().incoming(), !config.qmp().startPaused());
+            }
             if (config.qmp() != null && config.qmp().address().waitForClient()) {
                 // QEMU's wait=on: the guest starts once a client is there to see it.
                 err.println("tscvm: waiting for a QMP client on " + config.qmp().address());
@@ -325,7 +338,8 @@ final class Launcher {
                     // The guest chose its verdict (a reset ends a run only under -no-reboot, as
                     // QEMU's); stderr stays quiet (kvm-unit-tests reads it).
                 }
-                case TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT, KILLED -> err.println("tscvm: " + result.reason());
+                case TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT, KILLED, MIGRATION_FAILED ->
+                        err.println("tscvm: " + result.reason());
             }
             return result.exitStatus();
         } catch (RuntimeException e) {

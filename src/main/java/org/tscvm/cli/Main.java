@@ -120,7 +120,8 @@ public final class Main {
             throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
         }
         Launcher.applyServers(b, p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
-                p.isGiven(CommandTable.WAIT_FOR_GDB), p.value(CommandTable.QMP), p.value(CommandTable.QMP_PRETTY));
+                p.isGiven(CommandTable.WAIT_FOR_GDB), p.value(CommandTable.QMP), p.value(CommandTable.QMP_PRETTY),
+                p.value(CommandTable.INCOMING));
         String timeout = p.value(CommandTable.TIMEOUT);
         if (timeout != null) {
             b.timeout(Duration.ofSeconds(Launcher.parseNonNegative(CommandTable.TIMEOUT, timeout)));

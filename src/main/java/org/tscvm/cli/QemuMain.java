@@ -69,6 +69,7 @@ public final class QemuMain {
                 + "  -qmp unix:PATH,server=on[,wait=off] | tcp:[HOST]:PORT,server=on[,wait=off]\n"
                 + "                        a QMP monitor (QEMU's protocol; see README's command table)\n"
                 + "  -qmp-pretty SPEC      as -qmp, with indented JSON\n"
+                + "  -incoming tcp:[HOST]:PORT|file:PATH|exec:CMD|defer  wait for a migration's state (needs -qmp)\n"
                 + "\n"
                 + "Accepted and ignored (harmless):\n"
                 + HARMLESS + "\n"
@@ -112,6 +113,7 @@ public final class QemuMain {
         String gdb = null;
         String qmp = null;
         String qmpPretty = null;
+        String incoming = null;
         for (int i = 0; i < rawArgs.length; i++) {
             String arg = rawArgs[i];
             // QEMU takes -opt and --opt alike.
@@ -156,6 +158,7 @@ public final class QemuMain {
                         case "-gdb" -> gdb = value;
                         case "-qmp" -> qmp = value;
                         case "-qmp-pretty" -> qmpPretty = value;
+                        case "-incoming" -> incoming = value;
                         case "-cpu" -> b.cpuModel(mapCpu(value, err));
                         case "-serial" -> b.serial(parseSerial(value, console));
                         case "-device" -> {
@@ -186,7 +189,7 @@ public final class QemuMain {
             err.println("tscvm: no -kernel given (see tscvm-qemu --help)");
             return ExitStatus.USAGE;
         }
-        Launcher.applyServers(b, gdbDefault, gdb, waitForGdb, qmp, qmpPretty);
+        Launcher.applyServers(b, gdbDefault, gdb, waitForGdb, qmp, qmpPretty, incoming);
         MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
                 .tscAdjusts(tscAdjusts).tscWarps(tscWarps).build();
         return Launcher.boot(config, err, m -> { });

@@ -142,7 +142,7 @@ public final class Machine {
         // The all-stop gate serves gdb and the monitor alike; without either the vCPUs never pass it.
         debugGate = gdb == null && qmp == null ? null
                 : new DebugGate(vm.vcpus(), config.clock() != VmConfig.ClockKind.DETERMINISTIC,
-                        (gdb != null && gdb.waitForDebugger()) || (qmp != null && qmp.startPaused()),
+                        (gdb != null && gdb.waitForDebugger()) || (qmp != null && qmp.holdAtStart()),
                         () -> finish(new RunResult(RunResult.STATUS_KILLED, RunResult.Reason.KILLED,
                                 "the debugger killed the run")));
         monitor = qmp == null ? null : new MachineMonitor(this, config, debugGate);
@@ -641,7 +641,8 @@ public final class Machine {
     /** How gdb hears of the run's end: W with the exit status, X with a signal when the machine broke. */
     private static TargetEvent.Ended endForDebugger(RunResult r) {
         return switch (r.kind()) {
-            case DEBUG_EXIT, SHUTDOWN, RESET, HALTED, TIMEOUT, KILLED -> new TargetEvent.Ended(r.exitStatus(), 0);
+            case DEBUG_EXIT, SHUTDOWN, RESET, HALTED, TIMEOUT, KILLED, MIGRATION_FAILED ->
+                    new TargetEvent.Ended(r.exitStatus(), 0);
             case TRIPLE_FAULT -> new TargetEvent.Ended(r.exitStatus(), SIGSEGV);
             case INTERNAL_ERROR -> new TargetEvent.Ended(r.exitStatus(), SIGABRT);
         };

@@ -84,9 +84,14 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
     /**
      * A QMP monitor listening at {@code address}; {@code pretty} indents its replies
      * ({@code -qmp-pretty}); with {@code startPaused} no vCPU runs until the monitor's
-     * {@code cont} (QEMU's -S: the run state is "prelaunch").
+     * {@code cont} (QEMU's -S: the run state is "prelaunch"); with {@code incoming} (QEMU's
+     * -incoming URI, or null) no vCPU runs until the machine's state has arrived from there.
      */
-    public record Qmp(org.tscvm.qmp.QmpAddress address, boolean pretty, boolean startPaused) {
+    public record Qmp(org.tscvm.qmp.QmpAddress address, boolean pretty, boolean startPaused, String incoming) {
+        /** The vCPUs wait at the start: for cont, or for the incoming state. */
+        public boolean holdAtStart() {
+            return startPaused || incoming != null;
+        }
     }
 
     /** The kernel image: a file, or bytes in memory (the bundled demo). */

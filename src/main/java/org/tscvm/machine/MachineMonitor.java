@@ -30,7 +30,7 @@ final class MachineMonitor implements MonitorTarget {
         this.machine = machine;
         this.config = config;
         this.gate = gate;
-        this.prelaunch = config.qmp().startPaused();
+        this.prelaunch = config.qmp().startPaused() && config.qmp().incoming() == null;
     }
 
     @Override
@@ -84,6 +84,11 @@ final class MachineMonitor implements MonitorTarget {
     }
 
     @Override
+    public void abort(String why) {
+        machine.finish(new RunResult(RunResult.STATUS_MIGRATION_FAILED, RunResult.Reason.MIGRATION_FAILED, why));
+    }
+
+    @Override
     public List<CpuInfo> cpus() {
         List<CpuInfo> list = new ArrayList<>();
         int perSocket = config.vcpusPerPackage() == 0 ? config.smp() : config.vcpusPerPackage();
@@ -134,10 +139,9 @@ final class MachineMonitor implements MonitorTarget {
             cause = switch (result.kind()) {
                 case SHUTDOWN, DEBUG_EXIT -> "guest-shutdown";
                 case RESET, TRIPLE_FAULT -> "guest-reset";
-                case HALTED, INTERNAL_ERROR, TIMEOUT, KILLED -> "host-error";
+                case HALTED, INTERNAL_ERROR, TIMEOUT, KILLED, MIGRATION_FAILED -> "host-error";
             };
-            guest = result.kind() != RunResult.Reason.HALTED && result.kind() != RunResult.Reason.INTERNAL_ERROR
-                    && result.kind() != RunResult.Reason.TIMEOUT && result.kind() != RunResult.Reason.KILLED;
+            guest = !cause.equals("host-error");
         }
         listener.accept(new Event.Shutdown(guest, cause));
     }

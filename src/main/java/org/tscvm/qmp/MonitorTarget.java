@@ -56,6 +56,9 @@ public interface MonitorTarget {
     /** Ends the run with status 0 (QMP's quit); a {@link Event.Shutdown} follows. */
     void quit();
 
+    /** Ends the run as a failure of the host side ({@code why} is the one line to show): an incoming state that cannot be loaded. */
+    void abort(String why);
+
     List<CpuInfo> cpus();
 
     /** QEMU's {@code info registers} text for one vCPU, read with the vCPUs stopped for the moment. */

@@ -58,12 +58,14 @@ final class QmpCommands {
     }
 
     private final MonitorTarget target;
+    private final Migration migration;
     /** Sends an event (name, data or null) to the connected client. */
     private final BiConsumer<String, Map<String, Object>> emit;
     private final Map<String, Command> table = new LinkedHashMap<>();
 
-    QmpCommands(MonitorTarget target, BiConsumer<String, Map<String, Object>> emit) {
+    QmpCommands(MonitorTarget target, Migration migration, BiConsumer<String, Map<String, Object>> emit) {
         this.target = target;
+        this.migration = migration;
         this.emit = emit;
         add("qmp_capabilities", List.of(Arg.optional("enable", ArgType.ARRAY)), args -> {
             throw new QmpError(QmpError.COMMAND_NOT_FOUND, "Capabilities negotiation is already complete, command ignored");
@@ -79,6 +81,7 @@ final class QmpCommands {
             if (target.runState() == MonitorTarget.RunState.SHUTDOWN) {
                 throw QmpError.generic("The machine has shut down: it cannot run again");
             }
+            migration.checkCont();
             if (target.cont()) {
                 emit.accept("RESUME", null);
             }
@@ -103,6 +106,7 @@ final class QmpCommands {
         });
         add("human-monitor-command", List.of(Arg.required("command-line", ArgType.STRING),
                 Arg.optional("cpu-index", ArgType.INT)), this::humanMonitorCommand);
+        migration.register(this);
     }
 
     void add(String name, List<Arg> args, Handler handler) {
@@ -138,9 +142,13 @@ final class QmpCommands {
     }
 
     private Map<String, Object> status() {
-        MonitorTarget.RunState state = target.runState();
+        MonitorTarget.RunState state = runState();
         return ordered("status", state.qapiName, "singlestep", false, "running",
                 state == MonitorTarget.RunState.RUNNING);
+    }
+
+    private MonitorTarget.RunState runState() {
+        return migration.runState(target.runState());
     }
 
     private List<Object> cpus() {
@@ -182,7 +190,7 @@ final class QmpCommands {
                         return "\r\n" + target.registers(cpu);
                     }
                     case "status" -> {
-                        return "VM status: " + target.runState().qapiName + "\r\n";
+                        return "VM status: " + runState().qapiName + "\r\n";
                     }
                     case "cpus" -> {
                         StringBuilder sb = new StringBuilder();

@@ -32,6 +32,7 @@ public final class QmpServer implements AutoCloseable {
     private final java.nio.channels.ServerSocketChannel listener;
     private final QmpAddress address;
     private final QmpCommands commands;
+    private final Migration migration;
     private final boolean pretty;
     private final Thread thread;
     private final CountDownLatch firstClient = new CountDownLatch(1);
@@ -43,7 +44,8 @@ public final class QmpServer implements AutoCloseable {
         this.listener = listener;
         this.address = address;
         this.pretty = pretty;
-        this.commands = new QmpCommands(target, this::emit);
+        this.migration = new Migration(target, this::emit);
+        this.commands = new QmpCommands(target, migration, this::emit);
         this.thread = new Thread(this::acceptLoop, "tscvm-qmp");
         thread.setDaemon(true);
         target.setListener(this::machineEvent);
@@ -104,6 +106,26 @@ public final class QmpServer implements AutoCloseable {
 
     public QmpAddress address() {
         return address;
+    }
+
+    /** The machine's state as a stream, for migrate and migrate-incoming (without it they answer that tscvm cannot). */
+    public void setMigrationTarget(MigrationTarget target) {
+        migration.setTarget(target);
+    }
+
+    /**
+     * -incoming {@code uri}: the machine, held by the caller, waits for its state from
+     * {@code uri} (tcp:, file:, exec:, or defer for migrate-incoming) and then runs if
+     * {@code autostart}. A listener is bound and a file opened before this returns.
+     *
+     * @throws TscvmException for a URI tscvm cannot take or a source it cannot open
+     */
+    public void expectIncoming(String uri, boolean autostart) {
+        try {
+            migration.expectIncoming(uri, autostart);
+        } catch (QmpError e) {
+            throw new TscvmException("-incoming " + uri + ": " + e.getMessage());
+        }
     }
 
     /** Waits until the first client has connected (QEMU's wait=on). */

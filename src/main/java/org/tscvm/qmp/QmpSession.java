@@ -31,7 +31,7 @@ final class QmpSession {
     private final Thread writer;
     private volatile boolean negotiated;
     private volatile boolean closed;
-    /** True while a command runs; {@link #finish} waits for it. */
+    /** True while a command runs and its reply is queued; {@link #finish} waits for it. */
     private boolean busy;
 
     QmpSession(SocketChannel channel, QmpCommands commands, boolean pretty) {
@@ -87,15 +87,25 @@ final class QmpSession {
         Map<String, Object> message = (Map<String, Object>) parsed;
         Object id = message.get("id");
         boolean hasId = message.containsKey("id");
-        Object reply;
-        try {
-            reply = ok(execute(message), id, hasId);
-        } catch (QmpError e) {
-            reply = error(e.errorClass(), e.getMessage(), id, hasId);
-        } catch (RuntimeException bug) {
-            reply = error(QmpError.GENERIC, "internal error in tscvm: " + bug, id, hasId);
+        synchronized (this) {
+            busy = true;
         }
-        send(reply);
+        try {
+            Object reply;
+            try {
+                reply = ok(execute(message), id, hasId);
+            } catch (QmpError e) {
+                reply = error(e.errorClass(), e.getMessage(), id, hasId);
+            } catch (RuntimeException bug) {
+                reply = error(QmpError.GENERIC, "internal error in tscvm: " + bug, id, hasId);
+            }
+            send(reply); // before finish() may close: quit's reply must reach the client
+        } finally {
+            synchronized (this) {
+                busy = false;
+                notifyAll();
+            }
+        }
     }
 
     private Object execute(Map<String, Object> message) throws QmpError {
@@ -126,17 +136,7 @@ final class QmpSession {
             negotiate(arguments);
             return Map.of();
         }
-        synchronized (this) {
-            busy = true;
-        }
-        try {
-            return commands.execute(name, arguments);
-        } finally {
-            synchronized (this) {
-                busy = false;
-                notifyAll();
-            }
-        }
+        return commands.execute(name, arguments);
     }
 
     /** qmp_capabilities: tscvm offers no capability (no out-of-band execution), so "enable" may list none. */

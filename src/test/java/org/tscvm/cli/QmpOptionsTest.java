@@ -27,9 +27,9 @@ class QmpOptionsTest {
     @Test
     void qemusSpellingsConfigureTheMonitor() {
         assertThat(Launcher.parseQmp("unix:/tmp/q.sock,server=on,wait=off", null, false))
-                .isEqualTo(new MachineConfig.Qmp(new QmpAddress(Path.of("/tmp/q.sock"), null, 0, false), false, false));
+                .isEqualTo(new MachineConfig.Qmp(new QmpAddress(Path.of("/tmp/q.sock"), null, 0, false), false, false, null));
         assertThat(Launcher.parseQmp(null, "tcp::4444,server,nowait", true))
-                .isEqualTo(new MachineConfig.Qmp(new QmpAddress(null, "127.0.0.1", 4444, false), true, true));
+                .isEqualTo(new MachineConfig.Qmp(new QmpAddress(null, "127.0.0.1", 4444, false), true, true, null));
         // QEMU's default is wait=on: the guest starts when the first client connects.
         assertThat(Launcher.parseQmp("tcp:localhost:0,server=on", null, false).address().waitForClient()).isTrue();
         assertThat(Launcher.parseQmp(null, null, false)).isNull();

@@ -58,7 +58,7 @@ class QmpMonitorTest {
         socket = dir.resolve("qmp.sock");
         machine = new Machine(MachineConfig.builder().kernel(ticker()).smp(smp).clock(clock)
                 .serial(new SerialTarget.ToStream(serial)).timeout(Duration.ofSeconds(100))
-                .qmp(new MachineConfig.Qmp(QmpAddress.parse("unix:" + socket + ",server=on,wait=off"), false, startPaused))
+                .qmp(new MachineConfig.Qmp(QmpAddress.parse("unix:" + socket + ",server=on,wait=off"), false, startPaused, null))
                 .build());
         run = CompletableFuture.supplyAsync(machine::run);
     }
@@ -321,7 +321,7 @@ class QmpMonitorTest {
     void aTcpMonitorOnAnyFreePort() throws Exception {
         machine = new Machine(MachineConfig.builder().kernel(ticker()).serial(new SerialTarget.ToStream(serial))
                 .timeout(Duration.ofSeconds(100))
-                .qmp(new MachineConfig.Qmp(QmpAddress.parse("tcp:127.0.0.1:0,server=on,wait=off"), true, false)).build());
+                .qmp(new MachineConfig.Qmp(QmpAddress.parse("tcp:127.0.0.1:0,server=on,wait=off"), true, false, null)).build());
         run = CompletableFuture.supplyAsync(machine::run);
         int port = machine.qmpServer().port();
         assertThat(port).isPositive();
