@@ -154,7 +154,8 @@ final class CommandTable {
     static final List<String> DESCRIPTION = List.of(
             "An x86-64 virtual machine whose virtual CPUs keep time as Linux KVM does.",
             "Exit status: the guest's (isa-debug-exit: (v << 1) | 1; \"Shutdown\" on port 0x8900: 0),",
-            "4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger;",
+            "4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger,",
+            "26 an incoming migration that could not be loaded;",
             "host errors: 2 usage,",
             "10 missing or unreadable file, 12 bad kernel image, 14 bad -m, 16 bad -cpu, 18 other bad value.");
 

@@ -319,7 +319,12 @@ final class Launcher {
             }
             if (config.qmp() != null && config.qmp().incoming() != null) {
                 // Before a client can connect: the state's source is open once the monitor answers.
-                machine.qmpServer().expectIncoming(config.qmp().incoming(), !config.qmp().startPaused());
+                try {
+                    machine.qmpServer().expectIncoming(config.qmp().incoming(), !config.qmp().startPaused());
+                } catch (RuntimeException e) {
+                    machine.qmpServer().close(); // the run never starts: nothing else closes it
+                    throw e;
+                }
             }
             if (config.qmp() != null && config.qmp().address().waitForClient()) {
                 // QEMU's wait=on: the guest starts once a client is there to see it.

@@ -48,6 +48,20 @@ class QmpOptionsTest {
     }
 
     @Test
+    void incomingNeedsTheMonitorAndAStateStream() throws IOException {
+        String k = kernel().toString();
+        for (CliRun run : new CliRun[] {CliRun.tscvm("run", "-kernel", k, "-incoming", "tcp::0"),
+            CliRun.qemu("-kernel", k, "-incoming", "tcp::0")}) {
+            assertThat(run.status()).isEqualTo(ExitStatus.OPTION_VALUE);
+            assertThat(run.err()).contains("give -qmp too").hasLineCount(1);
+        }
+        String qmp = "unix:" + dir.resolve("q.sock") + ",server=on,wait=off";
+        CliRun bad = CliRun.qemu("-kernel", k, "-qmp", qmp, "-incoming", "ftp:host");
+        assertThat(bad.status()).isEqualTo(ExitStatus.HOST_ERROR);
+        assertThat(bad.err()).contains("-incoming ftp:host: ").contains("valid migration protocol");
+    }
+
+    @Test
     void twoMonitorsAreRefused() throws IOException {
         String k = kernel().toString();
         CliRun run = CliRun.qemu("-kernel", k, "-qmp", "tcp::1,server=on", "-qmp-pretty", "tcp::2,server=on");
