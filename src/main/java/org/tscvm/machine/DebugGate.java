@@ -22,6 +22,7 @@ final class DebugGate implements DebugTarget {
     /** Threads that park: one per vCPU on the real-time clock, the one round-robin thread otherwise. */
     private final int parties;
     private final Runnable killRun;
+    private final Runnable wakeIdle;
 
     private Consumer<TargetEvent> listener;
     private boolean held;
@@ -36,11 +37,14 @@ final class DebugGate implements DebugTarget {
     /**
      * @param startHeld {@code -S}: no vCPU runs until a debugger resumes the machine
      * @param killRun   ends the run (gdb's kill)
+     * @param wakeIdle  wakes runner threads that wait for something other than their vCPU (an
+     *                  AP waiting for STARTUP), so that they reach the gate at once
      */
-    DebugGate(List<Vcpu> vcpus, boolean threaded, boolean startHeld, Runnable killRun) {
+    DebugGate(List<Vcpu> vcpus, boolean threaded, boolean startHeld, Runnable killRun, Runnable wakeIdle) {
         this.vcpus = List.copyOf(vcpus);
         this.parties = threaded ? vcpus.size() : 1;
         this.killRun = killRun;
+        this.wakeIdle = wakeIdle;
         this.actions = new Action[vcpus.size()];
         Arrays.fill(actions, Action.CONTINUE);
         if (startHeld) {
@@ -113,8 +117,7 @@ final class DebugGate implements DebugTarget {
             hold(new TargetEvent.Stopped(0, null));
         }
         while (!ended && parked < parties) {
-            // Polled: parked threads wake each other if park() notified, over and over.
-            wait(PARK_POLL_MILLIS);
+            wait(PARK_WAIT_MILLIS); // the last thread to park notifies; the timeout only bounds a missed one
         }
         return !ended;
     }
@@ -132,7 +135,7 @@ final class DebugGate implements DebugTarget {
         ended = false;
     }
 
-    private static final long PARK_POLL_MILLIS = 2;
+    private static final long PARK_WAIT_MILLIS = 50;
 
     /** The run ended: parked threads leave, and the debugger hears how ({@code null}: it needs no word). */
     synchronized void end(TargetEvent.Ended how) {
@@ -196,6 +199,7 @@ final class DebugGate implements DebugTarget {
         for (Vcpu v : vcpus) {
             v.requestPause();
         }
+        wakeIdle.run();
         if (parked == parties) {
             report();
         }
@@ -206,6 +210,7 @@ final class DebugGate implements DebugTarget {
         try {
             if (parked == parties && held && !reported) {
                 report();
+                notifyAll(); // once a stop (reported is now set): holdAndWait's waiter, not a parked ping-pong
             }
             wait();
         } finally {

@@ -144,7 +144,8 @@ public final class Machine {
                 : new DebugGate(vm.vcpus(), config.clock() != VmConfig.ClockKind.DETERMINISTIC,
                         (gdb != null && gdb.waitForDebugger()) || (qmp != null && qmp.holdAtStart()),
                         () -> finish(new RunResult(RunResult.STATUS_KILLED, RunResult.Reason.KILLED,
-                                "the debugger killed the run")));
+                                "the debugger killed the run")),
+                        () -> runners.forEach(Runner::wake));
         monitor = qmp == null ? null : new MachineMonitor(this, config, debugGate);
         QmpServer startedQmp = null;
         try {
