@@ -1,5 +1,8 @@
 package org.tscvm.boot;
 
+import org.tscvm.vm.VcpuRegs;
+import org.tscvm.vm.VcpuSregs;
+
 /**
  * The CPU state a loaded kernel starts in: flat 32-bit protected mode with paging off, or
  * flat 64-bit mode on identity-mapped page tables the loader built; CPL 0 and IF = 0 either
@@ -40,6 +43,35 @@ public record EntryPoint(Mode mode, long ip, int codeSelector, int dataSelector,
     static final int FLAT_DATA_SELECTOR = 0x10;
     /** GDTR's limit at RESET; with base 0 it is the GDTR a kernel that loads its own GDT first finds. */
     static final int RESET_GDT_LIMIT = 0xffff;
+
+    /** Access rights (VMX layout) of the flat descriptors: code 32-bit, code 64-bit, data; accessed, DPL 0. */
+    private static final int FLAT_CODE32_ATTRIBUTES = 0xc09b, FLAT_CODE64_ATTRIBUTES = 0xa09b, FLAT_DATA_ATTRIBUTES = 0xc093;
+    private static final long CR0_PE = 1, CR0_ET = 1L << 4, CR0_PG = 1L << 31, CR4_PAE = 1L << 5;
+    private static final long EFER_LME = 1L << 8, EFER_LMA = 1L << 10, EFER_NXE = 1L << 11;
+    private static final long RFLAGS_FIXED = 2;
+
+    /**
+     * The special registers at entry, from those at RESET ({@code reset}): flat segments with
+     * the protocol's selectors, GDTR as given, CR0/CR4/EFER (and CR3 in 64-bit mode) for the
+     * mode; the IDT, TR, LDTR, CR2 and CR8 as RESET left them.
+     */
+    public VcpuSregs sregs(VcpuSregs reset) {
+        boolean longMode = mode == Mode.LONG_64;
+        VcpuSregs.Segment code = new VcpuSregs.Segment(0, 0xffffffffL, codeSelector,
+                longMode ? FLAT_CODE64_ATTRIBUTES : FLAT_CODE32_ATTRIBUTES);
+        VcpuSregs.Segment data = new VcpuSregs.Segment(0, 0xffffffffL, dataSelector, FLAT_DATA_ATTRIBUTES);
+        return new VcpuSregs(code, data, data, data, data, data, reset.tr(), reset.ldt(),
+                new VcpuSregs.DescriptorTable(gdtBase, gdtLimit & 0xffff), reset.idt(),
+                longMode ? CR0_PE | CR0_ET | CR0_PG : CR0_PE | CR0_ET, reset.cr2(), longMode ? cr3 : reset.cr3(),
+                longMode ? CR4_PAE : 0, reset.cr8(), longMode ? EFER_LME | EFER_LMA | EFER_NXE : 0);
+    }
+
+    /** The general registers at entry: {@code reset}'s with EAX, EBX, ESI, RIP and RFLAGS (IF = 0) set. */
+    public VcpuRegs regs(VcpuRegs reset) {
+        return new VcpuRegs(Integer.toUnsignedLong(eax), Integer.toUnsignedLong(ebx), reset.rcx(), reset.rdx(),
+                Integer.toUnsignedLong(esi), reset.rdi(), reset.rsp(), reset.rbp(), reset.r8(), reset.r9(), reset.r10(),
+                reset.r11(), reset.r12(), reset.r13(), reset.r14(), reset.r15(), ip, RFLAGS_FIXED);
+    }
 
     /** Multiboot: EAX = 0x2BADB002, EBX = the MBI. */
     public static EntryPoint multiboot(int eip, int mbi, long imageEnd) {

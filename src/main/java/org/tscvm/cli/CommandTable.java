@@ -5,7 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import org.tscvm.cpu.Cpu;
+import org.tscvm.vm.VmConfig;
 import org.tscvm.tsc.HostClock;
 
 /**
@@ -93,9 +93,9 @@ final class CommandTable {
                     "before the run, a host-initiated write of that vCPU's IA32_TSC_ADJUST, as firmware leaves it"),
             new Option(TSC_WARP, "VCPU=CYCLES", null, true,
                     "before the run, a host-initiated TSC write putting that vCPU CYCLES away from the others"),
-            new Option(JIT_THRESHOLD, "N", Integer.toString(Cpu.DEFAULT_COMPILE_THRESHOLD), false,
+            new Option(JIT_THRESHOLD, "N", Integer.toString(VmConfig.DEFAULT_COMPILE_THRESHOLD), false,
                     "runs of a 64-bit block before it is compiled to JVM bytecode; 0 interprets only (default "
-                            + Cpu.DEFAULT_COMPILE_THRESHOLD + ")"),
+                            + VmConfig.DEFAULT_COMPILE_THRESHOLD + ")"),
             Option.flag(GDB_DEFAULT, "a gdb server on tcp::1234 (127.0.0.1), as -gdb tcp::1234"),
             new Option(GDB, "tcp:[HOST]:PORT", null, false,
                     "a gdb server on HOST (default 127.0.0.1) and PORT (0: any free port, printed on stderr)"),

@@ -670,9 +670,20 @@ public final class Cpu extends CpuExec {
         } while (!EVENTS.compareAndSet(this, ev, ev | ((ev & EV_NMI) != 0 ? EV_NMI_SECOND : EV_NMI)));
     }
 
+    /** NMIs latched and not yet delivered: 0, 1 or 2 (KVM's nmi.pending). */
+    private int pendingNmis() {
+        int ev = events;
+        return (ev & EV_NMI) == 0 ? 0 : (ev & EV_NMI_SECOND) != 0 ? 2 : 1;
+    }
+
     /** Whether an NMI is latched and not yet delivered (for the vCPU's halt loop). */
     public boolean nmiPending() {
         return (events & EV_NMI) != 0;
+    }
+
+    /** True after INIT until a STARTUP IPI. */
+    public boolean waitingForSipi() {
+        return waitForSipi;
     }
 
     /** Power-on RESET state: real mode, CS:IP = F000:FFF0. */
@@ -994,7 +1005,8 @@ public final class Cpu extends CpuExec {
             long cr0, long cr2, long cr3, long cr4, long cr8, long efer, long[] debugRegisters, long kernelGsBase,
             long star, long lstar, long cstar, long fmask, long sysenterCs, long sysenterEsp, long sysenterEip,
             long pat, int fpuControl, int fpuStatus, int fpuTag, int mxcsr, byte[] fxRegisters, boolean halted,
-            boolean waitingForSipi, boolean shutdown, boolean interruptShadow, long instructionsRetired) {
+            boolean waitingForSipi, boolean shutdown, boolean interruptShadow, long instructionsRetired,
+            boolean movSsShadow, boolean nmiBlocked, int pendingNmis, int pkru) {
     }
 
     /** Copies the state out (for snapshots and migration); the XMM registers travel in the FXSAVE image. */
@@ -1008,7 +1020,117 @@ public final class Cpu extends CpuExec {
                 segAttr.clone(), ldtrSel, ldtrBase, ldtrLimit, ldtrAttr, trSel, trBase, trLimit, trAttr, gdtrBase,
                 gdtrLimit, idtrBase, idtrLimit, cr0, cr2, cr3, cr4, cr8, efer, dr.clone(), kernelGsBase, star,
                 lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip, pat, fpuControl, fpuStatus, fpuTag,
-                mxcsr, image, halted, waitForSipi, shutdown, retired < interruptShadowUntil, retired);
+                mxcsr, image, halted, waitForSipi, shutdown, retired < interruptShadowUntil, retired,
+                retired < movSsShadowUntil, nmiBlocked, pendingNmis(), pkru);
+    }
+
+    /**
+     * What is wrong with {@code s} as a state to run from, or null when nothing is: the checks
+     * a VMX entry makes on guest state (SDM Vol. 3C 26.3.1), with tscvm's reserved bits: CR0,
+     * CR4 (bits CPUID does not report included) and EFER reserved bits, CR0.PG without PE,
+     * NW without CD, EFER.LMA other than LME and PG, long mode without PAE, CR8 above 15,
+     * RFLAGS' fixed bits, segment attributes and limits, a TR that is not a busy TSS, an
+     * unusable CS, a 64-bit CS with D set, non-canonical bases, MXCSR's reserved bits, and the
+     * array lengths.
+     */
+    public String checkState(State s) {
+        if (s.gprs().length != 16 || s.segSelectors().length != 6 || s.segBases().length != 6
+                || s.segLimits().length != 6 || s.segAttributes().length != 6 || s.debugRegisters().length != 8
+                || s.fxRegisters().length != 512) {
+            return "an array of the state has the wrong length";
+        }
+        long cr0 = s.cr0(), cr4 = s.cr4(), efer = s.efer();
+        if ((cr0 >>> 32) != 0) {
+            return String.format("CR0 0x%x sets reserved bits 63:32", cr0);
+        }
+        if ((cr0 & CR0_PG) != 0 && (cr0 & CR0_PE) == 0) {
+            return String.format("CR0 0x%x sets PG without PE", cr0);
+        }
+        if ((cr0 & CR0_NW) != 0 && (cr0 & CR0_CD) == 0) {
+            return String.format("CR0 0x%x sets NW without CD", cr0);
+        }
+        if ((cr4 & ~CR4_SUPPORTED) != 0 || (cr4 & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0) {
+            return String.format("CR4 0x%x sets reserved bits (or bits the CPUID model does not report)", cr4);
+        }
+        if ((efer & ~EFER_SUPPORTED) != 0) {
+            return String.format("EFER 0x%x sets reserved bits (supported: 0x%x)", efer, EFER_SUPPORTED);
+        }
+        boolean lma = (efer & EFER_LMA) != 0;
+        if (lma != ((efer & EFER_LME) != 0 && (cr0 & CR0_PG) != 0)) {
+            return String.format("EFER.LMA (EFER 0x%x) must equal EFER.LME and CR0.PG (CR0 0x%x)", efer, cr0);
+        }
+        if (lma && (cr4 & CR4_PAE) == 0) {
+            return String.format("long mode needs CR4.PAE (CR4 0x%x)", cr4);
+        }
+        if (Long.compareUnsigned(s.cr8(), 15) > 0) {
+            return String.format("CR8 0x%x is above 15", s.cr8());
+        }
+        long rflags = s.rflags();
+        if ((rflags & 2) == 0 || (rflags & ~(FLAGS_WRITABLE | 2)) != 0) {
+            return String.format("RFLAGS 0x%x: bit 1 must be set and reserved bits clear", rflags);
+        }
+        String[] names = {"ES", "CS", "SS", "DS", "FS", "GS"};
+        for (int i = 0; i < 6; i++) {
+            String bad = checkSegment(names[i], s.segSelectors()[i], s.segBases()[i], s.segLimits()[i],
+                    s.segAttributes()[i]);
+            if (bad != null) {
+                return bad;
+            }
+        }
+        int cs = s.segAttributes()[CS];
+        if ((cs & A_UNUSABLE) != 0 || (cs & A_P) == 0) {
+            return "CS is unusable or not present";
+        }
+        if (lma && (cs & A_L) != 0 && (cs & A_DB) != 0) {
+            return "a 64-bit CS (L=1) must have D/B clear";
+        }
+        String bad = checkSegment("TR", s.trSelector(), s.trBase(), s.trLimit(), s.trAttributes());
+        if (bad == null) {
+            bad = checkSegment("LDTR", s.ldtrSelector(), s.ldtrBase(), s.ldtrLimit(), s.ldtrAttributes());
+        }
+        if (bad != null) {
+            return bad;
+        }
+        int trType = s.trAttributes() & A_TYPE;
+        // A 16-bit busy TSS passes in long mode too: RESET leaves one there until the guest's LTR.
+        if ((s.trAttributes() & (A_S | A_UNUSABLE)) != 0 || (trType != T_TSS_BUSY && trType != T_TSS16_BUSY)) {
+            return String.format("TR attributes 0x%x are not a busy TSS", s.trAttributes());
+        }
+        if ((s.gdtrLimit() & ~0xffff) != 0 || (s.idtrLimit() & ~0xffff) != 0) {
+            return "a descriptor-table limit is above 0xffff";
+        }
+        if (!canonical(s.gdtrBase()) || !canonical(s.idtrBase()) || !canonical(s.trBase())
+                || !canonical(s.ldtrBase()) || !canonical(s.segBases()[FS]) || !canonical(s.segBases()[GS])
+                || !canonical(s.kernelGsBase()) || !canonical(s.lstar()) || !canonical(s.cstar())
+                || !canonical(s.sysenterEsp()) || !canonical(s.sysenterEip())) {
+            return "a base address or SYSCALL/SYSENTER target is not canonical";
+        }
+        if (lma && !canonical(s.rip())) {
+            return String.format("RIP 0x%x is not canonical", s.rip());
+        }
+        if ((s.mxcsr() & ~MXCSR_MASK) != 0) {
+            return String.format("MXCSR 0x%x sets reserved bits (mask 0x%x)", s.mxcsr(), MXCSR_MASK);
+        }
+        if (s.pendingNmis() < 0 || s.pendingNmis() > 2) {
+            return "pending NMIs must be 0, 1 or 2, not " + s.pendingNmis();
+        }
+        if (s.halted() && s.waitingForSipi()) {
+            return "a CPU cannot be both halted and waiting for SIPI";
+        }
+        return null;
+    }
+
+    private static String checkSegment(String name, int selector, long base, long limit, int attributes) {
+        if ((selector & ~0xffff) != 0) {
+            return String.format("%s selector 0x%x is above 0xffff", name, selector);
+        }
+        if ((attributes & ~(0x1_ffff & ~0xf00 | 0x1000)) != 0) {
+            return String.format("%s attributes 0x%x set reserved bits (the VMX access-rights layout)", name, attributes);
+        }
+        if (Long.compareUnsigned(limit, 0xffffffffL) > 0) {
+            return String.format("%s limit 0x%x is above 4 GiB", name, limit);
+        }
+        return null;
     }
 
     /** Replaces the whole state with {@code s}; throws if an array has the wrong length. */
@@ -1070,7 +1192,15 @@ public final class Cpu extends CpuExec {
         waitForSipi = s.waitingForSipi();
         shutdown = s.shutdown();
         retired = s.instructionsRetired();
-        interruptShadowUntil = s.interruptShadow() ? retired + 1 : 0;
+        interruptShadowUntil = s.interruptShadow() || s.movSsShadow() ? retired + 1 : 0;
+        movSsShadowUntil = s.movSsShadow() ? retired + 1 : 0;
+        nmiBlocked = s.nmiBlocked();
+        int pending = s.pendingNmis() <= 0 ? 0 : s.pendingNmis() == 1 ? EV_NMI : EV_NMI | EV_NMI_SECOND;
+        int ev;
+        do {
+            ev = events;
+        } while (!EVENTS.compareAndSet(this, ev, (ev & ~(EV_NMI | EV_NMI_SECOND)) | pending));
+        pkru = s.pkru();
         updateMode();
         flushTlb(false);
     }

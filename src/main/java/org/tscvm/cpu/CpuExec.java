@@ -767,7 +767,9 @@ abstract class CpuExec extends CpuSystem {
     /** RDMSR's value for the MSR in ECX (#GP(0) outside ring 0). */
     final long rdmsr() {
         requireCpl0();
-        return bus.rdmsr((int) regs[RCX]);
+        int index = (int) regs[RCX];
+        // The CPU's own MSRs (EFER, SYSCALL/SYSENTER, segment bases, PAT) never leave the interpreter.
+        return isOwnedMsr(index) ? readOwnedMsr(index) : bus.rdmsr(index);
     }
 
     /**
@@ -777,7 +779,14 @@ abstract class CpuExec extends CpuSystem {
      */
     final void wrmsr() {
         requireCpl0();
-        bus.wrmsr((int) regs[RCX], (regs[RDX] << 32) | (regs[RAX] & 0xffffffffL));
+        int index = (int) regs[RCX];
+        long value = (regs[RDX] << 32) | (regs[RAX] & 0xffffffffL);
+        if (isOwnedMsr(index)) {
+            writeOwnedMsr(index, value);
+            endBlock = true; // CPU state changed: the next instruction may decode differently
+            return;
+        }
+        bus.wrmsr(index, value);
         if (eventsPending()) {
             endBlock = true;
         }

@@ -4,6 +4,7 @@ import org.tscvm.cpu.CpuFault;
 import org.tscvm.cpu.Msr;
 import org.tscvm.vm.LocalInterruptController;
 import org.tscvm.vm.MsrOrigin;
+import org.tscvm.vm.VcpuLapic;
 
 /**
  * One vCPU's local APIC: xAPIC registers in a 4 KiB MMIO page at IA32_APIC_BASE, the same
@@ -1050,5 +1051,113 @@ public final class LocalApic implements LocalInterruptController {
         if (irrNonEmpty) {
             host.interruptPending();
         }
+    }
+
+    // ---------------------------------------------------------------- the vCPU's LAPIC state (KVM_GET/SET_LAPIC)
+
+    /** The page offsets {@link VcpuLapic} carries, with the LVT slot each LVT register is. */
+    private static final int[] LVT_REGISTERS = {REG_LVT_CMCI, REG_LVT_TIMER, REG_LVT_THERMAL, REG_LVT_PERF,
+            REG_LVT_LINT0, REG_LVT_LINT1, REG_LVT_ERROR};
+    private static final int[] PAGE_REGISTERS = {REG_ID, REG_VERSION, REG_TPR, REG_PPR, REG_LDR, REG_DFR, REG_SVR,
+            REG_ESR, REG_ICR_LOW, REG_ICR_HIGH, REG_TIMER_INITIAL, REG_TIMER_CURRENT, REG_TIMER_DIVIDE};
+
+    @Override
+    public synchronized VcpuLapic saveLapic() {
+        long now = host.hostTscNow();
+        byte[] page = new byte[VcpuLapic.PAGE_BYTES];
+        for (int reg : PAGE_REGISTERS) {
+            putRegister(page, reg, readRegister(reg, now));
+        }
+        for (int reg : LVT_REGISTERS) {
+            putRegister(page, reg, readRegister(reg, now));
+        }
+        for (int i = 0; i < 8; i++) {
+            putRegister(page, REG_ISR + 16 * i, isr[i]);
+            putRegister(page, REG_TMR + 16 * i, tmr[i]);
+            putRegister(page, REG_IRR + 16 * i, irr[i]);
+        }
+        long elapsed = 0;
+        long remaining = -1;
+        if (timerMode() != TIMER_TSC_DEADLINE && timerDueHostTsc != Long.MAX_VALUE) {
+            // Guest TSC cycles, not host readings: exact at ratio 1.0, so a deterministic run goes on bit for bit.
+            long guestNow = host.guestTscAt(now);
+            elapsed = guestNow - host.guestTscAt(timerStartHostTsc);
+            remaining = Math.max(0, host.guestTscAt(timerDueHostTsc) - guestNow);
+        }
+        return new VcpuLapic(page, elapsed, remaining, timerMode() == TIMER_TSC_DEADLINE ? tscDeadline : 0,
+                pendingEsr);
+    }
+
+    @Override
+    public String checkLapic(VcpuLapic lapic) {
+        int lvtTimer = lapic.register(REG_LVT_TIMER);
+        if (((lvtTimer >>> LVT_TIMER_MODE_SHIFT) & 3) == 3) {
+            return String.format("LVT timer 0x%x has the reserved timer mode 3", lvtTimer);
+        }
+        if (lapic.timerRemainingTsc() < -1) {
+            return "the timer's remaining cycles " + lapic.timerRemainingTsc() + " are below -1 (not counting)";
+        }
+        if (lapic.timerElapsedTsc() < 0) {
+            return "the timer's elapsed cycles " + lapic.timerElapsedTsc() + " are negative";
+        }
+        if ((lapic.register(REG_TIMER_DIVIDE) & ~0xb) != 0) {
+            return String.format("divide configuration 0x%x sets reserved bits", lapic.register(REG_TIMER_DIVIDE));
+        }
+        if ((lapic.register(REG_SVR) & ~0x3ff) != 0) {
+            return String.format("SVR 0x%x sets reserved bits", lapic.register(REG_SVR));
+        }
+        return null;
+    }
+
+    /** Loads {@code lapic} after IA32_APIC_BASE and the TSC (the timer is re-armed from the guest TSC now). */
+    @Override
+    public synchronized void restoreLapic(VcpuLapic lapic) {
+        String bad = checkLapic(lapic);
+        if (bad != null) {
+            throw new IllegalArgumentException(bad);
+        }
+        int idRegister = lapic.register(REG_ID);
+        id = isX2Apic() ? idRegister : idRegister >>> 24;
+        tpr = lapic.register(REG_TPR) & 0xff;
+        ldr = lapic.register(REG_LDR);
+        dfr = lapic.register(REG_DFR);
+        svr = lapic.register(REG_SVR) & 0x3ff;
+        for (int i = 0; i < 8; i++) {
+            isr[i] = lapic.register(REG_ISR + 16 * i);
+            tmr[i] = lapic.register(REG_TMR + 16 * i);
+            irr[i] = lapic.register(REG_IRR + 16 * i);
+        }
+        esr = lapic.register(REG_ESR);
+        pendingEsr = lapic.pendingErrors();
+        icrLow = lapic.register(REG_ICR_LOW);
+        icrHigh = lapic.register(REG_ICR_HIGH);
+        for (int i = 0; i < LVT_COUNT; i++) {
+            lvt[i] = lapic.register(LVT_REGISTERS[i]);
+        }
+        timerInitial = lapic.register(REG_TIMER_INITIAL);
+        timerDivide = lapic.register(REG_TIMER_DIVIDE) & 0xb;
+        timerDueHostTsc = Long.MAX_VALUE;
+        tscDeadline = 0;
+        if (timerMode() == TIMER_TSC_DEADLINE) {
+            tscDeadline = lapic.tscDeadline();
+            armTscDeadline();
+        } else if (lapic.timerRemainingTsc() >= 0 && timerInitial != 0) {
+            long now = host.hostTscNow();
+            long guestNow = host.guestTscAt(now);
+            timerDueHostTsc = host.hostTscForGuestTsc(guestNow + lapic.timerRemainingTsc());
+            timerStartHostTsc = now - (host.hostTscForGuestTsc(guestNow + lapic.timerElapsedTsc()) - now);
+        }
+        irrNonEmpty = highestBit(irr) >= 0;
+        updateExtIntOpen();
+        if (irrNonEmpty) {
+            host.interruptPending();
+        }
+    }
+
+    private static void putRegister(byte[] page, int offset, int value) {
+        page[offset] = (byte) value;
+        page[offset + 1] = (byte) (value >>> 8);
+        page[offset + 2] = (byte) (value >>> 16);
+        page[offset + 3] = (byte) (value >>> 24);
     }
 }

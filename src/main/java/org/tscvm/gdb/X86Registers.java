@@ -82,14 +82,15 @@ final class X86Registers {
         VcpuRegs r = vcpu.getRegs();
         VcpuSregs s = vcpu.getSregs();
         VcpuFpu f = vcpu.getFpu();
-        byte[] fx = f.fxsave();
+        byte[] st = f.st();
         byte[] block = new byte[BLOCK_SIZE];
         for (int n = 0; n < COUNT; n++) {
             int at = offset(n);
             if (n >= ST0 && n < FCTRL) {
-                System.arraycopy(fx, 32 + 16 * (n - ST0), block, at, 10);
+                System.arraycopy(st, 16 * (n - ST0), block, at, 10);
             } else if (n >= XMM0 && n < MXCSR) {
-                System.arraycopy(fx, 160 + 16 * (n - XMM0), block, at, 16);
+                put(block, at, 8, f.xmm(n - XMM0, 0));
+                put(block, at + 8, 8, f.xmm(n - XMM0, 1));
             } else {
                 put(block, at, size(n), scalar(n, r, s, f));
             }

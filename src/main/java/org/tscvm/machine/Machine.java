@@ -18,7 +18,6 @@ import org.tscvm.boot.FlatBinaryLoader;
 import org.tscvm.boot.KernelLoader;
 import org.tscvm.boot.MemoryMap;
 import org.tscvm.boot.MultibootLoader;
-import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.Msr;
 import org.tscvm.devices.ApicBus;
 import org.tscvm.devices.LocalApic;
@@ -121,7 +120,6 @@ public final class Machine {
         List<LocalApic> apics = new ArrayList<>();
         for (int i = 0; i < config.smp(); i++) {
             Vcpu vcpu = vm.createVcpu(); // one TSC generation for all (R12)
-            vcpu.cpu().setCompileThreshold(config.compileThreshold());
             board.programMtrrs(vcpu);
             Runner runner = new Runner(vcpu, board.apicBus(), i == 0 ? pit : null);
             runners.add(runner);
@@ -164,18 +162,13 @@ public final class Machine {
 
     /** The BSP at the loader's entry state; application processors wait for INIT and STARTUP (platform.md section 5). */
     private void startCpus() {
-        Cpu cpu = runners.get(0).cpu;
-        switch (entry.mode()) {
-            case PROTECTED_32 -> cpu.enterFlatProtectedMode((int) entry.ip(), entry.codeSelector(),
-                    entry.dataSelector());
-            case LONG_64 -> cpu.enterFlatLongMode(entry.ip(), entry.cr3(), entry.codeSelector(), entry.dataSelector());
-        }
-        cpu.setGdtr(entry.gdtBase(), entry.gdtLimit());
-        cpu.setGpr(Cpu.RAX, Integer.toUnsignedLong(entry.eax()));
-        cpu.setGpr(Cpu.RBX, Integer.toUnsignedLong(entry.ebx()));
-        cpu.setGpr(Cpu.RSI, Integer.toUnsignedLong(entry.esi()));
+        Vcpu bsp = runners.get(0).vcpu;
+        bsp.setSregs(entry.sregs(bsp.getSregs()));
+        bsp.setRegs(entry.regs(bsp.getRegs()));
         for (int i = 1; i < runners.size(); i++) {
-            runners.get(i).cpu.init();
+            Vcpu ap = runners.get(i).vcpu;
+            ap.deliverInit();
+            ap.takeSignals();
         }
     }
 
@@ -247,6 +240,7 @@ public final class Machine {
                 .msrPolicy(config.msrPolicy())
                 .cpuid(cpuid)
                 .vcpusPerPackage(config.vcpusPerPackage())
+                .compileThreshold(config.compileThreshold())
                 .build());
     }
 
@@ -508,7 +502,7 @@ public final class Machine {
                 } else if (!debuggerAttached()) {
                     finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                             "every vCPU halted with no timer armed and no interrupt pending: "
-                                    + runners.get(0).cpu.describe()));
+                                    + runners.get(0).vcpu.describe()));
                 }
             }
         }
@@ -529,7 +523,7 @@ public final class Machine {
     private long totalRetired() {
         long n = 0;
         for (Runner r : runners) {
-            n += r.cpu.instructionsRetired();
+            n += r.vcpu.instructionsRetired();
         }
         return n;
     }
@@ -663,36 +657,25 @@ public final class Machine {
     /** One vCPU: its APIC's link to the vCPU, the INIT/SIPI mailbox and the exit handling. */
     private final class Runner implements LocalApic.Host {
         final Vcpu vcpu;
-        final Cpu cpu;
         final LocalApic apic;
         final VcpuInterrupts interrupts;
-        // The mailbox: INIT and STARTUP arrive from other vCPUs' threads and are applied on
-        // this vCPU's own thread, because the Cpu is not thread-safe.
-        private boolean waitingForSipi;
-        private boolean pendingInit;
-        private int pendingSipi = -1;
         private final LocalApic.State powerOnApic;
         /** The thread running this vCPU (Linux thread id where known), 0 before the run. */
         volatile long threadId;
 
         Runner(Vcpu vcpu, ApicBus apicBus, Pit8254 timedPit) {
             this.vcpu = vcpu;
-            this.cpu = vcpu.cpu();
             this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, CpuidModel.PHYS_ADDR_BITS, this, apicBus);
             this.interrupts = new VcpuInterrupts(apic, timedPit, clock, vcpu);
-            this.waitingForSipi = vcpu.id() != 0;
             this.powerOnApic = apic.state();
             vcpu.setInterruptController(interrupts);
         }
 
         /** Power-on state for a reboot (on the thread running the machine, every vCPU stopped). */
-        synchronized void powerOn() {
-            cpu.reset();
+        void powerOn() {
+            vcpu.reset();
             apic.restore(powerOnApic);
             board.programMtrrs(vcpu);
-            pendingInit = false;
-            pendingSipi = -1;
-            waitingForSipi = vcpu.id() != 0;
         }
 
         @Override
@@ -722,48 +705,26 @@ public final class Machine {
 
         @Override
         public void init() {
-            synchronized (this) {
-                pendingInit = true;
-                notifyAll();
-            }
-            vcpu.requestPause();
+            vcpu.deliverInit();
         }
 
         @Override
         public void startup(int vector) {
-            synchronized (this) {
-                pendingSipi = vector;
-                notifyAll();
-            }
-            vcpu.requestPause();
+            vcpu.deliverStartup(vector);
         }
 
         @Override
         public void nmi() {
-            cpu.raiseNmi();
-            vcpu.kick(); // an NMI wakes a halted vCPU whatever RFLAGS.IF
+            vcpu.injectNmi();
         }
 
-        synchronized void wake() {
-            notifyAll();
+        void wake() {
+            vcpu.wakeSignalWaiters();
         }
 
-        /** Applies pending INIT/STARTUP on this thread; true when the vCPU may run. */
-        synchronized boolean applyMailbox() {
-            if (pendingInit) {
-                pendingInit = false;
-                cpu.init();
-                waitingForSipi = true;
-            }
-            if (pendingSipi >= 0) {
-                int vector = pendingSipi;
-                pendingSipi = -1;
-                if (waitingForSipi) {
-                    cpu.startup(vector);
-                    waitingForSipi = false;
-                }
-            }
-            return !waitingForSipi;
+        /** Takes pending INIT/STARTUP on this thread; true when the vCPU may run. */
+        boolean applyMailbox() {
+            return vcpu.takeSignals();
         }
 
         void runOnOwnThread() {
@@ -777,10 +738,8 @@ public final class Machine {
                         }
                     }
                     if (!applyMailbox()) {
-                        synchronized (this) {
-                            if (!pendingInit && pendingSipi < 0 && result.get() == null) {
-                                wait(100);
-                            }
+                        if (result.get() == null) {
+                            vcpu.awaitSignal(100);
                         }
                         continue;
                     }
@@ -802,7 +761,7 @@ public final class Machine {
                             ? RunResult.debugExit(io.value()) : null;
                 }
                 case HALT -> new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
-                        "vCPU " + vcpu.id() + " halted with nothing left to wake it: " + cpu.describe());
+                        "vCPU " + vcpu.id() + " halted with nothing left to wake it: " + vcpu.describe());
                 case PAUSED -> null; // a quantum ended, INIT/SIPI arrived, or the run is over
                 case TRIPLE_FAULT -> new RunResult(RunResult.STATUS_TRIPLE_FAULT, RunResult.Reason.TRIPLE_FAULT,
                         "triple fault on vCPU " + vcpu.id() + ": " + ((VcpuExit.TripleFault) exit).state());

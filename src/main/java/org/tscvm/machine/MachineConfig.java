@@ -182,7 +182,7 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         private long flatLoadAddress = -1;
         private long flatEntry;
         private Duration timeout;
-        private int compileThreshold = org.tscvm.cpu.Cpu.DEFAULT_COMPILE_THRESHOLD;
+        private int compileThreshold = org.tscvm.vm.VmConfig.DEFAULT_COMPILE_THRESHOLD;
         private int sockets = 1;
         private List<VcpuValue> tscAdjusts = List.of();
         private List<VcpuValue> tscWarps = List.of();

@@ -6,6 +6,8 @@ import java.util.function.Consumer;
 import org.tscvm.qmp.InfoRegisters;
 import org.tscvm.qmp.MonitorTarget;
 import org.tscvm.vm.Vcpu;
+import org.tscvm.vm.VcpuEvents;
+import org.tscvm.vm.VcpuState;
 
 /**
  * The QMP monitor's view of a {@link Machine}: stop and cont through the machine's all-stop
@@ -105,8 +107,8 @@ final class MachineMonitor implements MonitorTarget {
             return "the machine has shut down\r\n";
         }
         try {
-            Vcpu v = machine.vm().vcpus().get(cpu);
-            return InfoRegisters.format(cpu, v.getRegs(), v.getSregs(), v.cpu().save().halted());
+            VcpuState s = machine.vm().vcpus().get(cpu).saveState();
+            return InfoRegisters.format(cpu, s.regs(), s.sregs(), s.events().mpState() == VcpuEvents.MpState.HALTED);
         } finally {
             if (wasRunning) {
                 gate.release();

@@ -6,6 +6,7 @@ import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.LocalInterruptController;
 import org.tscvm.vm.MsrOrigin;
 import org.tscvm.vm.Vcpu;
+import org.tscvm.vm.VcpuLapic;
 
 /**
  * What the machine attaches to each vCPU as its interrupt controller: the vCPU's local APIC,
@@ -123,6 +124,21 @@ final class VcpuInterrupts implements LocalInterruptController {
     @Override
     public void setCr8(int value) {
         apic.setCr8(value);
+    }
+
+    @Override
+    public VcpuLapic saveLapic() {
+        return apic.saveLapic();
+    }
+
+    @Override
+    public String checkLapic(VcpuLapic lapic) {
+        return apic.checkLapic(lapic);
+    }
+
+    @Override
+    public void restoreLapic(VcpuLapic lapic) {
+        apic.restoreLapic(lapic);
     }
 
     @Override

@@ -61,6 +61,24 @@ public interface LocalInterruptController {
         return CpuBus.KVM_ENOSYS;
     }
 
+    /**
+     * The controller's state as KVM_GET_LAPIC gives it, plus the timer in guest TSC cycles
+     * (host side, vCPU not running).
+     */
+    VcpuLapic saveLapic();
+
+    /**
+     * What is wrong with {@code lapic} for this controller, or null: checked before
+     * {@link #restoreLapic} so that a refused state changes nothing.
+     */
+    String checkLapic(VcpuLapic lapic);
+
+    /**
+     * Loads {@code lapic} (KVM_SET_LAPIC), after the vCPU's TSC and IA32_APIC_BASE: the timer is
+     * re-armed from the guest TSC now.
+     */
+    void restoreLapic(VcpuLapic lapic);
+
     /** The guest changed its TSC (WRMSR 0x10 or 0x3b, or a host write): re-derive TSC-deadline arming. */
     void onGuestTscChanged();
 }

@@ -79,6 +79,11 @@ public final class Vcpu {
     private long apicBase;
     private final MachineCheckBanks machineCheck = new MachineCheckBanks();
     private final Mtrrs mtrrs = new Mtrrs(CpuidModel.PHYS_ADDR_BITS);
+    /** Every MSR this vCPU has, each with its one owner. */
+    private final MsrTable msrTable = new MsrTable();
+    private final MsrTable.Owner noController = new NoControllerMsrs();
+    /** The owner standing for the interrupt controller's MSRs, or null. */
+    private MsrTable.Owner controllerMsrs;
     /**
      * AMD's legacy performance MSRs, PerfEvtSel0-3 (0xC0010000-3) and PerfCtr0-3
      * (0xC0010004-7), which every AMD64 processor has (APM Vol. 2, 13.2): present with an
@@ -90,6 +95,10 @@ public final class Vcpu {
     private long microcodeRevision = DEFAULT_MICROCODE_REVISION;
 
     private VcpuExit pendingExit;
+    /** INIT and STARTUP arrive from other threads and wait here for the vCPU's own (the Cpu is not thread-safe). */
+    private final Object signals = new Object();
+    private boolean pendingInit;
+    private int pendingSipi = -1;
     private final AtomicBoolean pauseRequested = new AtomicBoolean();
     private final AtomicBoolean running = new AtomicBoolean();
     private volatile boolean kicked;
@@ -109,8 +118,10 @@ public final class Vcpu {
         this.apicBase = APIC_BASE_DEFAULT | (id == 0 ? APIC_BASE_BSP : 0);
         this.bus = new VcpuBus(this, tsc, clock, vm.ioBus(), vm.mmioBus());
         this.cpu = new Cpu(vm.memory(), bus);
+        cpu.setCompileThreshold(vm.config().compileThreshold());
         bus.attach(cpu);
         this.interpreter = Interpreter.of(cpu);
+        registerMsrs();
     }
 
     /** The seam the run-loop tests use to script the interpreter. */
@@ -128,8 +139,8 @@ public final class Vcpu {
         return vm;
     }
 
-    /** The interpreter's architectural state. */
-    public Cpu cpu() {
+    /** The interpreter, for this package's tests only: nothing outside {@code vm} reaches it. */
+    Cpu cpu() {
         return cpu;
     }
 
@@ -288,6 +299,7 @@ public final class Vcpu {
      * deadline), its MMIO page, interrupt acknowledge and the run loop's timer calls.
      */
     public void setInterruptController(LocalInterruptController newController) {
+        registerInterruptControllerMsrs(newController);
         controller = newController;
     }
 
@@ -303,176 +315,297 @@ public final class Vcpu {
         }
     }
 
-    // ---------------------------------------------------------------- the MSR dispatch (guest and host)
+    // ---------------------------------------------------------------- the MSR table (guest and host)
 
     /**
-     * The one MSR dispatch of this vCPU (A3, A4). Refusals become #GP(0) for the guest and a
-     * {@link TscvmException} for the host.
+     * The one MSR dispatch of this vCPU (A3, A4): the owner the table names. Refusals become
+     * #GP(0) for the guest and a {@link TscvmException} for the host. The CPU's own MSRs reach
+     * the table only from the host: the interpreter serves the guest's accesses to them itself.
      */
     long readMsr(int index, MsrOrigin origin) {
-        switch (index) {
-            case Msr.IA32_TSC: {
-                long hostTsc = clock.now();
-                // R2: the guest sees the offset and ratio in force; R3: the host sees L1's.
-                return origin == MsrOrigin.GUEST ? tsc.guestTsc(hostTsc) : tsc.l1GuestTsc(hostTsc);
+        MsrTable.Owner owner = msrTable.owner(index);
+        if (owner == null) {
+            throw unknown(index, origin);
+        }
+        return owner.read(index, origin);
+    }
+
+    void writeMsr(int index, long value, MsrOrigin origin) {
+        MsrTable.Owner owner = msrTable.owner(index);
+        if (owner == null) {
+            throw unknown(index, origin);
+        }
+        owner.write(index, value, origin);
+    }
+
+    /** Every owner but the interrupt controller registers here, once, at creation. */
+    private void registerMsrs() {
+        int[] cpuMsrs = {Msr.IA32_EFER, Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR, Msr.IA32_FMASK,
+                Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE, Msr.IA32_SYSENTER_CS,
+                Msr.IA32_SYSENTER_ESP, Msr.IA32_SYSENTER_EIP, Msr.IA32_PAT, Msr.IA32_PKRS};
+        MsrTable.Owner cpuOwner = new CpuMsrs();
+        for (int index : cpuMsrs) {
+            // FS/GS bases travel in the segment registers (KVM_GET_SREGS), as in KVM's lists.
+            msrTable.register(index, cpuOwner, index != Msr.IA32_FS_BASE && index != Msr.IA32_GS_BASE);
+        }
+        MsrTable.Owner tscOwner = new TscMsrs();
+        msrTable.register(Msr.IA32_TSC, tscOwner, true);
+        msrTable.register(Msr.IA32_TSC_ADJUST, tscOwner, true);
+        msrTable.register(Msr.IA32_TSC_AUX, tscOwner, true);
+        MsrTable.Owner stored = new StoredMsrs();
+        msrTable.register(Msr.IA32_MISC_ENABLE, stored, true);
+        msrTable.register(IA32_UCODE_REV, stored, true);
+        for (int i = 0; i < amdPerf.length; i++) {
+            msrTable.register(AMD_PERF_EVTSEL0 + i, stored, true);
+        }
+        MsrTable.Owner mceOwner = new MachineCheckMsrs();
+        msrTable.register(MachineCheckBanks.MCG_CAP, mceOwner, true);
+        msrTable.register(MachineCheckBanks.MCG_STATUS, mceOwner, true);
+        msrTable.register(MachineCheckBanks.MCG_CTL, mceOwner, true);
+        for (int i = 0; i < 4 * MachineCheckBanks.MAX_BANKS; i++) {
+            msrTable.register(MachineCheckBanks.MC0_CTL + i, mceOwner, true);
+        }
+        MsrTable.Owner mtrrOwner = new MtrrMsrs();
+        for (int index = 0; index < 0x300; index++) {
+            if (Mtrrs.isMtrrMsr(index)) {
+                msrTable.register(index, mtrrOwner, index != Mtrrs.MTRR_CAP); // MTRRcap is read-only
             }
-            case Msr.IA32_TSC_ADJUST:
-                // R7: any read returns A, whatever CPUID says; A4 strict: #GP for the guest without the bit.
-                if (origin == MsrOrigin.GUEST && msrPolicy == MsrPolicy.STRICT && !cpuid.has(CpuidModel.Feature.TSC_ADJUST)) {
-                    throw refuse(index, origin, "");
+        }
+        registerInterruptControllerMsrs(null);
+    }
+
+    /**
+     * APIC_BASE, TSC_DEADLINE and the x2APIC range go to the controller for the indexes it
+     * claims; without a controller the vCPU stores APIC_BASE and TSC_DEADLINE itself.
+     */
+    private void registerInterruptControllerMsrs(LocalInterruptController c) {
+        msrTable.removeOwner(noController);
+        if (controllerMsrs != null) {
+            msrTable.removeOwner(controllerMsrs);
+            controllerMsrs = null;
+        }
+        MsrTable.Owner owner = c == null ? null : new ControllerMsrs(c);
+        for (int index : new int[] {Msr.IA32_APIC_BASE, Msr.IA32_TSC_DEADLINE}) {
+            msrTable.register(index, owner != null && c.handlesMsr(index) ? owner : noController, true);
+        }
+        if (owner != null) {
+            // The x2APIC registers are the LAPIC page's (KVM_GET_LAPIC), not saved MSRs.
+            for (int index = Msr.X2APIC_FIRST; index <= Msr.X2APIC_LAST; index++) {
+                if (c.handlesMsr(index)) {
+                    msrTable.register(index, owner, false);
                 }
-                return tsc.adjust();
-            case Msr.IA32_TSC_AUX:
-                if (origin == MsrOrigin.GUEST && !guestMayAccessTscAux()) {
-                    throw refuse(index, origin, "");
-                }
-                return tsc.tscAux();
-            case Msr.IA32_TSC_DEADLINE: {
-                LocalInterruptController c = controller;
-                return c != null && c.handlesMsr(index) ? c.readMsr(index, origin) : tscDeadline;
             }
-            case Msr.IA32_MISC_ENABLE:
-                return miscEnable;
-            case IA32_UCODE_REV:
-                return microcodeRevision;
-            case Msr.IA32_APIC_BASE: {
-                LocalInterruptController c = controller;
-                return c != null && c.handlesMsr(index) ? c.readMsr(index, origin) : apicBase;
+        }
+        controllerMsrs = owner;
+    }
+
+    /**
+     * The MSRs a snapshot carries (KVM_GET_MSR_INDEX_LIST with KVM's probe): the saved indexes
+     * of the MSR table that this vCPU's model has, i.e. that a host read does not refuse (PKRS
+     * needs CPUID PKS, the AMD performance MSRs an AMD model, a machine-check bank MCG_CAP's
+     * count). Ascending.
+     */
+    public int[] msrIndexList() {
+        int[] saved = msrTable.savedIndexes();
+        int[] out = new int[saved.length];
+        int n = 0;
+        for (int index : saved) {
+            try {
+                readMsr(index, MsrOrigin.HOST);
+                out[n++] = index;
+            } catch (TscvmException | CpuFault absent) {
+                // Not present on this model.
             }
-            case Msr.IA32_EFER, Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR, Msr.IA32_FMASK,
-                    Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE,
-                    Msr.IA32_SYSENTER_CS, Msr.IA32_SYSENTER_ESP, Msr.IA32_SYSENTER_EIP, Msr.IA32_PAT, Msr.IA32_PKRS:
-                if (cpu.ownsMsr(index)) {
-                    return cpu.readMsr(index);
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
+    /** The CPU's architectural MSRs; the guest's accesses never come here (the interpreter serves them). */
+    private final class CpuMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            return cpu.readMsr(index);
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            cpu.writeMsr(index, value);
+        }
+    }
+
+    /** TSC, TSC_ADJUST, TSC_AUX: the rules of tsc-semantics R2-R9 and R21. */
+    private final class TscMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            switch (index) {
+                case Msr.IA32_TSC: {
+                    long hostTsc = clock.now();
+                    // R2: the guest sees the offset and ratio in force; R3: the host sees L1's.
+                    return origin == MsrOrigin.GUEST ? tsc.guestTsc(hostTsc) : tsc.l1GuestTsc(hostTsc);
                 }
-                throw unknown(index, origin);
-            default: {
-                if (isAmdPerfMsr(index)) {
-                    return amdPerf[index - AMD_PERF_EVTSEL0];
-                }
-                if (MachineCheckBanks.isMceMsr(index)) {
-                    if (!machineCheck.readable(index)) {
-                        throw refuse(index, origin, "machine-check bank or MCG_CTL not present");
+                case Msr.IA32_TSC_ADJUST:
+                    // R7: any read returns A, whatever CPUID says; A4 strict: #GP for the guest without the bit.
+                    if (origin == MsrOrigin.GUEST && msrPolicy == MsrPolicy.STRICT
+                            && !cpuid.has(CpuidModel.Feature.TSC_ADJUST)) {
+                        throw refuse(index, origin, "");
                     }
-                    return machineCheck.read(index);
+                    return tsc.adjust();
+                default: // IA32_TSC_AUX
+                    if (origin == MsrOrigin.GUEST && !guestMayAccessTscAux()) {
+                        throw refuse(index, origin, "");
+                    }
+                    return tsc.tscAux();
+            }
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            switch (index) {
+                case Msr.IA32_TSC: {
+                    long hostTsc = clock.now();
+                    if (origin == MsrOrigin.GUEST) {
+                        tsc.guestWriteTsc(value, hostTsc); // R4
+                    } else {
+                        vm.tscSync().synchronize(tsc, true, value, hostTsc, clock.nanosAt(hostTsc)); // R9, R10
+                    }
+                    guestTscChanged();
+                    return;
                 }
-                if (Mtrrs.isMtrrMsr(index)) {
-                    return mtrrs.read(index);
-                }
-                LocalInterruptController c = controller;
-                if (c != null && c.handlesMsr(index)) {
-                    return c.readMsr(index, origin);
-                }
-                throw unknown(index, origin);
+                case Msr.IA32_TSC_ADJUST:
+                    if (!cpuid.has(CpuidModel.Feature.TSC_ADJUST)) {
+                        // R6/R8: dropped silently without the CPUID bit; A4 strict: #GP for the guest.
+                        if (origin == MsrOrigin.GUEST && msrPolicy == MsrPolicy.STRICT) {
+                            throw refuse(index, origin, "");
+                        }
+                        return;
+                    }
+                    if (origin == MsrOrigin.GUEST) {
+                        tsc.guestWriteTscAdjust(value); // R6
+                        guestTscChanged();
+                    } else {
+                        tsc.hostWriteTscAdjust(value); // R8: the TSC does not move
+                    }
+                    return;
+                default: // IA32_TSC_AUX
+                    if (origin == MsrOrigin.GUEST && !guestMayAccessTscAux()) {
+                        throw refuse(index, origin, "");
+                    }
+                    if ((value >>> 32) != 0) {
+                        // R21: bits 63:32 are refused, host writes included (as an Intel model; kept for AMD too).
+                        throw refuse(index, origin, String.format(
+                                "value 0x%x has bits 63:32 set, which an Intel CPU model refuses (R21)", value));
+                    }
+                    tsc.setTscAux(value);
             }
         }
     }
 
-    void writeMsr(int index, long value, MsrOrigin origin) {
-        switch (index) {
-            case Msr.IA32_TSC: {
-                long hostTsc = clock.now();
-                if (origin == MsrOrigin.GUEST) {
-                    tsc.guestWriteTsc(value, hostTsc); // R4
-                } else {
-                    vm.tscSync().synchronize(tsc, true, value, hostTsc, clock.nanosAt(hostTsc)); // R9, R10
-                }
-                guestTscChanged();
-                return;
+    /** MSRs that are plain vCPU storage: MISC_ENABLE, UCODE_REV and AMD's legacy performance MSRs. */
+    private final class StoredMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            if (index == Msr.IA32_MISC_ENABLE) {
+                return miscEnable;
             }
-            case Msr.IA32_TSC_ADJUST:
-                if (!cpuid.has(CpuidModel.Feature.TSC_ADJUST)) {
-                    // R6/R8: dropped silently without the CPUID bit; A4 strict: #GP for the guest.
-                    if (origin == MsrOrigin.GUEST && msrPolicy == MsrPolicy.STRICT) {
-                        throw refuse(index, origin, "");
-                    }
-                    return;
-                }
-                if (origin == MsrOrigin.GUEST) {
-                    tsc.guestWriteTscAdjust(value); // R6
-                    guestTscChanged();
-                } else {
-                    tsc.hostWriteTscAdjust(value); // R8: the TSC does not move
-                }
-                return;
-            case Msr.IA32_TSC_AUX:
-                if (origin == MsrOrigin.GUEST && !guestMayAccessTscAux()) {
-                    throw refuse(index, origin, "");
-                }
-                if ((value >>> 32) != 0) {
-                    // R21: bits 63:32 are refused, host writes included (as an Intel model; kept for AMD too).
-                    throw refuse(index, origin, String.format(
-                            "value 0x%x has bits 63:32 set, which an Intel CPU model refuses (R21)", value));
-                }
-                tsc.setTscAux(value);
-                return;
-            case Msr.IA32_TSC_DEADLINE: {
-                LocalInterruptController c = controller;
-                if (c != null && c.handlesMsr(index)) {
-                    c.writeMsr(index, value, origin);
-                } else {
-                    tscDeadline = value; // stored; armed once a controller exists (R23)
-                }
-                return;
+            if (index == IA32_UCODE_REV) {
+                return microcodeRevision;
             }
-            case Msr.IA32_MISC_ENABLE:
+            requireAmd(index, origin);
+            return amdPerf[index - AMD_PERF_EVTSEL0];
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            if (index == Msr.IA32_MISC_ENABLE) {
                 miscEnable = value;
-                return;
-            case IA32_UCODE_REV:
+            } else if (index == IA32_UCODE_REV) {
                 // Linux writes 0 and then runs CPUID to make the processor load the revision;
                 // KVM drops guest writes and takes the revision from the host (kvm_set_msr_common).
                 if (origin == MsrOrigin.HOST) {
                     microcodeRevision = value;
                 }
-                return;
-            case Msr.IA32_APIC_BASE: {
-                LocalInterruptController c = controller;
-                if (c != null && c.handlesMsr(index)) {
-                    c.writeMsr(index, value, origin);
-                } else {
-                    apicBase = value;
-                }
-                return;
+            } else {
+                requireAmd(index, origin);
+                amdPerf[index - AMD_PERF_EVTSEL0] = value;
             }
-            case Msr.IA32_EFER, Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR, Msr.IA32_FMASK,
-                    Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE,
-                    Msr.IA32_SYSENTER_CS, Msr.IA32_SYSENTER_ESP, Msr.IA32_SYSENTER_EIP, Msr.IA32_PAT, Msr.IA32_PKRS:
-                if (cpu.ownsMsr(index)) {
-                    cpu.writeMsr(index, value);
-                    return;
-                }
-                throw unknown(index, origin);
-            default: {
-                if (isAmdPerfMsr(index)) {
-                    amdPerf[index - AMD_PERF_EVTSEL0] = value;
-                    return;
-                }
-                if (MachineCheckBanks.isMceMsr(index)) {
-                    if (!machineCheck.write(index, value, origin == MsrOrigin.HOST)) {
-                        throw refuse(index, origin, String.format(
-                                "machine-check MSR refuses 0x%x (KVM set_msr_mce rules)", value));
-                    }
-                    return;
-                }
-                if (Mtrrs.isMtrrMsr(index)) {
-                    if (!mtrrs.write(index, value)) {
-                        throw refuse(index, origin, String.format(
-                                "0x%x is not a valid MTRR value here (MTRRcap is read-only; KVM kvm_mtrr_valid rules)", value));
-                    }
-                    return;
-                }
-                LocalInterruptController c = controller;
-                if (c != null && c.handlesMsr(index)) {
-                    c.writeMsr(index, value, origin);
-                    return;
-                }
+        }
+
+        /** The AMD performance MSRs exist only with an AuthenticAMD model. */
+        private void requireAmd(int index, MsrOrigin origin) {
+            if (!cpuid.isAmd()) {
                 throw unknown(index, origin);
             }
         }
     }
 
-    private boolean isAmdPerfMsr(int index) {
-        return index >= AMD_PERF_EVTSEL0 && index < AMD_PERF_EVTSEL0 + 8 && cpuid.isAmd();
+    /** MCG_CAP, MCG_STATUS, MCG_CTL and the banks, with KVM's set_msr_mce rules. */
+    private final class MachineCheckMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            if (!machineCheck.readable(index)) {
+                throw refuse(index, origin, "machine-check bank or MCG_CTL not present");
+            }
+            return machineCheck.read(index);
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            if (!machineCheck.write(index, value, origin == MsrOrigin.HOST)) {
+                throw refuse(index, origin, String.format(
+                        "machine-check MSR refuses 0x%x (KVM set_msr_mce rules)", value));
+            }
+        }
+    }
+
+    private final class MtrrMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            return mtrrs.read(index);
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            if (!mtrrs.write(index, value)) {
+                throw refuse(index, origin, String.format(
+                        "0x%x is not a valid MTRR value here (MTRRcap is read-only; KVM kvm_mtrr_valid rules)", value));
+            }
+        }
+    }
+
+    /** APIC_BASE and TSC_DEADLINE while no interrupt controller claims them: stored only. */
+    private final class NoControllerMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            return index == Msr.IA32_APIC_BASE ? apicBase : tscDeadline;
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            if (index == Msr.IA32_APIC_BASE) {
+                apicBase = value;
+            } else {
+                tscDeadline = value; // stored; armed once a controller exists (R23)
+            }
+        }
+    }
+
+    /** The MSRs the local interrupt controller claims. */
+    private static final class ControllerMsrs implements MsrTable.Owner {
+        private final LocalInterruptController controller;
+
+        ControllerMsrs(LocalInterruptController controller) {
+            this.controller = controller;
+        }
+
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            return controller.readMsr(index, origin);
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            controller.writeMsr(index, value, origin);
+        }
     }
 
     /** R21: the guest reaches TSC_AUX only with CPUID RDTSCP or RDPID. */
@@ -571,37 +704,419 @@ public final class Vcpu {
      */
     public void setSregs(VcpuSregs r) {
         Cpu.State s = cpu.save();
-        VcpuSregs.Segment[] segs = new VcpuSregs.Segment[6];
-        segs[ES] = r.es();
-        segs[CS] = r.cs();
-        segs[SS] = r.ss();
-        segs[DS] = r.ds();
-        segs[FS] = r.fs();
-        segs[GS] = r.gs();
-        int[] selectors = new int[6];
-        long[] bases = new long[6];
-        long[] limits = new long[6];
-        int[] attributes = new int[6];
-        for (int i = 0; i < 6; i++) {
-            selectors[i] = segs[i].selector();
-            bases[i] = segs[i].base();
-            limits[i] = segs[i].limit();
-            attributes[i] = segs[i].attributes();
-        }
-        cpu.restore(new Cpu.State(s.gprs(), s.rip(), s.rflags(), selectors, bases, limits, attributes,
-                r.ldt().selector(), r.ldt().base(), r.ldt().limit(), r.ldt().attributes(),
-                r.tr().selector(), r.tr().base(), r.tr().limit(), r.tr().attributes(),
-                r.gdt().base(), r.gdt().limit(), r.idt().base(), r.idt().limit(),
-                r.cr0(), r.cr2(), r.cr3(), r.cr4(), r.cr8(), r.efer(), s.debugRegisters(), s.kernelGsBase(),
-                s.star(), s.lstar(), s.cstar(), s.fmask(), s.sysenterCs(), s.sysenterEsp(), s.sysenterEip(),
-                s.pat(), s.fpuControl(), s.fpuStatus(), s.fpuTag(), s.mxcsr(), s.fxRegisters(), s.halted(),
-                s.waitingForSipi(), s.shutdown(), s.interruptShadow(), s.instructionsRetired()));
+        cpu.restore(compose(s, null, r, null, null));
     }
 
-    /** The x87/SSE state (KVM_GET_FPU). */
+    /** The x87, MMX, SSE state and PKRU (KVM_GET_FPU, PKRU from KVM_GET_XSAVE). */
     public VcpuFpu getFpu() {
+        return fpu(cpu.save());
+    }
+
+    /**
+     * Sets the x87, MMX, SSE state and PKRU (KVM_SET_FPU).
+     *
+     * @throws InvalidVcpuStateException for MXCSR reserved bits; nothing changes then
+     */
+    public void setFpu(VcpuFpu f) {
+        Cpu.State s = compose(cpu.save(), null, null, f, null);
+        String bad = cpu.checkState(s);
+        if (bad != null) {
+            throw new InvalidVcpuStateException("vCPU " + id + ": " + bad);
+        }
+        cpu.restore(s);
+    }
+
+    private static VcpuFpu fpu(Cpu.State s) {
+        byte[] image = s.fxRegisters();
+        byte[] st = java.util.Arrays.copyOfRange(image, FX_ST, FX_ST + VcpuFpu.ST_BYTES);
+        for (int i = 0; i < 8; i++) {
+            // The CPU keeps sign and exponent zero-extended to 64 bits; FXSAVE has 16 of them.
+            java.util.Arrays.fill(st, 16 * i + 10, 16 * i + 16, (byte) 0);
+        }
+        long[] xmm = new long[VcpuFpu.XMM_QUADWORDS];
+        for (int i = 0; i < xmm.length; i++) {
+            xmm[i] = le64(image, FX_XMM + 8 * i);
+        }
+        return new VcpuFpu(s.fpuControl(), s.fpuStatus(), s.fpuTag(), le16(image, FX_FOP) & 0x7ff,
+                le64(image, FX_FIP), le64(image, FX_FDP), le16(image, FX_FCS), le16(image, FX_FDS), st, xmm,
+                s.mxcsr(), s.pkru());
+    }
+
+    /** Where Cpu.State's FXSAVE-shaped image keeps each field (its javadoc). */
+    private static final int FX_FCS = 0, FX_FDS = 2, FX_FOP = 6, FX_FIP = 8, FX_FDP = 16, FX_ST = 32, FX_XMM = 160;
+
+    private static int le16(byte[] b, int at) {
+        return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8;
+    }
+
+    private static long le64(byte[] b, int at) {
+        long v = 0;
+        for (int i = 7; i >= 0; i--) {
+            v = (v << 8) | (b[at + i] & 0xff);
+        }
+        return v;
+    }
+
+    private static void put(byte[] b, int at, long v, int bytes) {
+        for (int i = 0; i < bytes; i++) {
+            b[at + i] = (byte) (v >>> (8 * i));
+        }
+    }
+
+    /**
+     * {@code s} with the parts that are not null replaced: the one place that maps the
+     * KVM-shaped records onto the interpreter's state.
+     */
+    private static Cpu.State compose(Cpu.State s, VcpuRegs regs, VcpuSregs r, VcpuFpu f, VcpuEvents events) {
+        long[] gprs = s.gprs();
+        long rip = s.rip(), rflags = s.rflags();
+        if (regs != null) {
+            gprs = new long[] {regs.rax(), regs.rcx(), regs.rdx(), regs.rbx(), regs.rsp(), regs.rbp(), regs.rsi(),
+                    regs.rdi(), regs.r8(), regs.r9(), regs.r10(), regs.r11(), regs.r12(), regs.r13(), regs.r14(),
+                    regs.r15()};
+            rip = regs.rip();
+            rflags = regs.rflags();
+        }
+        int[] selectors = s.segSelectors();
+        long[] bases = s.segBases();
+        long[] limits = s.segLimits();
+        int[] attributes = s.segAttributes();
+        int ldtSel = s.ldtrSelector(), ldtAttr = s.ldtrAttributes(), trSel = s.trSelector(), trAttr = s.trAttributes();
+        long ldtBase = s.ldtrBase(), ldtLimit = s.ldtrLimit(), trBase = s.trBase(), trLimit = s.trLimit();
+        long gdtBase = s.gdtrBase(), idtBase = s.idtrBase();
+        int gdtLimit = s.gdtrLimit(), idtLimit = s.idtrLimit();
+        long cr0 = s.cr0(), cr2 = s.cr2(), cr3 = s.cr3(), cr4 = s.cr4(), cr8 = s.cr8(), efer = s.efer();
+        if (r != null) {
+            VcpuSregs.Segment[] segs = new VcpuSregs.Segment[6];
+            segs[ES] = r.es();
+            segs[CS] = r.cs();
+            segs[SS] = r.ss();
+            segs[DS] = r.ds();
+            segs[FS] = r.fs();
+            segs[GS] = r.gs();
+            for (int i = 0; i < 6; i++) {
+                selectors[i] = segs[i].selector();
+                bases[i] = segs[i].base();
+                limits[i] = segs[i].limit();
+                attributes[i] = segs[i].attributes();
+            }
+            ldtSel = r.ldt().selector();
+            ldtBase = r.ldt().base();
+            ldtLimit = r.ldt().limit();
+            ldtAttr = r.ldt().attributes();
+            trSel = r.tr().selector();
+            trBase = r.tr().base();
+            trLimit = r.tr().limit();
+            trAttr = r.tr().attributes();
+            gdtBase = r.gdt().base();
+            gdtLimit = r.gdt().limit();
+            idtBase = r.idt().base();
+            idtLimit = r.idt().limit();
+            cr0 = r.cr0();
+            cr2 = r.cr2();
+            cr3 = r.cr3();
+            cr4 = r.cr4();
+            cr8 = r.cr8();
+            efer = r.efer();
+        }
+        int fcw = s.fpuControl(), fsw = s.fpuStatus(), ftw = s.fpuTag(), mxcsr = s.mxcsr(), pkru = s.pkru();
+        byte[] image = s.fxRegisters();
+        if (f != null) {
+            fcw = f.fcw();
+            fsw = f.fsw();
+            ftw = f.ftw();
+            mxcsr = f.mxcsr();
+            pkru = f.pkru();
+            put(image, FX_FCS, f.fcs(), 2);
+            put(image, FX_FDS, f.fds(), 2);
+            put(image, FX_FOP, f.fop(), 2);
+            put(image, FX_FIP, f.fip(), 8);
+            put(image, FX_FDP, f.fdp(), 8);
+            byte[] st = f.st();
+            for (int i = 0; i < 8; i++) {
+                System.arraycopy(st, 16 * i, image, FX_ST + 16 * i, 10);
+                java.util.Arrays.fill(image, FX_ST + 16 * i + 10, FX_ST + 16 * i + 16, (byte) 0);
+            }
+            for (int i = 0; i < VcpuFpu.XMM_QUADWORDS; i++) {
+                put(image, FX_XMM + 8 * i, f.xmm(i / 2, i % 2), 8);
+            }
+        }
+        boolean halted = s.halted(), waitingForSipi = s.waitingForSipi(), shutdown = s.shutdown();
+        boolean stiShadow = s.interruptShadow(), movSsShadow = s.movSsShadow(), nmiBlocked = s.nmiBlocked();
+        int pendingNmis = s.pendingNmis();
+        if (events != null) {
+            halted = events.mpState() == VcpuEvents.MpState.HALTED;
+            waitingForSipi = events.mpState() == VcpuEvents.MpState.INIT_RECEIVED;
+            shutdown = false;
+            movSsShadow = (events.interruptShadow() & VcpuEvents.SHADOW_MOV_SS) != 0;
+            stiShadow = events.interruptShadow() != 0;
+            nmiBlocked = events.nmiBlocked();
+            pendingNmis = events.nmiPending();
+        }
+        return new Cpu.State(gprs, rip, rflags, selectors, bases, limits, attributes, ldtSel, ldtBase, ldtLimit,
+                ldtAttr, trSel, trBase, trLimit, trAttr, gdtBase, gdtLimit, idtBase, idtLimit, cr0, cr2, cr3, cr4,
+                cr8, efer, s.debugRegisters(), s.kernelGsBase(), s.star(), s.lstar(), s.cstar(), s.fmask(),
+                s.sysenterCs(), s.sysenterEsp(), s.sysenterEip(), s.pat(), fcw, fsw, ftw, mxcsr, image, halted,
+                waitingForSipi, shutdown, stiShadow, s.instructionsRetired(), movSsShadow, nmiBlocked, pendingNmis,
+                pkru);
+    }
+
+    // ---------------------------------------------------------------- host API: the whole state
+
+    /**
+     * Everything the vCPU needs to go on elsewhere (KVM_GET_REGS, _SREGS, _FPU, _MSRS over
+     * {@link #msrIndexList()}, _LAPIC, _VCPU_EVENTS, _MP_STATE). Host side, vCPU not running.
+     * INIT and STARTUP signals that arrived are taken first, as KVM_GET_MP_STATE does
+     * (kvm_apic_accept_events), so the state says what the vCPU will do when it runs.
+     *
+     * @throws TscvmException if the vCPU is running, or is in shutdown after a triple fault
+     */
+    public VcpuState saveState() {
+        requireStopped("save its state");
+        takeSignals();
         Cpu.State s = cpu.save();
-        return new VcpuFpu(s.fpuControl(), s.fpuStatus(), s.fpuTag(), s.mxcsr(), s.fxRegisters());
+        if (s.shutdown()) {
+            throw new TscvmException("vCPU " + id + " is in shutdown after a triple fault: there is no state to go on from");
+        }
+        int[] indexes = msrIndexList();
+        long[] values = new long[indexes.length];
+        for (int i = 0; i < indexes.length; i++) {
+            values[i] = getMsr(indexes[i]);
+        }
+        LocalInterruptController c = controller;
+        VcpuEvents.MpState mp = s.waitingForSipi() ? VcpuEvents.MpState.INIT_RECEIVED
+                : s.halted() ? VcpuEvents.MpState.HALTED : VcpuEvents.MpState.RUNNABLE;
+        int shadow = s.movSsShadow() ? VcpuEvents.SHADOW_MOV_SS : s.interruptShadow() ? VcpuEvents.SHADOW_STI : 0;
+        return new VcpuState(getRegs(), getSregs(), fpu(s), new VcpuMsrs(indexes, values),
+                c == null ? null : c.saveLapic(),
+                new VcpuEvents(-1, false, 0, -1, s.pendingNmis(), s.nmiBlocked(), shadow, mp));
+    }
+
+    /**
+     * Loads {@code state} (host side, vCPU not running). The whole record is checked first:
+     * reserved CR0/CR4/EFER bits, mode and segment consistency, RFLAGS, MXCSR, every MSR index
+     * (it must have an owner here), EFER given twice alike, the LAPIC against the controller,
+     * and events tscvm cannot hold (an exception or interrupt already taken); a refused state
+     * changes nothing. An MSR value its owner refuses is found only while loading: the vCPU is
+     * then put back as it was before the call, and the exception says so.
+     *
+     * <p>Order: registers, segment and control registers, FPU and events into the interpreter;
+     * then TSC_ADJUST and TSC as host writes (R8, R9), in the order QEMU's kvm_put_msrs puts
+     * them (TSC_ADJUST first; neither host write moves the other's value here: R8 leaves the
+     * TSC alone and R9 leaves A alone), so a TSC restored on every vCPU within KVM's one-second
+     * window joins one generation (R10), as after a KVM migration; then the other MSRs
+     * ascending (MCG_CAP before the banks it sizes, APIC_BASE before the LAPIC page); then the
+     * LAPIC, whose timer needs the TSC (its TSC deadline is the one that counts).
+     *
+     * @throws InvalidVcpuStateException naming the part and the rule it broke
+     * @throws TscvmException if the vCPU is running
+     */
+    public void restoreState(VcpuState state) {
+        requireStopped("restore a state");
+        Cpu.State target = validate(state);
+        VcpuState before = saveState();
+        long offsetBefore = tsc.l1Offset();
+        try {
+            load(state, target);
+        } catch (RuntimeException refused) {
+            load(before, validate(before));
+            // A host write of the old TSC may join the new generation (R10); the offset is exact (R17).
+            setTscOffset(offsetBefore);
+            throw new InvalidVcpuStateException("vCPU " + id + ": the state was refused while loading ("
+                    + refused.getMessage() + "); the vCPU is as it was", refused);
+        }
+    }
+
+    private Cpu.State validate(VcpuState state) {
+        if (state == null) {
+            throw new InvalidVcpuStateException("vCPU " + id + ": the state is null");
+        }
+        VcpuEvents e = state.events();
+        if (e.exceptionVector() != -1) {
+            throw new InvalidVcpuStateException(String.format("vCPU %d: exception %d is pending; tscvm delivers an "
+                    + "exception within the instruction that raises it, so no state of its has one", id,
+                    e.exceptionVector()));
+        }
+        if (e.interruptVector() != -1) {
+            throw new InvalidVcpuStateException(String.format("vCPU %d: interrupt 0x%x is taken but not delivered; "
+                    + "tscvm keeps a pending interrupt in the local APIC's IRR", id, e.interruptVector()));
+        }
+        if ((e.interruptShadow() & ~(VcpuEvents.SHADOW_MOV_SS | VcpuEvents.SHADOW_STI)) != 0) {
+            throw new InvalidVcpuStateException("vCPU " + id + ": interrupt shadow " + e.interruptShadow()
+                    + " has bits other than MOV_SS (1) and STI (2)");
+        }
+        if (e.mpState() == null) {
+            throw new InvalidVcpuStateException("vCPU " + id + ": the MP state is null");
+        }
+        Cpu.State target = compose(cpu.save(), state.regs(), state.sregs(), state.fpu(), e);
+        String bad = cpu.checkState(target);
+        if (bad != null) {
+            throw new InvalidVcpuStateException("vCPU " + id + ": " + bad);
+        }
+        int[] indexes = state.msrs().indexes();
+        long[] values = state.msrs().values();
+        for (int i = 0; i < indexes.length; i++) {
+            if (msrTable.owner(indexes[i]) == null) {
+                throw new InvalidVcpuStateException(String.format("vCPU %d: MSR 0x%x is not an MSR of this vCPU", id,
+                        indexes[i]));
+            }
+            if (indexes[i] == Msr.IA32_EFER && values[i] != state.sregs().efer()) {
+                throw new InvalidVcpuStateException(String.format("vCPU %d: EFER is 0x%x among the MSRs but 0x%x in "
+                        + "the special registers", id, values[i], state.sregs().efer()));
+            }
+        }
+        LocalInterruptController c = controller;
+        if ((c == null) != (state.lapic() == null)) {
+            throw new InvalidVcpuStateException("vCPU " + id + (c == null
+                    ? ": the state has a local APIC but this vCPU has no interrupt controller"
+                    : ": the state has no local APIC but this vCPU's interrupt controller needs one"));
+        }
+        if (c != null) {
+            String badLapic = c.checkLapic(state.lapic());
+            if (badLapic != null) {
+                throw new InvalidVcpuStateException("vCPU " + id + ": local APIC: " + badLapic);
+            }
+        }
+        return target;
+    }
+
+    /** Loads a validated state in the order {@link #restoreState} documents. */
+    private void load(VcpuState state, Cpu.State target) {
+        synchronized (signals) {
+            pendingInit = false; // the state says what the vCPU does next
+            pendingSipi = -1;
+        }
+        cpu.restore(target);
+        int[] indexes = state.msrs().indexes();
+        long[] values = state.msrs().values();
+        writeMsrsIf(indexes, values, i -> i == Msr.IA32_TSC_ADJUST);
+        writeMsrsIf(indexes, values, i -> i == Msr.IA32_TSC);
+        int[] order = indexes.clone();
+        java.util.Arrays.sort(order);
+        for (int index : order) {
+            if (index != Msr.IA32_TSC_ADJUST && index != Msr.IA32_TSC && index != Msr.IA32_EFER) {
+                writeMsrsIf(indexes, values, i -> i == index);
+            }
+        }
+        LocalInterruptController c = controller;
+        if (c != null) {
+            c.restoreLapic(state.lapic());
+        }
+        interpreter.notifyInterrupt(); // a restored IRR or NMI is looked at before the first instruction
+    }
+
+    private void writeMsrsIf(int[] indexes, long[] values, java.util.function.IntPredicate which) {
+        for (int i = 0; i < indexes.length; i++) {
+            if (which.test(indexes[i])) {
+                setMsr(indexes[i], values[i]);
+            }
+        }
+    }
+
+    private void requireStopped(String what) {
+        if (running.get()) {
+            throw new TscvmException("vCPU " + id + " is running: pause it before you " + what);
+        }
+    }
+
+    // ---------------------------------------------------------------- host API: INIT, STARTUP, NMI, reset
+
+    /**
+     * Thread-safe: an INIT signal (an INIT IPI, or the host's KVM_SET_MP_STATE-like request).
+     * Taken on the vCPU's own thread before it next runs: the CPU goes to its INIT state and
+     * waits for a STARTUP IPI (SDM 10.4.7.3). A running vCPU stops at the next instruction
+     * boundary to take it.
+     */
+    public void deliverInit() {
+        synchronized (signals) {
+            pendingInit = true;
+            signals.notifyAll();
+        }
+        requestPause();
+    }
+
+    /** Thread-safe: a STARTUP IPI with {@code vector}; ignored unless the vCPU waits for one. */
+    public void deliverStartup(int vector) {
+        synchronized (signals) {
+            pendingSipi = vector & 0xff;
+            signals.notifyAll();
+        }
+        requestPause();
+    }
+
+    /** Thread-safe: the NMI input (KVM_NMI); wakes a halted vCPU whatever RFLAGS.IF. */
+    public void injectNmi() {
+        cpu.raiseNmi();
+        kick();
+    }
+
+    /**
+     * Host side, vCPU not running: takes the INIT and STARTUP signals that arrived, and tells
+     * whether the vCPU can run (false while it waits for a STARTUP IPI). The round-robin and
+     * the vCPU threads call it before {@link #run()}.
+     */
+    public boolean takeSignals() {
+        synchronized (signals) {
+            if (pendingInit) {
+                pendingInit = false;
+                cpu.init();
+            }
+            if (pendingSipi >= 0) {
+                int vector = pendingSipi;
+                pendingSipi = -1;
+                cpu.startup(vector); // ignored unless waiting for SIPI
+            }
+            return !cpu.waitingForSipi();
+        }
+    }
+
+    /**
+     * Waits up to {@code millis} for an INIT or STARTUP signal (a vCPU thread whose vCPU waits
+     * for SIPI), or until {@link #wakeSignalWaiters()}.
+     */
+    public void awaitSignal(long millis) throws InterruptedException {
+        synchronized (signals) {
+            if (!pendingInit && pendingSipi < 0) {
+                signals.wait(millis);
+            }
+        }
+    }
+
+    /** Thread-safe: wakes a thread in {@link #awaitSignal}. */
+    public void wakeSignalWaiters() {
+        synchronized (signals) {
+            signals.notifyAll();
+        }
+    }
+
+    /**
+     * Host side, vCPU not running: the CPU at power-on (RESET: real mode at F000:FFF0, every
+     * register and CPU-owned MSR at its reset value; the application processors then wait for
+     * SIPI through {@link #deliverInit()}). The TSC, the MTRRs and the other vCPU-stored MSRs
+     * are the caller's to reset (a machine-level reset, A7).
+     */
+    public void reset() {
+        requireStopped("reset it");
+        synchronized (signals) {
+            pendingInit = false;
+            pendingSipi = -1;
+        }
+        cpu.reset();
+    }
+
+    /** Instructions this vCPU retired since it was created (the deterministic clock's driver). */
+    public long instructionsRetired() {
+        return interpreter.instructionsRetired();
+    }
+
+    /** How many blocks the compiler turned into JVM bytecode so far. */
+    public long compiledBlocks() {
+        return cpu.compiledBlocks();
+    }
+
+    /** One line for a report: RIP, CS, CPL, control registers, RSP and the last exception. */
+    public String describe() {
+        return cpu.describe();
     }
 
     private static final int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;

@@ -29,10 +29,15 @@ import org.tscvm.tsc.RealTimeHostClock;
  * @param cpuid           the CPUID model new vCPUs start with
  * @param vcpusPerPackage vCPUs per package (socket) in CPUID's topology, a power of two; 0 puts
  *                        every vCPU in one package (the default)
+ * @param compileThreshold runs of a block before the interpreter compiles it to JVM bytecode; 0
+ *                        never compiles (default {@link #DEFAULT_COMPILE_THRESHOLD})
  */
 public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClock hostClock, long hostTscAdjust,
-                       long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid, int vcpusPerPackage) {
+                       long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid, int vcpusPerPackage,
+                       int compileThreshold) {
     public static final long DEFAULT_RAM_BYTES = 128L << 20;
+    /** The interpreter's default (system property {@code tscvm.jit.threshold}, else 5000; measured in Cpu). */
+    public static final int DEFAULT_COMPILE_THRESHOLD = org.tscvm.cpu.Cpu.DEFAULT_COMPILE_THRESHOLD;
 
     /** Where the host clock's ticks come from (A2). */
     public enum ClockKind {
@@ -54,6 +59,9 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         }
         if (vcpusPerPackage < 0 || Integer.bitCount(vcpusPerPackage) > 1) {
             throw new TscvmException("vCPUs per package " + vcpusPerPackage + " is not 0 or a power of two");
+        }
+        if (compileThreshold < 0) {
+            throw new TscvmException("compile threshold " + compileThreshold + " is negative (0 never compiles)");
         }
     }
 
@@ -92,6 +100,7 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         private MsrPolicy msrPolicy = MsrPolicy.KVM;
         private CpuidModel cpuid = CpuidModel.tscvm();
         private int vcpusPerPackage;
+        private int compileThreshold = DEFAULT_COMPILE_THRESHOLD;
 
         private Builder() {
         }
@@ -146,9 +155,15 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
             return this;
         }
 
+        /** Runs of a block before it is compiled; 0 never compiles. */
+        public Builder compileThreshold(int runs) {
+            this.compileThreshold = runs;
+            return this;
+        }
+
         public VmConfig build() {
             return new VmConfig(ramBytes, clockKind, hostKhz, hostClock, hostTscAdjust, defaultTscKhz, msrPolicy, cpuid,
-                    vcpusPerPackage);
+                    vcpusPerPackage, compileThreshold);
         }
     }
 }

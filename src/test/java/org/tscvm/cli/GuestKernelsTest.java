@@ -155,4 +155,26 @@ class GuestKernelsTest {
         assertThat(b.status()).as(b.serial() + b.err()).isZero();
         assertThat(b.serial()).contains(" 0 failures").contains("powering off through PM1a_CNT");
     }
+
+    /**
+     * timekeeper.elf, the kernel snapshots and migrations are judged by: every CPU checks its
+     * TSC (own and shared monotonicity), TSC_ADJUST, TSC_AUX, a re-armed TSC-deadline timer
+     * and a memory pattern, round after round. Here on a plain run, on both clocks.
+     */
+    @ParameterizedTest
+    @CsvSource({"deterministic", "real"})
+    void timekeeperSeesNothingGoWrongOnFourVcpus(String clock) throws IOException {
+        Boot b = boot("timekeeper", "-smp", "4", "-m", "128M", "--clock", clock, "-append", "rounds=3 mem=4");
+        assertAllPassed(b);
+        assertThat(b.serial()).contains("round 3:").contains("TSC-deadline timer");
+    }
+
+    /** The checks can fail: a vCPU whose TSC starts a second behind the others is caught. */
+    @Test
+    void timekeeperCatchesAVcpuWhoseTscIsBehind() throws IOException {
+        Boot b = boot("timekeeper", "-smp", "2", "-m", "128M", "--clock", "deterministic",
+                "--tsc-warp", "1=-1000000000", "-append", "rounds=2 mem=4");
+        assertThat(b.status()).as(b.serial()).isEqualTo(3);
+        assertThat(b.serial()).contains("TSC behind a value another CPU already read");
+    }
 }

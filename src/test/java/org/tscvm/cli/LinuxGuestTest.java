@@ -10,7 +10,7 @@ import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -228,13 +228,21 @@ class LinuxGuestTest {
     @Test
     void theShellOnTheSerialConsoleRunsWhatIsTyped() throws Exception {
         ByteArrayOutputStream console = new ByteArrayOutputStream();
-        CountDownLatch ready = new CountDownLatch(1);
+        // Each line is typed once the shell has shown its prompt for it, as a person would: a
+        // line typed earlier is echoed by the terminal before the shell prints its banner.
+        Semaphore prompts = new Semaphore(0);
         PrintStream screen = new PrintStream(new OutputStream() {
+            private final StringBuilder tail = new StringBuilder();
+
             @Override
             public synchronized void write(int b) {
                 console.write(b);
-                if (ready.getCount() > 0 && console.toString(StandardCharsets.ISO_8859_1).contains("'poweroff -f' ends the run")) {
-                    ready.countDown();
+                tail.append((char) (b & 0xff));
+                if (tail.length() > 4) {
+                    tail.deleteCharAt(0);
+                }
+                if (tail.toString().equals("/ # ")) {
+                    prompts.release();
                 }
             }
         }, true);
@@ -245,8 +253,10 @@ class LinuxGuestTest {
             @Override
             public int read() throws IOException {
                 try {
-                    ready.await();
-                    Thread.sleep(next == 0 ? 500 : 5); // the prompt, then a fast typist
+                    if (next == 0 || (next < keys.length && keys[next - 1] == '\n')) {
+                        prompts.acquire();
+                    }
+                    Thread.sleep(5); // a fast typist
                 } catch (InterruptedException e) {
                     throw new InterruptedIOException();
                 }

@@ -40,8 +40,8 @@ class CompiledBlocksMachineTest {
         List<Long> retired = new ArrayList<>();
         long compiled = 0;
         for (Vcpu vcpu : machine.vm().vcpus()) {
-            retired.add(vcpu.cpu().instructionsRetired());
-            compiled += vcpu.cpu().compiledBlocks();
+            retired.add(vcpu.instructionsRetired());
+            compiled += vcpu.compiledBlocks();
         }
         return new Outcome(serial.toString(StandardCharsets.US_ASCII), result.exitStatus(), retired, compiled);
     }

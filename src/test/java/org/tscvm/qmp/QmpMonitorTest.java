@@ -86,7 +86,7 @@ class QmpMonitorTest {
     }
 
     private long retired() {
-        return machine.vm().vcpus().get(0).cpu().instructionsRetired();
+        return machine.vm().vcpus().get(0).instructionsRetired();
     }
 
     private static void await(String what, BooleanSupplier condition) throws InterruptedException {

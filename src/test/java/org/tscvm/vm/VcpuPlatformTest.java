@@ -47,6 +47,22 @@ class VcpuPlatformTest {
             }
         }
 
+        /** A page of zeros: this fake has no registers beyond its MSRs. */
+        @Override
+        public VcpuLapic saveLapic() {
+            return new VcpuLapic(new byte[VcpuLapic.PAGE_BYTES], 0, -1, deadline, 0);
+        }
+
+        @Override
+        public String checkLapic(VcpuLapic lapic) {
+            return lapic.register(0x20) == 0 ? null : "the fake's ID is 0";
+        }
+
+        @Override
+        public void restoreLapic(VcpuLapic lapic) {
+            deadline = lapic.tscDeadline();
+        }
+
         @Override
         public boolean claimsMmio(long paddr) {
             return (paddr & ~0xfffL) == 0xFEE00000L;
