@@ -138,7 +138,13 @@ public final class QmpServer implements AutoCloseable {
             while (!closing) {
                 java.nio.channels.SocketChannel client = listener.accept();
                 QmpSession s = new QmpSession(client, commands, pretty);
-                session = s;
+                synchronized (this) {
+                    if (closing) {
+                        client.close(); // connected as the run ended: nobody would close it
+                        return;
+                    }
+                    session = s;
+                }
                 firstClient.countDown();
                 try {
                     s.serve();
@@ -178,8 +184,11 @@ public final class QmpServer implements AutoCloseable {
     /** Stops listening, after the connected client has had the reply to a running command and the events so far. */
     @Override
     public void close() {
-        closing = true;
-        QmpSession s = session;
+        QmpSession s;
+        synchronized (this) {
+            closing = true;
+            s = session;
+        }
         if (s != null) {
             s.finish(CLOSE_WAIT_MILLIS);
         }
