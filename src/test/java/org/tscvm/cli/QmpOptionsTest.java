@@ -61,6 +61,18 @@ class QmpOptionsTest {
         assertThat(bad.err()).contains("-incoming ftp:host: ").contains("valid migration protocol");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"chardev=m", "chardev=m,mode=readline", "chardev=other,mode=control", "mode=control"})
+    void aMonitorTscvmCannotBeIsRefused(String mon) throws IOException {
+        CliRun run = CliRun.qemu("-kernel", kernel().toString(), "-chardev",
+                "socket,id=m,path=" + dir.resolve("m.sock") + ",server=on,wait=off", "-mon", mon);
+        assertThat(run.status()).as(run.err()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertThat(run.err()).startsWith("tscvm: -mon ").hasLineCount(1);
+        CliRun pty = CliRun.qemu("-kernel", kernel().toString(), "-chardev", "pty,id=m", "-mon", "chardev=m,mode=control");
+        assertThat(pty.status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertThat(pty.err()).contains("socket chardevs only");
+    }
+
     @Test
     void twoMonitorsAreRefused() throws IOException {
         String k = kernel().toString();

@@ -105,7 +105,7 @@ class RealSocatQmpTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"tscvm", "tscvm-qemu"})
+    @ValueSource(strings = {"tscvm", "tscvm-qemu", "tscvm-qemu -chardev/-mon"})
     void socatDrivesTheMonitorOfARealTscvmProcess(String frontEnd) throws Exception {
         assumeTrue(Files.isExecutable(SOCAT), "socat is not installed at " + SOCAT);
         Path kernel = Path.of(System.getProperty("tscvm.guests", "target/guests"), "ticker.elf");
@@ -119,7 +119,13 @@ class RealSocatQmpTest {
         } else {
             command.add(QemuMain.class.getName());
         }
-        command.addAll(List.of("-kernel", kernel.toString(), "-qmp", "unix:" + socket + ",server=on,wait=off"));
+        command.addAll(List.of("-kernel", kernel.toString()));
+        if (frontEnd.endsWith("-mon")) {
+            command.addAll(List.of("-chardev", "socket,id=qmp0,path=" + socket + ",server=on,wait=off",
+                    "-mon", "chardev=qmp0,mode=control"));
+        } else {
+            command.addAll(List.of("-qmp", "unix:" + socket + ",server=on,wait=off"));
+        }
         Process tscvm = start(command, dir.resolve("tscvm.err"));
         List<String> console = new ArrayList<>();
         pump(tscvm, console);
