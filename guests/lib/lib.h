@@ -97,6 +97,7 @@ void map_4k(u64 va, u64 pa, u64 flags);   /* creates tables as needed (flags inc
 int fw_cfg_cpu_count(void);
 int smp_start(void (*fn)(int cpu));       /* returns how many APs reported in */
 int smp_cpu_id(void);                     /* local APIC ID */
+int smp_start_one(int apic_id, void (*fn)(int cpu)); /* one AP, not waited for; 1 if it started */
 
 /* Spin lock for console output from several CPUs. */
 struct spinlock { volatile int locked; };

@@ -62,6 +62,27 @@ static int wait_until_count(volatile int *counter, int target, u64 spins)
     return *counter >= target;
 }
 
+/*
+ * Starts the AP with APIC ID `apic_id` alone (INIT, then STARTUP) running fn(cpu index), and
+ * returns once it is running, without waiting for fn to finish. The other APs keep waiting
+ * for SIPI.
+ */
+int smp_start_one(int apic_id, void (*fn)(int cpu))
+{
+    int started = aps_started;
+    ap_fn = fn;
+    memcpy((void *)TRAMP_BASE, tramp_start, (size_t)(tramp_end - tramp_start));
+    ap_efer = (u32)rdmsr(MSR_EFER);
+    apic_write(APIC_SVR, apic_read(APIC_SVR) | 0x100);
+    apic_write(APIC_ICR_HI, (u32)apic_id << 24);
+    apic_write(APIC_ICR_LO, ICR_LEVEL_ASSERT | ICR_INIT);
+    for (int i = 0; i < 10000; i++)
+        inb(0x80);
+    apic_write(APIC_ICR_HI, (u32)apic_id << 24);
+    apic_write(APIC_ICR_LO, ICR_STARTUP | (TRAMP_BASE >> 12));
+    return wait_until_count(&aps_started, started + 1, 100000000);
+}
+
 int smp_start(void (*fn)(int cpu))
 {
     int cpus = fw_cfg_cpu_count();

@@ -169,7 +169,7 @@ public final class BzImageLoader {
         }
         // Load at pref_address when the kernel may be moved and its decompression area fits there
         // (it then runs where it is loaded); else at 1 MiB, where every bzImage may go.
-        long ram = memory.size();
+        long ram = memory.belowFourGiB();
         long loadAddress = relocatable && prefAddress >= DEFAULT_LOAD_ADDRESS && (prefAddress & (alignment - 1)) == 0
                 && prefAddress + Math.max(kernelBytes, initSize) <= ram ? prefAddress : DEFAULT_LOAD_ADDRESS;
         // boot.rst, init_size: the kernel needs init_size bytes from its runtime start address.
@@ -179,7 +179,7 @@ public final class BzImageLoader {
         if (runtimeStart < 0 || runtimeEnd > ram || kernelEnd > ram) {
             throw new KernelImageException(String.format(
                     "the kernel needs RAM up to 0x%x (init_size 0x%x from 0x%x, %d bytes loaded at 0x%x) but RAM "
-                            + "ends at 0x%x: give the VM more memory (-m %dM)",
+                            + "below 4 GiB ends at 0x%x: give the VM more memory (-m %dM)",
                     Math.max(runtimeEnd, kernelEnd), initSize, runtimeStart, kernelBytes, loadAddress, ram,
                     (Math.max(runtimeEnd, kernelEnd) + (1 << 20) - 1) >> 20));
         }

@@ -14,8 +14,8 @@ public final class FlatBinaryLoader {
         long end = loadAddress + image.length;
         if (loadAddress < 0 || !memory.isRam(loadAddress, image.length)) {
             throw new KernelImageException(String.format(
-                    "flat image of %d bytes at 0x%x does not fit in %d MiB of RAM",
-                    image.length, loadAddress, memory.size() >> 20));
+                    "flat image of %d bytes at 0x%x does not fit in RAM %s",
+                    image.length, loadAddress, memory.describeRanges()));
         }
         if (entry < loadAddress || entry >= Math.max(end, loadAddress + 1)) {
             throw new KernelImageException(String.format(

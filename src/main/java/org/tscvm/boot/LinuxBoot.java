@@ -54,9 +54,9 @@ final class LinuxBoot {
         long start = map.highestFreeRam(initrd.length, limit, regions);
         if (start < 0) {
             throw new KernelImageException(String.format(
-                    "the initrd of %d bytes does not fit in free RAM below 0x%x (RAM ends at 0x%x, the kernel and "
+                    "the initrd of %d bytes does not fit in free RAM below 0x%x (RAM below 4 GiB ends at 0x%x, the kernel and "
                             + "its boot data end at 0x%x): give the VM more memory (-m)",
-                    initrd.length, limit, map.ramBytes(), regions.end()));
+                    initrd.length, limit, map.lowRamEnd(), regions.end()));
         }
         regions.add(new LoadedRegions.Region("the initrd", start, start + initrd.length));
         memory.load(start, initrd, 0, initrd.length);

@@ -27,8 +27,8 @@ final class LoadedRegions {
         long length = region.end() - region.start();
         if (region.start() < 0 || length < 0 || !memory.isRam(region.start(), length)) {
             throw new KernelImageException(String.format(
-                    "%s [0x%x, 0x%x) lies outside RAM [0, 0x%x): give the VM more memory (-m) or relink the kernel",
-                    region.what(), region.start(), region.end(), memory.size()));
+                    "%s [0x%x, 0x%x) lies outside RAM %s: give the VM more memory (-m) or relink the kernel",
+                    region.what(), region.start(), region.end(), memory.describeRanges()));
         }
         add(region);
     }

@@ -8,8 +8,10 @@ import org.tscvm.memory.GuestMemory;
 /**
  * The PC's physical memory map in e820 form, as every loader hands it to the kernel (the
  * multiboot mmap, Linux's zero-page e820 table, PVH's memmap): RAM [0, 0x9fc00), the EBDA
- * [0x9fc00, 0xa0000) and the BIOS area [0xf0000, 0x100000) reserved, RAM [1 MiB, top of RAM),
- * with the ranges the machine reserves for its own tables (ACPI) cut out of the RAM.
+ * [0x9fc00, 0xa0000) and the BIOS area [0xf0000, 0x100000) reserved, RAM [1 MiB, end of RAM
+ * below 4 GiB), RAM [4 GiB, 4 GiB + RAM above 4 GiB) when there is any (the split of QEMU's pc
+ * machine, {@link GuestMemory#belowFourGiB(long)}), with the ranges the machine reserves for its
+ * own tables (ACPI) cut out of the RAM below 4 GiB.
  *
  * <pre>{@code
  * MemoryMap map = MemoryMap.pc(512L << 20, List.of(new MemoryMap.Entry(0x1ff0000, 0x10000, MemoryMap.ACPI)));
@@ -43,15 +45,20 @@ public final class MemoryMap {
     }
 
     /**
-     * The map of a PC with {@code ramBytes} of RAM from 0, and {@code reserved} (the machine's
-     * own tables, any e820 type but RAM) taken out of it.
+     * The map of a PC with {@code ramBytes} of RAM laid out as {@link GuestMemory} lays it out,
+     * and {@code reserved} (the machine's own tables below 4 GiB, any e820 type but RAM) taken
+     * out of it.
      */
     public static MemoryMap pc(long ramBytes, List<Entry> reserved) {
+        long low = GuestMemory.belowFourGiB(ramBytes);
         List<Entry> map = new ArrayList<>(List.of(
                 new Entry(0, LOW_RAM_END, RAM),
                 new Entry(LOW_RAM_END, VGA_START - LOW_RAM_END, RESERVED),
                 new Entry(BIOS_AREA_START, HIGH_RAM_START - BIOS_AREA_START, RESERVED),
-                new Entry(HIGH_RAM_START, ramBytes - HIGH_RAM_START, RAM)));
+                new Entry(HIGH_RAM_START, low - HIGH_RAM_START, RAM)));
+        if (ramBytes > low) {
+            map.add(new Entry(GuestMemory.HIGH_RAM_START, ramBytes - low, RAM));
+        }
         for (Entry r : reserved) {
             if (r.type() == RAM || r.length() <= 0 || r.start() < 0 || r.end() > FOUR_GIB) {
                 throw new IllegalArgumentException("not a reserved range below 4 GiB: " + r);
@@ -78,9 +85,14 @@ public final class MemoryMap {
         return entries;
     }
 
-    /** The RAM size the map was built for (the top of RAM: tscvm has no hole below it). */
+    /** The RAM size the map was built for, below and above 4 GiB together. */
     public long ramBytes() {
         return ramBytes;
+    }
+
+    /** Where the RAM below 4 GiB ends (the PCI hole starts there). */
+    public long lowRamEnd() {
+        return GuestMemory.belowFourGiB(ramBytes);
     }
 
     /**

@@ -101,8 +101,8 @@ public final class MultibootLoader {
             long end = start + m.bytes().length;
             if (!memory.isRam(start, m.bytes().length) || end > 0xffffffffL) {
                 throw new KernelImageException(String.format(
-                        "module %d (%s, %d bytes) does not fit above the image at 0x%x in %d MiB of RAM",
-                        i, m.name(), m.bytes().length, start, memory.size() >> 20));
+                        "module %d (%s, %d bytes) does not fit above the image at 0x%x in RAM below 4 GiB %s",
+                        i, m.name(), m.bytes().length, start, memory.describeRanges()));
             }
             regions.add(new LoadedRegions.Region("module " + i + " (" + m.name() + ")", start, end));
             memory.load(start, m.bytes(), 0, m.bytes().length);
@@ -183,7 +183,8 @@ public final class MultibootLoader {
     /** Writes the MBI and everything it points to; returns the MBI's address. */
     private static long writeMbi(GuestMemory memory, LoadedRegions regions, String kernelName, String append,
                                  List<Module> modules, long[] moduleStarts, MemoryMap memoryMap) {
-        long ram = memory.size();
+        // mem_upper: the RAM from 1 MiB up to the first hole, as QEMU's multiboot loader gives it.
+        long ram = memory.belowFourGiB();
         // Everything the MBI points to follows it: command line, loader name, module list and
         // strings, memory map. Compute the size first to check it against the image.
         String cmdline = append == null || append.isEmpty() ? kernelName : kernelName + " " + append;

@@ -26,8 +26,9 @@ final class Launcher {
     }
 
     /**
-     * Parses a QEMU-style RAM size: a number with an optional suffix K, M (the default), G or
-     * T, optionally after {@code size=}. Refuses what tscvm cannot give the guest.
+     * Parses a QEMU-style RAM size: a number, possibly with a fraction, with an optional suffix
+     * B, K, M (the default), G or T (P and E parse, and are out of range), optionally after
+     * {@code size=} and before {@code ,slots=...}. Refuses what tscvm cannot give the guest.
      */
     static long parseMemory(String text) {
         String t = text.trim();
@@ -47,31 +48,31 @@ final class Launcher {
         if (Character.isLetter(last)) {
             digits = t.substring(0, t.length() - 1);
             shift = switch (last) {
+                case 'B' -> 0;
                 case 'K' -> 10;
                 case 'M' -> 20;
                 case 'G' -> 30;
                 case 'T' -> 40;
+                case 'P' -> 50;
+                case 'E' -> 60;
                 default -> throw new OptionException(ExitStatus.MEMORY_SIZE,
                         "-m " + text + ": unknown size suffix '" + last + "' (use K, M, G or T)");
             };
         }
-        long value;
-        try {
-            value = Long.parseLong(digits);
-        } catch (NumberFormatException e) {
+        // QEMU's sizes may have a fraction (-m 1.5G); digits and one point only, no sign or exponent.
+        if (!digits.matches("[0-9]+(\\.[0-9]+)?|\\.[0-9]+")) {
             throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a size (e.g. -m 128, -m 1G)");
         }
-        long max = GuestMemory.MAX_BYTES + GuestMemory.PAGE_SIZE;
-        if (value <= 0 || value > (max >> shift) || (value << shift) < GuestMemory.MIN_BYTES
-                || (value << shift) > GuestMemory.MAX_BYTES) {
+        java.math.BigDecimal exact = new java.math.BigDecimal(digits).multiply(java.math.BigDecimal.valueOf(2).pow(shift));
+        if (exact.signum() <= 0 || exact.compareTo(java.math.BigDecimal.valueOf(GuestMemory.MIN_BYTES)) < 0
+                || exact.compareTo(java.math.BigDecimal.valueOf(GuestMemory.MAX_BYTES)) > 0) {
             throw new OptionException(ExitStatus.MEMORY_SIZE, String.format(
                     "-m %s is out of range: tscvm gives a guest %s of RAM", text, GuestMemory.SIZE_RANGE));
         }
-        long bytes = value << shift;
-        if ((bytes & (GuestMemory.PAGE_SIZE - 1)) != 0) {
+        if (exact.stripTrailingZeros().scale() > 0 || (exact.longValueExact() & (GuestMemory.PAGE_SIZE - 1)) != 0) {
             throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a multiple of 4 KiB");
         }
-        return bytes;
+        return exact.longValueExact();
     }
 
     /**

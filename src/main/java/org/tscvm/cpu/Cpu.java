@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.tscvm.TscvmException;
 import org.tscvm.memory.GuestMemory;
+import org.tscvm.memory.HostMemoryException;
 
 /**
  * One x86-64 logical processor: architectural state plus the interpreter that runs it.
@@ -252,6 +253,8 @@ public final class Cpu extends CpuExec {
                 stepTrapAfterLoad = false;
                 deliveries++;
                 safeDeliver(vector, errorCode);
+            } catch (HostMemoryException e) {
+                throw e; // not the guest's doing, nor a bug: the run ends and says so
             } catch (RuntimeException bug) {
                 // An interpreter bug must not take the host down: record it and give the guest #UD.
                 lastInternalError = bug.toString();
@@ -272,6 +275,8 @@ public final class Cpu extends CpuExec {
     private void safeDeliver(int vector, int errorCode) {
         try {
             deliverException(vector, errorCode);
+        } catch (HostMemoryException e) {
+            throw e;
         } catch (RuntimeException bug) {
             lastInternalError = bug.toString();
             unimplemented.merge("internal: " + bug.getClass().getSimpleName(), 1L, Long::sum);
@@ -544,7 +549,7 @@ public final class Cpu extends CpuExec {
         int slot = (int) (phys ^ (phys >>> BLOCK_BITS)) & (BLOCKS - 1);
         Block b = blocks[slot];
         int key = modeKey();
-        boolean inRam = phys >= 0 && phys < ram.length;
+        boolean inRam = memory.isRam(phys, 1);
         if (!inRam || b.phys != phys || b.mode != key || b.gen != memory.codeGeneration(phys)
                 || (b.page2 >= 0 && !secondPageValid(b, lin))) {
             decodeBlock(b, ip, lin, phys, key, inRam);
@@ -601,7 +606,7 @@ public final class Cpu extends CpuExec {
                 // The instruction may reach into the next page: mark that page too, first.
                 try {
                     long p2 = translateExec(mode64 ? pageEnd : pageEnd & 0xffffffffL) & ~0xfffL;
-                    if (p2 >= 0 && p2 < this.ram.length) {
+                    if (memory.isRam(p2, 1)) {
                         gen2 = memory.markCodePage(p2);
                         page2 = p2;
                     } else {

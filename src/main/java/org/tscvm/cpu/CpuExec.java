@@ -182,9 +182,7 @@ abstract class CpuExec extends CpuSystem {
                     long old = atomicRead(p, size);
                     long r = compute(kind, size, old, src, cin, arith);
                     if (atomicCas(p, size, old, r)) {
-                        if (codeMarks[p >>> 12] != 0) {
-                            codeStore(p);
-                        }
+                        atomicStored(p);
                         return old;
                     }
                 }
@@ -1143,9 +1141,7 @@ abstract class CpuExec extends CpuSystem {
                         break;
                     }
                     if (atomicCas(p, size, dst, src)) {
-                        if (codeMarks[p >>> 12] != 0) {
-                            codeStore(p);
-                        }
+                        atomicStored(p);
                         break;
                     }
                 }
@@ -1198,8 +1194,8 @@ abstract class CpuExec extends CpuSystem {
             while (true) {
                 old = atomicRead(p, 8);
                 if (old != expected || atomicCas(p, 8, old, value)) {
-                    if (old == expected && codeMarks[p >>> 12] != 0) {
-                        codeStore(p);
+                    if (old == expected) {
+                        atomicStored(p);
                     }
                     break;
                 }

@@ -15,7 +15,10 @@ import org.tscvm.memory.GuestMemory;
  * <p>The TLB is direct-mapped parallel arrays, one set per access kind (read, write, execute)
  * so that a page becomes writable in the fast path only after its dirty bit is set. The tag is
  * the linear page number and a user bit (CPL 3), as in Sedna, so a privilege change needs no
- * flush. Only RAM pages enter the TLB; MMIO always takes the slow path to the bus.
+ * flush. Only RAM pages enter the TLB; MMIO always takes the slow path to the bus. A read or
+ * write entry holds the page's chunk of {@link GuestMemory} and its offset there; a read entry
+ * only for a chunk already written (a never-written chunk reads as zeros through the slow path,
+ * so nothing cached goes stale when a write allocates it), a write entry allocates the chunk.
  */
 abstract class CpuMemory extends CpuState {
     static final int READ = 0, WRITE = 1, EXEC = 2;
@@ -47,14 +50,16 @@ abstract class CpuMemory extends CpuState {
 
     /** Tags by kind: index = kind * TLB_SIZE + (linear page & TLB_MASK); -1 is empty. */
     final long[] tlbTag = new long[3 * TLB_SIZE];
-    /** The RAM offset of the page the entry maps. */
+    /** The physical address of the page the entry maps. */
+    final long[] tlbPhys = new long[3 * TLB_SIZE];
+    /** Read and write entries: the chunk of RAM holding the page, and the page's offset in it. */
+    final byte[][] tlbChunk = new byte[3 * TLB_SIZE][];
     final int[] tlbHost = new int[3 * TLB_SIZE];
     final boolean[] tlbGlobal = new boolean[3 * TLB_SIZE];
     /** log2 of (size of the page the entry maps / 4 KiB): 0, or 9, 10, 18 for 2 MiB, 4 MiB, 1 GiB. */
     final byte[] tlbLargeShift = new byte[3 * TLB_SIZE];
     /** Whether a slice of a large page may be cached, so that INVLPG has to look for the others. */
     boolean tlbHoldsLargePages;
-    final byte[] codeMarks;
     /** 1 at CPL 3: the TLB tag bit of ordinary data and fetch accesses. */
     long userBit;
     /**
@@ -79,7 +84,6 @@ abstract class CpuMemory extends CpuState {
 
     CpuMemory(GuestMemory memory, CpuBus bus) {
         super(memory, bus);
-        codeMarks = memory.codePageMarks();
         java.util.Arrays.fill(tlbTag, -1L);
     }
 
@@ -208,12 +212,13 @@ abstract class CpuMemory extends CpuState {
         int i = (int) lpn & TLB_MASK;
         int off = (int) lin & 0xfff;
         if (tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
+            byte[] c = tlbChunk[i];
             int p = tlbHost[i] + off;
             switch (size) {
-                case 1: return ram[p] & 0xff;
-                case 2: return (short) I16.get(ram, p) & 0xffff;
-                case 4: return (int) I32.get(ram, p) & 0xffffffffL;
-                default: return (long) I64.get(ram, p);
+                case 1: return c[p] & 0xff;
+                case 2: return (short) I16.get(c, p) & 0xffff;
+                case 4: return (int) I32.get(c, p) & 0xffffffffL;
+                default: return (long) I64.get(c, p);
             }
         }
         return readSlow(lin, size, userBit != 0);
@@ -224,15 +229,16 @@ abstract class CpuMemory extends CpuState {
         int i = TLB_SIZE + ((int) lpn & TLB_MASK);
         int off = (int) lin & 0xfff;
         if (tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
+            byte[] c = tlbChunk[i];
             int p = tlbHost[i] + off;
             switch (size) {
-                case 1: ram[p] = (byte) v; break;
-                case 2: I16.set(ram, p, (short) v); break;
-                case 4: I32.set(ram, p, (int) v); break;
-                default: I64.set(ram, p, v);
+                case 1: c[p] = (byte) v; break;
+                case 2: I16.set(c, p, (short) v); break;
+                case 4: I32.set(c, p, (int) v); break;
+                default: I64.set(c, p, v);
             }
-            if (codeMarks[p >>> 12] != 0) {
-                codeStore(p);
+            if (c[GuestMemory.MARKS_OFFSET + (p >>> 12)] != 0) {
+                codeStore(tlbPhys[i] + off);
             }
             return;
         }
@@ -302,6 +308,13 @@ abstract class CpuMemory extends CpuState {
     final void codeStore(long paddr) {
         memory.invalidateCode(paddr);
         endBlock = true;
+    }
+
+    /** After a LOCKed store at offset {@code p} of {@link #atomicChunk}: invalidates decoded code from its page. */
+    final void atomicStored(int p) {
+        if (atomicChunk[GuestMemory.MARKS_OFFSET + (p >>> 12)] != 0) {
+            codeStore(atomicPhys + (p & 0xfff));
+        }
     }
 
     private long readSlow(long lin, int size, boolean user) {
@@ -411,32 +424,16 @@ abstract class CpuMemory extends CpuState {
     // ---- physical access ----
 
     final long readPhys(long paddr, int size) {
-        if (paddr >= 0 && paddr <= ram.length - size) {
-            int p = (int) paddr;
-            switch (size) {
-                case 1: return ram[p] & 0xff;
-                case 2: return (short) I16.get(ram, p) & 0xffff;
-                case 4: return (int) I32.get(ram, p) & 0xffffffffL;
-                default: return (long) I64.get(ram, p);
-            }
+        if (memory.isRam(paddr, size)) {
+            return memory.read(paddr, size);
         }
         endBlock = true;
         return bus.mmioRead(paddr, size);
     }
 
     final void writePhys(long paddr, int size, long v) {
-        if (paddr >= 0 && paddr <= ram.length - size) {
-            int p = (int) paddr;
-            switch (size) {
-                case 1: ram[p] = (byte) v; break;
-                case 2: I16.set(ram, p, (short) v); break;
-                case 4: I32.set(ram, p, (int) v); break;
-                default: I64.set(ram, p, v);
-            }
-            if (codeMarks[p >>> 12] != 0 || codeMarks[(p + size - 1) >>> 12] != 0) {
-                codeStore(p);
-                codeStore(p + size - 1);
-            }
+        if (memory.isRam(paddr, size)) {
+            endBlock |= memory.write(paddr, size, v);
             return;
         }
         endBlock = true;
@@ -445,8 +442,13 @@ abstract class CpuMemory extends CpuState {
 
     // ---- atomics for LOCK ----
 
-    /** An atomic read of naturally aligned RAM. */
+    /** The chunk of RAM {@link #atomicOffset} last found, and the physical address of the page there. */
+    private byte[] atomicChunk;
+    private long atomicPhys;
+
+    /** An atomic read of naturally aligned RAM at offset {@code p} of the chunk {@link #atomicOffset} found. */
     final long atomicRead(int p, int size) {
+        byte[] ram = atomicChunk;
         switch (size) {
             case 1: return (byte) I8.getVolatile(ram, p) & 0xff;
             case 2: return (short) I16.getVolatile(ram, p) & 0xffff;
@@ -457,6 +459,7 @@ abstract class CpuMemory extends CpuState {
 
     /** Compare-and-set on naturally aligned RAM; values are zero-extended to {@code size}. */
     final boolean atomicCas(int p, int size, long expected, long value) {
+        byte[] ram = atomicChunk;
         switch (size) {
             case 1: return I8.compareAndSet(ram, p, (byte) expected, (byte) value);
             case 2: {
@@ -476,8 +479,10 @@ abstract class CpuMemory extends CpuState {
     }
 
     /**
-     * The RAM offset for a LOCKed access of {@code size} at {@code lin} when it can be done with
-     * one CAS (RAM, naturally aligned), else -1. Translates for writing, so faults come first.
+     * The offset in its chunk of RAM for a LOCKed access of {@code size} at {@code lin} when it
+     * can be done with one CAS (RAM, naturally aligned), else -1; {@link #atomicRead},
+     * {@link #atomicCas} and {@link #atomicStored} then work on that chunk. Translates for
+     * writing, so faults come first.
      */
     final int atomicOffset(long lin, int size) {
         if (watchTraps != null) {
@@ -495,7 +500,12 @@ abstract class CpuMemory extends CpuState {
             return -1;
         }
         long p = translate(lin, WRITE, userBit != 0);
-        return VIEW_ATOMICS && p >= 0 && p <= ram.length - size ? (int) p : -1;
+        if (!VIEW_ATOMICS || !memory.isRam(p, size)) {
+            return -1;
+        }
+        atomicChunk = memory.chunkForWrite(p);
+        atomicPhys = p & ~0xfffL;
+        return (int) p & (GuestMemory.CHUNK_SIZE - 1);
     }
 
     // ---- translation ----
@@ -505,7 +515,7 @@ abstract class CpuMemory extends CpuState {
         long lpn = lin >>> 12;
         int i = 2 * TLB_SIZE + ((int) lpn & TLB_MASK);
         if (tlbTag[i] == (lpn << 1 | userBit)) {
-            return tlbHost[i] + (lin & 0xfff);
+            return tlbPhys[i] + (lin & 0xfff);
         }
         return translate(lin, EXEC, userBit != 0);
     }
@@ -540,16 +550,27 @@ abstract class CpuMemory extends CpuState {
         if (guestWatch && guestWatchesPage(lin)) {
             fill = false; // likewise for the guest's own data breakpoints
         }
-        if (fill && page >= 0 && page <= ram.length - 4096) {
-            long lpn = lin >>> 12;
-            int i = kind * TLB_SIZE + ((int) lpn & TLB_MASK);
-            tlbTag[i] = lpn << 1 | (user ? 1 : 0);
-            tlbHost[i] = (int) page;
-            tlbGlobal[i] = global;
-            tlbLargeShift[i] = (byte) largeShift;
-            tlbHoldsLargePages |= largeShift != 0;
+        if (fill && memory.isRam(page, 4096)) {
+            // Reads of a never-written chunk stay uncached: caching its zeros would go stale
+            // when a write allocates it. Fetches need only the address; writes allocate.
+            byte[] chunk = kind == READ ? memory.writtenChunk(page) : kind == WRITE ? memory.chunkForWrite(page) : null;
+            if (kind != READ || chunk != null) {
+                fillTlb(lin, kind, user, page, chunk, global, largeShift);
+            }
         }
         return phys;
+    }
+
+    private void fillTlb(long lin, int kind, boolean user, long page, byte[] chunk, boolean global, int largeShift) {
+        long lpn = lin >>> 12;
+        int i = kind * TLB_SIZE + ((int) lpn & TLB_MASK);
+        tlbTag[i] = lpn << 1 | (user ? 1 : 0);
+        tlbPhys[i] = page;
+        tlbChunk[i] = chunk;
+        tlbHost[i] = (int) page & (GuestMemory.CHUNK_SIZE - 1);
+        tlbGlobal[i] = global;
+        tlbLargeShift[i] = (byte) largeShift;
+        tlbHoldsLargePages |= largeShift != 0;
     }
 
     /**
@@ -607,10 +628,7 @@ abstract class CpuMemory extends CpuState {
     /** A paging entry in RAM, or 0 (not present) for an address outside it. */
     private long peekEntry(long paddr, boolean wide) {
         int size = wide ? 8 : 4;
-        if (paddr < 0 || paddr > ram.length - size) {
-            return 0;
-        }
-        return wide ? (long) I64.get(ram, (int) paddr) : (int) I32.get(ram, (int) paddr) & 0xffffffffL;
+        return memory.isRam(paddr, size) ? memory.read(paddr, size) : 0;
     }
 
     long walkPhys;

@@ -39,7 +39,6 @@ abstract class CpuState {
     static final int A_UNUSABLE = 1 << 16;
 
     final GuestMemory memory;
-    final byte[] ram;
     final CpuBus bus;
 
     final long[] regs = new long[16];
@@ -150,7 +149,6 @@ abstract class CpuState {
 
     CpuState(GuestMemory memory, CpuBus bus) {
         this.memory = memory;
-        this.ram = memory.array();
         this.bus = bus;
     }
 

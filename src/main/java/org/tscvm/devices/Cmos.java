@@ -2,6 +2,7 @@ package org.tscvm.devices;
 
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
+import org.tscvm.memory.GuestMemory;
 import org.tscvm.memory.IoDevice;
 
 /**
@@ -33,8 +34,10 @@ public final class Cmos implements IoDevice {
     public static final int EXT_MEM_LO = 0x17;
     public static final int EXT_MEM2_LO = 0x30;
     public static final int CENTURY = 0x32;
-    /** Memory above 16 MiB in 64 KiB units (SeaBIOS reads 0x34/0x35). */
+    /** Memory above 16 MiB below 4 GiB in 64 KiB units (SeaBIOS reads 0x34/0x35). */
     public static final int MEM_ABOVE_16M_LO = 0x34;
+    /** Memory above 4 GiB in 64 KiB units, 24 bits in 0x5b-0x5d (SeaBIOS, QEMU's pc_cmos_init). */
+    public static final int MEM_ABOVE_4G_LO = 0x5b;
 
     /** Register A: 32.768 kHz divider and 1024 Hz rate, the power-on value firmware leaves. */
     private static final int REG_A_DEFAULT = 0x26;
@@ -76,7 +79,8 @@ public final class Cmos implements IoDevice {
 
     /**
      * @param startEpochSeconds wall-clock time (Unix seconds, UTC) when {@code clock} read 0
-     * @param ramBytes guest RAM size, reported in the CMOS memory-size bytes
+     * @param ramBytes guest RAM size, reported in the CMOS memory-size bytes split below and
+     *                 above 4 GiB as {@link GuestMemory} lays it out
      */
     public Cmos(DeviceClock clock, long startEpochSeconds, long ramBytes) {
         this.clock = clock;
@@ -85,11 +89,15 @@ public final class Cmos implements IoDevice {
         ram[REG_B] = REG_B_DEFAULT;
         ram[REG_D] = (byte) REG_D_VALID;
         putWord(BASE_MEM_LO, 640);
-        long extKib = Math.min(0xffff, Math.max(0, (ramBytes - (1 << 20)) >> 10));
+        long low = GuestMemory.belowFourGiB(ramBytes);
+        long extKib = Math.min(0xffff, Math.max(0, (low - (1 << 20)) >> 10));
         putWord(EXT_MEM_LO, (int) extKib);
         putWord(EXT_MEM2_LO, (int) extKib);
-        long above16m = Math.min(0xffff, Math.max(0, (ramBytes - (16L << 20)) >> 16));
+        long above16m = Math.min(0xffff, Math.max(0, (low - (16L << 20)) >> 16));
         putWord(MEM_ABOVE_16M_LO, (int) above16m);
+        long above4g = GuestMemory.aboveFourGiB(ramBytes) >> 16;
+        putWord(MEM_ABOVE_4G_LO, (int) above4g);
+        ram[MEM_ABOVE_4G_LO + 2] = (byte) (above4g >>> 16);
     }
 
     private void putWord(int reg, int value) {

@@ -22,7 +22,6 @@ final class DebugGate implements DebugTarget {
     /** Threads that park: one per vCPU on the real-time clock, the one round-robin thread otherwise. */
     private final int parties;
     private final Runnable killRun;
-    private final Runnable wakeIdle;
 
     private Consumer<TargetEvent> listener;
     private boolean held;
@@ -37,14 +36,11 @@ final class DebugGate implements DebugTarget {
     /**
      * @param startHeld {@code -S}: no vCPU runs until a debugger resumes the machine
      * @param killRun   ends the run (gdb's kill)
-     * @param wakeIdle  wakes runner threads that wait for something other than their vCPU (an
-     *                  AP waiting for STARTUP), so that they reach the gate at once
      */
-    DebugGate(List<Vcpu> vcpus, boolean threaded, boolean startHeld, Runnable killRun, Runnable wakeIdle) {
+    DebugGate(List<Vcpu> vcpus, boolean threaded, boolean startHeld, Runnable killRun) {
         this.vcpus = List.copyOf(vcpus);
         this.parties = threaded ? vcpus.size() : 1;
         this.killRun = killRun;
-        this.wakeIdle = wakeIdle;
         this.actions = new Action[vcpus.size()];
         Arrays.fill(actions, Action.CONTINUE);
         if (startHeld) {
@@ -108,35 +104,6 @@ final class DebugGate implements DebugTarget {
         killRun.run();
     }
 
-    /**
-     * The monitor's stop: holds the machine and returns once every thread that runs vCPUs has
-     * parked, true, or when the run ends first, false.
-     */
-    synchronized boolean holdAndWait() throws InterruptedException {
-        if (!held && !ended) {
-            hold(new TargetEvent.Stopped(0, null));
-        }
-        while (!ended && parked < parties) {
-            wait(PARK_WAIT_MILLIS); // the last thread to park notifies; the timeout only bounds a missed one
-        }
-        return !ended;
-    }
-
-    /** The monitor's cont: every vCPU runs on, with the debugger's breakpoints and watchpoints kept. */
-    synchronized void release() {
-        Arrays.fill(actions, Action.CONTINUE);
-        held = false;
-        stop = null;
-        notifyAll();
-    }
-
-    /** A reboot: the gate the old boot's end opened holds again; a held machine stays held. */
-    synchronized void reopen() {
-        ended = false;
-    }
-
-    private static final long PARK_WAIT_MILLIS = 50;
-
     /** The run ended: parked threads leave, and the debugger hears how ({@code null}: it needs no word). */
     synchronized void end(TargetEvent.Ended how) {
         ended = true;
@@ -199,7 +166,6 @@ final class DebugGate implements DebugTarget {
         for (Vcpu v : vcpus) {
             v.requestPause();
         }
-        wakeIdle.run();
         if (parked == parties) {
             report();
         }
@@ -210,7 +176,6 @@ final class DebugGate implements DebugTarget {
         try {
             if (parked == parties && held && !reported) {
                 report();
-                notifyAll(); // once a stop (reported is now set): holdAndWait's waiter, not a parked ping-pong
             }
             wait();
         } finally {

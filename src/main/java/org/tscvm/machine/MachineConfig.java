@@ -22,23 +22,19 @@ import org.tscvm.vm.VmConfig;
  * RunResult result = new Machine(config).run();
  * }</pre>
  *
- * @param ramBytes       guest RAM (default 128 MiB, like QEMU)
+ * @param vm             the VM underneath: RAM (default 128 MiB, like QEMU), the host clock's kind
+ *                       (real time or deterministic), its kHz and IA32_TSC_ADJUST (A2), the vCPUs'
+ *                       TSC kHz, the MSR policy (A4), the CPUID model (from {@code -cpu
+ *                       MODEL[,+feature,-feature]}), the CPUID topology and the compile threshold
  * @param smp            vCPUs (1 to {@link #MAX_VCPUS})
  * @param kernel         the kernel image: a file or bytes in memory
  * @param append         the kernel command line (multiboot puts the kernel's name in front)
  * @param initrds        Linux's initrd (concatenated) or the multiboot modules, in order
  * @param serial         where COM1 output goes
- * @param tscKhz         the vCPUs' TSC frequency, 0 = the host clock's
- * @param hostKhz        the host clock's nominal frequency
- * @param hostTscAdjust  the host's IA32_TSC_ADJUST (tsc-semantics A2)
- * @param clock          real time or deterministic (instructions retired)
- * @param msrPolicy      guest access to MSR 0x3b without the CPUID bit (A4)
- * @param cpuModel       {@code MODEL[,+feature,-feature]}, e.g. {@code tscvm,+rdpid}
  * @param pcTestdev      map QEMU's pc-testdev (kvm-unit-tests asks for it with -device)
  * @param flatLoadAddress -1 to load the kernel by its format; else it is a raw image loaded here
  * @param flatEntry      the raw image's entry address
  * @param timeout        wall-clock limit of {@link Machine#run()}, or null for none
- * @param compileThreshold runs of a 64-bit block before it is compiled to a JVM method; 0 never
  * @param sockets        packages the vCPUs are spread over (CPUID topology); with more than one,
  *                       {@code smp / sockets} must be a power of two so that APIC id = vCPU index
  * @param tscAdjusts     host-initiated IA32_TSC_ADJUST writes made before the vCPUs start, as
@@ -51,11 +47,9 @@ import org.tscvm.vm.VmConfig;
  * @param gdb            the gdb server to run ({@code -s}, {@code -gdb}, {@code -S}), or null for none
  * @param qmp            the QMP monitor to run ({@code -qmp}), or null for none
  */
-public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append, List<Path> initrds,
-                            SerialTarget serial, long tscKhz, long hostKhz, long hostTscAdjust,
-                            VmConfig.ClockKind clock, MsrPolicy msrPolicy, String cpuModel, boolean pcTestdev,
-                            long flatLoadAddress, long flatEntry, Duration timeout, int compileThreshold,
-                            int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
+public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, List<Path> initrds,
+                            SerialTarget serial, boolean pcTestdev, long flatLoadAddress, long flatEntry,
+                            Duration timeout, int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
                             boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb, Qmp qmp) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
@@ -114,9 +108,27 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         if (kernel == null) {
             throw new MachineConfigException("no kernel: give -kernel FILE");
         }
+        if (vm == null) {
+            throw new MachineConfigException("no VM configuration");
+        }
         if (smp < 1 || smp > MAX_VCPUS) {
             throw new MachineConfigException("-smp " + smp + " is out of range: use 1 to " + MAX_VCPUS);
         }
+        checkVm(vm.ramBytes(), vm.defaultTscKhz(), vm.compileThreshold());
+        if (sockets < 1 || smp % sockets != 0 || (sockets > 1 && Integer.bitCount(smp / sockets) != 1)) {
+            throw new MachineConfigException("-smp " + smp + ",sockets=" + sockets
+                    + ": the vCPUs must divide into sockets of 1, 2, 4, 8 ... vCPUs each");
+        }
+        append = append == null ? "" : append;
+        initrds = List.copyOf(initrds);
+        tscAdjusts = List.copyOf(tscAdjusts);
+        tscWarps = List.copyOf(tscWarps);
+        checkVcpus("--tsc-adjust", tscAdjusts, smp);
+        checkVcpus("--tsc-warp", tscWarps, smp);
+    }
+
+    /** The checks on the VM's fields, with the command line's words, made before VmConfig's own. */
+    private static void checkVm(long ramBytes, long tscKhz, int compileThreshold) {
         if (ramBytes < GuestMemory.MIN_BYTES || ramBytes > GuestMemory.MAX_BYTES) {
             throw new MachineConfigException(String.format(
                     "-m %d MiB is out of range: tscvm supports %s", ramBytes >> 20, GuestMemory.SIZE_RANGE));
@@ -130,16 +142,6 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         if (compileThreshold < 0) {
             throw new MachineConfigException("compile threshold " + compileThreshold + " is negative: use 0 (never) or more");
         }
-        if (sockets < 1 || smp % sockets != 0 || (sockets > 1 && Integer.bitCount(smp / sockets) != 1)) {
-            throw new MachineConfigException("-smp " + smp + ",sockets=" + sockets
-                    + ": the vCPUs must divide into sockets of 1, 2, 4, 8 ... vCPUs each");
-        }
-        append = append == null ? "" : append;
-        initrds = List.copyOf(initrds);
-        tscAdjusts = List.copyOf(tscAdjusts);
-        tscWarps = List.copyOf(tscWarps);
-        checkVcpus("--tsc-adjust", tscAdjusts, smp);
-        checkVcpus("--tsc-warp", tscWarps, smp);
     }
 
     private static void checkVcpus(String option, List<VcpuValue> values, int smp) {
@@ -151,14 +153,14 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         }
     }
 
-    /** vCPUs per package for CPUID's topology, 0 when one package holds them all. */
-    public int vcpusPerPackage() {
-        return sockets == 1 ? 0 : smp / sockets;
+    /** Guest RAM: {@link VmConfig#ramBytes()}. */
+    public long ramBytes() {
+        return vm.ramBytes();
     }
 
-    /** The CPUID model {@link #cpuModel()} names; throws TscvmException for an unknown model or feature. */
-    public CpuidModel cpuid() {
-        return CpuidModel.parse(cpuModel);
+    /** Real time or deterministic: {@link VmConfig#clockKind()}. */
+    public VmConfig.ClockKind clock() {
+        return vm.clockKind();
     }
 
     public static Builder builder() {
@@ -314,9 +316,22 @@ public record MachineConfig(long ramBytes, int smp, Kernel kernel, String append
         }
 
         public MachineConfig build() {
-            return new MachineConfig(ramBytes, smp, kernel, append, initrds, serial, tscKhz, hostKhz, hostTscAdjust,
-                    clock, msrPolicy, cpuModel, pcTestdev, flatLoadAddress, flatEntry, timeout,
-                    compileThreshold, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, qmp);
+            checkVm(ramBytes, tscKhz, compileThreshold);
+            VmConfig vm = VmConfig.builder()
+                    .ramBytes(ramBytes)
+                    .clockKind(clock)
+                    .hostKhz(hostKhz)
+                    .hostTscAdjust(hostTscAdjust)
+                    .defaultTscKhz(tscKhz)
+                    .msrPolicy(msrPolicy)
+                    .cpuid(CpuidModel.parse(cpuModel))
+                    // CPUID topology: vCPUs per package, 0 when one package holds them all.
+                    .vcpusPerPackage(sockets > 1 && smp % sockets == 0 && Integer.bitCount(smp / sockets) == 1
+                            ? smp / sockets : 0)
+                    .compileThreshold(compileThreshold)
+                    .build();
+            return new MachineConfig(vm, smp, kernel, append, initrds, serial, pcTestdev, flatLoadAddress, flatEntry,
+                    timeout, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, qmp);
         }
     }
 }

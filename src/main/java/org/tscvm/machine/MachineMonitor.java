@@ -10,28 +10,24 @@ import org.tscvm.vm.VcpuEvents;
 import org.tscvm.vm.VcpuState;
 
 /**
- * The QMP monitor's view of a {@link Machine}: stop and cont through the machine's all-stop
- * gate (the one gdb uses, so a stop waits until every vCPU stands at an instruction boundary),
- * reset and quit through the machine's own reset and end of run, and the run's end and resets
- * as events.
+ * The QMP monitor's view of a machine: stop, cont, reset and quit through the runner's control
+ * surface ({@link MachineRunner#pause()} returns once every vCPU stands at an instruction
+ * boundary), and the run's resets and end as events.
  */
 final class MachineMonitor implements MonitorTarget {
+    private final MachineRunner runner;
     private final Machine machine;
     private final MachineConfig config;
-    private final DebugGate gate;
     private volatile Consumer<Event> listener = e -> { };
-    /** The monitor's stop holds the machine (as opposed to a debugger's stop). */
-    private boolean stoppedByMonitor;
-    /** -S with the monitor: held until the first cont. */
+    /** -S with the monitor: paused until the first cont ("prelaunch"). */
     private boolean prelaunch;
-    /** Why the run is ending, when the monitor ended it; null otherwise. */
+    /** Why the machine resets or the run ends when the monitor asked for it (QEMU's ShutdownCause); null otherwise. */
     private volatile String hostCause;
-    private volatile boolean ended;
 
-    MachineMonitor(Machine machine, MachineConfig config, DebugGate gate) {
+    MachineMonitor(MachineRunner runner, Machine machine, MachineConfig config) {
+        this.runner = runner;
         this.machine = machine;
         this.config = config;
-        this.gate = gate;
         this.prelaunch = config.qmp().startPaused() && config.qmp().incoming() == null;
     }
 
@@ -42,99 +38,92 @@ final class MachineMonitor implements MonitorTarget {
 
     @Override
     public synchronized RunState runState() {
-        if (ended) {
-            return RunState.SHUTDOWN;
-        }
-        if (!gate.held()) {
-            stoppedByMonitor = false;
-            prelaunch = false;
-            return RunState.RUNNING;
-        }
-        return prelaunch ? RunState.PRELAUNCH : stoppedByMonitor ? RunState.PAUSED : RunState.DEBUG;
+        return switch (runner.state()) {
+            case ENDED -> RunState.SHUTDOWN;
+            case PAUSED -> prelaunch ? RunState.PRELAUNCH : RunState.PAUSED;
+            case NOT_STARTED, RUNNING -> runner.heldByDebugger() ? RunState.DEBUG : RunState.RUNNING;
+        };
     }
 
     @Override
     public synchronized boolean stop() {
-        if (ended || gate.held()) {
+        if (runner.state() != MachineRunner.RunState.RUNNING && runner.state() != MachineRunner.RunState.NOT_STARTED) {
             return false;
         }
-        stoppedByMonitor = awaitStopped();
-        return stoppedByMonitor;
+        awaitPaused();
+        return true;
     }
 
     @Override
     public synchronized boolean cont() {
-        if (ended || !gate.held()) {
+        if (runner.state() != MachineRunner.RunState.PAUSED) {
             return false;
         }
-        stoppedByMonitor = false;
         prelaunch = false;
-        gate.release();
+        runner.resume();
         return true;
     }
 
     @Override
     public void reset() {
         hostCause = "host-qmp-system-reset";
-        machine.reset("the monitor's system_reset", false);
+        runner.systemReset();
     }
 
     @Override
     public void quit() {
         hostCause = "host-qmp-quit";
-        machine.finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.SHUTDOWN, "quit from the QMP monitor"));
+        runner.requestQuit("quit from the QMP monitor");
     }
 
     @Override
     public void abort(String why) {
-        machine.finish(new RunResult(RunResult.STATUS_MIGRATION_FAILED, RunResult.Reason.MIGRATION_FAILED, why));
+        runner.finish(new RunResult(RunResult.STATUS_MIGRATION_FAILED, RunResult.Reason.MIGRATION_FAILED, why));
     }
 
     @Override
     public List<CpuInfo> cpus() {
         List<CpuInfo> list = new ArrayList<>();
-        int perSocket = config.vcpusPerPackage() == 0 ? config.smp() : config.vcpusPerPackage();
+        int perSocket = config.vm().vcpusPerPackage() == 0 ? config.smp() : config.vm().vcpusPerPackage();
         for (Vcpu v : machine.vm().vcpus()) {
-            list.add(new CpuInfo(v.id(), machine.vcpuThreadId(v.id()), v.id() / perSocket, v.id() % perSocket));
+            list.add(new CpuInfo(v.id(), runner.vcpuThreadId(v.id()), v.id() / perSocket, v.id() % perSocket));
         }
         return list;
     }
 
     @Override
     public synchronized String registers(int cpu) {
-        boolean wasRunning = !gate.held();
-        if (wasRunning && !awaitStopped()) {
-            return "the machine has shut down\r\n";
+        boolean wasRunning = runner.state() == MachineRunner.RunState.RUNNING;
+        if (wasRunning) {
+            awaitPaused();
         }
         try {
             VcpuState s = machine.vm().vcpus().get(cpu).saveState();
             return InfoRegisters.format(cpu, s.regs(), s.sregs(), s.events().mpState() == VcpuEvents.MpState.HALTED);
         } finally {
             if (wasRunning) {
-                gate.release();
+                runner.resume();
             }
         }
     }
 
-    private boolean awaitStopped() {
+    private void awaitPaused() {
         try {
-            return gate.holdAndWait();
+            runner.pause();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return false;
         }
     }
 
     /** The machine reset: by the guest, or by {@link #reset()}. */
-    void resetHappened(boolean byGuest) {
+    void resetHappened() {
         String cause = hostCause;
         hostCause = null;
-        listener.accept(new Event.Reset(byGuest, byGuest ? "guest-reset" : cause));
+        listener.accept(new Event.Reset(cause == null, cause == null ? "guest-reset" : cause));
     }
 
     /** The run ends with {@code result}; the SHUTDOWN event names QEMU's cause for it. */
     void runEnded(RunResult result) {
-        ended = true;
         String cause = hostCause;
         boolean guest = cause == null;
         if (guest) {

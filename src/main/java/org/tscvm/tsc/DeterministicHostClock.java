@@ -60,6 +60,7 @@ public final class DeterministicHostClock implements HostClock {
      * instructions {@code instructionsRetired} has counted since this call. Deterministic mode
      * runs one vCPU at a time, so at most one slice is open.
      */
+    @Override
     public void beginSlice(LongSupplier instructionsRetired) {
         if (runningCounter != null) {
             throw new TscvmException("a deterministic clock runs one vCPU slice at a time");
@@ -69,6 +70,7 @@ public final class DeterministicHostClock implements HostClock {
     }
 
     /** The slice ends: its instructions are folded into the clock for good. */
+    @Override
     public void endSlice() {
         LongSupplier counter = runningCounter;
         if (counter != null) {
@@ -95,11 +97,13 @@ public final class DeterministicHostClock implements HostClock {
      * Moves the clock forward until {@link #now()} reads {@code hostTsc}; a reading already
      * reached leaves it unchanged (the clock never goes back).
      */
+    @Override
     public void advanceTo(long hostTsc) {
         long target = hostTsc - tscAdjust;
         ticks.accumulateAndGet(target, Math::max);
     }
 
+    @Override
     public long ticksPerInstruction() {
         return ticksPerInstruction;
     }

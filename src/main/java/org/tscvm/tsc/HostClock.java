@@ -45,6 +45,35 @@ public interface HostClock {
     }
 
     /**
+     * Ticks one retired instruction moves this clock, for a clock driven by the instructions
+     * the vCPUs retire (A2's deterministic source); 0 for a clock that runs by itself. The run
+     * loop asks this once instead of testing the clock's class: a counting clock gets run
+     * slices that end at the next timer event, and jumps over a halt.
+     */
+    default long ticksPerInstruction() {
+        return 0;
+    }
+
+    /**
+     * A vCPU starts a run slice: a counting clock reads as advanced by the instructions
+     * {@code instructionsRetired} counts until {@link #endSlice()}. A clock that runs by itself
+     * ignores it.
+     */
+    default void beginSlice(java.util.function.LongSupplier instructionsRetired) {
+    }
+
+    /** The run slice ends (see {@link #beginSlice}). */
+    default void endSlice() {
+    }
+
+    /**
+     * Moves a counting clock forward to {@code hostTsc} (time jumping over a halt to the next
+     * timer); a clock that runs by itself ignores it, its time passes anyway.
+     */
+    default void advanceTo(long hostTsc) {
+    }
+
+    /**
      * A reader of this clock for one vCPU's guest TSC reads (RDTSC, RDTSCP), which may use the
      * vCPU's retired-instruction count to read more cheaply than {@link #now()}. What it
      * returns never goes backwards against any other reading of this clock, and is never

@@ -52,8 +52,9 @@ public final class CpuidModel {
     public static final int SIGNATURE = 0x000306A9;
     public static final String BRAND = "tscvm virtual CPU";
     /** MAXPHYADDR of the model; MSRs holding physical addresses reserve the bits above it. */
-    public static final int PHYS_ADDR_BITS = 36;
-    /** 0x80000008 EAX: 48 linear, 36 physical address bits. */
+    /** 40, as QEMU's TCG CPUs: RAM above 4 GiB (up to 256 GiB, ending at 257 GiB) must be addressable. */
+    public static final int PHYS_ADDR_BITS = 40;
+    /** 0x80000008 EAX: 48 linear, 40 physical address bits. */
     private static final int ADDRESS_SIZES = (48 << 8) | PHYS_ADDR_BITS;
 
     /** A named CPUID feature bit. */

@@ -36,7 +36,7 @@ public final class Mtrrs {
     public static final int WRITE_PROTECTED = 5;
     public static final int WRITE_BACK = 6;
 
-    /** Address bits above the model's 36 physical bits are reserved (CPUID 0x80000008). */
+    /** Address bits above the model's physical address bits are reserved (CPUID 0x80000008). */
     private final long reservedAddressBits;
     private long defType;
     private final long[] fixed = new long[11];

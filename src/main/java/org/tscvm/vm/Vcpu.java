@@ -11,7 +11,6 @@ import org.tscvm.cpu.CpuFault;
 import org.tscvm.cpu.DebugTraps;
 import org.tscvm.cpu.Msr;
 import org.tscvm.cpu.RunStop;
-import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscMath;
 import org.tscvm.tsc.TscState;
@@ -1215,81 +1214,114 @@ public final class Vcpu {
         return exit;
     }
 
+    /**
+     * What the run loop does next (Firecracker's VcpuRunState): it starts from the CPU's own
+     * state and moves only at the transitions commented in {@link #runLoop()}.
+     */
+    enum RunState {
+        /** Interpreting instructions in slices. */
+        RUNNING,
+        /** In HLT: waiting for an interrupt, NMI or INIT (or a timer it can jump to). */
+        HALTED,
+        /** After INIT: waiting for a STARTUP IPI. */
+        WAITING_FOR_SIPI,
+        /** The host asked for the vCPU back: {@link #run()} returns {@link VcpuExit.Paused}. */
+        PAUSED
+    }
+
     private VcpuExit runLoop() {
-        boolean wokenByPendingInterrupt = false;
+        RunState state = cpu.waitingForSipi() ? RunState.WAITING_FOR_SIPI : RunState.RUNNING;
+        // A pending interrupt that did not wake the CPU (IF=0) cannot wake it again.
+        boolean ignorePending = false;
         while (true) {
             if (pauseRequested.getAndSet(false)) {
-                return PAUSED;
+                state = RunState.PAUSED; // any state -> PAUSED: the host's request wins
             }
-            LocalInterruptController c = controller;
-            GuestDebug debug = guestDebug;
-            applyGuestDebug(debug);
-            long before = interpreter.instructionsRetired();
-            long budget = debug.singleStep() ? 1 : sliceBudget(c);
-            bus.resyncClock(); // the time since the last slice was not interpretation
-            RunStop stop;
-            if (clock instanceof DeterministicHostClock deterministic) {
-                // RDTSC and device reads inside the slice see every retired instruction (A2).
-                deterministic.beginSlice(retiredCounter);
-                try {
-                    stop = interpreter.run(budget);
-                } finally {
-                    deterministic.endSlice();
-                }
-            } else {
-                stop = interpreter.run(budget);
-            }
-            long retired = interpreter.instructionsRetired() - before;
-            fireDueTimers(c);
-            switch (stop) {
-                case BUDGET_EXHAUSTED:
-                    if (debug.singleStep()) {
-                        // One instruction retired, or an exception delivered: RIP is where it went.
-                        return new VcpuExit.Debug(VcpuExit.Debug.Reason.SINGLE_STEP, cpu.getRip());
-                    }
-                    wokenByPendingInterrupt = false;
-                    break;
-                case STOP_REQUESTED: {
-                    VcpuExit exit = pendingExit;
-                    if (exit != null) {
-                        pendingExit = null;
-                        return exit;
-                    }
-                    break; // a pause request is honoured at the top of the loop
-                }
-                case HALTED: {
-                    if (debug.singleStep() && retired > 0) {
-                        return new VcpuExit.Debug(VcpuExit.Debug.Reason.SINGLE_STEP, cpu.getRip()); // the step was HLT
-                    }
-                    // A pending interrupt that did not wake the CPU (IF=0) cannot wake it again.
-                    boolean ignorePending = wokenByPendingInterrupt && retired == 0;
-                    VcpuExit exit = waitWhileHalted(ignorePending);
-                    if (exit != null) {
-                        return exit;
-                    }
-                    wokenByPendingInterrupt = true;
-                    break;
-                }
-                case TRIPLE_FAULT:
-                    return new VcpuExit.TripleFault(interpreter.describe());
-                case WAIT_FOR_SIPI: {
+            switch (state) {
+                case PAUSED:
+                    return PAUSED;
+                case WAITING_FOR_SIPI: {
+                    // -> RUNNING once STARTUP arrives (taken by the host through takeSignals, as
+                    // INIT, so both are handled in one place); -> PAUSED on a pause request.
                     VcpuExit exit = parkUntilKicked();
                     if (exit != null) {
                         return exit;
                     }
+                    state = cpu.waitingForSipi() ? RunState.WAITING_FOR_SIPI : RunState.RUNNING;
                     break;
                 }
-                case BREAKPOINT:
-                    return new VcpuExit.Debug(VcpuExit.Debug.Reason.BREAKPOINT, cpu.getRip());
-                case WATCHPOINT:
-                    return watchpointExit();
+                case HALTED: {
+                    // -> RUNNING when something may have woken the CPU; or an exit (nothing can wake it, a pause).
+                    VcpuExit exit = waitWhileHalted(ignorePending);
+                    if (exit != null) {
+                        return exit;
+                    }
+                    state = RunState.RUNNING;
+                    ignorePending = true;
+                    break;
+                }
+                case RUNNING: {
+                    LocalInterruptController c = controller;
+                    GuestDebug debug = guestDebug;
+                    applyGuestDebug(debug);
+                    long before = interpreter.instructionsRetired();
+                    long budget = debug.singleStep() ? 1 : sliceBudget(c);
+                    bus.resyncClock(); // the time since the last slice was not interpretation
+                    RunStop stop;
+                    // On a counting clock, RDTSC and device reads inside the slice see every retired instruction (A2).
+                    clock.beginSlice(retiredCounter);
+                    try {
+                        stop = interpreter.run(budget);
+                    } finally {
+                        clock.endSlice();
+                    }
+                    long retired = interpreter.instructionsRetired() - before;
+                    fireDueTimers(c);
+                    switch (stop) {
+                        case BUDGET_EXHAUSTED:
+                            if (debug.singleStep()) {
+                                // One instruction retired, or an exception delivered: RIP is where it went.
+                                return new VcpuExit.Debug(VcpuExit.Debug.Reason.SINGLE_STEP, cpu.getRip());
+                            }
+                            ignorePending = false;
+                            break;
+                        case STOP_REQUESTED: {
+                            VcpuExit exit = pendingExit;
+                            if (exit != null) {
+                                pendingExit = null;
+                                return exit;
+                            }
+                            break; // a pause request is honoured at the top of the loop
+                        }
+                        case HALTED:
+                            if (debug.singleStep() && retired > 0) {
+                                return new VcpuExit.Debug(VcpuExit.Debug.Reason.SINGLE_STEP, cpu.getRip()); // the step was HLT
+                            }
+                            // -> HALTED; a pending interrupt that did not wake it is ignored unless
+                            // an instruction ran since it last woke.
+                            ignorePending = ignorePending && retired == 0;
+                            state = RunState.HALTED;
+                            break;
+                        case TRIPLE_FAULT:
+                            return new VcpuExit.TripleFault(interpreter.describe());
+                        case WAIT_FOR_SIPI:
+                            state = RunState.WAITING_FOR_SIPI; // INIT came in through the interpreter's state
+                            break;
+                        case BREAKPOINT:
+                            return new VcpuExit.Debug(VcpuExit.Debug.Reason.BREAKPOINT, cpu.getRip());
+                        case WATCHPOINT:
+                            return watchpointExit();
+                    }
+                    break;
+                }
             }
         }
     }
 
     /** Instructions for the next slice: up to the next timer event on a deterministic clock. */
     private long sliceBudget(LocalInterruptController c) {
-        if (!(clock instanceof DeterministicHostClock deterministic)) {
+        long perInstruction = clock.ticksPerInstruction();
+        if (perInstruction == 0) {
             return REAL_TIME_SLICE;
         }
         long next = c == null ? Long.MAX_VALUE : c.nextEventHostTsc();
@@ -1300,7 +1332,6 @@ public final class Vcpu {
         if (ticks <= 0) {
             return 1;
         }
-        long perInstruction = deterministic.ticksPerInstruction();
         return Math.min(DETERMINISTIC_SLICE, ticks / perInstruction + (ticks % perInstruction == 0 ? 0 : 1));
     }
 
@@ -1341,15 +1372,15 @@ public final class Vcpu {
                 return null;
             }
             long next = c.nextEventHostTsc();
-            boolean deterministic = clock instanceof DeterministicHostClock;
+            boolean deterministic = clock.ticksPerInstruction() != 0;
             if (next != Long.MAX_VALUE) {
-                if (clock instanceof DeterministicHostClock d) {
+                if (deterministic) {
                     if (vm.vcpuCount() > 1) {
                         // The clock is shared: a halted vCPU gives up its turn instead of moving
                         // time for the others; the round-robin jumps it once every vCPU waits.
                         return PAUSED;
                     }
-                    d.advanceTo(next); // jump over the halt to the timer (A2)
+                    clock.advanceTo(next); // jump over the halt to the timer (A2)
                     ignorePending = false;
                     continue;
                 }

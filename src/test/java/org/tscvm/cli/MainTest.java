@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.tscvm.machine.RunResult;
+import org.tscvm.memory.GuestMemory;
 
 class MainTest {
     @TempDir
@@ -140,15 +141,15 @@ class MainTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"0", "1", "99999G", "abc", "12Q", "-5", "2048", "2G"})
+    @ValueSource(strings = {"0", "1", "99999G", "abc", "12Q", "-5", "257G", "1T", "1E", "1e3", "0x10", "1.5", "4097B", ""})
     void anAbsurdMemorySizeIsOneLineAndStatus14(String size) throws IOException {
         Path kernel = CliRun.write(dir, "hello.bin", HELLO);
         CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "-m", size, "-serial", "none");
         assertThat(run.status()).as(run.err()).isEqualTo(ExitStatus.MEMORY_SIZE);
         CliRun.assertOneLine(run, "-m");
-        if (size.startsWith("2")) {
-            // The range it names is the range it takes (it once said "to 2048 MiB" and refused 2048).
-            assertThat(run.err()).contains("2 GiB less 4 KiB (-m 2097148K)");
+        if (size.endsWith("T") || size.startsWith("257")) {
+            // The range it names is the range it takes.
+            assertThat(run.err()).contains("2 MiB to 256 GiB");
         }
     }
 
@@ -158,6 +159,17 @@ class MainTest {
         assertThat(Launcher.parseMemory("1G")).isEqualTo(1L << 30);
         assertThat(Launcher.parseMemory("65536k")).isEqualTo(64L << 20);
         assertThat(Launcher.parseMemory("size=256M")).isEqualTo(256L << 20);
+        assertThat(Launcher.parseMemory("2048")).isEqualTo(2L << 30);
+        assertThat(Launcher.parseMemory("4g")).isEqualTo(4L << 30);
+        assertThat(Launcher.parseMemory("4G")).isEqualTo(4L << 30);
+        assertThat(Launcher.parseMemory("size=4G")).isEqualTo(4L << 30);
+        assertThat(Launcher.parseMemory("size=6G,slots=2,maxmem=8G")).isEqualTo(6L << 30);
+        assertThat(Launcher.parseMemory("1.5G")).isEqualTo(3L << 29);
+        assertThat(Launcher.parseMemory("64G")).isEqualTo(64L << 30);
+        assertThat(Launcher.parseMemory("256G")).isEqualTo(GuestMemory.MAX_BYTES);
+        assertThat(Launcher.parseMemory("2M")).isEqualTo(GuestMemory.MIN_BYTES);
+        assertThat(Launcher.parseMemory("8388608B")).isEqualTo(8L << 20);
+        assertThat(Launcher.parseMemory("0.25T")).isEqualTo(256L << 30);
     }
 
     @Test

@@ -122,6 +122,21 @@ class QemuMainTest {
     }
 
     @Test
+    void memorySizesInQemusFormsStartTheGuestAndNonsenseIsStatus14() throws IOException {
+        Path kernel = CliRun.write(dir, "mb.elf", CliRun.multibootElf32(0x100000, MainTest.HELLO));
+        for (String size : new String[] {"4g", "4G", "2048", "size=6G", "64G"}) {
+            CliRun run = CliRun.qemu("-kernel", kernel.toString(), "-serial", "stdio", "-m", size);
+            assertThat(run.status()).as(size + ": " + run.err()).isEqualTo(33);
+            assertThat(run.out()).contains("Hi\n");
+        }
+        for (String size : new String[] {"0", "-1", "lots", "512T", "1K"}) {
+            CliRun run = CliRun.qemu("-kernel", kernel.toString(), "-serial", "none", "-m", size);
+            assertThat(run.status()).as(size).isEqualTo(ExitStatus.MEMORY_SIZE);
+            CliRun.assertOneLine(run, "-m " + size);
+        }
+    }
+
+    @Test
     void aMissingKernelIsStatus10AndNoKernelIsUsage() {
         assertThat(CliRun.qemu("-kernel", dir.resolve("none.flat").toString(), "-serial", "none").status())
                 .isEqualTo(ExitStatus.FILE);

@@ -68,6 +68,29 @@ class CmosTest {
     }
 
     @Test
+    void memorySizeBytesSplitRamBelowAndAbove4GibAsQemuDoes() {
+        // -m 6G: 3 GiB below the hole (0x34/0x35: 3 GiB - 16 MiB), 3 GiB from 4 GiB (0x5b-0x5d).
+        Cmos six = new Cmos(() -> nanos, START, 6L << 30);
+        assertThat(word(six, Cmos.MEM_ABOVE_16M_LO)).isEqualTo(((3L << 30) - (16 << 20)) >> 16);
+        assertThat(word(six, Cmos.MEM_ABOVE_4G_LO) | (reg(six, Cmos.MEM_ABOVE_4G_LO + 2) << 16)).isEqualTo(0xc000);
+        // 3.25 GiB is all below 4 GiB; 256 GiB has 253 GiB above it, 0x3f4000 units in 24 bits.
+        Cmos low = new Cmos(() -> nanos, START, 13L << 28);
+        assertThat(word(low, Cmos.MEM_ABOVE_16M_LO)).isEqualTo(((13L << 28) - (16 << 20)) >> 16);
+        assertThat(word(low, Cmos.MEM_ABOVE_4G_LO) | reg(low, Cmos.MEM_ABOVE_4G_LO + 2)).isZero();
+        Cmos big = new Cmos(() -> nanos, START, 256L << 30);
+        assertThat(word(big, Cmos.MEM_ABOVE_4G_LO) | (reg(big, Cmos.MEM_ABOVE_4G_LO + 2) << 16)).isEqualTo(253 << 14);
+    }
+
+    private static int reg(Cmos c, int index) {
+        c.write(Cmos.INDEX, 1, index);
+        return c.read(Cmos.DATA, 1);
+    }
+
+    private static int word(Cmos c, int index) {
+        return reg(c, index) | (reg(c, index + 1) << 8);
+    }
+
+    @Test
     void guestSettingTheClockMovesItAndSurvivesRestore() {
         cmos.write(Cmos.INDEX, 1, Cmos.HOURS);
         cmos.write(Cmos.DATA, 1, 0x21);

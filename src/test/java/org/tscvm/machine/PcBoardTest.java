@@ -157,7 +157,7 @@ class PcBoardTest {
             assertThat(vcpu.getMsr(Mtrrs.DEF_TYPE)).isEqualTo(0xc06);
             assertThat(vcpu.getMsr(Mtrrs.FIX_64K_00000)).isEqualTo(0x0606_0606_0606_0606L);
             assertThat(vcpu.getMsr(Mtrrs.PHYS_BASE_0)).isEqualTo(0xc000_0000L);
-            assertThat(vcpu.getMsr(Mtrrs.PHYS_BASE_0 + 1)).isEqualTo(0xf_c000_0800L);
+            assertThat(vcpu.getMsr(Mtrrs.PHYS_BASE_0 + 1)).isEqualTo(0xff_c000_0800L);
         }
     }
 }

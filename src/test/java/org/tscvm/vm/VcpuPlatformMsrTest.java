@@ -57,10 +57,10 @@ class VcpuPlatformMsrTest {
         assertThatThrownBy(() -> guest.wrmsr(Mtrrs.FIX_16K_A0000, 0x0700_0000_0000_0000L)).isInstanceOf(CpuFault.class);
 
         guest.wrmsr(Mtrrs.PHYS_BASE_0 + 14, 0xc000_0000L);
-        guest.wrmsr(Mtrrs.PHYS_BASE_0 + 15, 0xf_c000_0800L);
+        guest.wrmsr(Mtrrs.PHYS_BASE_0 + 15, 0xff_c000_0800L);
         assertThat(guest.rdmsr(Mtrrs.PHYS_BASE_0 + 14)).isEqualTo(0xc000_0000L);
-        assertThat(guest.rdmsr(Mtrrs.PHYS_BASE_0 + 15)).isEqualTo(0xf_c000_0800L);
-        assertThatThrownBy(() -> guest.wrmsr(Mtrrs.PHYS_BASE_0 + 1, 0x10_0000_0800L))
+        assertThat(guest.rdmsr(Mtrrs.PHYS_BASE_0 + 15)).isEqualTo(0xff_c000_0800L);
+        assertThatThrownBy(() -> guest.wrmsr(Mtrrs.PHYS_BASE_0 + 1, 0x100_0000_0800L))
                 .as("above MAXPHYADDR").isInstanceOf(CpuFault.class);
         assertThatThrownBy(() -> guest.wrmsr(Mtrrs.PHYS_BASE_0, 0x100L)).as("bits 11:8 of a base").isInstanceOf(CpuFault.class);
     }

@@ -77,8 +77,16 @@ class VcpuStateTest {
 
         TestVms target = TestVms.create();
         target.clock.advance(123_456); // another host clock: nothing in the state may depend on it
-        byte[] ram = source.vm.memory().array();
-        target.vm.memory().load(0, ram, 0, (int) Math.min(ram.length, target.vm.memory().size()));
+        GuestMemory from = source.vm.memory();
+        byte[] page = new byte[GuestMemory.PAGE_SIZE];
+        for (GuestMemory.Range r : from.ranges()) {
+            for (long p = r.start(); p < r.end(); p += GuestMemory.PAGE_SIZE) {
+                if (from.pageTouched(p)) {
+                    from.readPage(p, page, 0);
+                    target.vm.memory().writePage(p, page, 0);
+                }
+            }
+        }
         Vcpu copy = target.vm.createVcpu();
         copy.restoreState(saved);
         assertThat(copy.saveState()).isEqualTo(saved);
