@@ -10,18 +10,18 @@ import org.objectweb.asm.MethodVisitor;
 
 /**
  * Compiles a decoded 64-bit block into one JVM method (a hidden class extending
- * {@link BlockCode}), the step QEMU's TCG takes over an interpreter: the dispatch switch, the
+ * {@link BlockCode}), the step QEMU's TCG takes over an interpreter: the dispatch, the
  * per-instruction RIP and retired-count updates and the operand fields of {@link Insn} become
- * constants, so C2 sees straight-line code on {@code regs[]} with the fast forms' arithmetic
- * inlined. Compare-and-branch pairs test the operands directly; the lazy flags are still
- * stored, so every later reader sees what the interpreter would leave.
+ * constants, so C2 sees straight-line code on {@code regs[]}. Compare-and-branch pairs test the
+ * operands directly; the lazy flags are still stored, so every later reader sees what the
+ * interpreter would leave.
  *
- * <p>Every fast form whose operands are registers, immediates or a flat 64-bit memory
- * operand is compiled inline; everything else (and every form with a non-flat address) calls
- * {@link CpuExec#step} on its {@link Insn}, the interpreter's own code, with RIP, the previous
- * RIP and the retired count made exact first. Memory operands and calls are followed by a
- * test of {@code endBlock} (an MMIO access or a store into code), which leaves the block as
- * the step loop does.
+ * <p>The commonest integer forms (register, immediate or flat 64-bit memory operands) are
+ * generated inline; every other form calls its row's handler ({@link Op#handlerName}) by
+ * {@code INVOKESTATIC}, the very method the interpreter's {@link Dispatch} calls, with RIP, the
+ * previous RIP and the retired count made exact first. Memory operands and calls are followed
+ * by a test of {@code endBlock} (an MMIO access or a store into code), which leaves the block
+ * as the interpreter's loop does.
  */
 final class BlockCompiler {
     private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
@@ -36,6 +36,59 @@ final class BlockCompiler {
             RES = 10, ADDR = 12;
 
     private static final long MASK32 = 0xffffffffL;
+
+    // The interpreter's members compiled code uses. Methods are named by method references
+    // (resolved once, so a rename is a compile error); fields by names checked when this class
+    // loads (a rename fails the first compile, never a guest).
+    private interface LongOfLongInt extends java.io.Serializable { long f(CpuExec c, long a, int b); }
+    private interface VoidOfLongInt extends java.io.Serializable { void f(CpuExec c, long a, int b); }
+    private interface VoidOfLongIntLong extends java.io.Serializable { void f(CpuExec c, long a, int b, long v); }
+    private interface VoidOfLong extends java.io.Serializable { void f(CpuExec c, long a); }
+    private interface LongOfInt extends java.io.Serializable { long f(CpuExec c, int a); }
+    private interface LongOf extends java.io.Serializable { long f(CpuExec c); }
+    private interface BoolOfInt extends java.io.Serializable { boolean f(CpuExec c, int a); }
+    private interface BoolOf extends java.io.Serializable { boolean f(CpuExec c); }
+    private interface FaultOfInt extends java.io.Serializable { CpuFault f(CpuExec c, int a); }
+    private interface Shift extends java.io.Serializable { long f(CpuExec c, long v, int kind, int count, int size); }
+    private interface Multiply extends java.io.Serializable { long f(CpuExec c, int size, long a, long b); }
+
+    private static final MemberRef READ_LIN = MemberRef.of((LongOfLongInt) CpuExec::readLin);
+    private static final MemberRef WRITE_LIN = MemberRef.of((VoidOfLongIntLong) CpuExec::writeLin);
+    private static final MemberRef PROBE_WRITE = MemberRef.of((VoidOfLongInt) CpuExec::probeWrite);
+    private static final MemberRef READ_STACK = MemberRef.of((LongOfLongInt) CpuExec::readStack);
+    private static final MemberRef PUSH = MemberRef.of((VoidOfLongInt) CpuExec::push);
+    private static final MemberRef POP = MemberRef.of((LongOfInt) CpuExec::pop);
+    private static final MemberRef ADJUST_SP = MemberRef.of((VoidOfLong) CpuExec::adjustSp);
+    private static final MemberRef COND = MemberRef.of((BoolOfInt) CpuExec::cond);
+    private static final MemberRef CF = MemberRef.of((BoolOf) CpuExec::cf);
+    private static final MemberRef RDTSC_VALUE = MemberRef.of((LongOf) CpuExec::rdtsc);
+    private static final MemberRef RDMSR_VALUE = MemberRef.of((LongOf) CpuExec::rdmsr);
+    private static final MemberRef NON_CANONICAL = MemberRef.of((FaultOfInt) CpuExec::nonCanonical);
+    private static final MemberRef SHIFT_VALUE = MemberRef.of((Shift) IntAlu::shiftValue);
+    private static final MemberRef IMUL2 = MemberRef.of((Multiply) IntAlu::imul2);
+
+    private static final String REGS_FIELD = field("regs"), RETIRED = field("retired"), RIP = field("rip"),
+            PREV_RIP = field("prevRip"), END_BLOCK = field("endBlock"), LF_SAVED_CF = field("lfSavedCf"),
+            LF_OP = field("lfOp"), LF_SIZE = field("lfSize"), LF_DST = field("lfDst"), LF_SRC = field("lfSrc"),
+            LF_RES = field("lfRes");
+
+    /** {@code name}, checked to be a field of {@link Cpu} or a class it extends. */
+    private static String field(String name) {
+        for (Class<?> k = Cpu.class; k != null; k = k.getSuperclass()) {
+            try {
+                k.getDeclaredField(name);
+                return name;
+            } catch (NoSuchFieldException e) {
+                // look in the superclass
+            }
+        }
+        throw new ExceptionInInitializerError("Cpu has no field " + name);
+    }
+
+    /** Calls {@code t} with its arguments (the CPU first) on the stack. */
+    private void invoke(MemberRef t) {
+        mv.visitMethodInsn(t.isStatic() ? INVOKESTATIC : INVOKEVIRTUAL, t.owner(), t.name(), t.descriptor(), false);
+    }
 
     private MethodVisitor mv;
     /** Lazy-flag kind and size whose operands DST, SRC and RES still hold, or LF_NONE. */
@@ -75,10 +128,10 @@ final class BlockCompiler {
         mv = cw.visitMethod(0, "run", "(L" + CPU + ";[L" + INSN + ";)V", null, null);
         mv.visitCode();
         mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitFieldInsn(GETFIELD, CPU, "regs", "[J");
+        mv.visitFieldInsn(GETFIELD, CPU, REGS_FIELD, "[J");
         mv.visitVarInsn(ASTORE, REGS);
         mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitFieldInsn(GETFIELD, CPU, "retired", "J");
+        mv.visitFieldInsn(GETFIELD, CPU, RETIRED, "J");
         mv.visitVarInsn(LSTORE, RETIRED_AT_ENTRY);
         liveFlagsKind = CpuState.LF_NONE;
 
@@ -90,9 +143,9 @@ final class BlockCompiler {
             ripSet = instruction(i, d, at, next, i == count - 1);
             if (i == count - 1) {
                 if (!ripSet) {
-                    putLong("rip", next);
+                    putLong(RIP, next);
                 }
-                putLong("prevRip", at);
+                putLong(PREV_RIP, at);
                 putRetired(count);
             }
             at = next;
@@ -108,15 +161,18 @@ final class BlockCompiler {
     private boolean instruction(int i, Insn d, long ip, long next, boolean last) {
         int size = d.opSize;
         boolean wide = size == 4 || size == 8;
-        if (size == 1 && !d.mem && !d.lock && (d.op == Op.ALU_EI || d.op == Op.TEST_EI)
-                && d.sub != 2 && d.sub != 3) {
+        Op op = d.op;
+        if (size == 1 && !d.mem && !d.lock && (op == Op.ALU_EI || op == Op.TEST_EI) && d.sub != 2 && d.sub != 3) {
             byteAluImmediate(d);
             return false;
         }
-        if (d.fast == Fast.NOP) {
+        if (d.lock || d.rep != 0) {
+            return generic(i, d, ip, next, last);
+        }
+        if (op == Op.NOP) {
             return false;
         }
-        if (d.op == Op.CBW && wide && !d.lock) {
+        if (op == Op.CBW && wide) {
             // CDQE, CWDE: RAX from EAX, or EAX from AX, sign-extended.
             storeReg(Cpu.RAX, () -> {
                 mv.visitVarInsn(ALOAD, REGS);
@@ -131,110 +187,105 @@ final class BlockCompiler {
             });
             return false;
         }
-        if (!wide || (d.mem && d.famode == Fast.AM_GENERIC && d.fast != Fast.LEA)) {
+        if (!wide || (d.mem && d.famode == Insn.AM_GENERIC)) {
             return generic(i, d, ip, next, last);
         }
         // The flag operands of an earlier ALU op stay in DST/SRC/RES through the forms that
         // neither write flags nor use those locals; the others replace or drop them.
         int kind = liveFlagsKind;
-        switch (d.fast) {
-            case Fast.MOV_RR:
+        switch (op) {
+            case MOV_R_R:
                 storeReg(d.fa, () -> loadReg(d.fb, size));
                 return false;
-            case Fast.MOV_RI:
+            case MOV_R_I:
                 storeReg(d.fa, () -> lconst(d.fimm));
                 return false;
-            case Fast.LEA:
-                if (d.famode == Fast.AM_GENERIC) {
-                    return generic(i, d, ip, next, last);
-                }
+            case LEA:
                 address(d, next);
                 mask(size);
                 mv.visitVarInsn(LSTORE, ADDR);
-                storeReg(d.fa, () -> mv.visitVarInsn(LLOAD, ADDR));
+                storeReg(d.reg, () -> mv.visitVarInsn(LLOAD, ADDR));
                 return false;
-            case Fast.ADD_RR: case Fast.OR_RR: case Fast.AND_RR: case Fast.SUB_RR: case Fast.XOR_RR:
-            case Fast.CMP_RR: case Fast.TEST_RR:
+            case ADD_R_R: case OR_R_R: case AND_R_R: case SUB_R_R: case XOR_R_R: case CMP_R_R: case TEST_R_R:
                 loadReg(d.fa, size);
                 mv.visitVarInsn(LSTORE, DST);
                 loadReg(d.fb, size);
                 mv.visitVarInsn(LSTORE, SRC);
-                alu(d.fast - Fast.ADD_RR, d.fa, size);
+                alu(aluOf(op), d.fa, size);
                 return false;
-            case Fast.ADD_RI: case Fast.OR_RI: case Fast.AND_RI: case Fast.SUB_RI: case Fast.XOR_RI:
-            case Fast.CMP_RI: case Fast.TEST_RI:
+            case ADD_R_I: case OR_R_I: case AND_R_I: case SUB_R_I: case XOR_R_I: case CMP_R_I: case TEST_R_I:
                 loadReg(d.fa, size);
                 mv.visitVarInsn(LSTORE, DST);
                 lconst(d.fimm);
                 mv.visitVarInsn(LSTORE, SRC);
-                alu(d.fast - Fast.ADD_RI, d.fa, size);
+                alu(aluOf(op), d.fa, size);
                 return false;
-            case Fast.ADD_RM: case Fast.OR_RM: case Fast.AND_RM: case Fast.SUB_RM: case Fast.XOR_RM:
-            case Fast.CMP_RM:
+            case ADD_R_M: case OR_R_M: case AND_R_M: case SUB_R_M: case XOR_R_M: case CMP_R_M:
                 sync(i, ip, next);
                 load(d, next, size);
                 mv.visitVarInsn(LSTORE, SRC);
                 loadReg(d.fa, size);
                 mv.visitVarInsn(LSTORE, DST);
-                alu(d.fast - Fast.ADD_RM, d.fa, size);
+                alu(aluOf(op), d.fa, size);
                 endCheck(i, last);
                 return false;
-            case Fast.CMP_MI: case Fast.CMP_MR:
+            case CMP_M_I: case CMP_M_R:
                 sync(i, ip, next);
                 load(d, next, size);
-                memoryAndSource(d, size, d.fast == Fast.CMP_MI);
+                memoryAndSource(d, size, op == Op.CMP_M_I, d.fb);
                 alu(ALU_CMP, -1, size);
                 endCheck(i, last);
                 return false;
-            case Fast.LOAD:
+            case MOV_R_M:
                 sync(i, ip, next);
                 load(d, next, size);
                 mv.visitVarInsn(LSTORE, ADDR);
                 storeReg(d.fa, () -> mv.visitVarInsn(LLOAD, ADDR));
                 endCheck(i, last);
                 return false;
-            case Fast.STORE: case Fast.STORE_I:
+            case MOV_M_R: case MOV_M_I:
                 sync(i, ip, next);
                 address(d, next);
                 checkCanonical(d.seg);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitVarInsn(LLOAD, ADDR);
                 iconst(size);
-                if (d.fast == Fast.STORE) {
+                if (op == Op.MOV_M_R) {
                     loadReg(d.fb, 8);
                 } else {
                     lconst(d.imm);
                 }
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "writeLin", "(JIJ)V", false);
+                invoke(WRITE_LIN);
                 endCheck(i, last);
                 return false;
-            case Fast.MOVZX_B: case Fast.MOVSX_B: case Fast.MOVZX_W: case Fast.MOVSX_W: case Fast.MOVSXD:
+            case MOVZX_B: case MOVSX_B: case MOVZX_W: case MOVSX_W: case MOVSXD:
                 extend(i, d, ip, next, size, last);
                 return false;
-            case Fast.CMOV_RR: {
+            case CMOVCC: {
+                if (d.mem) {
+                    return generic(i, d, ip, next, last);
+                }
                 Label keep = new Label();
                 Label done = new Label();
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 iconst(d.sub);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "cond", "(I)Z", false);
+                invoke(COND);
                 mv.visitJumpInsn(IFEQ, keep);
-                storeReg(d.fa, () -> loadReg(d.fb, size));
+                storeReg(d.reg, () -> loadReg(d.rm, size));
                 mv.visitJumpInsn(GOTO, done);
                 mv.visitLabel(keep);
                 // A 32-bit CMOV zero-extends its destination even when the condition is false.
-                storeReg(d.fa, () -> loadReg(d.fa, size));
+                storeReg(d.reg, () -> loadReg(d.reg, size));
                 mv.visitLabel(done);
                 return false;
             }
-            case Fast.INC: case Fast.DEC:
+            case INC: case DEC:
                 if (d.mem) {
                     return generic(i, d, ip, next, last);
                 }
-                incDec(d.rm, size, d.fast == Fast.INC);
+                incDec(d.rm, size, op == Op.INC);
                 return false;
-            case Fast.NOP:
-                return false;
-            case Fast.SHIFT_I: case Fast.SHIFT_CL:
+            case SHIFT_I: case SHIFT_CL:
                 if (d.mem || d.sub < 4) {
                     return generic(i, d, ip, next, last);
                 }
@@ -244,7 +295,7 @@ final class BlockCompiler {
                     mv.visitVarInsn(ALOAD, CPU_ARG);
                     loadReg(d.rm, size);
                     iconst(d.sub);
-                    if (d.fast == Fast.SHIFT_I) {
+                    if (op == Op.SHIFT_I) {
                         iconst((int) d.imm & (size == 8 ? 63 : 31));
                     } else {
                         mv.visitVarInsn(ALOAD, REGS);
@@ -255,10 +306,10 @@ final class BlockCompiler {
                         mv.visitInsn(IAND);
                     }
                     iconst(size);
-                    mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "shiftValue", "(JIII)J", false);
+                    invoke(SHIFT_VALUE);
                 });
                 return false;
-            case Fast.IMUL_GE: case Fast.IMUL_GEI:
+            case IMUL_GE: case IMUL_GEI:
                 if (d.mem) {
                     return generic(i, d, ip, next, last);
                 }
@@ -266,29 +317,23 @@ final class BlockCompiler {
                 storeReg(d.reg, () -> {
                     mv.visitVarInsn(ALOAD, CPU_ARG);
                     iconst(size);
-                    if (d.fast == Fast.IMUL_GE) {
+                    if (op == Op.IMUL_GE) {
                         loadReg(d.reg, size);
                         loadReg(d.rm, size);
                     } else {
                         loadReg(d.rm, size);
                         lconst(d.imm);
                     }
-                    mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "imul2", "(IJJ)J", false);
+                    invoke(IMUL2);
                 });
                 return false;
-            case Fast.RDTSC: case Fast.RDMSR:
+            case RDTSC: case RDMSR:
                 sync(i, ip, next);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, d.fast == Fast.RDTSC ? "rdtsc" : "rdmsr", "()J", false);
+                invoke(op == Op.RDTSC ? RDTSC_VALUE : RDMSR_VALUE);
                 splitIntoEdxEax();
                 return false;
-            case Fast.WRMSR:
-                sync(i, ip, next);
-                mv.visitVarInsn(ALOAD, CPU_ARG);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "wrmsr", "()V", false);
-                endCheck(i, last);
-                return false;
-            case Fast.RET:
+            case RET:
                 if (!last || size != 8) {
                     return generic(i, d, ip, next, last);
                 }
@@ -296,18 +341,18 @@ final class BlockCompiler {
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitInsn(LCONST_0);
                 iconst(8);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "readStack", "(JI)J", false);
+                invoke(READ_STACK);
                 mv.visitVarInsn(LSTORE, ADDR);
                 mv.visitVarInsn(LLOAD, ADDR);
                 checkCanonical(CpuState.DS);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 lconst(8 + d.imm);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "adjustSp", "(J)V", false);
+                invoke(ADJUST_SP);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitVarInsn(LLOAD, ADDR);
-                mv.visitFieldInsn(PUTFIELD, CPU, "rip", "J");
+                mv.visitFieldInsn(PUTFIELD, CPU, RIP, "J");
                 return true;
-            case Fast.JMP_E:
+            case JMP_E:
                 if (!last || size != 8) {
                     return generic(i, d, ip, next, last);
                 }
@@ -320,9 +365,10 @@ final class BlockCompiler {
                 mv.visitVarInsn(LSTORE, ADDR);
                 branchToAddr();
                 return true;
-            case Fast.RMW_I: case Fast.RMW_R: {
-                int op = aluOp(d.sub);
-                if (!d.mem || op < 0) {
+            case ALU_EG: case ALU_EI: {
+                // ALU to memory (not CMP, not ADC/SBB): the read-modify-write inline.
+                int alu = aluOp(d.sub);
+                if (!d.mem || alu < 0 || alu == ALU_CMP) {
                     return generic(i, d, ip, next, last);
                 }
                 sync(i, ip, next);
@@ -333,37 +379,43 @@ final class BlockCompiler {
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitVarInsn(LLOAD, ADDR);
                 iconst(size);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "probeWrite", "(JI)V", false);
+                invoke(PROBE_WRITE);
                 readAtAddr(size);
-                memoryAndSource(d, size, d.fast == Fast.RMW_I);
-                aluResult(op);
+                memoryAndSource(d, size, op == Op.ALU_EI, d.reg);
+                aluResult(alu);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitVarInsn(LLOAD, ADDR);
                 iconst(size);
                 mv.visitVarInsn(LLOAD, RES);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "writeLin", "(JIJ)V", false);
-                aluFlags(op, size);
+                invoke(WRITE_LIN);
+                aluFlags(alu, size);
                 endCheck(i, last);
                 return false;
             }
-            case Fast.PUSH_R:
+            case PUSH_E:
+                if (d.mem || size != 8) {
+                    return generic(i, d, ip, next, last);
+                }
                 sync(i, ip, next);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
-                loadReg(d.fb, 8);
+                loadReg(d.rm, 8);
                 iconst(8);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "push", "(JI)V", false);
+                invoke(PUSH);
                 endCheck(i, last);
                 return false;
-            case Fast.POP_R:
+            case POP_E:
+                if (d.mem || size != 8) {
+                    return generic(i, d, ip, next, last);
+                }
                 sync(i, ip, next);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 iconst(8);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "pop", "(I)J", false);
+                invoke(POP);
                 mv.visitVarInsn(LSTORE, ADDR);
-                storeReg(d.fa, () -> mv.visitVarInsn(LLOAD, ADDR));
+                storeReg(d.rm, () -> mv.visitVarInsn(LLOAD, ADDR));
                 endCheck(i, last);
                 return false;
-            case Fast.JCC:
+            case JCC:
                 if (size != 8 || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }
@@ -374,13 +426,13 @@ final class BlockCompiler {
                 }
                 sideExit(i, d.sub, kind, ip, next + d.imm);
                 return false;
-            case Fast.JMP:
+            case JMP_REL:
                 if (size != 8 || !last || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }
-                putLong("rip", next + d.imm);
+                putLong(RIP, next + d.imm);
                 return true;
-            case Fast.CALL:
+            case CALL_REL:
                 if (size != 8 || !last || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }
@@ -388,34 +440,50 @@ final class BlockCompiler {
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 lconst(next);
                 iconst(8);
-                mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "push", "(JI)V", false);
-                putLong("rip", next + d.imm);
+                invoke(PUSH);
+                putLong(RIP, next + d.imm);
                 return true;
             default:
                 return generic(i, d, ip, next, last);
         }
     }
 
+    /** The ALU_* op of a decode-time-resolved ALU row. */
+    private static int aluOf(Op op) {
+        switch (op) {
+            case ADD_R_R: case ADD_R_I: case ADD_R_M: return ALU_ADD;
+            case OR_R_R: case OR_R_I: case OR_R_M: return ALU_OR;
+            case AND_R_R: case AND_R_I: case AND_R_M: return ALU_AND;
+            case SUB_R_R: case SUB_R_I: case SUB_R_M: return ALU_SUB;
+            case XOR_R_R: case XOR_R_I: case XOR_R_M: return ALU_XOR;
+            case CMP_R_R: case CMP_R_I: case CMP_R_M: return ALU_CMP;
+            default: return ALU_TEST;
+        }
+    }
+
     /** The interpreter's handler for instruction {@code i}, with the state made exact first. */
     private boolean generic(int i, Insn d, long ip, long next, boolean last) {
-        liveFlagsKind = CpuState.LF_NONE;
+        if (d.op.writesFlags) {
+            // A form the row declares flag-free leaves the flags DST, SRC and RES describe (OpTableTest).
+            liveFlagsKind = CpuState.LF_NONE;
+        }
         sync(i, ip, next);
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(ALOAD, INSNS_ARG);
         iconst(i);
         mv.visitInsn(AALOAD);
-        // A form without a fast case goes straight to the group handlers.
-        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, d.fast == Fast.GENERIC ? "execute" : "step", "(L" + INSN + ";)V", false);
+        // The form's own handler, the one the interpreter's dispatch calls.
+        mv.visitMethodInsn(INVOKESTATIC, d.op.handlerOwner, d.op.handlerName, Op.HANDLER_DESCRIPTOR, false);
         if (!last) {
             // As in the step loop: the block ends when the handler asked for it or moved RIP
             // anywhere but the next instruction (a taken branch, a REP chunk that restarts).
             Label leave = new Label();
             Label go = new Label();
             mv.visitVarInsn(ALOAD, CPU_ARG);
-            mv.visitFieldInsn(GETFIELD, CPU, "endBlock", "Z");
+            mv.visitFieldInsn(GETFIELD, CPU, END_BLOCK, "Z");
             mv.visitJumpInsn(IFNE, leave);
             mv.visitVarInsn(ALOAD, CPU_ARG);
-            mv.visitFieldInsn(GETFIELD, CPU, "rip", "J");
+            mv.visitFieldInsn(GETFIELD, CPU, RIP, "J");
             lconst(next);
             mv.visitInsn(LCMP);
             mv.visitJumpInsn(IFEQ, go);
@@ -429,8 +497,8 @@ final class BlockCompiler {
 
     /** RIP past the instruction, the previous RIP at it, and the count of those before it. */
     private void sync(int i, long ip, long next) {
-        putLong("prevRip", ip);
-        putLong("rip", next);
+        putLong(PREV_RIP, ip);
+        putLong(RIP, next);
         putRetired(i);
     }
 
@@ -441,7 +509,7 @@ final class BlockCompiler {
         }
         Label go = new Label();
         mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitFieldInsn(GETFIELD, CPU, "endBlock", "Z");
+        mv.visitFieldInsn(GETFIELD, CPU, END_BLOCK, "Z");
         mv.visitJumpInsn(IFEQ, go);
         putRetired(i + 1);
         mv.visitInsn(RETURN);
@@ -506,7 +574,7 @@ final class BlockCompiler {
         checkCanonical(CpuState.DS);
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, ADDR);
-        mv.visitFieldInsn(PUTFIELD, CPU, "rip", "J");
+        mv.visitFieldInsn(PUTFIELD, CPU, RIP, "J");
     }
 
     /** ALU (not ADC/SBB) or TEST of a byte register with an immediate: AL..R15B and AH..BH. */
@@ -573,8 +641,8 @@ final class BlockCompiler {
         liveFlagsKind = CpuState.LF_NONE;
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "cf", "()Z", false);
-        mv.visitFieldInsn(PUTFIELD, CPU, "lfSavedCf", "Z");
+        invoke(CF);
+        mv.visitFieldInsn(PUTFIELD, CPU, LF_SAVED_CF, "Z");
         loadReg(reg, size);
         mv.visitVarInsn(LSTORE, DST);
         mv.visitInsn(LCONST_1);
@@ -593,24 +661,25 @@ final class BlockCompiler {
     private void lazyFlags(int kind, int size) {
         mv.visitVarInsn(ALOAD, CPU_ARG);
         iconst(kind);
-        mv.visitFieldInsn(PUTFIELD, CPU, "lfOp", "I");
+        mv.visitFieldInsn(PUTFIELD, CPU, LF_OP, "I");
         mv.visitVarInsn(ALOAD, CPU_ARG);
         iconst(size);
-        mv.visitFieldInsn(PUTFIELD, CPU, "lfSize", "I");
+        mv.visitFieldInsn(PUTFIELD, CPU, LF_SIZE, "I");
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, DST);
-        mv.visitFieldInsn(PUTFIELD, CPU, "lfDst", "J");
+        mv.visitFieldInsn(PUTFIELD, CPU, LF_DST, "J");
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, SRC);
-        mv.visitFieldInsn(PUTFIELD, CPU, "lfSrc", "J");
+        mv.visitFieldInsn(PUTFIELD, CPU, LF_SRC, "J");
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, RES);
-        mv.visitFieldInsn(PUTFIELD, CPU, "lfRes", "J");
+        mv.visitFieldInsn(PUTFIELD, CPU, LF_RES, "J");
     }
 
     /** MOVZX, MOVSX and MOVSXD from a register or a flat memory operand. */
     private void extend(int i, Insn d, long ip, long next, int size, boolean last) {
-        int from = d.fast == Fast.MOVZX_B || d.fast == Fast.MOVSX_B ? 1 : d.fast == Fast.MOVSXD ? 4 : 2;
+        Op op = d.op;
+        int from = op == Op.MOVZX_B || op == Op.MOVSX_B ? 1 : op == Op.MOVSXD ? 4 : 2;
         if (d.mem) {
             sync(i, ip, next);
             load(d, next, from);
@@ -621,24 +690,24 @@ final class BlockCompiler {
             iconst(d.rm);
             mv.visitInsn(LALOAD);
         }
-        switch (d.fast) {
-            case Fast.MOVZX_W:
+        switch (op) {
+            case MOVZX_W:
                 if (!d.mem) {
                     lconst(0xffff);
                     mv.visitInsn(LAND);
                 }
                 break;
-            case Fast.MOVSX_B:
+            case MOVSX_B:
                 mv.visitInsn(L2I);
                 mv.visitInsn(I2B);
                 mv.visitInsn(I2L);
                 break;
-            case Fast.MOVSX_W:
+            case MOVSX_W:
                 mv.visitInsn(L2I);
                 mv.visitInsn(I2S);
                 mv.visitInsn(I2L);
                 break;
-            case Fast.MOVSXD:
+            case MOVSXD:
                 mv.visitInsn(L2I);
                 mv.visitInsn(I2L);
                 break;
@@ -647,7 +716,7 @@ final class BlockCompiler {
         }
         mask(size);
         mv.visitVarInsn(LSTORE, ADDR);
-        storeReg(d.fa, () -> mv.visitVarInsn(LLOAD, ADDR));
+        storeReg(d.reg, () -> mv.visitVarInsn(LLOAD, ADDR));
         if (d.mem) {
             endCheck(i, last);
         }
@@ -660,13 +729,13 @@ final class BlockCompiler {
         if (!fusedCondition(cc, flagsKind, taken)) {
             mv.visitVarInsn(ALOAD, CPU_ARG);
             iconst(cc);
-            mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "cond", "(I)Z", false);
+            invoke(COND);
             mv.visitJumpInsn(IFNE, taken);
         }
-        putLong("rip", next);
+        putLong(RIP, next);
         mv.visitJumpInsn(GOTO, done);
         mv.visitLabel(taken);
-        putLong("rip", target);
+        putLong(RIP, target);
         mv.visitLabel(done);
     }
 
@@ -676,11 +745,11 @@ final class BlockCompiler {
         if (!fusedCondition(cc ^ 1, flagsKind, notTaken)) {
             mv.visitVarInsn(ALOAD, CPU_ARG);
             iconst(cc);
-            mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "cond", "(I)Z", false);
+            invoke(COND);
             mv.visitJumpInsn(IFEQ, notTaken);
         }
-        putLong("rip", target);
-        putLong("prevRip", ip);
+        putLong(RIP, target);
+        putLong(PREV_RIP, ip);
         putRetired(i + 1);
         mv.visitInsn(RETURN);
         mv.visitLabel(notTaken);
@@ -797,16 +866,16 @@ final class BlockCompiler {
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, ADDR);
         iconst(size);
-        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "readLin", "(JI)J", false);
+        invoke(READ_LIN);
     }
 
-    /** DST = the memory operand, SRC = the immediate or register {@code fb}: the operands of CMP m and ALU to m. */
-    private void memoryAndSource(Insn d, int size, boolean immediate) {
+    /** DST = the memory operand, SRC = the immediate or register {@code reg}: the operands of CMP m and ALU to m. */
+    private void memoryAndSource(Insn d, int size, boolean immediate, int reg) {
         mv.visitVarInsn(LSTORE, DST);
         if (immediate) {
             lconst(d.fimm);
         } else {
-            loadReg(d.fb, size);
+            loadReg(reg, size);
         }
         mv.visitVarInsn(LSTORE, SRC);
     }
@@ -814,18 +883,18 @@ final class BlockCompiler {
     /** Pushes the effective address of a flat memory operand (RIP-relative is a constant). */
     private void address(Insn d, long next) {
         switch (d.famode) {
-            case Fast.AM_RIP:
+            case Insn.AM_RIP:
                 lconst(next + d.disp);
                 return;
-            case Fast.AM_ABS:
+            case Insn.AM_ABS:
                 lconst(d.disp);
                 return;
-            case Fast.AM_BASE:
-            case Fast.AM_BASE_INDEX:
+            case Insn.AM_BASE:
+            case Insn.AM_BASE_INDEX:
                 mv.visitVarInsn(ALOAD, REGS);
                 iconst(d.base);
                 mv.visitInsn(LALOAD);
-                if (d.famode == Fast.AM_BASE_INDEX) {
+                if (d.famode == Insn.AM_BASE_INDEX) {
                     scaledIndex(d);
                     mv.visitInsn(LADD);
                 }
@@ -864,7 +933,7 @@ final class BlockCompiler {
         mv.visitJumpInsn(IFEQ, ok);
         mv.visitVarInsn(ALOAD, CPU_ARG);
         iconst(seg);
-        mv.visitMethodInsn(INVOKEVIRTUAL, CPU, "nonCanonical", "(I)L" + "org/tscvm/cpu/CpuFault" + ";", false);
+        invoke(NON_CANONICAL);
         mv.visitInsn(ATHROW);
         mv.visitLabel(ok);
     }
@@ -908,7 +977,7 @@ final class BlockCompiler {
             lconst(n);
             mv.visitInsn(LADD);
         }
-        mv.visitFieldInsn(PUTFIELD, CPU, "retired", "J");
+        mv.visitFieldInsn(PUTFIELD, CPU, RETIRED, "J");
     }
 
     private void iconst(int v) {

@@ -54,8 +54,7 @@ final class Decoder {
         } catch (TooLong e) {
             d.op = TOO_LONG;
             d.len = MAX_LENGTH;
-            d.fast = Fast.GENERIC;
-            d.famode = Fast.AM_GENERIC;
+            d.famode = Insn.AM_GENERIC;
             return;
         }
         d.len = pos;
@@ -64,7 +63,97 @@ final class Decoder {
         if (d.lock && (!(d.op.lockable && d.mem) || readOnlyForm)) {
             ud(d, true);
         }
-        Fast.classify(d, m64);
+        resolve(d, m64);
+    }
+
+    /** ALU kinds (0 add, 1 or, 4 and, 5 sub, 6 xor, 7 cmp) to their offset in the resolved rows; -1 for ADC, SBB. */
+    private static final int[] ALU_INDEX = {0, 1, -1, -1, 2, 3, 4, 5};
+    private static final Op[] ALU_R_R = {ADD_R_R, OR_R_R, AND_R_R, SUB_R_R, XOR_R_R, CMP_R_R};
+    private static final Op[] ALU_R_I = {ADD_R_I, OR_R_I, AND_R_I, SUB_R_I, XOR_R_I, CMP_R_I};
+    private static final Op[] ALU_R_M = {ADD_R_M, OR_R_M, AND_R_M, SUB_R_M, XOR_R_M, CMP_R_M};
+
+    /**
+     * Resolves the operands a flat form needs at run time ({@link Insn#famode}, {@link Insn#fa},
+     * {@link Insn#fb}, {@link Insn#fmask}, {@link Insn#fimm}), and picks a 32- or 64-bit form's
+     * own row ({@link Op.Shape#R_R} and its kin) in place of its family's when neither LOCK nor
+     * REP is present.
+     */
+    private static void resolve(Insn d, boolean mode64) {
+        d.famode = Insn.AM_GENERIC;
+        if (d.mem && mode64 && d.addrSize == 8 && d.seg < CpuState.FS) {
+            if (d.base == Insn.RIP_BASE) {
+                d.famode = Insn.AM_RIP;
+            } else if (d.base >= 0) {
+                d.famode = d.index >= 0 ? Insn.AM_BASE_INDEX : Insn.AM_BASE;
+            } else {
+                d.famode = d.index >= 0 ? Insn.AM_INDEX : Insn.AM_ABS;
+            }
+        }
+        int size = d.opSize;
+        d.fmask = CpuState.mask(size);
+        d.fimm = d.imm & d.fmask;
+        d.fa = 0;
+        d.fb = 0;
+        if (d.lock || d.rep != 0 || (size != 4 && size != 8)) {
+            return;
+        }
+        int alu = d.sub >= 0 && d.sub < 8 ? ALU_INDEX[d.sub] : -1;
+        switch (d.op) {
+            case MOV_EG:
+                if (d.mem) {
+                    form(d, MOV_M_R, 0, d.reg);
+                } else {
+                    form(d, MOV_R_R, d.rm, d.reg);
+                }
+                break;
+            case MOV_GE:
+                if (d.mem) {
+                    form(d, MOV_R_M, d.reg, 0);
+                } else {
+                    form(d, MOV_R_R, d.reg, d.rm);
+                }
+                break;
+            case MOV_EI:
+                form(d, d.mem ? MOV_M_I : MOV_R_I, d.rm, 0);
+                break;
+            case ALU_EG:
+                if (d.sub == 7 && d.mem) {
+                    form(d, CMP_M_R, 0, d.reg);
+                } else if (alu >= 0 && !d.mem) {
+                    form(d, ALU_R_R[alu], d.rm, d.reg);
+                }
+                break;
+            case ALU_GE:
+                if (alu >= 0) {
+                    form(d, d.mem ? ALU_R_M[alu] : ALU_R_R[alu], d.reg, d.rm);
+                }
+                break;
+            case ALU_EI:
+                if (d.sub == 7 && d.mem) {
+                    form(d, CMP_M_I, 0, 0);
+                } else if (alu >= 0 && !d.mem) {
+                    form(d, ALU_R_I[alu], d.rm, 0);
+                }
+                break;
+            case TEST_EG:
+                if (!d.mem) {
+                    form(d, TEST_R_R, d.rm, d.reg);
+                }
+                break;
+            case TEST_EI:
+                if (!d.mem) {
+                    form(d, TEST_R_I, d.rm, 0);
+                }
+                break;
+            default:
+                break;
+        }
+    }
+
+    private static void form(Insn d, Op form, int a, int b) {
+        d.op = form;
+        d.fa = a;
+        d.fb = b;
     }
 
     private void ud(Insn d, boolean deliberate) {

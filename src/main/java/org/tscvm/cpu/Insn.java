@@ -40,16 +40,24 @@ final class Insn {
     /** The opcode bytes for #UD reports, e.g. 0x0f0b; 0x0f38xx/0x0f3axx for three-byte maps. */
     int opcode;
 
-    /** The {@link Fast} form, or {@link Fast#GENERIC}; set by {@link Fast#classify}. */
-    int fast;
-    /** The fast form's destination and source register indexes (0-15). */
+    /**
+     * Operands resolved at decode time for the forms of shape {@link Op.Shape#R_R} and its kin:
+     * the destination and source register indexes (0-15), the operand-size mask and the
+     * immediate under it.
+     */
     int fa;
     int fb;
-    /** The operand-size mask (0xffffffff or -1 for the fast forms) and the immediate under it. */
     long fmask;
     long fimm;
-    /** The {@link Fast} address form (AM_*) of the memory operand. */
+    /** The address form (AM_*) of the memory operand. */
     int famode;
+
+    /**
+     * Address forms of a 64-bit-mode memory operand with a 64-bit address in a segment without
+     * a base (not FS/GS): the effective address is the linear address. {@link #AM_GENERIC}
+     * leaves it to {@code CpuMemory.linear}.
+     */
+    static final int AM_GENERIC = 0, AM_BASE = 1, AM_BASE_INDEX = 2, AM_INDEX = 3, AM_RIP = 4, AM_ABS = 5;
 
     static final int REP = 1, REPNE = 2;
 }

@@ -1,68 +1,153 @@
 package org.tscvm.cpu;
 
 /**
- * The decoded operation forms: one table feeding the decoder (which picks the form), the
- * dispatch switch (one group method per {@link #group}) and the disassembly text of #UD counts.
+ * The instruction forms, one row each, as a row of Bochs' {@code ia_opcodes.def}: what the
+ * decoder picks ({@link Decoder}, and for SSE and x87 the keys here), the flags the run loop and
+ * the block compiler go by (ends a block, lockable, reads or writes the arithmetic flags, can
+ * never fault), the operand {@link Shape}, the disassembly text of #UD counts, and the form's one
+ * handler, a static method named after the row, which the interpreter ({@link Dispatch}) and
+ * compiled blocks both call.
  * Families that share a handler carry their variant in {@link Insn#sub} (the ALU kind, the
- * condition code, the shift kind ...), as Bochs does with its opcode ids.
+ * condition code, the shift kind ...), as Bochs does with its opcode ids. The commonest 32- and
+ * 64-bit integer forms have rows of their own (ADD_R_R ...), which the decoder picks in place of
+ * their family's row when no prefix changes them.
  */
 enum Op {
-    // ---- integer ALU (group 0) ----
-    ALU_EG(0, "alu Ev,Gv", Op.L), ALU_GE(0, "alu Gv,Ev", 0), ALU_EI(0, "alu Ev,I", Op.L),
-    TEST_EG(0, "test Ev,Gv", 0), TEST_EI(0, "test Ev,I", 0),
-    INC(0, "inc", Op.L), DEC(0, "dec", Op.L), NOT(0, "not", Op.L), NEG(0, "neg", Op.L),
-    MUL(0, "mul", 0), IMUL1(0, "imul Ev", 0), DIV(0, "div", 0), IDIV(0, "idiv", 0),
-    IMUL_GEI(0, "imul Gv,Ev,I", 0), IMUL_GE(0, "imul Gv,Ev", 0),
-    SHIFT_I(0, "shift Ev,I", 0), SHIFT_CL(0, "shift Ev,CL", 0),
-    SHLD_I(0, "shld Ev,Gv,I", 0), SHLD_CL(0, "shld Ev,Gv,CL", 0),
-    SHRD_I(0, "shrd Ev,Gv,I", 0), SHRD_CL(0, "shrd Ev,Gv,CL", 0),
-    BT_EG(0, "bt* Ev,Gv", Op.L), BT_EI(0, "bt* Ev,I", Op.L),
-    BSF(0, "bsf", 0), BSR(0, "bsr", 0), TZCNT(0, "tzcnt", 0), LZCNT(0, "lzcnt", 0), POPCNT(0, "popcnt", 0),
-    CBW(0, "cbw/cwde/cdqe", 0), CWD(0, "cwd/cdq/cqo", 0),
-    SETCC(0, "setcc", 0), CMOVCC(0, "cmovcc", 0),
-    CLC(0, "clc", 0), STC(0, "stc", 0), CMC(0, "cmc", 0), CLD(0, "cld", 0), STD(0, "std", 0),
-    LAHF(0, "lahf", 0), SAHF(0, "sahf", 0),
+    // ---- integer ALU (group 0): handlers in IntAlu ----
+    ALU_EG(0, "alu Ev,Gv", Op.L | Op.RF | Op.WF, Shape.E_G, IntAlu.class),
+    ALU_GE(0, "alu Gv,Ev", Op.RF | Op.WF, Shape.G_E, IntAlu.class),
+    ALU_EI(0, "alu Ev,I", Op.L | Op.RF | Op.WF, Shape.E_I, IntAlu.class),
+    TEST_EG(0, "test Ev,Gv", Op.WF, Shape.E_G, IntAlu.class),
+    TEST_EI(0, "test Ev,I", Op.WF, Shape.E_I, IntAlu.class),
+    INC(0, "inc", Op.L | Op.WF, Shape.E, IntAlu.class), DEC(0, "dec", Op.L | Op.WF, Shape.E, IntAlu.class),
+    NOT(0, "not", Op.L, Shape.E, IntAlu.class), NEG(0, "neg", Op.L | Op.WF, Shape.E, IntAlu.class),
+    MUL(0, "mul", Op.WF, Shape.E, IntAlu.class), IMUL1(0, "imul Ev", Op.WF, Shape.E, IntAlu.class),
+    /** DIV and IDIV leave the flags as they were (the SDM: undefined). */
+    DIV(0, "div", 0, Shape.E, IntAlu.class), IDIV(0, "idiv", 0, Shape.E, IntAlu.class),
+    IMUL_GEI(0, "imul Gv,Ev,I", Op.WF, Shape.G_E_I, IntAlu.class),
+    IMUL_GE(0, "imul Gv,Ev", Op.WF, Shape.G_E, IntAlu.class),
+    /** A zero count leaves the flags; RCL and RCR read CF. */
+    SHIFT_I(0, "shift Ev,I", Op.RF | Op.WF, Shape.E_I, IntAlu.class),
+    SHIFT_CL(0, "shift Ev,CL", Op.RF | Op.WF, Shape.E, IntAlu.class),
+    SHLD_I(0, "shld Ev,Gv,I", Op.WF, Shape.E_G_I, IntAlu.class), SHLD_CL(0, "shld Ev,Gv,CL", Op.WF, Shape.E_G, IntAlu.class),
+    SHRD_I(0, "shrd Ev,Gv,I", Op.WF, Shape.E_G_I, IntAlu.class), SHRD_CL(0, "shrd Ev,Gv,CL", Op.WF, Shape.E_G, IntAlu.class),
+    BT_EG(0, "bt* Ev,Gv", Op.L | Op.WF, Shape.E_G, IntAlu.class), BT_EI(0, "bt* Ev,I", Op.L | Op.WF, Shape.E_I, IntAlu.class),
+    BSF(0, "bsf", Op.WF, Shape.G_E, IntAlu.class), BSR(0, "bsr", Op.WF, Shape.G_E, IntAlu.class),
+    TZCNT(0, "tzcnt", Op.WF, Shape.G_E, IntAlu.class), LZCNT(0, "lzcnt", Op.WF, Shape.G_E, IntAlu.class),
+    POPCNT(0, "popcnt", Op.WF, Shape.G_E, IntAlu.class),
+    CBW(0, "cbw/cwde/cdqe", Op.NF, Shape.NONE, IntAlu.class), CWD(0, "cwd/cdq/cqo", Op.NF, Shape.NONE, IntAlu.class),
+    SETCC(0, "setcc", Op.RF, Shape.E, IntAlu.class), CMOVCC(0, "cmovcc", Op.RF, Shape.G_E, IntAlu.class),
+    CLC(0, "clc", Op.WF | Op.NF, Shape.NONE, IntAlu.class), STC(0, "stc", Op.WF | Op.NF, Shape.NONE, IntAlu.class),
+    CMC(0, "cmc", Op.WF | Op.NF, Shape.NONE, IntAlu.class),
+    CLD(0, "cld", Op.NF, Shape.NONE, IntAlu.class), STD(0, "std", Op.NF, Shape.NONE, IntAlu.class),
+    LAHF(0, "lahf", Op.RF | Op.NF, Shape.NONE, IntAlu.class), SAHF(0, "sahf", Op.WF | Op.NF, Shape.NONE, IntAlu.class),
     /** DAA, DAS, AAA, AAS, AAM, AAD and SALC (the opcode byte in sub); invalid in 64-bit mode. */
-    BCD(0, "daa/das/aaa/aas/aam/aad/salc", 0),
-    // ---- data movement (group 1) ----
-    MOV_EG(1, "mov Ev,Gv", 0), MOV_GE(1, "mov Gv,Ev", 0), MOV_EI(1, "mov Ev,I", 0),
-    MOV_AL_MOFFS(1, "mov eAX,moffs", 0), MOV_MOFFS_AL(1, "mov moffs,eAX", 0),
-    MOVZX_B(1, "movzx Gv,Eb", 0), MOVZX_W(1, "movzx Gv,Ew", 0), MOVSX_B(1, "movsx Gv,Eb", 0),
-    MOVSX_W(1, "movsx Gv,Ew", 0), MOVSXD(1, "movsxd Gv,Ed", 0),
-    LEA(1, "lea", 0), XCHG(1, "xchg Ev,Gv", Op.L), CMPXCHG(1, "cmpxchg", Op.L), XADD(1, "xadd", Op.L),
-    BSWAP(1, "bswap", 0), MOVBE_GM(1, "movbe Gv,M", 0), MOVBE_MG(1, "movbe M,Gv", 0),
-    CMPXCHG8B(1, "cmpxchg8b/16b", Op.L),
-    PUSH_E(1, "push Ev", 0), POP_E(1, "pop Ev", 0), PUSH_I(1, "push I", 0),
-    PUSH_SEG(1, "push Sreg", 0), POP_SEG(1, "pop Sreg", Op.E), PUSHF(1, "pushf", 0), POPF(1, "popf", Op.E),
-    PUSHA(1, "pusha", 0), POPA(1, "popa", 0), ENTER(1, "enter", 0), LEAVE(1, "leave", 0),
-    XLAT(1, "xlat", 0), MOV_SEG_E(1, "mov Sreg,Ew", Op.E), MOV_E_SEG(1, "mov Ew,Sreg", 0),
-    LOAD_FAR(1, "lds/les/lfs/lgs/lss", Op.E), NOP(1, "nop", 0), PAUSE(1, "pause", 0), FENCE(1, "fence", 0),
-    // ---- control transfer (group 2) ----
-    JCC(2, "jcc", 0), JMP_REL(2, "jmp rel", Op.E), CALL_REL(2, "call rel", Op.E), JMP_E(2, "jmp Ev", Op.E),
-    CALL_E(2, "call Ev", Op.E), RET(2, "ret", Op.E), RET_FAR(2, "retf", Op.E), JMP_FAR_PTR(2, "jmp ptr16:v", Op.E),
-    CALL_FAR_PTR(2, "call ptr16:v", Op.E), JMP_FAR_M(2, "jmp m16:v", Op.E), CALL_FAR_M(2, "call m16:v", Op.E),
-    LOOP(2, "loop/loope/loopne", Op.E), JRCXZ(2, "jcxz/jecxz/jrcxz", Op.E),
-    INT_N(2, "int n", Op.E), INT3(2, "int3", Op.E), INTO(2, "into", Op.E), INT1(2, "int1", Op.E), IRET(2, "iret", Op.E),
-    SYSCALL(2, "syscall", Op.E), SYSRET(2, "sysret", Op.E), SYSENTER(2, "sysenter", Op.E), SYSEXIT(2, "sysexit", Op.E),
-    HLT(2, "hlt", Op.E),
-    // ---- strings (group 3) ----
-    MOVS(3, "movs", Op.E), CMPS(3, "cmps", Op.E), STOS(3, "stos", Op.E), LODS(3, "lods", Op.E), SCAS(3, "scas", Op.E),
-    INS(3, "ins", Op.E), OUTS(3, "outs", Op.E),
-    // ---- system (group 4) ----
-    IN_I(4, "in eAX,Ib", Op.E), IN_DX(4, "in eAX,DX", Op.E), OUT_I(4, "out Ib,eAX", Op.E), OUT_DX(4, "out DX,eAX", Op.E),
-    CLI(4, "cli", Op.E), STI(4, "sti", Op.E), LGDT(4, "lgdt", Op.E), LIDT(4, "lidt", Op.E), SGDT(4, "sgdt", 0),
-    SIDT(4, "sidt", 0), LLDT(4, "lldt", Op.E), LTR(4, "ltr", Op.E), SLDT(4, "sldt", 0), STR(4, "str", 0),
-    SMSW(4, "smsw", 0), LMSW(4, "lmsw", Op.E), INVLPG(4, "invlpg", Op.E), MOV_CR_R(4, "mov CRn,r", Op.E),
-    MOV_R_CR(4, "mov r,CRn", 0), MOV_DR_R(4, "mov DRn,r", Op.E), MOV_R_DR(4, "mov r,DRn", 0), CLTS(4, "clts", Op.E),
-    WBINVD(4, "wbinvd/invd", Op.E), CLFLUSH(4, "clflush", 0), SWAPGS(4, "swapgs", Op.E),
+    BCD(0, "daa/das/aaa/aas/aam/aad/salc", Op.RF | Op.WF, Shape.IMM, IntAlu.class),
+    // The 32- and 64-bit forms of the commonest ALU instructions without LOCK or REP, operands
+    // resolved at decode time (Insn.fa, fb, fimm, fmask, famode): the decoder picks them in
+    // place of their family's row, so no ALU-kind, size or register-or-memory test is left.
+    ADD_R_R(ALU_EG, "add r,r", Op.WF | Op.NF, Shape.R_R, IntAlu.class),
+    OR_R_R(ALU_EG, "or r,r", Op.WF | Op.NF, Shape.R_R, IntAlu.class),
+    AND_R_R(ALU_EG, "and r,r", Op.WF | Op.NF, Shape.R_R, IntAlu.class),
+    SUB_R_R(ALU_EG, "sub r,r", Op.WF | Op.NF, Shape.R_R, IntAlu.class),
+    XOR_R_R(ALU_EG, "xor r,r", Op.WF | Op.NF, Shape.R_R, IntAlu.class),
+    CMP_R_R(ALU_EG, "cmp r,r", Op.WF | Op.NF, Shape.R_R, IntAlu.class),
+    TEST_R_R(TEST_EG, "test r,r", Op.WF | Op.NF, Shape.R_R, IntAlu.class),
+    ADD_R_I(ALU_EI, "add r,imm", Op.WF | Op.NF, Shape.R_I, IntAlu.class),
+    OR_R_I(ALU_EI, "or r,imm", Op.WF | Op.NF, Shape.R_I, IntAlu.class),
+    AND_R_I(ALU_EI, "and r,imm", Op.WF | Op.NF, Shape.R_I, IntAlu.class),
+    SUB_R_I(ALU_EI, "sub r,imm", Op.WF | Op.NF, Shape.R_I, IntAlu.class),
+    XOR_R_I(ALU_EI, "xor r,imm", Op.WF | Op.NF, Shape.R_I, IntAlu.class),
+    CMP_R_I(ALU_EI, "cmp r,imm", Op.WF | Op.NF, Shape.R_I, IntAlu.class),
+    TEST_R_I(TEST_EI, "test r,imm", Op.WF | Op.NF, Shape.R_I, IntAlu.class),
+    ADD_R_M(ALU_GE, "add r,m", Op.WF, Shape.R_M, IntAlu.class),
+    OR_R_M(ALU_GE, "or r,m", Op.WF, Shape.R_M, IntAlu.class),
+    AND_R_M(ALU_GE, "and r,m", Op.WF, Shape.R_M, IntAlu.class),
+    SUB_R_M(ALU_GE, "sub r,m", Op.WF, Shape.R_M, IntAlu.class),
+    XOR_R_M(ALU_GE, "xor r,m", Op.WF, Shape.R_M, IntAlu.class),
+    CMP_R_M(ALU_GE, "cmp r,m", Op.WF, Shape.R_M, IntAlu.class),
+    CMP_M_I(ALU_EI, "cmp m,imm", Op.WF, Shape.M_I, IntAlu.class),
+    CMP_M_R(ALU_EG, "cmp m,r", Op.WF, Shape.M_R, IntAlu.class),
+    // ---- data movement (group 1): handlers in IntMove ----
+    MOV_EG(1, "mov Ev,Gv", 0, Shape.E_G, IntMove.class), MOV_GE(1, "mov Gv,Ev", 0, Shape.G_E, IntMove.class),
+    MOV_EI(1, "mov Ev,I", 0, Shape.E_I, IntMove.class),
+    MOV_AL_MOFFS(1, "mov eAX,moffs", 0, Shape.M, IntMove.class),
+    MOV_MOFFS_AL(1, "mov moffs,eAX", 0, Shape.M, IntMove.class),
+    MOVZX_B(1, "movzx Gv,Eb", 0, Shape.G_E, IntMove.class), MOVZX_W(1, "movzx Gv,Ew", 0, Shape.G_E, IntMove.class),
+    MOVSX_B(1, "movsx Gv,Eb", 0, Shape.G_E, IntMove.class), MOVSX_W(1, "movsx Gv,Ew", 0, Shape.G_E, IntMove.class),
+    MOVSXD(1, "movsxd Gv,Ed", 0, Shape.G_E, IntMove.class),
+    LEA(1, "lea", Op.NF, Shape.G_E, IntMove.class), XCHG(1, "xchg Ev,Gv", Op.L, Shape.E_G, IntMove.class),
+    CMPXCHG(1, "cmpxchg", Op.L | Op.WF, Shape.E_G, IntMove.class), XADD(1, "xadd", Op.L | Op.WF, Shape.E_G, IntMove.class),
+    BSWAP(1, "bswap", Op.NF, Shape.E, IntMove.class),
+    MOVBE_GM(1, "movbe Gv,M", 0, Shape.G_E, IntMove.class), MOVBE_MG(1, "movbe M,Gv", 0, Shape.E_G, IntMove.class),
+    CMPXCHG8B(1, "cmpxchg8b/16b", Op.L | Op.WF, Shape.M, IntMove.class),
+    PUSH_E(1, "push Ev", 0, Shape.E, IntMove.class), POP_E(1, "pop Ev", 0, Shape.E, IntMove.class),
+    PUSH_I(1, "push I", 0, Shape.IMM, IntMove.class),
+    PUSH_SEG(1, "push Sreg", 0, Shape.NONE, IntMove.class), POP_SEG(1, "pop Sreg", Op.E, Shape.NONE, IntMove.class),
+    PUSHF(1, "pushf", Op.RF, Shape.NONE, IntMove.class), POPF(1, "popf", Op.E | Op.WF, Shape.NONE, IntMove.class),
+    PUSHA(1, "pusha", 0, Shape.NONE, IntMove.class), POPA(1, "popa", 0, Shape.NONE, IntMove.class),
+    ENTER(1, "enter", 0, Shape.IMM, IntMove.class), LEAVE(1, "leave", 0, Shape.NONE, IntMove.class),
+    XLAT(1, "xlat", 0, Shape.NONE, IntMove.class), MOV_SEG_E(1, "mov Sreg,Ew", Op.E, Shape.E, IntMove.class),
+    MOV_E_SEG(1, "mov Ew,Sreg", 0, Shape.E, IntMove.class),
+    LOAD_FAR(1, "lds/les/lfs/lgs/lss", Op.E, Shape.G_E, IntMove.class),
+    NOP(1, "nop", Op.NF, Shape.NONE, IntMove.class), PAUSE(1, "pause", Op.NF, Shape.NONE, IntMove.class),
+    FENCE(1, "fence", Op.NF, Shape.NONE, IntMove.class),
+    // The 32- and 64-bit MOV forms without LOCK or REP, operands resolved at decode time.
+    MOV_R_R(MOV_EG, "mov r,r", Op.NF, Shape.R_R, IntMove.class),
+    MOV_R_I(MOV_EI, "mov r,imm", Op.NF, Shape.R_I, IntMove.class),
+    MOV_R_M(MOV_GE, "mov r,m", 0, Shape.R_M, IntMove.class),
+    MOV_M_R(MOV_EG, "mov m,r", 0, Shape.M_R, IntMove.class),
+    MOV_M_I(MOV_EI, "mov m,imm", 0, Shape.M_I, IntMove.class),
+    // ---- control transfer (group 2): handlers in Branch, SystemCalls (and HLT in SystemOps) ----
+    JCC(2, "jcc", Op.RF, Shape.REL, Branch.class), JMP_REL(2, "jmp rel", Op.E, Shape.REL, Branch.class),
+    CALL_REL(2, "call rel", Op.E, Shape.REL, Branch.class), JMP_E(2, "jmp Ev", Op.E, Shape.E, Branch.class),
+    CALL_E(2, "call Ev", Op.E, Shape.E, Branch.class), RET(2, "ret", Op.E, Shape.IMM, Branch.class),
+    RET_FAR(2, "retf", Op.E, Shape.IMM, Branch.class),
+    JMP_FAR_PTR(2, "jmp ptr16:v", Op.E, Shape.IMM, Branch.class),
+    CALL_FAR_PTR(2, "call ptr16:v", Op.E, Shape.IMM, Branch.class),
+    JMP_FAR_M(2, "jmp m16:v", Op.E, Shape.M, Branch.class), CALL_FAR_M(2, "call m16:v", Op.E, Shape.M, Branch.class),
+    LOOP(2, "loop/loope/loopne", Op.E | Op.RF, Shape.REL, Branch.class),
+    JRCXZ(2, "jcxz/jecxz/jrcxz", Op.E, Shape.REL, Branch.class),
+    INT_N(2, "int n", Op.E | Op.RF, Shape.IMM, SystemCalls.class), INT3(2, "int3", Op.E | Op.RF, Shape.NONE, SystemCalls.class),
+    INTO(2, "into", Op.E | Op.RF, Shape.NONE, SystemCalls.class), INT1(2, "int1", Op.E | Op.RF, Shape.NONE, SystemCalls.class),
+    IRET(2, "iret", Op.E | Op.WF, Shape.NONE, SystemCalls.class),
+    SYSCALL(2, "syscall", Op.E | Op.RF | Op.WF, Shape.NONE, SystemCalls.class),
+    SYSRET(2, "sysret", Op.E | Op.WF, Shape.NONE, SystemCalls.class),
+    SYSENTER(2, "sysenter", Op.E | Op.WF, Shape.NONE, SystemCalls.class),
+    SYSEXIT(2, "sysexit", Op.E, Shape.NONE, SystemCalls.class),
+    HLT(2, "hlt", Op.E, Shape.NONE, SystemOps.class),
+    // ---- strings (group 3): handlers in StringOps ----
+    MOVS(3, "movs", Op.E, Shape.STRING, StringOps.class), CMPS(3, "cmps", Op.E | Op.WF, Shape.STRING, StringOps.class),
+    STOS(3, "stos", Op.E, Shape.STRING, StringOps.class), LODS(3, "lods", Op.E, Shape.STRING, StringOps.class),
+    SCAS(3, "scas", Op.E | Op.WF, Shape.STRING, StringOps.class),
+    INS(3, "ins", Op.E, Shape.STRING, StringOps.class), OUTS(3, "outs", Op.E, Shape.STRING, StringOps.class),
+    // ---- system (group 4): handlers in SystemOps ----
+    IN_I(4, "in eAX,Ib", Op.E, Shape.IMM, SystemOps.class), IN_DX(4, "in eAX,DX", Op.E, Shape.NONE, SystemOps.class),
+    OUT_I(4, "out Ib,eAX", Op.E, Shape.IMM, SystemOps.class), OUT_DX(4, "out DX,eAX", Op.E, Shape.NONE, SystemOps.class),
+    CLI(4, "cli", Op.E, Shape.NONE, SystemOps.class), STI(4, "sti", Op.E, Shape.NONE, SystemOps.class),
+    LGDT(4, "lgdt", Op.E, Shape.M, SystemOps.class), LIDT(4, "lidt", Op.E, Shape.M, SystemOps.class),
+    SGDT(4, "sgdt", 0, Shape.M, SystemOps.class), SIDT(4, "sidt", 0, Shape.M, SystemOps.class),
+    LLDT(4, "lldt", Op.E, Shape.E, SystemOps.class), LTR(4, "ltr", Op.E, Shape.E, SystemOps.class),
+    SLDT(4, "sldt", 0, Shape.E, SystemOps.class), STR(4, "str", 0, Shape.E, SystemOps.class),
+    SMSW(4, "smsw", 0, Shape.E, SystemOps.class), LMSW(4, "lmsw", Op.E, Shape.E, SystemOps.class),
+    INVLPG(4, "invlpg", Op.E, Shape.M, SystemOps.class), MOV_CR_R(4, "mov CRn,r", Op.E, Shape.E, SystemOps.class),
+    MOV_R_CR(4, "mov r,CRn", 0, Shape.E, SystemOps.class), MOV_DR_R(4, "mov DRn,r", Op.E, Shape.E, SystemOps.class),
+    MOV_R_DR(4, "mov r,DRn", 0, Shape.E, SystemOps.class), CLTS(4, "clts", Op.E, Shape.NONE, SystemOps.class),
+    WBINVD(4, "wbinvd/invd", Op.E, Shape.NONE, SystemOps.class), CLFLUSH(4, "clflush", 0, Shape.M, SystemOps.class),
+    SWAPGS(4, "swapgs", Op.E, Shape.NONE, SystemOps.class),
     // Reads of the TSC and of MSRs change no state a decoded block depends on, so they do not
     // end a block: the rdtsc loop runs as one block per iteration instead of two.
-    RDMSR(4, "rdmsr", 0), WRMSR(4, "wrmsr", 0), RDTSC(4, "rdtsc", 0), RDTSCP(4, "rdtscp", 0), RDPID(4, "rdpid", 0),
-    CPUID(4, "cpuid", Op.E), VMCALL(4, "vmcall", Op.E), LAR(4, "lar", 0), LSL(4, "lsl", 0), VERR(4, "verr", 0), VERW(4, "verw", 0),
-    ARPL(4, "arpl", 0), RDFSBASE(4, "rd/wr fs/gs base", 0), CLAC(4, "clac", 0), STAC(4, "stac", 0),
-    RDPKRU(4, "rdpkru", 0), WRPKRU(4, "wrpkru", Op.E),
-    FXSAVE(4, "fxsave", 0), FXRSTOR(4, "fxrstor", 0),
-    STMXCSR(4, "stmxcsr", 0), LDMXCSR(4, "ldmxcsr", 0),
+    RDMSR(4, "rdmsr", 0, Shape.NONE, SystemOps.class), WRMSR(4, "wrmsr", 0, Shape.NONE, SystemOps.class),
+    RDTSC(4, "rdtsc", 0, Shape.NONE, SystemOps.class), RDTSCP(4, "rdtscp", 0, Shape.NONE, SystemOps.class),
+    RDPID(4, "rdpid", 0, Shape.E, SystemOps.class),
+    CPUID(4, "cpuid", Op.E, Shape.NONE, SystemOps.class), VMCALL(4, "vmcall", Op.E, Shape.NONE, SystemOps.class),
+    LAR(4, "lar", Op.WF, Shape.G_E, SystemOps.class), LSL(4, "lsl", Op.WF, Shape.G_E, SystemOps.class),
+    VERR(4, "verr", Op.WF, Shape.E, SystemOps.class), VERW(4, "verw", Op.WF, Shape.E, SystemOps.class),
+    ARPL(4, "arpl", Op.WF, Shape.E_G, SystemOps.class), RDFSBASE(4, "rd/wr fs/gs base", 0, Shape.E, SystemOps.class),
+    CLAC(4, "clac", 0, Shape.NONE, SystemOps.class), STAC(4, "stac", 0, Shape.NONE, SystemOps.class),
+    RDPKRU(4, "rdpkru", 0, Shape.NONE, SystemOps.class), WRPKRU(4, "wrpkru", Op.E, Shape.NONE, SystemOps.class),
+    FXSAVE(4, "fxsave", 0, Shape.M, SystemOps.class), FXRSTOR(4, "fxrstor", 0, Shape.M, SystemOps.class),
+    STMXCSR(4, "stmxcsr", 0, Shape.M, SystemOps.class), LDMXCSR(4, "ldmxcsr", 0, Shape.M, SystemOps.class),
     // ---- x87 (group 6): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----
     FLD_M32(6, "fld m32fp", 0), FLD_M64(6, "fld m64fp", 0), FLD_M80(6, "fld m80fp", 0), FLD_STI(6, "fld st(i)", 0),
     FILD_M16(6, "fild m16int", 0), FILD_M32(6, "fild m32int", 0), FILD_M64(6, "fild m64int", 0),
@@ -458,9 +543,9 @@ enum Op {
     MOVQ2DQ(2, 0xd6, -1, "movq2dq xmm, mm", Op.MM | Op.XS | Op.R),
     MOVDQ2Q(3, 0xd6, -1, "movdq2q mm, xmm", Op.MM | Op.XS | Op.R),
     /** #UD: either deliberate (ud0/ud1/ud2) or an opcode tscvm does not implement (counted). */
-    UD(4, "#UD", Op.E),
+    UD(4, "#UD", Op.E, Shape.NONE, SystemOps.class),
     /** An instruction longer than 15 bytes: #GP(0). */
-    TOO_LONG(4, "too long", Op.E);
+    TOO_LONG(4, "too long", Op.E, Shape.NONE, SystemOps.class);
 
     /**
      * Ends a decoded block: a control transfer or a change of mode, privilege or translation.
@@ -498,6 +583,12 @@ enum Op {
     static final int SSE = 5;
     /** The x87 group: decoded by {@link Decoder}'s x87 map, executed by {@link X87#execute}. */
     static final int X87 = 6;
+    /** May read the arithmetic flags (CF, PF, AF, ZF, SF, OF): the result depends on them. */
+    static final int RF = 1 << 11;
+    /** May write the arithmetic flags; a form without it leaves all six as they were. */
+    static final int WF = 1 << 12;
+    /** Never faults: register and immediate operands only, no privilege or mode check. */
+    static final int NF = 1 << 13;
 
     static final Op[] VALUES = values();
 
@@ -505,6 +596,41 @@ enum Op {
     final String text;
     final boolean endsBlock;
     final boolean lockable;
+    final boolean readsFlags, writesFlags, neverFaults;
+    final Shape shape;
+    /** For a decode-time-resolved form ({@link Shape#R_R} ...): the family row it stands in for; else null. */
+    final Op family;
+    /**
+     * The one handler of this form: a static method {@link #HANDLER_DESCRIPTOR} of the class
+     * {@code handlerOwner} (a JVM internal name), named after the row ({@link #handlerName(String)}:
+     * ADD_R_R's is {@code IntAlu.addRR}) unless a family shares one (every SSE form's is
+     * {@code Sse.execute}). OpTableTest checks that each exists; {@link Dispatch} and
+     * {@link BlockCompiler} call it with INVOKESTATIC.
+     */
+    final String handlerOwner, handlerName;
+
+    /** The descriptor of every handler: {@code static void handler(CpuExec c, Insn d)}. */
+    static final String HANDLER_DESCRIPTOR = "(Lorg/tscvm/cpu/CpuExec;Lorg/tscvm/cpu/Insn;)V";
+
+    /** The handler's name for row {@code row}: the row's name in lower camel case (MOV_R_M: movRM, CMPXCHG8B: cmpxchg8b). */
+    static String handlerName(String row) {
+        StringBuilder b = new StringBuilder(row.length());
+        boolean upper = false;
+        for (int i = 0; i < row.length(); i++) {
+            char ch = row.charAt(i);
+            if (ch == '_') {
+                upper = true;
+            } else {
+                b.append(upper ? ch : Character.toLowerCase(ch));
+                upper = false;
+            }
+        }
+        return b.toString();
+    }
+
+    private static String internalName(Class<?> owner) {
+        return owner.getName().replace('.', '/');
+    }
     /**
      * SSE decode key: the mandatory prefix (0 none, 1 66, 2 F3, 3 F2), the opcode (0F xx, or
      * 0x38xx / 0x3axx for the 0F 38 and 0F 3A maps), the ModRM.reg digit or -1.
@@ -516,11 +642,57 @@ enum Op {
     /** An MMX form's SSE twin: the 128-bit form whose lane operation (on a 64-bit half) it applies; else null. */
     final Op twin;
 
+    /** An x87 form: handled by {@link X87#execute}; may read and write the arithmetic flags (FCMOVcc, FCOMI). */
     Op(int group, String text, int flags) {
+        this(group, text, flags | RF | WF, Shape.X87, org.tscvm.cpu.X87.class, "execute");
+    }
+
+    /** A general-purpose, string, control-transfer or system form whose handler is {@code owner}'s method named after the row. */
+    Op(int group, String text, int flags, Shape shape, Class<?> owner) {
+        this(group, text, flags, shape, owner, null);
+    }
+
+    /** A form whose handler is {@code owner}'s method {@code name} (a handler shared by a family), or named after the row if null. */
+    Op(int group, String text, int flags, Shape shape, Class<?> owner, String name) {
         this.group = group;
         this.text = text;
         this.endsBlock = (flags & E) != 0;
         this.lockable = (flags & L) != 0;
+        this.readsFlags = (flags & RF) != 0;
+        this.writesFlags = (flags & WF) != 0;
+        this.neverFaults = (flags & NF) != 0;
+        this.shape = shape;
+        this.family = null;
+        this.handlerOwner = internalName(owner);
+        this.handlerName = name != null ? name : handlerName(name());
+        this.ssePrefix = -1;
+        this.sseOpcode = -1;
+        this.sseDigit = -1;
+        this.aligned = false;
+        this.memOnly = false;
+        this.regOnly = false;
+        this.imm8 = false;
+        this.simdFp = false;
+        this.general = false;
+        this.mmx = false;
+        this.noModrm = false;
+        this.xmmState = false;
+        this.twin = null;
+    }
+
+    /** A 32/64-bit form of {@code family} with its operands resolved at decode time; never with LOCK or REP. */
+    Op(Op family, String text, int flags, Shape shape, Class<?> owner) {
+        this.group = family.group;
+        this.text = text;
+        this.endsBlock = family.endsBlock;
+        this.lockable = false;
+        this.readsFlags = (flags & RF) != 0;
+        this.writesFlags = (flags & WF) != 0;
+        this.neverFaults = (flags & NF) != 0;
+        this.shape = shape;
+        this.family = family;
+        this.handlerOwner = internalName(owner);
+        this.handlerName = handlerName(name());
         this.ssePrefix = -1;
         this.sseOpcode = -1;
         this.sseDigit = -1;
@@ -541,12 +713,23 @@ enum Op {
         this(prefix, opcode, digit, text, flags, null);
     }
 
-    /** An MMX form whose lanes are computed as those of its SSE {@code twin}. */
+    /**
+     * An MMX form whose lanes are computed as those of its SSE {@code twin}. SSE and MMX forms
+     * are handled by {@link Sse#execute}; some write the arithmetic flags (COMISS, PTEST,
+     * PCMPxSTRx), so every one is declared as possibly writing them.
+     */
     Op(int prefix, int opcode, int digit, String text, int flags, Op twin) {
         this.group = SSE;
         this.text = text;
         this.endsBlock = false;
         this.lockable = false;
+        this.readsFlags = false;
+        this.writesFlags = true;
+        this.neverFaults = false;
+        this.shape = Shape.SSE;
+        this.family = null;
+        this.handlerOwner = internalName(Sse.class);
+        this.handlerName = "execute";
         this.ssePrefix = prefix;
         this.sseOpcode = opcode;
         this.sseDigit = digit;
@@ -560,5 +743,14 @@ enum Op {
         this.noModrm = (flags & N) != 0;
         this.xmmState = (flags & XS) != 0;
         this.twin = twin;
+    }
+
+    /**
+     * Operand shapes (Intel's notation: E the ModRM r/m operand, G its reg field, I an
+     * immediate). R_R, R_I, R_M, M_R and M_I are the decode-time-resolved forms: register
+     * destination or memory destination, register, immediate or memory source.
+     */
+    enum Shape {
+        NONE, E, E_G, G_E, E_I, G_E_I, E_G_I, M, IMM, REL, STRING, R_R, R_I, R_M, M_R, M_I, SSE, X87
     }
 }

@@ -7,7 +7,7 @@ import static org.tscvm.cpu.CpuState.CR4_OSXMMEXCPT;
 
 /**
  * SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 (the {@link Op#SSE} group): the decode table built from the {@link Op} rows'
- * keys, the one dispatch point the interpreter (and, through {@code CpuExec.execute}, compiled
+ * keys, the one dispatch point the interpreter (and, by INVOKESTATIC from the row, compiled
  * blocks) calls, the checks every form makes first, and the operand helpers the handlers share.
  * The handlers are static methods grouped by family: {@link SseMove} (data movement),
  * {@link SseShuffle} (unpacks, packs, shuffles, byte shifts), {@link SseInteger} (integer

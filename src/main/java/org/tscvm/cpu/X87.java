@@ -13,7 +13,7 @@ import static org.tscvm.cpu.X87Float.ZE;
 
 /**
  * The x87 FPU: the one dispatch point for the x87 group of {@link Op} (called by the
- * interpreter and, through {@link CpuExec#execute}, by compiled blocks), and the state helpers
+ * interpreter and, by INVOKESTATIC from the row, by compiled blocks), and the state helpers
  * every x87 handler uses: the register stack (TOP in FSW bits 13:11, physical registers
  * R0-R7 in {@link CpuState#fpuSig}/{@link CpuState#fpuSe}, emptiness in the tag word),
  * exception reporting into FSW (ES/B summary, #MF at the next waiting instruction when

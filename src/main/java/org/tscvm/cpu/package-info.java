@@ -8,10 +8,29 @@
  * the software TLB, physical and atomic access), {@link org.tscvm.cpu.CpuSystem}
  * (descriptors, segment loads, far transfers and call gates, IRET, control registers, MSRs,
  * exception and interrupt delivery with #DF/triple fault), {@link org.tscvm.cpu.CpuExec}
- * (instruction handlers: one {@code switch} per group over the dense {@link org.tscvm.cpu.Op}
- * id) and {@link org.tscvm.cpu.Cpu} (the public contract and the run loop). The guest's CPUID,
+ * (the operand and ALU cores the handlers share) and {@link org.tscvm.cpu.Cpu} (the public
+ * contract and the run loop). The guest's CPUID,
  * asked through {@link org.tscvm.cpu.CpuBus}, decides which CR4 feature bits exist (SMEP,
  * SMAP, FSGSBASE, UMIP) and MAXPHYADDR, above which paging-entry bits are reserved.
+ *
+ * <h2>One form, one handler, one table (DESIGN 7)</h2>
+ * {@link org.tscvm.cpu.Op} is the one id: a row per instruction form, as a row of Bochs'
+ * {@code ia_opcodes.def}, carrying its decode key (for SSE and x87 the keys below; the legacy
+ * map is {@link org.tscvm.cpu.Decoder}'s), its flags (ends a block, lockable, may read or may
+ * write the arithmetic flags, never faults), its operand shape and its handler: a static
+ * {@code (CpuExec, Insn)} method named after the row, in a file per family:
+ * {@link org.tscvm.cpu.IntAlu} (ALU, shifts, multiply and divide, bit forms, flag forms),
+ * {@link org.tscvm.cpu.IntMove} (moves, exchanges, the stack), {@link org.tscvm.cpu.Branch}
+ * (near and far jumps, calls, returns, loops), {@link org.tscvm.cpu.StringOps},
+ * {@link org.tscvm.cpu.SystemCalls} (INT n, IRET, SYSCALL/SYSENTER and their returns),
+ * {@link org.tscvm.cpu.SystemOps} (I/O, descriptor tables, CR/DR, MSRs, TSC, CPUID ...), and
+ * the SSE and x87 dispatchers. The commonest 32- and 64-bit integer forms have rows of their
+ * own (ADD_R_R, MOV_R_M ...) whose operands the decoder resolves, picked in place of their
+ * family's row. The interpreter's one dispatch ({@link org.tscvm.cpu.Dispatch}) is the table
+ * written out as a switch whose every case calls the row's handler (OpTableTest keeps the two
+ * equal; generating it at start-up cost the empty kernel 70 ms); the
+ * block compiler calls the same handlers the same way and generates code itself only for the
+ * forms where that is faster. OpTableTest walks the table and checks each row.
  *
  * <p>SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 are born in the next shape (DESIGN 7): one {@link org.tscvm.cpu.Op}
  * row per form carrying its decode key (mandatory prefix, opcode in the 0F, 0F 38 or 0F 3A

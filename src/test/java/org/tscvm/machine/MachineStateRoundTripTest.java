@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.tscvm.memory.GuestMemory;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.VcpuEvents;
 import org.tscvm.vm.VcpuState;
@@ -88,8 +89,16 @@ class MachineStateRoundTripTest {
 
         ByteArrayOutputStream serialB = new ByteArrayOutputStream();
         Machine b = new Machine(config(smp, serialB));
-        byte[] ram = a.vm().memory().array();
-        b.vm().memory().load(0, ram, 0, ram.length);
+        GuestMemory from = a.vm().memory();
+        byte[] page = new byte[GuestMemory.PAGE_SIZE];
+        for (GuestMemory.Range r : from.ranges()) {
+            for (long p = r.start(); p < r.end(); p += GuestMemory.PAGE_SIZE) {
+                if (from.pageTouched(p)) {
+                    from.readPage(p, page, 0);
+                    b.vm().memory().writePage(p, page, 0);
+                }
+            }
+        }
         for (int i = 0; i < smp; i++) {
             b.vm().vcpus().get(i).restoreState(saved.get(i));
             assertThat(b.vm().vcpus().get(i).saveState()).isEqualTo(saved.get(i));
