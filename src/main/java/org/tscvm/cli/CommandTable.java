@@ -5,8 +5,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import org.tscvm.vm.VmConfig;
+import org.tscvm.log.DebugLog;
+import org.tscvm.trace.TraceConfig;
 import org.tscvm.tsc.HostClock;
+import org.tscvm.vm.VmConfig;
 
 /**
  * tscvm's command line, defined once: every subcommand and option with its label, default and
@@ -29,12 +31,31 @@ final class CommandTable {
             return new Option(name, null, null, false, description);
         }
 
+        /** A positional parameter: named by its label, given without an option name. */
+        static Option positional(String label, String description) {
+            return new Option(label, label, null, false, description);
+        }
+
+        boolean isPositional() {
+            return !name.startsWith("-");
+        }
+
         boolean isFlag() {
             return paramLabel == null;
         }
     }
 
     record Subcommand(String name, List<String> description, List<Option> options) {
+        /** The positional parameter, or null. */
+        Option positional() {
+            for (Option o : options) {
+                if (o.isPositional()) {
+                    return o;
+                }
+            }
+            return null;
+        }
+
         /** The option called {@code name}, or null. */
         Option option(String name) {
             for (Option o : options) {
@@ -55,6 +76,7 @@ final class CommandTable {
     static final String HOST_TSC_ADJUST = "--host-tsc-adjust";
     static final String CLOCK = "--clock";
     static final String MSR_POLICY = "--msr-policy";
+    static final String HOST_TSC = "--host-tsc";
     static final String TIMEOUT = "--timeout";
     static final String JIT_THRESHOLD = "--jit-threshold";
     static final String KERNEL = "-kernel";
@@ -69,6 +91,11 @@ final class CommandTable {
     static final String QMP = "-qmp";
     static final String QMP_PRETTY = "-qmp-pretty";
     static final String INCOMING = "-incoming";
+    static final String RESTORE = "--restore";
+    static final String RESTORE_TIME = "--restore-time";
+    static final String TRACE = "--trace";
+    static final String TRACE_KINDS = "--trace-kinds";
+    static final String DEBUG_LOG = "-d";
 
     /** The options of run and demo: the machine around the kernel. */
     private static final List<Option> MACHINE_OPTIONS = List.of(
@@ -88,6 +115,10 @@ final class CommandTable {
                     "host clock: real time, or instructions retired so runs repeat exactly (default real)"),
             new Option(MSR_POLICY, "kvm|strict", "kvm", false,
                     "guest access to MSR 0x3b without CPUID.7.0:EBX[1]: kvm ignores it, strict raises #GP"),
+            new Option(HOST_TSC, "stable|unstable", "stable", false,
+                    "unstable takes KVM's branches for an unstable host TSC: host TSC writes caught up by the time"
+                            + " elapsed, the guest TSC resumed and caught up at each vCPU load, no kvmclock master"
+                            + " clock (default stable)"),
             new Option(TIMEOUT, "SECONDS", null, false, "end the run with status 20 after this long"),
             new Option(TSC_ADJUST, "VCPU=VALUE", null, true,
                     "before the run, a host-initiated write of that vCPU's IA32_TSC_ADJUST, as firmware leaves it"),
@@ -108,7 +139,14 @@ final class CommandTable {
                     "as -qmp, with indented JSON replies"),
             new Option(INCOMING, "tcp:[HOST]:PORT|file:PATH|exec:CMD|defer", null, false,
                     "wait for the machine's state from a migration source (defer: QMP's migrate-incoming names it);"
-                            + " needs -qmp"));
+                            + " needs -qmp"),
+            // Tracing and debug logging (org.tscvm.trace, org.tscvm.log).
+            new Option(TRACE, "FILE", null, false,
+                    "write guest-visible time events to FILE as Chrome/Perfetto trace-event JSON (one track per vCPU)"),
+            new Option(TRACE_KINDS, "LIST", "all", false,
+                    "the events --trace records: all, or a comma-separated list of " + TraceConfig.known()),
+            new Option(DEBUG_LOG, "LIST", null, false,
+                    "log to stderr, QEMU -d style: " + DebugLog.known() + " (comma-separated), all, or help"));
 
     static final Subcommand RUN = new Subcommand("run",
             List.of("Boot a kernel and run it until it exits: a Linux bzImage (vmlinuz), a Linux",
@@ -122,12 +160,19 @@ final class CommandTable {
                             "Linux's initrd (several are concatenated) or a multiboot module; repeat or "
                                     + "separate with commas"),
                     new Option(FLAT, "LOAD[,ENTRY]", null, false,
-                            "treat -kernel as a raw image loaded at LOAD and started at ENTRY (default LOAD)"))));
+                            "treat -kernel as a raw image loaded at LOAD and started at ENTRY (default LOAD)"),
+                    new Option(RESTORE, "FILE", null, false,
+                            "continue the machine saved in the snapshot FILE (the other options must describe the"
+                                    + " same machine: -m, -smp, -cpu, --msr-policy)"),
+                    new Option(RESTORE_TIME, "wall|paused", null, false,
+                            "guest time across --restore: the wall-clock downtime passes (default on the real"
+                                    + " clock), or none, as if paused (default on the deterministic clock)"))));
 
     static final Subcommand DEMO = new Subcommand("demo",
             List.of("Boot the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and",
-                    "explains each number, while the host side sets its own TSC_ADJUST and makes a",
-                    "restore-style host write of the TSC first."),
+                    "explains each number, while the host side sets its own TSC_ADJUST, writes the",
+                    "guest's TSC_ADJUST as firmware would and makes a restore-style host write of the",
+                    "TSC first."),
             MACHINE_OPTIONS);
 
     static final Subcommand CPUID = new Subcommand("cpuid",
@@ -147,7 +192,15 @@ final class CommandTable {
                     new Option(INIT, "FILE", null, false, "an /init of your own instead of tscvm's"),
                     new Option(OUTPUT, "FILE", null, false, "where to write the initramfs (required)")));
 
-    static final List<Subcommand> SUBCOMMANDS = List.of(RUN, DEMO, CPUID, INITRAMFS);
+    static final String TRACE_FILE = "TRACE";
+
+    static final Subcommand PLOT = new Subcommand("plot",
+            List.of("Draw a trace written by --trace as an SVG picture: the guest TSC of each vCPU",
+                    "against host time, marking TSC_ADJUST and TSC writes, generation changes and restores."),
+            List.of(Option.positional(TRACE_FILE, "the trace file (JSON) to draw"),
+                    new Option(OUTPUT, "FILE", null, false, "where to write the SVG (required)")));
+
+    static final List<Subcommand> SUBCOMMANDS = List.of(RUN, DEMO, CPUID, INITRAMFS, PLOT);
 
     static final String NAME = "tscvm";
     static final String VERSION_LINE = NAME + " " + Version.VERSION;
@@ -155,7 +208,7 @@ final class CommandTable {
             "An x86-64 virtual machine whose virtual CPUs keep time as Linux KVM does.",
             "Exit status: the guest's (isa-debug-exit: (v << 1) | 1; \"Shutdown\" on port 0x8900: 0),",
             "4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger,",
-            "26 an incoming migration that could not be loaded;",
+            "36 an incoming migration that could not be loaded;",
             "host errors: 2 usage,",
             "10 missing or unreadable file, 12 bad kernel image, 14 bad -m, 16 bad -cpu, 18 other bad value.");
 
@@ -186,6 +239,13 @@ final class CommandTable {
         }
         Parsed parsed = new Parsed(command);
         for (int i = 1; i < args.length; i += 2) {
+            Option positional = command.positional();
+            if (positional != null && !args[i].startsWith("-") && !args[i].startsWith("@")
+                    && !parsed.isGiven(positional.name())) {
+                parsed.add(positional.name(), args[i]);
+                i--; // a positional parameter is one word
+                continue;
+            }
             Option option = command.option(args[i]);
             if (option != null && option.isFlag()) {
                 if (parsed.isGiven(option.name())) {

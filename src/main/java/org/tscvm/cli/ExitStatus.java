@@ -3,7 +3,7 @@ package org.tscvm.cli;
 /**
  * tscvm's process exit statuses (platform.md section 8). A run's own statuses come from
  * {@link org.tscvm.machine.RunResult}: 0 shutdown, odd = isa-debug-exit ((v << 1) | 1),
- * 4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger, 26 an incoming
+ * 4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger, 36 an incoming
  * migration that could not be loaded. Host-side errors use the
  * even statuses below, each for one kind of mistake, so scripts can tell them apart.
  */
@@ -29,4 +29,14 @@ public final class ExitStatus {
     public static final int OPTION_VALUE = 18;
     /** Any other host-side error. */
     public static final int HOST_ERROR = 22;
+    /** --restore: the file is not a tscvm snapshot (its magic is wrong). An unreadable file is {@link #FILE}. */
+    public static final int SNAPSHOT_NOT_A_SNAPSHOT = 26;
+    /** --restore: the snapshot's format version is not one this tscvm reads. */
+    public static final int SNAPSHOT_VERSION = 28;
+    /** --restore: the snapshot ends inside a section (the message names it). */
+    public static final int SNAPSHOT_TRUNCATED = 30;
+    /** --restore: a section's checksum fails or its contents break the format (the message names it). */
+    public static final int SNAPSHOT_CORRUPT = 32;
+    /** --restore: the snapshot is of a machine configured otherwise (the message names each field). */
+    public static final int SNAPSHOT_CONFIG_MISMATCH = 34;
 }

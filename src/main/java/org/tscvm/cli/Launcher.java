@@ -5,6 +5,7 @@ import java.io.FileInputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.channels.Channels;
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.function.Consumer;
 import org.tscvm.TscvmException;
@@ -15,6 +16,9 @@ import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.MachineConfigException;
 import org.tscvm.machine.RunResult;
 import org.tscvm.memory.GuestMemory;
+import org.tscvm.snapshot.SnapshotException;
+import org.tscvm.trace.TraceConfig;
+import org.tscvm.trace.TraceFileException;
 import org.tscvm.vm.CpuidModel;
 
 /**
@@ -292,6 +296,30 @@ final class Launcher {
         }
     }
 
+    /**
+     * The trace a front end asks for: {@code file} (null: no trace) and the categories in
+     * {@code kinds} (null: all). Kinds without a file is a usage error.
+     */
+    static TraceConfig parseTrace(String fileOption, String file, String kindsOption, String kinds) {
+        if (file == null) {
+            if (kinds != null) {
+                throw new OptionException(ExitStatus.USAGE, kindsOption + " needs " + fileOption + " FILE");
+            }
+            return null;
+        }
+        Path path;
+        try {
+            path = Path.of(file);
+        } catch (RuntimeException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, fileOption + " " + file + " is not a file name: " + e.getMessage());
+        }
+        try {
+            return new TraceConfig(path, TraceConfig.parseCategories(kinds == null ? "all" : kinds));
+        } catch (TscvmException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, kindsOption + ": " + e.getMessage());
+        }
+    }
+
     /** Builds the machine from {@code config}, runs it and returns the exit status, as below. */
     static int boot(MachineConfig config, PrintStream err) {
         return boot(config, err, machine -> { }, machine -> { });
@@ -317,6 +345,9 @@ final class Launcher {
             if (config.qmp() != null && config.qmp().address().path() == null && config.qmp().address().port() == 0) {
                 err.println("tscvm: QMP server listening on tcp:" + config.qmp().address().host() + ":"
                         + machine.qmpServer().port());
+            }
+            if (config.qmp() != null) {
+                machine.qmpServer().setMigrationTarget(new MachineStateStream(machine));
             }
             if (config.qmp() != null && config.qmp().incoming() != null) {
                 // Before a client can connect: the state's source is open once the monitor answers.
@@ -359,8 +390,18 @@ final class Launcher {
         if (e instanceof OptionException o) {
             return o.status();
         }
-        if (e instanceof BootFileException) {
+        if (e instanceof BootFileException || e instanceof TraceFileException) {
             return ExitStatus.FILE;
+        }
+        if (e instanceof SnapshotException s) {
+            return switch (s.kind()) {
+                case UNREADABLE -> ExitStatus.FILE;
+                case NOT_A_SNAPSHOT -> ExitStatus.SNAPSHOT_NOT_A_SNAPSHOT;
+                case VERSION -> ExitStatus.SNAPSHOT_VERSION;
+                case TRUNCATED -> ExitStatus.SNAPSHOT_TRUNCATED;
+                case CORRUPT -> ExitStatus.SNAPSHOT_CORRUPT;
+                case CONFIG_MISMATCH -> ExitStatus.SNAPSHOT_CONFIG_MISMATCH;
+            };
         }
         if (e instanceof KernelImageException) {
             return ExitStatus.KERNEL_IMAGE;

@@ -8,13 +8,20 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.tscvm.boot.BootFileException;
+import org.tscvm.TscvmException;
 import org.tscvm.boot.Initramfs;
 import org.tscvm.cpu.Msr;
+import org.tscvm.log.DebugLog;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.RunResult;
 import org.tscvm.machine.SerialTarget;
+import org.tscvm.snapshot.MachineSnapshot;
+import org.tscvm.snapshot.MachineState;
+import org.tscvm.snapshot.RestoreTime;
+import org.tscvm.trace.TracePlot;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.MsrPolicy;
@@ -33,6 +40,8 @@ public final class Main {
     static final String DEMO_RESOURCE = "/guests/demo.elf";
     /** The host's own IA32_TSC_ADJUST in the demo: visible in the guest's RDTSC, not in its RDMSR 0x3b. */
     static final long DEMO_HOST_TSC_ADJUST = 7_000_000_000L;
+    /** A host-initiated write of the guest's IA32_TSC_ADJUST, as firmware leaves it (R8: the TSC does not move). */
+    static final long DEMO_FIRMWARE_TSC_ADJUST = 5_000_000L;
     /** A restore-style host write of the guest TSC, as a snapshot restore makes. */
     static final long DEMO_HOST_TSC_WRITE = 1_000_000_000_000L;
 
@@ -84,14 +93,24 @@ public final class Main {
     private int run(CommandTable.Parsed parsed) {
         try {
             CommandTable.Subcommand command = parsed.command();
-            if (command == CommandTable.RUN) {
-                return runKernel(parsed);
-            }
-            if (command == CommandTable.DEMO) {
-                return demo(parsed);
+            if (command == CommandTable.RUN || command == CommandTable.DEMO) {
+                String topics = parsed.value(CommandTable.DEBUG_LOG);
+                if ("help".equals(topics)) {
+                    out.print(DebugLog.help());
+                    return 0;
+                }
+                DebugLog.configure(topics == null ? Set.of() : parseLogTopics(topics), err);
+                try {
+                    return command == CommandTable.RUN ? runKernel(parsed) : demo(parsed);
+                } finally {
+                    DebugLog.configure(Set.of(), err);
+                }
             }
             if (command == CommandTable.INITRAMFS) {
                 return initramfs(parsed);
+            }
+            if (command == CommandTable.PLOT) {
+                return plot(parsed);
             }
             out.print(CpuidModel.parse(Launcher.checkCpuModel(parsed.value(CommandTable.CPU))).describe());
             return 0;
@@ -113,6 +132,7 @@ public final class Main {
                 .hostTscAdjust(Launcher.parseLong(CommandTable.HOST_TSC_ADJUST, hostTscAdjust))
                 .clock(parseClock(p.value(CommandTable.CLOCK)))
                 .msrPolicy(parseMsrPolicy(p.value(CommandTable.MSR_POLICY)))
+                .hostTscUnstable(parseHostTsc(p.value(CommandTable.HOST_TSC)))
                 .compileThreshold(parseJitThreshold(p.value(CommandTable.JIT_THRESHOLD)));
         try {
             b.serial(SerialTarget.parse(p.value(CommandTable.SERIAL), new SerialTarget.Stdio(in, out)));
@@ -122,6 +142,8 @@ public final class Main {
         Launcher.applyServers(b, p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
                 p.isGiven(CommandTable.WAIT_FOR_GDB), p.value(CommandTable.QMP), p.value(CommandTable.QMP_PRETTY),
                 p.value(CommandTable.INCOMING));
+        b.trace(Launcher.parseTrace(CommandTable.TRACE, p.value(CommandTable.TRACE), CommandTable.TRACE_KINDS,
+                p.isGiven(CommandTable.TRACE_KINDS) ? p.value(CommandTable.TRACE_KINDS) : null));
         String timeout = p.value(CommandTable.TIMEOUT);
         if (timeout != null) {
             b.timeout(Duration.ofSeconds(Launcher.parseNonNegative(CommandTable.TIMEOUT, timeout)));
@@ -164,6 +186,13 @@ public final class Main {
         throw new OptionException(ExitStatus.OPTION_VALUE, "--clock " + text + " is not real or deterministic");
     }
 
+    private static boolean parseHostTsc(String text) {
+        if (text.equals("stable") || text.equals("unstable")) {
+            return text.equals("unstable");
+        }
+        throw new OptionException(ExitStatus.OPTION_VALUE, "--host-tsc " + text + " is not stable or unstable");
+    }
+
     private static MsrPolicy parseMsrPolicy(String text) {
         if (text.equals("kvm")) {
             return MsrPolicy.KVM;
@@ -202,7 +231,67 @@ public final class Main {
             long entry = parts.length > 1 ? Launcher.parseNonNegative(CommandTable.FLAT, parts[1]) : load;
             b.flat(load, entry);
         }
-        return Launcher.boot(b.build(), err);
+        MachineConfig config = b.build();
+        String restore = p.value(CommandTable.RESTORE);
+        if (restore == null) {
+            if (p.value(CommandTable.RESTORE_TIME) != null) {
+                throw new OptionException(ExitStatus.USAGE, "--restore-time needs --restore FILE");
+            }
+            return Launcher.boot(config, err);
+        }
+        RestoreTime time = parseRestoreTime(p.value(CommandTable.RESTORE_TIME), config);
+        // The whole file is read and checked before a machine exists: a refused file creates none.
+        MachineState state = MachineSnapshot.read(Path.of(restore));
+        MachineSnapshot.check(state, config);
+        return Launcher.boot(config, err, machine -> MachineSnapshot.restore(machine, state, time));
+    }
+
+    private static RestoreTime parseRestoreTime(String text, MachineConfig config) {
+        if (text == null) {
+            return RestoreTime.defaultFor(config.clock() == VmConfig.ClockKind.DETERMINISTIC);
+        }
+        return switch (text) {
+            case "wall" -> RestoreTime.WALL_CLOCK;
+            case "paused" -> RestoreTime.PAUSED;
+            default -> throw new OptionException(ExitStatus.OPTION_VALUE,
+                    "--restore-time " + text + " is not wall or paused");
+        };
+    }
+
+    static Set<DebugLog.Topic> parseLogTopics(String list) {
+        try {
+            return DebugLog.parse(list);
+        } catch (TscvmException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
+        }
+    }
+
+    /** {@code plot TRACE -o FILE.svg}: the trace drawn as an SVG picture. */
+    private int plot(CommandTable.Parsed p) {
+        String trace = p.value(CommandTable.TRACE_FILE);
+        String output = p.value(CommandTable.OUTPUT);
+        if (trace == null || output == null) {
+            throw new OptionException(ExitStatus.USAGE, "plot needs a trace file and -o FILE.svg");
+        }
+        String json;
+        try {
+            json = Files.readString(Path.of(trace));
+        } catch (IOException | RuntimeException e) {
+            throw new OptionException(ExitStatus.FILE, "cannot read the trace " + trace + ": " + e.getMessage());
+        }
+        String svg;
+        try {
+            svg = TracePlot.render(json);
+        } catch (TscvmException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, trace + " is not a tscvm trace: " + e.getMessage());
+        }
+        try {
+            Files.writeString(Path.of(output), svg);
+        } catch (IOException e) {
+            throw new OptionException(ExitStatus.FILE, "cannot write " + output + ": " + e.getMessage());
+        }
+        out.printf("wrote %s: the guest TSC of each vCPU against host time%n", output);
+        return 0;
     }
 
     /** The /init that {@code initramfs} packs unless --init names another. */
@@ -236,8 +325,8 @@ public final class Main {
 
     /**
      * Boots the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and explains
-     * each number, while the host side sets its own TSC_ADJUST and makes a restore-style host
-     * write of the TSC first.
+     * each number, while the host side sets its own TSC_ADJUST, writes the guest's TSC_ADJUST
+     * as firmware would (R8) and makes a restore-style host write of the TSC first.
      */
     private int demo(CommandTable.Parsed p) {
         byte[] demo = demoKernel();
@@ -262,6 +351,10 @@ public final class Main {
 
     private static void hostSide(Machine machine, PrintStream out) {
         Vcpu vcpu = machine.vm().vcpus().get(0);
+        long tscBeforeAdjust = vcpu.getMsr(Msr.IA32_TSC);
+        vcpu.setMsr(Msr.IA32_TSC_ADJUST, DEMO_FIRMWARE_TSC_ADJUST);
+        out.printf("[host] firmware-style host write: TSC_ADJUST = %d; the TSC does not move (R8): %d -> %d%n",
+                DEMO_FIRMWARE_TSC_ADJUST, tscBeforeAdjust, vcpu.getMsr(Msr.IA32_TSC));
         long adjustBefore = vcpu.getMsr(Msr.IA32_TSC_ADJUST);
         vcpu.setMsr(Msr.IA32_TSC, DEMO_HOST_TSC_WRITE);
         out.printf("[host] restore-style host write: TSC = %d (as a snapshot restore would set it)%n",

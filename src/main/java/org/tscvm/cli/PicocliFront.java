@@ -6,6 +6,7 @@ import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 import picocli.CommandLine.ParseResult;
 
 /**
@@ -36,6 +37,9 @@ final class PicocliFront {
             }
             ParseResult sub = result.subcommand();
             CommandTable.Parsed parsed = new CommandTable.Parsed(CommandTable.subcommand(sub.commandSpec().name()));
+            for (PositionalParamSpec positional : sub.matchedPositionals()) {
+                parsed.add(positional.paramLabel(), positional.stringValues().get(0));
+            }
             for (OptionSpec option : sub.commandSpec().options()) {
                 if (!sub.hasMatchedOption(option)) {
                     continue;
@@ -70,6 +74,11 @@ final class PicocliFront {
                 .mixinStandardHelpOptions(true);
         spec.usageMessage().description(description.toArray(new String[0]));
         for (CommandTable.Option o : options) {
+            if (o.isPositional()) {
+                spec.addPositional(PositionalParamSpec.builder().paramLabel(o.paramLabel()).index("0").arity("1")
+                        .type(String.class).description(o.description()).build());
+                continue;
+            }
             if (o.isFlag()) {
                 spec.addOption(OptionSpec.builder(o.name()).arity("0").type(boolean.class)
                         .description(o.description()).build());

@@ -6,10 +6,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import org.tscvm.TscvmException;
 import org.tscvm.devices.Pit8254;
+import org.tscvm.log.DebugLog;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.SerialTarget;
+import org.tscvm.trace.TraceConfig;
 import org.tscvm.vm.CpuidModel;
 
 /**
@@ -26,8 +29,8 @@ public final class QemuMain {
 
     /** Options accepted and ignored because they change nothing tscvm does (documented in --help). */
     static final String HARMLESS = String.join("\n",
-            "  -nodefaults, -enable-kvm, -display none, -vnc none, -nographic,",
-            "  -monitor none, -name NAME, -machine accel=tcg|kvm, -machine pc, -accel tcg|kvm,",
+            "  -nodefaults, -display none, -vnc none, -nographic,",
+            "  -monitor none, -name NAME, -machine pc,",
             "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
             "  -device pci-testdev (tscvm's PCI bus has the host bridge alone; a warning is printed),",
             "  -overcommit mem-lock=off,cpu-pm=off (tscvm neither locks guest RAM nor passes power",
@@ -56,7 +59,10 @@ public final class QemuMain {
                 + "  -smp [cpus=]N[,sockets=S][,cores=C]  vCPUs, and the sockets they form\n"
                 + "  -m SIZE               RAM (128, 512M, 1G)\n"
                 + "  -cpu MODEL[,+f,-f]    qemu64/kvm64/... map to tscvm, max/host to max; unknown +features warn;\n"
-                + "                        vendor=GenuineIntel|AuthenticAMD sets the CPUID vendor\n"
+                + "                        vendor=GenuineIntel|AuthenticAMD sets the CPUID vendor; kvmclock and\n"
+                + "                        kvmclock-stable-bit give the guest KVM's signature and kvmclock\n"
+                + "  -enable-kvm, -machine accel=tcg|kvm, -accel tcg|kvm  tscvm runs both alike, but under kvm\n"
+                + "                        every CPU model starts with QEMU's KVM defaults (kvmclock, kvmclock-stable-bit)\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
                 + "  -global kvm-pit.lost_tick_policy=delay|discard  the PIT's lost ticks: delivered late (default) or dropped\n"
@@ -72,6 +78,10 @@ public final class QemuMain {
                 + "  -chardev socket,id=ID,path=PATH|host=H,port=N,server=on[,wait=off]\n"
                 + "  -mon chardev=ID,mode=control[,pretty=on]  the same monitor in QEMU's long form\n"
                 + "  -incoming tcp:[HOST]:PORT|file:PATH|exec:CMD|defer  wait for a migration's state (needs -qmp)\n"
+                + "  -d LIST               log to stderr: " + DebugLog.known() + " (comma-separated), all, or help\n"
+                + "  --tscvm-trace FILE    write guest-visible time events as Perfetto trace-event JSON (tscvm's own;\n"
+                + "                        QEMU's -trace is a different thing and is refused)\n"
+                + "  --tscvm-trace-kinds LIST  the events to record: all or " + TraceConfig.known() + "\n"
                 + "\n"
                 + "Accepted and ignored (harmless):\n"
                 + HARMLESS + "\n"
@@ -119,6 +129,12 @@ public final class QemuMain {
         java.util.Map<String, String> chardevs = new java.util.HashMap<>();
         String monChardev = null;
         boolean monPretty = false;
+        String cpu = "qemu64";
+        boolean kvm = false;
+        String traceFile = null;
+        String traceKinds = null;
+        String logTopics = null;
+        List<String> ignored = new ArrayList<>();
         for (int i = 0; i < rawArgs.length; i++) {
             String arg = rawArgs[i];
             // QEMU takes -opt and --opt alike.
@@ -133,9 +149,11 @@ public final class QemuMain {
                     return 0;
                 }
                 case "-no-reboot" -> b.noReboot(true);
-                case "-nodefaults", "-enable-kvm", "-nographic" -> {
+                case "-nodefaults", "-nographic" -> {
                     // Harmless: tscvm has no default devices to drop and no display.
+                    ignored.add(arg);
                 }
+                case "-enable-kvm" -> kvm = true;
                 case "-s" -> gdbDefault = true;
                 case "-S" -> waitForGdb = true;
                 default -> {
@@ -160,6 +178,15 @@ public final class QemuMain {
                         case "--tsc-adjust" -> tscAdjusts.add(Launcher.parseVcpuValue(opt, value));
                         case "--tsc-warp" -> tscWarps.add(Launcher.parseVcpuValue(opt, value));
                         case "-m" -> b.ramBytes(Launcher.parseMemory(value));
+                        case "-tscvm-trace" -> traceFile = value;
+                        case "-tscvm-trace-kinds" -> traceKinds = value;
+                        case "-d" -> {
+                            if (value.equals("help")) {
+                                out.print(DebugLog.help());
+                                return 0;
+                            }
+                            logTopics = value;
+                        }
                         case "-gdb" -> gdb = value;
                         case "-qmp" -> qmp = value;
                         case "-qmp-pretty" -> qmpPretty = value;
@@ -176,7 +203,7 @@ public final class QemuMain {
                             monChardev = mon[0];
                             monPretty = mon[1] != null;
                         }
-                        case "-cpu" -> b.cpuModel(mapCpu(value, err));
+                        case "-cpu" -> cpu = value;
                         case "-serial" -> b.serial(parseSerial(value, console));
                         case "-device" -> {
                             if (value.equals("?") || value.equals("help")) {
@@ -185,16 +212,18 @@ public final class QemuMain {
                             }
                             testdev |= device(value, err);
                         }
-                        case "-machine", "-M" -> machine(value);
-                        case "-accel" -> accel(value);
+                        case "-machine", "-M" -> kvm = machine(value, kvm);
+                        case "-accel" -> kvm = accel(value);
                         case "-global" -> b.pitLostTicks(pitLostTicks(value));
                         case "-display", "-vnc", "-monitor" -> {
                             if (!value.equals("none")) {
                                 throw refuse(opt + " " + value + " is not supported: tscvm has no display or monitor");
                             }
+                            ignored.add(arg + " " + value);
                         }
                         case "-name" -> {
                             // A label for the VM; tscvm shows none.
+                            ignored.add(arg + " " + value);
                         }
                         case "-overcommit" -> overcommit(value);
                         default -> throw refuse("option " + arg + " is not supported by tscvm");
@@ -221,9 +250,19 @@ public final class QemuMain {
             }
         }
         Launcher.applyServers(b, gdbDefault, gdb, waitForGdb, qmp, qmpPretty, incoming);
+        b.cpuModel(mapCpu(cpu, kvm, err));
         MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
-                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).build();
-        return Launcher.boot(config, err, m -> { });
+                .tscAdjusts(tscAdjusts).tscWarps(tscWarps)
+                .trace(Launcher.parseTrace("--tscvm-trace", traceFile, "--tscvm-trace-kinds", traceKinds)).build();
+        DebugLog.configure(logTopics == null ? Set.of() : Main.parseLogTopics(logTopics), err);
+        try {
+            for (String option : ignored) {
+                DebugLog.Topic.OPTIONS.log("ignored " + option + ": it changes nothing tscvm does");
+            }
+            return Launcher.boot(config, err, m -> { });
+        } finally {
+            DebugLog.configure(Set.of(), err);
+        }
     }
 
     /**
@@ -340,19 +379,22 @@ public final class QemuMain {
         }
     }
 
-    private static void machine(String spec) {
+    /** {@code -machine}; returns whether KVM is the accelerator now ({@code kvm} if no accel= is given). */
+    private static boolean machine(String spec, boolean kvm) {
+        boolean accelKvm = kvm;
         for (String part : spec.split(",")) {
             // The irqchip split and the PIT/HPET/vmport switches change nothing tscvm models.
             if (part.equals("pc") || part.equals("type=pc") || part.startsWith("accel=")
                     || part.startsWith("kernel_irqchip=") || part.startsWith("kernel-irqchip=")
                     || part.startsWith("pit=") || part.startsWith("hpet=") || part.startsWith("vmport=")) {
                 if (part.startsWith("accel=")) {
-                    accel(part.substring(6));
+                    accelKvm = accel(part.substring(6));
                 }
                 continue;
             }
             throw refuse("-machine " + part + " is not supported: tscvm is a pc with tcg- or kvm-like timing");
         }
+        return accelKvm;
     }
 
     /** {@code -overcommit}: only the settings that are QEMU's defaults, and what tscvm does anyway. */
@@ -365,11 +407,16 @@ public final class QemuMain {
         }
     }
 
-    private static void accel(String value) {
+    /**
+     * {@code -accel} or {@code accel=}: tscvm runs tcg and kvm alike, but takes the first of the
+     * list as QEMU would, since KVM changes the default CPU (see {@link #mapCpu}). Returns
+     * whether it is kvm.
+     */
+    private static boolean accel(String value) {
         String a = value.split(",")[0];
         for (String choice : a.split(":")) {
             if (choice.equals("tcg") || choice.equals("kvm")) {
-                return;
+                return choice.equals("kvm");
             }
         }
         throw refuse("-accel " + value + " is not supported (tcg or kvm)");
@@ -378,13 +425,18 @@ public final class QemuMain {
     /**
      * QEMU CPU models to tscvm's: max and host become max, every other named model becomes
      * tscvm; features use QEMU's spellings (tsc_adjust = tsc-adjust, f=on/off = +f/-f);
- * {@code vendor=GenuineIntel|AuthenticAMD} sets the vendor. A
-     * requested feature tscvm lacks gives a warning, as QEMU TCG warns.
+     * {@code vendor=GenuineIntel|AuthenticAMD} sets the vendor. A requested feature tscvm lacks
+     * gives a warning, as QEMU TCG warns. Under KVM ({@code kvm}), QEMU gives every CPU model its
+     * KVM defaults first (kvm_default_props), kvmclock and kvmclock-stable-bit among them, which
+     * the model's own edits may then switch off; QEMU's TCG offers neither.
      */
-    static String mapCpu(String spec, PrintStream err) {
+    static String mapCpu(String spec, boolean kvm, PrintStream err) {
         String[] parts = spec.split(",");
         String base = parts[0].equals("max") || parts[0].equals("host") ? "max" : "tscvm";
         StringBuilder model = new StringBuilder(base);
+        if (kvm) {
+            model.append(",+kvmclock,+kvmclock-stable-bit");
+        }
         for (int i = 1; i < parts.length; i++) {
             String p = parts[i].trim().replace('_', '-');
             if (parts[i].trim().startsWith("vendor=")) {

@@ -1,5 +1,6 @@
 package org.tscvm.cpu;
 
+
 import org.tscvm.memory.GuestMemory;
 
 /**

@@ -2,6 +2,7 @@ package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuExec.*;
 
+import org.tscvm.log.DebugLog;
 import org.tscvm.memory.GuestMemory;
 
 /**
@@ -295,8 +296,8 @@ final class SystemOps {
     }
 
     static void ud(CpuExec c, Insn d) {
-        if (d.sub == 0) {
-            c.unimplemented.merge(opcodeText(d), 1L, Long::sum);
+        if (d.sub == 0 && c.unimplemented.merge(opcodeText(d), 1L, Long::sum) == 1 && DebugLog.unimp) {
+            DebugLog.Topic.UNIMP.log(String.format("unimplemented opcode %s at RIP 0x%x: #UD", opcodeText(d), c.prevRip));
         }
         throw c.ud();
     }

@@ -56,10 +56,12 @@ public final class Cmos implements IoDevice {
     private static final int RAM_SIZE = 128;
 
     /**
-     * What a snapshot holds. {@code secondsOffset} is the guest's clock adjustment relative to
-     * the start epoch plus elapsed time, so no host clock reading is saved.
+     * What a snapshot holds. {@code rtcSecondsAtClockZero} is the time of day (Unix seconds)
+     * the RTC shows when its {@link DeviceClock} reads 0, with every guest setting applied: the
+     * RTC reads that plus the clock, so a restore onto a clock that continues from the saved
+     * device time shows the saved time of day, whatever this machine's start epoch.
      */
-    public record State(int index, boolean nmiMasked, byte[] ram, long secondsOffset) {
+    public record State(int index, boolean nmiMasked, byte[] ram, long rtcSecondsAtClockZero) {
         public State {
             ram = ram.clone();
         }
@@ -213,7 +215,7 @@ public final class Cmos implements IoDevice {
     }
 
     public synchronized State state() {
-        return new State(index, nmiMasked, ram, secondsOffset);
+        return new State(index, nmiMasked, ram, startEpochSeconds + secondsOffset);
     }
 
     public synchronized void restore(State s) {
@@ -224,6 +226,6 @@ public final class Cmos implements IoDevice {
         System.arraycopy(r, 0, ram, 0, RAM_SIZE);
         index = s.index() & INDEX_MASK;
         nmiMasked = s.nmiMasked();
-        secondsOffset = s.secondsOffset();
+        secondsOffset = s.rtcSecondsAtClockZero() - startEpochSeconds;
     }
 }

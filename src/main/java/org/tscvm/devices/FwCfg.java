@@ -1,6 +1,7 @@
 package org.tscvm.devices;
 
 import java.nio.charset.StandardCharsets;
+import org.tscvm.log.DebugLog;
 import org.tscvm.memory.IoDevice;
 
 /**
@@ -81,6 +82,9 @@ public final class FwCfg implements IoDevice {
             offset = 0;
         }
         // The data port is read-only in QEMU since 2.4; writes are dropped.
+        if (off != SELECTOR && DebugLog.guestErrors) {
+            DebugLog.Topic.GUEST_ERRORS.first("fw_cfg data", "fw_cfg: write to the read-only data port dropped");
+        }
     }
 
     public synchronized State state() {

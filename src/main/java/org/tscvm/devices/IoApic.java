@@ -1,5 +1,6 @@
 package org.tscvm.devices;
 
+import org.tscvm.log.DebugLog;
 import org.tscvm.memory.MmioDevice;
 
 /**
@@ -181,6 +182,10 @@ public final class IoApic implements MmioDevice {
         }
         int slot = reg - REG_REDIRECTION_BASE;
         if (slot < 0 || slot >= 2 * PINS) {
+            if (DebugLog.guestErrors) {
+                DebugLog.Topic.GUEST_ERRORS.first("ioapic " + reg, String.format(
+                        "I/O APIC: write of 0x%x to read-only or unimplemented register 0x%x dropped", value, reg));
+            }
             return; // version, arbitration and unimplemented registers are read-only
         }
         int pin = slot >> 1;

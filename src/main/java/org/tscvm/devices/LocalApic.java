@@ -49,6 +49,14 @@ public final class LocalApic implements LocalInterruptController {
 
         /** An NMI arrived. */
         void nmi();
+
+        /** The timer armed in {@code mode} (TIMER_*), due at host reading {@code dueHostTsc}; {@code deadline} in guest TSC, 0 unless TSC-deadline (for a trace). */
+        default void timerArmed(int mode, long deadline, long dueHostTsc) {
+        }
+
+        /** The timer expired at {@code hostTsc} (for a trace). */
+        default void timerFired(long hostTsc, int mode, int vector, boolean masked) {
+        }
     }
 
     public static final long DEFAULT_BASE = 0xfee0_0000L;
@@ -491,6 +499,7 @@ public final class LocalApic implements LocalInterruptController {
         } else {
             timerDueHostTsc = Math.max(now, host.hostTscForGuestTsc(tscDeadline));
         }
+        host.timerArmed(TIMER_TSC_DEADLINE, tscDeadline, timerDueHostTsc);
     }
 
     // ---------------------------------------------------------------- MMIO
@@ -737,6 +746,7 @@ public final class LocalApic implements LocalInterruptController {
         }
         timerStartHostTsc = now;
         timerDueHostTsc = now + Math.max(1, nanosToHostTsc(periodNanos()));
+        host.timerArmed(timerMode(), 0, timerDueHostTsc);
     }
 
     private int currentCount(long now) {
@@ -763,7 +773,8 @@ public final class LocalApic implements LocalInterruptController {
         if (timerDueHostTsc == Long.MAX_VALUE || hostTsc < timerDueHostTsc) {
             return;
         }
-        switch (timerMode()) {
+        int mode = timerMode();
+        switch (mode) {
             case TIMER_TSC_DEADLINE -> {
                 if (Long.compareUnsigned(host.guestTscAt(hostTsc), tscDeadline) < 0) {
                     // Rounding put the host deadline a tick early: re-derive and wait.
@@ -783,6 +794,7 @@ public final class LocalApic implements LocalInterruptController {
             default -> timerDueHostTsc = Long.MAX_VALUE;
         }
         int entry = lvt[LVT_TIMER];
+        host.timerFired(hostTsc, mode, entry & LVT_VECTOR, (entry & LVT_MASKED) != 0);
         if ((entry & LVT_MASKED) == 0) {
             acceptFixed(entry & LVT_VECTOR);
         }

@@ -39,8 +39,12 @@ public final class Pit8254 implements IoDevice {
     public static final int PORTB_OUT2 = 0x20;
     private static final long REFRESH_HALF_PERIOD_NANOS = 15_085;
 
-    /** One counter's registers; time is kept as ticks elapsed since the count was loaded. */
-    public record Channel(int mode, int access, boolean bcd, int reload, long elapsedTicksAtLoad,
+    /**
+     * One counter's registers. Time is kept relative: {@code ticksBefore}, the ticks counted
+     * before counting last (re)started, and {@code nanosSinceStart}, the device time since then
+     * (while the counter counts), so a restore resumes the count to the nanosecond, phase included.
+     */
+    public record Channel(int mode, int access, boolean bcd, int reload, long ticksBefore, long nanosSinceStart,
                           boolean gate, boolean counting, int latchedValue, int latchedBytes,
                           int statusLatch, boolean statusLatched, boolean readHigh,
                           boolean writeHigh, int writeLow, boolean nullCount) {
@@ -205,7 +209,7 @@ public final class Pit8254 implements IoDevice {
         }
 
         Channel save(long now) {
-            return new Channel(mode, access, bcd, reload, elapsedTicks(now), gate, counting,
+            return new Channel(mode, access, bcd, reload, ticksBefore, counting ? now - loadNanos : 0, gate, counting,
                     latchedValue, latchedBytes, statusLatch, statusLatched, readHigh, writeHigh,
                     writeLow, nullCount);
         }
@@ -220,9 +224,9 @@ public final class Pit8254 implements IoDevice {
             reload = c.reload() & 0xffff;
             gate = c.gate();
             counting = c.counting();
-            // Counting resumes from the saved elapsed ticks; no host clock reading crosses a restore.
-            loadNanos = now;
-            ticksBefore = counting ? Math.max(0, c.elapsedTicksAtLoad()) : 0;
+            // Counting resumes where it stood, to the nanosecond; no clock reading crosses a restore.
+            loadNanos = counting ? now - Math.max(0, c.nanosSinceStart()) : now;
+            ticksBefore = counting ? Math.max(0, c.ticksBefore()) : 0;
             latchedValue = c.latchedValue() & 0xffff;
             latchedBytes = Math.max(0, Math.min(2, c.latchedBytes()));
             statusLatch = c.statusLatch() & 0xff;

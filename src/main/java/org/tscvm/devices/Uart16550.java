@@ -3,6 +3,7 @@ package org.tscvm.devices;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Arrays;
+import org.tscvm.log.DebugLog;
 import org.tscvm.memory.IoDevice;
 
 /**
@@ -190,6 +191,10 @@ public final class Uart16550 implements IoDevice {
                 break;
             default:
                 // LSR and MSR are read-only; the write is dropped as on hardware.
+                if (DebugLog.guestErrors) {
+                    DebugLog.Topic.GUEST_ERRORS.first("uart " + offset, String.format(
+                            "16550: write of 0x%x to read-only register %d (LSR/MSR) dropped", v, offset));
+                }
                 break;
         }
     }

@@ -19,7 +19,9 @@ import org.tscvm.devices.LocalApic;
 import org.tscvm.devices.Pit8254;
 import org.tscvm.devices.Uart16550;
 import org.tscvm.tsc.HostClock;
+import org.tscvm.trace.Tracer;
 import org.tscvm.vm.CpuidModel;
+import org.tscvm.vm.KvmClock;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.Vm;
 
@@ -37,7 +39,7 @@ import org.tscvm.vm.Vm;
  */
 public final class Machine {
     /** The RTC's wall-clock start in deterministic mode: 2024-01-01T00:00:00Z, so runs repeat. */
-    static final long DETERMINISTIC_EPOCH_SECONDS = 1_704_067_200L;
+    static final long DETERMINISTIC_EPOCH_SECONDS = KvmClock.DETERMINISTIC_EPOCH_SECONDS;
 
     private final MachineConfig config;
     private final Vm vm;
@@ -52,6 +54,8 @@ public final class Machine {
     private EntryPoint entry;
     private volatile int reboots;
     private final MachineRunner runner;
+    /** The trace of guest-visible time events (--trace), or null. */
+    private final Tracer tracer;
 
     /**
      * Builds the machine and loads the kernel.
@@ -72,6 +76,8 @@ public final class Machine {
         this.serialOut = openSerial(config.serial());
         try {
             this.vm = Vm.create(config.vm());
+            this.tracer = config.trace() == null ? null : Tracer.open(config.trace(), vm.clock());
+            vm.setTracer(tracer);
         } catch (RuntimeException e) {
             closeSerial();
             throw e;
@@ -85,7 +91,7 @@ public final class Machine {
         for (int i = 0; i < config.smp(); i++) {
             Vcpu vcpu = vm.createVcpu(); // one TSC generation for all (R12)
             board.programMtrrs(vcpu);
-            VcpuLink link = new VcpuLink(vcpu, board.apicBus(), i == 0 ? pit : null, () -> board.programMtrrs(vcpu));
+            VcpuLink link = new VcpuLink(vcpu, board.apicBus(), board.deviceTime(), i == 0 ? pit : null, () -> board.programMtrrs(vcpu));
             links.add(link);
             apics.add(link.apic);
         }
@@ -96,6 +102,7 @@ public final class Machine {
             entry = loadKernel(kernelImage, modules, board.rsdpAddress(), board.reservedRanges());
         } catch (RuntimeException e) {
             closeSerial();
+            closeTracer();
             throw e;
         }
         startCpus();
@@ -103,6 +110,7 @@ public final class Machine {
             runner = new MachineRunner(this, config); // last: its gdb server is the one thing to close
         } catch (RuntimeException e) {
             closeSerial();
+            closeTracer();
             throw e;
         }
     }
@@ -115,6 +123,33 @@ public final class Machine {
     /** The QMP server (its port with tcp::0, waiting for a first client), or null without -qmp. */
     public org.tscvm.qmp.QmpServer qmpServer() {
         return runner.qmpServer();
+    }
+
+    /** Deterministic mode: runs until the host clock reads {@code hostTsc}: {@link MachineRunner#runUntil}. */
+    public boolean runUntil(long hostTsc) {
+        return runner.runUntil(hostTsc);
+    }
+
+    /** The configuration this machine was built from. */
+    public MachineConfig config() {
+        return config;
+    }
+
+    /**
+     * The board's devices (local APICs aside), for a snapshot; every vCPU must be stopped
+     * (before {@link #run()}, after {@link #runUntil}, or paused).
+     */
+    public BoardState saveBoard() {
+        return board.state();
+    }
+
+    /**
+     * Loads the board's devices, every vCPU stopped; the devices' time continues from
+     * {@code deviceNanos} (the saved device time plus whatever downtime the restore counts).
+     * The order is {@link PcBoard#restore}'s.
+     */
+    public void restoreBoard(BoardState state, long deviceNanos) {
+        board.restore(state, deviceNanos);
     }
 
     /** The runner: threads, and the pause / resume / reset / quit control a monitor uses. */
@@ -292,6 +327,13 @@ public final class Machine {
         }
     }
 
+    /** Ends the trace file: the run is over, every vCPU's events are in. */
+    void closeTracer() {
+        if (tracer != null) {
+            tracer.close();
+        }
+    }
+
     void closeSerial() {
         try {
             serialOut.flush();
@@ -312,11 +354,11 @@ public final class Machine {
         private final LocalApic.State powerOnApic;
         private final Runnable programMtrrs;
 
-        VcpuLink(Vcpu vcpu, ApicBus apicBus, Pit8254 timedPit, Runnable programMtrrs) {
+        VcpuLink(Vcpu vcpu, ApicBus apicBus, DeviceTime deviceTime, Pit8254 timedPit, Runnable programMtrrs) {
             this.vcpu = vcpu;
             this.clock = vcpu.vm().clock();
             this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, CpuidModel.PHYS_ADDR_BITS, this, apicBus);
-            this.interrupts = new VcpuInterrupts(apic, timedPit, clock, vcpu);
+            this.interrupts = new VcpuInterrupts(apic, timedPit, clock, deviceTime, vcpu);
             this.powerOnApic = apic.state();
             this.programMtrrs = programMtrrs;
             vcpu.setInterruptController(interrupts);
@@ -379,6 +421,16 @@ public final class Machine {
         @Override
         public void nmi() {
             vcpu.injectNmi();
+        }
+
+        @Override
+        public void timerArmed(int mode, long deadline, long dueHostTsc) {
+            if (vcpu.trace() != null) vcpu.trace().timerArm(mode, deadline, dueHostTsc);
+        }
+
+        @Override
+        public void timerFired(long hostTsc, int mode, int vector, boolean masked) {
+            if (vcpu.trace() != null) vcpu.trace().timerFire(hostTsc, mode, vector, masked);
         }
     }
 

@@ -7,6 +7,7 @@ import org.tscvm.devices.Pit8254;
 import org.tscvm.memory.GuestMemory;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.MsrPolicy;
+import org.tscvm.trace.TraceConfig;
 import org.tscvm.vm.VmConfig;
 
 /**
@@ -46,11 +47,13 @@ import org.tscvm.vm.VmConfig;
  *                       {@code -global kvm-pit.lost_tick_policy}; default: deliver them later)
  * @param gdb            the gdb server to run ({@code -s}, {@code -gdb}, {@code -S}), or null for none
  * @param qmp            the QMP monitor to run ({@code -qmp}), or null for none
+ * @param trace          the trace of guest-visible time events to write ({@code --trace}), or null for none
  */
 public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, boolean pcTestdev, long flatLoadAddress, long flatEntry,
                             Duration timeout, int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
-                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb, Qmp qmp) {
+                            boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb,
+                            TraceConfig trace, Qmp qmp) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -191,6 +194,8 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
         private boolean noReboot;
         private Pit8254.LostTicks pitLostTicks = Pit8254.LostTicks.DELAY;
         private Gdb gdb;
+        private boolean hostTscUnstable;
+        private TraceConfig trace;
         private Qmp qmp;
 
         public Builder ramBytes(long v) {
@@ -305,8 +310,18 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
             return this;
         }
 
+        public Builder hostTscUnstable(boolean v) {
+            hostTscUnstable = v;
+            return this;
+        }
+
         public Builder gdb(Gdb v) {
             gdb = v;
+            return this;
+        }
+
+        public Builder trace(TraceConfig v) {
+            trace = v;
             return this;
         }
 
@@ -329,9 +344,10 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
                     .vcpusPerPackage(sockets > 1 && smp % sockets == 0 && Integer.bitCount(smp / sockets) == 1
                             ? smp / sockets : 0)
                     .compileThreshold(compileThreshold)
+                    .hostTscUnstable(hostTscUnstable)
                     .build();
             return new MachineConfig(vm, smp, kernel, append, initrds, serial, pcTestdev, flatLoadAddress, flatEntry,
-                    timeout, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, qmp);
+                    timeout, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, trace, qmp);
         }
     }
 }

@@ -241,7 +241,7 @@ public final class MachineRunner {
         try {
             while (true) {
                 if (deterministic()) {
-                    runRoundRobin();
+                    runRoundRobin(Long.MAX_VALUE);
                 } else {
                     runThreaded();
                 }
@@ -273,6 +273,7 @@ public final class MachineRunner {
                 qmpServer.close(); // after the client had the reply to quit and the SHUTDOWN event
             }
             machine.closeSerial();
+            machine.closeTracer(); // after the last vCPU stopped: every event is in
             synchronized (gate) {
                 gate.notifyAll(); // a pause() waiting returns: the run is over
             }
@@ -289,9 +290,6 @@ public final class MachineRunner {
             rebootRequest = reboot;
         }
         finish(reboot);
-        if (monitor != null && result.get() == reboot) {
-            monitor.resetHappened();
-        }
     }
 
     private void runThreaded() {
@@ -345,16 +343,34 @@ public final class MachineRunner {
     }
 
     /**
-     * Deterministic mode: every vCPU on this thread, in order, each for a fixed quantum of
-     * host-clock ticks (only with SMP; one vCPU simply runs until it exits).
+     * Deterministic mode: runs round-robin passes until the host clock reads {@code hostTsc} or
+     * more (checked between passes, so the stop point repeats exactly) or the run ends. The
+     * machine can then be inspected or saved, and {@link #run()} continues it.
+     *
+     * @return true when the machine stopped at the time, false when the run ended first
+     * @throws IllegalStateException on a real-time clock
      */
-    private void runRoundRobin() {
+    public boolean runUntil(long hostTsc) {
+        if (!deterministic()) {
+            throw new IllegalStateException("runUntil needs the deterministic clock");
+        }
+        runRoundRobin(hostTsc);
+        return result.get() == null;
+    }
+
+    /**
+     * Deterministic mode: every vCPU on this thread, in order, each for a fixed quantum of
+     * host-clock ticks (only with SMP; one vCPU simply runs until it exits), until the run ends
+     * or the clock reaches {@code stopAtHostTsc} ({@link #runUntil}: the last quanta are cut to
+     * end there, also a single vCPU's).
+     */
+    private void runRoundRobin(long stopAtHostTsc) {
         boolean quanta = loops.size() > 1;
         long tid = currentThreadId();
         for (VcpuLoop l : loops) {
             l.threadId = tid;
         }
-        while (result.get() == null) {
+        while (result.get() == null && clock.now() < stopAtHostTsc) {
             checkpointPause();
             if (result.get() != null) {
                 break;
@@ -384,7 +400,10 @@ public final class MachineRunner {
                 }
                 anyRunnable = true;
                 if (quanta) {
-                    l.interrupts.startQuantum(DETERMINISTIC_QUANTUM_TICKS);
+                    l.interrupts.startQuantum(Math.min(DETERMINISTIC_QUANTUM_TICKS,
+                            Math.max(1, stopAtHostTsc - clock.now())));
+                } else if (stopAtHostTsc != Long.MAX_VALUE) {
+                    l.interrupts.startQuantum(Math.max(1, stopAtHostTsc - clock.now()));
                 }
                 l.handle(l.vcpu.run());
             }
@@ -519,8 +538,13 @@ public final class MachineRunner {
         if (debugGate != null) {
             debugGate.end(endForDebugger(r));
         }
-        if (monitor != null && r != rebootRequest) {
-            monitor.runEnded(r);
+        if (monitor != null) {
+            // Here, where this result won: a reboot may reset the result before rebootOn could look.
+            if (r == rebootRequest) {
+                monitor.resetHappened();
+            } else {
+                monitor.runEnded(r);
+            }
         }
         for (VcpuLoop l : loops) {
             l.vcpu.requestPause();

@@ -104,6 +104,16 @@ final class PcBoard {
     private final IoApic ioApic;
     private final ApicBus apicBus = new ApicBus();
     private final Pit8254 pit;
+    private final Cmos cmos;
+    private final FwCfg fwCfg;
+    private final AcpiPm acpiPm;
+    private final ResetControl resetControl;
+    private final I8042 keyboardController;
+    private final PciHost pciHost;
+    private final ShutdownPort shutdownPort;
+    /** Null without {@link MachineConfig#pcTestdev()}. */
+    private final PcTestdev testdev;
+    private final DeviceTime deviceTime;
     private final AcpiTables acpiTables;
     private final Vm vm;
     /** Puts each device back as it was built (a reset); the CMOS is battery-backed and keeps its state. */
@@ -111,7 +121,8 @@ final class PcBoard {
 
     PcBoard(MachineConfig config, Vm vm, OutputStream serialOut, Events events) {
         this.vm = vm;
-        DeviceClock deviceClock = () -> vm.clock().nanosAt(vm.clock().now());
+        deviceTime = new DeviceTime(vm.clock());
+        DeviceClock deviceClock = deviceTime;
         pic = new PicPair(high -> {
             if (high) {
                 events.extIntRequested();
@@ -122,13 +133,13 @@ final class PcBoard {
         pit = new Pit8254(deviceClock, isaIrq(IRQ_PIT), config.pitLostTicks());
         long epoch = config.clock() == VmConfig.ClockKind.DETERMINISTIC
                 ? Machine.DETERMINISTIC_EPOCH_SECONDS : Instant.now().getEpochSecond();
-        Cmos cmos = new Cmos(deviceClock, epoch, config.ramBytes());
-        FwCfg fwCfg = new FwCfg(config.ramBytes(), config.smp(), config.smp());
-        AcpiPm acpiPm = new AcpiPm(deviceClock, () -> events.powerOff("the guest entered ACPI S5 (SLP_EN in PM1a_CNT)"));
-        ResetControl resetControl = new ResetControl(() -> events.reset("port 0xcf9"));
-        I8042 keyboardController = new I8042(() -> events.reset("the keyboard controller"));
-        PciHost pciHost = new PciHost();
-        ShutdownPort shutdownPort = new ShutdownPort(() -> events.powerOff("the guest wrote \"Shutdown\" to port 0x8900"));
+        cmos = new Cmos(deviceClock, epoch, config.ramBytes());
+        fwCfg = new FwCfg(config.ramBytes(), config.smp(), config.smp());
+        acpiPm = new AcpiPm(deviceClock, () -> events.powerOff("the guest entered ACPI S5 (SLP_EN in PM1a_CNT)"));
+        resetControl = new ResetControl(() -> events.reset("port 0xcf9"));
+        keyboardController = new I8042(() -> events.reset("the keyboard controller"));
+        pciHost = new PciHost();
+        shutdownPort = new ShutdownPort(() -> events.powerOff("the guest wrote \"Shutdown\" to port 0x8900"));
         keepPowerOnState(pic.state(), pic::restore);
         keepPowerOnState(ioApic.state(), ioApic::restore);
         keepPowerOnState(uart.state(), uart::restore);
@@ -157,9 +168,9 @@ final class PcBoard {
         io.map(PORT_SHUTDOWN, 1, shutdownPort);
         io.mapExit(PORT_DEBUG_EXIT, DEBUG_EXIT_SIZE);
         vm.mmioBus().map(IO_APIC_BASE, IoApic.MMIO_SIZE, ioApic);
-        if (config.pcTestdev()) {
+        testdev = config.pcTestdev() ? new PcTestdev(line -> line < ISA_IRQS ? isaIrq(line) : ioApic.pin(line)) : null;
+        if (testdev != null) {
             // pc-testdev drives GSIs: 0-15 are the ISA lines, 16-23 reach the I/O APIC alone.
-            PcTestdev testdev = new PcTestdev(line -> line < ISA_IRQS ? isaIrq(line) : ioApic.pin(line));
             keepPowerOnState(testdev.state(), testdev::restore);
             io.map(PORT_PC_TESTDEV, PcTestdev.PORTS_LENGTH, testdev.ports());
             io.map(PORT_PC_TESTDEV_IRQ, PcTestdev.IRQ_LINES, testdev.irqPorts());
@@ -180,6 +191,50 @@ final class PcBoard {
     private void loadAcpiTables() {
         byte[] image = acpiTables.image();
         vm.memory().load(acpiTables.base(), image, 0, image.length);
+    }
+
+    /** The state of every device on the board (the vCPUs' local APICs aside), with every vCPU stopped. */
+    BoardState state() {
+        return new BoardState(deviceTime.nanos(), pit.state(), uart.state(), cmos.state(), fwCfg.state(),
+                acpiPm.state(), keyboardController.state(), pciHost.state(), resetControl.state(),
+                shutdownPort.state(), testdev == null ? null : testdev.state(), pic.state(), ioApic.state());
+    }
+
+    /**
+     * Loads {@code s}, with every vCPU stopped; the device time continues from
+     * {@code deviceNanos}. Order: the time base first (the PIT resumes against it); then the
+     * devices that raise interrupts, which may raise their lines again; then the 8259 pair and the
+     * I/O APIC, whose saved request and line state overwrite whatever those raises left there
+     * (so nothing is requested twice). The local APICs follow, from the machine.
+     *
+     * @throws IllegalArgumentException if pc-testdev is in the state but not on this board, or the
+     *         other way round
+     */
+    void restore(BoardState s, long deviceNanos) {
+        if ((s.pcTestdev() == null) != (testdev == null)) {
+            throw new IllegalArgumentException("the saved board " + (testdev == null ? "has" : "has no")
+                    + " pc-testdev and this one " + (testdev == null ? "has not" : "has"));
+        }
+        deviceTime.continueFrom(deviceNanos);
+        pit.restore(s.pit());
+        uart.restore(s.uart());
+        cmos.restore(s.cmos());
+        fwCfg.restore(s.fwCfg());
+        acpiPm.restore(s.acpiPm());
+        keyboardController.restore(s.i8042());
+        pciHost.restore(s.pciHost());
+        resetControl.restore(s.resetControl());
+        shutdownPort.restore(s.shutdownPort());
+        if (testdev != null) {
+            testdev.restore(s.pcTestdev());
+        }
+        pic.restore(s.pic());
+        ioApic.restore(s.ioApic());
+    }
+
+    /** The time the devices see. */
+    DeviceTime deviceTime() {
+        return deviceTime;
     }
 
     /** A machine reset: every device as at power-on but the CMOS, and the ACPI tables in RAM again. */

@@ -16,19 +16,19 @@ import org.tscvm.vm.VcpuLapic;
  * which pauses the vCPU so the next one runs (the round-robin that makes a run repeat).
  */
 final class VcpuInterrupts implements LocalInterruptController {
-    private static final long NANOS_PER_MILLI = 1_000_000L;
-
     private final LocalApic apic;
     private final Pit8254 pit;
     private final HostClock clock;
+    private final DeviceTime deviceTime;
     private final Vcpu vcpu;
     /** Host-clock reading at which the vCPU's quantum ends; Long.MAX_VALUE: no quanta. */
     private volatile long quantumEnd = Long.MAX_VALUE;
 
-    VcpuInterrupts(LocalApic apic, Pit8254 pit, HostClock clock, Vcpu vcpu) {
+    VcpuInterrupts(LocalApic apic, Pit8254 pit, HostClock clock, DeviceTime deviceTime, Vcpu vcpu) {
         this.apic = apic;
         this.pit = pit;
         this.clock = clock;
+        this.deviceTime = deviceTime;
         this.vcpu = vcpu;
     }
 
@@ -91,7 +91,7 @@ final class VcpuInterrupts implements LocalInterruptController {
         if (pit != null) {
             long pitNanos = pit.nextEventNanos();
             if (pitNanos != Long.MAX_VALUE) {
-                next = Math.min(next, hostTscAtNanos(pitNanos));
+                next = Math.min(next, deviceTime.hostTscAt(pitNanos));
             }
         }
         return next;
@@ -144,13 +144,5 @@ final class VcpuInterrupts implements LocalInterruptController {
     @Override
     public void onGuestTscChanged() {
         apic.onGuestTscChanged();
-    }
-
-    /** The first host-clock reading whose {@link HostClock#nanosAt} is at least {@code nanos}. */
-    private long hostTscAtNanos(long nanos) {
-        long khz = clock.khz();
-        long ticks = (nanos / NANOS_PER_MILLI) * khz
-                + ((nanos % NANOS_PER_MILLI) * khz + NANOS_PER_MILLI - 1) / NANOS_PER_MILLI;
-        return ticks + clock.tscAdjust();
     }
 }

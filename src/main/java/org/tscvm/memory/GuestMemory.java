@@ -389,6 +389,21 @@ public final class GuestMemory {
         return writtenChunk(paddr) != null;
     }
 
+    /** True when the page at {@code paddr} (page-aligned) holds only zeros (snapshots store no zero pages). */
+    public boolean isZeroPage(long paddr) {
+        checkPage(paddr);
+        byte[] c = writtenChunk(paddr);
+        return c == null || allZero(c, (int) paddr & (CHUNK_SIZE - 1), PAGE_SIZE);
+    }
+
+    /**
+     * The physical address of byte {@code offset} of RAM counted without the hole: RAM below
+     * 4 GiB first, then RAM from 4 GiB (a snapshot numbers RAM this way).
+     */
+    public long physicalAddress(long offset) {
+        return offset < lowEnd ? offset : (1L << 32) + (offset - lowEnd);
+    }
+
     private static boolean allZero(byte[] b, int offset, int length) {
         for (int i = offset; i < offset + length; i++) {
             if (b[i] != 0) {

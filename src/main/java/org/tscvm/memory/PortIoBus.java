@@ -2,6 +2,7 @@ package org.tscvm.memory;
 
 import java.util.concurrent.atomic.AtomicLongArray;
 import org.tscvm.TscvmException;
+import org.tscvm.log.DebugLog;
 
 /**
  * The 64 KiB port space. The machine maps devices onto port ranges; a port may instead be an
@@ -50,7 +51,9 @@ public final class PortIoBus {
         if (d != null) {
             return d.read(port - baseByPort[port], size);
         }
-        unassignedAccesses.incrementAndGet(port);
+        if (unassignedAccesses.incrementAndGet(port) == 1 && DebugLog.guestErrors) {
+            DebugLog.Topic.GUEST_ERRORS.log(String.format("IN from port 0x%x, which no device claims: reads all ones", port));
+        }
         return size == 4 ? -1 : (1 << (size * 8)) - 1;
     }
 
@@ -67,7 +70,9 @@ public final class PortIoBus {
         if (exitPort[port]) {
             return true;
         }
-        unassignedAccesses.incrementAndGet(port);
+        if (unassignedAccesses.incrementAndGet(port) == 1 && DebugLog.guestErrors) {
+            DebugLog.Topic.GUEST_ERRORS.log(String.format("OUT 0x%x to port 0x%x, which no device claims: dropped", value, port));
+        }
         return false;
     }
 

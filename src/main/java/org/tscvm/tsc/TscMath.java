@@ -92,9 +92,8 @@ public final class TscMath {
 
     /**
      * Cycles of a {@code khz} clock in {@code nanos} nanoseconds (unsigned), rounded down and
-     * wrapped mod 2^64 as KVM's u64 nsec_to_cycles is (R10 feeds it a wrapping difference).
-     * Exact where KVM uses a 32-bit fixed-point multiplier; the two differ by less than one
-     * part in 2^31, far inside R10's one-second window.
+     * wrapped mod 2^64. Exact: for tscvm's own conversions (a restore's downtime). Where KVM
+     * converts, tscvm uses KVM's 32-bit fixed point ({@link TscState#nanosToCycles}).
      */
     public static long nanosToCycles(long nanos, long khz) {
         requirePositiveKhz(khz, "clock");

@@ -26,9 +26,14 @@ public final class TscState {
     private long adjust;
     private long tscAux;
     private long virtualKhz;
+    /** virtual_tsc_mult/shift: nanoseconds to cycles at {@link #virtualKhz}, KVM's nsec_to_cycles. */
+    private PvclockScale nanosToCycles = PvclockScale.of(1, 1);
     /** this_tsc_generation of R10: the generation this vCPU last synchronised into. */
     private long generation;
-    /** last_guest_tsc of R10. */
+    /** this_tsc_nsec and this_tsc_write: when its generation began and the TSC written then. */
+    private long generationNanos;
+    private long generationWrite;
+    /** last_guest_tsc of R10 and R25. */
     private long lastGuestTsc;
 
     /** R1/R2: the guest TSC at host reading {@code hostTsc}, with the ratio and offset in force. */
@@ -128,9 +133,39 @@ public final class TscState {
         return lastGuestTsc;
     }
 
-    void recordSynchronization(long newGeneration, long guestTsc) {
-        generation = newGeneration;
+    /** Records last_guest_tsc, as KVM's clock update does with the TSC it read (R25). */
+    public void recordLastGuestTsc(long guestTsc) {
         lastGuestTsc = guestTsc;
+    }
+
+    void recordSynchronization(long newGeneration, long newGenerationNanos, long newGenerationWrite, long guestTsc) {
+        generation = newGeneration;
+        generationNanos = newGenerationNanos;
+        generationWrite = newGenerationWrite;
+        lastGuestTsc = guestTsc;
+    }
+
+    /**
+     * KVM's nsec_to_cycles: {@code nanos} of guest time as cycles at {@link #virtualKhz}, through
+     * the pvclock fixed-point scale (virtual_tsc_mult/shift), not an exact division: R10's window
+     * and the unstable-TSC catch-up round exactly as KVM's.
+     */
+    public long nanosToCycles(long nanos) {
+        return nanosToCycles.apply(nanos);
+    }
+
+    /** virtual_tsc_mult and virtual_tsc_shift, the scale {@link #nanosToCycles} applies. */
+    public PvclockScale nanosToCyclesScale() {
+        return nanosToCycles;
+    }
+
+    /**
+     * KVM's compute_guest_tsc: the TSC this vCPU's generation would show {@code hostNanos} into
+     * it, at the virtual frequency: this_tsc_write + nsec_to_cycles(ns - this_tsc_nsec). The
+     * unstable-host catch-up never lets the TSC fall behind it (R25).
+     */
+    public long extrapolatedGuestTsc(long hostNanos) {
+        return generationWrite + nanosToCycles(hostNanos - generationNanos);
     }
 
     /**
@@ -187,6 +222,7 @@ public final class TscState {
      * the frequency was stored, as in KVM (the reported kHz then disagrees with the ratio).
      */
     public void applyKhz(long khz, long hostKhz) {
+        nanosToCycles = PvclockScale.of(khz * 1000, TscMath.NANOS_PER_MILLI * 1000);
         virtualKhz = khz;
         long low = toleranceBound(hostKhz, -TOLERANCE_PPM);
         long high = toleranceBound(hostKhz, TOLERANCE_PPM);

@@ -6,10 +6,14 @@ package org.tscvm.tsc;
  * are synchronised, as the lock is VM-wide. Host time comes in as a host TSC reading and the
  * monotonic nanoseconds at that reading ({@link HostClock#nanosAt}).
  *
- * <p>tscvm's host clock is one counter shared by every vCPU, i.e. KVM's "stable host TSC":
- * R10 step 3 always takes the generation offset, never the unstable catch-up branch.
+ * <p>tscvm's host clock is one counter shared by every vCPU, i.e. KVM's "stable host TSC", and
+ * R10 step 3 takes the generation offset. A VM configured with an unstable host TSC (or one
+ * whose host TSC went backwards, R25) takes KVM's other branch: the write is caught up by the
+ * elapsed time instead.
  */
 public final class TscSync {
+    /** Read without the lock at every vCPU load; only ever set. */
+    private volatile boolean hostTscUnstable;
     private boolean userSetTsc;
     private long lastNanos;
     private long lastWrite;
@@ -39,7 +43,7 @@ public final class TscSync {
             if (data == 0) {
                 synchronizing = true;
             } else if (userSetTsc) {
-                long expected = lastWrite + TscMath.nanosToCycles(elapsedNanos, khz);
+                long expected = lastWrite + vcpu.nanosToCycles(elapsedNanos);
                 long oneSecond = khz * 1000;
                 synchronizing = Long.compareUnsigned(data, expected + oneSecond) < 0
                         && Long.compareUnsigned(data + oneSecond, expected) > 0;
@@ -47,7 +51,12 @@ public final class TscSync {
         }
         boolean matched = false;
         if (synchronizing && khz == lastKhz) {
-            offset = generationOffset;
+            if (!hostTscUnstable) {
+                offset = generationOffset;
+            } else {
+                data += vcpu.nanosToCycles(elapsedNanos); // kvm_check_tsc_unstable(): catch up by the time elapsed
+                offset = vcpu.l1OffsetFor(data, hostTsc);
+            }
             matched = true;
         }
         commit(vcpu, offset, data, hostNanos, matched, hasUserValue);
@@ -84,7 +93,20 @@ public final class TscSync {
         } else if (vcpu.generation() != generation) {
             matchedVcpus++;
         }
-        vcpu.recordSynchronization(generation, guestTsc);
+        vcpu.recordSynchronization(generation, generationNanos, generationWrite, guestTsc);
+    }
+
+    /**
+     * Whether the host TSC counts as unstable (KVM's check_tsc_unstable()): set from the VM's
+     * configuration, or once a vCPU saw the host TSC go backwards (R25). Never cleared, as
+     * mark_tsc_unstable is for good.
+     */
+    public boolean hostTscUnstable() {
+        return hostTscUnstable;
+    }
+
+    public void markHostTscUnstable() {
+        hostTscUnstable = true;
     }
 
     /** The current generation (cur_tsc_generation); the first synchronisation makes it 1. */

@@ -38,6 +38,15 @@ public final class CpuidModel {
     public static final int HYPERVISOR_TIMING_LEAF = 0x40000010;
     /** tscvm's own 12-byte hypervisor signature (EBX, ECX, EDX of leaf 0x40000000). */
     public static final String HYPERVISOR_SIGNATURE = "TscVMTscVMTs";
+    /**
+     * KVM's signature, "KVMKVMKVM" and three NULs, which leaf 0x40000000 shows instead when a
+     * KVM paravirtual feature is on: guests look for it before they read leaf 0x40000001.
+     */
+    public static final String KVM_SIGNATURE = "KVMKVMKVM\0\0\0";
+    /** KVM_CPUID_FEATURES: EAX holds the paravirtual feature bits. */
+    public static final int KVM_FEATURES_LEAF = 0x40000001;
+    /** KVM_FEATURE_CLOCKSOURCE, the old kvmclock MSRs, which QEMU's {@code kvmclock} sets along with bit 3. */
+    private static final int KVM_FEATURE_CLOCKSOURCE = 1;
     /** The default vendor. */
     public static final String VENDOR = "GenuineIntel";
     /** The vendors {@code vendor=} accepts. */
@@ -108,6 +117,13 @@ public final class CpuidModel {
         RDTSCP("rdtscp", 0x80000001, 0, EDX, 27),
         LM("lm", 0x80000001, 0, EDX, 29),
         INVTSC("invtsc", 0x80000007, 0, EDX, 8),
+        /**
+         * kvmclock (QEMU's name): KVM_FEATURE_CLOCKSOURCE2 (bit 3) and KVM_FEATURE_CLOCKSOURCE
+         * (bit 0), the new and old MSR_KVM_SYSTEM_TIME/WALL_CLOCK pairs (tsc-semantics R20).
+         */
+        KVMCLOCK("kvmclock", KVM_FEATURES_LEAF, 0, EAX, 3),
+        /** KVM_FEATURE_CLOCKSOURCE_STABLE_BIT: the guest may trust the pvclock's TSC-stable flag. */
+        KVMCLOCK_STABLE_BIT("kvmclock-stable-bit", KVM_FEATURES_LEAF, 0, EAX, 24),
         /**
          * Not a bit: the TSC frequency told as hardware does, in leaves 0x15 and 0x16 (the
          * basic leaves then reach 0x16), so a guest needs no calibration.
@@ -186,13 +202,16 @@ public final class CpuidModel {
      * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it.
      */
     private static final long UNIMPLEMENTED = maskOf(Feature.XSAVE);
-    /** Every named feature but {@link #UNIMPLEMENTED}. */
-    private static final long MAX_FEATURES = ((1L << FEATURES.length) - 1) & ~UNIMPLEMENTED;
+    /** KVM's paravirtual features, which QEMU's {@code max} under TCG does not offer either. */
+    private static final long KVM_PARAVIRT = maskOf(Feature.KVMCLOCK, Feature.KVMCLOCK_STABLE_BIT);
+    /** Every named feature but {@link #UNIMPLEMENTED} and {@link #KVM_PARAVIRT}. */
+    private static final long MAX_FEATURES = ((1L << FEATURES.length) - 1) & ~UNIMPLEMENTED & ~KVM_PARAVIRT;
 
     private static final String[] BASES = {"tscvm", "max"};
 
     private static final int[] INTEL_WORDS = words(INTEL, 3), AMD_WORDS = words(AMD, 3);
     private static final int[] HYPERVISOR_WORDS = words(HYPERVISOR_SIGNATURE, 3);
+    private static final int[] KVM_WORDS = words(KVM_SIGNATURE, 3);
     private static final int[] BRAND_WORDS = words(BRAND, 12);
 
     private final String base;
@@ -279,6 +298,11 @@ public final class CpuidModel {
         return (features & feature.mask()) != 0;
     }
 
+    /** Whether a KVM paravirtual feature is on, so leaf 0x40000000 carries KVM's signature. */
+    public boolean hasKvmParavirt() {
+        return (features & KVM_PARAVIRT) != 0;
+    }
+
     public String baseName() {
         return base;
     }
@@ -335,12 +359,22 @@ public final class CpuidModel {
                     out[ECX] = (int) (CRYSTAL_HZ / 1_000_000); // bus (reference) MHz
                 }
                 break;
-            case HYPERVISOR_BASE_LEAF:
+            case HYPERVISOR_BASE_LEAF: {
                 out[EAX] = HYPERVISOR_TIMING_LEAF;
-                out[EBX] = HYPERVISOR_WORDS[0];
-                out[ECX] = HYPERVISOR_WORDS[1];
-                out[EDX] = HYPERVISOR_WORDS[2];
+                int[] signature = hasKvmParavirt() ? KVM_WORDS : HYPERVISOR_WORDS;
+                out[EBX] = signature[0];
+                out[ECX] = signature[1];
+                out[EDX] = signature[2];
                 break;
+            }
+            case KVM_FEATURES_LEAF:
+                if (hasKvmParavirt()) {
+                    addFeatures(leaf, 0, out);
+                    if (has(Feature.KVMCLOCK)) {
+                        out[EAX] |= KVM_FEATURE_CLOCKSOURCE;
+                    }
+                }
+                break; // EDX: no KVM hints
             case HYPERVISOR_TIMING_LEAF:
                 out[EAX] = (int) tscKhz;
                 break; // EBX (APIC bus kHz) stays 0 until the local APIC defines its timer rate
@@ -447,7 +481,7 @@ public final class CpuidModel {
         text.append(String.format("  vendor %s, signature 0x%08x, brand \"%s\"%n", vendor(), SIGNATURE, BRAND));
         text.append(String.format("  max leaves: basic 0x%x, extended 0x%x, hypervisor 0x%x (\"%s\")%n",
                 has(Feature.TSC_FREQ) ? FREQUENCY_LEAF : MAX_BASIC_LEAF, MAX_EXTENDED_LEAF, HYPERVISOR_TIMING_LEAF,
-                HYPERVISOR_SIGNATURE));
+                hasKvmParavirt() ? "KVMKVMKVM" : HYPERVISOR_SIGNATURE));
         text.append("  leaf 0x40000010 EAX = the vCPU's TSC kHz; leaf 0xA: no performance counters\n");
         for (Feature f : FEATURES) {
             text.append(String.format("  %s %-13s %s%n", has(f) ? "+" : "-", f.featureName, f.location()));

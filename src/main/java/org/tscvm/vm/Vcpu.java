@@ -11,9 +11,11 @@ import org.tscvm.cpu.CpuFault;
 import org.tscvm.cpu.DebugTraps;
 import org.tscvm.cpu.Msr;
 import org.tscvm.cpu.RunStop;
+import org.tscvm.log.DebugLog;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscMath;
 import org.tscvm.tsc.TscState;
+import org.tscvm.trace.VcpuTrack;
 
 /**
  * A virtual CPU, shaped like a KVM vCPU file descriptor. The methods here are the HOST side:
@@ -64,6 +66,7 @@ public final class Vcpu {
     private final HostClock clock;
     private final MsrPolicy msrPolicy;
     private final TscState tsc = new TscState();
+    private final KvmClock.VcpuTime time = new KvmClock.VcpuTime();
     private final VcpuBus bus;
     private final Cpu cpu;
     /** The run loop's view of {@link #cpu}; replaced only by run-loop unit tests. */
@@ -73,7 +76,6 @@ public final class Vcpu {
     private volatile CpuidModel cpuid;
     private volatile LocalInterruptController controller;
 
-    private long tscDeadline;
     private long miscEnable = MISC_ENABLE_DEFAULT;
     private long apicBase;
     private final MachineCheckBanks machineCheck = new MachineCheckBanks();
@@ -107,6 +109,8 @@ public final class Vcpu {
     private GuestDebug appliedDebug = GuestDebug.NONE;
     private volatile Thread runThread;
     private final AtomicLongArray exitCounts = new AtomicLongArray(VcpuExit.Kind.values().length);
+    /** This vCPU's trace track, or null when the VM is not traced (each hook is one null check). */
+    private final VcpuTrack trace;
 
     Vcpu(Vm vm, int id) {
         this.vm = vm;
@@ -121,6 +125,25 @@ public final class Vcpu {
         bus.attach(cpu);
         this.interpreter = Interpreter.of(cpu);
         registerMsrs();
+        this.trace = vm.tracer() == null ? null : vm.tracer().track(id, new TraceProbe());
+    }
+
+    /** What a trace event reads from this vCPU: its L1 TSC and instructions retired. */
+    private final class TraceProbe implements VcpuTrack.Probe {
+        @Override
+        public long guestTscAt(long hostTsc) {
+            return tsc.l1GuestTsc(hostTsc);
+        }
+
+        @Override
+        public long instructionsRetired() {
+            return interpreter.instructionsRetired();
+        }
+    }
+
+    /** This vCPU's trace track (the machine records INIT, SIPI and its APIC timer there), or null when not tracing. */
+    public VcpuTrack trace() {
+        return trace;
     }
 
     /** The seam the run-loop tests use to script the interpreter. */
@@ -156,6 +179,10 @@ public final class Vcpu {
         return tsc;
     }
 
+    KvmClock.VcpuTime time() {
+        return time;
+    }
+
     // ---------------------------------------------------------------- host API: MSRs
 
     /**
@@ -184,7 +211,7 @@ public final class Vcpu {
      */
     public void setMsr(int index, long value) {
         try {
-            writeMsr(index, value, MsrOrigin.HOST);
+            writeMsrAndTrace(index, value, MsrOrigin.HOST);
         } catch (CpuFault fault) {
             throw new MsrAccessException(index, String.format("write of 0x%x refused with #GP by its owner", value));
         }
@@ -219,8 +246,11 @@ public final class Vcpu {
      * @throws TscvmException if {@code khz} is negative or not below R15's maximum
      */
     public void setTscKhz(long khz) {
+        if (trace != null) trace.beforeTscChange(tsc);
         tsc.setTscKhz(khz, clock.khz());
         guestTscChanged();
+        time.updateRequested = true; // the pvclock scale follows the new rate before the vCPU runs (R20)
+        if (trace != null) trace.afterTscKhz(tsc);
     }
 
     /**
@@ -253,13 +283,38 @@ public final class Vcpu {
      */
     public void setTscOffset(long offset) {
         long hostTsc = clock.now();
+        if (trace != null) trace.beforeTscChange(tsc);
         vm.tscSync().setOffset(tsc, offset, hostTsc, clock.nanosAt(hostTsc));
         guestTscChanged();
+        vm.kvmClock().tscSynchronized();
+        if (trace != null) trace.afterOffsetSet(tsc);
     }
 
     /** The R10 generation this vCPU last synchronised into. */
     public long tscGeneration() {
         return tsc.generation();
+    }
+
+    /**
+     * The L1 TSC scaling ratio in force, a fixed-point number with
+     * {@link #getTscScalingRatioFracBits()} fractional bits (KVM's debugfs tsc-scaling-ratio):
+     * 1 &lt;&lt; 48 at the host rate (R1, R14).
+     */
+    public long getTscScalingRatio() {
+        return tsc.l1Ratio();
+    }
+
+    /** The ratio's fractional bits, VMX's 48 (KVM's debugfs tsc-scaling-ratio-frac-bits, R15). */
+    public int getTscScalingRatioFracBits() {
+        return TscMath.FRAC_BITS;
+    }
+
+    /**
+     * This vCPU's pvclock structure as KVM last computed it (vcpu->arch.hv_clock, R20); written
+     * to the guest only while MSR_KVM_SYSTEM_TIME(_NEW) enables it.
+     */
+    public PvclockTimeInfo getPvclockTimeInfo() {
+        return time.info();
     }
 
     // ---------------------------------------------------------------- host API: time conversions
@@ -370,6 +425,10 @@ public final class Vcpu {
                 msrTable.register(index, mtrrOwner, index != Mtrrs.MTRR_CAP); // MTRRcap is read-only
             }
         }
+        MsrTable.Owner kvmClockOwner = new KvmClockMsrs();
+        for (int index : KvmClock.MSRS) {
+            msrTable.register(index, kvmClockOwner, true); // saved where the model has kvmclock, as KVM's emulated_msrs
+        }
         registerInterruptControllerMsrs(null);
     }
 
@@ -466,6 +525,7 @@ public final class Vcpu {
                         tsc.guestWriteTsc(value, hostTsc); // R4
                     } else {
                         vm.tscSync().synchronize(tsc, true, value, hostTsc, clock.nanosAt(hostTsc)); // R9, R10
+                        vm.kvmClock().tscSynchronized();
                     }
                     guestTscChanged();
                     return;
@@ -481,6 +541,7 @@ public final class Vcpu {
                     if (origin == MsrOrigin.GUEST) {
                         tsc.guestWriteTscAdjust(value); // R6
                         guestTscChanged();
+                        vm.kvmClock().updateGuestTime(Vcpu.this); // R6: the pvclock's tsc_timestamp follows (d9130a2dfdd4)
                     } else {
                         tsc.hostWriteTscAdjust(value); // R8: the TSC does not move
                     }
@@ -497,6 +558,20 @@ public final class Vcpu {
                     tsc.setTscAux(value);
             }
         }
+    }
+
+    /** {@link #writeMsr}, and when tracing, what a time MSR write changed (origin, before and after). */
+    void writeMsrAndTrace(int index, long value, MsrOrigin origin) {
+        VcpuTrack t = trace;
+        if (t == null || !t.recordsMsrWrites() || !VcpuTrack.isTimeMsr(index)) {
+            writeMsr(index, value, origin);
+            return;
+        }
+        t.beforeTscChange(tsc);
+        long msrBefore = index == Msr.IA32_TSC ? 0 : readMsr(index, MsrOrigin.HOST);
+        writeMsr(index, value, origin); // a refused write throws and changes nothing: nothing to record
+        t.afterMsrWrite(tsc, index, origin == MsrOrigin.HOST, value, msrBefore,
+                index == Msr.IA32_TSC ? 0 : readMsr(index, MsrOrigin.HOST));
     }
 
     /** MSRs that are plain vCPU storage: MISC_ENABLE, UCODE_REV and AMD's legacy performance MSRs. */
@@ -571,20 +646,41 @@ public final class Vcpu {
         }
     }
 
-    /** APIC_BASE and TSC_DEADLINE while no interrupt controller claims them: stored only. */
+    /**
+     * APIC_BASE and TSC_DEADLINE while no interrupt controller claims them: APIC_BASE is stored;
+     * TSC_DEADLINE reads 0 and drops writes, as KVM's without a local APIC (R23, lapic.c
+     * kvm_get/set_lapic_tscdeadline_msr).
+     */
     private final class NoControllerMsrs implements MsrTable.Owner {
         @Override
         public long read(int index, MsrOrigin origin) {
-            return index == Msr.IA32_APIC_BASE ? apicBase : tscDeadline;
+            return index == Msr.IA32_APIC_BASE ? apicBase : 0;
         }
 
         @Override
         public void write(int index, long value, MsrOrigin origin) {
             if (index == Msr.IA32_APIC_BASE) {
                 apicBase = value;
-            } else {
-                tscDeadline = value; // stored; armed once a controller exists (R23)
             }
+        }
+    }
+
+    /** kvmclock's MSRs (R20): present only when the CPUID model has {@code kvmclock}. */
+    private final class KvmClockMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            if (!cpuid.has(CpuidModel.Feature.KVMCLOCK)) {
+                throw unknown(index, origin);
+            }
+            return vm.kvmClock().readMsr(time, index);
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            if (!cpuid.has(CpuidModel.Feature.KVMCLOCK)) {
+                throw unknown(index, origin);
+            }
+            vm.kvmClock().writeMsr(Vcpu.this, index, value, origin);
         }
     }
 
@@ -618,6 +714,9 @@ public final class Vcpu {
     }
 
     private static RuntimeException unknown(int index, MsrOrigin origin) {
+        if (origin == MsrOrigin.GUEST && DebugLog.unimp) {
+            DebugLog.Topic.UNIMP.first("msr " + index, String.format("guest access to MSR 0x%x, which tscvm does not implement: #GP", index));
+        }
         return origin == MsrOrigin.GUEST ? CpuFault.gp0() : new UnknownMsrException(index);
     }
 
@@ -985,6 +1084,9 @@ public final class Vcpu {
             pendingInit = false; // the state says what the vCPU does next
             pendingSipi = -1;
         }
+        // So does the pause a signal requested only to be taken: left set, it would cost the
+        // restored vCPU its next run, and a deterministic run would not repeat the saved one.
+        pauseRequested.set(false);
         cpu.restore(target);
         int[] indexes = state.msrs().indexes();
         long[] values = state.msrs().values();
@@ -1059,11 +1161,15 @@ public final class Vcpu {
             if (pendingInit) {
                 pendingInit = false;
                 cpu.init();
+                vm.kvmClock().resetVcpu(time); // kvm_vcpu_reset: kvmclock off on INIT too
+                if (trace != null) trace.init();
             }
             if (pendingSipi >= 0) {
                 int vector = pendingSipi;
                 pendingSipi = -1;
+                boolean waiting = cpu.waitingForSipi();
                 cpu.startup(vector); // ignored unless waiting for SIPI
+                if (trace != null && waiting) trace.sipi(vector);
             }
             return !cpu.waitingForSipi();
         }
@@ -1101,6 +1207,7 @@ public final class Vcpu {
             pendingSipi = -1;
         }
         cpu.reset();
+        vm.kvmClock().resetVcpu(time);
     }
 
     /** Instructions this vCPU retired since it was created (the deterministic clock's driver). */
@@ -1203,14 +1310,17 @@ public final class Vcpu {
         runThread = Thread.currentThread();
         VcpuExit exit;
         try {
+            vm.kvmClock().vcpuLoad(this);
             exit = runLoop();
         } catch (RuntimeException | StackOverflowError bug) {
             exit = new VcpuExit.InternalError("vCPU " + id + ": " + bug);
         } finally {
+            vm.kvmClock().vcpuPut(this);
             runThread = null;
             running.set(false);
         }
         exitCounts.incrementAndGet(exit.kind().ordinal());
+        if (trace != null) trace.exit(exit.kind().name(), exit == PAUSED);
         return exit;
     }
 
@@ -1252,15 +1362,20 @@ public final class Vcpu {
                 }
                 case HALTED: {
                     // -> RUNNING when something may have woken the CPU; or an exit (nothing can wake it, a pause).
+                    if (trace != null) trace.halt();
                     VcpuExit exit = waitWhileHalted(ignorePending);
                     if (exit != null) {
                         return exit;
                     }
+                    if (trace != null) trace.wake();
                     state = RunState.RUNNING;
                     ignorePending = true;
                     break;
                 }
                 case RUNNING: {
+                    if (time.updateRequested) {
+                        vm.kvmClock().updateGuestTime(this); // KVM_REQ_CLOCK_UPDATE, before guest code runs again
+                    }
                     LocalInterruptController c = controller;
                     GuestDebug debug = guestDebug;
                     applyGuestDebug(debug);

@@ -92,7 +92,7 @@ final class VcpuBus implements CpuBus {
     @Override
     public void wrmsr(int index, long value) {
         tscReader.resync();
-        vcpu.writeMsr(index, value, MsrOrigin.GUEST);
+        vcpu.writeMsrAndTrace(index, value, MsrOrigin.GUEST);
     }
 
     /** CPUID from the vCPU's model; leaf 0x40000010 reports the TSC's true rate (A5). */

@@ -12,6 +12,8 @@ import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscMath;
 import org.tscvm.tsc.TscState;
 import org.tscvm.tsc.TscSync;
+import org.tscvm.trace.Tracer;
+import org.tscvm.trace.VcpuTrack;
 
 /**
  * A virtual machine, shaped like a KVM VM file descriptor: it owns guest memory, the port and
@@ -32,8 +34,10 @@ public final class Vm {
     private final MmioBus mmioBus = new MmioBus();
     private final HostClock clock;
     private final TscSync tscSync = new TscSync();
+    private final KvmClock kvmClock;
     private final List<Vcpu> vcpus = new CopyOnWriteArrayList<>();
     private long defaultTscKhz;
+    private volatile Tracer tracer;
 
     private Vm(VmConfig config) {
         this.config = config;
@@ -42,6 +46,10 @@ public final class Vm {
         clock.setTscAdjust(config.hostTscAdjust());
         // KVM: default_tsc_khz = max_tsc_khz ?: tsc_khz (R12), unless the config asks for another.
         this.defaultTscKhz = config.defaultTscKhz() == 0 ? clock.khz() : config.defaultTscKhz();
+        if (config.hostTscUnstable()) {
+            tscSync.markHostTscUnstable();
+        }
+        this.kvmClock = new KvmClock(this, clock, tscSync, memory);
     }
 
     /**
@@ -72,7 +80,9 @@ public final class Vm {
         }
         long hostTsc = clock.now();
         tscSync.synchronize(tsc, false, 0, hostTsc, clock.nanosAt(hostTsc));
-        vcpus.add(vcpu);
+        if (vcpu.trace() != null) vcpu.trace().vcpuCreated(hostTsc, tsc.generation(), tsc.l1Offset(), tsc.virtualKhz(), clock.tscAdjust());
+        vcpus.add(vcpu); // online before post-create's kvm_track_tsc_matching counts it
+        kvmClock.tscSynchronized();
         return vcpu;
     }
 
@@ -124,6 +134,43 @@ public final class Vm {
             guestTscs.add(vcpu.tscState().l1GuestTsc(hostTsc));
         }
         return new VmClock(hostTsc, clock.nanosAt(hostTsc), guestTscs);
+    }
+
+    /**
+     * KVM_GET_CLOCK (R20): kvmclock now, in nanoseconds since the VM was created (plus any
+     * {@link #setKvmClock}). Under the master clock (stable host TSC, every vCPU in one TSC
+     * generation, {@link KvmClock#usesMasterClock()}) the flags are TSC_STABLE, REALTIME and
+     * HOST_TSC, with the host's real time and raw host TSC read at the same instant as the clock
+     * (what R19's migration recipe needs); without it, flags 0 and only the clock.
+     */
+    public KvmClockData getKvmClock() {
+        return kvmClock.get();
+    }
+
+    /**
+     * KVM_SET_CLOCK (R20): makes kvmclock read {@code data.clock()} now; with
+     * {@link KvmClockData#REALTIME}, plus the host real time elapsed since {@code data.realtime()}
+     * (never minus: kvmclock does not step back). The master clock is re-read first, and every
+     * vCPU's pvclock structure is refreshed before it next runs. No vCPU's TSC offset or
+     * TSC_ADJUST changes. R19's migration recipe, on the destination:
+     *
+     * <pre>{@code
+     * KvmClockData src = source.getKvmClock();              // and each vCPU's getTscOffset(), getTscKhz()
+     * destination.setKvmClock(KvmClockData.atRealtime(src.clock(), src.realtime()));
+     * KvmClockData dst = destination.getKvmClock();
+     * // offset[i] = srcOffset[i] - (src.clock() - dst.clock()) * khz / 10^6 + (src.hostTsc() - dst.hostTsc())
+     * destination.vcpus().get(i).setTscOffset(offset[i]);
+     * }</pre>
+     *
+     * @throws TscvmException for a flag outside TSC_STABLE, REALTIME and HOST_TSC
+     */
+    public void setKvmClock(KvmClockData data) {
+        kvmClock.set(data);
+    }
+
+    /** The VM's kvmclock: master clock, MSRs, pvclock updates (R20, R25). */
+    public KvmClock kvmClock() {
+        return kvmClock;
     }
 
     /**
@@ -200,10 +247,33 @@ public final class Vm {
      * The vCPUs' interrupt controllers are told the guest TSC changed.
      */
     public void setHostTscAdjust(long adjust) {
+        long before = clock.tscAdjust();
+        long hostBefore = clock.now();
         clock.setTscAdjust(adjust);
+        long hostAfter = hostBefore + (adjust - before); // the same instant on the moved host TSC
         for (Vcpu vcpu : vcpus) {
             vcpu.guestTscChanged();
+            VcpuTrack t = vcpu.trace();
+            if (t != null) t.hostTscAdjust(hostAfter, before, adjust, vcpu.guestTscAt(hostBefore), vcpu.guestTscAt(hostAfter));
         }
+    }
+
+    /**
+     * Traces this VM's guest-visible time events into {@code newTracer} (null: no trace). Only
+     * before the first vCPU is created: each vCPU takes its track when it is created.
+     *
+     * @throws TscvmException if a vCPU exists
+     */
+    public synchronized void setTracer(Tracer newTracer) {
+        if (!vcpus.isEmpty()) {
+            throw new TscvmException("set the tracer before creating vCPUs: " + vcpus.size() + " exist");
+        }
+        tracer = newTracer;
+    }
+
+    /** The tracer this VM's vCPUs record into, or null. */
+    public Tracer tracer() {
+        return tracer;
     }
 
     /** A2: the host's IA32_TSC_ADJUST. */

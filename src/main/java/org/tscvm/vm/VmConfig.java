@@ -31,10 +31,15 @@ import org.tscvm.tsc.RealTimeHostClock;
  *                        every vCPU in one package (the default)
  * @param compileThreshold runs of a block before the interpreter compiles it to JVM bytecode; 0
  *                        never compiles (default {@link #DEFAULT_COMPILE_THRESHOLD})
+ * @param hostTscUnstable whether the host TSC counts as unstable (KVM's check_tsc_unstable()):
+ *                        host TSC writes are then caught up by the time elapsed instead of taking
+ *                        the generation's offset (R10), each vCPU load resumes the guest TSC at
+ *                        its last value and catches it up (R25), and kvmclock has no master clock
+ *                        (R20). Default false: tscvm's host clock is one stable counter.
  */
 public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClock hostClock, long hostTscAdjust,
                        long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid, int vcpusPerPackage,
-                       int compileThreshold) {
+                       int compileThreshold, boolean hostTscUnstable) {
     public static final long DEFAULT_RAM_BYTES = 128L << 20;
     /** The interpreter's default (system property {@code tscvm.jit.threshold}, else 5000; measured in Cpu). */
     public static final int DEFAULT_COMPILE_THRESHOLD = org.tscvm.cpu.Cpu.DEFAULT_COMPILE_THRESHOLD;
@@ -101,6 +106,7 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         private CpuidModel cpuid = CpuidModel.tscvm();
         private int vcpusPerPackage;
         private int compileThreshold = DEFAULT_COMPILE_THRESHOLD;
+        private boolean hostTscUnstable;
 
         private Builder() {
         }
@@ -161,9 +167,15 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
             return this;
         }
 
+        /** A host TSC that counts as unstable, so KVM's branches for one are taken (R10, R25). */
+        public Builder hostTscUnstable(boolean unstable) {
+            this.hostTscUnstable = unstable;
+            return this;
+        }
+
         public VmConfig build() {
             return new VmConfig(ramBytes, clockKind, hostKhz, hostClock, hostTscAdjust, defaultTscKhz, msrPolicy, cpuid,
-                    vcpusPerPackage, compileThreshold);
+                    vcpusPerPackage, compileThreshold, hostTscUnstable);
         }
     }
 }

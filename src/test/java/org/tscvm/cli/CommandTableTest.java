@@ -23,6 +23,7 @@ class CommandTableTest {
         "run -kernel k.elf -serial stdio -m 256M",
         "run -kernel k.elf -initrd a,b -initrd c -append console=ttyS0 --timeout 5 --clock deterministic",
         "run -smp 2 -cpu max,+rdpid --tsc-khz 1000000 --host-khz 3000000 --host-tsc-adjust 7 --msr-policy strict",
+        "run -cpu tscvm,+kvmclock,+kvmclock-stable-bit --host-tsc unstable",
         "run --flat 0x100000,0x100010 -kernel raw.bin",
         "run -smp 4,sockets=4 --tsc-adjust 0=5000 --tsc-adjust 2=0x10 --tsc-warp 1=-2500000",
         "demo -m 64M --host-tsc-adjust 5",

@@ -177,4 +177,47 @@ class GuestKernelsTest {
         assertThat(b.status()).as(b.serial()).isEqualTo(3);
         assertThat(b.serial()).contains("TSC behind a value another CPU already read");
     }
+
+    /**
+     * kvmclock.elf (docs/time-rules.md R20, the checks of kvm-unit-tests' kvmclock_test and
+     * more) on two vCPUs, both clocks: each structure filled in with the version protocol, one
+     * kvmclock across CPUs, the master clock's stable flag, the TSC rate, the wall clock, no jump
+     * across a TSC_ADJUST write, no write once disabled.
+     */
+    @ParameterizedTest
+    @CsvSource({"deterministic", "real"})
+    void kvmclockKernelPassesWithKvmclockAdvertised(String clock) throws IOException {
+        Boot b = boot("kvmclock", "-smp", "2", "--clock", clock, "-cpu", "tscvm,+kvmclock,+kvmclock-stable-bit");
+        assertAllPassed(b);
+        assertThat(b.serial()).contains("pvclock TSC rate 2500000 kHz");
+    }
+
+    /**
+     * Through tscvm-qemu, kvm-unit-tests' way: under {@code -machine accel=kvm} the default CPU
+     * has QEMU's KVM defaults and the kernel passes; under accel=tcg it skips, as on QEMU TCG.
+     */
+    @ParameterizedTest
+    @CsvSource({"kvm, 1", "tcg, 77"})
+    void kvmclockKernelThroughTheQemuFrontEndFollowsTheAccelerator(String accel, int status) throws IOException {
+        Path serial = dir.resolve("kvmclock-qemu-" + accel + ".txt");
+        CliRun run = CliRun.qemu("-nodefaults", "-machine", "accel=" + accel, "-smp", "2", "-serial", "file:" + serial,
+                "-kernel", kernel("kvmclock").toString());
+        assertThat(run.status()).as(Files.readString(serial) + run.err()).isEqualTo(status);
+    }
+
+    /** The default model has no kvmclock: the kernel skips (77), as kvmclock_test does on QEMU TCG. */
+    @Test
+    void kvmclockKernelSkipsOnTheDefaultModel() throws IOException {
+        Boot b = boot("kvmclock", "--clock", "deterministic");
+        assertThat(b.status()).as(b.serial()).isEqualTo(77);
+    }
+
+    /** Its checks can fail: vCPUs in two TSC generations leave no master clock, so no stable flag. */
+    @Test
+    void kvmclockKernelCatchesAMissingMasterClock() throws IOException {
+        Boot b = boot("kvmclock", "-smp", "2", "--clock", "deterministic", "-cpu", "tscvm,+kvmclock,+kvmclock-stable-bit",
+                "--tsc-warp", "1=-1000000000");
+        assertThat(b.status()).as(b.serial()).isEqualTo(3);
+        assertThat(b.serial()).contains("FAIL: the TSC-stable flag is set (master clock)");
+    }
 }

@@ -122,7 +122,8 @@ class LinuxGuestTest {
                 .contains("..TIMER: vector=0x30 apic1=0 pin1=2")
                 .contains("ACPI: PM: (supports S0 S5)")
                 .contains("pci 0000:00:00.0: [8086:1237] type 00 class 0x060000")
-                .contains("ACPI: PM: Preparing to enter system sleep state S5");
+                .contains("ACPI: PM: Preparing to enter system sleep state S5")
+                .doesNotContain("kvm-clock", "Hypervisor detected: KVM"); // the default model has no kvmclock
         assertThat(b.detectedMhz()).as("%s", b).isCloseTo(2500.0, within(2500.0 * 4000e-6));
         assertThat(b.refinedMhz()).as("%s", b).isCloseTo(2500.0, within(2500.0 * 250e-6));
     }
@@ -181,6 +182,26 @@ class LinuxGuestTest {
         assertBootedToBusyboxAndPoweredOff(b, "0-3");
         assertThat(b.detectedMhz()).isCloseTo(2500.0, within(2500.0 * 250e-6));
         assertThat(Math.round(b.refinedMhz() * 1000)).as("kHz").isBetween(2_499_999L, 2_500_000L);
+    }
+
+    /**
+     * With kvmclock in the CPU model (QEMU's names, tsc-semantics R20) Linux finds KVM, takes the
+     * new MSRs, registers the kvm-clock clocksource and takes the TSC frequency from the pvclock
+     * scale (exactly 2500.000 MHz, no calibration); it runs on kvm-clock until the TSC, rated
+     * higher with an invariant TSC, takes over (arch/x86/kernel/kvmclock.c).
+     */
+    @Test
+    void withKvmclockAdvertisedLinuxRegistersTheKvmClockClocksource() throws IOException {
+        Boot b = boot("-append", APPEND, "-smp", "2", "--clock", "deterministic",
+                "-cpu", "tscvm,+kvmclock,+kvmclock-stable-bit");
+        assertBootedToBusyboxAndPoweredOff(b, "0-1");
+        assertThat(b.serial()).as("%s", b)
+                .contains("Hypervisor detected: KVM")
+                .contains("kvm-clock: Using msrs 4b564d01 and 4b564d00")
+                .contains("clocksource: kvm-clock: mask: 0xffffffffffffffff")
+                .contains("tsc: Detected 2500.000 MHz processor")
+                .contains("clocksource: Switched to clocksource kvm-clock");
+        assertThat(b.init("clocksource")).contains("kvm-clock");
     }
 
     /**

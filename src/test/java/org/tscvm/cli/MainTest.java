@@ -66,7 +66,7 @@ class MainTest {
         assertThat(run.out()).contains("run", "demo", "cpuid");
         CliRun runHelp = CliRun.tscvm("run", "--help");
         assertThat(runHelp.out()).contains("-kernel", "-append", "-initrd", "-smp", "-m", "-cpu", "-serial",
-                "--tsc-khz", "--host-tsc-adjust", "--clock", "--msr-policy", "--jit-threshold");
+                "--tsc-khz", "--host-tsc-adjust", "--clock", "--msr-policy", "--host-tsc", "--jit-threshold");
     }
 
     @Test
@@ -78,6 +78,17 @@ class MainTest {
         assertThat(run.status()).as(run.err()).isEqualTo(33);
         assertThat(Files.readString(serial)).isEqualTo("Hi\n");
         assertThat(run.err()).isEmpty();
+    }
+
+    @Test
+    void hostTscTakesStableOrUnstableAndRefusesAnythingElseWithStatus18() throws IOException {
+        Path kernel = CliRun.write(dir, "hello-unstable.bin", HELLO);
+        CliRun run = CliRun.tscvm("run", "-kernel", kernel.toString(), "--flat", "0x8000", "-serial", "none",
+                "--clock", "deterministic", "-m", "16", "--host-tsc", "unstable");
+        assertThat(run.status()).as(run.err()).isEqualTo(33);
+        CliRun bad = CliRun.tscvm("run", "-kernel", kernel.toString(), "--host-tsc", "sideways");
+        assertThat(bad.status()).isEqualTo(ExitStatus.OPTION_VALUE);
+        assertThat(bad.err()).contains("--host-tsc sideways is not stable or unstable");
     }
 
     @Test

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.tscvm.vm.CpuidModel;
 import org.junit.jupiter.api.io.TempDir;
 
 class QemuMainTest {
@@ -103,21 +104,34 @@ class QemuMainTest {
     @Test
     void qemuCpuModelsMapOntoTscvmModels() {
         PrintStream err = new PrintStream(new ByteArrayOutputStream());
-        assertThat(QemuMain.mapCpu("kvm64,+rdtscp", err)).isEqualTo("tscvm,+rdtscp");
-        assertThat(QemuMain.mapCpu("max", err)).isEqualTo("max");
-        assertThat(QemuMain.mapCpu("host,tsc_adjust=on,-x2apic", err)).isEqualTo("max,+tsc-adjust,-x2apic");
+        assertThat(QemuMain.mapCpu("kvm64,+rdtscp", false, err)).isEqualTo("tscvm,+rdtscp");
+        assertThat(QemuMain.mapCpu("max", false, err)).isEqualTo("max");
+        assertThat(QemuMain.mapCpu("host,tsc_adjust=on,-x2apic", false, err)).isEqualTo("max,+tsc-adjust,-x2apic");
         ByteArrayOutputStream warnings = new ByteArrayOutputStream();
-        assertThat(QemuMain.mapCpu("qemu64,+avx512f", new PrintStream(warnings, true))).isEqualTo("tscvm");
+        assertThat(QemuMain.mapCpu("qemu64,+avx512f", false, new PrintStream(warnings, true))).isEqualTo("tscvm");
         assertThat(warnings.toString()).contains("warning").contains("avx512f");
+    }
+
+    @Test
+    void kvmclockFollowsQemusFeatureNamesAndKvmsDefaultsUnderAccelKvmOnly() {
+        PrintStream err = new PrintStream(new ByteArrayOutputStream());
+        // QEMU TCG's default CPU has no kvmclock; -cpu may ask for it by QEMU's names.
+        assertThat(QemuMain.mapCpu("qemu64", false, err)).isEqualTo("tscvm");
+        assertThat(QemuMain.mapCpu("qemu64,+kvmclock,kvmclock-stable-bit=on", false, err))
+                .isEqualTo("tscvm,+kvmclock,+kvmclock-stable-bit");
+        // Under KVM, kvm_default_props first; the model's own edits come after and win.
+        assertThat(QemuMain.mapCpu("qemu64", true, err)).isEqualTo("tscvm,+kvmclock,+kvmclock-stable-bit");
+        assertThat(CpuidModel.parse(QemuMain.mapCpu("qemu64,-kvmclock", true, err)).has(CpuidModel.Feature.KVMCLOCK))
+                .isFalse();
     }
 
     @Test
     void qemuCpuVendorPropertySetsTheVendor() {
         PrintStream err = new PrintStream(new ByteArrayOutputStream());
-        assertThat(QemuMain.mapCpu("Opteron_G1,vendor=AuthenticAMD", err)).isEqualTo("tscvm,vendor=AuthenticAMD");
-        assertThat(QemuMain.mapCpu("max,vendor=GenuineIntel", err)).isEqualTo("max,vendor=GenuineIntel");
+        assertThat(QemuMain.mapCpu("Opteron_G1,vendor=AuthenticAMD", false, err)).isEqualTo("tscvm,vendor=AuthenticAMD");
+        assertThat(QemuMain.mapCpu("max,vendor=GenuineIntel", false, err)).isEqualTo("max,vendor=GenuineIntel");
         ByteArrayOutputStream warnings = new ByteArrayOutputStream();
-        assertThat(QemuMain.mapCpu("max,vendor=CyrixInstead", new PrintStream(warnings, true))).isEqualTo("max");
+        assertThat(QemuMain.mapCpu("max,vendor=CyrixInstead", false, new PrintStream(warnings, true))).isEqualTo("max");
         assertThat(warnings.toString()).contains("warning").contains("vendor=CyrixInstead");
     }
 

@@ -85,6 +85,26 @@ class RealSocatQmpTest {
         }
     }
 
+    /**
+     * Waits until the socket accepts a connection: its file appears when tscvm binds it, a
+     * moment before it listens. The probe is a client of its own, served and gone before socat.
+     */
+    private static void awaitListening(Path socket) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+        while (true) {
+            try (java.nio.channels.SocketChannel probe = java.nio.channels.SocketChannel.open(
+                    java.net.StandardProtocolFamily.UNIX)) {
+                probe.connect(java.net.UnixDomainSocketAddress.of(socket));
+                return;
+            } catch (java.net.ConnectException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
     /** Lines from socat, each one QMP message. */
     private static String next(BlockingQueue<String> replies) throws InterruptedException {
         String line = replies.poll(WAIT_SECONDS, TimeUnit.SECONDS);
@@ -130,6 +150,7 @@ class RealSocatQmpTest {
         List<String> console = new ArrayList<>();
         pump(tscvm, console);
         await("tscvm's QMP socket", () -> Files.exists(socket));
+        awaitListening(socket);
 
         Process socat = start(List.of(SOCAT.toString(), "-", "UNIX-CONNECT:" + socket), dir.resolve("socat.err"));
         BlockingQueue<String> replies = new LinkedBlockingQueue<>();
@@ -152,7 +173,11 @@ class RealSocatQmpTest {
             toSocat.flush();
         };
 
-        assertThat(next(replies)).startsWith("{\"QMP\": {\"version\": {\"qemu\": ");
+        String greeting = replies.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+        assertThat(greeting).as("the greeting; tscvm %s, stderr: %s; socat %s, stderr: %s",
+                tscvm.isAlive() ? "running" : "ended", Files.readString(dir.resolve("tscvm.err")),
+                socat.isAlive() ? "running" : "ended", Files.readString(dir.resolve("socat.err")))
+                .startsWith("{\"QMP\": {\"version\": {\"qemu\": ");
         send.line("{\"execute\": \"qmp_capabilities\"}");
         assertThat(reply(replies, events)).isEqualTo("{\"return\": {}}");
         await("the guest's ticks", () -> count(console, "tick ") >= 2);

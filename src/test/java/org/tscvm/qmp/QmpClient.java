@@ -50,9 +50,21 @@ final class QmpClient implements AutoCloseable {
 
     private static QmpClient connect(SocketAddress address, StandardProtocolFamily family)
             throws IOException, InterruptedException {
-        SocketChannel channel = SocketChannel.open(family);
-        channel.connect(address);
-        return new QmpClient(channel);
+        // A server in another process may have its socket file before it listens: retry a refusal.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+        while (true) {
+            SocketChannel channel = SocketChannel.open(family);
+            try {
+                channel.connect(address);
+                return new QmpClient(channel);
+            } catch (java.net.ConnectException e) {
+                channel.close();
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(20);
+            }
+        }
     }
 
     /** Connects and negotiates capabilities. */

@@ -133,4 +133,56 @@ class TscSyncTest {
         assertThat(sync.generation()).isEqualTo(3);
         assertThat(sync.userSetTsc()).isTrue();
     }
+
+    /**
+     * R10's window edge, to the cycle: KVM extrapolates the last write with nsec_to_cycles, the
+     * pvclock fixed point (virtual_tsc_mult/shift), which at 2,345,678 kHz gives 221 cycles fewer
+     * in 1000 s than an exact division. A write one cycle inside the exact window but past the
+     * pvclock one starts a new generation, as in KVM.
+     */
+    @Test
+    void theOneSecondWindowEdgeFallsWhereKvmsFixedPointPutsItR10() {
+        long khz = 2_345_678;
+        long hz = khz * 1000;
+        long thousandSeconds = khz * 1_000_000; // host ticks in 1000 s at the same rate
+        long pvclockCycles = 2_345_677_999_779L;
+        long exactCycles = 2_345_678_000_000L;
+        long written = 5_000_000_000_000L;
+        for (long delta : new long[] {exactCycles + hz - 1, pvclockCycles + hz - 1}) {
+            TscSync vmSync = new TscSync();
+            TscState state = new TscState();
+            state.applyKhz(khz, khz);
+            vmSync.synchronize(state, false, 0, 0, 0);
+            vmSync.synchronize(state, true, written, 0, 0); // userspace write: a new generation
+            long generation = vmSync.generation();
+            long nanos = TscMath.cyclesToNanos(thousandSeconds, khz);
+            assertThat(nanos).isEqualTo(1_000_000_000_000L);
+            vmSync.synchronize(state, true, written + delta, thousandSeconds, nanos);
+            boolean matched = vmSync.generation() == generation;
+            assertThat(matched).as("write %d cycles after the extrapolated last one", delta)
+                    .isEqualTo(delta == pvclockCycles + hz - 1);
+        }
+    }
+
+    @Test
+    void anUnstableHostCatchesAHostWriteUpByTheElapsedTimeInsteadOfTakingTheOffsetR10() {
+        TscSync unstable = new TscSync();
+        unstable.markHostTscUnstable();
+        TscState first = vcpu();
+        unstable.synchronize(first, false, 0, 1_000, nanos(1_000));
+        long later = 1_000 + 4 * ONE_SECOND;
+        TscState second = vcpu();
+        unstable.synchronize(second, false, 0, later, nanos(later)); // data 0 synchronises
+        // Not the generation's offset: 0 plus the 4 s since the last write, in pvclock cycles.
+        assertThat(second.guestTsc(later)).isEqualTo(second.nanosToCycles(nanos(later) - nanos(1_000)));
+        assertThat(second.guestTsc(later)).isEqualTo(4 * ONE_SECOND);
+        assertThat(unstable.generation()).isEqualTo(1);
+        assertThat(unstable.matchedVcpus()).isEqualTo(1);
+        TscSync stable = new TscSync();
+        TscState a = vcpu();
+        stable.synchronize(a, false, 0, 1_000, nanos(1_000));
+        TscState b = vcpu();
+        stable.synchronize(b, false, 0, later, nanos(later));
+        assertThat(b.l1Offset()).isEqualTo(a.l1Offset()); // the stable branch takes cur_tsc_offset
+    }
 }

@@ -172,10 +172,11 @@ class CpuidModelTest {
     }
 
     @Test
-    void maxAddsTheFeaturesTscvmLeavesOffButNotXsaveWhichItCannotEnable() {
+    void maxAddsTheFeaturesTscvmLeavesOffButNotXsaveWhichItCannotEnableNorKvmsParavirtualOnes() {
         CpuidModel max = CpuidModel.named("max");
         for (Feature f : Feature.values()) {
-            assertThat(max.has(f)).as(f.featureName()).isEqualTo(f != Feature.XSAVE);
+            boolean kvmParavirt = f == Feature.KVMCLOCK || f == Feature.KVMCLOCK_STABLE_BIT; // QEMU's TCG max has none
+            assertThat(max.has(f)).as(f.featureName()).isEqualTo(f != Feature.XSAVE && !kvmParavirt);
         }
         assertThat(CpuidModel.parse("max,+xsave").has(Feature.XSAVE)).as("asked for explicitly").isTrue();
         assertThat(CpuidModel.tscvm().has(Feature.SSE2)).as("x86-64 requires it").isTrue();
@@ -197,5 +198,27 @@ class CpuidModelTest {
         String text = CpuidModel.parse("tscvm,-tsc-adjust").describe();
         assertThat(text).contains("CPU model tscvm,-tsc-adjust", "GenuineIntel", "TscVMTscVMTs",
                 "- tsc-adjust", "7.0:EBX[1]", "+ rdtscp", "0x80000001:EDX[27]", "+ sse2");
+    }
+
+    @Test
+    void kvmclockShowsKvmsSignatureAndItsFeatureBitsR20() {
+        CpuidModel model = CpuidModel.parse("tscvm,+kvmclock");
+        query(model, CpuidModel.HYPERVISOR_BASE_LEAF, 0);
+        assertThat(regs[0]).isEqualTo(CpuidModel.HYPERVISOR_TIMING_LEAF); // the TSC kHz leaf stays (A5)
+        byte[] signature = new byte[12];
+        for (int i = 0; i < 12; i++) {
+            signature[i] = (byte) (regs[1 + i / 4] >>> (8 * (i % 4)));
+        }
+        assertThat(new String(signature, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("KVMKVMKVM\0\0\0");
+        query(model, CpuidModel.KVM_FEATURES_LEAF, 0);
+        assertThat(regs[0]).isEqualTo(1 << 3 | 1); // CLOCKSOURCE2 and CLOCKSOURCE, as QEMU's kvmclock
+        assertThat(regs[3]).isZero();
+        query(model.with(Feature.KVMCLOCK_STABLE_BIT, true), CpuidModel.KVM_FEATURES_LEAF, 0);
+        assertThat(regs[0]).isEqualTo(1 << 24 | 1 << 3 | 1);
+        // The default model: tscvm's own signature and no KVM feature leaf.
+        query(CpuidModel.tscvm(), CpuidModel.HYPERVISOR_BASE_LEAF, 0);
+        assertThat(regs[1]).isNotEqualTo(0x4b4d564b);
+        query(CpuidModel.tscvm(), CpuidModel.KVM_FEATURES_LEAF, 0);
+        assertThat(regs[0]).isZero();
     }
 }

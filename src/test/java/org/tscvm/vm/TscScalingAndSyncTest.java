@@ -160,4 +160,17 @@ class TscScalingAndSyncTest {
         assertThat(t.vm.tscSync().allMatched(2)).isTrue();
         assertThat(second.guest().rdtsc()).isEqualTo(first.guest().rdtsc());
     }
+
+    /** KVM's debugfs tsc-scaling-ratio and tsc-scaling-ratio-frac-bits, per vCPU (R14, R15). */
+    @Test
+    void eachVcpusScalingRatioAndItsFractionalBitsAreReadableR14R15() {
+        Vcpu host = t.vm.createVcpu();
+        Vcpu scaled = t.vm.createVcpu();
+        scaled.setTscKhz(1_000_000);
+        assertThat(host.getTscScalingRatio()).isEqualTo(1L << 48);
+        assertThat(scaled.getTscScalingRatio()).isEqualTo(112_589_990_684_262L); // floor(0.4 * 2^48)
+        assertThat(scaled.getTscScalingRatioFracBits()).isEqualTo(48);
+        scaled.setTscKhz(HOST_KHZ + 100); // inside the 250 ppm window: back to 1.0
+        assertThat(scaled.getTscScalingRatio()).isEqualTo(1L << 48);
+    }
 }
