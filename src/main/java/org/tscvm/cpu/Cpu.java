@@ -701,6 +701,7 @@ public final class Cpu extends CpuExec {
         cr2 = 0;
         cr3 = 0;
         cr4 = 0;
+        csFromRealMode = false;
         cr8 = 0;
         efer = 0;
         java.util.Arrays.fill(dr, 0);
@@ -1170,6 +1171,8 @@ public final class Cpu extends CpuExec {
         cr2 = s.cr2();
         cr3 = s.cr3();
         cr4 = s.cr4();
+        pdptesValid = false; // reloaded from the PDPT on the first walk: RAM may be restored after this
+        csFromRealMode = false;
         cr8 = s.cr8();
         efer = s.efer();
         System.arraycopy(s.debugRegisters(), 0, dr, 0, 8);

@@ -593,7 +593,7 @@ abstract class CpuMemory extends CpuState {
             table = cr3 & PHYS_MASK;
             shift = 39;
         } else if (wide) {
-            long pdpte = peekEntry((cr3 & 0xffffffe0L) + ((lin >>> 30) & 3) * 8, true);
+            long pdpte = pdpteFor(lin);
             if ((pdpte & PTE_P) == 0) {
                 return -1;
             }
@@ -656,6 +656,49 @@ abstract class CpuMemory extends CpuState {
         return fault(CpuFault.PF, err);
     }
 
+    /**
+     * PAE paging's four PDPTE registers (SDM 4.4.1): loaded from the PDPT by MOV to CR3, and by
+     * MOV to CR0/CR4 where they change paging, then used by every walk until the next load; a
+     * change to the PDPT in memory is not seen before it. Invalid after a host state load
+     * (RAM may arrive after the registers), reloaded on the first walk.
+     */
+    final long[] pdptes = new long[4];
+    boolean pdptesValid;
+
+    /**
+     * Loads the PDPTE registers from the PDPT at {@code cr3v}; a present entry with a reserved
+     * bit set is #GP(0) with nothing loaded (SDM 4.4.1, MOV CR).
+     */
+    final void loadPdptes(long cr3v) {
+        long base = cr3v & 0xffffffe0L;
+        long reserved = 0x1e6 | reservedAddressBits() | (1L << 63);
+        long e0 = readPhys(base, 8), e1 = readPhys(base + 8, 8), e2 = readPhys(base + 16, 8), e3 = readPhys(base + 24, 8);
+        if (badPdpte(e0, reserved) || badPdpte(e1, reserved) || badPdpte(e2, reserved) || badPdpte(e3, reserved)) {
+            throw gp(0);
+        }
+        pdptes[0] = e0;
+        pdptes[1] = e1;
+        pdptes[2] = e2;
+        pdptes[3] = e3;
+        pdptesValid = true;
+    }
+
+    private static boolean badPdpte(long e, long reserved) {
+        return (e & PTE_P) != 0 && (e & reserved) != 0;
+    }
+
+    /** The PDPTE register for {@code lin}, reloaded first after a host state load. */
+    private long pdpteFor(long lin) {
+        if (!pdptesValid) {
+            long base = cr3 & 0xffffffe0L;
+            for (int i = 0; i < 4; i++) {
+                pdptes[i] = readPhys(base + i * 8L, 8);
+            }
+            pdptesValid = true;
+        }
+        return pdptes[(int) (lin >>> 30) & 3];
+    }
+
     /** Bits 51:MAXPHYADDR, reserved in PAE and 4-level paging entries; -1 until first read. */
     private long reservedAddressBits = -1;
 
@@ -712,12 +755,9 @@ abstract class CpuMemory extends CpuState {
             table = cr3 & PHYS_MASK;
             levels = 4;
         } else if (pae) {
-            long pdpte = readPhys((cr3 & 0xffffffe0L) + ((lin >>> 30) & 3) * 8, 8);
+            long pdpte = pdpteFor(lin); // checked when it was loaded
             if ((pdpte & PTE_P) == 0) {
                 throw pageFault(lin, 0, kind, user);
-            }
-            if ((pdpte & 0x1e6) != 0 || (pdpte & reserved) != 0 || (!nxe && pdpte < 0)) {
-                throw pageFault(lin, PF_P | PF_RSVD, kind, user);
             }
             table = pdpte & PHYS_MASK;
             levels = 2;

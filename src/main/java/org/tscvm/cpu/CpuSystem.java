@@ -36,15 +36,24 @@ abstract class CpuSystem extends CpuMemory {
         mode64 = longMode() && (segAttr[CS] & A_L) != 0;
         codeSize = mode64 ? 8 : (segAttr[CS] & A_DB) != 0 ? 4 : 2;
         stackSize = mode64 ? 8 : (segAttr[SS] & A_DB) != 0 ? 4 : 2;
-        cpl = realMode() ? 0 : (flags & VM) != 0 ? 3 : segSel[CS] & 3;
+        cpl = realMode() || csFromRealMode ? 0 : (flags & VM) != 0 ? 3 : segSel[CS] & 3;
         userBit = cpl == 3 ? 1 : 0;
         for (int s = 0; s < 6; s++) {
             updateSegChecked(s);
         }
     }
 
+    /**
+     * True from MOV CR0 setting PE until the first CS load: CS still holds a real-mode value,
+     * whose low bits are no RPL, and the CPL stays real mode's 0 (SDM 9.9.1).
+     */
+    boolean csFromRealMode;
+
     final void setSeg(int seg, int sel, long base, long limit, int attr) {
         chainEpoch++;
+        if (seg == CS) {
+            csFromRealMode = false;
+        }
         segSel[seg] = sel & 0xffff;
         segBase[seg] = base;
         segLimit[seg] = limit;
@@ -343,7 +352,7 @@ abstract class CpuSystem extends CpuMemory {
         long oldSpMask = stackMask();
         boolean user = newCpl == 3;
         if (lm) {
-            long rsp = readSys(trBase + 4 + newCpl * 8L, 8);
+            long rsp = readTssStack(4 + newCpl * 8L, 8, false);
             if (!canonical(rsp)) {
                 throw fault(CpuFault.SS, 0);
             }
@@ -359,8 +368,8 @@ abstract class CpuSystem extends CpuMemory {
         }
         boolean tss32 = (trAttr & A_TYPE) == T_TSS_BUSY || (trAttr & A_TYPE) == T_TSS_AVAIL;
         long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
-        long esp = readSys(trBase + espOff, tss32 ? 4 : 2);
-        int ss = (int) readSys(trBase + espOff + (tss32 ? 4 : 2), 2);
+        long esp = readTssStack(espOff, tss32 ? 4 : 2, false);
+        int ss = (int) readTssStack(espOff + (tss32 ? 4 : 2), 2, false);
         if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
             throw fault(CpuFault.TS, ss & 0xfffc);
         }
@@ -515,6 +524,17 @@ abstract class CpuSystem extends CpuMemory {
     final long readStack(long offset, int size) {
         long sp = (regs[RSP] + offset) & stackMask();
         return readLin(linear(SS, sp, size, false), size);
+    }
+
+    /**
+     * A stack field of the current TSS (RSPn, ISTn, ESPn/SSn) for an interrupt's stack switch: a
+     * field beyond TR's limit is #TS with TR's selector (SDM 6.12.1.1, 6.14.5).
+     */
+    private long readTssStack(long offset, int size, boolean external) {
+        if (offset + size - 1 > trLimit) {
+            throw fault(CpuFault.TS, (trSel & 0xfffc) | (external ? 1 : 0));
+        }
+        return readSys(trBase + offset, size);
     }
 
     // ---- RFLAGS writes by POPF/IRET ----
@@ -697,9 +717,9 @@ abstract class CpuSystem extends CpuMemory {
         int oldCs = segSel[CS];
         long rsp;
         if (ist != 0) {
-            rsp = readSys(trBase + 0x24 + (ist - 1) * 8L, 8);
+            rsp = readTssStack(0x24 + (ist - 1) * 8L, 8, external);
         } else if (newCpl < cpl) {
-            rsp = readSys(trBase + 4 + newCpl * 8L, 8);
+            rsp = readTssStack(4 + newCpl * 8L, 8, external);
         } else {
             rsp = oldRsp;
         }
@@ -766,8 +786,8 @@ abstract class CpuSystem extends CpuMemory {
         if (newCpl < cpl) {
             boolean tss32 = (trAttr & A_TYPE) == T_TSS_BUSY || (trAttr & A_TYPE) == T_TSS_AVAIL;
             long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
-            long esp = readSys(trBase + espOff, tss32 ? 4 : 2);
-            int ss = (int) readSys(trBase + espOff + (tss32 ? 4 : 2), 2);
+            long esp = readTssStack(espOff, tss32 ? 4 : 2, external);
+            int ss = (int) readTssStack(espOff + (tss32 ? 4 : 2), 2, external);
             if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
                 throw fault(CpuFault.TS, (ss & 0xfffc) | (external ? 1 : 0));
             }
@@ -922,6 +942,13 @@ abstract class CpuSystem extends CpuMemory {
             }
             efer &= ~EFER_LMA;
         }
+        if ((v & CR0_PE) != 0 && (old & CR0_PE) == 0) {
+            csFromRealMode = true;
+        }
+        if ((v & CR0_PG) != 0 && (cr4 & CR4_PAE) != 0 && (efer & EFER_LMA) == 0
+                && ((old ^ v) & (CR0_PG | CR0_CD | CR0_NW)) != 0) {
+            loadPdptes(cr3); // PAE paging turned on (or its caching changed): SDM 4.4.1
+        }
         cr0 = v;
         if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) {
             flushTlb(false);
@@ -929,9 +956,17 @@ abstract class CpuSystem extends CpuMemory {
         updateMode();
     }
 
+    /** PAE paging: CR0.PG and CR4.PAE set outside long mode. */
+    private boolean paePaging(long cr0v, long cr4v) {
+        return (cr0v & CR0_PG) != 0 && (cr4v & CR4_PAE) != 0 && (efer & EFER_LMA) == 0;
+    }
+
     final void writeCr3(long v) {
         if (longMode() && (v >>> 52) != 0) {
             throw gp(0);
+        }
+        if (paePaging(cr0, cr4)) {
+            loadPdptes(v); // #GP leaves CR3 as it was
         }
         cr3 = longMode() ? v : v & 0xffffffffL;
         flushTlb((cr4 & CR4_PGE) != 0);
@@ -943,6 +978,9 @@ abstract class CpuSystem extends CpuMemory {
             throw gp(0);
         }
         long old = cr4;
+        if (paePaging(cr0, v) && ((old ^ v) & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)) != 0) {
+            loadPdptes(cr3); // SDM 4.4.1
+        }
         cr4 = v;
         if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_PKS)) != 0) {
             flushTlb(false);

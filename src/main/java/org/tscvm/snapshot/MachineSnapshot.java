@@ -16,6 +16,7 @@ import org.tscvm.machine.BoardState;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.snapshot.SnapshotException.Kind;
+import org.tscvm.trace.TraceKind;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscState;
@@ -63,6 +64,9 @@ public final class MachineSnapshot {
             vcpus.add(vcpu.saveState());
         }
         BoardState board = machine.saveBoard();
+        if (vm.tracer() != null) {
+            vm.tracer().stateEvent(TraceKind.SNAPSHOT); // on every vCPU's track, at the saved instant
+        }
         return new MachineState(Version.VERSION, ConfigFingerprint.of(machine.config()), time, board, vcpus,
                 RamImage.save(vm.memory()));
     }
@@ -184,6 +188,9 @@ public final class MachineSnapshot {
             if (controller != null && lapic != null) {
                 controller.restoreLapic(lapic);
             }
+        }
+        if (vm.tracer() != null) {
+            vm.tracer().stateEvent(TraceKind.RESTORE);
         }
     }
 

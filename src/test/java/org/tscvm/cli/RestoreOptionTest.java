@@ -64,6 +64,17 @@ class RestoreOptionTest {
         assertThat(restore(snapshot, "--restore-time", "wall").out()).contains("SUMMARY: 13 tests, 0 failures");
     }
 
+    /** With --trace, the restore is an event on the vCPU's track, before anything the guest does after it. */
+    @Test
+    void aTracedRestoreMarksTheRestoreOnTheVcpuTrack() throws Exception {
+        Path trace = dir.resolve("restore-trace.json");
+        CliRun run = restore(snapshot, "--trace", trace.toString(), "--trace-kinds", "state,msr");
+        assertThat(run.status()).as(run.err()).isEqualTo(1);
+        String json = Files.readString(trace);
+        assertThat(json).contains("\"RESTORE\"");
+        assertThat(json).doesNotContain("\"SNAPSHOT\"");
+    }
+
     @Test
     void onAHostClockOfAnotherRateAndAdjustTheRestoredGuestStillPassesItsTimerChecks() {
         CliRun run = restore(snapshot, "--host-khz", "3100000", "--host-tsc-adjust", "-123456789");

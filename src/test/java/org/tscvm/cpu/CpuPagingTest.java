@@ -94,6 +94,51 @@ class CpuPagingTest {
         assertThat(rig.cpu.getCr(2)).isEqualTo(0x3ff000);
         assertThat(rig.r64(0x44000) & 0x60).as("accessed and dirty").isEqualTo(0x60);
     }
+    /** Enters PAE paging with CR3 = 0x42000 (as the test above), then runs {@code more} and HLT. */
+    private static final String ENTER_PAE = "0f 01 15 00 06 00 00 0f 01 1d 10 06 00 00 bc 00 00 08 00 0f 20 e0 83 c8 20 "
+            + "0f 22 e0 b8 00 20 04 00 0f 22 d8 0f 20 c0 0d 00 00 00 80 0f 22 c0 ";
+
+    @Test
+    void paePagingUsesThePdpteRegistersUntilCr3IsLoadedAgain() {
+        // SDM 4.4.1: the four PDPTEs are loaded into registers by MOV to CR3 (and CR0/CR4);
+        // a later change to the PDPT in memory is not seen, not even after INVLPG, until then.
+        CpuRig rig = protectedRig();
+        rig.w64(0x42000, 0x43000 | 1);
+        rig.w64(0x43000, 0x83);                            // 0..2 MiB identity
+        rig.w64(0x43008, 0x44000 | 7);
+        rig.w64(0x44000, 0x300000 | 7);                    // 0x200000 -> 0x300000 (0xcafe)
+        rig.w64(0x45000, 0x83);
+        rig.w64(0x45008, 0x46000 | 7);
+        rig.w64(0x46000, 0x310000 | 7);                    // 0x200000 -> 0x310000 (0xbeef)
+        rig.memory.write32(0x310000, 0xbeef);
+        rig.load(0x20000, hex(ENTER_PAE
+                + "c7 05 00 20 04 00 01 50 04 00 "   // movl $0x45001,0x42000: PDPTE[0] -> 0x45000, in memory
+                + "0f 01 3d 00 00 20 00 "            // invlpg 0x200000
+                + "8b 1d 00 00 20 00 "               // mov 0x200000,%ebx: the PDPTE register still says 0x43000
+                + "0f 20 d8 0f 22 d8 "               // mov %cr3,%eax; mov %eax,%cr3: load the registers again
+                + "8b 0d 00 00 20 00 f4"));          // mov 0x200000,%ecx; hlt
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0xcafe);
+        assertThat(rig.reg(Cpu.RCX)).isEqualTo(0xbeef);
+    }
+
+    @Test
+    void aPdpteWithAReservedBitMakesMovToCr3GpAndLeavesCr3() {
+        CpuRig rig = protectedRig();
+        rig.w64(0x4000 + 13 * 8, 0x8d00 | (0x08L << 16) | (0x8eL << 40));
+        rig.memory.write8(0x8d00, 0xf4);
+        rig.w64(0x42000, 0x43000 | 1);
+        rig.w64(0x43000, 0x83);
+        rig.w64(0x47000, 0x43000 | 1);
+        rig.w64(0x47008, 0x48000 | 3);                     // bit 1 (R/W) is reserved in a PDPTE
+        rig.load(0x20000, hex(ENTER_PAE + "b8 00 70 04 00 0f 22 d8 f4")); // mov $0x47000,%eax; mov %eax,%cr3
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("the #GP handler").isEqualTo(0x8d01);
+        assertThat(rig.cpu.getCr(3)).isEqualTo(0x42000);
+    }
+
     @Test
     void smapBlocksSupervisorDataAccessToUserPagesUnlessAcAndSmepBlocksExecution() {
         CpuRig rig = new CpuRig().longMode();

@@ -259,6 +259,57 @@ class CpuReviewTest {
     }
 
     @Test
+    void settingCr0PeWithARealModeCsWhoseLowBitsAreSetLeavesCplAtZero() {
+        // The CPL is not CS's RPL until a far transfer loads CS: right after MOV CR0 sets PE,
+        // real mode's CPL 0 holds (SDM 9.9.1), so loading SS with an RPL-0 selector works even
+        // when the real-mode CS value was 0x0103.
+        CpuRig rig = protectedRig();
+        rig.load(0x1000, hex("ea 05 00 03 01 ")); // ljmp $0x0103,$0x0005 (base 0x1030)
+        rig.load(0x1035,
+                // 0f 01 16 00 06   lgdtw 0x600
+                // 0f 20 c0         mov %cr0,%eax
+                // 0c 01            or $1,%al
+                // 0f 22 c0         mov %eax,%cr0
+                // b8 10 00         mov $0x10,%ax
+                // 8e d0            mov %ax,%ss
+                // f4               hlt
+                hex("0f 01 16 00 06 0f 20 c0 0c 01 0f 22 c0 b8 10 00 8e d0 f4 "));
+        rig.cpu.init();
+        rig.cpu.startup(0x01);
+        assertThat(rig.cpu.run(100)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("the HLT after the SS load").isEqualTo(0x1035 - 0x1030 + 19);
+        assertThat(rig.cpu.save().segSelectors()[2]).as("SS").isEqualTo(0x10);
+    }
+
+    @Test
+    void anIstSlotBeyondTheTssLimitIsTsWithTheTrSelector() {
+        // SDM 6.14.5: the stack pointer read from the TSS for an interrupt must lie within TR's
+        // limit, else #TS(TSS selector). TR is reloaded with a limit of 0x2b: RSP0-2 and IST1 fit,
+        // IST2 (0x2c-0x33) does not.
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(CpuRig.GDT + 0x30, 0x2b | ((CpuRig.TSS & 0xffffff) << 16) | (0x89L << 40));
+        rig.setGate(0x31, CpuRig.HANDLERS + 0x31 * 16, 0xe, 0, 2);
+        rig.setGate(0x32, CpuRig.HANDLERS + 0x32 * 16, 0xe, 0, 1);
+        byte[] ltr = hex("66 b8 30 00 0f 00 d8 "); // mov $0x30,%ax; ltr %ax
+        rig.run(concat(ltr, hex("cd 32 f4"))); // int $0x32 (IST1): within the limit
+        assertThat(rig.haltedInVector()).isEqualTo(0x32);
+        assertThat(rig.reg(Cpu.RSP)).isEqualTo(CpuRig.IST1 - 40);
+
+        rig = new CpuRig().longMode();
+        rig.w64(CpuRig.GDT + 0x30, 0x2b | ((CpuRig.TSS & 0xffffff) << 16) | (0x89L << 40));
+        rig.setGate(0x31, CpuRig.HANDLERS + 0x31 * 16, 0xe, 0, 2);
+        rig.run(concat(ltr, hex("cd 31 f4"))); // int $0x31 (IST2): beyond it
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.TS);
+        assertThat(rig.stack(0)).as("error code: the TSS selector, EXT clear (INT n)").isEqualTo(0x30);
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
     void aSameLevelIretThatFaultsOnTheAccessedBitLeavesEspAsItWas() {
         // IRET to CS 0x48, whose descriptor is not yet accessed, in a GDT that CR0.WP makes
         // read-only: the accessed-bit write faults (SDM 3.4.5.1) and the #PF frame must hold
