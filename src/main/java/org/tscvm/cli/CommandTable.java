@@ -88,6 +88,9 @@ final class CommandTable {
     static final String GDB_DEFAULT = "-s";
     static final String GDB = "-gdb";
     static final String WAIT_FOR_GDB = "-S";
+    static final String QMP = "-qmp";
+    static final String QMP_PRETTY = "-qmp-pretty";
+    static final String INCOMING = "-incoming";
     static final String RESTORE = "--restore";
     static final String RESTORE_TIME = "--restore-time";
     static final String TRACE = "--trace";
@@ -127,7 +130,16 @@ final class CommandTable {
             Option.flag(GDB_DEFAULT, "a gdb server on tcp::1234 (127.0.0.1), as -gdb tcp::1234"),
             new Option(GDB, "tcp:[HOST]:PORT", null, false,
                     "a gdb server on HOST (default 127.0.0.1) and PORT (0: any free port, printed on stderr)"),
-            Option.flag(WAIT_FOR_GDB, "do not start the vCPUs until the debugger continues (needs -s or -gdb)"),
+            Option.flag(WAIT_FOR_GDB,
+                    "do not start the vCPUs until the debugger or the monitor continues (needs -s, -gdb or -qmp)"),
+            new Option(QMP, "unix:PATH|tcp:[HOST]:PORT,server=on[,wait=off]", null, false,
+                    "a QMP monitor on a Unix socket or TCP port (wait=on, the default, starts the guest once a"
+                            + " client connects)"),
+            new Option(QMP_PRETTY, "unix:PATH|tcp:[HOST]:PORT,server=on[,wait=off]", null, false,
+                    "as -qmp, with indented JSON replies"),
+            new Option(INCOMING, "tcp:[HOST]:PORT|file:PATH|exec:CMD|defer", null, false,
+                    "wait for the machine's state from a migration source (defer: QMP's migrate-incoming names it);"
+                            + " needs -qmp"),
             // Tracing and debug logging (org.tscvm.trace, org.tscvm.log).
             new Option(TRACE, "FILE", null, false,
                     "write guest-visible time events to FILE as Chrome/Perfetto trace-event JSON (one track per vCPU)"),
@@ -195,7 +207,8 @@ final class CommandTable {
     static final List<String> DESCRIPTION = List.of(
             "An x86-64 virtual machine whose virtual CPUs keep time as Linux KVM does.",
             "Exit status: the guest's (isa-debug-exit: (v << 1) | 1; \"Shutdown\" on port 0x8900: 0),",
-            "4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger;",
+            "4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger,",
+            "36 an incoming migration that could not be loaded;",
             "host errors: 2 usage,",
             "10 missing or unreadable file, 12 bad kernel image, 14 bad -m, 16 bad -cpu, 18 other bad value.");
 

@@ -178,7 +178,7 @@ final class Launcher {
         if (!defaultServer && spec == null) {
             if (waitForDebugger) {
                 throw new OptionException(ExitStatus.OPTION_VALUE,
-                        "-S waits for a debugger to continue: give -s or -gdb tcp::PORT too");
+                        "-S waits for a debugger or the monitor to continue: give -s, -gdb tcp::PORT or -qmp too");
             }
             return null;
         }
@@ -205,6 +205,45 @@ final class Launcher {
             }
         }
         return new MachineConfig.Gdb(host, Integer.parseInt(port), waitForDebugger);
+    }
+
+    /**
+     * The QMP monitor from {@code -qmp SPEC} or {@code -qmp-pretty SPEC} (one of them), or null
+     * for none; {@code startPaused} is -S.
+     */
+    static MachineConfig.Qmp parseQmp(String spec, String prettySpec, boolean startPaused) {
+        return parseQmp(spec, prettySpec, startPaused, null);
+    }
+
+    /** As above, with QEMU's {@code -incoming URI} (null: none), which needs the monitor. */
+    static MachineConfig.Qmp parseQmp(String spec, String prettySpec, boolean startPaused, String incoming) {
+        if (spec != null && prettySpec != null) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, "tscvm runs one QMP monitor: give -qmp or -qmp-pretty, not both");
+        }
+        String given = spec != null ? spec : prettySpec;
+        if (given == null) {
+            if (incoming != null) {
+                throw new OptionException(ExitStatus.OPTION_VALUE, "-incoming " + incoming
+                        + ": tscvm receives a migration through its monitor: give -qmp too");
+            }
+            return null;
+        }
+        try {
+            return new MachineConfig.Qmp(org.tscvm.qmp.QmpAddress.parse(given), prettySpec != null, startPaused, incoming);
+        } catch (TscvmException e) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
+        }
+    }
+
+    /**
+     * -s, -gdb, -S and -qmp together: -S holds the vCPUs for whichever of the debugger and the
+     * monitor is there.
+     */
+    static void applyServers(MachineConfig.Builder b, boolean gdbDefault, String gdbSpec, boolean waitS,
+                             String qmpSpec, String qmpPrettySpec, String incoming) {
+        MachineConfig.Qmp qmp = parseQmp(qmpSpec, qmpPrettySpec, waitS, incoming);
+        boolean gdbGiven = gdbDefault || gdbSpec != null;
+        b.qmp(qmp).gdb(parseGdb(gdbDefault, gdbSpec, waitS && (qmp == null || gdbGiven)));
     }
 
     private static OptionException gdbError(String spec, String why) {
@@ -303,6 +342,31 @@ final class Launcher {
                 // An ephemeral port is only useful once it is known.
                 err.println("tscvm: gdb server listening on tcp:" + config.gdb().host() + ":" + machine.gdbPort());
             }
+            if (config.qmp() != null && config.qmp().address().path() == null && config.qmp().address().port() == 0) {
+                err.println("tscvm: QMP server listening on tcp:" + config.qmp().address().host() + ":"
+                        + machine.qmpServer().port());
+            }
+            if (config.qmp() != null) {
+                machine.qmpServer().setMigrationTarget(new MachineStateStream(machine));
+            }
+            if (config.qmp() != null && config.qmp().incoming() != null) {
+                // Before a client can connect: the state's source is open once the monitor answers.
+                try {
+                    machine.qmpServer().expectIncoming(config.qmp().incoming(), !config.qmp().startPaused());
+                } catch (RuntimeException e) {
+                    machine.qmpServer().close(); // the run never starts: nothing else closes it
+                    throw e;
+                }
+            }
+            if (config.qmp() != null && config.qmp().address().waitForClient()) {
+                // QEMU's wait=on: the guest starts once a client is there to see it.
+                err.println("tscvm: waiting for a QMP client on " + config.qmp().address());
+                try {
+                    machine.qmpServer().awaitFirstClient();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             beforeRun.accept(machine);
             RunResult result = machine.run();
             afterRun.accept(machine);
@@ -311,7 +375,8 @@ final class Launcher {
                     // The guest chose its verdict (a reset ends a run only under -no-reboot, as
                     // QEMU's); stderr stays quiet (kvm-unit-tests reads it).
                 }
-                case TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT, KILLED -> err.println("tscvm: " + result.reason());
+                case TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT, KILLED, MIGRATION_FAILED ->
+                        err.println("tscvm: " + result.reason());
             }
             return result.exitStatus();
         } catch (RuntimeException e) {

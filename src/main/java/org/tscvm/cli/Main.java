@@ -139,8 +139,9 @@ public final class Main {
         } catch (RuntimeException e) {
             throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
         }
-        b.gdb(Launcher.parseGdb(p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
-                p.isGiven(CommandTable.WAIT_FOR_GDB)));
+        Launcher.applyServers(b, p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
+                p.isGiven(CommandTable.WAIT_FOR_GDB), p.value(CommandTable.QMP), p.value(CommandTable.QMP_PRETTY),
+                p.value(CommandTable.INCOMING));
         b.trace(Launcher.parseTrace(CommandTable.TRACE, p.value(CommandTable.TRACE), CommandTable.TRACE_KINDS,
                 p.isGiven(CommandTable.TRACE_KINDS) ? p.value(CommandTable.TRACE_KINDS) : null));
         String timeout = p.value(CommandTable.TIMEOUT);

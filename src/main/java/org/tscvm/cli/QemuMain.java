@@ -71,7 +71,13 @@ public final class QemuMain {
                 + "  --tsc-warp VCPU=CYCLES   host-initiated TSC write, that vCPU CYCLES from the others (tscvm's own)\n"
                 + "  -s                    gdb server on tcp::1234 (127.0.0.1)\n"
                 + "  -gdb tcp:[HOST]:PORT  gdb server on HOST:PORT (port 0: any free port, printed on stderr)\n"
-                + "  -S                    do not start the vCPUs until the debugger continues\n"
+                + "  -S                    do not start the vCPUs until the debugger or the monitor continues\n"
+                + "  -qmp unix:PATH,server=on[,wait=off] | tcp:[HOST]:PORT,server=on[,wait=off]\n"
+                + "                        a QMP monitor (QEMU's protocol; see README's command table)\n"
+                + "  -qmp-pretty SPEC      as -qmp, with indented JSON\n"
+                + "  -chardev socket,id=ID,path=PATH|host=H,port=N,server=on[,wait=off]\n"
+                + "  -mon chardev=ID,mode=control[,pretty=on]  the same monitor in QEMU's long form\n"
+                + "  -incoming tcp:[HOST]:PORT|file:PATH|exec:CMD|defer  wait for a migration's state (needs -qmp)\n"
                 + "  -d LIST               log to stderr: " + DebugLog.known() + " (comma-separated), all, or help\n"
                 + "  --tscvm-trace FILE    write guest-visible time events as Perfetto trace-event JSON (tscvm's own;\n"
                 + "                        QEMU's -trace is a different thing and is refused)\n"
@@ -117,6 +123,12 @@ public final class QemuMain {
         boolean gdbDefault = false;
         boolean waitForGdb = false;
         String gdb = null;
+        String qmp = null;
+        String qmpPretty = null;
+        String incoming = null;
+        java.util.Map<String, String> chardevs = new java.util.HashMap<>();
+        String monChardev = null;
+        boolean monPretty = false;
         String cpu = "qemu64";
         boolean kvm = false;
         String traceFile = null;
@@ -176,6 +188,21 @@ public final class QemuMain {
                             logTopics = value;
                         }
                         case "-gdb" -> gdb = value;
+                        case "-qmp" -> qmp = value;
+                        case "-qmp-pretty" -> qmpPretty = value;
+                        case "-incoming" -> incoming = value;
+                        case "-chardev" -> {
+                            String[] cd = chardev(value);
+                            chardevs.put(cd[0], cd[1]);
+                        }
+                        case "-mon" -> {
+                            if (monChardev != null) {
+                                throw refuse("-mon " + value + ": tscvm runs one monitor");
+                            }
+                            String[] mon = mon(value);
+                            monChardev = mon[0];
+                            monPretty = mon[1] != null;
+                        }
                         case "-cpu" -> cpu = value;
                         case "-serial" -> b.serial(parseSerial(value, console));
                         case "-device" -> {
@@ -208,9 +235,24 @@ public final class QemuMain {
             err.println("tscvm: no -kernel given (see tscvm-qemu --help)");
             return ExitStatus.USAGE;
         }
+        if (monChardev != null) {
+            String spec = chardevs.get(monChardev);
+            if (spec == null) {
+                throw refuse("-mon chardev=" + monChardev + ": no -chardev with id=" + monChardev);
+            }
+            if (qmp != null || qmpPretty != null) {
+                throw refuse("-mon and -qmp: tscvm runs one monitor");
+            }
+            if (monPretty) {
+                qmpPretty = spec;
+            } else {
+                qmp = spec;
+            }
+        }
+        Launcher.applyServers(b, gdbDefault, gdb, waitForGdb, qmp, qmpPretty, incoming);
         b.cpuModel(mapCpu(cpu, kvm, err));
         MachineConfig config = b.kernel(kernel).initrds(initrds).pcTestdev(testdev)
-                .tscAdjusts(tscAdjusts).tscWarps(tscWarps).gdb(Launcher.parseGdb(gdbDefault, gdb, waitForGdb))
+                .tscAdjusts(tscAdjusts).tscWarps(tscWarps)
                 .trace(Launcher.parseTrace("--tscvm-trace", traceFile, "--tscvm-trace-kinds", traceKinds)).build();
         DebugLog.configure(logTopics == null ? Set.of() : Main.parseLogTopics(logTopics), err);
         try {
@@ -221,6 +263,60 @@ public final class QemuMain {
         } finally {
             DebugLog.configure(Set.of(), err);
         }
+    }
+
+    /**
+     * {@code -chardev socket,id=ID,path=PATH|host=H,port=N,server=on[,wait=off]}: its id and
+     * the -qmp spelling of the same socket (the only chardev tscvm has is a monitor's).
+     */
+    private static String[] chardev(String spec) {
+        String[] parts = spec.split(",");
+        if (!parts[0].equals("socket")) {
+            throw refuse("-chardev " + spec + ": tscvm takes socket chardevs only (for -mon)");
+        }
+        String id = null, path = null, host = "", port = null;
+        StringBuilder options = new StringBuilder();
+        for (int i = 1; i < parts.length; i++) {
+            String p = parts[i];
+            if (p.startsWith("id=")) {
+                id = p.substring(3);
+            } else if (p.startsWith("path=")) {
+                path = p.substring(5);
+            } else if (p.startsWith("host=")) {
+                host = p.substring(5);
+            } else if (p.startsWith("port=")) {
+                port = p.substring(5);
+            } else {
+                options.append(',').append(p); // server=, wait=: QmpAddress checks them
+            }
+        }
+        if (id == null || (path == null) == (port == null)) {
+            throw refuse("-chardev " + spec + ": give id= and either path= or port=");
+        }
+        return new String[] {id, (path != null ? "unix:" + path : "tcp:" + host + ":" + port) + options};
+    }
+
+    /** {@code -mon chardev=ID[,mode=control][,pretty=on|off]}: the chardev, and non-null when pretty. */
+    private static String[] mon(String spec) {
+        String chardev = null;
+        String pretty = null;
+        boolean control = false;
+        for (String p : spec.split(",")) {
+            if (p.startsWith("chardev=")) {
+                chardev = p.substring(8);
+            } else if (p.equals("pretty=on")) {
+                pretty = "on";
+            } else if (p.equals("mode=control")) {
+                control = true;
+            } else if (!p.equals("pretty=off")) {
+                throw refuse("-mon " + spec + ": tscvm's monitor is QMP (mode=control), not '" + p + "'");
+            }
+        }
+        if (chardev == null || !control) {
+            // QEMU's default mode is readline (HMP), which tscvm does not have.
+            throw refuse("-mon " + spec + ": give chardev=ID,mode=control (tscvm's monitor speaks QMP)");
+        }
+        return new String[] {chardev, pretty};
     }
 
     /** {@code -global kvm-pit.lost_tick_policy=delay|discard}: the only global tscvm has. */

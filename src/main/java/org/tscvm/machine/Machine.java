@@ -122,6 +122,11 @@ public final class Machine {
         return runner.run();
     }
 
+    /** The QMP server (its port with tcp::0, waiting for a first client), or null without -qmp. */
+    public org.tscvm.qmp.QmpServer qmpServer() {
+        return runner.qmpServer();
+    }
+
     /** Deterministic mode: runs until the host clock reads {@code hostTsc}: {@link MachineRunner#runUntil}. */
     public boolean runUntil(long hostTsc) {
         return runner.runUntil(hostTsc);

@@ -46,13 +46,14 @@ import org.tscvm.vm.VmConfig;
  * @param pitLostTicks   what the PIT does with periods a stalled vCPU thread missed (QEMU's
  *                       {@code -global kvm-pit.lost_tick_policy}; default: deliver them later)
  * @param gdb            the gdb server to run ({@code -s}, {@code -gdb}, {@code -S}), or null for none
+ * @param qmp            the QMP monitor to run ({@code -qmp}), or null for none
  * @param trace          the trace of guest-visible time events to write ({@code --trace}), or null for none
  */
 public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, List<Path> initrds,
                             SerialTarget serial, boolean pcTestdev, long flatLoadAddress, long flatEntry,
                             Duration timeout, int sockets, List<VcpuValue> tscAdjusts, List<VcpuValue> tscWarps,
                             boolean noReboot, Pit8254.LostTicks pitLostTicks, Gdb gdb,
-                            TraceConfig trace) {
+                            TraceConfig trace, Qmp qmp) {
     /** A sanity bound; vCPUs are threads, and kvm-unit-tests' x86 tests use at most a few. */
     public static final int MAX_VCPUS = 64;
 
@@ -74,6 +75,19 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
             if (port < 0 || port > 0xffff) {
                 throw new MachineConfigException("gdb port " + port + " is out of range: use 0 to 65535");
             }
+        }
+    }
+
+    /**
+     * A QMP monitor listening at {@code address}; {@code pretty} indents its replies
+     * ({@code -qmp-pretty}); with {@code startPaused} no vCPU runs until the monitor's
+     * {@code cont} (QEMU's -S: the run state is "prelaunch"); with {@code incoming} (QEMU's
+     * -incoming URI, or null) no vCPU runs until the machine's state has arrived from there.
+     */
+    public record Qmp(org.tscvm.qmp.QmpAddress address, boolean pretty, boolean startPaused, String incoming) {
+        /** The vCPUs wait at the start: for cont, or for the incoming state. */
+        public boolean holdAtStart() {
+            return startPaused || incoming != null;
         }
     }
 
@@ -182,6 +196,7 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
         private Gdb gdb;
         private boolean hostTscUnstable;
         private TraceConfig trace;
+        private Qmp qmp;
 
         public Builder ramBytes(long v) {
             ramBytes = v;
@@ -310,6 +325,11 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
             return this;
         }
 
+        public Builder qmp(Qmp v) {
+            qmp = v;
+            return this;
+        }
+
         public MachineConfig build() {
             checkVm(ramBytes, tscKhz, compileThreshold);
             VmConfig vm = VmConfig.builder()
@@ -327,7 +347,7 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
                     .hostTscUnstable(hostTscUnstable)
                     .build();
             return new MachineConfig(vm, smp, kernel, append, initrds, serial, pcTestdev, flatLoadAddress, flatEntry,
-                    timeout, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, trace);
+                    timeout, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, trace, qmp);
         }
     }
 }

@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.tscvm.gdb.GdbServer;
 import org.tscvm.gdb.TargetEvent;
+import org.tscvm.qmp.QmpServer;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.VcpuExit;
@@ -71,6 +72,9 @@ public final class MachineRunner {
     /** All-stop debugging and the gdb server, or null without {@link MachineConfig#gdb()}. */
     private final DebugGate debugGate;
     private final GdbServer gdbServer;
+    /** The QMP monitor and its server, or null without {@link MachineConfig#qmp()}. */
+    private final MachineMonitor monitor;
+    private final QmpServer qmpServer;
 
     // The pause gate: the vCPU loops park at it between runs while a pause is wanted.
     private final Object gate = new Object();
@@ -85,6 +89,12 @@ public final class MachineRunner {
             loops.add(new VcpuLoop(link));
         }
         MachineConfig.Gdb gdb = config.gdb();
+        MachineConfig.Qmp qmp = config.qmp();
+        if (qmp != null && qmp.holdAtStart()) {
+            pauseWanted = true; // -S or -incoming: the run starts paused until cont or the state arrives
+        }
+        monitor = qmp == null ? null : new MachineMonitor(this, machine, config);
+        qmpServer = qmp == null ? null : QmpServer.start(qmp.address(), monitor, qmp.pretty());
         if (gdb == null) {
             debugGate = null;
             gdbServer = null;
@@ -92,8 +102,31 @@ public final class MachineRunner {
             debugGate = new DebugGate(machine.vm().vcpus(), !deterministic(), gdb.waitForDebugger(),
                     () -> finish(new RunResult(RunResult.STATUS_KILLED, RunResult.Reason.KILLED,
                             "the debugger killed the run")));
-            gdbServer = GdbServer.start(gdb.host(), gdb.port(), debugGate); // last: nothing after it can fail
+            try {
+                gdbServer = GdbServer.start(gdb.host(), gdb.port(), debugGate); // last: nothing after it can fail
+            } catch (RuntimeException e) {
+                if (qmpServer != null) {
+                    qmpServer.close();
+                }
+                throw e;
+            }
         }
+    }
+
+    /** The QMP server (its port with tcp::0, waiting for a first client), or null without -qmp. */
+    public QmpServer qmpServer() {
+        return qmpServer;
+    }
+
+    /** True while a debugger (gdb) holds the machine: the run state QMP calls "debug". */
+    boolean heldByDebugger() {
+        return debuggerHolds();
+    }
+
+    /** The host thread running vCPU {@code index} (its Linux thread id where known), as QMP reports it. */
+    long vcpuThreadId(int index) {
+        long tid = loops.get(index).threadId;
+        return tid != 0 ? tid : ProcessHandle.current().pid();
     }
 
     private boolean deterministic() {
@@ -243,6 +276,9 @@ public final class MachineRunner {
             if (gdbServer != null) {
                 gdbServer.close(); // after gdb heard how the run ended
             }
+            if (qmpServer != null) {
+                qmpServer.close(); // after the client had the reply to quit and the SHUTDOWN event
+            }
             machine.closeSerial();
             machine.closeTracer(); // after the last vCPU stopped: every event is in
             synchronized (gate) {
@@ -365,6 +401,10 @@ public final class MachineRunner {
      */
     private void runRoundRobin(long stopAtHostTsc) {
         boolean quanta = loops.size() > 1;
+        long tid = currentThreadId();
+        for (VcpuLoop l : loops) {
+            l.threadId = tid;
+        }
         while (result.get() == null && clock.now() < stopAtHostTsc) {
             checkpointPause();
             if (result.get() != null) {
@@ -533,6 +573,14 @@ public final class MachineRunner {
         if (debugGate != null) {
             debugGate.end(endForDebugger(r));
         }
+        if (monitor != null) {
+            // Here, where this result won: a reboot may reset the result before rebootOn could look.
+            if (r == rebootRequest) {
+                monitor.resetHappened();
+            } else {
+                monitor.runEnded(r);
+            }
+        }
         for (VcpuLoop l : loops) {
             l.vcpu.requestPause();
             l.vcpu.wakeSignalWaiters();
@@ -546,7 +594,8 @@ public final class MachineRunner {
     /** How gdb hears of the run's end: W with the exit status, X with a signal when the machine broke. */
     private static TargetEvent.Ended endForDebugger(RunResult r) {
         return switch (r.kind()) {
-            case DEBUG_EXIT, SHUTDOWN, RESET, HALTED, TIMEOUT, KILLED -> new TargetEvent.Ended(r.exitStatus(), 0);
+            case DEBUG_EXIT, SHUTDOWN, RESET, HALTED, TIMEOUT, KILLED, MIGRATION_FAILED ->
+                    new TargetEvent.Ended(r.exitStatus(), 0);
             case TRIPLE_FAULT -> new TargetEvent.Ended(r.exitStatus(), SIGSEGV);
             case INTERNAL_ERROR -> new TargetEvent.Ended(r.exitStatus(), SIGABRT);
         };
@@ -554,11 +603,23 @@ public final class MachineRunner {
 
     private static final int SIGABRT = 6, SIGSEGV = 11;
 
+    /** The calling thread's Linux thread id (from /proc/thread-self), or its Java id elsewhere. */
+    private static long currentThreadId() {
+        try {
+            return Long.parseLong(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/thread-self"))
+                    .getFileName().toString());
+        } catch (java.io.IOException | RuntimeException e) {
+            return Thread.currentThread().getId();
+        }
+    }
+
     /** One vCPU's loop: run, then act on the exit. */
     private final class VcpuLoop {
         final Machine.VcpuLink link;
         final Vcpu vcpu;
         final VcpuInterrupts interrupts;
+        /** The thread running this vCPU (Linux thread id where known), 0 before the run. */
+        volatile long threadId;
 
         VcpuLoop(Machine.VcpuLink link) {
             this.link = link;
@@ -567,6 +628,7 @@ public final class MachineRunner {
         }
 
         void runOnOwnThread() {
+            threadId = currentThreadId();
             try {
                 while (result.get() == null) {
                     checkpointPause();

@@ -23,8 +23,10 @@ public record RunResult(int exitStatus, Reason kind, String reason) {
     public static final int STATUS_TIMEOUT = 20;
     /** A debugger ended the run (gdb's kill). */
     public static final int STATUS_KILLED = 24;
+    /** An incoming migration (-incoming) whose state could not be loaded: the machine has nothing to run. */
+    public static final int STATUS_MIGRATION_FAILED = 36;
 
-    public enum Reason { DEBUG_EXIT, SHUTDOWN, RESET, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT, KILLED }
+    public enum Reason { DEBUG_EXIT, SHUTDOWN, RESET, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT, KILLED, MIGRATION_FAILED }
 
     /** {@code outl v} to isa-debug-exit: status (v << 1) | 1, as QEMU computes it. */
     public static RunResult debugExit(int value) {

@@ -1,0 +1,521 @@
+package org.tscvm.qmp;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+
+/**
+ * QMP's migration: {@code migrate} (the state out to {@code tcp:HOST:PORT}, {@code file:PATH}
+ * or {@code exec:CMD}'s standard input), {@code migrate-incoming} and {@code -incoming} (the
+ * state in from the same places, or {@code defer}), {@code query-migrate} and the MIGRATION
+ * events (with the "events" capability on, as in QEMU). The stream is stop-and-copy: the
+ * machine stops (STOP), its whole state is written, and the source stays stopped
+ * ("postmigrate") unless it fails, when it runs on. The destination holds its vCPUs
+ * ("inmigrate") until the state is loaded, then runs unless started with -S.
+ */
+final class Migration {
+    /** QAPI MigrationStatus values tscvm goes through. */
+    enum Status {
+        NONE("none"), SETUP("setup"), ACTIVE("active"), COMPLETED("completed"), FAILED("failed");
+
+        final String qapiName;
+
+        Status(String qapiName) {
+            this.qapiName = qapiName;
+        }
+    }
+
+    /** Where a stream goes or comes from. */
+    sealed interface Endpoint {
+        record Tcp(String host, int port) implements Endpoint {
+        }
+
+        record File(Path path) implements Endpoint {
+        }
+
+        record Exec(String command) implements Endpoint {
+        }
+    }
+
+    private static final int CONNECT_TIMEOUT_MILLIS = 10_000;
+
+    private final MonitorTarget machine;
+    private final BiConsumer<String, Map<String, Object>> emit;
+    private volatile MigrationTarget target;
+    private boolean events;
+    private Status status = Status.NONE;
+    private long startNanos;
+    private long setupMillis;
+    private long totalMillis = -1;
+    private long downtimeMillis = -1;
+    private String errorDesc;
+    /** The source completed and has not run since: "postmigrate". */
+    private boolean postmigrate;
+    /** -incoming was given and no state has been loaded yet: "inmigrate". */
+    private boolean incomingExpected;
+    /** -incoming defer: migrate-incoming names the source. */
+    private boolean incomingDeferred;
+    private boolean autostart;
+
+    Migration(MonitorTarget machine, BiConsumer<String, Map<String, Object>> emit) {
+        this.machine = machine;
+        this.emit = emit;
+    }
+
+    /** The machine's state stream; until it is set, migration commands answer that tscvm cannot migrate. */
+    void setTarget(MigrationTarget newTarget) {
+        target = newTarget;
+    }
+
+    void register(QmpCommands commands) {
+        commands.add("migrate", List.of(QmpCommands.Arg.required("uri", QmpCommands.ArgType.STRING),
+                QmpCommands.Arg.optional("detach", QmpCommands.ArgType.BOOL)), args -> {
+                    migrate((String) args.get("uri"));
+                    return Map.of();
+                });
+        commands.add("migrate-incoming", List.of(QmpCommands.Arg.required("uri", QmpCommands.ArgType.STRING)), args -> {
+            migrateIncoming((String) args.get("uri"));
+            return Map.of();
+        });
+        commands.add("query-migrate", List.of(), args -> query());
+        commands.add("migrate-set-capabilities", List.of(QmpCommands.Arg.required("capabilities", QmpCommands.ArgType.ARRAY)),
+                args -> {
+                    setCapabilities((List<?>) args.get("capabilities"));
+                    return Map.of();
+                });
+        commands.add("query-migrate-capabilities", List.of(),
+                args -> List.of(QmpCommands.ordered("capability", "events", "state", eventsOn())));
+    }
+
+    /** The run state as migration colours it: inmigrate before the state arrived, postmigrate after it left. */
+    synchronized MonitorTarget.RunState runState(MonitorTarget.RunState machineState) {
+        if (machineState == MonitorTarget.RunState.SHUTDOWN) {
+            return machineState;
+        }
+        if (incomingExpected) {
+            return MonitorTarget.RunState.INMIGRATE;
+        }
+        if (machineState == MonitorTarget.RunState.RUNNING) {
+            postmigrate = false;
+        }
+        if (status == Status.ACTIVE) {
+            return MonitorTarget.RunState.FINISH_MIGRATE;
+        }
+        return postmigrate ? MonitorTarget.RunState.POSTMIGRATE : machineState;
+    }
+
+    /** cont is refused while the state has not arrived. */
+    synchronized void checkCont() throws QmpError {
+        if (incomingExpected) {
+            throw QmpError.generic("Migration is not finalized yet: the machine's state has not arrived");
+        }
+        postmigrate = false;
+    }
+
+    private synchronized boolean eventsOn() {
+        return events;
+    }
+
+    private synchronized void setCapabilities(List<?> capabilities) throws QmpError {
+        Boolean eventsState = null;
+        for (Object c : capabilities) {
+            if (!(c instanceof Map<?, ?> m) || !(m.get("capability") instanceof String name)
+                    || !(m.get("state") instanceof Boolean state) || m.size() != 2) {
+                throw QmpError.generic("Invalid parameter type for 'capabilities', expected: "
+                        + "[{\"capability\": string, \"state\": boolean}]");
+            }
+            if (!name.equals("events")) {
+                throw QmpError.generic("tscvm's migration has no capability '" + name + "' (only 'events')");
+            }
+            eventsState = state;
+        }
+        if (status == Status.ACTIVE) {
+            throw QmpError.generic("There's a migration process in progress");
+        }
+        if (eventsState != null) {
+            events = eventsState;
+        }
+    }
+
+    /** Parses QEMU's URI forms tcp:HOST:PORT, file:PATH and exec:CMD. */
+    static Endpoint endpoint(String uri) throws QmpError {
+        if (uri.startsWith("tcp:")) {
+            String address = uri.substring(4);
+            int colon = address.lastIndexOf(':');
+            String port = colon < 0 ? "" : address.substring(colon + 1);
+            if (!port.isEmpty() && port.length() <= 5 && port.chars().allMatch(Character::isDigit)
+                    && Integer.parseInt(port) <= 0xffff) {
+                String host = address.substring(0, colon);
+                if (host.startsWith("[") && host.endsWith("]")) {
+                    host = host.substring(1, host.length() - 1);
+                }
+                return new Endpoint.Tcp(host, Integer.parseInt(port));
+            }
+        } else if (uri.startsWith("file:") && uri.length() > 5) {
+            return new Endpoint.File(Path.of(uri.substring(5)));
+        } else if (uri.startsWith("exec:") && !uri.substring(5).isBlank()) {
+            return new Endpoint.Exec(uri.substring(5));
+        }
+        throw QmpError.generic("Parameter 'uri' expects a valid migration protocol (tcp:HOST:PORT, file:PATH, exec:CMD)");
+    }
+
+    private MigrationTarget requireTarget() throws QmpError {
+        MigrationTarget t = target;
+        if (t == null) {
+            throw QmpError.generic("tscvm cannot migrate or save this machine: its state cannot be written as a stream yet");
+        }
+        return t;
+    }
+
+    // ---------------------------------------------------------------- outgoing
+
+    private void migrate(String uri) throws QmpError {
+        Endpoint endpoint = endpoint(uri);
+        MigrationTarget t = requireTarget();
+        synchronized (this) {
+            if (incomingExpected) {
+                throw QmpError.generic("Guest is waiting for an incoming migration");
+            }
+            if (status == Status.SETUP || status == Status.ACTIVE) {
+                throw QmpError.generic("There's a migration process in progress");
+            }
+            if (machine.runState() == MonitorTarget.RunState.SHUTDOWN) {
+                throw QmpError.generic("The machine has shut down: there is nothing to migrate");
+            }
+            begin();
+        }
+        Thread thread = new Thread(() -> send(endpoint, t), "tscvm-migrate-out");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** Under the lock: a new migration starts in setup. */
+    private void begin() {
+        startNanos = System.nanoTime();
+        setupMillis = 0;
+        totalMillis = -1;
+        downtimeMillis = -1;
+        errorDesc = null;
+        postmigrate = false;
+        setStatus(Status.SETUP);
+    }
+
+    private void setStatus(Status s) {
+        status = s;
+        if (events) {
+            emit.accept("MIGRATION", QmpCommands.ordered("status", s.qapiName));
+        }
+    }
+
+    private void send(Endpoint endpoint, MigrationTarget t) {
+        boolean wasRunning = false;
+        Process process = null;
+        try (Sink sink = openSink(endpoint)) {
+            process = sink.process;
+            long stopNanos = System.nanoTime();
+            wasRunning = machine.stop();
+            if (wasRunning) {
+                emit.accept("STOP", null);
+            }
+            synchronized (this) {
+                setupMillis = millisSince(startNanos);
+                setStatus(Status.ACTIVE);
+            }
+            t.save(sink.out);
+            sink.out.flush();
+            sink.close();
+            if (process != null && (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0)) {
+                throw new IOException("the command exited with status " + (process.isAlive() ? "(still running)"
+                        : Integer.toString(process.exitValue())));
+            }
+            synchronized (this) {
+                downtimeMillis = millisSince(stopNanos);
+                totalMillis = millisSince(startNanos);
+                postmigrate = true;
+                setStatus(Status.COMPLETED);
+            }
+        } catch (IOException | RuntimeException e) {
+            fail("migration to " + describe(endpoint) + " failed: " + e.getMessage(), wasRunning);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            fail("migration to " + describe(endpoint) + " was interrupted", wasRunning);
+        } finally {
+            if (process != null) {
+                process.destroy();
+            }
+        }
+    }
+
+    private void fail(String why, boolean resume) {
+        synchronized (this) {
+            errorDesc = why;
+            totalMillis = millisSince(startNanos);
+            setStatus(Status.FAILED);
+        }
+        // QEMU's source runs on when the migration fails.
+        if (resume && machine.cont()) {
+            emit.accept("RESUME", null);
+        }
+    }
+
+    /** An open destination: its stream, and the process behind exec:. */
+    private static final class Sink implements AutoCloseable {
+        final OutputStream out;
+        final Closeable resource;
+        final Process process;
+
+        Sink(OutputStream out, Closeable resource, Process process) {
+            this.out = out;
+            this.resource = resource;
+            this.process = process;
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                out.close();
+            } finally {
+                resource.close();
+            }
+        }
+    }
+
+    private interface Closeable {
+        void close() throws IOException;
+    }
+
+    private static Sink openSink(Endpoint endpoint) throws IOException {
+        if (endpoint instanceof Endpoint.Tcp tcp) {
+            Socket socket = new Socket();
+            try {
+                socket.connect(new InetSocketAddress(tcpHost(tcp.host()), tcp.port()), CONNECT_TIMEOUT_MILLIS);
+            } catch (IOException e) {
+                socket.close();
+                throw e;
+            }
+            return new Sink(new BufferedOutputStream(socket.getOutputStream(), 1 << 16), socket::close, null);
+        }
+        if (endpoint instanceof Endpoint.File file) {
+            OutputStream out = Files.newOutputStream(file.path());
+            return new Sink(new BufferedOutputStream(out, 1 << 16), out::close, null);
+        }
+        Process p = new ProcessBuilder("/bin/sh", "-c", ((Endpoint.Exec) endpoint).command())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        return new Sink(new BufferedOutputStream(p.getOutputStream(), 1 << 16), () -> { }, p);
+    }
+
+    // ---------------------------------------------------------------- incoming
+
+    /**
+     * -incoming: the machine (held by the caller) waits for its state from {@code uri}, or with
+     * {@code defer} for migrate-incoming. A tcp: listener is bound and a file: opened now, so a
+     * bad address fails the start, not the run. A state that cannot be loaded ends the run
+     * ({@link MonitorTarget#abort}): the destination has nothing to run.
+     *
+     * @throws QmpError for a URI tscvm cannot take or a source it cannot open
+     */
+    void expectIncoming(String uri, boolean autostartAfter) throws QmpError {
+        synchronized (this) {
+            incomingExpected = true;
+            autostart = autostartAfter;
+        }
+        if (uri.equals("defer")) {
+            synchronized (this) {
+                incomingDeferred = true;
+            }
+            return;
+        }
+        startIncoming(endpoint(uri));
+    }
+
+    private void migrateIncoming(String uri) throws QmpError {
+        Endpoint endpoint = endpoint(uri);
+        synchronized (this) {
+            if (!incomingExpected) {
+                throw QmpError.generic("'-incoming' was not specified on the command line");
+            }
+            if (!incomingDeferred) {
+                throw QmpError.generic("The incoming migration has already been started");
+            }
+            incomingDeferred = false;
+        }
+        startIncoming(endpoint);
+    }
+
+    private void startIncoming(Endpoint endpoint) throws QmpError {
+        MigrationTarget t = requireTarget();
+        Source source;
+        try {
+            source = openSource(endpoint);
+        } catch (IOException e) {
+            throw QmpError.generic("cannot take an incoming migration from " + describe(endpoint) + ": " + e.getMessage());
+        }
+        synchronized (this) {
+            begin();
+        }
+        Thread thread = new Thread(() -> receive(source, endpoint, t), "tscvm-migrate-in");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** An incoming source, ready to be read once {@link #open} returns (after a tcp: client connected). */
+    private interface Source {
+        InputStream open() throws IOException;
+
+        void close() throws IOException;
+    }
+
+    private static Source openSource(Endpoint endpoint) throws IOException {
+        if (endpoint instanceof Endpoint.Tcp tcp) {
+            ServerSocket listener = new ServerSocket();
+            listener.setReuseAddress(true);
+            try {
+                listener.bind(new InetSocketAddress(tcpHost(tcp.host()), tcp.port()), 1);
+            } catch (IOException e) {
+                listener.close();
+                throw e;
+            }
+            return new Source() {
+                private Socket socket;
+
+                @Override
+                public InputStream open() throws IOException {
+                    socket = listener.accept();
+                    listener.close(); // one source, as QEMU takes one
+                    return new BufferedInputStream(socket.getInputStream(), 1 << 16);
+                }
+
+                @Override
+                public void close() throws IOException {
+                    listener.close();
+                    if (socket != null) {
+                        socket.close();
+                    }
+                }
+            };
+        }
+        if (endpoint instanceof Endpoint.File file) {
+            InputStream in = new BufferedInputStream(Files.newInputStream(file.path()), 1 << 16);
+            return new Source() {
+                @Override
+                public InputStream open() {
+                    return in;
+                }
+
+                @Override
+                public void close() throws IOException {
+                    in.close();
+                }
+            };
+        }
+        Process p = new ProcessBuilder("/bin/sh", "-c", ((Endpoint.Exec) endpoint).command())
+                .redirectInput(ProcessBuilder.Redirect.PIPE)
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        p.getOutputStream().close();
+        return new Source() {
+            @Override
+            public InputStream open() {
+                return new BufferedInputStream(p.getInputStream(), 1 << 16);
+            }
+
+            @Override
+            public void close() {
+                p.destroy();
+            }
+        };
+    }
+
+    private void receive(Source source, Endpoint endpoint, MigrationTarget t) {
+        try {
+            InputStream in = source.open();
+            long loadNanos = System.nanoTime();
+            synchronized (this) {
+                setupMillis = millisSince(startNanos);
+                setStatus(Status.ACTIVE);
+            }
+            t.load(in);
+            boolean start;
+            synchronized (this) {
+                downtimeMillis = millisSince(loadNanos);
+                totalMillis = millisSince(startNanos);
+                incomingExpected = false;
+                setStatus(Status.COMPLETED);
+                start = autostart;
+            }
+            if (start && machine.cont()) {
+                emit.accept("RESUME", null);
+            }
+        } catch (IOException | RuntimeException e) {
+            String why = "load of migration from " + describe(endpoint) + " failed: " + e.getMessage();
+            synchronized (this) {
+                errorDesc = why;
+                totalMillis = millisSince(startNanos);
+                setStatus(Status.FAILED);
+            }
+            machine.abort(why);
+        } finally {
+            try {
+                source.close();
+            } catch (IOException e) {
+                // The state is in (or the run ends): nothing more to read.
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- query
+
+    private synchronized Map<String, Object> query() {
+        Map<String, Object> info = QmpCommands.ordered();
+        if (status == Status.NONE) {
+            return info;
+        }
+        info.put("status", status.qapiName);
+        if (status == Status.ACTIVE || status == Status.SETUP) {
+            info.put("total-time", millisSince(startNanos));
+        } else {
+            info.put("total-time", totalMillis);
+        }
+        if (status != Status.SETUP) {
+            info.put("setup-time", setupMillis);
+        }
+        if (downtimeMillis >= 0) {
+            info.put("downtime", downtimeMillis);
+        }
+        if (errorDesc != null) {
+            info.put("error-desc", errorDesc);
+        }
+        return info;
+    }
+
+    private static long millisSince(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - nanos);
+    }
+
+    /** QEMU reads tcp:0:PORT and tcp::PORT as every interface. */
+    private static InetAddress tcpHost(String host) throws IOException {
+        return host.isEmpty() || host.equals("0") ? InetAddress.getByName("0.0.0.0") : InetAddress.getByName(host);
+    }
+
+    private static String describe(Endpoint e) {
+        if (e instanceof Endpoint.Tcp tcp) {
+            return "tcp:" + tcp.host() + ":" + tcp.port();
+        }
+        if (e instanceof Endpoint.File f) {
+            return "file:" + f.path();
+        }
+        return "exec:" + ((Endpoint.Exec) e).command();
+    }
+}

@@ -1,0 +1,158 @@
+package org.tscvm.qmp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Migration end to end: two tscvm processes (the command line's main class on this build's
+ * class path), the destination started with {@code -incoming tcp:127.0.0.1:PORT}, the source
+ * told {@code migrate tcp:127.0.0.1:PORT} over QMP while guests/ticker.c ticks. The guest must
+ * continue at the destination where it stopped at the source: the next tick number, no new
+ * boot line; the source stays in postmigrate; both end with status 0 on quit. On both clocks.
+ */
+@Timeout(value = 150, unit = TimeUnit.SECONDS)
+class LiveMigrationTest {
+    private static final long WAIT_SECONDS = 40;
+
+    @TempDir
+    Path dir;
+
+    private final List<Process> processes = new ArrayList<>();
+
+    @AfterEach
+    void killLeftovers() {
+        processes.forEach(Process::destroyForcibly);
+    }
+
+    private Process tscvm(List<String> console, String... options) throws IOException {
+        Path kernel = Path.of(System.getProperty("tscvm.guests", "target/guests"), "ticker.elf");
+        assumeTrue(Files.isRegularFile(kernel), "guest kernel " + kernel + " was not built");
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "org.tscvm.cli.Main", "run", "--timeout", "120",
+                "-kernel", kernel.toString()));
+        command.addAll(List.of(options));
+        Process p = new ProcessBuilder(command).redirectError(dir.resolve("err-" + processes.size() + ".txt").toFile()).start();
+        processes.add(p);
+        Thread t = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    synchronized (console) {
+                        console.add(line.strip());
+                    }
+                }
+            } catch (IOException e) {
+                // the process ended
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        return p;
+    }
+
+    private static List<String> copy(List<String> console) {
+        synchronized (console) {
+            return new ArrayList<>(console);
+        }
+    }
+
+    private static long lastTick(List<String> console) {
+        long last = -1;
+        for (String l : copy(console)) {
+            if (l.startsWith("tick ")) {
+                last = Long.parseLong(l.substring(5));
+            }
+        }
+        return last;
+    }
+
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static String status(QmpClient c) throws Exception {
+        return (String) ((Map<String, Object>) QmpClient.returned(c.execute("query-status", null))).get("status");
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> awaitMigration(QmpClient c, String status) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+        while (true) {
+            Map<String, Object> info = (Map<String, Object>) QmpClient.returned(c.execute("query-migrate", null));
+            if (status.equals(info.get("status"))) {
+                return info;
+            }
+            if (System.nanoTime() > deadline || "failed".equals(info.get("status"))) {
+                throw new AssertionError("migration never reached " + status + ": " + info);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"real", "deterministic"})
+    void theGuestContinuesAtTheDestinationWhereItStoppedAtTheSource(String clock) throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        Path srcSocket = dir.resolve("src.sock");
+        Path dstSocket = dir.resolve("dst.sock");
+        List<String> srcConsole = new ArrayList<>();
+        List<String> dstConsole = new ArrayList<>();
+        Process dst = tscvm(dstConsole, "--clock", clock, "-qmp", "unix:" + dstSocket + ",server=on,wait=off",
+                "-incoming", "tcp:127.0.0.1:" + port);
+        Process src = tscvm(srcConsole, "--clock", clock, "-qmp", "unix:" + srcSocket + ",server=on,wait=off");
+        await("both monitors", () -> Files.exists(srcSocket) && Files.exists(dstSocket));
+        await("the source's ticks", () -> lastTick(srcConsole) >= 5);
+
+        try (QmpClient s = QmpClient.negotiated(srcSocket); QmpClient d = QmpClient.negotiated(dstSocket)) {
+            assertThat(status(d)).isEqualTo("inmigrate");
+            assertThat(s.execute("migrate", Map.of("uri", "tcp:127.0.0.1:" + port))).containsKey("return");
+            Map<String, Object> done = awaitMigration(s, "completed");
+            assertThat(done).containsKeys("total-time", "downtime");
+            assertThat(status(s)).isEqualTo("postmigrate");
+            long lastAtSource = lastTick(srcConsole);
+            awaitMigration(d, "completed");
+            await("ticks at the destination", () -> lastTick(dstConsole) > lastAtSource + 2);
+            List<String> dstLines = copy(dstConsole);
+            assertThat(dstLines).noneMatch(l -> l.startsWith("ticker: boot"));
+            assertThat(dstLines.stream().filter(l -> l.startsWith("tick ")).findFirst())
+                    .as("the destination's first tick follows the source's last").hasValue("tick " + (lastAtSource + 1));
+            Thread.sleep(200);
+            assertThat(lastTick(srcConsole)).as("the source stays stopped").isEqualTo(lastAtSource);
+            assertThat(status(d)).isEqualTo("running");
+            s.execute("quit", null);
+            d.execute("quit", null);
+        }
+        assertThat(src.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(dst.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(src.exitValue()).as(Files.readString(dir.resolve("err-1.txt"))).isZero();
+        assertThat(dst.exitValue()).as(Files.readString(dir.resolve("err-0.txt"))).isZero();
+    }
+}
