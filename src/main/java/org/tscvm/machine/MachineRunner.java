@@ -576,7 +576,9 @@ public final class MachineRunner {
         if (monitor != null) {
             // Here, where this result won: a reboot may reset the result before rebootOn could look.
             if (r == rebootRequest) {
-                monitor.resetHappened();
+                if (!machine.suspended()) { // an S3 sleep ends in a wakeup, not a RESET
+                    monitor.resetHappened();
+                }
             } else {
                 monitor.runEnded(r);
             }
