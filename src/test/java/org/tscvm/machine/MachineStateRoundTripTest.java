@@ -10,8 +10,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.tscvm.memory.GuestMemory;
@@ -29,6 +27,8 @@ import org.tscvm.vm.VmConfig;
  */
 class MachineStateRoundTripTest {
     private static final long RAM = 32L << 20;
+    /** Host-clock ticks per step towards the stop: 20 us of guest time at 2.5 GHz. */
+    private static final long STEP_TICKS = 50_000;
 
     private static Path kernel() {
         Path p = Path.of(System.getProperty("tscvm.guests", "target/guests"), "vcpu_state.elf");
@@ -53,15 +53,12 @@ class MachineStateRoundTripTest {
     void aMachineRestoredMidwayIntoAFreshOneFinishesExactlyAsTheOriginal(int smp) throws Exception {
         ByteArrayOutputStream serialA = new ByteArrayOutputStream();
         Machine a = new Machine(config(smp, serialA));
-        CompletableFuture<RunResult> runA = CompletableFuture.supplyAsync(a::run);
 
-        // Pause until the BSP is midway through its rounds, at CPL 3 with the timer armed.
+        // Step the deterministic clock until the BSP is midway through its rounds, at CPL 3 with
+        // the timer armed (steps, not wall-clock polling: the window is the same on every run).
         List<VcpuState> saved = null;
         int printedAtPause = 0;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (saved == null && System.nanoTime() < deadline && !runA.isDone()) {
-            Thread.sleep(0, 200_000);
-            a.runner().pause();
+        for (long t = STEP_TICKS; saved == null && a.runUntil(t); t += STEP_TICKS) {
             String printed = text(serialA);
             List<VcpuState> states = new ArrayList<>();
             for (Vcpu v : a.vm().vcpus()) {
@@ -72,12 +69,9 @@ class MachineStateRoundTripTest {
             if (midway && (bsp.sregs().cs().selector() & 3) == 3 && bsp.lapic().timerRemainingTsc() >= 0) {
                 saved = states;
                 printedAtPause = printed.length();
-            } else {
-                a.runner().resume();
             }
         }
-        assertThat(saved).as("a pause midway at CPL 3; serial so far: " + text(serialA)).isNotNull();
-        assertThat(a.runner().state()).isEqualTo(MachineRunner.RunState.PAUSED);
+        assertThat(saved).as("a stop midway at CPL 3; serial so far: " + text(serialA)).isNotNull();
         VcpuState bsp = saved.get(0);
         assertThat(bsp.fpu().ftw() & 3 << 2 * ((bsp.fpu().fsw() >>> 11) & 7)).as("ST(0) is live").isNotEqualTo(3 << 2 * ((bsp.fpu().fsw() >>> 11) & 7));
         assertThat(bsp.fpu().xmm(1, 0)).isNotZero();
@@ -103,8 +97,7 @@ class MachineStateRoundTripTest {
             b.vm().vcpus().get(i).restoreState(saved.get(i));
             assertThat(b.vm().vcpus().get(i).saveState()).isEqualTo(saved.get(i));
         }
-        a.runner().resume();
-        RunResult resultA = runA.get(120, TimeUnit.SECONDS);
+        RunResult resultA = a.run();
         RunResult resultB = b.run();
 
         assertThat(resultA.exitStatus()).as(text(serialA)).isEqualTo(1);
