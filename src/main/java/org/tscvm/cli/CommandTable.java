@@ -96,6 +96,8 @@ final class CommandTable {
     static final String TRACE = "--trace";
     static final String TRACE_KINDS = "--trace-kinds";
     static final String DEBUG_LOG = "-d";
+    static final String RECORD = "--record";
+    static final String REPLAY = "--replay";
 
     /** The options of run and demo: the machine around the kernel. */
     private static final List<Option> MACHINE_OPTIONS = List.of(
@@ -166,7 +168,12 @@ final class CommandTable {
                                     + " same machine: -m, -smp, -cpu, --msr-policy)"),
                     new Option(RESTORE_TIME, "wall|paused", null, false,
                             "guest time across --restore: the wall-clock downtime passes (default on the real"
-                                    + " clock), or none, as if paused (default on the deterministic clock)"))));
+                                    + " clock), or none, as if paused (default on the deterministic clock)"),
+                    new Option(RECORD, "FILE", null, false,
+                            "log COM1's input and the run's final state digest to FILE (needs --clock deterministic)"),
+                    new Option(REPLAY, "FILE", null, false,
+                            "run again with the input logged in FILE (stdin is not read); stop with status 36 where"
+                                    + " the run diverges from the recording"))));
 
     static final Subcommand DEMO = new Subcommand("demo",
             List.of("Boot the bundled demo kernel: the guest writes IA32_TSC_ADJUST and the TSC and",
@@ -210,7 +217,8 @@ final class CommandTable {
             "4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger,",
             "36 an incoming migration that could not be loaded;",
             "host errors: 2 usage,",
-            "10 missing or unreadable file, 12 bad kernel image, 14 bad -m, 16 bad -cpu, 18 other bad value.");
+            "10 missing or unreadable file, 12 bad kernel image, 14 bad -m, 16 bad -cpu, 18 other bad value,",
+            "36 replay diverged, 38 corrupt replay log, 40 replay log of another machine.");
 
     /** The subcommand called {@code name}, or null. */
     static Subcommand subcommand(String name) {

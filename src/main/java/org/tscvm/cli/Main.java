@@ -231,6 +231,9 @@ public final class Main {
             long entry = parts.length > 1 ? Launcher.parseNonNegative(CommandTable.FLAT, parts[1]) : load;
             b.flat(load, entry);
         }
+        if (p.value(CommandTable.RECORD) != null || p.value(CommandTable.REPLAY) != null) {
+            return RecordReplay.run(p, b, in, out, err);
+        }
         MachineConfig config = b.build();
         String restore = p.value(CommandTable.RESTORE);
         if (restore == null) {

@@ -75,6 +75,12 @@ public final class MachineRunner {
     /** The QMP monitor and its server, or null without {@link MachineConfig#qmp()}. */
     private final MachineMonitor monitor;
     private final QmpServer qmpServer;
+    /** Record or replay of COM1's input, or null: stdin then goes straight to the UART. */
+    private SerialInputJournal journal;
+    /** Recording: what stdin brought and the UART has not taken yet (the pump adds, passes take). */
+    private final PendingInput pending = new PendingInput();
+    /** Round-robin passes begun, counted while journaling: the coordinate of each input event. */
+    private long passes;
 
     // The pause gate: the vCPU loops park at it between runs while a pause is wanted.
     private final Object gate = new Object();
@@ -131,6 +137,23 @@ public final class MachineRunner {
 
     private boolean deterministic() {
         return config.clock() == VmConfig.ClockKind.DETERMINISTIC;
+    }
+
+    /**
+     * Records or replays COM1's input through {@code j}: input then reaches the UART only at the
+     * start of a round-robin pass (a single vCPU runs in quanta too), so a replay repeats the run.
+     * Call before {@link #run()}.
+     *
+     * @throws IllegalStateException on a real-time clock, or once the run started
+     */
+    public void journalSerialInput(SerialInputJournal j) {
+        if (!deterministic()) {
+            throw new IllegalStateException("record and replay need the deterministic clock");
+        }
+        if (started) {
+            throw new IllegalStateException("the run has started");
+        }
+        journal = j;
     }
 
     /** The port the gdb server listens on (useful with port 0), or -1 without one. */
@@ -237,7 +260,8 @@ public final class MachineRunner {
     public RunResult run() {
         started = true;
         Thread watchdog = startWatchdog(config.timeout());
-        Thread input = config.serial() instanceof SerialTarget.Stdio console ? startStdinPump(console.in()) : null;
+        Thread input = config.serial() instanceof SerialTarget.Stdio console && (journal == null || !journal.replaying())
+                ? startStdinPump(console.in()) : null;
         try {
             while (true) {
                 if (deterministic()) {
@@ -267,6 +291,9 @@ public final class MachineRunner {
                 }
             }
         } finally {
+            if (journal != null) {
+                journal.ended(point(passes));
+            }
             if (watchdog != null) {
                 watchdog.interrupt();
             }
@@ -400,7 +427,7 @@ public final class MachineRunner {
      * end there, also a single vCPU's).
      */
     private void runRoundRobin(long stopAtHostTsc) {
-        boolean quanta = loops.size() > 1;
+        boolean quanta = loops.size() > 1 || journal != null;
         long tid = currentThreadId();
         for (VcpuLoop l : loops) {
             l.threadId = tid;
@@ -419,6 +446,9 @@ public final class MachineRunner {
                             "interrupted while a debugger held the machine"));
                     break;
                 }
+            }
+            if (journal != null && !exchangeInput()) {
+                break;
             }
             boolean anyRunnable = false;
             long retiredBefore = totalRetired();
@@ -449,6 +479,9 @@ public final class MachineRunner {
                 continue;
             }
             if (!anyRunnable) {
+                if (awaitInput()) {
+                    continue;
+                }
                 finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                         "no vCPU can run: all wait for a STARTUP IPI"));
             } else if (quanta && totalRetired() == retiredBefore) {
@@ -456,13 +489,72 @@ public final class MachineRunner {
                 if (next != Long.MAX_VALUE) {
                     // Every vCPU waits: time jumps to the first timer any of them has (A2).
                     clock.advanceTo(next);
-                } else if (!debuggerAttached()) {
+                } else if (!debuggerAttached() && !awaitInput()) {
                     finish(new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                             "every vCPU halted with no timer armed and no interrupt pending: "
                                     + loops.get(0).vcpu.describe()));
                 }
             }
         }
+    }
+
+    /**
+     * The start of a pass while journaling: replaying, delivers what is due here; recording,
+     * delivers what stdin brought and logs what the UART took. False when the replay diverged
+     * (the run then ends).
+     */
+    private boolean exchangeInput() {
+        SerialInputJournal.Point p = point(passes++);
+        byte[] offered = journal.replaying() ? journal.due(p) : pending.peek();
+        tookInputThisPass = false;
+        if (offered != null && offered.length > 0) {
+            int taken = machine.uart().receive(offered, 0, offered.length);
+            if (!journal.replaying()) {
+                pending.drop(taken);
+            }
+            if (taken > 0 || journal.replaying()) {
+                journal.delivered(p, java.util.Arrays.copyOf(offered, taken), offered.length);
+            }
+            tookInputThisPass = taken > 0;
+        }
+        String divergence = journal.divergence();
+        if (divergence != null) {
+            finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.SHUTDOWN, divergence));
+            return false;
+        }
+        return true;
+    }
+
+    private boolean tookInputThisPass;
+
+    private SerialInputJournal.Point point(long pass) {
+        return new SerialInputJournal.Point(pass, clock.now(), loops.get(0).vcpu.instructionsRetired(), totalRetired());
+    }
+
+    /**
+     * Every vCPU is idle with no timer: journaling, input may still wake one, at the next pass.
+     * Recording waits here for stdin (the host clock stands still meanwhile, so the delivery
+     * point is still one the replay finds); replaying goes on while recorded input remains.
+     */
+    private boolean awaitInput() {
+        if (journal == null) {
+            return false;
+        }
+        if (journal.replaying()) {
+            return journal.moreInput() && journal.divergence() == null;
+        }
+        if (!pending.isEmpty()) {
+            return tookInputThisPass; // a full FIFO nobody reads never empties
+        }
+        try {
+            while (pending.isEmpty() && inputOpen && result.get() == null) {
+                Thread.sleep(1);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        return !pending.isEmpty();
     }
 
     /**
@@ -538,6 +630,10 @@ public final class MachineRunner {
             try {
                 int n;
                 while (!Thread.currentThread().isInterrupted() && (n = in.read(buf)) > 0) {
+                    if (journal != null) {
+                        pending.add(buf, n); // the next round-robin pass delivers it
+                        continue;
+                    }
                     int done = 0;
                     while (done < n && !Thread.currentThread().isInterrupted()) {
                         int taken = machine.uart().receive(buf, done, n - done);
@@ -612,6 +708,29 @@ public final class MachineRunner {
                     .getFileName().toString());
         } catch (java.io.IOException | RuntimeException e) {
             return Thread.currentThread().getId();
+        }
+    }
+
+    /** Bytes from stdin waiting for a round-robin pass to deliver them (journaling only). */
+    private static final class PendingInput {
+        private byte[] bytes = new byte[0];
+
+        synchronized void add(byte[] b, int n) {
+            byte[] more = java.util.Arrays.copyOf(bytes, bytes.length + n);
+            System.arraycopy(b, 0, more, bytes.length, n);
+            bytes = more;
+        }
+
+        synchronized byte[] peek() {
+            return bytes;
+        }
+
+        synchronized void drop(int n) {
+            bytes = java.util.Arrays.copyOfRange(bytes, n, bytes.length);
+        }
+
+        synchronized boolean isEmpty() {
+            return bytes.length == 0;
         }
     }
 
