@@ -1,12 +1,11 @@
 package org.tscvm.replay;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.tscvm.boot.BootFileException;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.snapshot.ConfigFingerprint;
 
@@ -14,6 +13,7 @@ import org.tscvm.snapshot.ConfigFingerprint;
  * What a replay must share with its recording to repeat it: the snapshot's machine fields plus
  * everything else that shapes the run (the clock, the host-side TSC writes before it, the
  * kernel, its command line and initrds). Unlike a snapshot, a replay starts at power-on.
+ * Reading the kernel and initrds here also means a missing one fails before a log is written.
  */
 public final class RunFingerprint {
     private RunFingerprint() {
@@ -34,22 +34,15 @@ public final class RunFingerprint {
         f.put("append-sha256", sha256(c.append() == null ? new byte[0] : c.append().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
         MessageDigest initrds = StateDigest.sha256();
         for (Path p : c.initrds()) {
-            initrds.update(read(p));
+            initrds.update(BootFileException.read(p, "initrd"));
         }
         f.put("initrd-sha256", HexFormat.of().formatHex(initrds.digest()));
         return f;
     }
 
     private static byte[] kernelBytes(MachineConfig.Kernel k) {
-        return k instanceof MachineConfig.Kernel.InMemory m ? m.bytes() : read(((MachineConfig.Kernel.FromFile) k).path());
-    }
-
-    private static byte[] read(Path p) {
-        try {
-            return Files.readAllBytes(p);
-        } catch (IOException | RuntimeException e) {
-            return new byte[0]; // booting reports the unreadable file with its own status
-        }
+        return k instanceof MachineConfig.Kernel.InMemory m ? m.bytes()
+                : BootFileException.read(((MachineConfig.Kernel.FromFile) k).path(), "kernel");
     }
 
     private static String sha256(byte[] bytes) {

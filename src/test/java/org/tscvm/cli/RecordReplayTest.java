@@ -171,6 +171,29 @@ class RecordReplayTest {
         assertThat(dir.resolve("x.log")).doesNotExist();
     }
 
+    @Test
+    void hostMistakesAreRefusedWithTheirOwnStatusAndWriteNoLog() {
+        Path log = dir.resolve("x.log");
+        Console unwritable = run(InputStream.nullInputStream(), "run", "-kernel", KERNEL, "--clock", "deterministic",
+                "--record", dir.resolve("no-such-dir").resolve("x.log").toString());
+        assertThat(unwritable.status).isEqualTo(ExitStatus.FILE);
+        CliRun.assertOneLine(new CliRun(unwritable.status, unwritable.out, unwritable.err), "cannot write");
+
+        Console noKernel = run(InputStream.nullInputStream(), "run", "-kernel", dir.resolve("none.elf").toString(),
+                "--clock", "deterministic", "--record", log.toString());
+        assertThat(noKernel.status).isEqualTo(ExitStatus.FILE);
+        assertThat(log).doesNotExist();
+
+        Console both = run(InputStream.nullInputStream(), "run", "-kernel", KERNEL, "--clock", "deterministic",
+                "--record", log.toString(), "--replay", log.toString());
+        assertThat(both.status).isEqualTo(ExitStatus.USAGE);
+        Console noConsole = run(InputStream.nullInputStream(), "run", "-kernel", KERNEL, "--clock", "deterministic",
+                "-serial", "none", "--record", log.toString());
+        assertThat(noConsole.status).isEqualTo(ExitStatus.OPTION_VALUE);
+        CliRun.assertOneLine(new CliRun(noConsole.status, noConsole.out, noConsole.err), "needs -serial stdio");
+        assertThat(log).doesNotExist();
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private record Console(int status, String out, String err) {
