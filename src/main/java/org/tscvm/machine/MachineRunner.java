@@ -785,7 +785,8 @@ public final class MachineRunner {
                     yield io.port() >= PcBoard.PORT_DEBUG_EXIT && io.port() < PcBoard.PORT_DEBUG_EXIT + PcBoard.DEBUG_EXIT_SIZE
                             ? RunResult.debugExit(io.value()) : null;
                 }
-                case HALT -> new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
+                // Journaling, COM1 input may still wake it: the pass decides (awaitInput).
+                case HALT -> journal != null ? null : new RunResult(RunResult.STATUS_HALTED, RunResult.Reason.HALTED,
                         "vCPU " + vcpu.id() + " halted with nothing left to wake it: " + vcpu.describe());
                 case PAUSED -> null; // a quantum ended, INIT/SIPI arrived, a pause, or the run is over
                 case TRIPLE_FAULT -> new RunResult(RunResult.STATUS_TRIPLE_FAULT, RunResult.Reason.TRIPLE_FAULT,

@@ -15,8 +15,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code run --record} and {@code --replay} with serial_echo.elf, which answers each input
- * line with how many polls it waited for it: its output depends on exactly when each byte
- * reached COM1, so only an exact replay repeats it.
+ * line with how long it waited for it (LSR polls for the first line; for the others, halts
+ * woken by COM1's interrupt and TSC cycles): its output depends on exactly when each byte
+ * reached COM1, so only an exact replay repeats it. The halted lines also cover the recording
+ * waiting for stdin while no vCPU can run.
  */
 class RecordReplayTest {
     private static final String KERNEL = Path.of(System.getProperty("tscvm.guests", "target/guests"))
