@@ -172,7 +172,7 @@ final class CommandTable {
                     new Option(RECORD, "FILE", null, false,
                             "log COM1's input and the run's final state digest to FILE (needs --clock deterministic)"),
                     new Option(REPLAY, "FILE", null, false,
-                            "run again with the input logged in FILE (stdin is not read); stop with status 36 where"
+                            "run again with the input logged in FILE (stdin is not read); stop with status 38 where"
                                     + " the run diverges from the recording"))));
 
     static final Subcommand DEMO = new Subcommand("demo",
@@ -218,7 +218,7 @@ final class CommandTable {
             "36 an incoming migration that could not be loaded;",
             "host errors: 2 usage,",
             "10 missing or unreadable file, 12 bad kernel image, 14 bad -m, 16 bad -cpu, 18 other bad value,",
-            "36 replay diverged, 38 corrupt replay log, 40 replay log of another machine.");
+            "38 replay diverged, 40 corrupt replay log, 42 replay log of another machine.");
 
     /** The subcommand called {@code name}, or null. */
     static Subcommand subcommand(String name) {

@@ -40,9 +40,9 @@ public final class ExitStatus {
     /** --restore: the snapshot is of a machine configured otherwise (the message names each field). */
     public static final int SNAPSHOT_CONFIG_MISMATCH = 34;
     /** --replay: the run no longer matches its recording (the message names the event and the instruction counts). */
-    public static final int REPLAY_DIVERGED = 36;
+    public static final int REPLAY_DIVERGED = 38;
     /** --replay: the file is not a complete replay log of a format this tscvm reads (the message names the line). */
-    public static final int REPLAY_LOG_CORRUPT = 38;
+    public static final int REPLAY_LOG_CORRUPT = 40;
     /** --replay: the log was recorded on a machine configured otherwise (the message names each field). */
-    public static final int REPLAY_CONFIG_MISMATCH = 40;
+    public static final int REPLAY_CONFIG_MISMATCH = 42;
 }
