@@ -31,8 +31,9 @@ final class RecordReplay {
             throw new OptionException(ExitStatus.USAGE, "--record and --replay: give one of them, not both");
         }
         String option = record != null ? CommandTable.RECORD : CommandTable.REPLAY;
-        if (p.value(CommandTable.RESTORE) != null) {
-            throw new OptionException(ExitStatus.USAGE, option + " starts at power-on: it cannot follow --restore");
+        if (p.value(CommandTable.RESTORE) != null || p.value(CommandTable.INCOMING) != null) {
+            throw new OptionException(ExitStatus.USAGE,
+                    option + " starts at power-on: it cannot follow --restore or -incoming");
         }
         if (!p.value(CommandTable.SERIAL).equals("stdio")) {
             throw new OptionException(ExitStatus.OPTION_VALUE, option + " logs the console: it needs -serial stdio");

@@ -506,7 +506,8 @@ public final class MachineRunner {
     private boolean exchangeInput() {
         SerialInputJournal.Point p = point(passes++);
         byte[] offered = journal.replaying() ? journal.due(p) : pending.peek();
-        tookInputThisPass = false;
+        uartRefusedInput = false;
+        deliveredInput = false;
         if (offered != null && offered.length > 0) {
             int taken = machine.uart().receive(offered, 0, offered.length);
             if (!journal.replaying()) {
@@ -515,7 +516,8 @@ public final class MachineRunner {
             if (taken > 0 || journal.replaying()) {
                 journal.delivered(p, java.util.Arrays.copyOf(offered, taken), offered.length);
             }
-            tookInputThisPass = taken > 0;
+            uartRefusedInput = taken == 0;
+            deliveredInput = taken > 0;
         }
         String divergence = journal.divergence();
         if (divergence != null) {
@@ -525,7 +527,10 @@ public final class MachineRunner {
         return true;
     }
 
-    private boolean tookInputThisPass;
+    /** The UART took none of the input offered at this pass's start: its FIFO is full. */
+    private boolean uartRefusedInput;
+    /** Input reached the UART at this pass's start: an idle pass then proves nothing yet. */
+    private boolean deliveredInput;
 
     private SerialInputJournal.Point point(long pass) {
         return new SerialInputJournal.Point(pass, clock.now(), loops.get(0).vcpu.instructionsRetired(), totalRetired());
@@ -540,11 +545,16 @@ public final class MachineRunner {
         if (journal == null) {
             return false;
         }
+        if (deliveredInput) {
+            // A vCPU may have ended its turn before it saw the interrupt (a pause asked for as
+            // its halt began): it gets another pass.
+            return true;
+        }
         if (journal.replaying()) {
             return journal.moreInput() && journal.divergence() == null;
         }
         if (!pending.isEmpty()) {
-            return tookInputThisPass; // a full FIFO nobody reads never empties
+            return !uartRefusedInput; // input that came during the pass; a full FIFO nobody reads never empties
         }
         try {
             while (pending.isEmpty() && inputOpen && result.get() == null) {
