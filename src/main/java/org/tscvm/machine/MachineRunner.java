@@ -422,7 +422,7 @@ public final class MachineRunner {
 
     /**
      * Deterministic mode: every vCPU on this thread, in order, each for a fixed quantum of
-     * host-clock ticks (only with SMP; one vCPU simply runs until it exits), until the run ends
+     * host-clock ticks (only with SMP or a journal; one vCPU otherwise runs until it exits), until the run ends
      * or the clock reaches {@code stopAtHostTsc} ({@link #runUntil}: the last quanta are cut to
      * end there, also a single vCPU's).
      */
