@@ -852,7 +852,7 @@ final class Decoder {
             case 0xa5: modrm(d); set(d, SHLD_CL); return;
             case 0xac: modrm(d); d.imm = fetch(); set(d, SHRD_I); return;
             case 0xad: modrm(d); set(d, SHRD_CL); return;
-            case 0xae: decodeGroup15(d); return;
+            case 0xae: decodeGroup15(d, opsz); return;
             case 0xaf: modrm(d); set(d, IMUL_GE); return;
             case 0xb0: d.opSize = 1; modrm(d); set(d, CMPXCHG); return;
             case 0xb1: modrm(d); set(d, CMPXCHG); return;
@@ -979,7 +979,7 @@ final class Decoder {
         }
     }
 
-    private void decodeGroup15(Insn d) {
+    private void decodeGroup15(Insn d, boolean opsz) {
         int m = fetch();
         pos--;
         if (m >= 0xc0) {
@@ -1004,6 +1004,10 @@ final class Decoder {
         if (d.rep != 0) {
             d.opcode = 0x0fae00 | r << 3;
             ud(d, false);
+            return;
+        }
+        if (opsz && r >= 6) {
+            set(d, r == 6 ? CLWB : CLFLUSHOPT);
             return;
         }
         switch (r) {

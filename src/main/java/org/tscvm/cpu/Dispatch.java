@@ -172,6 +172,8 @@ final class Dispatch {
             case CLTS: SystemOps.clts(c, d); return;
             case WBINVD: SystemOps.wbinvd(c, d); return;
             case CLFLUSH: SystemOps.clflush(c, d); return;
+            case CLFLUSHOPT: SystemOps.clflushopt(c, d); return;
+            case CLWB: SystemOps.clwb(c, d); return;
             case SWAPGS: SystemOps.swapgs(c, d); return;
             case RDMSR: SystemOps.rdmsr(c, d); return;
             case WRMSR: SystemOps.wrmsr(c, d); return;

@@ -134,6 +134,7 @@ enum Op {
     MOV_R_CR(4, "mov r,CRn", 0, Shape.E, SystemOps.class), MOV_DR_R(4, "mov DRn,r", Op.E, Shape.E, SystemOps.class),
     MOV_R_DR(4, "mov r,DRn", 0, Shape.E, SystemOps.class), CLTS(4, "clts", Op.E, Shape.NONE, SystemOps.class),
     WBINVD(4, "wbinvd/invd", Op.E, Shape.NONE, SystemOps.class), CLFLUSH(4, "clflush", 0, Shape.M, SystemOps.class),
+    CLFLUSHOPT(4, "clflushopt", 0, Shape.M, SystemOps.class), CLWB(4, "clwb", 0, Shape.M, SystemOps.class),
     SWAPGS(4, "swapgs", Op.E, Shape.NONE, SystemOps.class),
     // Reads of the TSC and of MSRs change no state a decoded block depends on, so they do not
     // end a block: the rdtsc loop runs as one block per iteration instead of two.

@@ -144,6 +144,28 @@ final class SystemOps {
         c.readLin(c.addr(d, 1, false), 1);
     }
 
+    /** CPUID.(7,0):EBX[23] and [24]: without its bit each is #UD (SDM CLFLUSHOPT, CLWB). */
+    private static final int LEAF7_EBX_CLFLUSHOPT = 1 << 23, LEAF7_EBX_CLWB = 1 << 24;
+
+    static void clflushopt(CpuExec c, Insn d) {
+        requireLeaf7Ebx(c, LEAF7_EBX_CLFLUSHOPT);
+        clflush(c, d);
+    }
+
+    /** CLWB writes a line back without evicting it: to the guest, CLFLUSH's access check. */
+    static void clwb(CpuExec c, Insn d) {
+        requireLeaf7Ebx(c, LEAF7_EBX_CLWB);
+        clflush(c, d);
+    }
+
+    private static void requireLeaf7Ebx(CpuExec c, int bit) {
+        int[] out = c.cpuidOut;
+        c.bus.cpuid(7, 0, out);
+        if ((out[1] & bit) == 0) {
+            throw c.ud();
+        }
+    }
+
     static void swapgs(CpuExec c, Insn d) {
         c.requireCpl0();
         long t = c.segBase[GS];

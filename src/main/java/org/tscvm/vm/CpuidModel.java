@@ -102,6 +102,9 @@ public final class CpuidModel {
         SMEP("smep", 7, 0, EBX, 7),
         /** Supervisor-mode access prevention: CR4.SMAP, EFLAGS.AC, CLAC and STAC. */
         SMAP("smap", 7, 0, EBX, 20),
+        /** CLFLUSHOPT and CLWB: CLFLUSH's access check, nothing to flush in an interpreter. */
+        CLFLUSHOPT("clflushopt", 7, 0, EBX, 23),
+        CLWB("clwb", 7, 0, EBX, 24),
         /**
          * Protection keys for user pages: CR4.PKE, PKRU, RDPKRU/WRPKRU. OSPKE (ECX[4]) is not a
          * model bit: the CPU sets it in leaf 7 while CR4.PKE is set.
