@@ -944,6 +944,8 @@ final class Decoder {
                 case 0xf9: set(d, RDTSCP); return;
                 case 0xc1: set(d, VMCALL); return; // VMMCALL (0xd9) stays #UD: the vendor is Intel
 
+                case 0xd0: set(d, XGETBV); return;
+                case 0xd1: set(d, XSETBV); return;
                 case 0xca: set(d, CLAC); return;
                 case 0xcb: set(d, STAC); return;
                 case 0xee: set(d, RDPKRU); return;
@@ -1015,8 +1017,13 @@ final class Decoder {
             case 1: set(d, FXRSTOR); return;
             case 2: d.opSize = 4; set(d, LDMXCSR); return;
             case 3: d.opSize = 4; set(d, STMXCSR); return;
+            case 4: if (opsz) { break; } set(d, XSAVE); return;
+            case 5: if (opsz) { break; } set(d, XRSTOR); return;
+            case 6: set(d, XSAVEOPT); return; // 66 /6 is CLWB
             case 7: set(d, CLFLUSH); return;
-            default: d.opcode = 0x0fae00 | r << 3; ud(d, false);
+            default: break;
         }
+        d.opcode = 0x0fae00 | r << 3;
+        ud(d, false);
     }
 }

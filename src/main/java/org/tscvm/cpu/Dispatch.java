@@ -194,6 +194,11 @@ final class Dispatch {
             case WRPKRU: SystemOps.wrpkru(c, d); return;
             case FXSAVE: SystemOps.fxsave(c, d); return;
             case FXRSTOR: SystemOps.fxrstor(c, d); return;
+            case XSAVE: SystemOps.xsave(c, d); return;
+            case XRSTOR: SystemOps.xrstor(c, d); return;
+            case XSAVEOPT: SystemOps.xsaveopt(c, d); return;
+            case XGETBV: SystemOps.xgetbv(c, d); return;
+            case XSETBV: SystemOps.xsetbv(c, d); return;
             case STMXCSR: SystemOps.stmxcsr(c, d); return;
             case LDMXCSR: SystemOps.ldmxcsr(c, d); return;
             case UD: SystemOps.ud(c, d); return;
