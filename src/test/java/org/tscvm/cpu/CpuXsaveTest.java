@@ -79,6 +79,33 @@ class CpuXsaveTest {
     }
 
     @Test
+    void xgetbvRunsInUserModeButXsetbvIsGeneralProtectionThere() {
+        CpuRig rig = rig();
+        rig.load(0x400000,
+                // 400000: 31 c9                    xor    %ecx,%ecx
+                // 400002: 0f 01 d0                 xgetbv
+                // 400005: 41 89 c1                 mov    %eax,%r9d
+                // 400008: 0f 01 d1                 xsetbv
+                // 40000b: f4                       hlt
+                hex("31 c9 0f 01 d0 41 89 c1 0f 01 d1 f4"));
+        rig.run(
+                // 10000: 0f 20 e0                 mov    %cr4,%rax
+                // 10003: 48 0d 00 00 04 00        or     $0x40000,%rax
+                // 10009: 0f 22 e0                 mov    %rax,%cr4
+                // 1000c: 6a 23                    push   $0x23
+                // 1000e: 68 00 f0 47 00           push   $0x47f000
+                // 10013: 9c                       pushf
+                // 10014: 6a 2b                    push   $0x2b
+                // 10016: 68 00 00 40 00           push   $0x400000
+                // 1001b: 48 cf                    iretq
+                hex("0f 20 e0 48 0d 00 00 04 00 0f 22 e0 6a 23 68 00 f0 47 00 9c 6a 2b 68 00 00 40 00 48 cf"));
+        assertThat(rig.reg(9)).as("XCR0 read at CPL 3").isEqualTo(1);
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(0)).isEqualTo(0);
+        assertThat(rig.stack(1)).isEqualTo(0x400008);
+    }
+
+    @Test
     void xgetbvIsUndefinedWhileCr4OsxsaveIsClear() {
         CpuRig rig = rig();
         rig.run(
