@@ -714,6 +714,7 @@ public final class Cpu extends CpuExec {
         kernelGsBase = star = lstar = cstar = fmask = sysenterCs = sysenterEsp = sysenterEip = 0;
         pat = 0x0007040600070406L;
         pkru = pkrs = 0;
+        xcr0 = 1;
         fpuControl = 0x40;
         fpuStatus = 0;
         fpuTag = 0x5555;

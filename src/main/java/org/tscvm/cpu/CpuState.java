@@ -29,7 +29,8 @@ abstract class CpuState {
             CR4_PKE = 1 << 22, CR4_PKS = 1 << 24;
     /** CR4 bits tscvm implements; setting another raises #GP. */
     static final long CR4_SUPPORTED = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE
-            | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP | CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_PKS;
+            | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP | CR4_FSGSBASE | CR4_OSXSAVE | CR4_SMEP | CR4_SMAP | CR4_PKE
+            | CR4_PKS;
     static final long EFER_SCE = 1, EFER_LME = 1 << 8, EFER_LMA = 1 << 10, EFER_NXE = 1 << 11;
     static final long EFER_SUPPORTED = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
 
@@ -70,6 +71,8 @@ abstract class CpuState {
      * PKRU for user-mode addresses (RDPKRU/WRPKRU), IA32_PKRS for supervisor-mode ones.
      */
     int pkru, pkrs;
+    /** XCR0, the XSAVE feature mask XSETBV writes: bit 0 (x87) always set. */
+    long xcr0 = 1;
 
     // x87 and SSE state (these survive save/restore). fpuStatus holds TOP in bits 13:11;
     // of fpuTag only "11 = empty" is kept exactly: FNSTENV/FNSAVE compute the full tag (X87).

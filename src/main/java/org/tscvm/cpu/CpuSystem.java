@@ -988,20 +988,22 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     /**
-     * CR4 bits that exist only when CPUID leaf 7 reports their feature; setting one otherwise
+     * CR4 bits that exist only when CPUID leaf 7 (leaf 1 for OSXSAVE) reports their feature; setting one otherwise
      * is #GP (SDM MOV CR4: reserved bits; KVM __cr4_reserved_bits does the same).
      */
-    static final long CR4_BY_CPUID = CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_PKE | CR4_PKS;
+    static final long CR4_BY_CPUID = CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_PKE | CR4_PKS | CR4_OSXSAVE;
     private final int[] cpuidLeaf = new int[4];
 
     final long cr4BitsCpuidReports() {
         int[] out = cpuidLeaf;
+        bus.cpuid(1, 0, out);
+        long osxsave = (out[2] & (1 << 26)) != 0 ? CR4_OSXSAVE : 0; // CPUID.1:ECX.XSAVE
         bus.cpuid(0, 0, out);
         if (out[0] < 7) {
-            return 0;
+            return osxsave;
         }
         bus.cpuid(7, 0, out);
-        return ((out[1] & 1) != 0 ? CR4_FSGSBASE : 0) | ((out[1] & (1 << 7)) != 0 ? CR4_SMEP : 0)
+        return osxsave | ((out[1] & 1) != 0 ? CR4_FSGSBASE : 0) | ((out[1] & (1 << 7)) != 0 ? CR4_SMEP : 0)
                 | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0)
                 | ((out[2] & (1 << 3)) != 0 ? CR4_PKE : 0) | ((out[2] & (1 << 31)) != 0 ? CR4_PKS : 0);
     }

@@ -852,7 +852,7 @@ final class Decoder {
             case 0xa5: modrm(d); set(d, SHLD_CL); return;
             case 0xac: modrm(d); d.imm = fetch(); set(d, SHRD_I); return;
             case 0xad: modrm(d); set(d, SHRD_CL); return;
-            case 0xae: decodeGroup15(d); return;
+            case 0xae: decodeGroup15(d, opsz); return;
             case 0xaf: modrm(d); set(d, IMUL_GE); return;
             case 0xb0: d.opSize = 1; modrm(d); set(d, CMPXCHG); return;
             case 0xb1: modrm(d); set(d, CMPXCHG); return;
@@ -944,6 +944,8 @@ final class Decoder {
                 case 0xf9: set(d, RDTSCP); return;
                 case 0xc1: set(d, VMCALL); return; // VMMCALL (0xd9) stays #UD: the vendor is Intel
 
+                case 0xd0: set(d, XGETBV); return;
+                case 0xd1: set(d, XSETBV); return;
                 case 0xca: set(d, CLAC); return;
                 case 0xcb: set(d, STAC); return;
                 case 0xee: set(d, RDPKRU); return;
@@ -979,7 +981,7 @@ final class Decoder {
         }
     }
 
-    private void decodeGroup15(Insn d) {
+    private void decodeGroup15(Insn d, boolean opsz) {
         int m = fetch();
         pos--;
         if (m >= 0xc0) {
@@ -1006,13 +1008,22 @@ final class Decoder {
             ud(d, false);
             return;
         }
+        if (opsz && r >= 6) {
+            set(d, r == 6 ? CLWB : CLFLUSHOPT);
+            return;
+        }
         switch (r) {
             case 0: set(d, FXSAVE); return;
             case 1: set(d, FXRSTOR); return;
             case 2: d.opSize = 4; set(d, LDMXCSR); return;
             case 3: d.opSize = 4; set(d, STMXCSR); return;
+            case 4: if (opsz) { break; } set(d, XSAVE); return;
+            case 5: if (opsz) { break; } set(d, XRSTOR); return;
+            case 6: set(d, XSAVEOPT); return; // 66 /6 is CLWB
             case 7: set(d, CLFLUSH); return;
-            default: d.opcode = 0x0fae00 | r << 3; ud(d, false);
+            default: break;
         }
+        d.opcode = 0x0fae00 | r << 3;
+        ud(d, false);
     }
 }

@@ -172,6 +172,8 @@ final class Dispatch {
             case CLTS: SystemOps.clts(c, d); return;
             case WBINVD: SystemOps.wbinvd(c, d); return;
             case CLFLUSH: SystemOps.clflush(c, d); return;
+            case CLFLUSHOPT: SystemOps.clflushopt(c, d); return;
+            case CLWB: SystemOps.clwb(c, d); return;
             case SWAPGS: SystemOps.swapgs(c, d); return;
             case RDMSR: SystemOps.rdmsr(c, d); return;
             case WRMSR: SystemOps.wrmsr(c, d); return;
@@ -192,6 +194,11 @@ final class Dispatch {
             case WRPKRU: SystemOps.wrpkru(c, d); return;
             case FXSAVE: SystemOps.fxsave(c, d); return;
             case FXRSTOR: SystemOps.fxrstor(c, d); return;
+            case XSAVE: SystemOps.xsave(c, d); return;
+            case XRSTOR: SystemOps.xrstor(c, d); return;
+            case XSAVEOPT: SystemOps.xsaveopt(c, d); return;
+            case XGETBV: SystemOps.xgetbv(c, d); return;
+            case XSETBV: SystemOps.xsetbv(c, d); return;
             case STMXCSR: SystemOps.stmxcsr(c, d); return;
             case LDMXCSR: SystemOps.ldmxcsr(c, d); return;
             case UD: SystemOps.ud(c, d); return;

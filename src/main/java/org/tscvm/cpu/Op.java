@@ -134,6 +134,7 @@ enum Op {
     MOV_R_CR(4, "mov r,CRn", 0, Shape.E, SystemOps.class), MOV_DR_R(4, "mov DRn,r", Op.E, Shape.E, SystemOps.class),
     MOV_R_DR(4, "mov r,DRn", 0, Shape.E, SystemOps.class), CLTS(4, "clts", Op.E, Shape.NONE, SystemOps.class),
     WBINVD(4, "wbinvd/invd", Op.E, Shape.NONE, SystemOps.class), CLFLUSH(4, "clflush", 0, Shape.M, SystemOps.class),
+    CLFLUSHOPT(4, "clflushopt", 0, Shape.M, SystemOps.class), CLWB(4, "clwb", 0, Shape.M, SystemOps.class),
     SWAPGS(4, "swapgs", Op.E, Shape.NONE, SystemOps.class),
     // Reads of the TSC and of MSRs change no state a decoded block depends on, so they do not
     // end a block: the rdtsc loop runs as one block per iteration instead of two.
@@ -147,6 +148,9 @@ enum Op {
     CLAC(4, "clac", 0, Shape.NONE, SystemOps.class), STAC(4, "stac", 0, Shape.NONE, SystemOps.class),
     RDPKRU(4, "rdpkru", 0, Shape.NONE, SystemOps.class), WRPKRU(4, "wrpkru", Op.E, Shape.NONE, SystemOps.class),
     FXSAVE(4, "fxsave", 0, Shape.M, SystemOps.class), FXRSTOR(4, "fxrstor", 0, Shape.M, SystemOps.class),
+    XSAVE(4, "xsave", 0, Shape.M, SystemOps.class), XRSTOR(4, "xrstor", 0, Shape.M, SystemOps.class),
+    XSAVEOPT(4, "xsaveopt", 0, Shape.M, SystemOps.class),
+    XGETBV(4, "xgetbv", 0, Shape.NONE, SystemOps.class), XSETBV(4, "xsetbv", Op.E, Shape.NONE, SystemOps.class),
     STMXCSR(4, "stmxcsr", 0, Shape.M, SystemOps.class), LDMXCSR(4, "ldmxcsr", 0, Shape.M, SystemOps.class),
     // ---- x87 (group 6): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----
     FLD_M32(6, "fld m32fp", 0), FLD_M64(6, "fld m64fp", 0), FLD_M80(6, "fld m80fp", 0), FLD_STI(6, "fld st(i)", 0),

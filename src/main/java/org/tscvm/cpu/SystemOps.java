@@ -144,6 +144,28 @@ final class SystemOps {
         c.readLin(c.addr(d, 1, false), 1);
     }
 
+    /** CPUID.(7,0):EBX[23] and [24]: without its bit each is #UD (SDM CLFLUSHOPT, CLWB). */
+    private static final int LEAF7_EBX_CLFLUSHOPT = 1 << 23, LEAF7_EBX_CLWB = 1 << 24;
+
+    static void clflushopt(CpuExec c, Insn d) {
+        requireLeaf7Ebx(c, LEAF7_EBX_CLFLUSHOPT);
+        clflush(c, d);
+    }
+
+    /** CLWB writes a line back without evicting it: to the guest, CLFLUSH's access check. */
+    static void clwb(CpuExec c, Insn d) {
+        requireLeaf7Ebx(c, LEAF7_EBX_CLWB);
+        clflush(c, d);
+    }
+
+    private static void requireLeaf7Ebx(CpuExec c, int bit) {
+        int[] out = c.cpuidOut;
+        c.bus.cpuid(7, 0, out);
+        if ((out[1] & bit) == 0) {
+            throw c.ud();
+        }
+    }
+
     static void swapgs(CpuExec c, Insn d) {
         c.requireCpl0();
         long t = c.segBase[GS];
@@ -191,6 +213,9 @@ final class SystemOps {
         c.bus.cpuid((int) c.regs[RAX], (int) c.regs[RCX], out);
         if ((int) c.regs[RAX] == 7 && (int) c.regs[RCX] == 0 && (c.cr4 & CR4_PKE) != 0) {
             out[2] |= 1 << 4; // OSPKE mirrors CR4.PKE
+        }
+        if ((int) c.regs[RAX] == 1 && (c.cr4 & CR4_OSXSAVE) != 0) {
+            out[2] |= 1 << 27; // OSXSAVE mirrors CR4.OSXSAVE
         }
         c.regs[RAX] = out[0] & 0xffffffffL;
         c.regs[RBX] = out[1] & 0xffffffffL;
@@ -622,6 +647,112 @@ final class SystemOps {
             long v = i >= FX_XMM && i < xmmEnd ? c.xmm[(i - FX_XMM) >>> 3] : (long) GuestMemory.I64.get(c.fxRegisters, i);
             c.writeLin(lin + i, 8, v);
         }
+    }
+
+    /** The XSAVE state components tscvm has: x87 (bit 0) and SSE (bit 1); XCR0 allows no others. */
+    static final long XCR0_X87 = 1, XCR0_SSE = 2, XCR0_SUPPORTED = XCR0_X87 | XCR0_SSE;
+    /** The standard-form XSAVE area: FXSAVE's legacy region, then the 64-byte header. */
+    private static final int XSAVE_HEADER = 512, XSAVE_AREA = 576;
+
+    static void xgetbv(CpuExec c, Insn d) {
+        if ((c.cr4 & CR4_OSXSAVE) == 0) {
+            throw c.ud();
+        }
+        if ((int) c.regs[RCX] != 0) {
+            throw c.gp(0);
+        }
+        c.regs[RAX] = c.xcr0 & 0xffffffffL;
+        c.regs[RDX] = c.xcr0 >>> 32;
+    }
+
+    static void xsetbv(CpuExec c, Insn d) {
+        if ((c.cr4 & CR4_OSXSAVE) == 0) {
+            throw c.ud();
+        }
+        c.requireCpl0();
+        long v = c.regs[RDX] << 32 | (c.regs[RAX] & 0xffffffffL);
+        if ((int) c.regs[RCX] != 0 || (v & XCR0_X87) == 0 || (v & ~XCR0_SUPPORTED) != 0) {
+            throw c.gp(0);
+        }
+        c.xcr0 = v;
+    }
+
+    static void xsave(CpuExec c, Insn d) {
+        long lin = xsaveArea(c, d, true);
+        long rfbm = c.xcr0 & (c.regs[RDX] << 32 | (c.regs[RAX] & 0xffffffffL));
+        // Probe the whole area for writability before changing anything.
+        c.writeLin(lin, 1, c.readLin(lin, 1));
+        c.writeLin(lin + XSAVE_AREA - 1, 1, c.readLin(lin + XSAVE_AREA - 1, 1));
+        if ((rfbm & XCR0_X87) != 0) {
+            X87Control.fxsave(c, lin, d.opSize == 8);
+        }
+        if ((rfbm & XCR0_SSE) != 0) {
+            c.writeLin(lin + 24, 4, c.mxcsr);
+            c.writeLin(lin + 28, 4, MXCSR_MASK);
+            int xmmEnd = FX_XMM + 16 * (c.mode64 ? 16 : 8);
+            for (int i = FX_XMM; i < xmmEnd; i += 8) {
+                c.writeLin(lin + i, 8, c.xmm[(i - FX_XMM) >>> 3]);
+            }
+        }
+        // Every component saved is marked in use (XINUSE may be 1 in the initial state).
+        long bv = c.readLin(lin + XSAVE_HEADER, 8);
+        c.writeLin(lin + XSAVE_HEADER, 8, bv | rfbm);
+    }
+
+    /** XSAVEOPT may skip unmodified components; saving them all is one of its allowed results. */
+    static void xsaveopt(CpuExec c, Insn d) {
+        xsave(c, d);
+    }
+
+    static void xrstor(CpuExec c, Insn d) {
+        long lin = xsaveArea(c, d, false);
+        long rfbm = c.xcr0 & (c.regs[RDX] << 32 | (c.regs[RAX] & 0xffffffffL));
+        long bv = c.readLin(lin + XSAVE_HEADER, 8);
+        // Standard form: XCOMP_BV and header bytes 16-23 zero, XSTATE_BV within XCR0 (SDM 13.8.1).
+        if ((bv & ~c.xcr0) != 0 || c.readLin(lin + XSAVE_HEADER + 8, 8) != 0 || c.readLin(lin + XSAVE_HEADER + 16, 8) != 0) {
+            throw c.gp(0);
+        }
+        long mx = 0;
+        if ((rfbm & XCR0_SSE) != 0) {
+            mx = c.readLin(lin + 24, 4);
+            if ((mx & ~MXCSR_MASK) != 0) {
+                throw c.gp(0);
+            }
+        }
+        if ((rfbm & XCR0_X87) != 0) {
+            if ((bv & XCR0_X87) != 0) {
+                c.readLin(lin + 159, 1); // fault before the x87 changes
+                X87Control.fxrstor(c, lin, d.opSize == 8);
+            } else {
+                X87Control.xsaveInit(c);
+            }
+        }
+        if ((rfbm & XCR0_SSE) != 0) {
+            int regs = c.mode64 ? 16 : 8;
+            for (int r = 0; r < regs; r++) {
+                boolean load = (bv & XCR0_SSE) != 0;
+                long lo = load ? c.readLin(lin + FX_XMM + 16L * r, 8) : 0;
+                long hi = load ? c.readLin(lin + FX_XMM + 16L * r + 8, 8) : 0;
+                c.xmm[2 * r] = lo;
+                c.xmm[2 * r + 1] = hi;
+            }
+            c.mxcsr = (int) mx;
+        }
+    }
+
+    /** XSAVE's checks (SDM XSAVE): #UD without CR4.OSXSAVE, #NM with CR0.TS, #GP unless 64-byte aligned. */
+    private static long xsaveArea(CpuExec c, Insn d, boolean write) {
+        if ((c.cr4 & CR4_OSXSAVE) == 0) {
+            throw c.ud();
+        }
+        if ((c.cr0 & CR0_TS) != 0) {
+            throw c.fault(CpuFault.NM, CpuFault.NO_ERROR_CODE);
+        }
+        long lin = c.linear(d.seg, c.ea(d), XSAVE_AREA, write);
+        if ((lin & 63) != 0) {
+            throw c.gp(0);
+        }
+        return lin;
     }
 
     static void hlt(CpuExec c, Insn d) {

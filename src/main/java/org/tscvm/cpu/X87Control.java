@@ -25,6 +25,13 @@ final class X87Control {
         init(c);
     }
 
+    /** XRSTOR's initial x87 state: FNINIT's control words, and ST(0)-ST(7) zero (SDM 13.6). */
+    static void xsaveInit(CpuState c) {
+        init(c);
+        java.util.Arrays.fill(c.fpuSig, 0);
+        java.util.Arrays.fill(c.fpuSe, 0);
+    }
+
     private static void init(CpuState c) {
         c.fpuControl = 0x37f;
         c.fpuStatus = 0;

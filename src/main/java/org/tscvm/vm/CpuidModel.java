@@ -25,6 +25,9 @@ public final class CpuidModel {
 
     /** Highest basic leaf answered: 0xB (topology), or 0x16 with {@link Feature#TSC_FREQ}. */
     public static final int MAX_BASIC_LEAF = 0xB;
+    /** Leaf 0xD, the XSAVE state components: the highest basic leaf with {@link Feature#XSAVE}. */
+    public static final int XSAVE_LEAF = 0xD;
+    private static final int XSAVE_AREA_BYTES = 512 + 64;
     /** Leaf 0x15: TSC/crystal ratio and crystal Hz; leaf 0x16: base, max and bus MHz. */
     public static final int TSC_CRYSTAL_LEAF = 0x15, FREQUENCY_LEAF = 0x16;
     /**
@@ -102,6 +105,9 @@ public final class CpuidModel {
         SMEP("smep", 7, 0, EBX, 7),
         /** Supervisor-mode access prevention: CR4.SMAP, EFLAGS.AC, CLAC and STAC. */
         SMAP("smap", 7, 0, EBX, 20),
+        /** CLFLUSHOPT and CLWB: CLFLUSH's access check, nothing to flush in an interpreter. */
+        CLFLUSHOPT("clflushopt", 7, 0, EBX, 23),
+        CLWB("clwb", 7, 0, EBX, 24),
         /**
          * Protection keys for user pages: CR4.PKE, PKRU, RDPKRU/WRPKRU. OSPKE (ECX[4]) is not a
          * model bit: the CPU sets it in leaf 7 while CR4.PKE is set.
@@ -197,15 +203,13 @@ public final class CpuidModel {
             Feature.PSE, Feature.CX8, Feature.CMOV, Feature.PGE, Feature.SEP, Feature.PAT, Feature.CX16,
             Feature.TSC_ADJUST, Feature.RDTSCP, Feature.RDPID, Feature.LM, Feature.NX, Feature.SYSCALL,
             Feature.INVTSC, Feature.HYPERVISOR, Feature.X2APIC, Feature.TSC_DEADLINE);
-    /**
-     * XSAVE: CR4.OSXSAVE, XGETBV and XSETBV are not implemented, so a guest that saw the bit
-     * would fault in its FPU set-up; only an explicit {@code +xsave} advertises it.
-     */
-    private static final long UNIMPLEMENTED = maskOf(Feature.XSAVE);
     /** KVM's paravirtual features, which QEMU's {@code max} under TCG does not offer either. */
     private static final long KVM_PARAVIRT = maskOf(Feature.KVMCLOCK, Feature.KVMCLOCK_STABLE_BIT);
-    /** Every named feature but {@link #UNIMPLEMENTED} and {@link #KVM_PARAVIRT}. */
-    private static final long MAX_FEATURES = ((1L << FEATURES.length) - 1) & ~UNIMPLEMENTED & ~KVM_PARAVIRT;
+    /**
+     * Every named feature but {@link #KVM_PARAVIRT}: XSAVE with the x87 and SSE components,
+     * CLFLUSHOPT and CLWB are in {@code max} only, so the default model stays as it was.
+     */
+    private static final long MAX_FEATURES = ((1L << FEATURES.length) - 1) & ~KVM_PARAVIRT;
 
     private static final String[] BASES = {"tscvm", "max"};
 
@@ -231,7 +235,7 @@ public final class CpuidModel {
         return named("tscvm");
     }
 
-    /** A named base model: {@code tscvm} (the default) or {@code max} (every named feature but XSAVE). */
+    /** A named base model: {@code tscvm} (the default) or {@code max} (every named feature but KVM's paravirtual ones). */
     public static CpuidModel named(String name) {
         switch (name) {
             case "tscvm":
@@ -329,7 +333,7 @@ public final class CpuidModel {
         out[EDX] = 0;
         switch (leaf) {
             case 0:
-                out[EAX] = has(Feature.TSC_FREQ) ? FREQUENCY_LEAF : MAX_BASIC_LEAF;
+                out[EAX] = has(Feature.TSC_FREQ) ? FREQUENCY_LEAF : has(Feature.XSAVE) ? XSAVE_LEAF : MAX_BASIC_LEAF;
                 vendorWords(out);
                 break;
             case 1:
@@ -340,6 +344,11 @@ public final class CpuidModel {
             case 7:
                 if (subleaf == 0) {
                     addFeatures(leaf, 0, out);
+                }
+                break;
+            case XSAVE_LEAF:
+                if (has(Feature.XSAVE)) {
+                    xsaveLeaf(subleaf, out);
                 }
                 break;
             case 0xA:
@@ -439,6 +448,20 @@ public final class CpuidModel {
             b = t;
         }
         return a;
+    }
+
+    /**
+     * Leaf 0xD: sub-leaf 0 the XCR0 bits (x87, SSE) and the area's size, FXSAVE's 512 bytes
+     * and the 64-byte header; sub-leaf 1 XSAVEOPT (SDM 13.2).
+     */
+    private static void xsaveLeaf(int subleaf, int[] out) {
+        if (subleaf == 0) {
+            out[EAX] = 3;
+            out[EBX] = XSAVE_AREA_BYTES;
+            out[ECX] = XSAVE_AREA_BYTES;
+        } else if (subleaf == 1) {
+            out[EAX] = 1;
+        }
     }
 
     private void addFeatures(int leaf, int subleaf, int[] out) {

@@ -8,6 +8,8 @@ import java.util.List;
 final class FakeBus implements CpuBus {
     /** CPUID.7.0 EBX and ECX: FSGSBASE, SMEP, SMAP and UMIP unless a test clears them. */
     int leaf7Ebx = 1 | 1 << 7 | 1 << 20;
+    /** CPUID leaf 1 ECX; bit 26 (XSAVE) lets CR4.OSXSAVE be set. */
+    int leaf1Ecx = 0x1234;
     /** Leaf 0 names AuthenticAMD (the CPU then follows the APM where the vendors differ). */
     boolean amd;
     int leaf7Ecx = 1 << 2;
@@ -87,7 +89,7 @@ final class FakeBus implements CpuBus {
         }
         out[0] = leaf + 1;
         out[1] = subleaf + 2;
-        out[2] = 0x1234;
+        out[2] = leaf == 1 ? leaf1Ecx : 0x1234;
         out[3] = 0x5678;
     }
 
