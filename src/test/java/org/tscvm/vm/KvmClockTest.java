@@ -8,7 +8,6 @@ import org.tscvm.TscvmException;
 import org.tscvm.cpu.CpuBus;
 import org.tscvm.cpu.CpuFault;
 import org.tscvm.cpu.Msr;
-import org.tscvm.cpu.RunStop;
 import org.tscvm.memory.GuestMemory;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.PvclockScale;
@@ -33,39 +32,6 @@ class KvmClockTest {
                 memory.read32(address + 24), (byte) memory.read8(address + 28), memory.read8(address + 29));
     }
 
-    /** Runs the vCPU once through a scripted interpreter that halts at once (no interrupt controller). */
-    private static void runOnce(Vcpu vcpu) {
-        vcpu.setInterpreter(new Interpreter() {
-            @Override
-            public RunStop run(long maxInstructions) {
-                return RunStop.HALTED;
-            }
-
-            @Override
-            public long instructionsRetired() {
-                return 0;
-            }
-
-            @Override
-            public void requestStop() {
-            }
-
-            @Override
-            public void notifyInterrupt() {
-            }
-
-            @Override
-            public boolean interruptsEnabled() {
-                return false;
-            }
-
-            @Override
-            public String describe() {
-                return "scripted";
-            }
-        });
-        assertThat(vcpu.run()).isInstanceOf(VcpuExit.Halt.class);
-    }
 
     @Test
     void theMsrsAreUnknownWithoutTheCpuidBitA4R20() {
@@ -132,7 +98,7 @@ class KvmClockTest {
         b.setTscOffset(offset);
         a.setTscOffset(offset);
         assertThat(t.vm.kvmClock().usesMasterClock()).isTrue();
-        runOnce(b);
+        TestVms.runOnce(b);
         assertThat(readPage(PAGE).flags() & KvmClock.PVCLOCK_TSC_STABLE_BIT).isEqualTo(KvmClock.PVCLOCK_TSC_STABLE_BIT);
     }
 
@@ -172,7 +138,7 @@ class KvmClockTest {
         vcpu.guest().wrmsr(KvmClock.MSR_KVM_SYSTEM_TIME_NEW, PAGE | 1);
         t.vm.setKvmClock(KvmClockData.of(42 * NANOS_PER_SECOND));
         assertThat(readPage(PAGE).systemTime()).isZero(); // requested, not yet done
-        runOnce(vcpu);
+        TestVms.runOnce(vcpu);
         PvclockTimeInfo page = readPage(PAGE);
         assertThat(page.nanosAt(vcpu.guest().rdtsc())).isEqualTo(42 * NANOS_PER_SECOND);
         assertThat(page.version() & 1).isZero();
@@ -270,7 +236,7 @@ class KvmClockTest {
         target.restoreState(saved);
         assertThat(target.getMsr(KvmClock.MSR_KVM_SYSTEM_TIME_NEW)).isEqualTo(PAGE | 1);
         destination.clock.advance(ONE_SECOND);
-        runOnce(target);
+        TestVms.runOnce(target);
         GuestMemory memory = destination.vm.memory();
         assertThat(memory.read32(PAGE)).isEqualTo(2);
         assertThat(memory.read64(PAGE + 16)).as("system_time").isEqualTo(target.getPvclockTimeInfo().systemTime());
@@ -282,7 +248,7 @@ class KvmClockTest {
         Vcpu vcpu = t.vm.createVcpu();
         vcpu.guest().wrmsr(KvmClock.MSR_KVM_SYSTEM_TIME_NEW, PAGE | 1);
         vcpu.setTscKhz(1_000_000); // ratio floor(0.4 * 2^48): 2,500,000 kHz scaled is 999,999 kHz
-        runOnce(vcpu);
+        TestVms.runOnce(vcpu);
         PvclockScale expected = PvclockScale.of(NANOS_PER_SECOND, 999_999_000L);
         PvclockTimeInfo page = readPage(PAGE);
         assertThat(page.tscToSystemMul() & 0xffffffffL).isEqualTo(expected.multiplier());

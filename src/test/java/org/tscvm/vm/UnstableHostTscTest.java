@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
 import org.tscvm.cpu.Msr;
-import org.tscvm.cpu.RunStop;
 
 /**
  * KVM's branches for an unstable host TSC (VmConfig.hostTscUnstable, {@code --host-tsc unstable}):
@@ -19,39 +18,6 @@ class UnstableHostTscTest {
         return TestVms.create(VmConfig.builder().hostTscUnstable(unstable).cpuid(CpuidModel.parse("tscvm,+kvmclock")));
     }
 
-    /** One KVM_RUN: load, a scripted halt with nothing retired (the clock stands still), put. */
-    private static void runOnce(Vcpu vcpu) {
-        vcpu.setInterpreter(new Interpreter() {
-            @Override
-            public RunStop run(long maxInstructions) {
-                return RunStop.HALTED;
-            }
-
-            @Override
-            public long instructionsRetired() {
-                return 0;
-            }
-
-            @Override
-            public void requestStop() {
-            }
-
-            @Override
-            public void notifyInterrupt() {
-            }
-
-            @Override
-            public boolean interruptsEnabled() {
-                return false;
-            }
-
-            @Override
-            public String describe() {
-                return "scripted";
-            }
-        });
-        assertThat(vcpu.run()).isInstanceOf(VcpuExit.Halt.class);
-    }
 
     @Test
     void aVcpuCreatedLaterIsCaughtUpByTheElapsedTimeAndThereIsNoMasterClockR10R20() {
@@ -77,11 +43,11 @@ class UnstableHostTscTest {
             TestVms t = vms(unstable);
             Vcpu vcpu = t.vm.createVcpu();
             t.clock.advance(10 * ONE_SECOND);
-            runOnce(vcpu);
+            TestVms.runOnce(vcpu);
             vcpu.guest().wrmsr(Msr.IA32_TSC, 1_000); // the guest moves its TSC back by 10 s
-            runOnce(vcpu);
+            TestVms.runOnce(vcpu);
             t.clock.advance(ONE_SECOND); // the vCPU does not run: time passes on the host only
-            runOnce(vcpu);
+            TestVms.runOnce(vcpu);
             long tsc = vcpu.guest().rdtsc();
             if (unstable) {
                 // Resumed at the last guest TSC, then caught up to 0 + 11 s of the generation.
@@ -100,12 +66,12 @@ class UnstableHostTscTest {
         TestVms t = vms(false);
         Vcpu vcpu = t.vm.createVcpu();
         t.clock.advance(20 * ONE_SECOND);
-        runOnce(vcpu);
+        TestVms.runOnce(vcpu);
         long before = vcpu.guest().rdtsc();
         assertThat(t.vm.kvmClock().usesMasterClock()).isTrue();
         t.vm.setHostTscAdjust(-10 * ONE_SECOND); // the host TSC steps back 10 s
         assertThat(vcpu.guest().rdtsc()).isEqualTo(before - 10 * ONE_SECOND); // until the vCPU is loaded again
-        runOnce(vcpu);
+        TestVms.runOnce(vcpu);
         assertThat(t.vm.tscSync().hostTscUnstable()).isTrue();
         assertThat(vcpu.guest().rdtsc()).isEqualTo(before);
         t.vm.createVcpu(); // the next master-clock update finds the host unstable
