@@ -5,7 +5,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Map;
 import org.tscvm.machine.MachineConfig;
-import org.tscvm.machine.SerialInputJournal;
+import org.tscvm.machine.InputJournal;
 import org.tscvm.machine.SerialTarget;
 import org.tscvm.replay.InputRecorder;
 import org.tscvm.replay.InputReplayer;
@@ -99,8 +99,8 @@ final class RecordReplay {
     }
 
     /** Boots with {@code journal} attached; {@code state[0]} gets the final state digest once the run ended. */
-    private static int boot(MachineConfig config, PrintStream err, SerialInputJournal journal, String[] state) {
-        return Launcher.boot(config, err, machine -> machine.runner().journalSerialInput(journal),
+    private static int boot(MachineConfig config, PrintStream err, InputJournal journal, String[] state) {
+        return Launcher.boot(config, err, machine -> machine.runner().journalInput(journal),
                 machine -> state[0] = StateDigest.of(machine));
     }
 }

@@ -65,9 +65,13 @@ final class MachineMonitor implements MonitorTarget {
     }
 
     @Override
-    public void reset() {
+    public boolean reset() {
         hostCause = "host-qmp-system-reset";
-        runner.systemReset();
+        if (!runner.systemReset()) {
+            hostCause = null;
+            return false;
+        }
+        return true;
     }
 
     @Override

@@ -75,8 +75,11 @@ public final class MachineRunner {
     /** The QMP monitor and its server, or null without {@link MachineConfig#qmp()}. */
     private final MachineMonitor monitor;
     private final QmpServer qmpServer;
-    /** Record or replay of COM1's input, or null: stdin then goes straight to the UART. */
-    private SerialInputJournal journal;
+    /** Record or replay of COM1's input and the monitor's actions, or null: both then act at once. */
+    private volatile InputJournal journal;
+    /** Recording: monitor actions waiting for the next pass's start, the point a replay repeats. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<InputJournal.MonitorAction> monitorActions =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
     /** Recording: what stdin brought and the UART has not taken yet (the pump adds, passes take). */
     private final PendingInput pending = new PendingInput();
     /** Round-robin passes begun, counted while journaling: the coordinate of each input event. */
@@ -140,13 +143,13 @@ public final class MachineRunner {
     }
 
     /**
-     * Records or replays COM1's input through {@code j}: input then reaches the UART only at the
-     * start of a round-robin pass (a single vCPU runs in quanta too), so a replay repeats the run.
-     * Call before {@link #run()}.
+     * Records or replays COM1's input and the monitor's {@link #systemReset}/{@link #requestQuit}
+     * through {@code j}: they then take effect only at the start of a round-robin pass (a single
+     * vCPU runs in quanta too), so a replay repeats the run. Call before {@link #run()}.
      *
      * @throws IllegalStateException on a real-time clock, or once the run started
      */
-    public void journalSerialInput(SerialInputJournal j) {
+    public void journalInput(InputJournal j) {
         if (!deterministic()) {
             throw new IllegalStateException("record and replay need the deterministic clock");
         }
@@ -204,15 +207,55 @@ public final class MachineRunner {
     /**
      * A machine reset, as the guest pulling the reset line (QMP system_reset): the run reboots
      * (power-on devices, kernel loaded again), or ends with -no-reboot. A paused machine
-     * reboots and stays paused.
+     * reboots and stays paused; recording, the reset waits for the next pass (after a pause,
+     * the pass after cont).
+     *
+     * @return false, and nothing happens, when the run replays a log: only the log acts on it
      */
-    public void systemReset() {
-        machine.reset("the monitor's system_reset");
+    public boolean systemReset() {
+        return monitorAction(InputJournal.MonitorAction.SYSTEM_RESET);
     }
 
-    /** Ends the run with exit status 0, as QMP's quit ends QEMU; {@code why} becomes the result's reason. */
+    /**
+     * Ends the run with exit status 0, as QMP's quit ends QEMU (recording: at the next pass's
+     * start, at once also when paused). Replaying, the run ends at once and the replay reports
+     * that it stopped short of the recording.
+     */
     public void requestQuit(String why) {
+        InputJournal j = journal;
+        if (j != null && !j.replaying() && result.get() == null) {
+            quitReason = why;
+            monitorAction(InputJournal.MonitorAction.QUIT);
+            return;
+        }
         finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.SHUTDOWN, why));
+    }
+
+    /** Why the monitor's recorded quit ends the run. */
+    private volatile String quitReason = "quit from the monitor";
+
+    private boolean monitorAction(InputJournal.MonitorAction action) {
+        InputJournal j = journal;
+        if (j == null) {
+            apply(action);
+            return true;
+        }
+        if (j.replaying()) {
+            return false;
+        }
+        monitorActions.add(action);
+        synchronized (gate) {
+            gate.notifyAll(); // a paused run takes a quit at once
+        }
+        return true;
+    }
+
+    /** Does what the monitor asked: on the journaling thread at a pass's start, or at once. */
+    private void apply(InputJournal.MonitorAction action) {
+        switch (action) {
+            case SYSTEM_RESET -> machine.reset("the monitor's system_reset");
+            case QUIT -> finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.SHUTDOWN, quitReason));
+        }
     }
 
     /** What the run is doing now. */
@@ -237,7 +280,7 @@ public final class MachineRunner {
             parked++;
             gate.notifyAll();
             try {
-                while (pauseWanted && result.get() == null) {
+                while (pauseWanted && result.get() == null && !monitorActions.contains(InputJournal.MonitorAction.QUIT)) {
                     gate.wait();
                 }
             } catch (InterruptedException e) {
@@ -499,12 +542,20 @@ public final class MachineRunner {
     }
 
     /**
-     * The start of a pass while journaling: replaying, delivers what is due here; recording,
-     * delivers what stdin brought and logs what the UART took. False when the replay diverged
-     * (the run then ends).
+     * The start of a pass while journaling: replaying, does what is due here; recording, does
+     * the monitor's waiting actions and delivers what stdin brought, and logs both. False when
+     * the boot or the run ended here, or the replay diverged (the run then ends).
      */
     private boolean exchangeInput() {
-        SerialInputJournal.Point p = point(passes++);
+        InputJournal.Point p = point(passes++);
+        InputJournal.MonitorAction action;
+        while ((action = journal.replaying() ? journal.dueAction(p) : monitorActions.poll()) != null) {
+            journal.acted(p, action);
+            apply(action);
+            if (result.get() != null) {
+                return false; // a reset ends this boot (the next begins at the next pass), a quit the run
+            }
+        }
         byte[] offered = journal.replaying() ? journal.due(p) : pending.peek();
         uartRefusedInput = false;
         deliveredInput = false;
@@ -532,14 +583,15 @@ public final class MachineRunner {
     /** Input reached the UART at this pass's start: an idle pass then proves nothing yet. */
     private boolean deliveredInput;
 
-    private SerialInputJournal.Point point(long pass) {
-        return new SerialInputJournal.Point(pass, clock.now(), loops.get(0).vcpu.instructionsRetired(), totalRetired());
+    private InputJournal.Point point(long pass) {
+        return new InputJournal.Point(pass, clock.now(), loops.get(0).vcpu.instructionsRetired(), totalRetired());
     }
 
     /**
      * Every vCPU is idle with no timer: journaling, input may still wake one, at the next pass.
-     * Recording waits here for stdin (the host clock stands still meanwhile, so the delivery
-     * point is still one the replay finds); replaying goes on while recorded input remains.
+     * Recording waits here for stdin or the monitor (the host clock stands still meanwhile, so
+     * the delivery point is still one the replay finds); replaying goes on while recorded events
+     * remain.
      */
     private boolean awaitInput() {
         if (journal == null) {
@@ -553,18 +605,21 @@ public final class MachineRunner {
         if (journal.replaying()) {
             return journal.moreInput() && journal.divergence() == null;
         }
+        if (!monitorActions.isEmpty()) {
+            return true;
+        }
         if (!pending.isEmpty()) {
             return !uartRefusedInput; // input that came during the pass; a full FIFO nobody reads never empties
         }
         try {
-            while (pending.isEmpty() && inputOpen && result.get() == null) {
+            while (pending.isEmpty() && monitorActions.isEmpty() && inputOpen && result.get() == null) {
                 Thread.sleep(1);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
         }
-        return !pending.isEmpty();
+        return !pending.isEmpty() || !monitorActions.isEmpty();
     }
 
     /**

@@ -50,8 +50,11 @@ public interface MonitorTarget {
     /** Resumes the vCPUs (QMP's cont); false if they were already running. */
     boolean cont();
 
-    /** A reset as the reset button makes it (QMP's system_reset); a {@link Event.Reset} follows. */
-    void reset();
+    /**
+     * A reset as the reset button makes it (QMP's system_reset); a {@link Event.Reset} follows.
+     * False, and nothing happens, while the run replays a recording (only the log acts on it).
+     */
+    boolean reset();
 
     /** Ends the run with status 0 (QMP's quit); a {@link Event.Shutdown} follows. */
     void quit();

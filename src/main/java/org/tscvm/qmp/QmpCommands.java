@@ -88,7 +88,9 @@ final class QmpCommands {
             return Map.of();
         });
         add("system_reset", List.of(), args -> {
-            target.reset();
+            if (!target.reset()) {
+                throw QmpError.generic("The run replays a recording: only the log can reset it");
+            }
             return Map.of();
         });
         add("quit", List.of(), args -> {

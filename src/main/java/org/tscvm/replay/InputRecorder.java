@@ -1,9 +1,12 @@
 package org.tscvm.replay;
 
-import org.tscvm.machine.SerialInputJournal;
+import org.tscvm.machine.InputJournal;
 
-/** {@code --record}: every byte COM1's receiver takes goes to the log, at the pass it arrived. */
-public final class InputRecorder implements SerialInputJournal {
+/**
+ * {@code --record}: every byte COM1's receiver takes and every monitor action goes to the log,
+ * at the pass it took effect.
+ */
+public final class InputRecorder implements InputJournal {
     private final ReplayLog.Writer log;
     private Point endedAt;
 
@@ -17,13 +20,23 @@ public final class InputRecorder implements SerialInputJournal {
     }
 
     @Override
+    public MonitorAction dueAction(Point p) {
+        return null;
+    }
+
+    @Override
+    public void acted(Point p, MonitorAction action) {
+        log.monitor(p, action);
+    }
+
+    @Override
     public byte[] due(Point p) {
         return null;
     }
 
     @Override
     public void delivered(Point p, byte[] taken, int offered) {
-        log.event(p, taken);
+        log.serialIn(p, taken);
     }
 
     @Override

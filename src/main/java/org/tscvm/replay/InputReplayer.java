@@ -1,14 +1,14 @@
 package org.tscvm.replay;
 
 import java.util.List;
-import org.tscvm.machine.SerialInputJournal;
+import org.tscvm.machine.InputJournal;
 
 /**
- * {@code --replay}: delivers each logged event at its pass, after checking that the run stands
+ * {@code --replay}: delivers each logged event (input bytes, monitor actions) at its pass, after checking that the run stands
  * where the recording stood (host clock, vCPU 0's and all retired instructions); the first
  * difference is the divergence, and the run stops there.
  */
-public final class InputReplayer implements SerialInputJournal {
+public final class InputReplayer implements InputJournal {
     private final List<ReplayLog.Event> events;
     private final ReplayLog.End end;
     private int next;
@@ -26,7 +26,22 @@ public final class InputReplayer implements SerialInputJournal {
     }
 
     @Override
+    public MonitorAction dueAction(Point p) {
+        return at(p) instanceof ReplayLog.Monitor m ? m.action() : null;
+    }
+
+    @Override
+    public void acted(Point p, MonitorAction action) {
+        next++;
+    }
+
+    @Override
     public byte[] due(Point p) {
+        return at(p) instanceof ReplayLog.SerialIn s ? s.bytes() : null;
+    }
+
+    /** The next event if it is due at {@code p}; null when none is, or the run diverged (noted). */
+    private ReplayLog.Event at(Point p) {
         if (divergence != null || next == events.size()) {
             return null;
         }
@@ -34,13 +49,18 @@ public final class InputReplayer implements SerialInputJournal {
         if (p.pass() < e.at().pass()) {
             return null;
         }
-        String where = "event " + (next + 1) + " (serial-in at pass " + e.at().pass() + ")";
+        String where = "event " + (next + 1) + " (" + describe(e) + ")";
         if (p.pass() > e.at().pass()) {
             divergence = "the replay diverged before " + where + ": the run is at pass " + p.pass();
         } else if (!p.equals(e.at())) {
             divergence = "the replay diverged at " + where + ": " + mismatch(e.at(), p);
         }
-        return divergence == null ? e.bytes() : null;
+        return divergence == null ? e : null;
+    }
+
+    private static String describe(ReplayLog.Event e) {
+        String what = e instanceof ReplayLog.Monitor m ? "monitor " + m.action().command() : "serial-in";
+        return what + " at pass " + e.at().pass();
     }
 
     @Override
@@ -83,8 +103,7 @@ public final class InputReplayer implements SerialInputJournal {
         }
         if (next < events.size()) {
             return "the replay diverged: the run ended at pass " + actual.at().pass() + " (" + counts(actual.at())
-                    + ") before event " + (next + 1) + " of " + events.size() + " (serial-in at pass "
-                    + events.get(next).at().pass() + ")";
+                    + ") before event " + (next + 1) + " of " + events.size() + " (" + describe(events.get(next)) + ")";
         }
         if (!actual.at().equals(end.at())) {
             return "the replay diverged at the end of the run: " + mismatch(end.at(), actual.at());

@@ -10,26 +10,36 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.tscvm.machine.SerialInputJournal.Point;
+import org.tscvm.machine.InputJournal.MonitorAction;
+import org.tscvm.machine.InputJournal.Point;
 
 /**
  * A record/replay log (docs/replay-format.md): a text file of lines, a header (format version,
- * the tscvm that wrote it, the machine's configuration), one line per input event, and an end
- * line with the run's final digests.
+ * the tscvm that wrote it, the machine's configuration), one line per input event (COM1's input
+ * bytes, the monitor's actions), and an end line with the run's final digests.
  */
 public record ReplayLog(String tscvmVersion, Map<String, String> config, List<Event> events, End end) {
     public static final String MAGIC = "tscvm-replay";
-    public static final int FORMAT_VERSION = 1;
-    /** The note every log carries: what a host can do to a run that this format does not hold yet. */
-    static final String NOT_RECORDED = "not-recorded monitor-commands";
+    public static final int FORMAT_VERSION = 2;
+    /** Format 1 held COM1's input only (and said so in a not-recorded line); it still replays. */
+    static final int FORMAT_SERIAL_ONLY = 1;
 
     public ReplayLog {
         config = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(config));
         events = List.copyOf(events);
     }
 
-    /** Bytes that reached COM1's receiver at the start of round-robin pass {@code at.pass()}. */
-    public record Event(Point at, byte[] bytes) {
+    /** An input the guest did not determine, at the start of round-robin pass {@code at().pass()}. */
+    public sealed interface Event {
+        Point at();
+    }
+
+    /** Bytes that reached COM1's receiver. */
+    public record SerialIn(Point at, byte[] bytes) implements Event {
+    }
+
+    /** A monitor command that acted on the run. */
+    public record Monitor(Point at, MonitorAction action) implements Event {
     }
 
     /** How the run ended: the last point, its exit status, the state and serial output digests. */
@@ -52,16 +62,23 @@ public record ReplayLog(String tscvmVersion, Map<String, String> config, List<Ev
                 for (Map.Entry<String, String> f : config.entrySet()) {
                     line("config " + f.getKey() + "=" + f.getValue());
                 }
-                line(NOT_RECORDED);
             } catch (IOException | RuntimeException e) {
                 throw new ReplayException(ReplayException.Kind.UNREADABLE, "cannot write " + path + ": " + e.getMessage());
             }
         }
 
-        public void event(Point at, byte[] bytes) {
+        public void serialIn(Point at, byte[] bytes) {
+            event("serial-in " + point(at) + " " + HexFormat.of().formatHex(bytes));
+        }
+
+        public void monitor(Point at, MonitorAction action) {
+            event("monitor " + point(at) + " " + action.command());
+        }
+
+        private void event(String text) {
             if (failure == null) {
                 try {
-                    line("serial-in " + point(at) + " " + HexFormat.of().formatHex(bytes));
+                    line(text);
                     out.flush(); // a run that dies keeps the input it had
                 } catch (IOException e) {
                     failure = e;
@@ -123,11 +140,13 @@ public record ReplayLog(String tscvmVersion, Map<String, String> config, List<Ev
             }
             throw new ReplayException(ReplayException.Kind.UNREADABLE, "cannot read the replay log " + path + ": " + e.getMessage());
         }
-        if (lines.isEmpty() || !lines.get(0).equals(MAGIC + " " + FORMAT_VERSION)) {
-            String first = lines.isEmpty() ? "" : lines.get(0);
+        String first = lines.isEmpty() ? "" : lines.get(0);
+        if (!first.equals(MAGIC + " " + FORMAT_VERSION) && !first.equals(MAGIC + " " + FORMAT_SERIAL_ONLY)) {
             throw corrupt(path, 1, first.startsWith(MAGIC + " ") ? "format " + first.substring(MAGIC.length() + 1)
-                    + " is not one this tscvm reads (" + FORMAT_VERSION + ")" : "not a tscvm replay log");
+                    + " is not one this tscvm reads (" + FORMAT_SERIAL_ONLY + " or " + FORMAT_VERSION + ")"
+                    : "not a tscvm replay log");
         }
+        boolean serialOnly = first.equals(MAGIC + " " + FORMAT_SERIAL_ONLY);
         if (!lines.get(lines.size() - 1).isEmpty()) {
             // Every line ends with a newline: a last line without one was cut short.
             throw corrupt(path, lines.size(), "the last line has no newline: the log is truncated");
@@ -138,6 +157,8 @@ public record ReplayLog(String tscvmVersion, Map<String, String> config, List<Ev
         List<Event> events = new ArrayList<>();
         End end = null;
         long lastPass = -1;
+        // Within a pass the monitor's actions come first, then at most one serial-in.
+        boolean serialInAtLastPass = false;
         for (int i = 1; i < lines.size(); i++) {
             String line = lines.get(i);
             int n = i + 1;
@@ -159,7 +180,26 @@ public record ReplayLog(String tscvmVersion, Map<String, String> config, List<Ev
                     }
                 }
                 case "not-recorded" -> {
-                    // A note for the reader; nothing to replay.
+                    if (!serialOnly) {
+                        throw corrupt(path, n, "a not-recorded line in a format " + FORMAT_VERSION + " log");
+                    }
+                }
+                case "monitor" -> {
+                    if (serialOnly || w.length != 6) {
+                        throw corrupt(path, n, serialOnly ? "a monitor line in a format " + FORMAT_SERIAL_ONLY + " log"
+                                : "a monitor line needs PASS HOSTTSC VCPU0 TOTAL COMMAND");
+                    }
+                    Point at = point(path, n, w, 1);
+                    MonitorAction action = monitorAction(w[5]);
+                    if (action == null) {
+                        throw corrupt(path, n, "'" + abbreviate(w[5]) + "' is not a monitor action this tscvm replays");
+                    }
+                    if (at.pass() < lastPass || at.pass() == lastPass && serialInAtLastPass) {
+                        throw corrupt(path, n, "a monitor action out of order (a pass's actions come before its serial-in)");
+                    }
+                    serialInAtLastPass = false;
+                    lastPass = at.pass();
+                    events.add(new Monitor(at, action));
                 }
                 case "serial-in" -> {
                     if (w.length != 6) {
@@ -172,11 +212,12 @@ public record ReplayLog(String tscvmVersion, Map<String, String> config, List<Ev
                     } catch (IllegalArgumentException e) {
                         throw corrupt(path, n, "the input bytes are not hex");
                     }
-                    if (bytes.length == 0 || at.pass() <= lastPass) {
+                    if (bytes.length == 0 || at.pass() < lastPass || at.pass() == lastPass && serialInAtLastPass) {
                         throw corrupt(path, n, "an empty event, or one not after the one before");
                     }
                     lastPass = at.pass();
-                    events.add(new Event(at, bytes));
+                    serialInAtLastPass = true;
+                    events.add(new SerialIn(at, bytes));
                 }
                 case "end" -> {
                     if (w.length != 8 || !w[5].startsWith("exit=") || !w[6].startsWith("state-sha256=")
@@ -202,6 +243,15 @@ public record ReplayLog(String tscvmVersion, Map<String, String> config, List<Ev
             throw corrupt(path, lines.size(), "no end line: the log is truncated (or its run did not end)");
         }
         return new ReplayLog(version, config, events, end);
+    }
+
+    private static MonitorAction monitorAction(String command) {
+        for (MonitorAction a : MonitorAction.values()) {
+            if (a.command().equals(command)) {
+                return a;
+            }
+        }
+        return null;
     }
 
     /** A sanity bound on what read takes into memory. */

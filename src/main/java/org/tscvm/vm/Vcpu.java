@@ -1206,6 +1206,9 @@ public final class Vcpu {
             pendingInit = false;
             pendingSipi = -1;
         }
+        // A pause asked of the stopped vCPU (the end of the boot before this reset) would cost
+        // the reset vCPU its first run, as in load().
+        pauseRequested.set(false);
         cpu.reset();
         vm.kvmClock().resetVcpu(time);
     }
