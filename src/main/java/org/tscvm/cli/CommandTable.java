@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.tscvm.Version;
 import org.tscvm.log.DebugLog;
 import org.tscvm.trace.TraceConfig;
 import org.tscvm.tsc.HostClock;

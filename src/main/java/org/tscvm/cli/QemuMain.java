@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import org.tscvm.TscvmException;
+import org.tscvm.Version;
 import org.tscvm.devices.Pit8254;
 import org.tscvm.log.DebugLog;
 import org.tscvm.machine.MachineConfig;

@@ -4,6 +4,7 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Map;
+import org.tscvm.Version;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.InputJournal;
 import org.tscvm.machine.SerialTarget;

@@ -146,9 +146,7 @@ final class X86Registers {
             return true;
         }
         if (n == RIP || n == EFLAGS) {
-            vcpu.setRegs(new VcpuRegs(r.rax(), r.rbx(), r.rcx(), r.rdx(), r.rsi(), r.rdi(), r.rsp(), r.rbp(),
-                    r.r8(), r.r9(), r.r10(), r.r11(), r.r12(), r.r13(), r.r14(), r.r15(),
-                    n == RIP ? v : r.rip(), n == EFLAGS ? (r.rflags() & ~0xffffffffL) | v : r.rflags()));
+            vcpu.setRegs(n == RIP ? r.withRip(v) : r.withRflags((r.rflags() & ~0xffffffffL) | v));
             return true;
         }
         VcpuSregs s = vcpu.getSregs();

@@ -23,7 +23,6 @@ import org.tscvm.trace.Tracer;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.KvmClock;
 import org.tscvm.vm.Vcpu;
-import org.tscvm.vm.VcpuRegs;
 import org.tscvm.vm.VcpuSregs;
 import org.tscvm.vm.Vm;
 
@@ -235,15 +234,10 @@ public final class Machine {
             l.powerOn();
         }
         Vcpu bsp = links.get(0).vcpu;
-        VcpuSregs r = bsp.getSregs();
-        VcpuSregs.Segment cs = r.cs();
-        int segment = (int) (vector >>> 4) & 0xffff;
-        bsp.setSregs(new VcpuSregs(new VcpuSregs.Segment((long) segment << 4, 0xffff, segment, cs.attributes()),
-                r.ds(), r.es(), r.fs(), r.gs(), r.ss(), r.tr(), r.ldt(), r.gdt(), r.idt(),
-                r.cr0(), r.cr2(), r.cr3(), r.cr4(), r.cr8(), r.efer()));
-        VcpuRegs g = bsp.getRegs();
-        bsp.setRegs(new VcpuRegs(g.rax(), g.rbx(), g.rcx(), g.rdx(), g.rsi(), g.rdi(), g.rsp(), g.rbp(),
-                g.r8(), g.r9(), g.r10(), g.r11(), g.r12(), g.r13(), g.r14(), g.r15(), vector & 0xf, g.rflags()));
+        VcpuSregs s = bsp.getSregs();
+        int segment = (int) (vector >>> 4) & 0xffff; // real mode: CS:IP = vector >> 4 : vector & 0xf
+        bsp.setSregs(s.withCs(new VcpuSregs.Segment((long) segment << 4, 0xffff, segment, s.cs().attributes())));
+        bsp.setRegs(bsp.getRegs().withRip(vector & 0xf));
         for (int i = 1; i < links.size(); i++) {
             Vcpu ap = links.get(i).vcpu;
             ap.deliverInit();

@@ -558,7 +558,6 @@ public final class MachineRunner {
         }
         byte[] offered = journal.replaying() ? journal.due(p) : pending.peek();
         uartRefusedInput = false;
-        deliveredInput = false;
         if (offered != null && offered.length > 0) {
             int taken = machine.uart().receive(offered, 0, offered.length);
             if (!journal.replaying()) {
@@ -568,7 +567,6 @@ public final class MachineRunner {
                 journal.delivered(p, java.util.Arrays.copyOf(offered, taken), offered.length);
             }
             uartRefusedInput = taken == 0;
-            deliveredInput = taken > 0;
         }
         String divergence = journal.divergence();
         if (divergence != null) {
@@ -580,8 +578,6 @@ public final class MachineRunner {
 
     /** The UART took none of the input offered at this pass's start: its FIFO is full. */
     private boolean uartRefusedInput;
-    /** Input reached the UART at this pass's start: an idle pass then proves nothing yet. */
-    private boolean deliveredInput;
 
     private InputJournal.Point point(long pass) {
         return new InputJournal.Point(pass, clock.now(), loops.get(0).vcpu.instructionsRetired(), totalRetired());
@@ -596,11 +592,6 @@ public final class MachineRunner {
     private boolean awaitInput() {
         if (journal == null) {
             return false;
-        }
-        if (deliveredInput) {
-            // A vCPU may have ended its turn before it saw the interrupt (a pause asked for as
-            // its halt began): it gets another pass.
-            return true;
         }
         if (journal.replaying()) {
             return journal.moreInput() && journal.divergence() == null;

@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import org.tscvm.json.Json;
 
 /**
  * Splits a client's byte stream into JSON texts, as QEMU's JSON streamer does: a message ends

@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.tscvm.TscvmException;
+import org.tscvm.json.Json;
 
 /**
  * A QMP server for a {@link MonitorTarget} ({@code -qmp unix:PATH,server=on,wait=off} or

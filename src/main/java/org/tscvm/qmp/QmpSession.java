@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.tscvm.json.Json;
+import org.tscvm.json.JsonException;
 
 /**
  * One QMP client: the greeting, capabilities negotiation, then commands in order, each
@@ -74,8 +76,8 @@ final class QmpSession {
     private void request(String text) {
         Object parsed;
         try {
-            parsed = Json.parse(text);
-        } catch (Json.ParseException e) {
+            parsed = Json.parseQmp(text);
+        } catch (JsonException e) {
             send(error(QmpError.GENERIC, e.getMessage(), null, false));
             return;
         }

@@ -11,7 +11,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.tscvm.TscvmException;
-import org.tscvm.cli.Version;
+import org.tscvm.Version;
 import org.tscvm.machine.BoardState;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.tscvm.TscvmException;
+import org.tscvm.json.Json;
 
 /**
  * {@code tscvm plot}: draws a trace as an SVG picture: the guest TSC of each vCPU (one
@@ -87,13 +88,13 @@ public final class TracePlot {
         double ts = number(event, "ts").doubleValue();
         Map<?, ?> args = event.get("args") instanceof Map<?, ?> a ? a : Map.of();
         String kind = String.valueOf(args.get("kind"));
-        if (args.get("tsc_before") instanceof BigDecimal before && args.get("tsc_after") instanceof BigDecimal after) {
-            s.points.add(new Point(ts, before.doubleValue()));
-            s.points.add(new Point(ts, after.doubleValue()));
-        } else if (args.get("tsc") instanceof BigDecimal tsc) {
-            s.points.add(new Point(ts, tsc.doubleValue()));
+        if (args.get("tsc_before") instanceof Number before && args.get("tsc_after") instanceof Number after) {
+            s.points.add(new Point(ts, unsigned(before)));
+            s.points.add(new Point(ts, unsigned(after)));
+        } else if (args.get("tsc") instanceof Number tsc) {
+            s.points.add(new Point(ts, unsigned(tsc)));
         }
-        double tsc = args.get("tsc") instanceof BigDecimal t ? t.doubleValue() : 0;
+        double tsc = args.get("tsc") instanceof Number t ? unsigned(t) : 0;
         String origin = String.valueOf(args.get("origin"));
         switch (kind) {
             case "MSR_WRITE" -> {
@@ -126,9 +127,14 @@ public final class TracePlot {
         });
     }
 
+    /** A TSC as the trace writes it (unsigned decimal), as a double. */
+    private static double unsigned(Number tsc) {
+        return Json.decimal(tsc).doubleValue();
+    }
+
     private static BigDecimal number(Map<?, ?> event, String key) {
-        if (event.get(key) instanceof BigDecimal n) {
-            return n;
+        if (event.get(key) instanceof Number n) {
+            return Json.decimal(n);
         }
         throw new TscvmException("not a trace: an event without a numeric \"" + key + "\"");
     }

@@ -1473,7 +1473,7 @@ public final class Vcpu {
             }
             LocalInterruptController c = controller;
             if (c == null) {
-                return new VcpuExit.Halt(); // nothing can deliver an interrupt
+                return nothingCanWake(); // nothing can deliver an interrupt
             }
             if (kicked && cpu.nmiPending()) {
                 kicked = false; // an NMI wakes the CPU whatever RFLAGS.IF (SDM 6.7.1)
@@ -1481,7 +1481,7 @@ public final class Vcpu {
                 return null;
             }
             if (vm.vcpuCount() == 1 && !interpreter.interruptsEnabled()) {
-                return new VcpuExit.Halt(); // IF=0, and no other vCPU to send NMI or INIT
+                return nothingCanWake(); // IF=0, and no other vCPU to send NMI or INIT
             }
             fireDueTimers(c);
             if (kicked || (!ignorePending && c.pendingInterrupt() >= 0)) {
@@ -1510,10 +1510,20 @@ public final class Vcpu {
             // No timer: only another vCPU (IPI) or, on a real clock, a device with IF=1 can wake it.
             boolean otherWakers = vm.vcpuCount() > 1 || (!deterministic && interpreter.interruptsEnabled());
             if (!otherWakers) {
-                return new VcpuExit.Halt();
+                return nothingCanWake();
             }
             LockSupport.parkNanos(this, MAX_PARK_NANOS);
         }
+    }
+
+    /**
+     * The halted CPU can never wake: {@link VcpuExit.Halt}, unless a pause was asked for since
+     * the wait last looked (the timers it fired may ask, as the end of a deterministic quantum
+     * does). The pause is then the exit: left pending behind a Halt, it would end the next
+     * {@link #run()} at once, before the CPU saw whatever the host did in between.
+     */
+    private VcpuExit nothingCanWake() {
+        return pauseRequested.getAndSet(false) ? PAUSED : new VcpuExit.Halt();
     }
 
     /** WAIT_FOR_SIPI: parks until {@link #kick()} (a STARTUP IPI) or a pause request. */

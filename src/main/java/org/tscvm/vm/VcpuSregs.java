@@ -17,6 +17,11 @@ public record VcpuSregs(Segment cs, Segment ds, Segment es, Segment fs, Segment 
     public record DescriptorTable(long base, int limit) {
     }
 
+    /** The same registers with another CS (what a far jump or a waking firmware loads). */
+    public VcpuSregs withCs(Segment newCs) {
+        return new VcpuSregs(newCs, ds, es, fs, gs, ss, tr, ldt, gdt, idt, cr0, cr2, cr3, cr4, cr8, efer);
+    }
+
     /** The same registers with other FS and GS bases (what a debugger writes as fs_base, gs_base). */
     public VcpuSregs withSegmentBases(long fsBase, long gsBase) {
         return new VcpuSregs(cs, ds, es, new Segment(fsBase, fs.limit(), fs.selector(), fs.attributes()),

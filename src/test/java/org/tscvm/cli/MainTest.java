@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.tscvm.Version;
 import org.tscvm.machine.RunResult;
 import org.tscvm.memory.GuestMemory;
 

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.tscvm.Version;
 import org.tscvm.vm.CpuidModel;
 import org.junit.jupiter.api.io.TempDir;
 

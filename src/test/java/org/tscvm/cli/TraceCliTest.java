@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.StringReader;
-import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,11 +14,11 @@ import java.util.concurrent.TimeUnit;
 import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tscvm.json.Json;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
 import org.xml.sax.InputSource;
-import org.tscvm.trace.Json;
 
 /** {@code --trace}, {@code --trace-kinds}, {@code plot} and {@code -d} through the real command lines. */
 class TraceCliTest {
@@ -51,15 +50,15 @@ class TraceCliTest {
     }
 
     private static long arg(Map<?, ?> event, String name) {
-        return ((BigDecimal) args(event).get(name)).longValue();
+        return ((Number) args(event).get(name)).longValue();
     }
 
     private static int tid(Map<?, ?> event) {
-        return ((BigDecimal) event.get("tid")).intValue();
+        return ((Number) event.get("tid")).intValue();
     }
 
     private static double ts(Map<?, ?> event) {
-        return ((BigDecimal) event.get("ts")).doubleValue();
+        return ((Number) event.get("ts")).doubleValue();
     }
 
     @Test

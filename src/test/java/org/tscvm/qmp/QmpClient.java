@@ -16,6 +16,8 @@ import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.tscvm.json.Json;
+import org.tscvm.json.JsonException;
 
 /**
  * A test's QMP client: whole messages in, replies matched by id, events kept in arrival
@@ -104,8 +106,8 @@ final class QmpClient implements AutoCloseable {
             throw new AssertionError("the QMP server closed the connection");
         }
         try {
-            return (Map<String, Object>) Json.parse((String) line);
-        } catch (Json.ParseException e) {
+            return (Map<String, Object>) Json.parseQmp((String) line);
+        } catch (JsonException e) {
             throw new AssertionError("the server sent bad JSON: " + line, e);
         }
     }

@@ -171,6 +171,44 @@ class VcpuRunLoopTest {
         assertThat(vcpu.exitCount(VcpuExit.Kind.TRIPLE_FAULT)).isEqualTo(1);
     }
 
+    /**
+     * The run loop's own timer work can ask for the pause (the end of a deterministic quantum,
+     * as the machine's round-robin arms it): a halted vCPU that jumps the clock there, and then
+     * finds nothing that could wake it, reports the pause, not the halt with the pause still
+     * pending; the next run() then finds the halt instead of returning at once.
+     */
+    @Test
+    void aPauseRequestedWhileHaltedIsReportedAsThePauseNotLeftPendingBehindAHalt() {
+        long quantumEnd = t.clock.now() + 10_000;
+        VcpuPlatformTest.FakeController quantum = new VcpuPlatformTest.FakeController() {
+            long end = quantumEnd;
+
+            @Override
+            public long nextEventHostTsc() {
+                return end;
+            }
+
+            @Override
+            public void onTime(long hostTsc) {
+                if (hostTsc >= end) {
+                    end = Long.MAX_VALUE;
+                    vcpu.requestPause();
+                }
+            }
+
+            @Override
+            public int pendingInterrupt() {
+                return -1;
+            }
+        };
+        vcpu.setInterruptController(quantum);
+        script.then(10, RunStop.HALTED).then(0, RunStop.HALTED);
+        assertThat(run()).isEqualTo(new VcpuExit.Paused());
+        assertThat(t.clock.now()).isEqualTo(quantumEnd);
+        assertThat(vcpu.run()).as("the pause was reported, not left pending").isEqualTo(new VcpuExit.Halt());
+        assertThat(script.steps).isEmpty();
+    }
+
     @Test
     void aVcpuWaitingForSipiContinuesOnceKicked() {
         script.then(0, RunStop.WAIT_FOR_SIPI, vcpu::kick).then(3, RunStop.TRIPLE_FAULT);

@@ -1,57 +1,87 @@
-package org.tscvm.qmp;
+package org.tscvm.json;
 
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The JSON QMP speaks (RFC 8259, plus QMP's single-quoted strings with their {@code \'}
- * escape), as plain Java values: an object is a {@code Map<String, Object>} in member order,
- * an array a {@code List<Object>}, a number a {@code Long} when it is an integer that fits and
- * a {@code Double} otherwise, then {@code String}, {@code Boolean} and {@code null}.
+ * JSON (RFC 8259) as plain Java values, read and written: an object is a
+ * {@code Map<String, Object>} in member order, an array a {@code List<Object>}, then
+ * {@code String}, {@code Boolean} and {@code null}. A number is a {@code Long} when it is
+ * written as an integer (no fraction, no exponent) that fits, and an exact {@link BigDecimal}
+ * otherwise, so an unsigned 64-bit TSC in a trace survives to the last digit and QMP's
+ * integer arguments are plain longs.
  *
  * <pre>{@code
- * Object v = Json.parse("{\"execute\": \"stop\", \"id\": 1}");   // {execute=stop, id=1}
- * String s = Json.write(Map.of("return", Map.of()));              // {"return": {}}
+ * Object v = Json.parse("{\"tsc\": 18446744073709551615, \"id\": 1}"); // {tsc=18446744073709551615 (BigDecimal), id=1 (Long)}
+ * Object q = Json.parseQmp("{'execute': 'stop'}");                     // QMP's single quotes too
+ * String s = Json.write(Map.of("return", Map.of()));                    // {"return": {}}
  * }</pre>
  *
- * <p>The parser is strict and bounded: nesting deeper than {@link #MAX_DEPTH} is an error, so a
- * hostile client can neither overflow the stack nor (with the framer's size limit in
- * {@link QmpReader}) exhaust memory. The writer emits ASCII only, as QMP's server does.
+ * <p>The reader is strict and bounded: trailing commas, leading zeros, NaN, control characters
+ * in strings, duplicate keys, text after the value and nesting deeper than {@link #MAX_DEPTH}
+ * are refused with a {@link JsonException} naming the offset, so a hostile QMP client can
+ * neither overflow the stack nor (with the QMP framer's size limit) exhaust memory. The writer
+ * emits ASCII only, as QMP's server does.
  */
 public final class Json {
-    /** Nesting limit; QMP's own messages nest four or five levels. */
+    /** Nesting limit; QMP's own messages nest four or five levels, a trace three. */
     public static final int MAX_DEPTH = 64;
 
-    /** A message that is not JSON; the text is QEMU's "JSON parse error, ..." wording. */
-    public static final class ParseException extends Exception {
-        ParseException(String message) {
-            super(message, null, false, false);
-        }
-    }
-
     private final String text;
+    /** QMP's extension: strings in single quotes, and the {@code \'} escape. */
+    private final boolean qmp;
     private int pos;
 
-    private Json(String text) {
+    private Json(String text, boolean qmp) {
         this.text = text;
+        this.qmp = qmp;
     }
 
-    /** Parses exactly one JSON value (surrounding whitespace allowed). */
-    public static Object parse(String text) throws ParseException {
-        Json p = new Json(text);
-        p.skipSpace();
-        Object v = p.value(0);
-        p.skipSpace();
-        if (p.pos != text.length()) {
-            throw p.error("unexpected text after the value");
+    /**
+     * Parses exactly one RFC 8259 JSON value (surrounding whitespace allowed).
+     *
+     * @throws JsonException naming the offset and what was wrong
+     */
+    public static Object parse(String text) {
+        return new Json(text, false).whole();
+    }
+
+    /**
+     * Parses one value as QEMU's QMP parser reads it: RFC 8259 plus strings in single quotes
+     * and the {@code \'} escape.
+     *
+     * @throws JsonException naming the offset and what was wrong
+     */
+    public static Object parseQmp(String text) {
+        return new Json(text, true).whole();
+    }
+
+    /** {@code n} (a number this class reads: Long or BigDecimal, or any other Number) as an exact decimal. */
+    public static BigDecimal decimal(Number n) {
+        if (n instanceof BigDecimal d) {
+            return d;
+        }
+        if (n instanceof Long || n instanceof Integer) {
+            return BigDecimal.valueOf(n.longValue());
+        }
+        return new BigDecimal(n.toString());
+    }
+
+    private Object whole() {
+        skipSpace();
+        Object v = value(0);
+        skipSpace();
+        if (pos != text.length()) {
+            throw error("unexpected text after the value");
         }
         return v;
     }
 
-    private ParseException error(String what) {
-        return new ParseException("JSON parse error, " + what);
+    private JsonException error(String what) {
+        return new JsonException(what, pos);
     }
 
     private void skipSpace() {
@@ -64,34 +94,28 @@ public final class Json {
         }
     }
 
-    private Object value(int depth) throws ParseException {
-        if (pos >= text.length()) {
-            throw error("expecting value");
-        }
-        char c = text.charAt(pos);
-        switch (c) {
-            case '{':
-                return object(depth + 1);
-            case '[':
-                return array(depth + 1);
-            case '"':
-            case '\'':
-                return string();
-            case 't':
-                return literal("true", Boolean.TRUE);
-            case 'f':
-                return literal("false", Boolean.FALSE);
-            case 'n':
-                return literal("null", null);
-            default:
-                if (c == '-' || (c >= '0' && c <= '9')) {
-                    return number();
+    private Object value(int depth) {
+        char c = peek();
+        return switch (c) {
+            case '{' -> object(depth + 1);
+            case '[' -> array(depth + 1);
+            case '"' -> string();
+            case 't' -> literal("true", Boolean.TRUE);
+            case 'f' -> literal("false", Boolean.FALSE);
+            case 'n' -> literal("null", null);
+            default -> {
+                if (c == '\'' && qmp) {
+                    yield string();
+                }
+                if (c == '-' || isDigit(c)) {
+                    yield number();
                 }
                 throw error("expecting value");
-        }
+            }
+        };
     }
 
-    private Object literal(String word, Object v) throws ParseException {
+    private Object literal(String word, Object v) {
         if (!text.startsWith(word, pos)) {
             throw error("invalid keyword");
         }
@@ -99,13 +123,17 @@ public final class Json {
         return v;
     }
 
-    private Map<String, Object> object(int depth) throws ParseException {
+    private void enter(int depth) {
         if (depth > MAX_DEPTH) {
             throw error("too deeply nested (more than " + MAX_DEPTH + " levels)");
         }
-        pos++; // '{'
-        Map<String, Object> members = new LinkedHashMap<>();
+        pos++; // '{' or '['
         skipSpace();
+    }
+
+    private Map<String, Object> object(int depth) {
+        enter(depth);
+        Map<String, Object> members = new LinkedHashMap<>();
         if (peek() == '}') {
             pos++;
             return members;
@@ -113,9 +141,10 @@ public final class Json {
         while (true) {
             skipSpace();
             char c = peek();
-            if (c != '"' && c != '\'') {
+            if (c != '"' && !(c == '\'' && qmp)) {
                 throw error("key is not a string in object");
             }
+            int keyAt = pos;
             String key = string();
             skipSpace();
             if (peek() != ':') {
@@ -124,28 +153,26 @@ public final class Json {
             pos++;
             skipSpace();
             if (members.containsKey(key)) {
+                pos = keyAt;
                 throw error("duplicate key '" + key + "'");
             }
             members.put(key, value(depth));
             skipSpace();
             c = peek();
-            pos++;
             if (c == '}') {
+                pos++;
                 return members;
             }
             if (c != ',') {
                 throw error("expected separator in dict");
             }
+            pos++;
         }
     }
 
-    private List<Object> array(int depth) throws ParseException {
-        if (depth > MAX_DEPTH) {
-            throw error("too deeply nested (more than " + MAX_DEPTH + " levels)");
-        }
-        pos++; // '['
+    private List<Object> array(int depth) {
+        enter(depth);
         List<Object> items = new ArrayList<>();
-        skipSpace();
         if (peek() == ']') {
             pos++;
             return items;
@@ -155,13 +182,14 @@ public final class Json {
             items.add(value(depth));
             skipSpace();
             char c = peek();
-            pos++;
             if (c == ']') {
+                pos++;
                 return items;
             }
             if (c != ',') {
                 throw error("expected separator in list");
             }
+            pos++;
         }
     }
 
@@ -170,7 +198,7 @@ public final class Json {
         return pos < text.length() ? text.charAt(pos) : '\0';
     }
 
-    private String string() throws ParseException {
+    private String string() {
         char quote = text.charAt(pos++);
         StringBuilder sb = new StringBuilder();
         while (true) {
@@ -182,6 +210,7 @@ public final class Json {
                 return sb.toString();
             }
             if (c < 0x20) {
+                pos--;
                 throw error("control character in string");
             }
             if (c != '\\') {
@@ -193,42 +222,52 @@ public final class Json {
             }
             char e = text.charAt(pos++);
             switch (e) {
-                case '"', '\\', '/', '\'' -> sb.append(e);
+                case '"', '\\', '/' -> sb.append(e);
                 case 'b' -> sb.append('\b');
                 case 'f' -> sb.append('\f');
                 case 'n' -> sb.append('\n');
                 case 'r' -> sb.append('\r');
                 case 't' -> sb.append('\t');
-                case 'u' -> {
-                    if (pos + 4 > text.length()) {
+                case 'u' -> sb.append(hexEscape());
+                default -> {
+                    if (e == '\'' && qmp) {
+                        sb.append(e);
+                    } else {
                         throw error("invalid escape sequence in string");
                     }
-                    int cp = 0;
-                    for (int i = 0; i < 4; i++) {
-                        int d = Character.digit(text.charAt(pos++), 16);
-                        if (d < 0) {
-                            throw error("invalid hex escape sequence in string");
-                        }
-                        cp = cp << 4 | d;
-                    }
-                    sb.append((char) cp);
                 }
-                default -> throw error("invalid escape sequence in string");
             }
         }
     }
 
-    private Object number() throws ParseException {
+    private char hexEscape() {
+        if (pos + 4 > text.length()) {
+            throw error("invalid escape sequence in string");
+        }
+        int cp = 0;
+        for (int i = 0; i < 4; i++) {
+            int d = Character.digit(text.charAt(pos), 16);
+            if (d < 0) {
+                throw error("invalid hex escape sequence in string");
+            }
+            pos++;
+            cp = cp << 4 | d;
+        }
+        return (char) cp;
+    }
+
+    private Number number() {
         int start = pos;
         if (peek() == '-') {
             pos++;
         }
         if (peek() == '0') {
             pos++;
-        } else if (peek() >= '1' && peek() <= '9') {
-            while (peek() >= '0' && peek() <= '9') {
-                pos++;
+            if (isDigit(peek())) {
+                throw error("invalid number: a leading zero");
             }
+        } else if (isDigit(peek())) {
+            digits();
         } else {
             throw error("invalid number");
         }
@@ -236,12 +275,7 @@ public final class Json {
         if (peek() == '.') {
             integral = false;
             pos++;
-            if (!(peek() >= '0' && peek() <= '9')) {
-                throw error("invalid number");
-            }
-            while (peek() >= '0' && peek() <= '9') {
-                pos++;
-            }
+            digits();
         }
         if (peek() == 'e' || peek() == 'E') {
             integral = false;
@@ -249,22 +283,31 @@ public final class Json {
             if (peek() == '+' || peek() == '-') {
                 pos++;
             }
-            if (!(peek() >= '0' && peek() <= '9')) {
-                throw error("invalid number");
-            }
-            while (peek() >= '0' && peek() <= '9') {
-                pos++;
-            }
+            digits();
         }
-        String digits = text.substring(start, pos);
+        String literal = text.substring(start, pos);
         if (integral) {
             try {
-                return Long.parseLong(digits);
+                return Long.parseLong(literal);
             } catch (NumberFormatException tooBig) {
-                // QEMU reads integers beyond int64 as floating point too.
+                // An integer beyond a long (an unsigned 64-bit TSC): exact below.
             }
         }
-        return Double.parseDouble(digits);
+        return new BigDecimal(literal);
+    }
+
+    /** One or more digits (a fraction or an exponent must have one). */
+    private void digits() {
+        if (!isDigit(peek())) {
+            throw error("invalid number");
+        }
+        while (isDigit(peek())) {
+            pos++;
+        }
+    }
+
+    private static boolean isDigit(char c) {
+        return c >= '0' && c <= '9';
     }
 
     // ---------------------------------------------------------------- writing
@@ -288,7 +331,7 @@ public final class Json {
             sb.append("null");
         } else if (v instanceof String s) {
             writeString(s, sb);
-        } else if (v instanceof Boolean || v instanceof Long || v instanceof Integer) {
+        } else if (v instanceof Boolean || v instanceof Long || v instanceof Integer || v instanceof BigDecimal) {
             sb.append(v);
         } else if (v instanceof Double d) {
             sb.append(d.isNaN() || d.isInfinite() ? "null" : Double.toString(d));
