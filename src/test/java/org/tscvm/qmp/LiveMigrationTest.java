@@ -211,7 +211,7 @@ class LiveMigrationTest {
             long lastAtSource = lastRound(srcConsole);
             assertThat(lastAtSource).as("migrated mid-run").isLessThan(12);
             awaitMigration(d, "completed");
-            assertThat(dst.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).as("the destination finishes").isTrue();
+            assertThat(dst.waitFor(2 * WAIT_SECONDS, TimeUnit.SECONDS)).as("the destination finishes").isTrue();
             s.execute("quit", null);
         }
         assertThat(src.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
