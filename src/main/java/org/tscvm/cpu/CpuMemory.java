@@ -305,9 +305,11 @@ abstract class CpuMemory extends CpuState {
     /** Tells the run loop that a watchpoint was hit (an event, so it is seen before an interrupt is taken). */
     abstract void watchpointHit();
 
+    /** A store hit a marked page: decoded code there goes stale (the block ends), or a live migration logs it dirty. */
     final void codeStore(long paddr) {
-        memory.invalidateCode(paddr);
-        endBlock = true;
+        if (memory.invalidateCode(paddr)) {
+            endBlock = true;
+        }
     }
 
     /** After a LOCKed store at offset {@code p} of {@link #atomicChunk}: invalidates decoded code from its page. */

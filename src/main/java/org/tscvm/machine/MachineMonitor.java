@@ -96,6 +96,21 @@ final class MachineMonitor implements MonitorTarget {
     }
 
     @Override
+    public synchronized void whilePaused(Runnable action) {
+        boolean wasRunning = runner.state() == MachineRunner.RunState.RUNNING;
+        if (wasRunning) {
+            awaitPaused();
+        }
+        try {
+            action.run();
+        } finally {
+            if (wasRunning) {
+                runner.resume();
+            }
+        }
+    }
+
+    @Override
     public synchronized String registers(int cpu) {
         boolean wasRunning = runner.state() == MachineRunner.RunState.RUNNING;
         if (wasRunning) {

@@ -13,11 +13,15 @@ import org.tscvm.TscvmException;
  * storage is chunks of {@link #CHUNK_SIZE} bytes allocated on the first write: a chunk never
  * written reads as zeros and costs nothing, so {@code -m 64G} costs what the guest touches.
  *
- * <p>A chunk is one byte array: its data, then one code mark per page
- * ({@link #MARKS_OFFSET}), then one 32-bit code generation per page
- * ({@link #GENERATIONS_OFFSET}). The CPU caches (chunk, offset) per page in its TLB and reads
- * and writes the chunk directly; a store checks the page's mark in the same array, so
- * self-modifying and cross-modifying code invalidates the decoded blocks. Little-endian
+ * <p>A chunk is one byte array: its data, then one mark byte per page ({@link #MARKS_OFFSET}),
+ * then one 32-bit code generation per page ({@link #GENERATIONS_OFFSET}). The CPU caches
+ * (chunk, offset) per page in its TLB and reads and writes the chunk directly; a store checks
+ * the page's mark in the same array and calls {@link #invalidateCode} when it is non-zero, so
+ * self-modifying and cross-modifying code invalidates the decoded blocks ({@link #MARK_CODE}).
+ * The same check logs dirty pages for a live migration ({@link #MARK_LOG}: the first store to
+ * a page after {@link #syncDirtyLog} sets its bit and clears the mark, as KVM's dirty logging
+ * write-protects a page until its first write), so a store costs nothing more while no
+ * migration runs, and one call per page per round while one does. Little-endian
  * multi-byte access goes through VarHandles, which also give the atomic forms LOCKed
  * instructions need (aligned only).
  *
@@ -36,8 +40,12 @@ public final class GuestMemory {
     public static final int CHUNK_SHIFT = 16;
     public static final int CHUNK_SIZE = 1 << CHUNK_SHIFT;
     public static final int PAGES_PER_CHUNK = CHUNK_SIZE >> PAGE_SHIFT;
-    /** Where a chunk's code marks start: one byte per page, non-zero while decoded code exists. */
+    /** Where a chunk's marks start: one byte per page, non-zero while a store must be noticed. */
     public static final int MARKS_OFFSET = CHUNK_SIZE;
+    /** Mark bit: the page holds decoded code, which a store makes stale. */
+    public static final byte MARK_CODE = 1;
+    /** Mark bit: dirty logging is on and the page is clean since the last sync; a store dirties it. */
+    public static final byte MARK_LOG = 2;
     /** Where a chunk's code generations start: one little-endian int per page. */
     public static final int GENERATIONS_OFFSET = MARKS_OFFSET + PAGES_PER_CHUNK;
     private static final int CHUNK_BYTES = GENERATIONS_OFFSET + 4 * PAGES_PER_CHUNK;
@@ -61,6 +69,8 @@ public final class GuestMemory {
     public static final VarHandle I64 = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     private static final VarHandle CHUNK_SLOT = MethodHandles.arrayElementVarHandle(byte[][].class);
+    private static final VarHandle MARK = MethodHandles.arrayElementVarHandle(byte[].class);
+    private static final VarHandle DIRTY_WORD = MethodHandles.arrayElementVarHandle(long[].class);
 
     /** What every never-written chunk reads as; nothing ever writes it. */
     private static final byte[] ZERO_CHUNK = new byte[CHUNK_BYTES];
@@ -84,6 +94,11 @@ public final class GuestMemory {
      * run's orderly end after it, can still allocate.
      */
     private byte[] reserve = new byte[1 << 20];
+    /**
+     * While dirty logging is on: one bit per RAM page, numbered as {@link #pageNumber} numbers
+     * them, set by the first store after a sync. Null while it is off.
+     */
+    private volatile long[] dirtyLog;
 
     public GuestMemory(long bytes) {
         if (bytes < MIN_BYTES || bytes > MAX_BYTES) {
@@ -174,6 +189,10 @@ public final class GuestMemory {
             }
             try {
                 c = new byte[CHUNK_BYTES];
+                if (dirtyLog != null) {
+                    // Zero until now, so sent as zero: the first store to each page must be logged.
+                    java.util.Arrays.fill(c, MARKS_OFFSET, MARKS_OFFSET + PAGES_PER_CHUNK, MARK_LOG);
+                }
             } catch (OutOfMemoryError e) {
                 reserve = null;
                 throw new HostMemoryException(String.format(
@@ -203,7 +222,7 @@ public final class GuestMemory {
     public int markCodePage(long paddr) {
         byte[] c = chunkForWrite(paddr);
         int page = pageInChunk(paddr);
-        c[MARKS_OFFSET + page] = 1;
+        MARK.getAndBitwiseOr(c, MARKS_OFFSET + page, MARK_CODE);
         return (int) I32.get(c, GENERATIONS_OFFSET + 4 * page);
     }
 
@@ -213,19 +232,118 @@ public final class GuestMemory {
     }
 
     /**
-     * A store hit the RAM page holding {@code paddr}: decoded code from it becomes stale.
-     * Returns whether the page held any.
+     * A store hit the RAM page holding {@code paddr}: decoded code from it becomes stale, and
+     * while dirty logging is on the page is logged dirty. Returns whether the page held code.
      */
     public boolean invalidateCode(long paddr) {
         byte[] c = chunks[(int) (paddr >>> CHUNK_SHIFT)];
         int page = pageInChunk(paddr);
-        if (c[MARKS_OFFSET + page] == 0) {
+        byte mark = c[MARKS_OFFSET + page];
+        if (mark == 0) {
             return false;
+        }
+        if ((mark & MARK_LOG) != 0) {
+            // Atomic: a racing markCodePage on another vCPU must keep its code bit.
+            MARK.getAndBitwiseAnd(c, MARKS_OFFSET + page, (byte) ~MARK_LOG);
+            logDirty(paddr);
+            if ((mark & MARK_CODE) == 0) {
+                return false;
+            }
         }
         c[MARKS_OFFSET + page] = 0;
         int g = GENERATIONS_OFFSET + 4 * page;
         I32.set(c, g, (int) I32.get(c, g) + 1);
         return true;
+    }
+
+    private void logDirty(long paddr) {
+        long[] log = dirtyLog;
+        if (log != null) {
+            long n = pageNumber(paddr);
+            DIRTY_WORD.getAndBitwiseOr(log, (int) (n >>> 6), 1L << n);
+        }
+    }
+
+    // ---- dirty logging, for live migration ----
+
+    /** Pages of RAM, numbered without the hole: below 4 GiB first (as {@link #physicalAddress} counts). */
+    public int pageCount() {
+        return (int) (size >>> PAGE_SHIFT);
+    }
+
+    /** The number of the RAM page holding {@code paddr}, counted without the hole (0 .. pageCount()-1). */
+    public int pageNumber(long paddr) {
+        return (int) ((paddr < lowEnd ? paddr : lowEnd + (paddr - HIGH_RAM_START)) >>> PAGE_SHIFT);
+    }
+
+    /** True while dirty logging is on. */
+    public boolean dirtyLogging() {
+        return dirtyLog != null;
+    }
+
+    /**
+     * Turns dirty logging on with every page clean: from now on a store to a page (by a vCPU or
+     * through this class) sets its bit until {@link #syncDirtyLog} collects it. Every vCPU must
+     * be stopped (the marks are written plainly, and a running vCPU must see them before its
+     * next store).
+     */
+    public void startDirtyLog() {
+        long[] log = new long[(pageCount() + 63) >>> 6];
+        synchronized (allocationLock) {
+            dirtyLog = log;
+            for (byte[] c : chunks) {
+                if (c != null && c != ZERO_CHUNK) {
+                    for (int p = 0; p < PAGES_PER_CHUNK; p++) {
+                        c[MARKS_OFFSET + p] |= MARK_LOG;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Moves the pages dirtied since the last sync into {@code into} (OR-ed in, one bit per
+     * page number, {@code (pageCount() + 63) / 64} words), clears them, and logs those pages'
+     * next store again. Returns how many pages it moved. Every vCPU must be stopped, for the
+     * same reason as {@link #startDirtyLog}.
+     */
+    public int syncDirtyLog(long[] into) {
+        long[] log = dirtyLog;
+        if (log == null) {
+            throw new IllegalStateException("dirty logging is off");
+        }
+        int moved = 0;
+        for (int w = 0; w < log.length; w++) {
+            long bits = (long) DIRTY_WORD.getAndSet(log, w, 0L);
+            while (bits != 0) {
+                int n = (w << 6) + Long.numberOfTrailingZeros(bits);
+                bits &= bits - 1;
+                long paddr = physicalAddress((long) n << PAGE_SHIFT);
+                byte[] c = chunks[(int) (paddr >>> CHUNK_SHIFT)];
+                if (c != ZERO_CHUNK) {
+                    c[MARKS_OFFSET + pageInChunk(paddr)] |= MARK_LOG;
+                }
+                if ((into[w] & (1L << n)) == 0) {
+                    into[w] |= 1L << n;
+                    moved++;
+                }
+            }
+        }
+        return moved;
+    }
+
+    /** Turns dirty logging off and forgets what it logged. Every vCPU must be stopped. */
+    public void stopDirtyLog() {
+        synchronized (allocationLock) {
+            dirtyLog = null;
+            for (byte[] c : chunks) {
+                if (c != null && c != ZERO_CHUNK) {
+                    for (int p = 0; p < PAGES_PER_CHUNK; p++) {
+                        c[MARKS_OFFSET + p] &= ~MARK_LOG;
+                    }
+                }
+            }
+        }
     }
 
     private static int pageInChunk(long paddr) {

@@ -15,14 +15,20 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
+import org.tscvm.snapshot.PrecopyFormat;
+import org.tscvm.snapshot.PrecopySender;
 
 /**
  * QMP's migration: {@code migrate} (the state out to {@code tcp:HOST:PORT}, {@code file:PATH}
  * or {@code exec:CMD}'s standard input), {@code migrate-incoming} and {@code -incoming} (the
  * state in from the same places, or {@code defer}), {@code query-migrate} and the MIGRATION
- * events (with the "events" capability on, as in QEMU). The stream is stop-and-copy: the
- * machine stops (STOP), its whole state is written, and the source stays stopped
- * ("postmigrate") unless it fails, when it runs on. The destination holds its vCPUs
+ * events (with the "events" capability on, as in QEMU), {@code migrate-set-parameters} and
+ * {@code query-migrate-parameters} (downtime-limit). Over tcp: the migration is pre-copy
+ * (docs/migration-stream.md): RAM goes while the guest runs, round after round, until the rest
+ * fits the downtime limit; then the machine stops (STOP), the rest goes, and the destination
+ * answers once it has loaded it. To a file or a command it is stop-and-copy: the machine stops
+ * and its whole state is written as a snapshot. Either way the source stays stopped
+ * ("postmigrate") unless the migration fails, when it runs on. The destination holds its vCPUs
  * ("inmigrate") until the state is loaded, then runs unless started with -S.
  */
 final class Migration {
@@ -50,6 +56,11 @@ final class Migration {
     }
 
     private static final int CONNECT_TIMEOUT_MILLIS = 10_000;
+    /** How long a pre-copy source waits for the destination to load the last state. */
+    private static final int ANSWER_TIMEOUT_MILLIS = 60_000;
+    /** QEMU's default downtime-limit, and its largest (2000 s). */
+    static final long DEFAULT_DOWNTIME_LIMIT_MILLIS = 300;
+    static final long MAX_DOWNTIME_LIMIT_MILLIS = 2_000_000;
 
     private final MonitorTarget machine;
     private final BiConsumer<String, Map<String, Object>> emit;
@@ -68,6 +79,11 @@ final class Migration {
     /** -incoming defer: migrate-incoming names the source. */
     private boolean incomingDeferred;
     private boolean autostart;
+    private volatile long downtimeLimitMillis = DEFAULT_DOWNTIME_LIMIT_MILLIS;
+    /** The pre-copy figures of the last round, for query-migrate's "ram"; null without a pre-copy. */
+    private PrecopySender.Progress progress;
+    /** The source's guest is stopped for the end of a migration: "finish-migrate". */
+    private boolean finishing;
 
     Migration(MonitorTarget machine, BiConsumer<String, Map<String, Object>> emit) {
         this.machine = machine;
@@ -95,6 +111,13 @@ final class Migration {
                     setCapabilities((List<?>) args.get("capabilities"));
                     return Map.of();
                 });
+        commands.add("migrate-set-parameters",
+                List.of(QmpCommands.Arg.optional("downtime-limit", QmpCommands.ArgType.INT)), args -> {
+                    setDowntimeLimit((Long) args.get("downtime-limit"));
+                    return Map.of();
+                });
+        commands.add("query-migrate-parameters", List.of(),
+                args -> QmpCommands.ordered("downtime-limit", downtimeLimitMillis));
         commands.add("query-migrate-capabilities", List.of(),
                 args -> List.of(QmpCommands.ordered("capability", "events", "state", eventsOn())));
     }
@@ -110,7 +133,7 @@ final class Migration {
         if (machineState == MonitorTarget.RunState.RUNNING) {
             postmigrate = false;
         }
-        if (status == Status.ACTIVE) {
+        if (status == Status.ACTIVE && finishing) {
             return MonitorTarget.RunState.FINISH_MIGRATE;
         }
         return postmigrate ? MonitorTarget.RunState.POSTMIGRATE : machineState;
@@ -147,6 +170,17 @@ final class Migration {
         if (eventsState != null) {
             events = eventsState;
         }
+    }
+
+    private void setDowntimeLimit(Long millis) throws QmpError {
+        if (millis == null) {
+            return;
+        }
+        if (millis < 0 || millis > MAX_DOWNTIME_LIMIT_MILLIS) {
+            throw QmpError.generic("Parameter 'downtime_limit' expects an integer in the range of 0 to "
+                    + MAX_DOWNTIME_LIMIT_MILLIS + " milliseconds");
+        }
+        downtimeLimitMillis = millis;
     }
 
     /** Parses QEMU's URI forms tcp:HOST:PORT, file:PATH and exec:CMD. */
@@ -209,6 +243,8 @@ final class Migration {
         downtimeMillis = -1;
         errorDesc = null;
         postmigrate = false;
+        progress = null;
+        finishing = false;
         setStatus(Status.SETUP);
     }
 
@@ -220,20 +256,53 @@ final class Migration {
     }
 
     private void send(Endpoint endpoint, MigrationTarget t) {
-        boolean wasRunning = false;
+        boolean[] stopped = new boolean[1];
+        long[] stopNanos = new long[1];
         Process process = null;
         try (Sink sink = openSink(endpoint)) {
             process = sink.process;
-            long stopNanos = System.nanoTime();
-            wasRunning = machine.stop();
-            if (wasRunning) {
-                emit.accept("STOP", null);
-            }
+            Runnable stop = () -> {
+                stopNanos[0] = System.nanoTime();
+                synchronized (this) {
+                    finishing = true;
+                }
+                stopped[0] = machine.stop();
+                if (stopped[0]) {
+                    emit.accept("STOP", null);
+                }
+            };
             synchronized (this) {
                 setupMillis = millisSince(startNanos);
                 setStatus(Status.ACTIVE);
             }
-            t.save(sink.out);
+            if (sink.answer != null) {
+                t.saveLive(sink.out, sink.answer, new PrecopySender.Control() {
+                    @Override
+                    public void whilePaused(Runnable action) {
+                        machine.whilePaused(action);
+                    }
+
+                    @Override
+                    public void stopGuest() {
+                        stop.run();
+                    }
+
+                    @Override
+                    public long downtimeLimitMillis() {
+                        return downtimeLimitMillis;
+                    }
+
+                    @Override
+                    public void progress(PrecopySender.Progress p) {
+                        synchronized (Migration.this) {
+                            progress = p;
+                        }
+                    }
+                });
+            } else {
+                stop.run();
+                t.save(sink.out);
+            }
             sink.out.flush();
             sink.close();
             if (process != null && (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0)) {
@@ -241,16 +310,17 @@ final class Migration {
                         : Integer.toString(process.exitValue())));
             }
             synchronized (this) {
-                downtimeMillis = millisSince(stopNanos);
+                downtimeMillis = millisSince(stopNanos[0]);
                 totalMillis = millisSince(startNanos);
                 postmigrate = true;
+                finishing = false;
                 setStatus(Status.COMPLETED);
             }
         } catch (IOException | RuntimeException e) {
-            fail("migration to " + describe(endpoint) + " failed: " + e.getMessage(), wasRunning);
+            fail("migration to " + describe(endpoint) + " failed: " + e.getMessage(), stopped[0]);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            fail("migration to " + describe(endpoint) + " was interrupted", wasRunning);
+            fail("migration to " + describe(endpoint) + " was interrupted", stopped[0]);
         } finally {
             if (process != null) {
                 process.destroy();
@@ -262,6 +332,7 @@ final class Migration {
         synchronized (this) {
             errorDesc = why;
             totalMillis = millisSince(startNanos);
+            finishing = false;
             setStatus(Status.FAILED);
         }
         // QEMU's source runs on when the migration fails.
@@ -270,14 +341,16 @@ final class Migration {
         }
     }
 
-    /** An open destination: its stream, and the process behind exec:. */
+    /** An open destination: its stream, its answers (tcp: only), and the process behind exec:. */
     private static final class Sink implements AutoCloseable {
         final OutputStream out;
+        final InputStream answer;
         final Closeable resource;
         final Process process;
 
-        Sink(OutputStream out, Closeable resource, Process process) {
+        Sink(OutputStream out, InputStream answer, Closeable resource, Process process) {
             this.out = out;
+            this.answer = answer;
             this.resource = resource;
             this.process = process;
         }
@@ -301,20 +374,22 @@ final class Migration {
             Socket socket = new Socket();
             try {
                 socket.connect(new InetSocketAddress(tcpHost(tcp.host()), tcp.port()), CONNECT_TIMEOUT_MILLIS);
+                socket.setSoTimeout(ANSWER_TIMEOUT_MILLIS); // only the destination's answer is read
             } catch (IOException e) {
                 socket.close();
                 throw e;
             }
-            return new Sink(new BufferedOutputStream(socket.getOutputStream(), 1 << 16), socket::close, null);
+            return new Sink(new BufferedOutputStream(socket.getOutputStream(), 1 << 16), socket.getInputStream(),
+                    socket::close, null);
         }
         if (endpoint instanceof Endpoint.File file) {
             OutputStream out = Files.newOutputStream(file.path());
-            return new Sink(new BufferedOutputStream(out, 1 << 16), out::close, null);
+            return new Sink(new BufferedOutputStream(out, 1 << 16), null, out::close, null);
         }
         Process p = new ProcessBuilder("/bin/sh", "-c", ((Endpoint.Exec) endpoint).command())
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        return new Sink(new BufferedOutputStream(p.getOutputStream(), 1 << 16), () -> { }, p);
+        return new Sink(new BufferedOutputStream(p.getOutputStream(), 1 << 16), null, () -> { }, p);
     }
 
     // ---------------------------------------------------------------- incoming
@@ -375,6 +450,10 @@ final class Migration {
     private interface Source {
         InputStream open() throws IOException;
 
+        /** Tells a tcp: source the state is loaded (a pre-copy source waits for it); nothing elsewhere. */
+        default void answerLoaded() throws IOException {
+        }
+
         void close() throws IOException;
     }
 
@@ -396,6 +475,13 @@ final class Migration {
                     socket = listener.accept();
                     listener.close(); // one source, as QEMU takes one
                     return new BufferedInputStream(socket.getInputStream(), 1 << 16);
+                }
+
+                @Override
+                public void answerLoaded() throws IOException {
+                    OutputStream back = socket.getOutputStream();
+                    back.write(PrecopyFormat.ANSWER_LOADED);
+                    back.flush();
                 }
 
                 @Override
@@ -447,6 +533,11 @@ final class Migration {
                 setStatus(Status.ACTIVE);
             }
             t.load(in);
+            try {
+                source.answerLoaded();
+            } catch (IOException e) {
+                // A stop-and-copy source has gone already; a pre-copy one then fails and runs on.
+            }
             boolean start;
             synchronized (this) {
                 downtimeMillis = millisSince(loadNanos);
@@ -493,6 +584,18 @@ final class Migration {
         }
         if (downtimeMillis >= 0) {
             info.put("downtime", downtimeMillis);
+        }
+        if (progress != null) {
+            PrecopySender.Progress p = progress;
+            if (status == Status.ACTIVE && p.expectedDowntimeMillis() >= 0) {
+                info.put("expected-downtime", p.expectedDowntimeMillis());
+            }
+            info.put("ram", QmpCommands.ordered("transferred", p.transferredBytes(), "remaining", p.remainingBytes(),
+                    "total", p.totalBytes(), "duplicate", p.zeroPages(), "normal", p.normalPages(),
+                    "normal-bytes", p.normalPages() * 4096, "dirty-pages-rate", p.dirtyPagesRate(),
+                    "mbps", p.mbps(), "dirty-sync-count", (long) p.dirtySyncCount(), "postcopy-requests", 0L,
+                    "page-size", 4096L, "pages-per-second", p.pagesPerSecond(), "precopy-bytes", p.precopyBytes(),
+                    "downtime-bytes", p.downtimeBytes(), "postcopy-bytes", 0L));
         }
         if (errorDesc != null) {
             info.put("error-desc", errorDesc);

@@ -47,6 +47,13 @@ public interface MonitorTarget {
      */
     boolean stop();
 
+    /**
+     * Runs {@code action} with every vCPU stopped at an instruction boundary, then lets them
+     * run on if they were running: the brief stop of a live migration's dirty-page sync. No
+     * STOP or RESUME event; the run state stays what it was.
+     */
+    void whilePaused(Runnable action);
+
     /** Resumes the vCPUs (QMP's cont); false if they were already running. */
     boolean cont();
 

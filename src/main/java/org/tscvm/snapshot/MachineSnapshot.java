@@ -52,6 +52,18 @@ public final class MachineSnapshot {
 
     /** Reads every component's state out of {@code machine} (stopped): one consistent instant. */
     public static MachineState save(Machine machine) {
+        return save(machine, true);
+    }
+
+    /**
+     * As {@link #save(Machine)} with no RAM in the state: the end of a pre-copy migration, whose
+     * RAM went ahead page by page (docs/migration-stream.md).
+     */
+    public static MachineState saveWithoutRam(Machine machine) {
+        return save(machine, false);
+    }
+
+    private static MachineState save(Machine machine, boolean withRam) {
         Vm vm = machine.vm();
         HostClock clock = vm.clock();
         // The TSC state first: it reads the host clock once for all vCPUs (A7).
@@ -68,7 +80,7 @@ public final class MachineSnapshot {
             vm.tracer().stateEvent(TraceKind.SNAPSHOT); // on every vCPU's track, at the saved instant
         }
         return new MachineState(Version.VERSION, ConfigFingerprint.of(machine.config()), time, board, vcpus,
-                RamImage.save(vm.memory()));
+                withRam ? RamImage.save(vm.memory()) : RamImage.of(vm.memory().size(), List.of()));
     }
 
     /** Saves {@code machine} (stopped) to {@code out}; the stream is flushed, not closed. */
@@ -151,6 +163,22 @@ public final class MachineSnapshot {
      *         when a vCPU refuses its state
      */
     public static void restore(Machine machine, MachineState state, RestoreTime restoreTime) {
+        restore(machine, state, restoreTime, true);
+    }
+
+    /**
+     * As {@link #restore(Machine, MachineState, RestoreTime)}, leaving RAM as it is: the end of a
+     * pre-copy migration, whose pages are already in place. The state must hold no RAM.
+     */
+    public static void restoreOverRam(Machine machine, MachineState state, RestoreTime restoreTime) {
+        if (state.ram().storedPages() != 0) {
+            throw new SnapshotException(Kind.CORRUPT, SnapshotFormat.Section.RAM.displayName(),
+                    "a migration's final state holds RAM sections; its RAM comes before it, page by page");
+        }
+        restore(machine, state, restoreTime, false);
+    }
+
+    private static void restore(Machine machine, MachineState state, RestoreTime restoreTime, boolean applyRam) {
         check(state, machine.config());
         Vm vm = machine.vm();
         HostClock clock = vm.clock();
@@ -173,7 +201,9 @@ public final class MachineSnapshot {
         long downtimeNanos = downtimeNanos(state.time(), restoreTime);
 
         restoreVcpus(vcpus, state.vcpus());
-        state.ram().applyTo(vm.memory());
+        if (applyRam) {
+            state.ram().applyTo(vm.memory());
+        }
         SavedTime time = state.time();
         if (clock instanceof DeterministicHostClock deterministic && time.deterministic()
                 && clock.khz() == time.hostKhz() && clock.tscAdjust() == time.hostTscAdjust()) {

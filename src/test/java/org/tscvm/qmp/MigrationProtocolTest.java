@@ -30,6 +30,7 @@ import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.machine.RunResult;
 import org.tscvm.machine.SerialTarget;
+import org.tscvm.snapshot.PrecopySender;
 
 /**
  * The migration commands' protocol between two running machines (guests/ticker.c): URIs,
@@ -63,6 +64,15 @@ class MigrationProtocolTest {
                 d.write(i * 31);
             }
             d.flush();
+        }
+
+        @Override
+        public void saveLive(OutputStream out, InputStream answer, PrecopySender.Control control) throws IOException {
+            control.stopGuest();
+            save(out);
+            if (answer.read() != 0) {
+                throw new IOException("the destination did not take the state");
+            }
         }
 
         @Override
