@@ -1008,6 +1008,13 @@ abstract class CpuSystem extends CpuMemory {
                 | ((out[2] & (1 << 3)) != 0 ? CR4_PKE : 0) | ((out[2] & (1 << 31)) != 0 ? CR4_PKS : 0);
     }
 
+    /** CPUID.(0xD,1):EAX[3], XSAVES/XRSTORS and IA32_XSS. */
+    final boolean cpuidReportsXsaves() {
+        int[] out = cpuidLeaf;
+        bus.cpuid(0xd, 1, out);
+        return (out[0] & (1 << 3)) != 0;
+    }
+
     /**
      * Recomputes {@link #guestDebugArmed} and {@link #guestWatch} after DR0-DR3 or DR7 changed;
      * while data breakpoints are enabled the TLB is flushed so their pages take the slow path.
@@ -1087,6 +1094,12 @@ abstract class CpuSystem extends CpuMemory {
                 }
                 pkrs = (int) v;
                 return true;
+            case Msr.IA32_XSS:
+                // SDM: #GP without CPUID XSAVES, or with a bit of a component the CPU lacks.
+                if (!cpuidReportsXsaves() || v != 0) {
+                    throw gp(0);
+                }
+                return true;
             default: return false;
         }
     }
@@ -1117,6 +1130,11 @@ abstract class CpuSystem extends CpuMemory {
                     throw gp(0);
                 }
                 return pkrs & 0xffffffffL;
+            case Msr.IA32_XSS:
+                if (!cpuidReportsXsaves()) {
+                    throw gp(0);
+                }
+                return 0;
             default: throw gp(0);
         }
     }
@@ -1126,6 +1144,7 @@ abstract class CpuSystem extends CpuMemory {
             case Msr.IA32_EFER: case Msr.IA32_STAR: case Msr.IA32_LSTAR: case Msr.IA32_CSTAR: case Msr.IA32_FMASK:
             case Msr.IA32_FS_BASE: case Msr.IA32_GS_BASE: case Msr.IA32_KERNEL_GS_BASE: case Msr.IA32_SYSENTER_CS:
             case Msr.IA32_SYSENTER_ESP: case Msr.IA32_SYSENTER_EIP: case Msr.IA32_PAT: case Msr.IA32_PKRS:
+            case Msr.IA32_XSS:
                 return true;
             default:
                 return false;

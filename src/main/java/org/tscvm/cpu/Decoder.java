@@ -893,6 +893,10 @@ final class Decoder {
                     set(d, RDPID);
                     return;
                 }
+                if (d.mem && !opsz && d.rep == 0 && r >= 3 && r <= 5) { // NP 0F C7 /3 /4 /5
+                    set(d, r == 3 ? XRSTORS : r == 4 ? XSAVEC : XSAVES);
+                    return;
+                }
                 d.opcode = 0x0fc700 | r << 3;
                 ud(d, false);
                 return;

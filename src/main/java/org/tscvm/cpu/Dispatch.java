@@ -197,6 +197,9 @@ final class Dispatch {
             case XSAVE: SystemOps.xsave(c, d); return;
             case XRSTOR: SystemOps.xrstor(c, d); return;
             case XSAVEOPT: SystemOps.xsaveopt(c, d); return;
+            case XSAVEC: SystemOps.xsavec(c, d); return;
+            case XSAVES: SystemOps.xsaves(c, d); return;
+            case XRSTORS: SystemOps.xrstors(c, d); return;
             case XGETBV: SystemOps.xgetbv(c, d); return;
             case XSETBV: SystemOps.xsetbv(c, d); return;
             case STMXCSR: SystemOps.stmxcsr(c, d); return;

@@ -16,6 +16,8 @@ public final class Msr {
     public static final int IA32_TSC_DEADLINE = 0x6e0;
     /** Supervisor protection-key rights (PKS). */
     public static final int IA32_PKRS = 0x6e1;
+    /** The supervisor XSAVE components XSAVES/XRSTORS manage: tscvm has none, so only 0 is valid. */
+    public static final int IA32_XSS = 0xda0;
     /** x2APIC registers occupy 0x800..0x8ff. */
     public static final int X2APIC_FIRST = 0x800;
     public static final int X2APIC_LAST = 0x8ff;

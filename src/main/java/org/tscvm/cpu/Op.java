@@ -150,6 +150,8 @@ enum Op {
     FXSAVE(4, "fxsave", 0, Shape.M, SystemOps.class), FXRSTOR(4, "fxrstor", 0, Shape.M, SystemOps.class),
     XSAVE(4, "xsave", 0, Shape.M, SystemOps.class), XRSTOR(4, "xrstor", 0, Shape.M, SystemOps.class),
     XSAVEOPT(4, "xsaveopt", 0, Shape.M, SystemOps.class),
+    XSAVEC(4, "xsavec", 0, Shape.M, SystemOps.class), XSAVES(4, "xsaves", 0, Shape.M, SystemOps.class),
+    XRSTORS(4, "xrstors", 0, Shape.M, SystemOps.class),
     XGETBV(4, "xgetbv", 0, Shape.NONE, SystemOps.class), XSETBV(4, "xsetbv", Op.E, Shape.NONE, SystemOps.class),
     STMXCSR(4, "stmxcsr", 0, Shape.M, SystemOps.class), LDMXCSR(4, "ldmxcsr", 0, Shape.M, SystemOps.class),
     // ---- x87 (group 6): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----

@@ -140,8 +140,13 @@ final class SystemOps {
         c.requireCpl0();
     }
 
+    /**
+     * CLFLUSH: the address is checked as a one-byte read would be (segment, canonical form,
+     * #PF for a not-present page but not for a read-only one) and then not accessed, so a
+     * flush of device memory reads no register. There is no cache to flush.
+     */
     static void clflush(CpuExec c, Insn d) {
-        c.readLin(c.addr(d, 1, false), 1);
+        c.translate(c.addr(d, 1, false), CpuMemory.READ, c.userBit != 0);
     }
 
     /** CPUID.(7,0):EBX[23] and [24]: without its bit each is #UD (SDM CLFLUSHOPT, CLWB). */
@@ -651,17 +656,33 @@ final class SystemOps {
 
     /** The XSAVE state components tscvm has: x87 (bit 0) and SSE (bit 1); XCR0 allows no others. */
     static final long XCR0_X87 = 1, XCR0_SSE = 2, XCR0_SUPPORTED = XCR0_X87 | XCR0_SSE;
-    /** The standard-form XSAVE area: FXSAVE's legacy region, then the 64-byte header. */
+    /**
+     * The XSAVE area: FXSAVE's legacy region, then the 64-byte header. x87 and SSE live in the
+     * legacy region, so the standard and the compacted area are both 576 bytes.
+     */
     private static final int XSAVE_HEADER = 512, XSAVE_AREA = 576;
+    /** XCOMP_BV[63]: the area is in the compacted format (SDM 13.4.2). */
+    private static final long XCOMP_BV_COMPACTED = 1L << 63;
+    /** CPUID.(0xD,1):EAX: XSAVEC, XGETBV with ECX = 1, XSAVES/XRSTORS (SDM 13.2). */
+    private static final int XSAVEC_BIT = 1 << 1, XGETBV1_BIT = 1 << 2, XSAVES_BIT = 1 << 3;
+    /** MXCSR's initial value, which the compacted XRSTOR loads with SSE in its initial state. */
+    private static final int MXCSR_INIT = 0x1f80;
+    /*
+     * XINUSE (SDM 13.6) is not tracked: every component counts as in use, as the SDM allows for
+     * a component in its initial configuration. So XSAVEC and XSAVES save every requested
+     * component and set its XSTATE_BV bit, XSAVEOPT and XSAVES never skip an unmodified one,
+     * and XGETBV(1) returns XCR0. IA32_XSS can only be 0: tscvm has no supervisor components.
+     */
 
     static void xgetbv(CpuExec c, Insn d) {
         if ((c.cr4 & CR4_OSXSAVE) == 0) {
             throw c.ud();
         }
-        if ((int) c.regs[RCX] != 0) {
+        int xcr = (int) c.regs[RCX];
+        if (xcr != 0 && (xcr != 1 || !hasXsaveExtension(c, XGETBV1_BIT))) {
             throw c.gp(0);
         }
-        c.regs[RAX] = c.xcr0 & 0xffffffffL;
+        c.regs[RAX] = c.xcr0 & 0xffffffffL; // XCR0, or XCR0 & XINUSE (= XCR0)
         c.regs[RDX] = c.xcr0 >>> 32;
     }
 
@@ -678,8 +699,37 @@ final class SystemOps {
     }
 
     static void xsave(CpuExec c, Insn d) {
-        long lin = xsaveArea(c, d, true);
-        long rfbm = c.xcr0 & (c.regs[RDX] << 32 | (c.regs[RAX] & 0xffffffffL));
+        long lin = xsaveArea(c, d, true, 0, false);
+        long rfbm = c.xcr0 & instructionMask(c);
+        saveLegacyRegion(c, d, lin, rfbm);
+        // Every component saved is marked in use; the other bits stay as they were.
+        long bv = c.readLin(lin + XSAVE_HEADER, 8);
+        c.writeLin(lin + XSAVE_HEADER, 8, bv | rfbm);
+    }
+
+    /** XSAVEOPT may skip unmodified components; saving them all is one of its allowed results. */
+    static void xsaveopt(CpuExec c, Insn d) {
+        xsave(c, d);
+    }
+
+    /** XSAVEC: XSTATE_BV = RFBM & XINUSE, XCOMP_BV = compacted | RFBM; bytes 16-63 of the header untouched. */
+    static void xsavec(CpuExec c, Insn d) {
+        saveCompacted(c, d, xsaveArea(c, d, true, XSAVEC_BIT, false), c.xcr0 & instructionMask(c));
+    }
+
+    /** XSAVES: XSAVEC's format at CPL 0, with RFBM taken from XCR0 | IA32_XSS (IA32_XSS is 0). */
+    static void xsaves(CpuExec c, Insn d) {
+        saveCompacted(c, d, xsaveArea(c, d, true, XSAVES_BIT, true), c.xcr0 & instructionMask(c));
+    }
+
+    private static void saveCompacted(CpuExec c, Insn d, long lin, long rfbm) {
+        saveLegacyRegion(c, d, lin, rfbm);
+        c.writeLin(lin + XSAVE_HEADER, 8, rfbm);
+        c.writeLin(lin + XSAVE_HEADER + 8, 8, XCOMP_BV_COMPACTED | rfbm);
+    }
+
+    /** Writes the x87 and SSE components RFBM names; the caller's area is checked and aligned. */
+    private static void saveLegacyRegion(CpuExec c, Insn d, long lin, long rfbm) {
         // Probe the whole area for writability before changing anything.
         c.writeLin(lin, 1, c.readLin(lin, 1));
         c.writeLin(lin + XSAVE_AREA - 1, 1, c.readLin(lin + XSAVE_AREA - 1, 1));
@@ -694,22 +744,24 @@ final class SystemOps {
                 c.writeLin(lin + i, 8, c.xmm[(i - FX_XMM) >>> 3]);
             }
         }
-        // Every component saved is marked in use (XINUSE may be 1 in the initial state).
-        long bv = c.readLin(lin + XSAVE_HEADER, 8);
-        c.writeLin(lin + XSAVE_HEADER, 8, bv | rfbm);
     }
 
-    /** XSAVEOPT may skip unmodified components; saving them all is one of its allowed results. */
-    static void xsaveopt(CpuExec c, Insn d) {
-        xsave(c, d);
-    }
-
+    /**
+     * XRSTOR: XCOMP_BV[63] picks the form. The standard form wants XCOMP_BV and header bytes
+     * 16-23 zero and XSTATE_BV within XCR0, and loads MXCSR whenever RFBM has SSE (SDM 13.8.1);
+     * the compacted form exists with XSAVEC (SDM 13.8.2).
+     */
     static void xrstor(CpuExec c, Insn d) {
-        long lin = xsaveArea(c, d, false);
-        long rfbm = c.xcr0 & (c.regs[RDX] << 32 | (c.regs[RAX] & 0xffffffffL));
+        long lin = xsaveArea(c, d, false, 0, false);
+        long rfbm = c.xcr0 & instructionMask(c);
+        c.readLin(lin, 1); // fault on the area's first page before anything changes
         long bv = c.readLin(lin + XSAVE_HEADER, 8);
-        // Standard form: XCOMP_BV and header bytes 16-23 zero, XSTATE_BV within XCR0 (SDM 13.8.1).
-        if ((bv & ~c.xcr0) != 0 || c.readLin(lin + XSAVE_HEADER + 8, 8) != 0 || c.readLin(lin + XSAVE_HEADER + 16, 8) != 0) {
+        long comp = c.readLin(lin + XSAVE_HEADER + 8, 8);
+        if (comp < 0 && hasXsaveExtension(c, XSAVEC_BIT)) {
+            restoreCompacted(c, d, lin, rfbm, c.xcr0, bv, comp);
+            return;
+        }
+        if ((bv & ~c.xcr0) != 0 || comp != 0 || c.readLin(lin + XSAVE_HEADER + 16, 8) != 0) {
             throw c.gp(0);
         }
         long mx = 0;
@@ -719,6 +771,49 @@ final class SystemOps {
                 throw c.gp(0);
             }
         }
+        restoreLegacyRegion(c, d, lin, rfbm, bv, (int) mx);
+    }
+
+    /** XRSTORS: CPL 0, the compacted form only (XCOMP_BV[63] clear is #GP), XCR0 | IA32_XSS. */
+    static void xrstors(CpuExec c, Insn d) {
+        long lin = xsaveArea(c, d, false, XSAVES_BIT, true);
+        long rfbm = c.xcr0 & instructionMask(c);
+        c.readLin(lin, 1);
+        long bv = c.readLin(lin + XSAVE_HEADER, 8);
+        long comp = c.readLin(lin + XSAVE_HEADER + 8, 8);
+        if (comp >= 0) {
+            throw c.gp(0);
+        }
+        restoreCompacted(c, d, lin, rfbm, c.xcr0, bv, comp);
+    }
+
+    /**
+     * The compacted form (SDM 13.8.2, 13.12): #GP when XCOMP_BV names a component outside
+     * {@code allowed}, XSTATE_BV one outside XCOMP_BV, or header bytes 16-63 are not zero; MXCSR
+     * is loaded only with SSE in XSTATE_BV and is 1F80H when SSE is initialised.
+     */
+    private static void restoreCompacted(CpuExec c, Insn d, long lin, long rfbm, long allowed, long bv, long comp) {
+        long components = comp & ~XCOMP_BV_COMPACTED;
+        if ((components & ~allowed) != 0 || (bv & ~components) != 0) {
+            throw c.gp(0);
+        }
+        for (int i = 16; i < 64; i += 8) {
+            if (c.readLin(lin + XSAVE_HEADER + i, 8) != 0) {
+                throw c.gp(0);
+            }
+        }
+        long mx = MXCSR_INIT;
+        if ((rfbm & bv & XCR0_SSE) != 0) {
+            mx = c.readLin(lin + 24, 4);
+            if ((mx & ~MXCSR_MASK) != 0) {
+                throw c.gp(0);
+            }
+        }
+        restoreLegacyRegion(c, d, lin, rfbm, bv, (int) mx);
+    }
+
+    /** Loads (XSTATE_BV bit set) or initialises (clear) the x87 and SSE components RFBM names. */
+    private static void restoreLegacyRegion(CpuExec c, Insn d, long lin, long rfbm, long bv, int mxcsr) {
         if ((rfbm & XCR0_X87) != 0) {
             if ((bv & XCR0_X87) != 0) {
                 c.readLin(lin + 159, 1); // fault before the x87 changes
@@ -736,14 +831,33 @@ final class SystemOps {
                 c.xmm[2 * r] = lo;
                 c.xmm[2 * r + 1] = hi;
             }
-            c.mxcsr = (int) mx;
+            c.mxcsr = mxcsr;
         }
     }
 
-    /** XSAVE's checks (SDM XSAVE): #UD without CR4.OSXSAVE, #NM with CR0.TS, #GP unless 64-byte aligned. */
-    private static long xsaveArea(CpuExec c, Insn d, boolean write) {
-        if ((c.cr4 & CR4_OSXSAVE) == 0) {
+    /** EDX:EAX, the instruction mask of the XSAVE family. */
+    private static long instructionMask(CpuExec c) {
+        return c.regs[RDX] << 32 | (c.regs[RAX] & 0xffffffffL);
+    }
+
+    /** Whether CPUID.(0xD,1):EAX reports {@code bit} (asked only by the instructions it governs). */
+    private static boolean hasXsaveExtension(CpuExec c, int bit) {
+        int[] out = c.cpuidOut;
+        c.bus.cpuid(0xd, 1, out);
+        return (out[0] & bit) != 0;
+    }
+
+    /**
+     * The XSAVE family's checks (SDM XSAVE, XSAVEC, XSAVES, XRSTORS): #UD without CR4.OSXSAVE or
+     * the form's CPUID bit ({@code extension}, 0 for none), #GP at CPL > 0 for the supervisor
+     * forms, #NM with CR0.TS, #GP unless 64-byte aligned.
+     */
+    private static long xsaveArea(CpuExec c, Insn d, boolean write, int extension, boolean supervisor) {
+        if ((c.cr4 & CR4_OSXSAVE) == 0 || (extension != 0 && !hasXsaveExtension(c, extension))) {
             throw c.ud();
+        }
+        if (supervisor && c.cpl != 0) {
+            throw c.gp(0);
         }
         if ((c.cr0 & CR0_TS) != 0) {
             throw c.fault(CpuFault.NM, CpuFault.NO_ERROR_CODE);

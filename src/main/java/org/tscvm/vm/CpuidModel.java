@@ -28,6 +28,8 @@ public final class CpuidModel {
     /** Leaf 0xD, the XSAVE state components: the highest basic leaf with {@link Feature#XSAVE}. */
     public static final int XSAVE_LEAF = 0xD;
     private static final int XSAVE_AREA_BYTES = 512 + 64;
+    /** Leaf 1 EBX[15:8]: the CLFLUSH line size in 8-byte units (64 bytes). */
+    private static final int CLFLUSH_LINE_QWORDS = 8;
     /** Leaf 0x15: TSC/crystal ratio and crystal Hz; leaf 0x16: base, max and bus MHz. */
     public static final int TSC_CRYSTAL_LEAF = 0x15, FREQUENCY_LEAF = 0x16;
     /**
@@ -80,6 +82,8 @@ public final class CpuidModel {
         APIC("apic", 1, 0, EDX, 9),
         SEP("sep", 1, 0, EDX, 11),
         MTRR("mtrr", 1, 0, EDX, 12),
+        /** CLFLUSH, with its line size (64 bytes) in leaf 1 EBX[15:8]. */
+        CLFSH("clflush", 1, 0, EDX, 19),
         PGE("pge", 1, 0, EDX, 13),
         CMOV("cmov", 1, 0, EDX, 15),
         PAT("pat", 1, 0, EDX, 16),
@@ -112,10 +116,19 @@ public final class CpuidModel {
          * Protection keys for user pages: CR4.PKE, PKRU, RDPKRU/WRPKRU. OSPKE (ECX[4]) is not a
          * model bit: the CPU sets it in leaf 7 while CR4.PKE is set.
          */
+        /** User-mode instruction prevention: CR4.UMIP makes SGDT/SIDT/SLDT/SMSW/STR #GP at CPL > 0. */
+        UMIP("umip", 7, 0, ECX, 2),
         PKU("pku", 7, 0, ECX, 3),
         RDPID("rdpid", 7, 0, ECX, 22),
         /** Protection keys for supervisor pages: CR4.PKS and IA32_PKRS (MSR 0x6e1). */
         PKS("pks", 7, 0, ECX, 31),
+        /**
+         * The compaction extensions of leaf 0xD sub-leaf 1: XSAVEC and XRSTOR's compacted form,
+         * XGETBV with ECX = 1 (XINUSE), XSAVES/XRSTORS with IA32_XSS (no supervisor components).
+         */
+        XSAVEC("xsavec", XSAVE_LEAF, 1, EAX, 1),
+        XGETBV1("xgetbv1", XSAVE_LEAF, 1, EAX, 2),
+        XSAVES("xsaves", XSAVE_LEAF, 1, EAX, 3),
         SYSCALL("syscall", 0x80000001, 0, EDX, 11),
         NX("nx", 0x80000001, 0, EDX, 20),
         /** LZCNT (AMD's ABM bit, which Intel calls LZCNT). */
@@ -172,7 +185,7 @@ public final class CpuidModel {
             if (bit < 0) {
                 return "leaves 0x15 and 0x16";
             }
-            return leafText + (leaf == 7 ? "." + subleaf : "") + ":E" + "ABCD".charAt(register) + "X[" + bit + "]";
+            return leafText + (leaf == 7 || leaf == XSAVE_LEAF ? "." + subleaf : "") + ":E" + "ABCD".charAt(register) + "X[" + bit + "]";
         }
 
         static Feature byName(String name) {
@@ -206,8 +219,9 @@ public final class CpuidModel {
     /** KVM's paravirtual features, which QEMU's {@code max} under TCG does not offer either. */
     private static final long KVM_PARAVIRT = maskOf(Feature.KVMCLOCK, Feature.KVMCLOCK_STABLE_BIT);
     /**
-     * Every named feature but {@link #KVM_PARAVIRT}: XSAVE with the x87 and SSE components,
-     * CLFLUSHOPT and CLWB are in {@code max} only, so the default model stays as it was.
+     * Every named feature but {@link #KVM_PARAVIRT}: XSAVE with the x87 and SSE components and
+     * its compaction extensions, CLFLUSH's bit, CLFLUSHOPT, CLWB and UMIP are in {@code max}
+     * only, so the default model stays as it was.
      */
     private static final long MAX_FEATURES = ((1L << FEATURES.length) - 1) & ~KVM_PARAVIRT;
 
@@ -338,7 +352,7 @@ public final class CpuidModel {
                 break;
             case 1:
                 out[EAX] = SIGNATURE;
-                out[EBX] = apicId << 24;
+                out[EBX] = apicId << 24 | (has(Feature.CLFSH) ? CLFLUSH_LINE_QWORDS << 8 : 0);
                 addFeatures(leaf, 0, out);
                 break;
             case 7:
@@ -452,15 +466,21 @@ public final class CpuidModel {
 
     /**
      * Leaf 0xD: sub-leaf 0 the XCR0 bits (x87, SSE) and the area's size, FXSAVE's 512 bytes
-     * and the 64-byte header; sub-leaf 1 XSAVEOPT (SDM 13.2).
+     * and the 64-byte header; sub-leaf 1 XSAVEOPT and the compaction extensions, with EBX the
+     * compacted size for XCR0 | IA32_XSS (the same 576 bytes: x87 and SSE live in the legacy
+     * region) and ECX:EDX the IA32_XSS bits, none (SDM 13.2).
      */
-    private static void xsaveLeaf(int subleaf, int[] out) {
+    private void xsaveLeaf(int subleaf, int[] out) {
         if (subleaf == 0) {
             out[EAX] = 3;
             out[EBX] = XSAVE_AREA_BYTES;
             out[ECX] = XSAVE_AREA_BYTES;
         } else if (subleaf == 1) {
             out[EAX] = 1;
+            addFeatures(XSAVE_LEAF, 1, out);
+            if (has(Feature.XSAVEC) || has(Feature.XSAVES)) {
+                out[EBX] = XSAVE_AREA_BYTES;
+            }
         }
     }
 

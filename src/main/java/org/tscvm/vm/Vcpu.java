@@ -402,6 +402,7 @@ public final class Vcpu {
             // FS/GS bases travel in the segment registers (KVM_GET_SREGS), as in KVM's lists.
             msrTable.register(index, cpuOwner, index != Msr.IA32_FS_BASE && index != Msr.IA32_GS_BASE);
         }
+        msrTable.register(Msr.IA32_XSS, cpuOwner, false); // always 0: nothing to carry
         MsrTable.Owner tscOwner = new TscMsrs();
         msrTable.register(Msr.IA32_TSC, tscOwner, true);
         msrTable.register(Msr.IA32_TSC_ADJUST, tscOwner, true);

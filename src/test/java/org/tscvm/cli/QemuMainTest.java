@@ -107,6 +107,7 @@ class QemuMainTest {
         PrintStream err = new PrintStream(new ByteArrayOutputStream());
         assertThat(QemuMain.mapCpu("kvm64,+rdtscp", false, err)).isEqualTo("tscvm,+rdtscp");
         assertThat(QemuMain.mapCpu("max", false, err)).isEqualTo("max");
+        assertThat(QemuMain.mapCpu("qemu64,+umip", false, err)).as("kvm-unit-tests umip").isEqualTo("tscvm,+umip");
         assertThat(QemuMain.mapCpu("host,tsc_adjust=on,-x2apic", false, err)).isEqualTo("max,+tsc-adjust,-x2apic");
         ByteArrayOutputStream warnings = new ByteArrayOutputStream();
         assertThat(QemuMain.mapCpu("qemu64,+avx512f", false, new PrintStream(warnings, true))).isEqualTo("tscvm");

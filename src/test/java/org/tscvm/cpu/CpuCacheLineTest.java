@@ -6,7 +6,11 @@ import static org.tscvm.cpu.CpuRig.hex;
 
 import org.junit.jupiter.api.Test;
 
-/** CLFLUSHOPT and CLWB: CLFLUSH's access check when CPUID.(7,0):EBX[23]/[24] says so, #UD otherwise. */
+/**
+ * CLFLUSH checks its address as a one-byte read (#GP for a non-canonical one, #PF for a
+ * not-present page, none for a read-only one) without accessing it; CLFLUSHOPT and CLWB do the
+ * same when CPUID.(7,0):EBX[23]/[24] says so, and are #UD otherwise.
+ */
 class CpuCacheLineTest {
     private static final int CLFLUSHOPT = 1 << 23, CLWB = 1 << 24;
 
@@ -36,6 +40,29 @@ class CpuCacheLineTest {
         assertThat(rig.stack(0)).as("not present, read, supervisor").isEqualTo(0);
         assertThat(rig.stack(1)).isEqualTo(CODE + 0x1a);
         assertThat(rig.cpu.getCr(2)).isEqualTo(0x800000);
+    }
+
+    @Test
+    void clflushOfAReadOnlyPageOrOfMmioIsNoAccessAndANonCanonicalAddressIsGeneralProtection() {
+        CpuRig rig = rig(0);
+        rig.w64(0x3000 + 5 * 8, (5L << 21) | 0x85); // 10..12 MiB: present, user, read-only
+        rig.cpu.setCr(0, rig.cpu.getCr(0) | 1 << 16); // CR0.WP: read-only for CPL 0 too
+        rig.run(
+                // 10000: bb 00 00 a0 00           mov    $0xa00000,%ebx
+                // 10005: 0f ae 3b                 clflush (%rbx)
+                // 10008: bb 00 00 00 02           mov    $0x2000000,%ebx
+                // 1000d: 0f ae 3b                 clflush (%rbx)
+                // 10010: be 07 00 00 00           mov    $0x7,%esi
+                // 10015: 48 bb 00 00 00 00 00     movabs $0x800000000000,%rbx
+                // 1001c: 80 00 00
+                // 1001f: 0f ae 3b                 clflush (%rbx)
+                // 10022: f4                       hlt
+                hex("bb 00 00 a0 00 0f ae 3b bb 00 00 00 02 0f ae 3b be 07 00 00 00 48 bb 00 00 00 00 00 80 00 00 "
+                        + "0f ae 3b f4"));
+        assertThat(rig.reg(Cpu.RSI)).as("the read-only page and the MMIO address flushed").isEqualTo(7);
+        assertThat(rig.bus.log).as("no device access at 32 MiB").isEmpty();
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0x1f);
     }
 
     @Test

@@ -13,6 +13,8 @@ final class FakeBus implements CpuBus {
     /** Leaf 0 names AuthenticAMD (the CPU then follows the APM where the vendors differ). */
     boolean amd;
     int leaf7Ecx = 1 << 2;
+    /** CPUID.(0xD,1):EAX: XSAVEOPT, XSAVEC, XGETBV1 and XSAVES unless a test clears them. */
+    int leafDSub1Eax = 0xf;
 
     Cpu cpu;
     final List<String> log = new ArrayList<>();
@@ -85,6 +87,13 @@ final class FakeBus implements CpuBus {
             out[1] = leaf == 0 ? (amd ? 0x68747541 : 0) : leaf7Ebx;
             out[2] = leaf == 0 ? (amd ? 0x444d4163 : 0) : leaf7Ecx;
             out[3] = leaf == 0 && amd ? 0x69746e65 : 0;
+            return;
+        }
+        if (leaf == 0xd && subleaf == 1) {
+            out[0] = leafDSub1Eax;
+            out[1] = 576;
+            out[2] = 0;
+            out[3] = 0;
             return;
         }
         out[0] = leaf + 1;

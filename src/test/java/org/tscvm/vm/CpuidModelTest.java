@@ -172,6 +172,42 @@ class CpuidModelTest {
     }
 
     @Test
+    void clflushGivesLeaf1EdxBit19AndTheLineSizeInEbxBits15To8() {
+        query(CpuidModel.named("max"), 1, 0);
+        assertThat(regs[3] & 1 << 19).isNotZero();
+        assertThat((regs[1] >>> 8) & 0xff).as("64-byte line in 8-byte units").isEqualTo(8);
+        assertThat(regs[1] >>> 24).as("APIC id kept").isEqualTo(3);
+        query(CpuidModel.tscvm(), 1, 0);
+        assertThat(regs[3] & 1 << 19).isZero();
+        assertThat(regs[1] & 0xff00).isZero();
+    }
+
+    @Test
+    void umipIsLeaf7EcxBit2InMaxOrOnRequest() {
+        query(CpuidModel.named("max"), 7, 0);
+        assertThat(regs[2] & 1 << 2).isNotZero();
+        query(CpuidModel.tscvm(), 7, 0);
+        assertThat(regs[2] & 1 << 2).isZero();
+        query(CpuidModel.parse("tscvm,+umip"), 7, 0);
+        assertThat(regs[2] & 1 << 2).isNotZero();
+    }
+
+    @Test
+    void xsaveSubleaf1ReportsTheCompactionExtensionsAndTheCompactedSize() {
+        query(CpuidModel.named("max"), 0xd, 1);
+        assertThat(regs[0]).as("XSAVEOPT, XSAVEC, XGETBV1, XSAVES").isEqualTo(0xf);
+        assertThat(regs[1]).as("compacted size for XCR0 | IA32_XSS").isEqualTo(576);
+        assertThat(regs[2] | regs[3]).as("no IA32_XSS components").isZero();
+        query(CpuidModel.parse("max,-xsaves,-xgetbv1"), 0xd, 1);
+        assertThat(regs[0]).isEqualTo(3);
+        query(CpuidModel.parse("max,-xsavec,-xsaves"), 0xd, 1);
+        assertThat(regs[0]).isEqualTo(1 | 4);
+        assertThat(regs[1]).as("no compacted format").isZero();
+        query(CpuidModel.parse("max,-xsave"), 0xd, 1);
+        assertThat(regs[0]).as("no leaf 0xD without XSAVE").isZero();
+    }
+
+    @Test
     void maxAddsTheFeaturesTscvmLeavesOffButNotKvmsParavirtualOnes() {
         CpuidModel max = CpuidModel.named("max");
         for (Feature f : Feature.values()) {
@@ -180,6 +216,9 @@ class CpuidModelTest {
         }
         assertThat(CpuidModel.tscvm().has(Feature.XSAVE)).as("max only").isFalse();
         assertThat(CpuidModel.tscvm().has(Feature.CLFLUSHOPT) || CpuidModel.tscvm().has(Feature.CLWB)).as("max only").isFalse();
+        for (Feature f : new Feature[] {Feature.CLFSH, Feature.UMIP, Feature.XSAVEC, Feature.XGETBV1, Feature.XSAVES}) {
+            assertThat(CpuidModel.tscvm().has(f)).as(f.featureName() + ": max only").isFalse();
+        }
         assertThat(CpuidModel.tscvm().has(Feature.SSE2)).as("x86-64 requires it").isTrue();
         assertThat(CpuidModel.tscvm().has(Feature.XSAVE)).isFalse();
     }
