@@ -30,6 +30,29 @@ public interface DebugTarget {
     /** Resumes the stopped machine: vCPU i does {@code actions[i]}, every vCPU with {@code debug}'s breakpoints and watchpoints. */
     void resume(Action[] actions, GuestDebug debug);
 
+    /** Whether the stopped machine can run backwards ({@link #reverseStep}, {@link #reverseContinue}). */
+    boolean reversible();
+
+    /**
+     * The stopped machine goes back one instruction of {@code vcpu}; a
+     * {@link TargetEvent.Stopped} follows (before this returns).
+     *
+     * @throws org.tscvm.TscvmException when it cannot (not {@link #reversible()}, a replay that diverged)
+     */
+    void reverseStep(int vcpu);
+
+    /**
+     * The stopped machine goes back to the last hit of {@code debug}'s breakpoints and
+     * watchpoints, or to the start of its history; a {@link TargetEvent.Stopped} follows (before
+     * this returns).
+     *
+     * @throws org.tscvm.TscvmException when it cannot (not {@link #reversible()}, a replay that diverged)
+     */
+    void reverseContinue(GuestDebug debug);
+
+    /** The debugger changed registers or memory: the recorded history no longer leads here. */
+    void stateWritten();
+
     /** The debugger leaves: no more events, no breakpoints, and the machine runs on. */
     void detach();
 

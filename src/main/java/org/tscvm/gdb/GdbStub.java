@@ -101,17 +101,19 @@ final class GdbStub {
             case 'g':
                 return Rsp.hex(X86Registers.readAll(vcpus.get(generalVcpu)), 0, X86Registers.BLOCK_SIZE);
             case 'G':
-                return writeAllRegisters(rest);
+                return written(writeAllRegisters(rest));
             case 'p':
                 return readRegister(rest);
             case 'P':
-                return writeRegister(rest);
+                return written(writeRegister(rest));
             case 'm':
                 return readMemory(rest);
             case 'M':
-                return writeMemory(rest, false);
+                return written(writeMemory(rest, false));
             case 'X':
-                return writeMemory(rest, true);
+                return written(writeMemory(rest, true));
+            case 'b':
+                return reverse(p);
             case 'c':
                 return resumeLegacy(rest, DebugTarget.Action.CONTINUE);
             case 's':
@@ -156,7 +158,8 @@ final class GdbStub {
     private String query(String p) {
         if (p.startsWith("qSupported")) {
             return "PacketSize=" + Integer.toHexString(PACKET_SIZE)
-                    + ";qXfer:features:read+;swbreak+;hwbreak+;vContSupported+;QStartNoAckMode+";
+                    + ";qXfer:features:read+;swbreak+;hwbreak+;vContSupported+;QStartNoAckMode+"
+                    + (target.reversible() ? ";ReverseStep+;ReverseContinue+" : "");
         }
         if (p.startsWith("qXfer:features:read:")) {
             return features(p.substring("qXfer:features:read:".length()));
@@ -411,6 +414,7 @@ final class GdbStub {
             byte[] value = new byte[8];
             X86Registers.put(value, 0, 8, rip);
             X86Registers.write(vcpus.get(continueVcpu), X86Registers.RIP, value, 0);
+            target.stateWritten();
         }
         DebugTarget.Action[] actions = new DebugTarget.Action[vcpus.size()];
         for (int i = 0; i < actions.length; i++) {
@@ -418,6 +422,31 @@ final class GdbStub {
                     : i == continueVcpu ? DebugTarget.Action.STEP : DebugTarget.Action.STAY_STOPPED;
         }
         return resume(actions);
+    }
+
+    /** {@code bs} (reverse-stepi) and {@code bc} (reverse-continue): only where the target can go back. */
+    private String reverse(String p) {
+        if (!p.equals("bs") && !p.equals("bc")) {
+            return "";
+        }
+        if (!target.reversible()) {
+            return "E01";
+        }
+        if (p.equals("bs")) {
+            target.reverseStep(continueVcpu);
+        } else {
+            target.reverseContinue(debugSettings());
+        }
+        next = Next.RESUMED; // the stop is on its way
+        return null;
+    }
+
+    /** A write's reply; a write that happened ends the recorded history's claim on the future. */
+    private String written(String reply) {
+        if (reply.equals("OK")) {
+            target.stateWritten();
+        }
+        return reply;
     }
 
     private String resume(DebugTarget.Action[] actions) {
@@ -493,6 +522,9 @@ final class GdbStub {
         int signal = d == null ? requestedStopSignal : SIGTRAP;
         StringBuilder b = new StringBuilder("T").append(Rsp.hex2(signal))
                 .append("thread:").append(Integer.toHexString(stop.vcpu() + 1)).append(';');
+        if (stop.historyBegin()) {
+            b.append("replaylog:begin;");
+        }
         if (d != null) {
             switch (d.reason()) {
                 case BREAKPOINT -> b.append(softwareBreakpoints.contains(d.address()) ? "swbreak:;" : "hwbreak:;");

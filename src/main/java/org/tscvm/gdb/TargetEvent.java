@@ -6,9 +6,13 @@ import org.tscvm.vm.VcpuExit;
 public sealed interface TargetEvent {
     /**
      * Every vCPU has stopped; {@code vcpu} is the one that caused it, for {@code debug}'s
-     * reason, or on request (attach, Ctrl-C) when {@code debug} is null.
+     * reason, or on request (attach, Ctrl-C) when {@code debug} is null. {@code historyBegin}:
+     * reverse execution reached the start of the recorded history.
      */
-    record Stopped(int vcpu, VcpuExit.Debug debug) implements TargetEvent {
+    record Stopped(int vcpu, VcpuExit.Debug debug, boolean historyBegin) implements TargetEvent {
+        public Stopped(int vcpu, VcpuExit.Debug debug) {
+            this(vcpu, debug, false);
+        }
     }
 
     /**

@@ -3,8 +3,10 @@ package org.tscvm.machine;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
+import org.tscvm.TscvmException;
 import org.tscvm.gdb.DebugTarget;
 import org.tscvm.gdb.TargetEvent;
+import org.tscvm.reverse.ExecutionHistory;
 import org.tscvm.vm.GuestDebug;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.VcpuExit;
@@ -22,6 +24,8 @@ final class DebugGate implements DebugTarget {
     /** Threads that park: one per vCPU on the real-time clock, the one round-robin thread otherwise. */
     private final int parties;
     private final Runnable killRun;
+    /** Checkpoints for reverse execution, or null where the machine cannot run backwards. */
+    private final ExecutionHistory history;
 
     private Consumer<TargetEvent> listener;
     private boolean held;
@@ -36,11 +40,13 @@ final class DebugGate implements DebugTarget {
     /**
      * @param startHeld {@code -S}: no vCPU runs until a debugger resumes the machine
      * @param killRun   ends the run (gdb's kill)
+     * @param history   reverse execution, or null
      */
-    DebugGate(List<Vcpu> vcpus, boolean threaded, boolean startHeld, Runnable killRun) {
+    DebugGate(List<Vcpu> vcpus, boolean threaded, boolean startHeld, Runnable killRun, ExecutionHistory history) {
         this.vcpus = List.copyOf(vcpus);
         this.parties = threaded ? vcpus.size() : 1;
         this.killRun = killRun;
+        this.history = history;
         this.actions = new Action[vcpus.size()];
         Arrays.fill(actions, Action.CONTINUE);
         if (startHeld) {
@@ -57,6 +63,9 @@ final class DebugGate implements DebugTarget {
     @Override
     public synchronized void attach(Consumer<TargetEvent> newListener) {
         listener = newListener;
+        if (history != null) {
+            history.start();
+        }
         if (ended) {
             return;
         }
@@ -89,6 +98,9 @@ final class DebugGate implements DebugTarget {
     @Override
     public synchronized void detach() {
         listener = null;
+        if (history != null) {
+            history.stop();
+        }
         debug = GuestDebug.NONE;
         Arrays.fill(actions, Action.CONTINUE);
         for (Vcpu v : vcpus) {
@@ -97,6 +109,45 @@ final class DebugGate implements DebugTarget {
         held = false;
         stop = null;
         notifyAll();
+    }
+
+    @Override
+    public synchronized boolean reversible() {
+        return history != null && history.available();
+    }
+
+    @Override
+    public synchronized void reverseStep(int vcpu) {
+        requireReversible();
+        landed(history.stepBack());
+    }
+
+    @Override
+    public synchronized void reverseContinue(GuestDebug debugSettings) {
+        requireReversible();
+        landed(history.continueBack(debugSettings));
+    }
+
+    @Override
+    public synchronized void stateWritten() {
+        if (history != null && listener != null) {
+            history.restart();
+        }
+    }
+
+    private void requireReversible() {
+        if (!reversible() || !held || ended) {
+            throw new TscvmException("the machine cannot run backwards now");
+        }
+    }
+
+    /** A reverse run ended (on the debugger's thread, the machine held all along): the stop is reported at once. */
+    private void landed(ExecutionHistory.Landing landing) {
+        stop = new TargetEvent.Stopped(0, landing.hit(), landing.historyBegin());
+        reported = true;
+        if (listener != null) {
+            listener.accept(stop);
+        }
     }
 
     @Override

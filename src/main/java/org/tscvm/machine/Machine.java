@@ -44,7 +44,7 @@ public final class Machine {
 
     private final MachineConfig config;
     private final Vm vm;
-    private final OutputStream serialOut;
+    private final MutableOutput serialOut;
     private final PcBoard board;
     private final Uart16550 uart;
     private final Pit8254 pit;
@@ -74,7 +74,7 @@ public final class Machine {
         for (var initrd : config.initrds()) {
             modules.add(new MultibootLoader.Module(initrd.toString(), BootFileException.read(initrd, "initrd")));
         }
-        this.serialOut = openSerial(config.serial());
+        this.serialOut = new MutableOutput(openSerial(config.serial()));
         try {
             this.vm = Vm.create(config.vm());
             this.tracer = config.trace() == null ? null : Tracer.open(config.trace(), vm.clock());
@@ -379,6 +379,14 @@ public final class Machine {
         }
     }
 
+    /**
+     * Silences the guest's serial output (or lets it through again): reverse execution replays
+     * stretches the guest already ran, whose output was written the first time.
+     */
+    public void muteSerial(boolean muted) {
+        serialOut.muted = muted;
+    }
+
     /** Ends the trace file: the run is over, every vCPU's events are in. */
     void closeTracer() {
         if (tracer != null) {
@@ -483,6 +491,40 @@ public final class Machine {
         @Override
         public void timerFired(long hostTsc, int mode, int vector, boolean masked) {
             if (vcpu.trace() != null) vcpu.trace().timerFire(hostTsc, mode, vector, masked);
+        }
+    }
+
+    /** The serial output, which {@link #muteSerial} can silence. */
+    private static final class MutableOutput extends OutputStream {
+        private final OutputStream out;
+        volatile boolean muted;
+
+        MutableOutput(OutputStream out) {
+            this.out = out;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            if (!muted) {
+                out.write(b);
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (!muted) {
+                out.write(b, off, len);
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            out.flush();
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.close();
         }
     }
 

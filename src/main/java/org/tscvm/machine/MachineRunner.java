@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.tscvm.gdb.GdbServer;
 import org.tscvm.gdb.TargetEvent;
 import org.tscvm.qmp.QmpServer;
+import org.tscvm.reverse.ExecutionHistory;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.VcpuExit;
@@ -72,6 +73,8 @@ public final class MachineRunner {
     /** All-stop debugging and the gdb server, or null without {@link MachineConfig#gdb()}. */
     private final DebugGate debugGate;
     private final GdbServer gdbServer;
+    /** Reverse execution's checkpoints: with a gdb server on the deterministic clock and one vCPU, else null. */
+    private final ExecutionHistory history;
     /** The QMP monitor and its server, or null without {@link MachineConfig#qmp()}. */
     private final MachineMonitor monitor;
     private final QmpServer qmpServer;
@@ -104,13 +107,16 @@ public final class MachineRunner {
         }
         monitor = qmp == null ? null : new MachineMonitor(this, machine, config);
         qmpServer = qmp == null ? null : QmpServer.start(qmp.address(), monitor, qmp.pretty());
+        history = gdb != null && ExecutionHistory.supports(machine)
+                ? new ExecutionHistory(machine, ExecutionHistory.DEFAULT_INTERVAL, ExecutionHistory.DEFAULT_BUDGET_BYTES)
+                : null;
         if (gdb == null) {
             debugGate = null;
             gdbServer = null;
         } else {
             debugGate = new DebugGate(machine.vm().vcpus(), !deterministic(), gdb.waitForDebugger(),
                     () -> finish(new RunResult(RunResult.STATUS_KILLED, RunResult.Reason.KILLED,
-                            "the debugger killed the run")));
+                            "the debugger killed the run")), history);
             try {
                 gdbServer = GdbServer.start(gdb.host(), gdb.port(), debugGate); // last: nothing after it can fail
             } catch (RuntimeException e) {
@@ -157,6 +163,9 @@ public final class MachineRunner {
             throw new IllegalStateException("the run has started");
         }
         journal = j;
+        if (history != null) {
+            history.refuse("the record/replay journal owns COM1's input"); // a going back would break the journal's passes
+        }
     }
 
     /** The port the gdb server listens on (useful with port 0), or -1 without one. */
@@ -328,6 +337,9 @@ public final class MachineRunner {
                     }
                 }
                 machine.reboot(); // or, after S3, the wakeup
+                if (history != null) {
+                    history.rebooted();
+                }
                 finished = new CountDownLatch(1);
                 if (!result.compareAndSet(ended, null)) {
                     break; // the run was ended (quit, a debugger's kill, the watchdog) during the reboot
@@ -513,7 +525,13 @@ public final class MachineRunner {
                 } else if (stopAtHostTsc != Long.MAX_VALUE) {
                     l.interrupts.startQuantum(Math.max(1, stopAtHostTsc - clock.now()));
                 }
-                l.handle(l.vcpu.run());
+                if (history != null) {
+                    history.beforeRun(); // a checkpoint now and then while a debugger is attached
+                    l.handle(l.vcpu.run());
+                    history.afterRun();
+                } else {
+                    l.handle(l.vcpu.run());
+                }
             }
             if (result.get() != null) {
                 break;
@@ -692,7 +710,13 @@ public final class MachineRunner {
                     }
                     int done = 0;
                     while (done < n && !Thread.currentThread().isInterrupted()) {
+                        if (history != null) {
+                            history.inputArrived(); // before and after: a checkpoint between is not trusted
+                        }
                         int taken = machine.uart().receive(buf, done, n - done);
+                        if (history != null) {
+                            history.inputArrived();
+                        }
                         done += taken;
                         if (taken == 0) {
                             Thread.sleep(1);

@@ -103,6 +103,18 @@ public final class DeterministicHostClock implements HostClock {
         ticks.accumulateAndGet(target, Math::max);
     }
 
+    /**
+     * Sets the clock back (or forward) so {@link #now()} reads {@code hostTsc}: only for reverse
+     * execution, which restores the whole machine to a state saved at that reading, every vCPU
+     * stopped and no slice open.
+     */
+    public void rewindTo(long hostTsc) {
+        if (runningCounter != null) {
+            throw new TscvmException("the deterministic clock cannot be set while a vCPU slice runs");
+        }
+        ticks.set(hostTsc - tscAdjust);
+    }
+
     @Override
     public long ticksPerInstruction() {
         return ticksPerInstruction;

@@ -105,6 +105,8 @@ public final class Vcpu {
     private volatile boolean kicked;
     /** KVM_SET_GUEST_DEBUG: read once per slice by the run loop. */
     private volatile GuestDebug guestDebug = GuestDebug.NONE;
+    /** {@link #run()} returns once {@link #instructionsRetired()} reaches this (reverse execution). */
+    private volatile long retireLimit = Long.MAX_VALUE;
     /** The guest-debug request the CPU's traps were last built from (vCPU thread only). */
     private GuestDebug appliedDebug = GuestDebug.NONE;
     private volatile Thread runThread;
@@ -1252,6 +1254,16 @@ public final class Vcpu {
         guestDebug = debug;
     }
 
+    /**
+     * Thread-safe: {@link #run()} returns {@link VcpuExit.Paused} at the first instruction
+     * boundary where {@link #instructionsRetired()} is {@code count} or more (at once if it is
+     * already), before a HLT it retired waits; {@code Long.MAX_VALUE} lifts the limit. A
+     * deterministic run cut there continues exactly as it would have without the cut.
+     */
+    public void stopAtRetired(long count) {
+        retireLimit = count;
+    }
+
     /** The CPU's traps for {@code debug}, rebuilt only when the request changed. */
     private void applyGuestDebug(GuestDebug debug) {
         if (debug == appliedDebug) {
@@ -1380,11 +1392,15 @@ public final class Vcpu {
                     if (time.updateRequested) {
                         vm.kvmClock().updateGuestTime(this); // KVM_REQ_CLOCK_UPDATE, before guest code runs again
                     }
+                    long before = interpreter.instructionsRetired();
+                    long limit = retireLimit;
+                    if (before >= limit) {
+                        return PAUSED;
+                    }
                     LocalInterruptController c = controller;
                     GuestDebug debug = guestDebug;
                     applyGuestDebug(debug);
-                    long before = interpreter.instructionsRetired();
-                    long budget = debug.singleStep() ? 1 : sliceBudget(c);
+                    long budget = debug.singleStep() ? 1 : Math.min(sliceBudget(c), limit - before);
                     bus.resyncClock(); // the time since the last slice was not interpretation
                     RunStop stop;
                     // On a counting clock, RDTSC and device reads inside the slice see every retired instruction (A2).
@@ -1415,6 +1431,9 @@ public final class Vcpu {
                         case HALTED:
                             if (debug.singleStep() && retired > 0) {
                                 return new VcpuExit.Debug(VcpuExit.Debug.Reason.SINGLE_STEP, cpu.getRip()); // the step was HLT
+                            }
+                            if (before + retired >= limit) {
+                                return PAUSED; // the limit falls on the HLT: stop before its wait
                             }
                             // -> HALTED; a pending interrupt that did not wake it is ignored unless
                             // an instruction ran since it last woke.

@@ -183,6 +183,60 @@ class GdbProtocolTest {
         assertThat(result().exitStatus()).isEqualTo(1);
     }
 
+    @Test
+    void onTheDeterministicClockBsGoesBackOneInstructionAndBcToTheLastBreakpointHit() throws Exception {
+        start(COUNT_TO_FIVE, 1, VmConfig.ClockKind.DETERMINISTIC);
+        assertThat(gdb.ask("qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386"))
+                .endsWith(";QStartNoAckMode+;ReverseStep+;ReverseContinue+");
+        assertThat(gdb.ask("bs")).as("at the start of history").isEqualTo("T05thread:1;replaylog:begin;");
+        assertThat(register(X86Registers.RIP)).isEqualTo(LOAD);
+        assertThat(gdb.ask("Z0,100006,1")).isEqualTo("OK");
+        assertThat(gdb.ask("vCont;c")).isEqualTo("T05thread:1;swbreak:;");
+        assertThat(gdb.ask("z0,100006,1")).isEqualTo("OK");
+        assertThat(gdb.ask("vCont;s:1")).isEqualTo("T05thread:1;");
+        assertThat(gdb.ask("Z0,100006,1")).isEqualTo("OK");
+        assertThat(gdb.ask("vCont;c")).isEqualTo("T05thread:1;swbreak:;");
+        assertThat(register(0)).as("eax on the second hit").isEqualTo(2);
+        assertThat(gdb.ask("m101000,4")).isEqualTo("01000000");
+
+        assertThat(gdb.ask("bs")).isEqualTo("T05thread:1;");
+        assertThat(register(X86Registers.RIP)).as("before inc eax").isEqualTo(0x100005);
+        assertThat(register(0)).isEqualTo(1);
+        assertThat(gdb.ask("bc")).isEqualTo("T05thread:1;swbreak:;");
+        assertThat(register(X86Registers.RIP)).isEqualTo(0x100006);
+        assertThat(register(0)).as("eax on the first hit").isEqualTo(1);
+        assertThat(gdb.ask("m101000,4")).as("the first store has not run").isEqualTo("00000000");
+        assertThat(gdb.ask("bc")).isEqualTo("T05thread:1;replaylog:begin;");
+        assertThat(register(X86Registers.RIP)).isEqualTo(LOAD);
+
+        assertThat(gdb.ask("vCont;c")).as("forward again: the same first hit").isEqualTo("T05thread:1;swbreak:;");
+        assertThat(register(0)).isEqualTo(1);
+        assertThat(gdb.ask("z0,100006,1")).isEqualTo("OK");
+        assertThat(gdb.ask("Z2,101000,4")).isEqualTo("OK");
+        assertThat(gdb.ask("c")).isEqualTo("T05thread:1;watch:101000;");
+        assertThat(gdb.ask("c")).isEqualTo("T05thread:1;watch:101000;");
+        assertThat(gdb.ask("m101000,4")).isEqualTo("02000000");
+        assertThat(gdb.ask("bc")).as("back to before the store that wrote 2").isEqualTo("T05thread:1;watch:101000;");
+        assertThat(register(X86Registers.RIP)).isEqualTo(0x100006);
+        assertThat(gdb.ask("m101000,4")).isEqualTo("01000000");
+        assertThat(gdb.ask("z2,101000,4")).isEqualTo("OK");
+        assertThat(gdb.ask("c")).isEqualTo("W01");
+        assertThat(result().exitStatus()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = VmConfig.ClockKind.class)
+    void reverseIsNeitherOfferedNorDoneOnTheRealClockOrWithSeveralVcpus(VmConfig.ClockKind clock) throws Exception {
+        int smp = clock == VmConfig.ClockKind.DETERMINISTIC ? 2 : 1;
+        start(COUNT_TO_FIVE, smp, clock);
+        assertThat(gdb.ask("qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386")).doesNotContain("Reverse");
+        assertThat(gdb.ask("bs")).isEqualTo("E01");
+        assertThat(gdb.ask("bc")).isEqualTo("E01");
+        assertThat(register(X86Registers.RIP)).isEqualTo(LOAD);
+        assertThat(gdb.ask("vCont;c")).isEqualTo("W01");
+        assertThat(result().exitStatus()).isEqualTo(1);
+    }
+
     @ParameterizedTest
     @EnumSource(VmConfig.ClockKind.class)
     void watchpointsStopAfterTheAccessAndNameTheWatchedAddress(VmConfig.ClockKind clock) throws Exception {
