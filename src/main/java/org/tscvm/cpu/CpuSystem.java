@@ -1085,7 +1085,7 @@ abstract class CpuSystem extends CpuMemory {
                 if ((cr4BitsCpuidReports() & CR4_PKS) == 0 || (v >>> 32) != 0) {
                     throw gp(0);
                 }
-                pkrs = (int) v;
+                setProtectionKeyRights(true, (int) v);
                 return true;
             default: return false;
         }
