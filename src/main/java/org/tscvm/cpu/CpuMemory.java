@@ -58,8 +58,18 @@ abstract class CpuMemory extends CpuState {
     final boolean[] tlbGlobal = new boolean[3 * TLB_SIZE];
     /** log2 of (size of the page the entry maps / 4 KiB): 0, or 9, 10, 18 for 2 MiB, 4 MiB, 1 GiB. */
     final byte[] tlbLargeShift = new byte[3 * TLB_SIZE];
-    /** Whether a slice of a large page may be cached, so that INVLPG has to look for the others. */
-    boolean tlbHoldsLargePages;
+    /**
+     * Whether the entry's rights came from a protection key (PKRU or IA32_PKRS), so that a new
+     * value of either must drop it.
+     */
+    final boolean[] tlbKeyed = new boolean[3 * TLB_SIZE];
+    /**
+     * The slots filled with a slice of a large page since the last full flush (some may have been
+     * refilled since): INVLPG looks for the other slices of a large page only among these.
+     */
+    private final TlbSlots largeSlots = new TlbSlots(3 * TLB_SIZE);
+    /** Likewise the slots filled with a keyed entry: a new PKRU or IA32_PKRS drops these only. */
+    private final TlbSlots keyedSlots = new TlbSlots(3 * TLB_SIZE);
     /** 1 at CPL 3: the TLB tag bit of ordinary data and fetch accesses. */
     long userBit;
     /**
@@ -111,12 +121,16 @@ abstract class CpuMemory extends CpuState {
 
     final void flushTlb(boolean keepGlobal) {
         chainEpoch++;
+        largeSlots.clear();
+        keyedSlots.clear();
         for (int i = 0; i < tlbTag.length; i++) {
-            if (!(keepGlobal && tlbGlobal[i])) {
+            if (keepGlobal && tlbGlobal[i] && tlbTag[i] != -1) {
+                largeSlots.addIf(tlbLargeShift[i] != 0, i); // a kept global entry stays findable
+                keyedSlots.addIf(tlbKeyed[i], i);
+            } else {
                 tlbTag[i] = -1;
             }
         }
-        tlbHoldsLargePages &= keepGlobal;
     }
 
     /** INVLPG: drops the translation of the page holding {@code lin}, all of it for a large page (SDM 4.10.4.1). */
@@ -130,15 +144,48 @@ abstract class CpuMemory extends CpuState {
             cachedAsSmallPage |= tlbTag[j] >>> 1 == lpn && tlbLargeShift[j] == 0;
             tlbTag[j] = -1;
         }
-        if (tlbHoldsLargePages && !cachedAsSmallPage) {
-            // The TLB holds large pages in 4 KiB slices: drop every slice of the one at lin.
-            for (int j = 0; j < tlbTag.length; j++) {
-                int shift = tlbLargeShift[j];
-                if (shift != 0 && tlbTag[j] != -1 && (tlbTag[j] >>> 1 >>> shift) == (lpn >>> shift)) {
-                    tlbTag[j] = -1;
-                }
+        if (cachedAsSmallPage) {
+            return; // a linear page is cached as one page size at a time
+        }
+        // Other 4 KiB slices of a large page at lin: only slots once filled with a large page can hold one.
+        int[] slots = largeSlots.slots;
+        int kept = 0;
+        for (int n = 0, count = largeSlots.count; n < count; n++) {
+            int j = slots[n];
+            int shift = tlbLargeShift[j];
+            long tag = tlbTag[j];
+            if (shift != 0 && tag != -1 && (tag >>> 1 >>> shift) == (lpn >>> shift)) {
+                tlbTag[j] = -1;
+            }
+            if (shift != 0 && tlbTag[j] != -1) {
+                slots[kept++] = j;
+            } else {
+                largeSlots.member[j] = false; // refilled with a small page, or dropped
             }
         }
+        largeSlots.count = kept;
+    }
+
+    /**
+     * Sets PKRU or IA32_PKRS ({@code supervisor}): every entry whose rights came from a key is
+     * dropped, as its rights may differ under the new value.
+     */
+    final void setProtectionKeyRights(boolean supervisor, int rights) {
+        if (supervisor) {
+            pkrs = rights;
+        } else {
+            pkru = rights;
+        }
+        chainEpoch++;
+        int[] slots = keyedSlots.slots;
+        for (int n = 0, count = keyedSlots.count; n < count; n++) {
+            int j = slots[n];
+            if (tlbKeyed[j]) {
+                tlbTag[j] = -1;
+            }
+            keyedSlots.member[j] = false;
+        }
+        keyedSlots.count = 0;
     }
 
     final boolean paging() {
@@ -208,10 +255,24 @@ abstract class CpuMemory extends CpuState {
     // ---- linear access (data, current privilege) ----
 
     final long readLin(long lin, int size) {
+        return read(lin, size, userBit);
+    }
+
+    final void writeLin(long lin, int size, long v) {
+        write(lin, size, v, userBit);
+    }
+
+    /**
+     * A read through the TLB entry tagged with privilege {@code user} (1: user, 0: supervisor),
+     * else through the walk. An entry exists only where every check of such an access passes:
+     * SMAP-checked pages stay out, and no implicit supervisor access is refused where an
+     * explicit one passes but for SMAP (SDM 4.6.1).
+     */
+    private long read(long lin, int size, long user) {
         long lpn = lin >>> 12;
         int i = (int) lpn & TLB_MASK;
         int off = (int) lin & 0xfff;
-        if (tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
+        if (tlbTag[i] == (lpn << 1 | user) && off <= 4096 - size) {
             byte[] c = tlbChunk[i];
             int p = tlbHost[i] + off;
             switch (size) {
@@ -221,14 +282,14 @@ abstract class CpuMemory extends CpuState {
                 default: return (long) I64.get(c, p);
             }
         }
-        return readSlow(lin, size, userBit != 0);
+        return readSlow(lin, size, user != 0);
     }
 
-    final void writeLin(long lin, int size, long v) {
+    private void write(long lin, int size, long v, long user) {
         long lpn = lin >>> 12;
         int i = TLB_SIZE + ((int) lpn & TLB_MASK);
         int off = (int) lin & 0xfff;
-        if (tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
+        if (tlbTag[i] == (lpn << 1 | user) && off <= 4096 - size) {
             byte[] c = tlbChunk[i];
             int p = tlbHost[i] + off;
             switch (size) {
@@ -242,7 +303,7 @@ abstract class CpuMemory extends CpuState {
             }
             return;
         }
-        writeSlow(lin, size, v, userBit != 0);
+        writeSlow(lin, size, v, user != 0);
     }
 
     /**
@@ -267,7 +328,7 @@ abstract class CpuMemory extends CpuState {
     final long readSys(long lin, int size) {
         implicitAccess = true;
         try {
-            return readSlow(lin, size, false);
+            return read(lin, size, 0);
         } finally {
             implicitAccess = false;
         }
@@ -276,7 +337,7 @@ abstract class CpuMemory extends CpuState {
     final void writeSys(long lin, int size, long v) {
         implicitAccess = true;
         try {
-            writeSlow(lin, size, v, false);
+            write(lin, size, v, 0);
         } finally {
             implicitAccess = false;
         }
@@ -284,11 +345,11 @@ abstract class CpuMemory extends CpuState {
 
     /** A write with an explicit privilege: the pushes of an interrupt onto the new stack. */
     final void writeAs(long lin, int size, long v, boolean user) {
-        writeSlow(lin, size, v, user);
+        write(lin, size, v, user ? 1 : 0);
     }
 
     final long readAs(long lin, int size, boolean user) {
-        return readSlow(lin, size, user);
+        return read(lin, size, user ? 1 : 0);
     }
 
     /** Notes a hit of a watchpoint by {@code size} bytes at {@code lin}; the run loop stops after the instruction. */
@@ -531,6 +592,7 @@ abstract class CpuMemory extends CpuState {
         boolean global = false;
         boolean fill = true;
         int largeShift = 0;
+        boolean keyed = false;
         if (!paging()) {
             phys = lin & 0xffffffffL;
             if (mode64) {
@@ -541,8 +603,8 @@ abstract class CpuMemory extends CpuState {
             phys = walkPhys;
             global = (pte & PTE_G) != 0 && (cr4 & CR4_PGE) != 0;
             largeShift = walkLargeShift;
-            // SMAP depends on RFLAGS.AC, protection keys on PKRU/PKRS, which the tag does not
-            // hold: keep such pages out.
+            keyed = walkKeyed;
+            // SMAP depends on RFLAGS.AC, which the tag does not hold: keep such pages out.
             fill = !walkUncached;
         }
         long page = phys & ~0xfffL;
@@ -557,13 +619,14 @@ abstract class CpuMemory extends CpuState {
             // when a write allocates it. Fetches need only the address; writes allocate.
             byte[] chunk = kind == READ ? memory.writtenChunk(page) : kind == WRITE ? memory.chunkForWrite(page) : null;
             if (kind != READ || chunk != null) {
-                fillTlb(lin, kind, user, page, chunk, global, largeShift);
+                fillTlb(lin, kind, user, page, chunk, global, largeShift, keyed);
             }
         }
         return phys;
     }
 
-    private void fillTlb(long lin, int kind, boolean user, long page, byte[] chunk, boolean global, int largeShift) {
+    private void fillTlb(long lin, int kind, boolean user, long page, byte[] chunk, boolean global, int largeShift,
+            boolean keyed) {
         long lpn = lin >>> 12;
         int i = kind * TLB_SIZE + ((int) lpn & TLB_MASK);
         tlbTag[i] = lpn << 1 | (user ? 1 : 0);
@@ -572,7 +635,9 @@ abstract class CpuMemory extends CpuState {
         tlbHost[i] = (int) page & (GuestMemory.CHUNK_SIZE - 1);
         tlbGlobal[i] = global;
         tlbLargeShift[i] = (byte) largeShift;
-        tlbHoldsLargePages |= largeShift != 0;
+        tlbKeyed[i] = keyed;
+        largeSlots.addIf(largeShift != 0, i);
+        keyedSlots.addIf(keyed, i);
     }
 
     /**
@@ -637,11 +702,16 @@ abstract class CpuMemory extends CpuState {
     /** The {@link #tlbLargeShift} of the page the last walk ended in. */
     int walkLargeShift;
     /**
-     * Set by a walk whose permission depends on state the TLB tag does not hold: RFLAGS.AC
-     * (SMAP), or PKRU/IA32_PKRS (a data access to a user page while CR4.PKE is set, to a
-     * supervisor page while CR4.PKS is set). Such pages stay out of the TLB.
+     * Set by a walk whose permission depends on RFLAGS.AC (SMAP), which the TLB tag does not
+     * hold: such pages stay out of the TLB.
      */
     boolean walkUncached;
+    /**
+     * Set by a walk whose permission came from PKRU or IA32_PKRS (a data access to a user page
+     * while CR4.PKE is set, to a supervisor page while CR4.PKS is set): its entry is dropped
+     * when either changes ({@link #setProtectionKeyRights}).
+     */
+    boolean walkKeyed;
 
     private CpuFault pageFault(long lin, int err, int kind, boolean user) {
         if (user) {
@@ -812,6 +882,7 @@ abstract class CpuMemory extends CpuState {
         }
         // Permission checks (SDM 4.6).
         walkUncached = false;
+        walkKeyed = false;
         int keyFault = 0;
         if (longMode && kind != EXEC && (cr4 & (CR4_PKE | CR4_PKS)) != 0) {
             keyFault = protectionKeyFault(entry, allowUser != 0, kind, user);
@@ -851,13 +922,13 @@ abstract class CpuMemory extends CpuState {
      * (PKRU) or to a supervisor-mode address while CR4.PKS is set (IA32_PKRS) is checked against
      * the rights of the key in bits 62:59 of the leaf entry: access-disable refuses every data
      * access, write-disable refuses user-mode writes and supervisor-mode writes when CR0.WP is
-     * set. Returns {@link #PF_PK} for a violation, else 0; marks the walk uncached.
+     * set. Returns {@link #PF_PK} for a violation, else 0; marks the walk keyed.
      */
     private int protectionKeyFault(long entry, boolean userPage, int kind, boolean user) {
         if ((cr4 & (userPage ? CR4_PKE : CR4_PKS)) == 0) {
             return 0;
         }
-        walkUncached = true;
+        walkKeyed = true;
         int key = (int) (entry >>> 59) & 15;
         int rights = (userPage ? pkru : pkrs) >>> (2 * key);
         boolean denied = (rights & 1) != 0

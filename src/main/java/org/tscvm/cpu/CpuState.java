@@ -68,7 +68,9 @@ abstract class CpuState {
     long pat = 0x0007040600070406L;
     /**
      * Protection-key rights, two bits per key (bit 2i access-disable, 2i+1 write-disable):
-     * PKRU for user-mode addresses (RDPKRU/WRPKRU), IA32_PKRS for supervisor-mode ones.
+     * PKRU for user-mode addresses (RDPKRU/WRPKRU), IA32_PKRS for supervisor-mode ones. The TLB
+     * caches rights derived from them: an instruction changes them only through
+     * {@code setProtectionKeyRights}, a reset or state load flushes the whole TLB.
      */
     int pkru, pkrs;
     /** XCR0, the XSAVE feature mask XSETBV writes: bit 0 (x87) always set. */

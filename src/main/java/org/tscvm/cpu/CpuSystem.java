@@ -1092,7 +1092,7 @@ abstract class CpuSystem extends CpuMemory {
                 if ((cr4BitsCpuidReports() & CR4_PKS) == 0 || (v >>> 32) != 0) {
                     throw gp(0);
                 }
-                pkrs = (int) v;
+                setProtectionKeyRights(true, (int) v);
                 return true;
             case Msr.IA32_XSS:
                 // SDM: #GP without CPUID XSAVES, or with a bit of a component the CPU lacks.

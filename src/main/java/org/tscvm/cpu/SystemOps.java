@@ -300,7 +300,7 @@ final class SystemOps {
         if ((int) c.regs[RCX] != 0 || (int) c.regs[RDX] != 0) {
             throw c.gp(0);
         }
-        c.pkru = (int) c.regs[RAX];
+        c.setProtectionKeyRights(false, (int) c.regs[RAX]);
     }
 
     static void fxsave(CpuExec c, Insn d) {

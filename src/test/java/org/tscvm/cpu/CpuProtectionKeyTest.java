@@ -194,4 +194,31 @@ class CpuProtectionKeyTest {
         assertThat(rig.stack(0)).as("present, read, supervisor, PK").isEqualTo(0x21);
         assertThat(rig.stack(1)).isEqualTo(CODE + 0x21);
     }
+    @Test
+    void pkrsAccessDisableWrittenAfterAPageWasReadTakesEffectAtOnce() {
+        // The first read caches the page with the rights of PKRS 0; WRMSR must drop that entry.
+        CpuRig rig = new CpuRig().longMode();
+        rig.bus.leaf7Ecx |= PKS;
+        rig.w64(0x3000, 0x83);
+        rig.w64(0x3008, (1L << 21) | 0x83 | (3L << 59));
+        rig.memory.write32(0x200000, 0x3333);
+        rig.run(
+                // 10000: 0f 20 e0                 mov    %cr4,%rax
+                // 10003: 48 0d 00 00 00 01        or     $0x1000000,%rax
+                // 10009: 0f 22 e0                 mov    %rax,%cr4
+                // 1000c: 8b 1c 25 00 00 20 00     mov    0x200000,%ebx
+                // 10013: b9 e1 06 00 00           mov    $0x6e1,%ecx
+                // 10018: 31 d2                    xor    %edx,%edx
+                // 1001a: b8 40 00 00 00           mov    $0x40,%eax
+                // 1001f: 0f 30                    wrmsr
+                // 10021: 8b 3c 25 00 00 20 00     mov    0x200000,%edi
+                // 10028: f4                       hlt
+                hex("0f 20 e0 48 0d 00 00 00 01 0f 22 e0 8b 1c 25 00 00 20 00 b9 e1 06 00 00 31 d2 b8 40 00 00 00 0f 30 "
+                        + "8b 3c 25 00 00 20 00 f4 "));
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x3333);
+        assertThat(rig.reg(Cpu.RDI)).isZero();
+        assertThat(rig.haltedInVector()).isEqualTo(CpuFault.PF);
+        assertThat(rig.stack(0)).as("present, read, supervisor, PK").isEqualTo(0x21);
+        assertThat(rig.stack(1)).isEqualTo(CODE + 0x21);
+    }
 }
