@@ -4,7 +4,7 @@ package org.tscvm.cli;
  * tscvm's process exit statuses (platform.md section 8). A run's own statuses come from
  * {@link org.tscvm.machine.RunResult}: 0 shutdown, odd = isa-debug-exit ((v << 1) | 1),
  * 4 triple fault, 6 halted forever, 8 internal error, 20 timeout, 24 killed by the debugger, 36 an incoming
- * migration that could not be loaded. Host-side errors use the
+ * migration that could not be loaded, 44 one whose stream ended before it was whole. Host-side errors use the
  * even statuses below, each for one kind of mistake, so scripts can tell them apart.
  */
 public final class ExitStatus {

@@ -81,8 +81,9 @@ final class MachineMonitor implements MonitorTarget {
     }
 
     @Override
-    public void abort(String why) {
-        runner.finish(new RunResult(RunResult.STATUS_MIGRATION_FAILED, RunResult.Reason.MIGRATION_FAILED, why));
+    public void abort(String why, boolean incomplete) {
+        runner.finish(new RunResult(incomplete ? RunResult.STATUS_MIGRATION_INCOMPLETE : RunResult.STATUS_MIGRATION_FAILED,
+                RunResult.Reason.MIGRATION_FAILED, why));
     }
 
     @Override

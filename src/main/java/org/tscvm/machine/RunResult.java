@@ -25,6 +25,11 @@ public record RunResult(int exitStatus, Reason kind, String reason) {
     public static final int STATUS_KILLED = 24;
     /** An incoming migration (-incoming) whose state could not be loaded: the machine has nothing to run. */
     public static final int STATUS_MIGRATION_FAILED = 36;
+    /**
+     * An incoming migration whose stream ended before the state was whole (the source cancelled
+     * it or broke off): nothing of it ran, and the same destination can be started again.
+     */
+    public static final int STATUS_MIGRATION_INCOMPLETE = 44;
 
     public enum Reason { DEBUG_EXIT, SHUTDOWN, RESET, TRIPLE_FAULT, HALTED, INTERNAL_ERROR, TIMEOUT, KILLED, MIGRATION_FAILED }
 

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import org.tscvm.snapshot.PrecopyFormat;
 import org.tscvm.snapshot.PrecopySender;
+import org.tscvm.snapshot.SnapshotException;
 
 /**
  * QMP's migration: {@code migrate} (the state out to {@code tcp:HOST:PORT}, {@code file:PATH}
@@ -28,13 +29,16 @@ import org.tscvm.snapshot.PrecopySender;
  * fits the downtime limit; then the machine stops (STOP), the rest goes, and the destination
  * answers once it has loaded it. To a file or a command it is stop-and-copy: the machine stops
  * and its whole state is written as a snapshot. Either way the source stays stopped
- * ("postmigrate") unless the migration fails, when it runs on. The destination holds its vCPUs
- * ("inmigrate") until the state is loaded, then runs unless started with -S.
+ * ("postmigrate") unless the migration fails or is cancelled ({@code migrate_cancel}), when it
+ * runs on (if it ran before). The destination holds its vCPUs ("inmigrate") until the state is
+ * loaded, and over tcp: until the source's word that it counts the migration complete, then
+ * runs unless started with -S; so a cancel can never leave the guest running on both sides.
  */
 final class Migration {
     /** QAPI MigrationStatus values tscvm goes through. */
     enum Status {
-        NONE("none"), SETUP("setup"), ACTIVE("active"), COMPLETED("completed"), FAILED("failed");
+        NONE("none"), SETUP("setup"), ACTIVE("active"), COMPLETED("completed"), FAILED("failed"),
+        CANCELLING("cancelling"), CANCELLED("cancelled");
 
         final String qapiName;
 
@@ -56,7 +60,7 @@ final class Migration {
     }
 
     private static final int CONNECT_TIMEOUT_MILLIS = 10_000;
-    /** How long a pre-copy source waits for the destination to load the last state. */
+    /** How long a pre-copy source waits for the destination to load the last state, and the destination for the source's word. */
     private static final int ANSWER_TIMEOUT_MILLIS = 60_000;
     /** QEMU's default downtime-limit, and its largest (2000 s). */
     static final long DEFAULT_DOWNTIME_LIMIT_MILLIS = 300;
@@ -84,6 +88,10 @@ final class Migration {
     private PrecopySender.Progress progress;
     /** The source's guest is stopped for the end of a migration: "finish-migrate". */
     private boolean finishing;
+    /** The migration under way is this machine's outgoing one (migrate_cancel acts on no other). */
+    private boolean outgoing;
+    /** The outgoing migration's open destination, until it commits: what migrate_cancel breaks off. */
+    private Sink cancellable;
 
     Migration(MonitorTarget machine, BiConsumer<String, Map<String, Object>> emit) {
         this.machine = machine;
@@ -101,6 +109,10 @@ final class Migration {
                     migrate((String) args.get("uri"));
                     return Map.of();
                 });
+        commands.add("migrate_cancel", List.of(), args -> {
+            cancel();
+            return Map.of();
+        });
         commands.add("migrate-incoming", List.of(QmpCommands.Arg.required("uri", QmpCommands.ArgType.STRING)), args -> {
             migrateIncoming((String) args.get("uri"));
             return Map.of();
@@ -222,21 +234,23 @@ final class Migration {
             if (incomingExpected) {
                 throw QmpError.generic("Guest is waiting for an incoming migration");
             }
-            if (status == Status.SETUP || status == Status.ACTIVE) {
+            if (status == Status.SETUP || status == Status.ACTIVE || status == Status.CANCELLING) {
                 throw QmpError.generic("There's a migration process in progress");
             }
             if (machine.runState() == MonitorTarget.RunState.SHUTDOWN) {
                 throw QmpError.generic("The machine has shut down: there is nothing to migrate");
             }
-            begin();
+            begin(true);
         }
         Thread thread = new Thread(() -> send(endpoint, t), "tscvm-migrate-out");
         thread.setDaemon(true);
         thread.start();
     }
 
-    /** Under the lock: a new migration starts in setup. */
-    private void begin() {
+    /** Under the lock: a new migration, outgoing or not, starts in setup. */
+    private void begin(boolean out) {
+        outgoing = out;
+        cancellable = null;
         startNanos = System.nanoTime();
         setupMillis = 0;
         totalMillis = -1;
@@ -261,6 +275,12 @@ final class Migration {
         Process process = null;
         try (Sink sink = openSink(endpoint)) {
             process = sink.process;
+            synchronized (this) {
+                if (status == Status.CANCELLING) {
+                    throw new IOException("cancelled");
+                }
+                cancellable = sink;
+            }
             Runnable stop = () -> {
                 stopNanos[0] = System.nanoTime();
                 synchronized (this) {
@@ -275,7 +295,8 @@ final class Migration {
                 setupMillis = millisSince(startNanos);
                 setStatus(Status.ACTIVE);
             }
-            if (sink.answer != null) {
+            boolean live = sink.answer != null;
+            if (live) {
                 t.saveLive(sink.out, sink.answer, new PrecopySender.Control() {
                     @Override
                     public void whilePaused(Runnable action) {
@@ -304,10 +325,24 @@ final class Migration {
                 t.save(sink.out);
             }
             sink.out.flush();
-            sink.close();
-            if (process != null && (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0)) {
-                throw new IOException("the command exited with status " + (process.isAlive() ? "(still running)"
-                        : Integer.toString(process.exitValue())));
+            if (!live) {
+                sink.close();
+                if (process != null && (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0)) {
+                    throw new IOException("the command exited with status " + (process.isAlive() ? "(still running)"
+                            : Integer.toString(process.exitValue())));
+                }
+            }
+            synchronized (this) {
+                // The point of no return: a cancel from here on finds nothing to break off.
+                if (status == Status.CANCELLING) {
+                    throw new IOException("cancelled");
+                }
+                cancellable = null;
+            }
+            if (live) {
+                // The destination has loaded the state and waits for this word before it runs it.
+                sink.out.write(PrecopyFormat.GO);
+                sink.out.flush();
             }
             synchronized (this) {
                 downtimeMillis = millisSince(stopNanos[0]);
@@ -328,16 +363,44 @@ final class Migration {
         }
     }
 
+    /** The outgoing migration ends without the state delivered: cancelled if migrate_cancel asked, else failed. */
     private void fail(String why, boolean resume) {
         synchronized (this) {
-            errorDesc = why;
+            cancellable = null;
             totalMillis = millisSince(startNanos);
             finishing = false;
-            setStatus(Status.FAILED);
+            if (status == Status.CANCELLING) {
+                setStatus(Status.CANCELLED);
+            } else {
+                errorDesc = why;
+                setStatus(Status.FAILED);
+            }
         }
-        // QEMU's source runs on when the migration fails.
+        // QEMU's source runs on when the migration fails or is cancelled (if it ran before).
         if (resume && machine.cont()) {
             emit.accept("RESUME", null);
+        }
+    }
+
+    /**
+     * migrate_cancel: breaks off the outgoing migration under way, as QEMU does (status
+     * cancelling, then cancelled once the sending thread has stopped; the source runs on if it
+     * ran before). Nothing under way, or a migration past its point of no return: nothing happens.
+     */
+    private void cancel() {
+        Sink sink;
+        synchronized (this) {
+            if (!outgoing || (status != Status.SETUP && status != Status.ACTIVE)) {
+                return;
+            }
+            if (status == Status.ACTIVE && cancellable == null) {
+                return; // committed: the destination has been told to run the state
+            }
+            setStatus(Status.CANCELLING);
+            sink = cancellable;
+        }
+        if (sink != null) {
+            sink.breakOff();
         }
     }
 
@@ -353,6 +416,26 @@ final class Migration {
             this.answer = answer;
             this.resource = resource;
             this.process = process;
+        }
+
+        /**
+         * From another thread: makes the sender's blocked or next write fail, without the
+         * buffered stream's lock (the sender may hold it in a write that never returns).
+         */
+        void breakOff() {
+            if (process != null) {
+                // By its handle: Process.destroy would first close stdin, whose lock the blocked
+                // writer holds. The shell first (so it reports no killed child), then its children.
+                List<ProcessHandle> started = process.descendants().toList();
+                process.toHandle().destroyForcibly();
+                started.forEach(ProcessHandle::destroyForcibly);
+                return;
+            }
+            try {
+                resource.close();
+            } catch (IOException e) {
+                // closed already: the sender fails anyway
+            }
         }
 
         @Override
@@ -439,7 +522,7 @@ final class Migration {
             throw QmpError.generic("cannot take an incoming migration from " + describe(endpoint) + ": " + e.getMessage());
         }
         synchronized (this) {
-            begin();
+            begin(false);
         }
         Thread thread = new Thread(() -> receive(source, endpoint, t), "tscvm-migrate-in");
         thread.setDaemon(true);
@@ -450,8 +533,11 @@ final class Migration {
     private interface Source {
         InputStream open() throws IOException;
 
-        /** Tells a tcp: source the state is loaded (a pre-copy source waits for it); nothing elsewhere. */
-        default void answerLoaded() throws IOException {
+        /**
+         * Tells a tcp: source the state is loaded, then waits for its word that the migration
+         * is complete (a cancel closes the connection instead); nothing elsewhere.
+         */
+        default void confirmLoaded() throws IOException {
         }
 
         void close() throws IOException;
@@ -469,19 +555,28 @@ final class Migration {
             }
             return new Source() {
                 private Socket socket;
+                private InputStream in;
 
                 @Override
                 public InputStream open() throws IOException {
                     socket = listener.accept();
                     listener.close(); // one source, as QEMU takes one
-                    return new BufferedInputStream(socket.getInputStream(), 1 << 16);
+                    in = new BufferedInputStream(socket.getInputStream(), 1 << 16);
+                    return in;
                 }
 
                 @Override
-                public void answerLoaded() throws IOException {
+                public void confirmLoaded() throws IOException {
                     OutputStream back = socket.getOutputStream();
                     back.write(PrecopyFormat.ANSWER_LOADED);
                     back.flush();
+                    socket.setSoTimeout(ANSWER_TIMEOUT_MILLIS);
+                    int word = in.read();
+                    if (word != PrecopyFormat.GO) {
+                        throw new java.io.EOFException(word < 0
+                                ? "the source closed the connection after the state had arrived: it cancelled or failed the migration"
+                                : "the source's word after the state is " + word + ", not " + PrecopyFormat.GO);
+                    }
                 }
 
                 @Override
@@ -533,11 +628,7 @@ final class Migration {
                 setStatus(Status.ACTIVE);
             }
             t.load(in);
-            try {
-                source.answerLoaded();
-            } catch (IOException e) {
-                // A stop-and-copy source has gone already; a pre-copy one then fails and runs on.
-            }
+            source.confirmLoaded();
             boolean start;
             synchronized (this) {
                 downtimeMillis = millisSince(loadNanos);
@@ -550,13 +641,15 @@ final class Migration {
                 emit.accept("RESUME", null);
             }
         } catch (IOException | RuntimeException e) {
-            String why = "load of migration from " + describe(endpoint) + " failed: " + e.getMessage();
+            boolean incomplete = incomplete(e);
+            String why = "load of migration from " + describe(endpoint) + " failed: " + e.getMessage()
+                    + (incomplete ? " (the stream is incomplete; nothing of it ran)" : "");
             synchronized (this) {
                 errorDesc = why;
                 totalMillis = millisSince(startNanos);
                 setStatus(Status.FAILED);
             }
-            machine.abort(why);
+            machine.abort(why, incomplete);
         } finally {
             try {
                 source.close();
@@ -564,6 +657,14 @@ final class Migration {
                 // The state is in (or the run ends): nothing more to read.
             }
         }
+    }
+
+    /** The stream ended or broke before the state was whole: the source cancelled or went away. */
+    private static boolean incomplete(Exception e) {
+        if (e instanceof SnapshotException s) {
+            return s.kind() == SnapshotException.Kind.TRUNCATED;
+        }
+        return e instanceof java.io.EOFException || e instanceof java.net.SocketException;
     }
 
     // ---------------------------------------------------------------- query
@@ -574,7 +675,7 @@ final class Migration {
             return info;
         }
         info.put("status", status.qapiName);
-        if (status == Status.ACTIVE || status == Status.SETUP) {
+        if (status == Status.ACTIVE || status == Status.SETUP || status == Status.CANCELLING) {
             info.put("total-time", millisSince(startNanos));
         } else {
             info.put("total-time", totalMillis);

@@ -66,8 +66,12 @@ public interface MonitorTarget {
     /** Ends the run with status 0 (QMP's quit); a {@link Event.Shutdown} follows. */
     void quit();
 
-    /** Ends the run as a failure of the host side ({@code why} is the one line to show): an incoming state that cannot be loaded. */
-    void abort(String why);
+    /**
+     * Ends the run as a failure of the host side ({@code why} is the one line to show): an
+     * incoming state that cannot be loaded, or ({@code incomplete}) whose stream ended before it
+     * was whole.
+     */
+    void abort(String why, boolean incomplete);
 
     List<CpuInfo> cpus();
 

@@ -27,6 +27,8 @@ public final class PrecopyFormat {
 
     /** The destination's one byte back once it has loaded the state. */
     public static final int ANSWER_LOADED = 0;
+    /** The source's one byte after that answer: the migration is complete, run the state (or stay stopped under -S). */
+    public static final int GO = 0;
 
     private static int tag(String t) {
         byte[] b = t.getBytes(StandardCharsets.US_ASCII);

@@ -25,6 +25,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.tscvm.TscvmException;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
@@ -85,6 +87,43 @@ class MigrationProtocolTest {
                 }
             }
             loaded = n;
+        }
+    }
+
+    /**
+     * A state that does not end by itself: 4 KiB every 2 ms for up to 60 s, to a file, a
+     * command or a socket (pre-copy style: the guest runs on); only a cancel stops it in time.
+     */
+    private static final class EndlessState implements MigrationTarget {
+        final java.util.concurrent.CountDownLatch writing = new java.util.concurrent.CountDownLatch(1);
+        volatile boolean stoppedWriting;
+
+        @Override
+        public void save(OutputStream out) throws IOException {
+            byte[] chunk = new byte[4096];
+            java.util.Arrays.fill(chunk, (byte) 0x5a);
+            try {
+                for (long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60); System.nanoTime() < end; ) {
+                    out.write(chunk);
+                    out.flush();
+                    writing.countDown();
+                    Thread.sleep(2);
+                }
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+            } finally {
+                stoppedWriting = true;
+            }
+        }
+
+        @Override
+        public void saveLive(OutputStream out, InputStream answer, PrecopySender.Control control) throws IOException {
+            save(out);
+        }
+
+        @Override
+        public void load(InputStream in) throws IOException {
+            throw new IOException("an endless state cannot be loaded");
         }
     }
 
@@ -272,6 +311,94 @@ class MigrationProtocolTest {
             long ticks = src.ticks();
             Thread.sleep(100);
             assertThat(src.ticks()).isGreaterThan(ticks);
+        }
+    }
+
+    @Test
+    void migrateCancelWithNoMigrationUnderWayDoesNothing() throws Exception {
+        Running src = boot("src", null, new StandInState(1000));
+        try (QmpClient c = QmpClient.negotiated(src.socket())) {
+            assertThat(returned(c.execute("migrate_cancel", null))).isEqualTo(Map.of());
+            assertThat(returned(c.execute("query-migrate", null))).isEqualTo(Map.of());
+            assertThat(status(c)).isEqualTo("running");
+            returned(c.execute("migrate", Map.of("uri", "file:" + dir.resolve("done.bin"))));
+            awaitMigration(c, "completed");
+            assertThat(returned(c.execute("migrate_cancel", null))).isEqualTo(Map.of());
+            assertThat(map(returned(c.execute("query-migrate", null))).get("status")).isEqualTo("completed");
+            assertThat(status(c)).isEqualTo("postmigrate");
+            assertThat(Files.size(dir.resolve("done.bin"))).isEqualTo(1004);
+        }
+    }
+
+    /**
+     * migrate_cancel while the state is being written (to a file; to a command that reads it;
+     * to one that never reads, so the writer is blocked in a full pipe; over tcp while the
+     * guest runs): cancelling, then cancelled, no error, the writing stops, the source runs on.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "exec", "exec-not-reading", "tcp"})
+    void migrateCancelBreaksOffTheMigrationAndTheSourceRunsOn(String kind) throws Exception {
+        EndlessState state = new EndlessState();
+        Running src = boot("src", null, state);
+        Path part = dir.resolve("part.bin");
+        try (ServerSocket listener = new ServerSocket(0); QmpClient c = QmpClient.negotiated(src.socket())) {
+            Thread drain = new Thread(() -> {
+                try (java.net.Socket s = listener.accept()) {
+                    s.getInputStream().transferTo(OutputStream.nullOutputStream());
+                } catch (IOException e) {
+                    // the source broke off
+                }
+            });
+            drain.setDaemon(true);
+            drain.start();
+            String uri = switch (kind) {
+                case "file" -> "file:" + part;
+                case "exec" -> "exec:cat > '" + part + "'";
+                case "exec-not-reading" -> "exec:sleep 60";
+                default -> "tcp:127.0.0.1:" + listener.getLocalPort();
+            };
+            enableEvents(c);
+            returned(c.execute("migrate", Map.of("uri", uri)));
+            assertThat(state.writing.await(QmpClient.WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            Thread.sleep(100); // exec-not-reading: the pipe is full and the writer blocked by now
+            assertThat(returned(c.execute("migrate_cancel", null))).isEqualTo(Map.of());
+            Map<String, Object> info = awaitMigration(c, "cancelled");
+            assertThat(info).containsKeys("total-time", "setup-time").doesNotContainKey("error-desc");
+            assertThat(migrationEvents(c)).containsExactly("setup", "active", "cancelling", "cancelled");
+            assertThat(state.stoppedWriting).as("the sending thread has left the state's writer").isTrue();
+            if (!kind.equals("tcp")) {
+                c.awaitEvent("RESUME"); // stop-and-copy stopped the guest; the cancel runs it again
+            }
+            assertThat(status(c)).isEqualTo("running");
+            long ticks = src.ticks();
+            Thread.sleep(200);
+            assertThat(src.ticks()).as("the source runs on").isGreaterThan(ticks);
+            if (kind.equals("file") || kind.equals("exec")) {
+                long size = Files.size(part);
+                Thread.sleep(100);
+                assertThat(Files.size(part)).as("nothing more is written").isEqualTo(size);
+            }
+            assertThat(returned(c.execute("migrate_cancel", null))).isEqualTo(Map.of());
+            assertThat(map(returned(c.execute("query-migrate", null))).get("status")).isEqualTo("cancelled");
+        }
+    }
+
+    @Test
+    void aSourceStoppedBeforeTheMigrationStaysStoppedAfterACancel() throws Exception {
+        EndlessState state = new EndlessState();
+        Running src = boot("src", null, state);
+        try (QmpClient c = QmpClient.negotiated(src.socket())) {
+            returned(c.execute("stop", null));
+            returned(c.execute("migrate", Map.of("uri", "file:" + dir.resolve("part.bin"))));
+            assertThat(state.writing.await(QmpClient.WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+            returned(c.execute("migrate_cancel", null));
+            awaitMigration(c, "cancelled");
+            assertThat(status(c)).isEqualTo("paused");
+            long ticks = src.ticks();
+            Thread.sleep(200);
+            assertThat(src.ticks()).isEqualTo(ticks);
+            returned(c.execute("cont", null));
+            assertThat(status(c)).isEqualTo("running");
         }
     }
 
