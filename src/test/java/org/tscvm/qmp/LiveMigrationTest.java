@@ -7,6 +7,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,8 +15,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
@@ -220,6 +223,136 @@ class LiveMigrationTest {
                 .contains("SUMMARY: 3 tests, 0 failures").anyMatch(l -> l.startsWith("round 12:"));
         assertThat(dstLines).noneMatch(l -> l.startsWith("timekeeper:")); // no second boot
         assertThat(dst.exitValue()).as("isa-debug-exit: every check passed").isEqualTo(1);
+        assertThat(copy(srcConsole)).noneMatch(l -> l.startsWith("FAIL"));
+    }
+
+    /** One connection from a local port to the destination's, carrying the source's bytes at most {@code bytesPerSecond}: a slow link. */
+    private static final class SlowLink implements AutoCloseable {
+        private final ServerSocket listener = new ServerSocket(0);
+        private final AtomicLong forwarded = new AtomicLong();
+        private volatile Socket from;
+        private volatile Socket to;
+
+        SlowLink(int destinationPort, long bytesPerSecond) throws IOException {
+            Thread t = new Thread(() -> {
+                try {
+                    from = listener.accept();
+                    to = new Socket("127.0.0.1", destinationPort);
+                    Thread back = new Thread(() -> pump(to, from, Long.MAX_VALUE, null));
+                    back.setDaemon(true);
+                    back.start();
+                    pump(from, to, bytesPerSecond, forwarded);
+                } catch (IOException e) {
+                    // the test ended
+                }
+            });
+            t.setDaemon(true);
+            t.start();
+        }
+
+        /** Copies until either side ends, then closes both: the other side sees the stream end where it ended. */
+        private void pump(Socket in, Socket out, long bytesPerSecond, AtomicLong count) {
+            byte[] b = new byte[8192];
+            long start = System.nanoTime();
+            long total = 0;
+            try {
+                int n;
+                while ((n = in.getInputStream().read(b)) > 0) {
+                    out.getOutputStream().write(b, 0, n);
+                    total += n;
+                    if (count != null) {
+                        count.set(total);
+                    }
+                    long due = start + total * 1_000_000_000L / bytesPerSecond;
+                    long wait = due - System.nanoTime();
+                    if (wait > 0) {
+                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    }
+                }
+            } catch (IOException | InterruptedException e) {
+                // one side went away
+            } finally {
+                close();
+            }
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        long forwarded() {
+            return forwarded.get();
+        }
+
+        @Override
+        public void close() {
+            for (java.io.Closeable c : new java.io.Closeable[] {listener, from, to}) {
+                try {
+                    if (c != null) {
+                        c.close();
+                    }
+                } catch (IOException e) {
+                    // closed already
+                }
+            }
+        }
+    }
+
+    /**
+     * migrate_cancel while a pre-copy over a slow link is in its first round: the source says
+     * cancelling, then cancelled (query-migrate and MIGRATION events), its guest never stopped
+     * and goes on; the destination, whose stream ends half-way, refuses it with status 44 and
+     * the reason on stderr, and never ran the guest (not a line on its console).
+     */
+    @Test
+    void aCancelledMigrationRunsOnAtTheSourceAndTheDestinationRefusesTheIncompleteStream() throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        Path srcSocket = dir.resolve("src.sock");
+        Path dstSocket = dir.resolve("dst.sock");
+        List<String> srcConsole = new ArrayList<>();
+        List<String> dstConsole = new ArrayList<>();
+        String[] machine = {"-m", "64M", "-append", "rounds=0 mem=16"};
+        List<String> dstOptions = new ArrayList<>(List.of(machine));
+        dstOptions.addAll(List.of("-qmp", "unix:" + dstSocket + ",server=on,wait=off", "-incoming", "tcp:127.0.0.1:" + port));
+        List<String> srcOptions = new ArrayList<>(List.of(machine));
+        srcOptions.addAll(List.of("-qmp", "unix:" + srcSocket + ",server=on,wait=off"));
+        Process dst = tscvmWith("timekeeper", dstConsole, dstOptions.toArray(new String[0]));
+        Process src = tscvmWith("timekeeper", srcConsole, srcOptions.toArray(new String[0]));
+        await("both monitors", () -> Files.exists(srcSocket) && Files.exists(dstSocket));
+        await("the source's rounds", () -> lastRound(srcConsole) >= 2);
+
+        try (SlowLink link = new SlowLink(port, 2L << 20); QmpClient s = QmpClient.negotiated(srcSocket)) {
+            assertThat(QmpClient.returned(s.execute("migrate-set-capabilities",
+                    Map.of("capabilities", List.of(Map.of("capability", "events", "state", true)))))).isEqualTo(Map.of());
+            assertThat(s.execute("migrate", Map.of("uri", "tcp:127.0.0.1:" + link.port()))).containsKey("return");
+            await("the first MiB on the link", () -> link.forwarded() > (1 << 20));
+            assertThat(QmpClient.returned(s.execute("migrate_cancel", null))).isEqualTo(Map.of());
+            Map<String, Object> info = awaitMigration(s, "cancelled");
+            assertThat(info).doesNotContainKey("error-desc");
+            List<Object> statuses = new ArrayList<>();
+            for (Map<String, Object> e : s.events) {
+                assertThat(e.get("event")).as("the guest was never stopped").isNotIn("STOP", "RESUME");
+                if ("MIGRATION".equals(e.get("event"))) {
+                    statuses.add(((Map<?, ?>) e.get("data")).get("status"));
+                }
+            }
+            assertThat(statuses).containsExactly("setup", "active", "cancelling", "cancelled");
+            assertThat(status(s)).isEqualTo("running");
+            long at = lastRound(srcConsole);
+            await("rounds at the source after the cancel", () -> lastRound(srcConsole) >= at + 2);
+
+            assertThat(dst.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).as("the destination gives up").isTrue();
+            String dstErr = Files.readString(dir.resolve("err-0.txt"));
+            assertThat(dst.exitValue()).as(dstErr).isEqualTo(44);
+            assertThat(dstErr).contains("tcp:127.0.0.1:" + port).contains("incomplete");
+            assertThat(copy(dstConsole)).as("the destination never ran the guest").isEmpty();
+            s.execute("quit", null);
+        }
+        assertThat(src.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+        assertThat(src.exitValue()).as(Files.readString(dir.resolve("err-1.txt"))).isZero();
         assertThat(copy(srcConsole)).noneMatch(l -> l.startsWith("FAIL"));
     }
 }

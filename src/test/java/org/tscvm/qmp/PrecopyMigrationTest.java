@@ -77,7 +77,8 @@ class PrecopyMigrationTest {
         }
 
         long lastRound() {
-            return console().lines().filter(l -> l.startsWith("round ")).mapToLong(l -> Long.parseLong(l.substring(6, l.indexOf(':'))))
+            // a line still being printed has no colon yet
+            return console().lines().filter(l -> l.startsWith("round ") && l.indexOf(':') > 0).mapToLong(l -> Long.parseLong(l.substring(6, l.indexOf(':'))))
                     .max().orElse(0);
         }
     }
