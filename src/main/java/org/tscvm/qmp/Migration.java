@@ -664,7 +664,8 @@ final class Migration {
         if (e instanceof SnapshotException s) {
             return s.kind() == SnapshotException.Kind.TRUNCATED;
         }
-        return e instanceof java.io.EOFException || e instanceof java.net.SocketException;
+        return e instanceof java.io.EOFException || e instanceof java.net.SocketException
+                || e instanceof java.net.SocketTimeoutException;
     }
 
     // ---------------------------------------------------------------- query

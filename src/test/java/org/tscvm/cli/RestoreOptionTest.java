@@ -129,4 +129,34 @@ class RestoreOptionTest {
                 ExitStatus.SNAPSHOT_TRUNCATED, ExitStatus.SNAPSHOT_CORRUPT, ExitStatus.SNAPSHOT_CONFIG_MISMATCH))
                 .hasSize(6);
     }
+
+    private static CliRun incoming(Path file) {
+        return CliRun.tscvm("run", "-kernel", kernel.toString(), "-m", "32", "--clock", "deterministic", "-qmp",
+                "unix:" + dir.resolve(file.getFileName() + ".qmp") + ",server=on,wait=off", "-incoming", "file:" + file);
+    }
+
+    /**
+     * {@code -incoming file:} takes the same file: whole, the machine continues; cut short (a
+     * save that was cancelled), status 44 and one line saying so, with nothing run; damaged,
+     * status 36.
+     */
+    @Test
+    void anIncomingStateCutShortEndsWithItsOwnStatusHavingRunNothing() throws Exception {
+        byte[] good = Files.readAllBytes(snapshot);
+        CliRun whole = incoming(snapshot);
+        assertThat(whole.out()).isEqualTo(consoleAfterSave);
+        assertThat(whole.status()).as(whole.err()).isEqualTo(1);
+
+        CliRun cut = incoming(damaged("cut", Arrays.copyOf(good, good.length / 3)));
+        assertThat(cut.status()).as(cut.err()).isEqualTo(org.tscvm.machine.RunResult.STATUS_MIGRATION_INCOMPLETE);
+        CliRun.assertOneLine(cut, "the stream is incomplete; nothing of it ran");
+        assertThat(cut.out()).isEmpty();
+
+        byte[] corrupt = good.clone();
+        corrupt[good.length / 2] ^= 1;
+        CliRun flipped = incoming(damaged("flipped-incoming", corrupt));
+        assertThat(flipped.status()).isEqualTo(org.tscvm.machine.RunResult.STATUS_MIGRATION_FAILED);
+        CliRun.assertOneLine(flipped, "CRC-32C does not match");
+        assertThat(flipped.out()).isEmpty();
+    }
 }
