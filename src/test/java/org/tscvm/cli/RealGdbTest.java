@@ -168,10 +168,16 @@ class RealGdbTest {
         return gdb.substring(start, end).lines().filter(l -> l.matches("[a-z][a-z0-9_]*\\s+0x.*")).toList();
     }
 
-    @Test
-    void reverseStepiReverseContinueAndAWatchpointGoBackAndTheRunOnIsTheRunWithoutGoingBack() throws Exception {
+    /** The default interval: one checkpoint holds the whole run; 1000: going back crosses a score of them. */
+    @ParameterizedTest
+    @ValueSource(strings = {"", "--reverse-interval 1000"})
+    void reverseStepiReverseContinueAndAWatchpointGoBackAndTheRunOnIsTheRunWithoutGoingBack(String interval) throws Exception {
         Session straight = debug(List.of("--clock", "deterministic"), "continue");
-        Session s = debug(List.of("--clock", "deterministic"),
+        List<String> options = new ArrayList<>(List.of("--clock", "deterministic"));
+        if (!interval.isEmpty()) {
+            options.addAll(List.of(interval.split(" ")));
+        }
+        Session s = debug(options,
                 "break add_to_counter", "continue", "continue",
                 "print $pc", "info registers", "stepi", "print $pc", "reverse-stepi", "print $pc", "info registers",
                 "reverse-continue", "print counter",
