@@ -184,7 +184,7 @@ class RealGdbTest {
                 // Past the printf of the guest's first line: going back crosses output already written.
                 "delete", "break report", "continue",
                 "watch counter", "reverse-continue", "print counter", "print $pc",
-                "delete", "reverse-continue", "print $pc",
+                "delete", "reverse-finish", "print counter", "reverse-continue", "print $pc",
                 "continue");
         String gdb = s.gdb();
         assertThat(pc(gdb, 2)).as("stepi moved").isNotEqualTo(pc(gdb, 1));
@@ -200,10 +200,12 @@ class RealGdbTest {
                 // Backwards, gdb's old value is the later one: the stop is before the write of 55.
                 "Hardware watchpoint 3: counter", "Old value = 55\nNew value = 45\n",
                 "add_to_counter (n=n@entry=10) at debuggee.c:16", "$5 = 45\n", "$6 = (void (*)()) 0x",
-                "No more reverse-execution history.", "$7 = (void (*)()) 0x",
+                // reverse-finish: back out of the call, to the caller's call instruction.
+                "in main () at debuggee.c:38", "$7 = 45\n",
+                "No more reverse-execution history.", "$8 = (void (*)()) 0x",
                 "[Inferior 1 (Remote target) exited with code 01]");
         assertThat(gdb).containsPattern("\\$6 = \\(void \\(\\*\\)\\(\\)\\) 0x[0-9a-f]+ <add_to_counter\\+\\d+>")
-                .containsPattern("\\$7 = \\(void \\(\\*\\)\\(\\)\\) 0x[0-9a-f]+ <_start>");
+                .containsPattern("\\$8 = \\(void \\(\\*\\)\\(\\)\\) 0x[0-9a-f]+ <_start>");
         assertGuestPassedAndGdbSawTheExit(s);
         assertThat(s.serial()).as("the serial output of a run that never went back").isEqualTo(straight.serial());
     }
