@@ -8,6 +8,7 @@ import java.util.Objects;
 import org.tscvm.Version;
 import org.tscvm.log.DebugLog;
 import org.tscvm.trace.TraceConfig;
+import org.tscvm.reverse.ExecutionHistory;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.VmConfig;
 
@@ -89,6 +90,7 @@ final class CommandTable {
     static final String GDB_DEFAULT = "-s";
     static final String GDB = "-gdb";
     static final String WAIT_FOR_GDB = "-S";
+    static final String REVERSE_INTERVAL = "--reverse-interval";
     static final String QMP = "-qmp";
     static final String QMP_PRETTY = "-qmp-pretty";
     static final String INCOMING = "-incoming";
@@ -135,6 +137,9 @@ final class CommandTable {
                     "a gdb server on HOST (default 127.0.0.1) and PORT (0: any free port, printed on stderr)"),
             Option.flag(WAIT_FOR_GDB,
                     "do not start the vCPUs until the debugger or the monitor continues (needs -s, -gdb or -qmp)"),
+            new Option(REVERSE_INTERVAL, "N", null, false,
+                    "instructions between the checkpoints gdb's reverse execution replays from (needs -s or -gdb,"
+                            + " --clock deterministic and one vCPU; default " + ExecutionHistory.DEFAULT_INTERVAL + ")"),
             new Option(QMP, "unix:PATH|tcp:[HOST]:PORT,server=on[,wait=off]", null, false,
                     "a QMP monitor on a Unix socket or TCP port (wait=on, the default, starts the guest once a"
                             + " client connects)"),

@@ -239,11 +239,33 @@ final class Launcher {
      * -s, -gdb, -S and -qmp together: -S holds the vCPUs for whichever of the debugger and the
      * monitor is there.
      */
-    static void applyServers(MachineConfig.Builder b, boolean gdbDefault, String gdbSpec, boolean waitS,
-                             String qmpSpec, String qmpPrettySpec, String incoming) {
+    static MachineConfig.Gdb applyServers(MachineConfig.Builder b, boolean gdbDefault, String gdbSpec, boolean waitS,
+                                          String qmpSpec, String qmpPrettySpec, String incoming) {
         MachineConfig.Qmp qmp = parseQmp(qmpSpec, qmpPrettySpec, waitS, incoming);
         boolean gdbGiven = gdbDefault || gdbSpec != null;
-        b.qmp(qmp).gdb(parseGdb(gdbDefault, gdbSpec, waitS && (qmp == null || gdbGiven)));
+        MachineConfig.Gdb gdb = parseGdb(gdbDefault, gdbSpec, waitS && (qmp == null || gdbGiven));
+        b.qmp(qmp).gdb(gdb);
+        return gdb;
+    }
+
+    /**
+     * {@code --reverse-interval N} for {@code gdb} (null: no -s or -gdb): only where reverse
+     * execution exists, a debugger on the deterministic clock with one vCPU.
+     */
+    static MachineConfig.Gdb withReverseInterval(MachineConfig.Gdb gdb, String text, boolean deterministic, int cpus) {
+        String option = "--reverse-interval " + text;
+        long n = parseNonNegative("--reverse-interval", text);
+        if (n < 1) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, option + ": give 1 or more instructions");
+        }
+        if (gdb == null) {
+            throw new OptionException(ExitStatus.OPTION_VALUE, option + ": reverse execution is gdb's: give -s or -gdb too");
+        }
+        if (!deterministic || cpus != 1) {
+            throw new OptionException(ExitStatus.OPTION_VALUE,
+                    option + ": reverse execution needs --clock deterministic and -smp 1");
+        }
+        return gdb.withReverseInterval(n);
     }
 
     private static OptionException gdbError(String spec, String why) {

@@ -139,9 +139,15 @@ public final class Main {
         } catch (RuntimeException e) {
             throw new OptionException(ExitStatus.OPTION_VALUE, e.getMessage());
         }
-        Launcher.applyServers(b, p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
+        MachineConfig.Gdb gdb = Launcher.applyServers(b, p.isGiven(CommandTable.GDB_DEFAULT), p.value(CommandTable.GDB),
                 p.isGiven(CommandTable.WAIT_FOR_GDB), p.value(CommandTable.QMP), p.value(CommandTable.QMP_PRETTY),
                 p.value(CommandTable.INCOMING));
+        String reverseInterval = p.value(CommandTable.REVERSE_INTERVAL);
+        if (reverseInterval != null) {
+            b.gdb(Launcher.withReverseInterval(gdb, reverseInterval,
+                    parseClock(p.value(CommandTable.CLOCK)) == VmConfig.ClockKind.DETERMINISTIC,
+                    Launcher.parseSmp(p.value(CommandTable.SMP)).cpus()));
+        }
         b.trace(Launcher.parseTrace(CommandTable.TRACE, p.value(CommandTable.TRACE), CommandTable.TRACE_KINDS,
                 p.isGiven(CommandTable.TRACE_KINDS) ? p.value(CommandTable.TRACE_KINDS) : null));
         String timeout = p.value(CommandTable.TIMEOUT);

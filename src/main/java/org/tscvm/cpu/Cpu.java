@@ -1013,7 +1013,7 @@ public final class Cpu extends CpuExec {
             long star, long lstar, long cstar, long fmask, long sysenterCs, long sysenterEsp, long sysenterEip,
             long pat, int fpuControl, int fpuStatus, int fpuTag, int mxcsr, byte[] fxRegisters, boolean halted,
             boolean waitingForSipi, boolean shutdown, boolean interruptShadow, long instructionsRetired,
-            boolean movSsShadow, boolean nmiBlocked, int pendingNmis, int pkru) {
+            boolean movSsShadow, boolean nmiBlocked, int pendingNmis, int pkru, long xcr0) {
     }
 
     /** Copies the state out (for snapshots and migration); the XMM registers travel in the FXSAVE image. */
@@ -1028,7 +1028,7 @@ public final class Cpu extends CpuExec {
                 gdtrLimit, idtrBase, idtrLimit, cr0, cr2, cr3, cr4, cr8, efer, dr.clone(), kernelGsBase, star,
                 lstar, cstar, fmask, sysenterCs, sysenterEsp, sysenterEip, pat, fpuControl, fpuStatus, fpuTag,
                 mxcsr, image, halted, waitForSipi, shutdown, retired < interruptShadowUntil, retired,
-                retired < movSsShadowUntil, nmiBlocked, pendingNmis(), pkru);
+                retired < movSsShadowUntil, nmiBlocked, pendingNmis(), pkru, xcr0);
     }
 
     /**
@@ -1071,6 +1071,11 @@ public final class Cpu extends CpuExec {
         }
         if (Long.compareUnsigned(s.cr8(), 15) > 0) {
             return String.format("CR8 0x%x is above 15", s.cr8());
+        }
+        // As XSETBV (and KVM_SET_XCRS): x87 always, SSE only where CPUID reports XSAVE.
+        long xcr0Valid = (cr4BitsCpuidReports() & CR4_OSXSAVE) != 0 ? SystemOps.XCR0_SUPPORTED : SystemOps.XCR0_X87;
+        if ((s.xcr0() & SystemOps.XCR0_X87) == 0 || (s.xcr0() & ~xcr0Valid) != 0) {
+            return String.format("XCR0 0x%x must set x87 (bit 0) and no bit outside 0x%x", s.xcr0(), xcr0Valid);
         }
         long rflags = s.rflags();
         if ((rflags & 2) == 0 || (rflags & ~(FLAGS_WRITABLE | 2)) != 0) {
@@ -1210,6 +1215,7 @@ public final class Cpu extends CpuExec {
             ev = events;
         } while (!EVENTS.compareAndSet(this, ev, (ev & ~(EV_NMI | EV_NMI_SECOND)) | pending));
         pkru = s.pkru();
+        xcr0 = s.xcr0();
         updateMode();
         flushTlb(false);
     }

@@ -44,7 +44,7 @@ public final class Machine {
 
     private final MachineConfig config;
     private final Vm vm;
-    private final MutableOutput serialOut;
+    private final RewindableOutput serialOut;
     private final PcBoard board;
     private final Uart16550 uart;
     private final Pit8254 pit;
@@ -74,7 +74,7 @@ public final class Machine {
         for (var initrd : config.initrds()) {
             modules.add(new MultibootLoader.Module(initrd.toString(), BootFileException.read(initrd, "initrd")));
         }
-        this.serialOut = new MutableOutput(openSerial(config.serial()));
+        this.serialOut = new RewindableOutput(openSerial(config.serial()));
         try {
             this.vm = Vm.create(config.vm());
             this.tracer = config.trace() == null ? null : Tracer.open(config.trace(), vm.clock());
@@ -379,12 +379,25 @@ public final class Machine {
         }
     }
 
+    /** How many bytes the guest has sent to its serial output (those it sent again after going back included). */
+    public long serialOutputPosition() {
+        return serialOut.position();
+    }
+
     /**
-     * Silences the guest's serial output (or lets it through again): reverse execution replays
-     * stretches the guest already ran, whose output was written the first time.
+     * Reverse execution went back to where the guest had sent {@code position} bytes: as it runs
+     * forward again it sends the same bytes, and those already written are not written twice.
      */
-    public void muteSerial(boolean muted) {
-        serialOut.muted = muted;
+    public void rewindSerialOutput(long position) {
+        serialOut.rewind(position);
+    }
+
+    /**
+     * The guest's future changed (a debugger wrote its state, input came from outside): what it
+     * sends from here on is new output, even where it had been further before.
+     */
+    public void forgetSerialFuture() {
+        serialOut.forgetFuture();
     }
 
     /** Ends the trace file: the run is over, every vCPU's events are in. */
@@ -494,26 +507,40 @@ public final class Machine {
         }
     }
 
-    /** The serial output, which {@link #muteSerial} can silence. */
-    private static final class MutableOutput extends OutputStream {
+    /**
+     * The serial output, counted: after reverse execution rewinds it, the bytes the guest sends
+     * again up to what was already written are dropped, so the output reads as one run. The
+     * UART writes under its own lock and rewinds happen while no vCPU runs; the lock here keeps
+     * the two counters together either way.
+     */
+    private static final class RewindableOutput extends OutputStream {
         private final OutputStream out;
-        volatile boolean muted;
+        /** Bytes the guest has sent, as of the state it is in. */
+        private long position;
+        /** Bytes written to {@link #out}: the furthest the guest's output has come. */
+        private long written;
 
-        MutableOutput(OutputStream out) {
+        RewindableOutput(OutputStream out) {
             this.out = out;
         }
 
-        @Override
-        public void write(int b) throws IOException {
-            if (!muted) {
-                out.write(b);
-            }
+        synchronized long position() {
+            return position;
+        }
+
+        synchronized void rewind(long to) {
+            position = to;
+        }
+
+        synchronized void forgetFuture() {
+            written = position;
         }
 
         @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            if (!muted) {
-                out.write(b, off, len);
+        public synchronized void write(int b) throws IOException {
+            if (position++ >= written) {
+                written = position;
+                out.write(b);
             }
         }
 

@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.List;
 import org.tscvm.devices.Pit8254;
 import org.tscvm.memory.GuestMemory;
+import org.tscvm.reverse.ExecutionHistory;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.MsrPolicy;
 import org.tscvm.trace.TraceConfig;
@@ -63,9 +64,10 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
 
     /**
      * A gdb server on {@code host:port} (port 0: any free port); with {@code waitForDebugger}
-     * no vCPU runs until the debugger resumes the machine (QEMU's -S).
+     * no vCPU runs until the debugger resumes the machine (QEMU's -S). Where the machine can run
+     * backwards, reverse execution keeps a checkpoint every {@code reverseInterval} instructions.
      */
-    public record Gdb(String host, int port, boolean waitForDebugger) {
+    public record Gdb(String host, int port, boolean waitForDebugger, long reverseInterval) {
         /** QEMU's -s: tcp::1234. */
         public static final int DEFAULT_PORT = 1234;
         /** tscvm listens on the loopback interface unless told otherwise. */
@@ -75,6 +77,19 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
             if (port < 0 || port > 0xffff) {
                 throw new MachineConfigException("gdb port " + port + " is out of range: use 0 to 65535");
             }
+            if (reverseInterval < 1) {
+                throw new MachineConfigException("a reverse-execution checkpoint interval of " + reverseInterval
+                        + " instructions: use 1 or more");
+            }
+        }
+
+        /** With reverse execution's default checkpoint interval. */
+        public Gdb(String host, int port, boolean waitForDebugger) {
+            this(host, port, waitForDebugger, ExecutionHistory.DEFAULT_INTERVAL);
+        }
+
+        public Gdb withReverseInterval(long instructions) {
+            return new Gdb(host, port, waitForDebugger, instructions);
         }
     }
 

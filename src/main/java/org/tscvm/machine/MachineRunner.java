@@ -108,7 +108,7 @@ public final class MachineRunner {
         monitor = qmp == null ? null : new MachineMonitor(this, machine, config);
         qmpServer = qmp == null ? null : QmpServer.start(qmp.address(), monitor, qmp.pretty());
         history = gdb != null && ExecutionHistory.supports(machine)
-                ? new ExecutionHistory(machine, ExecutionHistory.DEFAULT_INTERVAL, ExecutionHistory.DEFAULT_BUDGET_BYTES)
+                ? new ExecutionHistory(machine, gdb.reverseInterval(), ExecutionHistory.DEFAULT_BUDGET_BYTES)
                 : null;
         if (gdb == null) {
             debugGate = null;

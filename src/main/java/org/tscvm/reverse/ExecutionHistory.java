@@ -27,9 +27,14 @@ import org.tscvm.vm.VcpuExit;
  * own counter is not part of a saved state, so positions are that counter plus a bias that
  * every restore sets.
  *
+ * <p>The guest's serial output reads as one run: each checkpoint keeps how many bytes the guest
+ * had sent, going back rewinds the output to that count, and what the guest sends again up to
+ * where it had been is not written twice.
+ *
  * <p>Input the guest does not determine (COM1 bytes from standard input) is not replayed: when
  * it arrives ({@link #inputArrived()}), history restarts at the next stop or run. A debugger's
- * writes to registers or memory restart it too ({@link #restart()}).
+ * writes to registers or memory restart it too ({@link #restart()}). Either way the guest's
+ * future is new, and so is the output it sends from there.
  *
  * <p>Every method runs with the vCPU stopped: the runner's thread between runs, or the
  * debugger's while the machine is held; the monitor orders them.
@@ -46,7 +51,7 @@ public final class ExecutionHistory {
     public record Landing(VcpuExit.Debug hit, boolean historyBegin) {
     }
 
-    private record Checkpoint(long position, MachineState state) {
+    private record Checkpoint(long position, MachineState state, long serialPosition) {
         long bytes() {
             return (long) state.ram().storedPages() * 4096;
         }
@@ -129,13 +134,24 @@ public final class ExecutionHistory {
     /** Thread-safe: standard input reached COM1; what came before can no longer be replayed. */
     public void inputArrived() {
         inputArrived = true;
+        machine.forgetSerialFuture();
     }
 
     /** History begins again here (the machine's state changed outside the guest's control). */
     public synchronized void restart() {
         forget();
         inputArrived = false;
+        machine.forgetSerialFuture();
         checkpoint();
+    }
+
+    /** History begins here if it has no checkpoint (the first run, after a reboot) or input made it void. */
+    private void beginIfNeeded() {
+        if (inputArrived) {
+            restart();
+        } else if (checkpoints.isEmpty()) {
+            checkpoint();
+        }
     }
 
     private void forget() {
@@ -154,9 +170,7 @@ public final class ExecutionHistory {
         if (!recording) {
             return;
         }
-        if (checkpoints.isEmpty() || inputArrived) {
-            restart();
-        }
+        beginIfNeeded();
         vcpu.stopAtRetired(nextMark - bias);
     }
 
@@ -179,7 +193,7 @@ public final class ExecutionHistory {
     }
 
     private void checkpoint() {
-        Checkpoint c = new Checkpoint(position(), MachineSnapshot.save(machine));
+        Checkpoint c = new Checkpoint(position(), MachineSnapshot.save(machine), machine.serialOutputPosition());
         checkpoints.addLast(c);
         storedBytes += c.bytes();
         while (storedBytes > budgetBytes && checkpoints.size() > 2) {
@@ -271,18 +285,17 @@ public final class ExecutionHistory {
         Landing run();
     }
 
-    /** Runs {@code r} with the serial output muted; afterwards the future beyond the landing is forgotten. */
+    /** Runs {@code r}; afterwards the future beyond the landing is forgotten. */
     private Landing replaying(Replay r) {
-        machine.muteSerial(true);
         try {
             Landing landing = r.run();
             forgetAfter(position());
             return landing;
         } catch (RuntimeException e) {
             forget(); // the next run or stop begins history again
+            machine.forgetSerialFuture(); // and what the guest sends from here is not known to repeat
             throw e instanceof TscvmException ? e : new TscvmException("reverse execution failed: " + e, e);
         } finally {
-            machine.muteSerial(false);
             vcpu.stopAtRetired(Long.MAX_VALUE);
             vcpu.setGuestDebug(GuestDebug.NONE);
         }
@@ -292,9 +305,7 @@ public final class ExecutionHistory {
         if (refusal != null) {
             throw new TscvmException("reverse execution is off: " + refusal);
         }
-        if (checkpoints.isEmpty() || inputArrived) {
-            restart();
-        }
+        beginIfNeeded();
     }
 
     private Checkpoint latestAtOrBefore(long position) {
@@ -318,6 +329,7 @@ public final class ExecutionHistory {
     private void restore(Checkpoint c) {
         clock.rewindTo(c.state().time().hostTsc());
         MachineSnapshot.restore(machine, c.state(), RestoreTime.PAUSED);
+        machine.rewindSerialOutput(c.serialPosition());
         bias = c.position() - vcpu.instructionsRetired();
     }
 

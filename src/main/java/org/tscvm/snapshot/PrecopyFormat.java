@@ -3,14 +3,14 @@ package org.tscvm.snapshot;
 import java.nio.charset.StandardCharsets;
 import org.tscvm.memory.GuestMemory;
 
-/** The constants of the pre-copy migration stream, version 1 (docs/migration-stream.md). */
+/** The constants of the pre-copy migration stream, version 2 (docs/migration-stream.md). */
 public final class PrecopyFormat {
     private PrecopyFormat() {
     }
 
     /** The first 8 bytes of every pre-copy stream. */
     public static final byte[] MAGIC = "TSCVMMIG".getBytes(StandardCharsets.US_ASCII);
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     /** Magic, version, reserved, fingerprint, RAM bytes; the CRC-32C follows. */
     static final int HEADER_BYTES = 8 + 2 + 2 + 8 + 8;
 

@@ -3,7 +3,7 @@ package org.tscvm.snapshot;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The constants of the snapshot file format, version 1 (docs/snapshot-format.md is the full
+ * The constants of the snapshot file format, version 2 (docs/snapshot-format.md is the full
  * description): the magic, the header's fields and each section's tag, name and size limit.
  */
 public final class SnapshotFormat {
@@ -13,7 +13,7 @@ public final class SnapshotFormat {
     /** The first 8 bytes of every snapshot. */
     public static final byte[] MAGIC = "TSCVMSNP".getBytes(StandardCharsets.US_ASCII);
     /** The format version this tscvm writes and the only one it reads. */
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     /** The longest tscvm version string a header may hold. */
     static final int MAX_TSCVM_VERSION_BYTES = 64;
     /** Section header: a 4-byte tag and a u32 payload length; trailer: CRC-32C. */

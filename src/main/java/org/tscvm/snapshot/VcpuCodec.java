@@ -36,7 +36,7 @@ final class VcpuCodec {
         out.i64(s.cr0()).i64(s.cr2()).i64(s.cr3()).i64(s.cr4()).i64(s.cr8()).i64(s.efer());
         VcpuFpu f = v.fpu();
         out.i32(f.fcw()).i32(f.fsw()).i32(f.ftw()).i32(f.fop()).i64(f.fip()).i64(f.fdp()).i32(f.fcs()).i32(f.fds())
-                .raw(f.st()).longs(f.xmm()).i32(f.mxcsr()).i32(f.pkru());
+                .raw(f.st()).longs(f.xmm()).i32(f.mxcsr()).i32(f.pkru()).i64(f.xcr0());
         VcpuMsrs m = v.msrs();
         out.i32(m.size()).ints(m.indexes()).longs(m.values());
         VcpuLapic l = v.lapic();
@@ -71,7 +71,7 @@ final class VcpuCodec {
                 in.i64("CR0"), in.i64("CR2"), in.i64("CR3"), in.i64("CR4"), in.i64("CR8"), in.i64("EFER"));
         VcpuFpu fpu = new VcpuFpu(in.i32("FCW"), in.i32("FSW"), in.i32("FTW"), in.i32("FOP"), in.i64("FIP"),
                 in.i64("FDP"), in.i32("FCS"), in.i32("FDS"), in.raw("x87 registers", VcpuFpu.ST_BYTES),
-                in.longs("XMM registers", VcpuFpu.XMM_QUADWORDS), in.i32("MXCSR"), in.i32("PKRU"));
+                in.longs("XMM registers", VcpuFpu.XMM_QUADWORDS), in.i32("MXCSR"), in.i32("PKRU"), in.i64("XCR0"));
         int count = in.count("MSR count", MAX_MSRS);
         int[] indexes = in.ints("MSR indexes", count);
         long[] values = in.longs("MSR values", count);

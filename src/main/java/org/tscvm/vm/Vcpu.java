@@ -808,15 +808,16 @@ public final class Vcpu {
         cpu.restore(compose(s, null, r, null, null));
     }
 
-    /** The x87, MMX, SSE state and PKRU (KVM_GET_FPU, PKRU from KVM_GET_XSAVE). */
+    /** The x87, MMX, SSE state, PKRU and XCR0 (KVM_GET_FPU, PKRU from KVM_GET_XSAVE, KVM_GET_XCRS). */
     public VcpuFpu getFpu() {
         return fpu(cpu.save());
     }
 
     /**
-     * Sets the x87, MMX, SSE state and PKRU (KVM_SET_FPU).
+     * Sets the x87, MMX, SSE state, PKRU and XCR0 (KVM_SET_FPU, KVM_SET_XCRS).
      *
-     * @throws InvalidVcpuStateException for MXCSR reserved bits; nothing changes then
+     * @throws InvalidVcpuStateException for MXCSR reserved bits, or an XCR0 XSETBV would refuse;
+     *         nothing changes then
      */
     public void setFpu(VcpuFpu f) {
         Cpu.State s = compose(cpu.save(), null, null, f, null);
@@ -840,7 +841,7 @@ public final class Vcpu {
         }
         return new VcpuFpu(s.fpuControl(), s.fpuStatus(), s.fpuTag(), le16(image, FX_FOP) & 0x7ff,
                 le64(image, FX_FIP), le64(image, FX_FDP), le16(image, FX_FCS), le16(image, FX_FDS), st, xmm,
-                s.mxcsr(), s.pkru());
+                s.mxcsr(), s.pkru(), s.xcr0());
     }
 
     /** Where Cpu.State's FXSAVE-shaped image keeps each field (its javadoc). */
@@ -921,6 +922,7 @@ public final class Vcpu {
             efer = r.efer();
         }
         int fcw = s.fpuControl(), fsw = s.fpuStatus(), ftw = s.fpuTag(), mxcsr = s.mxcsr(), pkru = s.pkru();
+        long xcr0 = s.xcr0();
         byte[] image = s.fxRegisters();
         if (f != null) {
             fcw = f.fcw();
@@ -928,6 +930,7 @@ public final class Vcpu {
             ftw = f.ftw();
             mxcsr = f.mxcsr();
             pkru = f.pkru();
+            xcr0 = f.xcr0();
             put(image, FX_FCS, f.fcs(), 2);
             put(image, FX_FDS, f.fds(), 2);
             put(image, FX_FOP, f.fop(), 2);
@@ -959,7 +962,7 @@ public final class Vcpu {
                 cr8, efer, s.debugRegisters(), s.kernelGsBase(), s.star(), s.lstar(), s.cstar(), s.fmask(),
                 s.sysenterCs(), s.sysenterEsp(), s.sysenterEip(), s.pat(), fcw, fsw, ftw, mxcsr, image, halted,
                 waitingForSipi, shutdown, stiShadow, s.instructionsRetired(), movSsShadow, nmiBlocked, pendingNmis,
-                pkru);
+                pkru, xcr0);
     }
 
     // ---------------------------------------------------------------- host API: the whole state

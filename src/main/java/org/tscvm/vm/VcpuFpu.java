@@ -1,7 +1,8 @@
 package org.tscvm.vm;
 
 /**
- * The x87, MMX and SSE state of a vCPU (KVM_GET_FPU, plus PKRU from KVM_GET_XSAVE). The x87
+ * The x87, MMX and SSE state of a vCPU (KVM_GET_FPU, plus PKRU from KVM_GET_XSAVE and XCR0 from
+ * KVM_GET_XCRS: the XSAVE feature mask, which decides what the guest's XSAVE saves). The x87
  * registers are in stack order, ST(0) first, each as FXSAVE stores it: the 64-bit significand
  * (which is also MMi when the x87 is in MMX use) then the sign and exponent in 16 bits, padded
  * to 16 bytes. {@code ftw} is the full 16-bit tag word (two bits per physical register, as FSTENV
@@ -15,7 +16,7 @@ package org.tscvm.vm;
  * }</pre>
  */
 public record VcpuFpu(int fcw, int fsw, int ftw, int fop, long fip, long fdp, int fcs, int fds, byte[] st,
-                      long[] xmm, int mxcsr, int pkru) {
+                      long[] xmm, int mxcsr, int pkru, long xcr0) {
     /** Bytes of {@link #st}: eight registers of 16 bytes. */
     public static final int ST_BYTES = 8 * 16;
     /** Quadwords of {@link #xmm}: sixteen 128-bit registers. */
@@ -60,14 +61,19 @@ public record VcpuFpu(int fcw, int fsw, int ftw, int fop, long fip, long fdp, in
 
     /** The same state with another MXCSR. */
     public VcpuFpu withMxcsr(int newMxcsr) {
-        return new VcpuFpu(fcw, fsw, ftw, fop, fip, fdp, fcs, fds, st, xmm, newMxcsr, pkru);
+        return new VcpuFpu(fcw, fsw, ftw, fop, fip, fdp, fcs, fds, st, xmm, newMxcsr, pkru, xcr0);
+    }
+
+    /** The same state with another XCR0. */
+    public VcpuFpu withXcr0(long newXcr0) {
+        return new VcpuFpu(fcw, fsw, ftw, fop, fip, fdp, fcs, fds, st, xmm, mxcsr, pkru, newXcr0);
     }
 
     @Override
     public boolean equals(Object o) {
         return o instanceof VcpuFpu f && fcw == f.fcw && fsw == f.fsw && ftw == f.ftw && fop == f.fop
                 && fip == f.fip && fdp == f.fdp && fcs == f.fcs && fds == f.fds && mxcsr == f.mxcsr
-                && pkru == f.pkru && java.util.Arrays.equals(st, f.st) && java.util.Arrays.equals(xmm, f.xmm);
+                && pkru == f.pkru && xcr0 == f.xcr0 && java.util.Arrays.equals(st, f.st) && java.util.Arrays.equals(xmm, f.xmm);
     }
 
     @Override
@@ -78,7 +84,7 @@ public record VcpuFpu(int fcw, int fsw, int ftw, int fop, long fip, long fdp, in
 
     @Override
     public String toString() {
-        return String.format("VcpuFpu[fcw=%04x fsw=%04x ftw=%04x fop=%03x fip=%x fdp=%x mxcsr=%08x pkru=%08x]",
-                fcw, fsw, ftw, fop, fip, fdp, mxcsr, pkru);
+        return String.format("VcpuFpu[fcw=%04x fsw=%04x ftw=%04x fop=%03x fip=%x fdp=%x mxcsr=%08x pkru=%08x xcr0=%x]",
+                fcw, fsw, ftw, fop, fip, fdp, mxcsr, pkru, xcr0);
     }
 }

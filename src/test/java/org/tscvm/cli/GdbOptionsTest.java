@@ -56,6 +56,28 @@ class GdbOptionsTest {
     }
 
     @Test
+    void theReverseIntervalGoesToTheGdbServerOnlyWhereTheMachineCanRunBackwards() throws IOException {
+        assertThat(Launcher.withReverseInterval(new MachineConfig.Gdb("127.0.0.1", 1234, false), "500", true, 1))
+                .isEqualTo(new MachineConfig.Gdb("127.0.0.1", 1234, false, 500));
+        String k = kernel().toString();
+        for (String[] line : new String[][] {
+            {"-s", "--clock", "deterministic", "--reverse-interval", "0"},
+            {"-s", "--clock", "deterministic", "--reverse-interval", "many"},
+            {"--clock", "deterministic", "--reverse-interval", "1000"},
+            {"-s", "--reverse-interval", "1000"},
+            {"-s", "--clock", "deterministic", "-smp", "2", "--reverse-interval", "1000"}}) {
+            String[] args = new String[line.length + 3];
+            args[0] = "run";
+            args[1] = "-kernel";
+            args[2] = k;
+            System.arraycopy(line, 0, args, 3, line.length);
+            CliRun run = CliRun.tscvm(args);
+            assertThat(run.status()).as(String.join(" ", line) + ": " + run.err()).isEqualTo(ExitStatus.OPTION_VALUE);
+            assertThat(run.err()).startsWith("tscvm: --reverse-interval ").hasLineCount(1);
+        }
+    }
+
+    @Test
     void aPortInUseIsAClearHostError() throws IOException {
         String k = kernel().toString();
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {

@@ -158,4 +158,66 @@ class RealGdbTest {
         assertThat(pc(s.gdb(), 3)).as("stepi moved thread 1").isNotEqualTo(pc(s.gdb(), 2));
         assertGuestPassedAndGdbSawTheExit(s);
     }
+
+    /** gdb's register lines (name, hex, natural) between {@code from} and {@code to} in its output. */
+    private static List<String> registerLines(String gdb, String from, String to) {
+        int start = gdb.indexOf(from);
+        int end = gdb.indexOf(to, start);
+        assertThat(start).as(from + " in " + gdb).isNotNegative();
+        assertThat(end).as(to + " after " + from + " in " + gdb).isPositive();
+        return gdb.substring(start, end).lines().filter(l -> l.matches("[a-z][a-z0-9_]*\\s+0x.*")).toList();
+    }
+
+    /** The default interval: one checkpoint holds the whole run; 1000: going back crosses a score of them. */
+    @ParameterizedTest
+    @ValueSource(strings = {"", "--reverse-interval 1000"})
+    void reverseStepiReverseContinueAndAWatchpointGoBackAndTheRunOnIsTheRunWithoutGoingBack(String interval) throws Exception {
+        Session straight = debug(List.of("--clock", "deterministic"), "continue");
+        List<String> options = new ArrayList<>(List.of("--clock", "deterministic"));
+        if (!interval.isEmpty()) {
+            options.addAll(List.of(interval.split(" ")));
+        }
+        Session s = debug(options,
+                "break add_to_counter", "continue", "continue",
+                "print $pc", "info registers", "stepi", "print $pc", "reverse-stepi", "print $pc", "info registers",
+                "reverse-continue", "print counter",
+                // Past the printf of the guest's first line: going back crosses output already written.
+                "delete", "break report", "continue",
+                "watch counter", "reverse-continue", "print counter", "print $pc",
+                "delete", "reverse-finish", "print counter", "reverse-continue", "print $pc",
+                "continue");
+        String gdb = s.gdb();
+        assertThat(pc(gdb, 2)).as("stepi moved").isNotEqualTo(pc(gdb, 1));
+        assertThat(pc(gdb, 3)).as("reverse-stepi came back one instruction").isEqualTo(pc(gdb, 1));
+        List<String> before = registerLines(gdb, "$1 = ", "$2 = ");
+        assertThat(before).as(gdb).hasSizeGreaterThan(20).anyMatch(l -> l.startsWith("rip "));
+        assertThat(registerLines(gdb, "$3 = ", "Breakpoint 1, add_to_counter (n=n@entry=1)"))
+                .as("every register as before the stepi").isEqualTo(before);
+        assertThat(gdb).as(gdb).containsSubsequence(
+                "Breakpoint 1, add_to_counter (n=n@entry=2)", "$3 = ",
+                "Breakpoint 1, add_to_counter (n=n@entry=1) at debuggee.c:16", "$4 = 0\n",
+                "Breakpoint 2, report (", "the counter adds up",
+                // Backwards, gdb's old value is the later one: the stop is before the write of 55.
+                "Hardware watchpoint 3: counter", "Old value = 55\nNew value = 45\n",
+                "add_to_counter (n=n@entry=10) at debuggee.c:16", "$5 = 45\n", "$6 = (void (*)()) 0x",
+                // reverse-finish: back out of the call, to the caller's call instruction.
+                "in main () at debuggee.c:38", "$7 = 45\n",
+                "No more reverse-execution history.", "$8 = (void (*)()) 0x",
+                "[Inferior 1 (Remote target) exited with code 01]");
+        assertThat(gdb).containsPattern("\\$6 = \\(void \\(\\*\\)\\(\\)\\) 0x[0-9a-f]+ <add_to_counter\\+\\d+>")
+                .containsPattern("\\$8 = \\(void \\(\\*\\)\\(\\)\\) 0x[0-9a-f]+ <_start>");
+        assertGuestPassedAndGdbSawTheExit(s);
+        assertThat(s.serial()).as("the serial output of a run that never went back").isEqualTo(straight.serial());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"--clock real", "-smp 2 --clock deterministic"})
+    void whereTheMachineCannotGoBackGdbSaysSoAndTheRunGoesOn(String options) throws Exception {
+        Session s = debug(List.of(options.split(" ")), "break add_to_counter", "continue", "reverse-stepi",
+                "reverse-continue", "print $pc", "delete", "continue");
+        assertThat(s.gdb()).as(s.gdb()).containsSubsequence("Breakpoint 1, add_to_counter (n=n@entry=1)",
+                "Target remote does not support this command.", "Target remote does not support this command.",
+                "<add_to_counter>");
+        assertGuestPassedAndGdbSawTheExit(s);
+    }
 }

@@ -32,10 +32,14 @@ class ExecutionHistoryTest {
     private static final long INTERVAL = 4_000;
 
     private static Machine machine(String guest) {
+        return machine(guest, new ByteArrayOutputStream());
+    }
+
+    private static Machine machine(String guest, ByteArrayOutputStream serial) {
         Path kernel = Path.of(System.getProperty("tscvm.guests", "target/guests")).resolve(guest + ".elf");
         assumeTrue(Files.isRegularFile(kernel), "guest kernel " + kernel + " was not built");
         return new Machine(MachineConfig.builder().kernel(kernel).smp(1).ramBytes(32L << 20)
-                .clock(VmConfig.ClockKind.DETERMINISTIC).serial(new SerialTarget.ToStream(new ByteArrayOutputStream()))
+                .clock(VmConfig.ClockKind.DETERMINISTIC).serial(new SerialTarget.ToStream(serial))
                 .build());
     }
 
@@ -193,6 +197,49 @@ class ExecutionHistoryTest {
         forward(h, v, 1_001);
         assertThat(h.stepBack().historyBegin()).isFalse();
         assertThat(h.position()).isEqualTo(1_000);
+    }
+
+    @Test
+    void theSerialOutputReadsAsOneRunWhateverWasReplayedOnTheWay() {
+        String guest = "debuggee";
+        ByteArrayOutputStream straight = new ByteArrayOutputStream();
+        Vcpu reference = vcpu(machine(guest, straight));
+        // Where the guest is part way through its first line: going back crosses output already written.
+        long partWay = 0;
+        while (straight.size() < 10) {
+            partWay += 50;
+            runPlain(reference, partWay);
+        }
+        String upToPartWay = straight.toString();
+        assertThat(upToPartWay).doesNotContain("\n");
+
+        ByteArrayOutputStream serial = new ByteArrayOutputStream();
+        Machine m = machine(guest, serial);
+        Vcpu v = vcpu(m);
+        ExecutionHistory h = attached(m);
+        forward(h, v, partWay);
+        assertThat(serial.toString()).isEqualTo(upToPartWay);
+
+        assertThat(h.continueBack(GuestDebug.NONE).historyBegin()).isTrue();
+        assertThat(serial.toString()).as("back at the beginning").isEqualTo(upToPartWay);
+        forward(h, v, partWay - 20);
+        h.stepBack();
+        forward(h, v, partWay);
+        assertThat(serial.toString()).as("forward again to where it was").isEqualTo(upToPartWay);
+
+        long further = partWay;
+        while (!straight.toString().contains("\n")) {
+            further += 50;
+            runPlain(reference, further);
+        }
+        forward(h, v, further);
+        assertThat(serial.toString()).as("on past it").isEqualTo(straight.toString()).contains("hello from debuggee: counter 55");
+
+        // A debugger's write makes the future new: what the guest sends after it is written, repeated or not.
+        h.continueBack(GuestDebug.NONE);
+        h.restart();
+        forward(h, v, partWay);
+        assertThat(serial.toString()).isEqualTo(straight.toString() + upToPartWay);
     }
 
     @Test

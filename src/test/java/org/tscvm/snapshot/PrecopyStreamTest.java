@@ -171,7 +171,7 @@ class PrecopyStreamTest {
                 .hasMessageContaining("another machine").extracting(e -> ((SnapshotException) e).kind())
                 .isEqualTo(Kind.CONFIG_MISMATCH);
         byte[] version = stream.clone();
-        version[8] = 2;
+        version[8] = 3;
         assertThat(refusal(version)).as("the header CRC covers the version").isEqualTo(Kind.CORRUPT);
     }
 

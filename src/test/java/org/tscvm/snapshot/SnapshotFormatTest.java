@@ -26,7 +26,7 @@ class SnapshotFormatTest {
         byte[] file = SnapshotFiles.savedMidRun();
         ByteBuffer b = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN);
         assertThat(new String(file, 0, 8, StandardCharsets.US_ASCII)).isEqualTo("TSCVMSNP");
-        assertThat(b.getShort(8)).isEqualTo((short) 1);
+        assertThat(b.getShort(8)).isEqualTo((short) 2);
         assertThat(b.getShort(10)).isZero();
         int versionLength = b.getShort(20);
         assertThat(new String(file, 22, versionLength, StandardCharsets.UTF_8)).matches("\\d+\\.\\d+\\.\\d+.*");

@@ -104,6 +104,48 @@ class VcpuStateTest {
         assertThat(b.regs().rax()).isEqualTo(5000);
     }
 
+    /** XGETBV (0f 01 d0) then HLT: the guest reads XCR0 into EDX:EAX. */
+    private static final byte[] XGETBV_HLT = {0x0f, 0x01, (byte) 0xd0, (byte) 0xf4};
+
+    @Test
+    void xcr0TravelsWithTheFpuStateAndTheGuestReadsWhatWasRestored() {
+        for (CpuidModel model : new CpuidModel[] {CpuidModel.tscvm().with(CpuidModel.Feature.XSAVE, true),
+            CpuidModel.tscvm().with(CpuidModel.Feature.XSAVE, false)}) {
+            boolean xsave = model.has(CpuidModel.Feature.XSAVE);
+            TestVms t = TestVms.create(VmConfig.builder().cpuid(model));
+            t.vm.memory().write64(PML4, 0x2000 | 7);
+            t.vm.memory().write64(0x2000, 0x3000 | 7);
+            t.vm.memory().write64(0x3000, 0x87);
+            t.vm.memory().load(CODE, XGETBV_HLT, 0, XGETBV_HLT.length);
+            Vcpu vcpu = t.vm.createVcpu();
+            vcpu.cpu().enterFlatLongMode(CODE, PML4, 0);
+            VcpuFpu fpu = vcpu.getFpu();
+            assertThat(fpu.xcr0()).isEqualTo(1); // x87 only after RESET
+            // XSETBV's rules: x87 always set, SSE only where CPUID reports XSAVE, nothing else.
+            for (long bad : xsave ? new long[] {0, 2, 4, 7, 1L << 62} : new long[] {0, 3}) {
+                assertThatThrownBy(() -> vcpu.setFpu(fpu.withXcr0(bad))).as("XCR0 %x", bad)
+                        .isInstanceOf(InvalidVcpuStateException.class).hasMessageContaining("XCR0");
+                assertThat(vcpu.getFpu().xcr0()).isEqualTo(1);
+            }
+            if (!xsave) {
+                continue;
+            }
+            VcpuState saved = vcpu.saveState();
+            VcpuState withSse = new VcpuState(saved.regs(), saved.sregs(), saved.fpu().withXcr0(3), saved.msrs(),
+                    saved.lapic(), saved.events());
+            Vcpu copy = TestVms.create(VmConfig.builder().cpuid(model)).vm.createVcpu();
+            copy.restoreState(withSse);
+            assertThat(copy.saveState().fpu().xcr0()).isEqualTo(3);
+            vcpu.restoreState(withSse);
+            VcpuSregs s = vcpu.getSregs();
+            vcpu.setSregs(new VcpuSregs(s.cs(), s.ds(), s.es(), s.fs(), s.gs(), s.ss(), s.tr(), s.ldt(), s.gdt(),
+                    s.idt(), s.cr0(), s.cr2(), s.cr3(), s.cr4() | (1 << 18), s.cr8(), s.efer())); // CR4.OSXSAVE
+            assertThat(vcpu.run()).isInstanceOf(VcpuExit.Halt.class);
+            assertThat(vcpu.getRegs().rax()).isEqualTo(3);
+            assertThat(vcpu.getRegs().rdx()).isZero();
+        }
+    }
+
     @Test
     void everyMsrOfTheIndexListReadsBackWhatTheHostWrote() {
         for (CpuidModel model : new CpuidModel[] {CpuidModel.tscvm(), CpuidModel.tscvm().withVendor(CpuidModel.AMD)}) {
