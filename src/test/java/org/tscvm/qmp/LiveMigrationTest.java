@@ -106,19 +106,8 @@ class LiveMigrationTest {
         return (String) ((Map<String, Object>) QmpClient.returned(c.execute("query-status", null))).get("status");
     }
 
-    @SuppressWarnings("unchecked")
     private static Map<String, Object> awaitMigration(QmpClient c, String status) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-        while (true) {
-            Map<String, Object> info = (Map<String, Object>) QmpClient.returned(c.execute("query-migrate", null));
-            if (status.equals(info.get("status"))) {
-                return info;
-            }
-            if (System.nanoTime() > deadline || "failed".equals(info.get("status"))) {
-                throw new AssertionError("migration never reached " + status + ": " + info);
-            }
-            Thread.sleep(10);
-        }
+        return c.awaitMigration(status, WAIT_SECONDS);
     }
 
     @ParameterizedTest

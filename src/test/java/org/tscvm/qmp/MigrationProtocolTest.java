@@ -3,6 +3,7 @@ package org.tscvm.qmp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.tscvm.qmp.QmpClient.errorClass;
+import static org.tscvm.qmp.QmpClient.map;
 import static org.tscvm.qmp.QmpClient.returned;
 
 import java.io.ByteArrayOutputStream;
@@ -169,23 +170,9 @@ class MigrationProtocolTest {
         }
     }
 
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> map(Object o) {
-        return (Map<String, Object>) o;
-    }
 
     private static Map<String, Object> awaitMigration(QmpClient c, String status) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(QmpClient.WAIT_SECONDS);
-        while (true) {
-            Map<String, Object> info = map(returned(c.execute("query-migrate", null)));
-            if (status.equals(info.get("status"))) {
-                return info;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("migration never reached " + status + ": " + info);
-            }
-            Thread.sleep(10);
-        }
+        return c.awaitMigration(status, QmpClient.WAIT_SECONDS);
     }
 
     private static String status(QmpClient c) throws Exception {

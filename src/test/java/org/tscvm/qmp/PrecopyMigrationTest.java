@@ -2,6 +2,7 @@ package org.tscvm.qmp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static org.tscvm.qmp.QmpClient.map;
 import static org.tscvm.qmp.QmpClient.returned;
 
 import java.io.ByteArrayOutputStream;
@@ -115,23 +116,9 @@ class PrecopyMigrationTest {
         }
     }
 
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> map(Object o) {
-        return (Map<String, Object>) o;
-    }
 
     private static Map<String, Object> awaitMigration(QmpClient c, String status) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            Map<String, Object> info = map(returned(c.execute("query-migrate", null)));
-            if (status.equals(info.get("status"))) {
-                return info;
-            }
-            if (System.nanoTime() > deadline || "failed".equals(info.get("status"))) {
-                throw new AssertionError("migration never reached " + status + ": " + info);
-            }
-            Thread.sleep(10);
-        }
+        return c.awaitMigration(status, 60);
     }
 
     private static void await(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {

@@ -181,6 +181,30 @@ final class QmpClient implements AutoCloseable {
         }
     }
 
+    /** A JSON object of a reply, as the reader gives it. */
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> map(Object o) {
+        return (Map<String, Object>) o;
+    }
+
+    /**
+     * Polls query-migrate until its status is {@code status}; an AssertionError with the last
+     * answer after {@code seconds}, or at once on "failed" when that is not the status awaited.
+     */
+    Map<String, Object> awaitMigration(String status, long seconds) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(seconds);
+        while (true) {
+            Map<String, Object> info = map(returned(execute("query-migrate", null)));
+            if (status.equals(info.get("status"))) {
+                return info;
+            }
+            if (System.nanoTime() > deadline || "failed".equals(info.get("status"))) {
+                throw new AssertionError("migration never reached " + status + ": " + info);
+            }
+            Thread.sleep(10);
+        }
+    }
+
     /** The return value of a successful reply, or an AssertionError showing the error. */
     static Object returned(Map<String, Object> reply) {
         if (!reply.containsKey("return")) {

@@ -3,6 +3,7 @@ package org.tscvm.qmp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.tscvm.qmp.QmpClient.errorClass;
+import static org.tscvm.qmp.QmpClient.map;
 import static org.tscvm.qmp.QmpClient.returned;
 
 import java.io.ByteArrayOutputStream;
@@ -103,10 +104,6 @@ class QmpMonitorTest {
         await("the guest to print more than " + than + " ticks", () -> ticks() > than);
     }
 
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> map(Object o) {
-        return (Map<String, Object>) o;
-    }
 
     @Test
     void theGreetingNamesTheVersionAndOnlyQmpCapabilitiesRunsBeforeNegotiation() throws Exception {
