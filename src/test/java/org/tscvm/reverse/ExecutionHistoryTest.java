@@ -258,6 +258,82 @@ class ExecutionHistoryTest {
     }
 
     @Test
+    void checkpointsAfterTheFirstKeepOnlyThePagesStoredToSinceTheOneBefore() {
+        Machine m = machine("apic_timer");
+        m.vm().memory().fill(24L << 20, 1 << 20, (byte) 0x5a); // 1 MiB the guest never touches
+        Vcpu v = vcpu(m);
+        ExecutionHistory h = attached(m);
+        forward(h, v, 1);
+        long first = h.storedBytes();
+        assertThat(first).as("the first checkpoint keeps every non-zero page").isGreaterThan(1 << 20);
+        forward(h, v, 6 * INTERVAL - 1);
+        String before = StateDigest.of(m);
+        forward(h, v, 6 * INTERVAL);
+        assertThat(h.storedBytes()).as("six more checkpoints, each of the few pages the guest stored to")
+                .isGreaterThan(first).isLessThan(first + 6 * 8 * 4096);
+        assertThat(h.stepBack().historyBegin()).isFalse();
+        assertThat(StateDigest.of(m)).isEqualTo(before);
+    }
+
+    @Test
+    void overTheBudgetTheOldestCheckpointsFoldIntoTheNextAndEveryOneLeftRestoresExactly() {
+        String guest = "apic_timer";
+        Machine m = machine(guest);
+        Vcpu v = vcpu(m);
+        ExecutionHistory h = new ExecutionHistory(m, INTERVAL, 1); // every checkpoint over budget: two are kept
+        h.start();
+        long here = 6 * INTERVAL + 99;
+        forward(h, v, here);
+        assertThat(h.beginning()).isEqualTo(5 * INTERVAL);
+
+        assertThat(h.continueBack(GuestDebug.NONE).historyBegin()).isTrue();
+        assertThat(h.position()).isEqualTo(5 * INTERVAL);
+        assertThat(StateDigest.of(m)).isEqualTo(referenceDigest(guest, 5 * INTERVAL));
+        forward(h, v, here);
+        h.stepBack();
+        assertThat(StateDigest.of(m)).isEqualTo(referenceDigest(guest, here - 1));
+    }
+
+    @Test
+    void ctrlCDuringALongReverseContinueStopsItWhereItHasGotToInAStateOfTheRecordedRun() throws Exception {
+        String guest = "ticker"; // spins on rdtsc for ever
+        long interval = 100_000;
+        Machine m = machine(guest);
+        Vcpu v = vcpu(m);
+        ExecutionHistory h = new ExecutionHistory(m, interval, ExecutionHistory.DEFAULT_BUDGET_BYTES);
+        h.start();
+        long here = 40 * interval + 5;
+        while (h.position() < here) {
+            h.beforeRun();
+            VcpuExit exit = v.run();
+            assertThat(exit.kind()).isIn(VcpuExit.Kind.PAUSED, VcpuExit.Kind.IO_OUT);
+            h.afterRun();
+        }
+        h.beforeRun(); // the next run would be cut at the next mark; a reverse run takes over now
+        here = h.position();
+        long begin = h.beginning();
+        // A watchpoint nothing writes: the search replays the whole history, one instruction at a time.
+        GuestDebug never = new GuestDebug(false, Set.of(), List.of(
+                new GuestDebug.Watchpoint(0x900000, 8, GuestDebug.WatchKind.WRITE)));
+        ExecutionHistory.Landing[] landing = new ExecutionHistory.Landing[1];
+        Thread reverse = new Thread(() -> landing[0] = h.continueBack(never));
+        reverse.start();
+        while (!h.reversing() && reverse.isAlive()) {
+            Thread.onSpinWait();
+        }
+        h.interrupt();
+        reverse.join(60_000);
+        assertThat(reverse.isAlive()).isFalse();
+        assertThat(landing[0]).as("stopped short of the beginning, with no hit").isEqualTo(new ExecutionHistory.Landing(null, false));
+        long landed = h.position();
+        assertThat(landed).isGreaterThan(begin).isLessThan(here);
+        assertThat(StateDigest.of(m)).isEqualTo(referenceDigest(guest, landed));
+        h.interrupt(); // no reverse run now: nothing to stop, and the next one is not cut short
+        assertThat(h.continueBack(GuestDebug.NONE).historyBegin()).isTrue();
+        assertThat(h.position()).isEqualTo(begin);
+    }
+
+    @Test
     void onlyOneVcpuOnTheDeterministicClock() {
         Path kernel = Path.of(System.getProperty("tscvm.guests", "target/guests")).resolve("smp.elf");
         assumeTrue(Files.isRegularFile(kernel));
