@@ -11,6 +11,7 @@ import org.tscvm.memory.GuestMemory;
 import org.tscvm.snapshot.MachineSnapshot;
 import org.tscvm.snapshot.MachineState;
 import org.tscvm.snapshot.RestoreTime;
+import org.tscvm.trace.Tracer;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.vm.GuestDebug;
 import org.tscvm.vm.Vcpu;
@@ -39,6 +40,10 @@ import org.tscvm.vm.VcpuExit;
  * <p>The guest's serial output reads as one run: each checkpoint keeps how many bytes the guest
  * had sent, going back rewinds the output to that count, and what the guest sends again up to
  * where it had been is not written twice.
+ *
+ * <p>A {@code --trace} reads as one run too: it is muted while the machine runs again what it
+ * had already run (replays, and the way forward again up to the furthest point reached), and
+ * checkpoints and the restores of going back are not snapshot or restore events in it.
  *
  * <p>Input the guest does not determine (COM1 bytes from standard input) is not replayed: when
  * it arrives ({@link #inputArrived()}), history restarts at the next stop or run. A debugger's
@@ -86,6 +91,8 @@ public final class ExecutionHistory {
     /** position = the vCPU's counter + bias. */
     private long bias;
     private long nextMark;
+    /** The furthest position run to in this history; up to it a run repeats the recorded one. */
+    private long furthest;
     /** A debugger is attached: the runner's hooks do something. Volatile: they look without the lock first. */
     private volatile boolean recording;
     /** Why reverse execution is off for this run, or null. */
@@ -195,6 +202,15 @@ public final class ExecutionHistory {
         checkpoints.clear();
         storedBytes = 0;
         ramBase = null;
+        furthest = position(); // what runs from here is new
+        muteTrace(false);
+    }
+
+    private void muteTrace(boolean on) {
+        Tracer tracer = machine.vm().tracer();
+        if (tracer != null) {
+            tracer.mute(on);
+        }
     }
 
     /** The runner, before the vCPU runs: the run is cut at the next checkpoint's position. */
@@ -209,7 +225,10 @@ public final class ExecutionHistory {
             return;
         }
         beginIfNeeded();
-        vcpu.stopAtRetired(nextMark - bias);
+        boolean repeating = position() < furthest;
+        muteTrace(repeating);
+        // A repeat ends where the recorded run had got to: the trace records again from there.
+        vcpu.stopAtRetired((repeating ? Math.min(nextMark, furthest) : nextMark) - bias);
     }
 
     /** The runner, after the vCPU ran: a checkpoint when it reached the mark. */
@@ -220,7 +239,12 @@ public final class ExecutionHistory {
     }
 
     private synchronized void takeDueCheckpoint() {
-        if (recording && !inputArrived && position() >= nextMark) {
+        if (!recording) {
+            return;
+        }
+        furthest = Math.max(furthest, position());
+        muteTrace(position() < furthest);
+        if (!inputArrived && position() >= nextMark) {
             checkpoint();
         }
     }
@@ -244,7 +268,16 @@ public final class ExecutionHistory {
             ram = RamPages.of(memory, storedSince);
         }
         Arrays.fill(storedSince, 0);
-        Checkpoint c = new Checkpoint(position(), MachineSnapshot.saveWithoutRam(machine), machine.serialOutputPosition(), ram);
+        Tracer tracer = machine.vm().tracer();
+        boolean muted = tracer != null && tracer.muted();
+        muteTrace(true); // a checkpoint is not a snapshot the trace shows
+        MachineState state;
+        try {
+            state = MachineSnapshot.saveWithoutRam(machine);
+        } finally {
+            muteTrace(muted);
+        }
+        Checkpoint c = new Checkpoint(position(), state, machine.serialOutputPosition(), ram);
         checkpoints.add(c);
         ramBase = c;
         storedBytes += c.bytes();
@@ -366,6 +399,7 @@ public final class ExecutionHistory {
     private Landing replaying(Replay r) {
         interruptRequested = false;
         reversing = true;
+        muteTrace(true);
         try {
             Landing landing = r.run();
             forgetAfter(position());
@@ -378,6 +412,7 @@ public final class ExecutionHistory {
             machine.forgetSerialFuture(); // and what the guest sends from here is not known to repeat
             throw e instanceof TscvmException ? e : new TscvmException("reverse execution failed: " + e, e);
         } finally {
+            muteTrace(position() < furthest);
             reversing = false;
             vcpu.stopAtRetired(Long.MAX_VALUE);
             vcpu.setGuestDebug(GuestDebug.NONE);

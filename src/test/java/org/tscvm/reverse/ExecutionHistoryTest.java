@@ -7,11 +7,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tscvm.json.Json;
+import org.tscvm.trace.TraceConfig;
 import org.tscvm.TscvmException;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
@@ -331,6 +336,60 @@ class ExecutionHistoryTest {
         h.interrupt(); // no reverse run now: nothing to stop, and the next one is not cut short
         assertThat(h.continueBack(GuestDebug.NONE).historyBegin()).isTrue();
         assertThat(h.position()).isEqualTo(begin);
+    }
+
+    /**
+     * The trace of a run of {@code guest} to its first HLT (each instant event's name,
+     * instruction count and TSC), run as the runner runs it under a debugger; with
+     * {@code goBackOnTheWay}, back from there to the beginning of history and forward again to the HLT.
+     */
+    private static List<String> traceOf(String guest, Path file, boolean goBackOnTheWay) throws Exception {
+        Path kernel = Path.of(System.getProperty("tscvm.guests", "target/guests")).resolve(guest + ".elf");
+        assumeTrue(Files.isRegularFile(kernel), "guest kernel " + kernel + " was not built");
+        Machine m = new Machine(MachineConfig.builder().kernel(kernel).smp(1).ramBytes(32L << 20)
+                .clock(VmConfig.ClockKind.DETERMINISTIC).serial(new SerialTarget.None())
+                .trace(TraceConfig.all(file)).build());
+        Vcpu v = vcpu(m);
+        ExecutionHistory h = attached(m);
+        long halted = runToHalt(h, v, Long.MAX_VALUE);
+        if (goBackOnTheWay) {
+            h.stepBack();
+            h.continueBack(GuestDebug.NONE); // to the beginning
+            runToHalt(h, v, halted);
+            assertThat(h.position()).isEqualTo(halted);
+        }
+        m.vm().tracer().close();
+        List<String> events = new ArrayList<>();
+        for (Object e : (List<?>) ((Map<?, ?>) Json.parse(Files.readString(file))).get("traceEvents")) {
+            Map<?, ?> event = (Map<?, ?>) e;
+            if ("i".equals(event.get("ph"))) {
+                Map<?, ?> args = (Map<?, ?>) event.get("args");
+                events.add(event.get("name") + " @" + args.get("instructions") + " tsc " + args.get("tsc"));
+            }
+        }
+        return events;
+    }
+
+    /** The runner's loop under a debugger (the history's hooks set where each run stops) to a HLT or {@code position}. */
+    private static long runToHalt(ExecutionHistory h, Vcpu v, long position) {
+        while (h.position() < position) {
+            h.beforeRun();
+            VcpuExit exit = v.run();
+            h.afterRun();
+            if (exit.kind() == VcpuExit.Kind.HALT) {
+                break;
+            }
+            assertThat(exit.kind()).isIn(VcpuExit.Kind.PAUSED, VcpuExit.Kind.IO_OUT);
+        }
+        return h.position();
+    }
+
+    @Test
+    void aTraceReadsAsOneRunAfterGoingBackAndForwardAgain(@TempDir Path dir) throws Exception {
+        List<String> straight = traceOf("tsc", dir.resolve("straight.json"), false);
+        assertThat(straight).as("the guest writes TSC MSRs").anyMatch(e -> e.startsWith("WRMSR"));
+        List<String> back = traceOf("tsc", dir.resolve("back.json"), true);
+        assertThat(back).as("no event twice, no checkpoint or restore as an event").isEqualTo(straight);
     }
 
     @Test
