@@ -50,6 +50,13 @@ public interface DebugTarget {
      */
     void reverseContinue(GuestDebug debug);
 
+    /**
+     * Thread-safe, called from the packet reader while the session's thread is inside
+     * {@link #reverseStep} or {@link #reverseContinue} (gdb's Ctrl-C): that reverse run stops
+     * where it has got to; its {@link TargetEvent.Stopped} has no reason. Otherwise nothing.
+     */
+    void interruptReverse();
+
     /** The debugger changed registers or memory: the recorded history no longer leads here. */
     void stateWritten();
 

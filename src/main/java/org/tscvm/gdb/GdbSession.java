@@ -124,6 +124,7 @@ final class GdbSession {
                 }
                 if (b == 0x03) {
                     queue.add(new Input.Interrupt());
+                    target.interruptReverse(); // the session's thread may be inside one, deaf to the queue
                 } else if (b == '-') {
                     resend();
                 } else if (b == '$') {

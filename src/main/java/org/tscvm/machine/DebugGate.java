@@ -128,6 +128,14 @@ final class DebugGate implements DebugTarget {
         landed(history.continueBack(debugSettings));
     }
 
+    /** Not synchronized: the reverse run it stops holds this gate's lock. */
+    @Override
+    public void interruptReverse() {
+        if (history != null) {
+            history.interrupt();
+        }
+    }
+
     @Override
     public synchronized void stateWritten() {
         if (history != null && listener != null) {

@@ -18,11 +18,12 @@ import org.tscvm.TscvmException;
  * (chunk, offset) per page in its TLB and reads and writes the chunk directly; a store checks
  * the page's mark in the same array and calls {@link #invalidateCode} when it is non-zero, so
  * self-modifying and cross-modifying code invalidates the decoded blocks ({@link #MARK_CODE}).
- * The same check logs dirty pages for a live migration ({@link #MARK_LOG}: the first store to
- * a page after {@link #syncDirtyLog} sets its bit and clears the mark, as KVM's dirty logging
- * write-protects a page until its first write), so a store costs nothing more while no
- * migration runs, and one call per page per round while one does. Little-endian
- * multi-byte access goes through VarHandles, which also give the atomic forms LOCKed
+ * The same check logs dirty pages for a live migration and for reverse execution's
+ * checkpoints ({@link #MARK_LOG}: the first store to a page after a sync sets its bit and
+ * clears the mark, as KVM's dirty logging write-protects a page until its first write), so a
+ * store costs nothing more while nobody logs, and one call per page per sync while someone
+ * does; each {@link DirtyLogClient} syncs on its own, as QEMU's dirty-memory clients do.
+ * Little-endian multi-byte access goes through VarHandles, which also give the atomic forms LOCKed
  * instructions need (aligned only).
  *
  * <p>Allocation takes a lock; reading the chunk table does not. A chunk, once allocated, stays
@@ -95,10 +96,12 @@ public final class GuestMemory {
      */
     private byte[] reserve = new byte[1 << 20];
     /**
-     * While dirty logging is on: one bit per RAM page, numbered as {@link #pageNumber} numbers
-     * them, set by the first store after a sync. Null while it is off.
+     * While any client logs: one bit per RAM page, numbered as {@link #pageNumber} numbers
+     * them, set by the first store after a sync. Null while no client logs.
      */
     private volatile long[] dirtyLog;
+    /** By client ordinal: the pages logged but not yet synced by that client; null while it does not log. */
+    private final long[][] dirtyCollected = new long[DirtyLogClient.values().length][];
 
     public GuestMemory(long bytes) {
         if (bytes < MIN_BYTES || bytes > MAX_BYTES) {
@@ -264,7 +267,7 @@ public final class GuestMemory {
         }
     }
 
-    // ---- dirty logging, for live migration ----
+    // ---- dirty logging, for live migration and reverse execution ----
 
     /** Pages of RAM, numbered without the hole: below 4 GiB first (as {@link #physicalAddress} counts). */
     public int pageCount() {
@@ -276,21 +279,39 @@ public final class GuestMemory {
         return (int) ((paddr < lowEnd ? paddr : lowEnd + (paddr - HIGH_RAM_START)) >>> PAGE_SHIFT);
     }
 
-    /** True while dirty logging is on. */
+    /** True while some client logs dirty pages. */
     public boolean dirtyLogging() {
         return dirtyLog != null;
     }
 
-    /**
-     * Turns dirty logging on with every page clean: from now on a store to a page (by a vCPU or
-     * through this class) sets its bit until {@link #syncDirtyLog} collects it. Every vCPU must
-     * be stopped (the marks are written plainly, and a running vCPU must see them before its
-     * next store).
-     */
-    public void startDirtyLog() {
-        long[] log = new long[(pageCount() + 63) >>> 6];
+    /** True while {@code client} logs dirty pages. */
+    public boolean dirtyLogging(DirtyLogClient client) {
         synchronized (allocationLock) {
-            dirtyLog = log;
+            return dirtyCollected[client.ordinal()] != null;
+        }
+    }
+
+    /**
+     * Turns dirty logging on for {@code client} with every page clean for it: from now on a
+     * store to a page (by a vCPU or through this class) is reported by its next
+     * {@link #syncDirtyLog}. Other clients' logs go on unchanged. Every vCPU must be stopped
+     * (the marks are written plainly, and a running vCPU must see them before its next store).
+     *
+     * @throws IllegalStateException when {@code client} logs already
+     */
+    public void startDirtyLog(DirtyLogClient client) {
+        synchronized (allocationLock) {
+            if (dirtyCollected[client.ordinal()] != null) {
+                throw new IllegalStateException(client + " logs dirty pages already");
+            }
+            if (dirtyLog == null) {
+                dirtyLog = new long[(pageCount() + 63) >>> 6];
+            } else {
+                // A page stored to since the others' last sync has its mark cleared: hand the
+                // others what is pending, then mark every page so the new client sees its next store.
+                collectPending();
+            }
+            dirtyCollected[client.ordinal()] = new long[dirtyLog.length];
             for (byte[] c : chunks) {
                 if (c != null && c != ZERO_CHUNK) {
                     for (int p = 0; p < PAGES_PER_CHUNK; p++) {
@@ -302,19 +323,44 @@ public final class GuestMemory {
     }
 
     /**
-     * Moves the pages dirtied since the last sync into {@code into} (OR-ed in, one bit per
-     * page number, {@code (pageCount() + 63) / 64} words), clears them, and logs those pages'
-     * next store again. Returns how many pages it moved. Every vCPU must be stopped, for the
-     * same reason as {@link #startDirtyLog}.
+     * Moves the pages dirtied since {@code client}'s last sync into {@code into} (OR-ed in, one
+     * bit per page number, {@code (pageCount() + 63) / 64} words) and clears them for it; each
+     * such page's next store is logged again. Returns how many bits it set in {@code into}.
+     * Every vCPU must be stopped, for the same reason as {@link #startDirtyLog}.
+     *
+     * @throws IllegalStateException when {@code client} does not log
      */
-    public int syncDirtyLog(long[] into) {
-        long[] log = dirtyLog;
-        if (log == null) {
-            throw new IllegalStateException("dirty logging is off");
+    public int syncDirtyLog(DirtyLogClient client, long[] into) {
+        synchronized (allocationLock) {
+            long[] mine = dirtyCollected[client.ordinal()];
+            if (mine == null) {
+                throw new IllegalStateException(client + " does not log dirty pages");
+            }
+            collectPending();
+            int moved = 0;
+            for (int w = 0; w < mine.length; w++) {
+                long fresh = mine[w] & ~into[w];
+                moved += Long.bitCount(fresh);
+                into[w] |= mine[w];
+                mine[w] = 0;
+            }
+            return moved;
         }
-        int moved = 0;
+    }
+
+    /** Moves the shared log's bits to every logging client and logs those pages' next store again. */
+    private void collectPending() {
+        long[] log = dirtyLog;
         for (int w = 0; w < log.length; w++) {
             long bits = (long) DIRTY_WORD.getAndSet(log, w, 0L);
+            if (bits == 0) {
+                continue;
+            }
+            for (long[] collected : dirtyCollected) {
+                if (collected != null) {
+                    collected[w] |= bits;
+                }
+            }
             while (bits != 0) {
                 int n = (w << 6) + Long.numberOfTrailingZeros(bits);
                 bits &= bits - 1;
@@ -323,18 +369,22 @@ public final class GuestMemory {
                 if (c != ZERO_CHUNK) {
                     c[MARKS_OFFSET + pageInChunk(paddr)] |= MARK_LOG;
                 }
-                if ((into[w] & (1L << n)) == 0) {
-                    into[w] |= 1L << n;
-                    moved++;
-                }
             }
         }
-        return moved;
     }
 
-    /** Turns dirty logging off and forgets what it logged. Every vCPU must be stopped. */
-    public void stopDirtyLog() {
+    /**
+     * Turns {@code client}'s dirty logging off and forgets what it had not synced; the last
+     * client to stop takes every log mark off again. Every vCPU must be stopped.
+     */
+    public void stopDirtyLog(DirtyLogClient client) {
         synchronized (allocationLock) {
+            dirtyCollected[client.ordinal()] = null;
+            for (long[] collected : dirtyCollected) {
+                if (collected != null) {
+                    return;
+                }
+            }
             dirtyLog = null;
             for (byte[] c : chunks) {
                 if (c != null && c != ZERO_CHUNK) {

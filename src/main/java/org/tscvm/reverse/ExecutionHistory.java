@@ -1,14 +1,17 @@
 package org.tscvm.reverse;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import org.tscvm.TscvmException;
 import org.tscvm.machine.Machine;
+import org.tscvm.memory.DirtyLogClient;
+import org.tscvm.memory.GuestMemory;
 import org.tscvm.snapshot.MachineSnapshot;
 import org.tscvm.snapshot.MachineState;
 import org.tscvm.snapshot.RestoreTime;
+import org.tscvm.trace.Tracer;
 import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.vm.GuestDebug;
 import org.tscvm.vm.Vcpu;
@@ -27,9 +30,20 @@ import org.tscvm.vm.VcpuExit;
  * own counter is not part of a saved state, so positions are that counter plus a bias that
  * every restore sets.
  *
+ * <p>Checkpoints keep RAM incrementally, through the memory's dirty log: the first keeps every
+ * non-zero page, each later one the pages stored to since the checkpoint before it (or since
+ * the one last restored), as they were when it was taken. Going to a checkpoint rewrites only
+ * the pages stored to since the checkpoint the RAM last matched and those the checkpoints
+ * between the two kept, each from the newest checkpoint at or before the target that kept it.
+ * Dropping the oldest checkpoint folds its pages under the next one's.
+ *
  * <p>The guest's serial output reads as one run: each checkpoint keeps how many bytes the guest
  * had sent, going back rewinds the output to that count, and what the guest sends again up to
  * where it had been is not written twice.
+ *
+ * <p>A {@code --trace} reads as one run too: it is muted while the machine runs again what it
+ * had already run (replays, and the way forward again up to the furthest point reached), and
+ * checkpoints and the restores of going back are not snapshot or restore events in it.
  *
  * <p>Input the guest does not determine (COM1 bytes from standard input) is not replayed: when
  * it arrives ({@link #inputArrived()}), history restarts at the next stop or run. A debugger's
@@ -51,9 +65,10 @@ public final class ExecutionHistory {
     public record Landing(VcpuExit.Debug hit, boolean historyBegin) {
     }
 
-    private record Checkpoint(long position, MachineState state, long serialPosition) {
+    /** The machine at {@code position}: its state without RAM, and the RAM pages it keeps. */
+    private record Checkpoint(long position, MachineState state, long serialPosition, RamPages ram) {
         long bytes() {
-            return (long) state.ram().storedPages() * 4096;
+            return ram.bytes();
         }
     }
 
@@ -65,16 +80,35 @@ public final class ExecutionHistory {
     private final DeterministicHostClock clock;
     private final long interval;
     private final long budgetBytes;
-    private final ArrayDeque<Checkpoint> checkpoints = new ArrayDeque<>();
+    private final GuestMemory memory;
+    /** Oldest first. */
+    private final List<Checkpoint> checkpoints = new ArrayList<>();
     private long storedBytes;
+    /** The checkpoint RAM matched when {@link #storedSince} was last cleared, or null before the first. */
+    private Checkpoint ramBase;
+    /** Pages stored to since RAM matched {@link #ramBase}, as far as synced from the dirty log. */
+    private final long[] storedSince;
     /** position = the vCPU's counter + bias. */
     private long bias;
     private long nextMark;
+    /** The furthest position run to in this history; up to it a run repeats the recorded one. */
+    private long furthest;
     /** A debugger is attached: the runner's hooks do something. Volatile: they look without the lock first. */
     private volatile boolean recording;
     /** Why reverse execution is off for this run, or null. */
     private String refusal;
     private volatile boolean inputArrived;
+    /** A reverse run is under way: {@link #interrupt} applies. */
+    private volatile boolean reversing;
+    /** gdb's Ctrl-C during a reverse run: the replay stops at its next vCPU exit. */
+    private volatile boolean interruptRequested;
+
+    /** A replay ended early by {@link #interrupt}: the machine stays where the replay had got to. */
+    private static final class ReplayInterrupted extends RuntimeException {
+        ReplayInterrupted() {
+            super(null, null, false, false);
+        }
+    }
 
     /**
      * @throws TscvmException unless the machine runs one vCPU on the deterministic clock
@@ -91,6 +125,8 @@ public final class ExecutionHistory {
         this.clock = (DeterministicHostClock) machine.vm().clock();
         this.interval = interval;
         this.budgetBytes = budgetBytes;
+        this.memory = machine.vm().memory();
+        this.storedSince = new long[(memory.pageCount() + 63) >>> 6];
     }
 
     /** Whether {@code machine} can run backwards: the deterministic clock and one vCPU. */
@@ -116,7 +152,12 @@ public final class ExecutionHistory {
 
     /** The oldest position history reaches back to, or -1 before the first checkpoint. */
     public synchronized long beginning() {
-        return checkpoints.isEmpty() ? -1 : checkpoints.peekFirst().position();
+        return checkpoints.isEmpty() ? -1 : checkpoints.get(0).position();
+    }
+
+    /** Bytes of RAM page contents the checkpoints hold. */
+    public synchronized long storedBytes() {
+        return storedBytes;
     }
 
     /** A debugger attached: checkpoints begin at the next run. */
@@ -124,10 +165,13 @@ public final class ExecutionHistory {
         recording = refusal == null;
     }
 
-    /** The debugger left: every checkpoint goes and the vCPU runs without a limit. */
+    /** The debugger left: every checkpoint goes, stores are no longer logged, and the vCPU runs without a limit. */
     public synchronized void stop() {
         recording = false;
         forget();
+        if (memory.dirtyLogging(DirtyLogClient.REVERSE_EXECUTION)) {
+            memory.stopDirtyLog(DirtyLogClient.REVERSE_EXECUTION);
+        }
         vcpu.stopAtRetired(Long.MAX_VALUE);
     }
 
@@ -157,6 +201,16 @@ public final class ExecutionHistory {
     private void forget() {
         checkpoints.clear();
         storedBytes = 0;
+        ramBase = null;
+        furthest = position(); // what runs from here is new
+        muteTrace(false);
+    }
+
+    private void muteTrace(boolean on) {
+        Tracer tracer = machine.vm().tracer();
+        if (tracer != null) {
+            tracer.mute(on);
+        }
     }
 
     /** The runner, before the vCPU runs: the run is cut at the next checkpoint's position. */
@@ -171,7 +225,10 @@ public final class ExecutionHistory {
             return;
         }
         beginIfNeeded();
-        vcpu.stopAtRetired(nextMark - bias);
+        boolean repeating = position() < furthest;
+        muteTrace(repeating);
+        // A repeat ends where the recorded run had got to: the trace records again from there.
+        vcpu.stopAtRetired((repeating ? Math.min(nextMark, furthest) : nextMark) - bias);
     }
 
     /** The runner, after the vCPU ran: a checkpoint when it reached the mark. */
@@ -182,7 +239,12 @@ public final class ExecutionHistory {
     }
 
     private synchronized void takeDueCheckpoint() {
-        if (recording && !inputArrived && position() >= nextMark) {
+        if (!recording) {
+            return;
+        }
+        furthest = Math.max(furthest, position());
+        muteTrace(position() < furthest);
+        if (!inputArrived && position() >= nextMark) {
             checkpoint();
         }
     }
@@ -193,11 +255,43 @@ public final class ExecutionHistory {
     }
 
     private void checkpoint() {
-        Checkpoint c = new Checkpoint(position(), MachineSnapshot.save(machine), machine.serialOutputPosition());
-        checkpoints.addLast(c);
+        RamPages ram;
+        if (ramBase == null) {
+            // History begins: every page, and from here on every store is logged.
+            if (!memory.dirtyLogging(DirtyLogClient.REVERSE_EXECUTION)) {
+                memory.startDirtyLog(DirtyLogClient.REVERSE_EXECUTION);
+            }
+            memory.syncDirtyLog(DirtyLogClient.REVERSE_EXECUTION, storedSince);
+            ram = RamPages.allOf(memory);
+        } else {
+            memory.syncDirtyLog(DirtyLogClient.REVERSE_EXECUTION, storedSince);
+            ram = RamPages.of(memory, storedSince);
+        }
+        Arrays.fill(storedSince, 0);
+        Tracer tracer = machine.vm().tracer();
+        boolean muted = tracer != null && tracer.muted();
+        muteTrace(true); // a checkpoint is not a snapshot the trace shows
+        MachineState state;
+        try {
+            state = MachineSnapshot.saveWithoutRam(machine);
+        } finally {
+            muteTrace(muted);
+        }
+        Checkpoint c = new Checkpoint(position(), state, machine.serialOutputPosition(), ram);
+        checkpoints.add(c);
+        ramBase = c;
         storedBytes += c.bytes();
         while (storedBytes > budgetBytes && checkpoints.size() > 2) {
-            storedBytes -= checkpoints.removeFirst().bytes();
+            // The oldest goes; the next keeps its pages too, so it can still be restored alone.
+            Checkpoint oldest = checkpoints.remove(0);
+            Checkpoint next = checkpoints.get(0);
+            Checkpoint merged = new Checkpoint(next.position(), next.state(), next.serialPosition(),
+                    oldest.ram().overlaidWith(next.ram()));
+            checkpoints.set(0, merged);
+            storedBytes += merged.bytes() - oldest.bytes() - next.bytes();
+            if (ramBase == next) {
+                ramBase = merged;
+            }
         }
         nextMark = c.position() + interval;
     }
@@ -213,7 +307,7 @@ public final class ExecutionHistory {
     public synchronized Landing stepBack() {
         requireUsable();
         long now = position();
-        Checkpoint first = checkpoints.peekFirst();
+        Checkpoint first = checkpoints.get(0);
         return replaying(() -> {
             if (now <= first.position()) {
                 restore(first);
@@ -273,7 +367,7 @@ public final class ExecutionHistory {
         long before = last.position() - 1;
         Checkpoint start = latestAtOrBefore(before);
         if (start == null) {
-            restore(checkpoints.peekFirst());
+            restore(checkpoints.get(0));
             return new Landing(null, true);
         }
         restore(start);
@@ -285,17 +379,41 @@ public final class ExecutionHistory {
         Landing run();
     }
 
+    /**
+     * Thread-safe, from any thread (gdb's Ctrl-C): a reverse step or continue under way stops
+     * where its replay has got to, at most one checkpoint interval later, and lands there
+     * without a hit. Outside a reverse run it does nothing.
+     */
+    public void interrupt() {
+        if (reversing) {
+            interruptRequested = true;
+        }
+    }
+
+    /** Whether a reverse step or continue is under way (for a Ctrl-C's tests). */
+    boolean reversing() {
+        return reversing;
+    }
+
     /** Runs {@code r}; afterwards the future beyond the landing is forgotten. */
     private Landing replaying(Replay r) {
+        interruptRequested = false;
+        reversing = true;
+        muteTrace(true);
         try {
             Landing landing = r.run();
             forgetAfter(position());
             return landing;
+        } catch (ReplayInterrupted e) {
+            forgetAfter(position()); // a state of the recorded run: a fine place to stop
+            return new Landing(null, false);
         } catch (RuntimeException e) {
             forget(); // the next run or stop begins history again
             machine.forgetSerialFuture(); // and what the guest sends from here is not known to repeat
             throw e instanceof TscvmException ? e : new TscvmException("reverse execution failed: " + e, e);
         } finally {
+            muteTrace(position() < furthest);
+            reversing = false;
             vcpu.stopAtRetired(Long.MAX_VALUE);
             vcpu.setGuestDebug(GuestDebug.NONE);
         }
@@ -320,17 +438,63 @@ public final class ExecutionHistory {
 
     /** Drops the checkpoints past {@code position}: the runner records the future again as it goes. */
     private void forgetAfter(long position) {
-        while (checkpoints.size() > 1 && checkpoints.peekLast().position() > position) {
-            storedBytes -= checkpoints.removeLast().bytes();
+        while (checkpoints.size() > 1 && last().position() > position) {
+            storedBytes -= checkpoints.remove(checkpoints.size() - 1).bytes();
         }
-        nextMark = Math.max(checkpoints.peekLast().position() + interval, position + 1);
+        nextMark = Math.max(last().position() + interval, position + 1);
+    }
+
+    private int indexOf(Checkpoint c) {
+        for (int i = 0; i < checkpoints.size(); i++) {
+            if (checkpoints.get(i) == c) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("checkpoint at " + (c == null ? "none" : c.position()) + " is not in history");
+    }
+
+    private Checkpoint last() {
+        return checkpoints.get(checkpoints.size() - 1);
     }
 
     private void restore(Checkpoint c) {
         clock.rewindTo(c.state().time().hostTsc());
-        MachineSnapshot.restore(machine, c.state(), RestoreTime.PAUSED);
+        restoreRam(c);
+        MachineSnapshot.restoreOverRam(machine, c.state(), RestoreTime.PAUSED);
         machine.rewindSerialOutput(c.serialPosition());
         bias = c.position() - vcpu.instructionsRetired();
+    }
+
+    /**
+     * Puts RAM as it was at {@code target}: the pages that can differ are those stored to since
+     * RAM matched {@link #ramBase}, and those kept by the checkpoints between the two; each
+     * comes from the newest checkpoint at or before {@code target} that kept it, else it was zero.
+     */
+    private void restoreRam(Checkpoint target) {
+        memory.syncDirtyLog(DirtyLogClient.REVERSE_EXECUTION, storedSince);
+        int to = indexOf(target);
+        int from = indexOf(ramBase);
+        for (int i = Math.min(from, to) + 1; i <= Math.max(from, to); i++) {
+            checkpoints.get(i).ram().markIn(storedSince);
+        }
+        for (int w = 0; w < storedSince.length; w++) {
+            for (long bits = storedSince[w]; bits != 0; bits &= bits - 1) {
+                int page = (w << 6) + Long.numberOfTrailingZeros(bits);
+                int k = to;
+                while (k >= 0 && !checkpoints.get(k).ram().has(page)) {
+                    k--;
+                }
+                if (k >= 0) {
+                    checkpoints.get(k).ram().writeTo(memory, page);
+                } else {
+                    RamPages.writeZero(memory, page);
+                }
+            }
+        }
+        // Those writes made RAM match the target: they are not stores since it.
+        memory.syncDirtyLog(DirtyLogClient.REVERSE_EXECUTION, storedSince);
+        Arrays.fill(storedSince, 0);
+        ramBase = target;
     }
 
     /** A replayed stretch ended on a checkpoint: the vCPU and the clock must be as recorded there. */
@@ -354,6 +518,9 @@ public final class ExecutionHistory {
         boolean onBreakpoint = false;
         int idle = 0;
         while (position() < end) {
+            if (interruptRequested) {
+                throw new ReplayInterrupted();
+            }
             long before = position();
             vcpu.setGuestDebug(onBreakpoint ? stepOver : debug);
             vcpu.stopAtRetired(end == Long.MAX_VALUE ? Long.MAX_VALUE : end - bias);

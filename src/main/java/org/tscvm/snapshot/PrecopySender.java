@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.zip.CRC32C;
 import org.tscvm.machine.Machine;
+import org.tscvm.memory.DirtyLogClient;
 import org.tscvm.memory.GuestMemory;
 
 /**
@@ -78,7 +79,7 @@ public final class PrecopySender {
     private void run(InputStream answer) throws IOException {
         try {
             header();
-            control.whilePaused(memory::startDirtyLog);
+            control.whilePaused(() -> memory.startDirtyLog(DirtyLogClient.MIGRATION));
             dirtySyncs = 1;
             long[] dirty = new long[(memory.pageCount() + 63) >>> 6];
             round = 1;
@@ -102,7 +103,7 @@ public final class PrecopySender {
             }
             precopyBytes = out.count;
             control.stopGuest();
-            memory.syncDirtyLog(dirty); // the guest is stopped: no pause needed
+            memory.syncDirtyLog(DirtyLogClient.MIGRATION, dirty); // the guest is stopped: no pause needed
             dirtySyncs++;
             round++;
             sendDirty(dirty);
@@ -118,15 +119,15 @@ public final class PrecopySender {
                     last.pagesPerSecond(), last.dirtyPagesRate(), last.mbps(), 0, precopyBytes,
                     out.count - precopyBytes, round));
         } finally {
-            if (memory.dirtyLogging()) {
-                control.whilePaused(memory::stopDirtyLog);
+            if (memory.dirtyLogging(DirtyLogClient.MIGRATION)) {
+                control.whilePaused(() -> memory.stopDirtyLog(DirtyLogClient.MIGRATION));
             }
         }
     }
 
     private int syncWhilePaused(long[] dirty) {
         int[] moved = new int[1];
-        control.whilePaused(() -> moved[0] = memory.syncDirtyLog(dirty));
+        control.whilePaused(() -> moved[0] = memory.syncDirtyLog(DirtyLogClient.MIGRATION, dirty));
         dirtySyncs++;
         int pending = 0;
         for (long w : dirty) {

@@ -39,6 +39,8 @@ public final class Tracer implements AutoCloseable {
     private final List<VcpuTrack> tracks = new ArrayList<>();
     private final StringBuilder line = new StringBuilder(512);
     private boolean first = true;
+    /** While set, nothing is recorded: reverse execution replays what the trace already holds. */
+    private volatile boolean muted;
     private IOException failure;
     private boolean closed;
 
@@ -74,6 +76,19 @@ public final class Tracer implements AutoCloseable {
         return config;
     }
 
+    /**
+     * Stops or resumes recording on every track. Reverse execution mutes the trace while the
+     * machine runs again what it had already run, so the trace reads as one run, as the serial
+     * output does, and its own checkpoints and restores are not snapshot events.
+     */
+    public void mute(boolean on) {
+        muted = on;
+    }
+
+    public boolean muted() {
+        return muted;
+    }
+
     /** A new track for vCPU {@code vcpu}, named "vCPU N" in the trace. */
     public synchronized VcpuTrack track(int vcpu, VcpuTrack.Probe probe) {
         VcpuTrack track = new VcpuTrack(this, vcpu, clock, probe, config);
@@ -91,6 +106,9 @@ public final class Tracer implements AutoCloseable {
     public void stateEvent(TraceKind kind) {
         if (kind.category() != TraceKind.Category.STATE) {
             throw new IllegalArgumentException(kind + " is not a snapshot, restore or migration event");
+        }
+        if (muted) {
+            return;
         }
         long hostTsc = clock.now();
         List<VcpuTrack> all;

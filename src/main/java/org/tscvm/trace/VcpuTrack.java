@@ -190,8 +190,7 @@ public final class VcpuTrack {
     /** The host set the TSC offset (R17). */
     public synchronized void offsetSet(long hostTsc, long offsetBefore, long offsetAfter, long tscBefore, long tscAfter) {
         if (records(TraceKind.OFFSET_SET)) {
-            put4(TraceKind.OFFSET_SET, hostTsc, offsetBefore, offsetAfter, tscBefore, tscAfter);
-            guestTscs[count - 1] = tscAfter;
+            put4(TraceKind.OFFSET_SET, hostTsc, tscAfter, offsetBefore, offsetAfter, tscBefore, tscAfter);
         }
     }
 
@@ -215,8 +214,7 @@ public final class VcpuTrack {
     /** The host's own IA32_TSC_ADJUST changed (A2); the guest TSCs are at one host instant. */
     public synchronized void hostTscAdjust(long hostTsc, long before, long after, long tscBefore, long tscAfter) {
         if (records(TraceKind.HOST_TSC_ADJUST)) {
-            put4(TraceKind.HOST_TSC_ADJUST, hostTsc, before, after, tscBefore, tscAfter);
-            guestTscs[count - 1] = tscAfter;
+            put4(TraceKind.HOST_TSC_ADJUST, hostTsc, tscAfter, before, after, tscBefore, tscAfter);
         }
     }
 
@@ -303,6 +301,17 @@ public final class VcpuTrack {
         end();
     }
 
+    /** As {@link #put4}, for an event that moved the TSC: it shows {@code guestTsc}, the TSC after. */
+    private void put4(TraceKind kind, long hostTsc, long guestTsc, long a0, long a1, long a2, long a3) {
+        int a = begin(kind, null, hostTsc);
+        args[a] = a0;
+        args[a + 1] = a1;
+        args[a + 2] = a2;
+        args[a + 3] = a3;
+        guestTscs[count] = guestTsc;
+        end();
+    }
+
     /** Starts event {@link #count}; returns where its arguments go. */
     private int begin(TraceKind kind, String label, long hostTsc) {
         kinds[count] = kind;
@@ -314,7 +323,11 @@ public final class VcpuTrack {
         return count * TraceKind.MAX_ARGS;
     }
 
+    /** Keeps event {@link #count}, unless the trace is muted (then the next event overwrites it). */
     private void end() {
+        if (tracer.muted()) {
+            return;
+        }
         count++;
         if (count == CAPACITY) {
             flush();

@@ -224,6 +224,27 @@ class GdbProtocolTest {
         assertThat(result().exitStatus()).isEqualTo(1);
     }
 
+    @Test
+    void ctrlCStopsALongReverseContinueWhereItsReplayHasGotTo() throws Exception {
+        start(SPIN, 1, VmConfig.ClockKind.DETERMINISTIC);
+        gdb.send("c");
+        Thread.sleep(1500); // a few hundred checkpoints of history
+        gdb.sendRaw("\u0003");
+        assertThat(gdb.receive()).isEqualTo("T02thread:1;");
+        // A watchpoint nothing writes: bc replays all history one instruction at a time, for seconds.
+        assertThat(gdb.ask("Z2,101000,4")).isEqualTo("OK");
+        gdb.send("bc");
+        Thread.sleep(100);
+        gdb.sendRaw("\u0003");
+        assertThat(gdb.receive()).as("stopped by Ctrl-C, not at the beginning of history").isEqualTo("T02thread:1;");
+        assertThat(register(X86Registers.RIP)).isEqualTo(LOAD);
+        assertThat(gdb.ask("z2,101000,4")).isEqualTo("OK");
+        assertThat(gdb.ask("bc")).as("with nothing to replay it reaches the beginning").isEqualTo("T05thread:1;replaylog:begin;");
+        gdb.send("k");
+        assertThat(gdb.closedByPeer()).isTrue();
+        assertThat(result().exitStatus()).isEqualTo(RunResult.STATUS_KILLED);
+    }
+
     @ParameterizedTest
     @EnumSource(value = VmConfig.ClockKind.class)
     void reverseIsNeitherOfferedNorDoneOnTheRealClockOrWithSeveralVcpus(VmConfig.ClockKind clock) throws Exception {

@@ -7,11 +7,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tscvm.json.Json;
+import org.tscvm.trace.TraceConfig;
 import org.tscvm.TscvmException;
 import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
@@ -255,6 +260,136 @@ class ExecutionHistoryTest {
         h.refuse("a journal owns the input");
         assertThat(h.available()).isFalse();
         assertThatThrownBy(h::stepBack).isInstanceOf(TscvmException.class).hasMessageContaining("a journal owns the input");
+    }
+
+    @Test
+    void checkpointsAfterTheFirstKeepOnlyThePagesStoredToSinceTheOneBefore() {
+        Machine m = machine("apic_timer");
+        m.vm().memory().fill(24L << 20, 1 << 20, (byte) 0x5a); // 1 MiB the guest never touches
+        Vcpu v = vcpu(m);
+        ExecutionHistory h = attached(m);
+        forward(h, v, 1);
+        long first = h.storedBytes();
+        assertThat(first).as("the first checkpoint keeps every non-zero page").isGreaterThan(1 << 20);
+        forward(h, v, 6 * INTERVAL - 1);
+        String before = StateDigest.of(m);
+        forward(h, v, 6 * INTERVAL);
+        assertThat(h.storedBytes()).as("six more checkpoints, each of the few pages the guest stored to")
+                .isGreaterThan(first).isLessThan(first + 6 * 8 * 4096);
+        assertThat(h.stepBack().historyBegin()).isFalse();
+        assertThat(StateDigest.of(m)).isEqualTo(before);
+    }
+
+    @Test
+    void overTheBudgetTheOldestCheckpointsFoldIntoTheNextAndEveryOneLeftRestoresExactly() {
+        String guest = "apic_timer";
+        Machine m = machine(guest);
+        Vcpu v = vcpu(m);
+        ExecutionHistory h = new ExecutionHistory(m, INTERVAL, 1); // every checkpoint over budget: two are kept
+        h.start();
+        long here = 6 * INTERVAL + 99;
+        forward(h, v, here);
+        assertThat(h.beginning()).isEqualTo(5 * INTERVAL);
+
+        assertThat(h.continueBack(GuestDebug.NONE).historyBegin()).isTrue();
+        assertThat(h.position()).isEqualTo(5 * INTERVAL);
+        assertThat(StateDigest.of(m)).isEqualTo(referenceDigest(guest, 5 * INTERVAL));
+        forward(h, v, here);
+        h.stepBack();
+        assertThat(StateDigest.of(m)).isEqualTo(referenceDigest(guest, here - 1));
+    }
+
+    @Test
+    void ctrlCDuringALongReverseContinueStopsItWhereItHasGotToInAStateOfTheRecordedRun() throws Exception {
+        String guest = "ticker"; // spins on rdtsc for ever
+        long interval = 100_000;
+        Machine m = machine(guest);
+        Vcpu v = vcpu(m);
+        ExecutionHistory h = new ExecutionHistory(m, interval, ExecutionHistory.DEFAULT_BUDGET_BYTES);
+        h.start();
+        long here = 40 * interval + 5;
+        while (h.position() < here) {
+            h.beforeRun();
+            VcpuExit exit = v.run();
+            assertThat(exit.kind()).isIn(VcpuExit.Kind.PAUSED, VcpuExit.Kind.IO_OUT);
+            h.afterRun();
+        }
+        h.beforeRun(); // the next run would be cut at the next mark; a reverse run takes over now
+        here = h.position();
+        long begin = h.beginning();
+        // A watchpoint nothing writes: the search replays the whole history, one instruction at a time.
+        GuestDebug never = new GuestDebug(false, Set.of(), List.of(
+                new GuestDebug.Watchpoint(0x900000, 8, GuestDebug.WatchKind.WRITE)));
+        ExecutionHistory.Landing[] landing = new ExecutionHistory.Landing[1];
+        Thread reverse = new Thread(() -> landing[0] = h.continueBack(never));
+        reverse.start();
+        while (!h.reversing() && reverse.isAlive()) {
+            Thread.onSpinWait();
+        }
+        h.interrupt();
+        reverse.join(60_000);
+        assertThat(reverse.isAlive()).isFalse();
+        assertThat(landing[0]).as("stopped short of the beginning, with no hit").isEqualTo(new ExecutionHistory.Landing(null, false));
+        long landed = h.position();
+        assertThat(landed).isGreaterThan(begin).isLessThan(here);
+        assertThat(StateDigest.of(m)).isEqualTo(referenceDigest(guest, landed));
+        h.interrupt(); // no reverse run now: nothing to stop, and the next one is not cut short
+        assertThat(h.continueBack(GuestDebug.NONE).historyBegin()).isTrue();
+        assertThat(h.position()).isEqualTo(begin);
+    }
+
+    /**
+     * The trace of a run of {@code guest} to its first HLT (each instant event's name,
+     * instruction count and TSC), run as the runner runs it under a debugger; with
+     * {@code goBackOnTheWay}, back from there to the beginning of history and forward again to the HLT.
+     */
+    private static List<String> traceOf(String guest, Path file, boolean goBackOnTheWay) throws Exception {
+        Path kernel = Path.of(System.getProperty("tscvm.guests", "target/guests")).resolve(guest + ".elf");
+        assumeTrue(Files.isRegularFile(kernel), "guest kernel " + kernel + " was not built");
+        Machine m = new Machine(MachineConfig.builder().kernel(kernel).smp(1).ramBytes(32L << 20)
+                .clock(VmConfig.ClockKind.DETERMINISTIC).serial(new SerialTarget.None())
+                .trace(TraceConfig.all(file)).build());
+        Vcpu v = vcpu(m);
+        ExecutionHistory h = attached(m);
+        long halted = runToHalt(h, v, Long.MAX_VALUE);
+        if (goBackOnTheWay) {
+            h.stepBack();
+            h.continueBack(GuestDebug.NONE); // to the beginning
+            runToHalt(h, v, halted);
+            assertThat(h.position()).isEqualTo(halted);
+        }
+        m.vm().tracer().close();
+        List<String> events = new ArrayList<>();
+        for (Object e : (List<?>) ((Map<?, ?>) Json.parse(Files.readString(file))).get("traceEvents")) {
+            Map<?, ?> event = (Map<?, ?>) e;
+            if ("i".equals(event.get("ph"))) {
+                Map<?, ?> args = (Map<?, ?>) event.get("args");
+                events.add(event.get("name") + " @" + args.get("instructions") + " tsc " + args.get("tsc"));
+            }
+        }
+        return events;
+    }
+
+    /** The runner's loop under a debugger (the history's hooks set where each run stops) to a HLT or {@code position}. */
+    private static long runToHalt(ExecutionHistory h, Vcpu v, long position) {
+        while (h.position() < position) {
+            h.beforeRun();
+            VcpuExit exit = v.run();
+            h.afterRun();
+            if (exit.kind() == VcpuExit.Kind.HALT) {
+                break;
+            }
+            assertThat(exit.kind()).isIn(VcpuExit.Kind.PAUSED, VcpuExit.Kind.IO_OUT);
+        }
+        return h.position();
+    }
+
+    @Test
+    void aTraceReadsAsOneRunAfterGoingBackAndForwardAgain(@TempDir Path dir) throws Exception {
+        List<String> straight = traceOf("tsc", dir.resolve("straight.json"), false);
+        assertThat(straight).as("the guest writes TSC MSRs").anyMatch(e -> e.startsWith("WRMSR"));
+        List<String> back = traceOf("tsc", dir.resolve("back.json"), true);
+        assertThat(back).as("no event twice, no checkpoint or restore as an event").isEqualTo(straight);
     }
 
     @Test
