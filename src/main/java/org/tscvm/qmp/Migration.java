@@ -31,9 +31,10 @@ import org.tscvm.snapshot.SnapshotException;
  * and its whole state is written as a snapshot. Either way the source stays stopped
  * ("postmigrate") unless the migration fails or is cancelled ({@code migrate_cancel}), when it
  * runs on if it ran before; stopped before, it stays stopped, in "postmigrate" if the end came
- * in the final phase (the stopped last round, or a file or command being written), as QEMU's. The destination holds its vCPUs ("inmigrate") until the state is
- * loaded, and over tcp: until the source's word that it counts the migration complete, then
- * runs unless started with -S; so a cancel can never leave the guest running on both sides.
+ * in the final phase (the stopped last round, or a file or command being written), as QEMU's.
+ * The destination holds its vCPUs ("inmigrate") until the state is loaded, and over tcp: until
+ * the source's word that it counts the migration complete, then runs unless started with -S;
+ * so a cancel can never leave the guest running on both sides.
  */
 final class Migration {
     /** QAPI MigrationStatus values tscvm goes through. */
