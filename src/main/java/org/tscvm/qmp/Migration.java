@@ -30,9 +30,11 @@ import org.tscvm.snapshot.SnapshotException;
  * answers once it has loaded it. To a file or a command it is stop-and-copy: the machine stops
  * and its whole state is written as a snapshot. Either way the source stays stopped
  * ("postmigrate") unless the migration fails or is cancelled ({@code migrate_cancel}), when it
- * runs on (if it ran before). The destination holds its vCPUs ("inmigrate") until the state is
- * loaded, and over tcp: until the source's word that it counts the migration complete, then
- * runs unless started with -S; so a cancel can never leave the guest running on both sides.
+ * runs on if it ran before; stopped before, it stays stopped, in "postmigrate" if the end came
+ * in the final phase (the stopped last round, or a file or command being written), as QEMU's.
+ * The destination holds its vCPUs ("inmigrate") until the state is loaded, and over tcp: until
+ * the source's word that it counts the migration complete, then runs unless started with -S;
+ * so a cancel can never leave the guest running on both sides.
  */
 final class Migration {
     /** QAPI MigrationStatus values tscvm goes through. */
@@ -363,11 +365,17 @@ final class Migration {
         }
     }
 
-    /** The outgoing migration ends without the state delivered: cancelled if migrate_cancel asked, else failed. */
+    /**
+     * The outgoing migration ends without the state delivered: cancelled if migrate_cancel
+     * asked, else failed. {@code resume}: the migration stopped a running guest.
+     */
     private void fail(String why, boolean resume) {
         synchronized (this) {
             cancellable = null;
             totalMillis = millisSince(startNanos);
+            // QEMU 7.2 (migration_iteration_finish): a guest that was stopped before the migrate
+            // and ends it in finish-migrate goes to postmigrate, not back to paused.
+            postmigrate = finishing && !resume;
             finishing = false;
             if (status == Status.CANCELLING) {
                 setStatus(Status.CANCELLED);

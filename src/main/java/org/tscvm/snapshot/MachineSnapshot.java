@@ -83,9 +83,12 @@ public final class MachineSnapshot {
                 withRam ? RamImage.save(vm.memory()) : RamImage.of(vm.memory().size(), List.of()));
     }
 
-    /** Saves {@code machine} (stopped) to {@code out}; the stream is flushed, not closed. */
+    /**
+     * Saves {@code machine} (stopped until this returns) to {@code out}; the stream is flushed,
+     * not closed. RAM is encoded as it is written, never held whole.
+     */
     public static void write(Machine machine, OutputStream out) throws IOException {
-        write(save(machine), out);
+        SnapshotWriter.write(saveWithoutRam(machine), machine.vm().memory(), out);
     }
 
     /** Writes {@code state} to {@code out} in the format of docs/snapshot-format.md; flushed, not closed. */
@@ -93,11 +96,10 @@ public final class MachineSnapshot {
         SnapshotWriter.write(state, out);
     }
 
-    /** Saves {@code machine} (stopped) to the file {@code path}, replacing it. */
+    /** Saves {@code machine} (stopped until this returns) to the file {@code path}, replacing it. */
     public static void write(Machine machine, Path path) throws IOException {
-        MachineState state = save(machine);
         try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(path))) {
-            write(state, out);
+            write(machine, out);
         }
     }
 

@@ -5,10 +5,12 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32C;
 import org.tscvm.machine.BoardState;
+import org.tscvm.memory.GuestMemory;
 import org.tscvm.vm.VmTscState;
 
 /** Writes a {@link MachineState} in the format of docs/snapshot-format.md, section by section. */
 final class SnapshotWriter {
+    private static final byte[] NO_BYTES = new byte[0];
     private final OutputStream out;
 
     private SnapshotWriter(OutputStream out) {
@@ -16,11 +18,21 @@ final class SnapshotWriter {
     }
 
     static void write(MachineState state, OutputStream out) throws IOException {
-        new SnapshotWriter(out).writeAll(state);
+        new SnapshotWriter(out).writeAll(state, null);
         out.flush();
     }
 
-    private void writeAll(MachineState s) throws IOException {
+    /**
+     * Writes {@code state}, which holds no RAM, with the RAM of {@code memory} encoded as it
+     * goes out: the machine must stay stopped until this returns.
+     */
+    static void write(MachineState state, GuestMemory memory, OutputStream out) throws IOException {
+        new SnapshotWriter(out).writeAll(state, memory);
+        out.flush();
+    }
+
+    /** The sections of {@code s}; RAM from {@code liveRam} when it is given, else {@code s}'s own. */
+    private void writeAll(MachineState s, GuestMemory liveRam) throws IOException {
         header(s);
         section(SnapshotFormat.Section.CONF, new SectionOut().raw(s.config().text().getBytes(StandardCharsets.UTF_8))
                 .toByteArray());
@@ -43,10 +55,13 @@ final class SnapshotWriter {
         }
         section(SnapshotFormat.Section.PIC, BoardCodec.pic(b.pic()));
         section(SnapshotFormat.Section.IO_APIC, BoardCodec.ioApic(b.ioApic()));
-        for (RamImage.Chunk c : s.ram().chunks()) {
-            section(SnapshotFormat.Section.RAM, RamImage.write(c));
+        if (liveRam != null) {
+            RamImage.encode(liveRam, this::ram);
         }
-        section(SnapshotFormat.Section.END, new byte[0]);
+        for (RamImage.Chunk c : s.ram().chunks()) {
+            ram(c.index(), c.present(), c.encoding(), c.data(), c.data().length);
+        }
+        section(SnapshotFormat.Section.END, NO_BYTES, NO_BYTES, 0);
     }
 
     private void header(MachineState s) throws IOException {
@@ -68,17 +83,30 @@ final class SnapshotWriter {
         return out.toByteArray();
     }
 
+    /** A RAM section: its fields, then the chunk's data as it is (not copied into one payload). */
+    private void ram(int index, long[] present, int encoding, byte[] data, int length) throws IOException {
+        section(SnapshotFormat.Section.RAM, RamImage.fields(index, present, encoding), data, length);
+    }
+
     private void section(SnapshotFormat.Section section, byte[] payload) throws IOException {
-        if (payload.length > section.maxPayload) {
-            throw new IllegalStateException(section.displayName + " section of " + payload.length
+        section(section, payload, NO_BYTES, 0);
+    }
+
+    /** One section whose payload is {@code fields}, then {@code dataLength} bytes of {@code data}. */
+    private void section(SnapshotFormat.Section section, byte[] fields, byte[] data, int dataLength) throws IOException {
+        int length = fields.length + dataLength;
+        if (length > section.maxPayload) {
+            throw new IllegalStateException(section.displayName + " section of " + length
                     + " bytes exceeds the format's limit of " + section.maxPayload);
         }
-        byte[] head = new SectionOut().i32(section.tagInt()).i32(payload.length).toByteArray();
+        byte[] head = new SectionOut().i32(section.tagInt()).i32(length).toByteArray();
         CRC32C crc = new CRC32C();
         crc.update(head);
-        crc.update(payload);
+        crc.update(fields);
+        crc.update(data, 0, dataLength);
         out.write(head);
-        out.write(payload);
+        out.write(fields);
+        out.write(data, 0, dataLength);
         out.write(new SectionOut().i32((int) crc.getValue()).toByteArray());
     }
 }
