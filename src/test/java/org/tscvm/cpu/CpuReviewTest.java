@@ -284,6 +284,26 @@ class CpuReviewTest {
     }
 
     @Test
+    void aStateSavedBetweenSettingCr0PeAndTheFarJumpRestoresAtCplZero() {
+        // The window of the test above, saved and restored on a fresh CPU: CS still holds the
+        // real-mode 0x0103, and the CPL must still be 0 (KVM's state has it as SS.DPL).
+        CpuRig rig = protectedRig();
+        rig.load(0x1000, hex("ea 05 00 03 01 ")); // ljmp $0x0103,$0x0005 (base 0x1030)
+        // lgdtw 0x600; mov %cr0,%eax; or $1,%al; mov %eax,%cr0; mov $0x10,%ax; mov %ax,%ss; hlt
+        rig.load(0x1035, hex("0f 01 16 00 06 0f 20 c0 0c 01 0f 22 c0 b8 10 00 8e d0 f4 "));
+        rig.cpu.init();
+        rig.cpu.startup(0x01);
+        assertThat(rig.cpu.run(5)).isEqualTo(RunStop.BUDGET_EXHAUSTED); // ljmp .. mov %eax,%cr0
+        assertThat(rig.cpu.getCr(0) & 1).isEqualTo(1);
+        Cpu.State window = rig.cpu.save();
+        CpuRig copy = new CpuRig(rig.memory);
+        copy.cpu.restore(window);
+        assertThat(copy.cpu.run(100)).as(copy.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(copy.cpu.getRip()).as("the HLT after the SS load").isEqualTo(0x1035 - 0x1030 + 19);
+        assertThat(copy.cpu.save().segSelectors()[2]).as("SS").isEqualTo(0x10);
+    }
+
+    @Test
     void anIstSlotBeyondTheTssLimitIsTsWithTheTrSelector() {
         // SDM 6.14.5: the stack pointer read from the TSS for an interrupt must lie within TR's
         // limit, else #TS(TSS selector). TR is reloaded with a limit of 0x2b: RSP0-2 and IST1 fit,
