@@ -287,9 +287,10 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * The end of an instruction run in careful mode (SDM Vol. 3B 17.3.1): a single-step trap (DR6.BS) is due when TF was set when it began (even if it
-     * cleared TF, as POPF may) unless it delivered an event of its own (INT n, INT1, SYSCALL
-     * clearing TF), or when SYSRET set TF; data breakpoints it hit add DR6.B0-B3. After MOV SS or
+     * The end of an instruction run in careful mode (SDM Vol. 3B 17.3.1): a single-step trap
+     * (DR6.BS) is due when TF was set when it began (even if it cleared TF, as POPF may) unless
+     * it delivered an event of its own (INT n, INT1, SYSCALL clearing TF), or when SYSRET set
+     * TF; data breakpoints it hit add DR6.B0-B3. After MOV SS or
      * POP SS the single step is dropped and data breakpoints wait for the next instruction.
      * DR6.B0-B3 are replaced, its other bits only set.
      */
@@ -457,8 +458,8 @@ public final class Cpu extends CpuExec {
 
     /**
      * Runs compiled blocks back to back, following the links, for as long as nothing needs the
-     * run loop: no event, halt or single step, the budget not reached, and the next block
-     * compiled for this RIP.
+     * run loop: no event, halt, single step or RF (a REP chunk that set it), the budget not
+     * reached, and the next block compiled for this RIP.
      */
     private void runCompiled(Block b, long limit) {
         while (true) {
@@ -1178,7 +1179,8 @@ public final class Cpu extends CpuExec {
         pdptesValid = false; // reloaded from the PDPT on the first walk: RAM may be restored after this
         // Between MOV CR0 setting PE and the far jump CS holds a real-mode value whose low bits
         // are no RPL. KVM's state takes the CPL from SS.DPL (VMX): so does a restore here.
-        csFromRealMode = (cr0 & CR0_PE) != 0 && (flags & VM) == 0 && (segSel[CS] & 3) != 0 && dpl(segAttr[SS]) == 0;
+        csFromRealMode = (cr0 & CR0_PE) != 0 && (flags & VM) == 0 && (segSel[CS] & 3) != 0
+                && dpl(segAttr[SS]) == 0;
         cr8 = s.cr8();
         efer = s.efer();
         System.arraycopy(s.debugRegisters(), 0, dr, 0, 8);
