@@ -359,12 +359,16 @@ class CpuReviewTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"0x11, false", "0x10, true", "0x0e, true"})
-    void ss1Esp1BeyondThe32BitTssLimitIsTsOnAnInterruptFromRing3ToRing1(int trLimit, boolean ts) {
-        // SDM 6.12.1 (INT n pseudo-code, 32-bit TSS): ESPn at 4 + 8n and SSn after it, six bytes
-        // that must end within TR's limit, else #TS(TSS selector).
+    @CsvSource({"0x11, false, false", "0x10, true, false", "0x0e, true, false", "0x11, false, true",
+        "0x10, true, true"})
+    void ss1Esp1BeyondThe32BitTssLimitIsTsOnAPrivilegeChangeFromRing3ToRing1(int trLimit, boolean ts,
+            boolean callGate) {
+        // SDM 6.12.1 and CALL (32-bit TSS): ESPn at 4 + 8n and SSn after it, six bytes that must
+        // end within TR's limit, else #TS(TSS selector); through an interrupt gate (INT n) or a
+        // call gate (far CALL).
         CpuRig rig = new CpuRig();
-        // GDT: 08 code32 DPL0, 10 data DPL0, 18 code32 DPL3, 20 data DPL3, 28 TSS32, 30 code32 DPL1, 38 data DPL1
+        // GDT: 08 code32 DPL0, 10 data DPL0, 18 code32 DPL3, 20 data DPL3, 28 TSS32, 30 code32 DPL1,
+        // 38 data DPL1, 40 call gate DPL3 to 0x30:0x8800
         rig.w64(0x508, 0x00cf9a000000ffffL);
         rig.w64(0x510, 0x00cf92000000ffffL);
         rig.w64(0x518, 0x00cffa000000ffffL);
@@ -372,7 +376,8 @@ class CpuReviewTest {
         rig.w64(0x528, trLimit | (0x5000L << 16) | (0x89L << 40));
         rig.w64(0x530, 0x00cfba000000ffffL);
         rig.w64(0x538, 0x00cfb2000000ffffL);
-        rig.memory.write16(0x600, 0x3f);
+        rig.w64(0x540, 0x8800 | (0x30L << 16) | (0xecL << 40));
+        rig.memory.write16(0x600, 0x47);
         rig.memory.write32(0x602, 0x500);
         rig.memory.write16(0x610, 0x7ff);
         rig.memory.write32(0x612, 0x4000);
@@ -394,8 +399,9 @@ class CpuReviewTest {
                 // 20015: 6a 23 68 00 f0 07 00 9c  push $0x23; push $0x7f000; pushf
                 // 2001d: 6a 1b 68 25 00 02 00 cf  push $0x1b; push $0x20025; iret
                 // 20025: 90 cd 80                 nop; int $0x80 (ring 3)
+                // 20025: 90 9a 00 00 00 00 43 00  nop; lcall $0x43,$0 (ring 3)
                 hex("0f 01 15 00 06 00 00 0f 01 1d 10 06 00 00 66 b8 28 00 0f 00 d8 6a 23 68 00 f0 07 00 9c 6a 1b 68 "
-                        + "25 00 02 00 cf 90 cd 80 "));
+                        + "25 00 02 00 cf 90 " + (callGate ? "9a 00 00 00 00 43 00" : "cd 80")));
         rig.cpu.enterFlatProtectedMode(0x20000);
         rig.cpu.setGpr(Cpu.RSP, 0x80000);
         assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
@@ -403,13 +409,14 @@ class CpuReviewTest {
         if (ts) {
             assertThat(rig.cpu.getRip()).as("the #TS handler").isEqualTo(0x8a01);
             assertThat(rig.memory.read32(esp)).as("error code: the TSS selector").isEqualTo(0x28);
-            assertThat(rig.memory.read32(esp + 4)).as("a fault on the INT").isEqualTo(0x20026);
+            assertThat(rig.memory.read32(esp + 4)).as("a fault on the INT or CALL").isEqualTo(0x20026);
         } else {
             // The ring-1 handler's HLT is privileged: #GP, whose frame shows where it ran.
             assertThat(rig.cpu.getRip()).as("the #GP handler").isEqualTo(0x8d01);
             assertThat(rig.memory.read32(esp + 4)).isEqualTo(0x8800);
             assertThat(rig.memory.read32(esp + 8)).as("CS, ring 1").isEqualTo(0x31);
-            assertThat(rig.memory.read32(esp + 16)).as("ESP below ESP1's frame").isEqualTo(0x98000 - 20);
+            assertThat(rig.memory.read32(esp + 16)).as("ESP below ESP1's frame")
+                    .isEqualTo(0x98000 - (callGate ? 16 : 20));
             assertThat(rig.memory.read32(esp + 20)).as("SS1").isEqualTo(0x39);
         }
     }
