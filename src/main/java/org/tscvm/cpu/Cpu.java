@@ -231,15 +231,17 @@ public final class Cpu extends CpuExec {
                             }
                             continue;
                         }
+                        // SDM 17.3.1.1: RF is cleared at the start of the instruction, after the
+                        // breakpoint check (IRET may set it again; INT n pushes it clear).
+                        flags &= ~RF;
                         limit = Math.min(limit, retired + 1);
                     } else if (retired < interruptShadowUntil && (events & (EV_INTERRUPT | EV_NMI)) != 0) {
                         limit = Math.min(limit, retired + 1);
                     }
                     long before = retired;
-                    boolean rfAtStart = (flags & RF) != 0;
                     executeBlock(limit);
                     if (retired != before && (careful || ((flags & TF) != 0 && stepTrapAfterLoad))) {
-                        afterCarefulInstruction(stepping, rfAtStart);
+                        afterCarefulInstruction(stepping);
                         if (shutdown) {
                             return RunStop.TRIPLE_FAULT;
                         }
@@ -285,17 +287,14 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * The end of an instruction run in careful mode (SDM Vol. 3B 17.3.1): RF set when it began
-     * is cleared; a single-step trap (DR6.BS) is due when TF was set when it began (even if it
-     * cleared TF, as POPF may) unless it delivered an event of its own (INT n, INT1, SYSCALL
-     * clearing TF), or when SYSRET set TF; data breakpoints it hit add DR6.B0-B3. After MOV SS or
+     * The end of an instruction run in careful mode (SDM Vol. 3B 17.3.1): a single-step trap
+     * (DR6.BS) is due when TF was set when it began (even if it cleared TF, as POPF may) unless
+     * it delivered an event of its own (INT n, INT1, SYSCALL clearing TF), or when SYSRET set
+     * TF; data breakpoints it hit add DR6.B0-B3. After MOV SS or
      * POP SS the single step is dropped and data breakpoints wait for the next instruction.
      * DR6.B0-B3 are replaced, its other bits only set.
      */
-    private void afterCarefulInstruction(boolean stepping, boolean rfAtStart) {
-        if (rfAtStart) {
-            flags &= ~RF;
-        }
+    private void afterCarefulInstruction(boolean stepping) {
         boolean step = (stepping && !stepSuppressed) || (stepTrapAfterLoad && (flags & TF) != 0);
         stepSuppressed = false;
         stepTrapAfterLoad = false;
@@ -459,14 +458,14 @@ public final class Cpu extends CpuExec {
 
     /**
      * Runs compiled blocks back to back, following the links, for as long as nothing needs the
-     * run loop: no event, halt or single step, the budget not reached, and the next block
-     * compiled for this RIP.
+     * run loop: no event, halt, single step or RF (a REP chunk that set it), the budget not
+     * reached, and the next block compiled for this RIP.
      */
     private void runCompiled(Block b, long limit) {
         while (true) {
             endBlock = false;
             b.code.run(this, b.insns);
-            if (events != 0 || halted || waitForSipi || shutdown || (flags & TF) != 0 || !mode64) {
+            if (events != 0 || halted || waitForSipi || shutdown || (flags & (TF | RF)) != 0 || !mode64) {
                 return;
             }
             long ip = rip;
@@ -1178,7 +1177,10 @@ public final class Cpu extends CpuExec {
         cr3 = s.cr3();
         cr4 = s.cr4();
         pdptesValid = false; // reloaded from the PDPT on the first walk: RAM may be restored after this
-        csFromRealMode = false;
+        // Between MOV CR0 setting PE and the far jump CS holds a real-mode value whose low bits
+        // are no RPL. KVM's state takes the CPL from SS.DPL (VMX): so does a restore here.
+        csFromRealMode = (cr0 & CR0_PE) != 0 && (flags & VM) == 0 && (segSel[CS] & 3) != 0
+                && dpl(segAttr[SS]) == 0;
         cr8 = s.cr8();
         efer = s.efer();
         System.arraycopy(s.debugRegisters(), 0, dr, 0, 8);

@@ -743,7 +743,7 @@ abstract class CpuMemory extends CpuState {
      */
     final void loadPdptes(long cr3v) {
         long base = cr3v & 0xffffffe0L;
-        long reserved = 0x1e6 | reservedAddressBits() | (1L << 63);
+        long reserved = 0x1e6 | reservedAddressBits() | (-1L << 52); // 2:1, 8:5, 63:MAXPHYADDR (SDM table 4-8)
         long e0 = readPhys(base, 8), e1 = readPhys(base + 8, 8), e2 = readPhys(base + 16, 8), e3 = readPhys(base + 24, 8);
         if (badPdpte(e0, reserved) || badPdpte(e1, reserved) || badPdpte(e2, reserved) || badPdpte(e3, reserved)) {
             throw gp(0);

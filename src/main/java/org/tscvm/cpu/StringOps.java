@@ -181,10 +181,15 @@ final class StringOps {
         return d.rep == Insn.REP ? !c.zf() : c.zf();
     }
 
-    /** More to do after a chunk: the instruction runs again (interrupts may come between). */
+    /**
+     * More to do after a chunk: the instruction runs again (interrupts may come between). RF is
+     * set, as after any iteration but the last (SDM 17.3.1.1): an event taken now pushes it, and
+     * the restart does not fault on an instruction breakpoint at the string instruction again.
+     */
     private static void restartIfLeft(CpuExec c, long count) {
         if (count != 0) {
             c.rip = c.prevRip;
+            c.flags |= RF;
         }
     }
 

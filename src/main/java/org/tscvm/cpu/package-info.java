@@ -114,7 +114,10 @@
  * MOV SS/POP SS hold the single step back (dropped) and data breakpoints (delivered after the
  * next instruction, merged with an INT1 there), and on Intel (not AMD) inhibit an instruction
  * breakpoint on the instruction after them; DR7.GD makes MOV DR fault with DR6.BD and
- * clears GD. Each #DB replaces DR6.B0-B3 and only sets BD/BS.
+ * clears GD. Each #DB replaces DR6.B0-B3 and only sets BD/BS. RF is cleared at the start of an
+ * instruction (IRET loads it, POPF cannot set it, INT n pushes it clear), pushed set by faults,
+ * and set by a REP string that stops between chunks, so an interrupt taken there pushes it and
+ * the restart does not break on the string instruction again.
  *
  * <h2>Vendor</h2>
  * Where Intel and AMD differ, the CPU follows CPUID leaf 0's vendor (asked only off the hot

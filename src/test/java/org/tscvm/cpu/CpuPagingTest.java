@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.tscvm.cpu.CpuRig.hex;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Memory protection: 32-bit (4 MiB pages) and PAE paging with CR0.WP, SMAP/SMEP, segment limits and #NP. */
 class CpuPagingTest {
@@ -137,6 +139,78 @@ class CpuPagingTest {
         assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
         assertThat(rig.cpu.getRip()).as("the #GP handler").isEqualTo(0x8d01);
         assertThat(rig.cpu.getCr(3)).isEqualTo(0x42000);
+    }
+
+    /** protectedRig with a #GP handler (HLT at 0x8d00) and a PDPT at 0x47000 whose PDPTE[1] is {@code pdpte1}. */
+    private static CpuRig rigWithPdpte1(long pdpte1) {
+        CpuRig rig = protectedRig();
+        rig.w64(0x4000 + 13 * 8, 0x8d00 | (0x08L << 16) | (0x8eL << 40));
+        rig.memory.write8(0x8d00, 0xf4);
+        rig.w64(0x42000, 0x43000 | 1);
+        rig.w64(0x43000, 0x83);
+        rig.w64(0x47000, 0x43000 | 1);
+        rig.w64(0x47008, pdpte1);
+        return rig;
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {2, 5, 6, 7, 8, 36, 51, 52, 55, 62, 63})
+    void everyReservedBitOfAPresentPdpteMakesMovToCr3Gp(int bit) {
+        // SDM table 4-8: in a PAE PDPTE bits 2:1, 8:5 and 63:MAXPHYADDR are reserved (MAXPHYADDR
+        // 36 here: the rig's CPUID has no leaf 0x80000008).
+        CpuRig rig = rigWithPdpte1(0x48000 | 1 | (1L << bit));
+        rig.load(0x20000, hex(ENTER_PAE + "b8 00 70 04 00 0f 22 d8 f4")); // mov $0x47000,%eax; mov %eax,%cr3
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("the #GP handler").isEqualTo(0x8d01);
+        assertThat(rig.cpu.getCr(3)).isEqualTo(0x42000);
+    }
+
+    @Test
+    void aNotPresentPdpteMayHoldAnything() {
+        CpuRig rig = rigWithPdpte1(-2L);
+        rig.load(0x20000, hex(ENTER_PAE + "b8 00 70 04 00 0f 22 d8 f4"));
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("the HLT after the MOV").isEqualTo(0x20000 + ENTER_PAE.length() / 3 + 9);
+        assertThat(rig.cpu.getCr(3)).isEqualTo(0x47000);
+    }
+
+    @Test
+    void enablingPaePagingWithABadPdpteMakesMovToCr0GpAndLeavesPagingOff() {
+        CpuRig rig = rigWithPdpte1(0x48000 | 1 | (1L << 7));
+        // ENTER_PAE with CR3 = 0x47000: the MOV to CR0 that sets PG loads the bad PDPTE
+        rig.load(0x20000, hex(ENTER_PAE.replace("b8 00 20 04 00", "b8 00 70 04 00") + "f4"));
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.cpu.getRip()).as("the #GP handler").isEqualTo(0x8d01);
+        assertThat(rig.cpu.getCr(0) & 0x80000000L).as("CR0.PG").isZero();
+    }
+
+    @Test
+    void movToCr4ChangingPgeLoadsThePdptesAgainAndMovToCr0ChangingTsDoesNot() {
+        // SDM 4.4.1: MOV to CR0 loads them only when it changes PG, CD or NW; MOV to CR4 when it
+        // changes PAE, PGE, PSE or SMEP.
+        CpuRig rig = protectedRig();
+        rig.w64(0x42000, 0x43000 | 1);
+        rig.w64(0x43000, 0x83);
+        rig.w64(0x43008, 0x44000 | 7);
+        rig.w64(0x44000, 0x300000 | 7);                    // 0x200000 -> 0x300000 (0xcafe)
+        rig.w64(0x45000, 0x83);
+        rig.w64(0x45008, 0x46000 | 7);
+        rig.w64(0x46000, 0x310000 | 7);                    // 0x200000 -> 0x310000 (0xbeef)
+        rig.memory.write32(0x310000, 0xbeef);
+        rig.load(0x20000, hex(ENTER_PAE
+                + "c7 05 00 20 04 00 01 50 04 00 "   // movl $0x45001,0x42000: PDPTE[0] -> 0x45000, in memory
+                + "0f 20 c0 83 c8 08 0f 22 c0 "      // mov %cr0,%eax; or $8,%eax; mov %eax,%cr0 (TS)
+                + "0f 01 3d 00 00 20 00 "            // invlpg 0x200000
+                + "8b 1d 00 00 20 00 "               // mov 0x200000,%ebx: still 0x43000
+                + "0f 20 e0 0d 80 00 00 00 0f 22 e0 " // mov %cr4,%eax; or $0x80,%eax; mov %eax,%cr4 (PGE)
+                + "8b 0d 00 00 20 00 f4"));          // mov 0x200000,%ecx; hlt
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(0xcafe);
+        assertThat(rig.reg(Cpu.RCX)).isEqualTo(0xbeef);
     }
 
     @Test

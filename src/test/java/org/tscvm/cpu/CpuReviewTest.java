@@ -5,6 +5,8 @@ import static org.tscvm.cpu.CpuRig.CODE;
 import static org.tscvm.cpu.CpuRig.hex;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Paths the differential test cannot reach (faults part-way through an instruction, far
@@ -282,6 +284,26 @@ class CpuReviewTest {
     }
 
     @Test
+    void aStateSavedBetweenSettingCr0PeAndTheFarJumpRestoresAtCplZero() {
+        // The window of the test above, saved and restored on a fresh CPU: CS still holds the
+        // real-mode 0x0103, and the CPL must still be 0 (KVM's state has it as SS.DPL).
+        CpuRig rig = protectedRig();
+        rig.load(0x1000, hex("ea 05 00 03 01 ")); // ljmp $0x0103,$0x0005 (base 0x1030)
+        // lgdtw 0x600; mov %cr0,%eax; or $1,%al; mov %eax,%cr0; mov $0x10,%ax; mov %ax,%ss; hlt
+        rig.load(0x1035, hex("0f 01 16 00 06 0f 20 c0 0c 01 0f 22 c0 b8 10 00 8e d0 f4 "));
+        rig.cpu.init();
+        rig.cpu.startup(0x01);
+        assertThat(rig.cpu.run(5)).isEqualTo(RunStop.BUDGET_EXHAUSTED); // ljmp .. mov %eax,%cr0
+        assertThat(rig.cpu.getCr(0) & 1).isEqualTo(1);
+        Cpu.State window = rig.cpu.save();
+        CpuRig copy = new CpuRig(rig.memory);
+        copy.cpu.restore(window);
+        assertThat(copy.cpu.run(100)).as(copy.cpu.describe()).isEqualTo(RunStop.HALTED);
+        assertThat(copy.cpu.getRip()).as("the HLT after the SS load").isEqualTo(0x1035 - 0x1030 + 19);
+        assertThat(copy.cpu.save().segSelectors()[2]).as("SS").isEqualTo(0x10);
+    }
+
+    @Test
     void anIstSlotBeyondTheTssLimitIsTsWithTheTrSelector() {
         // SDM 6.14.5: the stack pointer read from the TSS for an interrupt must lie within TR's
         // limit, else #TS(TSS selector). TR is reloaded with a limit of 0x2b: RSP0-2 and IST1 fit,
@@ -301,6 +323,102 @@ class CpuReviewTest {
         rig.run(concat(ltr, hex("cd 31 f4"))); // int $0x31 (IST2): beyond it
         assertThat(rig.haltedInVector()).isEqualTo(CpuFault.TS);
         assertThat(rig.stack(0)).as("error code: the TSS selector, EXT clear (INT n)").isEqualTo(0x30);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"0x13, false", "0x12, true"})
+    void rsp1BeyondTheTssLimitIsTsOnAnInterruptFromRing3ToRing1(int trLimit, boolean ts) {
+        // SDM 6.14.5 (64-bit IDT gate, IST 0): RSPn at 4 + 8n must end within TR's limit, else
+        // #TS(TSS selector). Ring 1 so that the #TS itself, to ring 0, finds RSP0 within the limit.
+        CpuRig rig = new CpuRig().longMode();
+        rig.w64(CpuRig.GDT + 0x48, 0x00afba000000ffffL); // 48: code64 DPL1
+        rig.cpu.setGdtr(CpuRig.GDT, 0x4f);
+        rig.w64(CpuRig.GDT + 0x30, trLimit | ((CpuRig.TSS & 0xffffff) << 16) | (0x89L << 40));
+        rig.w64(CpuRig.TSS + 0xc, 0x98000); // RSP1
+        rig.w64(CpuRig.IDT + 0x80 * 16, CpuRig.gate64(CpuRig.HANDLERS + 0x80 * 16, 0x48, 0xe, 3, 0));
+        rig.run(
+                // 10000: 66 b8 30 00 0f 00 d8  mov $0x30,%ax; ltr %ax
+                // 10007: 48 89 e0              mov %rsp,%rax
+                // 1000a: 6a 23 50 9c 6a 2b     push $0x23; push %rax; pushfq; push $0x2b
+                // 10010: 68 17 00 01 00        push $0x10017
+                // 10015: 48 cf                 iretq
+                // 10017: cd 80                 int $0x80 (ring 3)
+                hex("66 b8 30 00 0f 00 d8 48 89 e0 6a 23 50 9c 6a 2b 68 17 00 01 00 48 cf cd 80 f4"));
+        if (ts) {
+            assertThat(rig.haltedInVector()).isEqualTo(CpuFault.TS);
+            assertThat(rig.stack(0)).as("error code: the TSS selector").isEqualTo(0x30);
+            assertThat(rig.stack(1)).as("a fault on the INT").isEqualTo(CODE + 0x17);
+            assertThat(rig.stack(2)).as("from ring 3").isEqualTo(0x2b);
+        } else {
+            // The ring-1 handler's HLT is privileged: #GP, whose frame shows where it ran.
+            assertThat(rig.haltedInVector()).isEqualTo(CpuFault.GP);
+            assertThat(rig.stack(1)).isEqualTo(CpuRig.HANDLERS + 0x80 * 16);
+            assertThat(rig.stack(2)).as("CS, ring 1").isEqualTo(0x49);
+            assertThat(rig.stack(4)).as("RSP below RSP1's frame").isEqualTo(0x98000 - 40);
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"0x11, false, false", "0x10, true, false", "0x0e, true, false", "0x11, false, true",
+        "0x10, true, true"})
+    void ss1Esp1BeyondThe32BitTssLimitIsTsOnAPrivilegeChangeFromRing3ToRing1(int trLimit, boolean ts,
+            boolean callGate) {
+        // SDM 6.12.1 and CALL (32-bit TSS): ESPn at 4 + 8n and SSn after it, six bytes that must
+        // end within TR's limit, else #TS(TSS selector); through an interrupt gate (INT n) or a
+        // call gate (far CALL).
+        CpuRig rig = new CpuRig();
+        // GDT: 08 code32 DPL0, 10 data DPL0, 18 code32 DPL3, 20 data DPL3, 28 TSS32, 30 code32 DPL1,
+        // 38 data DPL1, 40 call gate DPL3 to 0x30:0x8800
+        rig.w64(0x508, 0x00cf9a000000ffffL);
+        rig.w64(0x510, 0x00cf92000000ffffL);
+        rig.w64(0x518, 0x00cffa000000ffffL);
+        rig.w64(0x520, 0x00cff2000000ffffL);
+        rig.w64(0x528, trLimit | (0x5000L << 16) | (0x89L << 40));
+        rig.w64(0x530, 0x00cfba000000ffffL);
+        rig.w64(0x538, 0x00cfb2000000ffffL);
+        rig.w64(0x540, 0x8800 | (0x30L << 16) | (0xecL << 40));
+        rig.memory.write16(0x600, 0x47);
+        rig.memory.write32(0x602, 0x500);
+        rig.memory.write16(0x610, 0x7ff);
+        rig.memory.write32(0x612, 0x4000);
+        // IDT[0x80]: interrupt gate, DPL 3, to 0x30:0x8800; #TS to 0x08:0x8a00, #GP to 0x08:0x8d00
+        rig.w64(0x4000 + 0x80 * 8, 0x8800 | (0x30L << 16) | (0xeeL << 40));
+        rig.w64(0x4000 + CpuFault.TS * 8, 0x8a00 | (0x08L << 16) | (0x8eL << 40));
+        rig.w64(0x4000 + CpuFault.GP * 8, 0x8d00 | (0x08L << 16) | (0x8eL << 40));
+        rig.memory.write8(0x8800, 0xf4);
+        rig.memory.write8(0x8a00, 0xf4);
+        rig.memory.write8(0x8d00, 0xf4);
+        rig.memory.write32(0x5004, 0x90000); // ESP0
+        rig.memory.write32(0x5008, 0x10);    // SS0
+        rig.memory.write32(0x500c, 0x98000); // ESP1
+        rig.memory.write32(0x5010, 0x39);    // SS1
+        rig.load(0x20000,
+                // 20000: 0f 01 15 00 06 00 00     lgdtl 0x600
+                // 20007: 0f 01 1d 10 06 00 00     lidtl 0x610
+                // 2000e: 66 b8 28 00 0f 00 d8     mov $0x28,%ax; ltr %ax
+                // 20015: 6a 23 68 00 f0 07 00 9c  push $0x23; push $0x7f000; pushf
+                // 2001d: 6a 1b 68 25 00 02 00 cf  push $0x1b; push $0x20025; iret
+                // 20025: 90 cd 80                 nop; int $0x80 (ring 3)
+                // 20025: 90 9a 00 00 00 00 43 00  nop; lcall $0x43,$0 (ring 3)
+                hex("0f 01 15 00 06 00 00 0f 01 1d 10 06 00 00 66 b8 28 00 0f 00 d8 6a 23 68 00 f0 07 00 9c 6a 1b 68 "
+                        + "25 00 02 00 cf 90 " + (callGate ? "9a 00 00 00 00 43 00" : "cd 80")));
+        rig.cpu.enterFlatProtectedMode(0x20000);
+        rig.cpu.setGpr(Cpu.RSP, 0x80000);
+        assertThat(rig.cpu.run(1000)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
+        long esp = rig.reg(Cpu.RSP);
+        if (ts) {
+            assertThat(rig.cpu.getRip()).as("the #TS handler").isEqualTo(0x8a01);
+            assertThat(rig.memory.read32(esp)).as("error code: the TSS selector").isEqualTo(0x28);
+            assertThat(rig.memory.read32(esp + 4)).as("a fault on the INT or CALL").isEqualTo(0x20026);
+        } else {
+            // The ring-1 handler's HLT is privileged: #GP, whose frame shows where it ran.
+            assertThat(rig.cpu.getRip()).as("the #GP handler").isEqualTo(0x8d01);
+            assertThat(rig.memory.read32(esp + 4)).isEqualTo(0x8800);
+            assertThat(rig.memory.read32(esp + 8)).as("CS, ring 1").isEqualTo(0x31);
+            assertThat(rig.memory.read32(esp + 16)).as("ESP below ESP1's frame")
+                    .isEqualTo(0x98000 - (callGate ? 16 : 20));
+            assertThat(rig.memory.read32(esp + 20)).as("SS1").isEqualTo(0x39);
+        }
     }
 
     private static byte[] concat(byte[] a, byte[] b) {

@@ -68,6 +68,104 @@ class GuestDebugRegistersTest {
         assertThat(rig.cpu.getRflags() & (1 << 16)).as("RF cleared after the instruction").isZero();
     }
 
+    static final long RF = 1 << 16;
+
+    /** mov $dr0,%eax; mov %rax,%dr0; mov $0x401,%eax; mov %rax,%dr7 (L0, execute) */
+    private static String breakAt(long dr0) {
+        return String.format("b8 %02x %02x %02x 00 0f 23 c0 b8 01 04 00 00 0f 23 f8 ", dr0 & 0xff, (dr0 >> 8) & 0xff,
+                (dr0 >> 16) & 0xff);
+    }
+
+    /** Pushes an IRETQ frame to CS 0x08 at {@code rip} with RFLAGS 0x10002 (RF) and the RSP of before. */
+    private static String iretFrameWithRf(long rip) {
+        // mov %rsp,%rax; push $0x10; push %rax; push $0x10002; push $0x08; push $rip
+        return String.format("48 89 e0 6a 10 50 68 02 00 01 00 6a 08 68 %02x %02x %02x 00 ", rip & 0xff,
+                (rip >> 8) & 0xff, (rip >> 16) & 0xff);
+    }
+
+    @Test
+    void rfLetsThroughOnlyTheInstructionItReturnsToAndTheNextBreaksAgain() {
+        CpuRig rig = rig();
+        // DR0 = 0x10100, DR1 = 0x10101, DR7 = L0 | L1; jmp 0x10100   (10100: nop; 10101: nop; hlt)
+        rig.load(CODE + 0x100, hex("90 90 f4"));
+        rig.run(hex("b8 00 01 01 00 0f 23 c0 b8 01 01 01 00 0f 23 c8 b8 05 04 00 00 0f 23 f8 e9 e3 00 00 00"));
+        assertThat(count(rig)).isEqualTo(2);
+        assertThat(rip(rig, 0)).isEqualTo(CODE + 0x100);
+        assertThat(dr6(rig, 0)).isEqualTo(DR6_FIXED | B0);
+        assertThat(rip(rig, 1)).isEqualTo(CODE + 0x101);
+        assertThat(dr6(rig, 1)).isEqualTo(DR6_FIXED | B1);
+    }
+
+    @Test
+    void popfCannotSetRfAndPushfStoresItClear() {
+        // SDM POPF: RF is cleared; PUSHF: RF is stored clear. The breakpoint after the POPF fires,
+        // and the PUSHF that the handler's RF lets run stores RF clear.
+        CpuRig rig = rig();
+        // 10010: pushfq; 10011: orq $0x10000,(%rsp); 10019: popfq; 1001a: pushfq (DR0); pop %rax; hlt
+        rig.run(hex(breakAt(CODE + 0x1a) + "9c 48 81 0c 24 00 00 01 00 9d 9c 58 f4"));
+        assertThat(count(rig)).isEqualTo(1);
+        assertThat(rip(rig, 0)).isEqualTo(CODE + 0x1a);
+        assertThat(rig.reg(Cpu.RAX) & RF).isZero();
+        assertThat(rig.cpu.getRflags() & RF).isZero();
+    }
+
+    @Test
+    void intNPushesRfClearEvenWhenItBeganWithRfSet() {
+        // SDM 17.3.1.1: RF is cleared at the start of an instruction, so a software interrupt
+        // pushes it as 0 and its handler's IRET does not mask the next instruction's breakpoint.
+        CpuRig rig = new CpuRig().longMode();
+        rig.load(CODE + 0x100, hex("cd 32")); // int $0x32
+        rig.run(hex(iretFrameWithRf(CODE + 0x100) + "48 cf"));
+        assertThat(rig.haltedInVector()).isEqualTo(0x32);
+        assertThat(rig.stack(0)).isEqualTo(CODE + 0x102);
+        assertThat(rig.stack(2) & RF).as("RF in the pushed RFLAGS").isZero();
+    }
+
+    @Test
+    void anIretThatBeganWithRfSetLeavesTheRfItPopped() {
+        // SDM 17.3.1.1: IRETQ transfers RF from the stack image. An IRETQ returned to with RF set
+        // (after a fault on it, say) that pops RF = 1 masks the breakpoint at its target.
+        CpuRig rig = rig();
+        rig.load(CODE + 0x100, hex("48 cf")); // iretq
+        rig.load(CODE + 0x200, hex("90 f4")); // nop (DR0); hlt
+        rig.run(hex(breakAt(CODE + 0x200) + iretFrameWithRf(CODE + 0x200) + iretFrameWithRf(CODE + 0x100) + "48 cf"));
+        assertThat(count(rig)).isZero();
+        assertThat(rig.cpu.getRip()).isEqualTo(CODE + 0x202);
+        assertThat(rig.cpu.getRflags() & RF).isZero();
+    }
+
+    @Test
+    void aRepStringWithAnInstructionBreakpointBreaksOnceThoughItRunsInChunks() {
+        // The #DB handler returns with RF set; the REP STOSB then runs in several chunks
+        // (REP_CHUNK elements each) without faulting on its breakpoint again.
+        CpuRig rig = rig();
+        rig.load(CODE + 0x100, hex("f3 aa f4")); // rep stosb; hlt
+        // mov $10000,%rcx; mov $0x200000,%edi; xor %eax,%eax; jmp 0x10100
+        rig.run(hex(breakAt(CODE + 0x100) + "48 c7 c1 10 27 00 00 bf 00 00 20 00 31 c0 e9 dd 00 00 00"));
+        assertThat(count(rig)).isEqualTo(1);
+        assertThat(rig.reg(Cpu.RCX)).isZero();
+        assertThat(rig.reg(Cpu.RDI)).isEqualTo(0x200000 + 10000);
+        assertThat(rig.cpu.getRip()).isEqualTo(CODE + 0x103);
+    }
+
+    @Test
+    void anInterruptBetweenTheChunksOfARepStringPushesRfSet() {
+        // SDM 17.3.1.1: an interrupt after any iteration of a REP string but the last pushes RF = 1,
+        // so the IRET back to it does not fault on a breakpoint at the string instruction again.
+        CpuRig rig = new CpuRig().longMode();
+        // 10000: sti; mov $10000,%rcx; mov $0x200000,%edi; xor %eax,%eax; 1000f: rep stosb; hlt
+        rig.load(CODE, hex("fb 48 c7 c1 10 27 00 00 bf 00 00 20 00 31 c0 f3 aa f4"));
+        rig.cpu.setRip(CODE);
+        assertThat(rig.cpu.run(4)).isEqualTo(RunStop.BUDGET_EXHAUSTED);
+        assertThat(rig.cpu.run(1)).isEqualTo(RunStop.BUDGET_EXHAUSTED); // one chunk
+        assertThat(rig.reg(Cpu.RCX)).isEqualTo(10000 - CpuExec.REP_CHUNK);
+        rig.bus.raise(0x40);
+        assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
+        assertThat(rig.haltedInVector()).isEqualTo(0x40);
+        assertThat(rig.stack(0)).isEqualTo(CODE + 0xf);
+        assertThat(rig.stack(2) & RF).as("RF in the pushed RFLAGS").isEqualTo(RF);
+    }
+
     @Test
     void aDisabledBreakpointDoesNothing() {
         CpuRig rig = instructionBreakpointRig(0x400);

@@ -77,16 +77,7 @@ class VcpuStateTest {
 
         TestVms target = TestVms.create();
         target.clock.advance(123_456); // another host clock: nothing in the state may depend on it
-        GuestMemory from = source.vm.memory();
-        byte[] page = new byte[GuestMemory.PAGE_SIZE];
-        for (GuestMemory.Range r : from.ranges()) {
-            for (long p = r.start(); p < r.end(); p += GuestMemory.PAGE_SIZE) {
-                if (from.pageTouched(p)) {
-                    from.readPage(p, page, 0);
-                    target.vm.memory().writePage(p, page, 0);
-                }
-            }
-        }
+        copyRam(source, target);
         Vcpu copy = target.vm.createVcpu();
         copy.restoreState(saved);
         assertThat(copy.saveState()).isEqualTo(saved);
@@ -102,6 +93,100 @@ class VcpuStateTest {
         assertThat(b.msrs().value(Msr.IA32_TSC_AUX)).hasValue(7);
         assertThat(b.msrs().value(Msr.IA32_PAT)).isEqualTo(a.msrs().value(Msr.IA32_PAT));
         assertThat(b.regs().rax()).isEqualTo(5000);
+    }
+
+    private static void copyRam(TestVms source, TestVms target) {
+        GuestMemory from = source.vm.memory();
+        byte[] page = new byte[GuestMemory.PAGE_SIZE];
+        for (GuestMemory.Range r : from.ranges()) {
+            for (long p = r.start(); p < r.end(); p += GuestMemory.PAGE_SIZE) {
+                if (from.pageTouched(p)) {
+                    from.readPage(p, page, 0);
+                    target.vm.memory().writePage(p, page, 0);
+                }
+            }
+        }
+    }
+
+    private static final long NMI_HANDLER = 0x9000, NMI_COUNT = 0x30000;
+
+    /**
+     * A 64-bit guest whose NMI handler counts: GDT at 0x500 (0x08 code64, 0x10 data), IDTR image at 0x610
+     * for an IDT at 0x4000 whose vector 2 gate goes to {@link #NMI_HANDLER}:
+     * <pre>
+     * 9000: ff 04 25 00 00 03 00  incl 0x30000
+     * 9007: 48 cf                 iretq
+     * 10000: 0f 01 1c 25 10 06 00 00  lidt 0x610
+     * 10008: 90 90 90             nop; nop; nop
+     * 1000b: f4                   hlt
+     * </pre>
+     */
+    private static Vcpu withAnNmiHandler(TestVms t) {
+        GuestMemory memory = t.vm.memory();
+        memory.write64(PML4, 0x2000 | 7);
+        memory.write64(0x2000, 0x3000 | 7);
+        memory.write64(0x3000, 0x87);
+        memory.write64(0x508, 0x00af9a000000ffffL);
+        memory.write64(0x510, 0x00cf92000000ffffL);
+        memory.write16(0x610, 0xfff);
+        memory.write64(0x612, 0x4000);
+        memory.write64(0x4000 + 2 * 16, (NMI_HANDLER & 0xffff) | (0x08L << 16) | (0x8eL << 40));
+        byte[] handler = {(byte) 0xff, 0x04, 0x25, 0x00, 0x00, 0x03, 0x00, 0x48, (byte) 0xcf};
+        memory.load(NMI_HANDLER, handler, 0, handler.length);
+        byte[] code = {0x0f, 0x01, 0x1c, 0x25, 0x10, 0x06, 0x00, 0x00, (byte) 0x90, (byte) 0x90, (byte) 0x90,
+            (byte) 0xf4};
+        memory.load(CODE, code, 0, code.length);
+        Vcpu vcpu = t.vm.createVcpu();
+        vcpu.cpu().setGdtr(0x500, 0x17);
+        vcpu.cpu().enterFlatLongMode(CODE, PML4, 0);
+        vcpu.cpu().setGpr(Cpu.RSP, 0x80000);
+        return vcpu;
+    }
+
+    private static void step(Vcpu vcpu) {
+        vcpu.setGuestDebug(new GuestDebug(true, java.util.Set.of(), java.util.List.of()));
+        vcpu.run();
+        vcpu.setGuestDebug(GuestDebug.NONE);
+    }
+
+    @Test
+    void aStateSavedInsideAnNmiHandlerRestoresWithNmisBlockedAndTheLatchedNmiTakenAfterIret() {
+        // SDM 6.7.1: from NMI delivery to the next IRET further NMIs are blocked and one is
+        // latched; KVM's kvm_vcpu_events carries both (nmi.masked, nmi.pending), and so must
+        // the saved state, or the copy would nest an NMI inside the handler.
+        TestVms source = TestVms.create();
+        Vcpu original = withAnNmiHandler(source);
+        step(original); // lidt
+        original.injectNmi();
+        step(original); // delivery, then the incl
+        assertThat(original.getRegs().rip()).isEqualTo(NMI_HANDLER + 7);
+        original.injectNmi(); // latched: the handler has not returned
+        VcpuState inHandler = original.saveState();
+        assertThat(inHandler.events().nmiBlocked()).isTrue();
+        assertThat(inHandler.events().nmiPending()).isEqualTo(1);
+
+        for (int pending = 0; pending <= 1; pending++) {
+            TestVms target = TestVms.create();
+            copyRam(source, target); // tables, handler, the NMI's frame, the count of 1
+            Vcpu copy = target.vm.createVcpu();
+            VcpuEvents e = inHandler.events();
+            copy.restoreState(new VcpuState(inHandler.regs(), inHandler.sregs(), inHandler.fpu(), inHandler.msrs(),
+                    inHandler.lapic(), new VcpuEvents(-1, false, 0, -1, pending, e.nmiBlocked(), 0, e.mpState())));
+            assertThat(copy.saveState().events().nmiBlocked()).isTrue();
+            if (pending == 0) {
+                copy.injectNmi(); // arrives after the restore: blocked all the same
+            }
+            step(copy); // the iretq, and then the latched NMI is delivered
+            long rsp = copy.getRegs().rsp();
+            assertThat(copy.getRegs().rip()).as("the second NMI is delivered after the IRET").isEqualTo(NMI_HANDLER);
+            assertThat(target.vm.memory().read64(rsp)).as("not nested: it returns to where the IRET went")
+                    .isEqualTo(CODE + 8);
+            assertThat(copy.run()).isInstanceOf(VcpuExit.Halt.class);
+            assertThat(target.vm.memory().read32(NMI_COUNT)).isEqualTo(2);
+            assertThat(copy.saveState().events().nmiBlocked()).isFalse();
+        }
+        assertThat(original.run()).isInstanceOf(VcpuExit.Halt.class);
+        assertThat(source.vm.memory().read32(NMI_COUNT)).isEqualTo(2);
     }
 
     /** XGETBV (0f 01 d0) then HLT: the guest reads XCR0 into EDX:EAX. */
