@@ -17,6 +17,11 @@ abstract class CpuSystem extends CpuMemory {
 
     /** Set by a fault during #DF delivery; the run loop reports TRIPLE_FAULT. */
     boolean shutdown;
+    /**
+     * Counts hardware task switches past their commit point: a fault after it belongs to the
+     * new task, so a far transfer or an interrupt must not put the old task's RSP back.
+     */
+    int taskSwitches;
 
     CpuSystem(GuestMemory memory, CpuBus bus) {
         super(memory, bus);
@@ -236,15 +241,18 @@ abstract class CpuSystem extends CpuMemory {
 
     /**
      * Far JMP or CALL to {@code sel:offset} with operand size {@code opSize}, through a call
-     * gate too. Task gates and TSS targets are not implemented: they raise #GP(sel), which a
-     * kernel reports. A fault leaves RSP as it was, so the instruction can restart.
+     * gate too, and outside IA-32e mode to a TSS or task gate ({@link TaskSwitch}). A fault
+     * leaves RSP as it was, so the instruction can restart (unless it came from a new task).
      */
     final void farTransfer(int sel, long offset, int opSize, boolean call) {
         long savedRsp = regs[RSP];
+        int switches = taskSwitches;
         try {
             farTransferChecked(sel, offset, opSize, call);
         } catch (CpuFault f) {
-            regs[RSP] = savedRsp;
+            if (taskSwitches == switches) {
+                regs[RSP] = savedRsp;
+            }
             throw f;
         }
     }
@@ -269,6 +277,11 @@ abstract class CpuSystem extends CpuMemory {
             callGate(sel, d, call);
             return;
         }
+        if (!longMode() && (type == T_TASK || type == T_TSS_AVAIL || type == T_TSS_BUSY || type == T_TSS16_AVAIL
+                || type == T_TSS16_BUSY)) {
+            TaskSwitch.farTransfer(this, sel, d, call);
+            return;
+        }
         checkDirectCodeTarget(sel, d);
         long oldCs = segSel[CS];
         long oldRip = rip;
@@ -289,7 +302,7 @@ abstract class CpuSystem extends CpuMemory {
     /**
      * A far JMP or CALL through a call gate (SDM CALL, "call gate"): same privilege, or a CALL
      * to a more privileged non-conforming segment with the stack from the TSS. 32-bit gates copy
-     * their parameters; 64-bit gates have none. Task gates and TSS targets stay #GP.
+     * their parameters; 64-bit gates have none.
      */
     private void callGate(int gateSel, long gate, boolean call) {
         int gattr = descAttr(gate);
@@ -629,6 +642,7 @@ abstract class CpuSystem extends CpuMemory {
     final void interrupt(int vector, int errorCode, boolean software, boolean external, long returnRip) {
         materializeFlags();
         long savedRsp = regs[RSP];
+        int switches = taskSwitches;
         try {
             if (realMode()) {
                 realModeInterrupt(vector, returnRip);
@@ -639,7 +653,9 @@ abstract class CpuSystem extends CpuMemory {
             }
         } catch (CpuFault f) {
             // The same-level paths push one word at a time: a fault there leaves RSP as before.
-            regs[RSP] = savedRsp;
+            if (taskSwitches == switches) {
+                regs[RSP] = savedRsp;
+            }
             throw f;
         }
     }
@@ -757,8 +773,7 @@ abstract class CpuSystem extends CpuMemory {
         }
         long g = readSys(idtrBase + vector * 8L, 8);
         int type = (int) (g >>> 40) & 0x1f; // with S: a gate is a system descriptor
-        // Task gates would need a hardware task switch, which tscvm does not implement: #GP.
-        if (type != T_INT && type != T_TRAP && type != T_INT16 && type != T_TRAP16) {
+        if (type != T_INT && type != T_TRAP && type != T_INT16 && type != T_TRAP16 && type != T_TASK) {
             throw gp(gateError(vector, external));
         }
         if (software && ((g >>> 45) & 3) < cpl) {
@@ -766,6 +781,10 @@ abstract class CpuSystem extends CpuMemory {
         }
         if ((g & (1L << 47)) == 0) {
             throw fault(CpuFault.NP, gateError(vector, external));
+        }
+        if (type == T_TASK) {
+            TaskSwitch.interrupt(this, g, errorCode, external, returnRip);
+            return;
         }
         int size = type >= T_INT ? 4 : 2;
         int sel = (int) (g >>> 16) & 0xffff;
@@ -869,8 +888,11 @@ abstract class CpuSystem extends CpuMemory {
             throw gp(0);
         }
         if ((rflags() & NT) != 0) {
-            // A nested-task return needs a hardware task switch, not implemented: #GP(0).
-            throw gp(0);
+            if (longMode()) {
+                throw gp(0); // IA-32e mode has no task switches
+            }
+            TaskSwitch.iret(this);
+            return;
         }
         long ip = readStack(0, opSize);
         int sel = (int) readStack(opSize, opSize) & 0xffff;

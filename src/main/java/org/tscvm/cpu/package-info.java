@@ -97,8 +97,10 @@
  * AES-NI, PCLMULQDQ, SHA and the other 0F 38 / 0F 3A extensions beyond
  * SSE4.2, AVX/VEX/EVEX and XSAVE components beyond x87 and SSE (XSAVE, XSAVEOPT, XSAVEC,
  * XSAVES, XRSTOR in both forms, XRSTORS, XGETBV and XSETBV run with XCR0 = x87|SSE at most and
- * IA32_XSS = 0, behind CR4.OSXSAVE and CPUID.(0xD,1)), BOUND, RDRAND/RDSEED, MONITOR/MWAIT, TSX. Hardware task switches (task gates, TSS targets, IRET with NT) and virtual-8086
- * mode raise #GP. Not modelled: I/O breakpoints (DR7 R/W 10), DR6.BT, #AC, SMM, PCID. NMIs arrive through
+ * IA32_XSS = 0, behind CR4.OSXSAVE and CPUID.(0xD,1)), BOUND, RDRAND/RDSEED, MONITOR/MWAIT, TSX.
+ * Hardware task switches ({@link org.tscvm.cpu.TaskSwitch}) take 32-bit TSSs only; a 16-bit
+ * TSS is #GP. Virtual-8086 mode is entered only by a task switch, and there IRET and INT n raise
+ * #GP(0) whatever IOPL (no VME). Not modelled: I/O breakpoints (DR7 R/W 10), DR6.BT, #AC, SMM, PCID. NMIs arrive through
  * {@link org.tscvm.cpu.Cpu#raiseNmi()} and are blocked until IRET; CR8 reads and writes the
  * local APIC's TPR through {@link org.tscvm.cpu.CpuBus}; VMCALL is a KVM hypercall.
  *

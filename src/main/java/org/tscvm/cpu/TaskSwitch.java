@@ -1,0 +1,300 @@
+package org.tscvm.cpu;
+
+import static org.tscvm.cpu.CpuState.*;
+import static org.tscvm.cpu.CpuSystem.*;
+
+/**
+ * Hardware task switches (SDM vol. 3A 7.3) in legacy protected mode: an interrupt or exception
+ * through a task gate, a far JMP or CALL to a TSS descriptor or a task gate, and IRET with
+ * EFLAGS.NT set. IA-32e mode has none (its callers raise #GP there, as the SDM says).
+ *
+ * <p>The checks that fault in the old task's context come first and change nothing. Then the
+ * old task's state is written to its TSS, busy bits and the back link are set, and TR, CR3,
+ * EFLAGS, EIP, the general registers and the selectors are loaded from the new TSS; from there
+ * on a fault belongs to the new task, and its segment descriptors are checked as they load
+ * (SDM table 7-1: #TS with the selector, #NP or #SS when not present).
+ *
+ * <p>A new task whose EFLAGS has VM set starts in virtual-8086 mode, its selectors loaded as
+ * that mode loads them (base = selector * 16, limit 0xFFFF, CPL 3). Not done: 16-bit TSSs (a
+ * switch to or from one is #GP(selector)) and the TSS's debug-trap flag T.
+ */
+final class TaskSwitch {
+    /** What started the switch: it decides the busy bits, the back link and NT (SDM table 7-2). */
+    enum Source { JMP, CALL, IRET, INTERRUPT }
+
+    /** The smallest limit of a 32-bit TSS: every field up to the I/O map base. */
+    static final int MIN_LIMIT = 0x67;
+    private static final int BACK_LINK = 0, CR3 = 0x1c, EIP = 0x20, EFLAGS = 0x24, GPRS = 0x28, SELECTORS = 0x48,
+            LDT = 0x60;
+    /** The selectors in a TSS's order: ES, CS, SS, DS, FS, GS (the CPU's segment numbering). */
+    private static final int[] SEGMENT_ORDER = {ES, CS, SS, DS, FS, GS};
+
+    private TaskSwitch() {
+    }
+
+    /**
+     * A far JMP or CALL whose selector names {@code d}, a TSS descriptor or a task gate (the
+     * caller has read it; not in IA-32e mode). {@code returnEip} is the next instruction's.
+     */
+    static void farTransfer(CpuSystem c, int sel, long d, boolean call) {
+        int attr = descAttr(d);
+        int type = attr & A_TYPE;
+        if (dpl(attr) < c.cpl || dpl(attr) < (sel & 3)) {
+            throw c.gp(sel & 0xfffc);
+        }
+        if ((attr & A_P) == 0) {
+            throw c.fault(CpuFault.NP, sel & 0xfffc);
+        }
+        int tssSel = sel;
+        long tss = d;
+        if (type == T_TASK) {
+            tssSel = (int) (d >>> 16) & 0xffff;
+            tss = availableTss(c, tssSel, false);
+        } else if (type != T_TSS_AVAIL) {
+            throw c.gp(sel & 0xfffc); // busy, or a 16-bit TSS
+        }
+        switchTo(c, tssSel, tss, call ? Source.CALL : Source.JMP, c.rip, -1, false);
+    }
+
+    /** An interrupt or exception through the task gate {@code gate} of the IDT (present, DPL checked). */
+    static void interrupt(CpuSystem c, long gate, int errorCode, boolean external, long returnEip) {
+        int tssSel = (int) (gate >>> 16) & 0xffff;
+        long tss = availableTss(c, tssSel, external);
+        switchTo(c, tssSel, tss, Source.INTERRUPT, returnEip, errorCode, external);
+    }
+
+    /** IRET with NT set: back to the task in the current TSS's back link, which must be busy. */
+    static void iret(CpuSystem c) {
+        int back = (int) c.readSys(c.trBase + BACK_LINK, 2);
+        if ((back & 4) != 0 || (back & 0xfff8) + 7 > c.gdtrLimit || (back & 0xfffc) == 0) {
+            throw c.fault(CpuFault.TS, back & 0xfffc);
+        }
+        long d = c.readSys(c.gdtrBase + (back & 0xfff8), 8);
+        int attr = descAttr(d);
+        if ((attr & A_S) != 0 || (attr & A_TYPE) != T_TSS_BUSY) {
+            throw c.fault(CpuFault.TS, back & 0xfffc);
+        }
+        if ((attr & A_P) == 0) {
+            throw c.fault(CpuFault.NP, back & 0xfffc);
+        }
+        switchTo(c, back, d, Source.IRET, c.rip, -1, false);
+    }
+
+    /** The TSS descriptor a task gate names: in the GDT, a 32-bit TSS not busy, present. */
+    private static long availableTss(CpuSystem c, int tssSel, boolean external) {
+        int err = (tssSel & 0xfffc) | (external ? 1 : 0);
+        if ((tssSel & 4) != 0 || (tssSel & 0xfff8) + 7 > c.gdtrLimit) {
+            throw c.gp(err);
+        }
+        long d = c.readSys(c.gdtrBase + (tssSel & 0xfff8), 8);
+        int attr = descAttr(d);
+        if ((attr & A_S) != 0 || (attr & A_TYPE) != T_TSS_AVAIL) {
+            throw c.gp(err); // busy, not a TSS, or a 16-bit TSS
+        }
+        if ((attr & A_P) == 0) {
+            throw c.fault(CpuFault.NP, err);
+        }
+        return d;
+    }
+
+    private static void switchTo(CpuSystem c, int newSel, long newDesc, Source source, long returnEip, int errorCode,
+                                 boolean external) {
+        int ext = external ? 1 : 0;
+        long newBase = descBase(newDesc);
+        long newLimit = descLimit(newDesc);
+        if (newLimit < MIN_LIMIT) {
+            throw c.fault(CpuFault.TS, (newSel & 0xfffc) | ext);
+        }
+        int oldType = c.trAttr & A_TYPE;
+        if (oldType != T_TSS_BUSY || c.trLimit < MIN_LIMIT) {
+            throw c.gp((newSel & 0xfffc) | ext); // the running task has a 16-bit or no TSS
+        }
+        // Read the whole new state first: a page fault here is in the old task's context.
+        long newFlags = c.readSys(newBase + EFLAGS, 4);
+        long newCr3 = c.readSys(newBase + CR3, 4);
+        long newEip = c.readSys(newBase + EIP, 4);
+        long[] gprs = new long[8];
+        for (int r = 0; r < 8; r++) {
+            gprs[r] = c.readSys(newBase + GPRS + 4L * r, 4);
+        }
+        int[] selectors = new int[6];
+        for (int i = 0; i < 6; i++) {
+            selectors[i] = (int) c.readSys(newBase + SELECTORS + 4L * i, 2);
+        }
+        int ldt = (int) c.readSys(newBase + LDT, 2);
+
+        // The old task's state goes to its TSS (IRET saves its flags with NT clear).
+        long oldFlags = c.rflags();
+        if (source == Source.IRET) {
+            oldFlags &= ~NT;
+        }
+        long oldBase = c.trBase;
+        c.writeSys(oldBase + EIP, 4, returnEip);
+        c.writeSys(oldBase + EFLAGS, 4, oldFlags);
+        for (int r = 0; r < 8; r++) {
+            c.writeSys(oldBase + GPRS + 4L * r, 4, c.regs[r]);
+        }
+        for (int i = 0; i < 6; i++) {
+            c.writeSys(oldBase + SELECTORS + 4L * i, 4, c.segSel[SEGMENT_ORDER[i]]);
+        }
+        int oldSel = c.trSel;
+        if (source == Source.JMP || source == Source.IRET) {
+            setBusy(c, oldSel, false);
+        }
+        if (source == Source.CALL || source == Source.INTERRUPT) {
+            c.writeSys(newBase + BACK_LINK, 2, oldSel);
+            newFlags |= NT;
+        }
+        if (source != Source.IRET) {
+            setBusy(c, newSel, true);
+        }
+
+        // From here on the new task runs: what faults, faults in its context.
+        c.taskSwitches++;
+        c.trSel = newSel;
+        c.trBase = newBase;
+        c.trLimit = newLimit;
+        c.trAttr = descAttr(newDesc) | 2;
+        c.writeCr0(c.cr0 | CR0_TS);
+        if ((c.cr0 & CR0_PG) != 0) {
+            c.writeCr3(newCr3);
+        }
+        c.loadFlags(newFlags | 2);
+        c.rip = newEip;
+        c.prevRip = newEip;
+        for (int r = 0; r < 8; r++) {
+            c.regs[r] = gprs[r];
+        }
+        // Selectors first, without their descriptors, so a fault shows the new task's values.
+        for (int i = 0; i < 6; i++) {
+            c.segSel[SEGMENT_ORDER[i]] = selectors[i];
+        }
+        c.ldtrSel = ldt;
+        loadLdt(c, ldt, ext);
+        if ((newFlags & VM) != 0) {
+            for (int seg : SEGMENT_ORDER) {
+                int sel = c.segSel[seg];
+                c.setSeg(seg, sel, (long) sel << 4, 0xffff, A_P | A_S | (3 << 5) | (seg == CS ? 0xb : 3));
+            }
+            c.updateMode(); // CPL 3, 16-bit
+            finish(c, errorCode, ext);
+            return;
+        }
+        int newCpl = selectors[1] & 3;
+        loadCode(c, selectors[1], newCpl, ext);
+        loadStack(c, selectors[2], newCpl, ext);
+        for (int s : DATA_SEGMENTS) {
+            loadData(c, s, c.segSel[s], newCpl, ext);
+        }
+        c.updateMode();
+        finish(c, errorCode, ext);
+    }
+
+    /** The error code of an exception goes on the new task's stack; EIP must lie in its CS. */
+    private static void finish(CpuSystem c, int errorCode, int ext) {
+        if (errorCode >= 0) {
+            c.push(errorCode, 4);
+        }
+        if (c.rip > c.segLimit[CS]) {
+            throw c.gp(ext);
+        }
+    }
+
+    private static void setBusy(CpuSystem c, int sel, boolean busy) {
+        long at = c.gdtrBase + (sel & 0xfff8) + 5;
+        long access = c.readSys(at, 1);
+        c.writeSys(at, 1, busy ? access | 2 : access & ~2);
+    }
+
+    /** The descriptor of {@code sel} in the new task's tables, or #TS(sel) past their limit. */
+    private static long descriptor(CpuSystem c, int sel, int ext) {
+        int idx = sel & 0xfff8;
+        if ((sel & 4) != 0) {
+            if ((c.ldtrAttr & A_UNUSABLE) != 0 || idx + 7 > c.ldtrLimit) {
+                throw c.fault(CpuFault.TS, (sel & 0xfffc) | ext);
+            }
+            return c.readSys(c.ldtrBase + idx, 8);
+        }
+        if (idx + 7 > c.gdtrLimit) {
+            throw c.fault(CpuFault.TS, (sel & 0xfffc) | ext);
+        }
+        return c.readSys(c.gdtrBase + idx, 8);
+    }
+
+    private static void loadLdt(CpuSystem c, int sel, int ext) {
+        if ((sel & 0xfffc) == 0) {
+            c.ldtrBase = 0;
+            c.ldtrLimit = 0;
+            c.ldtrAttr = A_UNUSABLE;
+            return;
+        }
+        if ((sel & 4) != 0 || (sel & 0xfff8) + 7 > c.gdtrLimit) {
+            throw c.fault(CpuFault.TS, (sel & 0xfffc) | ext);
+        }
+        long d = c.readSys(c.gdtrBase + (sel & 0xfff8), 8);
+        int attr = descAttr(d);
+        if ((attr & A_S) != 0 || (attr & A_TYPE) != T_LDT || (attr & A_P) == 0) {
+            throw c.fault(CpuFault.TS, (sel & 0xfffc) | ext);
+        }
+        c.ldtrBase = descBase(d);
+        c.ldtrLimit = descLimit(d);
+        c.ldtrAttr = attr;
+    }
+
+    private static void loadCode(CpuSystem c, int sel, int cpl, int ext) {
+        int err = (sel & 0xfffc) | ext;
+        if ((sel & 0xfffc) == 0) {
+            throw c.fault(CpuFault.TS, err);
+        }
+        long d = descriptor(c, sel, ext);
+        int attr = descAttr(d);
+        boolean code = (attr & A_S) != 0 && (attr & 8) != 0;
+        boolean conforming = (attr & 4) != 0;
+        if (!code || (conforming ? dpl(attr) > cpl : dpl(attr) != cpl)) {
+            throw c.fault(CpuFault.TS, err);
+        }
+        if ((attr & A_P) == 0) {
+            throw c.fault(CpuFault.NP, err);
+        }
+        c.loadCs(sel, d, cpl);
+    }
+
+    private static void loadStack(CpuSystem c, int sel, int cpl, int ext) {
+        int err = (sel & 0xfffc) | ext;
+        if ((sel & 0xfffc) == 0) {
+            throw c.fault(CpuFault.TS, err);
+        }
+        long d = descriptor(c, sel, ext);
+        int attr = descAttr(d);
+        if ((sel & 3) != cpl || (attr & A_S) == 0 || (attr & 0xa) != 2 || dpl(attr) != cpl) {
+            throw c.fault(CpuFault.TS, err);
+        }
+        if ((attr & A_P) == 0) {
+            throw c.fault(CpuFault.SS, err);
+        }
+        c.markAccessed(sel, d);
+        c.setSeg(SS, sel, descBase(d), descLimit(d), attr | 1);
+    }
+
+    private static void loadData(CpuSystem c, int seg, int sel, int cpl, int ext) {
+        if ((sel & 0xfffc) == 0) {
+            c.setSeg(seg, sel, 0, 0, A_UNUSABLE);
+            return;
+        }
+        int err = (sel & 0xfffc) | ext;
+        long d = descriptor(c, sel, ext);
+        int attr = descAttr(d);
+        boolean data = (attr & 8) == 0;
+        boolean readableCode = !data && (attr & 2) != 0;
+        boolean conformingCode = !data && (attr & 4) != 0;
+        if ((attr & A_S) == 0 || !(data || readableCode)
+                || (!conformingCode && (dpl(attr) < cpl || dpl(attr) < (sel & 3)))) {
+            throw c.fault(CpuFault.TS, err);
+        }
+        if ((attr & A_P) == 0) {
+            throw c.fault(CpuFault.NP, err);
+        }
+        c.markAccessed(sel, d);
+        c.setSeg(seg, sel, descBase(d), descLimit(d), attr | 1);
+    }
+}
