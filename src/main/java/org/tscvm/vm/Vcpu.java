@@ -163,10 +163,6 @@ public final class Vcpu {
         return vm;
     }
 
-    /** The interpreter, for this package's tests only: nothing outside {@code vm} reaches it. */
-    Cpu cpu() {
-        return cpu;
-    }
 
     /**
      * The guest side (A3): what the interpreter calls for RDTSC/RDTSCP (R1, R2, R21), RDMSR and
