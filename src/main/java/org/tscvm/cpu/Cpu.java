@@ -1016,7 +1016,7 @@ public final class Cpu extends CpuExec {
     }
 
     /** Copies the state out (for snapshots and migration); the XMM registers travel in the FXSAVE image. */
-    public State save() {
+    public State saveState() {
         X87Control.saveImage(this);
         byte[] image = fxRegisters.clone();
         for (int i = 0; i < 32; i++) {
@@ -1145,7 +1145,7 @@ public final class Cpu extends CpuExec {
     }
 
     /** Replaces the whole state with {@code s}; throws if an array has the wrong length. */
-    public void restore(State s) {
+    public void restoreState(State s) {
         checkLength("gprs", s.gprs().length, 16);
         checkLength("segment arrays", s.segSelectors().length, 6);
         checkLength("segment arrays", s.segBases().length, 6);

@@ -141,11 +141,11 @@ public final class AcpiPm implements IoDevice {
         return -1;
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         return new State(status, enable, control);
     }
 
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         status = s.status() & 0xffff;
         enable = s.enable() & 0xffff;
         control = (s.control() & CONTROL_STORED) | SCI_EN;

@@ -255,11 +255,11 @@ public final class Cmos implements IoDevice {
         secondsOffset += n.toEpochSecond(ZoneOffset.UTC) - t.toEpochSecond(ZoneOffset.UTC);
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         return new State(index, nmiMasked, ram, startEpochSeconds + secondsOffset);
     }
 
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         byte[] r = s.ram();
         if (r.length != RAM_SIZE) {
             throw new IllegalArgumentException("CMOS state has " + r.length + " bytes, not " + RAM_SIZE);

@@ -87,11 +87,11 @@ public final class FwCfg implements IoDevice {
         }
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         return new State(selector, offset);
     }
 
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         selector = s.selector() & 0xffff;
         offset = Math.max(0, s.offset());
     }

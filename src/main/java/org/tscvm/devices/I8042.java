@@ -136,11 +136,11 @@ public final class I8042 {
         return false;
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         return new State(config, outputPort, pendingCommand, output, outputFull, lastWasCommand);
     }
 
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         config = s.config() & 0xff;
         outputPort = (s.outputPort() & 0xff) | OUTPUT_PORT_A20;
         pendingCommand = s.pendingCommand() == CMD_WRITE_CONFIG || s.pendingCommand() == CMD_WRITE_OUTPUT_PORT

@@ -213,12 +213,12 @@ public final class IoApic implements MmioDevice {
         bus.routeExtInt(open, (entry & DEST_LOGICAL) != 0, (int) (entry >>> DESTINATION_SHIFT) & 0xff);
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         return new State(index, id, redirection, lineLevels);
     }
 
     /** Loads {@code s}; a level pin that is asserted and idle is serviced again. */
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         if (s.redirection().length != PINS) {
             throw new IllegalArgumentException("I/O APIC state has " + s.redirection().length + " entries, not " + PINS);
         }

@@ -1011,7 +1011,7 @@ public final class LocalApic implements LocalInterruptController {
 
     // ---------------------------------------------------------------- snapshot
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         long now = host.hostTscNow();
         long remaining = -1;
         if (timerMode() != TIMER_TSC_DEADLINE && timerDueHostTsc != Long.MAX_VALUE) {
@@ -1026,7 +1026,7 @@ public final class LocalApic implements LocalInterruptController {
      * counts, then the TSC deadline, which is converted with the vCPU's current TSC, so the
      * vCPU's TSC must be restored before the APIC (Firecracker restores 0x6E0 after 0x10).
      */
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         if (s.isr().length != 8 || s.irr().length != 8 || s.tmr().length != 8 || s.lvt().length != LVT_COUNT) {
             throw new IllegalArgumentException("APIC state arrays have the wrong length");
         }

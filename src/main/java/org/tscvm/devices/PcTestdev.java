@@ -116,11 +116,11 @@ public final class PcTestdev {
         scratch = (int) ((scratch & ~mask) | v);
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         return new State(scratch, iomem);
     }
 
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         scratch = s.scratch();
         byte[] m = s.iomem();
         System.arraycopy(m, 0, iomem, 0, Math.min(m.length, IOMEM_SIZE));

@@ -74,11 +74,11 @@ public final class PciHost implements IoDevice {
         // CONFIG_DATA writes: the host bridge's registers are read-only here.
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         return new State(address);
     }
 
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         address = s.address() & (ENABLE | ADDRESS_BITS);
     }
 }

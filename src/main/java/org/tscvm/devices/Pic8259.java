@@ -242,13 +242,13 @@ public final class Pic8259 {
         }
     }
 
-    State state() {
+    State saveState() {
         return new State(irr, isr, imr, lineLevels, elcr, vectorBase, priorityBase, initStep,
                 needIcw4, single, autoEoi, rotateOnAutoEoi, readIsr, poll, specialMask,
                 specialFullyNested);
     }
 
-    void restore(State s) {
+    void restoreState(State s) {
         irr = s.irr() & 0xff;
         isr = s.isr() & 0xff;
         imr = s.imr() & 0xff;

@@ -157,14 +157,14 @@ public final class PicPair implements ExtIntSource {
         }
     }
 
-    public synchronized State state() {
-        return new State(masterChip.state(), slaveChip.state());
+    public synchronized State saveState() {
+        return new State(masterChip.saveState(), slaveChip.saveState());
     }
 
     /** Loads both chips and re-evaluates INTR, so a pending interrupt is requested again. */
-    public synchronized void restore(State s) {
-        masterChip.restore(s.master());
-        slaveChip.restore(s.slave());
+    public synchronized void restoreState(State s) {
+        masterChip.restoreState(s.master());
+        slaveChip.restoreState(s.slave());
         intrLevel = false;
         update();
     }

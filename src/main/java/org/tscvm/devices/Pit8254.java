@@ -475,7 +475,7 @@ public final class Pit8254 implements IoDevice {
         return Math.max(1, periodTicks * NANOS_PER_SECOND / FREQUENCY_HZ / CATCH_UP_DIVISOR);
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         long now = clock.nanos();
         Channel[] ch = new Channel[3];
         for (int i = 0; i < 3; i++) {
@@ -485,7 +485,7 @@ public final class Pit8254 implements IoDevice {
     }
 
     /** Loads {@code s}; counters continue from the elapsed ticks it holds. */
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         Channel[] ch = s.channels();
         if (ch.length != 3) {
             throw new IllegalArgumentException("PIT state has " + ch.length + " channels, not 3");

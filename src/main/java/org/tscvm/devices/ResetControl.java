@@ -40,11 +40,11 @@ public final class ResetControl implements IoDevice {
         }
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         return new State(value);
     }
 
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         value = s.value() & (SYS_RST | FULL_RST);
     }
 }

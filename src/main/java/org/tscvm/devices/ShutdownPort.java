@@ -38,11 +38,11 @@ public final class ShutdownPort implements IoDevice {
         }
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         return new State(matched);
     }
 
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         matched = Math.floorMod(s.matched(), MAGIC.length);
     }
 }

@@ -110,7 +110,7 @@ public final class Uart16550 implements IoDevice {
     public Uart16550(OutputStream sink, IrqLine irq) {
         this.sink = sink;
         this.irq = irq;
-        restore(State.reset());
+        restoreState(State.reset());
     }
 
     @Override
@@ -221,7 +221,7 @@ public final class Uart16550 implements IoDevice {
         return sinkErrors;
     }
 
-    public synchronized State state() {
+    public synchronized State saveState() {
         byte[] bytes = new byte[rxCount];
         for (int i = 0; i < rxCount; i++) {
             bytes[i] = rx[(rxHead + i) % RX_FIFO_SIZE];
@@ -230,7 +230,7 @@ public final class Uart16550 implements IoDevice {
     }
 
     /** Loads {@code s} and raises the interrupt line again if the state has one pending. */
-    public synchronized void restore(State s) {
+    public synchronized void restoreState(State s) {
         byte[] bytes = s.rx();
         if (bytes.length > RX_FIFO_SIZE) {
             throw new IllegalArgumentException("UART state holds " + bytes.length

@@ -141,16 +141,16 @@ public final class Machine {
      * (before {@link #run()}, after {@link #runUntil}, or paused).
      */
     public BoardState saveBoard() {
-        return board.state();
+        return board.saveState();
     }
 
     /**
      * Loads the board's devices, every vCPU stopped; the devices' time continues from
      * {@code deviceNanos} (the saved device time plus whatever downtime the restore counts).
-     * The order is {@link PcBoard#restore}'s.
+     * The order is {@link PcBoard#restoreState}'s.
      */
     public void restoreBoard(BoardState state, long deviceNanos) {
-        board.restore(state, deviceNanos);
+        board.restoreState(state, deviceNanos);
     }
 
     /** The runner: threads, and the pause / resume / reset / quit control a monitor uses. */
@@ -432,7 +432,7 @@ public final class Machine {
             this.clock = vcpu.vm().clock();
             this.apic = new LocalApic(vcpu.id(), vcpu.id() == 0, CpuidModel.PHYS_ADDR_BITS, this, apicBus);
             this.interrupts = new VcpuInterrupts(apic, timedPit, clock, deviceTime, vcpu);
-            this.powerOnApic = apic.state();
+            this.powerOnApic = apic.saveState();
             this.programMtrrs = programMtrrs;
             vcpu.setInterruptController(interrupts);
         }
@@ -452,7 +452,7 @@ public final class Machine {
         /** Power-on state for a reboot (on the thread running the machine, every vCPU stopped). */
         void powerOn() {
             vcpu.reset();
-            apic.restore(powerOnApic);
+            apic.restoreState(powerOnApic);
             programMtrrs.run();
         }
 

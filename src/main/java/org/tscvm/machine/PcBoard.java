@@ -144,16 +144,16 @@ final class PcBoard {
         keyboardController = new I8042(() -> events.reset("the keyboard controller"));
         pciHost = new PciHost();
         shutdownPort = new ShutdownPort(() -> events.powerOff("the guest wrote \"Shutdown\" to port 0x8900"));
-        keepPowerOnState(pic.state(), pic::restore);
-        keepPowerOnState(ioApic.state(), ioApic::restore);
-        keepPowerOnState(uart.state(), uart::restore);
-        keepPowerOnState(pit.state(), pit::restore);
-        keepPowerOnState(fwCfg.state(), fwCfg::restore);
-        keepPowerOnState(acpiPm.state(), acpiPm::restore);
-        keepPowerOnState(resetControl.state(), resetControl::restore);
-        keepPowerOnState(keyboardController.state(), keyboardController::restore);
-        keepPowerOnState(pciHost.state(), pciHost::restore);
-        keepPowerOnState(shutdownPort.state(), shutdownPort::restore);
+        keepPowerOnState(pic.saveState(), pic::restoreState);
+        keepPowerOnState(ioApic.saveState(), ioApic::restoreState);
+        keepPowerOnState(uart.saveState(), uart::restoreState);
+        keepPowerOnState(pit.saveState(), pit::restoreState);
+        keepPowerOnState(fwCfg.saveState(), fwCfg::restoreState);
+        keepPowerOnState(acpiPm.saveState(), acpiPm::restoreState);
+        keepPowerOnState(resetControl.saveState(), resetControl::restoreState);
+        keepPowerOnState(keyboardController.saveState(), keyboardController::restoreState);
+        keepPowerOnState(pciHost.saveState(), pciHost::restoreState);
+        keepPowerOnState(shutdownPort.saveState(), shutdownPort::restoreState);
 
         PortIoBus io = vm.ioBus();
         io.map(PORT_PIC_MASTER, 2, pic.master());
@@ -175,7 +175,7 @@ final class PcBoard {
         testdev = config.pcTestdev() ? new PcTestdev(line -> line < ISA_IRQS ? isaIrq(line) : ioApic.pin(line)) : null;
         if (testdev != null) {
             // pc-testdev drives GSIs: 0-15 are the ISA lines, 16-23 reach the I/O APIC alone.
-            keepPowerOnState(testdev.state(), testdev::restore);
+            keepPowerOnState(testdev.saveState(), testdev::restoreState);
             io.map(PORT_PC_TESTDEV, PcTestdev.PORTS_LENGTH, testdev.ports());
             io.map(PORT_PC_TESTDEV_IRQ, PcTestdev.IRQ_LINES, testdev.irqPorts());
             vm.mmioBus().map(PC_TESTDEV_IOMEM, PcTestdev.IOMEM_SIZE, testdev.iomem());
@@ -198,10 +198,10 @@ final class PcBoard {
     }
 
     /** The state of every device on the board (the vCPUs' local APICs aside), with every vCPU stopped. */
-    BoardState state() {
-        return new BoardState(deviceTime.nanos(), pit.state(), uart.state(), cmos.state(), fwCfg.state(),
-                acpiPm.state(), keyboardController.state(), pciHost.state(), resetControl.state(),
-                shutdownPort.state(), testdev == null ? null : testdev.state(), pic.state(), ioApic.state());
+    BoardState saveState() {
+        return new BoardState(deviceTime.nanos(), pit.saveState(), uart.saveState(), cmos.saveState(), fwCfg.saveState(),
+                acpiPm.saveState(), keyboardController.saveState(), pciHost.saveState(), resetControl.saveState(),
+                shutdownPort.saveState(), testdev == null ? null : testdev.saveState(), pic.saveState(), ioApic.saveState());
     }
 
     /**
@@ -214,26 +214,26 @@ final class PcBoard {
      * @throws IllegalArgumentException if pc-testdev is in the state but not on this board, or the
      *         other way round
      */
-    void restore(BoardState s, long deviceNanos) {
+    void restoreState(BoardState s, long deviceNanos) {
         if ((s.pcTestdev() == null) != (testdev == null)) {
             throw new IllegalArgumentException("the saved board " + (testdev == null ? "has" : "has no")
                     + " pc-testdev and this one " + (testdev == null ? "has not" : "has"));
         }
         deviceTime.continueFrom(deviceNanos);
-        pit.restore(s.pit());
-        uart.restore(s.uart());
-        cmos.restore(s.cmos());
-        fwCfg.restore(s.fwCfg());
-        acpiPm.restore(s.acpiPm());
-        keyboardController.restore(s.i8042());
-        pciHost.restore(s.pciHost());
-        resetControl.restore(s.resetControl());
-        shutdownPort.restore(s.shutdownPort());
+        pit.restoreState(s.pit());
+        uart.restoreState(s.uart());
+        cmos.restoreState(s.cmos());
+        fwCfg.restoreState(s.fwCfg());
+        acpiPm.restoreState(s.acpiPm());
+        keyboardController.restoreState(s.i8042());
+        pciHost.restoreState(s.pciHost());
+        resetControl.restoreState(s.resetControl());
+        shutdownPort.restoreState(s.shutdownPort());
         if (testdev != null) {
-            testdev.restore(s.pcTestdev());
+            testdev.restoreState(s.pcTestdev());
         }
-        pic.restore(s.pic());
-        ioApic.restore(s.ioApic());
+        pic.restoreState(s.pic());
+        ioApic.restoreState(s.ioApic());
     }
 
     /** The time the devices see. */

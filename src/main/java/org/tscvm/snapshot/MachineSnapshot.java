@@ -29,7 +29,12 @@ import org.tscvm.vm.Vm;
 import org.tscvm.vm.VmTscState;
 
 /**
- * Whole-machine snapshots: the entry points. Every vCPU must be stopped while a machine is
+ * Whole-machine snapshots: the entry points. One convention holds below them: each component
+ * that has state gives it as an immutable record from {@code saveState()} and takes one back
+ * through {@code restoreState(State)}, which checks it before changing anything (the devices,
+ * the board, {@code Cpu}, {@link Vcpu#saveState()}); the VM's TSC state is
+ * {@link Vm#saveTscState()} and {@link Vm#restoreTscState}, the board's
+ * {@link Machine#saveBoard()} and {@link Machine#restoreBoard}. Every vCPU must be stopped while a machine is
  * saved or restored (before {@link Machine#run()}, after {@link Machine#runUntil}, or paused by
  * the runner); the streams may be files or sockets.
  *

@@ -163,10 +163,6 @@ public final class Vcpu {
         return vm;
     }
 
-    /** The interpreter, for this package's tests only: nothing outside {@code vm} reaches it. */
-    Cpu cpu() {
-        return cpu;
-    }
 
     /**
      * The guest side (A3): what the interpreter calls for RDTSC/RDTSCP (R1, R2, R21), RDMSR and
@@ -790,7 +786,7 @@ public final class Vcpu {
 
     /** Segment registers, descriptor tables, control registers and EFER (KVM_GET_SREGS). */
     public VcpuSregs getSregs() {
-        Cpu.State s = cpu.save();
+        Cpu.State s = cpu.saveState();
         return new VcpuSregs(segment(s, CS), segment(s, DS), segment(s, ES), segment(s, FS), segment(s, GS),
                 segment(s, SS), new VcpuSregs.Segment(s.trBase(), s.trLimit(), s.trSelector(), s.trAttributes()),
                 new VcpuSregs.Segment(s.ldtrBase(), s.ldtrLimit(), s.ldtrSelector(), s.ldtrAttributes()),
@@ -804,13 +800,13 @@ public final class Vcpu {
      * checks (KVM_SET_SREGS: the host is trusted); the TLB and decoded blocks start afresh.
      */
     public void setSregs(VcpuSregs r) {
-        Cpu.State s = cpu.save();
-        cpu.restore(compose(s, null, r, null, null));
+        Cpu.State s = cpu.saveState();
+        cpu.restoreState(compose(s, null, r, null, null));
     }
 
     /** The x87, MMX, SSE state, PKRU and XCR0 (KVM_GET_FPU, PKRU from KVM_GET_XSAVE, KVM_GET_XCRS). */
     public VcpuFpu getFpu() {
-        return fpu(cpu.save());
+        return fpu(cpu.saveState());
     }
 
     /**
@@ -820,12 +816,12 @@ public final class Vcpu {
      *         nothing changes then
      */
     public void setFpu(VcpuFpu f) {
-        Cpu.State s = compose(cpu.save(), null, null, f, null);
+        Cpu.State s = compose(cpu.saveState(), null, null, f, null);
         String bad = cpu.checkState(s);
         if (bad != null) {
             throw new InvalidVcpuStateException("vCPU " + id + ": " + bad);
         }
-        cpu.restore(s);
+        cpu.restoreState(s);
     }
 
     private static VcpuFpu fpu(Cpu.State s) {
@@ -978,7 +974,7 @@ public final class Vcpu {
     public VcpuState saveState() {
         requireStopped("save its state");
         takeSignals();
-        Cpu.State s = cpu.save();
+        Cpu.State s = cpu.saveState();
         if (s.shutdown()) {
             throw new TscvmException("vCPU " + id + " is in shutdown after a triple fault: there is no state to go on from");
         }
@@ -1052,7 +1048,7 @@ public final class Vcpu {
         if (e.mpState() == null) {
             throw new InvalidVcpuStateException("vCPU " + id + ": the MP state is null");
         }
-        Cpu.State target = compose(cpu.save(), state.regs(), state.sregs(), state.fpu(), e);
+        Cpu.State target = compose(cpu.saveState(), state.regs(), state.sregs(), state.fpu(), e);
         String bad = cpu.checkState(target);
         if (bad != null) {
             throw new InvalidVcpuStateException("vCPU " + id + ": " + bad);
@@ -1093,7 +1089,7 @@ public final class Vcpu {
         // So does the pause a signal requested only to be taken: left set, it would cost the
         // restored vCPU its next run, and a deterministic run would not repeat the saved one.
         pauseRequested.set(false);
-        cpu.restore(target);
+        cpu.restoreState(target);
         int[] indexes = state.msrs().indexes();
         long[] values = state.msrs().values();
         writeMsrsIf(indexes, values, i -> i == Msr.IA32_TSC_ADJUST);

@@ -257,7 +257,7 @@ class CpuReviewTest {
         rig.cpu.init();
         rig.cpu.startup(0x01);
         assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
-        assertThat(rig.cpu.save().segSelectors()[1]).as("CS of the #UD handler").isEqualTo(0x200);
+        assertThat(rig.cpu.saveState().segSelectors()[1]).as("CS of the #UD handler").isEqualTo(0x200);
     }
 
     @Test
@@ -280,7 +280,7 @@ class CpuReviewTest {
         rig.cpu.startup(0x01);
         assertThat(rig.cpu.run(100)).as(rig.cpu.describe()).isEqualTo(RunStop.HALTED);
         assertThat(rig.cpu.getRip()).as("the HLT after the SS load").isEqualTo(0x1035 - 0x1030 + 19);
-        assertThat(rig.cpu.save().segSelectors()[2]).as("SS").isEqualTo(0x10);
+        assertThat(rig.cpu.saveState().segSelectors()[2]).as("SS").isEqualTo(0x10);
     }
 
     @Test
@@ -295,12 +295,12 @@ class CpuReviewTest {
         rig.cpu.startup(0x01);
         assertThat(rig.cpu.run(5)).isEqualTo(RunStop.BUDGET_EXHAUSTED); // ljmp .. mov %eax,%cr0
         assertThat(rig.cpu.getCr(0) & 1).isEqualTo(1);
-        Cpu.State window = rig.cpu.save();
+        Cpu.State window = rig.cpu.saveState();
         CpuRig copy = new CpuRig(rig.memory);
-        copy.cpu.restore(window);
+        copy.cpu.restoreState(window);
         assertThat(copy.cpu.run(100)).as(copy.cpu.describe()).isEqualTo(RunStop.HALTED);
         assertThat(copy.cpu.getRip()).as("the HLT after the SS load").isEqualTo(0x1035 - 0x1030 + 19);
-        assertThat(copy.cpu.save().segSelectors()[2]).as("SS").isEqualTo(0x10);
+        assertThat(copy.cpu.saveState().segSelectors()[2]).as("SS").isEqualTo(0x10);
     }
 
     @Test
@@ -669,7 +669,7 @@ class CpuReviewTest {
                 hex("b8 10 00 00 00 8e e8 b9 01 01 00 c0 b8 00 00 03 00 31 d2 0f 30 6a 23 68 00 f0 07 00 9c 6a 2b 48 "
                         + "8d 05 03 00 00 00 50 48 cf 65 8b 1c 25 00 00 00 00 f4 "));
         assertThat(rig.haltedInVector()).as("HLT at CPL 3").isEqualTo(CpuFault.GP);
-        assertThat(rig.cpu.save().segSelectors()[5]).as("GS selector").isZero();
+        assertThat(rig.cpu.saveState().segSelectors()[5]).as("GS selector").isZero();
         assertThat(rig.reg(Cpu.RBX)).isEqualTo(0x5eed);
         assertThat(rig.cpu.readMsr(Msr.IA32_GS_BASE)).isEqualTo(0x30000);
     }
@@ -771,6 +771,6 @@ class CpuReviewTest {
         assertThat(rig.cpu.run(100)).isEqualTo(RunStop.HALTED);
         assertThat(rig.reg(Cpu.RBX) & 0xffff).isEqualTo(0xbeef);
         assertThat(rig.reg(Cpu.RCX) & 0xffff).isEqualTo(0xcafe);
-        assertThat(rig.cpu.save().segSelectors()[1]).as("a word at DS:FFFF is #GP").isEqualTo(0x200);
+        assertThat(rig.cpu.saveState().segSelectors()[1]).as("a word at DS:FFFF is #GP").isEqualTo(0x200);
     }
 }

@@ -634,10 +634,10 @@ class CpuSystemTest {
                 hex("b9 81 00 00 c0 b8 34 12 00 00 ba 08 00 18 00 0f 30 b8 05 00 00 00 f9 e6 f4 83 d0 03 f4 "));
         a.cpu.setRip(CODE);
         assertThat(a.cpu.run(1000)).isEqualTo(RunStop.STOP_REQUESTED);
-        Cpu.State saved = a.cpu.save();
+        Cpu.State saved = a.cpu.saveState();
         CpuRig b = new CpuRig(a.memory);
-        b.cpu.restore(saved);
-        assertThat(b.cpu.save()).usingRecursiveComparison().isEqualTo(saved);
+        b.cpu.restoreState(saved);
+        assertThat(b.cpu.saveState()).usingRecursiveComparison().isEqualTo(saved);
         assertThat(b.cpu.run(1000)).isEqualTo(RunStop.HALTED);
         assertThat(b.reg(Cpu.RAX)).as("5 + 3 + CF").isEqualTo(9);
         assertThat(b.cpu.readMsr(Msr.IA32_STAR)).isEqualTo(0x0018000800001234L);

@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 /**
  * SSE snippets whose outcome the differential test cannot show: the faults (#UD, #NM, #GP,
  * #XM) and their order, MXCSR after an unmasked exception, the XMM state in the FXSAVE image
- * and in {@link Cpu#save()}. Values are checked by CpuDifferentialTest against the host.
+ * and in {@link Cpu#saveState()}. Values are checked by CpuDifferentialTest against the host.
  */
 class SseTest {
     private static final long DATA = 0x20000;
@@ -196,10 +196,10 @@ class SseTest {
         CpuRig rig = sseRig();
         rig.cpu.setXmm(15, 0xabcdefL, 0x123456L);
         rig.cpu.setMxcsr(0x7f80);
-        Cpu.State saved = rig.cpu.save();
+        Cpu.State saved = rig.cpu.saveState();
         rig.cpu.setXmm(15, 0, 0);
         rig.cpu.setMxcsr(0x1f80);
-        rig.cpu.restore(saved);
+        rig.cpu.restoreState(saved);
         assertThat(rig.cpu.getXmm(15, 0)).isEqualTo(0xabcdefL);
         assertThat(rig.cpu.getXmm(15, 1)).isEqualTo(0x123456L);
         assertThat(rig.cpu.getMxcsr()).isEqualTo(0x7f80);

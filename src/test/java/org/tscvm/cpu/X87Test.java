@@ -231,9 +231,9 @@ class X87Test {
     void aSnapshotCarriesTheX87Registers() {
         CpuRig rig = runWithData("db e3 bb 00 00 02 00 d9 e8 d9 eb dd 43 08 dd c2", new long[] {0, 0x4000000000000000L});
         byte[] before = rig.cpu.getX87();
-        Cpu.State state = rig.cpu.save();
+        Cpu.State state = rig.cpu.saveState();
         CpuRig other = new CpuRig();
-        other.cpu.restore(state);
+        other.cpu.restoreState(state);
         assertThat(other.cpu.getX87()).isEqualTo(before);
     }
 }

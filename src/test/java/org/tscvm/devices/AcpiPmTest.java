@@ -86,13 +86,13 @@ class AcpiPmTest {
 
     @Test
     void statusBitsAreWriteOneToClearAndEnableBitsStick() {
-        pm.restore(new AcpiPm.State(0x0101, 0, AcpiPm.SCI_EN));
+        pm.restoreState(new AcpiPm.State(0x0101, 0, AcpiPm.SCI_EN));
         pm.write(AcpiPm.PM1_STATUS, 2, 0x0001);
         assertThat(pm.read(AcpiPm.PM1_STATUS, 2)).isEqualTo(0x0100);
         pm.write(AcpiPm.PM1_ENABLE, 2, 0x0120);
         assertThat(pm.read(AcpiPm.PM1_ENABLE, 2)).isEqualTo(0x0120);
         // A 32-bit access to the event block covers status and enable.
         assertThat(pm.read(AcpiPm.PM1_STATUS, 4)).isEqualTo(0x0120_0100);
-        assertThat(pm.state()).isEqualTo(new AcpiPm.State(0x0100, 0x0120, AcpiPm.SCI_EN));
+        assertThat(pm.saveState()).isEqualTo(new AcpiPm.State(0x0100, 0x0120, AcpiPm.SCI_EN));
     }
 }

@@ -100,7 +100,7 @@ class CmosTest {
         cmos.write(Cmos.DATA, 1, 0x99);
 
         Cmos copy = new Cmos(() -> nanos, START, 128L << 20);
-        copy.restore(cmos.state());
+        copy.restoreState(cmos.saveState());
         copy.write(Cmos.INDEX, 1, Cmos.HOURS);
         assertThat(copy.read(Cmos.DATA, 1)).isEqualTo(0x21);
         copy.write(Cmos.INDEX, 1, 0x40);

@@ -56,7 +56,7 @@ class FwCfgTest {
         fw.write(FwCfg.SELECTOR, 2, FwCfg.KEY_SIGNATURE);
         fw.read(FwCfg.DATA, 1);
         FwCfg other = new FwCfg(128L << 20, 4, 4);
-        other.restore(fw.state());
+        other.restoreState(fw.saveState());
         assertThat(other.read(FwCfg.DATA, 1)).isEqualTo('E');
     }
 }

@@ -188,15 +188,15 @@ class IoApicTest {
         route(9, fixed(0x91, 0) | IoApic.TRIGGER_LEVEL);
         route(10, fixed(0x92, 0) | IoApic.TRIGGER_LEVEL);
         ioApic.setPin(9, true);
-        IoApic.State s = ioApic.state();
+        IoApic.State s = ioApic.saveState();
         ApicBus otherBus = new ApicBus();
         LocalApicTest.FakeVcpu other = new LocalApicTest.FakeVcpu();
         LocalApic otherApic = new LocalApic(0, true, 40, other, otherBus);
         IoApic restored = new IoApic(0, otherBus);
         long[] entries = s.redirection();
         entries[10] = fixed(0x92, 0) | IoApic.TRIGGER_LEVEL;
-        restored.restore(new IoApic.State(s.index(), s.id(), entries, s.lineLevels() | (1 << 10)));
-        assertThat(restored.state().redirection()[9] & IoApic.REMOTE_IRR).isNotZero();
+        restored.restoreState(new IoApic.State(s.index(), s.id(), entries, s.lineLevels() | (1 << 10)));
+        assertThat(restored.saveState().redirection()[9] & IoApic.REMOTE_IRR).isNotZero();
         // Pin 10 was asserted with no Remote IRR: it is sent again; pin 9 waits for its EOI.
         assertThat(otherApic.acknowledgeInterrupt()).isEqualTo(0x92);
         assertThat(otherApic.pendingInterrupt()).isEqualTo(-1);

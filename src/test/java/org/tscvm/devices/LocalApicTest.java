@@ -438,13 +438,13 @@ class LocalApicTest {
         write(LocalApic.REG_LVT_TIMER, (LocalApic.TIMER_TSC_DEADLINE << 17) | 0x40);
         apic.writeMsr(Msr.IA32_TSC_DEADLINE, 4_000_000, MsrOrigin.GUEST);
         write(LocalApic.REG_ICR_LOW, (LocalApic.SHORTHAND_SELF << 18) | 0x51);
-        LocalApic.State saved = apic.state();
+        LocalApic.State saved = apic.saveState();
 
         FakeVcpu other = new FakeVcpu();
         other.hostTsc = 500; // a different host: the deadline is re-derived from the guest TSC
         other.guestOffset = 1_000_000 - 500;
         LocalApic copy = new LocalApic(0, true, 40, other, new ApicBus());
-        copy.restore(saved);
+        copy.restoreState(saved);
         assertThat(other.kicks).isPositive();
         assertThat(copy.pendingInterrupt()).isEqualTo(0x51);
         assertThat(copy.readMsr(Msr.IA32_TSC_DEADLINE, MsrOrigin.GUEST)).isEqualTo(4_000_000);

@@ -58,10 +58,10 @@ class PciHostTest {
     void stateCarriesTheAddressRegisterAndTheResetControlBits() {
         pci.write(PciHost.CONFIG_ADDRESS, 4, PciHost.ENABLE | 0x10);
         PciHost other = new PciHost();
-        other.restore(pci.state());
+        other.restoreState(pci.saveState());
         assertThat(other.read(PciHost.CONFIG_DATA, 4)).isEqualTo(pci.read(PciHost.CONFIG_DATA, 4));
         ResetControl rcr = new ResetControl(() -> { });
-        rcr.restore(new ResetControl.State(0xff));
+        rcr.restoreState(new ResetControl.State(0xff));
         assertThat(rcr.read(0, 1)).isEqualTo(ResetControl.SYS_RST | ResetControl.FULL_RST);
     }
 }

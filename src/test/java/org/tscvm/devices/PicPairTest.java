@@ -98,10 +98,10 @@ class PicPairTest {
     void restoreWithAPendingIrqRaisesIntrAgain() {
         init(0x20, 0x28);
         pic.irq(4).pulse();
-        PicPair.State saved = pic.state();
+        PicPair.State saved = pic.saveState();
         boolean[] line = {false};
         PicPair copy = new PicPair(high -> line[0] = high);
-        copy.restore(saved);
+        copy.restoreState(saved);
         assertThat(line[0]).isTrue();
         assertThat(copy.acknowledge()).isEqualTo(0x24);
     }

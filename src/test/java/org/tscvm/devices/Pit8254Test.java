@@ -175,10 +175,10 @@ class Pit8254Test {
         pit.write(2, 1, 0xff);
         pit.write(2, 1, 0xff);
         nanos += 1_000_000;
-        Pit8254.State saved = pit.state();
+        Pit8254.State saved = pit.saveState();
         long[] otherNanos = {42};
         Pit8254 copy = new Pit8254(() -> otherNanos[0], IrqLine.NONE);
-        copy.restore(saved);
+        copy.restoreState(saved);
         copy.write(Pit8254.CONTROL, 1, 0x80);
         int v = copy.read(2, 1) | (copy.read(2, 1) << 8);
         assertThat(v).isEqualTo(0xffff - 1193);

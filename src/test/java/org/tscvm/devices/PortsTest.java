@@ -25,7 +25,7 @@ class PortsTest {
             port.write(0, 1, c);
         }
         ShutdownPort copy = new ShutdownPort(() -> calls[0] += 10);
-        copy.restore(port.state());
+        copy.restoreState(port.saveState());
         copy.write(0, 1, 'w');
         copy.write(0, 1, 'n');
         assertThat(calls[0]).isEqualTo(10);
@@ -65,7 +65,7 @@ class PortsTest {
         assertThat(dev.iomem().read(0x100, 8)).isEqualTo(0x0102030405060708L);
         assertThat(dev.iomem().read(0x104, 2)).isEqualTo(0x0304);
         PcTestdev copy = new PcTestdev(irq -> IrqLine.NONE);
-        copy.restore(dev.state());
+        copy.restoreState(dev.saveState());
         assertThat(copy.iomem().read(0x100, 1)).isEqualTo(0x08);
     }
 }

@@ -35,7 +35,7 @@ class Uart16550Test {
         assertThat(uart.read(Uart16550.DLL, 1)).isEqualTo(1);
         assertThat(uart.read(Uart16550.DLM, 1)).isEqualTo(0);
         uart.write(Uart16550.LCR, 1, 0x03);
-        assertThat(uart.state().divisor()).isEqualTo(1);
+        assertThat(uart.saveState().divisor()).isEqualTo(1);
         assertThat(uart.read(Uart16550.IER, 1)).isZero();
         assertThat(out.size()).isZero();
         uart.write(Uart16550.RBR_THR, 1, 'A');
@@ -101,14 +101,14 @@ class Uart16550Test {
     void restoreWithAPendingRxInterruptRaisesTheLineAgain() {
         uart.write(Uart16550.IER, 1, Uart16550.IER_RX_DATA);
         uart.receive(new byte[] {'q'}, 0, 1);
-        Uart16550.State saved = uart.state();
+        Uart16550.State saved = uart.saveState();
 
         boolean[] line = {false};
         Uart16550 copy = new Uart16550(new ByteArrayOutputStream(), high -> line[0] = high);
-        copy.restore(saved);
+        copy.restoreState(saved);
         assertThat(line[0]).isTrue();
         assertThat(copy.read(Uart16550.RBR_THR, 1)).isEqualTo('q');
         assertThat(line[0]).isFalse();
-        assertThat(copy.state().ier()).isEqualTo(Uart16550.IER_RX_DATA);
+        assertThat(copy.saveState().ier()).isEqualTo(Uart16550.IER_RX_DATA);
     }
 }

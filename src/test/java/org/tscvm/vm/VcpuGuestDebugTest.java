@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.tscvm.cpu.Cpu;
 import org.tscvm.memory.GuestMemory;
 
 /**
@@ -30,7 +29,7 @@ class VcpuGuestDebugTest {
     private static final byte[] LOOP = {0x48, (byte) 0xff, (byte) 0xc0, 0x48, (byte) 0x89, 0x04, 0x25, 0, 0, 0x40, 0,
         0x48, 0x39, (byte) 0xd8, 0x75, (byte) 0xf0, (byte) 0xf4};
 
-    private final TestVms t = TestVms.create();
+    private final TestVms t = TestVms.create(VmConfig.builder().compileThreshold(2));
     private final Vcpu vcpu = t.vm.createVcpu();
     private final GuestMemory memory = t.vm.memory();
 
@@ -42,13 +41,11 @@ class VcpuGuestDebugTest {
         memory.write64(0x3000 + 2 * 8, PT | 7); // 4-6 MiB: a page table
         memory.write64(PT, DATA_PHYS | 3);      // 0x400000 -> 0x5000, accessed bit clear
         memory.load(CODE, LOOP, 0, LOOP.length);
-        Cpu cpu = vcpu.cpu();
-        cpu.setCompileThreshold(2);
-        cpu.enterFlatLongMode(CODE, PML4, 0);
-        cpu.setGpr(Cpu.RSP, 0x80000);
-        cpu.setGpr(Cpu.RBX, 100);
+        LongModeGuest.enter(vcpu, CODE, PML4);
+        LongModeGuest.set(vcpu, "rsp", 0x80000);
+        LongModeGuest.set(vcpu, "rbx", 100);
         assertThat(vcpu.run()).isInstanceOf(VcpuExit.Halt.class);
-        assertThat(cpu.compiledBlocks()).isPositive();
+        assertThat(vcpu.compiledBlocks()).isPositive();
         restartLoop(1000);
     }
 
@@ -61,18 +58,18 @@ class VcpuGuestDebugTest {
     @Test
     void aBreakpointStopsBeforeItsInstructionEvenInACompiledLoopAndAStepRunsExactlyOne() {
         vcpu.setGuestDebug(new GuestDebug(false, Set.of(CODE + 0xb), List.of()));
-        long retired = vcpu.cpu().instructionsRetired();
+        long retired = vcpu.instructionsRetired();
 
         assertThat(vcpu.run()).isEqualTo(new VcpuExit.Debug(VcpuExit.Debug.Reason.BREAKPOINT, CODE + 0xb));
         assertThat(vcpu.getRegs().rax()).isEqualTo(1);
         assertThat(memory.read64(DATA_PHYS)).isEqualTo(1);
-        assertThat(vcpu.cpu().instructionsRetired() - retired).isEqualTo(2);
+        assertThat(vcpu.instructionsRetired() - retired).isEqualTo(2);
         // Resumed at its breakpoint, a vCPU stops there again: a debugger steps over it without it.
         assertThat(vcpu.run()).isEqualTo(new VcpuExit.Debug(VcpuExit.Debug.Reason.BREAKPOINT, CODE + 0xb));
 
         vcpu.setGuestDebug(new GuestDebug(true, Set.of(), List.of()));
         assertThat(vcpu.run()).isEqualTo(new VcpuExit.Debug(VcpuExit.Debug.Reason.SINGLE_STEP, CODE + 0xe));
-        assertThat(vcpu.cpu().instructionsRetired() - retired).isEqualTo(3);
+        assertThat(vcpu.instructionsRetired() - retired).isEqualTo(3);
 
         vcpu.setGuestDebug(GuestDebug.NONE);
         assertThat(vcpu.run()).isInstanceOf(VcpuExit.Halt.class);

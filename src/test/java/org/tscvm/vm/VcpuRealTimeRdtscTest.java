@@ -3,7 +3,6 @@ package org.tscvm.vm;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
-import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.Msr;
 import org.tscvm.memory.GuestMemory;
 import org.tscvm.tsc.RealTimeHostClock;
@@ -48,20 +47,19 @@ class VcpuRealTimeRdtscTest {
         memory.write64(0x3000, 0x87); // one 2 MiB page at 0
         memory.load(CODE, RDTSC_LOOP, 0, RDTSC_LOOP.length);
         Vcpu vcpu = vm.createVcpu();
-        Cpu cpu = vcpu.cpu();
-        cpu.enterFlatLongMode(CODE, PML4, 0);
-        cpu.setGpr(Cpu.RSP, 0x80000);
-        cpu.setGpr(Cpu.RSI, 300_000);
+        LongModeGuest.enter(vcpu, CODE, PML4);
+        LongModeGuest.set(vcpu, "rsp", 0x80000);
+        LongModeGuest.set(vcpu, "rsi", 300_000);
         long hostBefore = clock.now();
-        cpu.setGpr(Cpu.RCX, vcpu.getMsr(Msr.IA32_TSC)); // the first compare is against a real reading
+        LongModeGuest.set(vcpu, "rcx", vcpu.getMsr(Msr.IA32_TSC)); // the first compare is against a real reading
 
         VcpuExit exit = vcpu.run();
 
-        long lastGuestTsc = cpu.getGpr(Cpu.RCX);
+        long lastGuestTsc = vcpu.getRegs().rcx();
         long hostMsrAfter = vcpu.getMsr(Msr.IA32_TSC);
         long hostAfter = clock.now();
         assertThat(exit).isInstanceOf(VcpuExit.Halt.class);
-        assertThat(cpu.getGpr(Cpu.RBX)).as("readings below the previous one").isZero();
+        assertThat(vcpu.getRegs().rbx()).as("readings below the previous one").isZero();
         assertThat(lastGuestTsc).isGreaterThan(vcpu.guestTscAt(hostBefore));
         assertThat(hostMsrAfter).isGreaterThanOrEqualTo(lastGuestTsc);
         assertThat(vcpu.guestTscAt(hostAfter)).isGreaterThanOrEqualTo(lastGuestTsc);

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.tscvm.TscvmException;
-import org.tscvm.cpu.Cpu;
 import org.tscvm.cpu.Msr;
 import org.tscvm.memory.GuestMemory;
 
@@ -47,23 +46,20 @@ class VcpuStateTest {
         memory.write16(DATA, 3);
         memory.load(CODE, PROGRAM, 0, PROGRAM.length);
         Vcpu vcpu = t.vm.createVcpu();
-        Cpu cpu = vcpu.cpu();
-        cpu.enterFlatLongMode(CODE, PML4, 0);
-        cpu.setCr(4, cpu.getCr(4) | 0x600); // OSFXSR | OSXMMEXCPT: SSE on
-        cpu.setGpr(Cpu.RSP, 0x80000);
-        cpu.setGpr(Cpu.RBX, 5000);
-        cpu.setGpr(Cpu.RAX, 1);
+        LongModeGuest.enter(vcpu, CODE, PML4, 0, 0xffff, 0x600); // OSFXSR | OSXMMEXCPT: SSE on
+        LongModeGuest.set(vcpu, "rsp", 0x80000);
+        LongModeGuest.set(vcpu, "rbx", 5000);
+        LongModeGuest.set(vcpu, "rax", 1);
         return vcpu;
     }
 
     @Test
     void aProgramStoppedMidwayGoesOnInAFreshVmExactlyAsTheOriginal() {
-        TestVms source = TestVms.create();
+        TestVms source = TestVms.create(VmConfig.builder().compileThreshold(0)); // interpreted, step by step
         Vcpu original = programmed(source);
         original.guest(); // nothing else attached: the state is the CPU, FPU, MSRs and events
         original.setMsr(Msr.IA32_TSC_AUX, 7);
         original.setMsr(Msr.IA32_PAT, 0x0007040600070406L ^ 0x0100);
-        original.cpu().setCompileThreshold(0);
         // Stop after a fixed number of instructions: a step budget through a pause request.
         long stopAt = 12_345;
         while (original.instructionsRetired() < stopAt) {
@@ -137,9 +133,8 @@ class VcpuStateTest {
             (byte) 0xf4};
         memory.load(CODE, code, 0, code.length);
         Vcpu vcpu = t.vm.createVcpu();
-        vcpu.cpu().setGdtr(0x500, 0x17);
-        vcpu.cpu().enterFlatLongMode(CODE, PML4, 0);
-        vcpu.cpu().setGpr(Cpu.RSP, 0x80000);
+        LongModeGuest.enter(vcpu, CODE, PML4, 0x500, 0x17, 0);
+        LongModeGuest.set(vcpu, "rsp", 0x80000);
         return vcpu;
     }
 
@@ -203,7 +198,7 @@ class VcpuStateTest {
             t.vm.memory().write64(0x3000, 0x87);
             t.vm.memory().load(CODE, XGETBV_HLT, 0, XGETBV_HLT.length);
             Vcpu vcpu = t.vm.createVcpu();
-            vcpu.cpu().enterFlatLongMode(CODE, PML4, 0);
+            LongModeGuest.enter(vcpu, CODE, PML4);
             VcpuFpu fpu = vcpu.getFpu();
             assertThat(fpu.xcr0()).isEqualTo(1); // x87 only after RESET
             // XSETBV's rules: x87 always set, SSE only where CPUID reports XSAVE, nothing else.
