@@ -71,4 +71,18 @@ record CliRun(int status, String out, String err) {
         }
         return b;
     }
+
+    /**
+     * 32-bit code, paging off: one store every {@code stride} bytes from 2 MiB up to {@code end},
+     * then HLT: a guest that touches RAM.
+     */
+    static byte[] touchRam(int stride, int end) {
+        return bytes(
+                0xbf, 0x00, 0x00, 0x20, 0x00,                   // mov edi, 0x200000
+                0x89, 0x07,                                     // loop: mov [edi], eax
+                0x81, 0xc7, stride & 0xff, (stride >>> 8) & 0xff, (stride >>> 16) & 0xff, stride >>> 24, // add edi, stride
+                0x81, 0xff, end & 0xff, (end >>> 8) & 0xff, (end >>> 16) & 0xff, end >>> 24,             // cmp edi, end
+                0x72, 0xf0,                                     // jb loop
+                0xf4);                                          // hlt
+    }
 }

@@ -20,14 +20,8 @@ class HostMemoryLimitTest {
     @TempDir
     Path dir;
 
-    /** 32-bit, paging off: one store every 64 KiB from 2 MiB up to 2 GiB, then HLT. */
-    private static final byte[] TOUCH_ALL = CliRun.bytes(
-            0xbf, 0x00, 0x00, 0x20, 0x00,       // mov edi, 0x200000
-            0x89, 0x07,                         // loop: mov [edi], eax
-            0x81, 0xc7, 0x00, 0x00, 0x01, 0x00, // add edi, 0x10000
-            0x81, 0xff, 0x00, 0x00, 0x00, 0x7f, // cmp edi, 0x7f000000
-            0x72, 0xf0,                         // jb loop
-            0xf4);                              // hlt
+    /** One store every 64 KiB from 2 MiB up to 2 GiB, then HLT. */
+    private static final byte[] TOUCH_ALL = CliRun.touchRam(0x10000, 0x7f000000);
 
     @Test
     void aGuestWritingMoreRamThanTheHeapHoldsEndsTheRunWithAMessage() throws IOException, InterruptedException {

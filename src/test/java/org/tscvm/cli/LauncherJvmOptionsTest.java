@@ -24,14 +24,8 @@ class LauncherJvmOptionsTest {
     @TempDir
     Path dir;
 
-    /** 32-bit, paging off: one store every 4 KiB from 2 MiB up to 130 MiB, then HLT (status 6). */
-    private static final byte[] TOUCH_128_MIB = CliRun.bytes(
-            0xbf, 0x00, 0x00, 0x20, 0x00,       // mov edi, 0x200000
-            0x89, 0x07,                         // loop: mov [edi], eax
-            0x81, 0xc7, 0x00, 0x10, 0x00, 0x00, // add edi, 0x1000
-            0x81, 0xff, 0x00, 0x00, 0x20, 0x08, // cmp edi, 0x8200000
-            0x72, 0xf0,                         // jb loop
-            0xf4);                              // hlt
+    /** One store every 4 KiB from 2 MiB up to 130 MiB, then HLT. */
+    private static final byte[] TOUCH_128_MIB = CliRun.touchRam(0x1000, 0x8200000);
 
     @Test
     void guestRamIsAllocatedWithoutYoungCollections() throws IOException, InterruptedException {
