@@ -130,10 +130,7 @@ class LiveMigrationTest {
     @ParameterizedTest
     @ValueSource(strings = {"real", "deterministic"})
     void theGuestContinuesAtTheDestinationWhereItStoppedAtTheSource(String clock) throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
+        int port = QmpClient.freePort();
         Path srcSocket = dir.resolve("src.sock");
         Path dstSocket = dir.resolve("dst.sock");
         List<String> srcConsole = new ArrayList<>();
@@ -193,10 +190,7 @@ class LiveMigrationTest {
     @ParameterizedTest
     @ValueSource(strings = {"real", "deterministic"})
     void timekeeperOnFourVcpusNoticesNothingAcrossAMigrationToAnotherHostClock(String clock) throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
+        int port = QmpClient.freePort();
         Path srcSocket = dir.resolve("src.sock");
         Path dstSocket = dir.resolve("dst.sock");
         List<String> srcConsole = new ArrayList<>();
@@ -315,10 +309,7 @@ class LiveMigrationTest {
      */
     @Test
     void aCancelledMigrationRunsOnAtTheSourceAndTheDestinationRefusesTheIncompleteStream() throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
+        int port = QmpClient.freePort();
         Path srcSocket = dir.resolve("src.sock");
         Path dstSocket = dir.resolve("dst.sock");
         List<String> srcConsole = new ArrayList<>();

@@ -237,10 +237,7 @@ class MigrationProtocolTest {
 
     @Test
     void overTcpTheDestinationWaitsInInmigrateThenRuns() throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
+        int port = QmpClient.freePort();
         StandInState destState = new StandInState(0);
         Running dst = boot("dst", "tcp:127.0.0.1:" + port, destState);
         Running src = boot("src", null, new StandInState(3_000_000));

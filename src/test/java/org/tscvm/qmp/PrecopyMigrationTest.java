@@ -9,7 +9,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -145,10 +144,7 @@ class PrecopyMigrationTest {
     @ParameterizedTest
     @ValueSource(strings = {"REAL_TIME", "DETERMINISTIC"})
     void ramArrivesIdenticalAfterSeveralRoundsWhileTheGuestRewritesIt(String clock) throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
+        int port = QmpClient.freePort();
         Running dst = boot("dst", clock, "tcp:127.0.0.1:" + port);
         Running src = boot("src", clock, null);
         await("the source's rounds", () -> src.lastRound() >= 2);

@@ -1,6 +1,7 @@
 package org.tscvm.qmp;
 
 import java.io.IOException;
+import java.net.ServerSocket;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -225,5 +226,12 @@ final class QmpClient implements AutoCloseable {
     @Override
     public void close() throws IOException {
         channel.close();
+    }
+
+    /** A TCP port free on this host now (for a destination's -incoming). */
+    static int freePort() throws IOException {
+        try (ServerSocket free = new ServerSocket(0)) {
+            return free.getLocalPort();
+        }
     }
 }
