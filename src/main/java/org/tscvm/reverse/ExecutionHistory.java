@@ -481,12 +481,10 @@ public final class ExecutionHistory {
             for (long bits = storedSince[w]; bits != 0; bits &= bits - 1) {
                 int page = (w << 6) + Long.numberOfTrailingZeros(bits);
                 int k = to;
-                while (k >= 0 && !checkpoints.get(k).ram().has(page)) {
+                while (k >= 0 && !checkpoints.get(k).ram().writeTo(memory, page)) {
                     k--;
                 }
-                if (k >= 0) {
-                    checkpoints.get(k).ram().writeTo(memory, page);
-                } else {
+                if (k < 0) {
                     RamPages.writeZero(memory, page);
                 }
             }

@@ -91,15 +91,15 @@ final class RamPages {
         return new RamPages(Arrays.copyOf(numbers, n), Arrays.copyOf(contents, n));
     }
 
-    /** Whether page {@code page} is kept here. */
-    boolean has(int page) {
-        return Arrays.binarySearch(numbers, page) >= 0;
-    }
-
-    /** Writes kept page {@code page} into {@code memory}. */
-    void writeTo(GuestMemory memory, int page) {
-        byte[] data = contents[Arrays.binarySearch(numbers, page)];
+    /** Writes page {@code page} into {@code memory} if it is kept here; returns whether it was. */
+    boolean writeTo(GuestMemory memory, int page) {
+        int i = Arrays.binarySearch(numbers, page);
+        if (i < 0) {
+            return false;
+        }
+        byte[] data = contents[i];
         memory.writePage(memory.physicalAddress((long) page << GuestMemory.PAGE_SHIFT), data == null ? ZERO_PAGE : data, 0);
+        return true;
     }
 
     /** Sets the bit of every page kept here in {@code bitmap}. */
@@ -112,10 +112,6 @@ final class RamPages {
     /** Bytes of page contents held (zero pages hold none). */
     long bytes() {
         return (long) storedPages * GuestMemory.PAGE_SIZE;
-    }
-
-    int pageCount() {
-        return numbers.length;
     }
 
     /** Writes a zero page to {@code page} of {@code memory}. */
