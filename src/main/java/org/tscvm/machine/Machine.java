@@ -21,7 +21,6 @@ import org.tscvm.devices.Uart16550;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.trace.Tracer;
 import org.tscvm.vm.CpuidModel;
-import org.tscvm.vm.KvmClock;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.VcpuSregs;
 import org.tscvm.vm.Vm;
@@ -39,8 +38,6 @@ import org.tscvm.vm.Vm;
  * }</pre>
  */
 public final class Machine {
-    /** The RTC's wall-clock start in deterministic mode: 2024-01-01T00:00:00Z, so runs repeat. */
-    static final long DETERMINISTIC_EPOCH_SECONDS = KvmClock.DETERMINISTIC_EPOCH_SECONDS;
 
     private final MachineConfig config;
     private final Vm vm;

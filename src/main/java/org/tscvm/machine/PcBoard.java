@@ -1,7 +1,6 @@
 package org.tscvm.machine;
 
 import java.io.OutputStream;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -27,11 +26,11 @@ import org.tscvm.devices.ShutdownPort;
 import org.tscvm.devices.Uart16550;
 import org.tscvm.memory.IoDevice;
 import org.tscvm.memory.PortIoBus;
+import org.tscvm.tsc.TscMath;
 import org.tscvm.vm.CpuidModel;
 import org.tscvm.vm.Mtrrs;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.Vm;
-import org.tscvm.vm.VmConfig;
 
 /**
  * The PC's board (platform.md sections 2-3): which device sits at which port or address, how
@@ -134,8 +133,7 @@ final class PcBoard {
         ioApic = new IoApic(IO_APIC_ID, apicBus);
         uart = new Uart16550(serialOut, isaIrq(IRQ_COM1));
         pit = new Pit8254(deviceClock, isaIrq(IRQ_PIT), config.pitLostTicks());
-        long epoch = config.clock() == VmConfig.ClockKind.DETERMINISTIC
-                ? Machine.DETERMINISTIC_EPOCH_SECONDS : Instant.now().getEpochSecond();
+        long epoch = Math.floorDiv(vm.clock().realtimeNanosAt(vm.clock().now()), TscMath.NANOS_PER_SECOND);
         cmos = new Cmos(deviceClock, epoch, config.ramBytes());
         fwCfg = new FwCfg(config.ramBytes(), config.smp(), config.smp());
         acpiPm = new AcpiPm(deviceClock, () -> events.powerOff("the guest entered ACPI S5 (SLP_EN in PM1a_CNT)"),

@@ -12,7 +12,7 @@ import org.tscvm.snapshot.MachineSnapshot;
 import org.tscvm.snapshot.MachineState;
 import org.tscvm.snapshot.RestoreTime;
 import org.tscvm.trace.Tracer;
-import org.tscvm.tsc.DeterministicHostClock;
+import org.tscvm.tsc.HostClock;
 import org.tscvm.vm.GuestDebug;
 import org.tscvm.vm.Vcpu;
 import org.tscvm.vm.VcpuExit;
@@ -77,7 +77,7 @@ public final class ExecutionHistory {
 
     private final Machine machine;
     private final Vcpu vcpu;
-    private final DeterministicHostClock clock;
+    private final HostClock clock;
     private final long interval;
     private final long budgetBytes;
     private final GuestMemory memory;
@@ -122,7 +122,7 @@ public final class ExecutionHistory {
         }
         this.machine = machine;
         this.vcpu = machine.vm().vcpus().get(0);
-        this.clock = (DeterministicHostClock) machine.vm().clock();
+        this.clock = machine.vm().clock();
         this.interval = interval;
         this.budgetBytes = budgetBytes;
         this.memory = machine.vm().memory();
@@ -131,7 +131,7 @@ public final class ExecutionHistory {
 
     /** Whether {@code machine} can run backwards: the deterministic clock and one vCPU. */
     public static boolean supports(Machine machine) {
-        return machine.vm().clock() instanceof DeterministicHostClock && machine.vm().vcpus().size() == 1;
+        return machine.vm().clock().deterministic() && machine.vm().vcpus().size() == 1;
     }
 
     /** Reverse execution is off for this run, for {@code why} (something else owns the input). */

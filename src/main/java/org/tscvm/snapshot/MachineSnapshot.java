@@ -17,7 +17,6 @@ import org.tscvm.machine.Machine;
 import org.tscvm.machine.MachineConfig;
 import org.tscvm.snapshot.SnapshotException.Kind;
 import org.tscvm.trace.TraceKind;
-import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.TscState;
 import org.tscvm.vm.InvalidVcpuStateException;
@@ -75,7 +74,7 @@ public final class MachineSnapshot {
         long hostTsc = clock.now();
         VmTscState tsc = vm.saveTscState();
         SavedTime time = new SavedTime(epochNanos(Instant.now()), clock.khz(), hostTsc, clock.tscAdjust(),
-                clock instanceof DeterministicHostClock, tsc);
+                clock.deterministic(), tsc);
         List<VcpuState> vcpus = new ArrayList<>();
         for (Vcpu vcpu : vm.vcpus()) {
             vcpus.add(vcpu.saveState());
@@ -212,9 +211,9 @@ public final class MachineSnapshot {
             state.ram().applyTo(vm.memory());
         }
         SavedTime time = state.time();
-        if (clock instanceof DeterministicHostClock deterministic && time.deterministic()
+        if (clock.deterministic() && time.deterministic()
                 && clock.khz() == time.hostKhz() && clock.tscAdjust() == time.hostTscAdjust()) {
-            deterministic.advanceTo(time.hostTsc());
+            clock.advanceTo(time.hostTsc());
         }
         vm.restoreTscState(time.tsc(), downtimeNanos);
         BoardState board = state.board();

@@ -17,6 +17,9 @@ public final class DeterministicHostClock implements HostClock {
      */
     public static final long DEFAULT_TICKS_PER_INSTRUCTION = 1;
 
+    /** Real time at the clock's 0: 2024-01-01 00:00:00 UTC, so the guest's dates repeat too. */
+    public static final long EPOCH_SECONDS = 1_704_067_200L;
+
     private final long khz;
     private final long ticksPerInstruction;
     /** Ticks without the host adjust. */
@@ -108,11 +111,22 @@ public final class DeterministicHostClock implements HostClock {
      * execution, which restores the whole machine to a state saved at that reading, every vCPU
      * stopped and no slice open.
      */
+    @Override
     public void rewindTo(long hostTsc) {
         if (runningCounter != null) {
             throw new TscvmException("the deterministic clock cannot be set while a vCPU slice runs");
         }
         ticks.set(hostTsc - tscAdjust);
+    }
+
+    @Override
+    public boolean deterministic() {
+        return true;
+    }
+
+    @Override
+    public long realtimeNanosAt(long hostTsc) {
+        return EPOCH_SECONDS * TscMath.NANOS_PER_SECOND + nanosAt(hostTsc);
     }
 
     @Override

@@ -45,6 +45,30 @@ public interface HostClock {
     }
 
     /**
+     * Whether this clock moves only with the instructions the vCPUs retire (A2's deterministic
+     * source): a run on it repeats exactly, and it can be set back ({@link #rewindTo}). The one
+     * place the rest of tscvm asks which kind of clock it runs on.
+     */
+    default boolean deterministic() {
+        return false;
+    }
+
+    /**
+     * The host's real time (CLOCK_REALTIME, nanoseconds since 1970) at the reading
+     * {@code hostTsc}: the wall clock at this clock's start plus {@link #nanosAt}. kvmclock's
+     * wall clock and the CMOS RTC start from it.
+     */
+    long realtimeNanosAt(long hostTsc);
+
+    /**
+     * Sets a deterministic clock back (or forward) so {@link #now()} reads {@code hostTsc}: only
+     * for reverse execution, every vCPU stopped. A clock that runs by itself cannot go back.
+     */
+    default void rewindTo(long hostTsc) {
+        throw new TscvmException("the " + this + " cannot be set back");
+    }
+
+    /**
      * Ticks one retired instruction moves this clock, for a clock driven by the instructions
      * the vCPUs retire (A2's deterministic source); 0 for a clock that runs by itself. The run
      * loop asks this once instead of testing the clock's class: a counting clock gets run

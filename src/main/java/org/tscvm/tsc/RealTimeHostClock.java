@@ -66,6 +66,8 @@ public final class RealTimeHostClock implements HostClock {
     private final long khz;
     private final LongSupplier nanoSource;
     private final long originNanos;
+    /** The wall clock (ns since 1970) when {@link #originNanos} was read. */
+    private final long originRealtimeNanos;
     private final long estimateBoundNanos;
     /** {@link #estimateBoundNanos} in ticks of this clock, rounded down. */
     private final long estimateBoundTicks;
@@ -103,6 +105,7 @@ public final class RealTimeHostClock implements HostClock {
         this.estimateBoundNanos = estimateBoundNanos;
         this.nanoSource = nanoSource;
         this.originNanos = nanoSource.getAsLong();
+        this.originRealtimeNanos = System.currentTimeMillis() * TscMath.NANOS_PER_MILLI;
         this.estimateBoundTicks = ticksForNanos(estimateBoundNanos, khz);
     }
 
@@ -163,6 +166,11 @@ public final class RealTimeHostClock implements HostClock {
             slottedReaders = grown;
         }
         return reader;
+    }
+
+    @Override
+    public long realtimeNanosAt(long hostTsc) {
+        return originRealtimeNanos + nanosAt(hostTsc);
     }
 
     @Override

@@ -21,6 +21,7 @@ public final class TscMath {
     public static final long MAX_RATIO = -1L;
 
     public static final long NANOS_PER_MILLI = 1_000_000L;
+    public static final long NANOS_PER_SECOND = 1_000_000_000L;
 
     /**
      * The high 64 bits of the unsigned 128-bit product {@code a * b}. JDK 17 lacks

@@ -3,7 +3,6 @@ package org.tscvm.vm;
 import java.lang.invoke.VarHandle;
 import org.tscvm.TscvmException;
 import org.tscvm.memory.GuestMemory;
-import org.tscvm.tsc.DeterministicHostClock;
 import org.tscvm.tsc.HostClock;
 import org.tscvm.tsc.PvclockScale;
 import org.tscvm.tsc.TscMath;
@@ -49,10 +48,6 @@ public final class KvmClock {
     public static final int PVCLOCK_TSC_STABLE_BIT = 1;
     /** pvclock flags: set by the host for a stopped guest, kept across KVM's rewrites. */
     public static final int PVCLOCK_GUEST_STOPPED = 2;
-    /** Real time of a deterministic host at its clock's 0: 2024-01-01 00:00:00 UTC, as the CMOS. */
-    public static final long DETERMINISTIC_EPOCH_SECONDS = 1_704_067_200L;
-
-    private static final long NANOS_PER_SECOND = 1_000_000_000L;
     private static final int WALL_CLOCK_BYTES = 12;
 
     private final Vm vm;
@@ -60,7 +55,6 @@ public final class KvmClock {
     private final TscSync sync;
     private final GuestMemory memory;
     /** Host CLOCK_REALTIME less the host's monotonic ns: fixed at creation, so real time never jumps. */
-    private final long realtimeBase;
     private long kvmclockOffset;
     private long wallClockAddress;
     /** Written under the lock, read without it at every vCPU load. */
@@ -74,12 +68,8 @@ public final class KvmClock {
         this.clock = clock;
         this.sync = sync;
         this.memory = memory;
-        long hostTsc = clock.now();
-        long hostNanos = clock.nanosAt(hostTsc);
-        this.realtimeBase = clock instanceof DeterministicHostClock ? DETERMINISTIC_EPOCH_SECONDS * NANOS_PER_SECOND
-                : System.currentTimeMillis() * TscMath.NANOS_PER_MILLI - hostNanos;
         // kvm_arch_init_vm: kvmclock_offset = -get_kvmclock_base_ns(), kvmclock counts from VM creation.
-        this.kvmclockOffset = -hostNanos;
+        this.kvmclockOffset = -clock.nanosAt(clock.now());
     }
 
     /** The kvmclock MSR numbers (which a CPUID model without {@code kvmclock} does not have). */
@@ -90,7 +80,7 @@ public final class KvmClock {
 
     /** The host's CLOCK_REALTIME in ns at host reading {@code hostTsc}. */
     public long realtimeNanosAt(long hostTsc) {
-        return realtimeBase + clock.nanosAt(hostTsc);
+        return clock.realtimeNanosAt(hostTsc);
     }
 
     // ---------------------------------------------------------------- MSRs
@@ -160,8 +150,8 @@ public final class KvmClock {
         memory.write32(address, version);
         VarHandle.storeStoreFence();
         long wallNanos = realtimeNanosAt(hostTsc) - kvmclockNanos;
-        memory.write32(address + 4, (int) Long.divideUnsigned(wallNanos, NANOS_PER_SECOND)); // overflows in 2106
-        memory.write32(address + 8, (int) Long.remainderUnsigned(wallNanos, NANOS_PER_SECOND));
+        memory.write32(address + 4, (int) Long.divideUnsigned(wallNanos, TscMath.NANOS_PER_SECOND)); // overflows in 2106
+        memory.write32(address + 8, (int) Long.remainderUnsigned(wallNanos, TscMath.NANOS_PER_SECOND));
         VarHandle.storeStoreFence();
         memory.write32(address, version + 1);
     }
@@ -214,7 +204,7 @@ public final class KvmClock {
         if (!useMasterClock) {
             return clock.nanosAt(hostTsc) + kvmclockOffset;
         }
-        PvclockScale hostScale = PvclockScale.of(NANOS_PER_SECOND, clock.khz() * 1000);
+        PvclockScale hostScale = PvclockScale.of(TscMath.NANOS_PER_SECOND, clock.khz() * 1000);
         return masterHostNanos + kvmclockOffset + hostScale.apply(hostTsc - masterHostTsc);
     }
 
@@ -323,7 +313,7 @@ public final class KvmClock {
         // The TSC rate the guest sees: the host's kHz through the vCPU's ratio (kvm_scale_tsc of the kHz).
         long targetKhz = TscMath.scale(clock.khz(), tsc.l1Ratio());
         if (targetKhz != time.scaleKhz) {
-            time.scale = targetKhz == 0 ? new PvclockScale(0, 0) : PvclockScale.of(NANOS_PER_SECOND, targetKhz * 1000);
+            time.scale = targetKhz == 0 ? new PvclockScale(0, 0) : PvclockScale.of(TscMath.NANOS_PER_SECOND, targetKhz * 1000);
             time.scaleKhz = targetKhz;
         }
         time.tscTimestamp = tscTimestamp;

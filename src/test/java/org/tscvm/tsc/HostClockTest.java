@@ -66,6 +66,26 @@ class HostClockTest {
     }
 
     @Test
+    void theClockKindAndItsRealTimeComeFromTheClockItself() {
+        long[] nanos = {5_000_000_000L};
+        RealTimeHostClock real = new RealTimeHostClock(1_000_000, 0, () -> nanos[0]);
+        long wallAtStart = System.currentTimeMillis() * TscMath.NANOS_PER_MILLI;
+        nanos[0] += 3_000_000_000L;
+        long realtime = real.realtimeNanosAt(real.now());
+        assertThat(real.deterministic()).isFalse();
+        assertThat(realtime - wallAtStart).isBetween(3_000_000_000L - 1_000_000_000L, 3_000_000_000L + 1_000_000_000L);
+        assertThatThrownBy(() -> real.rewindTo(0)).isInstanceOf(TscvmException.class).hasMessageContaining("set back");
+
+        DeterministicHostClock deterministic = new DeterministicHostClock(1_000_000);
+        deterministic.advance(2_000_000_000L); // 2 s at 1 GHz
+        assertThat(deterministic.deterministic()).isTrue();
+        assertThat(deterministic.realtimeNanosAt(deterministic.now()))
+                .isEqualTo((DeterministicHostClock.EPOCH_SECONDS + 2) * TscMath.NANOS_PER_SECOND);
+        deterministic.rewindTo(1_000_000_000L);
+        assertThat(deterministic.now()).isEqualTo(1_000_000_000L);
+    }
+
+    @Test
     void hostClockFrequencyOutOfRangeIsRefusedWithTheValue() {
         assertThatThrownBy(() -> new RealTimeHostClock(5)).isInstanceOf(TscvmException.class).hasMessageContaining("5 kHz");
         assertThatThrownBy(() -> new DeterministicHostClock(2_500_000, 0)).isInstanceOf(TscvmException.class);

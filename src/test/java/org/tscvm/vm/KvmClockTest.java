@@ -24,7 +24,7 @@ class KvmClockTest {
     private final GuestMemory memory = t.vm.memory();
 
     private static long realtimeAt(long hostNanos) {
-        return KvmClock.DETERMINISTIC_EPOCH_SECONDS * NANOS_PER_SECOND + hostNanos;
+        return DeterministicHostClock.EPOCH_SECONDS * NANOS_PER_SECOND + hostNanos;
     }
 
     private PvclockTimeInfo readPage(long address) {
