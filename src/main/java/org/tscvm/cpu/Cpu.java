@@ -975,12 +975,15 @@ public final class Cpu extends CpuExec {
         halted = false;
     }
 
-    /** True for MSRs that are CPU architectural state (EFER, FS/GS bases, SYSCALL/SYSENTER, PAT). */
-    public boolean ownsMsr(int index) {
-        return isOwnedMsr(index);
+    /**
+     * The MSRs that are CPU architectural state (EFER, FS/GS bases, SYSCALL/SYSENTER, PAT, PKRS,
+     * XSS), ascending. The guest's RDMSR/WRMSR of them never reach the bus.
+     */
+    public static int[] ownedMsrs() {
+        return OWNED_MSRS.clone();
     }
 
-    /** Reads a CPU-owned MSR. */
+    /** Reads a CPU-owned MSR (the host's access; the guest's is RDMSR). */
     public long readMsr(int index) {
         if (!isOwnedMsr(index)) {
             throw new TscvmException(String.format("MSR 0x%x is not CPU state; ask the vCPU's MSR table", index));
@@ -988,7 +991,7 @@ public final class Cpu extends CpuExec {
         return readOwnedMsr(index);
     }
 
-    /** Writes a CPU-owned MSR; throws {@link CpuFault} #GP for a value the SDM refuses. */
+    /** Writes a CPU-owned MSR (the host's access); throws {@link CpuFault} #GP for a value the SDM refuses. */
     public void writeMsr(int index, long value) {
         if (!isOwnedMsr(index)) {
             throw new TscvmException(String.format("MSR 0x%x is not CPU state; ask the vCPU's MSR table", index));

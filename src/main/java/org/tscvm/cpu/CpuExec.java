@@ -229,10 +229,14 @@ abstract class CpuExec extends CpuSystem {
 
 
 
-    /** RDMSR's value for the MSR in ECX (#GP(0) outside ring 0). */
+    /**
+     * RDMSR's value for the MSR in ECX (#GP(0) outside ring 0): the CPU's own MSRs from its
+     * state, every other one from the platform.
+     */
     final long rdmsr() {
         requireCpl0();
-        return bus.rdmsr((int) regs[RCX]);
+        int index = (int) regs[RCX];
+        return isOwnedMsr(index) ? readOwnedMsr(index) : bus.rdmsr(index);
     }
 
     /**
@@ -242,7 +246,14 @@ abstract class CpuExec extends CpuSystem {
      */
     final void wrmsr() {
         requireCpl0();
-        bus.wrmsr((int) regs[RCX], (regs[RDX] << 32) | (regs[RAX] & 0xffffffffL));
+        int index = (int) regs[RCX];
+        long value = (regs[RDX] << 32) | (regs[RAX] & 0xffffffffL);
+        if (isOwnedMsr(index)) {
+            writeOwnedMsr(index, value);
+            endBlock = true;
+            return;
+        }
+        bus.wrmsr(index, value);
         if (eventsPending()) {
             endBlock = true;
         }

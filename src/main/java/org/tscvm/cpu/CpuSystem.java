@@ -1,5 +1,6 @@
 package org.tscvm.cpu;
 
+import java.util.Arrays;
 import org.tscvm.memory.GuestMemory;
 
 /**
@@ -1162,14 +1163,19 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     static boolean isOwnedMsr(int index) {
-        switch (index) {
-            case Msr.IA32_EFER: case Msr.IA32_STAR: case Msr.IA32_LSTAR: case Msr.IA32_CSTAR: case Msr.IA32_FMASK:
-            case Msr.IA32_FS_BASE: case Msr.IA32_GS_BASE: case Msr.IA32_KERNEL_GS_BASE: case Msr.IA32_SYSENTER_CS:
-            case Msr.IA32_SYSENTER_ESP: case Msr.IA32_SYSENTER_EIP: case Msr.IA32_PAT: case Msr.IA32_PKRS:
-            case Msr.IA32_XSS:
-                return true;
-            default:
-                return false;
-        }
+        return Arrays.binarySearch(OWNED_MSRS, index) >= 0;
+    }
+
+    /**
+     * The MSRs that are CPU state, ascending: the CPU serves the guest's RDMSR/WRMSR of them
+     * itself, and the vCPU's MSR table names the CPU as their owner for the host's accesses.
+     */
+    static final int[] OWNED_MSRS = sorted(Msr.IA32_SYSENTER_CS, Msr.IA32_SYSENTER_ESP, Msr.IA32_SYSENTER_EIP,
+            Msr.IA32_PAT, Msr.IA32_XSS, Msr.IA32_PKRS, Msr.IA32_EFER, Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR,
+            Msr.IA32_FMASK, Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE);
+
+    private static int[] sorted(int... indexes) {
+        Arrays.sort(indexes); // MSR indexes are below 2^31: signed order is numeric order
+        return indexes;
     }
 }

@@ -372,7 +372,7 @@ public final class Vcpu {
     /**
      * The one MSR dispatch of this vCPU (A3, A4): the owner the table names. Refusals become
      * #GP(0) for the guest and a {@link TscvmException} for the host. The CPU's own MSRs reach
-     * the table only from the host: the interpreter serves the guest's accesses to them itself.
+     * the table only from the host: the CPU serves the guest's accesses to them itself.
      */
     long readMsr(int index, MsrOrigin origin) {
         MsrTable.Owner owner = msrTable.owner(index);
@@ -392,15 +392,12 @@ public final class Vcpu {
 
     /** Every owner but the interrupt controller registers here, once, at creation. */
     private void registerMsrs() {
-        int[] cpuMsrs = {Msr.IA32_EFER, Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR, Msr.IA32_FMASK,
-                Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE, Msr.IA32_SYSENTER_CS,
-                Msr.IA32_SYSENTER_ESP, Msr.IA32_SYSENTER_EIP, Msr.IA32_PAT, Msr.IA32_PKRS};
         MsrTable.Owner cpuOwner = new CpuMsrs();
-        for (int index : cpuMsrs) {
-            // FS/GS bases travel in the segment registers (KVM_GET_SREGS), as in KVM's lists.
-            msrTable.register(index, cpuOwner, index != Msr.IA32_FS_BASE && index != Msr.IA32_GS_BASE);
+        for (int index : Cpu.ownedMsrs()) {
+            // FS/GS bases travel in the segment registers (KVM_GET_SREGS), as in KVM's lists; XSS is always 0.
+            msrTable.register(index, cpuOwner,
+                    index != Msr.IA32_FS_BASE && index != Msr.IA32_GS_BASE && index != Msr.IA32_XSS);
         }
-        msrTable.register(Msr.IA32_XSS, cpuOwner, false); // always 0: nothing to carry
         MsrTable.Owner tscOwner = new TscMsrs();
         msrTable.register(Msr.IA32_TSC, tscOwner, true);
         msrTable.register(Msr.IA32_TSC_ADJUST, tscOwner, true);
@@ -477,7 +474,7 @@ public final class Vcpu {
         return java.util.Arrays.copyOf(out, n);
     }
 
-    /** The CPU's architectural MSRs; the guest's accesses never come here (the interpreter serves them). */
+    /** The CPU's architectural MSRs, for the host; the guest's RDMSR/WRMSR of them never leave the CPU. */
     private final class CpuMsrs implements MsrTable.Owner {
         @Override
         public long read(int index, MsrOrigin origin) {
@@ -1509,7 +1506,7 @@ public final class Vcpu {
                 return null;
             }
             long next = c.nextEventHostTsc();
-            boolean deterministic = clock.ticksPerInstruction() != 0;
+            boolean deterministic = clock.deterministic();
             if (next != Long.MAX_VALUE) {
                 if (deterministic) {
                     if (vm.vcpuCount() > 1) {

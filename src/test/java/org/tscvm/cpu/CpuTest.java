@@ -647,9 +647,31 @@ class CpuTest {
                 .isInstanceOfSatisfying(CpuFault.class, f -> assertThat(f.vector()).isEqualTo(CpuFault.GP));
         assertThatThrownBy(() -> rig.cpu.writeMsr(Msr.IA32_LSTAR, 0x8000000000000000L)).isInstanceOf(CpuFault.class);
         assertThatThrownBy(() -> rig.cpu.writeMsr(Msr.IA32_EFER, 0xd01 | 2)).isInstanceOf(CpuFault.class);
-        assertThat(rig.cpu.ownsMsr(Msr.IA32_TSC)).isFalse();
+        assertThat(Cpu.ownedMsrs()).doesNotContain(Msr.IA32_TSC).contains(Msr.IA32_EFER, Msr.IA32_PAT);
         assertThatThrownBy(() -> rig.cpu.readMsr(Msr.IA32_TSC)).isInstanceOf(org.tscvm.TscvmException.class)
                 .hasMessageContaining("0x10");
+    }
+
+    @Test
+    void theGuestsRdmsrAndWrmsrOfCpuStateNeverLeaveTheCpu() {
+        // FakeBus refuses every MSR but the TSC: what succeeds here was served by the CPU itself.
+        CpuRig rig = new CpuRig().longMode().run(
+                // 10000: b9 82 00 00 c0           mov $0xc0000082,%ecx   (LSTAR)
+                // 10005: b8 00 10 00 00           mov $0x1000,%eax
+                // 1000a: ba 00 80 ff ff           mov $0xffff8000,%edx
+                // 1000f: 0f 30                    wrmsr
+                // 10011: b9 80 00 00 c0           mov $0xc0000080,%ecx   (EFER)
+                // 10016: 0f 32                    rdmsr
+                // 10018: 89 c3                    mov %eax,%ebx
+                // 1001a: b9 10 00 00 00           mov $0x10,%ecx         (TSC: the bus's)
+                // 1001f: 0f 32                    rdmsr
+                // 10021: f4                       hlt
+                hex("b9 82 00 00 c0 b8 00 10 00 00 ba 00 80 ff ff 0f 30 b9 80 00 00 c0 0f 32 89 c3 "
+                        + "b9 10 00 00 00 0f 32 f4 "));
+        assertThat(rig.haltedInVector()).isEqualTo(-1);
+        assertThat(rig.cpu.readMsr(Msr.IA32_LSTAR)).isEqualTo(0xffff800000001000L);
+        assertThat(rig.reg(Cpu.RBX)).isEqualTo(rig.cpu.readMsr(Msr.IA32_EFER));
+        assertThat(rig.reg(Cpu.RBX) & 0x500).as("EFER.LME|LMA").isEqualTo(0x500);
     }
 
     @Test

@@ -60,9 +60,6 @@ final class FakeBus implements CpuBus {
 
     @Override
     public long rdmsr(int index) {
-        if (cpu.ownsMsr(index)) {
-            return cpu.readMsr(index);
-        }
         if (index == Msr.IA32_TSC) {
             return tsc;
         }
@@ -71,10 +68,6 @@ final class FakeBus implements CpuBus {
 
     @Override
     public void wrmsr(int index, long value) {
-        if (cpu.ownsMsr(index)) {
-            cpu.writeMsr(index, value);
-            return;
-        }
         throw CpuFault.gp0();
     }
 
