@@ -29,8 +29,12 @@ public final class RamImage {
     /** A chunk section's payload: index, bitmap, encoding byte, and at most the raw pages. */
     static final int MAX_CHUNK_PAYLOAD = 4 + 8 * BITMAP_LONGS + 1 + (int) CHUNK_BYTES;
 
-    /** One stored chunk; {@code present} has bit p set when page p of the chunk is stored. */
-    record Chunk(int index, long[] present, int encoding, byte[] data) {
+    /**
+     * One stored chunk; {@code present} has bit p set when page p of the chunk is stored, and
+     * its encoded bytes are {@code data[offset, offset + length)} (a chunk read from a file
+     * keeps them in the section's payload).
+     */
+    record Chunk(int index, long[] present, int encoding, byte[] data, int offset, int length) {
         int pageCount() {
             int n = 0;
             for (long word : present) {
@@ -83,7 +87,7 @@ public final class RamImage {
     static RamImage save(GuestMemory memory) {
         List<Chunk> chunks = new ArrayList<>();
         encode(memory, (index, present, encoding, data, length) ->
-                chunks.add(new Chunk(index, present.clone(), encoding, Arrays.copyOf(data, length))));
+                chunks.add(new Chunk(index, present.clone(), encoding, Arrays.copyOf(data, length), 0, length)));
         return new RamImage(memory.size(), chunks);
     }
 
@@ -175,13 +179,13 @@ public final class RamImage {
             }
         }
         int encoding = in.u8("encoding");
-        byte[] data = in.rest();
-        Chunk chunk = new Chunk(index, present, encoding, data);
+        int offset = in.skipRest();
+        Chunk chunk = new Chunk(index, present, encoding, in.payload(), offset, in.payload().length - offset);
         int expected = chunk.pageCount() * GuestMemory.PAGE_SIZE;
         switch (encoding) {
             case ENCODING_RAW -> {
-                if (data.length != expected) {
-                    throw in.corrupt("chunk " + index + " holds " + data.length + " raw bytes for " + expected
+                if (chunk.length() != expected) {
+                    throw in.corrupt("chunk " + index + " holds " + chunk.length() + " raw bytes for " + expected
                             + " bytes of marked pages");
                 }
             }
@@ -194,7 +198,7 @@ public final class RamImage {
     private static void inflate(SectionIn in, Chunk chunk, byte[] into, int expected) {
         Inflater inflater = new Inflater();
         try {
-            inflater.setInput(chunk.data());
+            inflater.setInput(chunk.data(), chunk.offset(), chunk.length());
             // One byte of room past the expected size shows a stream that holds too much.
             int limit = Math.min(into.length, expected + 1);
             int n = 0;
@@ -225,7 +229,7 @@ public final class RamImage {
             if (chunk != null && chunk.encoding() == ENCODING_DEFLATE) {
                 Inflater inflater = new Inflater();
                 try {
-                    inflater.setInput(chunk.data());
+                    inflater.setInput(chunk.data(), chunk.offset(), chunk.length());
                     int n = 0;
                     while (!inflater.finished()) {
                         n += inflater.inflate(pages, n, pages.length - n);
@@ -244,8 +248,9 @@ public final class RamImage {
                 }
                 long paddr = memory.physicalAddress(offset);
                 if (chunk != null && chunk.has(page)) {
-                    byte[] source = chunk.encoding() == ENCODING_DEFLATE ? pages : chunk.data();
-                    memory.load(paddr, source, stored * GuestMemory.PAGE_SIZE, GuestMemory.PAGE_SIZE);
+                    boolean inflated = chunk.encoding() == ENCODING_DEFLATE;
+                    memory.load(paddr, inflated ? pages : chunk.data(),
+                            (inflated ? 0 : chunk.offset()) + stored * GuestMemory.PAGE_SIZE, GuestMemory.PAGE_SIZE);
                     stored++;
                 } else if (!memory.isZeroPage(paddr)) {
                     memory.fill(paddr, GuestMemory.PAGE_SIZE, (byte) 0);

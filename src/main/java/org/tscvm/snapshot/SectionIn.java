@@ -103,9 +103,18 @@ final class SectionIn {
         return v;
     }
 
-    /** The rest of the payload. */
-    byte[] rest() {
-        return raw("the rest", payload.length - pos);
+    /**
+     * Consumes the rest of the payload and returns where it starts in {@link #payload()}: a RAM
+     * chunk keeps its bytes in place instead of copying a megabyte.
+     */
+    int skipRest() {
+        int start = pos;
+        pos = payload.length;
+        return start;
+    }
+
+    byte[] payload() {
+        return payload;
     }
 
     String string(String what, int maxBytes) {

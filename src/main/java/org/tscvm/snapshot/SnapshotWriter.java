@@ -56,12 +56,13 @@ final class SnapshotWriter {
         section(SnapshotFormat.Section.PIC, BoardCodec.pic(b.pic()));
         section(SnapshotFormat.Section.IO_APIC, BoardCodec.ioApic(b.ioApic()));
         if (liveRam != null) {
-            RamImage.encode(liveRam, this::ram);
+            RamImage.encode(liveRam,
+                    (index, present, encoding, data, length) -> ram(index, present, encoding, data, 0, length));
         }
         for (RamImage.Chunk c : s.ram().chunks()) {
-            ram(c.index(), c.present(), c.encoding(), c.data(), c.data().length);
+            ram(c.index(), c.present(), c.encoding(), c.data(), c.offset(), c.length());
         }
-        section(SnapshotFormat.Section.END, NO_BYTES, NO_BYTES, 0);
+        section(SnapshotFormat.Section.END, NO_BYTES, NO_BYTES, 0, 0);
     }
 
     private void header(MachineState s) throws IOException {
@@ -84,16 +85,17 @@ final class SnapshotWriter {
     }
 
     /** A RAM section: its fields, then the chunk's data as it is (not copied into one payload). */
-    private void ram(int index, long[] present, int encoding, byte[] data, int length) throws IOException {
-        section(SnapshotFormat.Section.RAM, RamImage.fields(index, present, encoding), data, length);
+    private void ram(int index, long[] present, int encoding, byte[] data, int offset, int length) throws IOException {
+        section(SnapshotFormat.Section.RAM, RamImage.fields(index, present, encoding), data, offset, length);
     }
 
     private void section(SnapshotFormat.Section section, byte[] payload) throws IOException {
-        section(section, payload, NO_BYTES, 0);
+        section(section, payload, NO_BYTES, 0, 0);
     }
 
-    /** One section whose payload is {@code fields}, then {@code dataLength} bytes of {@code data}. */
-    private void section(SnapshotFormat.Section section, byte[] fields, byte[] data, int dataLength) throws IOException {
+    /** One section whose payload is {@code fields}, then {@code dataLength} bytes of {@code data} from {@code dataOffset}. */
+    private void section(SnapshotFormat.Section section, byte[] fields, byte[] data, int dataOffset, int dataLength)
+            throws IOException {
         int length = fields.length + dataLength;
         if (length > section.maxPayload) {
             throw new IllegalStateException(section.displayName + " section of " + length
@@ -103,10 +105,10 @@ final class SnapshotWriter {
         CRC32C crc = new CRC32C();
         crc.update(head);
         crc.update(fields);
-        crc.update(data, 0, dataLength);
+        crc.update(data, dataOffset, dataLength);
         out.write(head);
         out.write(fields);
-        out.write(data, 0, dataLength);
+        out.write(data, dataOffset, dataLength);
         out.write(new SectionOut().i32((int) crc.getValue()).toByteArray());
     }
 }
