@@ -34,6 +34,11 @@ public final class Cpu extends CpuExec {
      * EV_WATCH: the last instruction hit a debugger's watchpoint.
      */
     private static final int EV_STOP = 1, EV_INTERRUPT = 2, EV_NMI = 4, EV_NMI_SECOND = 8, EV_WATCH = 16;
+    /**
+     * An RTM transaction is open: not an event to take, but it keeps compiled blocks from
+     * chaining, so the run loop sees every instruction of the transaction (executeBlock).
+     */
+    private static final int EV_TRANSACTION = 32;
     private static final VarHandle EVENTS;
 
     static {
@@ -117,7 +122,7 @@ public final class Cpu extends CpuExec {
 
     @Override
     boolean eventsPending() {
-        return events != 0;
+        return (events & ~EV_TRANSACTION) != 0;
     }
 
     @Override
@@ -162,6 +167,18 @@ public final class Cpu extends CpuExec {
      * for anything the guest does.
      */
     public RunStop run(long maxInstructions) {
+        try {
+            return runUntilStop(maxInstructions);
+        } finally {
+            if (transaction.depth != 0) {
+                // The host takes the CPU back (an exit, a pause, a snapshot): as an interrupt
+                // would, that aborts an open transaction, which may succeed if retried.
+                abortTransaction(Transaction.ABORT_RETRY);
+            }
+        }
+    }
+
+    private RunStop runUntilStop(long maxInstructions) {
         if (maxInstructions < 0) {
             throw new TscvmException("maxInstructions " + maxInstructions + " is negative");
         }
@@ -370,6 +387,9 @@ public final class Cpu extends CpuExec {
         } while (!EVENTS.compareAndSet(this, ev, (ev & EV_NMI_SECOND) != 0 ? ev & ~EV_NMI_SECOND : ev & ~EV_NMI));
         halted = false;
         nmiBlocked = true;
+        if (transaction.depth != 0) {
+            abortTransaction(Transaction.ABORT_RETRY);
+        }
         prevRip = rip;
         lastVector = CpuFault.NMI;
         lastErrorCode = -1;
@@ -388,6 +408,9 @@ public final class Cpu extends CpuExec {
             return;
         }
         int vector = bus.acknowledgeInterrupt();
+        if (transaction.depth != 0) {
+            abortTransaction(Transaction.ABORT_RETRY); // the interrupt returns to the fallback address
+        }
         // More may be pending behind this one: look again at the next boundary.
         EVENTS.getAndBitwiseOr(this, EV_INTERRUPT);
         halted = false;
@@ -401,6 +424,35 @@ public final class Cpu extends CpuExec {
             int e = f.errorCode();
             deliverException(v, e);
         }
+    }
+
+    // ---- RTM (SDM Vol. 1, ch. 16; handlers in Rtm) ----
+
+    /** The outermost XBEGIN: keeps the registers, and drops the write TLB so each first store to a page is seen. */
+    @Override
+    void openTransaction(long fallback) {
+        transaction.begin(this, fallback);
+        flushTlb(false);
+        EVENTS.getAndBitwiseOr(this, EV_TRANSACTION);
+    }
+
+    /** The outermost XEND: the transaction's stores stay, what it kept goes. */
+    @Override
+    void commitTransaction() {
+        endTransaction();
+    }
+
+    @Override
+    void abortTransaction(int status) {
+        Transaction t = transaction;
+        t.rollBack(this, memory, status | (t.depth > 1 ? Transaction.ABORT_NESTED : 0));
+        endTransaction();
+        endBlock = true;
+    }
+
+    private void endTransaction() {
+        transaction.end();
+        EVENTS.getAndBitwiseAnd(this, ~EV_TRANSACTION);
     }
 
     private int modeKey() {
@@ -433,6 +485,16 @@ public final class Cpu extends CpuExec {
         Insn[] insns = b.insns;
         int n = b.count;
         BlockCode code = b.code;
+        if (transaction.depth != 0) {
+            // Inside a transaction one instruction at a time, interpreted, and one that cannot
+            // be undone (I/O, a system instruction, a far transfer) aborts it before it runs.
+            if (Rtm.abortsTransaction(insns[0].op)) {
+                abortTransaction(0);
+                return;
+            }
+            limit = retired + 1;
+            code = null;
+        }
         if (code == null && compileThreshold != 0 && mode64 && b.phys >= 0 && ++b.heat == compileThreshold) {
             code = compile(b, ip);
         }
@@ -692,6 +754,7 @@ public final class Cpu extends CpuExec {
 
     /** Power-on RESET state: real mode, CS:IP = F000:FFF0. */
     public void reset() {
+        endTransaction();
         java.util.Arrays.fill(regs, 0);
         nmiBlocked = false;
         EVENTS.getAndBitwiseAnd(this, ~(EV_NMI | EV_NMI_SECOND));
@@ -1149,6 +1212,7 @@ public final class Cpu extends CpuExec {
 
     /** Replaces the whole state with {@code s}; throws if an array has the wrong length. */
     public void restoreState(State s) {
+        endTransaction(); // a saved state is never inside one: run() aborts it on the way out
         checkLength("gprs", s.gprs().length, 16);
         checkLength("segment arrays", s.segSelectors().length, 6);
         checkLength("segment arrays", s.segBases().length, 6);

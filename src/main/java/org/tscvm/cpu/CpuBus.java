@@ -48,6 +48,21 @@ public interface CpuBus {
     /** Acknowledges the interrupt {@link #pendingInterrupt()} reported and returns its vector. */
     int acknowledgeInterrupt();
 
+    /** {@link #rtm()}: the CPU model has no RTM (XBEGIN, XEND, XABORT, XTEST are #UD). */
+    int RTM_ABSENT = 0;
+    /** {@link #rtm()}: RTM exists but every XBEGIN aborts at once (IA32_TSX_CTRL.RTM_DISABLE). */
+    int RTM_ABORTS = 1;
+    /** {@link #rtm()}: transactions run and may commit. */
+    int RTM_RUNS = 2;
+
+    /**
+     * Whether RTM transactions exist and may run, asked at each XBEGIN, XEND, XABORT and
+     * XTEST. The default model has no RTM.
+     */
+    default int rtm() {
+        return RTM_ABSENT;
+    }
+
     /** KVM's -KVM_ENOSYS: the hypercall number is unknown. */
     long KVM_ENOSYS = -1000;
     /** KVM's -KVM_EPERM: a hypercall from CPL above 0. */

@@ -310,6 +310,12 @@ abstract class CpuExec extends CpuSystem {
 
     abstract boolean eventsPending();
 
+    /** The outermost XBEGIN ({@link Rtm}): keeps the state an abort restores; {@code fallback} is where it resumes. */
+    abstract void openTransaction(long fallback);
+
+    /** The outermost XEND: the transaction's stores become permanent. */
+    abstract void commitTransaction();
+
 
     // ---- system ----
 

@@ -490,6 +490,9 @@ abstract class CpuMemory extends CpuState {
         if (memory.isRam(paddr, size)) {
             return memory.read(paddr, size);
         }
+        if (transaction.depth != 0) {
+            throw gp(0); // device access cannot be undone: the transaction aborts
+        }
         endBlock = true;
         return bus.mmioRead(paddr, size);
     }
@@ -499,9 +502,30 @@ abstract class CpuMemory extends CpuState {
             endBlock |= memory.write(paddr, size, v);
             return;
         }
+        if (transaction.depth != 0) {
+            throw gp(0); // device access cannot be undone: the transaction aborts
+        }
         endBlock = true;
         bus.mmioWrite(paddr, size, v);
     }
+
+    /**
+     * A store inside a transaction is about to reach {@code page} through a fresh translation
+     * (XBEGIN dropped the write TLB entries): the page's bytes are kept for an abort. With no
+     * room left the transaction aborts for capacity (the fault is taken as an abort).
+     */
+    private void keepForTransaction(long page) {
+        if (memory.isRam(page, 4096) && !transaction.touch(memory, page)) {
+            transaction.pendingStatus = Transaction.ABORT_CAPACITY;
+            throw gp(0);
+        }
+    }
+
+    /**
+     * Ends the transaction in progress with an abort (SDM Vol. 1, 16.3.8): memory and registers
+     * as at the outermost XBEGIN, EAX = {@code status}, RIP = its fallback address.
+     */
+    abstract void abortTransaction(int status);
 
     // ---- atomics for LOCK ----
 
@@ -613,6 +637,9 @@ abstract class CpuMemory extends CpuState {
         }
         if (guestWatch && guestWatchesPage(lin)) {
             fill = false; // likewise for the guest's own data breakpoints
+        }
+        if (kind == WRITE && transaction.depth != 0) {
+            keepForTransaction(page);
         }
         if (fill && memory.isRam(page, 4096)) {
             // Reads of a never-written chunk stay uncached: caching its zeros would go stale

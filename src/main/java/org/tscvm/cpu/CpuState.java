@@ -125,6 +125,9 @@ abstract class CpuState {
     /** MOV SS and POP SS hold single-step and data-breakpoint #DBs back until this retired count. */
     long movSsShadowUntil;
 
+    /** The RTM transaction in progress, if any ({@link Transaction#depth} > 0). */
+    final Transaction transaction = new Transaction();
+
     /** Current privilege level, mirrored from CS.RPL (0 in real mode). */
     int cpl;
     /** 2, 4 or 8: the default operand/address size the current CS gives. */

@@ -593,6 +593,12 @@ abstract class CpuSystem extends CpuMemory {
      * delivery itself faults (SDM table 6-5) and to shutdown when #DF delivery faults.
      */
     final void deliverException(int vector, int errorCode) {
+        if (transaction.depth != 0) {
+            // SDM Vol. 1, 16.3.8: an exception inside a transaction aborts it and is not delivered.
+            abortTransaction(transaction.pendingStatus
+                    | (vector == CpuFault.DB || vector == CpuFault.BP ? Transaction.ABORT_DEBUG : 0));
+            return;
+        }
         lastVector = vector;
         lastErrorCode = errorCode;
         while (true) {

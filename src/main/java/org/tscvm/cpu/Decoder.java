@@ -493,8 +493,17 @@ final class Decoder {
                 d.sub = b == 0xc4 ? CpuState.ES : CpuState.DS;
                 set(d, LOAD_FAR);
                 return;
-            case 0xc6: d.opSize = 1; if (modrm(d) != 0) { ud(d, false); return; } d.imm = fetch(); set(d, MOV_EI); return;
+            case 0xc6:
+                if (fetch() == 0xf8) { d.imm = fetch(); set(d, XABORT); return; } // XABORT imm8
+                pos--;
+                d.opSize = 1; if (modrm(d) != 0) { ud(d, false); return; } d.imm = fetch(); set(d, MOV_EI); return;
             case 0xc7:
+                if (fetch() == 0xf8) { // XBEGIN rel16/rel32
+                    d.imm = d.opSize == 2 ? (short) fetchN(2) : (int) fetchN(4);
+                    set(d, XBEGIN);
+                    return;
+                }
+                pos--;
                 if (modrm(d) != 0) { ud(d, false); return; }
                 d.imm = immZ(d.opSize);
                 set(d, MOV_EI);
@@ -949,6 +958,8 @@ final class Decoder {
                 case 0xc1: set(d, VMCALL); return; // VMMCALL (0xd9) stays #UD: the vendor is Intel
 
                 case 0xd0: set(d, XGETBV); return;
+                case 0xd5: set(d, XEND); return;
+                case 0xd6: set(d, XTEST); return;
                 case 0xd1: set(d, XSETBV); return;
                 case 0xca: set(d, CLAC); return;
                 case 0xcb: set(d, STAC); return;

@@ -204,6 +204,10 @@ final class Dispatch {
             case XSETBV: SystemOps.xsetbv(c, d); return;
             case STMXCSR: SystemOps.stmxcsr(c, d); return;
             case LDMXCSR: SystemOps.ldmxcsr(c, d); return;
+            case XBEGIN: Rtm.xbegin(c, d); return;
+            case XEND: Rtm.xend(c, d); return;
+            case XABORT: Rtm.xabort(c, d); return;
+            case XTEST: Rtm.xtest(c, d); return;
             case UD: SystemOps.ud(c, d); return;
             case TOO_LONG: SystemOps.tooLong(c, d); return;
             // END the table's rows

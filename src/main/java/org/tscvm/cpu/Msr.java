@@ -8,6 +8,10 @@ public final class Msr {
     public static final int IA32_TSC = 0x10;
     public static final int IA32_APIC_BASE = 0x1b;
     public static final int IA32_TSC_ADJUST = 0x3b;
+    /** Read-only bits saying which speculation problems the CPU does not have, and which MSRs it has. */
+    public static final int IA32_ARCH_CAPABILITIES = 0x10a;
+    /** TSX control: bit 0 makes every XBEGIN abort, bit 1 hides RTM and HLE from CPUID. */
+    public static final int IA32_TSX_CTRL = 0x122;
     public static final int IA32_SYSENTER_CS = 0x174;
     public static final int IA32_SYSENTER_ESP = 0x175;
     public static final int IA32_SYSENTER_EIP = 0x176;

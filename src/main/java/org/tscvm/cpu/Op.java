@@ -154,6 +154,9 @@ enum Op {
     XRSTORS(4, "xrstors", 0, Shape.M, SystemOps.class),
     XGETBV(4, "xgetbv", 0, Shape.NONE, SystemOps.class), XSETBV(4, "xsetbv", Op.E, Shape.NONE, SystemOps.class),
     STMXCSR(4, "stmxcsr", 0, Shape.M, SystemOps.class), LDMXCSR(4, "ldmxcsr", 0, Shape.M, SystemOps.class),
+    // ---- restricted transactional memory (group 4): handlers in Rtm ----
+    XBEGIN(4, "xbegin", Op.E, Shape.IMM, Rtm.class), XEND(4, "xend", Op.E, Shape.NONE, Rtm.class),
+    XABORT(4, "xabort", Op.E, Shape.IMM, Rtm.class), XTEST(4, "xtest", Op.WF, Shape.NONE, Rtm.class),
     // ---- x87 (group 6): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----
     FLD_M32(6, "fld m32fp", 0), FLD_M64(6, "fld m64fp", 0), FLD_M80(6, "fld m80fp", 0), FLD_STI(6, "fld st(i)", 0),
     FILD_M16(6, "fild m16int", 0), FILD_M32(6, "fild m32int", 0), FILD_M64(6, "fild m64int", 0),

@@ -93,11 +93,22 @@
  * a pending unmasked x87 exception #MF (with CR0.NE); only the forms with XMM state need
  * CR4.OSFXSR. The lane operations are the SSE forms' (each MMX row names its SSE twin).
  *
+ * <h2>Restricted transactional memory</h2>
+ * XBEGIN, XEND, XABORT and XTEST ({@link org.tscvm.cpu.Rtm}, with CPUID RTM): a transaction
+ * runs interpreted, one instruction at a time; its first store to each page keeps the page's
+ * old bytes ({@link org.tscvm.cpu.Transaction}, at most 64 pages), so an abort restores memory,
+ * the general, x87 and SSE registers and RFLAGS as at the outermost XBEGIN. It aborts at
+ * XABORT, at any fault (not delivered), before port I/O, a device access, a system instruction,
+ * a far transfer or a segment load, at an interrupt or NMI (taken at the fallback address), and
+ * when the host takes the CPU back; nesting goes 7 deep. With more than one vCPU every XBEGIN
+ * aborts, since vCPUs share memory without conflict detection.
+ *
  * <h2>Deliberately absent (raise #UD, or #GP where the SDM would fault differently)</h2>
  * AES-NI, PCLMULQDQ, SHA and the other 0F 38 / 0F 3A extensions beyond
  * SSE4.2, AVX/VEX/EVEX and XSAVE components beyond x87 and SSE (XSAVE, XSAVEOPT, XSAVEC,
  * XSAVES, XRSTOR in both forms, XRSTORS, XGETBV and XSETBV run with XCR0 = x87|SSE at most and
- * IA32_XSS = 0, behind CR4.OSXSAVE and CPUID.(0xD,1)), BOUND, RDRAND/RDSEED, MONITOR/MWAIT, TSX.
+ * IA32_XSS = 0, behind CR4.OSXSAVE and CPUID.(0xD,1)), BOUND, RDRAND/RDSEED, MONITOR/MWAIT, HLE
+ * (XACQUIRE/XRELEASE stay plain prefixes).
  * Hardware task switches ({@link org.tscvm.cpu.TaskSwitch}) take 32-bit TSSs only; a 16-bit
  * TSS is #GP. Virtual-8086 mode is entered only by a task switch, and there IRET and INT n raise
  * #GP(0) whatever IOPL (no VME). Not modelled: I/O breakpoints (DR7 R/W 10), DR6.BT, #AC, SMM, PCID. NMIs arrive through

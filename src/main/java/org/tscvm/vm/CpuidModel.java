@@ -116,6 +116,13 @@ public final class CpuidModel {
          * Protection keys for user pages: CR4.PKE, PKRU, RDPKRU/WRPKRU. OSPKE (ECX[4]) is not a
          * model bit: the CPU sets it in leaf 7 while CR4.PKE is set.
          */
+        /**
+         * Restricted transactional memory: XBEGIN, XEND, XABORT, XTEST (a transaction commits
+         * only on a VM of one vCPU: tscvm's vCPUs share memory without conflict detection).
+         */
+        RTM("rtm", 7, 0, EBX, 11),
+        /** IA32_ARCH_CAPABILITIES (MSR 0x10a), with IA32_TSX_CTRL where the model has RTM. */
+        ARCH_CAPABILITIES("arch-capabilities", 7, 0, EDX, 29),
         /** User-mode instruction prevention: CR4.UMIP makes SGDT/SIDT/SLDT/SMSW/STR #GP at CPL > 0. */
         UMIP("umip", 7, 0, ECX, 2),
         PKU("pku", 7, 0, ECX, 3),

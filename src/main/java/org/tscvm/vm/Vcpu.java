@@ -48,6 +48,7 @@ public final class Vcpu {
     private static final long APIC_BASE_BSP = 1L << 8;
     private static final long APIC_BASE_ENABLE = 1L << 11;
     private static final int CPUID_1_EDX_APIC = 1 << 9;
+    private static final int CPUID_7_EBX_HLE = 1 << 4, CPUID_7_EBX_RTM = 1 << 11;
 
     /** Instructions per run slice on a real-time clock: well under a millisecond of interpretation. */
     static final long REAL_TIME_SLICE = 50_000;
@@ -94,6 +95,17 @@ public final class Vcpu {
     static final int AMD_PERF_EVTSEL0 = 0xC0010000;
     /** IA32_UCODE_REV: the microcode revision in bits 63:32, set by the host only (KVM). */
     private long microcodeRevision = DEFAULT_MICROCODE_REVISION;
+    /**
+     * IA32_ARCH_CAPABILITIES: an interpreter does not speculate, so none of the side channels
+     * these bits rule out exists (RDCL_NO, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO); with RTM,
+     * bit 7 says IA32_TSX_CTRL exists. The host may clear bits (KVM_SET_MSRS), not add any.
+     */
+    private long archCapabilities = -1;
+    static final long ARCH_CAP_NO_SIDE_CHANNELS = 1 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8;
+    static final long ARCH_CAP_TSX_CTRL_MSR = 1 << 7;
+    /** IA32_TSX_CTRL: bit 0 RTM_DISABLE, bit 1 TSX_CPUID_CLEAR; 0 at reset. */
+    private long tsxCtrl;
+    static final long TSX_CTRL_RTM_DISABLE = 1, TSX_CTRL_CPUID_CLEAR = 2;
 
     private VcpuExit pendingExit;
     /** INIT and STARTUP arrive from other threads and wait here for the vCPU's own (the Cpu is not thread-safe). */
@@ -405,6 +417,9 @@ public final class Vcpu {
         MsrTable.Owner stored = new StoredMsrs();
         msrTable.register(Msr.IA32_MISC_ENABLE, stored, true);
         msrTable.register(IA32_UCODE_REV, stored, true);
+        MsrTable.Owner tsx = new TsxMsrs();
+        msrTable.register(Msr.IA32_ARCH_CAPABILITIES, tsx, true);
+        msrTable.register(Msr.IA32_TSX_CTRL, tsx, true);
         for (int i = 0; i < amdPerf.length; i++) {
             msrTable.register(AMD_PERF_EVTSEL0 + i, stored, true);
         }
@@ -608,6 +623,73 @@ public final class Vcpu {
         }
     }
 
+    /**
+     * IA32_ARCH_CAPABILITIES (read-only for the guest) where the model has the feature, and
+     * IA32_TSX_CTRL where it says so, with KVM's rules (vmx_set_msr, kvm_set_msr_common).
+     */
+    private final class TsxMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            if (index == Msr.IA32_ARCH_CAPABILITIES) {
+                requireArchCapabilities(index, origin);
+                return archCapabilities();
+            }
+            requireTsxCtrl(index, origin);
+            return tsxCtrl;
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            if (index == Msr.IA32_ARCH_CAPABILITIES) {
+                requireArchCapabilities(index, origin);
+                if (origin == MsrOrigin.GUEST || (value & ~defaultArchCapabilities()) != 0) {
+                    throw refuse(index, origin, String.format(
+                            "0x%x: the guest cannot write it, the host only clear bits of 0x%x", value,
+                            defaultArchCapabilities()));
+                }
+                archCapabilities = value;
+                return;
+            }
+            requireTsxCtrl(index, origin);
+            if ((value & ~(TSX_CTRL_RTM_DISABLE | TSX_CTRL_CPUID_CLEAR)) != 0) {
+                throw refuse(index, origin, String.format("0x%x sets bits other than 1:0", value));
+            }
+            tsxCtrl = value;
+        }
+
+        private void requireArchCapabilities(int index, MsrOrigin origin) {
+            if (!cpuid.has(CpuidModel.Feature.ARCH_CAPABILITIES)) {
+                throw unknown(index, origin);
+            }
+        }
+
+        private void requireTsxCtrl(int index, MsrOrigin origin) {
+            // KVM: the guest sees TSX_CTRL only while ARCH_CAPABILITIES says it exists.
+            boolean present = cpuid.has(CpuidModel.Feature.RTM) && (origin == MsrOrigin.HOST
+                    || (cpuid.has(CpuidModel.Feature.ARCH_CAPABILITIES)
+                            && (archCapabilities() & ARCH_CAP_TSX_CTRL_MSR) != 0));
+            if (!present) {
+                throw unknown(index, origin);
+            }
+        }
+    }
+
+    private long defaultArchCapabilities() {
+        return ARCH_CAP_NO_SIDE_CHANNELS | (cpuid.has(CpuidModel.Feature.RTM) ? ARCH_CAP_TSX_CTRL_MSR : 0);
+    }
+
+    private long archCapabilities() {
+        return archCapabilities == -1 ? defaultArchCapabilities() : archCapabilities;
+    }
+
+    /** What XBEGIN finds (CpuBus#rtm): absent, aborting (TSX_CTRL.RTM_DISABLE, or other vCPUs share memory), running. */
+    int rtm() {
+        if (!cpuid.has(CpuidModel.Feature.RTM)) {
+            return CpuBus.RTM_ABSENT;
+        }
+        return (tsxCtrl & TSX_CTRL_RTM_DISABLE) != 0 || vm.vcpuCount() > 1 ? CpuBus.RTM_ABORTS : CpuBus.RTM_RUNS;
+    }
+
     /** MCG_CAP, MCG_STATUS, MCG_CTL and the banks, with KVM's set_msr_mce rules. */
     private final class MachineCheckMsrs implements MsrTable.Owner {
         @Override
@@ -749,6 +831,9 @@ public final class Vcpu {
         if (leaf == 1 && (readMsr(Msr.IA32_APIC_BASE, MsrOrigin.HOST) & APIC_BASE_ENABLE) == 0) {
             // KVM updates CPUID.1:EDX.APIC at runtime to follow IA32_APIC_BASE.EN (SDM 10.4.3).
             out[3] &= ~CPUID_1_EDX_APIC;
+        }
+        if (leaf == 7 && subleaf == 0 && (tsxCtrl & TSX_CTRL_CPUID_CLEAR) != 0) {
+            out[1] &= ~(CPUID_7_EBX_HLE | CPUID_7_EBX_RTM); // TSX_CTRL hides them (the instructions stay)
         }
     }
 
@@ -1208,6 +1293,7 @@ public final class Vcpu {
         // A pause asked of the stopped vCPU (the end of the boot before this reset) would cost
         // the reset vCPU its first run, as in load().
         pauseRequested.set(false);
+        tsxCtrl = 0;
         cpu.reset();
         vm.kvmClock().resetVcpu(time);
     }

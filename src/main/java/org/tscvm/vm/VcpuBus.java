@@ -95,6 +95,11 @@ final class VcpuBus implements CpuBus {
         vcpu.writeMsrAndTrace(index, value, MsrOrigin.GUEST);
     }
 
+    @Override
+    public int rtm() {
+        return vcpu.rtm();
+    }
+
     /** CPUID from the vCPU's model; leaf 0x40000010 reports the TSC's true rate (A5). */
     @Override
     public void cpuid(int leaf, int subleaf, int[] out) {

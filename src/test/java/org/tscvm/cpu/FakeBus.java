@@ -13,6 +13,8 @@ final class FakeBus implements CpuBus {
     /** Leaf 0 names AuthenticAMD (the CPU then follows the APM where the vendors differ). */
     boolean amd;
     int leaf7Ecx = 1 << 2;
+    /** What XBEGIN finds ({@link CpuBus#rtm()}): absent unless a test says otherwise. */
+    int rtm = CpuBus.RTM_ABSENT;
     /** CPUID.(0xD,1):EAX: XSAVEOPT, XSAVEC, XGETBV1 and XSAVES unless a test clears them. */
     int leafDSub1Eax = 0xf;
 
@@ -104,6 +106,11 @@ final class FakeBus implements CpuBus {
     @Override
     public int tscAux() {
         return 7;
+    }
+
+    @Override
+    public int rtm() {
+        return rtm;
     }
 
     @Override

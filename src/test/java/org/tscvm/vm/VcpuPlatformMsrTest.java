@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.junit.jupiter.api.Test;
 import org.tscvm.cpu.CpuBus;
 import org.tscvm.cpu.CpuFault;
+import org.tscvm.cpu.Msr;
 
 /**
  * The MSRs Linux 6.1 touches at boot beyond the TSC and APIC ones (linux.md section 4.9): the
@@ -63,5 +64,47 @@ class VcpuPlatformMsrTest {
         assertThatThrownBy(() -> guest.wrmsr(Mtrrs.PHYS_BASE_0 + 1, 0x100_0000_0800L))
                 .as("above MAXPHYADDR").isInstanceOf(CpuFault.class);
         assertThatThrownBy(() -> guest.wrmsr(Mtrrs.PHYS_BASE_0, 0x100L)).as("bits 11:8 of a base").isInstanceOf(CpuFault.class);
+    }
+
+    @Test
+    void archCapabilitiesAndTsxCtrlExistWithTheirFeaturesAndTsxCtrlHidesAndDisablesRtm() {
+        assertThatThrownBy(() -> guest.rdmsr(Msr.IA32_ARCH_CAPABILITIES)).as("default model").isInstanceOf(CpuFault.class);
+        assertThatThrownBy(() -> guest.rdmsr(Msr.IA32_TSX_CTRL)).isInstanceOf(CpuFault.class);
+        assertThat(guest.rtm()).isEqualTo(CpuBus.RTM_ABSENT);
+
+        vcpu.setCpuid(CpuidModel.parse("tscvm,+rtm,+arch-capabilities"));
+        long caps = guest.rdmsr(Msr.IA32_ARCH_CAPABILITIES);
+        assertThat(caps & Vcpu.ARCH_CAP_TSX_CTRL_MSR).isNotZero();
+        assertThat(caps & 1).as("RDCL_NO: an interpreter does not speculate").isEqualTo(1);
+        assertThatThrownBy(() -> guest.wrmsr(Msr.IA32_ARCH_CAPABILITIES, caps)).as("read-only for the guest")
+                .isInstanceOf(CpuFault.class);
+        assertThat(guest.rtm()).isEqualTo(CpuBus.RTM_RUNS);
+        int[] leaf7 = new int[4];
+        guest.cpuid(7, 0, leaf7);
+        assertThat(leaf7[1] & 1 << 11).as("CPUID RTM").isNotZero();
+
+        guest.wrmsr(Msr.IA32_TSX_CTRL, Vcpu.TSX_CTRL_CPUID_CLEAR);
+        guest.cpuid(7, 0, leaf7);
+        assertThat(leaf7[1] & (1 << 11 | 1 << 4)).as("RTM and HLE hidden").isZero();
+        assertThat(guest.rtm()).as("the instructions stay").isEqualTo(CpuBus.RTM_RUNS);
+        guest.wrmsr(Msr.IA32_TSX_CTRL, Vcpu.TSX_CTRL_RTM_DISABLE);
+        assertThat(guest.rtm()).isEqualTo(CpuBus.RTM_ABORTS);
+        assertThatThrownBy(() -> guest.wrmsr(Msr.IA32_TSX_CTRL, 4)).isInstanceOf(CpuFault.class);
+
+        // The host may clear bits of ARCH_CAPABILITIES (not add any); without TSX_CTRL_MSR the
+        // guest loses IA32_TSX_CTRL, the host keeps it (KVM).
+        vcpu.setMsr(Msr.IA32_ARCH_CAPABILITIES, caps & ~Vcpu.ARCH_CAP_TSX_CTRL_MSR);
+        assertThatThrownBy(() -> guest.rdmsr(Msr.IA32_TSX_CTRL)).isInstanceOf(CpuFault.class);
+        assertThat(vcpu.getMsr(Msr.IA32_TSX_CTRL)).isEqualTo(Vcpu.TSX_CTRL_RTM_DISABLE);
+        assertThatThrownBy(() -> vcpu.setMsr(Msr.IA32_ARCH_CAPABILITIES, caps | 1 << 2))
+                .isInstanceOf(MsrAccessException.class);
+    }
+
+    @Test
+    void withASecondVcpuEveryTransactionAborts() {
+        vcpu.setCpuid(CpuidModel.parse("tscvm,+rtm"));
+        assertThat(guest.rtm()).isEqualTo(CpuBus.RTM_RUNS);
+        t.vm.createVcpu();
+        assertThat(guest.rtm()).as("no conflict detection between vCPUs").isEqualTo(CpuBus.RTM_ABORTS);
     }
 }
