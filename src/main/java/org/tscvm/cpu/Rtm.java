@@ -83,7 +83,7 @@ final class Rtm {
     /**
      * The forms a transaction cannot undo, which abort it before they run: port I/O, the
      * system instructions that change CPU state or read the platform, interrupts and far
-     * transfers, segment loads, HLT, and restores of the FPU/XSAVE state.
+     * transfers, segment loads and FS/GS base writes, HLT, and restores of the FPU/XSAVE state.
      */
     static boolean abortsTransaction(Op op) {
         return ABORTS[op.ordinal()];
@@ -97,7 +97,7 @@ final class Rtm {
                 Op.SWAPGS, Op.RDMSR, Op.WRMSR, Op.CPUID, Op.VMCALL, Op.WRPKRU, Op.XSETBV, Op.XRSTOR, Op.XRSTORS,
                 Op.FXRSTOR, Op.HLT, Op.INT_N, Op.INT3, Op.INTO, Op.INT1, Op.IRET, Op.SYSCALL, Op.SYSRET,
                 Op.SYSENTER, Op.SYSEXIT, Op.RET_FAR, Op.JMP_FAR_PTR, Op.CALL_FAR_PTR, Op.JMP_FAR_M, Op.CALL_FAR_M,
-                Op.MOV_SEG_E, Op.POP_SEG, Op.LOAD_FAR}) {
+                Op.MOV_SEG_E, Op.POP_SEG, Op.LOAD_FAR, Op.RDFSBASE}) {
             ABORTS[op.ordinal()] = true;
         }
     }

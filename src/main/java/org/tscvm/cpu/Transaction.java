@@ -36,7 +36,8 @@ final class Transaction {
     int mxcsr;
     final long[] fpuSig = new long[8];
     final int[] fpuSe = new int[8];
-    int fpuControl, fpuStatus, fpuTag;
+    int fpuControl, fpuStatus, fpuTag, fpuCs, fpuDs, fpuOpcode;
+    long fpuIp, fpuDp;
 
     /** Physical addresses of the pages kept so far, and their bytes before the transaction wrote them. */
     private final long[] pages = new long[MAX_PAGES];
@@ -57,6 +58,11 @@ final class Transaction {
         fpuControl = c.fpuControl;
         fpuStatus = c.fpuStatus;
         fpuTag = c.fpuTag;
+        fpuIp = c.fpuIp;
+        fpuDp = c.fpuDp;
+        fpuCs = c.fpuCs;
+        fpuDs = c.fpuDs;
+        fpuOpcode = c.fpuOpcode;
     }
 
     /**
@@ -97,6 +103,11 @@ final class Transaction {
         c.fpuControl = fpuControl;
         c.fpuStatus = fpuStatus;
         c.fpuTag = fpuTag;
+        c.fpuIp = fpuIp;
+        c.fpuDp = fpuDp;
+        c.fpuCs = fpuCs;
+        c.fpuDs = fpuDs;
+        c.fpuOpcode = fpuOpcode;
         c.rip = fallbackRip;
         end();
     }
