@@ -47,6 +47,14 @@ class CpuRobustnessTest {
                     code[i] = (byte) 0x9b;
                 }
             }
+            // RTM absent, disabled or running (its own stream, so the other draws stay as they
+            // were); in half the 64-bit CPL 0 rounds the random code runs inside a transaction
+            // (an XBEGIN whose fallback is the code after it).
+            Random rtm = new Random(seed ^ 0x5254_4d00L);
+            rig.bus.rtm = rtm.nextInt(3);
+            if ((mode == 0 || mode == 4) && rtm.nextBoolean()) {
+                System.arraycopy(CpuRig.hex("c7 f8 00 00 00 00"), 0, code, 0, 6);
+            }
             Cpu cpu = rig.cpu;
             // Every other round compiles each 64-bit block on its first run: the compiled
             // code must contain random bytes as well as the interpreter does.
