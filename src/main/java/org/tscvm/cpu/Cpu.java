@@ -224,6 +224,17 @@ public final class Cpu extends CpuExec {
                     // asks for it (TF, an enabled DR7 breakpoint, RF, a #DB held over MOV SS).
                     boolean careful = stepping || guestDebugArmed || (flags & RF) != 0 || dbPending != 0;
                     if (careful) {
+                        if ((dbPending & DR6_BT) != 0) {
+                            // A task switch to a TSS with T: #DB before the new task's first instruction.
+                            dr[6] = (dr[6] & ~DR6_B0_B3) | dbPending;
+                            dbPending = 0;
+                            debugTrap();
+                            deliveries++;
+                            if (shutdown) {
+                                return RunStop.TRIPLE_FAULT;
+                            }
+                            continue;
+                        }
                         if (guestDebugArmed && (flags & RF) == 0 && instructionBreakpoint()) {
                             deliveries++;
                             if (shutdown) {
