@@ -116,10 +116,7 @@ abstract class CpuState {
     boolean guestDebugArmed;
     /** Some enabled DR0-DR3 is a data breakpoint: pages it touches stay out of the TLB. */
     boolean guestWatch;
-    /**
-     * DR6.B0-B3 of data breakpoints the current instruction hit (held over a MOV SS shadow),
-     * and DR6.BT after a task switch to a TSS with the T flag.
-     */
+    /** DR6.B0-B3 of data breakpoints the current instruction hit (held over a MOV SS shadow). */
     long dbPending;
     /**
      * The executing instruction delivered an event of its own (INT n, INT3, INTO, INT1) or

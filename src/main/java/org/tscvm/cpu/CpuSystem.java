@@ -67,6 +67,12 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     /**
+     * A task switch to a TSS with the T flag: the run loop raises #DB with DR6.BT before the
+     * new task's first instruction (SDM 7.2.1), ahead of NMIs and interrupts.
+     */
+    abstract void taskSwitchTrap();
+
+    /**
      * A segment register as entry into virtual-8086 mode loads it (a task switch, IRET): base
      * selector * 16, limit 0xFFFF, present, DPL 3, 16-bit, accessed (SDM 20.2.1).
      */

@@ -249,7 +249,7 @@ final class TaskSwitch {
             throw c.gp(ext);
         }
         if (trap) {
-            c.dbPending |= DR6_BT; // the run loop delivers it before the first instruction
+            c.taskSwitchTrap();
         }
     }
 
