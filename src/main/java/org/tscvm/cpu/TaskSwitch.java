@@ -44,12 +44,12 @@ final class TaskSwitch {
     }
 
     /** A TSS descriptor type of either width, available. */
-    static boolean availableTss(int type) {
+    private static boolean isAvailableTss(int type) {
         return type == T_TSS_AVAIL || type == T_TSS16_AVAIL;
     }
 
     /** A TSS descriptor type of either width, busy. */
-    static boolean busyTss(int type) {
+    private static boolean isBusyTss(int type) {
         return type == T_TSS_BUSY || type == T_TSS16_BUSY;
     }
 
@@ -71,7 +71,7 @@ final class TaskSwitch {
         if (type == T_TASK) {
             tssSel = (int) (d >>> 16) & 0xffff;
             tss = availableTss(c, tssSel, false);
-        } else if (!availableTss(type)) {
+        } else if (!isAvailableTss(type)) {
             throw c.gp(sel & 0xfffc); // busy
         }
         switchTo(c, tssSel, tss, call ? Source.CALL : Source.JMP, c.rip, -1, false);
@@ -92,7 +92,7 @@ final class TaskSwitch {
         }
         long d = c.readSys(c.gdtrBase + (back & 0xfff8), 8);
         int attr = descAttr(d);
-        if ((attr & A_S) != 0 || !busyTss(attr & A_TYPE)) {
+        if ((attr & A_S) != 0 || !isBusyTss(attr & A_TYPE)) {
             throw c.fault(CpuFault.TS, back & 0xfffc);
         }
         if ((attr & A_P) == 0) {
@@ -109,7 +109,7 @@ final class TaskSwitch {
         }
         long d = c.readSys(c.gdtrBase + (tssSel & 0xfff8), 8);
         int attr = descAttr(d);
-        if ((attr & A_S) != 0 || !availableTss(attr & A_TYPE)) {
+        if ((attr & A_S) != 0 || !isAvailableTss(attr & A_TYPE)) {
             throw c.gp(err); // busy, or not a TSS
         }
         if ((attr & A_P) == 0) {
@@ -133,7 +133,7 @@ final class TaskSwitch {
             throw c.fault(CpuFault.TS, (newSel & 0xfffc) | ext);
         }
         boolean old32 = wide(c.trAttr);
-        if (!busyTss(c.trAttr & A_TYPE) || c.trLimit < (old32 ? MIN_LIMIT : MIN_LIMIT16)) {
+        if (!isBusyTss(c.trAttr & A_TYPE) || c.trLimit < (old32 ? MIN_LIMIT : MIN_LIMIT16)) {
             throw c.gp((newSel & 0xfffc) | ext); // the running task has no usable TSS
         }
         // Read the whole new state first: a page fault here is in the old task's context.
@@ -221,10 +221,14 @@ final class TaskSwitch {
         for (int r = 0; r < 8; r++) {
             c.regs[r] = gprs[r];
         }
-        // Selectors first, without their descriptors, so a fault shows the new task's values.
+        // Selectors first, without their descriptors, so a fault shows the new task's values;
+        // until CS loads, such a fault is taken as from CPL 3, on the new TSS's ring-0 stack
+        // rather than on a stack whose descriptor is not loaded (as Bochs does).
         for (int i = 0; i < 6; i++) {
             c.segSel[SEGMENT_ORDER[i]] = selectors[i];
         }
+        c.cpl = 3;
+        c.userBit = 1;
         c.ldtrSel = ldt;
         loadLdt(c, ldt, ext);
         if ((newFlags & VM) != 0) {

@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Hardware task switches in 32-bit protected mode (SDM vol. 3A 7.3): an exception through a
  * task gate and IRET back with NT, a far JMP to a TSS and back, a far CALL through a task gate,
- * switches to and from a 16-bit TSS, the T flag's #DB, a fault after the commit point, and the
+ * switches to and from a 16-bit TSS, the T flag's #DB, faults after the commit point, and the
  * checks that refuse a switch.
  *
  * <pre>
@@ -193,6 +193,23 @@ class TaskSwitchTest {
         assertThat(rig.memory.read32(esp)).as("#TS(DS) with EXT: it arose delivering the #GP").isEqualTo(0x1239);
         assertThat(rig.memory.read32(esp + 4)).as("in B, at its first instruction").isEqualTo(0x21000);
         assertThat(esp).as("on B's stack").isEqualTo(0x70000 - 16); // error code, EIP, CS, EFLAGS
+        assertThat(rig.cpu.saveState().trSelector()).isEqualTo(B);
+    }
+
+    @Test
+    void aBadCodeSegmentInTheNewTssFaultsThroughTheNewTasksRingZeroStack() {
+        CpuRig rig = rig(false);
+        rig.memory.write32(0x514c, 0x10); // B's CS: a data segment
+        rig.memory.write32(0x5104, 0x60000); // B's ESP0, SS0
+        rig.memory.write32(0x5108, 0x10);
+        run(rig, SETUP + "ea 00 00 00 00 30 00", "f4"); // ljmp $0x30,$0
+        assertThat(rig.cpu.getRip()).as(rig.cpu.describe()).isEqualTo(0x8800 + 16L * CpuFault.TS + 1);
+        long esp = rig.cpu.getGpr(Cpu.RSP);
+        assertThat(esp).as("CPL 3 until CS loads: the frame is on B's ring-0 stack, with SS:ESP")
+                .isEqualTo(0x60000 - 24);
+        assertThat(rig.memory.read32(esp)).as("#TS(CS)").isEqualTo(0x10);
+        assertThat(rig.memory.read32(esp + 4)).as("B's first instruction").isEqualTo(0x21000);
+        assertThat(rig.memory.read32(esp + 16)).as("B's ESP").isEqualTo(0x70000);
         assertThat(rig.cpu.saveState().trSelector()).isEqualTo(B);
     }
 }
