@@ -31,14 +31,16 @@ public final class Cpu extends CpuExec {
 
     /**
      * EV_NMI: an NMI is latched; EV_NMI_SECOND: a second one arrived before the first was taken;
-     * EV_WATCH: the last instruction hit a debugger's watchpoint.
+     * EV_WATCH: the last instruction hit a debugger's watchpoint; EV_TASK_TRAP: a task switch
+     * to a TSS with the T flag owes a #DB before the new task's first instruction.
      */
-    private static final int EV_STOP = 1, EV_INTERRUPT = 2, EV_NMI = 4, EV_NMI_SECOND = 8, EV_WATCH = 16;
+    private static final int EV_STOP = 1, EV_INTERRUPT = 2, EV_NMI = 4, EV_NMI_SECOND = 8, EV_WATCH = 16,
+            EV_TASK_TRAP = 32;
     /**
      * An RTM transaction is open: not an event to take, but it keeps compiled blocks from
      * chaining, so the run loop sees every instruction of the transaction (executeBlock).
      */
-    private static final int EV_TRANSACTION = 32;
+    private static final int EV_TRANSACTION = 64;
     private static final VarHandle EVENTS;
 
     static {
@@ -130,6 +132,11 @@ public final class Cpu extends CpuExec {
         EVENTS.getAndBitwiseOr(this, EV_WATCH);
     }
 
+    @Override
+    void taskSwitchTrap() {
+        EVENTS.getAndBitwiseOr(this, EV_TASK_TRAP);
+    }
+
     /**
      * Installs a debugger's traps (null removes them); called between runs on the vCPU thread.
      * While traps are installed, {@link #run} executes one instruction at a time, interpreted:
@@ -211,6 +218,17 @@ public final class Cpu extends CpuExec {
                         if ((ev & EV_STOP) != 0) {
                             EVENTS.getAndBitwiseAnd(this, ~EV_STOP);
                             return RunStop.STOP_REQUESTED;
+                        }
+                        if ((ev & EV_TASK_TRAP) != 0) {
+                            // SDM table 6-2: the T flag's trap comes before NMIs and interrupts.
+                            EVENTS.getAndBitwiseAnd(this, ~EV_TASK_TRAP);
+                            dr[6] |= DR6_BT;
+                            debugTrap();
+                            deliveries++;
+                            if (shutdown) {
+                                return RunStop.TRIPLE_FAULT;
+                            }
+                            continue;
                         }
                         if ((ev & EV_NMI) != 0 && nmiEvent(ev)) {
                             return RunStop.TRIPLE_FAULT;
@@ -757,7 +775,7 @@ public final class Cpu extends CpuExec {
         endTransaction();
         java.util.Arrays.fill(regs, 0);
         nmiBlocked = false;
-        EVENTS.getAndBitwiseAnd(this, ~(EV_NMI | EV_NMI_SECOND));
+        EVENTS.getAndBitwiseAnd(this, ~(EV_NMI | EV_NMI_SECOND | EV_TASK_TRAP));
         regs[RDX] = 0x600; // processor signature: family 6
         cr0 = CR0_ET | CR0_CD | CR0_NW;
         cr2 = 0;

@@ -109,7 +109,8 @@ abstract class CpuState {
     boolean stepTrapAfterLoad;
 
     // ---- the guest's own debug registers (SDM Vol. 3B 17.2); the gdb stub's traps are DebugTraps ----
-    static final long DR6_B0_B3 = 0xf, DR6_BD = 1L << 13, DR6_BS = 1L << 14;
+    /** DR6.BT (bit 15): a task switch to a TSS with the T flag. */
+    static final long DR6_B0_B3 = 0xf, DR6_BD = 1L << 13, DR6_BS = 1L << 14, DR6_BT = 1L << 15;
     static final long DR7_GD = 1L << 13;
     /** Some DR7 L0-L3/G0-G3 bit is set: the run loop checks breakpoints one instruction at a time. */
     boolean guestDebugArmed;

@@ -67,6 +67,20 @@ abstract class CpuSystem extends CpuMemory {
         updateSegChecked(seg);
     }
 
+    /**
+     * A task switch to a TSS with the T flag: the run loop raises #DB with DR6.BT before the
+     * new task's first instruction (SDM 7.2.1), ahead of NMIs and interrupts.
+     */
+    abstract void taskSwitchTrap();
+
+    /**
+     * A segment register as entry into virtual-8086 mode loads it (a task switch, IRET): base
+     * selector * 16, limit 0xFFFF, present, DPL 3, 16-bit, accessed (SDM 20.2.1).
+     */
+    final void setVm86Segment(int seg, int sel) {
+        setSeg(seg, sel, (long) (sel & 0xffff) << 4, 0xffff, A_P | A_S | (3 << 5) | (seg == CS ? 0xb : 3));
+    }
+
     // ---- descriptors ----
 
     static long descBase(long d) {
@@ -602,6 +616,7 @@ abstract class CpuSystem extends CpuMemory {
         lastVector = vector;
         lastErrorCode = errorCode;
         while (true) {
+            int switches = taskSwitches;
             try {
                 int err = hasErrorCode(vector) ? (errorCode == CpuFault.NO_ERROR_CODE ? 0 : errorCode) : -1;
                 if (isFaultClass(vector)) {
@@ -615,6 +630,15 @@ abstract class CpuSystem extends CpuMemory {
             } catch (CpuFault second) {
                 int v2 = second.vector();
                 int e2 = second.errorCode();
+                if (taskSwitches != switches) {
+                    // SDM 7.3: past a task switch's commit point the fault is the new task's
+                    // own, delivered afresh (prevRip is its first instruction), not a double fault.
+                    vector = v2;
+                    errorCode = e2;
+                    lastVector = vector;
+                    lastErrorCode = errorCode;
+                    continue;
+                }
                 if (vector == CpuFault.DF) {
                     shutdown = true;
                     return;
@@ -877,7 +901,10 @@ abstract class CpuSystem extends CpuMemory {
 
     private final long[] pushFrame = new long[10];
 
-    /** IRET/IRETD/IRETQ (SDM IRET): real mode, same level, outer level; NT task returns are #GP. */
+    /**
+     * IRET/IRETD/IRETQ (SDM IRET): real mode, virtual-8086 mode, a task return (NT), same
+     * level, outer level, and from CPL 0 back to virtual-8086 mode.
+     */
     final void iret(int opSize) {
         nmiBlocked = false; // SDM 6.7.1: IRET unblocks NMIs even if it faults
         if (realMode()) {
@@ -891,8 +918,8 @@ abstract class CpuSystem extends CpuMemory {
             return;
         }
         if ((flags & VM) != 0) {
-            // Virtual-8086 mode is not implemented (nothing can enter it); IRET there is #GP(0).
-            throw gp(0);
+            vm86Iret(opSize);
+            return;
         }
         if ((rflags() & NT) != 0) {
             if (longMode()) {
@@ -905,7 +932,8 @@ abstract class CpuSystem extends CpuMemory {
         int sel = (int) readStack(opSize, opSize) & 0xffff;
         long fl = readStack(2L * opSize, opSize);
         if (!longMode() && (fl & VM) != 0 && cpl == 0) {
-            throw gp(0);
+            iretToVm86(ip, sel, fl); // only a 32-bit image holds VM
+            return;
         }
         int rpl = sel & 3;
         if ((sel & 0xfffc) == 0 || rpl < cpl) {
@@ -949,6 +977,55 @@ abstract class CpuSystem extends CpuMemory {
         if (rpl > oldCpl) {
             nullifyInaccessibleSegments();
         }
+    }
+
+    /**
+     * IRET in virtual-8086 mode (SDM IRET, RETURN-FROM-VIRTUAL-8086-MODE): with IOPL 3 it pops
+     * IP, CS and FLAGS as real mode does, the flags image unable to change VM, IOPL, VIF and VIP;
+     * with IOPL below 3 it is #GP(0) for the monitor (no VME).
+     */
+    private void vm86Iret(int opSize) {
+        if ((flags & IOPL) != IOPL) {
+            throw gp(0);
+        }
+        long ip = readStack(0, opSize);
+        int sel = (int) readStack(opSize, opSize) & 0xffff;
+        long fl = readStack(2L * opSize, opSize);
+        if (ip > 0xffff) {
+            throw gp(0);
+        }
+        adjustSp(3L * opSize);
+        loadSegment(CS, sel);
+        rip = ip;
+        writeFlagsChecked(fl, opSize, 3, true);
+    }
+
+    /**
+     * IRETD at CPL 0 whose EFLAGS image has VM set (SDM IRET, RETURN-TO-VIRTUAL-8086-MODE):
+     * ESP, SS, ES, DS, FS and GS come off the stack after EIP, CS and EFLAGS, each segment loaded
+     * as virtual-8086 mode loads it, and the whole EFLAGS image is taken. An EIP beyond the new
+     * CS's 64 KiB is #GP(0) before anything changes (as Bochs).
+     */
+    private void iretToVm86(long ip, int cs, long fl) {
+        if (ip > 0xffff) {
+            throw gp(0);
+        }
+        long sp = readStack(12, 4);
+        int ss = (int) readStack(16, 4);
+        int es = (int) readStack(20, 4);
+        int ds = (int) readStack(24, 4);
+        int fs = (int) readStack(28, 4);
+        int gs = (int) readStack(32, 4);
+        loadFlags((fl & FLAGS_WRITABLE) | 2);
+        setVm86Segment(CS, cs);
+        setVm86Segment(SS, ss);
+        setVm86Segment(ES, es);
+        setVm86Segment(DS, ds);
+        setVm86Segment(FS, fs);
+        setVm86Segment(GS, gs);
+        regs[RSP] = sp & 0xffffffffL;
+        rip = ip;
+        updateMode();
     }
 
     // ---- control registers ----
@@ -1017,22 +1094,25 @@ abstract class CpuSystem extends CpuMemory {
     }
 
     /**
-     * CR4 bits that exist only when CPUID leaf 7 (leaf 1 for OSXSAVE) reports their feature; setting one otherwise
-     * is #GP (SDM MOV CR4: reserved bits; KVM __cr4_reserved_bits does the same).
+     * CR4 bits that exist only when CPUID leaf 7 (leaf 1 for OSXSAVE, VME and PVI) reports their feature; setting
+     * one otherwise is #GP (SDM MOV CR4: reserved bits; KVM __cr4_reserved_bits does the same). No CPUID model
+     * reports VME, which is not implemented.
      */
-    static final long CR4_BY_CPUID = CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_PKE | CR4_PKS | CR4_OSXSAVE;
+    static final long CR4_BY_CPUID = CR4_VME | CR4_PVI | CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_PKE
+            | CR4_PKS | CR4_OSXSAVE;
     private final int[] cpuidLeaf = new int[4];
 
     final long cr4BitsCpuidReports() {
         int[] out = cpuidLeaf;
         bus.cpuid(1, 0, out);
-        long osxsave = (out[2] & (1 << 26)) != 0 ? CR4_OSXSAVE : 0; // CPUID.1:ECX.XSAVE
+        long leaf1 = ((out[2] & (1 << 26)) != 0 ? CR4_OSXSAVE : 0) // CPUID.1:ECX.XSAVE
+                | ((out[3] & 2) != 0 ? CR4_VME | CR4_PVI : 0); // CPUID.1:EDX.VME covers both
         bus.cpuid(0, 0, out);
         if (out[0] < 7) {
-            return osxsave;
+            return leaf1;
         }
         bus.cpuid(7, 0, out);
-        return osxsave | ((out[1] & 1) != 0 ? CR4_FSGSBASE : 0) | ((out[1] & (1 << 7)) != 0 ? CR4_SMEP : 0)
+        return leaf1 | ((out[1] & 1) != 0 ? CR4_FSGSBASE : 0) | ((out[1] & (1 << 7)) != 0 ? CR4_SMEP : 0)
                 | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0)
                 | ((out[2] & (1 << 3)) != 0 ? CR4_PKE : 0) | ((out[2] & (1 << 31)) != 0 ? CR4_PKS : 0);
     }

@@ -12,7 +12,14 @@ final class SystemCalls {
     private SystemCalls() {
     }
 
+    /**
+     * INT n. In virtual-8086 mode it is IOPL-sensitive (SDM 20.2.7): with IOPL 3 it goes through
+     * the IDT to ring 0, below 3 it is #GP(0) for the monitor (no VME). INT3 and INTO are not.
+     */
     static void intN(CpuExec c, Insn d) {
+        if ((c.flags & VM) != 0 && (c.flags & IOPL) != IOPL) {
+            throw c.gp(0);
+        }
         softwareInterrupt(c, (int) d.imm);
     }
 
@@ -43,9 +50,6 @@ final class SystemCalls {
     }
 
     private static void softwareInterrupt(CpuExec c, int vector) {
-        if ((c.flags & VM) != 0) {
-            throw c.gp(0); // virtual-8086 mode is not implemented
-        }
         c.stepSuppressed = true; // the handler starts with TF clear: no single-step trap after INT n
         c.lastVector = vector;
         c.lastErrorCode = -1;

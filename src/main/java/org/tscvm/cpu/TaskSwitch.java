@@ -12,11 +12,19 @@ import static org.tscvm.cpu.CpuSystem.*;
  * old task's state is written to its TSS, busy bits and the back link are set, and TR, CR3,
  * EFLAGS, EIP, the general registers and the selectors are loaded from the new TSS; from there
  * on a fault belongs to the new task, and its segment descriptors are checked as they load
- * (SDM table 7-1: #TS with the selector, #NP or #SS when not present).
+ * (SDM table 7-1: #TS with the selector, #NP or #SS when not present). Such a fault is a new
+ * exception of the new task, not a fault during the delivery that switched
+ * ({@link CpuSystem#deliverException} does not escalate it to #DF).
+ *
+ * <p>Either TSS may be a 32-bit or a 16-bit one (SDM 7.6, figure 7-10): a 16-bit TSS holds IP,
+ * FLAGS, the low words of the general registers and ES, CS, SS, DS; switching to it leaves
+ * CR3 as it is, loads null FS and GS, and, as the SDM leaves the upper words of the registers
+ * "modified and not maintained", sets them as Bochs (after hardware) does: all ones for the
+ * general registers, zero for EIP and EFLAGS. A new 32-bit TSS with the debug trap flag T
+ * set raises a trap-like #DB (DR6.BT) before the new task's first instruction (SDM 7.2.1).
  *
  * <p>A new task whose EFLAGS has VM set starts in virtual-8086 mode, its selectors loaded as
- * that mode loads them (base = selector * 16, limit 0xFFFF, CPL 3). Not done: 16-bit TSSs (a
- * switch to or from one is #GP(selector)) and the TSS's debug-trap flag T.
+ * that mode loads them (base = selector * 16, limit 0xFFFF, CPL 3).
  */
 final class TaskSwitch {
     /** What started the switch: it decides the busy bits, the back link and NT (SDM table 7-2). */
@@ -24,12 +32,25 @@ final class TaskSwitch {
 
     /** The smallest limit of a 32-bit TSS: every field up to the I/O map base. */
     static final int MIN_LIMIT = 0x67;
+    /** The smallest limit of a 16-bit TSS: every field up to the LDT selector. */
+    static final int MIN_LIMIT16 = 0x2b;
     private static final int BACK_LINK = 0, CR3 = 0x1c, EIP = 0x20, EFLAGS = 0x24, GPRS = 0x28, SELECTORS = 0x48,
-            LDT = 0x60;
-    /** The selectors in a TSS's order: ES, CS, SS, DS, FS, GS (the CPU's segment numbering). */
+            LDT = 0x60, TRAP = 0x64;
+    private static final int IP16 = 0x0e, FLAGS16 = 0x10, GPRS16 = 0x12, SELECTORS16 = 0x22, LDT16 = 0x2a;
+    /** The selectors in a TSS's order: ES, CS, SS, DS, FS, GS (the CPU's segment numbering); a 16-bit TSS has the first four. */
     private static final int[] SEGMENT_ORDER = {ES, CS, SS, DS, FS, GS};
 
     private TaskSwitch() {
+    }
+
+    /** A TSS descriptor type of either width, available. */
+    private static boolean isAvailableTss(int type) {
+        return type == T_TSS_AVAIL || type == T_TSS16_AVAIL;
+    }
+
+    /** A TSS descriptor type of either width, busy. */
+    private static boolean isBusyTss(int type) {
+        return type == T_TSS_BUSY || type == T_TSS16_BUSY;
     }
 
     /**
@@ -50,8 +71,8 @@ final class TaskSwitch {
         if (type == T_TASK) {
             tssSel = (int) (d >>> 16) & 0xffff;
             tss = availableTss(c, tssSel, false);
-        } else if (type != T_TSS_AVAIL) {
-            throw c.gp(sel & 0xfffc); // busy, or a 16-bit TSS
+        } else if (!isAvailableTss(type)) {
+            throw c.gp(sel & 0xfffc); // busy
         }
         switchTo(c, tssSel, tss, call ? Source.CALL : Source.JMP, c.rip, -1, false);
     }
@@ -71,7 +92,7 @@ final class TaskSwitch {
         }
         long d = c.readSys(c.gdtrBase + (back & 0xfff8), 8);
         int attr = descAttr(d);
-        if ((attr & A_S) != 0 || (attr & A_TYPE) != T_TSS_BUSY) {
+        if ((attr & A_S) != 0 || !isBusyTss(attr & A_TYPE)) {
             throw c.fault(CpuFault.TS, back & 0xfffc);
         }
         if ((attr & A_P) == 0) {
@@ -80,7 +101,7 @@ final class TaskSwitch {
         switchTo(c, back, d, Source.IRET, c.rip, -1, false);
     }
 
-    /** The TSS descriptor a task gate names: in the GDT, a 32-bit TSS not busy, present. */
+    /** The TSS descriptor a task gate names: in the GDT, a TSS not busy, present. */
     private static long availableTss(CpuSystem c, int tssSel, boolean external) {
         int err = (tssSel & 0xfffc) | (external ? 1 : 0);
         if ((tssSel & 4) != 0 || (tssSel & 0xfff8) + 7 > c.gdtrLimit) {
@@ -88,8 +109,8 @@ final class TaskSwitch {
         }
         long d = c.readSys(c.gdtrBase + (tssSel & 0xfff8), 8);
         int attr = descAttr(d);
-        if ((attr & A_S) != 0 || (attr & A_TYPE) != T_TSS_AVAIL) {
-            throw c.gp(err); // busy, not a TSS, or a 16-bit TSS
+        if ((attr & A_S) != 0 || !isAvailableTss(attr & A_TYPE)) {
+            throw c.gp(err); // busy, or not a TSS
         }
         if ((attr & A_P) == 0) {
             throw c.fault(CpuFault.NP, err);
@@ -97,31 +118,55 @@ final class TaskSwitch {
         return d;
     }
 
+    /** A 32-bit TSS (type 9 or 11), else a 16-bit one. */
+    private static boolean wide(int attr) {
+        return (attr & 8) != 0;
+    }
+
     private static void switchTo(CpuSystem c, int newSel, long newDesc, Source source, long returnEip, int errorCode,
                                  boolean external) {
         int ext = external ? 1 : 0;
         long newBase = descBase(newDesc);
         long newLimit = descLimit(newDesc);
-        if (newLimit < MIN_LIMIT) {
+        boolean new32 = wide(descAttr(newDesc));
+        if (newLimit < (new32 ? MIN_LIMIT : MIN_LIMIT16)) {
             throw c.fault(CpuFault.TS, (newSel & 0xfffc) | ext);
         }
-        int oldType = c.trAttr & A_TYPE;
-        if (oldType != T_TSS_BUSY || c.trLimit < MIN_LIMIT) {
-            throw c.gp((newSel & 0xfffc) | ext); // the running task has a 16-bit or no TSS
+        boolean old32 = wide(c.trAttr);
+        if (!isBusyTss(c.trAttr & A_TYPE) || c.trLimit < (old32 ? MIN_LIMIT : MIN_LIMIT16)) {
+            throw c.gp((newSel & 0xfffc) | ext); // the running task has no usable TSS
         }
         // Read the whole new state first: a page fault here is in the old task's context.
-        long newFlags = c.readSys(newBase + EFLAGS, 4);
-        long newCr3 = c.readSys(newBase + CR3, 4);
-        long newEip = c.readSys(newBase + EIP, 4);
+        long newFlags;
+        long newCr3 = 0;
+        long newEip;
         long[] gprs = new long[8];
-        for (int r = 0; r < 8; r++) {
-            gprs[r] = c.readSys(newBase + GPRS + 4L * r, 4);
-        }
         int[] selectors = new int[6];
-        for (int i = 0; i < 6; i++) {
-            selectors[i] = (int) c.readSys(newBase + SELECTORS + 4L * i, 2);
+        int ldt;
+        boolean trap = false;
+        if (new32) {
+            newFlags = c.readSys(newBase + EFLAGS, 4);
+            newCr3 = c.readSys(newBase + CR3, 4);
+            newEip = c.readSys(newBase + EIP, 4);
+            for (int r = 0; r < 8; r++) {
+                gprs[r] = c.readSys(newBase + GPRS + 4L * r, 4);
+            }
+            for (int i = 0; i < 6; i++) {
+                selectors[i] = (int) c.readSys(newBase + SELECTORS + 4L * i, 2);
+            }
+            ldt = (int) c.readSys(newBase + LDT, 2);
+            trap = (c.readSys(newBase + TRAP, 2) & 1) != 0;
+        } else {
+            newFlags = c.readSys(newBase + FLAGS16, 2);
+            newEip = c.readSys(newBase + IP16, 2);
+            for (int r = 0; r < 8; r++) {
+                gprs[r] = 0xffff0000L | c.readSys(newBase + GPRS16 + 2L * r, 2);
+            }
+            for (int i = 0; i < 4; i++) {
+                selectors[i] = (int) c.readSys(newBase + SELECTORS16 + 2L * i, 2);
+            }
+            ldt = (int) c.readSys(newBase + LDT16, 2);
         }
-        int ldt = (int) c.readSys(newBase + LDT, 2);
 
         // The old task's state goes to its TSS (IRET saves its flags with NT clear).
         long oldFlags = c.rflags();
@@ -129,13 +174,24 @@ final class TaskSwitch {
             oldFlags &= ~NT;
         }
         long oldBase = c.trBase;
-        c.writeSys(oldBase + EIP, 4, returnEip);
-        c.writeSys(oldBase + EFLAGS, 4, oldFlags);
-        for (int r = 0; r < 8; r++) {
-            c.writeSys(oldBase + GPRS + 4L * r, 4, c.regs[r]);
-        }
-        for (int i = 0; i < 6; i++) {
-            c.writeSys(oldBase + SELECTORS + 4L * i, 4, c.segSel[SEGMENT_ORDER[i]]);
+        if (old32) {
+            c.writeSys(oldBase + EIP, 4, returnEip);
+            c.writeSys(oldBase + EFLAGS, 4, oldFlags);
+            for (int r = 0; r < 8; r++) {
+                c.writeSys(oldBase + GPRS + 4L * r, 4, c.regs[r]);
+            }
+            for (int i = 0; i < 6; i++) {
+                c.writeSys(oldBase + SELECTORS + 4L * i, 4, c.segSel[SEGMENT_ORDER[i]]);
+            }
+        } else {
+            c.writeSys(oldBase + IP16, 2, returnEip);
+            c.writeSys(oldBase + FLAGS16, 2, oldFlags);
+            for (int r = 0; r < 8; r++) {
+                c.writeSys(oldBase + GPRS16 + 2L * r, 2, c.regs[r]);
+            }
+            for (int i = 0; i < 4; i++) {
+                c.writeSys(oldBase + SELECTORS16 + 2L * i, 2, c.segSel[SEGMENT_ORDER[i]]);
+            }
         }
         int oldSel = c.trSel;
         if (source == Source.JMP || source == Source.IRET) {
@@ -156,7 +212,7 @@ final class TaskSwitch {
         c.trLimit = newLimit;
         c.trAttr = descAttr(newDesc) | 2;
         c.writeCr0(c.cr0 | CR0_TS);
-        if ((c.cr0 & CR0_PG) != 0) {
+        if (new32 && (c.cr0 & CR0_PG) != 0) {
             c.writeCr3(newCr3);
         }
         c.loadFlags(newFlags | 2);
@@ -165,38 +221,39 @@ final class TaskSwitch {
         for (int r = 0; r < 8; r++) {
             c.regs[r] = gprs[r];
         }
-        // Selectors first, without their descriptors, so a fault shows the new task's values.
+        // Selectors first, without their descriptors, so a fault shows the new task's values;
+        // until CS loads, such a fault is taken as from CPL 3, on the new TSS's ring-0 stack
+        // rather than on a stack whose descriptor is not loaded (as Bochs does).
         for (int i = 0; i < 6; i++) {
             c.segSel[SEGMENT_ORDER[i]] = selectors[i];
         }
+        c.cpl = 3;
+        c.userBit = 1;
         c.ldtrSel = ldt;
         loadLdt(c, ldt, ext);
         if ((newFlags & VM) != 0) {
             for (int seg : SEGMENT_ORDER) {
-                int sel = c.segSel[seg];
-                c.setSeg(seg, sel, (long) sel << 4, 0xffff, A_P | A_S | (3 << 5) | (seg == CS ? 0xb : 3));
+                c.setVm86Segment(seg, c.segSel[seg]);
             }
             c.updateMode(); // CPL 3, 16-bit
-            finish(c, errorCode, ext);
-            return;
+        } else {
+            int newCpl = selectors[1] & 3;
+            loadCode(c, selectors[1], newCpl, ext);
+            loadStack(c, selectors[2], newCpl, ext);
+            for (int s : DATA_SEGMENTS) {
+                loadData(c, s, c.segSel[s], newCpl, ext);
+            }
+            c.updateMode();
         }
-        int newCpl = selectors[1] & 3;
-        loadCode(c, selectors[1], newCpl, ext);
-        loadStack(c, selectors[2], newCpl, ext);
-        for (int s : DATA_SEGMENTS) {
-            loadData(c, s, c.segSel[s], newCpl, ext);
-        }
-        c.updateMode();
-        finish(c, errorCode, ext);
-    }
-
-    /** The error code of an exception goes on the new task's stack; EIP must lie in its CS. */
-    private static void finish(CpuSystem c, int errorCode, int ext) {
+        // The error code of an exception goes on the new task's stack, as wide as its TSS.
         if (errorCode >= 0) {
-            c.push(errorCode, 4);
+            c.push(errorCode, new32 ? 4 : 2);
         }
         if (c.rip > c.segLimit[CS]) {
             throw c.gp(ext);
+        }
+        if (trap) {
+            c.taskSwitchTrap();
         }
     }
 

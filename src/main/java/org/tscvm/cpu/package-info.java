@@ -109,9 +109,11 @@
  * XSAVES, XRSTOR in both forms, XRSTORS, XGETBV and XSETBV run with XCR0 = x87|SSE at most and
  * IA32_XSS = 0, behind CR4.OSXSAVE and CPUID.(0xD,1)), BOUND, RDRAND/RDSEED, MONITOR/MWAIT, HLE
  * (XACQUIRE/XRELEASE stay plain prefixes).
- * Hardware task switches ({@link org.tscvm.cpu.TaskSwitch}) take 32-bit TSSs only; a 16-bit
- * TSS is #GP. Virtual-8086 mode is entered only by a task switch, and there IRET and INT n raise
- * #GP(0) whatever IOPL (no VME). Not modelled: I/O breakpoints (DR7 R/W 10), DR6.BT, #AC, SMM, PCID. NMIs arrive through
+ * Hardware task switches ({@link org.tscvm.cpu.TaskSwitch}) take 32-bit and 16-bit TSSs, with
+ * the T flag's #DB (DR6.BT). Virtual-8086 mode is entered by a task switch or by IRETD at CPL 0
+ * and left by an interrupt to ring 0; there INT n, IRET, PUSHF, POPF, CLI and STI run with IOPL 3
+ * and raise #GP(0) below it. VME is not implemented: CPUID does not report it and CR4.VME/PVI
+ * cannot be set. Not modelled: I/O breakpoints (DR7 R/W 10), #AC, SMM, PCID. NMIs arrive through
  * {@link org.tscvm.cpu.Cpu#raiseNmi()} and are blocked until IRET; CR8 reads and writes the
  * local APIC's TPR through {@link org.tscvm.cpu.CpuBus}; VMCALL is a KVM hypercall.
  *

@@ -8,17 +8,18 @@ import org.junit.jupiter.api.Test;
 /**
  * Hardware task switches in 32-bit protected mode (SDM vol. 3A 7.3): an exception through a
  * task gate and IRET back with NT, a far JMP to a TSS and back, a far CALL through a task gate,
- * and the checks that refuse a switch.
+ * switches to and from a 16-bit TSS, the T flag's #DB, faults after the commit point, and the
+ * checks that refuse a switch.
  *
  * <pre>
  * GDT 0x500: 08 code32, 10 data32, 28 TSS "main" at 0x5000, 30 TSS "B" at 0x5100,
- *            38 task gate to 30, 40 TSS with a limit of 0x60 at 0x5200
+ *            38 task gate to 30, 40 TSS with a limit of 0x60 at 0x5200, 48 16-bit TSS "C" at 0x5300
  * IDT 0x4000: #GP through a task gate to B (or, for the refusals, interrupt gates to HLTs at 0x8800 + 16 * vector)
  * main code at 0x20000, B's code at 0x21000, results from 0x7000
  * </pre>
  */
 class TaskSwitchTest {
-    private static final int MAIN = 0x28, B = 0x30, GATE = 0x38, SMALL = 0x40;
+    private static final int MAIN = 0x28, B = 0x30, GATE = 0x38, SMALL = 0x40, C16 = 0x48;
     private static final long NT = 1 << 14;
 
     private static CpuRig rig(boolean gpThroughTaskGate) {
@@ -29,7 +30,8 @@ class TaskSwitchTest {
         rig.w64(0x500 + B, tss(0x5100, 0x67));
         rig.w64(0x500 + GATE, ((long) B << 16) | (0x85L << 40));
         rig.w64(0x500 + SMALL, tss(0x5200, 0x60));
-        rig.memory.write16(0x600, 0x47);
+        rig.w64(0x500 + C16, tss(0x5300, 0x2b) & ~(8L << 40)); // type 1: a 16-bit TSS, available
+        rig.memory.write16(0x600, 0x4f);
         rig.memory.write32(0x602, 0x500);
         rig.memory.write16(0x610, 0x7ff);
         rig.memory.write32(0x612, 0x4000);
@@ -124,5 +126,90 @@ class TaskSwitchTest {
         assertThat(rig.memory.read32(rig.cpu.getGpr(Cpu.RSP))).isEqualTo(SMALL);
         assertThat(rig.memory.read8(0x500 + B + 5) & 0xf).isEqualTo(0x9);
         assertThat(rig.memory.read32(0x5020)).as("nothing saved in main's TSS").isZero();
+    }
+
+    @Test
+    void aCallToA16BitTssAndFromItThroughATaskGateSaveAndLoadTheSixteenBitLayout() {
+        CpuRig rig = rig(false);
+        // C's initial state: IP, FLAGS, AX, SP, and ES, CS, SS, DS (16-bit TSS, figure 7-10)
+        var m = rig.memory;
+        m.write16(0x530e, 0xa000);
+        m.write16(0x5310, 2);
+        m.write16(0x5312, 0x5555);
+        m.write16(0x531a, 0xf000);
+        m.write16(0x5322, 0x10);
+        m.write16(0x5324, 0x08);
+        m.write16(0x5326, 0x10);
+        m.write16(0x5328, 0x10);
+        // C at 0xa000: mov %eax,0x7010; mov %fs,%ebx; mov %ebx,0x7014; str %ebx; mov %ebx,0x7018;
+        // pushf; pop %ebx; mov %ebx,0x701c; mov $0x12346666,%eax; lcall $0x38,$0 (B);
+        // 2a: mov %eax,0x7020; iret; 30: hlt
+        rig.load(0xa000, hex("a3 10 70 00 00 8c e3 89 1d 14 70 00 00 0f 00 cb 89 1d 18 70 00 00 9c 5b 89 1d 1c 70 00 00 "
+                + "b8 66 66 34 12 9a 00 00 00 00 38 00 a3 20 70 00 00 cf f4"));
+        run(rig,
+                // mov $0x11112222,%ecx; lcall $0x48,$0 (C); mov %ecx,0x7000; mov %fs,%eax; mov %eax,0x7004; hlt
+                SETUP + "b9 22 22 11 11 9a 00 00 00 00 48 00 89 0d 00 70 00 00 8c e0 a3 04 70 00 00 f4",
+                // B: mov 0x5100,%eax (its back link); mov %eax,0x7030; pushf; pop %eax; mov %eax,0x7034; iret
+                "a1 00 51 00 00 a3 30 70 00 00 9c 58 a3 34 70 00 00 cf f4");
+        assertThat(m.read32(0x7010)).as("EAX from a 16-bit TSS: AX, upper word not kept").isEqualTo(0xffff5555);
+        assertThat(m.read32(0x7014) & 0xffff).as("FS is null in a 16-bit task").isZero();
+        assertThat(m.read32(0x7018)).as("TR in C").isEqualTo(C16);
+        assertThat(m.read32(0x701c) & NT).as("NT in C after the CALL").isEqualTo(NT);
+        assertThat(m.read16(0x5300)).as("C's 16-bit back link").isEqualTo(MAIN);
+        assertThat(m.read32(0x7030) & 0xffff).as("B's back link: the 16-bit task").isEqualTo(C16);
+        assertThat(m.read32(0x7034) & NT).isEqualTo(NT);
+        assertThat(m.read32(0x7020)).as("EAX reloaded from C's TSS after B's IRET").isEqualTo(0xffff6666);
+        assertThat(m.read32(0x7000)).as("ECX back from main's 32-bit TSS").isEqualTo(0x11112222);
+        assertThat(m.read32(0x7004) & 0xffff).as("main's FS back").isEqualTo(0x10);
+        assertThat(m.read16(0x530e)).as("C's saved IP: past its IRET").isEqualTo(0xa030);
+        assertThat(m.read16(0x5312)).as("C's saved AX").isEqualTo(0x6666);
+        assertThat(m.read16(0x5310) & NT).as("IRET saves C's flags with NT clear").isZero();
+        assertThat(m.read16(0x5324)).as("C's saved CS").isEqualTo(0x08);
+        assertThat(m.read8(0x500 + C16 + 5) & 0xf).as("C's TSS available again, 16-bit").isEqualTo(0x1);
+        assertThat(m.read8(0x500 + B + 5) & 0xf).isEqualTo(0x9);
+    }
+
+    @Test
+    void aTssWithTheTrapFlagRaisesADebugTrapBeforeTheNewTasksFirstInstruction() {
+        CpuRig rig = rig(false);
+        rig.memory.write16(0x5164, 1); // B's T flag
+        run(rig, SETUP + "ea 00 00 00 00 30 00", "c7 05 00 70 00 00 01 00 00 00 f4"); // B: movl $1,0x7000; hlt
+        assertThat(rig.cpu.getRip()).as(rig.cpu.describe()).isEqualTo(0x8800 + 16L * CpuFault.DB + 1);
+        assertThat(rig.memory.read32(rig.cpu.getGpr(Cpu.RSP))).as("the #DB returns to B's first instruction")
+                .isEqualTo(0x21000);
+        assertThat(rig.memory.read32(0x7000)).as("B ran nothing").isZero();
+        Cpu.State state = rig.cpu.saveState();
+        assertThat(state.trSelector()).isEqualTo(B);
+        assertThat(state.debugRegisters()[6] & (1 << 15)).as("DR6.BT").isNotZero();
+    }
+
+    @Test
+    void aFaultLoadingTheNewTasksSegmentsIsTheNewTasksOwnExceptionNotADoubleFault() {
+        CpuRig rig = rig(true);
+        rig.memory.write32(0x5154, 0x1238); // B's DS: past the GDT's limit
+        run(rig, SETUP + "b8 34 12 00 00 8e c0", "f4"); // mov $0x1234,%eax; mov %eax,%es: #GP to B's gate
+        assertThat(rig.cpu.getRip()).as(rig.cpu.describe()).isEqualTo(0x8800 + 16L * CpuFault.TS + 1);
+        long esp = rig.cpu.getGpr(Cpu.RSP);
+        assertThat(rig.memory.read32(esp)).as("#TS(DS) with EXT: it arose delivering the #GP").isEqualTo(0x1239);
+        assertThat(rig.memory.read32(esp + 4)).as("in B, at its first instruction").isEqualTo(0x21000);
+        assertThat(esp).as("on B's stack").isEqualTo(0x70000 - 16); // error code, EIP, CS, EFLAGS
+        assertThat(rig.cpu.saveState().trSelector()).isEqualTo(B);
+    }
+
+    @Test
+    void aBadCodeSegmentInTheNewTssFaultsThroughTheNewTasksRingZeroStack() {
+        CpuRig rig = rig(false);
+        rig.memory.write32(0x514c, 0x10); // B's CS: a data segment
+        rig.memory.write32(0x5104, 0x60000); // B's ESP0, SS0
+        rig.memory.write32(0x5108, 0x10);
+        run(rig, SETUP + "ea 00 00 00 00 30 00", "f4"); // ljmp $0x30,$0
+        assertThat(rig.cpu.getRip()).as(rig.cpu.describe()).isEqualTo(0x8800 + 16L * CpuFault.TS + 1);
+        long esp = rig.cpu.getGpr(Cpu.RSP);
+        assertThat(esp).as("CPL 3 until CS loads: the frame is on B's ring-0 stack, with SS:ESP")
+                .isEqualTo(0x60000 - 24);
+        assertThat(rig.memory.read32(esp)).as("#TS(CS)").isEqualTo(0x10);
+        assertThat(rig.memory.read32(esp + 4)).as("B's first instruction").isEqualTo(0x21000);
+        assertThat(rig.memory.read32(esp + 16)).as("B's ESP").isEqualTo(0x70000);
+        assertThat(rig.cpu.saveState().trSelector()).isEqualTo(B);
     }
 }
