@@ -115,7 +115,8 @@ abstract class CpuMemory extends CpuState {
 
     /**
      * Bumped whenever a code link between decoded blocks may have gone stale: a TLB flush, a
-     * mode or privilege change, a segment load, a re-decoded block. Links remember the epoch.
+     * mode or privilege change, a segment load (a re-decoded block counts its own decodes).
+     * Links remember the epoch.
      */
     long chainEpoch;
 
@@ -574,6 +575,13 @@ abstract class CpuMemory extends CpuState {
     // ---- translation ----
 
     /** Fetch: the physical address of an instruction byte at {@code lin}. */
+    /** The physical address of a fetch at {@code lin} when the TLB holds its page, else -1. */
+    final long cachedExecTranslation(long lin) {
+        long lpn = lin >>> 12;
+        int i = 2 * TLB_SIZE + ((int) lpn & TLB_MASK);
+        return tlbTag[i] == (lpn << 1 | userBit) ? tlbPhys[i] + (lin & 0xfff) : -1;
+    }
+
     final long translateExec(long lin) {
         long lpn = lin >>> 12;
         int i = 2 * TLB_SIZE + ((int) lpn & TLB_MASK);
