@@ -115,10 +115,12 @@ abstract class CpuMemory extends CpuState {
 
     /**
      * Bumped whenever a code link between decoded blocks may have gone stale: a TLB flush, a
-     * mode or privilege change, a segment load (a re-decoded block counts its own decodes).
-     * Links remember the epoch.
+     * change of decode mode or privilege (a re-decoded block counts its own decodes). Links
+     * remember the epoch.
      */
     long chainEpoch;
+    /** The decode mode and CPL the links of {@link #chainEpoch} were made in (CpuSystem.updateMode). */
+    int chainMode = -1;
 
     final void flushTlb(boolean keepGlobal) {
         chainEpoch++;
