@@ -115,9 +115,12 @@ abstract class CpuMemory extends CpuState {
 
     /**
      * Bumped whenever a code link between decoded blocks may have gone stale: a TLB flush, a
-     * mode or privilege change, a segment load, a re-decoded block. Links remember the epoch.
+     * change of decode mode or privilege (a re-decoded block counts its own decodes). Links
+     * remember the epoch.
      */
     long chainEpoch;
+    /** The decode mode and CPL the links of {@link #chainEpoch} were made in (CpuSystem.updateMode). */
+    int chainMode = -1;
 
     final void flushTlb(boolean keepGlobal) {
         chainEpoch++;
@@ -598,6 +601,13 @@ abstract class CpuMemory extends CpuState {
     // ---- translation ----
 
     /** Fetch: the physical address of an instruction byte at {@code lin}. */
+    /** The physical address of a fetch at {@code lin} when the TLB holds its page, else -1. */
+    final long cachedExecTranslation(long lin) {
+        long lpn = lin >>> 12;
+        int i = 2 * TLB_SIZE + ((int) lpn & TLB_MASK);
+        return tlbTag[i] == (lpn << 1 | userBit) ? tlbPhys[i] + (lin & 0xfff) : -1;
+    }
+
     final long translateExec(long lin) {
         long lpn = lin >>> 12;
         int i = 2 * TLB_SIZE + ((int) lpn & TLB_MASK);

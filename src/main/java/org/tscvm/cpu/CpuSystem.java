@@ -38,12 +38,18 @@ abstract class CpuSystem extends CpuMemory {
 
     /** Recomputes the mode fields after CS, SS, CR0 or EFER changed. */
     final void updateMode() {
-        chainEpoch++;
         mode64 = longMode() && (segAttr[CS] & A_L) != 0;
         codeSize = mode64 ? 8 : (segAttr[CS] & A_DB) != 0 ? 4 : 2;
         stackSize = mode64 ? 8 : (segAttr[SS] & A_DB) != 0 ? 4 : 2;
         cpl = realMode() || csFromRealMode ? 0 : (flags & VM) != 0 ? 3 : segSel[CS] & 3;
         userBit = cpl == 3 ? 1 : 0;
+        // Links hold for one decode mode and one privilege (a fetch's rights); an interrupt
+        // or IRET that keeps both (most of a kernel's) keeps them.
+        int linkMode = codeSize | (mode64 ? 16 : 0) | (realMode() ? 32 : 0) | cpl << 6;
+        if (linkMode != chainMode) {
+            chainMode = linkMode;
+            chainEpoch++;
+        }
         for (int s = 0; s < 6; s++) {
             updateSegChecked(s);
         }
@@ -56,7 +62,6 @@ abstract class CpuSystem extends CpuMemory {
     boolean csFromRealMode;
 
     final void setSeg(int seg, int sel, long base, long limit, int attr) {
-        chainEpoch++;
         if (seg == CS) {
             csFromRealMode = false;
         }
