@@ -215,20 +215,6 @@ abstract class CpuExec extends CpuSystem {
         Dispatch.execute(this, d);
     }
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
     /**
      * RDMSR's value for the MSR in ECX (#GP(0) outside ring 0): the CPU's own MSRs from its
      * state, every other one from the platform.
