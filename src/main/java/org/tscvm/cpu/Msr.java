@@ -17,6 +17,9 @@ public final class Msr {
     public static final int IA32_SYSENTER_EIP = 0x176;
     public static final int IA32_MISC_ENABLE = 0x1a0;
     public static final int IA32_PAT = 0x277;
+    /** CET: the user and supervisor controls, the four privilege levels' SSPs, the interrupt SSP table. */
+    public static final int IA32_U_CET = 0x6a0, IA32_S_CET = 0x6a2, IA32_PL0_SSP = 0x6a4, IA32_PL1_SSP = 0x6a5,
+            IA32_PL2_SSP = 0x6a6, IA32_PL3_SSP = 0x6a7, IA32_INTERRUPT_SSP_TABLE_ADDR = 0x6a8;
     public static final int IA32_TSC_DEADLINE = 0x6e0;
     /** Supervisor protection-key rights (PKS). */
     public static final int IA32_PKRS = 0x6e1;
