@@ -1126,6 +1126,19 @@ public final class Cpu extends CpuExec {
         return rip;
     }
 
+    /** The CET shadow-stack pointer (KVM's KVM_REG_GUEST_SSP). */
+    public long getSsp() {
+        return ssp;
+    }
+
+    /** Sets SSP as the host does (KVM_SET_ONE_REG): it must be canonical and 4-byte aligned. */
+    public void setSsp(long value) {
+        if (!canonical(value) || (value & 3) != 0) {
+            throw new TscvmException(String.format("SSP 0x%x is not canonical and 4-byte aligned", value));
+        }
+        ssp = value;
+    }
+
     /** Sets RIP; a halted CPU becomes runnable again (the host redirected it). */
     public void setRip(long rip) {
         this.rip = rip;
