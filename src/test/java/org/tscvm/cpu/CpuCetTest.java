@@ -181,6 +181,45 @@ class CpuCetTest {
     }
 
     @Test
+    void iretWithinALevelPopsAndChecksTheEventsFrame() {
+        CpuRig rig = cetRig();
+        rig.load(HANDLERS + 0x31 * 16, hex("48 cf")); // iretq
+        rig.load(HANDLERS + 0x32 * 16, hex("48 ff 04 24 48 cf")); // incq (%rsp); iretq
+        rig.run(
+                // 10000: (IA32_PL0_SSP, S_CET.SH_STK_EN, setssbsy as above)
+                // 1001e: f3 48 0f 1e cb  rdsspq %rbx
+                // 10023: cd 31           int $0x31
+                // 10025: f3 48 0f 1e ce  rdsspq %rsi
+                // 1002a: cd 32           int $0x32
+                // 1002c: f4              hlt
+                hex("b9 a4 06 00 00 b8 00 f0 7f 00 31 d2 0f 30 b9 a2 06 00 00 b8 01 00 00 00 0f 30 f3 0f 01 e8 f3 48 "
+                        + "0f 1e cb cd 31 f3 48 0f 1e ce cd 32 f4"));
+        assertThat(rig.reg(Cpu.RSI)).as("IRETQ popped the frame").isEqualTo(rig.reg(Cpu.RBX));
+        assertThat(rig.haltedInVector()).isEqualTo(CP);
+        assertThat(errorCode(rig)).as("a tampered IRET frame is FAR-RET/IRET").isEqualTo(2);
+        assertThat(rig.stack(1)).isEqualTo(HANDLERS + 0x32 * 16 + 4);
+    }
+
+    @Test
+    void anRtmAbortPutsSspBack() {
+        CpuRig rig = cetRig();
+        rig.bus.rtm = CpuBus.RTM_RUNS;
+        rig.run(
+                // 10000: (IA32_PL0_SSP, S_CET.SH_STK_EN, setssbsy as above)
+                // 1001e: f3 48 0f 1e cb  rdsspq %rbx
+                // 10023: c7 f8 05 00 00 00  xbegin 1002e <fallback>
+                // 10029: e8 06 00 00 00  call 10034 <f>
+                // 1002e: f3 48 0f 1e ce  rdsspq %rsi   (fallback)
+                // 10033: f4              hlt
+                // 10034: c6 f8 01        xabort $0x1   (f)
+                hex("b9 a4 06 00 00 b8 00 f0 7f 00 31 d2 0f 30 b9 a2 06 00 00 b8 01 00 00 00 0f 30 f3 0f 01 e8 f3 48 "
+                        + "0f 1e cb c7 f8 05 00 00 00 e8 06 00 00 00 f3 48 0f 1e ce f4 c6 f8 01"));
+        assertThat(rig.haltedInVector()).isEqualTo(-1);
+        assertThat(rig.reg(Cpu.RAX) & 0xff000001L).as("XABORT 1").isEqualTo(0x01000001L);
+        assertThat(rig.reg(Cpu.RSI)).as("SSP as at XBEGIN").isEqualTo(rig.reg(Cpu.RBX));
+    }
+
+    @Test
     void userShadowStackComesFromPl3SspAndGoesBackThereOnAnEvent() {
         CpuRig rig = cetRig();
         rig.cpu.writeMsr(Msr.IA32_U_CET, SH_STK_EN);
