@@ -265,6 +265,34 @@ class CpuCetTest {
     }
 
     @Test
+    void aCallGateToCpl0TakesTheSupervisorTokenAndFarRetToCpl3ReleasesIt() {
+        CpuRig rig = cetRig();
+        rig.cpu.writeMsr(Msr.IA32_U_CET, SH_STK_EN);
+        rig.cpu.writeMsr(Msr.IA32_S_CET, SH_STK_EN);
+        rig.cpu.writeMsr(Msr.IA32_PL0_SSP, TOKEN);
+        rig.cpu.writeMsr(Msr.IA32_PL3_SSP, USER_SSP);
+        // GDT 0x48: a 64-bit call gate, DPL 3, to 0008:0000000000010200.
+        rig.w64(CpuRig.GDT + 0x48, 0x0001_ec00_0008_0200L);
+        rig.w64(CpuRig.GDT + 0x50, 0);
+        rig.cpu.setGdtr(CpuRig.GDT, 0x57);
+        rig.load(0x10180, hex("00 00 00 00 4b 00")); // the far pointer: the gate (the offset is ignored)
+        // 10200: f3 48 0f 1e cb  rdsspq %rbx; 48 8b 0c 25 00 f0 7f 00  mov 0x7ff000,%rcx; 48 cb  lretq
+        rig.load(0x10200, hex("f3 48 0f 1e cb 48 8b 0c 25 00 f0 7f 00 48 cb"));
+        // 10100: ff 1c 25 80 01 01 00  lcall *0x10180; f3 48 0f 1e ca  rdsspq %rdx; f4  hlt (#GP at CPL 3)
+        rig.load(0x10100, hex("ff 1c 25 80 01 01 00 f3 48 0f 1e ca f4"));
+        // 10000: f3 0f 01 e8  setssbsy, then USER_ENTRY's IRETQ releases the token
+        byte[] entry = new byte[4 + USER_ENTRY.length];
+        System.arraycopy(hex("f3 0f 01 e8"), 0, entry, 0, 4);
+        System.arraycopy(USER_ENTRY, 0, entry, 4, USER_ENTRY.length);
+        rig.run(entry);
+        assertThat(rig.reg(Cpu.RBX)).as("the gate's CPL 0 code runs on IA32_PL0_SSP").isEqualTo(TOKEN);
+        assertThat(rig.reg(Cpu.RCX)).isEqualTo(TOKEN | 1);
+        assertThat(rig.reg(Cpu.RDX)).as("RETF to CPL 3 loads IA32_PL3_SSP").isEqualTo(USER_SSP);
+        assertThat(rig.haltedInVector()).as("the token was released: the #GP takes it again").isEqualTo(13);
+        assertThat(rig.r64(TOKEN)).isEqualTo(TOKEN | 1);
+    }
+
+    @Test
     void shadowStackAccessesNeedShadowStackPagesAndOrdinaryWritesToThemFault() {
         CpuRig ordinary = cetRig();
         ordinary.cpu.writeMsr(Msr.IA32_U_CET, SH_STK_EN);
