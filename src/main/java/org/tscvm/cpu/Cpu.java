@@ -482,6 +482,11 @@ public final class Cpu extends CpuExec {
         return codeSize | (mode64 ? 16 : 0) | (realMode() ? 32 : 0);
     }
 
+    /** Where the instruction pointer wraps: RIP in 64-bit mode, EIP or IP in 32- or 16-bit code. */
+    private long ripMask() {
+        return mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
+    }
+
     private long codeLinear(long ip) {
         return mode64 ? ip : (segBase[CS] + ip) & 0xffffffffL;
     }
@@ -518,14 +523,14 @@ public final class Cpu extends CpuExec {
             limit = retired + 1;
             code = null;
         }
-        if (code == null && compileThreshold != 0 && mode64 && b.phys >= 0 && ++b.heat == compileThreshold) {
+        if (code == null && compileThreshold != 0 && b.phys >= 0 && ++b.heat == compileThreshold) {
             code = compile(b, ip);
         }
         if (code != null && b.codeIp == ip && retired + n <= limit) {
             runCompiled(b, limit);
             return;
         }
-        long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
+        long ripMask = ripMask();
         endBlock = false;
         for (int i = 0; i < n; i++) {
             Insn d = insns[i];
@@ -550,19 +555,23 @@ public final class Cpu extends CpuExec {
         while (true) {
             endBlock = false;
             b.code.run(this, b.insns);
-            if (events != 0 || halted || waitForSipi || shutdown || (flags & (TF | RF)) != 0 || !mode64) {
+            if (events != 0 || halted || waitForSipi || shutdown || (flags & (TF | RF)) != 0) {
                 return;
             }
             long ip = rip;
-            Block next = linkedSuccessor(b, ip);
+            if (!mode64 && ip > segLimit[CS]) {
+                return; // the run loop's fetch raises #GP
+            }
+            long lin = codeLinear(ip);
+            Block next = linkedSuccessor(b, lin);
             if (next == null) {
                 // An indirect branch or return to a block not linked yet: found here, the run
                 // loop's round trip is saved.
-                next = cachedBlock(ip);
+                next = cachedBlock(lin);
                 if (next == null) {
                     return;
                 }
-                link(b, ip, next);
+                link(b, lin, next);
             }
             if (next.code == null || next.codeIp != ip || retired + next.count > limit) {
                 return;
@@ -575,7 +584,7 @@ public final class Cpu extends CpuExec {
 
     private BlockCode compile(Block b, long ip) {
         try {
-            b.code = BlockCompiler.compile(b.insns, b.count, ip);
+            b.code = BlockCompiler.compile(b.insns, b.count, ip, ripMask());
             b.codeIp = ip;
             compiledBlocks++;
         } catch (RuntimeException | LinkageError e) {
@@ -587,7 +596,7 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * Sets how many runs of a 64-bit block come before it is compiled to a JVM method; 0 keeps
+     * Sets how many runs of a block come before it is compiled to a JVM method; 0 keeps
      * every block interpreted. Compiled and interpreted blocks give the same results.
      */
     public void setCompileThreshold(int runs) {
@@ -686,7 +695,7 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * The cached block for 64-bit {@code lin} when finding it takes neither a page walk nor a
+     * The cached block for {@code lin} when finding it takes neither a page walk nor a
      * decode (the fetch translation is in the TLB, the block ends in its first page and is
      * current), else null; the run loop's {@link #lookUpBlock} does the rest.
      */
@@ -716,7 +725,7 @@ public final class Cpu extends CpuExec {
         int gen = ram ? memory.markCodePage(phys) : 0;
         long page2 = -1;
         int gen2 = 0;
-        long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
+        long ripMask = ripMask();
         long pageEnd = (lin | 0xfff) + 1;
         long cur = ip;
         int n = 0;
