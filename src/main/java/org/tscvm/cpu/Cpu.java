@@ -91,7 +91,7 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * Runs of a 64-bit block before {@link BlockCompiler} compiles it; 0 never compiles. The
+     * Runs of a block before {@link BlockCompiler} compiles it; 0 never compiles. The
      * default comes from the system property {@code tscvm.jit.threshold}. 5000, measured: Debian's
      * Linux boot (its crypto self-tests on) took 44 s at 50 (the JVM's own compiler busy with
      * thousands of kernel blocks that run a few hundred times), 19 s interpreting only, 15 s at
