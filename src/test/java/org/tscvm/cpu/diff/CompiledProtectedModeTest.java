@@ -2,7 +2,6 @@ package org.tscvm.cpu.diff;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -26,17 +25,8 @@ class CompiledProtectedModeTest {
         // are 32-bit, addresses segmented): whatever they mean, both must agree, faults included.
         Random random = new Random(SEED);
         for (int i = 0; i < 3000; i++) {
-            DiffCase first = FORMS.get(random.nextInt(FORMS.size())).generator().generate(random);
-            ByteArrayOutputStream code = new ByteArrayOutputStream();
-            StringBuilder what = new StringBuilder(first.describeInput());
-            code.writeBytes(first.code());
-            int more = random.nextInt(8);
-            for (int k = 0; k < more; k++) {
-                DiffCase next = FORMS.get(random.nextInt(FORMS.size())).generator().generate(random);
-                code.writeBytes(next.code());
-                what.append("\n  then ").append(next.form());
-            }
-            assertSame(code.toByteArray(), first.gpr(), first.rflags(), first.mem(), "block " + i + ": " + what);
+            InstructionForms.Block b = InstructionForms.randomBlock(FORMS, random, 0, 7);
+            assertSame(b.code(), b.first().gpr(), b.first().rflags(), b.first().mem(), "block " + i + ": " + b.what());
         }
         assertThat(compiled.compiledBlocks()).isGreaterThan(1000);
         assertThat(interpreted.compiledBlocks()).isZero();
