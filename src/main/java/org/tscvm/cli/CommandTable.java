@@ -130,7 +130,7 @@ final class CommandTable {
             new Option(TSC_WARP, "VCPU=CYCLES", null, true,
                     "before the run, a host-initiated TSC write putting that vCPU CYCLES away from the others"),
             new Option(JIT_THRESHOLD, "N", Integer.toString(VmConfig.DEFAULT_COMPILE_THRESHOLD), false,
-                    "runs of a 64-bit block before it is compiled to JVM bytecode; 0 interprets only (default "
+                    "runs of a block before it is compiled to JVM bytecode; 0 interprets only (default "
                             + VmConfig.DEFAULT_COMPILE_THRESHOLD + ")"),
             Option.flag(GDB_DEFAULT, "a gdb server on tcp::1234 (127.0.0.1), as -gdb tcp::1234"),
             new Option(GDB, "tcp:[HOST]:PORT", null, false,

@@ -1,7 +1,7 @@
 package org.tscvm.cpu;
 
 /**
- * One decoded 64-bit block compiled to a JVM method by {@link BlockCompiler}. Running it has
+ * One decoded block compiled to a JVM method by {@link BlockCompiler}. Running it has
  * the same effect as stepping the block's instructions: on return RIP, the previous RIP, the
  * retired count and the lazy flags are what the step loop would leave, and before anything
  * that can fault or reach a device (memory operands, the generic handlers) they are exact for

@@ -9,7 +9,7 @@ import org.objectweb.asm.Label;
 import org.objectweb.asm.MethodVisitor;
 
 /**
- * Compiles a decoded 64-bit block into one JVM method (a hidden class extending
+ * Compiles a decoded block into one JVM method (a hidden class extending
  * {@link BlockCode}), the step QEMU's TCG takes over an interpreter: the dispatch, the
  * per-instruction RIP and retired-count updates and the operand fields of {@link Insn} become
  * constants, so C2 sees straight-line code on {@code regs[]}. Compare-and-branch pairs test the
@@ -95,15 +95,21 @@ final class BlockCompiler {
     private int liveFlagsKind;
     private int liveFlagsSize;
 
-    private BlockCompiler() {
+    /** -1 in 64-bit mode; else the EIP/IP wrap mask, and only mode-free register forms are generated inline. */
+    private final long ripMask;
+
+    private BlockCompiler(long ripMask) {
+        this.ripMask = ripMask;
     }
 
     /**
-     * Compiles the first {@code count} instructions of {@code insns}, decoded in 64-bit mode
-     * at {@code ip}. The result is only valid for that RIP and that decoded form.
+     * Compiles the first {@code count} instructions of {@code insns}, decoded at {@code ip} in
+     * a mode whose instruction pointer wraps at {@code ripMask} (-1 in 64-bit mode, 0xffffffff
+     * for 32-bit code, 0xffff for 16-bit code). The result is only valid for that RIP and that
+     * decoded form.
      */
-    static BlockCode compile(Insn[] insns, int count, long ip) {
-        byte[] bytes = new BlockCompiler().generate(insns, count, ip);
+    static BlockCode compile(Insn[] insns, int count, long ip, long ripMask) {
+        byte[] bytes = new BlockCompiler(ripMask).generate(insns, count, ip);
         try {
             MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(bytes, true);
             return (BlockCode) hidden.findConstructor(hidden.lookupClass(), CONSTRUCTOR).invoke();
@@ -139,7 +145,7 @@ final class BlockCompiler {
         boolean ripSet = false;
         for (int i = 0; i < count; i++) {
             Insn d = insns[i];
-            long next = at + d.len;
+            long next = (at + d.len) & ripMask;
             ripSet = instruction(i, d, at, next, i == count - 1);
             if (i == count - 1) {
                 if (!ripSet) {
@@ -166,7 +172,8 @@ final class BlockCompiler {
             byteAluImmediate(d);
             return false;
         }
-        if (d.lock || d.rep != 0) {
+        if (d.lock || d.rep != 0 || (ripMask != -1 && (d.mem || op.endsBlock))) {
+            // Outside 64-bit mode segmented operands and EIP-wrapping branches stay the handlers'.
             return generic(i, d, ip, next, last);
         }
         if (op == Op.NOP) {

@@ -32,7 +32,7 @@ final class Cet {
     private static final long SHSTK_BITS = SH_STK_EN | WR_SHSTK_EN;
     private static final long IBT_BITS = ~(SHSTK_BITS | RESERVED);
 
-    /** #CP error codes (SDM table 17-? "#CP error code"): NEAR-RET, FAR-RET/IRET, ENDBRANCH, RSTORSSP, SETSSBSY. */
+    /** #CP error codes (SDM Vol. 3A, "Control Protection Exception"): NEAR-RET, FAR-RET/IRET, ENDBRANCH, RSTORSSP, SETSSBSY. */
     static final int CP_NEAR_RET = 1, CP_FAR_RET = 2, CP_ENDBRANCH = 3, CP_RSTORSSP = 4, CP_SETSSBSY = 5;
 
     // ---- state ----

@@ -94,7 +94,7 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * Runs of a 64-bit block before {@link BlockCompiler} compiles it; 0 never compiles. The
+     * Runs of a block before {@link BlockCompiler} compiles it; 0 never compiles. The
      * default comes from the system property {@code tscvm.jit.threshold}. 5000, measured: Debian's
      * Linux boot (its crypto self-tests on) took 44 s at 50 (the JVM's own compiler busy with
      * thousands of kernel blocks that run a few hundred times), 19 s interpreting only, 15 s at
@@ -495,6 +495,11 @@ public final class Cpu extends CpuExec {
         return codeSize | (mode64 ? 16 : 0) | (realMode() ? 32 : 0);
     }
 
+    /** Where the instruction pointer wraps: RIP in 64-bit mode, EIP or IP in 32- or 16-bit code. */
+    private long ripMask() {
+        return mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
+    }
+
     private long codeLinear(long ip) {
         return mode64 ? ip : (segBase[CS] + ip) & 0xffffffffL;
     }
@@ -536,14 +541,14 @@ public final class Cpu extends CpuExec {
             Cet.checkEndbranch(this, insns[0]);
             code = null;
         }
-        if (code == null && !cetActive && compileThreshold != 0 && mode64 && b.phys >= 0 && ++b.heat == compileThreshold) {
+        if (code == null && !cetActive && compileThreshold != 0 && b.phys >= 0 && ++b.heat == compileThreshold) {
             code = compile(b, ip);
         }
         if (code != null && b.codeIp == ip && retired + n <= limit) {
             runCompiled(b, limit);
             return;
         }
-        long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
+        long ripMask = ripMask();
         endBlock = false;
         for (int i = 0; i < n; i++) {
             Insn d = insns[i];
@@ -568,19 +573,23 @@ public final class Cpu extends CpuExec {
         while (true) {
             endBlock = false;
             b.code.run(this, b.insns);
-            if (events != 0 || halted || waitForSipi || shutdown || (flags & (TF | RF)) != 0 || !mode64) {
+            if (events != 0 || halted || waitForSipi || shutdown || (flags & (TF | RF)) != 0) {
                 return;
             }
             long ip = rip;
-            Block next = linkedSuccessor(b, ip);
+            if (!mode64 && ip > segLimit[CS]) {
+                return; // the run loop's fetch raises #GP
+            }
+            long lin = codeLinear(ip);
+            Block next = linkedSuccessor(b, lin);
             if (next == null) {
                 // An indirect branch or return to a block not linked yet: found here, the run
                 // loop's round trip is saved.
-                next = cachedBlock(ip);
+                next = cachedBlock(lin);
                 if (next == null) {
                     return;
                 }
-                link(b, ip, next);
+                link(b, lin, next);
             }
             if (next.code == null || next.codeIp != ip || retired + next.count > limit) {
                 return;
@@ -593,7 +602,7 @@ public final class Cpu extends CpuExec {
 
     private BlockCode compile(Block b, long ip) {
         try {
-            b.code = BlockCompiler.compile(b.insns, b.count, ip);
+            b.code = BlockCompiler.compile(b.insns, b.count, ip, ripMask());
             b.codeIp = ip;
             compiledBlocks++;
         } catch (RuntimeException | LinkageError e) {
@@ -605,7 +614,7 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * Sets how many runs of a 64-bit block come before it is compiled to a JVM method; 0 keeps
+     * Sets how many runs of a block come before it is compiled to a JVM method; 0 keeps
      * every block interpreted. Compiled and interpreted blocks give the same results.
      */
     public void setCompileThreshold(int runs) {
@@ -704,7 +713,7 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * The cached block for 64-bit {@code lin} when finding it takes neither a page walk nor a
+     * The cached block for {@code lin} when finding it takes neither a page walk nor a
      * decode (the fetch translation is in the TLB, the block ends in its first page and is
      * current), else null; the run loop's {@link #lookUpBlock} does the rest.
      */
@@ -734,7 +743,7 @@ public final class Cpu extends CpuExec {
         int gen = ram ? memory.markCodePage(phys) : 0;
         long page2 = -1;
         int gen2 = 0;
-        long ripMask = mode64 ? -1L : codeSize == 4 ? 0xffffffffL : 0xffff;
+        long ripMask = ripMask();
         long pageEnd = (lin | 0xfff) + 1;
         long cur = ip;
         int n = 0;

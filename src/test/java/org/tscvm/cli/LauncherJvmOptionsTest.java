@@ -60,16 +60,8 @@ class LauncherJvmOptionsTest {
     void onJdk25TheLauncherTrainsAnAotCacheAndOnJdk17AnAppCdsArchive() throws IOException, InterruptedException {
         Path jdk25 = newestJdkAtLeast(25);
         Assumptions.assumeTrue(jdk25 != null, "no JDK 25 or later under /usr/lib/jvm");
-        // A copy of the launcher beside a jar of this build and the demo kernel: its caches go to a
-        // target folder of its own, not the one the other tests' launches share.
-        Path root = dir.resolve("root");
-        Files.createDirectories(root.resolve("bin"));
-        Files.createDirectories(root.resolve("target/guests"));
-        Files.copy(Path.of("bin", "tscvm"), root.resolve("bin/tscvm"));
-        root.resolve("bin/tscvm").toFile().setExecutable(true);
-        Files.copy(Path.of("target", "guests", "demo.elf"), root.resolve("target/guests/demo.elf"));
+        Path root = launcherCopy();
         Path jar = root.resolve("target/tscvm.jar");
-        writeJarOfTheseClasses(jar);
         Path kernel = CliRun.write(dir, "halt.elf", CliRun.multibootElf32(0x100000, new byte[] {(byte) 0xf4}));
 
         try {
@@ -77,6 +69,49 @@ class LauncherJvmOptionsTest {
         } finally {
             Files.deleteIfExists(root.resolve("target/tscvm.java")); // the launcher's link to the java binary
         }
+    }
+
+    @Test
+    void theAppCdsArchiveLeavesTheInterpretersDispatchToTheJit() throws IOException, InterruptedException {
+        Assumptions.assumeTrue(Runtime.version().feature() < 25, "JDK 25 and later use the AOT cache");
+        // A JIT-trained dynamic archive could carry a method's queued-for-compilation state into
+        // every later run; the dispatch of a build whose training ended so stayed interpreted.
+        Path root = launcherCopy();
+        try {
+            dispatchIsCompiled(root);
+        } finally {
+            Files.deleteIfExists(root.resolve("target/tscvm.java")); // the launcher's link to the java binary
+        }
+    }
+
+    private void dispatchIsCompiled(Path root) throws IOException, InterruptedException {
+        Path halt = CliRun.write(dir, "halt.elf", CliRun.multibootElf32(0x100000, new byte[] {(byte) 0xf4}));
+        assertThat(launch(root, Path.of(System.getProperty("java.home")), halt)).isEqualTo(RunResult.STATUS_HALTED);
+        assertThat(root.resolve("target/tscvm.jsa")).exists();
+        // mov ecx, 40000000; 1: dec ecx; jnz 1b; hlt, every instruction interpreted
+        Path loop = CliRun.write(dir, "loop.elf", CliRun.multibootElf32(0x100000,
+                new byte[] {(byte) 0xb9, 0x00, 0x5a, 0x62, 0x02, 0x49, 0x75, (byte) 0xfd, (byte) 0xf4}));
+        ProcessBuilder b = new ProcessBuilder(root.resolve("bin/tscvm").toString(), "run", "-kernel", loop.toString(),
+                "-serial", "none", "--jit-threshold", "0", "--timeout", "120").redirectErrorStream(true)
+                .redirectOutput(dir.resolve("jit.txt").toFile());
+        b.environment().put("JAVA_TOOL_OPTIONS", "-XX:+PrintCompilation");
+        Process p = b.start();
+        assertThat(p.waitFor(180, TimeUnit.SECONDS)).isTrue();
+        String out = Files.readString(dir.resolve("jit.txt"));
+        assertThat(p.exitValue()).as(out).isEqualTo(RunResult.STATUS_HALTED);
+        assertThat(out).as("the JIT's log").contains("org.tscvm.cpu.Dispatch::execute");
+    }
+
+    /** A copy of the launcher beside a jar of this build and the demo kernel, so its caches go to a folder of its own. */
+    private Path launcherCopy() throws IOException {
+        Path root = dir.resolve("root");
+        Files.createDirectories(root.resolve("bin"));
+        Files.createDirectories(root.resolve("target/guests"));
+        Files.copy(Path.of("bin", "tscvm"), root.resolve("bin/tscvm"));
+        root.resolve("bin/tscvm").toFile().setExecutable(true);
+        Files.copy(Path.of("target", "guests", "demo.elf"), root.resolve("target/guests/demo.elf"));
+        writeJarOfTheseClasses(root.resolve("target/tscvm.jar"));
+        return root;
     }
 
     private void launchesOnBothJdks(Path root, Path jdk25, Path jar, Path kernel) throws IOException, InterruptedException {

@@ -56,7 +56,7 @@ class CpuRobustnessTest {
                 System.arraycopy(CpuRig.hex("c7 f8 00 00 00 00"), 0, code, 0, 6);
             }
             Cpu cpu = rig.cpu;
-            // Every other round compiles each 64-bit block on its first run: the compiled
+            // Every other round compiles each block on its first run: the compiled
             // code must contain random bytes as well as the interpreter does.
             cpu.setCompileThreshold((round & 1) == 0 ? 1 : Cpu.DEFAULT_COMPILE_THRESHOLD);
             try {

@@ -16,7 +16,7 @@ import org.tscvm.vm.VmConfig;
 
 /**
  * Whole guest kernels (gcc-built, in every mode they switch through) on the deterministic
- * clock, once with every 64-bit block compiled on its first run and once never compiled: a
+ * clock, once with every block compiled on its first run and once never compiled: a
  * deterministic run repeats exactly, so the serial output, the exit status and every vCPU's
  * retired-instruction count must be the same both ways.
  */

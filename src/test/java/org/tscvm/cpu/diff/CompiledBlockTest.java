@@ -38,18 +38,10 @@ class CompiledBlockTest {
         // registers), MMIO, stores and flag producers followed by consumers all occur here.
         Random random = new Random(SEED);
         for (int i = 0; i < 4000; i++) {
-            DiffCase first = FORMS.get(random.nextInt(FORMS.size())).generator().generate(random);
-            ByteArrayOutputStream code = new ByteArrayOutputStream();
-            StringBuilder what = new StringBuilder(first.describeInput());
-            code.writeBytes(first.code());
-            int more = 1 + random.nextInt(7);
-            for (int k = 0; k < more; k++) {
-                DiffCase next = FORMS.get(random.nextInt(FORMS.size())).generator().generate(random);
-                code.writeBytes(next.code());
-                what.append("\n  then ").append(next.form());
-            }
-            assertSame(code.toByteArray(), first.gpr(), first.rflags(), first.mem(), first.xmm(), first.mxcsr(),
-                    first.fx(), "block " + i + ": " + what);
+            InstructionForms.Block b = InstructionForms.randomBlock(FORMS, random, 1, 7);
+            DiffCase first = b.first();
+            assertSame(b.code(), first.gpr(), first.rflags(), first.mem(), first.xmm(), first.mxcsr(),
+                    first.fx(), "block " + i + ": " + b.what());
         }
     }
 

@@ -30,6 +30,25 @@ final class InstructionForms {
     record Form(String name, Generator generator) {
     }
 
+    /** Random forms' code back to back: the first case (its registers, flags and buffer), the bytes, what they are. */
+    record Block(DiffCase first, byte[] code, String what) {
+    }
+
+    /** A block of the first form and {@code minMore} to {@code maxMore} more, all drawn from {@code forms}. */
+    static Block randomBlock(List<Form> forms, Random random, int minMore, int maxMore) {
+        DiffCase first = forms.get(random.nextInt(forms.size())).generator().generate(random);
+        java.io.ByteArrayOutputStream code = new java.io.ByteArrayOutputStream();
+        StringBuilder what = new StringBuilder(first.describeInput());
+        code.writeBytes(first.code());
+        int more = minMore + random.nextInt(maxMore - minMore + 1);
+        for (int k = 0; k < more; k++) {
+            DiffCase next = forms.get(random.nextInt(forms.size())).generator().generate(random);
+            code.writeBytes(next.code());
+            what.append("\n  then ").append(next.form());
+        }
+        return new Block(first, code.toByteArray(), what.toString());
+    }
+
     static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RSI = 6, RDI = 7;
     private static final int[] SIZES = {8, 16, 32, 64};
     private static final int[] WIDE_SIZES = {16, 32, 64};

@@ -9,7 +9,8 @@ import org.tscvm.memory.GuestMemory;
 /**
  * Runs a {@link DiffCase} on tscvm's interpreter: 64-bit mode at CPL 0, page tables that map
  * the buffer and the code at the same linear addresses the native harness uses, the
- * instruction followed by HLT.
+ * instruction followed by HLT. A {@link #protectedMode} runner runs the same bytes as 32-bit
+ * code instead (CPL 0, flat segments, two-level paging mapping the same addresses).
  */
 final class InterpreterRunner {
     private static final long PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000, PT_BUF = 0x4000, PT_CODE = 0x5000;
@@ -23,12 +24,31 @@ final class InterpreterRunner {
     private final Cpu cpu = new Cpu(memory, new QuietBus());
     private final byte[] codeBytes = new byte[4096];
 
+    // 32-bit protected mode: a page directory and tables mapping the same pages (and the
+    // set-up code's own page, identity-mapped), CS 0x18.
+    private static final long PD32 = 0x6000, PT32_BUF = 0x7000, PT32_CODE = 0x8000, PT32_LOW = 0x9000,
+            SETUP32_PHYS = 0x12000, IDTR32_PHYS = SETUP32_PHYS + 0x100;
+    private static final int CS32 = 0x18;
+    /** A 32-bit code segment whose base is {@code CODE_ADDR - 0x1000}: the case's code at EIP 0x1000. */
+    static final int CS32_BASED = 0x20;
+    private final boolean protected32;
+
     InterpreterRunner() {
         this(Cpu.DEFAULT_COMPILE_THRESHOLD);
     }
 
     /** A runner whose CPU compiles a block after {@code compileThreshold} runs (0: never). */
     InterpreterRunner(int compileThreshold) {
+        this(compileThreshold, false);
+    }
+
+    /** A runner of 32-bit protected-mode code whose CPU compiles a block after {@code compileThreshold} runs. */
+    static InterpreterRunner protectedMode(int compileThreshold) {
+        return new InterpreterRunner(compileThreshold, true);
+    }
+
+    private InterpreterRunner(int compileThreshold, boolean protected32) {
+        this.protected32 = protected32;
         cpu.setCompileThreshold(compileThreshold);
         memory.write64(PML4, PDPT | PRESENT_WRITABLE_USER);
         memory.write64(PDPT, PD | PRESENT_WRITABLE_USER);
@@ -37,18 +57,58 @@ final class InterpreterRunner {
         memory.write64(PT_BUF, BUF_PHYS | PRESENT_WRITABLE_USER);
         memory.write64(PT_CODE, CODE_PHYS | PRESENT_WRITABLE_USER);
         installExceptionHandlers();
+        if (protected32) {
+            installProtectedMode();
+        }
+    }
+
+    private void installProtectedMode() {
+        memory.write32(PD32 + 4 * (DiffCase.BUF_ADDR >>> 22), (int) (PT32_BUF | PRESENT_WRITABLE_USER));
+        memory.write32(PD32 + 4 * (DiffCase.CODE_ADDR >>> 22), (int) (PT32_CODE | PRESENT_WRITABLE_USER));
+        memory.write32(PD32, (int) (PT32_LOW | PRESENT_WRITABLE_USER));
+        memory.write32(PT32_BUF + 4 * ((DiffCase.BUF_ADDR >>> 12) & 0x3ff), (int) (BUF_PHYS | PRESENT_WRITABLE_USER));
+        memory.write32(PT32_CODE + 4 * ((DiffCase.CODE_ADDR >>> 12) & 0x3ff), (int) (CODE_PHYS | PRESENT_WRITABLE_USER));
+        memory.write32(PT32_LOW + 4 * (SETUP32_PHYS >>> 12), (int) (SETUP32_PHYS | PRESENT_WRITABLE_USER));
+        memory.write64(CODE_PHYS + GDT + CS32, 0x00cf9a000000ffffL);   // 32-bit code, DPL 0
+        memory.write64(CODE_PHYS + GDT + CS32_BASED, 0x1fcf9afff000ffffL); // the same at base CODE_ADDR - 0x1000
+        long idt = DiffCase.CODE_ADDR + IDT32;
+        for (int v = 0; v < VECTORS; v++) {
+            long handler = DiffCase.CODE_ADDR + HANDLERS + 8L * v;
+            long gate = (handler & 0xffff) | ((long) CS32 << 16) | (0xeL << 40) | (1L << 47) | (((handler >>> 16) & 0xffff) << 48);
+            memory.write64(CODE_PHYS + IDT32 + 8L * v, gate);
+        }
+        memory.write16(IDTR32_PHYS, VECTORS * 8 - 1);
+        memory.write32(IDTR32_PHYS + 2, (int) (idt));
+        // mov eax, PD32; mov cr3, eax; lidt [IDTR32]; mov eax, cr0; or eax, CR0.PG; mov cr0, eax; hlt
+        byte[] setup = {(byte) 0xb8, (byte) PD32, (byte) (PD32 >>> 8), 0, 0, 0x0f, 0x22, (byte) 0xd8,
+            0x0f, 0x01, 0x1d, (byte) IDTR32_PHYS, (byte) (IDTR32_PHYS >>> 8), (byte) (IDTR32_PHYS >>> 16), 0,
+            0x0f, 0x20, (byte) 0xc0, 0x0d, 0, 0, 0, (byte) 0x80, 0x0f, 0x22, (byte) 0xc0, HLT};
+        memory.load(SETUP32_PHYS, setup, 0, setup.length);
+    }
+
+    /** CPL 0 at the case's code, in 64-bit mode or (a protected-mode runner) 32-bit protected mode with paging. */
+    private void enter() {
+        if (!protected32) {
+            cpu.enterFlatLongMode(DiffCase.CODE_ADDR, PML4, 0);
+            return;
+        }
+        cpu.enterFlatProtectedMode((int) SETUP32_PHYS, CS32, 0x10);
+        if (cpu.run(10) != RunStop.HALTED) {
+            throw new IllegalStateException("difftest protected-mode setup failed: " + cpu.describe());
+        }
+        cpu.setRip(DiffCase.CODE_ADDR);
     }
 
     // The code page's tail holds a GDT, an IDT for vectors 0-31 and one HLT per vector, so an
     // exception stops the run in a handler that names it (the native side reports the vector
     // the kernel saw). Case code starts at the page's beginning, far below.
-    private static final int IDT = 0x800, HANDLERS = 0xc00, GDTR = 0xe00, GDT = 0xe10, IDTR = 0xe40, SETUP = 0xf00;
+    private static final int IDT = 0x800, IDT32 = 0xa00, HANDLERS = 0xc00, GDTR = 0xe00, GDT = 0xe10, IDTR = 0xe40, SETUP = 0xf00;
     private static final int VECTORS = 32;
 
     private void installExceptionHandlers() {
         memory.write64(CODE_PHYS + GDT + 8, 0x00af9a000000ffffL);   // 0x08: 64-bit code, DPL 0
         memory.write64(CODE_PHYS + GDT + 16, 0x00cf92000000ffffL);  // 0x10: data
-        memory.write16(CODE_PHYS + GDTR, 23);
+        memory.write16(CODE_PHYS + GDTR, 39);
         memory.write64(CODE_PHYS + GDTR + 2, DiffCase.CODE_ADDR + GDT);
         memory.write16(CODE_PHYS + IDTR, VECTORS * 16 - 1);
         memory.write64(CODE_PHYS + IDTR + 2, DiffCase.CODE_ADDR + IDT);
@@ -94,7 +154,7 @@ final class InterpreterRunner {
             codeBytes[len] = HLT;
             memory.load(CODE_PHYS, codeBytes, 0, len + 1);
             memory.load(BUF_PHYS, c.mem(), 0, DiffCase.BUF_SIZE);
-            cpu.enterFlatLongMode(DiffCase.CODE_ADDR, PML4, 0);
+            enter();
             enableSse(c.xmm(), c.mxcsr());
             for (int i = 0; i < 16; i++) {
                 cpu.setGpr(i, c.gpr()[i]);
@@ -168,7 +228,7 @@ final class InterpreterRunner {
         codeBytes[code.length] = HLT;
         memory.load(CODE_PHYS, codeBytes, 0, code.length + 1);
         memory.load(BUF_PHYS, mem, 0, DiffCase.BUF_SIZE);
-        cpu.enterFlatLongMode(DiffCase.CODE_ADDR, PML4, 0);
+        enter();
         enableSse(xmm, mxcsr);
         for (int i = 0; i < 16; i++) {
             cpu.setGpr(i, gpr[i]);
