@@ -24,24 +24,39 @@ final class Branch {
     static void callRel(CpuExec c, Insn d) {
         int size = d.opSize;
         long target = c.branchTarget(c.rip + d.imm, size);
+        long rsp = c.regs[RSP];
         c.push(c.rip, size);
+        if (c.cetActive) {
+            Cet.nearCall(c, c.rip, rsp);
+        }
         c.rip = target;
     }
 
     static void jmpE(CpuExec c, Insn d) {
         c.rip = c.branchTarget(c.readE(d, d.opSize), d.opSize);
+        if (c.cetActive) {
+            Cet.indirectBranch(c, d);
+        }
     }
 
     static void callE(CpuExec c, Insn d) {
         int size = d.opSize;
         long target = c.branchTarget(c.readE(d, size), size);
+        long rsp = c.regs[RSP];
         c.push(c.rip, size);
+        if (c.cetActive) {
+            Cet.nearCall(c, c.rip, rsp);
+            Cet.indirectBranch(c, d);
+        }
         c.rip = target;
     }
 
     static void ret(CpuExec c, Insn d) {
         int size = d.opSize;
         long target = c.branchTarget(c.readStack(0, size), size);
+        if (c.cetActive) {
+            Cet.nearReturn(c, target);
+        }
         c.adjustSp(size + d.imm);
         c.rip = target;
     }
@@ -69,10 +84,16 @@ final class Branch {
 
     static void jmpFarPtr(CpuExec c, Insn d) {
         c.farTransfer((int) d.imm2, d.imm, d.opSize, false);
+        if (c.cetActive) {
+            Cet.armTracker(c);
+        }
     }
 
     static void callFarPtr(CpuExec c, Insn d) {
         c.farTransfer((int) d.imm2, d.imm, d.opSize, true);
+        if (c.cetActive) {
+            Cet.armTracker(c);
+        }
     }
 
     static void jmpFarM(CpuExec c, Insn d) {
@@ -90,5 +111,8 @@ final class Branch {
         long off = c.readLin(c.linear(d.seg, e, size, false), size);
         int sel = (int) c.readLin(c.linear(d.seg, (e + size) & c.addrMask(d), 2, false), 2);
         c.farTransfer(sel, off, size, call);
+        if (c.cetActive) {
+            Cet.armTracker(c);
+        }
     }
 }

@@ -41,6 +41,9 @@ public final class Cpu extends CpuExec {
      * chaining, so the run loop sees every instruction of the transaction (executeBlock).
      */
     private static final int EV_TRANSACTION = 64;
+    /** CET is active ({@link CpuState#cetActive}): likewise, and no compiled block runs at all. */
+    private static final int EV_CET = 128;
+    private static final int EV_NOT_EVENTS = EV_TRANSACTION | EV_CET;
     private static final VarHandle EVENTS;
 
     static {
@@ -129,7 +132,17 @@ public final class Cpu extends CpuExec {
 
     @Override
     boolean eventsPending() {
-        return (events & ~EV_TRANSACTION) != 0;
+        return (events & ~EV_NOT_EVENTS) != 0;
+    }
+
+    @Override
+    void cetChanged() {
+        if (cetActive) {
+            EVENTS.getAndBitwiseOr(this, EV_CET);
+        } else {
+            EVENTS.getAndBitwiseAnd(this, ~EV_CET);
+        }
+        endBlock = true;
     }
 
     @Override
@@ -523,7 +536,12 @@ public final class Cpu extends CpuExec {
             limit = retired + 1;
             code = null;
         }
-        if (code == null && compileThreshold != 0 && b.phys >= 0 && ++b.heat == compileThreshold) {
+        if (cetActive) {
+            // The compiled CALL/RET/JMP forms know nothing of CET: interpret, and check the tracker.
+            Cet.checkEndbranch(this, insns[0]);
+            code = null;
+        }
+        if (code == null && !cetActive && compileThreshold != 0 && b.phys >= 0 && ++b.heat == compileThreshold) {
             code = compile(b, ip);
         }
         if (code != null && b.codeIp == ip && retired + n <= limit) {
@@ -853,6 +871,7 @@ public final class Cpu extends CpuExec {
         pat = 0x0007040600070406L;
         pkru = pkrs = 0;
         xcr0 = 1;
+        Cet.reset(this);
         fpuControl = 0x40;
         fpuStatus = 0;
         fpuTag = 0x5555;
@@ -894,7 +913,13 @@ public final class Cpu extends CpuExec {
         byte[] keepX87 = getX87(); // INIT leaves the x87 state alone (SDM table 9-1)
         int keepFcs = fpuCs, keepFds = fpuDs;
         long[] keepXmm = xmm.clone();
+        long keepUCet = uCet, keepSCet = sCet, keepSspt = ssptAddr;
+        long[] keepPlSsp = plSsp.clone();
         reset();
+        uCet = keepUCet;
+        sCet = keepSCet;
+        ssptAddr = keepSspt;
+        System.arraycopy(keepPlSsp, 0, plSsp, 0, 4);
         setX87(keepX87);
         fpuCs = keepFcs;
         fpuDs = keepFds;
@@ -941,6 +966,7 @@ public final class Cpu extends CpuExec {
     public void enterFlatProtectedMode(int eip, int codeSelector, int dataSelector) {
         cr0 = CR0_PE | CR0_ET;
         cr4 = 0;
+        Cet.update(this);
         efer = 0;
         loadFlags(2);
         setSeg(CS, codeSelector, 0, 0xffffffffL, FLAT_CODE32 | 1);
@@ -983,6 +1009,7 @@ public final class Cpu extends CpuExec {
         }
         cr0 = CR0_PE | CR0_ET | CR0_PG;
         cr4 = CR4_PAE;
+        Cet.update(this);
         efer = EFER_LME | EFER_LMA | EFER_NXE;
         this.cr3 = cr3;
         loadFlags(2);
@@ -1108,6 +1135,19 @@ public final class Cpu extends CpuExec {
         return rip;
     }
 
+    /** The CET shadow-stack pointer (KVM's KVM_REG_GUEST_SSP). */
+    public long getSsp() {
+        return ssp;
+    }
+
+    /** Sets SSP as the host does (KVM_SET_ONE_REG): it must be canonical and 4-byte aligned. */
+    public void setSsp(long value) {
+        if (!canonical(value) || (value & 3) != 0) {
+            throw new TscvmException(String.format("SSP 0x%x is not canonical and 4-byte aligned", value));
+        }
+        ssp = value;
+    }
+
     /** Sets RIP; a halted CPU becomes runnable again (the host redirected it). */
     public void setRip(long rip) {
         this.rip = rip;
@@ -1199,6 +1239,9 @@ public final class Cpu extends CpuExec {
         }
         if ((cr4 & ~CR4_SUPPORTED) != 0 || (cr4 & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0) {
             return String.format("CR4 0x%x sets reserved bits (or bits the CPUID model does not report)", cr4);
+        }
+        if ((cr4 & CR4_CET) != 0 && (cr0 & CR0_WP) == 0) {
+            return String.format("CR4.CET needs CR0.WP (CR0 0x%x, CR4 0x%x)", cr0, cr4);
         }
         if ((efer & ~EFER_SUPPORTED) != 0) {
             return String.format("EFER 0x%x sets reserved bits (supported: 0x%x)", efer, EFER_SUPPORTED);
@@ -1319,6 +1362,7 @@ public final class Cpu extends CpuExec {
         cr2 = s.cr2();
         cr3 = s.cr3();
         cr4 = s.cr4();
+        Cet.update(this); // the CET MSRs come back as MSRs (writeMsr), before or after this
         pdptesValid = false; // reloaded from the PDPT on the first walk: RAM may be restored after this
         // Between MOV CR0 setting PE and the far jump CS holds a real-mode value whose low bits
         // are no RPL. KVM's state takes the CPL from SS.DPL (VMX): so does a restore here.

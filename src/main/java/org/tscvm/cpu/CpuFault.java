@@ -7,7 +7,9 @@ package org.tscvm.cpu;
  */
 public final class CpuFault extends RuntimeException {
     public static final int DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8,
-            TS = 10, NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19;
+            TS = 10, NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19,
+            /** Control protection (CET): a shadow-stack mismatch or a missing ENDBR. */
+            CP = 21;
 
     /** Marks a fault without an error code. */
     public static final int NO_ERROR_CODE = -1;

@@ -26,7 +26,7 @@ abstract class CpuMemory extends CpuState {
     static final long PHYS_MASK = 0x000f_ffff_ffff_f000L;
     static final long PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80, PTE_G = 0x100;
     static final long PTE_NX = 1L << 63;
-    static final int PF_P = 1, PF_W = 2, PF_U = 4, PF_RSVD = 8, PF_I = 16, PF_PK = 32;
+    static final int PF_P = 1, PF_W = 2, PF_U = 4, PF_RSVD = 8, PF_I = 16, PF_PK = 32, PF_SS = 64;
 
     static final VarHandle I8 = MethodHandles.arrayElementVarHandle(byte[].class);
     /**
@@ -354,6 +354,51 @@ abstract class CpuMemory extends CpuState {
     final long readAs(long lin, int size, boolean user) {
         return read(lin, size, user ? 1 : 0);
     }
+
+    // ---- shadow-stack accesses (SDM Vol. 3A 4.6.1, Vol. 1 17.2) ----
+
+    /**
+     * A shadow-stack load of 4 or 8 bytes at {@code lin}, as a user-mode access ({@code user}:
+     * CPL 3, WRUSS) or a supervisor one. It never uses the TLB: the page must be a shadow-stack
+     * page of that mode, which the walk checks every time.
+     */
+    final long shadowStackRead(long lin, int size, boolean user) {
+        if (((int) lin & 0xfff) > 4096 - size) {
+            long lo = shadowStackRead(lin, 4, user);
+            return lo | shadowStackRead(lin + 4, 4, user) << 32;
+        }
+        return readPhys(shadowStackTranslate(lin, READ, user), size);
+    }
+
+    final void shadowStackWrite(long lin, int size, long v, boolean user) {
+        if (((int) lin & 0xfff) > 4096 - size) {
+            shadowStackTranslate(lin + 4, WRITE, user); // both halves fault before either is stored
+            shadowStackWrite(lin, 4, v, user);
+            shadowStackWrite(lin + 4, 4, v >>> 32, user);
+            return;
+        }
+        long phys = shadowStackTranslate(lin, WRITE, user);
+        if (transaction.depth != 0) {
+            keepForTransaction(phys & ~0xfffL);
+        }
+        writePhys(phys, size, v);
+    }
+
+    private long shadowStackTranslate(long lin, int kind, boolean user) {
+        if (!paging()) {
+            return mode64 ? lin : lin & 0xffffffffL;
+        }
+        shadowStackWalk = true;
+        try {
+            walk(lin, kind, user);
+        } finally {
+            shadowStackWalk = false;
+        }
+        return walkPhys;
+    }
+
+    /** Set while {@link #walk} serves a shadow-stack access: its faults carry PF_SS. */
+    private boolean shadowStackWalk;
 
     /** Notes a hit of a watchpoint by {@code size} bytes at {@code lin}; the run loop stops after the instruction. */
     private void watchAccess(long lin, int size, int kinds) {
@@ -757,6 +802,9 @@ abstract class CpuMemory extends CpuState {
         if (kind == WRITE) {
             err |= PF_W;
         }
+        if (shadowStackWalk) {
+            err |= PF_SS;
+        }
         // SDM 4.7: I/D needs SMEP, or NXE with PAE/4-level paging (32-bit paging has no NX).
         if (kind == EXEC && (((efer & EFER_NXE) != 0 && (cr4 & CR4_PAE) != 0) || (cr4 & CR4_SMEP) != 0)) {
             err |= PF_I;
@@ -854,7 +902,7 @@ abstract class CpuMemory extends CpuState {
         boolean longMode = (efer & EFER_LMA) != 0;
         boolean pae = (cr4 & CR4_PAE) != 0;
         long reserved = pae || longMode ? reservedAddressBits() : 0;
-        long allowWrite = PTE_RW, allowUser = PTE_US;
+        long allowWrite = PTE_RW, allowUser = PTE_US, writeAbove = PTE_RW;
         boolean noExec = false;
         long entry, entryAddr;
         long pageMask;
@@ -885,6 +933,7 @@ abstract class CpuMemory extends CpuState {
             if ((pae || longMode) && ((!nxe && entry < 0) || (entry & reserved) != 0)) {
                 throw pageFault(lin, PF_P | PF_RSVD, kind, user);
             }
+            writeAbove = allowWrite;
             allowWrite &= entry;
             allowUser &= entry;
             noExec |= entry < 0 && (pae || longMode);
@@ -920,6 +969,15 @@ abstract class CpuMemory extends CpuState {
         // Permission checks (SDM 4.6).
         walkUncached = false;
         walkKeyed = false;
+        if (shadowStackWalk) {
+            // A shadow-stack page: R/W=0 and D=1 in the leaf, R/W=1 in every entry above it;
+            // user-mode shadow-stack accesses need a user page, supervisor ones a supervisor page.
+            if ((entry & (PTE_RW | PTE_D)) != PTE_D || writeAbove == 0 || (allowUser != 0) != user) {
+                throw pageFault(lin, PF_P, kind, user);
+            }
+            setPteBits(entryAddr, pae || longMode, entry, PTE_A);
+            return entry;
+        }
         int keyFault = 0;
         if (longMode && kind != EXEC && (cr4 & (CR4_PKE | CR4_PKS)) != 0) {
             keyFault = protectionKeyFault(entry, allowUser != 0, kind, user);

@@ -26,11 +26,11 @@ abstract class CpuState {
     static final long CR4_VME = 1, CR4_PVI = 2, CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 16, CR4_PAE = 32, CR4_MCE = 64,
             CR4_PGE = 128, CR4_PCE = 256, CR4_OSFXSR = 512, CR4_OSXMMEXCPT = 1024, CR4_UMIP = 1 << 11,
             CR4_FSGSBASE = 1 << 16, CR4_PCIDE = 1 << 17, CR4_OSXSAVE = 1 << 18, CR4_SMEP = 1 << 20, CR4_SMAP = 1 << 21,
-            CR4_PKE = 1 << 22, CR4_PKS = 1 << 24;
+            CR4_PKE = 1 << 22, CR4_CET = 1 << 23, CR4_PKS = 1 << 24;
     /** CR4 bits tscvm implements; setting another raises #GP. */
     static final long CR4_SUPPORTED = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE
             | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP | CR4_FSGSBASE | CR4_OSXSAVE | CR4_SMEP | CR4_SMAP | CR4_PKE
-            | CR4_PKS;
+            | CR4_PKS | CR4_CET;
     static final long EFER_SCE = 1, EFER_LME = 1 << 8, EFER_LMA = 1 << 10, EFER_NXE = 1 << 11;
     static final long EFER_SUPPORTED = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
 
@@ -73,6 +73,19 @@ abstract class CpuState {
      * {@code setProtectionKeyRights}, a reset or state load flushes the whole TLB.
      */
     int pkru, pkrs;
+    /**
+     * Control-flow enforcement (SDM Vol. 1 ch. 17; handlers and rules in {@link Cet}):
+     * IA32_U_CET (CPL 3) and IA32_S_CET (CPL 0-2), each with its privilege's IBT tracker in
+     * bits 11:10; IA32_PL0_SSP..IA32_PL3_SSP; IA32_INTERRUPT_SSP_TABLE_ADDR; the shadow-stack
+     * pointer.
+     */
+    long uCet, sCet, ssptAddr, ssp;
+    final long[] plSsp = new long[4];
+    /**
+     * CR4.CET with shadow stacks or IBT enabled at some privilege ({@link Cet#update}): the
+     * run loop checks the tracker, and no compiled block runs, while it is set.
+     */
+    boolean cetActive;
     /** XCR0, the XSAVE feature mask XSETBV writes: bit 0 (x87) always set. */
     long xcr0 = 1;
 

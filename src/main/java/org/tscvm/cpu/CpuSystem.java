@@ -78,6 +78,9 @@ abstract class CpuSystem extends CpuMemory {
      */
     abstract void taskSwitchTrap();
 
+    /** {@link #cetActive} changed: compiled blocks must stop chaining (or may again). */
+    abstract void cetChanged();
+
     /**
      * A segment register as entry into virtual-8086 mode loads it (a task switch, IRET): base
      * selector * 16, limit 0xFFFF, present, DPL 3, 16-bit, accessed (SDM 20.2.1).
@@ -315,8 +318,15 @@ abstract class CpuSystem extends CpuMemory {
         if (target64 ? !canonical(target) : target > descLimit(d)) {
             throw gp(0);
         }
+        long newSsp = call && cetActive ? Cet.farCall(this, (int) oldCs, returnLip(oldRip)) : ssp;
         loadCs(sel, d, cpl);
+        ssp = newSsp;
         rip = target;
+    }
+
+    /** The linear address of {@code ip} in the current CS (what the shadow stack keeps of a return address). */
+    final long returnLip(long ip) {
+        return mode64 ? ip : (segBase[CS] + ip) & 0xffffffffL;
     }
 
     /**
@@ -375,7 +385,9 @@ abstract class CpuSystem extends CpuMemory {
         if (newCpl == cpl) {
             push(oldCs, size);
             push(oldRip, size);
+            long newSsp = cetActive ? Cet.farCall(this, (int) oldCs, returnLip(oldRip)) : ssp;
             loadCs(csSel, d, cpl);
+            ssp = newSsp;
             rip = lm ? target : target & mask(size);
             return;
         }
@@ -393,8 +405,10 @@ abstract class CpuSystem extends CpuMemory {
             writeAs(rsp - 16, 8, oldSp, user);
             writeAs(rsp - 24, 8, oldCs, user);
             writeAs(rsp - 32, 8, oldRip, user);
+            long newSsp = cetActive ? Cet.enterHandler(this, newCpl, 0, (int) oldCs, returnLip(oldRip), true) : ssp;
             setSeg(SS, newCpl, 0, 0, A_UNUSABLE | A_DB | (newCpl << 5));
             loadCs(csSel, d, newCpl);
+            ssp = newSsp;
             regs[RSP] = rsp - 32;
             rip = target;
             return;
@@ -431,9 +445,11 @@ abstract class CpuSystem extends CpuMemory {
         writeAs((ssBase + sp) & 0xffffffffL, size, oldCs, user);
         sp = (sp - size) & spMask;
         writeAs((ssBase + sp) & 0xffffffffL, size, oldRip, user);
+        long newSsp = cetActive ? Cet.enterHandler(this, newCpl, 0, (int) oldCs, returnLip(oldRip), false) : ssp;
         markAccessed(ss, sd);
         setSeg(SS, ss, ssBase, descLimit(sd), sattr | 1);
         loadCs(csSel, d, newCpl);
+        ssp = newSsp;
         regs[RSP] = (regs[RSP] & ~spMask) | sp;
         rip = target & mask(size);
     }
@@ -470,8 +486,11 @@ abstract class CpuSystem extends CpuMemory {
         if (target64 ? !canonical(target) : target > descLimit(d)) {
             throw gp(0);
         }
+        long lip = target64 ? target : (descBase(d) + target) & 0xffffffffL;
         if (rpl == cpl) {
+            long newSsp = cetActive ? Cet.farReturn(this, rpl, sel, lip, target64) : ssp;
             loadCs(sel, d, rpl);
+            ssp = newSsp;
             setSp(sp + 2L * opSize + bytes);
             rip = target;
             return;
@@ -480,7 +499,9 @@ abstract class CpuSystem extends CpuMemory {
         int newSs = (int) readStack(3L * opSize + bytes, opSize) & 0xffff;
         // SS is checked against the new CPL before anything changes (SDM RET, outer level).
         long sd = outerStackSegment(newSs, rpl, target64);
+        long newSsp = cetActive ? Cet.farReturn(this, rpl, sel, lip, target64) : ssp;
         loadCs(sel, d, rpl);
+        ssp = newSsp;
         loadOuterStackSegment(newSs, sd, rpl);
         regs[RSP] = newSp;
         setSp(newSp + bytes);
@@ -600,11 +621,11 @@ abstract class CpuSystem extends CpuMemory {
     // ---- exception and interrupt delivery ----
 
     static boolean contributory(int v) {
-        return v == CpuFault.DE || (v >= CpuFault.TS && v <= CpuFault.GP);
+        return v == CpuFault.DE || (v >= CpuFault.TS && v <= CpuFault.GP) || v == CpuFault.CP;
     }
 
     static boolean hasErrorCode(int v) {
-        return v == CpuFault.DF || (v >= CpuFault.TS && v <= CpuFault.PF) || v == CpuFault.AC || v == 21;
+        return v == CpuFault.DF || (v >= CpuFault.TS && v <= CpuFault.PF) || v == CpuFault.AC || v == CpuFault.CP;
     }
 
     /**
@@ -663,7 +684,7 @@ abstract class CpuSystem extends CpuMemory {
         switch (vector) {
             case CpuFault.DE: case CpuFault.BR: case CpuFault.UD: case CpuFault.NM: case CpuFault.TS:
             case CpuFault.NP: case CpuFault.SS: case CpuFault.GP: case CpuFault.PF: case CpuFault.MF:
-            case CpuFault.AC: case CpuFault.XM:
+            case CpuFault.AC: case CpuFault.XM: case CpuFault.CP:
                 return true;
             default:
                 return false;
@@ -790,6 +811,7 @@ abstract class CpuSystem extends CpuMemory {
             rsp -= 8;
             writeAs(rsp, 8, errorCode & 0xffffffffL, user);
         }
+        long newSsp = cetActive ? Cet.enterHandler(this, newCpl, ist, oldCs, returnLip(returnRip), true) : ssp;
         if (newCpl != cpl) {
             setSeg(SS, newCpl, 0, 0, A_UNUSABLE | A_DB | (newCpl << 5));
         }
@@ -799,6 +821,10 @@ abstract class CpuSystem extends CpuMemory {
         flags &= ~(TF | NT | RF | VM);
         if (type == T_INT) {
             flags &= ~IF;
+        }
+        if (cetActive) {
+            ssp = newSsp;
+            Cet.armTracker(this);
         }
     }
 
@@ -838,6 +864,7 @@ abstract class CpuSystem extends CpuMemory {
         if (target > descLimit(d)) {
             throw gp(external ? 1 : 0);
         }
+        long newSsp;
         if (newCpl < cpl) {
             boolean tss32 = (trAttr & A_TYPE) == T_TSS_BUSY || (trAttr & A_TYPE) == T_TSS_AVAIL;
             long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
@@ -878,6 +905,7 @@ abstract class CpuSystem extends CpuMemory {
                 sp = (sp - size) & spMask;
                 writeAs((ssBase + sp) & 0xffffffffL, size, frame[k], user);
             }
+            newSsp = cetActive ? Cet.enterHandler(this, newCpl, 0, oldCs, returnLip(returnRip), false) : ssp;
             markAccessed(ss, sd);
             setSeg(SS, ss, ssBase, descLimit(sd), sattr | 1);
             if ((flags & VM) != 0) {
@@ -894,6 +922,7 @@ abstract class CpuSystem extends CpuMemory {
             if (errorCode >= 0) {
                 push(errorCode, size);
             }
+            newSsp = cetActive ? Cet.enterHandler(this, cpl, 0, oldCs, returnLip(returnRip), false) : ssp;
             loadCs(sel, d, cpl);
         }
         rip = target;
@@ -902,6 +931,10 @@ abstract class CpuSystem extends CpuMemory {
             flags &= ~IF;
         }
         updateMode();
+        if (cetActive) {
+            ssp = newSsp;
+            Cet.armTracker(this);
+        }
     }
 
     private final long[] pushFrame = new long[10];
@@ -958,7 +991,11 @@ abstract class CpuSystem extends CpuMemory {
             if (target > descLimit(d) && !(longMode() && (attr & A_L) != 0)) {
                 throw gp(0);
             }
+            boolean target64 = longMode() && (attr & A_L) != 0;
+            long newSsp = cetActive ? Cet.farReturn(this, rpl, sel,
+                    target64 ? target : (descBase(d) + target) & 0xffffffffL, target64) : ssp;
             loadCs(sel, d, rpl); // may fault on the accessed-bit write: before SP moves
+            ssp = newSsp;
             adjustSp(3L * opSize);
             rip = target;
             writeFlagsChecked(fl, opSize, oldCpl, true);
@@ -973,7 +1010,10 @@ abstract class CpuSystem extends CpuMemory {
             throw gp(0);
         }
         long sd = outerStackSegment(newSs, rpl, target64);
+        long newSsp = cetActive ? Cet.farReturn(this, rpl, sel,
+                target64 ? target : (descBase(d) + target) & 0xffffffffL, target64) : ssp;
         loadCs(sel, d, rpl);
+        ssp = newSsp;
         rip = target;
         writeFlagsChecked(fl, opSize, oldCpl, true);
         loadOuterStackSegment(newSs, sd, rpl);
@@ -1041,6 +1081,9 @@ abstract class CpuSystem extends CpuMemory {
         }
         v |= CR0_ET;
         long old = cr0;
+        if ((v & CR0_WP) == 0 && (cr4 & CR4_CET) != 0) {
+            throw gp(0); // SDM MOV CR: WP cannot be cleared while CR4.CET is set
+        }
         if ((v & CR0_PG) != 0 && (old & CR0_PG) == 0 && (efer & EFER_LME) != 0) {
             if ((cr4 & CR4_PAE) == 0 || (segAttr[CS] & A_L) != 0) {
                 throw gp(0);
@@ -1085,7 +1128,8 @@ abstract class CpuSystem extends CpuMemory {
 
     final void writeCr4(long v) {
         if ((v & ~CR4_SUPPORTED) != 0 || (longMode() && (v & CR4_PAE) == 0)
-                || ((v & CR4_BY_CPUID) != 0 && (v & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0)) {
+                || ((v & CR4_BY_CPUID) != 0 && (v & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0)
+                || ((v & CR4_CET) != 0 && (cr0 & CR0_WP) == 0)) {
             throw gp(0);
         }
         long old = cr4;
@@ -1093,6 +1137,7 @@ abstract class CpuSystem extends CpuMemory {
             loadPdptes(cr3); // SDM 4.4.1
         }
         cr4 = v;
+        Cet.update(this);
         if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_PKS)) != 0) {
             flushTlb(false);
         }
@@ -1104,7 +1149,7 @@ abstract class CpuSystem extends CpuMemory {
      * reports VME, which is not implemented.
      */
     static final long CR4_BY_CPUID = CR4_VME | CR4_PVI | CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_PKE
-            | CR4_PKS | CR4_OSXSAVE;
+            | CR4_PKS | CR4_OSXSAVE | CR4_CET;
     private final int[] cpuidLeaf = new int[4];
 
     final long cr4BitsCpuidReports() {
@@ -1119,7 +1164,22 @@ abstract class CpuSystem extends CpuMemory {
         bus.cpuid(7, 0, out);
         return leaf1 | ((out[1] & 1) != 0 ? CR4_FSGSBASE : 0) | ((out[1] & (1 << 7)) != 0 ? CR4_SMEP : 0)
                 | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0)
-                | ((out[2] & (1 << 3)) != 0 ? CR4_PKE : 0) | ((out[2] & (1 << 31)) != 0 ? CR4_PKS : 0);
+                | ((out[2] & (1 << 3)) != 0 ? CR4_PKE : 0) | ((out[2] & (1 << 31)) != 0 ? CR4_PKS : 0)
+                | ((out[2] & CPUID7_ECX_CET_SS) != 0 || (out[3] & CPUID7_EDX_CET_IBT) != 0 ? CR4_CET : 0);
+    }
+
+    /** CPUID.(7,0):ECX[7] CET_SS and EDX[20] CET_IBT. */
+    static final int CPUID7_ECX_CET_SS = 1 << 7, CPUID7_EDX_CET_IBT = 1 << 20;
+
+    /** Whether the CPUID model reports CET shadow stacks (true) or indirect-branch tracking (false). */
+    final boolean cpuidReportsCet(boolean shadowStacks) {
+        int[] out = cpuidLeaf;
+        bus.cpuid(0, 0, out);
+        if (out[0] < 7) {
+            return false;
+        }
+        bus.cpuid(7, 0, out);
+        return shadowStacks ? (out[2] & CPUID7_ECX_CET_SS) != 0 : (out[3] & CPUID7_EDX_CET_IBT) != 0;
     }
 
     /** CPUID.(0xD,1):EAX[3], XSAVES/XRSTORS and IA32_XSS. */
@@ -1208,6 +1268,10 @@ abstract class CpuSystem extends CpuMemory {
                 }
                 setProtectionKeyRights(true, (int) v);
                 return true;
+            case Msr.IA32_U_CET: case Msr.IA32_S_CET: case Msr.IA32_PL0_SSP: case Msr.IA32_PL1_SSP:
+            case Msr.IA32_PL2_SSP: case Msr.IA32_PL3_SSP: case Msr.IA32_INTERRUPT_SSP_TABLE_ADDR:
+                Cet.writeMsr(this, index, v);
+                return true;
             case Msr.IA32_XSS:
                 // SDM: #GP without CPUID XSAVES, or with a bit of a component the CPU lacks.
                 if (!cpuidReportsXsaves() || v != 0) {
@@ -1244,6 +1308,9 @@ abstract class CpuSystem extends CpuMemory {
                     throw gp(0);
                 }
                 return pkrs & 0xffffffffL;
+            case Msr.IA32_U_CET: case Msr.IA32_S_CET: case Msr.IA32_PL0_SSP: case Msr.IA32_PL1_SSP:
+            case Msr.IA32_PL2_SSP: case Msr.IA32_PL3_SSP: case Msr.IA32_INTERRUPT_SSP_TABLE_ADDR:
+                return Cet.readMsr(this, index);
             case Msr.IA32_XSS:
                 if (!cpuidReportsXsaves()) {
                     throw gp(0);
@@ -1263,7 +1330,8 @@ abstract class CpuSystem extends CpuMemory {
      */
     static final int[] OWNED_MSRS = sorted(Msr.IA32_SYSENTER_CS, Msr.IA32_SYSENTER_ESP, Msr.IA32_SYSENTER_EIP,
             Msr.IA32_PAT, Msr.IA32_XSS, Msr.IA32_PKRS, Msr.IA32_EFER, Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR,
-            Msr.IA32_FMASK, Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE);
+            Msr.IA32_FMASK, Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE, Msr.IA32_U_CET, Msr.IA32_S_CET,
+            Msr.IA32_PL0_SSP, Msr.IA32_PL1_SSP, Msr.IA32_PL2_SSP, Msr.IA32_PL3_SSP, Msr.IA32_INTERRUPT_SSP_TABLE_ADDR);
 
     private static int[] sorted(int... indexes) {
         Arrays.sort(indexes); // MSR indexes are below 2^31: signed order is numeric order

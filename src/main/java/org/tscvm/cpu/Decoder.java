@@ -170,6 +170,7 @@ final class Decoder {
         rex = 0;
         d.rep = 0;
         d.lock = false;
+        d.notrack = false;
         d.mem = false;
         d.sub = 0;
         d.imm = 0;
@@ -195,7 +196,7 @@ final class Decoder {
                 case 0x2e: segOv = m64 ? segOv : CpuState.CS; rex = 0; continue;
                 case 0x36: segOv = m64 ? segOv : CpuState.SS; rex = 0; continue;
                 // 3E is DS, and in 64-bit code the CET "notrack" hint on indirect branches.
-                case 0x3e: segOv = m64 ? segOv : CpuState.DS; rex = 0; continue;
+                case 0x3e: segOv = m64 ? segOv : CpuState.DS; d.notrack = true; rex = 0; continue;
                 case 0x64: segOv = CpuState.FS; rex = 0; continue;
                 case 0x65: segOv = CpuState.GS; rex = 0; continue;
                 default:
@@ -781,7 +782,22 @@ final class Decoder {
         if (b >= 0x80 && b <= 0x8f) { d.sub = b & 0xf; d.imm = relZ(d); set(d, JCC); return; }
         if (b >= 0x90 && b <= 0x9f) { d.sub = b & 0xf; d.opSize = 1; modrm(d); set(d, SETCC); return; }
         if (b >= 0xc8 && b <= 0xcf) { regInOpcode(d, b); set(d, BSWAP); return; }
-        if (b >= 0x18 && b <= 0x1f) { modrm(d); set(d, NOP); return; } // hint NOPs, prefetch, endbr64
+        if (b == 0x1e && d.rep == Insn.REP) { // F3 0F 1E: ENDBR64/32, RDSSP; the rest stay hint NOPs
+            int m = fetch();
+            pos--;
+            modrm(d);
+            if (m == 0xfa || m == 0xfb) {
+                d.sub = m == 0xfa ? 64 : 32;
+                set(d, ENDBR);
+            } else if (!d.mem && (m & 0x38) == 0x08) {
+                d.opSize = (rex & 8) != 0 ? 8 : 4;
+                set(d, RDSSP);
+            } else {
+                set(d, NOP);
+            }
+            return;
+        }
+        if (b >= 0x18 && b <= 0x1f) { modrm(d); set(d, NOP); return; } // hint NOPs, prefetch
         switch (b) {
             case 0x00: {
                 // Operands are 16-bit, but SLDT/STR to a register take the operand size (zero-extended).
@@ -829,6 +845,13 @@ final class Decoder {
                     modrm(d);
                     if (!d.mem) { ud(d, true); return; }
                     set(d, b3 == 0xf0 ? MOVBE_GM : MOVBE_MG);
+                    return;
+                }
+                if ((b3 == 0xf6 && !opsz || b3 == 0xf5 && opsz) && d.rep == 0) { // WRSS, 66: WRUSS
+                    modrm(d);
+                    if (!d.mem) { ud(d, true); return; }
+                    d.opSize = (rex & 8) != 0 ? 8 : 4;
+                    set(d, b3 == 0xf6 ? WRSS : WRUSS);
                     return;
                 }
                 if (Sse.hasForm(Sse.MAP_0F38, b3)) { // after MOVBE: F2 0F 38 F0/F1 is CRC32
@@ -965,6 +988,10 @@ final class Decoder {
                 case 0xcb: set(d, STAC); return;
                 case 0xee: set(d, RDPKRU); return;
                 case 0xef: set(d, WRPKRU); return;
+                case 0xe8: case 0xea:
+                    if (d.rep != Insn.REP) { ud(d, false); return; }
+                    set(d, m == 0xe8 ? SETSSBSY : SAVEPREVSSP);
+                    return;
                 default:
                     if ((m & 0xf8) == 0xe0) { // smsw r
                         pos--;
@@ -990,10 +1017,17 @@ final class Decoder {
             case 2: set(d, LGDT); return;
             case 3: set(d, LIDT); return;
             case 4: d.opSize = 2; set(d, SMSW); return;
+            case 5:
+                if (d.rep != Insn.REP) { break; }
+                d.opSize = 8;
+                set(d, RSTORSSP);
+                return;
             case 6: d.opSize = 2; set(d, LMSW); return;
             case 7: set(d, INVLPG); return;
-            default: d.opcode = 0x0f0100 | r << 3; ud(d, false);
+            default: break;
         }
+        d.opcode = 0x0f0100 | r << 3;
+        ud(d, false);
     }
 
     private void decodeGroup15(Insn d, boolean opsz) {
@@ -1004,6 +1038,13 @@ final class Decoder {
             int r = (m >>> 3) & 7;
             if (r >= 5 && d.rep == 0) {
                 set(d, FENCE);
+                return;
+            }
+            if (r == 5 && d.rep == Insn.REP) { // INCSSPD/INCSSPQ r
+                pos--;
+                modrm(d);
+                d.opSize = (rex & 8) != 0 ? 8 : 4;
+                set(d, INCSSP);
                 return;
             }
             if (r <= 3 && d.rep == Insn.REP && m64) { // rdfsbase rdgsbase wrfsbase wrgsbase
@@ -1018,6 +1059,11 @@ final class Decoder {
             return;
         }
         int r = modrm(d);
+        if (r == 6 && d.rep == Insn.REP) {
+            d.opSize = 8;
+            set(d, CLRSSBSY);
+            return;
+        }
         if (d.rep != 0) {
             d.opcode = 0x0fae00 | r << 3;
             ud(d, false);

@@ -208,6 +208,15 @@ final class Dispatch {
             case XEND: Rtm.xend(c, d); return;
             case XABORT: Rtm.xabort(c, d); return;
             case XTEST: Rtm.xtest(c, d); return;
+            case ENDBR: Cet.endbr(c, d); return;
+            case RDSSP: Cet.rdssp(c, d); return;
+            case INCSSP: Cet.incssp(c, d); return;
+            case RSTORSSP: Cet.rstorssp(c, d); return;
+            case SAVEPREVSSP: Cet.saveprevssp(c, d); return;
+            case WRSS: Cet.wrss(c, d); return;
+            case WRUSS: Cet.wruss(c, d); return;
+            case SETSSBSY: Cet.setssbsy(c, d); return;
+            case CLRSSBSY: Cet.clrssbsy(c, d); return;
             case UD: SystemOps.ud(c, d); return;
             case TOO_LONG: SystemOps.tooLong(c, d); return;
             // END the table's rows

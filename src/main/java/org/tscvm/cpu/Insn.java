@@ -37,6 +37,8 @@ final class Insn {
     /** 0, REP (F3) or REPNE (F2). */
     int rep;
     boolean lock;
+    /** A 3E prefix: on an indirect near JMP/CALL the CET "notrack" hint (honoured with NO_TRACK_EN). */
+    boolean notrack;
     /** The opcode bytes for #UD reports, e.g. 0x0f0b; 0x0f38xx/0x0f3axx for three-byte maps. */
     int opcode;
 

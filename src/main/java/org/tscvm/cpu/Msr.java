@@ -17,7 +17,16 @@ public final class Msr {
     public static final int IA32_SYSENTER_EIP = 0x176;
     public static final int IA32_MISC_ENABLE = 0x1a0;
     public static final int IA32_PAT = 0x277;
+    /** CET: the user and supervisor controls, the four privilege levels' SSPs, the interrupt SSP table. */
+    public static final int IA32_U_CET = 0x6a0, IA32_S_CET = 0x6a2, IA32_PL0_SSP = 0x6a4, IA32_PL1_SSP = 0x6a5,
+            IA32_PL2_SSP = 0x6a6, IA32_PL3_SSP = 0x6a7, IA32_INTERRUPT_SSP_TABLE_ADDR = 0x6a8;
     public static final int IA32_TSC_DEADLINE = 0x6e0;
+    /**
+     * Not an MSR: tscvm's index for the CET shadow-stack pointer in a vCPU's saved MSR list
+     * (KVM carries SSP as the one-reg KVM_REG_GUEST_SSP). Host access only; the guest's
+     * RDMSR/WRMSR of it is #GP, as of any MSR that does not exist.
+     */
+    public static final int TSCVM_GUEST_SSP = 0x74730001;
     /** Supervisor protection-key rights (PKS). */
     public static final int IA32_PKRS = 0x6e1;
     /** The supervisor XSAVE components XSAVES/XRSTORS manage: tscvm has none, so only 0 is valid. */

@@ -157,6 +157,14 @@ enum Op {
     // ---- restricted transactional memory (group 4): handlers in Rtm ----
     XBEGIN(4, "xbegin", Op.E, Shape.IMM, Rtm.class), XEND(4, "xend", Op.E, Shape.NONE, Rtm.class),
     XABORT(4, "xabort", Op.E, Shape.IMM, Rtm.class), XTEST(4, "xtest", Op.WF, Shape.NONE, Rtm.class),
+    // ---- control-flow enforcement (group 4): handlers in Cet ----
+    /** ENDBR64 (sub 64) and ENDBR32 (sub 32): hint NOPs that end an IBT wait. */
+    ENDBR(4, "endbr32/64", Op.NF, Shape.NONE, Cet.class),
+    /** RDSSP stays a NOP while shadow stacks are off; the others are #UD then. */
+    RDSSP(4, "rdssp", 0, Shape.E, Cet.class), INCSSP(4, "incssp", 0, Shape.E, Cet.class),
+    RSTORSSP(4, "rstorssp", Op.WF, Shape.M, Cet.class), SAVEPREVSSP(4, "saveprevssp", Op.RF, Shape.NONE, Cet.class),
+    WRSS(4, "wrss", 0, Shape.E_G, Cet.class), WRUSS(4, "wruss", 0, Shape.E_G, Cet.class),
+    SETSSBSY(4, "setssbsy", 0, Shape.NONE, Cet.class), CLRSSBSY(4, "clrssbsy", Op.WF, Shape.M, Cet.class),
     // ---- x87 (group 6): one handler each in X87Move, X87Arith, X87Control (dispatch: X87) ----
     FLD_M32(6, "fld m32fp", 0), FLD_M64(6, "fld m64fp", 0), FLD_M80(6, "fld m80fp", 0), FLD_STI(6, "fld st(i)", 0),
     FILD_M16(6, "fild m16int", 0), FILD_M32(6, "fild m32int", 0), FILD_M64(6, "fild m64int", 0),

@@ -70,6 +70,9 @@ final class SystemCalls {
             throw c.ud(); // Intel: SYSCALL only in 64-bit mode
         }
         int sel = (int) (c.star >>> 32) & 0xfffc;
+        if (c.cetActive) {
+            c.ssp = Cet.systemCall(c);
+        }
         if (c.longMode()) {
             c.regs[RCX] = c.rip;
             c.regs[R11] = c.rflags() & ~RF;
@@ -86,6 +89,9 @@ final class SystemCalls {
             c.rip = c.star & 0xffffffffL;
         }
         c.updateMode();
+        if (c.cetActive) {
+            Cet.armTracker(c);
+        }
     }
 
     /**
@@ -107,6 +113,12 @@ final class SystemCalls {
             throw c.gp(0);
         }
         int base = (int) (c.star >>> 48) & 0xffff;
+        if (c.longMode() && size == 8 && !canonical(c.regs[RCX])) {
+            throw c.gp(0);
+        }
+        if (c.cetActive) {
+            c.ssp = Cet.returnToUser(c, c.longMode() && size == 8, false); // its #GP(0) before anything changes
+        }
         if (!c.longMode()) {
             c.setSeg(CS, base | 3, 0, 0xffffffffL, FLAT_CODE32 | (3 << 5));
             c.setSeg(SS, (base + 8) | 3, 0, 0xffffffffL, FLAT_DATA | (3 << 5));
@@ -117,9 +129,6 @@ final class SystemCalls {
             return;
         }
         if (size == 8) {
-            if (!canonical(c.regs[RCX])) {
-                throw c.gp(0);
-            }
             c.setSeg(CS, (base + 16) | 3, 0, 0xffffffffL, FLAT_CODE64 | (3 << 5));
             c.rip = c.regs[RCX];
         } else {
@@ -149,6 +158,9 @@ final class SystemCalls {
             throw c.gp(0);
         }
         int sel = (int) c.sysenterCs & 0xfffc;
+        if (c.cetActive) {
+            c.ssp = Cet.systemCall(c);
+        }
         c.loadFlags(c.rflags() & ~(VM | IF | RF));
         boolean lm = c.longMode();
         c.setSeg(CS, sel, 0, 0xffffffffL, lm ? FLAT_CODE64 : FLAT_CODE32);
@@ -156,6 +168,9 @@ final class SystemCalls {
         c.regs[RSP] = lm ? c.sysenterEsp : c.sysenterEsp & 0xffffffffL;
         c.rip = lm ? c.sysenterEip : c.sysenterEip & 0xffffffffL;
         c.updateMode();
+        if (c.cetActive) {
+            Cet.armTracker(c);
+        }
     }
 
     /** SYSEXIT: #GP in real mode, at CPL above 0 or with a null SYSENTER_CS; AMD: #UD in long mode. */
@@ -172,6 +187,11 @@ final class SystemCalls {
             if (!canonical(c.regs[RCX]) || !canonical(c.regs[RDX])) {
                 throw c.gp(0); // SDM SYSEXIT: checked in ring 0, before the switch
             }
+        }
+        if (c.cetActive) {
+            c.ssp = Cet.returnToUser(c, size == 8, false);
+        }
+        if (size == 8) {
             c.setSeg(CS, (sel + 32) | 3, 0, 0xffffffffL, FLAT_CODE64 | (3 << 5));
             c.setSeg(SS, (sel + 40) | 3, 0, 0xffffffffL, FLAT_DATA | (3 << 5));
             c.rip = c.regs[RDX];

@@ -32,6 +32,8 @@ final class Transaction {
 
     final long[] regs = new long[16];
     long rflags;
+    /** SSP: a CALL or RET inside the transaction moves it (CET). */
+    long ssp;
     final long[] xmm = new long[32];
     int mxcsr;
     final long[] fpuSig = new long[8];
@@ -51,6 +53,7 @@ final class Transaction {
         pageCount = 0;
         System.arraycopy(c.regs, 0, regs, 0, 16);
         rflags = c.rflags();
+        ssp = c.ssp;
         System.arraycopy(c.xmm, 0, xmm, 0, 32);
         mxcsr = c.mxcsr;
         System.arraycopy(c.fpuSig, 0, fpuSig, 0, 8);
@@ -96,6 +99,7 @@ final class Transaction {
         System.arraycopy(regs, 0, c.regs, 0, 16);
         c.regs[Cpu.RAX] = status & 0xffffffffL;
         c.loadFlags(rflags);
+        c.ssp = ssp;
         System.arraycopy(xmm, 0, c.xmm, 0, 32);
         c.mxcsr = mxcsr;
         System.arraycopy(fpuSig, 0, c.fpuSig, 0, 8);

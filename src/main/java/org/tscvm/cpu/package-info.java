@@ -103,6 +103,22 @@
  * when the host takes the CPU back; nesting goes 7 deep. With more than one vCPU every XBEGIN
  * aborts, since vCPUs share memory without conflict detection.
  *
+ * <h2>Control-flow enforcement</h2>
+ * CET ({@link org.tscvm.cpu.Cet}, with CPUID CET_SS and/or CET_IBT): CR4.CET (only with CR0.WP,
+ * which cannot be cleared under it), IA32_U_CET/S_CET, IA32_PL0-3_SSP and the interrupt SSP
+ * table with their #GP rules, and SSP. Shadow stacks follow near CALL/RET (#CP NEAR-RET), far
+ * CALL/RET and call gates (CS, LIP, SSP frames; #CP FAR-RET), events and IRET (IA32_PL3_SSP
+ * saved and loaded across CPL 3, supervisor tokens taken and released, the IST's SSP table),
+ * SYSCALL/SYSRET and SYSENTER/SYSEXIT; shadow-stack accesses need shadow-stack pages (R/W=0,
+ * D=1 leaves; #PF with the SS bit) and bypass the TLB. RDSSP, INCSSP, RSTORSSP, SAVEPREVSSP,
+ * WRSS, WRUSS, SETSSBSY and CLRSSBSY run; RDSSP and ENDBR stay NOPs where CET is off. The IBT
+ * tracker of each privilege lives in its CET MSR: indirect JMP/CALL (unless notrack with
+ * NO_TRACK_EN, or SUPPRESS), far JMP/CALL, events and SYSCALL/SYSENTER arm it, and the next
+ * block must start with ENDBR64 (ENDBR32 outside 64-bit mode) or #CP(ENDBRANCH). While CET is
+ * active nothing runs compiled. Not modelled: the legacy code-page bitmap (LEG_IW_EN,
+ * SUPPRESS_DIS), SSP in task switches, XSAVES components CET_U/CET_S (IA32_XSS stays 0),
+ * protection keys on shadow-stack accesses.
+ *
  * <h2>Deliberately absent (raise #UD, or #GP where the SDM would fault differently)</h2>
  * AES-NI, PCLMULQDQ, SHA and the other 0F 38 / 0F 3A extensions beyond
  * SSE4.2, AVX/VEX/EVEX and XSAVE components beyond x87 and SSE (XSAVE, XSAVEOPT, XSAVEC,

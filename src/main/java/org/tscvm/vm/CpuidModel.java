@@ -127,6 +127,13 @@ public final class CpuidModel {
         UMIP("umip", 7, 0, ECX, 2),
         PKU("pku", 7, 0, ECX, 3),
         RDPID("rdpid", 7, 0, ECX, 22),
+        /**
+         * CET shadow stacks (QEMU's names): CR4.CET, IA32_U_CET/S_CET, IA32_PL0-3_SSP, the
+         * interrupt SSP table, the shadow stack of CALL/RET and events, RDSSP ... CLRSSBSY.
+         */
+        CET_SS("cet-ss", 7, 0, ECX, 7),
+        /** CET indirect-branch tracking: ENDBR32/ENDBR64 after indirect JMP/CALL, far transfers and events. */
+        CET_IBT("cet-ibt", 7, 0, EDX, 20),
         /** Protection keys for supervisor pages: CR4.PKS and IA32_PKRS (MSR 0x6e1). */
         PKS("pks", 7, 0, ECX, 31),
         /**

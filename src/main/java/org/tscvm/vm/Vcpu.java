@@ -410,6 +410,7 @@ public final class Vcpu {
             msrTable.register(index, cpuOwner,
                     index != Msr.IA32_FS_BASE && index != Msr.IA32_GS_BASE && index != Msr.IA32_XSS);
         }
+        msrTable.register(Msr.TSCVM_GUEST_SSP, new GuestSsp(), true);
         MsrTable.Owner tscOwner = new TscMsrs();
         msrTable.register(Msr.IA32_TSC, tscOwner, true);
         msrTable.register(Msr.IA32_TSC_ADJUST, tscOwner, true);
@@ -499,6 +500,34 @@ public final class Vcpu {
         @Override
         public void write(int index, long value, MsrOrigin origin) {
             cpu.writeMsr(index, value);
+        }
+    }
+
+    /**
+     * SSP under {@link Msr#TSCVM_GUEST_SSP}, so snapshots and migration carry it with the CET
+     * MSRs: the host's only, where the model has CET shadow stacks.
+     */
+    private final class GuestSsp implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            requireHostAndShadowStacks(index, origin);
+            return cpu.getSsp();
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            requireHostAndShadowStacks(index, origin);
+            try {
+                cpu.setSsp(value);
+            } catch (TscvmException e) {
+                throw refuse(index, origin, e.getMessage());
+            }
+        }
+
+        private void requireHostAndShadowStacks(int index, MsrOrigin origin) {
+            if (origin == MsrOrigin.GUEST || !cpuid.has(CpuidModel.Feature.CET_SS)) {
+                throw unknown(index, origin);
+            }
         }
     }
 

@@ -102,6 +102,24 @@ class CpuRobustnessTest {
                     }
                     cpu.setMxcsr(rnd.nextInt(0x10000));
                 }
+                // CET in one round in three (its own stream too): CPUID reports it, CR0.WP and
+                // CR4.CET are set, random controls at both privileges (shadow stacks, WRSS, IBT,
+                // notrack, a waiting tracker), random SSPs and token addresses. With paging off
+                // (mode 2) shadow-stack accesses reach memory; with paging they fault (#PF SS).
+                Random cet = new Random(seed ^ 0x4345_5400L);
+                if (cet.nextInt(3) == 0) {
+                    rig.bus.leaf7Ecx |= 1 << 7;
+                    rig.bus.leaf7Edx |= 1 << 20;
+                    cpu.setCr(0, cpu.getCr(0) | CpuState.CR0_WP);
+                    cpu.setCr(4, cpu.getCr(4) | CpuState.CR4_CET);
+                    cpu.writeMsr(Msr.IA32_U_CET, cet.nextInt(32) | (cet.nextBoolean() ? Cet.TRACKER : 0));
+                    cpu.writeMsr(Msr.IA32_S_CET, cet.nextInt(32) | (cet.nextBoolean() ? Cet.TRACKER : 0));
+                    for (int msr = Msr.IA32_PL0_SSP; msr <= Msr.IA32_PL3_SSP; msr++) {
+                        cpu.writeMsr(msr, cet.nextInt(1 << 21) & ~3);
+                    }
+                    cpu.writeMsr(Msr.IA32_INTERRUPT_SSP_TABLE_ADDR, cet.nextInt(1 << 21));
+                    cpu.setSsp(cet.nextInt(1 << 21) & ~3);
+                }
                 for (int r = 0; r < 16; r++) {
                     if ((r != Cpu.RSP || mode == 4) && !(mode == 5 && r == Cpu.RAX)) {
                         cpu.setGpr(r, mode == 4 ? rnd.nextLong() : rnd.nextInt(1 << 20));

@@ -13,6 +13,8 @@ final class FakeBus implements CpuBus {
     /** Leaf 0 names AuthenticAMD (the CPU then follows the APM where the vendors differ). */
     boolean amd;
     int leaf7Ecx = 1 << 2;
+    /** CPUID.7.0 EDX: nothing unless a test sets bits (CET_IBT is bit 20). */
+    int leaf7Edx;
     /** What XBEGIN finds ({@link CpuBus#rtm()}): absent unless a test says otherwise. */
     int rtm = CpuBus.RTM_ABSENT;
     /** CPUID.(0xD,1):EAX: XSAVEOPT, XSAVEC, XGETBV1 and XSAVES unless a test clears them. */
@@ -81,7 +83,7 @@ final class FakeBus implements CpuBus {
             out[0] = leaf == 0 ? 7 : 0;
             out[1] = leaf == 0 ? (amd ? 0x68747541 : 0) : leaf7Ebx;
             out[2] = leaf == 0 ? (amd ? 0x444d4163 : 0) : leaf7Ecx;
-            out[3] = leaf == 0 && amd ? 0x69746e65 : 0;
+            out[3] = leaf == 0 ? (amd ? 0x69746e65 : 0) : leaf7Edx;
             return;
         }
         if (leaf == 0xd && subleaf == 1) {

@@ -109,6 +109,19 @@ class CpuidModelTest {
     }
 
     @Test
+    void cetIsInMaxOnlyAsQemusCetSsAndCetIbt() {
+        query(CpuidModel.named("max"), 7, 0);
+        assertThat(regs[2] & (1 << 7)).as("7.0:ECX[7] CET_SS").isNotZero();
+        assertThat(regs[3] & (1 << 20)).as("7.0:EDX[20] CET_IBT").isNotZero();
+        query(CpuidModel.parse("max,-cet-ss"), 7, 0);
+        assertThat(regs[2] & (1 << 7)).isZero();
+        assertThat(regs[3] & (1 << 20)).isNotZero();
+        query(CpuidModel.tscvm(), 7, 0);
+        assertThat(regs[2] & (1 << 7)).isZero();
+        assertThat(regs[3] & (1 << 20)).isZero();
+    }
+
+    @Test
     void tscFreqTellsTheTscRateInLeaves15And16AsLinuxReadsThem() {
         CpuidModel model = CpuidModel.parse("tscvm,+tsc-freq");
         model.query(0, 0, 0, 1, 8, 2_500_000, regs);

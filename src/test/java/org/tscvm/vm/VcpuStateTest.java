@@ -245,6 +245,30 @@ class VcpuStateTest {
         }
     }
 
+    @Test
+    void cetMsrsAndSspTravelWithTheStateWhereTheModelHasCet() {
+        CpuidModel max = CpuidModel.named("max");
+        Vcpu vcpu = TestVms.create(VmConfig.builder().cpuid(max)).vm.createVcpu();
+        assertThat(vcpu.msrIndexList()).contains(Msr.IA32_U_CET, Msr.IA32_S_CET, Msr.IA32_PL0_SSP, Msr.IA32_PL3_SSP,
+                Msr.IA32_INTERRUPT_SSP_TABLE_ADDR, Msr.TSCVM_GUEST_SSP);
+        vcpu.setMsr(Msr.IA32_U_CET, 5);
+        vcpu.setMsr(Msr.IA32_PL3_SSP, 0x7ff8);
+        vcpu.setMsr(Msr.TSCVM_GUEST_SSP, 0x12344);
+        assertThatThrownBy(() -> vcpu.setMsr(Msr.TSCVM_GUEST_SSP, 0x12346)).as("SSP is 4-byte aligned")
+                .isInstanceOf(MsrAccessException.class);
+        assertThatThrownBy(() -> vcpu.readMsr(Msr.TSCVM_GUEST_SSP, MsrOrigin.GUEST)).as("no MSR for the guest")
+                .isInstanceOf(org.tscvm.cpu.CpuFault.class);
+        VcpuState saved = vcpu.saveState();
+        Vcpu copy = TestVms.create(VmConfig.builder().cpuid(max)).vm.createVcpu();
+        copy.restoreState(saved);
+        assertThat(copy.getMsr(Msr.IA32_U_CET)).isEqualTo(5);
+        assertThat(copy.getMsr(Msr.IA32_PL3_SSP)).isEqualTo(0x7ff8);
+        assertThat(copy.getMsr(Msr.TSCVM_GUEST_SSP)).isEqualTo(0x12344);
+
+        int[] plain = TestVms.create().vm.createVcpu().msrIndexList();
+        assertThat(contains(plain, Msr.IA32_U_CET) || contains(plain, Msr.TSCVM_GUEST_SSP)).isFalse();
+    }
+
     private static boolean contains(int[] list, int index) {
         for (int i : list) {
             if (i == index) {
