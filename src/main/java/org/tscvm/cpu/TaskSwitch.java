@@ -40,6 +40,25 @@ final class TaskSwitch {
     /** The selectors in a TSS's order: ES, CS, SS, DS, FS, GS (the CPU's segment numbering); a 16-bit TSS has the first four. */
     private static final int[] SEGMENT_ORDER = {ES, CS, SS, DS, FS, GS};
 
+    /** Where a 32- or 16-bit TSS keeps what a task switch saves of the old task, each field {@code width} bytes. */
+    private record SavedState(int width, int ip, int flags, int gprs, int selectors, int selectorCount) {
+    }
+
+    private static final SavedState SAVED32 = new SavedState(4, EIP, EFLAGS, GPRS, SELECTORS, 6),
+            SAVED16 = new SavedState(2, IP16, FLAGS16, GPRS16, SELECTORS16, 4);
+
+    /** Writes the old task's IP, FLAGS, general registers and selectors into its TSS at {@code base}. */
+    private static void saveState(CpuSystem c, SavedState t, long base, long ip, long flags) {
+        c.writeSys(base + t.ip(), t.width(), ip);
+        c.writeSys(base + t.flags(), t.width(), flags);
+        for (int r = 0; r < 8; r++) {
+            c.writeSys(base + t.gprs() + (long) t.width() * r, t.width(), c.regs[r]);
+        }
+        for (int i = 0; i < t.selectorCount(); i++) {
+            c.writeSys(base + t.selectors() + (long) t.width() * i, t.width(), c.segSel[SEGMENT_ORDER[i]]);
+        }
+    }
+
     private TaskSwitch() {
     }
 
@@ -173,26 +192,7 @@ final class TaskSwitch {
         if (source == Source.IRET) {
             oldFlags &= ~NT;
         }
-        long oldBase = c.trBase;
-        if (old32) {
-            c.writeSys(oldBase + EIP, 4, returnEip);
-            c.writeSys(oldBase + EFLAGS, 4, oldFlags);
-            for (int r = 0; r < 8; r++) {
-                c.writeSys(oldBase + GPRS + 4L * r, 4, c.regs[r]);
-            }
-            for (int i = 0; i < 6; i++) {
-                c.writeSys(oldBase + SELECTORS + 4L * i, 4, c.segSel[SEGMENT_ORDER[i]]);
-            }
-        } else {
-            c.writeSys(oldBase + IP16, 2, returnEip);
-            c.writeSys(oldBase + FLAGS16, 2, oldFlags);
-            for (int r = 0; r < 8; r++) {
-                c.writeSys(oldBase + GPRS16 + 2L * r, 2, c.regs[r]);
-            }
-            for (int i = 0; i < 4; i++) {
-                c.writeSys(oldBase + SELECTORS16 + 2L * i, 2, c.segSel[SEGMENT_ORDER[i]]);
-            }
-        }
+        saveState(c, old32 ? SAVED32 : SAVED16, c.trBase, returnEip, oldFlags);
         int oldSel = c.trSel;
         if (source == Source.JMP || source == Source.IRET) {
             setBusy(c, oldSel, false);
