@@ -3,7 +3,15 @@ package org.tscvm.cpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
+import java.time.LocalTime;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionService;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.Test;
 import org.tscvm.memory.GuestMemory;
 
@@ -11,23 +19,75 @@ import org.tscvm.memory.GuestMemory;
  * Seeded random instruction bytes in random modes and privilege levels: nothing the guest does
  * may throw out of {@link Cpu#run}, no interpreter bug may be hit (the "internal" #UD count),
  * and the CPU must run ordinary code correctly afterwards. Set -Dtscvm.fuzz.seed and
- * -Dtscvm.fuzz.rounds to reproduce or lengthen a run.
+ * -Dtscvm.fuzz.rounds to reproduce or lengthen a run; -Dtscvm.fuzz.threads and
+ * -Dtscvm.fuzz.compileEvery (default 2) are for long runs ({@code tools/reliability fuzz}). A
+ * round's outcome depends only on the seed and its index, so a run is the same on any number of
+ * threads.
  */
 class CpuRobustnessTest {
     private static final long SEED = Long.getLong("tscvm.fuzz.seed", 0x7c5f_2026L);
     private static final int ROUNDS = Integer.getInteger("tscvm.fuzz.rounds", 2000);
+    /** One round in this many compiles each block on its first run (the rest compile nothing early). */
+    private static final int COMPILE_EVERY = Math.max(1, Integer.getInteger("tscvm.fuzz.compileEvery", 2));
+    /** Rounds are split into this many consecutive ranges run side by side (long runs use every core). */
+    private static final int THREADS = Math.max(1, Integer.getInteger("tscvm.fuzz.threads", 1));
+
+    /** Long runs say how far each range has come every this many rounds. */
+    private static final int PROGRESS = 250_000;
+
+    /** What one range of rounds found. */
+    private static final class Tally {
+        long instructions;
+        long compiled;
+        final Map<String, Long> undefined = new TreeMap<>();
+
+        void add(Tally other) {
+            instructions += other.instructions;
+            compiled += other.compiled;
+            other.undefined.forEach((k, v) -> undefined.merge(k, v, Long::sum));
+        }
+    }
 
     @Test
-    void randomInstructionBytesInRandomModesNeverEscapeRunAndLeaveTheCpuUsable() {
-        GuestMemory memory = new GuestMemory(2L << 20);
-        long instructions = 0;
-        long compiled = 0;
-        java.util.Map<String, Long> undefined = new java.util.TreeMap<>();
-        for (int round = 0; round < ROUNDS; round++) {
+    void randomInstructionBytesInRandomModesNeverEscapeRunAndLeaveTheCpuUsable() throws Exception {
+        Tally total = new Tally();
+        ExecutorService pool = Executors.newFixedThreadPool(THREADS, task -> {
+            Thread thread = new Thread(task, "fuzz");
+            thread.setDaemon(true); // a failed range does not wait for the others
+            return thread;
+        });
+        try {
+            // Completion order, so that a failure in any range ends the run at once.
+            CompletionService<Tally> parts = new ExecutorCompletionService<>(pool);
+            for (int t = 0; t < THREADS; t++) {
+                int from = (int) ((long) ROUNDS * t / THREADS);
+                int to = (int) ((long) ROUNDS * (t + 1) / THREADS);
+                parts.submit(() -> fuzz(from, to));
+            }
+            for (int t = 0; t < THREADS; t++) {
+                try {
+                    total.add(parts.take().get());
+                } catch (ExecutionException e) {
+                    throw e.getCause() instanceof Error err ? err : new AssertionError(e.getCause());
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        System.out.printf("robustness: %d rounds from seed %d, %d instructions retired, %d blocks compiled, %d distinct #UD opcodes%n",
+                ROUNDS, SEED, total.instructions, total.compiled, total.undefined.size());
+        assertThat(total.compiled).as("blocks compiled in the compiling rounds").isPositive();
+    }
+
+    private static Tally fuzz(int from, int to) {
+        Tally tally = new Tally();
+        for (int round = from; round < to; round++) {
             long seed = SEED + round;
             Random rnd = new Random(seed);
-            CpuRig rig = new CpuRig(memory);
-            memory.fill(0, memory.size(), (byte) 0);
+            // Fresh RAM each round: it is allocated per 64 KiB chunk on first touch, cheaper than
+            // zeroing 2 MiB, and no round sees another's bytes.
+            CpuRig rig = new CpuRig(new GuestMemory(2L << 20));
+            rig.bus.recording = false;
             rig.longMode();
             int mode = rnd.nextInt(6);
             byte[] code = new byte[256];
@@ -56,9 +116,9 @@ class CpuRobustnessTest {
                 System.arraycopy(CpuRig.hex("c7 f8 00 00 00 00"), 0, code, 0, 6);
             }
             Cpu cpu = rig.cpu;
-            // Every other round compiles each block on its first run: the compiled
-            // code must contain random bytes as well as the interpreter does.
-            cpu.setCompileThreshold((round & 1) == 0 ? 1 : Cpu.DEFAULT_COMPILE_THRESHOLD);
+            // Some rounds compile each block on its first run: the compiled code must contain
+            // random bytes as well as the interpreter does.
+            cpu.setCompileThreshold(round % COMPILE_EVERY == 0 ? 1 : Cpu.DEFAULT_COMPILE_THRESHOLD);
             try {
                 switch (mode) {
                     case 0: // 64-bit, CPL 0
@@ -133,23 +193,25 @@ class CpuRobustnessTest {
                     if (stop == RunStop.HALTED) {
                         cpu.notifyInterrupt();
                     }
-                    cpu.describe();
                 }
+                cpu.describe();
             } catch (RuntimeException e) {
                 fail("seed " + seed + " (mode " + mode + "): " + e + " at " + cpu.describe(), e);
             }
             assertThat(cpu.unimplementedOpcodes().keySet()).as("seed %d: interpreter bugs", seed)
                     .noneMatch(k -> k.startsWith("internal"));
-            instructions += cpu.instructionsRetired();
-            compiled += cpu.compiledBlocks();
-            cpu.unimplementedOpcodes().forEach((k, v) -> undefined.merge(k, v, Long::sum));
+            tally.instructions += cpu.instructionsRetired();
+            tally.compiled += cpu.compiledBlocks();
+            cpu.unimplementedOpcodes().forEach((k, v) -> tally.undefined.merge(k, v, Long::sum));
             if (round % 100 == 0) {
                 checkUsable(rig, seed);
             }
+            if ((round - from + 1) % PROGRESS == 0) {
+                System.out.printf("robustness progress: rounds %d to %d of %d done, %tT%n",
+                        from, round, ROUNDS, LocalTime.now());
+            }
         }
-        System.out.printf("robustness: %d rounds from seed %d, %d instructions retired, %d blocks compiled, %d distinct #UD opcodes%n",
-                ROUNDS, SEED, instructions, compiled, undefined.size());
-        assertThat(compiled).as("blocks compiled in the compiling rounds").isPositive();
+        return tally;
     }
 
     private static void checkUsable(CpuRig rig, long seed) {

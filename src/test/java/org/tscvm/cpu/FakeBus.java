@@ -31,8 +31,11 @@ final class FakeBus implements CpuBus {
     /** OUT to this port asks the CPU to stop, like an exit port. */
     static final int STOP_PORT = 0xf4;
 
+    /** Whether {@link #log} records; long fuzz runs turn it off (formatting costs more than the access). */
+    boolean recording = true;
+
     private void record(String format, Object... args) {
-        if (log.size() < LOG_LIMIT) {
+        if (recording && log.size() < LOG_LIMIT) {
             log.add(String.format(format, args));
         }
     }
