@@ -51,6 +51,7 @@ final class BlockCompiler {
     private interface FaultOfInt extends java.io.Serializable { CpuFault f(CpuExec c, int a); }
     private interface Shift extends java.io.Serializable { long f(CpuExec c, long v, int kind, int count, int size); }
     private interface Multiply extends java.io.Serializable { long f(CpuExec c, int size, long a, long b); }
+    private interface Alu extends java.io.Serializable { long f(CpuExec c, int kind, int size, long dst, long src, boolean cin); }
 
     private static final MemberRef READ_LIN = MemberRef.of((LongOfLongInt) CpuExec::readLin);
     private static final MemberRef WRITE_LIN = MemberRef.of((VoidOfLongIntLong) CpuExec::writeLin);
@@ -66,6 +67,7 @@ final class BlockCompiler {
     private static final MemberRef NON_CANONICAL = MemberRef.of((FaultOfInt) CpuExec::nonCanonical);
     private static final MemberRef SHIFT_VALUE = MemberRef.of((Shift) IntAlu::shiftValue);
     private static final MemberRef IMUL2 = MemberRef.of((Multiply) IntAlu::imul2);
+    private static final MemberRef ALU_CORE = MemberRef.of((Alu) CpuExec::alu);
 
     private static final String REGS_FIELD = field("regs"), RETIRED = field("retired"), RIP = field("rip"),
             PREV_RIP = field("prevRip"), END_BLOCK = field("endBlock"), LF_SAVED_CF = field("lfSavedCf"),
@@ -175,6 +177,10 @@ final class BlockCompiler {
         if (d.lock || d.rep != 0 || (ripMask != -1 && (d.mem || op.endsBlock))) {
             // Outside 64-bit mode segmented operands and EIP-wrapping branches stay the handlers'.
             return generic(i, d, ip, next, last);
+        }
+        if (op == Op.SETCC && !d.mem) {
+            setccRegister(d);
+            return false;
         }
         if (op == Op.NOP) {
             return false;
@@ -286,6 +292,12 @@ final class BlockCompiler {
                 mv.visitLabel(done);
                 return false;
             }
+            case ALU_GE:
+                if (d.mem || (d.sub != 2 && d.sub != 3)) {
+                    return generic(i, d, ip, next, last);
+                }
+                adcSbbRegister(d, size);
+                return false;
             case INC: case DEC:
                 if (d.mem) {
                     return generic(i, d, ip, next, last);
@@ -373,6 +385,11 @@ final class BlockCompiler {
                 branchToAddr();
                 return true;
             case ALU_EG: case ALU_EI: {
+                if (!d.mem && (d.sub == 2 || d.sub == 3)) {
+                    // The fast forms cover the other kinds of register operands.
+                    adcSbbRegister(d, size);
+                    return false;
+                }
                 // ALU to memory (not CMP, not ADC/SBB): the read-modify-write inline.
                 int alu = aluOp(d.sub);
                 if (!d.mem || alu < 0 || alu == ALU_CMP) {
@@ -615,6 +632,52 @@ final class BlockCompiler {
         aluFlags(op, 1);
         // The fused conditions know 4- and 8-byte operands only.
         liveFlagsKind = CpuState.LF_NONE;
+    }
+
+    /** SETcc of a byte register (AL..R15B, or AH..BH as 16..19): the interpreter's condition, the other bytes kept. */
+    private void setccRegister(Insn d) {
+        int rb = d.rmB;
+        int reg = rb >= 16 ? rb - 16 : rb;
+        int shift = rb >= 16 ? 8 : 0;
+        storeReg(reg, () -> {
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(reg);
+            mv.visitInsn(LALOAD);
+            lconst(~(0xffL << shift));
+            mv.visitInsn(LAND);
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            iconst(d.sub);
+            invoke(COND);
+            mv.visitInsn(I2L);
+            if (shift != 0) {
+                iconst(shift);
+                mv.visitInsn(LSHL);
+            }
+            mv.visitInsn(LOR);
+        });
+    }
+
+    /**
+     * ADC or SBB of 4- or 8-byte registers (Ev,Gv; Gv,Ev; Ev,imm): the interpreter's ALU core
+     * with the carry it reads, so the lazy record is the interpreter's too.
+     */
+    private void adcSbbRegister(Insn d, int size) {
+        liveFlagsKind = CpuState.LF_NONE;
+        int dst = d.op == Op.ALU_GE ? d.reg : d.rm;
+        storeReg(dst, () -> {
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            iconst(d.sub);
+            iconst(size);
+            loadReg(dst, size);
+            if (d.op == Op.ALU_EI) {
+                lconst(size == 8 ? d.imm : d.imm & MASK32);
+            } else {
+                loadReg(d.op == Op.ALU_GE ? d.rm : d.reg, size);
+            }
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            invoke(CF);
+            invoke(ALU_CORE);
+        });
     }
 
     /** Pushes byte register {@code rb} zero-extended: AL..R15B, or AH..BH as 16..19. */
