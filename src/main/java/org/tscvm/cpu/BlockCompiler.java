@@ -603,30 +603,17 @@ final class BlockCompiler {
 
     /** ALU (not ADC/SBB) or TEST of a byte register with an immediate: AL..R15B and AH..BH. */
     private void byteAluImmediate(Insn d) {
-        int rb = d.rmB;
-        int reg = rb >= 16 ? rb - 16 : rb;
-        int shift = rb >= 16 ? 8 : 0;
-        loadByteReg(rb);
+        loadByteReg(d.rmB);
         mv.visitVarInsn(LSTORE, DST);
         lconst(d.imm & 0xff);
         mv.visitVarInsn(LSTORE, SRC);
         int op = d.op == Op.TEST_EI ? ALU_TEST : aluOp(d.sub);
         aluResult(op);
         if (op != ALU_CMP && op != ALU_TEST) {
-            storeReg(reg, () -> {
-                mv.visitVarInsn(ALOAD, REGS);
-                iconst(reg);
-                mv.visitInsn(LALOAD);
-                lconst(~(0xffL << shift));
-                mv.visitInsn(LAND);
+            storeByteReg(d.rmB, () -> {
                 mv.visitVarInsn(LLOAD, RES);
                 lconst(0xff);
                 mv.visitInsn(LAND);
-                if (shift != 0) {
-                    iconst(shift);
-                    mv.visitInsn(LSHL);
-                }
-                mv.visitInsn(LOR);
             });
         }
         aluFlags(op, 1);
@@ -636,7 +623,19 @@ final class BlockCompiler {
 
     /** SETcc of a byte register (AL..R15B, or AH..BH as 16..19): the interpreter's condition, the other bytes kept. */
     private void setccRegister(Insn d) {
-        int rb = d.rmB;
+        storeByteReg(d.rmB, () -> {
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            iconst(d.sub);
+            invoke(COND);
+            mv.visitInsn(I2L);
+        });
+    }
+
+    /**
+     * Byte register {@code rb} (AL..R15B, or AH..BH as 16..19) = the long 0..255 that
+     * {@code byteValue} pushes; the register's other bytes are kept.
+     */
+    private void storeByteReg(int rb, Runnable byteValue) {
         int reg = rb >= 16 ? rb - 16 : rb;
         int shift = rb >= 16 ? 8 : 0;
         storeReg(reg, () -> {
@@ -645,10 +644,7 @@ final class BlockCompiler {
             mv.visitInsn(LALOAD);
             lconst(~(0xffL << shift));
             mv.visitInsn(LAND);
-            mv.visitVarInsn(ALOAD, CPU_ARG);
-            iconst(d.sub);
-            invoke(COND);
-            mv.visitInsn(I2L);
+            byteValue.run();
             if (shift != 0) {
                 iconst(shift);
                 mv.visitInsn(LSHL);
