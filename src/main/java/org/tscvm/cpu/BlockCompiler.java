@@ -205,7 +205,6 @@ final class BlockCompiler {
         }
         // The flag operands of an earlier ALU op stay in DST/SRC/RES through the forms that
         // neither write flags nor use those locals; the others replace or drop them.
-        int kind = liveFlagsKind;
         switch (op) {
             case MOV_R_R:
                 storeReg(d.fa, () -> loadReg(d.fb, size));
@@ -278,17 +277,14 @@ final class BlockCompiler {
                 if (d.mem) {
                     return generic(i, d, ip, next, last);
                 }
-                Label keep = new Label();
+                Label move = new Label();
                 Label done = new Label();
-                mv.visitVarInsn(ALOAD, CPU_ARG);
-                iconst(d.sub);
-                invoke(COND);
-                mv.visitJumpInsn(IFEQ, keep);
-                storeReg(d.reg, () -> loadReg(d.rm, size));
-                mv.visitJumpInsn(GOTO, done);
-                mv.visitLabel(keep);
+                condition(d.sub, move);
                 // A 32-bit CMOV zero-extends its destination even when the condition is false.
                 storeReg(d.reg, () -> loadReg(d.reg, size));
+                mv.visitJumpInsn(GOTO, done);
+                mv.visitLabel(move);
+                storeReg(d.reg, () -> loadReg(d.rm, size));
                 mv.visitLabel(done);
                 return false;
             }
@@ -443,12 +439,11 @@ final class BlockCompiler {
                 if (size != 8 || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }
-                liveFlagsKind = kind;
                 if (last) {
-                    conditionalBranch(d.sub, kind, next + d.imm, next);
+                    conditionalBranch(d.sub, next + d.imm, next);
                     return true;
                 }
-                sideExit(i, d.sub, kind, ip, next + d.imm);
+                sideExit(i, d.sub, ip, next + d.imm);
                 return false;
             case JMP_REL:
                 if (size != 8 || !last || !isCanonical(next + d.imm)) {
@@ -624,10 +619,14 @@ final class BlockCompiler {
     /** SETcc of a byte register (AL..R15B, or AH..BH as 16..19): the interpreter's condition, the other bytes kept. */
     private void setccRegister(Insn d) {
         storeByteReg(d.rmB, () -> {
-            mv.visitVarInsn(ALOAD, CPU_ARG);
-            iconst(d.sub);
-            invoke(COND);
-            mv.visitInsn(I2L);
+            Label set = new Label();
+            Label done = new Label();
+            condition(d.sub, set);
+            mv.visitInsn(LCONST_0);
+            mv.visitJumpInsn(GOTO, done);
+            mv.visitLabel(set);
+            mv.visitInsn(LCONST_1);
+            mv.visitLabel(done);
         });
     }
 
@@ -789,15 +788,10 @@ final class BlockCompiler {
     }
 
     /** Jcc as the last instruction: the operands of a CMP/SUB/TEST/logic op just before it are compared directly. */
-    private void conditionalBranch(int cc, int flagsKind, long target, long next) {
+    private void conditionalBranch(int cc, long target, long next) {
         Label taken = new Label();
         Label done = new Label();
-        if (!fusedCondition(cc, flagsKind, taken)) {
-            mv.visitVarInsn(ALOAD, CPU_ARG);
-            iconst(cc);
-            invoke(COND);
-            mv.visitJumpInsn(IFNE, taken);
-        }
+        condition(cc, taken);
         putLong(RIP, next);
         mv.visitJumpInsn(GOTO, done);
         mv.visitLabel(taken);
@@ -805,15 +799,23 @@ final class BlockCompiler {
         mv.visitLabel(done);
     }
 
-    /** Jcc inside the block: when taken, the block ends there; else it goes on. */
-    private void sideExit(int i, int cc, int flagsKind, long ip, long target) {
-        Label notTaken = new Label();
-        if (!fusedCondition(cc ^ 1, flagsKind, notTaken)) {
+    /**
+     * Jumps to {@code holds} when condition {@code cc} holds: from the last ALU operation's
+     * operands when they are still in the locals, else through the interpreter's {@code cond}.
+     */
+    private void condition(int cc, Label holds) {
+        if (!fusedCondition(cc, liveFlagsKind, holds)) {
             mv.visitVarInsn(ALOAD, CPU_ARG);
             iconst(cc);
             invoke(COND);
-            mv.visitJumpInsn(IFEQ, notTaken);
+            mv.visitJumpInsn(IFNE, holds);
         }
+    }
+
+    /** Jcc inside the block: when taken, the block ends there; else it goes on. */
+    private void sideExit(int i, int cc, long ip, long target) {
+        Label notTaken = new Label();
+        condition(cc ^ 1, notTaken);
         putLong(RIP, target);
         putLong(PREV_RIP, ip);
         putRetired(i + 1);
@@ -859,6 +861,16 @@ final class BlockCompiler {
                         mv.visitInsn(LCMP);
                         mv.visitJumpInsn(test == 6 ? (negate ? IFGE : IFLT) : (negate ? IFGT : IFLE), taken);
                     }
+                    return true;
+                default:
+                    return false;
+            }
+        }
+        if (flagsKind == CpuState.LF_ADD) {
+            switch (test) {
+                case 2: case 4: // E, S: the result at the operand size is zero, negative
+                    signOfResult(narrow);
+                    mv.visitJumpInsn(test == 2 ? (negate ? IFNE : IFEQ) : (negate ? IFGE : IFLT), taken);
                     return true;
                 default:
                     return false;
