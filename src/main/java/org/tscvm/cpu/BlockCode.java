@@ -8,6 +8,13 @@ package org.tscvm.cpu;
  * the instruction about to run.
  */
 abstract class BlockCode {
+    /** The block's first instructions this code runs: all of them unless the block was too long for one method. */
+    final int instructions;
+
+    BlockCode(int instructions) {
+        this.instructions = instructions;
+    }
+
     /** Runs the block from its first instruction; {@code insns} is the block's decoded form. */
     abstract void run(Cpu cpu, Insn[] insns);
 }

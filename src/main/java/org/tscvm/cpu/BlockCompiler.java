@@ -36,6 +36,12 @@ final class BlockCompiler {
             RES = 10, ADDR = 12;
 
     private static final long MASK32 = 0xffffffffL;
+    /**
+     * Bytecode a block's method may reach before its next instruction: HotSpot leaves a method
+     * of more than 8000 bytes to its interpreter (-XX:HugeMethodLimit), and no one instruction
+     * and the block's end take 1000.
+     */
+    private static final int METHOD_BYTES_BUDGET = 7000;
 
     // The interpreter's members compiled code uses. Methods are named by method references
     // (resolved once, so a rename is a compile error); fields by names checked when this class
@@ -108,7 +114,8 @@ final class BlockCompiler {
      * Compiles the first {@code count} instructions of {@code insns}, decoded at {@code ip} in
      * a mode whose instruction pointer wraps at {@code ripMask} (-1 in 64-bit mode, 0xffffffff
      * for 32-bit code, 0xffff for 16-bit code). The result is only valid for that RIP and that
-     * decoded form.
+     * decoded form. A block too long for one method HotSpot compiles is compiled up to the
+     * instruction that would take it over, and the code then leaves with RIP there.
      */
     static BlockCode compile(Insn[] insns, int count, long ip, long ripMask) {
         byte[] bytes = new BlockCompiler(ripMask).generate(insns, count, ip);
@@ -125,14 +132,6 @@ final class BlockCompiler {
     private byte[] generate(Insn[] insns, int count, long ip) {
         ClassWriter cw = new ClassWriter(ClassWriter.COMPUTE_FRAMES);
         cw.visit(V17, ACC_FINAL | ACC_SUPER | ACC_SYNTHETIC, NAME, null, BASE, null);
-        MethodVisitor init = cw.visitMethod(0, "<init>", "()V", null, null);
-        init.visitCode();
-        init.visitVarInsn(ALOAD, 0);
-        init.visitMethodInsn(INVOKESPECIAL, BASE, "<init>", "()V", false);
-        init.visitInsn(RETURN);
-        init.visitMaxs(0, 0);
-        init.visitEnd();
-
         mv = cw.visitMethod(0, "run", "(L" + CPU + ";[L" + INSN + ";)V", null, null);
         mv.visitCode();
         mv.visitVarInsn(ALOAD, CPU_ARG);
@@ -144,8 +143,19 @@ final class BlockCompiler {
         liveFlagsKind = CpuState.LF_NONE;
 
         long at = ip;
+        long before = ip;
         boolean ripSet = false;
+        int covered = count;
         for (int i = 0; i < count; i++) {
+            if (i > 0 && codeSize() > METHOD_BYTES_BUDGET) {
+                // The method would grow past what HotSpot compiles: it covers the instructions
+                // so far, and the rest of the block runs as a block of its own from here.
+                putLong(RIP, at);
+                putLong(PREV_RIP, before);
+                putRetired(i);
+                covered = i;
+                break;
+            }
             Insn d = insns[i];
             long next = (at + d.len) & ripMask;
             ripSet = instruction(i, d, at, next, i == count - 1);
@@ -156,13 +166,30 @@ final class BlockCompiler {
                 putLong(PREV_RIP, at);
                 putRetired(count);
             }
+            before = at;
             at = next;
         }
         mv.visitInsn(RETURN);
         mv.visitMaxs(0, 0);
         mv.visitEnd();
+
+        MethodVisitor init = cw.visitMethod(0, "<init>", "()V", null, null);
+        init.visitCode();
+        init.visitVarInsn(ALOAD, 0);
+        init.visitLdcInsn(covered);
+        init.visitMethodInsn(INVOKESPECIAL, BASE, "<init>", "(I)V", false);
+        init.visitInsn(RETURN);
+        init.visitMaxs(0, 0);
+        init.visitEnd();
         cw.visitEnd();
         return cw.toByteArray();
+    }
+
+    /** Bytes of bytecode emitted so far in the block's method. */
+    private int codeSize() {
+        Label here = new Label();
+        mv.visitLabel(here);
+        return here.getOffset();
     }
 
     /** Emits instruction {@code i}; true when the emitted code has set RIP itself. */

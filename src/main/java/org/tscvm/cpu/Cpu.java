@@ -62,7 +62,8 @@ public final class Cpu extends CpuExec {
      * 32768 cache slots, made when first used: Debian's Linux boot re-decoded 1.7 M blocks with
      * 4096 (each one losing its heat and compiled code), 0.24 M with 32768.
      */
-    private static final int BLOCK_BITS = 15, BLOCKS = 1 << BLOCK_BITS, MAX_BLOCK_INSNS = 32;
+    // 64: the limb loop of Linux's bignum code (38 instructions) is one block, one dispatch a turn.
+    private static final int BLOCK_BITS = 15, BLOCKS = 1 << BLOCK_BITS, MAX_BLOCK_INSNS = 64;
 
     /**
      * One decoded block: where it came from, what it holds, and links to the blocks that ran

@@ -49,7 +49,7 @@
  * to 12 bits (the SDM fixes only the error bound; hardware differs by vendor).
  *
  * <h2>Speed</h2>
- * Decoded blocks (up to 32 instructions, ending at control transfers other than a not-taken
+ * Decoded blocks (up to 64 instructions, ending at control transfers other than a not-taken
  * Jcc, at system instructions that change mode, privilege or translation, at a WRMSR of CPU
  * state or one that makes an interrupt pending, and at page ends) live in a direct-mapped cache keyed by
  * physical address and mode, and reuse their {@link org.tscvm.cpu.Insn} objects. A 64-bit
