@@ -10,9 +10,12 @@ package org.tscvm.cpu;
 abstract class BlockCode {
     /** The block's first instructions this code runs: all of them unless the block was too long for one method. */
     final int instructions;
+    /** Whether the code loops back to the block's start itself (a guest loop as a JVM loop). */
+    final boolean loops;
 
-    BlockCode(int instructions) {
+    BlockCode(int instructions, boolean loops) {
         this.instructions = instructions;
+        this.loops = loops;
     }
 
     /** Runs the block from its first instruction; {@code insns} is the block's decoded form. */

@@ -274,7 +274,8 @@ final class BlockCompiler {
         init.visitCode();
         init.visitVarInsn(ALOAD, 0);
         init.visitLdcInsn(covered);
-        init.visitMethodInsn(INVOKESPECIAL, BASE, "<init>", "(I)V", false);
+        init.visitInsn(loopUses != null ? ICONST_1 : ICONST_0);
+        init.visitMethodInsn(INVOKESPECIAL, BASE, "<init>", "(IZ)V", false);
         init.visitInsn(RETURN);
         init.visitMaxs(0, 0);
         init.visitEnd();

@@ -110,6 +110,7 @@ public final class Cpu extends CpuExec {
     public static final int DEFAULT_COMPILE_THRESHOLD = Math.max(0, Integer.getInteger("tscvm.jit.threshold", 5000));
     private int compileThreshold = DEFAULT_COMPILE_THRESHOLD;
     private long compiledBlocks;
+    private long compiledLoops;
 
     private final Block[] blocks = new Block[BLOCKS];
     /** The block that ran last, or null when it was not cacheable. */
@@ -612,6 +613,9 @@ public final class Cpu extends CpuExec {
             b.code = BlockCompiler.compile(b.insns, b.count, ip, ripMask());
             b.codeIp = ip;
             compiledBlocks++;
+            if (b.code.loops) {
+                compiledLoops++;
+            }
         } catch (RuntimeException | LinkageError e) {
             // A compiler bug costs speed, never correctness: the block stays interpreted.
             lastInternalError = e.toString();
@@ -634,6 +638,11 @@ public final class Cpu extends CpuExec {
     /** Blocks compiled to JVM methods since creation. */
     public long compiledBlocks() {
         return compiledBlocks;
+    }
+
+    /** Of {@link #compiledBlocks()}, those compiled as loops (the block branches to its own start). */
+    public long compiledLoops() {
+        return compiledLoops;
     }
 
     /**

@@ -31,7 +31,7 @@ class CompiledLoopTest {
         CpuRig compiled = counted(1);
         assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
         assertSameState(compiled, interpreted);
-        assertThat(compiled.cpu.compiledBlocks()).as("blocks compiled").isPositive();
+        assertThat(compiled.cpu.compiledLoops()).as("compiled as a loop").isEqualTo(1);
     }
 
     @ParameterizedTest
@@ -53,6 +53,7 @@ class CompiledLoopTest {
         }
         assertSameState(rigs[1], rigs[0]);
         assertThat(rigs[1].cpu.getGpr(Cpu.RCX)).isEqualTo(5);
+        assertThat(rigs[1].cpu.compiledLoops()).as("compiled as a loop").isEqualTo(1);
     }
 
     @Test
@@ -74,6 +75,7 @@ class CompiledLoopTest {
         CpuRig compiled = twoEdges(1, pushEvery);
         assertThat(compiled.cpu.run(10_000)).isEqualTo(interpreted.cpu.run(10_000)).isEqualTo(RunStop.HALTED);
         assertThat(compiled.haltedInVector()).isEqualTo(14);
+        assertThat(compiled.cpu.compiledLoops()).as("compiled as a loop").isEqualTo(1);
         assertSameState(compiled, interpreted);
         long rsp = compiled.cpu.getGpr(Cpu.RSP);
         assertThat(compiled.r64(rsp + 8)).as("the faulting RIP").isEqualTo(CpuRig.CODE + 3);
@@ -104,7 +106,7 @@ class CompiledLoopTest {
         assertThat(rig.cpu.getRip()).as("at the loop's start or its JMP").isIn(CpuRig.CODE, CpuRig.CODE + 3);
         long iterations = rig.cpu.getGpr(Cpu.RAX);
         assertThat(rig.cpu.instructionsRetired() - retiredBefore).isIn(2 * iterations, 2 * iterations - 1);
-        assertThat(rig.cpu.compiledBlocks()).isPositive();
+        assertThat(rig.cpu.compiledLoops()).as("compiled as a loop").isEqualTo(1);
     }
 
     private static CpuRig counted(int compileThreshold) {
