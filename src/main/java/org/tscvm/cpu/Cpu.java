@@ -618,6 +618,24 @@ public final class Cpu extends CpuExec {
      * Sets how many runs of a block come before it is compiled to a JVM method; 0 keeps
      * every block interpreted. Compiled and interpreted blocks give the same results.
      */
+    /**
+     * Turns KVM's enable_vmware_backdoor on or off: the backdoor ports pass the I/O permission
+     * check and RDPMC reads the pseudo-PMCs at any CPL ({@link CpuBus#vmwarePseudoPmc}).
+     */
+    public void setVmwareBackdoor(boolean on) {
+        vmwareBackdoor = on;
+    }
+
+    /** The current privilege level, 0-3. */
+    public int privilegeLevel() {
+        return cpl;
+    }
+
+    /** Whether CPL changes call {@link CpuBus#privilegeLevelChanging()} first (a counter filters on CPL). */
+    public void setPrivilegeWatch(boolean on) {
+        watchPrivilege = on;
+    }
+
     public void setCompileThreshold(int runs) {
         if (runs < 0) {
             throw new TscvmException("compile threshold " + runs + " is negative");

@@ -800,6 +800,29 @@ public final class LocalApic implements LocalInterruptController {
         }
     }
 
+    /**
+     * A PMI: the LVT performance-counter entry delivers it (fixed or NMI), and on Intel the
+     * entry's mask bit is set so the handler must unmask it again (SDM Vol. 3B 20.6.3.5.8,
+     * "the mask bit ... is set when a PMI is generated"). A masked entry drops it.
+     */
+    @Override
+    public void performanceCounterOverflow() {
+        boolean nmi;
+        synchronized (this) {
+            int entry = lvt[LVT_PERF];
+            if ((entry & LVT_MASKED) != 0) {
+                return;
+            }
+            lvt[LVT_PERF] = entry | LVT_MASKED;
+            nmi = ((entry >>> 8) & 7) == DM_NMI;
+            if (!nmi) {
+                acceptFixed(entry & LVT_VECTOR);
+                return;
+            }
+        }
+        host.nmi();
+    }
+
     @Override
     public synchronized void onGuestTscChanged() {
         if (timerMode() == TIMER_TSC_DEADLINE && tscDeadline != 0) {
