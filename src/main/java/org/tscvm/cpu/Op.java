@@ -609,6 +609,15 @@ enum Op {
 
     static final Op[] VALUES = values();
 
+    /**
+     * Whether the form counts as a branch instruction retired (the architectural event C4H):
+     * every control transfer of group 2, near and far, conditional or not, software interrupts
+     * and system calls and their returns; not HLT.
+     */
+    boolean countsAsBranch() {
+        return group == 2 && this != HLT;
+    }
+
     final int group;
     final String text;
     final boolean endsBlock;

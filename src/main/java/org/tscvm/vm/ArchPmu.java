@@ -11,11 +11,13 @@ import org.tscvm.cpu.CpuFault;
  * <p>The interpreter retires one instruction per cycle, so instructions retired (event 0xC0),
  * unhalted core cycles (0x3C) and unhalted reference cycles (0x013C), and the fixed counters
  * that count them, all advance by one per retired instruction: counts are exact and repeat
- * run to run. Nothing runs per instruction: the counters are brought up to date ("folded")
- * from the retired-instruction count when they are read or written, when the privilege level
+ * run to run. Branch instructions retired (0xC4) come from the CPU's branch count, which it
+ * keeps (interpreting every block) only while a counter asks for it. Nothing runs per
+ * instruction otherwise: the counters are brought up to date ("folded") from the
+ * retired-instruction and branch counts when they are read or written, when the privilege level
  * changes while a counter filters on it, and at the end of each run slice, whose length the
  * vCPU caps at {@link #instructionsToOverflow()} so an overflow ends the slice it happens in.
- * Events the model does not count (LLC, branches) are marked unavailable in CPUID.0AH:EBX;
+ * Events the model does not count (LLC, branch mispredicts) are marked unavailable in CPUID.0AH:EBX;
  * a counter programmed with one, or with a counter mask above 1 (never two instructions in
  * one cycle), stays where it is.
  *
@@ -29,12 +31,12 @@ final class ArchPmu {
     static final int EVENT_MASK_LENGTH = 7;
     /**
      * CPUID.0AH:EBX, a set bit an event not available: reference cycles (2), LLC references (3)
-     * and misses (4), branches (5), mispredicts (6). Reference cycles run at the TSC's rate on
+     * and misses (4), branch mispredicts (6). Reference cycles run at the TSC's rate on
      * hardware, and a guest may calibrate them against it (kvm-unit-tests pmu.c does); here
      * they are retired instructions while the TSC follows the host clock, so the general
      * event is withheld. Fixed counter 2 still counts them.
      */
-    static final int UNAVAILABLE_EVENTS = 0x7c;
+    static final int UNAVAILABLE_EVENTS = 0x5c;
 
     static final int IA32_PMC0 = 0xc1, IA32_PERFEVTSEL0 = 0x186, IA32_FIXED_CTR0 = 0x309,
             IA32_FIXED_CTR_CTRL = 0x38d, IA32_PERF_GLOBAL_STATUS = 0x38e, IA32_PERF_GLOBAL_CTRL = 0x38f,
@@ -63,15 +65,20 @@ final class ArchPmu {
     private long fixedCtrl;
     private long globalCtrl = COUNTER_BITS; // KVM's reset value: every counter globally enabled
     private long globalStatus;
-    /** The retired-instruction count the counters are up to date with. */
-    private long foldedAt;
-    /** Slots counting at CPL 0 and at CPL > 0, and slots whose overflow asks for a PMI. */
-    private int osSlots, userSlots, pmiSlots;
+    /** The retired-instruction and branch counts the counters are up to date with. */
+    private long foldedAt, branchesFoldedAt;
+    /** Slots counting at CPL 0 and at CPL > 0, slots whose overflow asks for a PMI, slots counting branches. */
+    private int osSlots, userSlots, pmiSlots, branchSlots;
     private boolean pmiPending;
 
     /** True when some counter counts at some privilege level: only then does the vCPU fold and cap slices. */
     boolean active() {
         return (osSlots | userSlots) != 0;
+    }
+
+    /** True when a counter counts branches, which the CPU then counts for it. */
+    boolean countsBranches() {
+        return branchSlots != 0;
     }
 
     /** True when a privilege change matters: a counter counts at one level and not at the other. */
@@ -80,19 +87,23 @@ final class ArchPmu {
     }
 
     /**
-     * Brings the counters up to {@code retired} instructions, all of them retired at
-     * {@code cpl}; an overflow sets its GLOBAL_STATUS bit and may ask for a PMI.
+     * Brings the counters up to {@code retired} instructions and {@code branches} branches
+     * (the CPU's counts), all retired at {@code cpl}; an overflow sets its GLOBAL_STATUS bit
+     * and may ask for a PMI.
      */
-    void fold(long retired, int cpl) {
+    void fold(long retired, long branches, int cpl) {
         long delta = retired - foldedAt;
+        long branchDelta = branches - branchesFoldedAt;
         foldedAt = retired;
+        branchesFoldedAt = branches;
         int slots = cpl == 0 ? osSlots : userSlots;
-        if (delta <= 0 || slots == 0) {
+        if (slots == 0) {
             return;
         }
         for (int i = 0; i < SLOTS; i++) {
-            if ((slots & (1 << i)) != 0) {
-                long sum = counters[i] + delta;
+            long d = (branchSlots & (1 << i)) != 0 ? branchDelta : delta;
+            if ((slots & (1 << i)) != 0 && d > 0) {
+                long sum = counters[i] + d;
                 if (sum > MASK) {
                     globalStatus |= globalBit(i);
                     pmiPending |= (pmiSlots & (1 << i)) != 0;
@@ -247,12 +258,13 @@ final class ArchPmu {
 
     /** Recomputes which slots count where, after a selector or control changed. */
     private void reprogram() {
-        int os = 0, user = 0, pmi = 0;
+        int os = 0, user = 0, pmi = 0, branch = 0;
         for (int i = 0; i < GP_COUNTERS; i++) {
             long sel = eventSelects[i];
             if ((sel & SEL_EN) == 0 || (globalCtrl & globalBit(i)) == 0 || !counted(sel)) {
                 continue;
             }
+            branch |= (sel & 0xffff) == BRANCHES ? 1 << i : 0;
             os |= (sel & SEL_OS) != 0 ? 1 << i : 0;
             user |= (sel & SEL_USR) != 0 ? 1 << i : 0;
             pmi |= (sel & SEL_INT) != 0 ? 1 << i : 0;
@@ -270,13 +282,18 @@ final class ArchPmu {
         osSlots = os;
         userSlots = user;
         pmiSlots = pmi;
+        branchSlots = branch & (os | user);
     }
 
-    /** Whether the model counts the selector's event: instructions, core or reference cycles, at a counter mask of 0 or 1. */
+    /** Unit selects (umask, event) of the events counted: instructions, core and reference cycles, branches. */
+    private static final int INSTRUCTIONS = 0x00c0, CORE_CYCLES = 0x003c, REF_CYCLES = 0x013c, BRANCHES = 0x00c4;
+
+    /** Whether the model counts the selector's event, at a counter mask of 0 or 1. */
     private static boolean counted(long sel) {
         int unitSelect = (int) (sel & 0xffff);
         int cmask = (int) (sel >>> SEL_CMASK_SHIFT) & 0xff;
-        return cmask <= 1 && (unitSelect == 0x00c0 || unitSelect == 0x003c || unitSelect == 0x013c);
+        return cmask <= 1 && (unitSelect == INSTRUCTIONS || unitSelect == CORE_CYCLES || unitSelect == REF_CYCLES
+                || unitSelect == BRANCHES);
     }
 
     private static long globalBit(int slot) {

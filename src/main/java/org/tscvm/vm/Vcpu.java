@@ -676,6 +676,7 @@ public final class Vcpu {
                 throw refuse(index, origin, String.format("0x%x sets reserved bits of this PMU MSR", value));
             }
             cpu.setPrivilegeWatch(pmu.filtersByPrivilege());
+            cpu.setBranchCounting(pmu.countsBranches());
             if (origin == MsrOrigin.GUEST && pmu.active()) {
                 interpreter.requestStop(); // the run loop caps the next slice at the new overflow point
             }
@@ -697,7 +698,7 @@ public final class Vcpu {
      * sends the PMI an overflow asked for through the LVT performance-counter entry.
      */
     private void foldPmu() {
-        pmu.fold(interpreter.instructionsRetired(), cpu.privilegeLevel());
+        pmu.fold(interpreter.instructionsRetired(), cpu.branchesRetired(), cpu.privilegeLevel());
         if (pmu.takePmi()) {
             LocalInterruptController c = controller;
             if (c != null) {

@@ -147,6 +147,17 @@ class VcpuPmuTest {
         assertThat(vcpu.getMsr(PMC0 + 1)).as("kernel: up to the IRET").isEqualTo(9);
     }
 
+    @Test
+    void branchesRetiredCountEveryJccTakenOrNotWhileTheLoopWouldOtherwiseRunCompiled() {
+        assertThat(max.run(countLoop(EN | OS | USR | INSTRUCTIONS), 1000)).isInstanceOf(VcpuExit.Halt.class);
+        long compiled = vcpu.compiledBlocks();
+        assertThat(compiled).isPositive();
+
+        vcpu.setMsr(PMC0, 0);
+        assertThat(max.run(countLoop(EN | OS | USR | 0xc4), 1000)).isInstanceOf(VcpuExit.Halt.class);
+        assertThat(vcpu.getRegs().rax()).as("999 taken jnz and the last, not taken").isEqualTo(1000);
+    }
+
     /** Records when each PMI came, in retired instructions. */
     private static final class PmiController extends VcpuPlatformTest.FakeController {
         final List<Long> pmis = new ArrayList<>();
@@ -186,7 +197,8 @@ class VcpuPmuTest {
     void leafAIsTheArchitecturalPmuInMaxOnlyAndAbsentForAmdAndTheDefaultModel() {
         int[] out = new int[4];
         vcpu.cpuid(0xA, 0, out);
-        assertThat(out).containsExactly(2 | 4 << 8 | 48 << 16 | 7 << 24, 0x7c, 0, 3 | 48 << 5);
+        assertThat(out).as("ref cycles, LLC events and branch mispredicts unavailable")
+                .containsExactly(2 | 4 << 8 | 48 << 16 | 7 << 24, 0x5c, 0, 3 | 48 << 5);
 
         vcpu.setCpuid(CpuidModel.parse("max,vendor=AuthenticAMD"));
         vcpu.cpuid(0xA, 0, out);
