@@ -113,6 +113,19 @@ final class ArchPmu {
         }
     }
 
+    /** The power-on state (KVM resets the PMU at RESET): counters and selectors zero, every counter globally enabled. */
+    void reset(long retired, long branches) {
+        java.util.Arrays.fill(counters, 0);
+        java.util.Arrays.fill(eventSelects, 0);
+        fixedCtrl = 0;
+        globalCtrl = COUNTER_BITS;
+        globalStatus = 0;
+        pmiPending = false;
+        foldedAt = retired;
+        branchesFoldedAt = branches;
+        reprogram();
+    }
+
     /** Whether a fold asked for a PMI since the last call; clears the request. */
     boolean takePmi() {
         boolean p = pmiPending;

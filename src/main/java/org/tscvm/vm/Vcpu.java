@@ -1392,8 +1392,9 @@ public final class Vcpu {
     /**
      * Host side, vCPU not running: the CPU at power-on (RESET: real mode at F000:FFF0, every
      * register and CPU-owned MSR at its reset value; the application processors then wait for
-     * SIPI through {@link #deliverInit()}). The TSC, the MTRRs and the other vCPU-stored MSRs
-     * are the caller's to reset (a machine-level reset, A7).
+     * SIPI through {@link #deliverInit()}), and the PMU at its power-on state as KVM resets it.
+     * The TSC, the MTRRs and the other vCPU-stored MSRs are the caller's to reset (a
+     * machine-level reset, A7).
      */
     public void reset() {
         requireStopped("reset it");
@@ -1406,6 +1407,9 @@ public final class Vcpu {
         pauseRequested.set(false);
         tsxCtrl = 0;
         cpu.reset();
+        pmu.reset(interpreter.instructionsRetired(), cpu.branchesRetired());
+        cpu.setPrivilegeWatch(false);
+        cpu.setBranchCounting(false);
         vm.kvmClock().resetVcpu(time);
     }
 

@@ -187,6 +187,31 @@ class VcpuPmuTest {
     }
 
     @Test
+    void thePmuTravelsInASavedStateWithoutCountingAcrossRestoresAndResetClearsIt() {
+        PmiController controller = new PmiController();
+        controller.vcpu = vcpu;
+        vcpu.setInterruptController(controller);
+        vcpu.setMsr(PERFEVTSEL0, EN | OS | USR | INT | INSTRUCTIONS);
+        VcpuState early = vcpu.saveState();
+        assertThat(max.run("48 ff cb 75 fb f4", 1000)).isInstanceOf(VcpuExit.Halt.class);
+        VcpuState late = vcpu.saveState();
+        assertThat(late.msrs().value(PMC0)).hasValue(2001);
+
+        vcpu.restoreState(early);
+        vcpu.setMsr(PMC0, (1L << 48) - 5); // five instructions from an overflow
+        vcpu.restoreState(late);             // 2001 instructions later, none of them run here
+
+        assertThat(controller.pmis).isEmpty();
+        assertThat(vcpu.getMsr(PMC0)).isEqualTo(2001);
+        assertThat(vcpu.getMsr(GLOBAL_STATUS)).isZero();
+
+        vcpu.reset();
+        assertThat(vcpu.getMsr(PMC0)).isZero();
+        assertThat(vcpu.getMsr(PERFEVTSEL0)).isZero();
+        assertThat(vcpu.getMsr(GLOBAL_CTRL)).isEqualTo(0xf | 7L << 32);
+    }
+
+    @Test
     void aCounterOffInGlobalCtrlDoesNotCount() {
         vcpu.setMsr(GLOBAL_CTRL, 0);
         assertThat(max.run(countLoop(EN | OS | USR | INSTRUCTIONS), 1000)).isInstanceOf(VcpuExit.Halt.class);
