@@ -801,9 +801,9 @@ public final class LocalApic implements LocalInterruptController {
     }
 
     /**
-     * A PMI: the LVT performance-counter entry delivers it (fixed or NMI), and on Intel the
-     * entry's mask bit is set so the handler must unmask it again (SDM Vol. 3B 20.6.3.5.8,
-     * "the mask bit ... is set when a PMI is generated"). A masked entry drops it.
+     * A PMI: the LVT performance-counter entry delivers it (fixed or NMI) and gets its mask bit
+     * set, so the handler must unmask it again, as Intel's APIC does and KVM's
+     * kvm_apic_local_deliver copies for Intel guests. A masked entry drops it.
      */
     @Override
     public void performanceCounterOverflow() {

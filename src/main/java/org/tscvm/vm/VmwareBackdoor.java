@@ -17,21 +17,19 @@ final class VmwareBackdoor {
     /** GETVERSION's EAX and ECX: QEMU's vmware-vmx-version (6) and vmware-vmx-type (2, ESX server). */
     static final int VMX_VERSION = 6, VMX_TYPE = 2;
 
-    private static final int RAX = 0, RCX = 1, RBX = 3;
-
     private VmwareBackdoor() {
     }
 
     /** An IN of 32 bits from the command port: the value EAX receives (the handler writes the others). */
     static int in(Cpu cpu) {
-        int eax = (int) cpu.getGpr(RAX);
+        int eax = (int) cpu.getGpr(Cpu.RAX);
         if (eax != MAGIC) {
             return eax;
         }
-        switch ((int) cpu.getGpr(RCX) & 0xff) {
+        switch ((int) cpu.getGpr(Cpu.RCX) & 0xff) {
             case CMD_GETVERSION:
-                setLow32(cpu, RBX, MAGIC);
-                setLow32(cpu, RCX, VMX_TYPE);
+                setLow32(cpu, Cpu.RBX, MAGIC);
+                setLow32(cpu, Cpu.RCX, VMX_TYPE);
                 return VMX_VERSION;
             default:
                 return eax;

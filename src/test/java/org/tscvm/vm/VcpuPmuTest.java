@@ -212,6 +212,18 @@ class VcpuPmuTest {
     }
 
     @Test
+    void rdpmcInACompiledLoopReadsTheCountAtItsOwnInstruction() {
+        vcpu.setMsr(PERFEVTSEL0, EN | OS | USR | INSTRUCTIONS);
+        vcpu.setMsr(PMC0, 0);
+        // 31 c9  xor ecx, ecx;  0f 33  1: rdpmc;  48 ff cb  dec rbx;  75 f9  jnz 1b;  f4  hlt
+        assertThat(max.run("31 c9 0f 33 48 ff cb 75 f9 f4", 100)).isInstanceOf(VcpuExit.Halt.class);
+
+        assertThat(vcpu.compiledBlocks()).isPositive();
+        assertThat(vcpu.getRegs().rax()).as("the 100th RDPMC: xor and 99 rounds of three before it").isEqualTo(1 + 3 * 99);
+        assertThat(vcpu.getRegs().rdx()).isZero();
+    }
+
+    @Test
     void aCounterOffInGlobalCtrlDoesNotCount() {
         vcpu.setMsr(GLOBAL_CTRL, 0);
         assertThat(max.run(countLoop(EN | OS | USR | INSTRUCTIONS), 1000)).isInstanceOf(VcpuExit.Halt.class);
