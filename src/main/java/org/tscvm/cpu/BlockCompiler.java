@@ -3,6 +3,7 @@ package org.tscvm.cpu;
 import static org.objectweb.asm.Opcodes.*;
 
 import java.lang.invoke.MethodHandles;
+import java.util.Arrays;
 import java.lang.invoke.MethodType;
 import org.objectweb.asm.ClassWriter;
 import org.objectweb.asm.Label;
@@ -12,9 +13,11 @@ import org.objectweb.asm.MethodVisitor;
  * Compiles a decoded block into one JVM method (a hidden class extending
  * {@link BlockCode}), the step QEMU's TCG takes over an interpreter: the dispatch, the
  * per-instruction RIP and retired-count updates and the operand fields of {@link Insn} become
- * constants, so C2 sees straight-line code on {@code regs[]}. Compare-and-branch pairs test the
- * operands directly; the lazy flags are still stored, so every later reader sees what the
- * interpreter would leave.
+ * constants. Guest registers live in JVM locals across the block, loaded on first use and
+ * written back to {@code regs[]} only where something can observe them: the block's exits
+ * and calls that read them or can fault. The lazy flags likewise stay in locals until then,
+ * so flags that a later instruction overwrites first are never stored; compare-and-branch
+ * pairs test the operands directly.
  *
  * <p>The commonest integer forms (register, immediate or flat 64-bit memory operands) are
  * generated inline; every other form calls its row's handler ({@link Op#handlerName}) by
@@ -31,9 +34,10 @@ final class BlockCompiler {
     private static final String NAME = "org/tscvm/cpu/CompiledBlock";
     private static final String INSN = "org/tscvm/cpu/Insn";
 
-    // Local variable slots of the generated run(Cpu, Insn[]) method.
-    private static final int CPU_ARG = 1, INSNS_ARG = 2, REGS = 3, RETIRED_AT_ENTRY = 4, DST = 6, SRC = 8,
-            RES = 10, ADDR = 12;
+    // Local variable slots of the generated run(Cpu, Insn[]) method. RETIRED_BASE is the retired
+    // count when the block's current run began (a compiled loop advances it each iteration).
+    private static final int CPU_ARG = 1, INSNS_ARG = 2, REGS = 3, RETIRED_BASE = 4, DST = 6, SRC = 8,
+            RES = 10, ADDR = 12, FIRST_REG_LOCAL = 14;
 
     private static final long MASK32 = 0xffffffffL;
     /**
@@ -76,6 +80,7 @@ final class BlockCompiler {
     private static final MemberRef ALU_CORE = MemberRef.of((Alu) CpuExec::alu);
 
     private static final String REGS_FIELD = field("regs"), RETIRED = field("retired"), RIP = field("rip"),
+            EVENTS = field("events"), LOOP_LIMIT = field("compiledLoopLimit"),
             PREV_RIP = field("prevRip"), END_BLOCK = field("endBlock"), LF_SAVED_CF = field("lfSavedCf"),
             LF_OP = field("lfOp"), LF_SIZE = field("lfSize"), LF_DST = field("lfDst"), LF_SRC = field("lfSrc"),
             LF_RES = field("lfRes");
@@ -102,6 +107,34 @@ final class BlockCompiler {
     /** Lazy-flag kind and size whose operands DST, SRC and RES still hold, or LF_NONE. */
     private int liveFlagsKind;
     private int liveFlagsSize;
+    /**
+     * Lazy-flag kind and size that DST, SRC and RES hold and the CPU's lazy record does not
+     * yet (the record is stored at an exit or before a reader), or LF_NONE.
+     */
+    private int pendingFlagsKind;
+    private int pendingFlagsSize;
+    /** Per guest register, at this point of the generated code: its local holds it; the local is newer than regs[]. */
+    private final boolean[] cached = new boolean[16];
+    private final boolean[] dirty = new boolean[16];
+    /** Depth of the conditional code being emitted: a register's local must not be first set inside it. */
+    private int branchDepth;
+    /** Registers used anywhere in the block; whether any instruction went to its handler. */
+    private final boolean[] everCached = new boolean[16];
+    private boolean usedHandler;
+    /**
+     * Registers whose locals are newer than regs[] where a branch goes back to the block's
+     * start: the first pass finds them; the loop head treats them as written, and a second
+     * pass that finds one more (loopMismatch) is not used.
+     */
+    private final boolean[] backEdgeDirty = new boolean[16];
+    private final boolean[] headDirty = new boolean[16];
+    private boolean loopMismatch;
+    /** Instructions the method covers (fewer than the block's when it grew too long). */
+    private int covered;
+    /** In a block that branches back to its own start: the loop head, after the registers are loaded. */
+    private Label loopHead;
+    private long blockIp;
+    private int blockCount;
 
     /** -1 in 64-bit mode; else the EIP/IP wrap mask, and only mode-free register forms are generated inline. */
     private final long ripMask;
@@ -129,7 +162,56 @@ final class BlockCompiler {
         }
     }
 
+    /**
+     * The block's class. A block that ends in a branch back to its own start (a guest loop)
+     * becomes a JVM loop, with the registers it uses kept in locals across iterations, when
+     * every instruction is generated inline: a first pass finds out whether they are and which
+     * registers the loop uses and writes, a second emits the loop.
+     */
     private byte[] generate(Insn[] insns, int count, long ip) {
+        byte[] straight = emit(insns, count, ip, null, null);
+        if (ripMask != -1 || usedHandler || covered != count || !branchesToStart(insns, count, ip)) {
+            return straight;
+        }
+        boolean[] uses = everCached.clone();
+        byte[] loop = emit(insns, count, ip, uses, backEdgeDirty.clone());
+        for (int r = 0; r < 16; r++) {
+            if (everCached[r] && !uses[r]) {
+                return straight; // the second pass differs from the first: not expected, never wrong
+            }
+        }
+        return usedHandler || covered != count || loopMismatch ? straight : loop;
+    }
+
+    /** True when a Jcc of the block, or a JMP ending it, goes to the block's first instruction. */
+    private static boolean branchesToStart(Insn[] insns, int count, long ip) {
+        long next = ip;
+        for (int i = 0; i < count; i++) {
+            Insn d = insns[i];
+            next += d.len;
+            if ((d.op == Op.JCC || d.op == Op.JMP_REL && i == count - 1) && d.opSize == 8 && next + d.imm == ip) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * One pass of code generation; with {@code loopUses}, the block loops: those registers are
+     * loaded before the loop head, and those in {@code loopDirty} (newer than regs[] at a back
+     * edge) are treated there as newer.
+     */
+    private byte[] emit(Insn[] insns, int count, long ip, boolean[] loopUses, boolean[] loopDirty) {
+        Arrays.fill(cached, false);
+        Arrays.fill(dirty, false);
+        Arrays.fill(everCached, false);
+        Arrays.fill(backEdgeDirty, false);
+        usedHandler = false;
+        loopMismatch = false;
+        branchDepth = 0;
+        blockIp = ip;
+        blockCount = count;
+        loopHead = null;
         ClassWriter cw = new ClassWriter(ClassWriter.COMPUTE_FRAMES);
         cw.visit(V17, ACC_FINAL | ACC_SUPER | ACC_SYNTHETIC, NAME, null, BASE, null);
         mv = cw.visitMethod(0, "run", "(L" + CPU + ";[L" + INSN + ";)V", null, null);
@@ -139,17 +221,31 @@ final class BlockCompiler {
         mv.visitVarInsn(ASTORE, REGS);
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitFieldInsn(GETFIELD, CPU, RETIRED, "J");
-        mv.visitVarInsn(LSTORE, RETIRED_AT_ENTRY);
+        mv.visitVarInsn(LSTORE, RETIRED_BASE);
         liveFlagsKind = CpuState.LF_NONE;
+        pendingFlagsKind = CpuState.LF_NONE;
+        Arrays.fill(headDirty, false);
+        if (loopUses != null) {
+            System.arraycopy(loopDirty, 0, headDirty, 0, 16);
+            for (int r = 0; r < 16; r++) {
+                if (loopUses[r]) {
+                    ensureCached(r);
+                    dirty[r] = loopDirty[r];
+                }
+            }
+            loopHead = new Label();
+            mv.visitLabel(loopHead);
+        }
 
         long at = ip;
         long before = ip;
         boolean ripSet = false;
-        int covered = count;
+        covered = count;
         for (int i = 0; i < count; i++) {
             if (i > 0 && codeSize() > METHOD_BYTES_BUDGET) {
                 // The method would grow past what HotSpot compiles: it covers the instructions
                 // so far, and the rest of the block runs as a block of its own from here.
+                writeBack();
                 putLong(RIP, at);
                 putLong(PREV_RIP, before);
                 putRetired(i);
@@ -160,6 +256,7 @@ final class BlockCompiler {
             long next = (at + d.len) & ripMask;
             ripSet = instruction(i, d, at, next, i == count - 1);
             if (i == count - 1) {
+                writeBack();
                 if (!ripSet) {
                     putLong(RIP, next);
                 }
@@ -183,6 +280,58 @@ final class BlockCompiler {
         init.visitEnd();
         cw.visitEnd();
         return cw.toByteArray();
+    }
+
+    /**
+     * The taken branch back to the block's start, in a compiled loop: the next iteration runs
+     * here unless an event is pending or it would pass the run loop's instruction limit (the
+     * checks {@code Cpu.runCompiled} makes between blocks; the rest cannot change inside a
+     * block of inline forms). Emitted inside a branch: it changes no compile-time state.
+     */
+    private void loopBack(long at, int retiredInIteration) {
+        noteBackEdge();
+        storeFlags();
+        for (int r = 0; r < 16; r++) {
+            if (everCached[r] && !cached[r]) {
+                // Changed in regs[] by a call (RSP by PUSH, POP, RET): the loop head expects it in its local.
+                mv.visitVarInsn(ALOAD, REGS);
+                iconst(r);
+                mv.visitInsn(LALOAD);
+                mv.visitVarInsn(LSTORE, FIRST_REG_LOCAL + 2 * r);
+            }
+        }
+        mv.visitVarInsn(LLOAD, RETIRED_BASE);
+        lconst(retiredInIteration);
+        mv.visitInsn(LADD);
+        mv.visitVarInsn(LSTORE, RETIRED_BASE);
+        Label leave = new Label();
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitFieldInsn(GETFIELD, CPU, EVENTS, "I");
+        mv.visitJumpInsn(IFNE, leave);
+        mv.visitVarInsn(LLOAD, RETIRED_BASE);
+        lconst(blockCount);
+        mv.visitInsn(LADD);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitFieldInsn(GETFIELD, CPU, LOOP_LIMIT, "J");
+        mv.visitInsn(LCMP);
+        mv.visitJumpInsn(IFLE, loopHead);
+        mv.visitLabel(leave);
+        writeBack();
+        putLong(RIP, blockIp);
+        putLong(PREV_RIP, at);
+        putRetired(0);
+        mv.visitInsn(RETURN);
+    }
+
+    /** Records the registers newer than regs[] at a branch to the block's start. */
+    private void noteBackEdge() {
+        for (int r = 0; r < 16; r++) {
+            if (dirty[r]) {
+                backEdgeDirty[r] = true;
+                // In the loop pass, the head must already treat it as written.
+                loopMismatch |= loopHead != null && !headDirty[r];
+            }
+        }
     }
 
     /** Bytes of bytecode emitted so far in the block's method. */
@@ -215,9 +364,7 @@ final class BlockCompiler {
         if (op == Op.CBW && wide) {
             // CDQE, CWDE: RAX from EAX, or EAX from AX, sign-extended.
             storeReg(Cpu.RAX, () -> {
-                mv.visitVarInsn(ALOAD, REGS);
-                iconst(Cpu.RAX);
-                mv.visitInsn(LALOAD);
+                pushReg(Cpu.RAX);
                 mv.visitInsn(L2I);
                 if (size == 4) {
                     mv.visitInsn(I2S);
@@ -294,7 +441,7 @@ final class BlockCompiler {
                 } else {
                     lconst(d.imm);
                 }
-                invoke(WRITE_LIN);
+                invokeMayFault(WRITE_LIN);
                 endCheck(i, last);
                 return false;
             case MOVZX_B: case MOVSX_B: case MOVZX_W: case MOVSX_W: case MOVSXD:
@@ -306,13 +453,17 @@ final class BlockCompiler {
                 }
                 Label move = new Label();
                 Label done = new Label();
+                ensureCached(d.reg);
+                ensureCached(d.rm);
                 condition(d.sub, move);
+                branchDepth++;
                 // A 32-bit CMOV zero-extends its destination even when the condition is false.
                 storeReg(d.reg, () -> loadReg(d.reg, size));
                 mv.visitJumpInsn(GOTO, done);
                 mv.visitLabel(move);
                 storeReg(d.reg, () -> loadReg(d.rm, size));
                 mv.visitLabel(done);
+                branchDepth--;
                 return false;
             }
             case ALU_GE:
@@ -332,7 +483,9 @@ final class BlockCompiler {
                     return generic(i, d, ip, next, last);
                 }
                 // The interpreter's own shiftValue; with a constant count C2 folds its branches.
+                // A zero count leaves the flags as they were, so the record must be current.
                 liveFlagsKind = CpuState.LF_NONE;
+                flushFlags();
                 storeReg(d.rm, () -> {
                     mv.visitVarInsn(ALOAD, CPU_ARG);
                     loadReg(d.rm, size);
@@ -340,9 +493,7 @@ final class BlockCompiler {
                     if (op == Op.SHIFT_I) {
                         iconst((int) d.imm & (size == 8 ? 63 : 31));
                     } else {
-                        mv.visitVarInsn(ALOAD, REGS);
-                        iconst(Cpu.RCX);
-                        mv.visitInsn(LALOAD);
+                        pushReg(Cpu.RCX);
                         mv.visitInsn(L2I);
                         iconst(size == 8 ? 63 : 31);
                         mv.visitInsn(IAND);
@@ -356,6 +507,7 @@ final class BlockCompiler {
                     return generic(i, d, ip, next, last);
                 }
                 liveFlagsKind = CpuState.LF_NONE;
+                flushFlags();
                 storeReg(d.reg, () -> {
                     mv.visitVarInsn(ALOAD, CPU_ARG);
                     iconst(size);
@@ -372,7 +524,7 @@ final class BlockCompiler {
             case RDTSC: case RDMSR:
                 sync(i, ip, next);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
-                invoke(op == Op.RDTSC ? RDTSC_VALUE : RDMSR_VALUE);
+                invokeMayFault(op == Op.RDTSC ? RDTSC_VALUE : RDMSR_VALUE);
                 splitIntoEdxEax();
                 return false;
             case RET:
@@ -383,13 +535,14 @@ final class BlockCompiler {
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitInsn(LCONST_0);
                 iconst(8);
-                invoke(READ_STACK);
+                invokeMayFault(READ_STACK);
                 mv.visitVarInsn(LSTORE, ADDR);
                 mv.visitVarInsn(LLOAD, ADDR);
                 checkCanonical(CpuState.DS);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 lconst(8 + d.imm);
-                invoke(ADJUST_SP);
+                invokeMayFault(ADJUST_SP);
+                invalidate(Cpu.RSP);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitVarInsn(LLOAD, ADDR);
                 mv.visitFieldInsn(PUTFIELD, CPU, RIP, "J");
@@ -426,7 +579,7 @@ final class BlockCompiler {
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitVarInsn(LLOAD, ADDR);
                 iconst(size);
-                invoke(PROBE_WRITE);
+                invokeMayFault(PROBE_WRITE);
                 readAtAddr(size);
                 memoryAndSource(d, size, op == Op.ALU_EI, d.reg);
                 aluResult(alu);
@@ -434,7 +587,7 @@ final class BlockCompiler {
                 mv.visitVarInsn(LLOAD, ADDR);
                 iconst(size);
                 mv.visitVarInsn(LLOAD, RES);
-                invoke(WRITE_LIN);
+                invokeMayFault(WRITE_LIN);
                 aluFlags(alu, size);
                 endCheck(i, last);
                 return false;
@@ -447,7 +600,8 @@ final class BlockCompiler {
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 loadReg(d.rm, 8);
                 iconst(8);
-                invoke(PUSH);
+                invokeMayFault(PUSH);
+                invalidate(Cpu.RSP);
                 endCheck(i, last);
                 return false;
             case POP_E:
@@ -457,7 +611,8 @@ final class BlockCompiler {
                 sync(i, ip, next);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 iconst(8);
-                invoke(POP);
+                invokeMayFault(POP);
+                invalidate(Cpu.RSP);
                 mv.visitVarInsn(LSTORE, ADDR);
                 storeReg(d.rm, () -> mv.visitVarInsn(LLOAD, ADDR));
                 endCheck(i, last);
@@ -467,7 +622,7 @@ final class BlockCompiler {
                     return generic(i, d, ip, next, last);
                 }
                 if (last) {
-                    conditionalBranch(d.sub, next + d.imm, next);
+                    conditionalBranch(d.sub, next + d.imm, next, ip);
                     return true;
                 }
                 sideExit(i, d.sub, ip, next + d.imm);
@@ -475,6 +630,13 @@ final class BlockCompiler {
             case JMP_REL:
                 if (size != 8 || !last || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
+                }
+                if (next + d.imm == blockIp) {
+                    if (loopHead != null) {
+                        loopBack(ip, i + 1);
+                        return true;
+                    }
+                    noteBackEdge();
                 }
                 putLong(RIP, next + d.imm);
                 return true;
@@ -486,7 +648,8 @@ final class BlockCompiler {
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 lconst(next);
                 iconst(8);
-                invoke(PUSH);
+                invokeMayFault(PUSH);
+                invalidate(Cpu.RSP);
                 putLong(RIP, next + d.imm);
                 return true;
             default:
@@ -509,11 +672,18 @@ final class BlockCompiler {
 
     /** The interpreter's handler for instruction {@code i}, with the state made exact first. */
     private boolean generic(int i, Insn d, long ip, long next, boolean last) {
+        usedHandler = true;
         if (d.op.writesFlags) {
             // A form the row declares flag-free leaves the flags DST, SRC and RES describe (OpTableTest).
             liveFlagsKind = CpuState.LF_NONE;
         }
         sync(i, ip, next);
+        // The handler sees and may change any register and the flags.
+        flushFlags();
+        for (int r = 0; r < 16; r++) {
+            commit(r);
+            invalidate(r);
+        }
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(ALOAD, INSNS_ARG);
         iconst(i);
@@ -557,6 +727,7 @@ final class BlockCompiler {
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitFieldInsn(GETFIELD, CPU, END_BLOCK, "Z");
         mv.visitJumpInsn(IFEQ, go);
+        writeBack();
         putRetired(i + 1);
         mv.visitInsn(RETURN);
         mv.visitLabel(go);
@@ -595,7 +766,7 @@ final class BlockCompiler {
     private void aluFlags(int op, int size) {
         int flagsKind = op == ALU_ADD ? CpuState.LF_ADD : op == ALU_SUB || op == ALU_CMP ? CpuState.LF_SUB
                 : CpuState.LF_LOGIC;
-        lazyFlags(flagsKind, size);
+        pendingFlags(flagsKind, size);
         liveFlagsKind = flagsKind;
         liveFlagsSize = size;
     }
@@ -665,9 +836,7 @@ final class BlockCompiler {
         int reg = rb >= 16 ? rb - 16 : rb;
         int shift = rb >= 16 ? 8 : 0;
         storeReg(reg, () -> {
-            mv.visitVarInsn(ALOAD, REGS);
-            iconst(reg);
-            mv.visitInsn(LALOAD);
+            pushReg(reg);
             lconst(~(0xffL << shift));
             mv.visitInsn(LAND);
             byteValue.run();
@@ -685,6 +854,7 @@ final class BlockCompiler {
      */
     private void adcSbbRegister(Insn d, int size) {
         liveFlagsKind = CpuState.LF_NONE;
+        flushFlags(); // the carry in, and the record the ALU core replaces
         int dst = d.op == Op.ALU_GE ? d.reg : d.rm;
         storeReg(dst, () -> {
             mv.visitVarInsn(ALOAD, CPU_ARG);
@@ -704,9 +874,7 @@ final class BlockCompiler {
 
     /** Pushes byte register {@code rb} zero-extended: AL..R15B, or AH..BH as 16..19. */
     private void loadByteReg(int rb) {
-        mv.visitVarInsn(ALOAD, REGS);
-        iconst(rb >= 16 ? rb - 16 : rb);
-        mv.visitInsn(LALOAD);
+        pushReg(rb >= 16 ? rb - 16 : rb);
         if (rb >= 16) {
             iconst(8);
             mv.visitInsn(LUSHR);
@@ -731,6 +899,7 @@ final class BlockCompiler {
     /** INC/DEC of a register: CF is kept (saved before the lazy record changes). */
     private void incDec(int reg, int size, boolean inc) {
         liveFlagsKind = CpuState.LF_NONE;
+        flushFlags(); // CF comes from the record
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(ALOAD, CPU_ARG);
         invoke(CF);
@@ -747,10 +916,28 @@ final class BlockCompiler {
             mv.visitVarInsn(LLOAD, RES);
             mask(size);
         });
-        lazyFlags(inc ? CpuState.LF_INC : CpuState.LF_DEC, size);
+        pendingFlags(inc ? CpuState.LF_INC : CpuState.LF_DEC, size);
     }
 
-    private void lazyFlags(int kind, int size) {
+    /** The lazy record is now {@code kind} and {@code size} over DST, SRC and RES, stored when something can read it. */
+    private void pendingFlags(int kind, int size) {
+        pendingFlagsKind = kind;
+        pendingFlagsSize = size;
+    }
+
+    /** Stores the pending lazy record into the CPU. */
+    private void flushFlags() {
+        storeFlags();
+        pendingFlagsKind = CpuState.LF_NONE;
+    }
+
+    /** Emits the stores of the pending lazy record, if any, leaving it pending (an exit path). */
+    private void storeFlags() {
+        int kind = pendingFlagsKind;
+        int size = pendingFlagsSize;
+        if (kind == CpuState.LF_NONE) {
+            return;
+        }
         mv.visitVarInsn(ALOAD, CPU_ARG);
         iconst(kind);
         mv.visitFieldInsn(PUTFIELD, CPU, LF_OP, "I");
@@ -778,9 +965,7 @@ final class BlockCompiler {
         } else if (from == 1) {
             loadByteReg(d.rmB);
         } else {
-            mv.visitVarInsn(ALOAD, REGS);
-            iconst(d.rm);
-            mv.visitInsn(LALOAD);
+            pushReg(d.rm);
         }
         switch (op) {
             case MOVZX_W:
@@ -815,14 +1000,21 @@ final class BlockCompiler {
     }
 
     /** Jcc as the last instruction: the operands of a CMP/SUB/TEST/logic op just before it are compared directly. */
-    private void conditionalBranch(int cc, long target, long next) {
+    private void conditionalBranch(int cc, long target, long next, long at) {
         Label taken = new Label();
         Label done = new Label();
         condition(cc, taken);
         putLong(RIP, next);
         mv.visitJumpInsn(GOTO, done);
         mv.visitLabel(taken);
-        putLong(RIP, target);
+        if (loopHead != null && target == blockIp) {
+            loopBack(at, blockCount);
+        } else {
+            if (target == blockIp) {
+                noteBackEdge();
+            }
+            putLong(RIP, target);
+        }
         mv.visitLabel(done);
     }
 
@@ -832,6 +1024,7 @@ final class BlockCompiler {
      */
     private void condition(int cc, Label holds) {
         if (!fusedCondition(cc, liveFlagsKind, holds)) {
+            flushFlags();
             mv.visitVarInsn(ALOAD, CPU_ARG);
             iconst(cc);
             invoke(COND);
@@ -843,6 +1036,15 @@ final class BlockCompiler {
     private void sideExit(int i, int cc, long ip, long target) {
         Label notTaken = new Label();
         condition(cc ^ 1, notTaken);
+        if (loopHead != null && target == blockIp) {
+            loopBack(ip, i + 1);
+            mv.visitLabel(notTaken);
+            return;
+        }
+        if (target == blockIp) {
+            noteBackEdge();
+        }
+        writeBack();
         putLong(RIP, target);
         putLong(PREV_RIP, ip);
         putRetired(i + 1);
@@ -971,7 +1173,7 @@ final class BlockCompiler {
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, ADDR);
         iconst(size);
-        invoke(READ_LIN);
+        invokeMayFault(READ_LIN);
     }
 
     /** DST = the memory operand, SRC = the immediate or register {@code reg}: the operands of CMP m and ALU to m. */
@@ -996,9 +1198,7 @@ final class BlockCompiler {
                 return;
             case Insn.AM_BASE:
             case Insn.AM_BASE_INDEX:
-                mv.visitVarInsn(ALOAD, REGS);
-                iconst(d.base);
-                mv.visitInsn(LALOAD);
+                pushReg(d.base);
                 if (d.famode == Insn.AM_BASE_INDEX) {
                     scaledIndex(d);
                     mv.visitInsn(LADD);
@@ -1015,9 +1215,7 @@ final class BlockCompiler {
     }
 
     private void scaledIndex(Insn d) {
-        mv.visitVarInsn(ALOAD, REGS);
-        iconst(d.index);
-        mv.visitInsn(LALOAD);
+        pushReg(d.index);
         if (d.scale != 0) {
             iconst(d.scale);
             mv.visitInsn(LSHL);
@@ -1036,6 +1234,7 @@ final class BlockCompiler {
         mv.visitInsn(LCMP);
         Label ok = new Label();
         mv.visitJumpInsn(IFEQ, ok);
+        writeBack();
         mv.visitVarInsn(ALOAD, CPU_ARG);
         iconst(seg);
         invoke(NON_CANONICAL);
@@ -1048,17 +1247,96 @@ final class BlockCompiler {
     }
 
     private void loadReg(int reg, int size) {
-        mv.visitVarInsn(ALOAD, REGS);
-        iconst(reg);
-        mv.visitInsn(LALOAD);
+        pushReg(reg);
         mask(size);
     }
 
+    /** Pushes guest register {@code reg} from its local, loading the local from regs[] on first use. */
+    private void pushReg(int reg) {
+        ensureCached(reg);
+        mv.visitVarInsn(LLOAD, FIRST_REG_LOCAL + 2 * reg);
+    }
+
+    private void ensureCached(int reg) {
+        if (!cached[reg]) {
+            requireStraightLine(reg);
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(reg);
+            mv.visitInsn(LALOAD);
+            mv.visitVarInsn(LSTORE, FIRST_REG_LOCAL + 2 * reg);
+            cached[reg] = true;
+            everCached[reg] = true;
+        }
+    }
+
+    /** Guest register {@code reg} = the long {@code value} pushes, in its local until written back. */
     private void storeReg(int reg, Runnable value) {
+        value.run();
+        if (!cached[reg]) {
+            requireStraightLine(reg);
+        }
+        mv.visitVarInsn(LSTORE, FIRST_REG_LOCAL + 2 * reg);
+        cached[reg] = true;
+        dirty[reg] = true;
+        everCached[reg] = true;
+    }
+
+    /**
+     * A local first set on one arm of a branch is unset on the other, and the verifier rejects
+     * its use after they join: such a register must be cached before the branch.
+     */
+    private void requireStraightLine(int reg) {
+        if (branchDepth != 0) {
+            throw new IllegalStateException("register " + reg + " first used inside a branch");
+        }
+    }
+
+    /** Writes register {@code reg}'s local back to regs[] if it is newer. */
+    private void commit(int reg) {
+        if (dirty[reg]) {
+            storeToRegs(reg);
+            dirty[reg] = false;
+        }
+    }
+
+    /** The next use of {@code reg} reloads it from regs[] (a call changed it there). */
+    private void invalidate(int reg) {
+        cached[reg] = false;
+        dirty[reg] = false;
+    }
+
+    private void storeToRegs(int reg) {
         mv.visitVarInsn(ALOAD, REGS);
         iconst(reg);
-        value.run();
+        mv.visitVarInsn(LLOAD, FIRST_REG_LOCAL + 2 * reg);
         mv.visitInsn(LASTORE);
+    }
+
+    /**
+     * Emits the stores that make regs[] and the lazy record exact on a path that leaves the
+     * block (an exit, a fault), without changing what the code after it assumes.
+     */
+    private void writeBack() {
+        for (int r = 0; r < 16; r++) {
+            if (dirty[r]) {
+                storeToRegs(r);
+            }
+        }
+        storeFlags();
+    }
+
+    /**
+     * Calls {@code t}, which can throw a guest fault: the fault is delivered from regs[] and the
+     * lazy record, so they are made exact first. (Writing them back only on the fault's path,
+     * from a handler, measured slower: HotSpot spills every value live across a call it does
+     * not inline, so the locals cost as much as the stores they save.)
+     */
+    private void invokeMayFault(MemberRef t) {
+        flushFlags();
+        for (int r = 0; r < 16; r++) {
+            commit(r);
+        }
+        invoke(t);
     }
 
     private void mask(int size) {
@@ -1077,7 +1355,7 @@ final class BlockCompiler {
     /** retired = the count at entry + {@code n}. */
     private void putRetired(int n) {
         mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitVarInsn(LLOAD, RETIRED_AT_ENTRY);
+        mv.visitVarInsn(LLOAD, RETIRED_BASE);
         if (n != 0) {
             lconst(n);
             mv.visitInsn(LADD);

@@ -54,9 +54,14 @@ public final class Cpu extends CpuExec {
         }
     }
 
-    /** Asynchronous requests from other threads (EV_* bits), read once per block. */
-    @SuppressWarnings("unused")
-    private volatile int events;
+    /**
+     * Asynchronous requests from other threads (EV_* bits), read once per block and once per
+     * iteration of a compiled loop (hence not private: the compiled code reads it).
+     */
+    volatile int events;
+
+    /** The retired count a compiled loop's iterations stay within: runCompiled's limit. */
+    long compiledLoopLimit;
 
     /**
      * 32768 cache slots, made when first used: Debian's Linux boot re-decoded 1.7 M blocks with
@@ -600,6 +605,7 @@ public final class Cpu extends CpuExec {
      * reached, and the next block compiled for this RIP.
      */
     private void runCompiled(Block b, long limit) {
+        compiledLoopLimit = limit;
         while (true) {
             endBlock = false;
             b.code.run(this, b.insns);
