@@ -3,8 +3,8 @@ package org.tscvm.vm;
 import org.tscvm.cpu.CpuFault;
 
 /**
- * Intel architectural performance monitoring, version 2 (SDM Vol. 3B 20.2.1-20.2.2, CPUID leaf
- * 0xA): four general-purpose counters IA32_PMC0-3 with their IA32_PERFEVTSEL0-3, the three
+ * Intel architectural performance monitoring, version 2 (SDM Vol. 3B, "Architectural
+ * Performance Monitoring" versions 1 and 2; CPUID leaf 0xA): four general-purpose counters IA32_PMC0-3 with their IA32_PERFEVTSEL0-3, the three
  * fixed counters IA32_FIXED_CTR0-2 with IA32_FIXED_CTR_CTRL, and IA32_PERF_GLOBAL_STATUS, CTRL
  * and OVF_CTRL. Full-width writes (IA32_A_PMCx) are not offered: CPUID does not report PDCM.
  *
@@ -201,8 +201,8 @@ final class ArchPmu {
     /**
      * Writes the MSR (the counters folded first); false when the value sets reserved bits
      * (#GP for the guest). GLOBAL_STATUS is read-only for the guest; the host restores it.
-     * A PMC written through IA32_PMCx takes bits 31:0 sign-extended (SDM 20.2.5); a fixed
-     * counter takes the counter's full width.
+     * A PMC written through IA32_PMCx takes bits 31:0 sign-extended (SDM, "Full-Width Writes to
+     * Performance Counter Registers"); a fixed counter takes the counter's full width.
      */
     boolean write(int index, long v, boolean host, boolean rtm) {
         if (index >= IA32_PMC0 && index < IA32_PMC0 + GP_COUNTERS) {
