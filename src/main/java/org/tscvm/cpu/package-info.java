@@ -55,7 +55,9 @@
  * physical address and mode, and reuse their {@link org.tscvm.cpu.Insn} objects. A 64-bit
  * block that has run {@link org.tscvm.cpu.Cpu#DEFAULT_COMPILE_THRESHOLD} times is compiled
  * by {@link org.tscvm.cpu.BlockCompiler} into a JVM method (operands, RIPs and retired counts
- * as constants, CMP+Jcc fused); compiled blocks then run back to back along the block links
+ * as constants, CMP+Jcc fused, guest registers and the lazy flags in JVM locals until an exit
+ * or a call that can fault, a block that branches to its own start a JVM loop that checks
+ * events and the budget each iteration); compiled blocks then run back to back along the block links
  * until an event, a halt, a single step or the budget needs the run loop. Compiled and
  * interpreted runs leave the same state (CompiledBlockTest, CompiledBlocksMachineTest). {@link org.tscvm.memory.GuestMemory} keeps a mark
  * and a generation per page: a store to a marked page (from any vCPU, DMA or a loader)
