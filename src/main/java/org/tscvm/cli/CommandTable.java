@@ -81,6 +81,7 @@ final class CommandTable {
     static final String HOST_TSC = "--host-tsc";
     static final String TIMEOUT = "--timeout";
     static final String JIT_THRESHOLD = "--jit-threshold";
+    static final String VMPORT = "--vmport";
     static final String KERNEL = "-kernel";
     static final String APPEND = "-append";
     static final String INITRD = "-initrd";
@@ -132,6 +133,8 @@ final class CommandTable {
             new Option(JIT_THRESHOLD, "N", Integer.toString(VmConfig.DEFAULT_COMPILE_THRESHOLD), false,
                     "runs of a block before it is compiled to JVM bytecode; 0 interprets only (default "
                             + VmConfig.DEFAULT_COMPILE_THRESHOLD + ")"),
+            Option.flag(VMPORT, "the VMware backdoor: port 0x5658 and RDPMC's pseudo-PMCs at any CPL"
+                    + " (QEMU's -machine vmport=on, KVM's enable_vmware_backdoor)"),
             Option.flag(GDB_DEFAULT, "a gdb server on tcp::1234 (127.0.0.1), as -gdb tcp::1234"),
             new Option(GDB, "tcp:[HOST]:PORT", null, false,
                     "a gdb server on HOST (default 127.0.0.1) and PORT (0: any free port, printed on stderr)"),

@@ -133,7 +133,8 @@ public final class Main {
                 .clock(parseClock(p.value(CommandTable.CLOCK)))
                 .msrPolicy(parseMsrPolicy(p.value(CommandTable.MSR_POLICY)))
                 .hostTscUnstable(parseHostTsc(p.value(CommandTable.HOST_TSC)))
-                .compileThreshold(parseJitThreshold(p.value(CommandTable.JIT_THRESHOLD)));
+                .compileThreshold(parseJitThreshold(p.value(CommandTable.JIT_THRESHOLD)))
+                .vmwareBackdoor(p.isGiven(CommandTable.VMPORT));
         try {
             b.serial(SerialTarget.parse(p.value(CommandTable.SERIAL), new SerialTarget.Stdio(in, out)));
         } catch (RuntimeException e) {

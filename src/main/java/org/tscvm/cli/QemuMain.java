@@ -32,7 +32,7 @@ public final class QemuMain {
     static final String HARMLESS = String.join("\n",
             "  -nodefaults, -display none, -vnc none, -nographic,",
             "  -monitor none, -name NAME, -machine pc,",
-            "  -machine kernel_irqchip=..., pit=..., hpet=..., vmport=... (tscvm's PC is fixed),",
+            "  -machine kernel_irqchip=..., pit=..., hpet=... (tscvm's PC is fixed),",
             "  -device pci-testdev (tscvm's PCI bus has the host bridge alone; a warning is printed),",
             "  -overcommit mem-lock=off,cpu-pm=off (tscvm neither locks guest RAM nor passes power",
             "  management through; mem-lock=on|on-fault and cpu-pm=on are refused)");
@@ -64,6 +64,8 @@ public final class QemuMain {
                 + "                        kvmclock-stable-bit give the guest KVM's signature and kvmclock\n"
                 + "  -enable-kvm, -machine accel=tcg|kvm, -accel tcg|kvm  tscvm runs both alike, but under kvm\n"
                 + "                        every CPU model starts with QEMU's KVM defaults (kvmclock, kvmclock-stable-bit)\n"
+                + "  -machine vmport=on|off  the VMware backdoor (port 0x5658 and its pseudo-PMCs, as KVM's\n"
+                + "                        enable_vmware_backdoor); off by default\n"
                 + "  -serial stdio|file:PATH|none|null\n"
                 + "  -device isa-debug-exit,iobase=0xf4,iosize=0x4 | pc-testdev\n"
                 + "  -global kvm-pit.lost_tick_policy=delay|discard  the PIT's lost ticks: delivered late (default) or dropped\n"
@@ -213,7 +215,7 @@ public final class QemuMain {
                             }
                             testdev |= device(value, err);
                         }
-                        case "-machine", "-M" -> kvm = machine(value, kvm);
+                        case "-machine", "-M" -> kvm = machine(value, kvm, b);
                         case "-accel" -> kvm = accel(value);
                         case "-global" -> b.pitLostTicks(pitLostTicks(value));
                         case "-display", "-vnc", "-monitor" -> {
@@ -380,14 +382,26 @@ public final class QemuMain {
         }
     }
 
-    /** {@code -machine}; returns whether KVM is the accelerator now ({@code kvm} if no accel= is given). */
-    private static boolean machine(String spec, boolean kvm) {
+    /**
+     * {@code -machine}; returns whether KVM is the accelerator now ({@code kvm} if no accel= is
+     * given). {@code vmport=on} turns the VMware backdoor on ({@code off} and QEMU's default
+     * {@code auto}, which is off under KVM, leave it off).
+     */
+    private static boolean machine(String spec, boolean kvm, MachineConfig.Builder b) {
         boolean accelKvm = kvm;
         for (String part : spec.split(",")) {
-            // The irqchip split and the PIT/HPET/vmport switches change nothing tscvm models.
+            if (part.startsWith("vmport=")) {
+                String v = part.substring("vmport=".length());
+                if (!v.equals("on") && !v.equals("off") && !v.equals("auto")) {
+                    throw refuse("-machine " + part + ": vmport takes on, off or auto");
+                }
+                b.vmwareBackdoor(v.equals("on"));
+                continue;
+            }
+            // The irqchip split and the PIT/HPET switches change nothing tscvm models.
             if (part.equals("pc") || part.equals("type=pc") || part.startsWith("accel=")
                     || part.startsWith("kernel_irqchip=") || part.startsWith("kernel-irqchip=")
-                    || part.startsWith("pit=") || part.startsWith("hpet=") || part.startsWith("vmport=")) {
+                    || part.startsWith("pit=") || part.startsWith("hpet=")) {
                 if (part.startsWith("accel=")) {
                     accelKvm = accel(part.substring(6));
                 }

@@ -119,6 +119,10 @@ public final class Cpu extends CpuExec {
 
     /** Instructions retired; package-private for the compiled blocks, which keep it exact. */
     long retired;
+    /** Branch instructions retired while {@link #countBranches} was on. */
+    private long branchesRetired;
+    /** Whether a performance counter counts branches: blocks are then interpreted, and counted. */
+    private boolean countBranches;
     private boolean waitForSipi;
     private String lastInternalError = "";
     /** A debugger's breakpoints, watchpoints and stepping, or null (the usual case). */
@@ -551,6 +555,11 @@ public final class Cpu extends CpuExec {
         if (code == null && !cetActive && compileThreshold != 0 && b.phys >= 0 && ++b.heat == compileThreshold) {
             code = compile(b, ip);
         }
+        if (countBranches) {
+            // A branch counter is on: interpret, counting (compiled blocks do not count them).
+            interpretCountingBranches(insns, n, limit);
+            return;
+        }
         if (code != null && b.codeIp == ip && retired + n <= limit) {
             runCompiled(b, limit);
             return;
@@ -565,6 +574,26 @@ public final class Cpu extends CpuExec {
             step(d);
             retired++;
             // A taken Jcc inside the block (a side exit) leaves it like any other transfer.
+            if (endBlock || rip != next || retired >= limit) {
+                break;
+            }
+        }
+    }
+
+    /** {@link #executeBlock}'s interpreted loop, which also counts the branches that retire. */
+    private void interpretCountingBranches(Insn[] insns, int n, long limit) {
+        long ripMask = ripMask();
+        endBlock = false;
+        for (int i = 0; i < n; i++) {
+            Insn d = insns[i];
+            prevRip = rip;
+            long next = (rip + d.len) & ripMask;
+            rip = next;
+            step(d);
+            retired++;
+            if (d.op.countsAsBranch()) {
+                branchesRetired++;
+            }
             if (endBlock || rip != next || retired >= limit) {
                 break;
             }
@@ -628,6 +657,37 @@ public final class Cpu extends CpuExec {
      * Sets how many runs of a block come before it is compiled to a JVM method; 0 keeps
      * every block interpreted. Compiled and interpreted blocks give the same results.
      */
+    /**
+     * Turns KVM's enable_vmware_backdoor on or off: the backdoor ports pass the I/O permission
+     * check and RDPMC reads the pseudo-PMCs at any CPL ({@link CpuBus#vmwarePseudoPmc}).
+     */
+    public void setVmwareBackdoor(boolean on) {
+        vmwareBackdoor = on;
+    }
+
+    /**
+     * Turns branch counting on or off ({@link #branchesRetired()}). While on, every block is
+     * interpreted: compiled code does not count branches, and nothing is counted when off.
+     */
+    public void setBranchCounting(boolean on) {
+        countBranches = on;
+    }
+
+    /** Branch instructions retired while branch counting was on (the architectural event C4H). */
+    public long branchesRetired() {
+        return branchesRetired;
+    }
+
+    /** The current privilege level, 0-3. */
+    public int privilegeLevel() {
+        return cpl;
+    }
+
+    /** Whether CPL changes call {@link CpuBus#privilegeLevelChanging()} first (a counter filters on CPL). */
+    public void setPrivilegeWatch(boolean on) {
+        watchPrivilege = on;
+    }
+
     public void setCompileThreshold(int runs) {
         if (runs < 0) {
             throw new TscvmException("compile threshold " + runs + " is negative");

@@ -76,6 +76,32 @@ public interface CpuBus {
         return cpl != 0 ? KVM_EPERM : KVM_ENOSYS;
     }
 
+    /** The VMware backdoor's command port and its RPC port (QEMU hw/i386/vmport.c, KVM emulate.c). */
+    int VMWARE_PORT = 0x5658, VMWARE_PORT_RPC = 0x5659;
+    /** VMware's pseudo-PMCs for RDPMC: host TSC, real time and apparent (guest) time in ns. */
+    int VMWARE_PMC_HOST_TSC = 0x10000, VMWARE_PMC_REAL_TIME = 0x10001, VMWARE_PMC_APPARENT_TIME = 0x10002;
+
+    /**
+     * RDPMC of counter {@code index} (ECX as given, bit 30 selecting a fixed counter), after
+     * the CPU's CR4.PCE check; throws {@link CpuFault} #GP(0) for an index the platform has
+     * no counter for. The default has no performance counters.
+     */
+    default long rdpmc(int index) {
+        throw CpuFault.gp0();
+    }
+
+    /**
+     * Called before CPL changes while {@link Cpu#setPrivilegeWatch} is on, with the old CPL
+     * still in place: performance counters that filter on CPL count up to here.
+     */
+    default void privilegeLevelChanging() {
+    }
+
+    /** RDPMC of a VMware pseudo-PMC ({@code VMWARE_PMC_*}), asked only with the backdoor on. */
+    default long vmwarePseudoPmc(int index) {
+        throw CpuFault.gp0();
+    }
+
     /**
      * MOV from CR8: the local APIC's TPR[7:4] (SDM Vol. 3A 10.8.6.1). {@code cpuCopy} is the
      * CPU's own CR8, returned when no APIC backs CR8.

@@ -25,6 +25,12 @@ abstract class CpuExec extends CpuSystem {
     final int[] cpuidOut = new int[4];
     final java.util.Map<String, Long> unimplemented = new java.util.concurrent.ConcurrentHashMap<>();
 
+    /**
+     * KVM's enable_vmware_backdoor: IN/OUT to the backdoor ports pass the I/O permission check
+     * and RDPMC of the pseudo-PMCs passes the CR4.PCE check (KVM emulates the #GP they raise).
+     */
+    boolean vmwareBackdoor;
+
     CpuExec(GuestMemory memory, CpuBus bus) {
         super(memory, bus);
     }
@@ -245,6 +251,22 @@ abstract class CpuExec extends CpuSystem {
         }
     }
 
+    /**
+     * RDPMC's value for the counter in ECX: with the VMware backdoor, a pseudo-PMC at any CPL;
+     * otherwise #GP(0) at CPL > 0 without CR4.PCE (SDM RDPMC), then the platform's counter
+     * (which raises #GP(0) for an index it does not have).
+     */
+    final long rdpmc() {
+        int index = (int) regs[RCX];
+        if (vmwareBackdoor && index >= CpuBus.VMWARE_PMC_HOST_TSC && index <= CpuBus.VMWARE_PMC_APPARENT_TIME) {
+            return bus.vmwarePseudoPmc(index);
+        }
+        if ((cr4 & CR4_PCE) == 0 && cpl != 0 && !realMode()) {
+            throw gp(0);
+        }
+        return bus.rdpmc(index);
+    }
+
     /** RDTSC's value: #GP(0) outside ring 0 when CR4.TSD is set, else the guest TSC from the bus. */
     final long rdtsc() {
         if ((cr4 & CR4_TSD) != 0 && cpl != 0) {
@@ -315,6 +337,9 @@ abstract class CpuExec extends CpuSystem {
     final void checkIoPermission(int port, int size) {
         if (realMode() || ((flags & VM) == 0 && cpl <= ((flags & IOPL) >>> 12))) {
             return;
+        }
+        if (vmwareBackdoor && (port == CpuBus.VMWARE_PORT || port == CpuBus.VMWARE_PORT_RPC)) {
+            return; // KVM emulator_io_port_access_allowed: VMware lets these through whatever the bitmap says
         }
         int type = trAttr & A_TYPE;
         if ((type != T_TSS_BUSY && type != T_TSS_AVAIL) || trLimit < 0x67) {

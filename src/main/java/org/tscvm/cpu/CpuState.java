@@ -144,6 +144,8 @@ abstract class CpuState {
 
     /** Current privilege level, mirrored from CS.RPL (0 in real mode). */
     int cpl;
+    /** Whether {@link CpuBus#privilegeLevelChanging()} is due at CPL changes (a PMU counter filters on CPL). */
+    boolean watchPrivilege;
     /** 2, 4 or 8: the default operand/address size the current CS gives. */
     int codeSize = 2;
     /** 64-bit mode (EFER.LMA and CS.L). */

@@ -36,12 +36,23 @@ abstract class CpuSystem extends CpuMemory {
         return (efer & EFER_LMA) != 0;
     }
 
+    /**
+     * CPL changes here (and in a task switch): while a performance counter filters on it, the
+     * platform first counts what retired at the old level.
+     */
+    final void setCpl(int newCpl) {
+        if (watchPrivilege && newCpl != cpl) {
+            bus.privilegeLevelChanging();
+        }
+        cpl = newCpl;
+    }
+
     /** Recomputes the mode fields after CS, SS, CR0 or EFER changed. */
     final void updateMode() {
         mode64 = longMode() && (segAttr[CS] & A_L) != 0;
         codeSize = mode64 ? 8 : (segAttr[CS] & A_DB) != 0 ? 4 : 2;
         stackSize = mode64 ? 8 : (segAttr[SS] & A_DB) != 0 ? 4 : 2;
-        cpl = realMode() || csFromRealMode ? 0 : (flags & VM) != 0 ? 3 : segSel[CS] & 3;
+        setCpl(realMode() || csFromRealMode ? 0 : (flags & VM) != 0 ? 3 : segSel[CS] & 3);
         userBit = cpl == 3 ? 1 : 0;
         // Links hold for one decode mode and one privilege (a fetch's rights); an interrupt
         // or IRET that keeps both (most of a kernel's) keeps them.
@@ -231,7 +242,7 @@ abstract class CpuSystem extends CpuMemory {
         markAccessed(sel, d);
         int attr = descAttr(d) | 1;
         setSeg(CS, (sel & 0xfffc) | newCpl, descBase(d), descLimit(d), attr);
-        cpl = newCpl;
+        setCpl(newCpl);
         updateMode();
     }
 

@@ -836,6 +836,7 @@ final class Decoder {
             case 0x30: set(d, WRMSR); return;
             case 0x31: set(d, RDTSC); return;
             case 0x32: set(d, RDMSR); return;
+            case 0x33: set(d, RDPMC); return;
             case 0x34: set(d, SYSENTER); return;
             case 0x35: set(d, SYSEXIT); return;
             case 0x38: {

@@ -180,6 +180,7 @@ final class Dispatch {
             case RDTSC: SystemOps.rdtsc(c, d); return;
             case RDTSCP: SystemOps.rdtscp(c, d); return;
             case RDPID: SystemOps.rdpid(c, d); return;
+            case RDPMC: SystemOps.rdpmc(c, d); return;
             case CPUID: SystemOps.cpuid(c, d); return;
             case VMCALL: SystemOps.vmcall(c, d); return;
             case LAR: SystemOps.lar(c, d); return;

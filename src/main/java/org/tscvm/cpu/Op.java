@@ -140,7 +140,7 @@ enum Op {
     // end a block: the rdtsc loop runs as one block per iteration instead of two.
     RDMSR(4, "rdmsr", 0, Shape.NONE, SystemOps.class), WRMSR(4, "wrmsr", 0, Shape.NONE, SystemOps.class),
     RDTSC(4, "rdtsc", 0, Shape.NONE, SystemOps.class), RDTSCP(4, "rdtscp", 0, Shape.NONE, SystemOps.class),
-    RDPID(4, "rdpid", 0, Shape.E, SystemOps.class),
+    RDPID(4, "rdpid", 0, Shape.E, SystemOps.class), RDPMC(4, "rdpmc", 0, Shape.NONE, SystemOps.class),
     CPUID(4, "cpuid", Op.E, Shape.NONE, SystemOps.class), VMCALL(4, "vmcall", Op.E, Shape.NONE, SystemOps.class),
     LAR(4, "lar", Op.WF, Shape.G_E, SystemOps.class), LSL(4, "lsl", Op.WF, Shape.G_E, SystemOps.class),
     VERR(4, "verr", Op.WF, Shape.E, SystemOps.class), VERW(4, "verw", Op.WF, Shape.E, SystemOps.class),
@@ -608,6 +608,15 @@ enum Op {
     static final int NF = 1 << 13;
 
     static final Op[] VALUES = values();
+
+    /**
+     * Whether the form counts as a branch instruction retired (the architectural event C4H):
+     * every control transfer of group 2, near and far, conditional or not, software interrupts
+     * and system calls and their returns; not HLT.
+     */
+    boolean countsAsBranch() {
+        return group == 2 && this != HLT;
+    }
 
     final int group;
     final String text;

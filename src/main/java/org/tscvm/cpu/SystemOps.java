@@ -194,6 +194,12 @@ final class SystemOps {
         c.regs[RDX] = tsc >>> 32;
     }
 
+    static void rdpmc(CpuExec c, Insn d) {
+        long v = c.rdpmc();
+        c.regs[RAX] = v & 0xffffffffL;
+        c.regs[RDX] = v >>> 32;
+    }
+
     static void rdtscp(CpuExec c, Insn d) {
         rdtsc(c, d);
         c.regs[RCX] = c.bus.tscAux() & 0xffffffffL;

@@ -227,7 +227,7 @@ final class TaskSwitch {
         for (int i = 0; i < 6; i++) {
             c.segSel[SEGMENT_ORDER[i]] = selectors[i];
         }
-        c.cpl = 3;
+        c.setCpl(3);
         c.userBit = 1;
         c.ldtrSel = ldt;
         loadLdt(c, ldt, ext);

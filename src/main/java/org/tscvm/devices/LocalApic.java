@@ -800,6 +800,29 @@ public final class LocalApic implements LocalInterruptController {
         }
     }
 
+    /**
+     * A PMI: the LVT performance-counter entry delivers it (fixed or NMI) and gets its mask bit
+     * set, so the handler must unmask it again, as Intel's APIC does and KVM's
+     * kvm_apic_local_deliver copies for Intel guests. A masked entry drops it.
+     */
+    @Override
+    public void performanceCounterOverflow() {
+        boolean nmi;
+        synchronized (this) {
+            int entry = lvt[LVT_PERF];
+            if ((entry & LVT_MASKED) != 0) {
+                return;
+            }
+            lvt[LVT_PERF] = entry | LVT_MASKED;
+            nmi = ((entry >>> 8) & 7) == DM_NMI;
+            if (!nmi) {
+                acceptFixed(entry & LVT_VECTOR);
+                return;
+            }
+        }
+        host.nmi();
+    }
+
     @Override
     public synchronized void onGuestTscChanged() {
         if (timerMode() == TIMER_TSC_DEADLINE && tscDeadline != 0) {

@@ -210,6 +210,7 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
         private Pit8254.LostTicks pitLostTicks = Pit8254.LostTicks.DELAY;
         private Gdb gdb;
         private boolean hostTscUnstable;
+        private boolean vmwareBackdoor;
         private TraceConfig trace;
         private Qmp qmp;
 
@@ -330,6 +331,12 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
             return this;
         }
 
+        /** QEMU's {@code -machine vmport=on}: {@link VmConfig#vmwareBackdoor()}. */
+        public Builder vmwareBackdoor(boolean v) {
+            vmwareBackdoor = v;
+            return this;
+        }
+
         public Builder gdb(Gdb v) {
             gdb = v;
             return this;
@@ -360,6 +367,7 @@ public record MachineConfig(VmConfig vm, int smp, Kernel kernel, String append, 
                             ? smp / sockets : 0)
                     .compileThreshold(compileThreshold)
                     .hostTscUnstable(hostTscUnstable)
+                    .vmwareBackdoor(vmwareBackdoor)
                     .build();
             return new MachineConfig(vm, smp, kernel, append, initrds, serial, pcTestdev, flatLoadAddress, flatEntry,
                     timeout, sockets, tscAdjusts, tscWarps, noReboot, pitLostTicks, gdb, trace, qmp);

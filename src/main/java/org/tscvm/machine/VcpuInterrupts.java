@@ -67,6 +67,11 @@ final class VcpuInterrupts implements LocalInterruptController {
     }
 
     @Override
+    public void performanceCounterOverflow() {
+        apic.performanceCounterOverflow();
+    }
+
+    @Override
     public int pendingInterrupt() {
         return apic.pendingInterrupt();
     }

@@ -161,7 +161,12 @@ public final class CpuidModel {
          * Not a bit: the TSC frequency told as hardware does, in leaves 0x15 and 0x16 (the
          * basic leaves then reach 0x16), so a guest needs no calibration.
          */
-        TSC_FREQ("tsc-freq", TSC_CRYSTAL_LEAF, 0, EAX, -1);
+        TSC_FREQ("tsc-freq", TSC_CRYSTAL_LEAF, 0, EAX, -1),
+        /**
+         * Not a bit: Intel's architectural PMU, version 2, in leaf 0xA with its MSRs and RDPMC
+         * ({@link ArchPmu}; QEMU's {@code pmu=on}). An AuthenticAMD model leaves leaf 0xA zero.
+         */
+        PMU("pmu", 0xA, 0, EAX, -1);
 
         private final String featureName;
         private final int leaf;
@@ -197,7 +202,7 @@ public final class CpuidModel {
         String location() {
             String leafText = Integer.compareUnsigned(leaf, 0x100) < 0 ? Integer.toString(leaf) : String.format("0x%x", leaf);
             if (bit < 0) {
-                return "leaves 0x15 and 0x16";
+                return leaf == 0xA ? "leaf 0xA" : "leaves 0x15 and 0x16";
             }
             return leafText + (leaf == 7 || leaf == XSAVE_LEAF ? "." + subleaf : "") + ":E" + "ABCD".charAt(register) + "X[" + bit + "]";
         }
@@ -234,8 +239,8 @@ public final class CpuidModel {
     private static final long KVM_PARAVIRT = maskOf(Feature.KVMCLOCK, Feature.KVMCLOCK_STABLE_BIT);
     /**
      * Every named feature but {@link #KVM_PARAVIRT}: XSAVE with the x87 and SSE components and
-     * its compaction extensions, CLFLUSH's bit, CLFLUSHOPT, CLWB and UMIP are in {@code max}
-     * only, so the default model stays as it was.
+     * its compaction extensions, CLFLUSH's bit, CLFLUSHOPT, CLWB, UMIP and the PMU are in
+     * {@code max} only, so the default model stays as it was.
      */
     private static final long MAX_FEATURES = ((1L << FEATURES.length) - 1) & ~KVM_PARAVIRT;
 
@@ -380,7 +385,10 @@ public final class CpuidModel {
                 }
                 break;
             case 0xA:
-                break; // version 0: no performance counters
+                if (has(Feature.PMU) && !amd) {
+                    ArchPmu.cpuidLeaf(out);
+                }
+                break; // else version 0: no performance counters
             case 0xB:
                 topology(subleaf, apicId, packageVcpus, coreIdBits, out);
                 break;
@@ -539,7 +547,8 @@ public final class CpuidModel {
         text.append(String.format("  max leaves: basic 0x%x, extended 0x%x, hypervisor 0x%x (\"%s\")%n",
                 has(Feature.TSC_FREQ) ? FREQUENCY_LEAF : MAX_BASIC_LEAF, MAX_EXTENDED_LEAF, HYPERVISOR_TIMING_LEAF,
                 hasKvmParavirt() ? "KVMKVMKVM" : HYPERVISOR_SIGNATURE));
-        text.append("  leaf 0x40000010 EAX = the vCPU's TSC kHz; leaf 0xA: no performance counters\n");
+        text.append("  leaf 0x40000010 EAX = the vCPU's TSC kHz; leaf 0xA: "
+                + (has(Feature.PMU) && !amd ? "architectural PMU version " + ArchPmu.VERSION : "no performance counters") + "\n");
         for (Feature f : FEATURES) {
             text.append(String.format("  %s %-13s %s%n", has(f) ? "+" : "-", f.featureName, f.location()));
         }

@@ -199,6 +199,14 @@ public final class KvmClock {
         }
     }
 
+    /**
+     * The host's monotonic ns at {@code hostTsc} plus kvmclock's offset: VMware's "apparent
+     * time" pseudo-PMC (KVM adds kvmclock_offset to the host's boot-time ns).
+     */
+    synchronized long apparentNanosAt(long hostTsc) {
+        return clock.nanosAt(hostTsc) + kvmclockOffset;
+    }
+
     /** kvmclock ns at host reading {@code hostTsc} (get_kvmclock_ns). Caller holds the lock. */
     private long kvmclockNanosAt(long hostTsc) {
         if (!useMasterClock) {

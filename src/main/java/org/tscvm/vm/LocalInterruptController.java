@@ -53,6 +53,13 @@ public interface LocalInterruptController {
     }
 
     /**
+     * A performance counter overflowed with its PMI enabled: the LVT performance-counter
+     * entry delivers it. The default has no such entry.
+     */
+    default void performanceCounterOverflow() {
+    }
+
+    /**
      * KVM_HC_SEND_IPI: sends the IPI {@code icr} describes to APIC ids {@code min + i} for each
      * bit i of the bitmap (64 bits per word in 64-bit mode, else 32) and returns how many APICs
      * took it, or a negative KVM error. The default offers no PV IPIs.

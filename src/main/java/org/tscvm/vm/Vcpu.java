@@ -80,6 +80,8 @@ public final class Vcpu {
     private long miscEnable = MISC_ENABLE_DEFAULT;
     private long apicBase;
     private final MachineCheckBanks machineCheck = new MachineCheckBanks();
+    /** The architectural PMU's counters; the guest reaches them where the model has {@link CpuidModel.Feature#PMU}. */
+    private final ArchPmu pmu = new ArchPmu();
     private final Mtrrs mtrrs = new Mtrrs(CpuidModel.PHYS_ADDR_BITS);
     /** Every MSR this vCPU has, each with its one owner. */
     private final MsrTable msrTable = new MsrTable();
@@ -136,6 +138,7 @@ public final class Vcpu {
         this.bus = new VcpuBus(this, tsc, clock, vm.ioBus(), vm.mmioBus());
         this.cpu = new Cpu(vm.memory(), bus);
         cpu.setCompileThreshold(vm.config().compileThreshold());
+        cpu.setVmwareBackdoor(vm.config().vmwareBackdoor());
         bus.attach(cpu);
         this.interpreter = Interpreter.of(cpu);
         registerMsrs();
@@ -424,6 +427,10 @@ public final class Vcpu {
         for (int i = 0; i < amdPerf.length; i++) {
             msrTable.register(AMD_PERF_EVTSEL0 + i, stored, true);
         }
+        MsrTable.Owner pmuOwner = new PmuMsrs();
+        for (int index : ArchPmu.msrIndexes()) {
+            msrTable.register(index, pmuOwner, true);
+        }
         MsrTable.Owner mceOwner = new MachineCheckMsrs();
         msrTable.register(MachineCheckBanks.MCG_CAP, mceOwner, true);
         msrTable.register(MachineCheckBanks.MCG_STATUS, mceOwner, true);
@@ -650,6 +657,81 @@ public final class Vcpu {
                 throw unknown(index, origin);
             }
         }
+    }
+
+    /** The architectural PMU's MSRs, present with an Intel model that has the PMU. */
+    private final class PmuMsrs implements MsrTable.Owner {
+        @Override
+        public long read(int index, MsrOrigin origin) {
+            requirePmu(index, origin);
+            foldPmu();
+            return pmu.read(index);
+        }
+
+        @Override
+        public void write(int index, long value, MsrOrigin origin) {
+            requirePmu(index, origin);
+            foldPmu();
+            if (!pmu.write(index, value, origin == MsrOrigin.HOST, cpuid.has(CpuidModel.Feature.RTM))) {
+                throw refuse(index, origin, String.format("0x%x sets reserved bits of this PMU MSR", value));
+            }
+            cpu.setPrivilegeWatch(pmu.filtersByPrivilege());
+            cpu.setBranchCounting(pmu.countsBranches());
+            if (origin == MsrOrigin.GUEST && pmu.active()) {
+                interpreter.requestStop(); // the run loop caps the next slice at the new overflow point
+            }
+        }
+
+        private void requirePmu(int index, MsrOrigin origin) {
+            if (!hasPmu()) {
+                throw unknown(index, origin);
+            }
+        }
+    }
+
+    private boolean hasPmu() {
+        return cpuid.has(CpuidModel.Feature.PMU) && !cpuid.isAmd();
+    }
+
+    /**
+     * Brings the PMU's counters up to the instructions retired so far (at the current CPL) and
+     * sends the PMI an overflow asked for through the LVT performance-counter entry.
+     */
+    private void foldPmu() {
+        pmu.fold(interpreter.instructionsRetired(), cpu.branchesRetired(), cpu.privilegeLevel());
+        if (pmu.takePmi()) {
+            LocalInterruptController c = controller;
+            if (c != null) {
+                c.performanceCounterOverflow();
+            }
+        }
+    }
+
+    /** The CPU's privilege level is about to change while a counter filters on it: count up to here at the old one. */
+    void privilegeLevelChanging() {
+        foldPmu();
+    }
+
+    /** RDPMC (CpuBus#rdpmc): #GP(0) without a PMU or for a counter it does not have. */
+    long rdpmc(int index) {
+        if (!hasPmu()) {
+            throw CpuFault.gp0();
+        }
+        foldPmu();
+        return pmu.rdpmc(index);
+    }
+
+    boolean vmwareBackdoor() {
+        return vm.config().vmwareBackdoor();
+    }
+
+    HostClock hostClock() {
+        return clock;
+    }
+
+    /** VMware's apparent time at {@code hostTsc}: the host's ns plus kvmclock's offset. */
+    long apparentNanosAt(long hostTsc) {
+        return vm.kvmClock().apparentNanosAt(hostTsc);
     }
 
     /**
@@ -1310,8 +1392,9 @@ public final class Vcpu {
     /**
      * Host side, vCPU not running: the CPU at power-on (RESET: real mode at F000:FFF0, every
      * register and CPU-owned MSR at its reset value; the application processors then wait for
-     * SIPI through {@link #deliverInit()}). The TSC, the MTRRs and the other vCPU-stored MSRs
-     * are the caller's to reset (a machine-level reset, A7).
+     * SIPI through {@link #deliverInit()}), and the PMU at its power-on state as KVM resets it.
+     * The TSC, the MTRRs and the other vCPU-stored MSRs are the caller's to reset (a
+     * machine-level reset, A7).
      */
     public void reset() {
         requireStopped("reset it");
@@ -1324,6 +1407,9 @@ public final class Vcpu {
         pauseRequested.set(false);
         tsxCtrl = 0;
         cpu.reset();
+        pmu.reset(interpreter.instructionsRetired(), cpu.branchesRetired());
+        cpu.setPrivilegeWatch(false);
+        cpu.setBranchCounting(false);
         vm.kvmClock().resetVcpu(time);
     }
 
@@ -1512,6 +1598,10 @@ public final class Vcpu {
                     GuestDebug debug = guestDebug;
                     applyGuestDebug(debug);
                     long budget = debug.singleStep() ? 1 : Math.min(sliceBudget(c), limit - before);
+                    if (pmu.active()) {
+                        foldPmu();
+                        budget = Math.min(budget, pmu.instructionsToOverflow()); // an overflow ends its slice
+                    }
                     bus.resyncClock(); // the time since the last slice was not interpretation
                     RunStop stop;
                     // On a counting clock, RDTSC and device reads inside the slice see every retired instruction (A2).
@@ -1522,6 +1612,9 @@ public final class Vcpu {
                         clock.endSlice();
                     }
                     long retired = interpreter.instructionsRetired() - before;
+                    if (pmu.active()) {
+                        foldPmu();
+                    }
                     fireDueTimers(c);
                     switch (stop) {
                         case BUDGET_EXHAUSTED:

@@ -66,9 +66,13 @@ final class VcpuBus implements CpuBus {
         mmioBus.write(paddr, size, value);
     }
 
+    /** Port I/O; with the VMware backdoor on, a 32-bit IN from its command port runs a backdoor command. */
     @Override
     public int ioIn(int port, int size) {
         tscReader.resync();
+        if (port == VMWARE_PORT && size == 4 && vcpu.vmwareBackdoor()) {
+            return VmwareBackdoor.in(cpu);
+        }
         return ioBus.in(port, size);
     }
 
@@ -93,6 +97,32 @@ final class VcpuBus implements CpuBus {
     public void wrmsr(int index, long value) {
         tscReader.resync();
         vcpu.writeMsrAndTrace(index, value, MsrOrigin.GUEST);
+    }
+
+    /** RDPMC (after the CPU's CR4.PCE check): the vCPU's performance counters. */
+    @Override
+    public long rdpmc(int index) {
+        return vcpu.rdpmc(index);
+    }
+
+    @Override
+    public void privilegeLevelChanging() {
+        vcpu.privilegeLevelChanging();
+    }
+
+    /**
+     * VMware's pseudo-PMCs (KVM kvm_pmu_rdpmc_vmware): the host TSC, the host's monotonic
+     * nanoseconds, and those nanoseconds plus kvmclock's offset (the guest's apparent time).
+     */
+    @Override
+    public long vmwarePseudoPmc(int index) {
+        tscReader.resync();
+        long hostTsc = tscReader.now(cpu.instructionsRetired());
+        return switch (index) {
+            case VMWARE_PMC_HOST_TSC -> hostTsc;
+            case VMWARE_PMC_REAL_TIME -> vcpu.hostClock().nanosAt(hostTsc);
+            default -> vcpu.apparentNanosAt(hostTsc);
+        };
     }
 
     @Override

@@ -36,10 +36,14 @@ import org.tscvm.tsc.RealTimeHostClock;
  *                        the generation's offset (R10), each vCPU load resumes the guest TSC at
  *                        its last value and catches it up (R25), and kvmclock has no master clock
  *                        (R20). Default false: tscvm's host clock is one stable counter.
+ * @param vmwareBackdoor  the VMware backdoor (QEMU's {@code -machine vmport=on} with KVM's
+ *                        enable_vmware_backdoor): port 0x5658 answers its commands, the backdoor
+ *                        ports pass the I/O permission check and RDPMC reads the pseudo-PMCs
+ *                        0x10000-0x10002 at any CPL. Default false.
  */
 public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClock hostClock, long hostTscAdjust,
                        long defaultTscKhz, MsrPolicy msrPolicy, CpuidModel cpuid, int vcpusPerPackage,
-                       int compileThreshold, boolean hostTscUnstable) {
+                       int compileThreshold, boolean hostTscUnstable, boolean vmwareBackdoor) {
     public static final long DEFAULT_RAM_BYTES = 128L << 20;
     /** The interpreter's default (system property {@code tscvm.jit.threshold}, else 5000; measured in Cpu). */
     public static final int DEFAULT_COMPILE_THRESHOLD = org.tscvm.cpu.Cpu.DEFAULT_COMPILE_THRESHOLD;
@@ -107,6 +111,7 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
         private int vcpusPerPackage;
         private int compileThreshold = DEFAULT_COMPILE_THRESHOLD;
         private boolean hostTscUnstable;
+        private boolean vmwareBackdoor;
 
         private Builder() {
         }
@@ -173,9 +178,15 @@ public record VmConfig(long ramBytes, ClockKind clockKind, long hostKhz, HostClo
             return this;
         }
 
+        /** The VMware backdoor: its port, its I/O permission and its pseudo-PMCs. */
+        public Builder vmwareBackdoor(boolean on) {
+            this.vmwareBackdoor = on;
+            return this;
+        }
+
         public VmConfig build() {
             return new VmConfig(ramBytes, clockKind, hostKhz, hostClock, hostTscAdjust, defaultTscKhz, msrPolicy, cpuid,
-                    vcpusPerPackage, compileThreshold, hostTscUnstable);
+                    vcpusPerPackage, compileThreshold, hostTscUnstable, vmwareBackdoor);
         }
     }
 }

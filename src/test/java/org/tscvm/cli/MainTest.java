@@ -67,7 +67,7 @@ class MainTest {
         assertThat(run.out()).contains("run", "demo", "cpuid");
         CliRun runHelp = CliRun.tscvm("run", "--help");
         assertThat(runHelp.out()).contains("-kernel", "-append", "-initrd", "-smp", "-m", "-cpu", "-serial",
-                "--tsc-khz", "--host-tsc-adjust", "--clock", "--msr-policy", "--host-tsc", "--jit-threshold");
+                "--tsc-khz", "--host-tsc-adjust", "--clock", "--msr-policy", "--host-tsc", "--jit-threshold", "--vmport");
     }
 
     @Test

@@ -77,6 +77,36 @@ class QemuMainTest {
     }
 
     @Test
+    void machineVmportOnTurnsTheVmwareBackdoorOn() throws IOException {
+        // GETVERSION through the backdoor port, then exits with EBX (the magic) through isa-debug-exit.
+        byte[] code = CliRun.bytes(
+                0x31, 0xdb,                   // xor ebx, ebx
+                0xb8, 0x68, 0x58, 0x4d, 0x56, // mov eax, 0x564d5868
+                0xb9, 0x0a, 0x00, 0x00, 0x00, // mov ecx, 10 (GETVERSION)
+                0xba, 0x58, 0x56, 0x00, 0x00, // mov edx, 0x5658
+                0xed,                         // in eax, dx
+                0x89, 0xd8,                   // mov eax, ebx
+                0x66, 0xba, 0xf4, 0x00,       // mov dx, 0xf4
+                0xef,                         // out dx, eax
+                0xf4);                        // hlt
+        Path kernel = dir.resolve("vmport.flat");
+        Files.write(kernel, CliRun.multibootElf32(0x400000, code));
+        String[] common = {"-device", "isa-debug-exit,iobase=0xf4,iosize=0x4", "-display", "none", "-kernel",
+            kernel.toString(), "-cpu", "max"};
+        CliRun on = CliRun.qemu(concat(common, "-machine", "vmport=on"));
+        assertThat(on.status()).as(on.err()).isEqualTo((0x564d5868 << 1) | 1);
+        CliRun off = CliRun.qemu(concat(common, "-machine", "vmport=off"));
+        assertThat(off.status()).as(off.err()).isEqualTo(1);
+        assertThat(CliRun.qemu("-machine", "vmport=maybe").status()).isEqualTo(ExitStatus.OPTION_VALUE);
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
     void optionsTscvmCannotHonourAreRefusedWithStatus18() {
         assertThat(CliRun.qemu("-snapshot", "x").status()).isEqualTo(ExitStatus.OPTION_VALUE);
         assertThat(CliRun.qemu("-device", "e1000").status()).isEqualTo(ExitStatus.OPTION_VALUE);

@@ -113,6 +113,23 @@ final class FakeBus implements CpuBus {
         return 7;
     }
 
+    /** Counters 0-3 read as 0x100 + index; any other is #GP. */
+    @Override
+    public long rdpmc(int index) {
+        record("rdpmc %x", index);
+        if (index < 0 || index > 3) {
+            throw CpuFault.gp0();
+        }
+        return 0x100 + index;
+    }
+
+    /** A pseudo-PMC reads as 0x1_0000_0000 plus its index, so EDX shows the high half. */
+    @Override
+    public long vmwarePseudoPmc(int index) {
+        record("pseudo-pmc %x", index);
+        return 0x1_0000_0000L + index;
+    }
+
     @Override
     public int rtm() {
         return rtm;
