@@ -555,12 +555,9 @@ public final class Cpu extends CpuExec {
         if (code == null && !cetActive && compileThreshold != 0 && b.phys >= 0 && ++b.heat == compileThreshold) {
             code = compile(b, ip);
         }
-        if (countBranches) {
-            // A branch counter is on: interpret, counting (compiled blocks do not count them).
-            interpretCountingBranches(insns, n, limit);
-            return;
-        }
-        if (code != null && b.codeIp == ip && retired + n <= limit) {
+        // While a performance counter counts branches, blocks are interpreted: compiled code does not count them.
+        boolean countingBranches = countBranches;
+        if (code != null && b.codeIp == ip && retired + n <= limit && !countingBranches) {
             runCompiled(b, limit);
             return;
         }
@@ -573,27 +570,10 @@ public final class Cpu extends CpuExec {
             rip = next;
             step(d);
             retired++;
-            // A taken Jcc inside the block (a side exit) leaves it like any other transfer.
-            if (endBlock || rip != next || retired >= limit) {
-                break;
-            }
-        }
-    }
-
-    /** {@link #executeBlock}'s interpreted loop, which also counts the branches that retire. */
-    private void interpretCountingBranches(Insn[] insns, int n, long limit) {
-        long ripMask = ripMask();
-        endBlock = false;
-        for (int i = 0; i < n; i++) {
-            Insn d = insns[i];
-            prevRip = rip;
-            long next = (rip + d.len) & ripMask;
-            rip = next;
-            step(d);
-            retired++;
-            if (d.op.countsAsBranch()) {
+            if (countingBranches && d.op.countsAsBranch()) {
                 branchesRetired++;
             }
+            // A taken Jcc inside the block (a side exit) leaves it like any other transfer.
             if (endBlock || rip != next || retired >= limit) {
                 break;
             }
@@ -654,10 +634,6 @@ public final class Cpu extends CpuExec {
     }
 
     /**
-     * Sets how many runs of a block come before it is compiled to a JVM method; 0 keeps
-     * every block interpreted. Compiled and interpreted blocks give the same results.
-     */
-    /**
      * Turns KVM's enable_vmware_backdoor on or off: the backdoor ports pass the I/O permission
      * check and RDPMC reads the pseudo-PMCs at any CPL ({@link CpuBus#vmwarePseudoPmc}).
      */
@@ -688,6 +664,10 @@ public final class Cpu extends CpuExec {
         watchPrivilege = on;
     }
 
+    /**
+     * Sets how many runs of a block come before it is compiled to a JVM method; 0 keeps
+     * every block interpreted. Compiled and interpreted blocks give the same results.
+     */
     public void setCompileThreshold(int runs) {
         if (runs < 0) {
             throw new TscvmException("compile threshold " + runs + " is negative");
