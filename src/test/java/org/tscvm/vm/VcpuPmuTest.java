@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.tscvm.TscvmException;
@@ -53,12 +54,7 @@ class VcpuPmuTest {
     private final Vcpu vcpu = max.vcpu;
 
     private static byte[] hex(String s) {
-        String[] parts = s.trim().split("\\s+");
-        byte[] b = new byte[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            b[i] = (byte) Integer.parseInt(parts[i], 16);
-        }
-        return b;
+        return HexFormat.of().parseHex(s.replace(" ", ""));
     }
 
     /**
