@@ -12,7 +12,8 @@ import org.tscvm.machine.MachineConfig;
 
 /**
  * The part of a machine's configuration a snapshot only fits: RAM size, vCPUs and sockets, the
- * CPU model, the MSR policy and whether pc-testdev is mapped. What may differ is left out on
+ * CPU model, the MSR policy, whether pc-testdev is mapped and whether the VMware backdoor is on
+ * (a field only when it is, so snapshots saved before it existed still fit). What may differ is left out on
  * purpose: the kernel, command line and initrd (RAM holds them), the host clock's frequency,
  * source and adjust (restore carries the guest's time over, tsc-semantics A7), the guest TSC
  * frequency (restored per vCPU), the serial target and the timeouts.
@@ -33,6 +34,9 @@ public record ConfigFingerprint(Map<String, String> fields) {
         f.put("cpu", config.vm().cpuid().spec().toLowerCase(Locale.ROOT));
         f.put("msr-policy", config.vm().msrPolicy().name().toLowerCase(Locale.ROOT));
         f.put("pc-testdev", Boolean.toString(config.pcTestdev()));
+        if (config.vm().vmwareBackdoor()) {
+            f.put("vmport", "on");
+        }
         return new ConfigFingerprint(f);
     }
 
