@@ -347,8 +347,9 @@ final class BlockCompiler {
         int size = d.opSize;
         boolean wide = size == 4 || size == 8;
         Op op = d.op;
-        if (size == 1 && !d.mem && !d.lock && (op == Op.ALU_EI || op == Op.TEST_EI) && d.sub != 2 && d.sub != 3) {
-            byteAluImmediate(d);
+        if (size == 1 && !d.mem && !d.lock && (op == Op.TEST_EI || op == Op.TEST_EG
+                || (op == Op.ALU_EI || op == Op.ALU_EG || op == Op.ALU_GE) && d.sub != 2 && d.sub != 3)) {
+            byteAlu(d);
             return false;
         }
         if (d.lock || d.rep != 0 || (ripMask != -1 && (d.mem || op.endsBlock))) {
@@ -473,6 +474,17 @@ final class BlockCompiler {
                 }
                 adcSbbRegister(d, size);
                 return false;
+            case NOT:
+                if (d.mem) {
+                    return generic(i, d, ip, next, last);
+                }
+                storeReg(d.rm, () -> {
+                    loadReg(d.rm, size);
+                    lconst(-1);
+                    mv.visitInsn(LXOR);
+                    mask(size);
+                });
+                return false;
             case INC: case DEC:
                 if (d.mem) {
                     return generic(i, d, ip, next, last);
@@ -480,11 +492,12 @@ final class BlockCompiler {
                 incDec(d.rm, size, op == Op.INC);
                 return false;
             case SHIFT_I: case SHIFT_CL:
-                if (d.mem || d.sub < 4) {
-                    return generic(i, d, ip, next, last);
+                if (d.mem || d.sub == 2 || d.sub == 3) {
+                    return generic(i, d, ip, next, last); // RCL, RCR
                 }
                 // The interpreter's own shiftValue; with a constant count C2 folds its branches.
-                // A zero count leaves the flags as they were, so the record must be current.
+                // A zero count leaves the flags as they were, and a rotate keeps all but CF and
+                // OF, so the record must be current.
                 liveFlagsKind = CpuState.LF_NONE;
                 flushFlags();
                 storeReg(d.rm, () -> {
@@ -795,16 +808,25 @@ final class BlockCompiler {
         mv.visitFieldInsn(PUTFIELD, CPU, RIP, "J");
     }
 
-    /** ALU (not ADC/SBB) or TEST of a byte register with an immediate: AL..R15B and AH..BH. */
-    private void byteAluImmediate(Insn d) {
-        loadByteReg(d.rmB);
+    /**
+     * ALU (not ADC/SBB) or TEST of a byte register (AL..R15B and AH..BH) with an immediate or
+     * another byte register, either way round.
+     */
+    private void byteAlu(Insn d) {
+        Op form = d.op;
+        int dst = form == Op.ALU_GE ? d.regB : d.rmB;
+        loadByteReg(dst);
         mv.visitVarInsn(LSTORE, DST);
-        lconst(d.imm & 0xff);
+        if (form == Op.ALU_EI || form == Op.TEST_EI) {
+            lconst(d.imm & 0xff);
+        } else {
+            loadByteReg(form == Op.ALU_GE ? d.rmB : d.regB);
+        }
         mv.visitVarInsn(LSTORE, SRC);
-        int op = d.op == Op.TEST_EI ? ALU_TEST : aluOp(d.sub);
+        int op = form == Op.TEST_EI || form == Op.TEST_EG ? ALU_TEST : aluOp(d.sub);
         aluResult(op);
         if (op != ALU_CMP && op != ALU_TEST) {
-            storeByteReg(d.rmB, () -> {
+            storeByteReg(dst, () -> {
                 mv.visitVarInsn(LLOAD, RES);
                 lconst(0xff);
                 mv.visitInsn(LAND);

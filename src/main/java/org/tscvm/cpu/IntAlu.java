@@ -628,7 +628,7 @@ final class IntAlu {
         } else {
             v = c.readE(d, size);
         }
-        if (d.sub >= 4) {
+        if (d.sub >= 4 || d.sub <= 1) {
             if (d.mem) {
                 c.probeWrite(lin, size); // shiftValue sets the flags: the store must not fault after it
             }
@@ -645,22 +645,6 @@ final class IntAlu {
         boolean carry;
         boolean o;
         switch (d.sub) {
-            case 0: { // ROL
-                int n = count % bits;
-                r = n == 0 ? v : ((v << n) | (v >>> (bits - n))) & m;
-                carry = (r & 1) != 0;
-                o = ((r & sb) != 0) != carry;
-                fl = (fl & ~(CF | OF)) | (carry ? CF : 0) | (o ? OF : 0);
-                break;
-            }
-            case 1: { // ROR
-                int n = count % bits;
-                r = n == 0 ? v : ((v >>> n) | (v << (bits - n))) & m;
-                carry = (r & sb) != 0;
-                o = carry != ((r & (sb >>> 1)) != 0);
-                fl = (fl & ~(CF | OF)) | (carry ? CF : 0) | (o ? OF : 0);
-                break;
-            }
             case 2: { // RCL
                 int n = size < 4 ? count % (bits + 1) : count;
                 carry = (fl & CF) != 0;
@@ -697,11 +681,12 @@ final class IntAlu {
     }
 
     /**
-     * SHL/SAL (kind 4, 6), SHR (5) or SAR (7) of {@code v} (under the operand mask) by a count
-     * already masked to 5 bits (6 with 64-bit operands), setting the flags: SF, ZF, PF from
-     * the result, CF the last bit out (0 once the count passes a byte or word operand's width),
-     * OF the 1-bit rule, AF 0. A zero count returns {@code v} and keeps the flags. The
-     * interpreter ({@link #shift}) and compiled blocks both shift here.
+     * ROL (kind 0), ROR (1), SHL/SAL (4, 6), SHR (5) or SAR (7) of {@code v} (under the
+     * operand mask) by a count already masked to 5 bits (6 with 64-bit operands), setting the
+     * flags. Shifts: SF, ZF, PF from the result, CF the last bit out (0 once the count passes a
+     * byte or word operand's width), OF the 1-bit rule, AF 0. Rotates: CF the bit rotated into
+     * the end, OF the 1-bit rule, the other flags kept. A zero count returns {@code v} and
+     * keeps the flags. The interpreter ({@link #shift}) and compiled blocks both shift here.
      */
     static long shiftValue(CpuExec c, long v, int kind, int count, int size) {
         if (count == 0) {
@@ -712,6 +697,20 @@ final class IntAlu {
         long r;
         boolean carry;
         boolean o;
+        if (kind <= 1) {
+            int n = count % bits;
+            if (kind == 0) {
+                r = n == 0 ? v : ((v << n) | (v >>> (bits - n))) & m;
+                carry = (r & 1) != 0;
+                o = ((r & sb) != 0) != carry;
+            } else {
+                r = n == 0 ? v : ((v >>> n) | (v << (bits - n))) & m;
+                carry = (r & sb) != 0;
+                o = carry != ((r & (sb >>> 1)) != 0);
+            }
+            c.loadFlags((c.rflags() & ~(CF | OF)) | (carry ? CF : 0) | (o ? OF : 0));
+            return r;
+        }
         if (kind == 5) {
             r = v >>> count;
             carry = count <= bits && ((v >>> (count - 1)) & 1) != 0;
