@@ -134,7 +134,14 @@ final class BlockCompiler {
     /** In a block that branches back to its own start: the loop head, after the registers are loaded. */
     private Label loopHead;
     private long blockIp;
+    private Insn[] blockInsns;
     private int blockCount;
+    /**
+     * The index of the instruction that overwrites the flags a rotate left unwritten (its
+     * flags were dead), or -1: the method is not cut before it, as a cut would leave the
+     * flags before the rotate in the CPU at an instruction boundary.
+     */
+    private int deadFlagsThrough;
 
     /** -1 in 64-bit mode; else the EIP/IP wrap mask, and only mode-free register forms are generated inline. */
     private final long ripMask;
@@ -206,7 +213,9 @@ final class BlockCompiler {
         loopMismatch = false;
         branchDepth = 0;
         blockIp = ip;
+        blockInsns = insns;
         blockCount = count;
+        deadFlagsThrough = -1;
         loopHead = null;
         ClassWriter cw = new ClassWriter(ClassWriter.COMPUTE_FRAMES);
         cw.visit(V17, ACC_FINAL | ACC_SUPER | ACC_SYNTHETIC, NAME, null, BASE, null);
@@ -238,7 +247,7 @@ final class BlockCompiler {
         boolean ripSet = false;
         covered = count;
         for (int i = 0; i < count; i++) {
-            if (i > 0 && codeSize() > METHOD_BYTES_BUDGET) {
+            if (i > 0 && i > deadFlagsThrough && codeSize() > METHOD_BYTES_BUDGET) {
                 // The method would grow past what HotSpot compiles: it covers the instructions
                 // so far, and the rest of the block runs as a block of its own from here.
                 writeBack();
@@ -490,6 +499,16 @@ final class BlockCompiler {
             case SHIFT_I: case SHIFT_CL:
                 if (d.mem || d.sub == 2 || d.sub == 3) {
                     return generic(i, d, ip, next, last); // RCL, RCR
+                }
+                if (d.sub <= 1) {
+                    int overwrite = flagsOverwrittenAfter(i);
+                    if (overwrite >= 0) {
+                        // ROL/ROR whose CF and OF nothing can see: the value alone, and the
+                        // pending record (which it would keep but for CF and OF) stays pending.
+                        deadFlagsThrough = overwrite;
+                        rotateValue(d, size);
+                        return false;
+                    }
                 }
                 // The interpreter's own shiftValue; with a constant count C2 folds its branches.
                 // A zero count leaves the flags as they were, and a rotate keeps all but CF and
@@ -936,6 +955,89 @@ final class BlockCompiler {
             mask(size);
         });
         pendingFlags(inc ? CpuState.LF_INC : CpuState.LF_DEC, size);
+    }
+
+    /**
+     * The index of the instruction after {@code i} that replaces all six arithmetic flags
+     * before anything can observe them, or -1: only register moves, other rotates and forms
+     * that neither touch the flags nor can fault or leave the block may come between (a fault
+     * or an exit would show the flags at that boundary). A few instructions are looked at, so a
+     * method-size cut deferred past them stays small.
+     */
+    private int flagsOverwrittenAfter(int i) {
+        for (int j = i + 1; j < blockCount && j <= i + 6; j++) {
+            Insn n = blockInsns[j];
+            if (n.lock || n.rep != 0) {
+                return -1;
+            }
+            if (writesAllFlags(n)) {
+                return j;
+            }
+            if (n.op == Op.SHIFT_I && !n.mem && n.sub <= 1) {
+                continue; // another rotate: its flags too are dead if a writer follows
+            }
+            if (n.op.readsFlags || n.op.writesFlags || n.op.endsBlock || !neverFaults(n)) {
+                return -1;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * An ALU or TEST form between registers, or a register and an immediate, other than ADC and
+     * SBB; or a shift of a register by a count that is not zero.
+     */
+    private static boolean writesAllFlags(Insn n) {
+        switch (n.op) {
+            case ADD_R_R: case OR_R_R: case AND_R_R: case SUB_R_R: case XOR_R_R: case CMP_R_R: case TEST_R_R:
+            case ADD_R_I: case OR_R_I: case AND_R_I: case SUB_R_I: case XOR_R_I: case CMP_R_I: case TEST_R_I:
+            case TEST_EG: case TEST_EI:
+                return !n.mem;
+            case ALU_EG: case ALU_GE: case ALU_EI:
+                return !n.mem && n.sub != 2 && n.sub != 3;
+            case SHIFT_I: // SHL, SHR, SAR by a count that is not zero
+                return !n.mem && n.sub >= 4 && (n.imm & (n.opSize == 8 ? 63 : 31)) != 0;
+            default:
+                return false;
+        }
+    }
+
+    /** Whether {@code n} can never fault: its row says so, or it is a data move between registers. */
+    private static boolean neverFaults(Insn n) {
+        if (n.op.neverFaults) {
+            return true;
+        }
+        switch (n.op) {
+            case MOV_EG: case MOV_GE: case MOV_EI: case MOVZX_B: case MOVZX_W: case MOVSX_B: case MOVSX_W:
+            case MOVSXD: case NOT: case XCHG:
+                return !n.mem;
+            default:
+                return false;
+        }
+    }
+
+    /** ROL or ROR of a 32- or 64-bit register by an immediate or CL, without flags. */
+    private void rotateValue(Insn d, int size) {
+        boolean left = d.sub == 0;
+        storeReg(d.rm, () -> {
+            pushReg(d.rm);
+            if (size == 4) {
+                mv.visitInsn(L2I);
+            }
+            if (d.op == Op.SHIFT_I) {
+                iconst((int) d.imm & (size == 8 ? 63 : 31));
+            } else {
+                pushReg(Cpu.RCX);
+                mv.visitInsn(L2I); // the distance is taken modulo the width, as the count mask does
+            }
+            String owner = size == 8 ? "java/lang/Long" : "java/lang/Integer";
+            String descriptor = size == 8 ? "(JI)J" : "(II)I";
+            mv.visitMethodInsn(INVOKESTATIC, owner, left ? "rotateLeft" : "rotateRight", descriptor, false);
+            if (size == 4) {
+                mv.visitInsn(I2L);
+                mask(4);
+            }
+        });
     }
 
     /** The lazy record is now {@code kind} and {@code size} over DST, SRC and RES, stored when something can read it. */

@@ -1,0 +1,147 @@
+package org.tscvm.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * ROL and ROR in compiled code: where an ALU instruction replaces the flags before anything can
+ * see them, the rotate's CF and OF are not computed; everywhere else (a reader, a fault, the
+ * block's end, an instruction that keeps some flags) they must be exactly the interpreter's.
+ */
+class CompiledRotateTest {
+    /**
+     * loop: add eax,ebx; xor edx,eax; rol edx,16; add ecx,edx; xor ebx,ecx; ror ebx,cl;
+     * mov r8,rbx; add r8d,0x1234; rol rax,13; dec esi; jnz loop; hlt — two rotates whose flags
+     * an ADD replaces, and one followed by DEC, which keeps its CF.
+     */
+    private static final String QUARTER_ROUNDS =
+            "01 d8 31 c2 c1 c2 10 01 d1 31 cb d3 cb 49 89 d8 41 81 c0 34 12 00 00 48 c1 c0 0d ff ce 75 e1 f4";
+
+    @ParameterizedTest
+    @ValueSource(longs = {1, 3, 4, 5, 9, 10, 11, 12, 100, 1001, 5000, 1_000_000})
+    void aLoopOfRotatesStopsWithTheInterpretersState(long budget) {
+        CpuRig compiled = quarterRounds(1);
+        CpuRig interpreted = quarterRounds(0);
+        assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
+        assertSameState(compiled, interpreted);
+        assertThat(compiled.cpu.compiledBlocks()).isGreaterThanOrEqualTo(1);
+    }
+
+    /**
+     * add eax,ebx; rol eax,1 (CF and OF set from EAX = 0xc0000000 + 0x40000001), then what
+     * follows: each can see the rotate's flags, so they must be computed.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "72 00",             // jc: reads CF
+        "11 d8",             // adc eax,ebx: reads CF
+        "0f 90 c1",          // seto cl: reads OF
+        "9c 5a",             // pushfq; pop rdx
+        "ff ce 9c 5a",       // dec esi keeps CF: pushfq; pop rdx
+        "49 89 c0 9c 5a",    // a register move, then pushfq
+        "48 8b 03",          // a load from an unmapped page: #PF pushes RFLAGS
+        "eb 00",             // the block ends
+        "",                  // the HLT that ends the block
+        "c1 e0 00 9c 5a",    // shl eax,0 keeps the flags: pushfq
+        "c1 c8 03 9c 5a",    // ror eax,3 keeps all but CF and OF: pushfq
+        "c1 c0 00 9c 5a",    // rol eax,0 keeps them all: pushfq
+        "01 d1",             // add ecx,edx: the rotate's flags are dead
+        "c1 c8 03 01 d1",    // ror eax,3; add ecx,edx: both rotates' flags are dead
+        "c1 e8 02",          // shr eax,2: dead too
+    })
+    void aRotateFollowedBy(String follower) {
+        CpuRig compiled = rotateThen(follower, 1);
+        CpuRig interpreted = rotateThen(follower, 0);
+        for (int run = 0; run < 2; run++) {
+            compiled.cpu.setRip(CpuRig.CODE);
+            interpreted.cpu.setRip(CpuRig.CODE);
+            compiled.cpu.setGpr(Cpu.RSP, CpuRig.STACK_TOP);
+            interpreted.cpu.setGpr(Cpu.RSP, CpuRig.STACK_TOP);
+            compiled.cpu.setGpr(Cpu.RAX, 0xc000_0000L);
+            interpreted.cpu.setGpr(Cpu.RAX, 0xc000_0000L);
+            assertThat(compiled.cpu.run(1000)).isEqualTo(interpreted.cpu.run(1000)).isEqualTo(RunStop.HALTED);
+        }
+        assertSameState(compiled, interpreted);
+        assertThat(compiled.arithFlags() & (CpuState.CF | CpuState.OF))
+                .as("the rotate's CF and OF, or the next ALU's").isEqualTo(interpreted.arithFlags() & (CpuState.CF | CpuState.OF));
+        assertThat(compiled.stack(0)).isEqualTo(interpreted.stack(0));
+        assertThat(compiled.stack(3)).as("RFLAGS in a fault's frame").isEqualTo(interpreted.stack(3));
+        assertThat(compiled.cpu.compiledBlocks()).isGreaterThanOrEqualTo(1);
+    }
+
+    /**
+     * A block too long for one method: wherever it is cut, never between a rotate whose flags
+     * were left unwritten and the ALU instruction that replaces them, since the code leaves at
+     * the cut with the flags of that boundary. The groups after the read-modify-writes (rol;
+     * add, or rol; mov; add) put the cut at each place in a group as their count varies.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {35, 36, 37})
+    void aLongBlockIsNotCutBetweenARotateAndTheFlagsThatReplaceItsOwn(int readModifyWrites) {
+        for (String group : new String[] {"c1 c0 03 01 c8", "c1 c0 03 49 89 d8 01 c8"}) {
+            byte[] rmw = CpuRig.hex("01 03"); // add [rbx],eax: much bytecode
+            byte[] one = CpuRig.hex(group);   // rol eax,3; [mov r8,rbx;] add eax,ecx
+            int perGroup = one.length == 5 ? 2 : 3;
+            int groups = (64 - readModifyWrites) / perGroup;
+            byte[] code = new byte[rmw.length * readModifyWrites + one.length * groups + 1];
+            int at = 0;
+            for (int i = 0; i < readModifyWrites; i++, at += rmw.length) {
+                System.arraycopy(rmw, 0, code, at, rmw.length);
+            }
+            for (int i = 0; i < groups; i++, at += one.length) {
+                System.arraycopy(one, 0, code, at, one.length);
+            }
+            code[at] = (byte) 0xf4;
+            CpuRig rig = new CpuRig().longMode();
+            rig.load(CpuRig.CODE, code);
+            Decoder decoder = new Decoder(rig.cpu);
+            int count = readModifyWrites + perGroup * groups;
+            Insn[] insns = new Insn[count];
+            long ip = CpuRig.CODE;
+            for (int i = 0; i < count; i++) {
+                insns[i] = new Insn();
+                decoder.decode(insns[i], ip);
+                ip += insns[i].len;
+            }
+            int covered = BlockCompiler.compile(insns, count, CpuRig.CODE, -1).instructions;
+            assertThat(covered).isBetween(readModifyWrites + 1, count - 1);
+            assertThat((covered - readModifyWrites) % perGroup).as("the cut in a group of " + perGroup).isZero();
+        }
+    }
+
+    private static CpuRig quarterRounds(int compileThreshold) {
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.setCompileThreshold(compileThreshold);
+        rig.cpu.setGpr(Cpu.RAX, 0x6170_7865L);
+        rig.cpu.setGpr(Cpu.RBX, 0x3320_646eL);
+        rig.cpu.setGpr(Cpu.RCX, 0x7962_2d32L);
+        rig.cpu.setGpr(Cpu.RDX, 0x6b20_6574L);
+        rig.cpu.setGpr(Cpu.RSI, 1000);
+        rig.load(CpuRig.CODE, CpuRig.hex(QUARTER_ROUNDS));
+        rig.cpu.setRip(CpuRig.CODE);
+        return rig;
+    }
+
+    private static CpuRig rotateThen(String follower, int compileThreshold) {
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.setCompileThreshold(compileThreshold);
+        rig.cpu.setGpr(Cpu.RBX, 0x4000_0001L | 0x4000_0000L << 32);
+        rig.cpu.setGpr(Cpu.RSI, 1);
+        rig.load(CpuRig.CODE, CpuRig.hex(("01 d8 c1 c0 01 " + follower + " f4").replaceAll("\\s+", " ").trim()));
+        if (follower.equals("48 8b 03")) {
+            rig.cpu.setGpr(Cpu.RBX, 0x4000_0000L); // PDPT entry 1 is not present
+        }
+        return rig;
+    }
+
+    private static void assertSameState(CpuRig compiled, CpuRig interpreted) {
+        for (int r = 0; r < 16; r++) {
+            assertThat(compiled.cpu.getGpr(r)).as("register %d", r).isEqualTo(interpreted.cpu.getGpr(r));
+        }
+        assertThat(compiled.cpu.getRip()).as("RIP").isEqualTo(interpreted.cpu.getRip());
+        assertThat(compiled.cpu.getRflags()).as("RFLAGS").isEqualTo(interpreted.cpu.getRflags());
+        assertThat(compiled.cpu.instructionsRetired()).as("retired").isEqualTo(interpreted.cpu.instructionsRetired());
+    }
+}
