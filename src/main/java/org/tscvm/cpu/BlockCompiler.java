@@ -500,15 +500,14 @@ final class BlockCompiler {
                 if (d.mem || d.sub == 2 || d.sub == 3) {
                     return generic(i, d, ip, next, last); // RCL, RCR
                 }
-                if (d.sub <= 1) {
-                    int overwrite = flagsOverwrittenAfter(i);
-                    if (overwrite >= 0) {
-                        // ROL/ROR whose CF and OF nothing can see: the value alone, and the
-                        // pending record (which it would keep but for CF and OF) stays pending.
-                        deadFlagsThrough = overwrite;
-                        rotateValue(d, size);
-                        return false;
-                    }
+                int overwrite = flagsOverwrittenAfter(i);
+                if (overwrite >= 0) {
+                    // A shift or rotate whose flags nothing can see: the value alone, and the
+                    // pending record (which a zero count or a rotate would partly keep) stays
+                    // pending for the instruction that replaces it.
+                    deadFlagsThrough = overwrite;
+                    shiftedValue(d, size);
+                    return false;
                 }
                 // The interpreter's own shiftValue; with a constant count C2 folds its branches.
                 // A zero count leaves the flags as they were, and a rotate keeps all but CF and
@@ -973,8 +972,8 @@ final class BlockCompiler {
             if (writesAllFlags(n)) {
                 return j;
             }
-            if (n.op == Op.SHIFT_I && !n.mem && n.sub <= 1) {
-                continue; // another rotate: its flags too are dead if a writer follows
+            if (n.op == Op.SHIFT_I && !n.mem && n.sub != 2 && n.sub != 3) {
+                continue; // another shift or rotate: its flags too are dead if a writer follows
             }
             if (n.op.readsFlags || n.op.writesFlags || n.op.endsBlock || !neverFaults(n)) {
                 return -1;
@@ -1016,24 +1015,38 @@ final class BlockCompiler {
         }
     }
 
-    /** ROL or ROR of a 32- or 64-bit register by an immediate or CL, without flags. */
-    private void rotateValue(Insn d, int size) {
-        boolean left = d.sub == 0;
+    /**
+     * ROL, ROR, SHL, SHR or SAR of a 32- or 64-bit register by an immediate or CL, without
+     * flags. The JVM takes a shift or rotate distance modulo the width, as the count mask does.
+     */
+    private void shiftedValue(Insn d, int size) {
+        boolean wide = size == 8;
         storeReg(d.rm, () -> {
             pushReg(d.rm);
-            if (size == 4) {
+            if (!wide) {
                 mv.visitInsn(L2I);
             }
             if (d.op == Op.SHIFT_I) {
-                iconst((int) d.imm & (size == 8 ? 63 : 31));
+                iconst((int) d.imm & (wide ? 63 : 31));
             } else {
                 pushReg(Cpu.RCX);
-                mv.visitInsn(L2I); // the distance is taken modulo the width, as the count mask does
+                mv.visitInsn(L2I);
             }
-            String owner = size == 8 ? "java/lang/Long" : "java/lang/Integer";
-            String descriptor = size == 8 ? "(JI)J" : "(II)I";
-            mv.visitMethodInsn(INVOKESTATIC, owner, left ? "rotateLeft" : "rotateRight", descriptor, false);
-            if (size == 4) {
+            switch (d.sub) {
+                case 0: case 1:
+                    mv.visitMethodInsn(INVOKESTATIC, wide ? "java/lang/Long" : "java/lang/Integer",
+                            d.sub == 0 ? "rotateLeft" : "rotateRight", wide ? "(JI)J" : "(II)I", false);
+                    break;
+                case 5:
+                    mv.visitInsn(wide ? LUSHR : IUSHR);
+                    break;
+                case 7:
+                    mv.visitInsn(wide ? LSHR : ISHR);
+                    break;
+                default: // 4 and 6: SHL
+                    mv.visitInsn(wide ? LSHL : ISHL);
+            }
+            if (!wide) {
                 mv.visitInsn(I2L);
                 mask(4);
             }

@@ -6,11 +6,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * ROL and ROR in compiled code: where an ALU instruction replaces the flags before anything can
- * see them, the rotate's CF and OF are not computed; everywhere else (a reader, a fault, the
- * block's end, an instruction that keeps some flags) they must be exactly the interpreter's.
+ * Shifts and rotates in compiled code: where an ALU instruction (or another shift) replaces the
+ * flags before anything can see them, theirs are not computed; everywhere else (a reader, a
+ * fault, the block's end, an instruction that keeps some flags) they must be exactly the
+ * interpreter's.
  */
-class CompiledRotateTest {
+class CompiledShiftTest {
     /**
      * loop: add eax,ebx; xor edx,eax; rol edx,16; add ecx,edx; xor ebx,ecx; ror ebx,cl;
      * mov r8,rbx; add r8d,0x1234; rol rax,13; dec esi; jnz loop; hlt — two rotates whose flags
@@ -30,30 +31,41 @@ class CompiledRotateTest {
     }
 
     /**
-     * add eax,ebx; rol eax,1 (CF and OF set from EAX = 0xc0000000 + 0x40000001), then what
-     * follows: each can see the rotate's flags, so they must be computed.
+     * add eax,ebx (EAX = 0xc0000000 + EBX), a shift or rotate, then what follows: each but the
+     * last four can see the shift's flags, so they must be computed.
      */
     @ParameterizedTest
     @ValueSource(strings = {
-        "72 00",             // jc: reads CF
-        "11 d8",             // adc eax,ebx: reads CF
-        "0f 90 c1",          // seto cl: reads OF
-        "9c 5a",             // pushfq; pop rdx
-        "ff ce 9c 5a",       // dec esi keeps CF: pushfq; pop rdx
-        "49 89 c0 9c 5a",    // a register move, then pushfq
-        "48 8b 03",          // a load from an unmapped page: #PF pushes RFLAGS
-        "eb 00",             // the block ends
-        "",                  // the HLT that ends the block
-        "c1 e0 00 9c 5a",    // shl eax,0 keeps the flags: pushfq
-        "c1 c8 03 9c 5a",    // ror eax,3 keeps all but CF and OF: pushfq
-        "c1 c0 00 9c 5a",    // rol eax,0 keeps them all: pushfq
-        "01 d1",             // add ecx,edx: the rotate's flags are dead
-        "c1 c8 03 01 d1",    // ror eax,3; add ecx,edx: both rotates' flags are dead
-        "c1 e8 02",          // shr eax,2: dead too
+        "c1 c0 01 72 00",             // rol eax,1; jc: reads CF
+        "c1 c0 01 11 d8",             // adc eax,ebx: reads CF
+        "c1 c0 01 0f 90 c1",          // seto cl: reads OF
+        "c1 c0 01 9c 5a",             // pushfq; pop rdx
+        "c1 c0 01 ff ce 9c 5a",       // dec esi keeps CF: pushfq; pop rdx
+        "c1 c0 01 49 89 c0 9c 5a",    // a register move, then pushfq
+        "c1 c0 01 48 8b 03",          // a load from an unmapped page: #PF pushes RFLAGS
+        "c1 c0 01 eb 00",             // the block ends
+        "c1 c0 01",                   // the HLT that ends the block
+        "c1 c0 01 c1 e0 00 9c 5a",    // shl eax,0 keeps the flags: pushfq
+        "c1 c0 01 c1 c8 03 9c 5a",    // ror eax,3 keeps all but CF and OF: pushfq
+        "c1 c0 01 c1 c0 00 9c 5a",    // rol eax,0 keeps them all: pushfq
+        "c1 e0 05 72 00",             // shl eax,5; jc
+        "48 c1 e8 03 0f 98 c1",       // shr rax,3; sets cl
+        "c1 f8 1f 9c 5a",             // sar eax,31; pushfq
+        "d3 e0 0f 94 c1",             // shl eax,cl (CL = 33: by 1); setz cl
+        "48 d3 f8 48 8b 03",          // sar rax,cl; a faulting load
+        "c1 e0 05",                   // shl eax,5 at the block's end
+        "c1 c0 01 01 d1",             // rol eax,1; add ecx,edx: dead
+        "c1 c0 01 c1 c8 03 01 d1",    // rol; ror; add: both dead
+        "c1 c0 01 c1 e8 02",          // rol; shr eax,2: dead too
+        "48 c1 e0 20 48 09 d0 9c 5a", // shl rax,32; or rax,rdx: dead, then the OR's flags
+        "f7 d8 c1 f8 04 01 d1",       // neg eax; sar eax,4; add: dead
+        "48 f7 d8 48 d3 f8 01 d1",    // neg rax; sar rax,cl; add: dead
+        "48 d3 e8 01 d1",             // shr rax,cl; add: dead
+        "d3 c8 01 d1",                // ror eax,cl; add: dead
     })
-    void aRotateFollowedBy(String follower) {
-        CpuRig compiled = rotateThen(follower, 1);
-        CpuRig interpreted = rotateThen(follower, 0);
+    void aShiftFollowedBy(String code) {
+        CpuRig compiled = shiftThen(code, 1);
+        CpuRig interpreted = shiftThen(code, 0);
         for (int run = 0; run < 2; run++) {
             compiled.cpu.setRip(CpuRig.CODE);
             interpreted.cpu.setRip(CpuRig.CODE);
@@ -65,7 +77,7 @@ class CompiledRotateTest {
         }
         assertSameState(compiled, interpreted);
         assertThat(compiled.arithFlags() & (CpuState.CF | CpuState.OF))
-                .as("the rotate's CF and OF, or the next ALU's").isEqualTo(interpreted.arithFlags() & (CpuState.CF | CpuState.OF));
+                .as("the shift's CF and OF, or the next ALU's").isEqualTo(interpreted.arithFlags() & (CpuState.CF | CpuState.OF));
         assertThat(compiled.stack(0)).isEqualTo(interpreted.stack(0));
         assertThat(compiled.stack(3)).as("RFLAGS in a fault's frame").isEqualTo(interpreted.stack(3));
         assertThat(compiled.cpu.compiledBlocks()).isGreaterThanOrEqualTo(1);
@@ -124,13 +136,15 @@ class CompiledRotateTest {
         return rig;
     }
 
-    private static CpuRig rotateThen(String follower, int compileThreshold) {
+    private static CpuRig shiftThen(String code, int compileThreshold) {
         CpuRig rig = new CpuRig().longMode();
         rig.cpu.setCompileThreshold(compileThreshold);
         rig.cpu.setGpr(Cpu.RBX, 0x4000_0001L | 0x4000_0000L << 32);
+        rig.cpu.setGpr(Cpu.RCX, 33);
+        rig.cpu.setGpr(Cpu.RDX, 0x0123_4567_89ab_cdefL);
         rig.cpu.setGpr(Cpu.RSI, 1);
-        rig.load(CpuRig.CODE, CpuRig.hex(("01 d8 c1 c0 01 " + follower + " f4").replaceAll("\\s+", " ").trim()));
-        if (follower.equals("48 8b 03")) {
+        rig.load(CpuRig.CODE, CpuRig.hex("01 d8 " + code + " f4"));
+        if (code.endsWith("48 8b 03")) {
             rig.cpu.setGpr(Cpu.RBX, 0x4000_0000L); // PDPT entry 1 is not present
         }
         return rig;
