@@ -121,6 +121,22 @@ public class InterpreterBenchmark {
             + " 01 d8 31 c2 c1 c2 08 01 d1 31 cb c1 c3 07 eb e2";
     private static final int ROTATE_INSNS = 13;
     private static final int ROTATE_RUN = ROTATE_INSNS * 1_000;
+    /**
+     * A loop of four blocks joined by JMPs (2 instructions each): block-to-block dispatch
+     * through the links, nothing else.
+     * <pre>
+     * 10000: add %ecx,%eax; jmp 10010
+     * 10010: add %eax,%ebx; jmp 10020
+     * 10020: xor %ebx,%edx; jmp 10030
+     * 10030: dec %ecx;      jmp 10000
+     * </pre>
+     */
+    private static final String BLOCK_CHAIN = "01 c8 eb 0c 00 00 00 00 00 00 00 00 00 00 00 00"
+            + " 01 c3 eb 0c 00 00 00 00 00 00 00 00 00 00 00 00"
+            + " 31 da eb 0c 00 00 00 00 00 00 00 00 00 00 00 00"
+            + " ff c9 eb cc";
+    private static final int CHAIN_INSNS = 8;
+    private static final int CHAIN_RUN = CHAIN_INSNS * 1_000;
     /** A decode mix: mov r/m, add imm, lea with SIB, movzx, cmp, jcc, call, ret. */
     private static final String MIX = "48 8b 04 0e 48 83 c1 40 48 8d 14 50 0f b6 06 48 39 d0 75 f0 e8 00 00 00 00 c3";
 
@@ -135,6 +151,7 @@ public class InterpreterBenchmark {
     private Cpu nopLoop;
     private Cpu bignum;
     private Cpu rotates;
+    private Cpu chain;
     private Decoder decoder;
     private final Insn insn = new Insn();
     private long[] mixStarts;
@@ -150,6 +167,8 @@ public class InterpreterBenchmark {
         bignum.setCompileThreshold(compileThreshold);
         rotates = newCpu(ROTATE_ROUNDS);
         rotates.setCompileThreshold(compileThreshold);
+        chain = newCpu(BLOCK_CHAIN);
+        chain.setCompileThreshold(compileThreshold);
         decoding = newCpu(MIX);
         rdtscLoop = newCpu(RDTSC_LOOP);
         rdtscLoop.setGpr(Cpu.RSI, Long.MAX_VALUE);
@@ -256,6 +275,13 @@ public class InterpreterBenchmark {
     @OperationsPerInvocation(ROTATE_RUN / ROTATE_INSNS)
     public RunStop rotateRounds() {
         return rotates.run(ROTATE_RUN);
+    }
+
+    /** One iteration of the block chain: four blocks entered through their links. */
+    @Benchmark
+    @OperationsPerInvocation(CHAIN_RUN / CHAIN_INSNS)
+    public RunStop blockChain() {
+        return chain.run(CHAIN_RUN);
     }
 
     /** One instruction decoded (prefixes, ModRM/SIB, immediates, fast-form classification). */
