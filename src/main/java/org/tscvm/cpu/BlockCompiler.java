@@ -509,6 +509,10 @@ final class BlockCompiler {
                     shiftedValue(d, size);
                     return false;
                 }
+                if (op == Op.SHIFT_I && d.sub >= 4 && (d.imm & (size == 8 ? 63 : 31)) != 0) {
+                    shiftWithFlags(d, size);
+                    return false;
+                }
                 // The interpreter's own shiftValue; with a constant count C2 folds its branches.
                 // A zero count leaves the flags as they were, and a rotate keeps all but CF and
                 // OF, so the record must be current.
@@ -1051,6 +1055,47 @@ final class BlockCompiler {
                 mask(4);
             }
         });
+    }
+
+    /**
+     * SHL, SHR or SAR of a 32- or 64-bit register by an immediate that is not zero: the value
+     * inline and the flags as a pending lazy record (the operand, the count, the result), as
+     * IntAlu.shiftValue leaves them.
+     */
+    private void shiftWithFlags(Insn d, int size) {
+        boolean wide = size == 8;
+        int count = (int) d.imm & (wide ? 63 : 31);
+        liveFlagsKind = CpuState.LF_NONE; // no fused conditions on a shift's record
+        loadReg(d.rm, size);
+        mv.visitVarInsn(LSTORE, DST);
+        lconst(count);
+        mv.visitVarInsn(LSTORE, SRC);
+        mv.visitVarInsn(LLOAD, DST);
+        if (!wide) {
+            mv.visitInsn(L2I);
+        }
+        iconst(count);
+        int kind;
+        switch (d.sub) {
+            case 5:
+                mv.visitInsn(wide ? LUSHR : IUSHR);
+                kind = CpuState.LF_SHR;
+                break;
+            case 7:
+                mv.visitInsn(wide ? LSHR : ISHR);
+                kind = CpuState.LF_SAR;
+                break;
+            default: // 4 and 6: SHL
+                mv.visitInsn(wide ? LSHL : ISHL);
+                kind = CpuState.LF_SHL;
+        }
+        if (!wide) {
+            mv.visitInsn(I2L);
+            mask(4);
+        }
+        mv.visitVarInsn(LSTORE, RES);
+        storeReg(d.rm, () -> mv.visitVarInsn(LLOAD, RES));
+        pendingFlags(kind, size);
     }
 
     /** The lazy record is now {@code kind} and {@code size} over DST, SRC and RES, stored when something can read it. */

@@ -155,6 +155,8 @@ abstract class CpuState {
 
     // ---- lazy flags ----
     static final int LF_NONE = 0, LF_ADD = 1, LF_ADC = 2, LF_SUB = 3, LF_SBB = 4, LF_LOGIC = 5, LF_INC = 6, LF_DEC = 7;
+    /** SHL, SHR and SAR by a count that is not zero: DST the operand, SRC the count, RES the result. */
+    static final int LF_SHL = 8, LF_SHR = 9, LF_SAR = 10;
     /** RFLAGS; its arithmetic bits are valid only while {@link #lfOp} is LF_NONE. */
     long flags = 2;
     int lfOp;
@@ -283,8 +285,36 @@ abstract class CpuState {
                 }
                 f |= (dst ^ 1 ^ res) & AF;
                 break;
+            case LF_SHL: {
+                // CF is the last bit shifted out; OF (defined for a count of 1) is SF xor CF.
+                int count = (int) src;
+                boolean carry = count <= size * 8 && ((dst >>> (size * 8 - count)) & 1) != 0;
+                if (carry) {
+                    f |= CF;
+                }
+                if (((res & sb) != 0) != carry) {
+                    f |= OF;
+                }
+                break;
+            }
+            case LF_SHR: {
+                int count = (int) src;
+                if (count <= size * 8 && ((dst >>> (count - 1)) & 1) != 0) {
+                    f |= CF;
+                }
+                if ((dst & sb) != 0) {
+                    f |= OF; // the operand's sign, as a count of 1 defines it
+                }
+                break;
+            }
+            case LF_SAR:
+                if (((sext(dst, size) >> ((int) src - 1)) & 1) != 0) {
+                    f |= CF;
+                }
+                break;
             default:
-                // LF_LOGIC: CF = OF = 0; AF is undefined and Intel and AMD hosts give 0.
+                // LF_LOGIC: CF = OF = 0; AF is undefined and Intel and AMD hosts give 0 (after
+                // the shifts too).
                 break;
         }
         return f;
@@ -323,7 +353,8 @@ abstract class CpuState {
             case LF_ADD: m = mask(lfSize); return Long.compareUnsigned(lfRes & m, lfDst & m) < 0;
             case LF_ADC: m = mask(lfSize); return Long.compareUnsigned(lfRes & m, lfDst & m) <= 0;
             case LF_SUB: m = mask(lfSize); return Long.compareUnsigned(lfDst & m, lfSrc & m) < 0;
-            default: m = mask(lfSize); return Long.compareUnsigned(lfDst & m, lfSrc & m) <= 0;
+            case LF_SBB: m = mask(lfSize); return Long.compareUnsigned(lfDst & m, lfSrc & m) <= 0;
+            default: return (lazyArith() & CF) != 0;
         }
     }
 

@@ -711,21 +711,18 @@ final class IntAlu {
             c.loadFlags((c.rflags() & ~(CF | OF)) | (carry ? CF : 0) | (o ? OF : 0));
             return r;
         }
+        // The flags stay lazy: CpuState.lazyArith works out CF and OF from the operand and count.
+        v &= m;
         if (kind == 5) {
             r = v >>> count;
-            carry = count <= bits && ((v >>> (count - 1)) & 1) != 0;
-            o = (v & sb) != 0;
+            c.setLazy(LF_SHR, size, v, count, r);
         } else if (kind == 7) {
-            long s = sext(v, size);
-            r = (s >> count) & m;
-            carry = ((s >> (count - 1)) & 1) != 0;
-            o = false;
+            r = (sext(v, size) >> count) & m;
+            c.setLazy(LF_SAR, size, v, count, r);
         } else {
             r = (v << count) & m;
-            carry = count <= bits && ((v >>> (bits - count)) & 1) != 0;
-            o = ((r & sb) != 0) != carry;
+            c.setLazy(LF_SHL, size, v, count, r);
         }
-        c.loadFlags(resultFlags(c.flags, r, size) | (carry ? CF : 0) | (o ? OF : 0));
         return r;
     }
 
