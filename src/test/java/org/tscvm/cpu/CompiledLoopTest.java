@@ -30,7 +30,7 @@ class CompiledLoopTest {
         CpuRig interpreted = counted(0);
         CpuRig compiled = counted(1);
         assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
-        assertSameState(compiled, interpreted);
+        CpuRig.assertSameState(compiled, interpreted);
         assertThat(compiled.cpu.compiledLoops()).as("compiled as a loop").isEqualTo(1);
     }
 
@@ -51,7 +51,7 @@ class CompiledLoopTest {
             assertThat(rig.cpu.run(budget)).isEqualTo(RunStop.BUDGET_EXHAUSTED);
             rigs[threshold] = rig;
         }
-        assertSameState(rigs[1], rigs[0]);
+        CpuRig.assertSameState(rigs[1], rigs[0]);
         assertThat(rigs[1].cpu.getGpr(Cpu.RCX)).isEqualTo(5);
         assertThat(rigs[1].cpu.compiledLoops()).as("compiled as a loop").isEqualTo(1);
     }
@@ -62,7 +62,7 @@ class CompiledLoopTest {
         CpuRig compiled = counted(1);
         assertThat(interpreted.cpu.run(1_000_000)).isEqualTo(RunStop.HALTED);
         assertThat(compiled.cpu.run(1_000_000)).isEqualTo(RunStop.HALTED);
-        assertSameState(compiled, interpreted);
+        CpuRig.assertSameState(compiled, interpreted);
         assertThat(compiled.cpu.getGpr(Cpu.RAX)).isEqualTo(3 * 1000);
         assertThat(compiled.cpu.instructionsRetired()).isEqualTo(interpreted.cpu.instructionsRetired());
     }
@@ -76,7 +76,7 @@ class CompiledLoopTest {
         assertThat(compiled.cpu.run(10_000)).isEqualTo(interpreted.cpu.run(10_000)).isEqualTo(RunStop.HALTED);
         assertThat(compiled.haltedInVector()).isEqualTo(14);
         assertThat(compiled.cpu.compiledLoops()).as("compiled as a loop").isEqualTo(1);
-        assertSameState(compiled, interpreted);
+        CpuRig.assertSameState(compiled, interpreted);
         long rsp = compiled.cpu.getGpr(Cpu.RSP);
         assertThat(compiled.r64(rsp + 8)).as("the faulting RIP").isEqualTo(CpuRig.CODE + 3);
         assertThat(compiled.r64(rsp + 24)).as("the flags pushed").isEqualTo(interpreted.r64(rsp + 24));
@@ -128,14 +128,5 @@ class CompiledLoopTest {
         rig.load(CpuRig.CODE, CpuRig.hex(TWO_EDGES));
         rig.cpu.setRip(CpuRig.CODE);
         return rig;
-    }
-
-    private static void assertSameState(CpuRig compiled, CpuRig interpreted) {
-        for (int r = 0; r < 16; r++) {
-            assertThat(compiled.cpu.getGpr(r)).as("register %d", r).isEqualTo(interpreted.cpu.getGpr(r));
-        }
-        assertThat(compiled.cpu.getRip()).as("RIP").isEqualTo(interpreted.cpu.getRip());
-        assertThat(compiled.cpu.getRflags()).as("RFLAGS").isEqualTo(interpreted.cpu.getRflags());
-        assertThat(compiled.cpu.instructionsRetired()).as("retired").isEqualTo(interpreted.cpu.instructionsRetired());
     }
 }

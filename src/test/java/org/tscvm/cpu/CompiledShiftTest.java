@@ -26,7 +26,7 @@ class CompiledShiftTest {
         CpuRig compiled = quarterRounds(1);
         CpuRig interpreted = quarterRounds(0);
         assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
-        assertSameState(compiled, interpreted);
+        CpuRig.assertSameState(compiled, interpreted);
         assertThat(compiled.cpu.compiledBlocks()).isGreaterThanOrEqualTo(1);
     }
 
@@ -75,7 +75,7 @@ class CompiledShiftTest {
             interpreted.cpu.setGpr(Cpu.RAX, 0xc000_0000L);
             assertThat(compiled.cpu.run(1000)).isEqualTo(interpreted.cpu.run(1000)).isEqualTo(RunStop.HALTED);
         }
-        assertSameState(compiled, interpreted);
+        CpuRig.assertSameState(compiled, interpreted);
         assertThat(compiled.arithFlags() & (CpuState.CF | CpuState.OF))
                 .as("the shift's CF and OF, or the next ALU's").isEqualTo(interpreted.arithFlags() & (CpuState.CF | CpuState.OF));
         assertThat(compiled.stack(0)).isEqualTo(interpreted.stack(0));
@@ -148,14 +148,5 @@ class CompiledShiftTest {
             rig.cpu.setGpr(Cpu.RBX, 0x4000_0000L); // PDPT entry 1 is not present
         }
         return rig;
-    }
-
-    private static void assertSameState(CpuRig compiled, CpuRig interpreted) {
-        for (int r = 0; r < 16; r++) {
-            assertThat(compiled.cpu.getGpr(r)).as("register %d", r).isEqualTo(interpreted.cpu.getGpr(r));
-        }
-        assertThat(compiled.cpu.getRip()).as("RIP").isEqualTo(interpreted.cpu.getRip());
-        assertThat(compiled.cpu.getRflags()).as("RFLAGS").isEqualTo(interpreted.cpu.getRflags());
-        assertThat(compiled.cpu.instructionsRetired()).as("retired").isEqualTo(interpreted.cpu.instructionsRetired());
     }
 }

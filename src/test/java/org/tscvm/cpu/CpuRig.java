@@ -129,6 +129,16 @@ final class CpuRig {
         return r64(cpu.getGpr(Cpu.RSP) + 8L * index);
     }
 
+    /** Registers, RIP, RFLAGS and the retired count of a compiled run equal an interpreted one's. */
+    static void assertSameState(CpuRig compiled, CpuRig interpreted) {
+        for (int r = 0; r < 16; r++) {
+            assertThat(compiled.cpu.getGpr(r)).as("register %d", r).isEqualTo(interpreted.cpu.getGpr(r));
+        }
+        assertThat(compiled.cpu.getRip()).as("RIP").isEqualTo(interpreted.cpu.getRip());
+        assertThat(compiled.cpu.getRflags()).as("RFLAGS").isEqualTo(interpreted.cpu.getRflags());
+        assertThat(compiled.cpu.instructionsRetired()).as("retired").isEqualTo(interpreted.cpu.instructionsRetired());
+    }
+
     long arithFlags() {
         return cpu.getRflags() & 0x8d5;
     }
