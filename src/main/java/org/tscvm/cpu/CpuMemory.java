@@ -39,6 +39,13 @@ abstract class CpuMemory extends CpuState {
     long userBit;
     /** The paging unit: translation, the TLB and physical access. */
     final Mmu mmu = new Mmu(this);
+    /**
+     * The {@link Mmu}'s TLB arrays, held here as well: a hit in the access fast paths then loads
+     * them from the CPU itself, not through {@link #mmu} (one dependent load fewer per access).
+     */
+    private final long[] tlbTag = mmu.tlbTag, tlbPhys = mmu.tlbPhys;
+    private final byte[][] tlbChunk = mmu.tlbChunk;
+    private final int[] tlbHost = mmu.tlbHost;
     /** The watchpoint the current instruction hit: its start and kind (0: none). */
     long watchHitAddress;
     int watchHitKind;
@@ -128,13 +135,12 @@ abstract class CpuMemory extends CpuState {
      * explicit one passes but for SMAP (SDM 4.6.1).
      */
     private long read(long lin, int size, long user) {
-        Mmu m = mmu;
         long lpn = lin >>> 12;
         int i = (int) lpn & Mmu.TLB_MASK;
         int off = (int) lin & 0xfff;
-        if (m.tlbTag[i] == (lpn << 1 | user) && off <= 4096 - size) {
-            byte[] c = m.tlbChunk[i];
-            int p = m.tlbHost[i] + off;
+        if (tlbTag[i] == (lpn << 1 | user) && off <= 4096 - size) {
+            byte[] c = tlbChunk[i];
+            int p = tlbHost[i] + off;
             switch (size) {
                 case 1: return c[p] & 0xff;
                 case 2: return (short) I16.get(c, p) & 0xffff;
@@ -146,13 +152,12 @@ abstract class CpuMemory extends CpuState {
     }
 
     private void write(long lin, int size, long v, long user) {
-        Mmu m = mmu;
         long lpn = lin >>> 12;
         int i = Mmu.TLB_SIZE + ((int) lpn & Mmu.TLB_MASK);
         int off = (int) lin & 0xfff;
-        if (m.tlbTag[i] == (lpn << 1 | user) && off <= 4096 - size) {
-            byte[] c = m.tlbChunk[i];
-            int p = m.tlbHost[i] + off;
+        if (tlbTag[i] == (lpn << 1 | user) && off <= 4096 - size) {
+            byte[] c = tlbChunk[i];
+            int p = tlbHost[i] + off;
             switch (size) {
                 case 1: c[p] = (byte) v; break;
                 case 2: I16.set(c, p, (short) v); break;
@@ -160,7 +165,7 @@ abstract class CpuMemory extends CpuState {
                 default: I64.set(c, p, v);
             }
             if (c[GuestMemory.MARKS_OFFSET + (p >>> 12)] != 0) {
-                codeStore(m.tlbPhys[i] + off);
+                codeStore(tlbPhys[i] + off);
             }
             return;
         }
@@ -173,11 +178,10 @@ abstract class CpuMemory extends CpuState {
      * as hardware does when it reads the operand for the write.
      */
     final void probeWrite(long lin, int size) {
-        Mmu m = mmu;
         long lpn = lin >>> 12;
         int i = Mmu.TLB_SIZE + ((int) lpn & Mmu.TLB_MASK);
         int off = (int) lin & 0xfff;
-        if (m.tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
+        if (tlbTag[i] == (lpn << 1 | userBit) && off <= 4096 - size) {
             return;
         }
         mmu.translate(lin, Mmu.WRITE, userBit != 0);
