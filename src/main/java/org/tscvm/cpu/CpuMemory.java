@@ -214,10 +214,6 @@ abstract class CpuMemory extends CpuState {
         write(lin, size, v, user ? 1 : 0);
     }
 
-    final long readAs(long lin, int size, boolean user) {
-        return read(lin, size, user ? 1 : 0);
-    }
-
     /** Notes a hit of a watchpoint by {@code size} bytes at {@code lin}; the run loop stops after the instruction. */
     private void watchAccess(long lin, int size, int kinds) {
         int i = mmu.watchTraps.watchHit(lin, size, kinds);
