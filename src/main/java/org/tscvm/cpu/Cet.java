@@ -140,7 +140,7 @@ final class Cet {
         int size = c.mode64 ? 8 : 4;
         long ssp = sspIn(c, c.ssp - size);
         try {
-            c.shadowStackWrite(ssp, size, ret, c.cpl == 3);
+            c.mmu.shadowStackWrite(ssp, size, ret, c.cpl == 3);
         } catch (CpuFault f) {
             c.regs[RSP] = oldRsp;
             throw f;
@@ -154,7 +154,7 @@ final class Cet {
             return;
         }
         int size = c.mode64 ? 8 : 4;
-        long saved = c.shadowStackRead(c.ssp, size, c.cpl == 3);
+        long saved = c.mmu.shadowStackRead(c.ssp, size, c.cpl == 3);
         if (saved != (size == 8 ? target : target & 0xffffffffL)) {
             throw c.fault(CpuFault.CP, CP_NEAR_RET);
         }
@@ -169,11 +169,11 @@ final class Cet {
      * supervisor one), with privilege {@code user}; returns the new SSP. Nothing is committed.
      */
     static long pushFrame(CpuSystem c, long ssp, boolean user, long cs, long lip, long oldSsp) {
-        c.shadowStackWrite(ssp - 4, 4, 0, user);
+        c.mmu.shadowStackWrite(ssp - 4, 4, 0, user);
         long s = ssp & ~7L;
-        c.shadowStackWrite(s - 8, 8, cs, user);
-        c.shadowStackWrite(s - 16, 8, lip, user);
-        c.shadowStackWrite(s - 24, 8, oldSsp, user);
+        c.mmu.shadowStackWrite(s - 8, 8, cs, user);
+        c.mmu.shadowStackWrite(s - 16, 8, lip, user);
+        c.mmu.shadowStackWrite(s - 24, 8, oldSsp, user);
         return s - 24;
     }
 
@@ -187,9 +187,9 @@ final class Cet {
         if ((ssp & 7) != 0) {
             throw c.fault(CpuFault.CP, CP_FAR_RET);
         }
-        long savedCs = c.shadowStackRead(ssp + 16, 8, user);
-        long savedLip = c.shadowStackRead(ssp + 8, 8, user);
-        long prev = c.shadowStackRead(ssp, 8, user);
+        long savedCs = c.mmu.shadowStackRead(ssp + 16, 8, user);
+        long savedLip = c.mmu.shadowStackRead(ssp + 8, 8, user);
+        long prev = c.mmu.shadowStackRead(ssp, 8, user);
         if (savedCs != cs || savedLip != lip || (prev & 3) != 0 || (!target64 && (prev >>> 32) != 0)) {
             throw c.fault(CpuFault.CP, CP_FAR_RET);
         }
@@ -230,9 +230,9 @@ final class Cet {
         if ((ssp & 7) != 0) {
             return;
         }
-        long token = c.shadowStackRead(ssp, 8, false);
+        long token = c.mmu.shadowStackRead(ssp, 8, false);
         if (token == (ssp | 1)) {
-            c.shadowStackWrite(ssp, 8, ssp, false);
+            c.mmu.shadowStackWrite(ssp, 8, ssp, false);
         }
     }
 
@@ -244,11 +244,11 @@ final class Cet {
         if ((ssp & 7) != 0 || (!target64 && (ssp >>> 32) != 0)) {
             throw c.gp(0);
         }
-        long token = c.shadowStackRead(ssp, 8, false);
+        long token = c.mmu.shadowStackRead(ssp, 8, false);
         if (token != ssp) {
             throw c.gp(0);
         }
-        c.shadowStackWrite(ssp, 8, ssp | 1, false);
+        c.mmu.shadowStackWrite(ssp, 8, ssp | 1, false);
     }
 
     /**
@@ -386,8 +386,8 @@ final class Cet {
         int size = d.opSize;
         long n = c.regs[d.rm] & 0xff;
         long checked = n == 0 ? 1 : n;
-        c.shadowStackRead(c.ssp, size, user);
-        c.shadowStackRead(sspIn(c, c.ssp + (checked - 1) * size), size, user);
+        c.mmu.shadowStackRead(c.ssp, size, user);
+        c.mmu.shadowStackRead(sspIn(c, c.ssp + (checked - 1) * size), size, user);
         c.ssp = sspIn(c, c.ssp + n * size);
     }
 
@@ -404,12 +404,12 @@ final class Cet {
         }
         long l = c.mode64 ? 1 : 0;
         long previous = c.ssp | l | 2;
-        long token = c.shadowStackRead(la, 8, user);
+        long token = c.mmu.shadowStackRead(la, 8, user);
         long restored = token & ~3L;
         if ((token & 3) != l || (l == 0 && (token >>> 32) != 0) || ((restored - 8) & ~7L) != la) {
             throw c.fault(CpuFault.CP, CP_RSTORSSP);
         }
-        c.shadowStackWrite(la, 8, previous, user);
+        c.mmu.shadowStackWrite(la, 8, previous, user);
         c.ssp = la;
         c.setArith((restored & 4) != 0 ? CF : 0);
     }
@@ -423,14 +423,14 @@ final class Cet {
         if ((c.ssp & 7) != 0) {
             throw c.gp(0);
         }
-        long token = c.shadowStackRead(c.ssp, 8, user);
+        long token = c.mmu.shadowStackRead(c.ssp, 8, user);
         long ssp = c.ssp + 8;
         boolean hole = (c.rflags() & CF) != 0;
         if (hole && c.mode64) {
             throw c.gp(0);
         }
         if (hole) {
-            if (c.shadowStackRead(ssp, 4, user) != 0) {
+            if (c.mmu.shadowStackRead(ssp, 4, user) != 0) {
                 throw c.gp(0);
             }
             ssp += 4;
@@ -439,9 +439,9 @@ final class Cet {
             throw c.gp(0);
         }
         long old = token & ~3L;
-        c.shadowStackWrite(old - 4, 4, 0, user);
+        c.mmu.shadowStackWrite(old - 4, 4, 0, user);
         long aligned = old & ~7L;
-        c.shadowStackWrite(aligned - 8, 8, old | (c.mode64 ? 1 : 0), user);
+        c.mmu.shadowStackWrite(aligned - 8, 8, old | (c.mode64 ? 1 : 0), user);
         c.ssp = sspIn(c, ssp);
     }
 
@@ -471,7 +471,7 @@ final class Cet {
         if ((la & (size - 1)) != 0) {
             throw c.gp(0);
         }
-        c.shadowStackWrite(la, size, c.getReg(size, d.reg), user);
+        c.mmu.shadowStackWrite(la, size, c.getReg(size, d.reg), user);
     }
 
     /** SETSSBSY: takes the supervisor token at IA32_PL0_SSP (#CP(SETSSBSY) if busy or wrong) and loads SSP with it. */
@@ -486,11 +486,11 @@ final class Cet {
         if ((la & 7) != 0) {
             throw c.gp(0);
         }
-        long token = c.shadowStackRead(la, 8, false);
+        long token = c.mmu.shadowStackRead(la, 8, false);
         if (token != la) {
             throw c.fault(CpuFault.CP, CP_SETSSBSY);
         }
-        c.shadowStackWrite(la, 8, la | 1, false);
+        c.mmu.shadowStackWrite(la, 8, la | 1, false);
         c.ssp = la;
     }
 
@@ -506,10 +506,10 @@ final class Cet {
         if ((la & 7) != 0) {
             throw c.gp(0);
         }
-        long token = c.shadowStackRead(la, 8, false);
+        long token = c.mmu.shadowStackRead(la, 8, false);
         boolean valid = token == (la | 1) && (c.mode64 || (token >>> 32) == 0);
         if (valid) {
-            c.shadowStackWrite(la, 8, la, false);
+            c.mmu.shadowStackWrite(la, 8, la, false);
         }
         c.setArith(valid ? 0 : CF);
         c.ssp = 0;

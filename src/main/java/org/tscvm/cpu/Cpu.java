@@ -72,7 +72,7 @@ public final class Cpu extends CpuExec {
 
     /**
      * One decoded block: where it came from, what it holds, and links to the blocks that ran
-     * after it. A link is keyed by the successor's linear address, the {@link #chainEpoch} it
+     * after it. A link is keyed by the successor's linear address, the {@link Mmu#epoch} it
      * was made in and the successor's {@link #decodes} then; while all match, the successor is
      * known without a TLB lookup or a cache probe (block chaining, as QEMU's TB links). Only
      * its code generation is checked again.
@@ -177,9 +177,9 @@ public final class Cpu extends CpuExec {
             return;
         }
         debugTraps = traps;
-        watchTraps = traps != null && traps.watches() ? traps : null;
-        if (watchTraps != null) {
-            flushTlb(false); // watched pages must leave the TLB's fast path
+        mmu.watchTraps = traps != null && traps.watches() ? traps : null;
+        if (mmu.watchTraps != null) {
+            mmu.flushTlb(false); // watched pages must leave the TLB's fast path
         }
     }
 
@@ -195,7 +195,7 @@ public final class Cpu extends CpuExec {
 
     /** The physical address of linear address {@code linear} now, or -1 if unmapped; no side effects (KVM_TRANSLATE). */
     public long translateForDebugger(long linear) {
-        return peekTranslate(linear);
+        return mmu.peekTranslate(linear);
     }
 
     /**
@@ -479,7 +479,7 @@ public final class Cpu extends CpuExec {
     @Override
     void openTransaction(long fallback) {
         transaction.begin(this, fallback);
-        flushTlb(false);
+        mmu.flushTlb(false);
         EVENTS.getAndBitwiseOr(this, EV_TRANSACTION);
     }
 
@@ -520,7 +520,7 @@ public final class Cpu extends CpuExec {
         if (!mode64 && ip > segLimit[CS]) {
             throw gp(0);
         }
-        return (int) readPhys(translateExec(codeLinear(ip)), 1);
+        return (int) mmu.readPhys(mmu.translateExec(codeLinear(ip), userBit), 1);
     }
 
     private void executeBlock(long limit) {
@@ -705,7 +705,7 @@ public final class Cpu extends CpuExec {
     /** The successor {@code prev} links to for {@code lin}, if that link is still valid. */
     private Block linkedSuccessor(Block prev, long lin) {
         Block b;
-        long epoch = chainEpoch;
+        long epoch = mmu.epoch;
         if (prev.linkLin0 == lin && prev.linkEpoch0 == epoch) {
             b = prev.link0;
             if (b.decodes != prev.linkDecodes0) {
@@ -727,7 +727,7 @@ public final class Cpu extends CpuExec {
 
     /** The cache probe (decoding on a miss); links the last block to the result when both are cacheable. */
     private Block lookUpBlock(long ip, long lin) {
-        long phys = translateExec(lin);
+        long phys = mmu.translateExec(lin, userBit);
         int slot = (int) (phys ^ (phys >>> BLOCK_BITS)) & (BLOCKS - 1);
         Block b = blocks[slot];
         if (b == null) {
@@ -754,7 +754,7 @@ public final class Cpu extends CpuExec {
      * link 1 takes the others (a Jcc's two successors both stay linked, a RET's churn only link 1).
      */
     private void link(Block prev, long lin, Block b) {
-        long epoch = chainEpoch;
+        long epoch = mmu.epoch;
         if (prev.linkEpoch0 != epoch) {
             prev.link0 = b;
             prev.linkLin0 = lin;
@@ -774,7 +774,7 @@ public final class Cpu extends CpuExec {
      * current), else null; the run loop's {@link #lookUpBlock} does the rest.
      */
     private Block cachedBlock(long lin) {
-        long phys = cachedExecTranslation(lin);
+        long phys = mmu.cachedExecTranslation(lin, userBit);
         if (phys < 0) {
             return null;
         }
@@ -787,7 +787,7 @@ public final class Cpu extends CpuExec {
 
     private boolean secondPageValid(Block b, long lin) {
         long next = (lin | 0xfff) + 1;
-        long p2 = translateExec(mode64 ? next : next & 0xffffffffL) & ~0xfffL;
+        long p2 = mmu.translateExec(mode64 ? next : next & 0xffffffffL, userBit) & ~0xfffL;
         return p2 == b.page2 && memory.codeGeneration(p2) == b.gen2;
     }
 
@@ -816,7 +816,7 @@ public final class Cpu extends CpuExec {
             if (at + MAX_LENGTH_GUESS > pageEnd) {
                 // The instruction may reach into the next page: mark that page too, first.
                 try {
-                    long p2 = translateExec(mode64 ? pageEnd : pageEnd & 0xffffffffL) & ~0xfffL;
+                    long p2 = mmu.translateExec(mode64 ? pageEnd : pageEnd & 0xffffffffL, userBit) & ~0xfffL;
                     if (memory.isRam(p2, 1)) {
                         gen2 = memory.markCodePage(p2);
                         page2 = p2;
@@ -956,7 +956,7 @@ public final class Cpu extends CpuExec {
         interruptShadowUntil = 0;
         lastVector = -1;
         updateMode();
-        flushTlb(false);
+        mmu.flushTlb(false);
     }
 
     /** INIT: an AP waits for STARTUP; {@link #run} returns {@link RunStop#WAIT_FOR_SIPI}. */
@@ -1034,7 +1034,7 @@ public final class Cpu extends CpuExec {
         waitForSipi = false;
         shutdown = false;
         updateMode();
-        flushTlb(false);
+        mmu.flushTlb(false);
     }
 
     /**
@@ -1079,7 +1079,7 @@ public final class Cpu extends CpuExec {
         waitForSipi = false;
         shutdown = false;
         updateMode();
-        flushTlb(false);
+        mmu.flushTlb(false);
     }
 
     /** Loads GDTR as LGDT would, from the host: a loader that built a GDT in guest memory. */
@@ -1419,7 +1419,7 @@ public final class Cpu extends CpuExec {
         cr3 = s.cr3();
         cr4 = s.cr4();
         Cet.update(this); // the CET MSRs come back as MSRs (writeMsr), before or after this
-        pdptesValid = false; // reloaded from the PDPT on the first walk: RAM may be restored after this
+        mmu.pdptesValid = false; // reloaded from the PDPT on the first walk: RAM may be restored after this
         // Between MOV CR0 setting PE and the far jump CS holds a real-mode value whose low bits
         // are no RPL. KVM's state takes the CPL from SS.DPL (VMX): so does a restore here.
         csFromRealMode = (cr0 & CR0_PE) != 0 && (flags & VM) == 0 && (segSel[CS] & 3) != 0
@@ -1462,7 +1462,7 @@ public final class Cpu extends CpuExec {
         pkru = s.pkru();
         xcr0 = s.xcr0();
         updateMode();
-        flushTlb(false);
+        mmu.flushTlb(false);
     }
 
     private static void checkLength(String what, int actual, int expected) {

@@ -4,10 +4,11 @@ import org.tscvm.memory.GuestMemory;
 
 /**
  * The architectural state of one logical processor and the small helpers every layer uses:
- * register access by operand size and lazy arithmetic flags. The layers above add the MMU
- * ({@link CpuMemory}), descriptors and exception delivery ({@link CpuSystem}), the instruction
- * handlers ({@link CpuExec}) and the run loop ({@link Cpu}); one object, so handlers reach state
- * as plain fields.
+ * register access by operand size, lazy arithmetic flags, the preallocated fault. The layers
+ * above add memory access ({@link CpuMemory}, which holds the {@link Mmu}: the MMU is a part
+ * that reads this state, not a layer), descriptors and exception delivery ({@link CpuSystem}),
+ * the instruction handlers ({@link CpuExec}) and the run loop ({@link Cpu}); one object, so
+ * handlers reach state as plain fields.
  */
 abstract class CpuState {
     static final int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
@@ -70,7 +71,7 @@ abstract class CpuState {
      * Protection-key rights, two bits per key (bit 2i access-disable, 2i+1 write-disable):
      * PKRU for user-mode addresses (RDPKRU/WRPKRU), IA32_PKRS for supervisor-mode ones. The TLB
      * caches rights derived from them: an instruction changes them only through
-     * {@code setProtectionKeyRights}, a reset or state load flushes the whole TLB.
+     * {@link Mmu#setProtectionKeyRights}, a reset or state load flushes the whole TLB.
      */
     int pkru, pkrs;
     /**
@@ -173,9 +174,49 @@ abstract class CpuState {
         }
     }
 
+    /**
+     * Set when a store hit a page holding decoded code, or an access went to MMIO (a device may
+     * have asked the CPU to stop): the run loop leaves the block after this instruction.
+     */
+    boolean endBlock;
+
+    /** The one fault this processor raises, re-armed for each (a guest fault is control flow). */
+    final CpuFault fault = new CpuFault(0, 0);
+
     CpuState(GuestMemory memory, CpuBus bus) {
         this.memory = memory;
         this.bus = bus;
+    }
+
+    final CpuFault fault(int vector, int errorCode) {
+        return fault.set(vector, errorCode);
+    }
+
+    final CpuFault gp(int errorCode) {
+        return fault.set(CpuFault.GP, errorCode);
+    }
+
+    final CpuFault ud() {
+        return fault.set(CpuFault.UD, CpuFault.NO_ERROR_CODE);
+    }
+
+    final boolean paging() {
+        return (cr0 & CR0_PG) != 0;
+    }
+
+    /** DR7 LENn (bits 18+4n) to bytes: 00 = 1, 01 = 2, 10 = 8, 11 = 4 (SDM 17.2.5). */
+    static int breakpointLength(long dr7, int n) {
+        switch ((int) (dr7 >>> (18 + 4 * n)) & 3) {
+            case 0: return 1;
+            case 1: return 2;
+            case 2: return 8;
+            default: return 4;
+        }
+    }
+
+    /** True when DR{@code n} is enabled (Ln or Gn) as a data breakpoint: R/Wn 01 (writes) or 11 (reads and writes). */
+    static boolean isDataBreakpoint(long dr7, int n) {
+        return ((dr7 >>> (2 * n)) & 3) != 0 && (((dr7 >>> (16 + 4 * n)) & 1) != 0);
     }
 
     static long mask(int size) {

@@ -47,6 +47,9 @@ abstract class CpuSystem extends CpuMemory {
         cpl = newCpl;
     }
 
+    /** The decode mode and CPL the links of the current {@link Mmu#epoch} were made in. */
+    private int chainMode = -1;
+
     /** Recomputes the mode fields after CS, SS, CR0 or EFER changed. */
     final void updateMode() {
         mode64 = longMode() && (segAttr[CS] & A_L) != 0;
@@ -59,7 +62,7 @@ abstract class CpuSystem extends CpuMemory {
         int linkMode = codeSize | (mode64 ? 16 : 0) | (realMode() ? 32 : 0) | cpl << 6;
         if (linkMode != chainMode) {
             chainMode = linkMode;
-            chainEpoch++;
+            mmu.epoch++;
         }
         for (int s = 0; s < 6; s++) {
             updateSegChecked(s);
@@ -1112,11 +1115,11 @@ abstract class CpuSystem extends CpuMemory {
         }
         if ((v & CR0_PG) != 0 && (cr4 & CR4_PAE) != 0 && (efer & EFER_LMA) == 0
                 && ((old ^ v) & (CR0_PG | CR0_CD | CR0_NW)) != 0) {
-            loadPdptes(cr3); // PAE paging turned on (or its caching changed): SDM 4.4.1
+            mmu.loadPdptes(cr3); // PAE paging turned on (or its caching changed): SDM 4.4.1
         }
         cr0 = v;
         if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) {
-            flushTlb(false);
+            mmu.flushTlb(false);
         }
         updateMode();
     }
@@ -1131,10 +1134,10 @@ abstract class CpuSystem extends CpuMemory {
             throw gp(0);
         }
         if (paePaging(cr0, cr4)) {
-            loadPdptes(v); // #GP leaves CR3 as it was
+            mmu.loadPdptes(v); // #GP leaves CR3 as it was
         }
         cr3 = longMode() ? v : v & 0xffffffffL;
-        flushTlb((cr4 & CR4_PGE) != 0);
+        mmu.flushTlb((cr4 & CR4_PGE) != 0);
     }
 
     final void writeCr4(long v) {
@@ -1145,12 +1148,12 @@ abstract class CpuSystem extends CpuMemory {
         }
         long old = cr4;
         if (paePaging(cr0, v) && ((old ^ v) & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)) != 0) {
-            loadPdptes(cr3); // SDM 4.4.1
+            mmu.loadPdptes(cr3); // SDM 4.4.1
         }
         cr4 = v;
         Cet.update(this);
         if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_PKS)) != 0) {
-            flushTlb(false);
+            mmu.flushTlb(false);
         }
     }
 
@@ -1212,7 +1215,7 @@ abstract class CpuSystem extends CpuMemory {
             watch |= isDataBreakpoint(dr7, n);
         }
         if (watch || guestWatch) {
-            flushTlb(false);
+            mmu.flushTlb(false);
         }
         guestWatch = watch;
     }
@@ -1240,7 +1243,7 @@ abstract class CpuSystem extends CpuMemory {
         long old = efer;
         efer = (v & ~EFER_LMA) | (efer & EFER_LMA);
         if (((old ^ efer) & EFER_NXE) != 0) {
-            flushTlb(false);
+            mmu.flushTlb(false);
         }
         updateMode();
     }
@@ -1277,7 +1280,7 @@ abstract class CpuSystem extends CpuMemory {
                 if ((cr4BitsCpuidReports() & CR4_PKS) == 0 || (v >>> 32) != 0) {
                     throw gp(0);
                 }
-                setProtectionKeyRights(true, (int) v);
+                mmu.setProtectionKeyRights(true, (int) v);
                 return true;
             case Msr.IA32_U_CET: case Msr.IA32_S_CET: case Msr.IA32_PL0_SSP: case Msr.IA32_PL1_SSP:
             case Msr.IA32_PL2_SSP: case Msr.IA32_PL3_SSP: case Msr.IA32_INTERRUPT_SSP_TABLE_ADDR:

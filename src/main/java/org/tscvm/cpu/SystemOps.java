@@ -96,7 +96,7 @@ final class SystemOps {
     static void invlpg(CpuExec c, Insn d) {
         c.requireCpl0();
         long e = c.ea(d);
-        c.flushTlbPage(c.mode64 ? (d.seg >= FS ? c.segBase[d.seg] : 0) + e : (c.segBase[d.seg] + e) & 0xffffffffL);
+        c.mmu.flushTlbPage(c.mode64 ? (d.seg >= FS ? c.segBase[d.seg] : 0) + e : (c.segBase[d.seg] + e) & 0xffffffffL);
     }
 
     static void movCrR(CpuExec c, Insn d) {
@@ -146,7 +146,7 @@ final class SystemOps {
      * flush of device memory reads no register. There is no cache to flush.
      */
     static void clflush(CpuExec c, Insn d) {
-        c.translate(c.addr(d, 1, false), CpuMemory.READ, c.userBit != 0);
+        c.mmu.translate(c.addr(d, 1, false), Mmu.READ, c.userBit != 0);
     }
 
     /** CPUID.(7,0):EBX[23] and [24]: without its bit each is #UD (SDM CLFLUSHOPT, CLWB). */
@@ -306,7 +306,7 @@ final class SystemOps {
         if ((int) c.regs[RCX] != 0 || (int) c.regs[RDX] != 0) {
             throw c.gp(0);
         }
-        c.setProtectionKeyRights(false, (int) c.regs[RAX]);
+        c.mmu.setProtectionKeyRights(false, (int) c.regs[RAX]);
     }
 
     static void fxsave(CpuExec c, Insn d) {

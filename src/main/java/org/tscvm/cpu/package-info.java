@@ -4,12 +4,17 @@
  * <h2>Shape</h2>
  * One object per logical processor, layered by concern so each reads alone:
  * {@link org.tscvm.cpu.CpuState} (registers, segment caches, control registers, lazy flags),
- * {@link org.tscvm.cpu.CpuMemory} (segment checks, page walk for 32-bit/PAE/4-level paging,
- * the software TLB, physical and atomic access), {@link org.tscvm.cpu.CpuSystem}
+ * {@link org.tscvm.cpu.CpuMemory} (segment checks, linear access with the TLB fast paths,
+ * data breakpoints and watchpoints, LOCKed atomics), {@link org.tscvm.cpu.CpuSystem}
  * (descriptors, segment loads, far transfers and call gates, IRET, control registers, MSRs,
  * exception and interrupt delivery with #DF/triple fault), {@link org.tscvm.cpu.CpuExec}
  * (the operand and ALU cores the handlers share) and {@link org.tscvm.cpu.Cpu} (the public
- * contract and the run loop). The guest's CPUID,
+ * contract and the run loop). The chain is becoming parts (DESIGN 7); the first is
+ * {@link org.tscvm.cpu.Mmu}, which the CPU holds in {@code mmu}: the page walk for
+ * 32-bit/PAE/4-level paging, PAE's PDPTE registers, the software TLB and its invalidation,
+ * page faults and physical access. It reads the paging controls from the {@link org.tscvm.cpu.CpuState}
+ * it is built with, takes an access's privilege as a parameter and is tested on its own
+ * (MmuTest). The guest's CPUID,
  * asked through {@link org.tscvm.cpu.CpuBus}, decides which CR4 feature bits exist (SMEP,
  * SMAP, FSGSBASE, UMIP) and MAXPHYADDR, above which paging-entry bits are reserved.
  *
