@@ -137,9 +137,9 @@ final class BlockCompiler {
     private Insn[] blockInsns;
     private int blockCount;
     /**
-     * The index of the instruction that overwrites the flags a rotate left unwritten (its
-     * flags were dead), or -1: the method is not cut before it, as a cut would leave the
-     * flags before the rotate in the CPU at an instruction boundary.
+     * The index of the instruction that overwrites the flags a shift or rotate left unwritten
+     * (its flags were dead), or -1: the method is not cut before it, as a cut would leave the
+     * flags from before the shift in the CPU at an instruction boundary.
      */
     private int deadFlagsThrough;
 
@@ -962,7 +962,7 @@ final class BlockCompiler {
 
     /**
      * The index of the instruction after {@code i} that replaces all six arithmetic flags
-     * before anything can observe them, or -1: only register moves, other rotates and forms
+     * before anything can observe them, or -1: only register moves, other shifts and forms
      * that neither touch the flags nor can fault or leave the block may come between (a fault
      * or an exit would show the flags at that boundary). A few instructions are looked at, so a
      * method-size cut deferred past them stays small.
@@ -1036,20 +1036,7 @@ final class BlockCompiler {
                 pushReg(Cpu.RCX);
                 mv.visitInsn(L2I);
             }
-            switch (d.sub) {
-                case 0: case 1:
-                    mv.visitMethodInsn(INVOKESTATIC, wide ? "java/lang/Long" : "java/lang/Integer",
-                            d.sub == 0 ? "rotateLeft" : "rotateRight", wide ? "(JI)J" : "(II)I", false);
-                    break;
-                case 5:
-                    mv.visitInsn(wide ? LUSHR : IUSHR);
-                    break;
-                case 7:
-                    mv.visitInsn(wide ? LSHR : ISHR);
-                    break;
-                default: // 4 and 6: SHL
-                    mv.visitInsn(wide ? LSHL : ISHL);
-            }
+            shiftOp(d.sub, wide);
             if (!wide) {
                 mv.visitInsn(I2L);
                 mask(4);
@@ -1075,27 +1062,35 @@ final class BlockCompiler {
             mv.visitInsn(L2I);
         }
         iconst(count);
-        int kind;
-        switch (d.sub) {
-            case 5:
-                mv.visitInsn(wide ? LUSHR : IUSHR);
-                kind = CpuState.LF_SHR;
-                break;
-            case 7:
-                mv.visitInsn(wide ? LSHR : ISHR);
-                kind = CpuState.LF_SAR;
-                break;
-            default: // 4 and 6: SHL
-                mv.visitInsn(wide ? LSHL : ISHL);
-                kind = CpuState.LF_SHL;
-        }
+        shiftOp(d.sub, wide);
         if (!wide) {
             mv.visitInsn(I2L);
             mask(4);
         }
         mv.visitVarInsn(LSTORE, RES);
         storeReg(d.rm, () -> mv.visitVarInsn(LLOAD, RES));
-        pendingFlags(kind, size);
+        pendingFlags(d.sub == 5 ? CpuState.LF_SHR : d.sub == 7 ? CpuState.LF_SAR : CpuState.LF_SHL, size);
+    }
+
+    /**
+     * Shift kind {@code sub} (0 ROL, 1 ROR, 4 and 6 SHL, 5 SHR, 7 SAR) of the int or long under
+     * an int distance on the stack.
+     */
+    private void shiftOp(int sub, boolean wide) {
+        switch (sub) {
+            case 0: case 1:
+                mv.visitMethodInsn(INVOKESTATIC, wide ? "java/lang/Long" : "java/lang/Integer",
+                        sub == 0 ? "rotateLeft" : "rotateRight", wide ? "(JI)J" : "(II)I", false);
+                break;
+            case 5:
+                mv.visitInsn(wide ? LUSHR : IUSHR);
+                break;
+            case 7:
+                mv.visitInsn(wide ? LSHR : ISHR);
+                break;
+            default: // 4 and 6: SHL
+                mv.visitInsn(wide ? LSHL : ISHL);
+        }
     }
 
     /** The lazy record is now {@code kind} and {@code size} over DST, SRC and RES, stored when something can read it. */
