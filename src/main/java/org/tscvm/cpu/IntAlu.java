@@ -692,12 +692,13 @@ final class IntAlu {
         if (count == 0) {
             return v;
         }
-        int bits = size * 8;
-        long m = mask(size), sb = signBit(size);
+        long m = mask(size);
         long r;
-        boolean carry;
-        boolean o;
         if (kind <= 1) {
+            int bits = size * 8;
+            long sb = signBit(size);
+            boolean carry;
+            boolean o;
             int n = count % bits;
             if (kind == 0) {
                 r = n == 0 ? v : ((v << n) | (v >>> (bits - n))) & m;
