@@ -39,6 +39,9 @@ class RealSocatQmpTest {
     Path dir;
 
     private final List<Process> processes = new ArrayList<>();
+    /** The tscvm process's standard output: the guest's console. */
+    private final List<String> console = new ArrayList<>();
+    private Process tscvm;
 
     @AfterEach
     void killLeftovers() {
@@ -75,11 +78,28 @@ class RealSocatQmpTest {
         }
     }
 
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+    /**
+     * Lines that hold {@code text} anywhere: a reset can land while the guest is half-way
+     * through a line, and the new boot's first words then continue that line.
+     */
+    private static long countContaining(List<String> lines, String text) {
+        synchronized (lines) {
+            return lines.stream().filter(l -> l.contains(text)).count();
+        }
+    }
+
+    private static String tail(List<String> lines) {
+        synchronized (lines) {
+            return String.join(" | ", lines.subList(Math.max(0, lines.size() - 8), lines.size()));
+        }
+    }
+
+    private void await(String what, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
+                throw new AssertionError("timed out waiting for " + what + "; the console's last lines: "
+                        + tail(console) + "; tscvm " + (tscvm != null && tscvm.isAlive() ? "running" : "ended"));
             }
             Thread.sleep(10);
         }
@@ -146,8 +166,7 @@ class RealSocatQmpTest {
         } else {
             command.addAll(List.of("-qmp", "unix:" + socket + ",server=on,wait=off"));
         }
-        Process tscvm = start(command, dir.resolve("tscvm.err"));
-        List<String> console = new ArrayList<>();
+        tscvm = start(command, dir.resolve("tscvm.err"));
         pump(tscvm, console);
         await("tscvm's QMP socket", () -> Files.exists(socket));
         awaitListening(socket);
@@ -202,7 +221,7 @@ class RealSocatQmpTest {
         assertThat(reply(replies, events)).contains("\"class\": \"CommandNotFound\"").contains("\"id\": 5");
         send.line("{\"execute\": \"system_reset\", \"id\": 6}");
         assertThat(reply(replies, events)).isEqualTo("{\"return\": {}, \"id\": 6}");
-        await("the second boot", () -> count(console, "ticker: boot 2") == 1);
+        await("the second boot", () -> countContaining(console, "ticker: boot 2") == 1);
 
         send.line("{\"execute\": \"quit\", \"id\": 7}");
         assertThat(reply(replies, events)).isEqualTo("{\"return\": {}, \"id\": 7}");
