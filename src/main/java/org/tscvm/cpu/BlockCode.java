@@ -8,9 +8,12 @@ package org.tscvm.cpu;
  * the instruction about to run.
  */
 abstract class BlockCode {
-    /** The block's first instructions this code runs: all of them unless the block was too long for one method. */
+    /**
+     * The most instructions one pass retires before the code returns or loops: the block's
+     * (its first ones only, when it was too long for one method), or a loop region's.
+     */
     final int instructions;
-    /** Whether the code loops back to the block's start itself (a guest loop as a JVM loop). */
+    /** Whether the code loops back to the block's start itself (a guest loop as a JVM loop, maybe through other blocks). */
     final boolean loops;
 
     BlockCode(int instructions, boolean loops) {

@@ -135,6 +135,8 @@ final class BlockCompiler {
     private Label loopHead;
     private long blockIp;
     private Insn[] blockInsns;
+    /** Each instruction's RIP: consecutive in a block; a loop region jumps between its blocks. */
+    private long[] blockIps;
     private int blockCount;
     /**
      * The index of the instruction that overwrites the flags a shift or rotate left unwritten
@@ -158,7 +160,34 @@ final class BlockCompiler {
      * instruction that would take it over, and the code then leaves with RIP there.
      */
     static BlockCode compile(Insn[] insns, int count, long ip, long ripMask) {
-        byte[] bytes = new BlockCompiler(ripMask).generate(insns, count, ip);
+        long[] ips = new long[count];
+        long at = ip;
+        for (int i = 0; i < count; i++) {
+            ips[i] = at;
+            at = (at + insns[i].len) & ripMask;
+        }
+        BlockCompiler c = new BlockCompiler(ripMask);
+        byte[] straight = c.emit(insns, ips, count, null, null);
+        byte[] loop = c.loop(insns, ips, count);
+        return define(loop != null ? loop : straight, ip);
+    }
+
+    /**
+     * Compiles a guest loop of several 64-bit blocks as one JVM loop: {@code insns} are the
+     * blocks' instructions in the order the loop runs them and {@code ips} their RIPs. Where
+     * one block goes on to the next by a JMP or a Jcc, the region follows that edge inside
+     * the method, and the Jcc's other way becomes an exit. Null when the loop does not
+     * qualify (an instruction that needs its handler, or too long for one method); the caller
+     * compiles the first block alone.
+     */
+    static BlockCode compileRegion(Insn[] insns, long[] ips, int count) {
+        BlockCompiler c = new BlockCompiler(-1);
+        c.emit(insns, ips, count, null, null);
+        byte[] loop = c.loop(insns, ips, count);
+        return loop == null ? null : define(loop, ips[0]);
+    }
+
+    private static BlockCode define(byte[] bytes, long ip) {
         try {
             MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(bytes, true);
             return (BlockCode) hidden.findConstructor(hidden.lookupClass(), CONSTRUCTOR).invoke();
@@ -170,29 +199,36 @@ final class BlockCompiler {
     }
 
     /**
-     * The block's class. A block that ends in a branch back to its own start (a guest loop)
-     * becomes a JVM loop, with the registers it uses kept in locals across iterations, when
-     * every instruction is generated inline: a first pass finds out whether they are and which
-     * registers the loop uses and writes, a second emits the loop.
+     * After a straight pass ({@link #emit} without a loop): the class of the instructions as a
+     * JVM loop, or null. Code that branches back to its own start (a guest loop) becomes a JVM
+     * loop, with the registers it uses kept in locals across iterations, when every
+     * instruction is generated inline: the straight pass found out whether they are and which
+     * registers the loop uses and writes; this second pass emits the loop.
      */
-    private byte[] generate(Insn[] insns, int count, long ip) {
-        byte[] straight = emit(insns, count, ip, null, null);
-        if (ripMask != -1 || usedHandler || covered != count || !branchesToStart(insns, count, ip)) {
-            return straight;
+    private byte[] loop(Insn[] insns, long[] ips, int count) {
+        if (ripMask != -1 || usedHandler || covered != count || !branchesToStart(insns, ips, count)) {
+            return null;
         }
-        byte[] loop = emit(insns, count, ip, everCached.clone(), backEdgeDirty.clone());
+        byte[] loop = emit(insns, ips, count, everCached.clone(), backEdgeDirty.clone());
         // The loop's register loads can push it past the method budget; a back edge with a
         // register the head did not expect newer is not expected, and never wrong.
-        return covered != count || loopMismatch ? straight : loop;
+        return covered != count || loopMismatch ? null : loop;
     }
 
-    /** True when a Jcc of the block, or a JMP ending it, goes to the block's first instruction. */
-    private static boolean branchesToStart(Insn[] insns, int count, long ip) {
-        long next = ip;
+    /**
+     * True when a Jcc, or a JMP ending the code, goes to the first instruction; or the last
+     * instruction is a Jcc whose fall-through is the first (a region that closes that way).
+     */
+    private static boolean branchesToStart(Insn[] insns, long[] ips, int count) {
+        long start = ips[0];
         for (int i = 0; i < count; i++) {
             Insn d = insns[i];
-            next += d.len;
-            if ((d.op == Op.JCC || d.op == Op.JMP_REL && i == count - 1) && d.opSize == 8 && next + d.imm == ip) {
+            long next = ips[i] + d.len;
+            boolean last = i == count - 1;
+            if (d.opSize == 8 && (d.op == Op.JCC || d.op == Op.JMP_REL && last) && next + d.imm == start) {
+                return true;
+            }
+            if (last && d.op == Op.JCC && d.opSize == 8 && next == start) {
                 return true;
             }
         }
@@ -204,7 +240,8 @@ final class BlockCompiler {
      * loaded before the loop head, and those in {@code loopDirty} (newer than regs[] at a back
      * edge) are treated there as newer.
      */
-    private byte[] emit(Insn[] insns, int count, long ip, boolean[] loopUses, boolean[] loopDirty) {
+    private byte[] emit(Insn[] insns, long[] ips, int count, boolean[] loopUses, boolean[] loopDirty) {
+        long ip = ips[0];
         Arrays.fill(cached, false);
         Arrays.fill(dirty, false);
         Arrays.fill(everCached, false);
@@ -214,6 +251,7 @@ final class BlockCompiler {
         branchDepth = 0;
         blockIp = ip;
         blockInsns = insns;
+        blockIps = ips;
         blockCount = count;
         deadFlagsThrough = -1;
         loopHead = null;
@@ -242,11 +280,11 @@ final class BlockCompiler {
             mv.visitLabel(loopHead);
         }
 
-        long at = ip;
-        long before = ip;
         boolean ripSet = false;
         covered = count;
         for (int i = 0; i < count; i++) {
+            long at = ips[i];
+            long before = i > 0 ? ips[i - 1] : at;
             if (i > 0 && i > deadFlagsThrough && codeSize() > METHOD_BYTES_BUDGET) {
                 // The method would grow past what HotSpot compiles: it covers the instructions
                 // so far, and the rest of the block runs as a block of its own from here.
@@ -268,8 +306,6 @@ final class BlockCompiler {
                 putLong(PREV_RIP, at);
                 putRetired(count);
             }
-            before = at;
-            at = next;
         }
         mv.visitInsn(RETURN);
         mv.visitMaxs(0, 0);
@@ -654,12 +690,25 @@ final class BlockCompiler {
                     return generic(i, d, ip, next, last);
                 }
                 if (last) {
-                    conditionalBranch(d.sub, next + d.imm, next, ip);
+                    if (next == blockIp && next + d.imm != blockIp) {
+                        // A region whose loop closes through the fall-through.
+                        conditionalBranch(d.sub ^ 1, next, next + d.imm, ip);
+                    } else {
+                        conditionalBranch(d.sub, next + d.imm, next, ip);
+                    }
                     return true;
+                }
+                if (blockIps[i + 1] != next) {
+                    // A region going on at the target: not taken is the exit.
+                    sideExit(i, d.sub ^ 1, ip, next);
+                    return false;
                 }
                 sideExit(i, d.sub, ip, next + d.imm);
                 return false;
             case JMP_REL:
+                if (size == 8 && !last && blockIps[i + 1] == next + d.imm) {
+                    return false; // a region going on at the target
+                }
                 if (size != 8 || !last || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }

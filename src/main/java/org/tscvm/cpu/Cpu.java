@@ -2,6 +2,7 @@ package org.tscvm.cpu;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
 import org.tscvm.TscvmException;
@@ -111,6 +112,7 @@ public final class Cpu extends CpuExec {
     private int compileThreshold = DEFAULT_COMPILE_THRESHOLD;
     private long compiledBlocks;
     private long compiledLoops;
+    private long compiledRegions;
 
     private final Block[] blocks = new Block[BLOCKS];
     /** The block that ran last, or null when it was not cacheable. */
@@ -557,7 +559,7 @@ public final class Cpu extends CpuExec {
         }
         // While a performance counter counts branches, blocks are interpreted: compiled code does not count them.
         boolean countingBranches = countBranches;
-        if (code != null && b.codeIp == ip && retired + n <= limit && !countingBranches) {
+        if (code != null && b.codeIp == ip && retired + code.instructions <= limit && !countingBranches) {
             runCompiled(b, limit);
             return;
         }
@@ -608,7 +610,7 @@ public final class Cpu extends CpuExec {
                 }
                 link(b, lin, next);
             }
-            if (next.code == null || next.codeIp != ip || retired + next.count > limit) {
+            if (next.code == null || next.codeIp != ip || retired + next.code.instructions > limit) {
                 return;
             }
             lastBlock = next;
@@ -619,11 +621,15 @@ public final class Cpu extends CpuExec {
 
     private BlockCode compile(Block b, long ip) {
         try {
-            b.code = BlockCompiler.compile(b.insns, b.count, ip, ripMask());
+            BlockCode region = mode64 ? compileRegion(b, ip) : null;
+            b.code = region != null ? region : BlockCompiler.compile(b.insns, b.count, ip, ripMask());
             b.codeIp = ip;
             compiledBlocks++;
             if (b.code.loops) {
                 compiledLoops++;
+            }
+            if (region != null) {
+                compiledRegions++;
             }
         } catch (RuntimeException | LinkageError e) {
             // A compiler bug costs speed, never correctness: the block stays interpreted.
@@ -683,6 +689,139 @@ public final class Cpu extends CpuExec {
     /** Of {@link #compiledBlocks()}, those compiled as loops (the block branches to its own start). */
     public long compiledLoops() {
         return compiledLoops;
+    }
+
+    /** Of {@link #compiledLoops()}, those whose loop runs through other blocks ({@link #compileRegion}). */
+    public long compiledRegions() {
+        return compiledRegions;
+    }
+
+    /** The most blocks one loop region joins, the most instructions it holds, the most paths tried. */
+    private static final int MAX_REGION_BLOCKS = 6, MAX_REGION_INSNS = 160, MAX_REGION_TRIES = 64;
+
+    /** The region being looked for: its blocks, where each starts and how many of its instructions it runs. */
+    private final Block[] regionBlocks = new Block[MAX_REGION_BLOCKS];
+    private final long[] regionStarts = new long[MAX_REGION_BLOCKS];
+    private final int[] regionCounts = new int[MAX_REGION_BLOCKS];
+    private int regionTries;
+
+    /**
+     * A guest loop that leaves {@code head} and comes back to it through other blocks, compiled
+     * as one JVM loop ({@link BlockCompiler#compileRegion}); null when there is none or it does
+     * not qualify. The path goes from block to block by a JMP ending one, a fall-through, or a
+     * Jcc anywhere in one (which then ends that block's part of the region, its other way an
+     * exit); every block must be decoded and current, hot (a quarter of the compile
+     * threshold's runs) and in head's page: then the checks that let head's code run (its
+     * page's code generation, the mode, the translation of its RIP) hold for all of them, and
+     * nothing compiled code does inline changes them without leaving (a store into code ends
+     * it). A block whose own branch goes back to its start is left to the one-block loop.
+     */
+    private BlockCode compileRegion(Block head, long ip) {
+        if (head.page2 >= 0 || branchesTo(head, ip, ip)) {
+            return null;
+        }
+        regionBlocks[0] = head;
+        regionStarts[0] = ip;
+        regionTries = 0;
+        int length = pathBack(1, 0);
+        if (length == 0) {
+            return null;
+        }
+        int count = 0;
+        for (int k = 0; k < length; k++) {
+            count += regionCounts[k];
+        }
+        Insn[] insns = new Insn[count];
+        long[] ips = new long[count];
+        int n = 0;
+        for (int k = 0; k < length; k++) {
+            long at = regionStarts[k];
+            for (int j = 0; j < regionCounts[k]; j++) {
+                insns[n] = regionBlocks[k].insns[j];
+                ips[n++] = at;
+                at += insns[n - 1].len;
+            }
+        }
+        Arrays.fill(regionBlocks, null);
+        return BlockCompiler.compileRegion(insns, ips, count);
+    }
+
+    /**
+     * Extends the path of {@code depth} blocks, holding {@code before} instructions before the
+     * last one, until it comes back to the head: the region's length in blocks, or 0. The
+     * last block's Jcc targets are tried in order, then its JMP's target or fall-through.
+     */
+    private int pathBack(int depth, int before) {
+        if (++regionTries > MAX_REGION_TRIES) {
+            return 0;
+        }
+        Block last = regionBlocks[depth - 1];
+        long at = regionStarts[depth - 1];
+        for (int j = 0; j < last.count; j++) {
+            Insn d = last.insns[j];
+            at += d.len;
+            boolean end = j == last.count - 1;
+            long to;
+            if (d.op == Op.JCC && d.opSize == 8 || end && d.op == Op.JMP_REL && d.opSize == 8) {
+                to = at + d.imm;
+            } else if (end && !d.op.endsBlock) {
+                to = at; // a block cut by its length
+            } else {
+                continue;
+            }
+            int length = follow(depth, before, j + 1, to);
+            if (length != 0) {
+                return length;
+            }
+        }
+        return 0;
+    }
+
+    /** The last block of the path runs {@code count} instructions and goes on at {@code to}. */
+    private int follow(int depth, int before, int count, long to) {
+        regionCounts[depth - 1] = count;
+        if (to == regionStarts[0]) {
+            return depth;
+        }
+        int insns = before + count;
+        if (depth == MAX_REGION_BLOCKS || (to ^ regionStarts[0]) >>> 12 != 0) {
+            return 0;
+        }
+        for (int k = 0; k < depth; k++) {
+            if (regionStarts[k] == to) {
+                return 0; // a loop that does not go through the head
+            }
+        }
+        Block b = decodedInPage(regionBlocks[0], to);
+        if (b == null || b.heat < compileThreshold / 4 || insns + b.count > MAX_REGION_INSNS) {
+            return 0;
+        }
+        regionBlocks[depth] = b;
+        regionStarts[depth] = to;
+        return pathBack(depth + 1, insns);
+    }
+
+    /** Whether a JMP or Jcc of {@code b}, decoded at {@code ip}, goes to {@code target}. */
+    private static boolean branchesTo(Block b, long ip, long target) {
+        long next = ip;
+        for (int j = 0; j < b.count; j++) {
+            Insn d = b.insns[j];
+            next += d.len;
+            if ((d.op == Op.JCC || d.op == Op.JMP_REL) && next + d.imm == target) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The current block decoded at {@code ip} in the page of {@code head} (same mode, one page), or null. */
+    private Block decodedInPage(Block head, long ip) {
+        long phys = (head.phys & ~0xfffL) | (ip & 0xfff);
+        Block b = blocks[(int) (phys ^ (phys >>> BLOCK_BITS)) & (BLOCKS - 1)];
+        if (b == null || b.phys != phys || b.mode != head.mode || b.page2 >= 0 || b.gen != head.gen) {
+            return null;
+        }
+        return b;
     }
 
     /**

@@ -1,0 +1,140 @@
+package org.tscvm.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Guest loops through several blocks of one page, compiled as one JVM loop (a region): every
+ * stop (a budget, a fault, a store into the loop's own code) must find the state the
+ * interpreter leaves at that instruction, and the loop must really have been compiled so.
+ */
+class CompiledRegionTest {
+    private static final long UNMAPPED = 0x4000_0000L; // PDPT entry 1 is not present
+    /** Runs before a block compiles: every block of the loop is decoded and hot by then. */
+    private static final int THRESHOLD = 8;
+
+    /** head: add rax, rcx; jmp body; hlt; hlt; body: dec rdx; jnz head; hlt. */
+    private static final String JMP_THEN_JCC = "48 01 c8 eb 02 f4 f4 48 ff ca 75 f4 f4";
+    /**
+     * head: mov rsi, [rbx]; add rbx, 0x1000; inc rax; jnz body (taken: the region follows it);
+     * hlt x3; body: add rcx, rsi; jmp head. RBX walks up to the unmapped GiB.
+     */
+    private static final String TAKEN_JCC_AND_LOAD = "48 8b 33 48 81 c3 00 10 00 00 48 ff c0 75 03 f4 f4 f4 48 01 f1 eb e9";
+    /**
+     * head: mov rdi, r8; inc rax; cmp rax, r9; cmove rdi, r10; jmp body; hlt; body: mov [rdi],
+     * eax; add rcx, 0x10000; cmp rax, rdx; jne head; hlt. In iteration R9 the store goes into
+     * the ADD's immediate (R10), so later iterations add the iteration number instead.
+     */
+    private static final String STORES_INTO_ITSELF =
+            "4c 89 c7 48 ff c0 4c 39 c8 49 0f 44 fa eb 01 f4 89 07 48 81 c1 00 00 01 00 48 39 d0 75 e2 f4";
+
+    @ParameterizedTest
+    @ValueSource(longs = {1, 2, 3, 4, 5, 31, 32, 33, 34, 35, 100, 101, 102, 103, 2999, 3000, 3001})
+    void aRegionStopsAtExactlyTheBudget(long budget) {
+        CpuRig interpreted = jmpThenJcc(0);
+        CpuRig compiled = jmpThenJcc(THRESHOLD);
+        assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
+        CpuRig.assertSameState(compiled, interpreted);
+        if (budget > 100) {
+            // Near the budget blocks run interpreted, so the second block may compile as a region's head too.
+            assertThat(compiled.cpu.compiledRegions()).as("compiled as a region").isBetween(1L, 2L);
+        }
+    }
+
+    @Test
+    void aRegionRunsToItsEndAsInterpreted() {
+        CpuRig interpreted = jmpThenJcc(0);
+        CpuRig compiled = jmpThenJcc(THRESHOLD);
+        assertThat(interpreted.cpu.run(1_000_000)).isEqualTo(RunStop.HALTED);
+        assertThat(compiled.cpu.run(1_000_000)).isEqualTo(RunStop.HALTED);
+        CpuRig.assertSameState(compiled, interpreted);
+        assertThat(compiled.cpu.getGpr(Cpu.RAX)).isEqualTo(3 * 1000);
+        assertThat(compiled.cpu.getRip()).isEqualTo(CpuRig.CODE + 13);
+        assertThat(compiled.cpu.compiledRegions()).as("compiled as a region").isEqualTo(1);
+        assertThat(compiled.cpu.compiledLoops()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {60, 61, 62, 63, 64, 65, 95, 96, 97, 98, 1000})
+    void aFaultInALaterIterationSeesThatIterationsState(long budget) {
+        CpuRig interpreted = takenJccAndLoad(0);
+        CpuRig compiled = takenJccAndLoad(THRESHOLD);
+        assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
+        CpuRig.assertSameState(compiled, interpreted);
+        if (budget == 1000) {
+            assertThat(compiled.haltedInVector()).isEqualTo(14);
+            assertThat(compiled.cpu.getCr(2)).isEqualTo(UNMAPPED);
+            long rsp = compiled.cpu.getGpr(Cpu.RSP);
+            assertThat(compiled.r64(rsp + 8)).as("the faulting RIP").isEqualTo(CpuRig.CODE);
+            assertThat(compiled.r64(rsp + 24)).as("the flags pushed").isEqualTo(interpreted.r64(rsp + 24));
+            assertThat(compiled.cpu.compiledRegions()).as("compiled as a region").isBetween(1L, 2L);
+        }
+    }
+
+    @Test
+    void theTakenWayOfAFollowedJccIsTheRegionAndTheOtherWayLeavesIt() {
+        // RAX starts at -20: in the 20th iteration INC makes it 0, JNZ falls through to HLT.
+        CpuRig interpreted = takenJccAndLoad(0);
+        CpuRig compiled = takenJccAndLoad(THRESHOLD);
+        interpreted.cpu.setGpr(Cpu.RAX, -20);
+        compiled.cpu.setGpr(Cpu.RAX, -20);
+        interpreted.cpu.setGpr(Cpu.RBX, 0x30000);
+        compiled.cpu.setGpr(Cpu.RBX, 0x30000);
+        assertThat(compiled.cpu.run(1000)).isEqualTo(interpreted.cpu.run(1000)).isEqualTo(RunStop.HALTED);
+        CpuRig.assertSameState(compiled, interpreted);
+        assertThat(compiled.cpu.getRip()).isEqualTo(CpuRig.CODE + 0x10);
+        assertThat(compiled.cpu.compiledRegions()).as("compiled as a region").isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {5000, 8990, 8995, 8996, 8997, 8998, 8999, 9000, 9005, 9010, 100_000})
+    void aStoreIntoTheRegionsOwnCodeEndsItAndTheNewCodeRuns(long budget) {
+        CpuRig interpreted = storesIntoItself(0);
+        CpuRig compiled = storesIntoItself(THRESHOLD);
+        assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
+        CpuRig.assertSameState(compiled, interpreted);
+        assertThat(compiled.cpu.compiledRegions()).as("compiled as a region").isGreaterThanOrEqualTo(1);
+        if (budget == 100_000) {
+            // 999 iterations add 0x10000; from the 1,000th, whose store comes before its ADD, 1,000.
+            assertThat(compiled.cpu.getGpr(Cpu.RCX)).isEqualTo(999L * 0x10000 + 2001L * 1000);
+        }
+    }
+
+    private static CpuRig jmpThenJcc(int threshold) {
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.setCompileThreshold(threshold);
+        rig.cpu.setGpr(Cpu.RAX, 0);
+        rig.cpu.setGpr(Cpu.RCX, 3);
+        rig.cpu.setGpr(Cpu.RDX, 1000);
+        rig.load(CpuRig.CODE, CpuRig.hex(JMP_THEN_JCC));
+        rig.cpu.setRip(CpuRig.CODE);
+        return rig;
+    }
+
+    private static CpuRig takenJccAndLoad(int threshold) {
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.setCompileThreshold(threshold);
+        rig.cpu.setGpr(Cpu.RAX, 0);
+        rig.cpu.setGpr(Cpu.RBX, UNMAPPED - 16 * 0x1000);
+        rig.load(CpuRig.CODE, CpuRig.hex(TAKEN_JCC_AND_LOAD));
+        rig.cpu.setRip(CpuRig.CODE);
+        return rig;
+    }
+
+    private static CpuRig storesIntoItself(int threshold) {
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.setCompileThreshold(threshold);
+        rig.cpu.setGpr(Cpu.RAX, 0);
+        rig.cpu.setGpr(Cpu.RCX, 0);
+        rig.cpu.setGpr(Cpu.RDX, 3000);
+        rig.cpu.setGpr(8, 0x30000);
+        rig.cpu.setGpr(9, 1000);
+        rig.cpu.setGpr(10, CpuRig.CODE + 0x15);
+        rig.load(CpuRig.CODE, CpuRig.hex(STORES_INTO_ITSELF));
+        rig.cpu.setRip(CpuRig.CODE);
+        return rig;
+    }
+}
