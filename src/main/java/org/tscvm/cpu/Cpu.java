@@ -342,7 +342,7 @@ public final class Cpu extends CpuExec {
 
     private void safeDeliver(int vector, int errorCode) {
         try {
-            deliverException(vector, errorCode);
+            interrupts.deliverException(vector, errorCode);
         } catch (HostMemoryException e) {
             throw e;
         } catch (RuntimeException bug) {
@@ -383,11 +383,11 @@ public final class Cpu extends CpuExec {
         lastVector = CpuFault.DB;
         lastErrorCode = -1;
         try {
-            interrupt(CpuFault.DB, -1, false, true, rip);
+            interrupts.deliver(CpuFault.DB, -1, false, true, rip);
         } catch (CpuFault f) {
             int v = f.vector();
             int e = f.errorCode();
-            deliverException(v, e);
+            interrupts.deliverException(v, e);
         }
     }
 
@@ -443,11 +443,11 @@ public final class Cpu extends CpuExec {
         lastVector = CpuFault.NMI;
         lastErrorCode = -1;
         try {
-            interrupt(CpuFault.NMI, -1, false, true, rip);
+            interrupts.deliver(CpuFault.NMI, -1, false, true, rip);
         } catch (CpuFault f) {
             int v = f.vector();
             int e = f.errorCode();
-            deliverException(v, e);
+            interrupts.deliverException(v, e);
         }
     }
 
@@ -467,11 +467,11 @@ public final class Cpu extends CpuExec {
         lastVector = vector;
         lastErrorCode = -1;
         try {
-            interrupt(vector, -1, false, true, rip);
+            interrupts.deliver(vector, -1, false, true, rip);
         } catch (CpuFault f) {
             int v = f.vector();
             int e = f.errorCode();
-            deliverException(v, e);
+            interrupts.deliverException(v, e);
         }
     }
 

@@ -6,7 +6,7 @@ import static org.tscvm.cpu.CpuExec.*;
  * Software interrupts and the fast system calls (group 2 of {@link Op}): INT n, INT3, INTO,
  * INT1 (ICEBP), IRET, SYSCALL/SYSRET and SYSENTER/SYSEXIT. One static handler per form; RIP
  * already points past the instruction (the return address the handler pushes or saves).
- * Delivery through the IDT and IRET's checks are {@link CpuSystem}'s.
+ * Delivery through the IDT and IRET's checks are {@link InterruptDelivery}'s.
  */
 final class SystemCalls {
     private SystemCalls() {
@@ -34,7 +34,7 @@ final class SystemCalls {
     }
 
     static void iret(CpuExec c, Insn d) {
-        c.iret(d.opSize);
+        c.interrupts.iret(d.opSize);
     }
 
     /**
@@ -46,14 +46,14 @@ final class SystemCalls {
         c.dr[6] = (c.dr[6] & ~DR6_B0_B3) | c.dbPending;
         c.dbPending = 0;
         c.stepSuppressed = true;
-        c.interrupt(CpuFault.DB, -1, false, false, c.rip);
+        c.interrupts.deliver(CpuFault.DB, -1, false, false, c.rip);
     }
 
     private static void softwareInterrupt(CpuExec c, int vector) {
         c.stepSuppressed = true; // the handler starts with TF clear: no single-step trap after INT n
         c.lastVector = vector;
         c.lastErrorCode = -1;
-        c.interrupt(vector, -1, true, false, c.rip);
+        c.interrupts.deliver(vector, -1, true, false, c.rip);
     }
 
     /**

@@ -14,7 +14,7 @@ import static org.tscvm.cpu.CpuSystem.*;
  * on a fault belongs to the new task, and its segment descriptors are checked as they load
  * (SDM table 7-1: #TS with the selector, #NP or #SS when not present). Such a fault is a new
  * exception of the new task, not a fault during the delivery that switched
- * ({@link CpuSystem#deliverException} does not escalate it to #DF).
+ * ({@link InterruptDelivery#deliverException} does not escalate it to #DF).
  *
  * <p>Either TSS may be a 32-bit or a 16-bit one (SDM 7.6, figure 7-10): a 16-bit TSS holds IP,
  * FLAGS, the low words of the general registers and ES, CS, SS, DS; switching to it leaves

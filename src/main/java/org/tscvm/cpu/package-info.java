@@ -6,15 +6,19 @@
  * {@link org.tscvm.cpu.CpuState} (registers, segment caches, control registers, lazy flags),
  * {@link org.tscvm.cpu.CpuMemory} (segment checks, linear access with the TLB fast paths,
  * data breakpoints and watchpoints, LOCKed atomics), {@link org.tscvm.cpu.CpuSystem}
- * (descriptors, segment loads, far transfers and call gates, IRET, control registers, MSRs,
- * exception and interrupt delivery with #DF/triple fault), {@link org.tscvm.cpu.CpuExec}
+ * (descriptors, segment loads, far transfers and call gates, the stack, control registers,
+ * MSRs), {@link org.tscvm.cpu.CpuExec}
  * (the operand and ALU cores the handlers share) and {@link org.tscvm.cpu.Cpu} (the public
  * contract and the run loop). The chain is becoming parts (DESIGN 7); the first is
  * {@link org.tscvm.cpu.Mmu}, which the CPU holds in {@code mmu}: the page walk for
  * 32-bit/PAE/4-level paging, PAE's PDPTE registers, the software TLB and its invalidation,
  * page faults and physical access. It reads the paging controls from the {@link org.tscvm.cpu.CpuState}
  * it is built with, takes an access's privilege as a parameter and is tested on its own
- * (MmuTest). The guest's CPUID,
+ * (MmuTest). The second is {@link org.tscvm.cpu.InterruptDelivery}, held in {@code interrupts}:
+ * exception and interrupt delivery through the IVT or the IDT's gates (stack switches, IST,
+ * task gates), #DF and shutdown, and IRET. It is built on the {@link org.tscvm.cpu.CpuSystem}
+ * whose segment loads, descriptor reads and stack it uses, and is tested on its own
+ * (InterruptDeliveryTest). The guest's CPUID,
  * asked through {@link org.tscvm.cpu.CpuBus}, decides which CR4 feature bits exist (SMEP,
  * SMAP, FSGSBASE, UMIP) and MAXPHYADDR, above which paging-entry bits are reserved.
  *
