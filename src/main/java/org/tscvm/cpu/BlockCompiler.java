@@ -173,18 +173,19 @@ final class BlockCompiler {
     }
 
     /**
-     * Compiles a guest loop of several 64-bit blocks as one JVM loop: {@code insns} are the
-     * blocks' instructions in the order the loop runs them and {@code ips} their RIPs. Where
-     * one block goes on to the next by a JMP or a Jcc, the region follows that edge inside
-     * the method, and the Jcc's other way becomes an exit. Null when the loop does not
-     * qualify (an instruction that needs its handler, or too long for one method); the caller
-     * compiles the first block alone.
+     * Compiles a region of several 64-bit blocks as one method: {@code insns} are the blocks'
+     * instructions in the order the region runs them and {@code ips} their RIPs. Where one
+     * block goes on to the next by a JMP, a fall-through or a Jcc, the region follows that
+     * edge inside the method, and the Jcc's other way is an exit. When the region ends with a
+     * branch back to its start and every instruction is generated inline, it is a JVM loop;
+     * otherwise it runs once through (a trace), calling handlers with {@code insns} as the
+     * instructions the code is given.
      */
     static BlockCode compileRegion(Insn[] insns, long[] ips, int count) {
         BlockCompiler c = new BlockCompiler(-1);
-        c.emit(insns, ips, count, null, null);
+        byte[] straight = c.emit(insns, ips, count, null, null);
         byte[] loop = c.loop(insns, ips, count);
-        return loop == null ? null : define(loop, ips[0]);
+        return define(loop != null ? loop : straight, ips[0]);
     }
 
     private static BlockCode define(byte[] bytes, long ip) {

@@ -98,6 +98,8 @@ public final class Cpu extends CpuExec {
         int heat;
         BlockCode code;
         long codeIp;
+        /** The instructions the compiled form is given: the block's own, or its region's copies. */
+        Insn[] codeInsns;
     }
 
     /**
@@ -591,7 +593,7 @@ public final class Cpu extends CpuExec {
         compiledLoopLimit = limit;
         while (true) {
             endBlock = false;
-            b.code.run(this, b.insns);
+            b.code.run(this, b.codeInsns);
             if (events != 0 || halted || waitForSipi || shutdown || (flags & (TF | RF)) != 0) {
                 return;
             }
@@ -623,6 +625,8 @@ public final class Cpu extends CpuExec {
         try {
             BlockCode region = mode64 ? compileRegion(b, ip) : null;
             b.code = region != null ? region : BlockCompiler.compile(b.insns, b.count, ip, ripMask());
+            b.codeInsns = region != null ? regionInsns : b.insns;
+            regionInsns = null;
             b.codeIp = ip;
             compiledBlocks++;
             if (b.code.loops) {
@@ -691,12 +695,15 @@ public final class Cpu extends CpuExec {
         return compiledLoops;
     }
 
-    /** Of {@link #compiledLoops()}, those whose loop runs through other blocks ({@link #compileRegion}). */
+    /**
+     * Of {@link #compiledBlocks()}, those compiled together with blocks they run into
+     * ({@link #compileRegion}): a loop through other blocks, or a trace.
+     */
     public long compiledRegions() {
         return compiledRegions;
     }
 
-    /** The most blocks one loop region joins, the most instructions it holds, the most paths tried. */
+    /** The most blocks one region joins, the most instructions it holds, the most paths tried. */
     private static final int MAX_REGION_BLOCKS = 6, MAX_REGION_INSNS = 160, MAX_REGION_TRIES = 64;
 
     /** The region being looked for: its blocks, where each starts and how many of its instructions it runs. */
@@ -704,17 +711,23 @@ public final class Cpu extends CpuExec {
     private final long[] regionStarts = new long[MAX_REGION_BLOCKS];
     private final int[] regionCounts = new int[MAX_REGION_BLOCKS];
     private int regionTries;
+    /** The instructions of the region {@link #compileRegion} last compiled, copied. */
+    private Insn[] regionInsns;
 
     /**
-     * A guest loop that leaves {@code head} and comes back to it through other blocks, compiled
-     * as one JVM loop ({@link BlockCompiler#compileRegion}); null when there is none or it does
-     * not qualify. The path goes from block to block by a JMP ending one, a fall-through, or a
-     * Jcc anywhere in one (which then ends that block's part of the region, its other way an
-     * exit); every block must be decoded and current, hot (a quarter of the compile
-     * threshold's runs) and in head's page: then the checks that let head's code run (its
-     * page's code generation, the mode, the translation of its RIP) hold for all of them, and
-     * nothing compiled code does inline changes them without leaving (a store into code ends
-     * it). A block whose own branch goes back to its start is left to the one-block loop.
+     * {@code head} and the blocks it runs into, compiled as one method
+     * ({@link BlockCompiler#compileRegion}); null when it runs into none. First choice, a
+     * guest loop that leaves head and comes back to it through other blocks (a JVM loop when
+     * every instruction is inline); else the chain of blocks head runs into by JMPs and
+     * fall-throughs (a trace: the bytecode interpreter's case, JMP to its fetch, JMP to its
+     * indirect dispatch becomes one method). The path goes from block to block by a JMP
+     * ending one, a fall-through, or (in a loop) a Jcc anywhere in one, which then ends that
+     * block's part of the region, its other way an exit. Every block must be decoded and
+     * current, hot (a quarter of the compile threshold's runs) and in head's page: then the
+     * checks that let head's code run (its page's code generation, the mode, the translation
+     * of its RIP) hold for all of them, and what could change them inside the region ends it
+     * (a store into code, a handler that ends the block). A block whose own branch goes back
+     * to its start is left to the one-block loop.
      */
     private BlockCode compileRegion(Block head, long ip) {
         if (head.page2 >= 0 || branchesTo(head, ip, ip)) {
@@ -725,6 +738,10 @@ public final class Cpu extends CpuExec {
         regionTries = 0;
         int length = pathBack(1, 0);
         if (length == 0) {
+            length = pathOn(1, head.count);
+        }
+        if (length < 2) {
+            Arrays.fill(regionBlocks, null);
             return null;
         }
         int count = 0;
@@ -737,13 +754,48 @@ public final class Cpu extends CpuExec {
         for (int k = 0; k < length; k++) {
             long at = regionStarts[k];
             for (int j = 0; j < regionCounts[k]; j++) {
-                insns[n] = regionBlocks[k].insns[j];
-                ips[n++] = at;
-                at += insns[n - 1].len;
+                insns[n] = regionBlocks[k].insns[j].copy();
+                ips[n] = at;
+                at += insns[n++].len;
             }
         }
         Arrays.fill(regionBlocks, null);
+        regionInsns = insns;
         return BlockCompiler.compileRegion(insns, ips, count);
+    }
+
+    /**
+     * Extends the path of {@code depth} blocks, holding {@code insns} instructions, by the
+     * block its last one runs into by a JMP or its fall-through: the trace's length in blocks.
+     */
+    private int pathOn(int depth, int insns) {
+        Block last = regionBlocks[depth - 1];
+        regionCounts[depth - 1] = last.count;
+        Insn end = last.insns[last.count - 1];
+        long to = regionStarts[depth - 1];
+        for (int j = 0; j < last.count; j++) {
+            to += last.insns[j].len;
+        }
+        if (end.op == Op.JMP_REL && end.opSize == 8) {
+            to += end.imm;
+        } else if (end.op.endsBlock) {
+            return depth;
+        }
+        if (depth == MAX_REGION_BLOCKS || (to ^ regionStarts[0]) >>> 12 != 0) {
+            return depth;
+        }
+        for (int k = 0; k < depth; k++) {
+            if (regionStarts[k] == to) {
+                return depth;
+            }
+        }
+        Block b = decodedInPage(regionBlocks[0], to);
+        if (b == null || b.heat < compileThreshold / 4 || insns + b.count > MAX_REGION_INSNS) {
+            return depth;
+        }
+        regionBlocks[depth] = b;
+        regionStarts[depth] = to;
+        return pathOn(depth + 1, insns + b.count);
     }
 
     /**

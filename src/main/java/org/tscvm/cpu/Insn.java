@@ -5,7 +5,7 @@ package org.tscvm.cpu;
  * allocation once the cache is warm). Field meanings follow Bochs' bxInstruction_c: the form,
  * sizes, register indexes, the memory operand's parts, immediates and the length.
  */
-final class Insn {
+final class Insn implements Cloneable {
     /** Marks "no register" in {@link #base} and {@link #index}. */
     static final int NONE = -1;
     /** {@link #base} value for RIP-relative addressing. */
@@ -62,4 +62,13 @@ final class Insn {
     static final int AM_GENERIC = 0, AM_BASE = 1, AM_BASE_INDEX = 2, AM_INDEX = 3, AM_RIP = 4, AM_ABS = 5;
 
     static final int REP = 1, REPNE = 2;
+
+    /** A copy of its own: a compiled region keeps the instructions of blocks that may be decoded anew. */
+    Insn copy() {
+        try {
+            return (Insn) super.clone();
+        } catch (CloneNotSupportedException e) {
+            throw new AssertionError(e);
+        }
+    }
 }

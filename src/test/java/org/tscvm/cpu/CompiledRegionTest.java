@@ -7,9 +7,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Guest loops through several blocks of one page, compiled as one JVM loop (a region): every
- * stop (a budget, a fault, a store into the loop's own code) must find the state the
- * interpreter leaves at that instruction, and the loop must really have been compiled so.
+ * Regions: guest loops through several blocks of one page, compiled as one JVM loop, and
+ * traces of blocks that JMP to one another. Every stop (a budget, a fault, a store into the
+ * loop's own code) must find the state the interpreter leaves at that instruction, and the
+ * code must really have been compiled so.
  */
 class CompiledRegionTest {
     private static final long UNMAPPED = 0x4000_0000L; // PDPT entry 1 is not present
@@ -30,6 +31,32 @@ class CompiledRegionTest {
      */
     private static final String STORES_INTO_ITSELF =
             "4c 89 c7 48 ff c0 4c 39 c8 49 0f 44 fa eb 01 f4 89 07 48 81 c1 00 00 01 00 48 39 d0 75 e2 f4";
+
+    /**
+     * t0: add rax, rcx; jmp t1; hlt; t1: bsf rdx, rax (a handler); mov rsi, [rbx]; jmp t2; hlt;
+     * t2: add rbx, 0x1000; jmp [rdi] (back to t0, indirectly: a trace, not a loop).
+     */
+    private static final String TRACE = "48 01 c8 eb 01 f4 48 0f bc d0 48 8b 33 eb 01 f4 48 81 c3 00 10 00 00 ff 27";
+
+    @ParameterizedTest
+    @ValueSource(longs = {100, 101, 102, 103, 104, 105, 106, 280, 281, 282, 283, 284, 1000})
+    void aTraceStopsWhereTheInterpreterDoesAndItsHandlerAndFaultAreExact(long budget) {
+        CpuRig interpreted = trace(0);
+        CpuRig compiled = trace(THRESHOLD);
+        assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
+        CpuRig.assertSameState(compiled, interpreted);
+        // Near the budget blocks run interpreted, so t1 may compile as a trace's head too.
+        assertThat(compiled.cpu.compiledRegions()).as("compiled as a trace").isPositive();
+        assertThat(compiled.cpu.compiledLoops()).as("no loop: the way back is indirect").isZero();
+        if (budget == 1000) {
+            // RBX reaches the unmapped GiB in the 41st iteration, at its load.
+            assertThat(compiled.haltedInVector()).isEqualTo(14);
+            assertThat(compiled.cpu.getCr(2)).isEqualTo(UNMAPPED);
+            long rsp = compiled.cpu.getGpr(Cpu.RSP);
+            assertThat(compiled.r64(rsp + 8)).as("the faulting RIP").isEqualTo(CpuRig.CODE + 0xa);
+            assertThat(compiled.cpu.getGpr(Cpu.RAX)).isEqualTo(41 * 0x30L);
+        }
+    }
 
     @ParameterizedTest
     @ValueSource(longs = {1, 2, 3, 4, 5, 31, 32, 33, 34, 35, 100, 101, 102, 103, 2999, 3000, 3001})
@@ -101,6 +128,19 @@ class CompiledRegionTest {
             // 999 iterations add 0x10000; from the 1,000th, whose store comes before its ADD, 1,000.
             assertThat(compiled.cpu.getGpr(Cpu.RCX)).isEqualTo(999L * 0x10000 + 2001L * 1000);
         }
+    }
+
+    private static CpuRig trace(int threshold) {
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.setCompileThreshold(threshold);
+        rig.cpu.setGpr(Cpu.RAX, 0);
+        rig.cpu.setGpr(Cpu.RCX, 0x30);
+        rig.cpu.setGpr(Cpu.RBX, UNMAPPED - 40 * 0x1000);
+        rig.cpu.setGpr(Cpu.RDI, 0x30000);
+        rig.w64(0x30000, CpuRig.CODE);
+        rig.load(CpuRig.CODE, CpuRig.hex(TRACE));
+        rig.cpu.setRip(CpuRig.CODE);
+        return rig;
     }
 
     private static CpuRig jmpThenJcc(int threshold) {
