@@ -4,7 +4,7 @@ import static org.tscvm.cpu.CpuExec.*;
 
 /**
  * Branches (group 2 of {@link Op}): Jcc, JMP and CALL (relative, indirect and far), RET and RETF,
- * LOOP/LOOPE/LOOPNE and JCXZ/JECXZ/JRCXZ; the far forms' checks and gates are {@link CpuSystem}'s. One static handler per form; RIP already points past
+ * LOOP/LOOPE/LOOPNE and JCXZ/JECXZ/JRCXZ; the far forms' checks and gates are {@link FarTransfers}'s. One static handler per form; RIP already points past
  * the instruction, and a target outside CS's limit (or not canonical) faults at the branch.
  */
 final class Branch {
@@ -79,18 +79,18 @@ final class Branch {
     }
 
     static void retFar(CpuExec c, Insn d) {
-        c.farReturn(d.opSize, (int) d.imm);
+        c.far.ret(d.opSize, (int) d.imm);
     }
 
     static void jmpFarPtr(CpuExec c, Insn d) {
-        c.farTransfer((int) d.imm2, d.imm, d.opSize, false);
+        c.far.jumpOrCall((int) d.imm2, d.imm, d.opSize, false);
         if (c.cetActive) {
             Cet.armTracker(c);
         }
     }
 
     static void callFarPtr(CpuExec c, Insn d) {
-        c.farTransfer((int) d.imm2, d.imm, d.opSize, true);
+        c.far.jumpOrCall((int) d.imm2, d.imm, d.opSize, true);
         if (c.cetActive) {
             Cet.armTracker(c);
         }
@@ -110,7 +110,7 @@ final class Branch {
         long e = c.ea(d);
         long off = c.readLin(c.linear(d.seg, e, size, false), size);
         int sel = (int) c.readLin(c.linear(d.seg, (e + size) & c.addrMask(d), 2, false), 2);
-        c.farTransfer(sel, off, size, call);
+        c.far.jumpOrCall(sel, off, size, call);
         if (c.cetActive) {
             Cet.armTracker(c);
         }

@@ -4,9 +4,9 @@ import java.util.Arrays;
 import org.tscvm.memory.GuestMemory;
 
 /**
- * Descriptors, segment loads, far transfers, the stack, control registers and MSRs in real,
- * protected and long mode (SDM vol. 3 chapters 3, 5); exception and interrupt delivery and IRET
- * are its part {@link #interrupts}.
+ * Descriptors, segment loads, the stack, control registers and MSRs in real, protected and
+ * long mode (SDM vol. 3 chapters 3, 5); exception and interrupt delivery and IRET are its part
+ * {@link #interrupts}, far JMP, CALL and RETF its part {@link #far}.
  */
 abstract class CpuSystem extends CpuMemory {
     static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
@@ -27,6 +27,9 @@ abstract class CpuSystem extends CpuMemory {
 
     /** Exception and interrupt delivery (#DF, shutdown) and IRET. */
     final InterruptDelivery interrupts = new InterruptDelivery(this);
+
+    /** Far JMP and CALL (call gates, the stack switch from the TSS) and RETF. */
+    final FarTransfers far = new FarTransfers(this);
 
     CpuSystem(GuestMemory memory, CpuBus bus) {
         super(memory, bus);
@@ -253,24 +256,6 @@ abstract class CpuSystem extends CpuMemory {
         updateMode();
     }
 
-    /** #GP(sel) unless {@code d} is a present code segment callable directly from CPL. */
-    final void checkDirectCodeTarget(int sel, long d) {
-        int attr = descAttr(d);
-        if ((attr & A_S) == 0 || (attr & 8) == 0) {
-            throw gp(sel & 0xfffc);
-        }
-        boolean conforming = (attr & 4) != 0;
-        if (conforming ? dpl(attr) > cpl : ((sel & 3) > cpl || dpl(attr) != cpl)) {
-            throw gp(sel & 0xfffc);
-        }
-        if ((attr & A_P) == 0) {
-            throw fault(CpuFault.NP, sel & 0xfffc);
-        }
-        if (longMode() && (attr & A_L) != 0 && (attr & A_DB) != 0) {
-            throw gp(sel & 0xfffc);
-        }
-    }
-
     final void checkRipInCs(long target) {
         if (!mode64 && target > segLimit[CS]) {
             throw gp(0);
@@ -280,251 +265,9 @@ abstract class CpuSystem extends CpuMemory {
         }
     }
 
-    /**
-     * Far JMP or CALL to {@code sel:offset} with operand size {@code opSize}, through a call
-     * gate too, and outside IA-32e mode to a TSS or task gate ({@link TaskSwitch}). A fault
-     * leaves RSP as it was, so the instruction can restart (unless it came from a new task).
-     */
-    final void farTransfer(int sel, long offset, int opSize, boolean call) {
-        long savedRsp = regs[RSP];
-        int switches = taskSwitches;
-        try {
-            farTransferChecked(sel, offset, opSize, call);
-        } catch (CpuFault f) {
-            if (taskSwitches == switches) {
-                regs[RSP] = savedRsp;
-            }
-            throw f;
-        }
-    }
-
-    private void farTransferChecked(int sel, long offset, int opSize, boolean call) {
-        if (realMode() || (flags & VM) != 0) {
-            if (call) {
-                push(segSel[CS], opSize);
-                push(rip, opSize);
-            }
-            loadSegment(CS, sel);
-            rip = offset & mask(opSize);
-            updateMode();
-            return;
-        }
-        if ((sel & 0xfffc) == 0) {
-            throw gp(0);
-        }
-        long d = readDesc(sel);
-        int type = descAttr(d) & (A_S | A_TYPE);
-        if (type == T_CALL || (type == T_CALL16 && !longMode())) {
-            callGate(sel, d, call);
-            return;
-        }
-        if (!longMode() && (type == T_TASK || type == T_TSS_AVAIL || type == T_TSS_BUSY || type == T_TSS16_AVAIL
-                || type == T_TSS16_BUSY)) {
-            TaskSwitch.farTransfer(this, sel, d, call);
-            return;
-        }
-        checkDirectCodeTarget(sel, d);
-        long oldCs = segSel[CS];
-        long oldRip = rip;
-        if (call) {
-            push(oldCs, opSize);
-            push(oldRip, opSize);
-        }
-        int attr = descAttr(d);
-        boolean target64 = longMode() && (attr & A_L) != 0;
-        long target = target64 ? offset : offset & (opSize == 2 ? 0xffff : 0xffffffffL);
-        if (target64 ? !canonical(target) : target > descLimit(d)) {
-            throw gp(0);
-        }
-        long newSsp = call && cetActive ? Cet.farCall(this, (int) oldCs, returnLip(oldRip)) : ssp;
-        loadCs(sel, d, cpl);
-        ssp = newSsp;
-        rip = target;
-    }
-
     /** The linear address of {@code ip} in the current CS (what the shadow stack keeps of a return address). */
     final long returnLip(long ip) {
         return mode64 ? ip : (segBase[CS] + ip) & 0xffffffffL;
-    }
-
-    /**
-     * A far JMP or CALL through a call gate (SDM CALL, "call gate"): same privilege, or a CALL
-     * to a more privileged non-conforming segment with the stack from the TSS. 32-bit gates copy
-     * their parameters; 64-bit gates have none.
-     */
-    private void callGate(int gateSel, long gate, boolean call) {
-        int gattr = descAttr(gate);
-        if (dpl(gattr) < cpl || dpl(gattr) < (gateSel & 3)) {
-            throw gp(gateSel & 0xfffc);
-        }
-        if ((gattr & A_P) == 0) {
-            throw fault(CpuFault.NP, gateSel & 0xfffc);
-        }
-        boolean lm = longMode();
-        int size = lm ? 8 : (gattr & A_TYPE) == T_CALL ? 4 : 2;
-        int csSel = (int) (gate >>> 16) & 0xffff;
-        long target = (gate & 0xffff) | (size >= 4 ? ((gate >>> 48) & 0xffff) << 16 : 0);
-        if (lm) {
-            long hi = readSys(descAddr(gateSel) + 8, 8);
-            if (((hi >>> 40) & 0x1f) != 0) {
-                throw gp(gateSel & 0xfffc);
-            }
-            target |= (hi & 0xffffffffL) << 32;
-        }
-        if ((csSel & 0xfffc) == 0) {
-            throw gp(0);
-        }
-        long d = readDesc(csSel);
-        int attr = descAttr(d);
-        if ((attr & A_S) == 0 || (attr & 8) == 0 || dpl(attr) > cpl) {
-            throw gp(csSel & 0xfffc);
-        }
-        if ((attr & A_P) == 0) {
-            throw fault(CpuFault.NP, csSel & 0xfffc);
-        }
-        if (lm && ((attr & A_L) == 0 || (attr & A_DB) != 0)) {
-            throw gp(csSel & 0xfffc);
-        }
-        if (lm && !canonical(target)) {
-            throw gp(0);
-        }
-        boolean conforming = (attr & 4) != 0;
-        if (!call) {
-            if (!conforming && dpl(attr) != cpl) {
-                throw gp(csSel & 0xfffc);
-            }
-            loadCs(csSel, d, cpl);
-            rip = lm ? target : target & mask(size);
-            return;
-        }
-        int newCpl = conforming ? cpl : dpl(attr);
-        long oldCs = segSel[CS];
-        long oldRip = rip;
-        if (newCpl == cpl) {
-            push(oldCs, size);
-            push(oldRip, size);
-            long newSsp = cetActive ? Cet.farCall(this, (int) oldCs, returnLip(oldRip)) : ssp;
-            loadCs(csSel, d, cpl);
-            ssp = newSsp;
-            rip = lm ? target : target & mask(size);
-            return;
-        }
-        int oldSs = segSel[SS];
-        long oldSp = regs[RSP];
-        long oldSsBase = segBase[SS];
-        long oldSpMask = stackMask();
-        boolean user = newCpl == 3;
-        if (lm) {
-            long rsp = readTssStack(4 + newCpl * 8L, 8, false);
-            if (!canonical(rsp)) {
-                throw fault(CpuFault.SS, 0);
-            }
-            writeAs(rsp - 8, 8, oldSs, user);
-            writeAs(rsp - 16, 8, oldSp, user);
-            writeAs(rsp - 24, 8, oldCs, user);
-            writeAs(rsp - 32, 8, oldRip, user);
-            long newSsp = cetActive ? Cet.enterHandler(this, newCpl, 0, (int) oldCs, returnLip(oldRip), true) : ssp;
-            setSeg(SS, newCpl, 0, 0, A_UNUSABLE | A_DB | (newCpl << 5));
-            loadCs(csSel, d, newCpl);
-            ssp = newSsp;
-            regs[RSP] = rsp - 32;
-            rip = target;
-            return;
-        }
-        boolean tss32 = (trAttr & A_TYPE) == T_TSS_BUSY || (trAttr & A_TYPE) == T_TSS_AVAIL;
-        long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
-        long esp = readTssStack(espOff, tss32 ? 4 : 2, false);
-        int ss = (int) readTssStack(espOff + (tss32 ? 4 : 2), 2, false);
-        if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
-            throw fault(CpuFault.TS, ss & 0xfffc);
-        }
-        long sd = readDesc(ss);
-        int sattr = descAttr(sd);
-        if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != newCpl) {
-            throw fault(CpuFault.TS, ss & 0xfffc);
-        }
-        if ((sattr & A_P) == 0) {
-            throw fault(CpuFault.SS, ss & 0xfffc);
-        }
-        long ssBase = descBase(sd);
-        long spMask = (sattr & A_DB) != 0 ? 0xffffffffL : 0xffff;
-        long sp = esp;
-        sp = (sp - size) & spMask;
-        writeAs((ssBase + sp) & 0xffffffffL, size, oldSs, user);
-        sp = (sp - size) & spMask;
-        writeAs((ssBase + sp) & 0xffffffffL, size, oldSp, user);
-        int params = (int) (gate >>> 32) & 0x1f;
-        for (int i = params - 1; i >= 0; i--) {
-            long v = readLin((oldSsBase + ((oldSp + (long) i * size) & oldSpMask)) & 0xffffffffL, size);
-            sp = (sp - size) & spMask;
-            writeAs((ssBase + sp) & 0xffffffffL, size, v, user);
-        }
-        sp = (sp - size) & spMask;
-        writeAs((ssBase + sp) & 0xffffffffL, size, oldCs, user);
-        sp = (sp - size) & spMask;
-        writeAs((ssBase + sp) & 0xffffffffL, size, oldRip, user);
-        long newSsp = cetActive ? Cet.enterHandler(this, newCpl, 0, (int) oldCs, returnLip(oldRip), false) : ssp;
-        markAccessed(ss, sd);
-        setSeg(SS, ss, ssBase, descLimit(sd), sattr | 1);
-        loadCs(csSel, d, newCpl);
-        ssp = newSsp;
-        regs[RSP] = (regs[RSP] & ~spMask) | sp;
-        rip = target & mask(size);
-    }
-
-    /** RETF: pops IP and CS (and SP, SS on a return to an outer level), then releases {@code bytes}. */
-    final void farReturn(int opSize, int bytes) {
-        if (realMode() || (flags & VM) != 0) {
-            long ip = pop(opSize);
-            int sel = (int) pop(opSize) & 0xffff;
-            loadSegment(CS, sel);
-            rip = ip;
-            adjustSp(bytes);
-            updateMode();
-            return;
-        }
-        long sp = regs[RSP];
-        long ip = readStack(0, opSize);
-        int sel = (int) readStack(opSize, opSize) & 0xffff;
-        int rpl = sel & 3;
-        if ((sel & 0xfffc) == 0 || rpl < cpl) {
-            throw gp(sel & 0xfffc);
-        }
-        long d = readDesc(sel);
-        int attr = descAttr(d);
-        if ((attr & A_S) == 0 || (attr & 8) == 0
-                || ((attr & 4) != 0 ? dpl(attr) > rpl : dpl(attr) != rpl)) {
-            throw gp(sel & 0xfffc);
-        }
-        if ((attr & A_P) == 0) {
-            throw fault(CpuFault.NP, sel & 0xfffc);
-        }
-        boolean target64 = longMode() && (attr & A_L) != 0;
-        long target = target64 ? ip : ip & mask(opSize);
-        if (target64 ? !canonical(target) : target > descLimit(d)) {
-            throw gp(0);
-        }
-        long lip = target64 ? target : (descBase(d) + target) & 0xffffffffL;
-        if (rpl == cpl) {
-            long newSsp = cetActive ? Cet.farReturn(this, rpl, sel, lip, target64) : ssp;
-            loadCs(sel, d, rpl);
-            ssp = newSsp;
-            setSp(sp + 2L * opSize + bytes);
-            rip = target;
-            return;
-        }
-        long newSp = readStack(2L * opSize + bytes, opSize);
-        int newSs = (int) readStack(3L * opSize + bytes, opSize) & 0xffff;
-        // SS is checked against the new CPL before anything changes (SDM RET, outer level).
-        long sd = outerStackSegment(newSs, rpl, target64);
-        long newSsp = cetActive ? Cet.farReturn(this, rpl, sel, lip, target64) : ssp;
-        loadCs(sel, d, rpl);
-        ssp = newSsp;
-        loadOuterStackSegment(newSs, sd, rpl);
-        regs[RSP] = newSp;
-        setSp(newSp + bytes);
-        rip = target;
-        nullifyInaccessibleSegments();
     }
 
     /**

@@ -6,8 +6,7 @@
  * {@link org.tscvm.cpu.CpuState} (registers, segment caches, control registers, lazy flags),
  * {@link org.tscvm.cpu.CpuMemory} (segment checks, linear access with the TLB fast paths,
  * data breakpoints and watchpoints, LOCKed atomics), {@link org.tscvm.cpu.CpuSystem}
- * (descriptors, segment loads, far transfers and call gates, the stack, control registers,
- * MSRs), {@link org.tscvm.cpu.CpuExec}
+ * (descriptors, segment loads, the stack, control registers, MSRs), {@link org.tscvm.cpu.CpuExec}
  * (the operand and ALU cores the handlers share) and {@link org.tscvm.cpu.Cpu} (the public
  * contract and the run loop). The chain is becoming parts (DESIGN 7); the first is
  * {@link org.tscvm.cpu.Mmu}, which the CPU holds in {@code mmu}: the page walk for
@@ -18,7 +17,11 @@
  * exception and interrupt delivery through the IVT or the IDT's gates (stack switches, IST,
  * task gates), #DF and shutdown, and IRET. It is built on the {@link org.tscvm.cpu.CpuSystem}
  * whose segment loads, descriptor reads and stack it uses, and is tested on its own
- * (InterruptDeliveryTest). The guest's CPUID,
+ * (InterruptDeliveryTest). The third is {@link org.tscvm.cpu.FarTransfers}, held in {@code far}:
+ * far JMP and CALL, directly or through call gates (IA-32e mode's 16-byte ones too), a CALL to
+ * an inner level switching to the TSS's stack, and RETF, to an outer level with its SS:RSP;
+ * built on the {@link org.tscvm.cpu.CpuSystem} as the second is, and tested on its own
+ * (FarTransfersTest). The guest's CPUID,
  * asked through {@link org.tscvm.cpu.CpuBus}, decides which CR4 feature bits exist (SMEP,
  * SMAP, FSGSBASE, UMIP) and MAXPHYADDR, above which paging-entry bits are reserved.
  *
