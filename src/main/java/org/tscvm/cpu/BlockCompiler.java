@@ -394,6 +394,9 @@ final class BlockCompiler {
             byteAlu(d);
             return false;
         }
+        if (size == 1 && !d.lock && d.rep == 0 && (!d.mem || d.famode != Insn.AM_GENERIC) && byteForm(i, d, ip, next, last)) {
+            return false;
+        }
         if (d.lock || d.rep != 0 || (ripMask != -1 && (d.mem || op.endsBlock))) {
             // Outside 64-bit mode segmented operands and EIP-wrapping branches stay the handlers'.
             return generic(i, d, ip, next, last);
@@ -903,6 +906,71 @@ final class BlockCompiler {
         aluFlags(op, 1);
         // The fused conditions know 4- and 8-byte operands only.
         liveFlagsKind = CpuState.LF_NONE;
+    }
+
+    /**
+     * The byte MOVs (register, immediate or a flat 64-bit memory operand) and CMP/TEST of a
+     * byte in memory, generated inline; false, with nothing emitted, for any other byte form.
+     */
+    private boolean byteForm(int i, Insn d, long ip, long next, boolean last) {
+        Op op = d.op;
+        boolean compare = (op == Op.ALU_EI || op == Op.ALU_EG || op == Op.ALU_GE) && d.sub == 7 || op == Op.TEST_EI;
+        if (op != Op.MOV_GE && op != Op.MOV_EG && op != Op.MOV_EI && !(compare && d.mem)) {
+            return false;
+        }
+        if (!d.mem) {
+            if (op == Op.MOV_GE) {
+                storeByteReg(d.regB, () -> loadByteReg(d.rmB));
+            } else {
+                storeByteReg(d.rmB, () -> {
+                    if (op == Op.MOV_EG) {
+                        loadByteReg(d.regB);
+                    } else {
+                        lconst(d.imm & 0xff);
+                    }
+                });
+            }
+            return true;
+        }
+        sync(i, ip, next);
+        if (op == Op.MOV_GE) {
+            load(d, next, 1);
+            mv.visitVarInsn(LSTORE, ADDR);
+            storeByteReg(d.regB, () -> mv.visitVarInsn(LLOAD, ADDR));
+        } else if (!compare) {
+            address(d, next);
+            checkCanonical(d.seg);
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            mv.visitVarInsn(LLOAD, ADDR);
+            iconst(1);
+            if (op == Op.MOV_EG) {
+                loadByteReg(d.regB);
+            } else {
+                lconst(d.imm & 0xff);
+            }
+            invokeMayFault(WRITE_LIN);
+        } else {
+            load(d, next, 1);
+            mv.visitVarInsn(LSTORE, op == Op.ALU_GE ? SRC : DST);
+            if (op == Op.ALU_GE) {
+                loadByteReg(d.regB);
+                mv.visitVarInsn(LSTORE, DST);
+            } else {
+                if (op == Op.ALU_EG) {
+                    loadByteReg(d.regB);
+                } else {
+                    lconst(d.imm & 0xff);
+                }
+                mv.visitVarInsn(LSTORE, SRC);
+            }
+            int alu = op == Op.TEST_EI ? ALU_TEST : ALU_CMP;
+            aluResult(alu);
+            aluFlags(alu, 1);
+            // The fused conditions know 4- and 8-byte operands only.
+            liveFlagsKind = CpuState.LF_NONE;
+        }
+        endCheck(i, last);
+        return true;
     }
 
     /** SETcc of a byte register (AL..R15B, or AH..BH as 16..19): the interpreter's condition, the other bytes kept. */
