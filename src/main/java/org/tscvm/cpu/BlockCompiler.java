@@ -83,7 +83,7 @@ final class BlockCompiler {
             EVENTS = field("events"), LOOP_LIMIT = field("compiledLoopLimit"),
             PREV_RIP = field("prevRip"), END_BLOCK = field("endBlock"), LF_SAVED_CF = field("lfSavedCf"),
             LF_OP = field("lfOp"), LF_SIZE = field("lfSize"), LF_DST = field("lfDst"), LF_SRC = field("lfSrc"),
-            LF_RES = field("lfRes");
+            LF_RES = field("lfRes"), SEG_BASE = field("segBase");
 
     /** {@code name}, checked to be a field of {@link Cpu} or a class it extends. */
     private static String field(String name) {
@@ -478,7 +478,7 @@ final class BlockCompiler {
                 return false;
             case MOV_M_R: case MOV_M_I:
                 sync(i, ip, next);
-                address(d, next);
+                linearAddress(d, next);
                 checkCanonical(d.seg);
                 mv.visitVarInsn(ALOAD, CPU_ARG);
                 mv.visitVarInsn(LLOAD, ADDR);
@@ -644,7 +644,7 @@ final class BlockCompiler {
                     return generic(i, d, ip, next, last);
                 }
                 sync(i, ip, next);
-                address(d, next);
+                linearAddress(d, next);
                 checkCanonical(d.seg);
                 // As CpuExec.rmwAt: the destination must be writable before anything changes,
                 // and a missing page faults as a write.
@@ -938,7 +938,7 @@ final class BlockCompiler {
             mv.visitVarInsn(LSTORE, ADDR);
             storeByteReg(d.regB, () -> mv.visitVarInsn(LLOAD, ADDR));
         } else if (!compare) {
-            address(d, next);
+            linearAddress(d, next);
             checkCanonical(d.seg);
             mv.visitVarInsn(ALOAD, CPU_ARG);
             mv.visitVarInsn(LLOAD, ADDR);
@@ -1455,7 +1455,7 @@ final class BlockCompiler {
 
     /** Reads {@code size} bytes at the flat memory operand (canonical check included). */
     private void load(Insn d, long next, int size) {
-        address(d, next);
+        linearAddress(d, next);
         checkCanonical(d.seg);
         readAtAddr(size);
     }
@@ -1477,6 +1477,18 @@ final class BlockCompiler {
             loadReg(reg, size);
         }
         mv.visitVarInsn(LSTORE, SRC);
+    }
+
+    /** Pushes the linear address of a flat memory operand: its effective address, plus the FS or GS base. */
+    private void linearAddress(Insn d, long next) {
+        address(d, next);
+        if (d.segBased) {
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            mv.visitFieldInsn(GETFIELD, CPU, SEG_BASE, "[J");
+            iconst(d.seg);
+            mv.visitInsn(LALOAD);
+            mv.visitInsn(LADD);
+        }
     }
 
     /** Pushes the effective address of a flat memory operand (RIP-relative is a constant). */

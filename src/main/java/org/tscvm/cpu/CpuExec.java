@@ -93,6 +93,9 @@ abstract class CpuExec extends CpuSystem {
             case Insn.AM_ABS: a = d.disp; break;
             default: return linear(d.seg, ea(d), size, write);
         }
+        if (d.segBased) {
+            a += segBase[d.seg];
+        }
         if ((a << 16 >> 16) != a) {
             throw nonCanonical(d.seg);
         }

@@ -80,7 +80,8 @@ final class Decoder {
      */
     private static void resolve(Insn d, boolean mode64) {
         d.famode = Insn.AM_GENERIC;
-        if (d.mem && mode64 && d.addrSize == 8 && d.seg < CpuState.FS) {
+        d.segBased = d.seg >= CpuState.FS;
+        if (d.mem && mode64 && d.addrSize == 8) {
             if (d.base == Insn.RIP_BASE) {
                 d.famode = Insn.AM_RIP;
             } else if (d.base >= 0) {

@@ -53,11 +53,13 @@ final class Insn implements Cloneable {
     long fimm;
     /** The address form (AM_*) of the memory operand. */
     int famode;
+    /** With a flat address form: the operand is FS- or GS-relative, so that segment's base is added. */
+    boolean segBased;
 
     /**
-     * Address forms of a 64-bit-mode memory operand with a 64-bit address in a segment without
-     * a base (not FS/GS): the effective address is the linear address. {@link #AM_GENERIC}
-     * leaves it to {@code CpuMemory.linear}.
+     * Address forms of a 64-bit-mode memory operand with a 64-bit address: the effective
+     * address is the linear address, plus the FS or GS base where {@link #segBased} says so.
+     * {@link #AM_GENERIC} leaves it to {@code CpuMemory.linear}.
      */
     static final int AM_GENERIC = 0, AM_BASE = 1, AM_BASE_INDEX = 2, AM_INDEX = 3, AM_RIP = 4, AM_ABS = 5;
 
