@@ -530,6 +530,17 @@ final class BlockCompiler {
                     mask(size);
                 });
                 return false;
+            case NEG:
+                if (d.mem) {
+                    return generic(i, d, ip, next, last);
+                }
+                // 0 - the register, with SUB's lazy flags (CF: the operand was not zero), as CpuExec.rmw.
+                mv.visitInsn(LCONST_0);
+                mv.visitVarInsn(LSTORE, DST);
+                loadReg(d.rm, size);
+                mv.visitVarInsn(LSTORE, SRC);
+                alu(ALU_SUB, d.rm, size);
+                return false;
             case INC: case DEC:
                 if (d.mem) {
                     return generic(i, d, ip, next, last);
