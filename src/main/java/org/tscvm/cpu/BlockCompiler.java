@@ -394,7 +394,8 @@ final class BlockCompiler {
             byteAlu(d);
             return false;
         }
-        if (size == 1 && !d.lock && d.rep == 0 && (!d.mem || d.famode != Insn.AM_GENERIC) && byteForm(i, d, ip, next, last)) {
+        if ((size == 1 || size == 2) && !d.lock && d.rep == 0 && (!d.mem || d.famode != Insn.AM_GENERIC)
+                && narrowForm(i, d, ip, next, last)) {
             return false;
         }
         if (d.lock || d.rep != 0 || (ripMask != -1 && (d.mem || op.endsBlock))) {
@@ -920,24 +921,29 @@ final class BlockCompiler {
     }
 
     /**
-     * The byte MOVs (register, immediate or a flat 64-bit memory operand) and CMP/TEST of a
-     * byte in memory, generated inline; false, with nothing emitted, for any other byte form.
+     * The byte and word MOVs (register, immediate or a flat 64-bit memory operand) and CMP/TEST
+     * of a byte or word in memory, generated inline; false, with nothing emitted, for any other
+     * form of those sizes.
      */
-    private boolean byteForm(int i, Insn d, long ip, long next, boolean last) {
+    private boolean narrowForm(int i, Insn d, long ip, long next, boolean last) {
         Op op = d.op;
+        int size = d.opSize;
         boolean compare = (op == Op.ALU_EI || op == Op.ALU_EG || op == Op.ALU_GE) && d.sub == 7 || op == Op.TEST_EI;
         if (op != Op.MOV_GE && op != Op.MOV_EG && op != Op.MOV_EI && !(compare && d.mem)) {
             return false;
         }
+        int reg = size == 1 ? d.regB : d.reg;
+        int rm = size == 1 ? d.rmB : d.rm;
+        long imm = d.imm & CpuState.mask(size);
         if (!d.mem) {
             if (op == Op.MOV_GE) {
-                storeByteReg(d.regB, () -> loadByteReg(d.rmB));
+                storeNarrowReg(size, reg, () -> loadNarrowReg(size, rm));
             } else {
-                storeByteReg(d.rmB, () -> {
+                storeNarrowReg(size, rm, () -> {
                     if (op == Op.MOV_EG) {
-                        loadByteReg(d.regB);
+                        loadNarrowReg(size, reg);
                     } else {
-                        lconst(d.imm & 0xff);
+                        lconst(imm);
                     }
                 });
             }
@@ -945,43 +951,67 @@ final class BlockCompiler {
         }
         sync(i, ip, next);
         if (op == Op.MOV_GE) {
-            load(d, next, 1);
+            load(d, next, size);
             mv.visitVarInsn(LSTORE, ADDR);
-            storeByteReg(d.regB, () -> mv.visitVarInsn(LLOAD, ADDR));
+            storeNarrowReg(size, reg, () -> mv.visitVarInsn(LLOAD, ADDR));
         } else if (!compare) {
             linearAddress(d, next);
             checkCanonical(d.seg);
             mv.visitVarInsn(ALOAD, CPU_ARG);
             mv.visitVarInsn(LLOAD, ADDR);
-            iconst(1);
+            iconst(size);
             if (op == Op.MOV_EG) {
-                loadByteReg(d.regB);
+                loadNarrowReg(size, reg);
             } else {
-                lconst(d.imm & 0xff);
+                lconst(imm);
             }
             invokeMayFault(WRITE_LIN);
         } else {
-            load(d, next, 1);
+            load(d, next, size);
             mv.visitVarInsn(LSTORE, op == Op.ALU_GE ? SRC : DST);
             if (op == Op.ALU_GE) {
-                loadByteReg(d.regB);
+                loadNarrowReg(size, reg);
                 mv.visitVarInsn(LSTORE, DST);
             } else {
                 if (op == Op.ALU_EG) {
-                    loadByteReg(d.regB);
+                    loadNarrowReg(size, reg);
                 } else {
-                    lconst(d.imm & 0xff);
+                    lconst(imm);
                 }
                 mv.visitVarInsn(LSTORE, SRC);
             }
             int alu = op == Op.TEST_EI ? ALU_TEST : ALU_CMP;
             aluResult(alu);
-            aluFlags(alu, 1);
+            aluFlags(alu, size);
             // The fused conditions know 4- and 8-byte operands only.
             liveFlagsKind = CpuState.LF_NONE;
         }
         endCheck(i, last);
         return true;
+    }
+
+    /** Pushes byte register {@code r} (AL..R15B, or AH..BH as 16..19), or word register {@code r}. */
+    private void loadNarrowReg(int size, int r) {
+        if (size == 1) {
+            loadByteReg(r);
+        } else {
+            loadReg(r, 2);
+        }
+    }
+
+    /** Byte register {@code r} or word register {@code r} = {@code value}; the register's other bytes kept. */
+    private void storeNarrowReg(int size, int r, Runnable value) {
+        if (size == 1) {
+            storeByteReg(r, value);
+        } else {
+            storeReg(r, () -> {
+                pushReg(r);
+                lconst(~0xffffL);
+                mv.visitInsn(LAND);
+                value.run();
+                mv.visitInsn(LOR);
+            });
+        }
     }
 
     /** SETcc of a byte register (AL..R15B, or AH..BH as 16..19): the interpreter's condition, the other bytes kept. */
@@ -1655,8 +1685,8 @@ final class BlockCompiler {
     }
 
     private void mask(int size) {
-        if (size == 4) {
-            lconst(MASK32);
+        if (size != 8) {
+            lconst(CpuState.mask(size));
             mv.visitInsn(LAND);
         }
     }
