@@ -59,10 +59,10 @@ final class Cet {
     // ---- MSRs ----
 
     static long readMsr(CpuSystem c, int index) {
-        boolean ss = c.cpuidReportsCet(true);
+        boolean ss = c.sysregs.cpuidReportsCet(true);
         switch (index) {
             case Msr.IA32_U_CET: case Msr.IA32_S_CET:
-                if (!ss && !c.cpuidReportsCet(false)) {
+                if (!ss && !c.sysregs.cpuidReportsCet(false)) {
                     throw c.gp(0);
                 }
                 return index == Msr.IA32_U_CET ? c.uCet : c.sCet;
@@ -81,10 +81,10 @@ final class Cet {
      * interrupt SSP table.
      */
     static void writeMsr(CpuSystem c, int index, long v) {
-        boolean ss = c.cpuidReportsCet(true);
+        boolean ss = c.sysregs.cpuidReportsCet(true);
         switch (index) {
             case Msr.IA32_U_CET: case Msr.IA32_S_CET: {
-                boolean ibt = c.cpuidReportsCet(false);
+                boolean ibt = c.sysregs.cpuidReportsCet(false);
                 if ((!ss && !ibt) || (v & RESERVED) != 0 || (!ss && (v & SHSTK_BITS) != 0)
                         || (!ibt && (v & IBT_BITS) != 0) || (v & (SUPPRESS | TRACKER)) == (SUPPRESS | TRACKER)
                         || !canonical(v & ~0xfffL)) {

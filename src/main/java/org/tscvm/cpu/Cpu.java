@@ -1113,7 +1113,7 @@ public final class Cpu extends CpuExec {
         dbPending = 0;
         stepSuppressed = stepTrapAfterLoad = false;
         movSsShadowUntil = 0;
-        updateGuestDebug();
+        sysregs.updateGuestDebug();
         kernelGsBase = star = lstar = cstar = fmask = sysenterCs = sysenterEsp = sysenterEip = 0;
         pat = 0x0007040600070406L;
         pkru = pkrs = 0;
@@ -1320,8 +1320,8 @@ public final class Cpu extends CpuExec {
     /** Sets CR0 or CR4 as MOV to CRn at CPL 0 would (the same checks; #GP as a {@link CpuFault}). */
     public void setCr(int n, long value) {
         switch (n) {
-            case 0: writeCr0(value); break;
-            case 4: writeCr4(value); break;
+            case 0: sysregs.writeCr0(value); break;
+            case 4: sysregs.writeCr4(value); break;
             default: throw new TscvmException("CR" + n + " cannot be set here: use 0 or 4");
         }
         updateMode();
@@ -1406,23 +1406,23 @@ public final class Cpu extends CpuExec {
      * XSS), ascending. The guest's RDMSR/WRMSR of them never reach the bus.
      */
     public static int[] ownedMsrs() {
-        return OWNED_MSRS.clone();
+        return SystemRegisters.OWNED_MSRS.clone();
     }
 
     /** Reads a CPU-owned MSR (the host's access; the guest's is RDMSR). */
     public long readMsr(int index) {
-        if (!isOwnedMsr(index)) {
+        if (!SystemRegisters.isOwnedMsr(index)) {
             throw new TscvmException(String.format("MSR 0x%x is not CPU state; ask the vCPU's MSR table", index));
         }
-        return readOwnedMsr(index);
+        return sysregs.readOwnedMsr(index);
     }
 
     /** Writes a CPU-owned MSR (the host's access); throws {@link CpuFault} #GP for a value the SDM refuses. */
     public void writeMsr(int index, long value) {
-        if (!isOwnedMsr(index)) {
+        if (!SystemRegisters.isOwnedMsr(index)) {
             throw new TscvmException(String.format("MSR 0x%x is not CPU state; ask the vCPU's MSR table", index));
         }
-        writeOwnedMsr(index, value);
+        sysregs.writeOwnedMsr(index, value);
         // A guest WRMSR of CPU state (EFER, the SYSCALL MSRs, segment bases) ends its block.
         endBlock = true;
     }
@@ -1484,7 +1484,7 @@ public final class Cpu extends CpuExec {
         if ((cr0 & CR0_NW) != 0 && (cr0 & CR0_CD) == 0) {
             return String.format("CR0 0x%x sets NW without CD", cr0);
         }
-        if ((cr4 & ~CR4_SUPPORTED) != 0 || (cr4 & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0) {
+        if ((cr4 & ~CR4_SUPPORTED) != 0 || (cr4 & SystemRegisters.CR4_BY_CPUID & ~sysregs.cr4BitsCpuidReports()) != 0) {
             return String.format("CR4 0x%x sets reserved bits (or bits the CPUID model does not report)", cr4);
         }
         if ((cr4 & CR4_CET) != 0 && (cr0 & CR0_WP) == 0) {
@@ -1504,7 +1504,7 @@ public final class Cpu extends CpuExec {
             return String.format("CR8 0x%x is above 15", s.cr8());
         }
         // As XSETBV (and KVM_SET_XCRS): x87 always, SSE only where CPUID reports XSAVE.
-        long xcr0Valid = (cr4BitsCpuidReports() & CR4_OSXSAVE) != 0 ? SystemOps.XCR0_SUPPORTED : SystemOps.XCR0_X87;
+        long xcr0Valid = (sysregs.cr4BitsCpuidReports() & CR4_OSXSAVE) != 0 ? SystemOps.XCR0_SUPPORTED : SystemOps.XCR0_X87;
         if ((s.xcr0() & SystemOps.XCR0_X87) == 0 || (s.xcr0() & ~xcr0Valid) != 0) {
             return String.format("XCR0 0x%x must set x87 (bit 0) and no bit outside 0x%x", s.xcr0(), xcr0Valid);
         }
@@ -1619,7 +1619,7 @@ public final class Cpu extends CpuExec {
         efer = s.efer();
         System.arraycopy(s.debugRegisters(), 0, dr, 0, 8);
         dbPending = 0;
-        updateGuestDebug();
+        sysregs.updateGuestDebug();
         kernelGsBase = s.kernelGsBase();
         star = s.star();
         lstar = s.lstar();

@@ -231,7 +231,7 @@ abstract class CpuExec extends CpuSystem {
     final long rdmsr() {
         requireCpl0();
         int index = (int) regs[RCX];
-        return isOwnedMsr(index) ? readOwnedMsr(index) : bus.rdmsr(index);
+        return SystemRegisters.isOwnedMsr(index) ? sysregs.readOwnedMsr(index) : bus.rdmsr(index);
     }
 
     /**
@@ -243,8 +243,8 @@ abstract class CpuExec extends CpuSystem {
         requireCpl0();
         int index = (int) regs[RCX];
         long value = (regs[RDX] << 32) | (regs[RAX] & 0xffffffffL);
-        if (isOwnedMsr(index)) {
-            writeOwnedMsr(index, value);
+        if (SystemRegisters.isOwnedMsr(index)) {
+            sysregs.writeOwnedMsr(index, value);
             endBlock = true;
             return;
         }

@@ -1,12 +1,12 @@
 package org.tscvm.cpu;
 
-import java.util.Arrays;
 import org.tscvm.memory.GuestMemory;
 
 /**
- * Descriptors, segment loads, the stack, control registers and MSRs in real, protected and
- * long mode (SDM vol. 3 chapters 3, 5); exception and interrupt delivery and IRET are its part
- * {@link #interrupts}, far JMP, CALL and RETF its part {@link #far}.
+ * Descriptors, segment loads and the stack in real, protected and long mode (SDM vol. 3
+ * chapters 3, 5); exception and interrupt delivery and IRET are its part {@link #interrupts},
+ * far JMP, CALL and RETF its part {@link #far}, the control registers, EFER and the MSRs that
+ * are CPU state its part {@link #sysregs}.
  */
 abstract class CpuSystem extends CpuMemory {
     static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
@@ -30,6 +30,9 @@ abstract class CpuSystem extends CpuMemory {
 
     /** Far JMP and CALL (call gates, the stack switch from the TSS) and RETF. */
     final FarTransfers far = new FarTransfers(this);
+
+    /** Writes of CR0, CR3, CR4 and DR7; EFER and the other MSRs that are CPU state. */
+    final SystemRegisters sysregs = new SystemRegisters(this);
 
     CpuSystem(GuestMemory memory, CpuBus bus) {
         super(memory, bus);
@@ -379,268 +382,24 @@ abstract class CpuSystem extends CpuMemory {
         loadFlags((cur & ~changeable) | (v & changeable));
     }
 
-    // ---- control registers ----
-
-    final void writeCr0(long v) {
-        if ((v >>> 32) != 0 || ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) || ((v & CR0_NW) != 0 && (v & CR0_CD) == 0)) {
-            throw gp(0);
-        }
-        v |= CR0_ET;
-        long old = cr0;
-        if ((v & CR0_WP) == 0 && (cr4 & CR4_CET) != 0) {
-            throw gp(0); // SDM MOV CR: WP cannot be cleared while CR4.CET is set
-        }
-        if ((v & CR0_PG) != 0 && (old & CR0_PG) == 0 && (efer & EFER_LME) != 0) {
-            if ((cr4 & CR4_PAE) == 0 || (segAttr[CS] & A_L) != 0) {
-                throw gp(0);
-            }
-            efer |= EFER_LMA;
-        }
-        if ((v & CR0_PG) == 0 && (old & CR0_PG) != 0 && longMode()) {
-            if (mode64) {
-                throw gp(0);
-            }
-            efer &= ~EFER_LMA;
-        }
-        if ((v & CR0_PE) != 0 && (old & CR0_PE) == 0) {
-            csFromRealMode = true;
-        }
-        if ((v & CR0_PG) != 0 && (cr4 & CR4_PAE) != 0 && (efer & EFER_LMA) == 0
-                && ((old ^ v) & (CR0_PG | CR0_CD | CR0_NW)) != 0) {
-            mmu.loadPdptes(cr3); // PAE paging turned on (or its caching changed): SDM 4.4.1
-        }
-        cr0 = v;
-        if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) {
-            mmu.flushTlb(false);
-        }
-        updateMode();
-    }
-
-    /** PAE paging: CR0.PG and CR4.PAE set outside long mode. */
-    private boolean paePaging(long cr0v, long cr4v) {
-        return (cr0v & CR0_PG) != 0 && (cr4v & CR4_PAE) != 0 && (efer & EFER_LMA) == 0;
-    }
-
-    final void writeCr3(long v) {
-        if (longMode() && (v >>> 52) != 0) {
-            throw gp(0);
-        }
-        if (paePaging(cr0, cr4)) {
-            mmu.loadPdptes(v); // #GP leaves CR3 as it was
-        }
-        cr3 = longMode() ? v : v & 0xffffffffL;
-        mmu.flushTlb((cr4 & CR4_PGE) != 0);
-    }
-
-    final void writeCr4(long v) {
-        if ((v & ~CR4_SUPPORTED) != 0 || (longMode() && (v & CR4_PAE) == 0)
-                || ((v & CR4_BY_CPUID) != 0 && (v & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0)
-                || ((v & CR4_CET) != 0 && (cr0 & CR0_WP) == 0)) {
-            throw gp(0);
-        }
-        long old = cr4;
-        if (paePaging(cr0, v) && ((old ^ v) & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)) != 0) {
-            mmu.loadPdptes(cr3); // SDM 4.4.1
-        }
-        cr4 = v;
-        Cet.update(this);
-        if (((old ^ v) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_PKS)) != 0) {
-            mmu.flushTlb(false);
-        }
-    }
-
-    /**
-     * CR4 bits that exist only when CPUID leaf 7 (leaf 1 for OSXSAVE, VME and PVI) reports their feature; setting
-     * one otherwise is #GP (SDM MOV CR4: reserved bits; KVM __cr4_reserved_bits does the same). No CPUID model
-     * reports VME, which is not implemented.
-     */
-    static final long CR4_BY_CPUID = CR4_VME | CR4_PVI | CR4_FSGSBASE | CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_PKE
-            | CR4_PKS | CR4_OSXSAVE | CR4_CET;
-    private final int[] cpuidLeaf = new int[4];
-
-    final long cr4BitsCpuidReports() {
-        int[] out = cpuidLeaf;
-        bus.cpuid(1, 0, out);
-        long leaf1 = ((out[2] & (1 << 26)) != 0 ? CR4_OSXSAVE : 0) // CPUID.1:ECX.XSAVE
-                | ((out[3] & 2) != 0 ? CR4_VME | CR4_PVI : 0); // CPUID.1:EDX.VME covers both
-        bus.cpuid(0, 0, out);
-        if (out[0] < 7) {
-            return leaf1;
-        }
-        bus.cpuid(7, 0, out);
-        return leaf1 | ((out[1] & 1) != 0 ? CR4_FSGSBASE : 0) | ((out[1] & (1 << 7)) != 0 ? CR4_SMEP : 0)
-                | ((out[1] & (1 << 20)) != 0 ? CR4_SMAP : 0) | ((out[2] & (1 << 2)) != 0 ? CR4_UMIP : 0)
-                | ((out[2] & (1 << 3)) != 0 ? CR4_PKE : 0) | ((out[2] & (1 << 31)) != 0 ? CR4_PKS : 0)
-                | ((out[2] & CPUID7_ECX_CET_SS) != 0 || (out[3] & CPUID7_EDX_CET_IBT) != 0 ? CR4_CET : 0);
-    }
-
-    /** CPUID.(7,0):ECX[7] CET_SS and EDX[20] CET_IBT. */
-    static final int CPUID7_ECX_CET_SS = 1 << 7, CPUID7_EDX_CET_IBT = 1 << 20;
-
-    /** Whether the CPUID model reports CET shadow stacks (true) or indirect-branch tracking (false). */
-    final boolean cpuidReportsCet(boolean shadowStacks) {
-        int[] out = cpuidLeaf;
-        bus.cpuid(0, 0, out);
-        if (out[0] < 7) {
-            return false;
-        }
-        bus.cpuid(7, 0, out);
-        return shadowStacks ? (out[2] & CPUID7_ECX_CET_SS) != 0 : (out[3] & CPUID7_EDX_CET_IBT) != 0;
-    }
-
-    /** CPUID.(0xD,1):EAX[3], XSAVES/XRSTORS and IA32_XSS. */
-    final boolean cpuidReportsXsaves() {
-        int[] out = cpuidLeaf;
-        bus.cpuid(0xd, 1, out);
-        return (out[0] & (1 << 3)) != 0;
-    }
-
-    /**
-     * Recomputes {@link #guestDebugArmed} and {@link #guestWatch} after DR0-DR3 or DR7 changed;
-     * while data breakpoints are enabled the TLB is flushed so their pages take the slow path.
-     */
-    final void updateGuestDebug() {
-        long dr7 = dr[7];
-        guestDebugArmed = (dr7 & 0xff) != 0;
-        boolean watch = false;
-        for (int n = 0; n < 4; n++) {
-            watch |= isDataBreakpoint(dr7, n);
-        }
-        if (watch || guestWatch) {
-            mmu.flushTlb(false);
-        }
-        guestWatch = watch;
-    }
+    // ---- checks the parts and the handlers share ----
 
     /** "Auth", "enti", "cAMD": CPUID leaf 0's EBX, EDX, ECX on an AMD processor. */
     private static final int AMD_EBX = 0x68747541, AMD_EDX = 0x69746e65, AMD_ECX = 0x444d4163;
+    /** Scratch for CPUID leaf 0: no allocation per vendor check. */
+    private final int[] vendorLeaf = new int[4];
 
     /**
      * True when the guest's CPUID names AuthenticAMD: the rules that differ by vendor
      * (SYSCALL/SYSRET outside 64-bit mode, SYSENTER/SYSEXIT in long mode) then follow the APM.
      */
     final boolean amdVendor() {
-        int[] out = cpuidLeaf;
+        int[] out = vendorLeaf;
         bus.cpuid(0, 0, out);
         return out[1] == AMD_EBX && out[3] == AMD_EDX && out[2] == AMD_ECX;
     }
 
-    final void writeEfer(long v) {
-        if ((v & ~EFER_SUPPORTED) != 0) {
-            throw gp(0);
-        }
-        if (paging() && ((v ^ efer) & EFER_LME) != 0) {
-            throw gp(0);
-        }
-        long old = efer;
-        efer = (v & ~EFER_LMA) | (efer & EFER_LMA);
-        if (((old ^ efer) & EFER_NXE) != 0) {
-            mmu.flushTlb(false);
-        }
-        updateMode();
-    }
-
     static boolean canonical(long v) {
         return (v << 16 >> 16) == v;
-    }
-
-    /** WRMSR of an MSR that is CPU state, with the SDM's #GP conditions. */
-    final boolean writeOwnedMsr(int index, long v) {
-        switch (index) {
-            case Msr.IA32_EFER: writeEfer(v); return true;
-            case Msr.IA32_STAR: star = v; return true;
-            case Msr.IA32_LSTAR: lstar = requireCanonical(v); return true;
-            case Msr.IA32_CSTAR: cstar = requireCanonical(v); return true;
-            case Msr.IA32_FMASK: fmask = v & 0xffffffffL; return true;
-            case Msr.IA32_FS_BASE: segBase[FS] = requireCanonical(v); return true;
-            case Msr.IA32_GS_BASE: segBase[GS] = requireCanonical(v); return true;
-            case Msr.IA32_KERNEL_GS_BASE: kernelGsBase = requireCanonical(v); return true;
-            case Msr.IA32_SYSENTER_CS: sysenterCs = v & 0xffff; return true;
-            case Msr.IA32_SYSENTER_ESP: sysenterEsp = requireCanonical(v); return true;
-            case Msr.IA32_SYSENTER_EIP: sysenterEip = requireCanonical(v); return true;
-            case Msr.IA32_PAT:
-                for (int i = 0; i < 8; i++) {
-                    int t = (int) (v >>> (i * 8)) & 0xff;
-                    if (t == 2 || t == 3 || t > 7) {
-                        throw gp(0);
-                    }
-                }
-                pat = v;
-                return true;
-            case Msr.IA32_PKRS:
-                // SDM: #GP without CPUID PKS, or with any of bits 63:32 set.
-                if ((cr4BitsCpuidReports() & CR4_PKS) == 0 || (v >>> 32) != 0) {
-                    throw gp(0);
-                }
-                mmu.setProtectionKeyRights(true, (int) v);
-                return true;
-            case Msr.IA32_U_CET: case Msr.IA32_S_CET: case Msr.IA32_PL0_SSP: case Msr.IA32_PL1_SSP:
-            case Msr.IA32_PL2_SSP: case Msr.IA32_PL3_SSP: case Msr.IA32_INTERRUPT_SSP_TABLE_ADDR:
-                Cet.writeMsr(this, index, v);
-                return true;
-            case Msr.IA32_XSS:
-                // SDM: #GP without CPUID XSAVES, or with a bit of a component the CPU lacks.
-                if (!cpuidReportsXsaves() || v != 0) {
-                    throw gp(0);
-                }
-                return true;
-            default: return false;
-        }
-    }
-
-    private long requireCanonical(long v) {
-        if (!canonical(v)) {
-            throw gp(0);
-        }
-        return v;
-    }
-
-    final long readOwnedMsr(int index) {
-        switch (index) {
-            case Msr.IA32_EFER: return efer;
-            case Msr.IA32_STAR: return star;
-            case Msr.IA32_LSTAR: return lstar;
-            case Msr.IA32_CSTAR: return cstar;
-            case Msr.IA32_FMASK: return fmask;
-            case Msr.IA32_FS_BASE: return segBase[FS];
-            case Msr.IA32_GS_BASE: return segBase[GS];
-            case Msr.IA32_KERNEL_GS_BASE: return kernelGsBase;
-            case Msr.IA32_SYSENTER_CS: return sysenterCs;
-            case Msr.IA32_SYSENTER_ESP: return sysenterEsp;
-            case Msr.IA32_SYSENTER_EIP: return sysenterEip;
-            case Msr.IA32_PAT: return pat;
-            case Msr.IA32_PKRS:
-                if ((cr4BitsCpuidReports() & CR4_PKS) == 0) {
-                    throw gp(0);
-                }
-                return pkrs & 0xffffffffL;
-            case Msr.IA32_U_CET: case Msr.IA32_S_CET: case Msr.IA32_PL0_SSP: case Msr.IA32_PL1_SSP:
-            case Msr.IA32_PL2_SSP: case Msr.IA32_PL3_SSP: case Msr.IA32_INTERRUPT_SSP_TABLE_ADDR:
-                return Cet.readMsr(this, index);
-            case Msr.IA32_XSS:
-                if (!cpuidReportsXsaves()) {
-                    throw gp(0);
-                }
-                return 0;
-            default: throw gp(0);
-        }
-    }
-
-    static boolean isOwnedMsr(int index) {
-        return Arrays.binarySearch(OWNED_MSRS, index) >= 0;
-    }
-
-    /**
-     * The MSRs that are CPU state, ascending: the CPU serves the guest's RDMSR/WRMSR of them
-     * itself, and the vCPU's MSR table names the CPU as their owner for the host's accesses.
-     */
-    static final int[] OWNED_MSRS = sorted(Msr.IA32_SYSENTER_CS, Msr.IA32_SYSENTER_ESP, Msr.IA32_SYSENTER_EIP,
-            Msr.IA32_PAT, Msr.IA32_XSS, Msr.IA32_PKRS, Msr.IA32_EFER, Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR,
-            Msr.IA32_FMASK, Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE, Msr.IA32_U_CET, Msr.IA32_S_CET,
-            Msr.IA32_PL0_SSP, Msr.IA32_PL1_SSP, Msr.IA32_PL2_SSP, Msr.IA32_PL3_SSP, Msr.IA32_INTERRUPT_SSP_TABLE_ADDR);
-
-    private static int[] sorted(int... indexes) {
-        Arrays.sort(indexes); // MSR indexes are below 2^31: signed order is numeric order
-        return indexes;
     }
 }

@@ -90,7 +90,7 @@ final class SystemOps {
     static void lmsw(CpuExec c, Insn d) {
         c.requireCpl0();
         long v = c.readE(d, 2) & 0xf;
-        c.writeCr0((c.cr0 & ~0xeL) | (v & 0xe) | (c.cr0 & CR0_PE) | (v & CR0_PE));
+        c.sysregs.writeCr0((c.cr0 & ~0xeL) | (v & 0xe) | (c.cr0 & CR0_PE) | (v & CR0_PE));
     }
 
     static void invlpg(CpuExec c, Insn d) {
@@ -394,7 +394,7 @@ final class SystemOps {
     private static void setAc(CpuExec c, boolean ac) {
         // SDM CLAC/STAC: #UD (not #GP) outside ring 0 or when CPUID does not report
         // SMAP; they work with CR4.SMAP clear (CPUID is asked only then).
-        if (c.cpl != 0 || ((c.cr4 & CR4_SMAP) == 0 && (c.cr4BitsCpuidReports() & CR4_SMAP) == 0)) {
+        if (c.cpl != 0 || ((c.cr4 & CR4_SMAP) == 0 && (c.sysregs.cr4BitsCpuidReports() & CR4_SMAP) == 0)) {
             throw c.ud();
         }
         c.flags = ac ? c.flags | AC : c.flags & ~AC;
@@ -429,10 +429,10 @@ final class SystemOps {
         }
         c.requireCpl0();
         switch (n) {
-            case 0: c.writeCr0(v); break;
+            case 0: c.sysregs.writeCr0(v); break;
             case 2: c.cr2 = v; break;
-            case 3: c.writeCr3(v); break;
-            case 4: c.writeCr4(v); break;
+            case 3: c.sysregs.writeCr3(v); break;
+            case 4: c.sysregs.writeCr4(v); break;
             case 8:
                 if ((v & ~0xfL) != 0) {
                     throw c.gp(0);
@@ -478,7 +478,7 @@ final class SystemOps {
             }
             c.dr[n] = v;
             if (n != 6) {
-                c.updateGuestDebug();
+                c.sysregs.updateGuestDebug();
             }
         }
     }

@@ -211,9 +211,9 @@ final class TaskSwitch {
         c.trBase = newBase;
         c.trLimit = newLimit;
         c.trAttr = descAttr(newDesc) | 2;
-        c.writeCr0(c.cr0 | CR0_TS);
+        c.sysregs.writeCr0(c.cr0 | CR0_TS);
         if (new32 && (c.cr0 & CR0_PG) != 0) {
-            c.writeCr3(newCr3);
+            c.sysregs.writeCr3(newCr3);
         }
         c.loadFlags(newFlags | 2);
         c.rip = newEip;

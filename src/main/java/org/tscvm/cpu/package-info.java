@@ -6,7 +6,7 @@
  * {@link org.tscvm.cpu.CpuState} (registers, segment caches, control registers, lazy flags),
  * {@link org.tscvm.cpu.CpuMemory} (segment checks, linear access with the TLB fast paths,
  * data breakpoints and watchpoints, LOCKed atomics), {@link org.tscvm.cpu.CpuSystem}
- * (descriptors, segment loads, the stack, control registers, MSRs), {@link org.tscvm.cpu.CpuExec}
+ * (descriptors, segment loads, the stack), {@link org.tscvm.cpu.CpuExec}
  * (the operand and ALU cores the handlers share) and {@link org.tscvm.cpu.Cpu} (the public
  * contract and the run loop). The chain is becoming parts (DESIGN 7); the first is
  * {@link org.tscvm.cpu.Mmu}, which the CPU holds in {@code mmu}: the page walk for
@@ -21,7 +21,14 @@
  * far JMP and CALL, directly or through call gates (IA-32e mode's 16-byte ones too), a CALL to
  * an inner level switching to the TSS's stack, and RETF, to an outer level with its SS:RSP;
  * built on the {@link org.tscvm.cpu.CpuSystem} as the second is, and tested on its own
- * (FarTransfersTest). The guest's CPUID,
+ * (FarTransfersTest). The fourth is {@link org.tscvm.cpu.SystemRegisters}, held in
+ * {@code sysregs}: writes of CR0, CR3 and CR4 with their #GP rules, the PDPTE loads and TLB
+ * flushes they cause and IA-32e mode's entry and exit through CR0.PG and EFER, DR7's effect on
+ * the breakpoint paths, and RDMSR/WRMSR of the MSRs that are CPU state (EFER, the
+ * SYSCALL/SYSENTER MSRs, segment bases, PAT, PKRS, CET, XSS). The registers stay fields of
+ * {@link org.tscvm.cpu.CpuState}, which the page walk and the handlers read directly; the part is
+ * built on the {@link org.tscvm.cpu.CpuSystem} whose mode update it calls, and is tested on its
+ * own (SystemRegistersTest). The guest's CPUID,
  * asked through {@link org.tscvm.cpu.CpuBus}, decides which CR4 feature bits exist (SMEP,
  * SMAP, FSGSBASE, UMIP) and MAXPHYADDR, above which paging-entry bits are reserved.
  *
