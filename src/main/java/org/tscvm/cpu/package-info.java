@@ -76,7 +76,11 @@
  * by {@link org.tscvm.cpu.BlockCompiler} into a JVM method (operands, RIPs and retired counts
  * as constants, CMP+Jcc fused, guest registers and the lazy flags in JVM locals until an exit
  * or a call that can fault, a block that branches to its own start a JVM loop that checks
- * events and the budget each iteration); compiled blocks then run back to back along the block links
+ * events and the budget each iteration). A block compiles together with the blocks it runs into
+ * in its page (a region): a guest loop through several blocks, followed along JMPs,
+ * fall-throughs and Jccs, becomes one JVM loop; failing a loop, the chain of blocks it JMPs or
+ * falls into becomes one method (a trace), so a bytecode interpreter's case, its fetch and its
+ * indirect dispatch leave compiled code once, not three times. Compiled blocks then run back to back along the block links
  * until an event, a halt, a single step or the budget needs the run loop. Compiled and
  * interpreted runs leave the same state (CompiledBlockTest, CompiledBlocksMachineTest). {@link org.tscvm.memory.GuestMemory} keeps a mark
  * and a generation per page: a store to a marked page (from any vCPU, DMA or a loader)
