@@ -544,9 +544,10 @@ final class BlockCompiler {
                 return false;
             case INC: case DEC:
                 if (d.mem) {
-                    return generic(i, d, ip, next, last);
+                    incDecMemory(i, d, ip, next, size, last);
+                } else {
+                    incDec(d.rm, size, op == Op.INC);
                 }
-                incDec(d.rm, size, op == Op.INC);
                 return false;
             case SHIFT_I: case SHIFT_CL:
                 if (d.mem || d.sub == 2 || d.sub == 3) {
@@ -1117,6 +1118,39 @@ final class BlockCompiler {
             mask(size);
         });
         pendingFlags(inc ? CpuState.LF_INC : CpuState.LF_DEC, size);
+    }
+
+    /** INC/DEC of memory: as {@link #incDec}, after the destination is found writable (CpuExec.rmwAt). */
+    private void incDecMemory(int i, Insn d, long ip, long next, int size, boolean last) {
+        boolean inc = d.op == Op.INC;
+        sync(i, ip, next);
+        linearAddress(d, next);
+        checkCanonical(d.seg);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, ADDR);
+        iconst(size);
+        invokeMayFault(PROBE_WRITE);
+        liveFlagsKind = CpuState.LF_NONE;
+        flushFlags(); // CF comes from the record
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        invoke(CF);
+        mv.visitFieldInsn(PUTFIELD, CPU, LF_SAVED_CF, "Z");
+        readAtAddr(size);
+        mv.visitVarInsn(LSTORE, DST);
+        mv.visitInsn(LCONST_1);
+        mv.visitVarInsn(LSTORE, SRC);
+        mv.visitVarInsn(LLOAD, DST);
+        mv.visitInsn(LCONST_1);
+        mv.visitInsn(inc ? LADD : LSUB);
+        mv.visitVarInsn(LSTORE, RES);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, ADDR);
+        iconst(size);
+        mv.visitVarInsn(LLOAD, RES);
+        invokeMayFault(WRITE_LIN);
+        pendingFlags(inc ? CpuState.LF_INC : CpuState.LF_DEC, size);
+        endCheck(i, last);
     }
 
     /**
