@@ -738,8 +738,10 @@ final class BlockCompiler {
                 }
                 putLong(RIP, next + d.imm);
                 return true;
-            case CALL_REL:
-                if (size != 8 || !last || !isCanonical(next + d.imm)) {
+            case CALL_REL: {
+                // In a trace the callee may follow: the region goes on at the target.
+                boolean followed = size == 8 && !last && blockIps[i + 1] == next + d.imm;
+                if (size != 8 || !last && !followed || !isCanonical(next + d.imm)) {
                     return generic(i, d, ip, next, last);
                 }
                 sync(i, ip, next);
@@ -749,7 +751,12 @@ final class BlockCompiler {
                 invokeMayFault(PUSH);
                 invalidate(Cpu.RSP);
                 putLong(RIP, next + d.imm);
+                if (followed) {
+                    endCheck(i, false); // the push may have gone into code or MMIO
+                    return false;
+                }
                 return true;
+            }
             default:
                 return generic(i, d, ip, next, last);
         }

@@ -718,7 +718,7 @@ public final class Cpu extends CpuExec {
      * {@code head} and the blocks it runs into, compiled as one method
      * ({@link BlockCompiler#compileRegion}); null when it runs into none. First choice, a
      * guest loop that leaves head and comes back to it through other blocks (a JVM loop when
-     * every instruction is inline); else the chain of blocks head runs into by JMPs and
+     * every instruction is inline); else the chain of blocks head runs into by JMPs, CALLs and
      * fall-throughs (a trace: the bytecode interpreter's case, JMP to its fetch, JMP to its
      * indirect dispatch becomes one method). The path goes from block to block by a JMP
      * ending one, a fall-through, or (in a loop) a Jcc anywhere in one, which then ends that
@@ -766,7 +766,8 @@ public final class Cpu extends CpuExec {
 
     /**
      * Extends the path of {@code depth} blocks, holding {@code insns} instructions, by the
-     * block its last one runs into by a JMP or its fall-through: the trace's length in blocks.
+     * block its last one runs into by a JMP, a CALL (the callee) or its fall-through: the
+     * trace's length in blocks.
      */
     private int pathOn(int depth, int insns) {
         Block last = regionBlocks[depth - 1];
@@ -776,7 +777,7 @@ public final class Cpu extends CpuExec {
         for (int j = 0; j < last.count; j++) {
             to += last.insns[j].len;
         }
-        if (end.op == Op.JMP_REL && end.opSize == 8) {
+        if ((end.op == Op.JMP_REL || end.op == Op.CALL_REL) && end.opSize == 8) {
             to += end.imm;
         } else if (end.op.endsBlock) {
             return depth;

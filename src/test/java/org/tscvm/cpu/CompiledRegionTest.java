@@ -58,6 +58,27 @@ class CompiledRegionTest {
         }
     }
 
+    /** t0: add rax, 1; call f; jmp t0; hlt; f: add rcx, rax; mov [rsp-16], rcx; ret. */
+    private static final String CALL = "48 83 c0 01 e8 03 00 00 00 eb f5 f4 48 01 c1 48 89 4c 24 f0 c3";
+
+    @ParameterizedTest
+    @ValueSource(longs = {48, 49, 50, 51, 52, 53, 54, 55, 100, 1000})
+    void aTraceFollowsACallIntoTheCallee(long budget) {
+        CpuRig interpreted = call(0);
+        CpuRig compiled = call(THRESHOLD);
+        assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
+        CpuRig.assertSameState(compiled, interpreted);
+        long rsp = compiled.cpu.getGpr(Cpu.RSP);
+        if (compiled.cpu.getRip() >= CpuRig.CODE + 0xc) {
+            assertThat(compiled.r64(rsp)).as("in the callee: the return address on top").isEqualTo(CpuRig.CODE + 9);
+        }
+        assertThat(compiled.r64(rsp - 16)).as("the callee's store").isEqualTo(interpreted.r64(rsp - 16));
+        if (budget == 1000) {
+            assertThat(compiled.cpu.compiledRegions()).as("compiled as a trace").isPositive();
+            assertThat(compiled.cpu.getGpr(Cpu.RCX)).isEqualTo(166L * 167 / 2 + 167);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(longs = {1, 2, 3, 4, 5, 31, 32, 33, 34, 35, 100, 101, 102, 103, 2999, 3000, 3001})
     void aRegionStopsAtExactlyTheBudget(long budget) {
@@ -128,6 +149,16 @@ class CompiledRegionTest {
             // 999 iterations add 0x10000; from the 1,000th, whose store comes before its ADD, 1,000.
             assertThat(compiled.cpu.getGpr(Cpu.RCX)).isEqualTo(999L * 0x10000 + 2001L * 1000);
         }
+    }
+
+    private static CpuRig call(int threshold) {
+        CpuRig rig = new CpuRig().longMode();
+        rig.cpu.setCompileThreshold(threshold);
+        rig.cpu.setGpr(Cpu.RAX, 0);
+        rig.cpu.setGpr(Cpu.RCX, 0);
+        rig.load(CpuRig.CODE, CpuRig.hex(CALL));
+        rig.cpu.setRip(CpuRig.CODE);
+        return rig;
     }
 
     private static CpuRig trace(int threshold) {
