@@ -100,7 +100,7 @@ class FarTransfersTest {
         assertThat(cpu.segAttr[Cpu.DS] & CpuState.A_UNUSABLE).isNotZero();
     }
 
-    /** 32-bit protected mode without paging at CPL 3: CS 0x1b, SS 0x23; a 32-bit TSS at 0x6000, ESP0 0x9000, SS0 0x10. */
+    /** 32-bit protected mode without paging at CPL 3: CS 0x1b, SS 0x23; a 32-bit TSS at 0x6000 (SS0:ESP0 0x10:0x9000). */
     private void protectedModeCpl3() {
         rig.longMode();
         cpu.cr0 = CpuState.CR0_PE | CpuState.CR0_ET;
