@@ -1476,23 +1476,22 @@ public final class Cpu extends CpuExec {
             return "an array of the state has the wrong length";
         }
         long cr0 = s.cr0(), cr4 = s.cr4(), efer = s.efer();
-        if ((cr0 >>> 32) != 0) {
-            return String.format("CR0 0x%x sets reserved bits 63:32", cr0);
+        // The values MOV CR and WRMSR refuse in any mode; the mode-dependent rules follow.
+        String refused = SystemRegisters.cr0Refusal(cr0);
+        if (refused != null) {
+            return String.format("CR0 0x%x %s", cr0, refused);
         }
-        if ((cr0 & CR0_PG) != 0 && (cr0 & CR0_PE) == 0) {
-            return String.format("CR0 0x%x sets PG without PE", cr0);
+        refused = sysregs.cr4Refusal(cr4);
+        if (refused != null) {
+            return String.format("CR4 0x%x %s", cr4, refused);
         }
-        if ((cr0 & CR0_NW) != 0 && (cr0 & CR0_CD) == 0) {
-            return String.format("CR0 0x%x sets NW without CD", cr0);
+        refused = SystemRegisters.cetRefusal(cr0, cr4);
+        if (refused != null) {
+            return String.format("%s (CR0 0x%x, CR4 0x%x)", refused, cr0, cr4);
         }
-        if ((cr4 & ~CR4_SUPPORTED) != 0 || (cr4 & SystemRegisters.CR4_BY_CPUID & ~sysregs.cr4BitsCpuidReports()) != 0) {
-            return String.format("CR4 0x%x sets reserved bits (or bits the CPUID model does not report)", cr4);
-        }
-        if ((cr4 & CR4_CET) != 0 && (cr0 & CR0_WP) == 0) {
-            return String.format("CR4.CET needs CR0.WP (CR0 0x%x, CR4 0x%x)", cr0, cr4);
-        }
-        if ((efer & ~EFER_SUPPORTED) != 0) {
-            return String.format("EFER 0x%x sets reserved bits (supported: 0x%x)", efer, EFER_SUPPORTED);
+        refused = SystemRegisters.eferRefusal(efer);
+        if (refused != null) {
+            return String.format("EFER 0x%x %s", efer, refused);
         }
         boolean lma = (efer & EFER_LMA) != 0;
         if (lma != ((efer & EFER_LME) != 0 && (cr0 & CR0_PG) != 0)) {

@@ -355,6 +355,41 @@ abstract class CpuSystem extends CpuMemory {
         return readSys(trBase + offset, size);
     }
 
+    /** The SS selector and ESP {@link #innerStackSegment} read from the TSS. */
+    int innerSs;
+    long innerEsp;
+
+    /**
+     * The switch to the stack of the more privileged level {@code newCpl} outside IA-32e mode,
+     * for a CALL through a call gate and for an interrupt or exception through an interrupt or
+     * trap gate (the SDM's CALL and 6.12.1 give the same steps): SSn:ESPn from the 32- or
+     * 16-bit TSS, left in {@link #innerSs} and {@link #innerEsp}, and the checks of that SS, a
+     * null selector or one of another RPL, DPL or type being #TS and a not-present one #SS,
+     * with EXT set in the error code when {@code external}. Returns the SS descriptor; nothing
+     * is loaded yet.
+     */
+    final long innerStackSegment(int newCpl, boolean external) {
+        boolean tss32 = (trAttr & A_TYPE) == T_TSS_BUSY || (trAttr & A_TYPE) == T_TSS_AVAIL;
+        long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
+        long esp = readTssStack(espOff, tss32 ? 4 : 2, external);
+        int ss = (int) readTssStack(espOff + (tss32 ? 4 : 2), 2, external);
+        int error = (ss & 0xfffc) | (external ? 1 : 0);
+        if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
+            throw fault(CpuFault.TS, error);
+        }
+        long sd = readDesc(ss);
+        int sattr = descAttr(sd);
+        if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != newCpl) {
+            throw fault(CpuFault.TS, error);
+        }
+        if ((sattr & A_P) == 0) {
+            throw fault(CpuFault.SS, error);
+        }
+        innerSs = ss;
+        innerEsp = esp;
+        return sd;
+    }
+
     // ---- RFLAGS writes by POPF/IRET ----
 
     /**

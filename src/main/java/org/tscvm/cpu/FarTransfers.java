@@ -185,24 +185,12 @@ final class FarTransfers {
             c.rip = target;
             return;
         }
-        boolean tss32 = (c.trAttr & A_TYPE) == T_TSS_BUSY || (c.trAttr & A_TYPE) == T_TSS_AVAIL;
-        long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
-        long esp = c.readTssStack(espOff, tss32 ? 4 : 2, false);
-        int ss = (int) c.readTssStack(espOff + (tss32 ? 4 : 2), 2, false);
-        if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
-            throw c.fault(CpuFault.TS, ss & 0xfffc);
-        }
-        long sd = c.readDesc(ss);
+        long sd = c.innerStackSegment(newCpl, false);
+        int ss = c.innerSs;
         int sattr = descAttr(sd);
-        if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != newCpl) {
-            throw c.fault(CpuFault.TS, ss & 0xfffc);
-        }
-        if ((sattr & A_P) == 0) {
-            throw c.fault(CpuFault.SS, ss & 0xfffc);
-        }
         long ssBase = descBase(sd);
         long spMask = (sattr & A_DB) != 0 ? 0xffffffffL : 0xffff;
-        long sp = esp;
+        long sp = c.innerEsp;
         sp = (sp - size) & spMask;
         c.writeAs((ssBase + sp) & 0xffffffffL, size, oldSs, user);
         sp = (sp - size) & spMask;

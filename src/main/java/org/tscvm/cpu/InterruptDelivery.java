@@ -270,25 +270,13 @@ final class InterruptDelivery {
         }
         long newSsp;
         if (newCpl < c.cpl) {
-            boolean tss32 = (c.trAttr & A_TYPE) == T_TSS_BUSY || (c.trAttr & A_TYPE) == T_TSS_AVAIL;
-            long espOff = tss32 ? 4 + newCpl * 8L : 2 + newCpl * 4L;
-            long esp = c.readTssStack(espOff, tss32 ? 4 : 2, external);
-            int ss = (int) c.readTssStack(espOff + (tss32 ? 4 : 2), 2, external);
-            if ((ss & 0xfffc) == 0 || (ss & 3) != newCpl) {
-                throw c.fault(CpuFault.TS, (ss & 0xfffc) | (external ? 1 : 0));
-            }
-            long sd = c.readDesc(ss);
+            long sd = c.innerStackSegment(newCpl, external);
+            int ss = c.innerSs;
             int sattr = descAttr(sd);
-            if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != newCpl) {
-                throw c.fault(CpuFault.TS, (ss & 0xfffc) | (external ? 1 : 0));
-            }
-            if ((sattr & A_P) == 0) {
-                throw c.fault(CpuFault.SS, (ss & 0xfffc) | (external ? 1 : 0));
-            }
             long ssBase = descBase(sd);
             long spMask = (sattr & A_DB) != 0 ? 0xffffffffL : 0xffff;
             boolean user = newCpl == 3;
-            long sp = esp;
+            long sp = c.innerEsp;
             long[] frame = pushFrame;
             int n = 0;
             if ((c.flags & VM) != 0) {

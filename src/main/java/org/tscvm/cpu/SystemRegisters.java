@@ -38,6 +38,9 @@ final class SystemRegisters {
             Msr.IA32_FMASK, Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE, Msr.IA32_U_CET, Msr.IA32_S_CET,
             Msr.IA32_PL0_SSP, Msr.IA32_PL1_SSP, Msr.IA32_PL2_SSP, Msr.IA32_PL3_SSP, Msr.IA32_INTERRUPT_SSP_TABLE_ADDR);
 
+    /** {@link #eferRefusal}'s reason, made once. */
+    private static final String EFER_RESERVED = String.format("sets reserved bits (supported: 0x%x)", EFER_SUPPORTED);
+
     private final CpuSystem c;
     /** Scratch for CPUID's four registers: no allocation per MOV CR4 or WRMSR. */
     private final int[] cpuidOut = new int[4];
@@ -46,16 +49,54 @@ final class SystemRegisters {
         this.c = cpu;
     }
 
+    // ---- values refused in any mode ----
+    // The guest's MOV CR/WRMSR raises #GP for them; the host's state load (Cpu.checkState)
+    // reports the reason after the register's name and value. Constant strings: a refused
+    // guest write allocates nothing.
+
+    /** Why CR0 cannot hold {@code v}, or null. */
+    static String cr0Refusal(long v) {
+        if ((v >>> 32) != 0) {
+            return "sets reserved bits 63:32";
+        }
+        if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) {
+            return "sets PG without PE";
+        }
+        if ((v & CR0_NW) != 0 && (v & CR0_CD) == 0) {
+            return "sets NW without CD";
+        }
+        return null;
+    }
+
+    /** Why CR4 cannot hold {@code v} (a bit tscvm lacks or the guest's CPUID does not report), or null. */
+    String cr4Refusal(long v) {
+        if ((v & ~CR4_SUPPORTED) != 0
+                || ((v & CR4_BY_CPUID) != 0 && (v & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0)) {
+            return "sets reserved bits (or bits the CPUID model does not report)";
+        }
+        return null;
+    }
+
+    /** Why CR0 and CR4 cannot hold {@code cr0} and {@code cr4} together (SDM MOV CR), or null. */
+    static String cetRefusal(long cr0, long cr4) {
+        return (cr4 & CR4_CET) != 0 && (cr0 & CR0_WP) == 0 ? "CR4.CET needs CR0.WP" : null;
+    }
+
+    /** Why EFER cannot hold {@code v}, or null. */
+    static String eferRefusal(long v) {
+        return (v & ~EFER_SUPPORTED) != 0 ? EFER_RESERVED : null;
+    }
+
     // ---- control registers ----
 
     void writeCr0(long v) {
-        if ((v >>> 32) != 0 || ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) || ((v & CR0_NW) != 0 && (v & CR0_CD) == 0)) {
+        if (cr0Refusal(v) != null) {
             throw c.gp(0);
         }
         v |= CR0_ET;
         long old = c.cr0;
-        if ((v & CR0_WP) == 0 && (c.cr4 & CR4_CET) != 0) {
-            throw c.gp(0); // SDM MOV CR: WP cannot be cleared while CR4.CET is set
+        if (cetRefusal(v, c.cr4) != null) {
+            throw c.gp(0); // WP cannot be cleared while CR4.CET is set
         }
         if ((v & CR0_PG) != 0 && (old & CR0_PG) == 0 && (c.efer & EFER_LME) != 0) {
             if ((c.cr4 & CR4_PAE) == 0 || (c.segAttr[CS] & A_L) != 0) {
@@ -100,9 +141,7 @@ final class SystemRegisters {
     }
 
     void writeCr4(long v) {
-        if ((v & ~CR4_SUPPORTED) != 0 || (c.longMode() && (v & CR4_PAE) == 0)
-                || ((v & CR4_BY_CPUID) != 0 && (v & CR4_BY_CPUID & ~cr4BitsCpuidReports()) != 0)
-                || ((v & CR4_CET) != 0 && (c.cr0 & CR0_WP) == 0)) {
+        if ((c.longMode() && (v & CR4_PAE) == 0) || cr4Refusal(v) != null || cetRefusal(c.cr0, v) != null) {
             throw c.gp(0);
         }
         long old = c.cr4;
@@ -174,7 +213,7 @@ final class SystemRegisters {
     // ---- EFER and the other MSRs that are CPU state ----
 
     void writeEfer(long v) {
-        if ((v & ~EFER_SUPPORTED) != 0) {
+        if (eferRefusal(v) != null) {
             throw c.gp(0);
         }
         if (c.paging() && ((v ^ c.efer) & EFER_LME) != 0) {

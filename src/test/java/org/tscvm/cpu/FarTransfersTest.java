@@ -100,10 +100,9 @@ class FarTransfersTest {
         assertThat(cpu.segAttr[Cpu.DS] & CpuState.A_UNUSABLE).isNotZero();
     }
 
-    @Test
-    void aCallThroughA32BitGateCopiesItsParametersToTheInnerStackAndRetfImmReleasesThemFromBoth() {
+    /** 32-bit protected mode without paging at CPL 3: CS 0x1b, SS 0x23; a 32-bit TSS at 0x6000 (SS0:ESP0 0x10:0x9000). */
+    private void protectedModeCpl3() {
         rig.longMode();
-        // 32-bit protected mode without paging at CPL 3: CS 0x1b, SS 0x23; a 32-bit TSS at 0x6000.
         cpu.cr0 = CpuState.CR0_PE | CpuState.CR0_ET;
         cpu.cr4 = 0;
         cpu.efer = 0;
@@ -118,6 +117,11 @@ class FarTransfersTest {
         cpu.trAttr = CpuState.A_P | CpuSystem.T_TSS_BUSY;
         rig.memory.write32(0x6004, 0x9000); // ESP0
         rig.memory.write16(0x6008, 0x10); // SS0
+    }
+
+    @Test
+    void aCallThroughA32BitGateCopiesItsParametersToTheInnerStackAndRetfImmReleasesThemFromBoth() {
+        protectedModeCpl3();
         rig.w64(CpuRig.GDT + GATE, callGate(0x40, 0x2345, 3, 2, true));
         rig.memory.write32(0x7000, 0x11111111);
         rig.memory.write32(0x7004, 0x22222222);
@@ -146,6 +150,31 @@ class FarTransfersTest {
         assertThat(cpu.rip).isEqualTo(0x1000);
         assertThat(cpu.segSel[Cpu.SS]).isEqualTo(0x23);
         assertThat(cpu.regs[Cpu.RSP]).as("the parameters released from the outer stack too").isEqualTo(0x7008);
+    }
+
+    @Test
+    void aCallThroughA32BitGateToAnInnerLevelChecksSs0FromTheTssBeforeAnythingChanges() {
+        protectedModeCpl3();
+        rig.w64(CpuRig.GDT + GATE, callGate(0x40, 0x2345, 3, 0, true));
+        rig.w64(CpuRig.GDT + CONFORMING, 0x00cf12000000ffffL); // writable data, DPL 0, not present
+        cpu.regs[Cpu.RSP] = 0x7000;
+        cpu.rip = 0x1000;
+        // SS0 and the fault it gives: a null selector, RPL 1, a DPL 3 segment, a code segment
+        // are #TS; a segment that is not present is #SS; all with the selector and no EXT.
+        int[][] cases = {{0, CpuFault.TS}, {0x11, CpuFault.TS}, {0x20, CpuFault.TS}, {0x40, CpuFault.TS},
+                {CONFORMING, CpuFault.SS}};
+        for (int[] k : cases) {
+            rig.memory.write16(0x6008, k[0]);
+
+            CpuFault f = faultOf(() -> cpu.far.jumpOrCall(GATE | 3, 0, 4, true));
+
+            assertThat(f.vector()).as("SS0 0x%x", k[0]).isEqualTo(k[1]);
+            assertThat(f.errorCode()).as("SS0 0x%x", k[0]).isEqualTo(k[0] & 0xfffc);
+            assertThat(cpu.cpl).isEqualTo(3);
+            assertThat(cpu.segSel[Cpu.SS]).isEqualTo(0x23);
+            assertThat(cpu.regs[Cpu.RSP]).isEqualTo(0x7000);
+            assertThat(cpu.rip).isEqualTo(0x1000);
+        }
     }
 
     @Test

@@ -1,6 +1,7 @@
 package org.tscvm.cpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import org.junit.jupiter.api.Test;
 
@@ -112,6 +113,50 @@ class InterruptDeliveryTest {
         assertThat(cpu.regs[Cpu.RSP]).isEqualTo(CpuRig.IST1 - 40);
         assertThat(rig.r64(CpuRig.IST1 - 40)).isEqualTo(0x20007);
         assertThat(cpu.rip).isEqualTo(handler(0x41));
+    }
+
+    @Test
+    void aProtectedModeInterruptToRing0ChecksSs0FromTheTssWithExtForAnExternalEvent() {
+        rig.longMode();
+        // 32-bit protected mode without paging at CPL 3 (CS 0x1b, SS 0x23); IDT[0x80] an
+        // interrupt gate of DPL 3 to 0x40:0x2345; a 32-bit TSS at 0x6000 with ESP0 0x9000.
+        cpu.cr0 = CpuState.CR0_PE | CpuState.CR0_ET;
+        cpu.cr4 = 0;
+        cpu.efer = 0;
+        cpu.setGdtr(CpuRig.GDT, 0xff);
+        for (int[] seg : new int[][] {{Cpu.CS, 0x1b}, {Cpu.SS, 0x23}}) {
+            long d = rig.r64(CpuRig.GDT + (seg[1] & 0xfff8));
+            cpu.setSeg(seg[0], seg[1], CpuSystem.descBase(d), CpuSystem.descLimit(d), CpuSystem.descAttr(d) | 1);
+        }
+        cpu.updateMode();
+        cpu.mmu.flushTlb(false);
+        cpu.idtrBase = 0x7800;
+        cpu.idtrLimit = 0x7ff;
+        rig.w64(0x7800 + 0x80 * 8, 0x2345 | (0x40L << 16) | (0xeeL << 40));
+        cpu.trSel = 0x50;
+        cpu.trBase = 0x6000;
+        cpu.trLimit = 0x67;
+        cpu.trAttr = CpuState.A_P | CpuSystem.T_TSS_BUSY;
+        rig.memory.write32(0x6004, 0x9000);
+        rig.w64(CpuRig.GDT + 0x58, 0x00cf12000000ffffL); // writable data, DPL 0, not present
+        cpu.regs[Cpu.RSP] = 0x7000;
+        // SS0 and the fault it gives: RPL 1 or a DPL 3 segment is #TS, one not present #SS.
+        int[][] cases = {{0x11, CpuFault.TS}, {0x20, CpuFault.TS}, {0x58, CpuFault.SS}};
+        for (int[] k : cases) {
+            rig.memory.write16(0x6008, k[0]);
+            for (boolean external : new boolean[] {false, true}) {
+                CpuFault f = catchThrowableOfType(CpuFault.class,
+                        () -> cpu.interrupts.deliver(0x80, -1, !external, external, 0x1000));
+
+                assertThat(f).as("SS0 0x%x", k[0]).isNotNull();
+                assertThat(f.vector()).as("SS0 0x%x", k[0]).isEqualTo(k[1]);
+                assertThat(f.errorCode()).as("SS0 0x%x, external %s", k[0], external)
+                        .isEqualTo((k[0] & 0xfffc) | (external ? 1 : 0));
+                assertThat(cpu.cpl).isEqualTo(3);
+                assertThat(cpu.segSel[Cpu.SS]).isEqualTo(0x23);
+                assertThat(cpu.regs[Cpu.RSP]).isEqualTo(0x7000);
+            }
+        }
     }
 
     @Test

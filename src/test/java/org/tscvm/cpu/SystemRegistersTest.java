@@ -3,6 +3,7 @@ package org.tscvm.cpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.tscvm.cpu.CpuState.*;
+import static org.tscvm.cpu.SystemRegisters.CPUID7_ECX_CET_SS;
 
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
@@ -55,6 +56,47 @@ class SystemRegistersTest {
 
         sysregs.writeCr0(CR0_PE | CR0_CD | CR0_NW);
         assertThat(cpu.cr0).as("ET always reads 1").isEqualTo(CR0_PE | CR0_CD | CR0_NW | CR0_ET);
+    }
+
+    /** What {@link Cpu#checkState} says of the CPU's state with CR0, CR4 and EFER replaced; the CPU keeps its own. */
+    private String stateRefusal(long cr0, long cr4, long efer) {
+        long[] was = {cpu.cr0, cpu.cr4, cpu.efer};
+        cpu.cr0 = cr0;
+        cpu.cr4 = cr4;
+        cpu.efer = efer;
+        Cpu.State s = cpu.saveState();
+        cpu.cr0 = was[0];
+        cpu.cr4 = was[1];
+        cpu.efer = was[2];
+        return cpu.checkState(s);
+    }
+
+    @Test
+    void theCr0Cr4AndEferValuesMovCrAndWrmsrRefuseAHostsStateIsRefusedWithTheReason() {
+        protectedMode(0, 0);
+        rig.bus.leaf7Ebx = 0; // no SMEP
+        rig.bus.leaf7Ecx = CPUID7_ECX_CET_SS;
+        long pe = CR0_PE | CR0_ET;
+        for (Object[] k : new Object[][] {{CR0_PG | CR0_ET, "sets PG without PE"},
+                {pe | CR0_NW, "sets NW without CD"}, {pe | 1L << 32, "sets reserved bits 63:32"}}) {
+            long v = (Long) k[0];
+            assertGp(() -> sysregs.writeCr0(v));
+            assertThat(stateRefusal(v, 0, 0)).isEqualTo(String.format("CR0 0x%x %s", v, k[1]));
+        }
+        for (long v : new long[] {CR4_SMEP, CR4_PCIDE, 1L << 40}) {
+            assertGp(() -> sysregs.writeCr4(v));
+            assertThat(stateRefusal(pe, v, 0)).isEqualTo(
+                    String.format("CR4 0x%x sets reserved bits (or bits the CPUID model does not report)", v));
+        }
+        assertGp(() -> sysregs.writeCr4(CR4_CET)); // CR0.WP is clear
+        assertThat(stateRefusal(pe, CR4_CET, 0)).isEqualTo(
+                String.format("CR4.CET needs CR0.WP (CR0 0x%x, CR4 0x%x)", pe, CR4_CET));
+        assertGp(() -> sysregs.writeEfer(1L << 12));
+        assertThat(stateRefusal(pe, 0, 1L << 12)).isEqualTo(
+                String.format("EFER 0x1000 sets reserved bits (supported: 0x%x)", EFER_SUPPORTED));
+        assertThat(cpu.cr0).isEqualTo(pe);
+        assertThat(cpu.cr4).isZero();
+        assertThat(cpu.efer).isZero();
     }
 
     @Test
