@@ -231,6 +231,7 @@ public final class MachineRunner {
      * that it stopped short of the recording.
      */
     public void requestQuit(String why) {
+        awaitRunStart();
         InputJournal j = journal;
         if (j != null && !j.replaying() && result.get() == null) {
             quitReason = why;
@@ -240,10 +241,28 @@ public final class MachineRunner {
         finish(new RunResult(RunResult.STATUS_SHUTDOWN, RunResult.Reason.SHUTDOWN, why));
     }
 
+    /**
+     * Opens when {@link #run()} starts. The QMP server listens from this runner's construction
+     * on, so a client can ask for a reset or a quit before the machine holds its runner and
+     * before a record or replay journal is in place; such a request waits for the run (at most
+     * {@link #RUN_START_WAIT}, then acts as it can: a machine never run has no journal).
+     */
+    private final CountDownLatch runStarted = new CountDownLatch(1);
+    private static final Duration RUN_START_WAIT = Duration.ofSeconds(10);
+
+    private void awaitRunStart() {
+        try {
+            runStarted.await(RUN_START_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Why the monitor's recorded quit ends the run. */
     private volatile String quitReason = "quit from the monitor";
 
     private boolean monitorAction(InputJournal.MonitorAction action) {
+        awaitRunStart();
         InputJournal j = journal;
         if (j == null) {
             apply(action);
@@ -311,6 +330,7 @@ public final class MachineRunner {
     /** Runs the guest until it ends the run (or the configured timeout passes). */
     public RunResult run() {
         started = true;
+        runStarted.countDown();
         Thread watchdog = startWatchdog(config.timeout());
         Thread input = config.serial() instanceof SerialTarget.Stdio console && (journal == null || !journal.replaying())
                 ? startStdinPump(console.in()) : null;

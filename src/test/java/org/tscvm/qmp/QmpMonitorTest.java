@@ -177,6 +177,31 @@ class QmpMonitorTest {
     }
 
     @Test
+    void aResetAskedBeforeTheRunStartsWaitsForTheRun() throws Exception {
+        // The server listens from the machine's construction; a record or replay journal is
+        // only in place once run() starts, so the reset must not act before then.
+        socket = dir.resolve("qmp.sock");
+        machine = new Machine(MachineConfig.builder().kernel(ticker())
+                .serial(new SerialTarget.ToStream(serial)).timeout(Duration.ofSeconds(100))
+                .qmp(new MachineConfig.Qmp(QmpAddress.parse("unix:" + socket + ",server=on,wait=off"), false, false, null))
+                .build());
+        try (QmpClient c = QmpClient.negotiated(socket)) {
+            CompletableFuture<Map<String, Object>> reset = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return c.execute("system_reset", null);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Thread.sleep(300);
+            assertThat(reset).as("answered before the run started").isNotDone();
+            run = CompletableFuture.supplyAsync(machine::run);
+            assertThat(returned(reset.get(30, TimeUnit.SECONDS))).isEqualTo(Map.of());
+            awaitMoreTicks(1);
+        }
+    }
+
+    @Test
     void quitEndsTheRunWithStatusZeroAfterShutdown() throws Exception {
         boot(1, false);
         try (QmpClient c = QmpClient.negotiated(socket)) {
