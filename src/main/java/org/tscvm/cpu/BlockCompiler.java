@@ -479,17 +479,13 @@ final class BlockCompiler {
                 return false;
             case MOV_M_R: case MOV_M_I:
                 sync(i, ip, next);
-                linearAddress(d, next);
-                checkCanonical(d.seg);
-                mv.visitVarInsn(ALOAD, CPU_ARG);
-                mv.visitVarInsn(LLOAD, ADDR);
-                iconst(size);
-                if (op == Op.MOV_M_R) {
-                    loadReg(d.fb, 8);
-                } else {
-                    lconst(d.imm);
-                }
-                invokeMayFault(WRITE_LIN);
+                store(d, next, size, () -> {
+                    if (op == Op.MOV_M_R) {
+                        loadReg(d.fb, 8);
+                    } else {
+                        lconst(d.imm);
+                    }
+                });
                 endCheck(i, last);
                 return false;
             case MOVZX_B: case MOVSX_B: case MOVZX_W: case MOVSX_W: case MOVSXD:
@@ -656,23 +652,11 @@ final class BlockCompiler {
                 if (!d.mem || alu < 0 || alu == ALU_CMP) {
                     return generic(i, d, ip, next, last);
                 }
-                sync(i, ip, next);
-                linearAddress(d, next);
-                checkCanonical(d.seg);
-                // As CpuExec.rmwAt: the destination must be writable before anything changes,
-                // and a missing page faults as a write.
-                mv.visitVarInsn(ALOAD, CPU_ARG);
-                mv.visitVarInsn(LLOAD, ADDR);
-                iconst(size);
-                invokeMayFault(PROBE_WRITE);
+                writableDestination(i, d, ip, next, size);
                 readAtAddr(size);
                 memoryAndSource(d, size, op == Op.ALU_EI, d.reg);
                 aluResult(alu);
-                mv.visitVarInsn(ALOAD, CPU_ARG);
-                mv.visitVarInsn(LLOAD, ADDR);
-                iconst(size);
-                mv.visitVarInsn(LLOAD, RES);
-                invokeMayFault(WRITE_LIN);
+                writeResultAtAddr(size);
                 aluFlags(alu, size);
                 endCheck(i, last);
                 return false;
@@ -963,17 +947,13 @@ final class BlockCompiler {
             mv.visitVarInsn(LSTORE, ADDR);
             storeNarrowReg(size, reg, () -> mv.visitVarInsn(LLOAD, ADDR));
         } else if (!compare) {
-            linearAddress(d, next);
-            checkCanonical(d.seg);
-            mv.visitVarInsn(ALOAD, CPU_ARG);
-            mv.visitVarInsn(LLOAD, ADDR);
-            iconst(size);
-            if (op == Op.MOV_EG) {
-                loadNarrowReg(size, reg);
-            } else {
-                lconst(imm);
-            }
-            invokeMayFault(WRITE_LIN);
+            store(d, next, size, () -> {
+                if (op == Op.MOV_EG) {
+                    loadNarrowReg(size, reg);
+                } else {
+                    lconst(imm);
+                }
+            });
         } else {
             load(d, next, size);
             mv.visitVarInsn(LSTORE, op == Op.ALU_GE ? SRC : DST);
@@ -1106,20 +1086,9 @@ final class BlockCompiler {
 
     /** INC/DEC of a register: CF is kept (saved before the lazy record changes). */
     private void incDec(int reg, int size, boolean inc) {
-        liveFlagsKind = CpuState.LF_NONE;
-        flushFlags(); // CF comes from the record
-        mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitVarInsn(ALOAD, CPU_ARG);
-        invoke(CF);
-        mv.visitFieldInsn(PUTFIELD, CPU, LF_SAVED_CF, "Z");
+        saveCarry();
         loadReg(reg, size);
-        mv.visitVarInsn(LSTORE, DST);
-        mv.visitInsn(LCONST_1);
-        mv.visitVarInsn(LSTORE, SRC);
-        mv.visitVarInsn(LLOAD, DST);
-        mv.visitInsn(LCONST_1);
-        mv.visitInsn(inc ? LADD : LSUB);
-        mv.visitVarInsn(LSTORE, RES);
+        incDecResult(inc);
         storeReg(reg, () -> {
             mv.visitVarInsn(LLOAD, RES);
             mask(size);
@@ -1130,20 +1099,17 @@ final class BlockCompiler {
     /** INC/DEC of memory: as {@link #incDec}, after the destination is found writable (CpuExec.rmwAt). */
     private void incDecMemory(int i, Insn d, long ip, long next, int size, boolean last) {
         boolean inc = d.op == Op.INC;
-        sync(i, ip, next);
-        linearAddress(d, next);
-        checkCanonical(d.seg);
-        mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitVarInsn(LLOAD, ADDR);
-        iconst(size);
-        invokeMayFault(PROBE_WRITE);
-        liveFlagsKind = CpuState.LF_NONE;
-        flushFlags(); // CF comes from the record
-        mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitVarInsn(ALOAD, CPU_ARG);
-        invoke(CF);
-        mv.visitFieldInsn(PUTFIELD, CPU, LF_SAVED_CF, "Z");
+        writableDestination(i, d, ip, next, size);
+        saveCarry();
         readAtAddr(size);
+        incDecResult(inc);
+        writeResultAtAddr(size);
+        pendingFlags(inc ? CpuState.LF_INC : CpuState.LF_DEC, size);
+        endCheck(i, last);
+    }
+
+    /** DST = the operand on the stack, SRC = 1, RES = DST + 1 or DST - 1 (unmasked, as the lazy record keeps it). */
+    private void incDecResult(boolean inc) {
         mv.visitVarInsn(LSTORE, DST);
         mv.visitInsn(LCONST_1);
         mv.visitVarInsn(LSTORE, SRC);
@@ -1151,13 +1117,40 @@ final class BlockCompiler {
         mv.visitInsn(LCONST_1);
         mv.visitInsn(inc ? LADD : LSUB);
         mv.visitVarInsn(LSTORE, RES);
+    }
+
+    /** INC and DEC keep CF: lfSavedCf = CF from the lazy record, which is stored first. */
+    private void saveCarry() {
+        liveFlagsKind = CpuState.LF_NONE;
+        flushFlags();
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        invoke(CF);
+        mv.visitFieldInsn(PUTFIELD, CPU, LF_SAVED_CF, "Z");
+    }
+
+    /**
+     * The state made exact for instruction {@code i}, then ADDR = its memory destination's
+     * linear address, found writable before anything changes (as CpuExec.rmwAt: a missing
+     * page faults as a write).
+     */
+    private void writableDestination(int i, Insn d, long ip, long next, int size) {
+        sync(i, ip, next);
+        linearAddress(d, next);
+        checkCanonical(d.seg);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, ADDR);
+        iconst(size);
+        invokeMayFault(PROBE_WRITE);
+    }
+
+    /** Writes RES's low {@code size} bytes at ADDR. */
+    private void writeResultAtAddr(int size) {
         mv.visitVarInsn(ALOAD, CPU_ARG);
         mv.visitVarInsn(LLOAD, ADDR);
         iconst(size);
         mv.visitVarInsn(LLOAD, RES);
         invokeMayFault(WRITE_LIN);
-        pendingFlags(inc ? CpuState.LF_INC : CpuState.LF_DEC, size);
-        endCheck(i, last);
     }
 
     /**
@@ -1540,6 +1533,17 @@ final class BlockCompiler {
         linearAddress(d, next);
         checkCanonical(d.seg);
         readAtAddr(size);
+    }
+
+    /** Writes the {@code size} low bytes of the long {@code value} pushes to the flat memory operand. */
+    private void store(Insn d, long next, int size, Runnable value) {
+        linearAddress(d, next);
+        checkCanonical(d.seg);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(LLOAD, ADDR);
+        iconst(size);
+        value.run();
+        invokeMayFault(WRITE_LIN);
     }
 
     /** Pushes the {@code size} bytes at ADDR. */

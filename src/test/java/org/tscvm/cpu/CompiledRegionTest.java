@@ -151,61 +151,41 @@ class CompiledRegionTest {
         }
     }
 
-    private static CpuRig call(int threshold) {
+    /**
+     * A 64-bit CPU about to run {@code code} at {@link CpuRig#CODE}, compiling at
+     * {@code threshold} runs (0: never), with the registers given as index, value pairs.
+     */
+    private static CpuRig rig(int threshold, String code, long... registers) {
         CpuRig rig = new CpuRig().longMode();
         rig.cpu.setCompileThreshold(threshold);
-        rig.cpu.setGpr(Cpu.RAX, 0);
-        rig.cpu.setGpr(Cpu.RCX, 0);
-        rig.load(CpuRig.CODE, CpuRig.hex(CALL));
+        for (int k = 0; k < registers.length; k += 2) {
+            rig.cpu.setGpr((int) registers[k], registers[k + 1]);
+        }
+        rig.load(CpuRig.CODE, CpuRig.hex(code));
         rig.cpu.setRip(CpuRig.CODE);
         return rig;
     }
 
+    private static CpuRig call(int threshold) {
+        return rig(threshold, CALL, Cpu.RAX, 0, Cpu.RCX, 0);
+    }
+
     private static CpuRig trace(int threshold) {
-        CpuRig rig = new CpuRig().longMode();
-        rig.cpu.setCompileThreshold(threshold);
-        rig.cpu.setGpr(Cpu.RAX, 0);
-        rig.cpu.setGpr(Cpu.RCX, 0x30);
-        rig.cpu.setGpr(Cpu.RBX, UNMAPPED - 40 * 0x1000);
-        rig.cpu.setGpr(Cpu.RDI, 0x30000);
+        CpuRig rig = rig(threshold, TRACE, Cpu.RAX, 0, Cpu.RCX, 0x30, Cpu.RBX, UNMAPPED - 40 * 0x1000, Cpu.RDI, 0x30000);
         rig.w64(0x30000, CpuRig.CODE);
-        rig.load(CpuRig.CODE, CpuRig.hex(TRACE));
-        rig.cpu.setRip(CpuRig.CODE);
         return rig;
     }
 
     private static CpuRig jmpThenJcc(int threshold) {
-        CpuRig rig = new CpuRig().longMode();
-        rig.cpu.setCompileThreshold(threshold);
-        rig.cpu.setGpr(Cpu.RAX, 0);
-        rig.cpu.setGpr(Cpu.RCX, 3);
-        rig.cpu.setGpr(Cpu.RDX, 1000);
-        rig.load(CpuRig.CODE, CpuRig.hex(JMP_THEN_JCC));
-        rig.cpu.setRip(CpuRig.CODE);
-        return rig;
+        return rig(threshold, JMP_THEN_JCC, Cpu.RAX, 0, Cpu.RCX, 3, Cpu.RDX, 1000);
     }
 
     private static CpuRig takenJccAndLoad(int threshold) {
-        CpuRig rig = new CpuRig().longMode();
-        rig.cpu.setCompileThreshold(threshold);
-        rig.cpu.setGpr(Cpu.RAX, 0);
-        rig.cpu.setGpr(Cpu.RBX, UNMAPPED - 16 * 0x1000);
-        rig.load(CpuRig.CODE, CpuRig.hex(TAKEN_JCC_AND_LOAD));
-        rig.cpu.setRip(CpuRig.CODE);
-        return rig;
+        return rig(threshold, TAKEN_JCC_AND_LOAD, Cpu.RAX, 0, Cpu.RBX, UNMAPPED - 16 * 0x1000);
     }
 
     private static CpuRig storesIntoItself(int threshold) {
-        CpuRig rig = new CpuRig().longMode();
-        rig.cpu.setCompileThreshold(threshold);
-        rig.cpu.setGpr(Cpu.RAX, 0);
-        rig.cpu.setGpr(Cpu.RCX, 0);
-        rig.cpu.setGpr(Cpu.RDX, 3000);
-        rig.cpu.setGpr(8, 0x30000);
-        rig.cpu.setGpr(9, 1000);
-        rig.cpu.setGpr(10, CpuRig.CODE + 0x15);
-        rig.load(CpuRig.CODE, CpuRig.hex(STORES_INTO_ITSELF));
-        rig.cpu.setRip(CpuRig.CODE);
-        return rig;
+        return rig(threshold, STORES_INTO_ITSELF, Cpu.RAX, 0, Cpu.RCX, 0, Cpu.RDX, 3000, 8, 0x30000, 9, 1000,
+                10, CpuRig.CODE + 0x15);
     }
 }
