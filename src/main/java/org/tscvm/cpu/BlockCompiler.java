@@ -37,7 +37,7 @@ final class BlockCompiler {
     // Local variable slots of the generated run(Cpu, Insn[]) method. RETIRED_BASE is the retired
     // count when the block's current run began (a compiled loop advances it each iteration).
     private static final int CPU_ARG = 1, INSNS_ARG = 2, REGS = 3, RETIRED_BASE = 4, DST = 6, SRC = 8,
-            RES = 10, ADDR = 12, FIRST_REG_LOCAL = 14;
+            RES = 10, ADDR = 12, FIRST_REG_LOCAL = 14, TEMP = FIRST_REG_LOCAL + 32;
 
     private static final long MASK32 = 0xffffffffL;
     /**
@@ -526,6 +526,9 @@ final class BlockCompiler {
                     mv.visitInsn(LXOR);
                     mask(size);
                 });
+                return false;
+            case DIV:
+                divide(i, d, ip, next, size);
                 return false;
             case NEG:
                 if (d.mem) {
@@ -1117,6 +1120,79 @@ final class BlockCompiler {
         mv.visitInsn(LCONST_1);
         mv.visitInsn(inc ? LADD : LSUB);
         mv.visitVarInsn(LSTORE, RES);
+    }
+
+    /**
+     * Unsigned DIV of EDX:EAX or RDX:RAX: the host's division where the quotient fits (for 64
+     * bits, where RDX is zero), else the form's handler (the 128-bit dividend, #DE). Both ways
+     * work on regs[], made exact first; neither touches the flags.
+     */
+    private void divide(int i, Insn d, long ip, long next, int size) {
+        sync(i, ip, next);
+        if (d.mem) {
+            load(d, next, size);
+        } else {
+            loadReg(d.rm, size);
+        }
+        mv.visitVarInsn(LSTORE, ADDR); // the divisor
+        flushFlags();
+        for (int r = 0; r < 16; r++) {
+            commit(r);
+            invalidate(r);
+        }
+        Label slow = new Label();
+        Label done = new Label();
+        mv.visitVarInsn(LLOAD, ADDR);
+        mv.visitInsn(LCONST_0);
+        mv.visitInsn(LCMP);
+        mv.visitJumpInsn(IFEQ, slow);
+        mv.visitVarInsn(ALOAD, REGS);
+        iconst(Cpu.RDX);
+        mv.visitInsn(LALOAD);
+        if (size == 8) {
+            mv.visitInsn(LCONST_0);
+            mv.visitInsn(LCMP);
+            mv.visitJumpInsn(IFNE, slow);
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(Cpu.RAX);
+            mv.visitInsn(LALOAD);
+        } else {
+            // The quotient fits in 32 bits exactly when EDX is below the divisor.
+            mask(4);
+            mv.visitInsn(DUP2);
+            mv.visitVarInsn(LLOAD, ADDR);
+            mv.visitInsn(LCMP);
+            Label fits = new Label();
+            mv.visitJumpInsn(IFLT, fits);
+            mv.visitInsn(POP2);
+            mv.visitJumpInsn(GOTO, slow);
+            mv.visitLabel(fits);
+            iconst(32);
+            mv.visitInsn(LSHL);
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(Cpu.RAX);
+            mv.visitInsn(LALOAD);
+            mask(4);
+            mv.visitInsn(LOR);
+        }
+        mv.visitVarInsn(LSTORE, TEMP); // the dividend
+        for (int reg : new int[] {Cpu.RDX, Cpu.RAX}) {
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(reg);
+            mv.visitVarInsn(LLOAD, TEMP);
+            mv.visitVarInsn(LLOAD, ADDR);
+            mv.visitMethodInsn(INVOKESTATIC, "java/lang/Long", reg == Cpu.RDX ? "remainderUnsigned" : "divideUnsigned",
+                    "(JJ)J", false);
+            mv.visitInsn(LASTORE);
+        }
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(slow);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(ALOAD, INSNS_ARG);
+        iconst(i);
+        mv.visitInsn(AALOAD);
+        mv.visitMethodInsn(INVOKESTATIC, d.op.handlerOwner, d.op.handlerName, Op.HANDLER_DESCRIPTOR, false);
+        mv.visitLabel(done);
     }
 
     /** INC and DEC keep CF: lfSavedCf = CF from the lazy record, which is stored first. */
