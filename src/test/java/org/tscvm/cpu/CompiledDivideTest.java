@@ -23,6 +23,7 @@ class CompiledDivideTest {
         "0, 5, 0, 9, #DE at the first DIV",
         "0, 0x1f, 0x10, 2, #DE at the second DIV: EDX (the remainder 15) not below 2",
         "0, 0x1f, 0x10, 0x20, the second DIV fits: EDX (15) below 32",
+        "0, 1000000007, 10, 7, #DE at the second DIV: EDX (the remainder 7) equal to the divisor",
     })
     void divideCompiledAsInterpreted(String rdx, String rax, String rcx, String dword, String what) {
         CpuRig interpreted = rig(0, rdx, rax, rcx, dword);
