@@ -16,7 +16,7 @@ import static org.tscvm.cpu.CpuSystem.*;
  * the SS:ESP of the last {@link #innerStackSegment}.
  */
 final class Segmentation {
-    /** The data segment registers a return to an outer level may make unusable. */
+    /** ES, DS, FS, GS: a task switch loads them alike; leaving a level or virtual-8086 mode may null them. */
     static final int[] DATA_SEGMENTS = {ES, DS, FS, GS};
 
     private final CpuSystem c;
