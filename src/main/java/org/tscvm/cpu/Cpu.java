@@ -1614,7 +1614,7 @@ public final class Cpu extends CpuExec {
         // Between MOV CR0 setting PE and the far jump CS holds a real-mode value whose low bits
         // are no RPL. KVM's state takes the CPL from SS.DPL (VMX): so does a restore here.
         csFromRealMode = (cr0 & CR0_PE) != 0 && (flags & VM) == 0 && (segSel[CS] & 3) != 0
-                && dpl(segAttr[SS]) == 0;
+                && Segmentation.dpl(segAttr[SS]) == 0;
         cr8 = s.cr8();
         efer = s.efer();
         System.arraycopy(s.debugRegisters(), 0, dr, 0, 8);

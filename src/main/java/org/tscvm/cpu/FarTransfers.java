@@ -2,6 +2,7 @@ package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuState.*;
 import static org.tscvm.cpu.CpuSystem.*;
+import static org.tscvm.cpu.Segmentation.*;
 
 /**
  * The far control transfers of one logical processor (SDM JMP, CALL, RET): JMP and CALL far,
@@ -10,9 +11,9 @@ import static org.tscvm.cpu.CpuSystem.*;
  * RETF, to the same level or to an outer one with its SS:RSP. Outside IA-32e mode a far JMP or
  * CALL to a TSS or a task gate is handed to {@link TaskSwitch}.
  *
- * <p>It works on the {@link CpuSystem} it is built with, through that CPU's descriptor reads,
- * segment loads, stack and TSS, which interrupt delivery and task switches use too, and keeps no
- * state of its own.
+ * <p>It works on the {@link CpuSystem} it is built with, through that CPU's stack and its
+ * {@link Segmentation} (descriptor reads, segment loads, the TSS's inner stacks), which
+ * interrupt delivery and task switches use too, and keeps no state of its own.
  */
 final class FarTransfers {
     private final CpuSystem c;
@@ -45,7 +46,7 @@ final class FarTransfers {
                 c.push(c.segSel[CS], opSize);
                 c.push(c.rip, opSize);
             }
-            c.loadSegment(CS, sel);
+            c.segments.loadSegment(CS, sel);
             c.rip = offset & mask(opSize);
             c.updateMode();
             return;
@@ -53,7 +54,7 @@ final class FarTransfers {
         if ((sel & 0xfffc) == 0) {
             throw c.gp(0);
         }
-        long d = c.readDesc(sel);
+        long d = c.segments.readDesc(sel);
         int type = descAttr(d) & (A_S | A_TYPE);
         if (type == T_CALL || (type == T_CALL16 && !c.longMode())) {
             callGate(sel, d, call);
@@ -78,7 +79,7 @@ final class FarTransfers {
             throw c.gp(0);
         }
         long newSsp = call && c.cetActive ? Cet.farCall(c, (int) oldCs, c.returnLip(oldRip)) : c.ssp;
-        c.loadCs(sel, d, c.cpl);
+        c.segments.loadCs(sel, d, c.cpl);
         c.ssp = newSsp;
         c.rip = target;
     }
@@ -119,7 +120,7 @@ final class FarTransfers {
         int csSel = (int) (gate >>> 16) & 0xffff;
         long target = (gate & 0xffff) | (size >= 4 ? ((gate >>> 48) & 0xffff) << 16 : 0);
         if (lm) {
-            long hi = c.readSys(c.descAddr(gateSel) + 8, 8);
+            long hi = c.readSys(c.segments.descAddr(gateSel) + 8, 8);
             if (((hi >>> 40) & 0x1f) != 0) {
                 throw c.gp(gateSel & 0xfffc);
             }
@@ -128,7 +129,7 @@ final class FarTransfers {
         if ((csSel & 0xfffc) == 0) {
             throw c.gp(0);
         }
-        long d = c.readDesc(csSel);
+        long d = c.segments.readDesc(csSel);
         int attr = descAttr(d);
         if ((attr & A_S) == 0 || (attr & 8) == 0 || dpl(attr) > c.cpl) {
             throw c.gp(csSel & 0xfffc);
@@ -147,7 +148,7 @@ final class FarTransfers {
             if (!conforming && dpl(attr) != c.cpl) {
                 throw c.gp(csSel & 0xfffc);
             }
-            c.loadCs(csSel, d, c.cpl);
+            c.segments.loadCs(csSel, d, c.cpl);
             c.rip = lm ? target : target & mask(size);
             return;
         }
@@ -158,7 +159,7 @@ final class FarTransfers {
             c.push(oldCs, size);
             c.push(oldRip, size);
             long newSsp = c.cetActive ? Cet.farCall(c, (int) oldCs, c.returnLip(oldRip)) : c.ssp;
-            c.loadCs(csSel, d, c.cpl);
+            c.segments.loadCs(csSel, d, c.cpl);
             c.ssp = newSsp;
             c.rip = lm ? target : target & mask(size);
             return;
@@ -169,7 +170,7 @@ final class FarTransfers {
         long oldSpMask = c.stackMask();
         boolean user = newCpl == 3;
         if (lm) {
-            long rsp = c.readTssStack(4 + newCpl * 8L, 8, false);
+            long rsp = c.segments.readTssStack(4 + newCpl * 8L, 8, false);
             if (!canonical(rsp)) {
                 throw c.fault(CpuFault.SS, 0);
             }
@@ -179,18 +180,18 @@ final class FarTransfers {
             c.writeAs(rsp - 32, 8, oldRip, user);
             long newSsp = c.cetActive ? Cet.enterHandler(c, newCpl, 0, (int) oldCs, c.returnLip(oldRip), true) : c.ssp;
             c.setSeg(SS, newCpl, 0, 0, A_UNUSABLE | A_DB | (newCpl << 5));
-            c.loadCs(csSel, d, newCpl);
+            c.segments.loadCs(csSel, d, newCpl);
             c.ssp = newSsp;
             c.regs[RSP] = rsp - 32;
             c.rip = target;
             return;
         }
-        long sd = c.innerStackSegment(newCpl, false);
-        int ss = c.innerSs;
+        long sd = c.segments.innerStackSegment(newCpl, false);
+        int ss = c.segments.innerSs;
         int sattr = descAttr(sd);
         long ssBase = descBase(sd);
         long spMask = (sattr & A_DB) != 0 ? 0xffffffffL : 0xffff;
-        long sp = c.innerEsp;
+        long sp = c.segments.innerEsp;
         sp = (sp - size) & spMask;
         c.writeAs((ssBase + sp) & 0xffffffffL, size, oldSs, user);
         sp = (sp - size) & spMask;
@@ -206,9 +207,9 @@ final class FarTransfers {
         sp = (sp - size) & spMask;
         c.writeAs((ssBase + sp) & 0xffffffffL, size, oldRip, user);
         long newSsp = c.cetActive ? Cet.enterHandler(c, newCpl, 0, (int) oldCs, c.returnLip(oldRip), false) : c.ssp;
-        c.markAccessed(ss, sd);
+        c.segments.markAccessed(ss, sd);
         c.setSeg(SS, ss, ssBase, descLimit(sd), sattr | 1);
-        c.loadCs(csSel, d, newCpl);
+        c.segments.loadCs(csSel, d, newCpl);
         c.ssp = newSsp;
         c.regs[RSP] = (c.regs[RSP] & ~spMask) | sp;
         c.rip = target & mask(size);
@@ -219,7 +220,7 @@ final class FarTransfers {
         if (c.realMode() || (c.flags & VM) != 0) {
             long ip = c.pop(opSize);
             int sel = (int) c.pop(opSize) & 0xffff;
-            c.loadSegment(CS, sel);
+            c.segments.loadSegment(CS, sel);
             c.rip = ip;
             c.adjustSp(bytes);
             c.updateMode();
@@ -232,7 +233,7 @@ final class FarTransfers {
         if ((sel & 0xfffc) == 0 || rpl < c.cpl) {
             throw c.gp(sel & 0xfffc);
         }
-        long d = c.readDesc(sel);
+        long d = c.segments.readDesc(sel);
         int attr = descAttr(d);
         if ((attr & A_S) == 0 || (attr & 8) == 0
                 || ((attr & 4) != 0 ? dpl(attr) > rpl : dpl(attr) != rpl)) {
@@ -249,7 +250,7 @@ final class FarTransfers {
         long lip = target64 ? target : (descBase(d) + target) & 0xffffffffL;
         if (rpl == c.cpl) {
             long newSsp = c.cetActive ? Cet.farReturn(c, rpl, sel, lip, target64) : c.ssp;
-            c.loadCs(sel, d, rpl);
+            c.segments.loadCs(sel, d, rpl);
             c.ssp = newSsp;
             c.setSp(sp + 2L * opSize + bytes);
             c.rip = target;
@@ -258,14 +259,14 @@ final class FarTransfers {
         long newSp = c.readStack(2L * opSize + bytes, opSize);
         int newSs = (int) c.readStack(3L * opSize + bytes, opSize) & 0xffff;
         // SS is checked against the new CPL before anything changes (SDM RET, outer level).
-        long sd = c.outerStackSegment(newSs, rpl, target64);
+        long sd = c.segments.outerStackSegment(newSs, rpl, target64);
         long newSsp = c.cetActive ? Cet.farReturn(c, rpl, sel, lip, target64) : c.ssp;
-        c.loadCs(sel, d, rpl);
+        c.segments.loadCs(sel, d, rpl);
         c.ssp = newSsp;
-        c.loadOuterStackSegment(newSs, sd, rpl);
+        c.segments.loadOuterStackSegment(newSs, sd, rpl);
         c.regs[RSP] = newSp;
         c.setSp(newSp + bytes);
         c.rip = target;
-        c.nullifyInaccessibleSegments();
+        c.segments.nullifyInaccessibleSegments();
     }
 }

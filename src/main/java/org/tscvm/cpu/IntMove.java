@@ -166,7 +166,7 @@ final class IntMove {
     static void popSeg(CpuExec c, Insn d) {
         int size = d.opSize;
         long v = c.readStack(0, size);
-        c.loadSegment(d.sub, (int) v & 0xffff);
+        c.segments.loadSegment(d.sub, (int) v & 0xffff);
         c.adjustSp(size);
         if (d.sub == SS) {
             c.interruptShadowUntil = c.retiredNow() + 2;
@@ -232,7 +232,7 @@ final class IntMove {
     }
 
     static void movSegE(CpuExec c, Insn d) {
-        c.loadSegment(d.sub, (int) c.readE(d, 2));
+        c.segments.loadSegment(d.sub, (int) c.readE(d, 2));
         if (d.sub == SS) {
             c.interruptShadowUntil = c.retiredNow() + 2;
             c.movSsShadowUntil = c.interruptShadowUntil;
@@ -248,7 +248,7 @@ final class IntMove {
         long e = c.ea(d);
         long off = c.readLin(c.linear(d.seg, e, size, false), size);
         int sel = (int) c.readLin(c.linear(d.seg, (e + size) & c.addrMask(d), 2, false), 2);
-        c.loadSegment(d.sub, sel);
+        c.segments.loadSegment(d.sub, sel);
         c.writeG(d, size, off);
     }
 

@@ -2,6 +2,7 @@ package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuState.*;
 import static org.tscvm.cpu.CpuSystem.*;
+import static org.tscvm.cpu.Segmentation.*;
 
 /**
  * Exception and interrupt delivery and IRET for one logical processor (SDM Vol. 3A ch. 6):
@@ -10,10 +11,10 @@ import static org.tscvm.cpu.CpuSystem.*;
  * stack switch from the TSS or an IST, #DF when delivery faults and shutdown when #DF's does;
  * and IRET back to each of those.
  *
- * <p>It works on the {@link CpuSystem} it is built with, through that CPU's segment loads,
- * descriptor reads, stack and flags, and keeps no state of its own: what it records
- * ({@code lastVector}, {@code shutdown}, {@code nmiBlocked}) stays the CPU's, as the run loop
- * and the other instructions read it too.
+ * <p>It works on the {@link CpuSystem} it is built with, through that CPU's stack and flags
+ * and its {@link Segmentation} (segment loads, descriptor reads, the TSS's inner stacks), and
+ * keeps no state of its own: what it records ({@code lastVector}, {@code shutdown},
+ * {@code nmiBlocked}) stays the CPU's, as the run loop and the other instructions read it too.
  */
 final class InterruptDelivery {
     private final CpuSystem c;
@@ -130,7 +131,7 @@ final class InterruptDelivery {
         c.push(c.segSel[CS], 2);
         c.push(returnRip & 0xffff, 2);
         c.flags &= ~(IF | TF | AC | RF);
-        c.loadSegment(CS, (int) (entry >>> 16));
+        c.segments.loadSegment(CS, (int) (entry >>> 16));
         c.rip = entry & 0xffff;
     }
 
@@ -145,7 +146,7 @@ final class InterruptDelivery {
         }
         long at;
         try {
-            at = c.descAddr(sel);
+            at = c.segments.descAddr(sel);
         } catch (CpuFault f) {
             throw c.gp((sel & 0xfffc) | (external ? 1 : 0)); // past the table limit: with EXT
         }
@@ -194,9 +195,9 @@ final class InterruptDelivery {
         int oldCs = c.segSel[CS];
         long rsp;
         if (ist != 0) {
-            rsp = c.readTssStack(0x24 + (ist - 1) * 8L, 8, external);
+            rsp = c.segments.readTssStack(0x24 + (ist - 1) * 8L, 8, external);
         } else if (newCpl < c.cpl) {
-            rsp = c.readTssStack(4 + newCpl * 8L, 8, external);
+            rsp = c.segments.readTssStack(4 + newCpl * 8L, 8, external);
         } else {
             rsp = oldRsp;
         }
@@ -219,7 +220,7 @@ final class InterruptDelivery {
         if (newCpl != c.cpl) {
             c.setSeg(SS, newCpl, 0, 0, A_UNUSABLE | A_DB | (newCpl << 5));
         }
-        c.loadCs(sel, d, newCpl);
+        c.segments.loadCs(sel, d, newCpl);
         c.regs[RSP] = rsp;
         c.rip = target;
         c.flags &= ~(TF | NT | RF | VM);
@@ -270,13 +271,13 @@ final class InterruptDelivery {
         }
         long newSsp;
         if (newCpl < c.cpl) {
-            long sd = c.innerStackSegment(newCpl, external);
-            int ss = c.innerSs;
+            long sd = c.segments.innerStackSegment(newCpl, external);
+            int ss = c.segments.innerSs;
             int sattr = descAttr(sd);
             long ssBase = descBase(sd);
             long spMask = (sattr & A_DB) != 0 ? 0xffffffffL : 0xffff;
             boolean user = newCpl == 3;
-            long sp = c.innerEsp;
+            long sp = c.segments.innerEsp;
             long[] frame = pushFrame;
             int n = 0;
             if ((c.flags & VM) != 0) {
@@ -298,14 +299,14 @@ final class InterruptDelivery {
                 c.writeAs((ssBase + sp) & 0xffffffffL, size, frame[k], user);
             }
             newSsp = c.cetActive ? Cet.enterHandler(c, newCpl, 0, oldCs, c.returnLip(returnRip), false) : c.ssp;
-            c.markAccessed(ss, sd);
+            c.segments.markAccessed(ss, sd);
             c.setSeg(SS, ss, ssBase, descLimit(sd), sattr | 1);
             if ((c.flags & VM) != 0) {
                 for (int s : DATA_SEGMENTS) {
                     c.setSeg(s, 0, 0, 0, A_UNUSABLE);
                 }
             }
-            c.loadCs(sel, d, newCpl);
+            c.segments.loadCs(sel, d, newCpl);
             c.regs[RSP] = (c.regs[RSP] & ~spMask) | (sp & spMask);
         } else {
             c.push(oldFlags, size);
@@ -315,7 +316,7 @@ final class InterruptDelivery {
                 c.push(errorCode, size);
             }
             newSsp = c.cetActive ? Cet.enterHandler(c, c.cpl, 0, oldCs, c.returnLip(returnRip), false) : c.ssp;
-            c.loadCs(sel, d, c.cpl);
+            c.segments.loadCs(sel, d, c.cpl);
         }
         c.rip = target;
         c.flags &= ~(TF | NT | RF | VM);
@@ -339,7 +340,7 @@ final class InterruptDelivery {
             long ip = c.pop(opSize);
             int cs = (int) c.pop(opSize);
             long fl = c.pop(opSize);
-            c.loadSegment(CS, cs);
+            c.segments.loadSegment(CS, cs);
             c.rip = ip;
             c.writeFlagsChecked(fl, opSize, 0, true);
             c.updateMode();
@@ -367,7 +368,7 @@ final class InterruptDelivery {
         if ((sel & 0xfffc) == 0 || rpl < c.cpl) {
             throw c.gp(sel & 0xfffc);
         }
-        long d = c.readDesc(sel);
+        long d = c.segments.readDesc(sel);
         int attr = descAttr(d);
         if ((attr & A_S) == 0 || (attr & 8) == 0 || ((attr & 4) != 0 ? dpl(attr) > rpl : dpl(attr) != rpl)) {
             throw c.gp(sel & 0xfffc);
@@ -384,7 +385,7 @@ final class InterruptDelivery {
             boolean target64 = c.longMode() && (attr & A_L) != 0;
             long newSsp = c.cetActive ? Cet.farReturn(c, rpl, sel,
                     target64 ? target : (descBase(d) + target) & 0xffffffffL, target64) : c.ssp;
-            c.loadCs(sel, d, rpl); // may fault on the accessed-bit write: before SP moves
+            c.segments.loadCs(sel, d, rpl); // may fault on the accessed-bit write: before SP moves
             c.ssp = newSsp;
             c.adjustSp(3L * opSize);
             c.rip = target;
@@ -399,18 +400,18 @@ final class InterruptDelivery {
         if (target64 ? !canonical(target) : target > descLimit(d)) {
             throw c.gp(0);
         }
-        long sd = c.outerStackSegment(newSs, rpl, target64);
+        long sd = c.segments.outerStackSegment(newSs, rpl, target64);
         long newSsp = c.cetActive ? Cet.farReturn(c, rpl, sel,
                 target64 ? target : (descBase(d) + target) & 0xffffffffL, target64) : c.ssp;
-        c.loadCs(sel, d, rpl);
+        c.segments.loadCs(sel, d, rpl);
         c.ssp = newSsp;
         c.rip = target;
         c.writeFlagsChecked(fl, opSize, oldCpl, true);
-        c.loadOuterStackSegment(newSs, sd, rpl);
+        c.segments.loadOuterStackSegment(newSs, sd, rpl);
         c.regs[RSP] = opSize == 8 || c.mode64 ? newSp : c.stackSize == 4 ? newSp & 0xffffffffL
                 : (c.regs[RSP] & ~0xffffL) | (newSp & 0xffff);
         if (rpl > oldCpl) {
-            c.nullifyInaccessibleSegments();
+            c.segments.nullifyInaccessibleSegments();
         }
     }
 
@@ -430,7 +431,7 @@ final class InterruptDelivery {
             throw c.gp(0);
         }
         c.adjustSp(3L * opSize);
-        c.loadSegment(CS, sel);
+        c.segments.loadSegment(CS, sel);
         c.rip = ip;
         c.writeFlagsChecked(fl, opSize, 3, true);
     }
@@ -452,12 +453,12 @@ final class InterruptDelivery {
         int fs = (int) c.readStack(28, 4);
         int gs = (int) c.readStack(32, 4);
         c.loadFlags((fl & FLAGS_WRITABLE) | 2);
-        c.setVm86Segment(CS, cs);
-        c.setVm86Segment(SS, ss);
-        c.setVm86Segment(ES, es);
-        c.setVm86Segment(DS, ds);
-        c.setVm86Segment(FS, fs);
-        c.setVm86Segment(GS, gs);
+        c.segments.setVm86Segment(CS, cs);
+        c.segments.setVm86Segment(SS, ss);
+        c.segments.setVm86Segment(ES, es);
+        c.segments.setVm86Segment(DS, ds);
+        c.segments.setVm86Segment(FS, fs);
+        c.segments.setVm86Segment(GS, gs);
         c.regs[RSP] = sp & 0xffffffffL;
         c.rip = ip;
         c.updateMode();

@@ -1,6 +1,7 @@
 package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuExec.*;
+import static org.tscvm.cpu.Segmentation.*;
 
 import org.tscvm.log.DebugLog;
 import org.tscvm.memory.GuestMemory;
@@ -495,7 +496,7 @@ final class SystemOps {
         if ((sel & 4) != 0) {
             throw c.gp(sel & 0xfffc);
         }
-        long dsc = c.readDesc(sel);
+        long dsc = c.segments.readDesc(sel);
         int attr = descAttr(dsc);
         if ((attr & A_S) != 0 || (attr & A_TYPE) != T_LDT) {
             throw c.gp(sel & 0xfffc);
@@ -519,7 +520,7 @@ final class SystemOps {
     private static long systemDescriptorBase(CpuExec c, int sel, long dsc) {
         long base = descBase(dsc);
         if (c.longMode()) {
-            long high = c.readDescHigh(sel);
+            long high = c.segments.readDescHigh(sel);
             base |= (high & 0xffffffffL) << 32;
             if (((high >>> 40) & 0x1f) != 0 || !canonical(base)) {
                 throw c.gp(sel & 0xfffc);
@@ -533,7 +534,7 @@ final class SystemOps {
         if ((sel & 0xfffc) == 0 || (sel & 4) != 0) {
             throw c.gp(sel & 0xfffc);
         }
-        long dsc = c.readDesc(sel);
+        long dsc = c.segments.readDesc(sel);
         int attr = descAttr(dsc);
         int type = attr & A_TYPE;
         if ((attr & A_S) != 0 || !(type == T_TSS_AVAIL || (type == T_TSS16_AVAIL && !c.longMode()))) {
@@ -544,7 +545,7 @@ final class SystemOps {
         }
         long base = systemDescriptorBase(c, sel, dsc);
         // The TSS becomes busy in the descriptor in memory, as hardware marks it.
-        c.writeSys(c.descAddr(sel) + 5, 1, (dsc >>> 40) | 2);
+        c.writeSys(c.segments.descAddr(sel) + 5, 1, (dsc >>> 40) | 2);
         c.trSel = sel;
         c.trBase = base;
         c.trLimit = descLimit(dsc);

@@ -2,6 +2,7 @@ package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuState.*;
 import static org.tscvm.cpu.CpuSystem.*;
+import static org.tscvm.cpu.Segmentation.*;
 
 /**
  * Hardware task switches (SDM vol. 3A 7.3) in legacy protected mode: an interrupt or exception
@@ -233,7 +234,7 @@ final class TaskSwitch {
         loadLdt(c, ldt, ext);
         if ((newFlags & VM) != 0) {
             for (int seg : SEGMENT_ORDER) {
-                c.setVm86Segment(seg, c.segSel[seg]);
+                c.segments.setVm86Segment(seg, c.segSel[seg]);
             }
             c.updateMode(); // CPL 3, 16-bit
         } else {
@@ -313,7 +314,7 @@ final class TaskSwitch {
         if ((attr & A_P) == 0) {
             throw c.fault(CpuFault.NP, err);
         }
-        c.loadCs(sel, d, cpl);
+        c.segments.loadCs(sel, d, cpl);
     }
 
     private static void loadStack(CpuSystem c, int sel, int cpl, int ext) {
@@ -329,7 +330,7 @@ final class TaskSwitch {
         if ((attr & A_P) == 0) {
             throw c.fault(CpuFault.SS, err);
         }
-        c.markAccessed(sel, d);
+        c.segments.markAccessed(sel, d);
         c.setSeg(SS, sel, descBase(d), descLimit(d), attr | 1);
     }
 
@@ -351,7 +352,7 @@ final class TaskSwitch {
         if ((attr & A_P) == 0) {
             throw c.fault(CpuFault.NP, err);
         }
-        c.markAccessed(sel, d);
+        c.segments.markAccessed(sel, d);
         c.setSeg(seg, sel, descBase(d), descLimit(d), attr | 1);
     }
 }

@@ -6,7 +6,7 @@
  * {@link org.tscvm.cpu.CpuState} (registers, segment caches, control registers, lazy flags),
  * {@link org.tscvm.cpu.CpuMemory} (segment checks, linear access with the TLB fast paths,
  * data breakpoints and watchpoints, LOCKed atomics), {@link org.tscvm.cpu.CpuSystem}
- * (descriptors, segment loads, the stack), {@link org.tscvm.cpu.CpuExec}
+ * (the mode, the segment caches' writes, the stack), {@link org.tscvm.cpu.CpuExec}
  * (the operand and ALU cores the handlers share) and {@link org.tscvm.cpu.Cpu} (the public
  * contract and the run loop). The chain is becoming parts (DESIGN 7); the first is
  * {@link org.tscvm.cpu.Mmu}, which the CPU holds in {@code mmu}: the page walk for
@@ -16,7 +16,7 @@
  * (MmuTest). The second is {@link org.tscvm.cpu.InterruptDelivery}, held in {@code interrupts}:
  * exception and interrupt delivery through the IVT or the IDT's gates (stack switches, IST,
  * task gates), #DF and shutdown, and IRET. It is built on the {@link org.tscvm.cpu.CpuSystem}
- * whose segment loads, descriptor reads and stack it uses, and is tested on its own
+ * whose stack and segment loads (the fifth part) it uses, and is tested on its own
  * (InterruptDeliveryTest). The third is {@link org.tscvm.cpu.FarTransfers}, held in {@code far}:
  * far JMP and CALL, directly or through call gates (IA-32e mode's 16-byte ones too), a CALL to
  * an inner level switching to the TSS's stack, and RETF, to an outer level with its SS:RSP;
@@ -28,7 +28,15 @@
  * SYSCALL/SYSENTER MSRs, segment bases, PAT, PKRS, CET, XSS). The registers stay fields of
  * {@link org.tscvm.cpu.CpuState}, which the page walk and the handlers read directly; the part is
  * built on the {@link org.tscvm.cpu.CpuSystem} whose mode update it calls, and is tested on its
- * own (SystemRegistersTest). The guest's CPUID,
+ * own (SystemRegistersTest). The fifth is {@link org.tscvm.cpu.Segmentation}, held in
+ * {@code segments}: descriptor reads from the GDT and LDT and their accessed bit, the loads of
+ * the segment registers with their protection checks (MOV and POP to a segment register, CS
+ * for far transfers and interrupts, SS for a return to an outer level, virtual-8086 mode's
+ * forms) and the inner-level SS:ESP a stack switch takes from the TSS. The segment caches stay
+ * fields of {@link org.tscvm.cpu.CpuState}, which the linear-address fast paths read; a load
+ * writes them through the {@link org.tscvm.cpu.CpuSystem}'s {@code setSeg} and mode update.
+ * The interrupt, far-transfer and task-switch code reach it as {@code c.segments}, and it is
+ * tested on its own (SegmentationTest). The guest's CPUID,
  * asked through {@link org.tscvm.cpu.CpuBus}, decides which CR4 feature bits exist (SMEP,
  * SMAP, FSGSBASE, UMIP) and MAXPHYADDR, above which paging-entry bits are reserved.
  *

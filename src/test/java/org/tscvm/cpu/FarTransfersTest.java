@@ -40,7 +40,7 @@ class FarTransfersTest {
 
     private void loadFromGdt(int seg, int sel) {
         long d = rig.r64(CpuRig.GDT + (sel & 0xfff8));
-        cpu.setSeg(seg, sel, CpuSystem.descBase(d), CpuSystem.descLimit(d), CpuSystem.descAttr(d) | 1);
+        cpu.setSeg(seg, sel, Segmentation.descBase(d), Segmentation.descLimit(d), Segmentation.descAttr(d) | 1);
     }
 
     private static CpuFault faultOf(ThrowingCallable transfer) {
@@ -88,7 +88,7 @@ class FarTransfersTest {
         assertThat(rig.r64(rsp + 16)).as("RSP").isEqualTo(USER_RSP);
         assertThat(rig.r64(rsp + 24)).as("SS").isEqualTo(0x23);
 
-        cpu.loadSegment(Cpu.DS, 0x10); // a ring-0 data segment ring 3 may not keep
+        cpu.segments.loadSegment(Cpu.DS, 0x10); // a ring-0 data segment ring 3 may not keep
         cpu.far.ret(8, 0);
 
         assertThat(cpu.cpl).isEqualTo(3);

@@ -37,8 +37,8 @@ class InterruptDeliveryTest {
     @Test
     void realModeInterruptPushesFlagsCsIpAndLoadsCsIpFromTheIvtAndIretReturns() {
         rig.memory.write32(0x21 * 4, 0x0200_0034); // IVT[0x21] = 0200:0034
-        cpu.loadSegment(Cpu.CS, 0x1000);
-        cpu.loadSegment(Cpu.SS, 0);
+        cpu.segments.loadSegment(Cpu.CS, 0x1000);
+        cpu.segments.loadSegment(Cpu.SS, 0);
         cpu.regs[Cpu.RSP] = 0x3000;
         cpu.loadFlags(2 | CpuState.IF | CpuState.TF | CpuState.CF);
 
@@ -126,7 +126,7 @@ class InterruptDeliveryTest {
         cpu.setGdtr(CpuRig.GDT, 0xff);
         for (int[] seg : new int[][] {{Cpu.CS, 0x1b}, {Cpu.SS, 0x23}}) {
             long d = rig.r64(CpuRig.GDT + (seg[1] & 0xfff8));
-            cpu.setSeg(seg[0], seg[1], CpuSystem.descBase(d), CpuSystem.descLimit(d), CpuSystem.descAttr(d) | 1);
+            cpu.setSeg(seg[0], seg[1], Segmentation.descBase(d), Segmentation.descLimit(d), Segmentation.descAttr(d) | 1);
         }
         cpu.updateMode();
         cpu.mmu.flushTlb(false);
