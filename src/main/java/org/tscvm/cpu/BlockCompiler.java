@@ -771,17 +771,8 @@ final class BlockCompiler {
         }
         sync(i, ip, next);
         // The handler sees and may change any register and the flags.
-        flushFlags();
-        for (int r = 0; r < 16; r++) {
-            commit(r);
-            invalidate(r);
-        }
-        mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitVarInsn(ALOAD, INSNS_ARG);
-        iconst(i);
-        mv.visitInsn(AALOAD);
-        // The form's own handler, the one the interpreter's dispatch calls.
-        mv.visitMethodInsn(INVOKESTATIC, d.op.handlerOwner, d.op.handlerName, Op.HANDLER_DESCRIPTOR, false);
+        spillAll();
+        callHandler(i, d);
         if (!last) {
             // As in the step loop: the block ends when the handler asked for it or moved RIP
             // anywhere but the next instruction (a taken branch, a REP chunk that restarts).
@@ -801,6 +792,24 @@ final class BlockCompiler {
             mv.visitLabel(go);
         }
         return true;
+    }
+
+    /** The lazy record and every register made exact in the CPU; each register's next use reloads it. */
+    private void spillAll() {
+        flushFlags();
+        for (int r = 0; r < 16; r++) {
+            commit(r);
+            invalidate(r);
+        }
+    }
+
+    /** Calls instruction {@code i}'s own handler, the one the interpreter's dispatch calls. */
+    private void callHandler(int i, Insn d) {
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitVarInsn(ALOAD, INSNS_ARG);
+        iconst(i);
+        mv.visitInsn(AALOAD);
+        mv.visitMethodInsn(INVOKESTATIC, d.op.handlerOwner, d.op.handlerName, Op.HANDLER_DESCRIPTOR, false);
     }
 
     /** RIP past the instruction, the previous RIP at it, and the count of those before it. */
@@ -1135,11 +1144,7 @@ final class BlockCompiler {
             loadReg(d.rm, size);
         }
         mv.visitVarInsn(LSTORE, ADDR); // the divisor
-        flushFlags();
-        for (int r = 0; r < 16; r++) {
-            commit(r);
-            invalidate(r);
-        }
+        spillAll();
         Label slow = new Label();
         Label done = new Label();
         mv.visitVarInsn(LLOAD, ADDR);
@@ -1187,11 +1192,7 @@ final class BlockCompiler {
         }
         mv.visitJumpInsn(GOTO, done);
         mv.visitLabel(slow);
-        mv.visitVarInsn(ALOAD, CPU_ARG);
-        mv.visitVarInsn(ALOAD, INSNS_ARG);
-        iconst(i);
-        mv.visitInsn(AALOAD);
-        mv.visitMethodInsn(INVOKESTATIC, d.op.handlerOwner, d.op.handlerName, Op.HANDLER_DESCRIPTOR, false);
+        callHandler(i, d);
         mv.visitLabel(done);
     }
 
