@@ -38,7 +38,7 @@ final class Cet {
     // ---- state ----
 
     /** Recomputes {@link CpuState#cetActive} after CR4 or a CET control MSR changed. */
-    static void update(CpuSystem c) {
+    static void update(CpuExec c) {
         boolean on = (c.cr4 & CR4_CET) != 0 && ((c.uCet | c.sCet) & (SH_STK_EN | ENDBR_EN)) != 0;
         if (on != c.cetActive) {
             c.cetActive = on;
@@ -47,18 +47,18 @@ final class Cet {
     }
 
     /** The SDM's ShadowStackEnabled(cpl): CR4.CET, protected mode outside virtual-8086 mode, SH_STK_EN. */
-    static boolean shadowStackOn(CpuSystem c, int cpl) {
+    static boolean shadowStackOn(CpuExec c, int cpl) {
         return c.cetActive && ((cpl == 3 ? c.uCet : c.sCet) & SH_STK_EN) != 0 && !c.realMode() && (c.flags & VM) == 0;
     }
 
     /** The SDM's EndbranchEnabled(cpl). */
-    static boolean endbranchOn(CpuSystem c, int cpl) {
+    static boolean endbranchOn(CpuExec c, int cpl) {
         return c.cetActive && ((cpl == 3 ? c.uCet : c.sCet) & ENDBR_EN) != 0 && !c.realMode() && (c.flags & VM) == 0;
     }
 
     // ---- MSRs ----
 
-    static long readMsr(CpuSystem c, int index) {
+    static long readMsr(CpuExec c, int index) {
         boolean ss = c.sysregs.cpuidReportsCet(true);
         switch (index) {
             case Msr.IA32_U_CET: case Msr.IA32_S_CET:
@@ -80,7 +80,7 @@ final class Cet {
      * legacy-bitmap base; an SSP that is not canonical or not 4-byte aligned; a non-canonical
      * interrupt SSP table.
      */
-    static void writeMsr(CpuSystem c, int index, long v) {
+    static void writeMsr(CpuExec c, int index, long v) {
         boolean ss = c.sysregs.cpuidReportsCet(true);
         switch (index) {
             case Msr.IA32_U_CET: case Msr.IA32_S_CET: {
@@ -113,7 +113,7 @@ final class Cet {
     }
 
     /** RESET and INIT: CET off, every CET register zero. */
-    static void reset(CpuSystem c) {
+    static void reset(CpuExec c) {
         c.uCet = 0;
         c.sCet = 0;
         c.ssptAddr = 0;
@@ -123,7 +123,7 @@ final class Cet {
     }
 
     /** SSP as the mode holds it: 32 bits outside 64-bit mode. */
-    private static long sspIn(CpuSystem c, long v) {
+    private static long sspIn(CpuExec c, long v) {
         return c.mode64 ? v : v & 0xffffffffL;
     }
 
@@ -168,7 +168,7 @@ final class Cet {
      * aligned (far CALL at the same privilege, an event that stays at its privilege or leaves a
      * supervisor one), with privilege {@code user}; returns the new SSP. Nothing is committed.
      */
-    static long pushFrame(CpuSystem c, long ssp, boolean user, long cs, long lip, long oldSsp) {
+    static long pushFrame(CpuExec c, long ssp, boolean user, long cs, long lip, long oldSsp) {
         c.mmu.shadowStackWrite(ssp - 4, 4, 0, user);
         long s = ssp & ~7L;
         c.mmu.shadowStackWrite(s - 8, 8, cs, user);
@@ -183,7 +183,7 @@ final class Cet {
      * {@code lip}, and the saved SSP be 4-byte aligned (and below 4 GiB for a target outside
      * 64-bit mode), else #CP(FAR-RET/IRET). Returns the saved SSP.
      */
-    static long popFrame(CpuSystem c, long ssp, boolean user, long cs, long lip, boolean target64) {
+    static long popFrame(CpuExec c, long ssp, boolean user, long cs, long lip, boolean target64) {
         if ((ssp & 7) != 0) {
             throw c.fault(CpuFault.CP, CP_FAR_RET);
         }
@@ -197,7 +197,7 @@ final class Cet {
     }
 
     /** Far CALL at the same privilege, before CS changes: returns the SSP after the frame. */
-    static long farCall(CpuSystem c, int oldCs, long returnLip) {
+    static long farCall(CpuExec c, int oldCs, long returnLip) {
         if (!shadowStackOn(c, c.cpl)) {
             return c.ssp;
         }
@@ -210,7 +210,7 @@ final class Cet {
      * it is. An IRET or far RET ({@code releaseToken}) also releases the busy supervisor token
      * at SSP, if there is one; SYSRET and SYSEXIT leave that to the kernel (CLRSSBSY).
      */
-    static long returnToUser(CpuSystem c, boolean target64, boolean releaseToken) {
+    static long returnToUser(CpuExec c, boolean target64, boolean releaseToken) {
         long ssp = c.ssp;
         long next = ssp;
         if (shadowStackOn(c, 3)) {
@@ -226,7 +226,7 @@ final class Cet {
     }
 
     /** Clears the busy bit of a supervisor shadow-stack token at {@code ssp} that names itself; else nothing. */
-    private static void releaseToken(CpuSystem c, long ssp) {
+    private static void releaseToken(CpuExec c, long ssp) {
         if ((ssp & 7) != 0) {
             return;
         }
@@ -240,7 +240,7 @@ final class Cet {
      * Takes the supervisor shadow-stack token at {@code ssp} (SDM: verify and mark busy): it
      * must be 8-byte aligned and hold its own address with the busy bit clear, else #GP(0).
      */
-    private static void takeToken(CpuSystem c, long ssp, boolean target64) {
+    private static void takeToken(CpuExec c, long ssp, boolean target64) {
         if ((ssp & 7) != 0 || (!target64 && (ssp >>> 32) != 0)) {
             throw c.gp(0);
         }
@@ -259,7 +259,7 @@ final class Cet {
      * CS, LIP and SSP when coming from a supervisor level; staying at the level pushes them on
      * the current stack. Returns the handler's SSP; the caller stores it once CS is loaded.
      */
-    static long enterHandler(CpuSystem c, int newCpl, int ist, int oldCs, long returnLip, boolean target64) {
+    static long enterHandler(CpuExec c, int newCpl, int ist, int oldCs, long returnLip, boolean target64) {
         int oldCpl = c.cpl;
         long ssp = c.ssp;
         if (oldCpl == 3 && newCpl < 3 && shadowStackOn(c, 3)) {
@@ -280,13 +280,13 @@ final class Cet {
     }
 
     /** After CS changed for an event, a far transfer or a system call: the new privilege waits for ENDBR. */
-    static void armTracker(CpuSystem c) {
+    static void armTracker(CpuExec c) {
         if (endbranchOn(c, c.cpl)) {
             setTracker(c, c.cpl, TRACKER);
         }
     }
 
-    private static void setTracker(CpuSystem c, int cpl, long state) {
+    private static void setTracker(CpuExec c, int cpl, long state) {
         if (cpl == 3) {
             c.uCet = (c.uCet & ~(TRACKER | SUPPRESS)) | state;
         } else {
@@ -300,7 +300,7 @@ final class Cet {
      * CALL or an event pushed is popped and checked, and a supervisor stack left for another
      * (an IST handler's) has its token released; to CPL 3, {@link #returnToUser}.
      */
-    static long farReturn(CpuSystem c, int rpl, int cs, long lip, boolean target64) {
+    static long farReturn(CpuExec c, int rpl, int cs, long lip, boolean target64) {
         if (rpl == 3 && c.cpl < 3) {
             return returnToUser(c, target64, true);
         }
@@ -320,7 +320,7 @@ final class Cet {
      * shadow stacks are on at the old level. Returns the SSP of CPL 0: 0 with supervisor shadow
      * stacks (the kernel's SETSSBSY takes its stack), else SSP unchanged.
      */
-    static long systemCall(CpuSystem c) {
+    static long systemCall(CpuExec c) {
         if (shadowStackOn(c, c.cpl)) {
             c.plSsp[3] = c.ssp << 16 >> 16;
         }

@@ -4,7 +4,8 @@ package org.tscvm.cpu;
 import org.tscvm.memory.GuestMemory;
 
 /**
- * What the instruction handlers share: operand access (effective and flat addresses, E and G
+ * What the instruction handlers share: the CPU's system parts ({@link #segments},
+ * {@link #interrupts}, {@link #far}, {@link #sysregs}), operand access (effective and flat addresses, E and G
  * operands), the ALU and read-modify-write cores (LOCK as a CAS loop), I/O permission, the MSR
  * and TSC reads, branch targets, and the run state the handlers change (halt, interrupt
  * shadow). The handlers themselves are static methods in files by family, one per {@link Op}
@@ -12,7 +13,7 @@ import org.tscvm.memory.GuestMemory;
  * {@link SystemOps}, and the SSE and x87 families), called through {@link Dispatch}. RIP already
  * points past the instruction when a handler runs; faults report {@link #prevRip}.
  */
-abstract class CpuExec extends CpuSystem {
+abstract class CpuExec extends CpuMemory {
     // Read-modify-write kinds beyond the ALU kinds 0..6 (add or adc sbb and sub xor).
     static final int K_INC = 8, K_DEC = 9, K_NOT = 10, K_NEG = 11, K_XCHG = 12, K_XADD = 13,
             K_BTS = 14, K_BTR = 15, K_BTC = 16;
@@ -33,6 +34,94 @@ abstract class CpuExec extends CpuSystem {
 
     CpuExec(GuestMemory memory, CpuBus bus) {
         super(memory, bus);
+    }
+
+    /** Set by a fault during #DF delivery; the run loop reports TRIPLE_FAULT. */
+    boolean shutdown;
+    /**
+     * Counts hardware task switches past their commit point: a fault after it belongs to the
+     * new task, so a far transfer or an interrupt must not put the old task's RSP back.
+     */
+    int taskSwitches;
+
+    /** Descriptor reads, segment loads and the inner-level stack segment from the TSS. */
+    final Segmentation segments = new Segmentation(this);
+
+    /** Exception and interrupt delivery (#DF, shutdown) and IRET. */
+    final InterruptDelivery interrupts = new InterruptDelivery(this);
+
+    /** Far JMP and CALL (call gates, the stack switch from the TSS) and RETF. */
+    final FarTransfers far = new FarTransfers(this);
+
+    /** Writes of CR0, CR3, CR4 and DR7; EFER and the other MSRs that are CPU state. */
+    final SystemRegisters sysregs = new SystemRegisters(this);
+
+    /**
+     * A task switch to a TSS with the T flag: the run loop raises #DB with DR6.BT before the
+     * new task's first instruction (SDM 7.2.1), ahead of NMIs and interrupts.
+     */
+    abstract void taskSwitchTrap();
+
+    /** {@link #cetActive} changed: compiled blocks must stop chaining (or may again). */
+    abstract void cetChanged();
+
+    /** A near branch's target: #GP(0) past CS's limit, or non-canonical in 64-bit mode. */
+    final void checkRipInCs(long target) {
+        if (!mode64 && target > segLimit[CS]) {
+            throw gp(0);
+        }
+        if (mode64 && (target << 16 >> 16) != target) {
+            throw gp(0);
+        }
+    }
+
+    /** The linear address of {@code ip} in the current CS (what the shadow stack keeps of a return address). */
+    final long returnLip(long ip) {
+        return mode64 ? ip : (segBase[CS] + ip) & 0xffffffffL;
+    }
+
+    // ---- RFLAGS writes by POPF/IRET ----
+
+    /**
+     * Writes RFLAGS from a POPF or IRET image with the privilege rules of SDM POPF/IRET: IOPL
+     * only at CPL 0, IF only when CPL <= IOPL; VM, VIF, VIP kept (POPF); only the low 16 bits
+     * with a 16-bit operand.
+     */
+    final void writeFlagsChecked(long v, int opSize, int atCpl, boolean iret) {
+        long cur = rflags();
+        long changeable = ARITH | TF | DF | NT | AC | ID;
+        if (realMode() || atCpl == 0) {
+            changeable |= IOPL | IF;
+        } else if (atCpl <= ((cur & IOPL) >>> 12)) {
+            changeable |= IF;
+        }
+        if (iret) {
+            changeable |= RF;
+            if (atCpl == 0 && !realMode()) {
+                changeable |= VIF | VIP;
+            }
+        }
+        if (opSize == 2) {
+            changeable &= 0xffff;
+        }
+        loadFlags((cur & ~changeable) | (v & changeable));
+    }
+
+    // ---- checks the parts and the handlers share ----
+
+    /** "Auth", "enti", "cAMD": CPUID leaf 0's EBX, EDX, ECX on an AMD processor. */
+    private static final int AMD_EBX = 0x68747541, AMD_EDX = 0x69746e65, AMD_ECX = 0x444d4163;
+    /** Scratch for CPUID leaf 0: no allocation per vendor check. */
+    private final int[] vendorLeaf = new int[4];
+
+    /**
+     * True when the guest's CPUID names AuthenticAMD: the rules that differ by vendor
+     * (SYSCALL/SYSRET outside 64-bit mode, SYSENTER/SYSEXIT in long mode) then follow the APM.
+     */
+    final boolean amdVendor() {
+        int[] out = vendorLeaf;
+        bus.cpuid(0, 0, out);
+        return out[1] == AMD_EBX && out[3] == AMD_EDX && out[2] == AMD_ECX;
     }
 
     abstract long retiredNow();

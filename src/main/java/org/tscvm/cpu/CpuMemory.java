@@ -9,10 +9,12 @@ import java.lang.invoke.VarHandle;
 import org.tscvm.memory.GuestMemory;
 
 /**
- * Memory access at the current privilege, on top of the {@link Mmu} it holds: segment checks,
+ * Memory access at the current privilege, on top of the {@link Mmu} it holds: the mode and CPL
+ * (recomputed when CS, SS, CR0 or EFER change) and the segment caches' writes, segment checks,
  * linear reads and writes with their TLB fast paths (the {@link Mmu}'s arrays, looked up here
  * so that a hit costs no call), implicit supervisor accesses, data breakpoints and the
- * debugger's watchpoints on the slow paths, and the atomics of LOCKed read-modify-writes.
+ * debugger's watchpoints on the slow paths, the atomics of LOCKed read-modify-writes, and the
+ * stack.
  */
 abstract class CpuMemory extends CpuState {
     static final VarHandle I8 = MethodHandles.arrayElementVarHandle(byte[].class);
@@ -56,6 +58,92 @@ abstract class CpuMemory extends CpuState {
 
     CpuMemory(GuestMemory memory, CpuBus bus) {
         super(memory, bus);
+    }
+
+    // ---- the mode and the segment caches ----
+
+    /**
+     * CPL changes here (and in a task switch): while a performance counter filters on it, the
+     * platform first counts what retired at the old level.
+     */
+    final void setCpl(int newCpl) {
+        if (watchPrivilege && newCpl != cpl) {
+            bus.privilegeLevelChanging();
+        }
+        cpl = newCpl;
+    }
+
+    /** The decode mode and CPL the links of the current {@link Mmu#epoch} were made in. */
+    private int chainMode = -1;
+
+    /** Recomputes the mode fields after CS, SS, CR0 or EFER changed. */
+    final void updateMode() {
+        mode64 = longMode() && (segAttr[CS] & A_L) != 0;
+        codeSize = mode64 ? 8 : (segAttr[CS] & A_DB) != 0 ? 4 : 2;
+        stackSize = mode64 ? 8 : (segAttr[SS] & A_DB) != 0 ? 4 : 2;
+        setCpl(realMode() || csFromRealMode ? 0 : (flags & VM) != 0 ? 3 : segSel[CS] & 3);
+        userBit = cpl == 3 ? 1 : 0;
+        // Links hold for one decode mode and one privilege (a fetch's rights); an interrupt
+        // or IRET that keeps both (most of a kernel's) keeps them.
+        int linkMode = codeSize | (mode64 ? 16 : 0) | (realMode() ? 32 : 0) | cpl << 6;
+        if (linkMode != chainMode) {
+            chainMode = linkMode;
+            mmu.epoch++;
+        }
+        for (int s = 0; s < 6; s++) {
+            updateSegChecked(s);
+        }
+    }
+
+    /**
+     * True from MOV CR0 setting PE until the first CS load: CS still holds a real-mode value,
+     * whose low bits are no RPL, and the CPL stays real mode's 0 (SDM 9.9.1).
+     */
+    boolean csFromRealMode;
+
+    final void setSeg(int seg, int sel, long base, long limit, int attr) {
+        if (seg == CS) {
+            csFromRealMode = false;
+        }
+        segSel[seg] = sel & 0xffff;
+        segBase[seg] = base;
+        segLimit[seg] = limit;
+        segAttr[seg] = attr;
+        updateSegChecked(seg);
+    }
+
+    // ---- the stack ----
+
+    final long stackMask() {
+        return stackSize == 8 ? -1L : stackSize == 4 ? 0xffffffffL : 0xffff;
+    }
+
+    final void setSp(long v) {
+        long m = stackMask();
+        regs[RSP] = (regs[RSP] & ~m) | (v & m);
+    }
+
+    final void adjustSp(long delta) {
+        setSp(regs[RSP] + delta);
+    }
+
+    final void push(long v, int size) {
+        long sp = (regs[RSP] - size) & stackMask();
+        writeLin(linear(SS, sp, size, true), size, v);
+        setSp(sp);
+    }
+
+    final long pop(int size) {
+        long sp = regs[RSP] & stackMask();
+        long v = readLin(linear(SS, sp, size, false), size);
+        setSp(sp + size);
+        return v;
+    }
+
+    /** Reads the stack at SP + {@code offset} without moving SP. */
+    final long readStack(long offset, int size) {
+        long sp = (regs[RSP] + offset) & stackMask();
+        return readLin(linear(SS, sp, size, false), size);
     }
 
     // ---- segmentation ----

@@ -6,12 +6,18 @@ import org.tscvm.memory.GuestMemory;
  * The architectural state of one logical processor and the small helpers every layer uses:
  * register access by operand size, lazy arithmetic flags, the preallocated fault. The layers
  * above add memory access ({@link CpuMemory}, which holds the {@link Mmu}: the MMU is a part
- * that reads this state, not a layer), descriptors and exception delivery ({@link CpuSystem}),
- * the instruction handlers ({@link CpuExec}) and the run loop ({@link Cpu}); one object, so
+ * that reads this state, not a layer), the mode, the segment caches' writes and the stack
+ * ({@link CpuMemory}), the instruction handlers and the system parts they share ({@link CpuExec}) and the run loop ({@link Cpu}); one object, so
  * handlers reach state as plain fields.
  */
 abstract class CpuState {
     static final int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+    static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
+
+    /** Descriptor types (S=0). */
+    static final int T_TSS16_AVAIL = 1, T_LDT = 2, T_TSS16_BUSY = 3, T_CALL16 = 4, T_TASK = 5, T_INT16 = 6,
+            T_TRAP16 = 7, T_TSS_AVAIL = 9, T_TSS_BUSY = 11, T_CALL = 12, T_INT = 14, T_TRAP = 15;
+
 
     // RFLAGS bits.
     static final long CF = 1, PF = 1 << 2, AF = 1 << 4, ZF = 1 << 6, SF = 1 << 7, TF = 1 << 8, IF = 1 << 9,
@@ -202,6 +208,19 @@ abstract class CpuState {
 
     final boolean paging() {
         return (cr0 & CR0_PG) != 0;
+    }
+
+    final boolean realMode() {
+        return (cr0 & CR0_PE) == 0;
+    }
+
+    final boolean longMode() {
+        return (efer & EFER_LMA) != 0;
+    }
+
+    /** True when bits 63:47 of {@code v} are all equal (a canonical 48-bit address). */
+    static boolean canonical(long v) {
+        return (v << 16 >> 16) == v;
     }
 
     /** DR7 LENn (bits 18+4n) to bytes: 00 = 1, 01 = 2, 10 = 8, 11 = 4 (SDM 17.2.5). */

@@ -223,7 +223,7 @@ final class Decoder {
             decode1(d, b, opsz);
         }
         if (d.seg < 0) {
-            d.seg = d.mem && (d.base == CpuSystem.RSP || d.base == CpuSystem.RBP) ? CpuState.SS : CpuState.DS;
+            d.seg = d.mem && (d.base == CpuState.RSP || d.base == CpuState.RBP) ? CpuState.SS : CpuState.DS;
         }
     }
 

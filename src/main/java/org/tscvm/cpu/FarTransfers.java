@@ -1,7 +1,7 @@
 package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuState.*;
-import static org.tscvm.cpu.CpuSystem.*;
+import static org.tscvm.cpu.CpuExec.*;
 import static org.tscvm.cpu.Segmentation.*;
 
 /**
@@ -11,14 +11,14 @@ import static org.tscvm.cpu.Segmentation.*;
  * RETF, to the same level or to an outer one with its SS:RSP. Outside IA-32e mode a far JMP or
  * CALL to a TSS or a task gate is handed to {@link TaskSwitch}.
  *
- * <p>It works on the {@link CpuSystem} it is built with, through that CPU's stack and its
+ * <p>It works on the {@link CpuExec} it is built with, through that CPU's stack and its
  * {@link Segmentation} (descriptor reads, segment loads, the TSS's inner stacks), which
  * interrupt delivery and task switches use too, and keeps no state of its own.
  */
 final class FarTransfers {
-    private final CpuSystem c;
+    private final CpuExec c;
 
-    FarTransfers(CpuSystem cpu) {
+    FarTransfers(CpuExec cpu) {
         this.c = cpu;
     }
 

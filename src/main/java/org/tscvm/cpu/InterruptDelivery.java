@@ -1,7 +1,7 @@
 package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuState.*;
-import static org.tscvm.cpu.CpuSystem.*;
+import static org.tscvm.cpu.CpuExec.*;
 import static org.tscvm.cpu.Segmentation.*;
 
 /**
@@ -11,17 +11,17 @@ import static org.tscvm.cpu.Segmentation.*;
  * stack switch from the TSS or an IST, #DF when delivery faults and shutdown when #DF's does;
  * and IRET back to each of those.
  *
- * <p>It works on the {@link CpuSystem} it is built with, through that CPU's stack and flags
+ * <p>It works on the {@link CpuExec} it is built with, through that CPU's stack and flags
  * and its {@link Segmentation} (segment loads, descriptor reads, the TSS's inner stacks), and
  * keeps no state of its own: what it records ({@code lastVector}, {@code shutdown},
  * {@code nmiBlocked}) stays the CPU's, as the run loop and the other instructions read it too.
  */
 final class InterruptDelivery {
-    private final CpuSystem c;
+    private final CpuExec c;
     /** Scratch for the words a protected-mode stack switch pushes: no allocation per interrupt. */
     private final long[] pushFrame = new long[10];
 
-    InterruptDelivery(CpuSystem cpu) {
+    InterruptDelivery(CpuExec cpu) {
         this.c = cpu;
     }
 

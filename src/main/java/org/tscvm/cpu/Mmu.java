@@ -75,7 +75,7 @@ final class Mmu {
 
     /**
      * Bumped whenever a code link between decoded blocks may have gone stale: by every TLB
-     * flush here, and by the CPU at a change of decode mode or privilege (CpuSystem.updateMode;
+     * flush here, and by the CPU at a change of decode mode or privilege (CpuMemory.updateMode;
      * a re-decoded block counts its own decodes). Links remember the epoch.
      */
     long epoch;

@@ -1,7 +1,7 @@
 package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuState.*;
-import static org.tscvm.cpu.CpuSystem.*;
+import static org.tscvm.cpu.CpuExec.*;
 
 /**
  * The segmentation of one logical processor (SDM Vol. 3A chapters 3 and 5): descriptors read
@@ -10,18 +10,18 @@ import static org.tscvm.cpu.CpuSystem.*;
  * outer level, virtual-8086 mode's forms), the accessed bit they set, and the inner-level SS:ESP
  * the TSS holds for a stack switch.
  *
- * <p>It works on the {@link CpuSystem} it is built with: the segment caches, GDTR, LDTR and TR
+ * <p>It works on the {@link CpuExec} it is built with: the segment caches, GDTR, LDTR and TR
  * stay that CPU's fields, which the linear-address fast paths read directly, and a load writes
- * them through its {@link CpuSystem#setSeg} and {@link CpuSystem#updateMode}. Its only state is
+ * them through its {@link CpuExec#setSeg} and {@link CpuExec#updateMode}. Its only state is
  * the SS:ESP of the last {@link #innerStackSegment}.
  */
 final class Segmentation {
     /** ES, DS, FS, GS: a task switch loads them alike; leaving a level or virtual-8086 mode may null them. */
     static final int[] DATA_SEGMENTS = {ES, DS, FS, GS};
 
-    private final CpuSystem c;
+    private final CpuExec c;
 
-    Segmentation(CpuSystem cpu) {
+    Segmentation(CpuExec cpu) {
         this.c = cpu;
     }
 

@@ -1,7 +1,7 @@
 package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuState.*;
-import static org.tscvm.cpu.CpuSystem.*;
+import static org.tscvm.cpu.CpuExec.*;
 
 import java.util.Arrays;
 
@@ -13,9 +13,9 @@ import java.util.Arrays;
  * written with RDMSR/WRMSR's rules. The guest's CPUID, asked through the {@link CpuBus}, decides
  * which CR4 bits and MSRs exist.
  *
- * <p>It works on the {@link CpuSystem} it is built with: the registers stay that CPU's fields,
+ * <p>It works on the {@link CpuExec} it is built with: the registers stay that CPU's fields,
  * as the page walk, the run loop and the instructions read them directly; a mode change goes
- * through its {@link CpuSystem#updateMode}. It keeps no state of its own.
+ * through its {@link CpuExec#updateMode}. It keeps no state of its own.
  */
 final class SystemRegisters {
     /**
@@ -41,11 +41,11 @@ final class SystemRegisters {
     /** {@link #eferRefusal}'s reason, made once. */
     private static final String EFER_RESERVED = String.format("sets reserved bits (supported: 0x%x)", EFER_SUPPORTED);
 
-    private final CpuSystem c;
+    private final CpuExec c;
     /** Scratch for CPUID's four registers: no allocation per MOV CR4 or WRMSR. */
     private final int[] cpuidOut = new int[4];
 
-    SystemRegisters(CpuSystem cpu) {
+    SystemRegisters(CpuExec cpu) {
         this.c = cpu;
     }
 

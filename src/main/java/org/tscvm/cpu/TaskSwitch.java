@@ -1,7 +1,7 @@
 package org.tscvm.cpu;
 
 import static org.tscvm.cpu.CpuState.*;
-import static org.tscvm.cpu.CpuSystem.*;
+import static org.tscvm.cpu.CpuExec.*;
 import static org.tscvm.cpu.Segmentation.*;
 
 /**
@@ -49,7 +49,7 @@ final class TaskSwitch {
             SAVED16 = new SavedState(2, IP16, FLAGS16, GPRS16, SELECTORS16, 4);
 
     /** Writes the old task's IP, FLAGS, general registers and selectors into its TSS at {@code base}. */
-    private static void saveState(CpuSystem c, SavedState t, long base, long ip, long flags) {
+    private static void saveState(CpuExec c, SavedState t, long base, long ip, long flags) {
         c.writeSys(base + t.ip(), t.width(), ip);
         c.writeSys(base + t.flags(), t.width(), flags);
         for (int r = 0; r < 8; r++) {
@@ -77,7 +77,7 @@ final class TaskSwitch {
      * A far JMP or CALL whose selector names {@code d}, a TSS descriptor or a task gate (the
      * caller has read it; not in IA-32e mode). {@code returnEip} is the next instruction's.
      */
-    static void farTransfer(CpuSystem c, int sel, long d, boolean call) {
+    static void farTransfer(CpuExec c, int sel, long d, boolean call) {
         int attr = descAttr(d);
         int type = attr & A_TYPE;
         if (dpl(attr) < c.cpl || dpl(attr) < (sel & 3)) {
@@ -98,14 +98,14 @@ final class TaskSwitch {
     }
 
     /** An interrupt or exception through the task gate {@code gate} of the IDT (present, DPL checked). */
-    static void interrupt(CpuSystem c, long gate, int errorCode, boolean external, long returnEip) {
+    static void interrupt(CpuExec c, long gate, int errorCode, boolean external, long returnEip) {
         int tssSel = (int) (gate >>> 16) & 0xffff;
         long tss = availableTss(c, tssSel, external);
         switchTo(c, tssSel, tss, Source.INTERRUPT, returnEip, errorCode, external);
     }
 
     /** IRET with NT set: back to the task in the current TSS's back link, which must be busy. */
-    static void iret(CpuSystem c) {
+    static void iret(CpuExec c) {
         int back = (int) c.readSys(c.trBase + BACK_LINK, 2);
         if ((back & 4) != 0 || (back & 0xfff8) + 7 > c.gdtrLimit || (back & 0xfffc) == 0) {
             throw c.fault(CpuFault.TS, back & 0xfffc);
@@ -122,7 +122,7 @@ final class TaskSwitch {
     }
 
     /** The TSS descriptor a task gate names: in the GDT, a TSS not busy, present. */
-    private static long availableTss(CpuSystem c, int tssSel, boolean external) {
+    private static long availableTss(CpuExec c, int tssSel, boolean external) {
         int err = (tssSel & 0xfffc) | (external ? 1 : 0);
         if ((tssSel & 4) != 0 || (tssSel & 0xfff8) + 7 > c.gdtrLimit) {
             throw c.gp(err);
@@ -143,7 +143,7 @@ final class TaskSwitch {
         return (attr & 8) != 0;
     }
 
-    private static void switchTo(CpuSystem c, int newSel, long newDesc, Source source, long returnEip, int errorCode,
+    private static void switchTo(CpuExec c, int newSel, long newDesc, Source source, long returnEip, int errorCode,
                                  boolean external) {
         int ext = external ? 1 : 0;
         long newBase = descBase(newDesc);
@@ -258,14 +258,14 @@ final class TaskSwitch {
         }
     }
 
-    private static void setBusy(CpuSystem c, int sel, boolean busy) {
+    private static void setBusy(CpuExec c, int sel, boolean busy) {
         long at = c.gdtrBase + (sel & 0xfff8) + 5;
         long access = c.readSys(at, 1);
         c.writeSys(at, 1, busy ? access | 2 : access & ~2);
     }
 
     /** The descriptor of {@code sel} in the new task's tables, or #TS(sel) past their limit. */
-    private static long descriptor(CpuSystem c, int sel, int ext) {
+    private static long descriptor(CpuExec c, int sel, int ext) {
         int idx = sel & 0xfff8;
         if ((sel & 4) != 0) {
             if ((c.ldtrAttr & A_UNUSABLE) != 0 || idx + 7 > c.ldtrLimit) {
@@ -279,7 +279,7 @@ final class TaskSwitch {
         return c.readSys(c.gdtrBase + idx, 8);
     }
 
-    private static void loadLdt(CpuSystem c, int sel, int ext) {
+    private static void loadLdt(CpuExec c, int sel, int ext) {
         if ((sel & 0xfffc) == 0) {
             c.ldtrBase = 0;
             c.ldtrLimit = 0;
@@ -299,7 +299,7 @@ final class TaskSwitch {
         c.ldtrAttr = attr;
     }
 
-    private static void loadCode(CpuSystem c, int sel, int cpl, int ext) {
+    private static void loadCode(CpuExec c, int sel, int cpl, int ext) {
         int err = (sel & 0xfffc) | ext;
         if ((sel & 0xfffc) == 0) {
             throw c.fault(CpuFault.TS, err);
@@ -317,7 +317,7 @@ final class TaskSwitch {
         c.segments.loadCs(sel, d, cpl);
     }
 
-    private static void loadStack(CpuSystem c, int sel, int cpl, int ext) {
+    private static void loadStack(CpuExec c, int sel, int cpl, int ext) {
         int err = (sel & 0xfffc) | ext;
         if ((sel & 0xfffc) == 0) {
             throw c.fault(CpuFault.TS, err);
@@ -334,7 +334,7 @@ final class TaskSwitch {
         c.setSeg(SS, sel, descBase(d), descLimit(d), attr | 1);
     }
 
-    private static void loadData(CpuSystem c, int seg, int sel, int cpl, int ext) {
+    private static void loadData(CpuExec c, int seg, int sel, int cpl, int ext) {
         if ((sel & 0xfffc) == 0) {
             c.setSeg(seg, sel, 0, 0, A_UNUSABLE);
             return;

@@ -63,7 +63,7 @@ final class X87Control {
 
     static void fnstswAx(CpuExec c, Insn d) {
         X87.available(c);
-        c.setReg(2, CpuSystem.RAX, c.fpuStatus);
+        c.setReg(2, CpuState.RAX, c.fpuStatus);
     }
 
     /** FWAIT: #NM only when both MP and TS are set (SDM 2.5), then any pending #MF. */

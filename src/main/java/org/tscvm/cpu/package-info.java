@@ -2,41 +2,41 @@
  * The x86-64 interpreter: architectural state, decoder, MMU/TLB, exceptions and the run loop.
  *
  * <h2>Shape</h2>
- * One object per logical processor, layered by concern so each reads alone:
+ * One object per logical processor, made of three layers and five parts. The layers are
  * {@link org.tscvm.cpu.CpuState} (registers, segment caches, control registers, lazy flags),
- * {@link org.tscvm.cpu.CpuMemory} (segment checks, linear access with the TLB fast paths,
- * data breakpoints and watchpoints, LOCKed atomics), {@link org.tscvm.cpu.CpuSystem}
- * (the mode, the segment caches' writes, the stack), {@link org.tscvm.cpu.CpuExec}
- * (the operand and ALU cores the handlers share) and {@link org.tscvm.cpu.Cpu} (the public
- * contract and the run loop). The chain is becoming parts (DESIGN 7); the first is
- * {@link org.tscvm.cpu.Mmu}, which the CPU holds in {@code mmu}: the page walk for
- * 32-bit/PAE/4-level paging, PAE's PDPTE registers, the software TLB and its invalidation,
- * page faults and physical access. It reads the paging controls from the {@link org.tscvm.cpu.CpuState}
- * it is built with, takes an access's privilege as a parameter and is tested on its own
- * (MmuTest). The second is {@link org.tscvm.cpu.InterruptDelivery}, held in {@code interrupts}:
+ * {@link org.tscvm.cpu.CpuMemory} (the mode and CPL, the segment caches' writes, segment
+ * checks, linear access with the TLB fast paths, data breakpoints and watchpoints, LOCKed
+ * atomics, the stack) and {@link org.tscvm.cpu.CpuExec} (what the handlers share: operand and
+ * ALU cores, the run state they change, the parts), under {@link org.tscvm.cpu.Cpu} (the
+ * public contract and the run loop). The handlers reach the state as plain fields; everything
+ * else is a part with its own test (DESIGN 7):
+ * <ul>
+ * <li>{@link org.tscvm.cpu.Mmu} ({@code mmu}, MmuTest): the page walk for 32-bit/PAE/4-level
+ * paging, PAE's PDPTE registers, the software TLB and its invalidation, page faults and
+ * physical access. It reads the paging controls from the state and takes an access's
+ * privilege as a parameter.
+ * <li>{@link org.tscvm.cpu.InterruptDelivery} ({@code interrupts}, InterruptDeliveryTest):
  * exception and interrupt delivery through the IVT or the IDT's gates (stack switches, IST,
- * task gates), #DF and shutdown, and IRET. It is built on the {@link org.tscvm.cpu.CpuSystem}
- * whose stack and segment loads (the fifth part) it uses, and is tested on its own
- * (InterruptDeliveryTest). The third is {@link org.tscvm.cpu.FarTransfers}, held in {@code far}:
- * far JMP and CALL, directly or through call gates (IA-32e mode's 16-byte ones too), a CALL to
- * an inner level switching to the TSS's stack, and RETF, to an outer level with its SS:RSP;
- * built on the {@link org.tscvm.cpu.CpuSystem} as the second is, and tested on its own
- * (FarTransfersTest). The fourth is {@link org.tscvm.cpu.SystemRegisters}, held in
- * {@code sysregs}: writes of CR0, CR3 and CR4 with their #GP rules, the PDPTE loads and TLB
- * flushes they cause and IA-32e mode's entry and exit through CR0.PG and EFER, DR7's effect on
- * the breakpoint paths, and RDMSR/WRMSR of the MSRs that are CPU state (EFER, the
- * SYSCALL/SYSENTER MSRs, segment bases, PAT, PKRS, CET, XSS). The registers stay fields of
- * {@link org.tscvm.cpu.CpuState}, which the page walk and the handlers read directly; the part is
- * built on the {@link org.tscvm.cpu.CpuSystem} whose mode update it calls, and is tested on its
- * own (SystemRegistersTest). The fifth is {@link org.tscvm.cpu.Segmentation}, held in
- * {@code segments}: descriptor reads from the GDT and LDT and their accessed bit, the loads of
- * the segment registers with their protection checks (MOV and POP to a segment register, CS
- * for far transfers and interrupts, SS for a return to an outer level, virtual-8086 mode's
- * forms) and the inner-level SS:ESP a stack switch takes from the TSS. The segment caches stay
- * fields of {@link org.tscvm.cpu.CpuState}, which the linear-address fast paths read; a load
- * writes them through the {@link org.tscvm.cpu.CpuSystem}'s {@code setSeg} and mode update.
- * The interrupt, far-transfer and task-switch code reach it as {@code c.segments}, and it is
- * tested on its own (SegmentationTest). The guest's CPUID,
+ * task gates), #DF and shutdown, and IRET.
+ * <li>{@link org.tscvm.cpu.FarTransfers} ({@code far}, FarTransfersTest): far JMP and CALL,
+ * directly or through call gates (IA-32e mode's 16-byte ones too), a CALL to an inner level
+ * switching to the TSS's stack, and RETF, to an outer level with its SS:RSP.
+ * <li>{@link org.tscvm.cpu.SystemRegisters} ({@code sysregs}, SystemRegistersTest): writes of
+ * CR0, CR3 and CR4 with their #GP rules, the PDPTE loads and TLB flushes they cause and IA-32e
+ * mode's entry and exit through CR0.PG and EFER, DR7's effect on the breakpoint paths, and
+ * RDMSR/WRMSR of the MSRs that are CPU state (EFER, the SYSCALL/SYSENTER MSRs, segment bases,
+ * PAT, PKRS, CET, XSS). The registers stay fields of the state, which the page walk and the
+ * handlers read directly.
+ * <li>{@link org.tscvm.cpu.Segmentation} ({@code segments}, SegmentationTest): descriptor reads
+ * from the GDT and LDT and their accessed bit, the loads of the segment registers with their
+ * protection checks (MOV and POP to a segment register, CS for far transfers and interrupts, SS
+ * for a return to an outer level, virtual-8086 mode's forms) and the inner-level SS:ESP a stack
+ * switch takes from the TSS. The segment caches stay fields of the state, which the
+ * linear-address fast paths read; a load writes them through {@code setSeg} and the mode update.
+ * </ul>
+ * The four system parts are built on the {@link org.tscvm.cpu.CpuExec} whose stack, segment
+ * caches and mode update they use, and reach one another through it ({@code c.segments}).
+ * The guest's CPUID,
  * asked through {@link org.tscvm.cpu.CpuBus}, decides which CR4 feature bits exist (SMEP,
  * SMAP, FSGSBASE, UMIP) and MAXPHYADDR, above which paging-entry bits are reserved.
  *

@@ -114,7 +114,7 @@ class FarTransfersTest {
         cpu.trSel = 0x50;
         cpu.trBase = 0x6000;
         cpu.trLimit = 0x67;
-        cpu.trAttr = CpuState.A_P | CpuSystem.T_TSS_BUSY;
+        cpu.trAttr = CpuState.A_P | CpuState.T_TSS_BUSY;
         rig.memory.write32(0x6004, 0x9000); // ESP0
         rig.memory.write16(0x6008, 0x10); // SS0
     }

@@ -136,7 +136,7 @@ class InterruptDeliveryTest {
         cpu.trSel = 0x50;
         cpu.trBase = 0x6000;
         cpu.trLimit = 0x67;
-        cpu.trAttr = CpuState.A_P | CpuSystem.T_TSS_BUSY;
+        cpu.trAttr = CpuState.A_P | CpuState.T_TSS_BUSY;
         rig.memory.write32(0x6004, 0x9000);
         rig.w64(CpuRig.GDT + 0x58, 0x00cf12000000ffffL); // writable data, DPL 0, not present
         cpu.regs[Cpu.RSP] = 0x7000;

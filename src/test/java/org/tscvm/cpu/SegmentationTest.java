@@ -183,7 +183,7 @@ class SegmentationTest {
         cpu.trSel = 0x30;
         cpu.trBase = TSS;
         cpu.trLimit = 0x67;
-        cpu.trAttr = A_P | CpuSystem.T_TSS_BUSY;
+        cpu.trAttr = A_P | CpuState.T_TSS_BUSY;
         rig.memory.write32(TSS + 4, 0x9000); // ESP0
         rig.memory.write16(TSS + 8, DATA); // SS0
 
