@@ -98,8 +98,10 @@ public final class Cpu extends CpuExec {
         int heat;
         BlockCode code;
         long codeIp;
-        /** The instructions the compiled form is given: the block's own, or its region's copies. */
+        /** The instructions the compiled form is given: the block's own, or copies. */
         Insn[] codeInsns;
+        /** Its compilation on the {@link BackgroundCompiler}, while under way. */
+        BackgroundCompiler.Job job;
     }
 
     /**
@@ -556,8 +558,12 @@ public final class Cpu extends CpuExec {
             Cet.checkEndbranch(this, insns[0]);
             code = null;
         }
-        if (code == null && !cetActive && compileThreshold != 0 && b.phys >= 0 && ++b.heat == compileThreshold) {
-            code = compile(b, ip);
+        if (code == null && !cetActive && compileThreshold != 0 && b.phys >= 0) {
+            if (b.job != null) {
+                code = install(b);
+            } else if (++b.heat == compileThreshold) {
+                code = compile(b, ip);
+            }
         }
         // While a performance counter counts branches, blocks are interpreted: compiled code does not count them.
         boolean countingBranches = countBranches;
@@ -621,26 +627,82 @@ public final class Cpu extends CpuExec {
         }
     }
 
+    /**
+     * Compiles {@code b} (with the blocks it runs into, when they make a region) for entry at
+     * {@code ip}: in place, or on the {@link BackgroundCompiler}, in which case the block runs
+     * interpreted until {@link #install} finds the code ready (null is returned).
+     */
     private BlockCode compile(Block b, long ip) {
-        try {
-            BlockCode region = mode64 ? compileRegion(b, ip) : null;
-            b.code = region != null ? region : BlockCompiler.compile(b.insns, b.count, ip, ripMask());
-            b.codeInsns = region != null ? regionInsns : b.insns;
-            regionInsns = null;
-            b.codeIp = ip;
-            compiledBlocks++;
-            if (b.code.loops) {
-                compiledLoops++;
+        boolean region = mode64 && selectRegion(b, ip);
+        Insn[] insns = region ? regionInsns : b.insns;
+        long[] ips = regionIps;
+        regionInsns = null;
+        regionIps = null;
+        if (backgroundCompile) {
+            if (!region) {
+                insns = new Insn[b.count];
+                for (int i = 0; i < insns.length; i++) {
+                    insns[i] = b.insns[i].copy();
+                }
             }
-            if (region != null) {
-                compiledRegions++;
+            BackgroundCompiler.Job job = new BackgroundCompiler.Job(insns, ips, region ? insns.length : b.count,
+                    region, ripMask(), ip);
+            if (BackgroundCompiler.submit(job)) {
+                b.job = job;
+                lastCompileJob = job;
+            } else {
+                b.heat = 0; // the queue is full: try again after as many runs
             }
-        } catch (RuntimeException | LinkageError e) {
-            // A compiler bug costs speed, never correctness: the block stays interpreted.
-            lastInternalError = e.toString();
-            unimplemented.merge("internal: block compiler " + e.getClass().getSimpleName(), 1L, Long::sum);
+            return null;
         }
-        return b.code;
+        try {
+            BlockCode code = region ? BlockCompiler.compileRegion(insns, ips, insns.length)
+                    : BlockCompiler.compile(insns, b.count, ip, ripMask());
+            setCompiled(b, code, insns, ip, region);
+            return code;
+        } catch (RuntimeException | LinkageError e) {
+            compileFailed(e);
+            return null;
+        }
+    }
+
+    /**
+     * The code of {@code b}'s background compilation once it is ready, else null. It fits the
+     * block: decoding the block anew drops its job.
+     */
+    private BlockCode install(Block b) {
+        BackgroundCompiler.Job job = b.job;
+        if (!job.done()) {
+            return null;
+        }
+        b.job = null;
+        BlockCode code = job.code();
+        if (code == null) {
+            compileFailed(job.error());
+            return null;
+        }
+        setCompiled(b, code, job.insns, job.ip, job.region);
+        return code;
+    }
+
+    private void setCompiled(Block b, BlockCode code, Insn[] insns, long ip, boolean region) {
+        b.code = code;
+        b.codeInsns = insns;
+        b.codeIp = ip;
+        compiledBlocks++;
+        if (code.loops) {
+            compiledLoops++;
+        }
+        if (region) {
+            compiledRegions++;
+        }
+    }
+
+    /** A compiler bug costs speed, never correctness: the block stays interpreted. */
+    private void compileFailed(Throwable e) {
+        String what = e == null ? "unknown" : e.getClass().getSimpleName();
+        lastInternalError = String.valueOf(e);
+        unimplemented.merge("internal: block compiler " + what, 1L, Long::sum);
     }
 
     /**
@@ -685,6 +747,20 @@ public final class Cpu extends CpuExec {
         compileThreshold = runs;
     }
 
+    /**
+     * Compiles blocks on the {@link BackgroundCompiler}'s thread rather than this one's (off by
+     * default). Only where a run need not repeat: when a block starts running compiled then
+     * depends on that thread.
+     */
+    public void setBackgroundCompile(boolean on) {
+        backgroundCompile = on;
+    }
+
+    private boolean backgroundCompile;
+
+    /** The last compilation handed to the {@link BackgroundCompiler}, for tests that wait for one. */
+    BackgroundCompiler.Job lastCompileJob;
+
     /** Blocks compiled to JVM methods since creation. */
     public long compiledBlocks() {
         return compiledBlocks;
@@ -697,7 +773,7 @@ public final class Cpu extends CpuExec {
 
     /**
      * Of {@link #compiledBlocks()}, those compiled together with blocks they run into
-     * ({@link #compileRegion}): a loop through other blocks, or a trace.
+     * ({@link #selectRegion}): a loop through other blocks, or a trace.
      */
     public long compiledRegions() {
         return compiledRegions;
@@ -711,12 +787,14 @@ public final class Cpu extends CpuExec {
     private final long[] regionStarts = new long[MAX_REGION_BLOCKS];
     private final int[] regionCounts = new int[MAX_REGION_BLOCKS];
     private int regionTries;
-    /** The instructions of the region {@link #compileRegion} last compiled, copied. */
+    /** The instructions of the region {@link #selectRegion} last chose, copied, and their RIPs. */
     private Insn[] regionInsns;
+    private long[] regionIps;
 
     /**
-     * {@code head} and the blocks it runs into, compiled as one method
-     * ({@link BlockCompiler#compileRegion}); null when it runs into none. First choice, a
+     * Chooses {@code head} and the blocks it runs into, to be compiled as one method
+     * ({@link BlockCompiler#compileRegion}), and copies their instructions and RIPs into
+     * {@link #regionInsns} and {@link #regionIps}; false when it runs into none. First choice, a
      * guest loop that leaves head and comes back to it through other blocks (a JVM loop when
      * every instruction is inline); else the chain of blocks head runs into by JMPs, CALLs and
      * fall-throughs (a trace: the bytecode interpreter's case, JMP to its fetch, JMP to its
@@ -729,9 +807,9 @@ public final class Cpu extends CpuExec {
      * (a store into code, a handler that ends the block). A block whose own branch goes back
      * to its start is left to the one-block loop.
      */
-    private BlockCode compileRegion(Block head, long ip) {
+    private boolean selectRegion(Block head, long ip) {
         if (head.page2 >= 0 || branchesTo(head, ip, ip)) {
-            return null;
+            return false;
         }
         regionBlocks[0] = head;
         regionStarts[0] = ip;
@@ -742,7 +820,7 @@ public final class Cpu extends CpuExec {
         }
         if (length < 2) {
             Arrays.fill(regionBlocks, null);
-            return null;
+            return false;
         }
         int count = 0;
         for (int k = 0; k < length; k++) {
@@ -761,7 +839,8 @@ public final class Cpu extends CpuExec {
         }
         Arrays.fill(regionBlocks, null);
         regionInsns = insns;
-        return BlockCompiler.compileRegion(insns, ips, count);
+        regionIps = ips;
+        return true;
     }
 
     /**
@@ -1036,6 +1115,7 @@ public final class Cpu extends CpuExec {
         b.count = n;
         b.heat = 0;
         b.code = null;
+        b.job = null; // a compilation under way is for the old contents
         b.page2 = page2;
         b.gen2 = gen2;
         b.link0 = null;

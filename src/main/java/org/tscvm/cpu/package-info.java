@@ -81,7 +81,9 @@
  * state or one that makes an interrupt pending, and at page ends) live in a direct-mapped cache keyed by
  * physical address and mode, and reuse their {@link org.tscvm.cpu.Insn} objects. A 64-bit
  * block that has run {@link org.tscvm.cpu.Cpu#DEFAULT_COMPILE_THRESHOLD} times is compiled
- * by {@link org.tscvm.cpu.BlockCompiler} into a JVM method (operands, RIPs and retired counts
+ * by {@link org.tscvm.cpu.BlockCompiler} into a JVM method (on the real-time clock off the vCPU
+ * thread, by the {@link org.tscvm.cpu.BackgroundCompiler}, the block running interpreted until
+ * its code is ready; on the deterministic clock in place, so that a run repeats) (operands, RIPs and retired counts
  * as constants, CMP+Jcc fused, guest registers and the lazy flags in JVM locals until an exit
  * or a call that can fault, a block that branches to its own start a JVM loop that checks
  * events and the budget each iteration). A block compiles together with the blocks it runs into

@@ -138,6 +138,8 @@ public final class Vcpu {
         this.bus = new VcpuBus(this, tsc, clock, vm.ioBus(), vm.mmioBus());
         this.cpu = new Cpu(vm.memory(), bus);
         cpu.setCompileThreshold(vm.config().compileThreshold());
+        // Unless the clock promises a repeatable run, blocks compile off this thread.
+        cpu.setBackgroundCompile(!clock.deterministic());
         cpu.setVmwareBackdoor(vm.config().vmwareBackdoor());
         bus.attach(cpu);
         this.interpreter = Interpreter.of(cpu);
