@@ -8,9 +8,10 @@ import org.tscvm.memory.GuestMemory;
  * {@link #interrupts}, {@link #far}, {@link #sysregs}), operand access (effective and flat
  * addresses, E and G operands), the ALU and read-modify-write cores (LOCK as a CAS loop), I/O
  * permission, the MSR and TSC reads, branch targets, POPF/IRET's flag rules, and the run state
- * the handlers change (halt, interrupt shadow, shutdown). The handlers themselves are static methods in files by family, one per {@link Op}
- * row ({@link IntAlu}, {@link IntMove}, {@link Branch}, {@link StringOps}, {@link SystemCalls},
- * {@link SystemOps}, and the SSE and x87 families), called through {@link Dispatch}. RIP already
+ * the handlers change (halt, interrupt shadow, shutdown). The handlers themselves are static
+ * methods in files by family, one per {@link Op} row ({@link IntAlu}, {@link IntMove},
+ * {@link Branch}, {@link StringOps}, {@link SystemCalls}, {@link SystemOps}, and the SSE and x87
+ * families), called through {@link Dispatch}. RIP already
  * points past the instruction when a handler runs; faults report {@link #prevRip}.
  */
 abstract class CpuExec extends CpuMemory {
