@@ -37,7 +37,7 @@ final class BlockCompiler {
     // Local variable slots of the generated run(Cpu, Insn[]) method. RETIRED_BASE is the retired
     // count when the block's current run began (a compiled loop advances it each iteration).
     private static final int CPU_ARG = 1, INSNS_ARG = 2, REGS = 3, RETIRED_BASE = 4, DST = 6, SRC = 8,
-            RES = 10, ADDR = 12, FIRST_REG_LOCAL = 14, TEMP = FIRST_REG_LOCAL + 32;
+            RES = 10, ADDR = 12, FIRST_REG_LOCAL = 14, TEMP = FIRST_REG_LOCAL + 32, QUOTIENT = TEMP + 2;
 
     private static final long MASK32 = 0xffffffffL;
     /**
@@ -529,6 +529,9 @@ final class BlockCompiler {
                 return false;
             case DIV:
                 divide(i, d, ip, next, size);
+                return false;
+            case IDIV:
+                signedDivide(i, d, ip, next, size);
                 return false;
             case NEG:
                 if (d.mem) {
@@ -1137,20 +1140,9 @@ final class BlockCompiler {
      * work on regs[], made exact first; neither touches the flags.
      */
     private void divide(int i, Insn d, long ip, long next, int size) {
-        sync(i, ip, next);
-        if (d.mem) {
-            load(d, next, size);
-        } else {
-            loadReg(d.rm, size);
-        }
-        mv.visitVarInsn(LSTORE, ADDR); // the divisor
-        spillAll();
         Label slow = new Label();
         Label done = new Label();
-        mv.visitVarInsn(LLOAD, ADDR);
-        mv.visitInsn(LCONST_0);
-        mv.visitInsn(LCMP);
-        mv.visitJumpInsn(IFEQ, slow);
+        divisor(i, d, ip, next, size, false, slow);
         mv.visitVarInsn(ALOAD, REGS);
         iconst(Cpu.RDX);
         mv.visitInsn(LALOAD);
@@ -1172,22 +1164,137 @@ final class BlockCompiler {
             mv.visitInsn(POP2);
             mv.visitJumpInsn(GOTO, slow);
             mv.visitLabel(fits);
-            iconst(32);
-            mv.visitInsn(LSHL);
-            mv.visitVarInsn(ALOAD, REGS);
-            iconst(Cpu.RAX);
-            mv.visitInsn(LALOAD);
-            mask(4);
-            mv.visitInsn(LOR);
+            withEax();
         }
         mv.visitVarInsn(LSTORE, TEMP); // the dividend
+        storeQuotientAndRemainder(false);
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(slow);
+        callHandler(i, d);
+        mv.visitLabel(done);
+    }
+
+    /**
+     * The state made exact for DIV or IDIV {@code i} and every register spilled (its slow path
+     * calls the handler), then ADDR = the divisor (sign-extended for a 32-bit IDIV); a zero
+     * divisor goes to {@code slow}.
+     */
+    private void divisor(int i, Insn d, long ip, long next, int size, boolean signed, Label slow) {
+        sync(i, ip, next);
+        if (d.mem) {
+            load(d, next, size);
+        } else {
+            loadReg(d.rm, size);
+        }
+        if (signed && size == 4) {
+            mv.visitInsn(L2I);
+            mv.visitInsn(I2L);
+        }
+        mv.visitVarInsn(LSTORE, ADDR);
+        spillAll();
+        mv.visitVarInsn(LLOAD, ADDR);
+        mv.visitInsn(LCONST_0);
+        mv.visitInsn(LCMP);
+        mv.visitJumpInsn(IFEQ, slow);
+    }
+
+    /** The long on the stack (EDX) becomes EDX:EAX. */
+    private void withEax() {
+        iconst(32);
+        mv.visitInsn(LSHL);
+        mv.visitVarInsn(ALOAD, REGS);
+        iconst(Cpu.RAX);
+        mv.visitInsn(LALOAD);
+        mask(4);
+        mv.visitInsn(LOR);
+    }
+
+    /** RDX = TEMP % ADDR and RAX = TEMP / ADDR, signed or unsigned, in regs[]. */
+    private void storeQuotientAndRemainder(boolean signed) {
         for (int reg : new int[] {Cpu.RDX, Cpu.RAX}) {
             mv.visitVarInsn(ALOAD, REGS);
             iconst(reg);
             mv.visitVarInsn(LLOAD, TEMP);
             mv.visitVarInsn(LLOAD, ADDR);
-            mv.visitMethodInsn(INVOKESTATIC, "java/lang/Long", reg == Cpu.RDX ? "remainderUnsigned" : "divideUnsigned",
-                    "(JJ)J", false);
+            if (signed) {
+                mv.visitInsn(reg == Cpu.RDX ? LREM : LDIV);
+            } else {
+                mv.visitMethodInsn(INVOKESTATIC, "java/lang/Long", reg == Cpu.RDX ? "remainderUnsigned" : "divideUnsigned",
+                        "(JJ)J", false);
+            }
+            mv.visitInsn(LASTORE);
+        }
+    }
+
+    /**
+     * IDIV of 32 or 64 bits, inline where the quotient fits: for 64 bits, where RDX is RAX's
+     * sign (a CQO before it) and not MIN / -1; for 32 bits, where the quotient of EDX:EAX fits
+     * in 32 signed bits. Java's division truncates toward zero and its remainder takes the
+     * dividend's sign, as IDIV's. A zero divisor or a quotient that does not fit goes to the
+     * handler, which raises #DE (or, for 64 bits, divides the 128-bit dividend).
+     */
+    private void signedDivide(int i, Insn d, long ip, long next, int size) {
+        Label slow = new Label();
+        Label done = new Label();
+        divisor(i, d, ip, next, size, true, slow);
+        if (size == 8) {
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(Cpu.RDX);
+            mv.visitInsn(LALOAD);
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(Cpu.RAX);
+            mv.visitInsn(LALOAD);
+            iconst(63);
+            mv.visitInsn(LSHR);
+            mv.visitInsn(LCMP);
+            mv.visitJumpInsn(IFNE, slow);
+            // MIN / -1 overflows: Java gives MIN, IDIV raises #DE.
+            mv.visitVarInsn(LLOAD, ADDR);
+            lconst(-1);
+            mv.visitInsn(LCMP);
+            Label notMinusOne = new Label();
+            mv.visitJumpInsn(IFNE, notMinusOne);
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(Cpu.RAX);
+            mv.visitInsn(LALOAD);
+            lconst(Long.MIN_VALUE);
+            mv.visitInsn(LCMP);
+            mv.visitJumpInsn(IFEQ, slow);
+            mv.visitLabel(notMinusOne);
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(Cpu.RAX);
+            mv.visitInsn(LALOAD);
+            mv.visitVarInsn(LSTORE, TEMP); // the dividend
+            storeQuotientAndRemainder(true);
+        } else {
+            // EDX:EAX as a signed 64-bit value; its quotient overflows only for MIN / -1, which
+            // the 32-bit check below sends to the handler too.
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(Cpu.RDX);
+            mv.visitInsn(LALOAD);
+            withEax();
+            mv.visitVarInsn(LSTORE, TEMP); // the dividend
+            mv.visitVarInsn(LLOAD, TEMP);
+            mv.visitVarInsn(LLOAD, ADDR);
+            mv.visitInsn(LDIV);
+            mv.visitVarInsn(LSTORE, QUOTIENT);
+            mv.visitVarInsn(LLOAD, QUOTIENT);
+            mv.visitInsn(L2I);
+            mv.visitInsn(I2L);
+            mv.visitVarInsn(LLOAD, QUOTIENT);
+            mv.visitInsn(LCMP);
+            mv.visitJumpInsn(IFNE, slow);
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(Cpu.RAX);
+            mv.visitVarInsn(LLOAD, QUOTIENT);
+            mask(4);
+            mv.visitInsn(LASTORE);
+            mv.visitVarInsn(ALOAD, REGS);
+            iconst(Cpu.RDX);
+            mv.visitVarInsn(LLOAD, TEMP);
+            mv.visitVarInsn(LLOAD, ADDR);
+            mv.visitInsn(LREM);
+            mask(4);
             mv.visitInsn(LASTORE);
         }
         mv.visitJumpInsn(GOTO, done);
