@@ -62,6 +62,7 @@ final class BlockCompiler {
     private interface Shift extends java.io.Serializable { long f(CpuExec c, long v, int kind, int count, int size); }
     private interface Multiply extends java.io.Serializable { long f(CpuExec c, int size, long a, long b); }
     private interface Alu extends java.io.Serializable { long f(CpuExec c, int kind, int size, long dst, long src, boolean cin); }
+    private interface Lanes extends java.io.Serializable { long f(long a, long b, long h); }
 
     private static final MemberRef READ_LIN = MemberRef.of((LongOfLongInt) CpuExec::readLin);
     private static final MemberRef WRITE_LIN = MemberRef.of((VoidOfLongIntLong) CpuExec::writeLin);
@@ -78,12 +79,15 @@ final class BlockCompiler {
     private static final MemberRef SHIFT_VALUE = MemberRef.of((Shift) IntAlu::shiftValue);
     private static final MemberRef IMUL2 = MemberRef.of((Multiply) IntAlu::imul2);
     private static final MemberRef ALU_CORE = MemberRef.of((Alu) CpuExec::alu);
+    private static final MemberRef LANES_ADD = MemberRef.of((Lanes) SseInteger::add);
+    private static final MemberRef LANES_SUB = MemberRef.of((Lanes) SseInteger::sub);
 
     private static final String REGS_FIELD = field("regs"), RETIRED = field("retired"), RIP = field("rip"),
             EVENTS = field("events"), LOOP_LIMIT = field("compiledLoopLimit"),
             PREV_RIP = field("prevRip"), END_BLOCK = field("endBlock"), LF_SAVED_CF = field("lfSavedCf"),
             LF_OP = field("lfOp"), LF_SIZE = field("lfSize"), LF_DST = field("lfDst"), LF_SRC = field("lfSrc"),
-            LF_RES = field("lfRes"), SEG_BASE = field("segBase");
+            LF_RES = field("lfRes"), SEG_BASE = field("segBase"), XMM = field("xmm"), CR0 = field("cr0"),
+            CR4 = field("cr4");
 
     /** {@code name}, checked to be a field of {@link Cpu} or a class it extends. */
     private static String field(String name) {
@@ -389,6 +393,10 @@ final class BlockCompiler {
         int size = d.opSize;
         boolean wide = size == 4 || size == 8;
         Op op = d.op;
+        if (ripMask == -1 && !d.mem && !d.lock && sseRegisterForm(op)) {
+            sseRegister(i, d, ip, next);
+            return false;
+        }
         if (size == 1 && !d.mem && !d.lock && (op == Op.TEST_EI || op == Op.TEST_EG
                 || (op == Op.ALU_EI || op == Op.ALU_EG || op == Op.ALU_GE) && d.sub != 2 && d.sub != 3)) {
             byteAlu(d);
@@ -1301,6 +1309,91 @@ final class BlockCompiler {
         mv.visitLabel(slow);
         callHandler(i, d);
         mv.visitLabel(done);
+    }
+
+    /** The SSE forms generated inline with register operands: moves, bitwise, and 32/64-bit lane adds. */
+    private static boolean sseRegisterForm(Op op) {
+        switch (op) {
+            case MOVDQA_VW: case MOVDQU_VW: case MOVAPS_VW: case MOVUPS_VW:
+            case PAND: case PANDN: case POR: case PXOR: case ANDPS: case ANDNPS: case ORPS: case XORPS:
+            case PADDD: case PSUBD: case PADDQ: case PSUBQ:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /**
+     * An SSE form of {@link #sseRegisterForm} on two XMM registers, as {@code Sse.execute} and
+     * {@code SseInteger.lanes} run it: XMM[reg] = XMM[reg] op XMM[rm], 64 bits at a time. When
+     * CR0.EM, CR0.TS or a clear CR4.OSFXSR would make it fault, the handler runs instead (and
+     * raises #UD or #NM) from exact state; it touches no general register and no flag, so both
+     * ways leave the compile-time state as it was.
+     */
+    private void sseRegister(int i, Insn d, long ip, long next) {
+        Label inline = new Label();
+        Label done = new Label();
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitFieldInsn(GETFIELD, CPU, CR0, "J");
+        lconst(CpuState.CR0_EM | CpuState.CR0_TS);
+        mv.visitInsn(LAND);
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitFieldInsn(GETFIELD, CPU, CR4, "J");
+        lconst(CpuState.CR4_OSFXSR);
+        mv.visitInsn(LAND);
+        lconst(CpuState.CR4_OSFXSR);
+        mv.visitInsn(LXOR);
+        mv.visitInsn(LOR);
+        mv.visitInsn(LCONST_0);
+        mv.visitInsn(LCMP);
+        mv.visitJumpInsn(IFEQ, inline);
+        writeBack();
+        sync(i, ip, next);
+        callHandler(i, d);
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(inline);
+        for (int half = 0; half < 2; half++) {
+            mv.visitVarInsn(ALOAD, CPU_ARG);
+            mv.visitFieldInsn(GETFIELD, CPU, XMM, "[J");
+            iconst(2 * d.reg + half);
+            if (d.op == Op.MOVDQA_VW || d.op == Op.MOVDQU_VW || d.op == Op.MOVAPS_VW || d.op == Op.MOVUPS_VW) {
+                xmmHalf(d.rm, half);
+            } else {
+                xmmHalf(d.reg, half);
+                if (d.op == Op.PANDN || d.op == Op.ANDNPS) {
+                    lconst(-1);
+                    mv.visitInsn(LXOR);
+                }
+                xmmHalf(d.rm, half);
+                sseLanes(d.op);
+            }
+            mv.visitInsn(LASTORE);
+        }
+        mv.visitLabel(done);
+    }
+
+    private void xmmHalf(int reg, int half) {
+        mv.visitVarInsn(ALOAD, CPU_ARG);
+        mv.visitFieldInsn(GETFIELD, CPU, XMM, "[J");
+        iconst(2 * reg + half);
+        mv.visitInsn(LALOAD);
+    }
+
+    /** a op b for the two 64-bit halves on the stack. */
+    private void sseLanes(Op op) {
+        switch (op) {
+            case PAND: case PANDN: case ANDPS: case ANDNPS: mv.visitInsn(LAND); return;
+            case POR: case ORPS: mv.visitInsn(LOR); return;
+            case PXOR: case XORPS: mv.visitInsn(LXOR); return;
+            case PADDQ: mv.visitInsn(LADD); return;
+            case PSUBQ: mv.visitInsn(LSUB); return;
+            case PADDD: case PSUBD:
+                lconst(SseInteger.H32);
+                invoke(op == Op.PADDD ? LANES_ADD : LANES_SUB);
+                return;
+            default:
+                throw new IllegalStateException("no inline form for " + op);
+        }
     }
 
     /** INC and DEC keep CF: lfSavedCf = CF from the lazy record, which is stored first. */

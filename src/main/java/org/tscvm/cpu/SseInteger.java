@@ -10,7 +10,7 @@ final class SseInteger {
     private SseInteger() {
     }
 
-    private static final long H8 = 0x8080808080808080L, H16 = 0x8000800080008000L, H32 = 0x8000000080000000L;
+    static final long H8 = 0x8080808080808080L, H16 = 0x8000800080008000L, H32 = 0x8000000080000000L;
 
     /** xmm = op(xmm, xmm/m128) for the forms whose 64-bit halves are independent. */
     static void lanes(CpuExec c, Insn d) {
@@ -41,11 +41,13 @@ final class SseInteger {
         }
     }
 
-    private static long add(long a, long b, long h) {
+    /** Lane-wise a + b of the lanes whose top bits {@code h} marks (compiled code calls it too). */
+    static long add(long a, long b, long h) {
         return ((a & ~h) + (b & ~h)) ^ ((a ^ b) & h);
     }
 
-    private static long sub(long a, long b, long h) {
+    /** Lane-wise a - b of the lanes whose top bits {@code h} marks (compiled code calls it too). */
+    static long sub(long a, long b, long h) {
         return ((a | h) - (b & ~h)) ^ ((a ^ ~b) & h);
     }
 
