@@ -28,31 +28,38 @@ class BackgroundCompileTest {
         return rig;
     }
 
-    /** Runs the first THRESHOLD iterations and waits until the job they started is compiled. */
-    private static BackgroundCompiler.Job startAndAwaitCompile(CpuRig rig) throws InterruptedException {
-        rig.cpu.run(3L * THRESHOLD);
-        BackgroundCompiler.Job job = rig.cpu.lastCompileJob;
+    /**
+     * Runs the first THRESHOLD iterations on both (the compiled rig's last one hands the block
+     * over) and waits until the job is compiled, not yet installed.
+     */
+    private static void startAndAwaitCompile(CpuRig compiled, CpuRig interpreted) throws InterruptedException {
+        compiled.cpu.run(3L * THRESHOLD);
+        interpreted.cpu.run(3L * THRESHOLD);
+        BackgroundCompiler.Job job = compiled.cpu.lastCompileJob;
         assertThat(job).as("a compilation was handed over").isNotNull();
-        assertThat(rig.cpu.compiledBlocks()).as("nothing installed by the vCPU's own thread").isZero();
+        assertThat(compiled.cpu.compiledBlocks()).as("nothing installed by the vCPU's own thread").isZero();
         long deadline = System.nanoTime() + 30_000_000_000L;
         while (!job.done() && System.nanoTime() < deadline) {
             Thread.sleep(1);
         }
         assertThat(job.done()).as("compiled within 30 s").isTrue();
         assertThat(job.code()).as("compiled without error").isNotNull();
-        return job;
+    }
+
+    /** Runs both for each budget in turn, and compares them after each. */
+    private static void runAlike(CpuRig compiled, CpuRig interpreted, long... budgets) {
+        for (long budget : budgets) {
+            assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
+            CpuRig.assertSameState(compiled, interpreted);
+        }
     }
 
     @Test
     void aBlockRunsCompiledOnceItsBackgroundCompilationIsDoneWithTheInterpretersResults() throws InterruptedException {
         CpuRig interpreted = rig(0, false);
         CpuRig compiled = rig(THRESHOLD, true);
-        startAndAwaitCompile(compiled);
-        interpreted.cpu.run(3L * THRESHOLD);
-        for (long budget : new long[] {1, 2, 1000, 12_345, 1_000_000}) {
-            assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
-            CpuRig.assertSameState(compiled, interpreted);
-        }
+        startAndAwaitCompile(compiled, interpreted);
+        runAlike(compiled, interpreted, 1, 2, 1000, 12_345, 1_000_000);
         assertThat(compiled.cpu.compiledBlocks()).as("installed").isEqualTo(1);
         assertThat(compiled.cpu.getGpr(Cpu.RDX)).as("the loop ended").isZero();
         assertThat(compiled.cpu.getGpr(Cpu.RAX)).isEqualTo(300_000);
@@ -62,15 +69,11 @@ class BackgroundCompileTest {
     void codeCompiledForABlockThatChangedMeanwhileIsNeverRun() throws InterruptedException {
         CpuRig interpreted = rig(0, false);
         CpuRig compiled = rig(THRESHOLD, true);
-        startAndAwaitCompile(compiled);
-        interpreted.cpu.run(3L * THRESHOLD);
+        startAndAwaitCompile(compiled, interpreted);
         // The ADD becomes a SUB after the code for the ADD loop is ready but before it is installed.
         compiled.load(CpuRig.CODE, SUB);
         interpreted.load(CpuRig.CODE, SUB);
-        for (long budget : new long[] {1, 1000, 1_000_000}) {
-            assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
-            CpuRig.assertSameState(compiled, interpreted);
-        }
+        runAlike(compiled, interpreted, 1, 1000, 1_000_000);
         assertThat(compiled.cpu.getGpr(Cpu.RAX)).as("every later iteration subtracted")
                 .isEqualTo(3L * THRESHOLD - 3L * (100_000 - THRESHOLD));
     }

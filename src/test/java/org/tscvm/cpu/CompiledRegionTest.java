@@ -52,8 +52,7 @@ class CompiledRegionTest {
             // RBX reaches the unmapped GiB in the 41st iteration, at its load.
             assertThat(compiled.haltedInVector()).isEqualTo(14);
             assertThat(compiled.cpu.getCr(2)).isEqualTo(UNMAPPED);
-            long rsp = compiled.cpu.getGpr(Cpu.RSP);
-            assertThat(compiled.r64(rsp + 8)).as("the faulting RIP").isEqualTo(CpuRig.CODE + 0xa);
+            assertThat(compiled.stack(1)).as("the faulting RIP").isEqualTo(CpuRig.CODE + 0xa);
             assertThat(compiled.cpu.getGpr(Cpu.RAX)).isEqualTo(41 * 0x30L);
         }
     }
@@ -68,11 +67,10 @@ class CompiledRegionTest {
         CpuRig compiled = call(THRESHOLD);
         assertThat(compiled.cpu.run(budget)).isEqualTo(interpreted.cpu.run(budget));
         CpuRig.assertSameState(compiled, interpreted);
-        long rsp = compiled.cpu.getGpr(Cpu.RSP);
         if (compiled.cpu.getRip() >= CpuRig.CODE + 0xc) {
-            assertThat(compiled.r64(rsp)).as("in the callee: the return address on top").isEqualTo(CpuRig.CODE + 9);
+            assertThat(compiled.stack(0)).as("in the callee: the return address on top").isEqualTo(CpuRig.CODE + 9);
         }
-        assertThat(compiled.r64(rsp - 16)).as("the callee's store").isEqualTo(interpreted.r64(rsp - 16));
+        assertThat(compiled.stack(-2)).as("the callee's store").isEqualTo(interpreted.stack(-2));
         if (budget == 1000) {
             assertThat(compiled.cpu.compiledRegions()).as("compiled as a trace").isPositive();
             assertThat(compiled.cpu.getGpr(Cpu.RCX)).isEqualTo(166L * 167 / 2 + 167);
@@ -115,9 +113,8 @@ class CompiledRegionTest {
         if (budget == 1000) {
             assertThat(compiled.haltedInVector()).isEqualTo(14);
             assertThat(compiled.cpu.getCr(2)).isEqualTo(UNMAPPED);
-            long rsp = compiled.cpu.getGpr(Cpu.RSP);
-            assertThat(compiled.r64(rsp + 8)).as("the faulting RIP").isEqualTo(CpuRig.CODE);
-            assertThat(compiled.r64(rsp + 24)).as("the flags pushed").isEqualTo(interpreted.r64(rsp + 24));
+            assertThat(compiled.stack(1)).as("the faulting RIP").isEqualTo(CpuRig.CODE);
+            assertThat(compiled.stack(3)).as("the flags pushed").isEqualTo(interpreted.stack(3));
             assertThat(compiled.cpu.compiledRegions()).as("compiled as a region").isBetween(1L, 2L);
         }
     }
