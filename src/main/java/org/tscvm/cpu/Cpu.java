@@ -1405,7 +1405,6 @@ public final class Cpu extends CpuExec {
             case 4: sysregs.writeCr4(value); break;
             default: throw new TscvmException("CR" + n + " cannot be set here: use 0 or 4");
         }
-        updateMode();
     }
 
     /** Quadword {@code half} (0: bits 63:0, 1: bits 127:64) of XMM{@code reg}. */

@@ -545,7 +545,7 @@ final class SystemOps {
         }
         long base = systemDescriptorBase(c, sel, dsc);
         // The TSS becomes busy in the descriptor in memory, as hardware marks it.
-        c.writeSys(c.segments.descAddr(sel) + 5, 1, (dsc >>> 40) | 2);
+        TaskSwitch.setBusy(c, sel, true);
         c.trSel = sel;
         c.trBase = base;
         c.trLimit = descLimit(dsc);

@@ -258,7 +258,8 @@ final class TaskSwitch {
         }
     }
 
-    private static void setBusy(CpuExec c, int sel, boolean busy) {
+    /** Sets or clears the busy bit of the TSS descriptor {@code sel} names in the GDT (LTR and task switches). */
+    static void setBusy(CpuExec c, int sel, boolean busy) {
         long at = c.gdtrBase + (sel & 0xfff8) + 5;
         long access = c.readSys(at, 1);
         c.writeSys(at, 1, busy ? access | 2 : access & ~2);

@@ -77,9 +77,8 @@ class CompiledLoopTest {
         assertThat(compiled.haltedInVector()).isEqualTo(14);
         assertThat(compiled.cpu.compiledLoops()).as("compiled as a loop").isEqualTo(1);
         CpuRig.assertSameState(compiled, interpreted);
-        long rsp = compiled.cpu.getGpr(Cpu.RSP);
-        assertThat(compiled.r64(rsp + 8)).as("the faulting RIP").isEqualTo(CpuRig.CODE + 3);
-        assertThat(compiled.r64(rsp + 24)).as("the flags pushed").isEqualTo(interpreted.r64(rsp + 24));
+        assertThat(compiled.stack(1)).as("the faulting RIP").isEqualTo(CpuRig.CODE + 3);
+        assertThat(compiled.stack(3)).as("the flags pushed").isEqualTo(interpreted.stack(3));
         assertThat(compiled.cpu.getCr(2)).isEqualTo(UNMAPPED);
     }
 
