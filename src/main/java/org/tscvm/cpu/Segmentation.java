@@ -84,6 +84,34 @@ final class Segmentation {
     // ---- segment loads ----
 
     /**
+     * Whether a descriptor with attributes {@code attr} may be loaded into SS by a selector of
+     * RPL {@code rpl} at CPL {@code cpl}: a writable data segment, RPL = DPL = CPL. Presence is
+     * checked apart (its fault differs).
+     */
+    static boolean stackLoadable(int attr, int rpl, int cpl) {
+        return rpl == cpl && (attr & A_S) != 0 && (attr & 0xa) == 2 && dpl(attr) == cpl;
+    }
+
+    /**
+     * Whether a descriptor with attributes {@code attr} may be loaded into DS, ES, FS or GS by a
+     * selector of RPL {@code rpl} at CPL {@code cpl}: data or readable code, with a DPL at
+     * least the RPL and the CPL unless the code is conforming.
+     */
+    static boolean dataLoadable(int attr, int rpl, int cpl) {
+        boolean data = (attr & 8) == 0;
+        boolean readableCode = !data && (attr & 2) != 0;
+        boolean conformingCode = !data && (attr & 4) != 0;
+        return (attr & A_S) != 0 && (data || readableCode)
+                && (conformingCode || rpl <= dpl(attr) && cpl <= dpl(attr));
+    }
+
+    /** Loads {@code seg} from descriptor {@code d} of {@code sel}, its checks passed: marked accessed in memory. */
+    void loadChecked(int seg, int sel, long d) {
+        markAccessed(sel, d);
+        c.setSeg(seg, sel, descBase(d), descLimit(d), descAttr(d) | 1);
+    }
+
+    /**
      * MOV/POP/LDS to DS, ES, FS, GS or SS, with the protected-mode checks of SDM MOV; in real
      * mode also CS (far transfers, interrupts), where only the selector and base change.
      */
@@ -116,31 +144,14 @@ final class Segmentation {
         }
         long d = readDesc(sel);
         int attr = descAttr(d);
-        int type = attr & A_TYPE;
         int rpl = sel & 3;
-        if (seg == SS) {
-            if (rpl != c.cpl || (attr & A_S) == 0 || (type & 0xa) != 2 || dpl(attr) != c.cpl) {
-                throw c.gp(sel & 0xfffc);
-            }
-            if ((attr & A_P) == 0) {
-                throw c.fault(CpuFault.SS, sel & 0xfffc);
-            }
-        } else {
-            boolean data = (type & 8) == 0;
-            boolean readableCode = !data && (type & 2) != 0;
-            if ((attr & A_S) == 0 || !(data || readableCode)) {
-                throw c.gp(sel & 0xfffc);
-            }
-            boolean conformingCode = !data && (type & 4) != 0;
-            if (!conformingCode && (rpl > dpl(attr) || c.cpl > dpl(attr))) {
-                throw c.gp(sel & 0xfffc);
-            }
-            if ((attr & A_P) == 0) {
-                throw c.fault(CpuFault.NP, sel & 0xfffc);
-            }
+        if (seg == SS ? !stackLoadable(attr, rpl, c.cpl) : !dataLoadable(attr, rpl, c.cpl)) {
+            throw c.gp(sel & 0xfffc);
         }
-        markAccessed(sel, d);
-        c.setSeg(seg, sel, descBase(d), descLimit(d), attr | 1);
+        if ((attr & A_P) == 0) {
+            throw c.fault(seg == SS ? CpuFault.SS : CpuFault.NP, sel & 0xfffc);
+        }
+        loadChecked(seg, sel, d);
         if (seg == SS) {
             c.updateMode();
         }
@@ -198,7 +209,7 @@ final class Segmentation {
         }
         long sd = readDesc(newSs);
         int sattr = descAttr(sd);
-        if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != rpl) {
+        if (!stackLoadable(sattr, newSs & 3, rpl)) {
             throw c.gp(newSs & 0xfffc);
         }
         if ((sattr & A_P) == 0) {
@@ -255,7 +266,7 @@ final class Segmentation {
         }
         long sd = readDesc(ss);
         int sattr = descAttr(sd);
-        if ((sattr & A_S) == 0 || (sattr & 0xa) != 2 || dpl(sattr) != newCpl) {
+        if (!stackLoadable(sattr, ss & 3, newCpl)) {
             throw c.fault(CpuFault.TS, error);
         }
         if ((sattr & A_P) == 0) {

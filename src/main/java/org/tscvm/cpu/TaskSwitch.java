@@ -325,14 +325,13 @@ final class TaskSwitch {
         }
         long d = descriptor(c, sel, ext);
         int attr = descAttr(d);
-        if ((sel & 3) != cpl || (attr & A_S) == 0 || (attr & 0xa) != 2 || dpl(attr) != cpl) {
+        if (!Segmentation.stackLoadable(attr, sel & 3, cpl)) {
             throw c.fault(CpuFault.TS, err);
         }
         if ((attr & A_P) == 0) {
             throw c.fault(CpuFault.SS, err);
         }
-        c.segments.markAccessed(sel, d);
-        c.setSeg(SS, sel, descBase(d), descLimit(d), attr | 1);
+        c.segments.loadChecked(SS, sel, d);
     }
 
     private static void loadData(CpuExec c, int seg, int sel, int cpl, int ext) {
@@ -343,17 +342,12 @@ final class TaskSwitch {
         int err = (sel & 0xfffc) | ext;
         long d = descriptor(c, sel, ext);
         int attr = descAttr(d);
-        boolean data = (attr & 8) == 0;
-        boolean readableCode = !data && (attr & 2) != 0;
-        boolean conformingCode = !data && (attr & 4) != 0;
-        if ((attr & A_S) == 0 || !(data || readableCode)
-                || (!conformingCode && (dpl(attr) < cpl || dpl(attr) < (sel & 3)))) {
+        if (!Segmentation.dataLoadable(attr, sel & 3, cpl)) {
             throw c.fault(CpuFault.TS, err);
         }
         if ((attr & A_P) == 0) {
             throw c.fault(CpuFault.NP, err);
         }
-        c.segments.markAccessed(sel, d);
-        c.setSeg(seg, sel, descBase(d), descLimit(d), attr | 1);
+        c.segments.loadChecked(seg, sel, d);
     }
 }
