@@ -23,8 +23,7 @@ class BackgroundCompileTest {
         rig.cpu.setGpr(Cpu.RAX, 0);
         rig.cpu.setGpr(Cpu.RCX, 3);
         rig.cpu.setGpr(Cpu.RDX, 100_000);
-        rig.load(CpuRig.CODE, CpuRig.hex(ADD_LOOP));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(ADD_LOOP));
         return rig;
     }
 

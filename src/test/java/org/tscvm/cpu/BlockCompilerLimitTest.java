@@ -23,8 +23,7 @@ class BlockCompilerLimitTest {
             System.arraycopy(one, 0, code, i * one.length, one.length);
         }
         code[code.length - 1] = (byte) 0xf4; // hlt
-        rig.load(CpuRig.CODE, code);
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(code);
         rig.cpu.setGpr(Cpu.RAX, 3);
         rig.cpu.setGpr(Cpu.RBX, DATA);
         rig.cpu.setCompileThreshold(compileThreshold);

@@ -87,8 +87,7 @@ class CompiledDivideTest {
         rig.cpu.setGpr(Cpu.RCX, Long.decode(rcx));
         rig.cpu.setGpr(Cpu.RBX, DIVISOR32);
         rig.w64(DIVISOR32, Long.decode(dword));
-        rig.load(CpuRig.CODE, CpuRig.hex(CODE));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(CODE));
         return rig;
     }
 }

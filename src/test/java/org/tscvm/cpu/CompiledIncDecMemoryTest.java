@@ -53,8 +53,7 @@ class CompiledIncDecMemoryTest {
         rig.cpu.setGpr(Cpu.RCX, second);
         rig.w64(0x30000, 0x7fff_ffff_ffff_ffffL);
         rig.w64(0x30008, 0);
-        rig.load(CpuRig.CODE, CpuRig.hex(CODE));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(CODE));
         return rig;
     }
 }

@@ -46,8 +46,7 @@ class CompiledLoopTest {
             rig.cpu.setGpr(Cpu.RAX, 0);
             rig.cpu.setGpr(Cpu.RCX, 0);
             rig.cpu.setGpr(Cpu.RDX, 5);
-            rig.load(CpuRig.CODE, CpuRig.hex("48 ff c0 48 39 d0 75 f8 48 89 c1 eb f3"));
-            rig.cpu.setRip(CpuRig.CODE);
+            rig.withCode(CpuRig.hex("48 ff c0 48 39 d0 75 f8 48 89 c1 eb f3"));
             assertThat(rig.cpu.run(budget)).isEqualTo(RunStop.BUDGET_EXHAUSTED);
             rigs[threshold] = rig;
         }
@@ -114,8 +113,7 @@ class CompiledLoopTest {
         rig.cpu.setGpr(Cpu.RAX, 0);
         rig.cpu.setGpr(Cpu.RCX, 3);
         rig.cpu.setGpr(Cpu.RDX, 1000);
-        rig.load(CpuRig.CODE, CpuRig.hex(COUNTED));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(COUNTED));
         return rig;
     }
 
@@ -124,8 +122,7 @@ class CompiledLoopTest {
         rig.cpu.setCompileThreshold(compileThreshold);
         rig.cpu.setGpr(Cpu.RBX, UNMAPPED - 0x3000);
         rig.cpu.setGpr(Cpu.RDX, pushEvery);
-        rig.load(CpuRig.CODE, CpuRig.hex(TWO_EDGES));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(TWO_EDGES));
         return rig;
     }
 }

@@ -158,8 +158,7 @@ class CompiledRegionTest {
         for (int k = 0; k < registers.length; k += 2) {
             rig.cpu.setGpr((int) registers[k], registers[k + 1]);
         }
-        rig.load(CpuRig.CODE, CpuRig.hex(code));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(code));
         return rig;
     }
 

@@ -66,8 +66,7 @@ class CompiledSegmentBaseTest {
         rig.w64(FS_BASE + 0x200, 0x0500);
         rig.w64(GS_BASE + 0x110, 40);
         rig.w64(GS_BASE + CpuRig.CODE + 0x37 + 0x20, 0x99);
-        rig.load(CpuRig.CODE, CpuRig.hex(CODE));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(CODE));
         return rig;
     }
 }

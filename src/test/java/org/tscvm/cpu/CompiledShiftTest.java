@@ -131,8 +131,7 @@ class CompiledShiftTest {
         rig.cpu.setGpr(Cpu.RCX, 0x7962_2d32L);
         rig.cpu.setGpr(Cpu.RDX, 0x6b20_6574L);
         rig.cpu.setGpr(Cpu.RSI, 1000);
-        rig.load(CpuRig.CODE, CpuRig.hex(QUARTER_ROUNDS));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(QUARTER_ROUNDS));
         return rig;
     }
 

@@ -75,8 +75,7 @@ class CompiledSseTest {
             rig.cpu.setXmm(r, seed, Long.rotateLeft(seed, 17) ^ 0x8000000080000000L * (r & 1));
             seed = seed * 6364136223846793005L + 1442695040888963407L;
         }
-        rig.load(CpuRig.CODE, CpuRig.hex(LOOP));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(LOOP));
         return rig;
     }
 }

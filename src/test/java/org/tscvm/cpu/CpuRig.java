@@ -102,10 +102,16 @@ final class CpuRig {
         return this;
     }
 
-    /** Loads {@code code} at CODE and runs it until HLT. */
-    CpuRig run(byte[] code) {
+    /** Loads {@code code} at CODE, where RIP is set to start it. */
+    CpuRig withCode(byte[] code) {
         load(CODE, code);
         cpu.setRip(CODE);
+        return this;
+    }
+
+    /** Loads {@code code} at CODE and runs it until HLT. */
+    CpuRig run(byte[] code) {
+        withCode(code);
         RunStop stop = cpu.run(50_000_000);
         assertThat(stop).as(cpu.describe()).isEqualTo(RunStop.HALTED);
         return this;

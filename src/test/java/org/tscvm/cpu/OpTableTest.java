@@ -185,8 +185,7 @@ class OpTableTest {
         }
         rig.w64(CpuRig.STACK_TOP - 0x40, CpuRig.CODE + 0x100); // a return address for RET, a value for POP
         rig.w64(CpuRig.STACK_TOP - 0x20, CpuRig.STACK_TOP - 0x10); // the saved RBP for LEAVE
-        rig.load(CpuRig.CODE, CpuRig.hex(bytes));
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(CpuRig.hex(bytes));
         rig.cpu.setRflags(2 | arith);
         Insn d = new Insn();
         new Decoder(rig.cpu).decode(d, CpuRig.CODE);

@@ -38,8 +38,7 @@ class X87TransTest {
         b.putLong(48, ys);
         b.putShort(56, (short) ye);
         rig.cpu.setX87(fx);
-        rig.load(CpuRig.CODE, new byte[] {(byte) (op >>> 8), (byte) op, (byte) 0xf4});
-        rig.cpu.setRip(CpuRig.CODE);
+        rig.withCode(new byte[] {(byte) (op >>> 8), (byte) op, (byte) 0xf4});
         assertThat(rig.cpu.run(10)).isEqualTo(RunStop.HALTED);
         ByteBuffer o = ByteBuffer.wrap(rig.cpu.getX87()).order(ByteOrder.LITTLE_ENDIAN);
         return new long[] {o.getLong(32), o.getShort(40) & 0xffff, o.getLong(48), o.getShort(56) & 0xffff, o.getShort(2) & 0xffff};
