@@ -32,11 +32,10 @@ final class BackgroundCompiler {
 
     /** One block or region to compile, and its outcome. */
     static final class Job {
-        /** The instructions to compile, copied; the compiled code is given these. */
+        /** The instructions to compile, copied, all of them (a block's count, or a region's); the compiled code is given these. */
         final Insn[] insns;
         /** Each instruction's RIP. */
         final long[] ips;
-        final int count;
         /** Whether the instructions are a region ({@link BlockCompiler#compileRegion}). */
         final boolean region;
         final long ripMask;
@@ -48,10 +47,9 @@ final class BackgroundCompiler {
         /** Written last by the compiler thread: its write publishes {@link #code} and {@link #error}. */
         private volatile boolean done;
 
-        Job(Insn[] insns, long[] ips, int count, boolean region, long ripMask, long ip) {
+        Job(Insn[] insns, long[] ips, boolean region, long ripMask, long ip) {
             this.insns = insns;
             this.ips = ips;
-            this.count = count;
             this.region = region;
             this.ripMask = ripMask;
             this.ip = ip;
@@ -73,8 +71,8 @@ final class BackgroundCompiler {
         /** Compiles in the calling thread. */
         void run() {
             try {
-                code = region ? BlockCompiler.compileRegion(insns, ips, count)
-                        : BlockCompiler.compile(insns, count, ip, ripMask);
+                code = region ? BlockCompiler.compileRegion(insns, ips, insns.length)
+                        : BlockCompiler.compile(insns, insns.length, ip, ripMask);
             } catch (Throwable e) {
                 error = e; // even an Error: this thread serves every vCPU and must go on
             } finally {

@@ -645,8 +645,7 @@ public final class Cpu extends CpuExec {
                     insns[i] = b.insns[i].copy();
                 }
             }
-            BackgroundCompiler.Job job = new BackgroundCompiler.Job(insns, ips, region ? insns.length : b.count,
-                    region, ripMask(), ip);
+            BackgroundCompiler.Job job = new BackgroundCompiler.Job(insns, ips, region, ripMask(), ip);
             if (BackgroundCompiler.submit(job)) {
                 b.job = job;
                 lastCompileJob = job;
