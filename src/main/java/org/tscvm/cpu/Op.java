@@ -634,6 +634,8 @@ enum Op {
      * {@link BlockCompiler} call it with INVOKESTATIC.
      */
     final String handlerOwner, handlerName;
+    /** The handler the interpreter calls, bound by {@link Dispatch} when the form first runs. */
+    Dispatch.Handler handler;
 
     /** The descriptor of every handler: {@code static void handler(CpuExec c, Insn d)}. */
     static final String HANDLER_DESCRIPTOR = "(Lorg/tscvm/cpu/CpuExec;Lorg/tscvm/cpu/Insn;)V";
