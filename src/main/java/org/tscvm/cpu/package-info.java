@@ -54,9 +54,9 @@
  * the SSE and x87 dispatchers. The commonest 32- and 64-bit integer forms have rows of their
  * own (ADD_R_R, MOV_R_M ...) whose operands the decoder resolves, picked in place of their
  * family's row. The interpreter's one dispatch ({@link org.tscvm.cpu.Dispatch}) calls the
- * row's handler as an object, bound the first time the form runs from the table's method
- * references written out (OpTableTest keeps the two equal; generating them at start-up cost
- * the empty kernel 70 ms); the
+ * row's handler as an object, made the first time the form runs from the table's handlers
+ * written out (OpTableTest keeps the two equal; generating them at start-up cost the empty
+ * kernel 70 ms); the
  * block compiler calls the same handlers the same way and generates code itself only for the
  * forms where that is faster. OpTableTest walks the table and checks each row.
  *
