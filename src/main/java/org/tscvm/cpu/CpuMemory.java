@@ -302,6 +302,86 @@ abstract class CpuMemory extends CpuState {
         write(lin, size, v, user ? 1 : 0);
     }
 
+    // ---- runs of string elements (REP MOVS, REP STOS) ----
+
+    /** Where {@link #runInTlb} found a run: its chunk and the offset of its first byte. */
+    private byte[] runChunk;
+    private int runOffset;
+
+    /**
+     * Whether one TLB entry for {@code kind} ({@link Mmu#READ} or {@link Mmu#WRITE}) at the
+     * current privilege holds all {@code bytes} bytes at {@code lin}, and for a write, whether
+     * their page is unmarked (no decoded code, no dirty log). Then no access to them can fault,
+     * be watched or need more than the bytes themselves, so a run of string elements may move
+     * them at once; {@link #runChunk} and {@link #runOffset} locate them.
+     */
+    private boolean runInTlb(long lin, int bytes, int kind) {
+        long lpn = lin >>> 12;
+        int i = kind * Mmu.TLB_SIZE + ((int) lpn & Mmu.TLB_MASK);
+        int off = (int) lin & 0xfff;
+        if (tlbTag[i] != (lpn << 1 | userBit) || off + bytes > 4096) {
+            return false;
+        }
+        byte[] c = tlbChunk[i];
+        int p = tlbHost[i] + off;
+        if (kind == Mmu.WRITE && c[GuestMemory.MARKS_OFFSET + (p >>> 12)] != 0) {
+            return false;
+        }
+        runChunk = c;
+        runOffset = p;
+        return true;
+    }
+
+    /**
+     * Stores {@code count} elements of {@code size} bytes, each {@code v}, from {@code lin}
+     * upwards, if {@link #runInTlb} allows it for all of them; false, and nothing stored, if not.
+     */
+    final boolean storeRun(long lin, int size, int count, long v) {
+        if (!runInTlb(lin, count * size, Mmu.WRITE)) {
+            return false;
+        }
+        byte[] c = runChunk;
+        int p = runOffset;
+        long bytes = (v & 0xff) * 0x0101010101010101L;
+        if (size == 1 || (v & mask(size)) == (bytes & mask(size))) {
+            java.util.Arrays.fill(c, p, p + count * size, (byte) v);
+            return true;
+        }
+        for (int k = 0; k < count; k++, p += size) {
+            switch (size) {
+                case 2: I16.set(c, p, (short) v); break;
+                case 4: I32.set(c, p, (int) v); break;
+                default: I64.set(c, p, v);
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Copies {@code count} elements of {@code size} bytes from {@code from} to {@code to}, both
+     * upwards, if {@link #runInTlb} allows it for both and a block copy gives what element by
+     * element would; false, and nothing copied, if not. Element by element, a destination a
+     * little above its source repeats the source's first bytes, which a block copy does not.
+     */
+    final boolean copyRun(long from, long to, int size, int count) {
+        int bytes = count * size;
+        if (!runInTlb(from, bytes, Mmu.READ)) {
+            return false;
+        }
+        byte[] src = runChunk;
+        int p = runOffset;
+        if (!runInTlb(to, bytes, Mmu.WRITE)) {
+            return false;
+        }
+        byte[] dst = runChunk;
+        int q = runOffset;
+        if (src == dst && q > p && q < p + bytes) {
+            return false;
+        }
+        System.arraycopy(src, p, dst, q, bytes);
+        return true;
+    }
+
     /** Notes a hit of a watchpoint by {@code size} bytes at {@code lin}; the run loop stops after the instruction. */
     private void watchAccess(long lin, int size, int kinds) {
         int i = mmu.watchTraps.watchHit(lin, size, kinds);
