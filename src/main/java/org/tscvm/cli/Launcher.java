@@ -63,6 +63,19 @@ final class Launcher {
                         "-m " + text + ": unknown size suffix '" + last + "' (use K, M, G or T)");
             };
         }
+        // Whole digits, the common case, without a regular expression or BigDecimal: loading and
+        // running those in HotSpot's interpreter cost the empty kernel's start-up a few ms.
+        if (wholeDigits(digits)) {
+            long n = Long.parseLong(digits);
+            if (n > GuestMemory.MAX_BYTES >> shift || n << shift < GuestMemory.MIN_BYTES) {
+                throw new OptionException(ExitStatus.MEMORY_SIZE, String.format(
+                        "-m %s is out of range: tscvm gives a guest %s of RAM", text, GuestMemory.SIZE_RANGE));
+            }
+            if (((n << shift) & (GuestMemory.PAGE_SIZE - 1)) != 0) {
+                throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a multiple of 4 KiB");
+            }
+            return n << shift;
+        }
         // QEMU's sizes may have a fraction (-m 1.5G); digits and one point only, no sign or exponent.
         if (!digits.matches("[0-9]+(\\.[0-9]+)?|\\.[0-9]+")) {
             throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a size (e.g. -m 128, -m 1G)");
@@ -77,6 +90,19 @@ final class Launcher {
             throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a multiple of 4 KiB");
         }
         return exact.longValueExact();
+    }
+
+    /** One to 18 ASCII digits: a number {@link Long#parseLong} takes whole. */
+    private static boolean wholeDigits(String s) {
+        if (s.isEmpty() || s.length() > 18) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) < '0' || s.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -38,8 +38,8 @@ final class SystemRegisters {
             Msr.IA32_FMASK, Msr.IA32_FS_BASE, Msr.IA32_GS_BASE, Msr.IA32_KERNEL_GS_BASE, Msr.IA32_U_CET, Msr.IA32_S_CET,
             Msr.IA32_PL0_SSP, Msr.IA32_PL1_SSP, Msr.IA32_PL2_SSP, Msr.IA32_PL3_SSP, Msr.IA32_INTERRUPT_SSP_TABLE_ADDR);
 
-    /** {@link #eferRefusal}'s reason, made once. */
-    private static final String EFER_RESERVED = String.format("sets reserved bits (supported: 0x%x)", EFER_SUPPORTED);
+    /** {@link #eferRefusal}'s reason, made once (not by String.format: its Formatter costs start-up). */
+    private static final String EFER_RESERVED = "sets reserved bits (supported: 0x" + Long.toHexString(EFER_SUPPORTED) + ")";
 
     private final CpuExec c;
     /** Scratch for CPUID's four registers: no allocation per MOV CR4 or WRMSR. */
