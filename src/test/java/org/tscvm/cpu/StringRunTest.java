@@ -146,6 +146,42 @@ class StringRunTest {
         assertThat(forward.cpu.instructionsRetired()).isEqualTo(backward.cpu.instructionsRetired() - 2);
     }
 
+    /**
+     * In compatibility mode (32-bit code under long mode) a flat ES takes the run path, and a
+     * limited ES does not: the elements stop with #GP at the limit, mid-page, RDI and RCX just
+     * before the first element past it.
+     */
+    @Test
+    void repStosInThirtyTwoBitCodeStopsAtEsLimitAndFillsAFlatEs() {
+        for (boolean limited : new boolean[] {false, true}) {
+            CpuRig rig = new CpuRig().longMode();
+            // GDT slot 0x20 becomes data, base 0, byte-granular limit 0xc1800, writable, DPL 0.
+            rig.w64(CpuRig.GDT + 0x20, 0x004c930000001800L);
+            long start = 0xc0ff0;
+            long limit = 0xc1800;
+            fill(rig, start - 16, 0x1100, 0xee);
+            byte[] code = new byte[0x210];
+            // jmp far *(CODE+0x100): to selector 0x40 (32-bit code), offset CODE+0x200
+            System.arraycopy(hex("ff 2c 25 00 01 01 00"), 0, code, 0, 7);
+            System.arraycopy(hex("00 02 01 00 40 00"), 0, code, 0x100, 6);
+            // mov $sel,%bx; mov %ebx,%es; rep stosb; hlt
+            System.arraycopy(hex("66 bb " + (limited ? "20" : "10") + " 00 8e c3 f3 aa f4"), 0, code, 0x200, 9);
+            rig.cpu.setGpr(Cpu.RDI, start);
+            rig.cpu.setGpr(Cpu.RCX, 0x1000);
+            rig.cpu.setGpr(Cpu.RAX, 0x5a);
+            rig.withCode(code);
+            assertThat(rig.cpu.run(1_000_000)).isEqualTo(RunStop.HALTED);
+            long end = limited ? limit + 1 : start + 0x1000;
+            assertThat(rig.haltedInVector()).as("limited %s", limited).isEqualTo(limited ? CpuFault.GP : -1);
+            assertThat(rig.reg(Cpu.RDI)).isEqualTo(end);
+            assertThat(rig.reg(Cpu.RCX)).isEqualTo(0x1000 - (end - start));
+            for (long a = start - 16; a < start + 0x1000 + 16; a++) {
+                int expected = a >= start && a < end ? 0x5a : 0xee;
+                assertThat(rig.memory.read8(a)).as("limited %s byte at %x", limited, a).isEqualTo(expected);
+            }
+        }
+    }
+
     private static byte[] stos(int size) {
         switch (size) {
             case 1: return hex("f3 aa");
