@@ -63,33 +63,32 @@ final class Launcher {
                         "-m " + text + ": unknown size suffix '" + last + "' (use K, M, G or T)");
             };
         }
-        // Whole digits, the common case, without a regular expression or BigDecimal: loading and
+        // The size in bytes (above MAX_BYTES: any value past it), and whether it is whole. Whole
+        // digits, the common case, go without a regular expression or BigDecimal: loading and
         // running those in HotSpot's interpreter cost the empty kernel's start-up a few ms.
+        long bytes;
+        boolean whole = true;
         if (wholeDigits(digits)) {
             long n = Long.parseLong(digits);
-            if (n > GuestMemory.MAX_BYTES >> shift || n << shift < GuestMemory.MIN_BYTES) {
-                throw new OptionException(ExitStatus.MEMORY_SIZE, String.format(
-                        "-m %s is out of range: tscvm gives a guest %s of RAM", text, GuestMemory.SIZE_RANGE));
+            bytes = n > GuestMemory.MAX_BYTES >> shift ? GuestMemory.MAX_BYTES + 1 : n << shift;
+        } else {
+            // QEMU's sizes may have a fraction (-m 1.5G); digits and one point only, no sign or exponent.
+            if (!digits.matches("[0-9]+(\\.[0-9]+)?|\\.[0-9]+")) {
+                throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a size (e.g. -m 128, -m 1G)");
             }
-            if (((n << shift) & (GuestMemory.PAGE_SIZE - 1)) != 0) {
-                throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a multiple of 4 KiB");
-            }
-            return n << shift;
+            java.math.BigDecimal exact = new java.math.BigDecimal(digits).multiply(java.math.BigDecimal.valueOf(2).pow(shift));
+            boolean tooLarge = exact.compareTo(java.math.BigDecimal.valueOf(GuestMemory.MAX_BYTES)) > 0;
+            bytes = tooLarge ? GuestMemory.MAX_BYTES + 1 : exact.longValue(); // a fraction is cut off
+            whole = exact.stripTrailingZeros().scale() <= 0;
         }
-        // QEMU's sizes may have a fraction (-m 1.5G); digits and one point only, no sign or exponent.
-        if (!digits.matches("[0-9]+(\\.[0-9]+)?|\\.[0-9]+")) {
-            throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a size (e.g. -m 128, -m 1G)");
-        }
-        java.math.BigDecimal exact = new java.math.BigDecimal(digits).multiply(java.math.BigDecimal.valueOf(2).pow(shift));
-        if (exact.signum() <= 0 || exact.compareTo(java.math.BigDecimal.valueOf(GuestMemory.MIN_BYTES)) < 0
-                || exact.compareTo(java.math.BigDecimal.valueOf(GuestMemory.MAX_BYTES)) > 0) {
+        if (bytes < GuestMemory.MIN_BYTES || bytes > GuestMemory.MAX_BYTES) {
             throw new OptionException(ExitStatus.MEMORY_SIZE, String.format(
                     "-m %s is out of range: tscvm gives a guest %s of RAM", text, GuestMemory.SIZE_RANGE));
         }
-        if (exact.stripTrailingZeros().scale() > 0 || (exact.longValueExact() & (GuestMemory.PAGE_SIZE - 1)) != 0) {
+        if (!whole || (bytes & (GuestMemory.PAGE_SIZE - 1)) != 0) {
             throw new OptionException(ExitStatus.MEMORY_SIZE, "-m " + text + " is not a multiple of 4 KiB");
         }
-        return exact.longValueExact();
+        return bytes;
     }
 
     /** One to 18 ASCII digits: a number {@link Long#parseLong} takes whole. */

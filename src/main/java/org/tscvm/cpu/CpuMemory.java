@@ -342,8 +342,8 @@ abstract class CpuMemory extends CpuState {
         }
         byte[] c = runChunk;
         int p = runOffset;
-        long bytes = (v & 0xff) * 0x0101010101010101L;
-        if (size == 1 || (v & mask(size)) == (bytes & mask(size))) {
+        long lowByteRepeated = (v & 0xff) * 0x0101010101010101L;
+        if (size == 1 || (v & mask(size)) == (lowByteRepeated & mask(size))) {
             java.util.Arrays.fill(c, p, p + count * size, (byte) v);
             return true;
         }
